@@ -1,0 +1,121 @@
+# nabla - build, test and install.
+#   make                  build/libnabla.a, build/libnabla.so and babygpt
+#   make check            build and run every test (Check), print the counts
+#   make check SANITIZE=1 the same under ASan + UBSan + LSan (in build/san)
+#   make DEBUG=1          -O0 -g build (in build/debug)
+#   make install PREFIX=/usr/local
+#   make babygpt          the main job: train Baby GPT on the built-in corpus
+#   make bench            benchmarks
+#   make CUDA=0           leave the CUDA backend out
+CC       ?= gcc
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+DATA     ?= $(abspath ../shared/data)
+
+ifeq ($(SANITIZE),1)
+  BUILD  ?= build/san
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN  := -fsanitize=address,undefined
+else ifeq ($(DEBUG),1)
+  BUILD  ?= build/debug
+  OPT    := -O0 -g
+else
+  BUILD  ?= build
+  OPT    := -O2 -g
+endif
+
+PKGS     := check libpcre2-8 jansson stb
+DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libpcre2-8 jansson 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+CUDA_HOME ?= /usr/local/cuda
+ifeq ($(origin CUDA),undefined)
+  CUDA := $(if $(and $(wildcard $(CUDA_HOME)/include/nvrtc.h),$(wildcard backends/cuda/*.c)),1,0)
+endif
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -fPIC -fopenmp -Iinclude -I.
+CFLAGS   ?= $(OPT)
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+LDLIBS_LIB := -fopenmp -lm -ldl -lpthread
+LDFLAGS  += $(LDSAN)
+
+LIB_SRCS := $(wildcard tensor/*.c autograd/*.c ops/*.c backends/*.c backends/cpu/*.c nn/*.c)
+ifeq ($(CUDA),1)
+  LIB_SRCS += $(wildcard backends/cuda/*.c)
+  CFLAGS_BASE += -DNB_WITH_CUDA=1 -I$(CUDA_HOME)/include
+  LDLIBS_LIB += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnvrtc
+endif
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+
+BG_SRCS  := $(filter-out examples/babygpt/main.c,$(wildcard examples/babygpt/*.c))
+BG_OBJS  := $(BG_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all lib check clean install uninstall babygpt bench deps format parity fuzz
+all: deps lib $(BUILD)/babygpt
+
+lib: $(BUILD)/libnabla.a $(BUILD)/libnabla.so
+
+deps:
+ifneq ($(DEPS_OK),yes)
+	@bash tools/install-deps.sh
+endif
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libnabla.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libnabla.so: $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS_LIB)
+
+$(BUILD)/libbabygpt.a: $(BG_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/babygpt: $(BUILD)/obj/examples/babygpt/main.o $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a
+	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a tests/nb_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MF $@.d -o $@ $< $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a $(LDFLAGS) $(CHECK_LIBS) $(PKG_LIBS) $(LDLIBS_LIB)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MF $@.d -o $@ $< $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
+
+check: deps lib $(BUILD)/babygpt $(TEST_BINS)
+	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS)
+
+bench: deps lib $(BENCH_BINS)
+	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash bench/run.sh $(BUILD)
+
+babygpt: deps all
+	NABLA_DATA=$(DATA) bash examples/babygpt/main_job.sh $(BUILD)
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/nabla $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/nabla.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/nabla/*.h $(DESTDIR)$(PREFIX)/include/nabla/
+	install -m 644 $(BUILD)/libnabla.a $(BUILD)/libnabla.so $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(filter-out -fopenmp,$(LDLIBS_LIB))|' nabla.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/nabla $(DESTDIR)$(PREFIX)/include/nabla.h
+	rm -f $(DESTDIR)$(PREFIX)/lib/libnabla.a $(DESTDIR)$(PREFIX)/lib/libnabla.so $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,234 @@
+/* autograd/engine.c - recording nodes and running the backward pass.
+ *
+ * The whole engine, in the spirit of micrograd: ops record a node on their
+ * output; nb_backward collects the nodes behind the loss, orders them by
+ * creation (newest first) and calls each node's rule, adding (+=) the input
+ * gradients into the inputs' nodes, or into the grad of a leaf. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/op_util.h"
+
+static _Thread_local bool nb_grad_off; /* grad mode is on unless turned off */
+static atomic_bool nb_anomaly;
+static atomic_uint_fast64_t nb_seq = 1;
+static atomic_uint_fast64_t nb_epoch = 1;
+
+bool nb_set_grad_enabled(bool on) {
+    bool prev = !nb_grad_off;
+    nb_grad_off = !on;
+    return prev;
+}
+bool nb_grad_enabled(void) { return !nb_grad_off; }
+bool nb_no_grad_begin(void) { return nb_set_grad_enabled(false); }
+void nb_no_grad_end(bool prev) { nb_set_grad_enabled(prev); }
+
+bool nb_set_anomaly(bool on) { return atomic_exchange(&nb_anomaly, on); }
+bool nb_anomaly_enabled(void) { return atomic_load(&nb_anomaly); }
+
+nb_tensor *nb_requires_grad_(nb_tensor *t, bool on) {
+    if (!t) return NULL;
+    if (on && t->dtype != NB_F32) return nb_set_error("requires_grad: only f32 tensors can require grad");
+    t->requires_grad = on;
+    return t;
+}
+
+bool nb_any_requires_grad(int n_in, nb_tensor *const *in) {
+    if (nb_grad_off) return false;
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && in[i]->requires_grad) return true;
+    return false;
+}
+
+/* Returns 1 when t holds a NaN or Inf. */
+static int has_nonfinite(const nb_tensor *t) {
+    if (t->dtype != NB_F32) return 0;
+    int64_t n = nb_numel(t);
+    if (t->device == NB_CPU && nb_is_contiguous(t)) {
+        const float *p = nb_data_f32(t);
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(p[i])) return 1;
+        return 0;
+    }
+    float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!buf || nb_to_array(t, NB_F32, buf)) {
+        free(buf);
+        return 0;
+    }
+    int bad = 0;
+    for (int64_t i = 0; i < n && !bad; i++) bad = !isfinite(buf[i]);
+    free(buf);
+    return bad;
+}
+
+nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n_in,
+                        nb_tensor *const *in, nb_node **node) {
+    if (node) *node = NULL;
+    if (!out) return NULL;
+    if (atomic_load_explicit(&nb_anomaly, memory_order_relaxed) && has_nonfinite(out)) {
+        char msg[512];
+        size_t o = (size_t)snprintf(msg, sizeof msg, "anomaly: op '%s' produced NaN/Inf; inputs:", op);
+        for (int i = 0; i < n_in && o < sizeof msg; i++) {
+            char b[96];
+            o += (size_t)snprintf(msg + o, sizeof msg - o, " %s", in[i] ? NB_SHP(in[i], b) : "NULL");
+        }
+        nb_set_error("%s", msg);
+        return NULL;
+    }
+    if (!bw || !nb_any_requires_grad(n_in, in)) return out;
+    nb_ctx *ctx = out->ctx;
+    nb_node *n = nb_ctx_alloc(ctx, sizeof *n, 8);
+    nb_tensor **ins = n ? nb_ctx_alloc(ctx, sizeof(nb_tensor *) * (size_t)(n_in ? n_in : 1), 8) : NULL;
+    if (!ins) return NULL;
+    memcpy(ins, in, sizeof(nb_tensor *) * (size_t)n_in);
+    n->op = op;
+    n->backward = bw;
+    n->n_in = n_in;
+    n->in = ins;
+    n->out = out;
+    n->seq = atomic_fetch_add(&nb_seq, 1);
+    out->node = n;
+    out->requires_grad = true;
+    if (node) *node = n;
+    return out;
+}
+
+nb_tensor *nb_sum_to(nb_tensor *g, int ndim, const int64_t *shape) {
+    if (!g) return NULL;
+    if (g->ndim == ndim && memcmp(g->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) return g;
+    int axes[NB_MAX_DIMS], na = 0, lead = g->ndim - ndim;
+    if (lead < 0) return nb_set_error("backward: gradient has fewer dims than its input");
+    for (int i = 0; i < g->ndim; i++) {
+        int j = i - lead;
+        if (j < 0 || (shape[j] == 1 && g->shape[i] != 1)) axes[na++] = i;
+        else if (shape[j] != g->shape[i]) {
+            char a[96], b[96];
+            return nb_set_error("backward: gradient %s cannot be reduced to %s", NB_SHP(g, a),
+                                nb_fmt_shape(ndim, shape, b, sizeof b));
+        }
+    }
+    nb_tensor *s = na ? nb_sum(g, na, axes, true) : g;
+    return nb_reshape(s, ndim, shape);
+}
+
+void nb_zero_grad(nb_tensor *t) {
+    if (t && t->grad) nb_fill_(t->grad, 0.0);
+}
+
+/* Adds gradient g into a leaf's grad, allocating it (zeroed) in the leaf's context. */
+static int accumulate_leaf(nb_tensor *leaf, nb_tensor *g) {
+    if (!leaf->grad) {
+        leaf->grad = nb_tensor_new(leaf->ctx, NB_F32, leaf->device, leaf->ndim, leaf->shape);
+        if (!leaf->grad || nb_fill_(leaf->grad, 0.0)) return -1;
+    }
+    return nb_axpy_(leaf->grad, 1.0f, g);
+}
+
+static int cmp_seq_desc(const void *a, const void *b) {
+    uint64_t x = (*(nb_node *const *)a)->seq, y = (*(nb_node *const *)b)->seq;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
+    if (!t || !seed) return -1;
+    if (!t->requires_grad)
+        return nb_set_error("backward: the tensor does not require grad (no input of its graph does)"), -1;
+    if (!nb_same_shape(t, seed)) {
+        char a[96], b[96];
+        return nb_set_error("backward: seed gradient %s does not match tensor %s", NB_SHP(seed, a),
+                            NB_SHP(t, b)), -1;
+    }
+    if (!t->node) return accumulate_leaf(t, seed);
+
+    nb_ctx *prev_ctx = nb_ctx_current();
+    if (!prev_ctx) nb_ctx_use(t->ctx);
+    bool prev_grad = nb_set_grad_enabled(false);
+    int rc = -1;
+
+    /* collect the nodes behind t with an intrusive stack (no allocation) */
+    uint64_t epoch = atomic_fetch_add(&nb_epoch, 1);
+    size_t count = 0;
+    nb_node *stack = t->node, *list = NULL;
+    t->node->mark = epoch;
+    t->node->link = NULL;
+    nb_node *visited = NULL;
+    while (stack) {
+        nb_node *n = stack;
+        stack = n->link;
+        n->link = visited;
+        visited = n;
+        n->gout = NULL;
+        count++;
+        for (int i = 0; i < n->n_in; i++) {
+            nb_node *m = n->in[i] ? n->in[i]->node : NULL;
+            if (m && m->mark != epoch) {
+                m->mark = epoch;
+                m->link = stack;
+                stack = m;
+            }
+        }
+    }
+    (void)list;
+    nb_node **order = nb_ctx_alloc(nb_ctx_current(), sizeof(nb_node *) * count, 8);
+    if (!order) goto done;
+    size_t k = 0;
+    for (nb_node *n = visited; n; n = n->link) order[k++] = n;
+    qsort(order, count, sizeof *order, cmp_seq_desc);
+
+    t->node->gout = seed;
+    for (size_t oi = 0; oi < count; oi++) {
+        nb_node *n = order[oi];
+        if (!n->gout) continue; /* not on a path from t */
+        nb_tensor *gin_buf[8], **gin = gin_buf;
+        if (n->n_in > 8) {
+            gin = nb_ctx_alloc(nb_ctx_current(), sizeof(nb_tensor *) * (size_t)n->n_in, 8);
+            if (!gin) goto done;
+        }
+        memset(gin, 0, sizeof(nb_tensor *) * (size_t)(n->n_in < 8 ? 8 : n->n_in));
+        if (n->backward(n, n->gout, gin)) {
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", nb_last_error());
+            nb_set_error("backward of %s: %s", n->op, msg);
+            goto done;
+        }
+        for (int i = 0; i < n->n_in; i++) {
+            nb_tensor *x = n->in[i];
+            if (!x || !x->requires_grad || !gin[i]) continue;
+            nb_tensor *g = nb_sum_to(gin[i], x->ndim, x->shape);
+            if (!g) goto done;
+            if (x->node) {
+                if (!x->node->gout) x->node->gout = g;
+                else if (!(x->node->gout = nb_add(x->node->gout, g))) goto done;
+            } else if (accumulate_leaf(x, g)) {
+                goto done;
+            }
+        }
+        if (nb_anomaly_enabled()) {
+            for (int i = 0; i < n->n_in; i++)
+                if (gin[i] && has_nonfinite(gin[i])) {
+                    nb_set_error("anomaly: backward of '%s' produced NaN/Inf for input %d", n->op, i);
+                    goto done;
+                }
+        }
+    }
+    rc = 0;
+done:
+    nb_set_grad_enabled(prev_grad);
+    if (!prev_ctx) nb_ctx_use(NULL);
+    return rc;
+}
+
+int nb_backward(nb_tensor *loss) {
+    if (!loss) return -1;
+    if (nb_numel(loss) != 1) {
+        char b[96];
+        return nb_set_error("backward: needs a one-element tensor, got %s (use nb_backward_with)",
+                            NB_SHP(loss, b)), -1;
+    }
+    nb_ctx *c = nb_ctx_current() ? nb_ctx_current() : loss->ctx;
+    nb_tensor *seed = nb_tensor_new(c, NB_F32, loss->device, loss->ndim, loss->shape);
+    if (!seed || nb_fill_(seed, 1.0)) return -1;
+    return nb_backward_with(loss, seed);
+}

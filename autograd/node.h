@@ -1,0 +1,48 @@
+/* autograd/node.h - the recorded graph (internal).
+ *
+ * An op whose output needs a gradient records one node on that output: the
+ * op's name, its inputs, the values its backward rule needs, and the rule
+ * itself. nb_backward visits nodes in reverse creation order (a valid reverse
+ * topological order, since a node's inputs always exist before it). */
+#ifndef NB_AUTOGRAD_NODE_H
+#define NB_AUTOGRAD_NODE_H
+
+#include "nabla/autograd.h"
+
+typedef struct nb_node nb_node;
+
+/* Computes gin[i] (the gradient with respect to in[i], at in[i]'s shape or
+ * broadcastable to it) for every input that requires grad, from gout (the
+ * gradient of the output). gin[] arrives NULL-filled. 0, or -1 with error. */
+typedef int (*nb_backward_fn)(nb_node *n, nb_tensor *gout, nb_tensor **gin);
+
+struct nb_node {
+    const char *op;
+    nb_backward_fn backward;
+    int n_in;
+    nb_tensor **in;
+    nb_tensor *out;
+    nb_tensor *saved[4];        /* tensors the backward needs (e.g. statistics) */
+    int64_t i[NB_MAX_DIMS + 4]; /* integer arguments (axes, sizes, seeds) */
+    float f[4];                 /* float arguments (scalars, eps, p) */
+    uint64_t seq;               /* creation order */
+    /* used by the engine during nb_backward */
+    nb_tensor *gout;
+    uint64_t mark;
+    nb_node *link;
+};
+
+/* True when grad mode is on and one of the inputs requires grad. */
+bool nb_any_requires_grad(int n_in, nb_tensor *const *in);
+
+/* Finishes an op: runs the anomaly check (when on), then, when an input
+ * requires grad and grad mode is on, records a node on `out` with a copy of
+ * the inputs and returns it in *node (else *node = NULL). Returns out, or
+ * NULL on error. `node` may be NULL when the op needs to save nothing. */
+nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n_in,
+                        nb_tensor *const *in, nb_node **node);
+
+/* Reduces a gradient to `shape` by summing over broadcast dimensions. */
+nb_tensor *nb_sum_to(nb_tensor *g, int ndim, const int64_t *shape);
+
+#endif

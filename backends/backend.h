@@ -1,0 +1,110 @@
+/* backends/backend.h - the interface every backend implements (internal).
+ *
+ * A backend is a table of functions: memory (alloc, free, transfers) and the
+ * kernels the ops layer dispatches to. Kernels receive nb_tensor descriptors
+ * whose storage is on the backend's device, with shapes already checked and
+ * broadcast operands already expanded (stride 0) to the output's shape by
+ * the ops layer. Every kernel returns 0, or -1 after nb_set_error().
+ * The CPU backend implements every entry; another backend may leave an entry
+ * NULL, and the ops layer then reports the op as unsupported there. */
+#ifndef NB_BACKEND_H
+#define NB_BACKEND_H
+
+#include "nabla/tensor.h"
+
+/* Elementwise op codes, generated from ops/elementwise.def. */
+typedef enum {
+#define NB_UNARY_OP(NAME, LNAME, FWD, DER) NB_UN_##NAME,
+#include "ops/elementwise.def"
+#undef NB_UNARY_OP
+    NB_UN_COUNT
+} nb_unop;
+
+typedef enum {
+#define NB_BINARY_OP(NAME, LNAME, FWD, DA, DB, DIFF) NB_BIN_##NAME,
+#include "ops/elementwise.def"
+#undef NB_BINARY_OP
+    NB_BIN_COUNT
+} nb_binop;
+
+typedef enum { NB_RED_SUM, NB_RED_MAX, NB_RED_MIN, NB_RED_COUNT } nb_redop;
+typedef enum { NB_RAND_UNIFORM, NB_RAND_NORMAL } nb_randkind;
+
+typedef struct nb_backend {
+    const char *name;
+    nb_device device;
+
+    /* memory */
+    void *(*alloc)(size_t nbytes); /* NULL when out of memory (error set) */
+    void (*free)(void *p);
+    int (*upload)(void *dst, const void *src, size_t nbytes);   /* host -> device */
+    int (*download)(void *dst, const void *src, size_t nbytes); /* device -> host */
+    void (*synchronize)(void);
+
+    /* creation and copies */
+    int (*fill)(nb_tensor *out, double value);
+    int (*copy)(nb_tensor *out, const nb_tensor *a); /* same shape, any strides, f32<->i32 */
+    int (*arange)(nb_tensor *out, double start, double step);
+    int (*random)(nb_tensor *out, nb_randkind kind, float a, float b, uint64_t seed, uint64_t offset);
+
+    /* elementwise */
+    int (*unary)(nb_unop op, nb_tensor *out, const nb_tensor *a, float p0, float p1);
+    /* gin = gout * d op(x)/dx, where y = op(x) */
+    int (*unary_backward)(nb_unop op, nb_tensor *gin, const nb_tensor *gout, const nb_tensor *x,
+                          const nb_tensor *y, float p0, float p1);
+    int (*binary)(nb_binop op, nb_tensor *out, const nb_tensor *a, const nb_tensor *b);
+    /* ga = g * dy/da, gb = g * dy/db at the output's shape (either may be NULL) */
+    int (*binary_backward)(nb_binop op, nb_tensor *ga, nb_tensor *gb, const nb_tensor *g,
+                           const nb_tensor *a, const nb_tensor *b, const nb_tensor *y);
+    int (*where)(nb_tensor *out, const nb_tensor *cond, const nb_tensor *a, const nb_tensor *b);
+
+    /* reductions: `out` has a's ndim with size 1 on the reduced axes */
+    int (*reduce)(nb_redop op, nb_tensor *out, const nb_tensor *a);
+    int (*argmax)(nb_tensor *out, const nb_tensor *a, int axis); /* out keeps axis with size 1 */
+
+    /* out[b] = a[b] @ b[b] + beta * out[b]; all 3-D [B,M,K]@[B,K,N]; a and b
+     * are row-major or transposed in their last two dims; batch strides may be 0 */
+    int (*matmul)(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);
+
+    /* indexing */
+    int (*index_select)(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);
+    int (*index_add)(nb_tensor *out, int dim, const nb_tensor *idx, const nb_tensor *src);
+    int (*gather)(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);
+    int (*scatter_add)(nb_tensor *out, int dim, const nb_tensor *idx, const nb_tensor *src);
+    int (*tril)(nb_tensor *out, const nb_tensor *a, int64_t k);
+
+    /* fused neural-network kernels (inputs contiguous, over the last dim) */
+    int (*softmax)(nb_tensor *out, const nb_tensor *a, bool log);
+    int (*softmax_backward)(nb_tensor *gin, const nb_tensor *gout, const nb_tensor *y, bool log);
+    int (*layer_norm)(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x,
+                      const nb_tensor *w, const nb_tensor *b, float eps);
+    int (*layer_norm_backward)(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, const nb_tensor *dy,
+                               const nb_tensor *x, const nb_tensor *mean, const nb_tensor *rstd,
+                               const nb_tensor *w);
+    /* loss: 0-d mean over non-ignored rows; lse: [N] log-sum-exp per row */
+    int (*cross_entropy)(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits,
+                         const nb_tensor *targets, int ignore_index);
+    /* dlogits = g * (softmax - onehot) / count, rows with ignored targets 0 */
+    int (*cross_entropy_backward)(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
+                                  const nb_tensor *targets, const nb_tensor *lse, int ignore_index);
+    /* out = x * keep / (1-p), keep drawn from Philox(seed, offset + i/4, lane i%4) */
+    int (*dropout)(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset);
+    /* causal attention over [B,H,T,D]; lse [B,H,T] saved for the backward */
+    int (*attention)(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const nb_tensor *k,
+                     const nb_tensor *v, float scale);
+    int (*attention_backward)(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const nb_tensor *dout,
+                              const nb_tensor *q, const nb_tensor *k, const nb_tensor *v,
+                              const nb_tensor *out, const nb_tensor *lse, float scale);
+
+    /* optimiser */
+    int (*adamw)(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, float lr, float b1,
+                 float b2, float eps, float wd, float bc1, float bc2);
+    int (*axpy)(nb_tensor *y, float alpha, const nb_tensor *x);
+} nb_backend;
+
+/* The backend for `dev`, or NULL with a message (e.g. no GPU present). */
+const nb_backend *nb_backend_get(nb_device dev);
+/* The CPU backend (always present). */
+extern const nb_backend nb_cpu_backend;
+
+#endif

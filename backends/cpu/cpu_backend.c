@@ -1,0 +1,180 @@
+/* backends/cpu/cpu_backend.c - the CPU backend's table, memory, fills,
+ * copies and random numbers. The kernels live in backends/cpu/cpu_*.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu.h"
+
+static void *cpu_alloc(size_t n) {
+    void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    if (!p) nb_set_error("cpu: out of memory allocating %zu bytes", n);
+    return p;
+}
+
+static void cpu_free(void *p) { free(p); }
+
+static int cpu_memcpy(void *dst, const void *src, size_t n) {
+    memcpy(dst, src, n);
+    return 0;
+}
+
+static void cpu_sync(void) {}
+
+typedef struct {
+    int dtype;
+    float f;
+    int32_t i;
+} fill_args;
+
+static void fill_run(void *u, int64_t n, char **p, const int64_t *st) {
+    const fill_args *a = u;
+    if (a->dtype == NB_I32) {
+        int32_t *o = (int32_t *)p[0];
+        for (int64_t k = 0; k < n; k++) o[k * st[0]] = a->i;
+    } else {
+        float *o = (float *)p[0];
+        if (st[0] == 1)
+            for (int64_t k = 0; k < n; k++) o[k] = a->f;
+        else
+            for (int64_t k = 0; k < n; k++) o[k * st[0]] = a->f;
+    }
+}
+
+static int cpu_fill(nb_tensor *out, double v) {
+    if (out->dtype != NB_F32 && out->dtype != NB_I32)
+        return nb_set_error("fill: dtype %s not supported on cpu", nb_dtype_name(out->dtype)), -1;
+    nb_loop L;
+    const nb_tensor *t[1] = {out};
+    nb_loop_init(&L, 1, t);
+    fill_args a = {(int)out->dtype, (float)v, (int32_t)v};
+    nb_loop_run(&L, fill_run, &a);
+    return 0;
+}
+
+static void copy_run(void *u, int64_t n, char **p, const int64_t *st) {
+    int mode = *(const int *)u; /* dst dtype * 2 + src dtype */
+    switch (mode) {
+    case 0: { /* f32 <- f32 */
+        float *o = (float *)p[0];
+        const float *a = (const float *)p[1];
+        if (st[0] == 1 && st[1] == 1) memcpy(o, a, (size_t)n * 4);
+        else
+            for (int64_t k = 0; k < n; k++) o[k * st[0]] = a[k * st[1]];
+        break;
+    }
+    case 1: { /* f32 <- i32 */
+        float *o = (float *)p[0];
+        const int32_t *a = (const int32_t *)p[1];
+        for (int64_t k = 0; k < n; k++) o[k * st[0]] = (float)a[k * st[1]];
+        break;
+    }
+    case 2: { /* i32 <- f32 (truncation toward zero) */
+        int32_t *o = (int32_t *)p[0];
+        const float *a = (const float *)p[1];
+        for (int64_t k = 0; k < n; k++) o[k * st[0]] = (int32_t)a[k * st[1]];
+        break;
+    }
+    default: { /* i32 <- i32 */
+        int32_t *o = (int32_t *)p[0];
+        const int32_t *a = (const int32_t *)p[1];
+        for (int64_t k = 0; k < n; k++) o[k * st[0]] = a[k * st[1]];
+    }
+    }
+}
+
+static int cpu_copy(nb_tensor *out, const nb_tensor *a) {
+    if ((out->dtype != NB_F32 && out->dtype != NB_I32) || (a->dtype != NB_F32 && a->dtype != NB_I32))
+        return nb_set_error("copy: dtypes %s <- %s not supported on cpu", nb_dtype_name(out->dtype),
+                            nb_dtype_name(a->dtype)), -1;
+    nb_loop L;
+    const nb_tensor *t[2] = {out, a};
+    nb_loop_init(&L, 2, t);
+    int mode = (int)out->dtype * 2 + (int)a->dtype;
+    nb_loop_run(&L, copy_run, &mode);
+    return 0;
+}
+
+static int cpu_arange(nb_tensor *out, double start, double step) {
+    int64_t n = out->shape[0];
+    for (int64_t i = 0; i < n; i++) {
+        double v = start + (double)i * step;
+        if (out->dtype == NB_I32) ((int32_t *)nb_ptr(out))[i * out->stride[0]] = (int32_t)v;
+        else ((float *)nb_ptr(out))[i * out->stride[0]] = (float)v;
+    }
+    return 0;
+}
+
+/* Value i of a Philox stream: uniform in [0,1) or standard normal (Box-Muller on lane pairs). */
+static inline float philox_value(uint64_t seed, uint64_t offset, int64_t i, int normal) {
+    uint32_t w[4];
+    nb_philox(seed, offset + (uint64_t)i / 4, w);
+    int lane = (int)(i % 4);
+    if (!normal) return (float)(w[lane] >> 8) * (1.0f / 16777216.0f);
+    int pair = lane & ~1;
+    float u1 = ((float)(w[pair] >> 8) + 1.0f) * (1.0f / 16777216.0f); /* (0, 1] */
+    float u2 = (float)(w[pair + 1] >> 8) * (1.0f / 16777216.0f);
+    float r = sqrtf(-2.0f * logf(u1));
+    float th = 6.283185307179586f * u2;
+    return lane & 1 ? r * sinf(th) : r * cosf(th);
+}
+
+static int cpu_random(nb_tensor *out, nb_randkind kind, float a, float b, uint64_t seed, uint64_t offset) {
+    int64_t n = nb_numel(out);
+    float *base = (float *)nb_ptr(out);
+    bool contig = nb_is_contiguous(out);
+#pragma omp parallel for num_threads(nb_nthreads()) if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float v = philox_value(seed, offset, i, kind == NB_RAND_NORMAL);
+        v = kind == NB_RAND_NORMAL ? a + b * v : a + (b - a) * v;
+        if (contig) {
+            base[i] = v;
+        } else {
+            int64_t off = 0, j = i;
+            for (int d = out->ndim - 1; d >= 0; d--) {
+                off += (j % out->shape[d]) * out->stride[d];
+                j /= out->shape[d];
+            }
+            base[off] = v;
+        }
+    }
+    return 0;
+}
+
+const nb_backend nb_cpu_backend = {
+    .name = "cpu",
+    .device = NB_CPU,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_memcpy,
+    .download = cpu_memcpy,
+    .synchronize = cpu_sync,
+    .fill = cpu_fill,
+    .copy = cpu_copy,
+    .arange = cpu_arange,
+    .random = cpu_random,
+    .unary = nb_cpu_unary,
+    .unary_backward = nb_cpu_unary_backward,
+    .binary = nb_cpu_binary,
+    .binary_backward = nb_cpu_binary_backward,
+    .where = nb_cpu_where,
+    .reduce = nb_cpu_reduce,
+    .argmax = nb_cpu_argmax,
+    .matmul = nb_cpu_matmul,
+    .index_select = nb_cpu_index_select,
+    .index_add = nb_cpu_index_add,
+    .gather = nb_cpu_gather,
+    .scatter_add = nb_cpu_scatter_add,
+    .tril = nb_cpu_tril,
+    .softmax = nb_cpu_softmax,
+    .softmax_backward = nb_cpu_softmax_backward,
+    .layer_norm = nb_cpu_layer_norm,
+    .layer_norm_backward = nb_cpu_layer_norm_backward,
+    .cross_entropy = nb_cpu_cross_entropy,
+    .cross_entropy_backward = nb_cpu_cross_entropy_backward,
+    .dropout = nb_cpu_dropout,
+    .attention = nb_cpu_attention,
+    .attention_backward = nb_cpu_attention_backward,
+    .adamw = nb_cpu_adamw,
+    .axpy = nb_cpu_axpy,
+};

@@ -1,0 +1,116 @@
+/* backends/cpu/cpu_reduce.c - sum/max/min over any axes, and argmax.
+ * The input is viewed as [kept..., reduced...]; each output element is
+ * reduced by one thread in a fixed order, so results are deterministic.
+ * Sums accumulate in double. */
+#include <math.h>
+#include <omp.h>
+
+#include "backends/cpu/cpu.h"
+
+typedef struct {
+    int nk, nr;
+    int64_t kshape[NB_MAX_DIMS], kstride[NB_MAX_DIMS], ostride[NB_MAX_DIMS];
+    int64_t rshape[NB_MAX_DIMS], rstride[NB_MAX_DIMS];
+    int64_t K, R;
+} red_geom;
+
+static void geom(const nb_tensor *out, const nb_tensor *a, red_geom *g) {
+    g->nk = g->nr = 0;
+    g->K = g->R = 1;
+    for (int i = 0; i < a->ndim; i++) {
+        if (out->shape[i] == 1 && a->shape[i] != 1) {
+            g->rshape[g->nr] = a->shape[i];
+            g->rstride[g->nr++] = a->stride[i];
+            g->R *= a->shape[i];
+        } else if (a->shape[i] != 1) {
+            g->kshape[g->nk] = a->shape[i];
+            g->kstride[g->nk] = a->stride[i];
+            g->ostride[g->nk++] = out->stride[i];
+            g->K *= a->shape[i];
+        }
+    }
+}
+
+static inline void offsets(const red_geom *g, int64_t k, int64_t *ao, int64_t *oo) {
+    int64_t a = 0, o = 0;
+    for (int i = g->nk - 1; i >= 0; i--) {
+        int64_t ix = k % g->kshape[i];
+        k /= g->kshape[i];
+        a += ix * g->kstride[i];
+        o += ix * g->ostride[i];
+    }
+    *ao = a;
+    *oo = o;
+}
+
+int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
+    red_geom g;
+    geom(out, a, &g);
+    const float *A = (const float *)nb_ptr(a);
+    float *O = (float *)nb_ptr(out);
+    int nt = nb_nthreads();
+    bool inner_contig = g.nr == 1 && g.rstride[0] == 1;
+#pragma omp parallel for num_threads(nt) if (g.K * g.R > 65536 && g.K >= nt) schedule(static)
+    for (int64_t k = 0; k < g.K; k++) {
+        int64_t ao, oo;
+        offsets(&g, k, &ao, &oo);
+        const float *p = A + ao;
+        double s = 0;
+        float m = op == NB_RED_MAX ? -INFINITY : INFINITY;
+        bool nan = false;
+        if (inner_contig) {
+            if (op == NB_RED_SUM) {
+                for (int64_t r = 0; r < g.R; r++) s += p[r];
+            } else {
+                for (int64_t r = 0; r < g.R; r++) {
+                    float v = p[r];
+                    nan |= v != v;
+                    m = op == NB_RED_MAX ? (v > m ? v : m) : (v < m ? v : m);
+                }
+            }
+        } else {
+            int64_t idx[NB_MAX_DIMS] = {0};
+            for (int64_t r = 0; r < g.R; r++) {
+                int64_t off = 0;
+                for (int i = 0; i < g.nr; i++) off += idx[i] * g.rstride[i];
+                float v = p[off];
+                if (op == NB_RED_SUM) s += v;
+                else {
+                    nan |= v != v;
+                    m = op == NB_RED_MAX ? (v > m ? v : m) : (v < m ? v : m);
+                }
+                for (int i = g.nr - 1; i >= 0; i--) {
+                    if (++idx[i] < g.rshape[i]) break;
+                    idx[i] = 0;
+                }
+            }
+        }
+        O[oo] = op == NB_RED_SUM ? (float)s : nan ? NAN : m;
+    }
+    return 0;
+}
+
+int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
+    red_geom g;
+    geom(out, a, &g);
+    const float *A = (const float *)nb_ptr(a);
+    int32_t *O = (int32_t *)nb_ptr(out);
+    int64_t n = a->shape[axis], st = a->stride[axis];
+#pragma omp parallel for num_threads(nb_nthreads()) if (g.K * n > 65536) schedule(static)
+    for (int64_t k = 0; k < g.K; k++) {
+        int64_t ao, oo;
+        offsets(&g, k, &ao, &oo);
+        const float *p = A + ao;
+        int64_t best = 0;
+        float bv = p[0];
+        for (int64_t i = 1; i < n; i++) {
+            float v = p[i * st];
+            if (v > bv || (v != v && bv == bv)) {
+                bv = v;
+                best = i;
+            }
+        }
+        O[oo] = (int32_t)best;
+    }
+    return 0;
+}

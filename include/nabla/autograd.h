@@ -1,0 +1,70 @@
+/* nabla/autograd.h - reverse-mode automatic differentiation.
+ *
+ * Define-by-run: when grad mode is on and an input requires grad, an op
+ * records a node (op, inputs, saved values) on its output. nb_backward walks
+ * the nodes behind a scalar in reverse topological order and accumulates (+=)
+ * into the `grad` of every leaf that requires grad. */
+#ifndef NABLA_AUTOGRAD_H
+#define NABLA_AUTOGRAD_H
+
+#include <stdio.h>
+
+#include "nabla/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Marks a leaf tensor as requiring grad (or not); returns t. */
+nb_tensor *nb_requires_grad_(nb_tensor *t, bool on);
+/* Back-propagates from a one-element tensor (seed gradient 1). Leaves' grads
+ * are allocated in their own context on first use, then accumulated. 0, or -1
+ * with nb_last_error. Intermediate gradients live in the current context. */
+int nb_backward(nb_tensor *loss);
+/* Back-propagates from `t` with seed gradient `grad` (same shape). */
+int nb_backward_with(nb_tensor *t, nb_tensor *grad);
+/* Sets every element of t->grad to zero (no-op when it has none). */
+void nb_zero_grad(nb_tensor *t);
+
+/* Turns recording on or off for this thread; returns the previous setting. */
+bool nb_set_grad_enabled(bool on);
+/* Whether ops record for autograd on this thread. */
+bool nb_grad_enabled(void);
+/* A no-grad scope: bool prev = nb_no_grad_begin(); ... nb_no_grad_end(prev); */
+bool nb_no_grad_begin(void);
+void nb_no_grad_end(bool prev);
+
+/* A function of n inputs returning a tensor, for nb_gradcheck. It must be
+ * deterministic (use a fixed seed for dropout). */
+typedef nb_tensor *(*nb_grad_fn)(nb_tensor **inputs, int n, void *user);
+
+typedef struct nb_gradcheck_opts {
+    double eps;   /* finite-difference step (default 1e-3) */
+    double atol;  /* absolute tolerance (default 1e-3) */
+    double rtol;  /* relative tolerance (default 1e-2) */
+    uint64_t seed; /* seed of the random projection of non-scalar outputs */
+    bool verbose; /* print each mismatch to stderr */
+} nb_gradcheck_opts;
+
+/* Compares the analytic gradient of fn with respect to every f32 input that
+ * requires grad against central finite differences (in double precision for
+ * the difference, the function itself runs in f32). A non-scalar output is
+ * reduced as sum(out * r) with a fixed random r. Returns 1 when every element
+ * agrees, 0 when one does not (message in nb_last_error names the input,
+ * the index and both values), -1 on error. opts may be NULL. */
+int nb_gradcheck(nb_grad_fn fn, nb_tensor **inputs, int n, void *user, const nb_gradcheck_opts *opts);
+
+/* Writes the graph behind `t` as Graphviz DOT to `f`: one box per tensor
+ * (name, shape, whether it requires grad) and one ellipse per op. 0 or -1. */
+int nb_graph_dot(const nb_tensor *t, FILE *f);
+
+/* Anomaly mode: every op's output is checked for NaN/Inf and the first op
+ * that produces one fails with its name and its inputs' shapes. Also on when
+ * the environment has NABLA_ANOMALY=1. Returns the previous setting. */
+bool nb_set_anomaly(bool on);
+bool nb_anomaly_enabled(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

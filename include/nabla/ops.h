@@ -1,0 +1,161 @@
+/* nabla/ops.h - every op. Each op returns a new tensor in the current
+ * context (see nb_ctx_use), records itself for autograd when an input
+ * requires grad and grad mode is on, and returns NULL on error with a message
+ * in nb_last_error() naming the op and the shapes. A NULL input gives NULL.
+ * Binary elementwise ops broadcast as NumPy does. Dimensions may be negative
+ * (counted from the end). See docs/ops.md for each op's backward rule. */
+#ifndef NABLA_OPS_H
+#define NABLA_OPS_H
+
+#include "nabla/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Elementwise, binary (broadcasting) ------------------------------------ */
+nb_tensor *nb_add(nb_tensor *a, nb_tensor *b);     /* a + b */
+nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b);     /* a - b */
+nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b);     /* a * b */
+nb_tensor *nb_div(nb_tensor *a, nb_tensor *b);     /* a / b */
+nb_tensor *nb_pow(nb_tensor *a, nb_tensor *b);     /* a ^ b (a > 0 where b is not an integer) */
+nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b); /* max(a, b); the gradient goes to a on ties */
+nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b); /* min(a, b); the gradient goes to a on ties */
+
+/* Scalar forms: the same ops with a constant right operand. */
+nb_tensor *nb_add_scalar(nb_tensor *a, float s);
+nb_tensor *nb_sub_scalar(nb_tensor *a, float s);
+nb_tensor *nb_mul_scalar(nb_tensor *a, float s);
+nb_tensor *nb_div_scalar(nb_tensor *a, float s);
+nb_tensor *nb_pow_scalar(nb_tensor *a, float s);
+nb_tensor *nb_maximum_scalar(nb_tensor *a, float s);
+nb_tensor *nb_minimum_scalar(nb_tensor *a, float s);
+nb_tensor *nb_rsub_scalar(nb_tensor *a, float s); /* s - a */
+
+/* ---- Elementwise, unary ------------------------------------------------------ */
+nb_tensor *nb_neg(nb_tensor *a);
+nb_tensor *nb_exp(nb_tensor *a);
+nb_tensor *nb_log(nb_tensor *a);
+nb_tensor *nb_sqrt(nb_tensor *a);
+nb_tensor *nb_rsqrt(nb_tensor *a);
+nb_tensor *nb_tanh(nb_tensor *a);
+nb_tensor *nb_sigmoid(nb_tensor *a);
+nb_tensor *nb_relu(nb_tensor *a);
+nb_tensor *nb_gelu(nb_tensor *a); /* tanh approximation, as GPT-2 */
+nb_tensor *nb_abs(nb_tensor *a);
+nb_tensor *nb_sin(nb_tensor *a);
+nb_tensor *nb_cos(nb_tensor *a);
+nb_tensor *nb_clamp(nb_tensor *a, float lo, float hi);
+
+/* ---- Comparisons (f32 masks of 0 and 1; not differentiable) ----------------- */
+nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_le(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b);
+/* cond != 0 ? a : b, all three broadcast together. */
+nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b);
+/* mask != 0 ? value : a (mask broadcasts to a). */
+nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value);
+
+/* ---- Reductions over a set of axes (naxes == 0: all axes) ------------------- */
+nb_tensor *nb_sum(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+nb_tensor *nb_mean(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* Variance with `correction` (0: population, 1: sample/Bessel). */
+nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
+/* Index (i32) of the largest element along `axis`; first one on ties. */
+nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim);
+/* Sum of every element, as a 0-d tensor. */
+nb_tensor *nb_sum_all(nb_tensor *a);
+/* Mean of every element, as a 0-d tensor. */
+nb_tensor *nb_mean_all(nb_tensor *a);
+
+/* ---- Matmul --------------------------------------------------------------------
+ * 2-D [m,k]@[k,n]; 1-D operands as in NumPy; N-D: batched over the leading
+ * dimensions, which broadcast. Transposed operands (views) are read in place. */
+nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+/* x @ w^T + b for w [out,in] and optional bias [out] (the Linear layer). */
+nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *b);
+
+/* ---- Shape (views copy nothing) ------------------------------------------------ */
+/* A view with a new shape when the strides allow it, else a contiguous copy.
+ * One entry may be -1 (inferred). */
+nb_tensor *nb_reshape(nb_tensor *a, int ndim, const int64_t *shape);
+/* Like nb_reshape but only as a view: an error when a copy would be needed. */
+nb_tensor *nb_view(nb_tensor *a, int ndim, const int64_t *shape);
+/* Reorders the dimensions: result dim i is a's dim perm[i]. */
+nb_tensor *nb_permute(nb_tensor *a, const int *perm);
+/* Swaps two dimensions. */
+nb_tensor *nb_transpose(nb_tensor *a, int d0, int d1);
+/* Broadcasts size-1 dimensions to `shape` (-1 keeps a size); leading dims may be added. */
+nb_tensor *nb_expand(nb_tensor *a, int ndim, const int64_t *shape);
+/* Elements start, start+step, ... below end along `dim` (negative start/end
+ * count from the end; clamped as in Python). step >= 1. */
+nb_tensor *nb_slice(nb_tensor *a, int dim, int64_t start, int64_t end, int64_t step);
+/* `length` elements from `start` along `dim`. */
+nb_tensor *nb_narrow(nb_tensor *a, int dim, int64_t start, int64_t length);
+/* Removes dimension `dim` of size 1. */
+nb_tensor *nb_squeeze(nb_tensor *a, int dim);
+/* Inserts a dimension of size 1 at `dim`. */
+nb_tensor *nb_unsqueeze(nb_tensor *a, int dim);
+/* Flattens to 1-D (a view when possible). */
+nb_tensor *nb_flatten(nb_tensor *a);
+/* `a` itself when contiguous, else a contiguous copy (differentiable). */
+nb_tensor *nb_contiguous(nb_tensor *a);
+/* Concatenates n tensors along `dim` (other dims must match). */
+nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim);
+/* Splits along `dim` into n views of the given sizes (summing to the size);
+ * fills out[0..n-1]. 0, or -1 on error. */
+int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out);
+/* Picks entries of `a` along `dim` at the i32 indices in 1-D `idx`. */
+nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
+/* out[i][j] = a[i][idx[i][j]] along `dim` (idx i32, same ndim as a). */
+nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx);
+/* Zeroes the elements above the k-th diagonal of the last two dims. */
+nb_tensor *nb_tril(nb_tensor *a, int64_t k);
+/* A [n,n] f32 lower-triangular mask of ones (1 where col <= row) in ctx. */
+nb_tensor *nb_tril_mask(nb_ctx *ctx, int64_t n);
+/* A copy of `a` converted to `dt` (f32 <-> i32; not differentiable for i32). */
+nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt);
+/* A tensor sharing a's data with no autograd history. */
+nb_tensor *nb_detach(nb_tensor *a);
+
+/* ---- Neural-network functions -------------------------------------------------- */
+/* Softmax along `dim`. */
+nb_tensor *nb_softmax(nb_tensor *a, int dim);
+/* log(softmax(a)) along `dim`, computed stably. */
+nb_tensor *nb_log_softmax(nb_tensor *a, int dim);
+/* Layer norm over the last dimension with optional weight and bias ([C]). */
+nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float eps);
+/* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
+nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
+/* Mean cross-entropy of logits [N,C] (or [...,C]) against i32 targets [N]
+ * (or [...]), ignoring targets equal to ignore_index; fused with the softmax,
+ * the probabilities are never stored. A 0-d tensor. */
+nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_index);
+/* Dropout: in training, zeroes each element with probability p and scales
+ * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise. */
+nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng);
+/* Causal scaled-dot-product attention, fused: q, k, v [B,H,T,D] ->
+ * softmax(q k^T / sqrt(D) + causal mask) v, [B,H,T,D]. */
+nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v);
+
+/* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
+/* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,
+ * bias correction for step t >= 1), updating the moments m and v in place. */
+int nb_adamw_update_(nb_tensor *param, const nb_tensor *grad, nb_tensor *m, nb_tensor *v, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, int64_t step);
+/* y += alpha * x (same shape; x may broadcast). */
+int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x);
+/* t *= s. */
+int nb_scale_(nb_tensor *t, float s);
+/* Sum of squares of every element, as a double (any device); NAN on error. */
+double nb_sumsq(const nb_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,191 @@
+/* ops/elementwise.c - elementwise ops: shape rule, dispatch and backward,
+ * all driven by the table in ops/elementwise.def. */
+#include <math.h>
+
+#include "ops/op_util.h"
+
+static const char *un_names[] = {
+#define NB_UNARY_OP(NAME, LNAME, FWD, DER) #LNAME,
+#include "ops/elementwise.def"
+#undef NB_UNARY_OP
+};
+static const char *bin_names[] = {
+#define NB_BINARY_OP(NAME, LNAME, FWD, DA, DB, DIFF) #LNAME,
+#include "ops/elementwise.def"
+#undef NB_BINARY_OP
+};
+static const bool bin_diff[] = {
+#define NB_BINARY_OP(NAME, LNAME, FWD, DA, DB, DIFF) DIFF,
+#include "ops/elementwise.def"
+#undef NB_BINARY_OP
+};
+
+/* ---- unary ---------------------------------------------------------------- */
+
+static int unary_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *x = n->in[0];
+    const nb_backend *be = nb_be(x);
+    nb_tensor *gi = nb_new_like_shape(g, NB_F32, x->ndim, x->shape);
+    if (!gi) return -1;
+    if (be->unary_backward((nb_unop)n->i[0], gi, g, x, n->out, n->f[0], n->f[1])) return -1;
+    gin[0] = gi;
+    return 0;
+}
+
+static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
+    NB_NULL_GUARD(a);
+    if (nb_check_dtype(un_names[op], a, NB_F32, "input")) return NULL;
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    nb_tensor *out = nb_new_like_shape(a, NB_F32, a->ndim, a->shape);
+    if (!out || be->unary(op, out, a, p0, p1)) return NULL;
+    nb_node *n;
+    if (!nb_op_finish(out, un_names[op], unary_backward, 1, &a, &n)) return NULL;
+    if (n) {
+        n->i[0] = op;
+        n->f[0] = p0;
+        n->f[1] = p1;
+    }
+    return out;
+}
+
+nb_tensor *nb_neg(nb_tensor *a) { return unary(NB_UN_NEG, a, 0, 0); }
+nb_tensor *nb_exp(nb_tensor *a) { return unary(NB_UN_EXP, a, 0, 0); }
+nb_tensor *nb_log(nb_tensor *a) { return unary(NB_UN_LOG, a, 0, 0); }
+nb_tensor *nb_sqrt(nb_tensor *a) { return unary(NB_UN_SQRT, a, 0, 0); }
+nb_tensor *nb_rsqrt(nb_tensor *a) { return unary(NB_UN_RSQRT, a, 0, 0); }
+nb_tensor *nb_tanh(nb_tensor *a) { return unary(NB_UN_TANH, a, 0, 0); }
+nb_tensor *nb_sigmoid(nb_tensor *a) { return unary(NB_UN_SIGMOID, a, 0, 0); }
+nb_tensor *nb_relu(nb_tensor *a) { return unary(NB_UN_RELU, a, 0, 0); }
+nb_tensor *nb_gelu(nb_tensor *a) { return unary(NB_UN_GELU, a, 0, 0); }
+nb_tensor *nb_abs(nb_tensor *a) { return unary(NB_UN_ABS, a, 0, 0); }
+nb_tensor *nb_sin(nb_tensor *a) { return unary(NB_UN_SIN, a, 0, 0); }
+nb_tensor *nb_cos(nb_tensor *a) { return unary(NB_UN_COS, a, 0, 0); }
+
+nb_tensor *nb_clamp(nb_tensor *a, float lo, float hi) {
+    if (!(lo <= hi)) return nb_set_error("clamp: lo %g is greater than hi %g", (double)lo, (double)hi);
+    return unary(NB_UN_CLAMP, a, lo, hi);
+}
+
+nb_tensor *nb_add_scalar(nb_tensor *a, float s) { return unary(NB_UN_ADD_S, a, s, 0); }
+nb_tensor *nb_sub_scalar(nb_tensor *a, float s) { return unary(NB_UN_ADD_S, a, -s, 0); }
+nb_tensor *nb_mul_scalar(nb_tensor *a, float s) { return unary(NB_UN_MUL_S, a, s, 0); }
+nb_tensor *nb_div_scalar(nb_tensor *a, float s) { return unary(NB_UN_DIV_S, a, s, 0); }
+nb_tensor *nb_rsub_scalar(nb_tensor *a, float s) { return unary(NB_UN_RSUB_S, a, s, 0); }
+nb_tensor *nb_pow_scalar(nb_tensor *a, float s) { return unary(NB_UN_POW_S, a, s, 0); }
+nb_tensor *nb_maximum_scalar(nb_tensor *a, float s) { return unary(NB_UN_MAX_S, a, s, 0); }
+nb_tensor *nb_minimum_scalar(nb_tensor *a, float s) { return unary(NB_UN_MIN_S, a, s, 0); }
+
+/* ---- binary ------------------------------------------------------------------ */
+
+static int binary_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_binop op = (nb_binop)n->i[0];
+    nb_tensor *a = n->in[0], *b = n->in[1];
+    if (op == NB_BIN_ADD) {
+        gin[0] = g;
+        gin[1] = g;
+        return 0;
+    }
+    if (op == NB_BIN_SUB) {
+        gin[0] = g;
+        gin[1] = b->requires_grad ? nb_neg(g) : NULL;
+        return b->requires_grad && !gin[1] ? -1 : 0;
+    }
+    nb_tensor ea, eb;
+    nb_expand_desc(a, g->ndim, g->shape, &ea);
+    nb_expand_desc(b, g->ndim, g->shape, &eb);
+    nb_tensor *ga = a->requires_grad ? nb_new_like_shape(g, NB_F32, g->ndim, g->shape) : NULL;
+    nb_tensor *gb = b->requires_grad ? nb_new_like_shape(g, NB_F32, g->ndim, g->shape) : NULL;
+    if ((a->requires_grad && !ga) || (b->requires_grad && !gb)) return -1;
+    if (nb_be(g)->binary_backward(op, ga, gb, g, &ea, &eb, n->out)) return -1;
+    gin[0] = ga;
+    gin[1] = gb;
+    return 0;
+}
+
+static nb_tensor *binary(nb_binop op, nb_tensor *a, nb_tensor *b) {
+    NB_NULL_GUARD(a, b);
+    const char *name = bin_names[op];
+    if (nb_check_dtype(name, a, NB_F32, "left operand") || nb_check_dtype(name, b, NB_F32, "right operand") ||
+        nb_same_device(name, a, b))
+        return NULL;
+    int nd;
+    int64_t shape[NB_MAX_DIMS];
+    if (nb_broadcast_shape(name, a, b, &nd, shape)) return NULL;
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    nb_tensor *out = nb_new_like_shape(a, NB_F32, nd, shape);
+    if (!out) return NULL;
+    nb_tensor ea, eb;
+    nb_expand_desc(a, nd, shape, &ea);
+    nb_expand_desc(b, nd, shape, &eb);
+    if (be->binary(op, out, &ea, &eb)) return NULL;
+    nb_node *n;
+    nb_tensor *ins[2] = {a, b};
+    if (!nb_op_finish(out, name, bin_diff[op] ? binary_backward : NULL, 2, ins, &n)) return NULL;
+    if (n) n->i[0] = op;
+    return out;
+}
+
+nb_tensor *nb_add(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_ADD, a, b); }
+nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_SUB, a, b); }
+nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MUL, a, b); }
+nb_tensor *nb_div(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_DIV, a, b); }
+nb_tensor *nb_pow(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_POW, a, b); }
+nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MAX, a, b); }
+nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MIN, a, b); }
+nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_EQ, a, b); }
+nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_NE, a, b); }
+nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LT, a, b); }
+nb_tensor *nb_le(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LE, a, b); }
+nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_GT, a, b); }
+nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_GE, a, b); }
+
+/* ---- where / masked_fill -------------------------------------------------------- */
+
+static int where_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *cond = n->in[0];
+    nb_tensor *zero = nb_scalar(nb_out_ctx(g), 0.0f);
+    if (!zero) return -1;
+    if (g->device != NB_CPU && !(zero = nb_to_device(nb_out_ctx(g), zero, g->device))) return -1;
+    if (n->in[1]->requires_grad && !(gin[1] = nb_where(cond, g, zero))) return -1;
+    if (n->in[2]->requires_grad && !(gin[2] = nb_where(cond, zero, g))) return -1;
+    return 0;
+}
+
+nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b) {
+    NB_NULL_GUARD(cond, a, b);
+    if (nb_check_dtype("where", cond, NB_F32, "condition") || nb_check_dtype("where", a, NB_F32, "a") ||
+        nb_check_dtype("where", b, NB_F32, "b") || nb_same_device("where", cond, a) ||
+        nb_same_device("where", a, b))
+        return NULL;
+    int nd, nd2;
+    int64_t s1[NB_MAX_DIMS], s2[NB_MAX_DIMS];
+    if (nb_broadcast_shape("where", a, b, &nd, s1)) return NULL;
+    nb_tensor tmp = *a;
+    tmp.ndim = nd;
+    for (int i = 0; i < nd; i++) tmp.shape[i] = s1[i];
+    if (nb_broadcast_shape("where", cond, &tmp, &nd2, s2)) return NULL;
+    nb_tensor *out = nb_new_like_shape(a, NB_F32, nd2, s2);
+    if (!out) return NULL;
+    nb_tensor ec, ea, eb;
+    nb_expand_desc(cond, nd2, s2, &ec);
+    nb_expand_desc(a, nd2, s2, &ea);
+    nb_expand_desc(b, nd2, s2, &eb);
+    if (nb_be(a)->where(out, &ec, &ea, &eb)) return NULL;
+    nb_tensor *ins[3] = {cond, a, b};
+    return nb_op_finish(out, "where", where_backward, 3, ins, NULL);
+}
+
+nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value) {
+    NB_NULL_GUARD(a, mask);
+    nb_tensor *v = nb_full(nb_out_ctx(a), NB_F32, 0, NULL, value);
+    if (v && a->device != NB_CPU) v = nb_to_device(nb_out_ctx(a), v, a->device);
+    if (!v) return NULL;
+    nb_tensor e;
+    if (nb_expand_desc(mask, a->ndim, a->shape, &e)) {
+        char x[96], y[96];
+        return nb_set_error("masked_fill: mask %s does not broadcast to %s", NB_SHP(mask, x), NB_SHP(a, y));
+    }
+    return nb_where(mask, v, a);
+}

@@ -1,0 +1,78 @@
+/* ops/op_util.c - checks and helpers shared by the ops. */
+#include <string.h>
+
+#include "ops/op_util.h"
+
+int nb_expand_desc(const nb_tensor *a, int ndim, const int64_t *shape, nb_tensor *out) {
+    if (ndim < a->ndim) return -1;
+    *out = *a;
+    out->ndim = ndim;
+    int off = ndim - a->ndim;
+    for (int i = ndim - 1; i >= 0; i--) {
+        int j = i - off;
+        int64_t sz = j >= 0 ? a->shape[j] : 1, st = j >= 0 ? a->stride[j] : 0;
+        if (sz == shape[i]) {
+            out->shape[i] = sz;
+            out->stride[i] = sz == 1 ? 0 : st;
+        } else if (sz == 1) {
+            out->shape[i] = shape[i];
+            out->stride[i] = 0;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int nb_broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, int *ndim, int64_t *shape) {
+    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < n; i++) {
+        int ia = i - (n - a->ndim), ib = i - (n - b->ndim);
+        int64_t sa = ia >= 0 ? a->shape[ia] : 1, sb = ib >= 0 ? b->shape[ib] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char x[96], y[96];
+            nb_set_error("%s: shapes %s and %s do not broadcast (dim %d: %lld vs %lld)", op, NB_SHP(a, x),
+                         NB_SHP(b, y), i, (long long)sa, (long long)sb);
+            return -1;
+        }
+        shape[i] = sa == 1 ? sb : sa;
+    }
+    *ndim = n;
+    return 0;
+}
+
+int nb_norm_dim(const char *op, int dim, int ndim) {
+    int d = dim < 0 ? dim + ndim : dim;
+    if (d < 0 || d >= (ndim ? ndim : 1)) {
+        nb_set_error("%s: dim %d out of range for a %d-d tensor", op, dim, ndim);
+        return -1;
+    }
+    return d;
+}
+
+int nb_same_device(const char *op, const nb_tensor *a, const nb_tensor *b) {
+    if (a->device != b->device) {
+        nb_set_error("%s: tensors on different devices (%s and %s); move one with nb_to_device", op,
+                     nb_device_name(a->device), nb_device_name(b->device));
+        return -1;
+    }
+    return 0;
+}
+
+int nb_check_dtype(const char *op, const nb_tensor *t, nb_dtype dt, const char *what) {
+    if (t->dtype != dt) {
+        nb_set_error("%s: %s must be %s, got %s", op, what, nb_dtype_name(dt), nb_dtype_name(t->dtype));
+        return -1;
+    }
+    return 0;
+}
+
+const nb_backend *nb_be(const nb_tensor *t) { return nb_backend_get(t->device); }
+
+nb_tensor *nb_new_like_shape(const nb_tensor *a, nb_dtype dt, int ndim, const int64_t *shape) {
+    return nb_tensor_new(nb_out_ctx(a), dt, a->device, ndim, shape);
+}
+
+void *nb_unsupported(const char *op, const nb_backend *be) {
+    return nb_set_error("%s: not supported by the %s backend", op, be ? be->name : "?");
+}

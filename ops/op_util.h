@@ -1,0 +1,38 @@
+/* ops/op_util.h - checks and helpers shared by the ops (internal). */
+#ifndef NB_OP_UTIL_H
+#define NB_OP_UTIL_H
+
+#include "autograd/node.h"
+#include "backends/backend.h"
+#include "nabla/ops.h"
+#include "tensor/internal.h"
+
+/* A descriptor (no allocation) of `a` broadcast to `shape`; 0, or -1 when
+ * the shapes are not broadcast-compatible (no message set). */
+int nb_expand_desc(const nb_tensor *a, int ndim, const int64_t *shape, nb_tensor *out);
+/* The broadcast shape of a and b into (ndim, shape); 0 or -1 with a message naming op. */
+int nb_broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, int *ndim, int64_t *shape);
+/* Normalises a possibly negative dim for an ndim-D tensor; -1 with message when out of range. */
+int nb_norm_dim(const char *op, int dim, int ndim);
+/* Checks a and b are on the same device; -1 with message otherwise. */
+int nb_same_device(const char *op, const nb_tensor *a, const nb_tensor *b);
+/* Checks dtype; -1 with message otherwise. */
+int nb_check_dtype(const char *op, const nb_tensor *t, nb_dtype dt, const char *what);
+/* The backend for t's device; NULL with message. */
+const nb_backend *nb_be(const nb_tensor *t);
+/* A new contiguous output on a's device in the output context. */
+nb_tensor *nb_new_like_shape(const nb_tensor *a, nb_dtype dt, int ndim, const int64_t *shape);
+/* Reports that the backend lacks an op. */
+void *nb_unsupported(const char *op, const nb_backend *be);
+/* Shape string helper for messages: up to 4 per call site. */
+#define NB_SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
+
+/* Propagates NULL inputs without touching the error message. */
+#define NB_NULL_GUARD(...)                                                               \
+    do {                                                                                 \
+        const void *nb_guard_[] = {__VA_ARGS__};                                         \
+        for (size_t nb_gi_ = 0; nb_gi_ < sizeof nb_guard_ / sizeof *nb_guard_; nb_gi_++) \
+            if (!nb_guard_[nb_gi_]) return NULL;                                         \
+    } while (0)
+
+#endif

@@ -1,0 +1,66 @@
+/* ops/optim.c - in-place updates used by optimisers (no autograd). */
+#include <math.h>
+
+#include "ops/op_util.h"
+
+static int same_f32(const char *op, const nb_tensor *a, const nb_tensor *b, const char *what) {
+    if (!a || !b) return nb_set_error("%s: NULL %s", op, what), -1;
+    if (nb_check_dtype(op, b, NB_F32, what) || nb_same_device(op, a, b)) return -1;
+    if (!nb_same_shape(a, b)) {
+        char x[96], y[96];
+        return nb_set_error("%s: %s %s does not match parameter %s", op, what, NB_SHP(b, y), NB_SHP(a, x)), -1;
+    }
+    if (!nb_is_contiguous(b)) return nb_set_error("%s: %s must be contiguous", op, what), -1;
+    return 0;
+}
+
+int nb_adamw_update_(nb_tensor *param, const nb_tensor *grad, nb_tensor *m, nb_tensor *v, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, int64_t step) {
+    const char *op = "adamw";
+    if (!param) return nb_set_error("adamw: NULL parameter"), -1;
+    if (nb_check_dtype(op, param, NB_F32, "parameter")) return -1;
+    if (!nb_is_contiguous(param)) return nb_set_error("adamw: parameter must be contiguous"), -1;
+    if (same_f32(op, param, grad, "gradient") || same_f32(op, param, m, "first moment") ||
+        same_f32(op, param, v, "second moment"))
+        return -1;
+    if (step < 1) return nb_set_error("adamw: step must be >= 1, got %lld", (long long)step), -1;
+    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps >= 0 && lr >= 0))
+        return nb_set_error("adamw: invalid hyper-parameters lr=%g beta1=%g beta2=%g eps=%g", (double)lr,
+                            (double)beta1, (double)beta2, (double)eps), -1;
+    float bc1 = 1.0f - powf(beta1, (float)step), bc2 = 1.0f - powf(beta2, (float)step);
+    const nb_backend *be = nb_be(param);
+    if (!be) return -1;
+    if (!be->adamw) return nb_unsupported(op, be), -1;
+    return be->adamw(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
+}
+
+int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x) {
+    if (!y || !x) return -1;
+    if (nb_check_dtype("axpy", y, NB_F32, "y") || nb_check_dtype("axpy", x, NB_F32, "x") ||
+        nb_same_device("axpy", y, x))
+        return -1;
+    nb_tensor e;
+    if (nb_expand_desc(x, y->ndim, y->shape, &e)) {
+        char a[96], b[96];
+        return nb_set_error("axpy: x %s does not broadcast to y %s", NB_SHP(x, a), NB_SHP(y, b)), -1;
+    }
+    const nb_backend *be = nb_be(y);
+    return be ? be->axpy(y, alpha, &e) : -1;
+}
+
+int nb_scale_(nb_tensor *t, float s) {
+    if (!t) return -1;
+    if (nb_check_dtype("scale", t, NB_F32, "tensor")) return -1;
+    const nb_backend *be = nb_be(t);
+    return be ? be->unary(NB_UN_MUL_S, t, t, s, 0) : -1;
+}
+
+double nb_sumsq(const nb_tensor *t) {
+    if (!t) return NAN;
+    if (nb_check_dtype("sumsq", t, NB_F32, "tensor")) return NAN;
+    bool g = nb_no_grad_begin();
+    nb_tensor *x = (nb_tensor *)t;
+    double r = nb_item(nb_sum_all(nb_mul(x, x)));
+    nb_no_grad_end(g);
+    return r;
+}

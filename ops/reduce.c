@@ -1,0 +1,144 @@
+/* ops/reduce.c - reductions over any set of axes: sum, mean, max, min, var,
+ * argmax. sum/max/min are primitives with a kernel; mean and var are
+ * compositions, so autograd differentiates them for free. */
+#include <math.h>
+#include <string.h>
+
+#include "ops/op_util.h"
+
+/* Normalises axes into a mask; naxes == 0 means all. */
+static int axes_mask(const char *op, const nb_tensor *a, int naxes, const int *axes, bool *mask) {
+    memset(mask, 0, sizeof(bool) * NB_MAX_DIMS);
+    if (naxes == 0) {
+        for (int i = 0; i < a->ndim; i++) mask[i] = true;
+        return 0;
+    }
+    if (naxes < 0 || !axes) return nb_set_error("%s: bad axes list", op), -1;
+    for (int k = 0; k < naxes; k++) {
+        int d = axes[k] < 0 ? axes[k] + a->ndim : axes[k];
+        if (d < 0 || d >= a->ndim) {
+            char x[96];
+            return nb_set_error("%s: axis %d out of range for %s", op, axes[k], NB_SHP(a, x)), -1;
+        }
+        if (mask[d]) return nb_set_error("%s: axis %d repeated", op, axes[k]), -1;
+        mask[d] = true;
+    }
+    return 0;
+}
+
+/* The reduced shape with or without the reduced dims. */
+static int reduced_shape(const nb_tensor *a, const bool *mask, bool keepdim, int64_t *shape) {
+    int nd = 0;
+    for (int i = 0; i < a->ndim; i++) {
+        if (!mask[i]) shape[nd++] = a->shape[i];
+        else if (keepdim) shape[nd++] = 1;
+    }
+    return nd;
+}
+
+static int reduce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *a = n->in[0];
+    int64_t ks[NB_MAX_DIMS];
+    for (int i = 0; i < a->ndim; i++) ks[i] = n->i[i + 1] ? 1 : a->shape[i];
+    nb_tensor *gk = nb_reshape(g, a->ndim, ks);
+    if (!gk) return -1;
+    if (n->i[0] == NB_RED_SUM) {
+        gin[0] = nb_expand(gk, a->ndim, a->shape);
+        return gin[0] ? 0 : -1;
+    }
+    /* max/min: the gradient is shared equally by the elements equal to the result */
+    nb_tensor *yk = nb_reshape(n->out, a->ndim, ks);
+    nb_tensor *mask = nb_eq(a, yk);
+    int axes[NB_MAX_DIMS], na = 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (n->i[i + 1]) axes[na++] = i;
+    nb_tensor *cnt = nb_sum(mask, na, axes, true);
+    gin[0] = nb_mul(mask, nb_div(gk, cnt));
+    return gin[0] ? 0 : -1;
+}
+
+static nb_tensor *reduce(nb_redop op, const char *name, nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD(a);
+    if (nb_check_dtype(name, a, NB_F32, "input")) return NULL;
+    bool mask[NB_MAX_DIMS];
+    if (axes_mask(name, a, naxes, axes, mask)) return NULL;
+    if (op != NB_RED_SUM && nb_numel(a) == 0)
+        return nb_set_error("%s: cannot reduce an empty tensor", name);
+    int64_t ks[NB_MAX_DIMS], s[NB_MAX_DIMS];
+    reduced_shape(a, mask, true, ks);
+    int nd = reduced_shape(a, mask, keepdim, s);
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    nb_tensor *out = nb_new_like_shape(a, NB_F32, a->ndim, ks);
+    if (!out || be->reduce(op, out, a)) return NULL;
+    if (!keepdim) {
+        int64_t st[NB_MAX_DIMS];
+        nb_contig_strides(nd, s, st);
+        out->ndim = nd;
+        memcpy(out->shape, s, sizeof(int64_t) * (size_t)nd);
+        memcpy(out->stride, st, sizeof(int64_t) * (size_t)nd);
+    }
+    nb_node *n;
+    if (!nb_op_finish(out, name, reduce_backward, 1, &a, &n)) return NULL;
+    if (n) {
+        n->i[0] = op;
+        for (int i = 0; i < a->ndim; i++) n->i[i + 1] = mask[i];
+    }
+    return out;
+}
+
+nb_tensor *nb_sum(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    return reduce(NB_RED_SUM, "sum", a, naxes, axes, keepdim);
+}
+nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    return reduce(NB_RED_MAX, "max", a, naxes, axes, keepdim);
+}
+nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    return reduce(NB_RED_MIN, "min", a, naxes, axes, keepdim);
+}
+nb_tensor *nb_sum_all(nb_tensor *a) { return nb_sum(a, 0, NULL, false); }
+
+/* Number of elements reduced over. */
+static int64_t reduced_count(const nb_tensor *a, int naxes, const int *axes) {
+    bool mask[NB_MAX_DIMS];
+    if (axes_mask("mean", a, naxes, axes, mask)) return -1;
+    int64_t c = 1;
+    for (int i = 0; i < a->ndim; i++)
+        if (mask[i]) c *= a->shape[i];
+    return c;
+}
+
+nb_tensor *nb_mean(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD(a);
+    int64_t c = reduced_count(a, naxes, axes);
+    if (c < 0) return NULL;
+    if (c == 0) return nb_set_error("mean: cannot average over zero elements");
+    return nb_mul_scalar(nb_sum(a, naxes, axes, keepdim), 1.0f / (float)c);
+}
+
+nb_tensor *nb_mean_all(nb_tensor *a) { return nb_mean(a, 0, NULL, false); }
+
+nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim) {
+    NB_NULL_GUARD(a);
+    int64_t c = reduced_count(a, naxes, axes);
+    if (c < 0) return NULL;
+    if (correction < 0 || c - correction <= 0)
+        return nb_set_error("var: %lld elements with correction %d", (long long)c, correction);
+    nb_tensor *d = nb_sub(a, nb_mean(a, naxes, axes, true));
+    return nb_mul_scalar(nb_sum(nb_mul(d, d), naxes, axes, keepdim), 1.0f / (float)(c - correction));
+}
+
+nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim) {
+    NB_NULL_GUARD(a);
+    if (nb_check_dtype("argmax", a, NB_F32, "input")) return NULL;
+    int d = nb_norm_dim("argmax", axis, a->ndim);
+    if (d < 0) return NULL;
+    if (a->ndim == 0 || a->shape[d] == 0) return nb_set_error("argmax: empty or 0-d input");
+    int64_t s[NB_MAX_DIMS];
+    memcpy(s, a->shape, sizeof s);
+    s[d] = 1;
+    nb_tensor *out = nb_new_like_shape(a, NB_I32, a->ndim, s);
+    const nb_backend *be = nb_be(a);
+    if (!out || !be || be->argmax(out, a, d)) return NULL;
+    return keepdim ? out : nb_squeeze(out, d);
+}

@@ -1,0 +1,58 @@
+/* tensor/core.c - dtypes, devices, threads, ids and library initialisation. */
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "nabla/autograd.h"
+#include "tensor/internal.h"
+
+size_t nb_dtype_size(nb_dtype dt) {
+    switch (dt) {
+    case NB_F32:
+    case NB_I32: return 4;
+    case NB_F16:
+    case NB_BF16: return 2;
+    default: return 0;
+    }
+}
+
+const char *nb_dtype_name(nb_dtype dt) {
+    static const char *names[] = {"f32", "i32", "f16", "bf16"};
+    return (unsigned)dt < NB_DTYPE_COUNT ? names[dt] : "?";
+}
+
+const char *nb_device_name(nb_device dev) {
+    return dev == NB_CPU ? "cpu" : dev == NB_CUDA ? "cuda" : "?";
+}
+
+const char *nb_version(void) { return "0.1.0"; }
+
+static int nb_threads = 0;
+static pthread_once_t nb_once = PTHREAD_ONCE_INIT;
+
+static void init(void) {
+    const char *e = getenv("NABLA_NUM_THREADS");
+    int n = e ? atoi(e) : 0;
+    nb_threads = n > 0 ? n : omp_get_num_procs();
+    const char *a = getenv("NABLA_ANOMALY");
+    if (a && *a && *a != '0') nb_set_anomaly(true);
+}
+
+void nb_init_once(void) { pthread_once(&nb_once, init); }
+
+void nb_set_num_threads(int n) {
+    nb_init_once();
+    nb_threads = n > 0 ? n : omp_get_num_procs();
+}
+
+int nb_get_num_threads(void) {
+    nb_init_once();
+    return nb_threads;
+}
+
+int nb_nthreads(void) { return nb_get_num_threads(); }
+
+static atomic_uint_fast64_t nb_ids = 1;
+
+uint64_t nb_next_id(void) { return atomic_fetch_add(&nb_ids, 1); }

@@ -1,0 +1,33 @@
+/* tensor/internal.h - helpers shared by the library's own files (not public). */
+#ifndef NB_TENSOR_INTERNAL_H
+#define NB_TENSOR_INTERNAL_H
+
+#include "nabla/core.h"
+#include "nabla/tensor.h"
+
+/* Memory from a context's host arena, aligned to `align` (power of two),
+ * zeroed. NULL with an error when out of memory. Lives until reset/free. */
+void *nb_ctx_alloc(nb_ctx *ctx, size_t nbytes, size_t align);
+/* A storage of `nbytes` on `dev` from the context's arena for that device. */
+nb_storage *nb_storage_new(nb_ctx *ctx, nb_device dev, size_t nbytes);
+/* A new contiguous tensor with fresh storage, uninitialised. */
+nb_tensor *nb_tensor_new(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape);
+/* A new tensor header sharing `base`'s storage, with the given geometry. */
+nb_tensor *nb_tensor_view(nb_ctx *ctx, const nb_tensor *base, int ndim, const int64_t *shape,
+                          const int64_t *stride, int64_t offset);
+/* The context an op's result goes in: the current one, else the first input's. */
+nb_ctx *nb_out_ctx(const nb_tensor *first);
+/* Fills `stride` with row-major strides for `shape`. */
+void nb_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
+/* Product of a shape. */
+int64_t nb_shape_numel(int ndim, const int64_t *shape);
+/* Formats a shape as "[a,b,c]" into buf. */
+char *nb_fmt_shape(int ndim, const int64_t *shape, char *buf, size_t len);
+/* Number of CPU threads kernels should use. */
+int nb_nthreads(void);
+/* A fresh process-unique id. */
+uint64_t nb_next_id(void);
+/* Ensures the library is initialised (threads from the environment, anomaly). */
+void nb_init_once(void);
+
+#endif

@@ -1,0 +1,52 @@
+/* nb_check.h - shared helpers for nabla's Check test programs.
+ *
+ * Every tests/test_*.c file is one standalone program: it defines
+ * `Suite *make_suite(void)` and ends with NB_CHECK_MAIN().  `make check`
+ * builds and runs each one through tests/run.sh, which adds up the counts.
+ *
+ * Tests that need ../shared/data call nb_test_data_dir(); when it returns
+ * NULL they are not registered and nb_test_skip() prints a "SKIP:" line that
+ * tests/run.sh counts.  A skipped test never counts as passed. */
+#ifndef NB_CHECK_H
+#define NB_CHECK_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The shared data folder: $NABLA_DATA, else ../shared/data; NULL if absent. */
+static inline const char *nb_test_data_dir(void) {
+    const char *d = getenv("NABLA_DATA");
+    static const char *fallback[] = {"../shared/data", "../../shared/data"};
+    struct stat st;
+    if (d && *d && stat(d, &st) == 0 && S_ISDIR(st.st_mode)) return d;
+    for (size_t i = 0; i < sizeof fallback / sizeof *fallback; i++)
+        if (stat(fallback[i], &st) == 0 && S_ISDIR(st.st_mode)) return fallback[i];
+    return NULL;
+}
+
+/* Prints one SKIP line (counted by tests/run.sh) naming the test and why. */
+static inline void nb_test_skip(const char *test, const char *why) {
+    printf("SKIP: %s: %s\n", test, why);
+    fflush(stdout);
+}
+
+/* Relative closeness with an absolute floor, for float comparisons. */
+static inline int nb_close(double a, double b, double rtol, double atol) {
+    double d = a > b ? a - b : b - a;
+    double m = (a < 0 ? -a : a) > (b < 0 ? -b : b) ? (a < 0 ? -a : a) : (b < 0 ? -b : b);
+    return d <= atol + rtol * m;
+}
+
+#define NB_CHECK_MAIN()                                                        \
+    int main(void) {                                                           \
+        SRunner *sr = srunner_create(make_suite());                            \
+        srunner_run_all(sr, CK_NORMAL);                                        \
+        int failed = srunner_ntests_failed(sr);                                \
+        srunner_free(sr);                                                      \
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;                      \
+    }
+
+#endif
