@@ -53,6 +53,8 @@ BG_SRCS  := $(filter-out examples/babygpt/main.c,$(wildcard examples/babygpt/*.c
 BG_OBJS  := $(BG_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+EX_SRCS  := $(filter-out examples/babygpt/main.c,$(wildcard examples/*/main.c))
+EX_BINS  := $(EX_SRCS:examples/%/main.c=$(BUILD)/examples/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
@@ -92,8 +94,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MF $@.d -o $@ $< $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
 
-check: deps lib $(BUILD)/babygpt $(TEST_BINS)
-	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS)
+$(BUILD)/examples/%: examples/%/main.c $(BUILD)/libnabla.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MF $@.d -o $@ $< $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
+
+check: deps lib $(BUILD)/babygpt $(TEST_BINS) $(EX_BINS)
+	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS) $(EX_BINS)
 
 bench: deps lib $(BENCH_BINS)
 	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash bench/run.sh $(BUILD)

@@ -13,6 +13,7 @@ for t in "$@"; do
     f=$(sed -nE 's/.*Failures: ([0-9]+).*/\1/p' <<<"$line"); f=${f:-0}
     e=$(sed -nE 's/.*Errors: ([0-9]+).*/\1/p' <<<"$line"); e=${e:-0}
     s=$(grep -c '^SKIP: ' "$log")
+    if [ -z "$line" ]; then n=1; line="program (exit $rc)"; fi   # an example program: one test
     if [ "$rc" -ne 0 ] && [ $((f + e)) -eq 0 ]; then f=1; fi
     passed=$((passed + n - f - e)); failed=$((failed + f + e)); skipped=$((skipped + s))
     printf '%-28s %s%s\n' "$name" "${line:-no Check summary (exit $rc)}" "$( [ "$s" -gt 0 ] && echo ", $s skipped" )"

@@ -15,6 +15,10 @@ void nb_loop_init(nb_loop *L, int nops, const nb_tensor *const *t) {
     /* drop size-1 dims, merge dims contiguous for every operand */
     int nd = 0;
     for (int i = 0; i < r->ndim; i++) {
+        if (r->shape[i] == 0) {
+            L->ndim = 1, L->shape[0] = 0, L->n = 0;
+            return;
+        }
         if (r->shape[i] == 1) continue;
         if (nd > 0) {
             bool merge = true;
@@ -71,6 +75,7 @@ static void run_range(const nb_loop *L, int64_t start, int64_t end, nb_run_fn fn
 }
 
 void nb_loop_run(const nb_loop *L, nb_run_fn fn, void *user) {
+    if (L->n == 0) return;
     int nt = nb_nthreads();
     if (L->n < 32768 || nt <= 1 || omp_in_parallel()) {
         run_range(L, 0, L->n, fn, user);

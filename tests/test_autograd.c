@@ -1,0 +1,197 @@
+/* The autograd engine: accumulation, broadcast, views, reuse, no-grad,
+ * gradcheck (and that it rejects a wrong gradient), DOT output, anomaly mode. */
+#include <math.h>
+
+#include "autograd/node.h"
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 20);
+    nb_rng_init(&rng, 99);
+    nb_clear_error();
+}
+static void teardown(void) { nb_ctx_free(ctx); }
+
+static nb_tensor *param(int nd, const int64_t *shape) {
+    return nb_requires_grad_(nb_randn(ctx, nd, shape, 0, 1, &rng), true);
+}
+
+START_TEST(simple_chain_rule) {
+    /* y = sum(a * b + a), dy/da = b + 1, dy/db = a */
+    nb_tensor *a = param(NB_SHAPE(3)), *b = param(NB_SHAPE(3));
+    nb_tensor *y = nb_sum_all(nb_add(nb_mul(a, b), a));
+    ck_assert(y->requires_grad);
+    ck_assert_int_eq(nb_backward(y), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_float_eq_tol(nb_data_f32(a->grad)[i], nb_data_f32(b)[i] + 1, 1e-6);
+        ck_assert_float_eq_tol(nb_data_f32(b->grad)[i], nb_data_f32(a)[i], 1e-6);
+    }
+    /* a second backward accumulates */
+    nb_tensor *y2 = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_backward(y2), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq_tol(nb_data_f32(a->grad)[i], 2 * nb_data_f32(b)[i] + 1, 1e-5);
+    nb_zero_grad(a);
+    ck_assert_float_eq(nb_data_f32(a->grad)[0], 0.0f);
+}
+END_TEST
+
+START_TEST(broadcast_reduces_gradient) {
+    nb_tensor *x = param(NB_SHAPE(4, 3)), *bias = param(NB_SHAPE(3)), *col = param(NB_SHAPE(4, 1));
+    nb_tensor *y = nb_sum_all(nb_mul(nb_add(x, bias), col));
+    ck_assert_int_eq(nb_backward(y), 0);
+    ck_assert_int_eq(bias->grad->ndim, 1);
+    for (int j = 0; j < 3; j++) {
+        double s = 0;
+        for (int i = 0; i < 4; i++) s += nb_data_f32(col)[i];
+        ck_assert_float_eq_tol(nb_data_f32(bias->grad)[j], s, 1e-5);
+    }
+    for (int i = 0; i < 4; i++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) s += nb_data_f32(x)[i * 3 + j] + nb_data_f32(bias)[j];
+        ck_assert_float_eq_tol(nb_data_f32(col->grad)[i], s, 1e-5);
+    }
+}
+END_TEST
+
+START_TEST(tensor_used_twice_and_views) {
+    nb_tensor *x = param(NB_SHAPE(2, 3));
+    /* y = sum(x * x^T^T) + sum(slice(x)) -> dy/dx = 2x + mask */
+    nb_tensor *xt = nb_transpose(nb_transpose(x, 0, 1), 0, 1);
+    nb_tensor *y = nb_add(nb_sum_all(nb_mul(x, xt)), nb_sum_all(nb_slice(x, 1, 1, 3, 1)));
+    ck_assert_int_eq(nb_backward(y), 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq_tol(nb_data_f32(x->grad)[i], 2 * nb_data_f32(x)[i] + (i % 3 ? 1 : 0), 1e-5);
+}
+END_TEST
+
+START_TEST(no_grad_records_nothing) {
+    nb_tensor *x = param(NB_SHAPE(3));
+    bool prev = nb_no_grad_begin();
+    nb_tensor *y = nb_exp(x);
+    nb_no_grad_end(prev);
+    ck_assert(!y->requires_grad);
+    ck_assert_ptr_null(y->node);
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "does not require grad"));
+    ck_assert(nb_grad_enabled());
+    nb_tensor *d = nb_detach(nb_exp(x));
+    ck_assert(!d->requires_grad);
+}
+END_TEST
+
+START_TEST(backward_errors) {
+    nb_tensor *x = param(NB_SHAPE(3));
+    ck_assert_int_eq(nb_backward(nb_exp(x)), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "one-element"));
+    nb_tensor *y = nb_exp(x);
+    ck_assert_int_eq(nb_backward_with(y, nb_ones(ctx, NB_F32, NB_SHAPE(4))), -1);
+    ck_assert_int_eq(nb_backward_with(y, nb_full(ctx, NB_F32, NB_SHAPE(3), 2.0)), 0);
+    ck_assert_float_eq_tol(nb_data_f32(x->grad)[1], 2 * expf(nb_data_f32(x)[1]), 1e-5);
+    ck_assert_ptr_null(nb_requires_grad_(nb_zeros(ctx, NB_I32, NB_SHAPE(2)), true));
+}
+END_TEST
+
+/* a deliberately wrong op: y = x^2 with backward g * x (missing the 2) */
+static int wrong_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    gin[0] = nb_mul(g, n->in[0]);
+    return gin[0] ? 0 : -1;
+}
+static nb_tensor *wrong_square(nb_tensor *x) {
+    bool prev = nb_no_grad_begin();
+    nb_tensor *y = nb_mul(x, x);
+    nb_no_grad_end(prev);
+    return nb_op_finish(y, "wrong_square", wrong_backward, 1, &x, NULL);
+}
+static nb_tensor *fn_wrong(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return wrong_square(in[0]);
+}
+static nb_tensor *fn_right(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_mul(in[0], in[0]);
+}
+
+START_TEST(gradcheck_rejects_wrong_gradient) {
+    nb_tensor *x = param(NB_SHAPE(2, 3));
+    nb_tensor *in[1] = {x};
+    ck_assert_int_eq(nb_gradcheck(fn_right, in, 1, NULL, NULL), 1);
+    ck_assert_int_eq(nb_gradcheck(fn_wrong, in, 1, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "analytic"));
+    /* an output that does not depend on the inputs is an error, not a pass */
+    nb_tensor *c = nb_randn(ctx, NB_SHAPE(2), 0, 1, &rng);
+    nb_tensor *in2[1] = {c};
+    ck_assert_int_eq(nb_gradcheck(fn_right, in2, 1, NULL, NULL), -1);
+}
+END_TEST
+
+START_TEST(dot_graph) {
+    nb_tensor *x = nb_set_name(param(NB_SHAPE(2, 3)), "x");
+    nb_tensor *w = nb_set_name(param(NB_SHAPE(3)), "w");
+    nb_tensor *loss = nb_set_name(nb_sum_all(nb_tanh(nb_mul(x, w))), "loss");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(nb_graph_dot(loss, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "digraph"));
+    ck_assert_ptr_nonnull(strstr(buf, "label=\"tanh\""));
+    ck_assert_ptr_nonnull(strstr(buf, "label=\"mul\""));
+    ck_assert_ptr_nonnull(strstr(buf, "x [2,3]"));
+    ck_assert_ptr_nonnull(strstr(buf, "leaf, requires grad"));
+    ck_assert_ptr_nonnull(strstr(buf, "loss []"));
+    free(buf);
+}
+END_TEST
+
+START_TEST(anomaly_mode_names_the_op) {
+    nb_tensor *x = nb_full(ctx, NB_F32, NB_SHAPE(2, 2), -1.0);
+    bool prev = nb_set_anomaly(true);
+    ck_assert_ptr_nonnull(nb_exp(x));
+    ck_assert_ptr_null(nb_sqrt(x));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "'sqrt'"));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "[2,2]"));
+    nb_set_anomaly(prev);
+    ck_assert_ptr_nonnull(nb_sqrt(x)); /* off: NaNs flow silently */
+}
+END_TEST
+
+START_TEST(intermediate_grads_in_current_context) {
+    nb_ctx *step = nb_ctx_new(1 << 16);
+    nb_tensor *w = param(NB_SHAPE(16));
+    size_t before = nb_ctx_used(ctx);
+    nb_ctx *prev = nb_ctx_use(step);
+    nb_tensor *y = nb_sum_all(nb_exp(nb_mul(w, w)));
+    ck_assert_int_eq(nb_backward(y), 0);
+    size_t mid = nb_ctx_used(ctx);
+    ck_assert(mid > before); /* the leaf's grad, once */
+    nb_ctx_reset(step);
+    y = nb_sum_all(nb_exp(nb_mul(w, w)));
+    ck_assert_int_eq(nb_backward(y), 0);
+    ck_assert_uint_eq(nb_ctx_used(ctx), mid); /* nothing more in the long-lived context */
+    nb_ctx_use(prev);
+    nb_ctx_free(step);
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("autograd");
+    TCase *tc = tcase_create("autograd");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, simple_chain_rule);
+    tcase_add_test(tc, broadcast_reduces_gradient);
+    tcase_add_test(tc, tensor_used_twice_and_views);
+    tcase_add_test(tc, no_grad_records_nothing);
+    tcase_add_test(tc, backward_errors);
+    tcase_add_test(tc, gradcheck_rejects_wrong_gradient);
+    tcase_add_test(tc, dot_graph);
+    tcase_add_test(tc, anomaly_mode_names_the_op);
+    tcase_add_test(tc, intermediate_grads_in_current_context);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()

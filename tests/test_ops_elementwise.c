@@ -1,0 +1,259 @@
+/* Elementwise ops: forward against plain double references (broadcast and
+ * non-contiguous inputs), backward through gradcheck, errors. */
+#include <math.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 22);
+    nb_ctx_use(ctx);
+    nb_rng_init(&rng, 2024);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+typedef nb_tensor *(*un_fn)(nb_tensor *);
+typedef struct {
+    const char *name;
+    un_fn f;
+    double (*ref)(double);
+    float lo, hi; /* input domain */
+} un_case;
+
+static double r_neg(double x) { return -x; }
+static double r_rsqrt(double x) { return 1 / sqrt(x); }
+static double r_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+static double r_relu(double x) { return x > 0 ? x : 0; }
+static double r_gelu(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+
+static const un_case un_cases[] = {
+    {"neg", nb_neg, r_neg, -2, 2},        {"exp", nb_exp, exp, -2, 2},
+    {"log", nb_log, log, 0.2f, 3},        {"sqrt", nb_sqrt, sqrt, 0.2f, 3},
+    {"rsqrt", nb_rsqrt, r_rsqrt, 0.3f, 3}, {"tanh", nb_tanh, tanh, -2, 2},
+    {"sigmoid", nb_sigmoid, r_sigmoid, -3, 3}, {"relu", nb_relu, r_relu, -2, 2},
+    {"gelu", nb_gelu, r_gelu, -3, 3},     {"abs", nb_abs, fabs, -2, 2},
+    {"sin", nb_sin, sin, -3, 3},          {"cos", nb_cos, cos, -3, 3},
+};
+#define N_UN (int)(sizeof un_cases / sizeof *un_cases)
+
+/* keeps values at least 0.05 away from a kink at 0 for the finite differences */
+static void away_from_zero(nb_tensor *t) {
+    float *p = nb_data_f32(t);
+    for (int64_t i = 0; i < nb_numel(t); i++)
+        if (fabsf(p[i]) < 0.05f) p[i] = p[i] < 0 ? -0.05f - p[i] : 0.05f + p[i];
+}
+
+START_TEST(unary_forward) {
+    const un_case *c = &un_cases[_i];
+    nb_tensor *base = nb_rand(ctx, NB_SHAPE(5, 7), c->lo, c->hi, &rng);
+    nb_tensor *x = nb_transpose(base, 0, 1); /* non-contiguous [7,5] */
+    nb_tensor *y = c->f(x);
+    ck_assert_msg(y != NULL, "%s: %s", c->name, nb_last_error());
+    ck_assert(nb_is_contiguous(y));
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 5; j++) {
+            double ref = c->ref(nb_data_f32(base)[j * 7 + i]);
+            double got = nb_get(y, (int64_t[]){i, j});
+            ck_assert_msg(nb_close(got, ref, 1e-5, 1e-6), "%s(%d,%d): %g vs %g", c->name, i, j, got, ref);
+        }
+}
+END_TEST
+
+static un_fn gc_fn;
+static nb_tensor *gc_unary(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return gc_fn(nb_permute(in[0], (int[]){1, 0}));
+}
+
+START_TEST(unary_backward) {
+    const un_case *c = &un_cases[_i];
+    nb_tensor *x = nb_requires_grad_(nb_rand(ctx, NB_SHAPE(3, 4), c->lo, c->hi, &rng), true);
+    away_from_zero(x);
+    gc_fn = c->f;
+    nb_tensor *in[1] = {x};
+    ck_assert_msg(nb_gradcheck(gc_unary, in, 1, NULL, NULL) == 1, "%s: %s", c->name, nb_last_error());
+}
+END_TEST
+
+typedef nb_tensor *(*bin_fn)(nb_tensor *, nb_tensor *);
+typedef struct {
+    const char *name;
+    bin_fn f;
+    double (*ref)(double, double);
+    bool diff;
+    float lo, hi;
+} bin_case;
+
+static double r_add(double a, double b) { return a + b; }
+static double r_sub(double a, double b) { return a - b; }
+static double r_mul(double a, double b) { return a * b; }
+static double r_div(double a, double b) { return a / b; }
+static double r_max(double a, double b) { return a >= b ? a : b; }
+static double r_min(double a, double b) { return a <= b ? a : b; }
+static double r_eq(double a, double b) { return a == b; }
+static double r_lt(double a, double b) { return a < b; }
+static double r_le(double a, double b) { return a <= b; }
+static double r_gt(double a, double b) { return a > b; }
+static double r_ge(double a, double b) { return a >= b; }
+static double r_ne(double a, double b) { return a != b; }
+
+static const bin_case bin_cases[] = {
+    {"add", nb_add, r_add, true, -2, 2},      {"sub", nb_sub, r_sub, true, -2, 2},
+    {"mul", nb_mul, r_mul, true, -2, 2},      {"div", nb_div, r_div, true, 0.5f, 2},
+    {"pow", nb_pow, pow, true, 0.5f, 2},      {"maximum", nb_maximum, r_max, true, -2, 2},
+    {"minimum", nb_minimum, r_min, true, -2, 2}, {"eq", nb_eq, r_eq, false, -2, 2},
+    {"ne", nb_ne, r_ne, false, -2, 2},        {"lt", nb_lt, r_lt, false, -2, 2},
+    {"le", nb_le, r_le, false, -2, 2},        {"gt", nb_gt, r_gt, false, -2, 2},
+    {"ge", nb_ge, r_ge, false, -2, 2},
+};
+#define N_BIN (int)(sizeof bin_cases / sizeof *bin_cases)
+
+START_TEST(binary_forward_broadcast) {
+    const bin_case *c = &bin_cases[_i];
+    /* a: [3,1,4] from a sliced tensor; b: [2,4] transposed view */
+    nb_tensor *abase = nb_rand(ctx, NB_SHAPE(3, 1, 8), c->lo, c->hi, &rng);
+    nb_tensor *a = nb_slice(abase, 2, 0, 8, 2);
+    nb_tensor *bbase = nb_rand(ctx, NB_SHAPE(4, 2), c->lo, c->hi, &rng);
+    nb_tensor *b = nb_transpose(bbase, 0, 1);
+    /* make a few elements equal so comparisons see ties */
+    nb_data_f32(bbase)[0] = nb_data_f32(abase)[0];
+    nb_tensor *y = c->f(a, b);
+    ck_assert_msg(y != NULL, "%s: %s", c->name, nb_last_error());
+    ck_assert_int_eq(y->ndim, 3);
+    ck_assert_int_eq(y->shape[0], 3);
+    ck_assert_int_eq(y->shape[1], 2);
+    ck_assert_int_eq(y->shape[2], 4);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < 4; k++) {
+                double av = nb_data_f32(abase)[i * 8 + 2 * k], bv = nb_data_f32(bbase)[k * 2 + j];
+                double ref = c->ref(av, bv), got = nb_get(y, (int64_t[]){i, j, k});
+                ck_assert_msg(nb_close(got, ref, 1e-5, 1e-6), "%s: %g vs %g", c->name, got, ref);
+            }
+}
+END_TEST
+
+static bin_fn gc_bfn;
+static nb_tensor *gc_binary(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return gc_bfn(in[0], nb_transpose(in[1], 0, 1));
+}
+
+START_TEST(binary_backward_broadcast) {
+    const bin_case *c = &bin_cases[_i];
+    if (!c->diff) return;
+    nb_tensor *a = nb_requires_grad_(nb_rand(ctx, NB_SHAPE(3, 1, 4), c->lo, c->hi, &rng), true);
+    nb_tensor *b = nb_requires_grad_(nb_rand(ctx, NB_SHAPE(4, 2), c->lo, c->hi, &rng), true);
+    /* keep max/min away from ties */
+    if (c->f == nb_maximum || c->f == nb_minimum) {
+        for (int i = 0; i < 12; i++) nb_data_f32(a)[i] = (float)(i % 5) * 0.7f - 1.3f;
+        for (int i = 0; i < 8; i++) nb_data_f32(b)[i] = (float)i * 0.45f - 1.6f;
+    }
+    gc_bfn = c->f;
+    nb_tensor *in[2] = {a, b};
+    ck_assert_msg(nb_gradcheck(gc_binary, in, 2, NULL, NULL) == 1, "%s: %s", c->name, nb_last_error());
+}
+END_TEST
+
+static nb_tensor *gc_scalars(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    nb_tensor *x = in[0];
+    nb_tensor *y = nb_add(nb_add_scalar(x, 1.5f), nb_sub_scalar(x, 0.5f));
+    y = nb_add(y, nb_mul_scalar(nb_div_scalar(x, 3.0f), 2.0f));
+    y = nb_add(y, nb_rsub_scalar(nb_pow_scalar(x, 3.0f), 2.0f));
+    y = nb_add(y, nb_maximum_scalar(x, 0.1f));
+    y = nb_add(y, nb_minimum_scalar(x, -0.1f));
+    return nb_add(y, nb_clamp(x, -0.6f, 0.6f));
+}
+
+START_TEST(scalar_forms) {
+    float d[5] = {-1.f, -0.3f, 0.35f, 0.9f, 1.7f};
+    nb_tensor *x = nb_from_data(ctx, NB_F32, NB_SHAPE(5), d);
+    nb_tensor *y = gc_scalars(&x, 1, NULL);
+    for (int i = 0; i < 5; i++) {
+        double v = d[i];
+        double ref = (v + 1.5) + (v - 0.5) + v / 3 * 2 + (2 - v * v * v) + fmax(v, 0.1) + fmin(v, -0.1) +
+                     fmin(fmax(v, -0.6), 0.6);
+        ck_assert(nb_close(nb_get(y, (int64_t[]){i}), ref, 1e-5, 1e-6));
+    }
+    nb_requires_grad_(x, true);
+    ck_assert_int_eq(nb_gradcheck(gc_scalars, &x, 1, NULL, NULL), 1);
+    ck_assert_ptr_null(nb_clamp(x, 1, -1));
+}
+END_TEST
+
+static nb_tensor *gc_where(nb_tensor **in, int n, void *u) {
+    (void)n;
+    nb_tensor *mask = u;
+    return nb_add(nb_where(mask, in[0], in[1]), nb_masked_fill(in[0], mask, 3.0f));
+}
+
+START_TEST(where_and_masked_fill) {
+    float m[4] = {1, 0, 0, 1};
+    nb_tensor *mask = nb_from_data(ctx, NB_F32, NB_SHAPE(4), m);
+    nb_tensor *a = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(3, 4), 0, 1, &rng), true);
+    nb_tensor *b = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(3, 1), 0, 1, &rng), true);
+    nb_tensor *w = nb_where(mask, a, b);
+    nb_tensor *f = nb_masked_fill(a, mask, -7.0f);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            float av = nb_data_f32(a)[i * 4 + j];
+            ck_assert_float_eq(nb_get(w, (int64_t[]){i, j}), m[j] ? av : nb_data_f32(b)[i]);
+            ck_assert_float_eq(nb_get(f, (int64_t[]){i, j}), m[j] ? -7.0f : av);
+        }
+    nb_tensor *in[2] = {a, b};
+    ck_assert_int_eq(nb_gradcheck(gc_where, in, 2, mask, NULL), 1);
+    ck_assert_ptr_null(nb_masked_fill(a, nb_ones(ctx, NB_F32, NB_SHAPE(5)), 0));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "masked_fill"));
+}
+END_TEST
+
+START_TEST(errors) {
+    nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
+    nb_tensor *b = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3));
+    ck_assert_ptr_null(nb_add(a, b));
+    ck_assert_str_eq(nb_last_error(), "add: shapes [2,3] and [4,3] do not broadcast (dim 0: 2 vs 4)");
+    nb_tensor *i = nb_zeros(ctx, NB_I32, NB_SHAPE(2, 3));
+    ck_assert_ptr_null(nb_mul(a, i));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "mul: right operand must be f32, got i32"));
+    ck_assert_ptr_null(nb_exp(i));
+    ck_assert_ptr_null(nb_add(NULL, a));
+}
+END_TEST
+
+START_TEST(large_parallel_matches_serial) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(300, 1000), 0, 1, &rng);
+    nb_tensor *bias = nb_randn(ctx, NB_SHAPE(1000), 0, 1, &rng);
+    nb_set_num_threads(1);
+    nb_tensor *y1 = nb_gelu(nb_add(x, bias));
+    nb_set_num_threads(2);
+    nb_tensor *y2 = nb_gelu(nb_add(x, bias));
+    nb_set_num_threads(0);
+    ck_assert_mem_eq(nb_data(y1), nb_data(y2), 300 * 1000 * 4);
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("ops_elementwise");
+    TCase *tc = tcase_create("elementwise");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, unary_forward, 0, N_UN);
+    tcase_add_loop_test(tc, unary_backward, 0, N_UN);
+    tcase_add_loop_test(tc, binary_forward_broadcast, 0, N_BIN);
+    tcase_add_loop_test(tc, binary_backward_broadcast, 0, N_BIN);
+    tcase_add_test(tc, scalar_forms);
+    tcase_add_test(tc, where_and_masked_fill);
+    tcase_add_test(tc, errors);
+    tcase_add_test(tc, large_parallel_matches_serial);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()

@@ -1,0 +1,187 @@
+/* Reductions over any set of axes: forward against plain loops, backward
+ * through gradcheck, argmax, errors. */
+#include <math.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 22);
+    nb_ctx_use(ctx);
+    nb_rng_init(&rng, 77);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_VAR };
+
+/* reference over x [2,3,4] (row-major copy) reducing axes in mask */
+static double ref_reduce(const float *x, int op, const bool *mask, const int *keep_idx) {
+    double acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : 0, n = 0, mean = 0;
+    for (int pass = 0; pass < (op == R_VAR ? 2 : 1); pass++) {
+        acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : 0;
+        n = 0;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 4; k++) {
+                    int idx[3] = {i, j, k};
+                    bool ok = true;
+                    for (int d = 0; d < 3; d++)
+                        if (!mask[d] && idx[d] != keep_idx[d]) ok = false;
+                    if (!ok) continue;
+                    double v = x[(i * 3 + j) * 4 + k];
+                    n++;
+                    if (op == R_MAX) acc = fmax(acc, v);
+                    else if (op == R_MIN) acc = fmin(acc, v);
+                    else if (op == R_VAR && pass == 1) acc += (v - mean) * (v - mean);
+                    else acc += v;
+                }
+        if (op == R_VAR && pass == 0) mean = acc / n;
+    }
+    if (op == R_MEAN) return acc / n;
+    if (op == R_VAR) return acc / (n - 1);
+    return acc;
+}
+
+static nb_tensor *apply(int op, nb_tensor *x, int na, const int *axes, bool keep) {
+    switch (op) {
+    case R_SUM: return nb_sum(x, na, axes, keep);
+    case R_MEAN: return nb_mean(x, na, axes, keep);
+    case R_MAX: return nb_max(x, na, axes, keep);
+    case R_MIN: return nb_min(x, na, axes, keep);
+    default: return nb_var(x, na, axes, 1, keep);
+    }
+}
+
+/* every op x every non-empty subset of axes x keepdim, on a permuted input */
+START_TEST(forward_all_axis_sets) {
+    int op = _i;
+    nb_tensor *base = nb_randn(ctx, NB_SHAPE(4, 2, 3), 0, 1, &rng);
+    nb_tensor *x = nb_permute(base, (int[]){1, 2, 0}); /* [2,3,4], non-contiguous */
+    float xs[24];
+    ck_assert_int_eq(nb_to_array(x, NB_F32, xs), 0);
+    for (int m = 1; m < 8; m++)
+        for (int keep = 0; keep < 2; keep++) {
+            int axes[3], na = 0;
+            bool mask[3];
+            for (int d = 0; d < 3; d++) {
+                mask[d] = m >> d & 1;
+                if (mask[d]) axes[na++] = d - (d == 2 ? 3 : 0); /* use -1 for the last axis */
+            }
+            nb_tensor *y = apply(op, x, na, axes, keep);
+            ck_assert_msg(y != NULL, "%s", nb_last_error());
+            ck_assert_int_eq(y->ndim, keep ? 3 : 3 - na);
+            int64_t sizes[3] = {2, 3, 4};
+            for (int i = 0; i < (mask[0] ? 1 : 2); i++)
+                for (int j = 0; j < (mask[1] ? 1 : 3); j++)
+                    for (int k = 0; k < (mask[2] ? 1 : 4); k++) {
+                        int ki[3] = {i, j, k};
+                        int64_t yi[3];
+                        int nd = 0;
+                        for (int d = 0; d < 3; d++)
+                            if (!mask[d] || keep) yi[nd++] = mask[d] ? 0 : ki[d];
+                        (void)sizes;
+                        double got = nb_get(y, yi), ref = ref_reduce(xs, op, mask, ki);
+                        ck_assert_msg(nb_close(got, ref, 1e-5, 1e-5), "op %d mask %d: %g vs %g", op, m, got, ref);
+                    }
+        }
+    /* all axes */
+    nb_tensor *all = apply(op, x, 0, NULL, false);
+    bool mall[3] = {true, true, true};
+    int z[3] = {0, 0, 0};
+    ck_assert(nb_close(nb_item(all), ref_reduce(xs, op, mall, z), 1e-5, 1e-5));
+}
+END_TEST
+
+static int gc_op;
+static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    nb_tensor *x = nb_transpose(in[0], 0, 2);
+    int a1[1] = {1}, a2[2] = {0, 2};
+    return nb_add(nb_sum_all(apply(gc_op, x, 1, a1, false)), nb_mul_scalar(nb_sum_all(apply(gc_op, x, 2, a2, true)), 0.5f));
+}
+
+START_TEST(backward) {
+    gc_op = _i;
+    nb_tensor *x = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4, 3, 2), 0, 1, &rng), true);
+    /* distinct, well-separated values so max/min have no ties */
+    for (int i = 0; i < 24; i++) nb_data_f32(x)[i] = (float)((i * 7) % 24) * 0.1f - 1.2f;
+    nb_tensor *in[1] = {x};
+    ck_assert_msg(nb_gradcheck(gc_fn, in, 1, NULL, NULL) == 1, "op %d: %s", _i, nb_last_error());
+}
+END_TEST
+
+START_TEST(max_ties_share_gradient) {
+    float d[4] = {1, 3, 3, 2};
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(4), d), true);
+    ck_assert_int_eq(nb_backward(nb_max(x, 0, NULL, false)), 0);
+    ck_assert_float_eq(nb_data_f32(x->grad)[1], 0.5f);
+    ck_assert_float_eq(nb_data_f32(x->grad)[2], 0.5f);
+    ck_assert_float_eq(nb_data_f32(x->grad)[0], 0.0f);
+}
+END_TEST
+
+START_TEST(argmax) {
+    float d[12] = {0, 5, 2, 5, /**/ 9, 1, 1, 0, /**/ -1, -2, -0.5f, -3};
+    nb_tensor *x = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 4), d);
+    nb_tensor *a = nb_argmax(x, 1, false);
+    ck_assert_int_eq(a->dtype, NB_I32);
+    ck_assert_int_eq(a->ndim, 1);
+    ck_assert_int_eq((int)nb_get(a, (int64_t[]){0}), 1); /* first of the ties */
+    ck_assert_int_eq((int)nb_get(a, (int64_t[]){1}), 0);
+    ck_assert_int_eq((int)nb_get(a, (int64_t[]){2}), 2);
+    nb_tensor *b = nb_argmax(nb_transpose(x, 0, 1), -1, true);
+    ck_assert_int_eq(b->ndim, 2);
+    ck_assert_int_eq((int)nb_get(b, (int64_t[]){0, 0}), 1);
+    ck_assert_int_eq((int)nb_get(b, (int64_t[]){3, 0}), 0);
+}
+END_TEST
+
+START_TEST(large_sum_is_deterministic_and_accurate) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(1536, 384), 0, 1, &rng);
+    int ax0[1] = {0};
+    nb_tensor *s1 = nb_sum(x, 1, ax0, false);
+    nb_tensor *s2 = nb_sum(x, 1, ax0, false);
+    ck_assert_mem_eq(nb_data(s1), nb_data(s2), 384 * 4);
+    for (int j = 0; j < 384; j += 37) {
+        double r = 0;
+        for (int i = 0; i < 1536; i++) r += nb_data_f32(x)[i * 384 + j];
+        ck_assert(nb_close(nb_data_f32(s1)[j], r, 1e-6, 1e-5));
+    }
+}
+END_TEST
+
+START_TEST(errors) {
+    nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
+    ck_assert_ptr_null(nb_sum(x, 1, (int[]){2}, false));
+    ck_assert_str_eq(nb_last_error(), "sum: axis 2 out of range for [2,3]");
+    ck_assert_ptr_null(nb_mean(x, 2, (int[]){0, -2}, false));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "repeated"));
+    ck_assert_ptr_null(nb_var(x, 1, (int[]){0}, 2, false));
+    ck_assert_ptr_null(nb_argmax(x, 3, false));
+    ck_assert_ptr_null(nb_max(nb_zeros(ctx, NB_F32, NB_SHAPE(0)), 0, NULL, false));
+    ck_assert_ptr_null(nb_sum(nb_zeros(ctx, NB_I32, NB_SHAPE(2)), 0, NULL, false));
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("ops_reduce");
+    TCase *tc = tcase_create("reduce");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, forward_all_axis_sets, R_SUM, R_VAR + 1);
+    tcase_add_loop_test(tc, backward, R_SUM, R_VAR + 1);
+    tcase_add_test(tc, max_ties_share_gradient);
+    tcase_add_test(tc, argmax);
+    tcase_add_test(tc, large_sum_is_deterministic_and_accurate);
+    tcase_add_test(tc, errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
