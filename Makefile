@@ -24,10 +24,10 @@ else
   OPT    := -O2 -g
 endif
 
-PKGS     := check libpcre2-8 jansson stb
+PKGS     := check libpcre2-8 jansson stb libedit
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs libpcre2-8 jansson 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libpcre2-8 jansson libedit 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 CUDA_HOME ?= /usr/local/cuda

@@ -3,7 +3,7 @@
 # Called by the Makefile when pkg-config cannot find them; safe to rerun.
 set -eu
 pkgs=(build-essential pkg-config check libpcre2-dev libjansson-dev libstb-dev
-      fonts-dejavu-core libmicrohttpd-dev)
+      fonts-dejavu-core libmicrohttpd-dev libedit-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,50 @@
+/* run.h - what the subcommands share: preparing a tokenized corpus (with a
+ * disk cache) and loading a trained run (checkpoint + its tokenizer). */
+#ifndef BG_RUN_H
+#define BG_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "examples/babygpt/model.h"
+#include "examples/babygpt/tokenizer.h"
+
+typedef struct {
+    bg_tokenizer *tok;
+    int32_t *train, *val; /* token ids of each split's corpus (malloc'd) */
+    size_t n_train, n_val;
+    size_t docs_train, docs_val;
+} bg_corpus;
+
+/* Loads the data (`data`: a DialogSum folder or file; NULL: the built-in
+ * corpus), gets a tokenizer (`vocab`: a GPT-2 folder; NULL: train a BPE of
+ * `bpe_size` tokens on the training text), saves that tokenizer under
+ * `tok_out` (may be NULL) and tokenizes both splits, through a disk cache.
+ * 0, or -1 with a message. */
+int bg_corpus_prepare(const char *data, const char *vocab, int bpe_size, const char *tok_out, bool verbose,
+                      bg_corpus *c, char *err, size_t errlen);
+/* Frees what bg_corpus_prepare made. */
+void bg_corpus_free(bg_corpus *c);
+
+/* The folder for caches: $NABLA_CACHE, else $XDG_CACHE_HOME/nabla, else ~/.cache/nabla. */
+const char *bg_cache_dir(void);
+
+/* A loaded run: the model (eval mode) and its tokenizer. */
+typedef struct {
+    bg_model *model;
+    bg_tokenizer *tok;
+    int64_t step;
+    char path[4096]; /* the checkpoint file used */
+    char meta_val_loss[64], meta_train_loss[64];
+} bg_run;
+
+/* Loads a checkpoint file, or a training run's folder (its best.safetensors,
+ * else ckpt.safetensors), and the tokenizer saved with the run (`vocab`
+ * overrides it). 0, or -1 with a message. */
+int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_t errlen);
+void bg_run_free(bg_run *r);
+
+/* Creates a folder and its parents. 0, or -1 with errno. */
+int bg_mkdirs(const char *path);
+
+#endif

@@ -1,0 +1,619 @@
+/* test_data.c - DialogSum loaders, document format, built-in corpus and token cache. */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "examples/babygpt/cache.h"
+#include "examples/babygpt/corpus.h"
+#include "examples/babygpt/data.h"
+#include "tests/nb_check.h"
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+typedef struct {
+    char msg[32][256];
+    int n;
+} warns;
+
+static void collect(void *user, const char *msg) {
+    warns *w = user;
+    if (w->n < 32) snprintf(w->msg[w->n++], sizeof w->msg[0], "%s", msg);
+}
+
+static int has_warn(const warns *w, const char *needle) {
+    for (int i = 0; i < w->n; i++)
+        if (strstr(w->msg[i], needle)) return 1;
+    return 0;
+}
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nb_test_data_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Removes every file in dir (one level) and dir itself. */
+static void rm_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0) rm_dir(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void write_file(const char *path, const char *text, size_t len) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+}
+
+/* Writes text to a fresh mkstemp file with the given suffix; returns its path (static). */
+static const char *temp_file(const char *suffix, const char *text) {
+    static char path[128];
+    snprintf(path, sizeof path, "/tmp/nb_test_data_XXXXXX%s", suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    write_file(path, text, strlen(text));
+    return path;
+}
+
+static size_t count_sub(const char *s, const char *sub) {
+    size_t n = 0, k = strlen(sub);
+    for (const char *p = strstr(s, sub); p; p = strstr(p + k, sub))
+        n++;
+    return n;
+}
+
+/* ---- CSV -------------------------------------------------------------------------------- */
+
+START_TEST(csv_quotes_newlines_crlf_reordered) {
+    const char *csv = "\xEF\xBB\xBFtopic,summary,extra,dialogue,id\r\n"
+                      "shopping,\"#Person1# buys a \"\"blue\"\" hat.\",x,\"#Person1#: Hi, I want a hat.\r\n"
+                      "#Person2#: Sure, \"\"blue\"\"?\",t_1\r\n"
+                      "\r\n"
+                      "weather,,y,\"#Person1#: Rain, again.\n#Person2#: Yes.\",t_2\n"
+                      "plain,A plain summary,z,#Person1#: unquoted turn,t_3";
+    bg_split s = {0};
+    warns w = {0};
+    char err[256] = "";
+    ck_assert_int_eq(
+        bg_load_buffer(csv, strlen(csv), BG_FMT_CSV, "mem.csv", &s, collect, &w, err, sizeof err), 0);
+    ck_assert_int_eq(w.n, 0);
+    ck_assert_uint_eq(s.n, 3);
+    ck_assert_uint_eq(s.skipped, 0);
+    ck_assert_str_eq(s.ex[0].id, "t_1");
+    ck_assert_str_eq(s.ex[0].topic, "shopping");
+    ck_assert_str_eq(s.ex[0].summary, "#Person1# buys a \"blue\" hat.");
+    ck_assert_str_eq(s.ex[0].dialogue, "#Person1#: Hi, I want a hat.\n#Person2#: Sure, \"blue\"?");
+    ck_assert_ptr_null(s.ex[1].summary); /* empty summary field */
+    ck_assert_str_eq(s.ex[1].dialogue, "#Person1#: Rain, again.\n#Person2#: Yes.");
+    ck_assert_str_eq(s.ex[2].dialogue, "#Person1#: unquoted turn");
+    ck_assert_str_eq(s.ex[2].summary, "A plain summary");
+    bg_split_free(&s);
+    ck_assert_uint_eq(s.n, 0);
+}
+END_TEST
+
+START_TEST(csv_malformed_rows_reported_and_skipped) {
+    const char *csv = "id,dialogue,summary,topic\n"                   /* line 1 */
+                      "a,\"#Person1#: ok\",s,t\n"                     /* 2 good */
+                      "b,#Person1#: two fields\n"                     /* 3 wrong count */
+                      "c,\"#Person1#: x\"oops,s,t\n"                  /* 4 text after quote */
+                      "d,\"\",s,t\n"                                  /* 5 missing dialogue */
+                      "e,\"#Person1#: multi\n#Person2#: line\",s,t\n" /* 6-7 good */
+                      "f,#Person1#: too,many,fields,here\n"           /* 8 wrong count */
+                      "g,\"#Person1#: never closed,s,t\n"             /* 9 unterminated */
+                      "h,#Person1#: after,s,t\n";                     /* 10 good after resync */
+    const char *path = temp_file(".csv", csv);
+    const char *base = strrchr(path, '/') + 1;
+    bg_split s = {0};
+    warns w = {0};
+    char err[256] = "", want[256];
+    ck_assert_int_eq(bg_load_file(path, &s, collect, &w, err, sizeof err), 0);
+    ck_assert_uint_eq(s.n, 3);
+    ck_assert_str_eq(s.ex[0].id, "a");
+    ck_assert_str_eq(s.ex[1].id, "e");
+    ck_assert_str_eq(s.ex[2].id, "h");
+    ck_assert_uint_eq(s.skipped, 5);
+    ck_assert_int_eq(w.n, 5);
+    snprintf(want, sizeof want, "%s:3: wrong number of fields", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s (first: %s)", want, w.msg[0]);
+    snprintf(want, sizeof want, "%s:4: unexpected text after a closing quote", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    snprintf(want, sizeof want, "%s:5: missing dialogue", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    snprintf(want, sizeof want, "%s:8: wrong number of fields: expected 4, got 5", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    snprintf(want, sizeof want, "%s:9: unterminated quoted field", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    bg_split_free(&s);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(csv_bad_files_are_errors) {
+    bg_split s = {0};
+    char err[256] = "";
+    const char *p = temp_file(".csv", "");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "empty file"));
+    unlink(p);
+    p = temp_file(".csv", "id,text,summary\n1,hello,world\n");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no 'dialogue' column"));
+    unlink(p);
+    p = temp_file(".csv", "id,dialogue\n1,\"open\n");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no valid rows"));
+    ck_assert_uint_eq(s.n, 0);
+    unlink(p);
+    ck_assert_int_eq(bg_load_file("/nonexistent/nb/train.csv", &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/nb/train.csv"));
+    ck_assert_int_eq(bg_load_file("/tmp", &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(bg_load_buffer(NULL, 0, BG_FMT_AUTO, "x", &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_uint_eq(s.n, 0);
+}
+END_TEST
+
+/* ---- JSONL ------------------------------------------------------------------------------ */
+
+START_TEST(jsonl_good_and_malformed) {
+    const char *j = "{\"fname\": \"dev_0\", \"dialogue\": \"#Person1#: Hi\\n#Person2#: Yo\", "
+                    "\"summary\": \"They greet.\", \"topic\": \"greeting\"}\n" /* 1 */
+                    "\n"                                                       /* 2 */
+                    "{\"id\": 7, \"dialogue\": \"#Person1#: A\", \"summary1\": \"one\", "
+                    "\"summary2\": \"two\", \"summary3\": \"three\", \"topic\": \"t\"}\r\n"   /* 3 */
+                    "{\"fname\": \"x\", \"dialogue\": \"#Person1#: broken\"\n"                /* 4 */
+                    "[1, 2, 3]\n"                                                             /* 5 */
+                    "{\"fname\": \"y\", \"dialogue\": 42}\n"                                  /* 6 */
+                    "{\"fname\": \"z\", \"summary\": \"no dialogue\"}\n"                      /* 7 */
+                    "{\"fname\": \"w\", \"dialogue\": \"#Person1#: B\", \"summary\": null}\n" /* 8 */
+                    "{\"fname\": \"v\", \"dialogue\": \"#Person1#: C\", \"topic\": [\"t\"]}"; /* 9 */
+    bg_split s = {0};
+    warns w = {0};
+    char err[256] = "";
+    ck_assert_int_eq(bg_load_buffer(j, strlen(j), BG_FMT_AUTO, "v.jsonl", &s, collect, &w, err, sizeof err),
+                     0);
+    ck_assert_uint_eq(s.n, 5);
+    ck_assert_str_eq(s.ex[0].id, "dev_0");
+    ck_assert_str_eq(s.ex[0].dialogue, "#Person1#: Hi\n#Person2#: Yo");
+    ck_assert_str_eq(s.ex[0].summary, "They greet.");
+    ck_assert_str_eq(s.ex[0].topic, "greeting");
+    for (int k = 1; k <= 3; k++)
+        ck_assert_str_eq(s.ex[k].id, "7");
+    ck_assert_str_eq(s.ex[1].summary, "one");
+    ck_assert_str_eq(s.ex[2].summary, "two");
+    ck_assert_str_eq(s.ex[3].summary, "three");
+    ck_assert_str_eq(s.ex[4].id, "w");
+    ck_assert_ptr_null(s.ex[4].summary);
+    ck_assert_uint_eq(s.skipped, 5);
+    ck_assert_int_eq(w.n, 5);
+    ck_assert(has_warn(&w, "v.jsonl:4: invalid JSON"));
+    ck_assert(has_warn(&w, "v.jsonl:5: not a JSON object"));
+    ck_assert(has_warn(&w, "v.jsonl:6: field 'dialogue' is not a string"));
+    ck_assert(has_warn(&w, "v.jsonl:7: missing dialogue"));
+    ck_assert(has_warn(&w, "v.jsonl:9: field 'topic' is not a string"));
+    bg_split_free(&s);
+}
+END_TEST
+
+START_TEST(jsonl_errors_and_sniffing) {
+    bg_split s = {0};
+    char err[256] = "";
+    const char *p = temp_file(".jsonl", "\n  \n");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "empty file"));
+    unlink(p);
+    p = temp_file(".jsonl", "not json\n{\"dialogue\": 1}\n");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no valid rows"));
+    unlink(p);
+    /* unknown extension: JSON content is sniffed */
+    p = temp_file(".txt", "{\"fname\": \"a\", \"dialogue\": \"#Person1#: sniffed\"}\n");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_str_eq(s.ex[0].dialogue, "#Person1#: sniffed");
+    bg_split_free(&s);
+    unlink(p);
+}
+END_TEST
+
+/* ---- datasets and splits ---------------------------------------------------------------- */
+
+START_TEST(dataset_folder_and_single_file) {
+    make_tmpdir();
+    char p[256], err[256] = "";
+    bg_split tr = {0}, va = {0};
+    ck_assert_int_eq(bg_load_dataset(tmpdir, &tr, &va, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no train.csv"));
+    snprintf(p, sizeof p, "%s/train.csv", tmpdir);
+    const char *csv = "id,dialogue,summary,topic\n1,#Person1#: a,s,t\n2,#Person1#: b,s,t\n";
+    write_file(p, csv, strlen(csv));
+    snprintf(p, sizeof p, "%s/validation.jsonl", tmpdir);
+    const char *jl = "{\"fname\": \"v1\", \"dialogue\": \"#Person1#: v\"}\n";
+    write_file(p, jl, strlen(jl));
+    ck_assert_int_eq(bg_load_dataset(tmpdir, &tr, &va, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(tr.n, 2);
+    ck_assert_uint_eq(va.n, 1);
+    ck_assert_str_eq(va.ex[0].id, "v1");
+    bg_split_free(&tr);
+    bg_split_free(&va);
+    /* one file of 20 rows: the last 10% (2 rows) become validation */
+    char big[4096] = "id,dialogue,summary,topic\n";
+    for (int i = 0; i < 20; i++)
+        snprintf(big + strlen(big), sizeof big - strlen(big), "r%d,#Person1#: row %d,s,t\n", i, i);
+    snprintf(p, sizeof p, "%s/all.csv", tmpdir);
+    write_file(p, big, strlen(big));
+    ck_assert_int_eq(bg_load_dataset(p, &tr, &va, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(tr.n, 18);
+    ck_assert_uint_eq(va.n, 2);
+    ck_assert_str_eq(va.ex[0].id, "r18");
+    bg_split_free(&tr);
+    bg_split_free(&va);
+    ck_assert_int_eq(bg_load_dataset(p, &tr, NULL, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(tr.n, 20);
+    bg_split_free(&tr);
+    rm_dir(tmpdir);
+}
+END_TEST
+
+START_TEST(carve_keeps_same_id_together) {
+    bg_split all = {0}, val = {0};
+    const char *ids[] = {"a", "a", "b", "b", "b", "c", "c", "d", "d", "d"};
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(bg_split_add(&all, ids[i], "#Person1#: x", NULL, NULL), 0);
+    ck_assert_int_eq(bg_split_carve(&all, 0.2, &val), 0); /* 2 rows wanted: d's copies are 3 */
+    ck_assert_uint_eq(all.n + val.n, 10);
+    for (size_t i = 0; i < val.n; i++)
+        for (size_t k = 0; k < all.n; k++)
+            ck_assert_str_ne(val.ex[i].id, all.ex[k].id);
+    ck_assert_uint_ge(val.n, 1);
+    bg_split_free(&all);
+    bg_split_free(&val);
+}
+END_TEST
+
+/* ---- document format -------------------------------------------------------------------- */
+
+START_TEST(format_document_and_corpus) {
+    bg_example e = {"x", "  #Person1#: Hi there.  \r\n\r\n#Person2#:Hello!\r#Person1#: Bye.\n\n",
+                    "  #Person1# greets\n#Person2#.  ", "t"};
+    char *d = bg_format_document(&e);
+    ck_assert_str_eq(d, "#Person1#: Hi there.\n#Person2#: Hello!\n#Person1#: Bye.\n"
+                        "#Summary#: #Person1# greets #Person2#.");
+    free(d);
+    bg_example nosum = {"y", "#Person1#: Only me.", NULL, ""};
+    d = bg_format_document(&nosum);
+    ck_assert_str_eq(d, "#Person1#: Only me.");
+    free(d);
+    bg_example blank = {"z", "#Person1#: Q", " \n ", ""};
+    d = bg_format_document(&blank);
+    ck_assert_str_eq(d, "#Person1#: Q");
+    free(d);
+    ck_assert_ptr_null(bg_format_document(NULL));
+
+    bg_split s = {0};
+    ck_assert_int_eq(bg_split_add(&s, "1", "#Person1#: A", "S1", ""), 0);
+    ck_assert_int_eq(bg_split_add(&s, "2", "#Person1#: B", NULL, ""), 0);
+    ck_assert_int_eq(bg_split_add(&s, "3", "#Person2#: C", "S3", ""), 0);
+    size_t len = 0;
+    char *c = bg_format_corpus(&s, &len);
+    ck_assert_str_eq(c, "#Person1#: A\n" BG_SUMMARY_MARK "S1" BG_EOT "#Person1#: B" BG_EOT
+                        "#Person2#: C\n#Summary#: S3");
+    ck_assert_uint_eq(len, strlen(c));
+    free(c);
+    bg_split_free(&s);
+    c = bg_format_corpus(&s, &len);
+    ck_assert_str_eq(c, "");
+    ck_assert_uint_eq(len, 0);
+    free(c);
+    ck_assert_str_eq(BG_TURN_PERSON1, "#Person1#: ");
+    ck_assert_str_eq(BG_TURN_PERSON2, "#Person2#: ");
+}
+END_TEST
+
+/* ---- real DialogSum --------------------------------------------------------------------- */
+
+static void load_real(const char *name, bg_split *s) {
+    char p[512], err[256] = "";
+    warns w = {0};
+    snprintf(p, sizeof p, "%s/dialogsum/%s", nb_test_data_dir(), name);
+    ck_assert_msg(bg_load_file(p, s, collect, &w, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(w.n == 0, "%s: unexpected warning %s", name, w.msg[0]);
+    ck_assert_uint_eq(s->skipped, 0);
+}
+
+START_TEST(real_dialogsum_counts) {
+    static const struct {
+        const char *file;
+        size_t n;
+    } want[] = {{"train.csv", 601}, {"validation.csv", 500}, {"test.csv", 1500}, {"validation.jsonl", 500}};
+    for (size_t i = 0; i < 4; i++) {
+        bg_split s = {0};
+        load_real(want[i].file, &s);
+        ck_assert_msg(s.n == want[i].n, "%s: %zu rows, want %zu", want[i].file, s.n, want[i].n);
+        for (size_t k = 0; k < s.n; k++) {
+            ck_assert_msg(strncmp(s.ex[k].dialogue, "#Person", 7) == 0, "%s row %zu", want[i].file, k);
+            ck_assert_ptr_nonnull(s.ex[k].summary);
+            ck_assert_ptr_null(strchr(s.ex[k].dialogue, '\r'));
+        }
+        size_t len = 0;
+        char *c = bg_format_corpus(&s, &len);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_uint_eq(count_sub(c, BG_EOT), s.n - 1);
+        ck_assert_uint_eq(count_sub(c, "\n" BG_SUMMARY_MARK), s.n);
+        free(c);
+        bg_split_free(&s);
+    }
+}
+END_TEST
+
+START_TEST(real_csv_and_jsonl_agree) {
+    bg_split c = {0}, j = {0};
+    load_real("validation.csv", &c);
+    load_real("validation.jsonl", &j);
+    ck_assert_uint_eq(c.n, j.n);
+    for (size_t i = 0; i < c.n; i++) {
+        ck_assert_str_eq(c.ex[i].id, j.ex[i].id);
+        ck_assert_str_eq(c.ex[i].dialogue, j.ex[i].dialogue);
+        ck_assert_str_eq(c.ex[i].summary, j.ex[i].summary);
+        ck_assert_str_eq(c.ex[i].topic, j.ex[i].topic);
+    }
+    bg_split_free(&c);
+    bg_split_free(&j);
+}
+END_TEST
+
+START_TEST(real_dataset_folder) {
+    char p[512], err[256] = "";
+    bg_split tr = {0}, va = {0};
+    snprintf(p, sizeof p, "%s/dialogsum", nb_test_data_dir());
+    ck_assert_msg(bg_load_dataset(p, &tr, &va, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(tr.n, 601);
+    ck_assert_uint_eq(va.n, 500);
+    bg_split_free(&tr);
+    bg_split_free(&va);
+    /* test.csv holds each dialogue three times: the carve must not split a dialogue */
+    snprintf(p, sizeof p, "%s/dialogsum/test.csv", nb_test_data_dir());
+    ck_assert_int_eq(bg_load_dataset(p, &tr, &va, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(tr.n + va.n, 1500);
+    ck_assert_uint_ge(va.n, 140);
+    ck_assert_str_ne(tr.ex[tr.n - 1].id, va.ex[0].id);
+    bg_split_free(&tr);
+    bg_split_free(&va);
+}
+END_TEST
+
+/* ---- built-in corpus -------------------------------------------------------------------- */
+
+static int same_split(const bg_split *a, const bg_split *b) {
+    if (a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->ex[i].dialogue, b->ex[i].dialogue) || strcmp(a->ex[i].summary, b->ex[i].summary) ||
+            strcmp(a->ex[i].topic, b->ex[i].topic) || strcmp(a->ex[i].id, b->ex[i].id))
+            return 0;
+    return 1;
+}
+
+START_TEST(corpus_deterministic_and_seeded) {
+    bg_split a = {0}, b = {0}, c = {0}, pre = {0};
+    ck_assert_int_eq(bg_corpus_generate(300, 42, &a), 0);
+    ck_assert_int_eq(bg_corpus_generate(300, 42, &b), 0);
+    ck_assert_int_eq(bg_corpus_generate(300, 43, &c), 0);
+    ck_assert_int_eq(bg_corpus_generate(100, 42, &pre), 0);
+    ck_assert_uint_eq(a.n, 300);
+    ck_assert(same_split(&a, &b));
+    size_t differ = 0;
+    for (size_t i = 0; i < a.n; i++)
+        differ += strcmp(a.ex[i].dialogue, c.ex[i].dialogue) != 0;
+    ck_assert_uint_gt(differ, 250);
+    for (size_t i = 0; i < pre.n; i++)
+        ck_assert_str_eq(pre.ex[i].dialogue, a.ex[i].dialogue);
+    /* dialogues within one corpus are varied, not copies */
+    size_t dup = 0;
+    for (size_t i = 1; i < a.n; i++)
+        dup += strcmp(a.ex[i].dialogue, a.ex[i - 1].dialogue) == 0;
+    ck_assert_uint_lt(dup, 3);
+    bg_split_free(&a);
+    bg_split_free(&b);
+    bg_split_free(&c);
+    bg_split_free(&pre);
+}
+END_TEST
+
+/* Every number in the summary appears in the dialogue (the summary states its facts). */
+static void check_facts(const bg_example *e) {
+    for (const char *p = e->summary; *p; p++) {
+        if (!isdigit((unsigned char)*p) || (p > e->summary && isdigit((unsigned char)p[-1]))) continue;
+        char num[32];
+        size_t k = 0;
+        while (isdigit((unsigned char)p[k]) || (p[k] == '.' && isdigit((unsigned char)p[k + 1])) ||
+               (p[k] == ':' && isdigit((unsigned char)p[k + 1])))
+            k++;
+        ck_assert_uint_lt(k, sizeof num);
+        memcpy(num, p, k);
+        num[k] = '\0';
+        ck_assert_msg(strstr(e->dialogue, num), "%s: summary number %s not in dialogue", e->id, num);
+    }
+}
+
+START_TEST(corpus_shape_and_scenarios) {
+    size_t ns = bg_corpus_scenarios();
+    ck_assert_uint_ge(ns, 25);
+    ck_assert_ptr_null(bg_corpus_scenario_name(ns));
+    bg_split s = {0};
+    ck_assert_int_eq(bg_corpus_generate(2000, 1, &s), 0);
+    ck_assert_uint_eq(s.n, 2000);
+    size_t *seen = calloc(ns, sizeof *seen);
+    for (size_t i = 0; i < s.n; i++) {
+        const bg_example *e = &s.ex[i];
+        ck_assert_ptr_nonnull(e->summary);
+        ck_assert_uint_gt(strlen(e->summary), 20);
+        ck_assert_msg(!strchr(e->dialogue, '{') && !strchr(e->summary, '{'), "unexpanded slot in %s", e->id);
+        size_t turns = 0;
+        for (const char *l = e->dialogue; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            ck_assert_msg(!strncmp(l, BG_TURN_PERSON1, 11) || !strncmp(l, BG_TURN_PERSON2, 11),
+                          "%s: bad turn line", e->id);
+            turns++;
+        }
+        ck_assert_uint_ge(turns, 4);
+        check_facts(e);
+        for (size_t k = 0; k < ns; k++)
+            if (!strcmp(e->topic, bg_corpus_scenario_name(k))) seen[k]++;
+        if (i > 0) ck_assert_str_ne(e->id, s.ex[i - 1].id);
+    }
+    for (size_t k = 0; k < ns; k++)
+        ck_assert_msg(seen[k] > 20, "scenario %s used %zu times", bg_corpus_scenario_name(k), seen[k]);
+    free(seen);
+    bg_split_free(&s);
+    for (size_t k = 0; k < ns; k++) {
+        ck_assert_int_eq(bg_corpus_generate_scene(k, 9, &s), 0);
+        ck_assert_str_eq(s.ex[k].topic, bg_corpus_scenario_name(k));
+    }
+    ck_assert_int_eq(bg_corpus_generate_scene(ns, 9, &s), -1);
+    bg_split_free(&s);
+    bg_split tr = {0}, va = {0};
+    ck_assert_int_eq(bg_corpus_default(5, BG_CORPUS_TRAIN, BG_CORPUS_VAL, &tr, &va), 0);
+    ck_assert_uint_eq(tr.n, 2000);
+    ck_assert_uint_eq(va.n, 200);
+    ck_assert_str_ne(tr.ex[0].dialogue, va.ex[0].dialogue);
+    bg_split_free(&tr);
+    bg_split_free(&va);
+}
+END_TEST
+
+/* ---- token cache ------------------------------------------------------------------------ */
+
+START_TEST(cache_round_trip_and_corruption) {
+    make_tmpdir();
+    char dir[128], path[256], why[512];
+    snprintf(dir, sizeof dir, "%s/sub/nabla", tmpdir); /* created on save */
+    int32_t ids[1000];
+    for (int i = 0; i < 1000; i++)
+        ids[i] = (i * 7919) % 50257 - (i == 3 ? 100 : 0);
+    const char *parts[] = {"train.csv", "encoder.json"};
+    size_t lens[] = {9, 12};
+    uint64_t key = bg_cache_key((const void *const *)parts, lens, 2);
+    int32_t *got = NULL;
+    size_t n = 99;
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
+    ck_assert_ptr_null(got);
+    ck_assert_uint_eq(n, 0);
+    char err[256] = "";
+    ck_assert_msg(bg_cache_save(dir, key, ids, 1000, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_HIT);
+    ck_assert_uint_eq(n, 1000);
+    ck_assert_mem_eq(got, ids, sizeof ids);
+    free(got);
+    ck_assert_int_eq(bg_cache_load(dir, key ^ 1, &got, &n, NULL, 0), BG_CACHE_MISS);
+
+    /* flip one payload byte: checksum mismatch */
+    ck_assert_int_eq(bg_cache_path(dir, key, path, sizeof path), 0);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 40 + 123, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 40 + 123, SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
+    ck_assert_ptr_nonnull(strstr(why, "checksum"));
+    ck_assert_ptr_null(got);
+
+    /* truncated file */
+    ck_assert_int_eq(bg_cache_save(dir, key, ids, 1000, err, sizeof err), 0);
+    ck_assert_int_eq(truncate(path, 40 + 4 * 500), 0);
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
+    ck_assert_int_eq(truncate(path, 10), 0);
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
+
+    /* a huge count in a short file must not allocate or crash */
+    unsigned char hdr[40] = {'N', 'B', 'T', 'O', 'K', 'C', 0, 1, 1, 0, 0, 0, 4, 0, 0, 0};
+    for (int i = 0; i < 8; i++)
+        hdr[16 + i] = (unsigned char)(key >> (8 * i));
+    memset(hdr + 24, 0xff, 8);
+    write_file(path, (const char *)hdr, sizeof hdr);
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
+    write_file(path, "garbage garbage garbage garbage garbage garbage", 47);
+    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
+    ck_assert_ptr_nonnull(strstr(why, "magic"));
+
+    /* empty token list round-trips; save into a path that is a file fails cleanly */
+    ck_assert_int_eq(bg_cache_save(dir, 7, NULL, 0, err, sizeof err), 0);
+    ck_assert_int_eq(bg_cache_load(dir, 7, &got, &n, NULL, 0), BG_CACHE_HIT);
+    ck_assert_uint_eq(n, 0);
+    free(got);
+    ck_assert_int_eq(bg_cache_save(path, 7, ids, 3, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    rm_dir(dir);
+    snprintf(dir, sizeof dir, "%s/sub", tmpdir);
+    rm_dir(dir);
+    rm_dir(tmpdir);
+}
+END_TEST
+
+START_TEST(cache_keys) {
+    const char *ab_c[] = {"ab", "c"}, *a_bc[] = {"a", "bc"};
+    size_t l21[] = {2, 1}, l12[] = {1, 2};
+    uint64_t k1 = bg_cache_key((const void *const *)ab_c, l21, 2);
+    uint64_t k2 = bg_cache_key((const void *const *)a_bc, l12, 2);
+    ck_assert_uint_ne(k1, k2);
+    ck_assert_uint_eq(k1, bg_cache_key((const void *const *)ab_c, l21, 2));
+    /* FNV-1a 64 of "a" is a published test vector */
+    ck_assert_uint_eq(bg_hash_bytes(BG_FNV_OFFSET, "a", 1), 0xaf63dc4c8601ec8cull);
+    const char *p = temp_file(".txt", "one");
+    uint64_t h1 = BG_FNV_OFFSET, h2 = BG_FNV_OFFSET, b1 = BG_FNV_OFFSET, b2 = BG_FNV_OFFSET;
+    ck_assert_int_eq(bg_hash_file_stat(&h1, p), 0);
+    ck_assert_int_eq(bg_hash_file_bytes(&b1, p), 0);
+    write_file(p, "two!", 4);
+    ck_assert_int_eq(bg_hash_file_stat(&h2, p), 0);
+    ck_assert_int_eq(bg_hash_file_bytes(&b2, p), 0);
+    ck_assert_uint_ne(h1, h2);
+    ck_assert_uint_ne(b1, b2);
+    unlink(p);
+    ck_assert_int_eq(bg_hash_file_stat(&h1, p), -1);
+    ck_assert_int_eq(bg_hash_file_bytes(&h1, p), -1);
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("data");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, csv_quotes_newlines_crlf_reordered);
+    tcase_add_test(tc, csv_malformed_rows_reported_and_skipped);
+    tcase_add_test(tc, csv_bad_files_are_errors);
+    tcase_add_test(tc, jsonl_good_and_malformed);
+    tcase_add_test(tc, jsonl_errors_and_sniffing);
+    tcase_add_test(tc, dataset_folder_and_single_file);
+    tcase_add_test(tc, carve_keeps_same_id_together);
+    tcase_add_test(tc, format_document_and_corpus);
+    tcase_add_test(tc, corpus_deterministic_and_seeded);
+    tcase_add_test(tc, corpus_shape_and_scenarios);
+    tcase_add_test(tc, cache_round_trip_and_corruption);
+    tcase_add_test(tc, cache_keys);
+    suite_add_tcase(s, tc);
+    if (nb_test_data_dir()) {
+        TCase *real = tcase_create("dialogsum");
+        tcase_set_timeout(real, 60);
+        tcase_add_test(real, real_dialogsum_counts);
+        tcase_add_test(real, real_csv_and_jsonl_agree);
+        tcase_add_test(real, real_dataset_folder);
+        suite_add_tcase(s, real);
+    } else {
+        nb_test_skip("data/real_dialogsum", "no shared data folder (set NABLA_DATA)");
+    }
+    return s;
+}
+
+NB_CHECK_MAIN()
