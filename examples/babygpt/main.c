@@ -34,6 +34,7 @@ static int cmd_train(int argc, char **argv) {
         {"threads", BG_ARG_INT, &o.threads, 1, 1024, "CPU threads (default: all cores, or NABLA_NUM_THREADS)"},
         {"device", BG_ARG_STR, &o.device, NORANGE, "cpu | cuda"},
         {"resume", BG_ARG_STR, &o.resume, NORANGE, "continue a run from its checkpoint file or folder"},
+        {"stop-after", BG_ARG_INT, &o.stop_after, 1, 10000000, "stop cleanly after N steps of this run (resume later)"},
         {"quiet", BG_ARG_FLAG, &quiet, NORANGE, "plain log lines instead of a progress bar"},
     };
     int rc = bg_args_parse("train", "Trains Baby GPT; writes the checkpoint, loss.csv, loss.png and the tokenizer to --out.",

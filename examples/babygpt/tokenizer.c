@@ -1,34 +1,12 @@
-/* tokenizer.c - GPT-2 byte-level BPE: pre-tokenizer, lookup tables, encode and decode.
- * Loading and saving live in tokenizer_io.c, training in tokenizer_train.c. */
-#define PCRE2_CODE_UNIT_WIDTH 8
+/* tokenizer.c - GPT-2 byte-level BPE: lookup tables, encode and decode.
+ * The pre-tokenizer lives in tokenizer_pretok.c, loading and saving in tokenizer_io.c, training in
+ * tokenizer_train.c. */
 #include "examples/babygpt/tokenizer.h"
 
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* GPT-2's pattern, as tiktoken runs it (Rust regex, Unicode 16.0).  \s is spelled out as Unicode
- * White_Space (PCRE2's \s also takes U+180E), and XL/XN add the letters and numbers that Unicode
- * 15.0-16.0 assigned, which an older PCRE2 (10.42: Unicode 14) does not know; both lists were
- * derived by checking every code point against tiktoken 0.14. */
-#define WS "\\t\\n\\x0B\\f\\r \\x{85}\\p{Z}"
-#define XL                                                                                                   \
-    "\\x{1C89}-\\x{1C8A}\\x{A7CB}-\\x{A7CD}\\x{A7DA}-\\x{A7DC}\\x{105C0}-\\x{105F3}"                         \
-    "\\x{10D4A}-\\x{10D65}\\x{10D6F}-\\x{10D85}\\x{10EC2}-\\x{10EC4}\\x{1123F}-\\x{11240}"                   \
-    "\\x{11380}-\\x{11389}\\x{1138B}\\x{1138E}\\x{11390}-\\x{113B5}\\x{113B7}\\x{113D1}"                     \
-    "\\x{113D3}\\x{11BC0}-\\x{11BE0}\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}"                    \
-    "\\x{1342F}\\x{13441}-\\x{13446}\\x{13460}-\\x{143FA}\\x{16100}-\\x{1611D}"                              \
-    "\\x{16D40}-\\x{16D6C}\\x{18CFF}\\x{1B132}\\x{1B155}\\x{1DF25}-\\x{1DF2A}"                               \
-    "\\x{1E030}-\\x{1E06D}\\x{1E4D0}-\\x{1E4EB}\\x{1E5D0}-\\x{1E5ED}\\x{1E5F0}\\x{2B739}"                    \
-    "\\x{2EBF0}-\\x{2EE5D}\\x{31350}-\\x{323AF}"
-#define XN                                                                                                   \
-    "\\x{10D40}-\\x{10D49}\\x{116D0}-\\x{116E3}\\x{11BF0}-\\x{11BF9}\\x{11F50}-\\x{11F59}"                   \
-    "\\x{16130}-\\x{16139}\\x{16D70}-\\x{16D79}\\x{1CCF0}-\\x{1CCF9}\\x{1D2C0}-\\x{1D2D3}"                   \
-    "\\x{1E4F0}-\\x{1E4F9}\\x{1E5F1}-\\x{1E5FA}"
-static const char PRETOK_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?[\\p{L}" XL "]+| ?[\\p{N}" XN "]+| ?[^" WS
-                                     "\\p{L}\\p{N}" XL XN "]+|[" WS "]+(?![^" WS "])|[" WS "]+";
 
 #define NO_RANK         INT32_MAX
 #define SMALL_PIECE     64  /* pieces up to this many bytes use the O(n^2) merge loop */
@@ -39,11 +17,6 @@ typedef struct {
     uint64_t key; /* (a << 32) | b; UINT64_MAX = empty */
     int32_t rank, id;
 } pair_slot;
-
-struct bg__pretok {
-    pcre2_code *re;
-    int jit;
-};
 
 struct bg_tokenizer {
     int32_t n, eot;
@@ -93,62 +66,6 @@ static size_t pow2_at_least(size_t n) {
     return c;
 }
 
-/* ---- pre-tokenizer ---- */
-
-bg__pretok *bg__pretok_new(char *err, size_t errlen) {
-    int ec;
-    PCRE2_SIZE eo;
-    bg__pretok *p = calloc(1, sizeof *p);
-    if (!p) {
-        set_err(err, errlen, "tokenizer: out of memory");
-        return NULL;
-    }
-    p->re = pcre2_compile((PCRE2_SPTR)PRETOK_PATTERN, PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-    if (!p->re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(ec, msg, sizeof msg);
-        set_err(err, errlen, "tokenizer: pre-tokenizer regex, offset %zu: %s", (size_t)eo, (char *)msg);
-        free(p);
-        return NULL;
-    }
-    p->jit = pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE) == 0;
-    return p;
-}
-
-void bg__pretok_free(bg__pretok *p) {
-    if (!p) return;
-    pcre2_code_free(p->re);
-    free(p);
-}
-
-int bg__pretok_split(const bg__pretok *p, const char *text, size_t len, bg__piece_fn fn, void *ctx) {
-    if (len == 0) return 0;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->re, NULL);
-    if (!md) return BG_TOK_ENOMEM;
-    PCRE2_SPTR s = (PCRE2_SPTR)text;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    size_t pos = 0;
-    int ret = 0;
-    while (pos < len && ret == 0) {
-        int rc = p->jit ? pcre2_jit_match(p->re, s, len, pos, 0, md, NULL)
-                        : pcre2_match(p->re, s, len, pos, 0, md, NULL);
-        if (rc == PCRE2_ERROR_NOMATCH) { /* only invalid UTF-8 is left */
-            ret = fn(ctx, text + pos, len - pos);
-            break;
-        }
-        if (rc < 0 || ov[1] <= ov[0] || ov[0] < pos) {
-            ret = BG_TOK_EREGEX;
-            break;
-        }
-        if (ov[0] > pos) ret = fn(ctx, text + pos, ov[0] - pos); /* invalid bytes */
-        if (ret == 0) ret = fn(ctx, text + ov[0], ov[1] - ov[0]);
-        pos = ov[1];
-    }
-    pcre2_match_data_free(md);
-    return ret;
-}
-
 /* ---- lookup tables ---- */
 
 static int32_t smap_find(const bg_tokenizer *t, const char *s, size_t n, uint64_t h) {
@@ -188,21 +105,90 @@ static void pair_put(bg_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_
     t->pmap[i] = (pair_slot){key, rank, id};
 }
 
-/* Calls fn for every split of a mergeable multi-byte token into two mergeable tokens. */
-static size_t for_each_split(bg_tokenizer *t, int fill) {
+/* Finding every split of every token into two tokens looks up O(len^2) bytes per token, so it uses
+ * polynomial hashes (any substring's in O(1) from prefix hashes) in a temporary table. */
+#define POLY_B 0x100000001b3ull
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+typedef struct {
+    int32_t *slot; /* id or -1 */
+    size_t mask;
+    uint64_t *poly;     /* per id: polynomial hash of its bytes */
+    uint64_t *pre, *pw; /* prefix hashes of one token, powers of POLY_B */
+} split_index;
+
+static int32_t split_find(const bg_tokenizer *t, const split_index *x, const char *s, size_t n, uint64_t ph) {
+    for (size_t i = mix64(ph + n) & x->mask; x->slot[i] >= 0; i = (i + 1) & x->mask) {
+        int32_t id = x->slot[i];
+        if (x->poly[id] == ph && t->len[id] == n && memcmp(t->pool + t->off[id], s, n) == 0) return id;
+    }
+    return -1;
+}
+
+/* Counts (fill = 0) or stores (fill = 1) every split of a mergeable multi-byte token into two
+ * mergeable tokens as a pair-map entry. */
+static size_t for_each_split(bg_tokenizer *t, const split_index *x, int fill) {
     size_t count = 0;
     for (int32_t id = 0; id < t->n; id++) {
         if (t->rank[id] <= 0) continue; /* bytes and the special token */
-        const char *s = t->pool + t->off[id];
-        for (uint32_t k = 1; k < t->len[id]; k++) {
-            int32_t l = smap_find(t, s, k, bg__hash_bytes(s, k));
-            int32_t r = smap_find(t, s + k, t->len[id] - k, bg__hash_bytes(s + k, t->len[id] - k));
-            if (l < 0 || r < 0 || t->rank[l] < 0 || t->rank[r] < 0) continue;
+        const unsigned char *s = (const unsigned char *)t->pool + t->off[id];
+        uint32_t n = t->len[id];
+        for (uint32_t i = 0; i < n; i++)
+            x->pre[i + 1] = x->pre[i] * POLY_B + s[i] + 1;
+        for (uint32_t k = 1; k < n; k++) {
+            uint64_t hl = x->pre[k], hr = x->pre[n] - x->pre[k] * x->pw[n - k];
+            int32_t l = split_find(t, x, (const char *)s, k, hl);
+            if (l < 0 || t->rank[l] < 0) continue;
+            int32_t r = split_find(t, x, (const char *)s + k, n - k, hr);
+            if (r < 0 || t->rank[r] < 0) continue;
             if (fill) pair_put(t, l, r, t->rank[id], id);
             count++;
         }
     }
     return count;
+}
+
+/* Builds the pair map: (left id, right id) -> rank and id of the token they concatenate to. */
+static int build_pairs(bg_tokenizer *t, size_t maxlen) {
+    split_index x = {0};
+    x.mask = pow2_at_least((size_t)t->n * 2) - 1;
+    x.slot = malloc((x.mask + 1) * sizeof *x.slot);
+    x.poly = malloc((size_t)t->n * sizeof *x.poly);
+    x.pre = malloc((maxlen + 1) * sizeof *x.pre);
+    x.pw = malloc((maxlen + 1) * sizeof *x.pw);
+    int rc = -1;
+    if (!x.slot || !x.poly || !x.pre || !x.pw) goto done;
+    memset(x.slot, 0xff, (x.mask + 1) * sizeof *x.slot);
+    x.pre[0] = 0, x.pw[0] = 1;
+    for (size_t i = 1; i <= maxlen; i++)
+        x.pw[i] = x.pw[i - 1] * POLY_B;
+    for (int32_t id = 0; id < t->n; id++) {
+        const unsigned char *s = (const unsigned char *)t->pool + t->off[id];
+        uint64_t h = 0;
+        for (uint32_t i = 0; i < t->len[id]; i++)
+            h = h * POLY_B + s[i] + 1;
+        x.poly[id] = h;
+        size_t i = mix64(h + t->len[id]) & x.mask;
+        while (x.slot[i] >= 0)
+            i = (i + 1) & x.mask;
+        x.slot[i] = id;
+    }
+    t->pmask = pow2_at_least(for_each_split(t, &x, 0) * 2) - 1;
+    if (!(t->pmap = malloc((t->pmask + 1) * sizeof *t->pmap))) goto done;
+    for (size_t i = 0; i <= t->pmask; i++)
+        t->pmap[i].key = UINT64_MAX;
+    for_each_split(t, &x, 1);
+    rc = 0;
+done:
+    free(x.slot), free(x.poly), free(x.pre), free(x.pw);
+    return rc;
 }
 
 bg_tokenizer *bg__tokenizer_build(char *pool, uint32_t *off, uint32_t *len, int32_t n_tokens, int32_t eot,
@@ -288,11 +274,7 @@ bg_tokenizer *bg__tokenizer_build(char *pool, uint32_t *off, uint32_t *len, int3
             goto fail;
         }
     }
-    t->pmask = pow2_at_least(for_each_split(t, 0) * 2) - 1;
-    if (!(t->pmap = malloc((t->pmask + 1) * sizeof *t->pmap))) goto oom;
-    for (size_t i = 0; i <= t->pmask; i++)
-        t->pmap[i].key = UINT64_MAX;
-    for_each_split(t, 1);
+    if (build_pairs(t, maxlen)) goto oom;
     if (!(t->pre = bg__pretok_new(err, errlen))) goto fail;
     free(tmp);
     return t;

@@ -213,30 +213,31 @@ static int flush_touched(trainer *tr) {
     return 0;
 }
 
-/* Replaces every (a, b) in word wi by c, updating the pair counts. */
+/* Replaces every (a, b) in word wi by c, left to right, updating only the pair counts around each
+ * occurrence (so a long word costs one scan, not a recount). */
 static int merge_word(trainer *tr, int32_t wi, int32_t a, int32_t b, int32_t c) {
     word *w = &tr->w[wi];
     int32_t *s = tr->sym + w->off;
+    int64_t cnt = w->count;
     uint32_t n = w->len, i, o;
-    for (i = 0; i + 1 < n; i++) {
+    for (i = 0; i + 1 < n; i++)
         if (s[i] == a && s[i + 1] == b) break;
-    }
     if (i + 1 >= n) return 0; /* stale entry: the word no longer holds the pair */
-    for (i = 0; i + 1 < n; i++) {
-        if (pair_add(tr, s[i], s[i + 1], -w->count, -1)) return -1;
-    }
-    for (i = 0, o = 0; i < n; o++) {
+    int rc = 0;
+    for (o = i; i < n && rc == 0;) {
         if (i + 1 < n && s[i] == a && s[i + 1] == b) {
-            s[o] = c, i += 2;
+            rc = pair_add(tr, a, b, -cnt, -1);
+            if (rc == 0 && o > 0)
+                rc = pair_add(tr, s[o - 1], a, -cnt, -1) || pair_add(tr, s[o - 1], c, cnt, wi);
+            if (rc == 0 && i + 2 < n)
+                rc = pair_add(tr, b, s[i + 2], -cnt, -1) || pair_add(tr, c, s[i + 2], cnt, wi);
+            s[o++] = c, i += 2;
         } else {
-            s[o] = s[i++];
+            s[o++] = s[i++];
         }
     }
     w->len = o;
-    for (i = 0; i + 1 < o; i++) {
-        if (pair_add(tr, s[i], s[i + 1], w->count, wi)) return -1;
-    }
-    return 0;
+    return rc ? -1 : 0;
 }
 
 typedef struct {

@@ -353,6 +353,7 @@ int bg_train(const bg_train_opts *o) {
         nb_optim_zero_grad(opt);
         nb_ctx_reset(t.step);
         step++;
+        if (o->stop_after > 0 && step - start >= o->stop_after) g_stop = 1;
         double dt = now() - ts;
         ema = ema == 0 ? dt : 0.9 * ema + 0.1 * dt;
         double tps = (double)B * T / ema;
@@ -389,8 +390,8 @@ int bg_train(const bg_train_opts *o) {
     nb_ctx_use(prev_ctx);
     double wall = now() - t0;
     if (failed) goto done;
-    if (g_stop)
-        fprintf(stderr, "babygpt: interrupted at step %lld; checkpoint saved to %s (continue with --resume %s)\n",
+    if (g_stop && step < cfg.steps)
+        fprintf(stderr, "babygpt: stopped at step %lld; checkpoint saved to %s (continue with --resume %s)\n",
                 (long long)step, ckpt, out);
     fprintf(stderr,
             "babygpt: done: %lld steps in %.1f s (%.0f tokens/s); train loss %.4f, validation loss %.4f\n"
