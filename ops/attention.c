@@ -1,7 +1,65 @@
-/* TEMPORARY: being written; every function reports that it is not implemented yet. */
+/* ops/attention.c - causal scaled-dot-product attention as one fused op.
+ *
+ * out = softmax(q k^T / sqrt(D) + causal mask) v for q, k, v [B,H,T,D]. The
+ * forward saves only the output and the per-row log-sum-exp [B,H,T]; the
+ * backward recomputes the probabilities from them (flash-attention style).
+ * Views are read in place when their last dimension has unit stride (as for
+ * q, k, v reshaped and transposed out of a [B,T,3C] projection); otherwise
+ * they are made contiguous first. */
+#include <math.h>
+
 #include "ops/op_util.h"
 
+/* t itself when its D dimension has unit stride (the kernel's only layout
+ * requirement), else a contiguous (differentiable) copy. */
+static nb_tensor *unit_last(nb_tensor *t) {
+    return t->shape[3] <= 1 || t->stride[3] == 1 ? t : nb_contiguous(t);
+}
+
+static int attention_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
+    nb_tensor *gc = unit_last(g);
+    if (!gc) return -1;
+    nb_tensor *dq = nb_new_like_shape(gc, NB_F32, 4, q->shape);
+    nb_tensor *dk = dq ? nb_new_like_shape(gc, NB_F32, 4, q->shape) : NULL;
+    nb_tensor *dv = dk ? nb_new_like_shape(gc, NB_F32, 4, q->shape) : NULL;
+    if (!dv) return -1;
+    if (nb_numel(q) > 0 &&
+        nb_be(gc)->attention_backward(dq, dk, dv, gc, q, k, v, n->out, n->saved[0], n->f[0]))
+        return -1;
+    gin[0] = q->requires_grad ? dq : NULL;
+    gin[1] = k->requires_grad ? dk : NULL;
+    gin[2] = v->requires_grad ? dv : NULL;
+    return 0;
+}
+
 nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v) {
-    (void)q; (void)k; (void)v;
-    return nb_set_error("nb_attention: not implemented yet");
+    NB_NULL_GUARD(q, k, v);
+    const char *op = "attention";
+    if (nb_check_dtype(op, q, NB_F32, "q") || nb_check_dtype(op, k, NB_F32, "k") ||
+        nb_check_dtype(op, v, NB_F32, "v") || nb_same_device(op, q, k) || nb_same_device(op, q, v))
+        return NULL;
+    char a[96], b[96], c[96];
+    if (q->ndim != 4 || !nb_same_shape(q, k) || !nb_same_shape(q, v))
+        return nb_set_error("attention: q, k, v must all be [B,H,T,D], got q %s, k %s, v %s", NB_SHP(q, a),
+                            NB_SHP(k, b), NB_SHP(v, c));
+    const nb_backend *be = nb_be(q);
+    if (!be) return NULL;
+    if (!be->attention || !be->attention_backward) return nb_unsupported(op, be);
+    nb_tensor *qc = unit_last(q), *kc = unit_last(k), *vc = unit_last(v);
+    if (!qc || !kc || !vc) return NULL;
+    int64_t D = q->shape[3];
+    float scale = D > 0 ? 1.0f / sqrtf((float)D) : 1.0f;
+    nb_tensor *out = nb_new_like_shape(qc, NB_F32, 4, q->shape);
+    nb_tensor *lse = out ? nb_new_like_shape(qc, NB_F32, 3, q->shape) : NULL;
+    if (!lse) return NULL;
+    if (nb_numel(q) > 0 && be->attention(out, lse, qc, kc, vc, scale)) return NULL;
+    nb_node *n;
+    nb_tensor *in[3] = {qc, kc, vc};
+    if (!nb_op_finish(out, op, attention_backward, 3, in, &n)) return NULL;
+    if (n) {
+        n->saved[0] = lse;
+        n->f[0] = scale;
+    }
+    return out;
 }

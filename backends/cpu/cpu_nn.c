@@ -1,37 +1,424 @@
-/* TEMPORARY: being written; every kernel reports that it is not implemented yet. */
+/* backends/cpu/cpu_nn.c - fused neural-network kernels on the CPU: softmax and
+ * log-softmax (forward and backward), layer norm (forward, and a backward that
+ * computes dx, dw and db in one pass over the rows), cross-entropy fused with
+ * log-softmax, and Philox dropout.
+ *
+ * Every kernel works on the last dimension of contiguous tensors (the ops
+ * layer makes them contiguous), is parallel over rows with OpenMP, and is
+ * bit-identical run to run: each row is computed by one thread in a fixed
+ * order, and reductions across rows use fixed chunks summed in fixed order.
+ * The exponential is a vectorisable Cephes-style polynomial (about 1 ulp),
+ * so the inner loops compile to SIMD code. */
+/* GCC if-converts (and so vectorises) the clamps in the exp below only
+ * without trapping math; nothing here reads floating-point exception flags. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+/* `omp simd` is a hint: clang must not warn when it cannot honour it (e.g. -O0, sanitizers). */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "backends/cpu/cpu.h"
 
+/* Rows * columns above which a kernel runs its rows in parallel. */
+#define NN_PAR_WORK 32768
+/* Fixed number of row chunks for cross-row reductions (independent of threads). */
+#define NN_CHUNKS 32
+
+/* The per-row workers are compiled twice, for AVX2 and for the baseline, and
+ * the loader picks one for the machine (same choice on every run). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define NN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NN_CLONES
+#endif
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* exp(x) for float, vectorisable: Cephes range reduction and polynomial; 0 below -87,
+ * clamped at exp(88) above; NaN stays NaN. Relative error about 1e-7. */
+static inline float nn_exp(float x) {
+    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    union {
+        float f;
+        uint32_t u;
+    } t, s;
+    t.f = xc * 1.44269504088896341f + 12582912.0f; /* round(x / ln 2) in the low bits */
+    float n = t.f - 12582912.0f;
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1.0f;
+    s.u = (t.u - 0x4B400000u + 127u) << 23; /* 2^n */
+    float out = y * s.f;
+    return x < -87.0f ? 0.0f : out;
+}
+
+/* A growable scratch buffer owned by one thread. Every buffer is also linked
+ * into a global list, so it stays reachable (no leak report) for the life of
+ * the process; it grows only when a bigger size is asked for. */
+typedef struct nn_scratch {
+    float *p;
+    size_t cap;
+    struct nn_scratch *next;
+} nn_scratch;
+
+static nn_scratch *nn_scratch_list;
+static _Thread_local nn_scratch *nn_scratch_mine;
+
+/* This thread's scratch of at least n floats, or NULL (error set) when out of memory. */
+static float *nn_scratch_get(size_t n) {
+    nn_scratch *s = nn_scratch_mine;
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return nb_set_error("cpu nn kernels: out of memory for scratch"), NULL;
+#pragma omp critical(nb_cpu_nn_scratch)
+        {
+            s->next = nn_scratch_list;
+            nn_scratch_list = s;
+        }
+        nn_scratch_mine = s;
+    }
+    if (s->cap < n) {
+        size_t bytes = (n * sizeof(float) + 4095) & ~(size_t)4095;
+        float *p = aligned_alloc(64, bytes);
+        if (!p) return nb_set_error("cpu nn kernels: out of memory (%zu bytes of scratch)", bytes), NULL;
+        free(s->p);
+        s->p = p;
+        s->cap = bytes / sizeof(float);
+    }
+    return s->p;
+}
+
+/* Splits a contiguous tensor into rows of its last dimension. */
+static void rows_cols(const nb_tensor *t, int64_t *rows, int64_t *cols) {
+    int64_t c = t->ndim ? t->shape[t->ndim - 1] : 1;
+    *cols = c;
+    *rows = c ? nb_numel(t) / c : 0;
+}
+
+/* Largest of x[0..n-1] (-inf for n = 0), in 8 independent lanes so that both
+ * compilers vectorise it (the order does not change a maximum). */
+static inline float row_max(const float *x, int64_t n) {
+    float mm[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++)
+            mm[l] = x[j + l] > mm[l] ? x[j + l] : mm[l];
+    for (; j < n; j++)
+        mm[0] = x[j] > mm[0] ? x[j] : mm[0];
+    float m = mm[0];
+    for (int l = 1; l < 8; l++)
+        m = mm[l] > m ? mm[l] : m;
+    return m;
+}
+
+/* ---- softmax --------------------------------------------------------------------------- */
+
+NN_CLONES static void softmax_row(float *y, const float *x, int64_t n, bool log) {
+    float m = row_max(x, n), s = 0.0f;
+    if (m == -INFINITY) m = 0.0f; /* a row of -inf: exp gives 0, the sum 0 */
+    if (log) {
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++)
+            s += nn_exp(x[j] - m);
+        float ls = m + logf(s);
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            y[j] = x[j] - ls;
+    } else {
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++) {
+            float e = nn_exp(x[j] - m);
+            y[j] = e;
+            s += e;
+        }
+        float inv = 1.0f / s;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            y[j] *= inv;
+    }
+}
+
 int nb_cpu_softmax(nb_tensor *out, const nb_tensor *a, bool log) {
-    (void)out; (void)a; (void)log;
-    return nb_set_error("nb_cpu_softmax: not implemented yet"), -1;
+    int64_t rows, n;
+    rows_cols(a, &rows, &n);
+    float *Y = (float *)nb_ptr(out);
+    const float *X = (const float *)nb_ptr(a);
+#pragma omp parallel for num_threads(nb_nthreads()) if (rows * n > NN_PAR_WORK) schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row(Y + r * n, X + r * n, n, log);
+    return 0;
+}
+
+NN_CLONES static void softmax_bw_row(float *gi, const float *g, const float *yr, int64_t n, bool log) {
+    float s = 0.0f;
+    if (log) { /* gin = g - exp(y) * sum(g) */
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++)
+            s += g[j];
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            gi[j] = g[j] - nn_exp(yr[j]) * s;
+    } else { /* gin = y * (g - sum(g * y)) */
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++)
+            s += g[j] * yr[j];
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            gi[j] = yr[j] * (g[j] - s);
+    }
 }
 
 int nb_cpu_softmax_backward(nb_tensor *gin, const nb_tensor *gout, const nb_tensor *y, bool log) {
-    (void)gin; (void)gout; (void)y; (void)log;
-    return nb_set_error("nb_cpu_softmax_backward: not implemented yet"), -1;
+    int64_t rows, n;
+    rows_cols(y, &rows, &n);
+    float *GI = (float *)nb_ptr(gin);
+    const float *G = (const float *)nb_ptr(gout), *Y = (const float *)nb_ptr(y);
+#pragma omp parallel for num_threads(nb_nthreads()) if (rows * n > NN_PAR_WORK) schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        softmax_bw_row(GI + r * n, G + r * n, Y + r * n, n, log);
+    return 0;
 }
 
-int nb_cpu_layer_norm(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x, const nb_tensor *w, const nb_tensor *b, float eps) {
-    (void)y; (void)mean; (void)rstd; (void)x; (void)w; (void)b; (void)eps;
-    return nb_set_error("nb_cpu_layer_norm: not implemented yet"), -1;
+/* ---- layer norm ---------------------------------------------------------------------------- */
+
+int nb_cpu_layer_norm(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x, const nb_tensor *w,
+                      const nb_tensor *b, float eps) {
+    int64_t rows, n;
+    rows_cols(x, &rows, &n);
+    if (n == 0) return 0;
+    float *Y = (float *)nb_ptr(y), *M = (float *)nb_ptr(mean), *R = (float *)nb_ptr(rstd);
+    const float *X = (const float *)nb_ptr(x);
+    const float *W = w ? (const float *)nb_ptr(w) : NULL, *B = b ? (const float *)nb_ptr(b) : NULL;
+    const float inv_n = 1.0f / (float)n;
+#pragma omp parallel for num_threads(nb_nthreads()) if (rows * n > NN_PAR_WORK) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = X + r * n;
+        float *yr = Y + r * n;
+        float s = 0.0f, v = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++)
+            s += xr[j];
+        float mu = s * inv_n;
+#pragma omp simd reduction(+ : v)
+        for (int64_t j = 0; j < n; j++)
+            v += (xr[j] - mu) * (xr[j] - mu);
+        float rs = 1.0f / sqrtf(v * inv_n + eps);
+        M[r] = mu;
+        R[r] = rs;
+        if (W && B) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = (xr[j] - mu) * rs * W[j] + B[j];
+        } else if (W) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = (xr[j] - mu) * rs * W[j];
+        } else if (B) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = (xr[j] - mu) * rs + B[j];
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = (xr[j] - mu) * rs;
+        }
+    }
+    return 0;
 }
 
-int nb_cpu_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, const nb_tensor *dy, const nb_tensor *x, const nb_tensor *mean, const nb_tensor *rstd, const nb_tensor *w) {
-    (void)dx; (void)dw; (void)db; (void)dy; (void)x; (void)mean; (void)rstd; (void)w;
-    return nb_set_error("nb_cpu_layer_norm_backward: not implemented yet"), -1;
+/* dx, dw and db may each be NULL (not wanted); w NULL means a weight of ones.
+ * dw and db are overwritten (not accumulated): each of NN_CHUNKS fixed row
+ * chunks sums into its own partial row, and the partials are added in chunk
+ * order, so the result does not depend on the thread count. */
+int nb_cpu_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, const nb_tensor *dy,
+                               const nb_tensor *x, const nb_tensor *mean, const nb_tensor *rstd,
+                               const nb_tensor *w) {
+    int64_t rows, n;
+    rows_cols(x, &rows, &n);
+    float *DW = dw ? (float *)nb_ptr(dw) : NULL, *DB = db ? (float *)nb_ptr(db) : NULL;
+    if (n == 0) return 0;
+    if (rows == 0) {
+        if (DW) memset(DW, 0, (size_t)n * sizeof(float));
+        if (DB) memset(DB, 0, (size_t)n * sizeof(float));
+        return 0;
+    }
+    float *DX = dx ? (float *)nb_ptr(dx) : NULL;
+    const float *DY = (const float *)nb_ptr(dy), *X = (const float *)nb_ptr(x);
+    const float *M = (const float *)nb_ptr(mean), *R = (const float *)nb_ptr(rstd);
+    const float *W = w ? (const float *)nb_ptr(w) : NULL;
+    int64_t nch = rows < NN_CHUNKS ? rows : NN_CHUNKS;
+    float *part = NULL;
+    if (DW || DB) {
+        part = nn_scratch_get((size_t)(nch * 2 * n));
+        if (!part) return -1;
+        memset(part, 0, (size_t)(nch * 2 * n) * sizeof(float));
+    }
+    const float inv_n = 1.0f / (float)n;
+#pragma omp parallel for num_threads(nb_nthreads()) if (rows * n > NN_PAR_WORK) schedule(static)
+    for (int64_t c = 0; c < nch; c++) {
+        float *pw = part ? part + c * 2 * n : NULL, *pb = part ? pw + n : NULL;
+        for (int64_t r = rows * c / nch; r < rows * (c + 1) / nch; r++) {
+            const float *xr = X + r * n, *g = DY + r * n;
+            const float mu = M[r], rs = R[r];
+            if (part) {
+#pragma omp simd
+                for (int64_t j = 0; j < n; j++) {
+                    pw[j] += g[j] * (xr[j] - mu) * rs;
+                    pb[j] += g[j];
+                }
+            }
+            if (!DX) continue;
+            float a = 0.0f, bsum = 0.0f;
+#pragma omp simd reduction(+ : a, bsum)
+            for (int64_t j = 0; j < n; j++) {
+                float wg = W ? g[j] * W[j] : g[j];
+                a += wg;
+                bsum += wg * (xr[j] - mu) * rs;
+            }
+            a *= inv_n;
+            bsum *= inv_n;
+            float *dxr = DX + r * n;
+#pragma omp simd
+            for (int64_t j = 0; j < n; j++) {
+                float wg = W ? g[j] * W[j] : g[j];
+                dxr[j] = rs * (wg - a - (xr[j] - mu) * rs * bsum);
+            }
+        }
+    }
+    if (part) {
+        for (int64_t j = 0; j < n; j++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int64_t c = 0; c < nch; c++) {
+                sw += part[c * 2 * n + j];
+                sb += part[c * 2 * n + n + j];
+            }
+            if (DW) DW[j] = sw;
+            if (DB) DB[j] = sb;
+        }
+    }
+    return 0;
 }
 
-int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets, int ignore_index) {
-    (void)loss; (void)lse; (void)logits; (void)targets; (void)ignore_index;
-    return nb_set_error("nb_cpu_cross_entropy: not implemented yet"), -1;
+/* ---- cross-entropy --------------------------------------------------------------------------- */
+
+/* Checks every target is in [0, C) or ignore_index; counts the kept rows. */
+static int64_t xent_count(const int32_t *T, int64_t rows, int64_t C, int ignore_index, bool check) {
+    int64_t count = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (T[r] == ignore_index) continue;
+        if (check && (T[r] < 0 || T[r] >= C)) {
+            nb_set_error("cross_entropy: target %d at row %lld is out of range [0, %lld) "
+                         "(and is not ignore_index %d)",
+                         (int)T[r], (long long)r, (long long)C, ignore_index);
+            return -1;
+        }
+        count++;
+    }
+    return count;
 }
 
-int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits, const nb_tensor *targets, const nb_tensor *lse, int ignore_index) {
-    (void)dlogits; (void)g; (void)logits; (void)targets; (void)lse; (void)ignore_index;
-    return nb_set_error("nb_cpu_cross_entropy_backward: not implemented yet"), -1;
+/* One row's log-sum-exp. The row (C floats) is read twice, but the second
+ * read comes from cache: for C = 50257 the row is 200 KB, well inside L2. */
+NN_CLONES static float row_lse(const float *x, int64_t n) {
+    float m = row_max(x, n), s = 0.0f;
+    if (m == -INFINITY || m == INFINITY) return m;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; j++)
+        s += nn_exp(x[j] - m);
+    return m + logf(s);
 }
 
+/* Rows whose target is ignored get lse 0 and add nothing. With every row
+ * ignored the loss is 0 (not NaN). */
+int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets,
+                         int ignore_index) {
+    int64_t rows, C;
+    rows_cols(logits, &rows, &C);
+    const float *X = (const float *)nb_ptr(logits);
+    const int32_t *T = (const int32_t *)nb_ptr(targets);
+    float *L = (float *)nb_ptr(lse);
+    int64_t count = xent_count(T, rows, C, ignore_index, true);
+    if (count < 0) return -1;
+    float *per_row = nn_scratch_get((size_t)(rows ? rows : 1));
+    if (!per_row) return -1;
+#pragma omp parallel for num_threads(nb_nthreads()) if (rows * C > NN_PAR_WORK) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        if (T[r] == ignore_index) {
+            L[r] = 0.0f;
+            per_row[r] = 0.0f;
+            continue;
+        }
+        const float *x = X + r * C;
+        float l = row_lse(x, C);
+        L[r] = l;
+        per_row[r] = l - x[T[r]];
+    }
+    double sum = 0.0;
+    for (int64_t r = 0; r < rows; r++)
+        sum += per_row[r];
+    *(float *)nb_ptr(loss) = count ? (float)(sum / (double)count) : 0.0f;
+    return 0;
+}
+
+/* d[j] = k * exp(x[j] - lse): k times the softmax of the row. */
+NN_CLONES static void xent_grad_row(float *restrict d, const float *restrict x, float lse, float k,
+                                    int64_t n) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        d[j] = k * nn_exp(x[j] - lse);
+}
+
+int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
+                                  const nb_tensor *targets, const nb_tensor *lse, int ignore_index) {
+    int64_t rows, C;
+    rows_cols(logits, &rows, &C);
+    const float *X = (const float *)nb_ptr(logits), *L = (const float *)nb_ptr(lse);
+    const int32_t *T = (const int32_t *)nb_ptr(targets);
+    float *D = (float *)nb_ptr(dlogits);
+    int64_t count = xent_count(T, rows, C, ignore_index, true);
+    if (count < 0) return -1;
+    const float k = count ? *(const float *)nb_ptr(g) / (float)count : 0.0f;
+#pragma omp parallel for num_threads(nb_nthreads()) if (rows * C > NN_PAR_WORK) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        float *d = D + r * C;
+        if (T[r] == ignore_index || k == 0.0f) {
+            memset(d, 0, (size_t)C * sizeof(float));
+            continue;
+        }
+        xent_grad_row(d, X + r * C, L[r], k, C);
+        d[T[r]] -= k;
+    }
+    return 0;
+}
+
+/* ---- dropout ----------------------------------------------------------------------------------- */
+
+/* Element i keeps when lane i%4 of Philox(seed, offset + i/4), as (w >> 8) * 2^-24, is >= p. */
 int nb_cpu_dropout(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset) {
-    (void)out; (void)x; (void)p; (void)seed; (void)offset;
-    return nb_set_error("nb_cpu_dropout: not implemented yet"), -1;
+    int64_t n = nb_numel(x), blocks = (n + 3) / 4;
+    float *O = (float *)nb_ptr(out);
+    const float *X = (const float *)nb_ptr(x);
+    const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for num_threads(nb_nthreads()) if (n > NN_PAR_WORK) schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+        uint32_t w[4];
+        nb_philox(seed, offset + (uint64_t)b, w);
+        int64_t i0 = b * 4, m = n - i0 < 4 ? n - i0 : 4;
+        for (int64_t l = 0; l < m; l++) {
+            float u = (float)(w[l] >> 8) * (1.0f / 16777216.0f);
+            O[i0 + l] = u >= p ? X[i0 + l] * scale : 0.0f;
+        }
+    }
+    return 0;
 }
