@@ -94,7 +94,7 @@ nb_ctx *nb_ctx_current(void) { return nb_current; }
 static size_t align_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
 static nb_chunk *chunk_new(nb_ctx *c, nb_device dev, size_t need) {
-    size_t size = need > c->chunk_bytes ? align_up(need, 4096) : c->chunk_bytes;
+    size_t size = align_up(need > c->chunk_bytes ? need : c->chunk_bytes, 4096);
     nb_chunk *ch = calloc(1, sizeof *ch);
     if (!ch) return nb_set_error("ctx: out of memory allocating a chunk header");
     if (dev == NB_CPU) {

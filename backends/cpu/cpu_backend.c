@@ -47,7 +47,8 @@ static int cpu_fill(nb_tensor *out, double v) {
     nb_loop L;
     const nb_tensor *t[1] = {out};
     nb_loop_init(&L, 1, t);
-    fill_args a = {(int)out->dtype, (float)v, (int32_t)v};
+    fill_args a = {(int)out->dtype, (float)v, 0};
+    if (out->dtype == NB_I32) a.i = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v;
     nb_loop_run(&L, fill_run, &a);
     return 0;
 }

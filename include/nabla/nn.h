@@ -1,0 +1,312 @@
+/* nabla/nn.h - the nn layer: modules, parameter initialisation, optimisers,
+ * learning-rate schedules, safetensors checkpoints and model summaries.
+ *
+ * Ownership: a module tree is malloc'ed and freed with nb_module_free on its
+ * root; its parameters, their gradients and optimiser state are tensors in the
+ * long-lived context given to the constructors (freed with that context).
+ * Forward passes put activations in the thread's current context. Every
+ * function that can fail returns NULL / -1 (or a negative number) and leaves
+ * one message in nb_last_error(). See docs/nn.md for a walk-through. */
+#ifndef NABLA_NN_H
+#define NABLA_NN_H
+
+#include <stdio.h>
+
+#include "nabla/autograd.h"
+#include "nabla/ops.h"
+#include "nabla/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Modules
+ * ====================================================================== */
+
+typedef struct nb_module nb_module;
+
+/* A module's forward: one input tensor to one output tensor (NULL on error). */
+typedef nb_tensor *(*nb_forward_fn)(nb_module *m, nb_tensor *x);
+
+/* One registered parameter: a local name ("weight") and its tensor. */
+typedef struct nb_param {
+    char *name;
+    nb_tensor *t;
+} nb_param;
+
+/* The fields are public for reading; change them through the functions. */
+struct nb_module {
+    const char *type;     /* "Linear", "LayerNorm", ... (a static string) */
+    char *name;           /* name inside its parent ("" for a root) */
+    nb_module *parent;    /* NULL for a root */
+    nb_module **children; /* owned */
+    int n_children, cap_children;
+    nb_param *params; /* own parameters (not the children's) */
+    int n_params, cap_params;
+    bool training;         /* train (true, the default) or eval mode */
+    bool residual;         /* a residual projection: GPT-2 init scales its std */
+    nb_forward_fn forward; /* NULL for pure containers (ModuleList) */
+    void *impl;            /* per-type configuration, owned (free()) */
+    nb_ctx *ctx;           /* where its parameters live (may be NULL) */
+    nb_rng rng;            /* the tree's generator: only the root's is used */
+    int out_ndim;          /* shape of the last forward's output; -1 before one */
+    int64_t out_shape[NB_MAX_DIMS];
+};
+
+/* A new module with no parameters or children; impl_size bytes of zeroed
+ * per-type configuration in m->impl. NULL on error. Free with nb_module_free. */
+nb_module *nb_module_new(const char *type, nb_ctx *ctx, nb_forward_fn forward, size_t impl_size);
+/* Frees a module tree (the module, its children, names; not the tensors). */
+void nb_module_free(nb_module *m);
+/* Attaches `child` under `parent` as `name` (unique among its siblings, no
+ * dots). Takes ownership of child in every case: on error it is freed. 0/-1. */
+int nb_module_add(nb_module *parent, const char *name, nb_module *child);
+/* Registers `t` (f32) as parameter `name` of m: marks it as requiring grad and
+ * gives it a zeroed gradient in its context. Returns t, NULL on error. */
+nb_tensor *nb_module_add_param(nb_module *m, const char *name, nb_tensor *t);
+/* Replaces m's parameter `name` by `t` (same shape), e.g. to tie lm_head's
+ * weight to the token embedding; the shared tensor is counted once. 0/-1. */
+int nb_module_set_param(nb_module *m, const char *name, nb_tensor *t);
+/* The direct child called `name`, or NULL (no message). */
+nb_module *nb_module_child(const nb_module *m, const char *name);
+/* The descendant at a dotted path ("blocks.0.attn"), or NULL with a message. */
+nb_module *nb_module_find(const nb_module *m, const char *path);
+/* The parameter at a dotted path ("blocks.0.attn.qkv.weight"), or NULL with a message. */
+nb_tensor *nb_module_param(const nb_module *m, const char *path);
+/* Runs m's forward on x and records the output shape. NULL on error (a NULL
+ * x propagates). Custom forwards should call children through this. */
+nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x);
+/* Sets train (true) or eval (false) mode on m and every descendant. */
+void nb_module_train(nb_module *m, bool on);
+/* The generator of m's tree (its root's), used by Dropout. Never NULL. */
+nb_rng *nb_module_rng(nb_module *m);
+/* Seeds the generator of m's tree (on its root). */
+void nb_module_seed(nb_module *m, uint64_t seed);
+/* Full dotted name of m relative to its root, written into buf; returns buf. */
+char *nb_module_path(const nb_module *m, char *buf, size_t len);
+
+/* A list of parameters with full dotted names (malloc'ed; free with
+ * nb_param_list_free). Each tensor appears once, under its first name. */
+typedef struct nb_param_list {
+    int n;
+    char **names;
+    nb_tensor **tensors;
+    int n_shared; /* registrations that were skipped because already listed */
+} nb_param_list;
+
+/* Fills `out` with m's parameters, depth-first in registration order, each
+ * tensor once (tied weights: first name wins). 0, or -1 (out left empty). */
+int nb_module_parameters(const nb_module *m, nb_param_list *out);
+/* Frees the arrays and names of a list (not the tensors); NULL-safe. */
+void nb_param_list_free(nb_param_list *l);
+/* Number of parameter elements, shared tensors counted once; -1 on error. */
+int64_t nb_module_num_params(const nb_module *m);
+/* Zeroes every parameter's gradient. */
+void nb_module_zero_grad(nb_module *m);
+/* Moves every parameter and gradient of m to `dev`, in place (the tensor
+ * handles stay valid, so ties and optimisers still point at them). 0/-1. */
+int nb_module_to(nb_module *m, nb_device dev);
+
+/* ---- Initialisation ---------------------------------------------------- */
+
+/* GPT-2 initialisation of a whole tree, depth-first: Linear and Embedding
+ * weights ~ N(0, 0.02), those of modules marked residual ~ N(0, 0.02 /
+ * sqrt(2 n_layer)) (n_layer <= 0: no scaling), biases 0, LayerNorm weight 1.
+ * Reproducible for a given rng state; tied tensors are initialised once. 0/-1. */
+int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer);
+
+/* ---- Provided modules (each: NULL on error; ctx holds the parameters;
+ *      rng draws the initial weights (NULL: the global generator)) ------- */
+
+/* Linear: y = x w^T + b, w [out,in] ~ N(0, 0.02), b [out] = 0 (when bias). */
+nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng *rng);
+/* Embedding: rows of weight [num, dim] ~ N(0, 0.02) at i32 indices. */
+nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng);
+/* LayerNorm over the last dimension (weight 1, and bias 0 when `bias`). */
+nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias);
+/* Dropout with probability p in [0, 1) in train mode, drawing from the tree's rng. */
+nb_module *nb_dropout_new(float p);
+/* GELU (tanh approximation) and ReLU activations. */
+nb_module *nb_gelu_new(void);
+nb_module *nb_relu_new(void);
+/* Sequential: applies its children in order. ModuleList: holds children only. */
+nb_module *nb_sequential_new(void);
+nb_module *nb_module_list_new(void);
+/* Appends child to a Sequential/ModuleList under the next index ("0", "1"...);
+ * takes ownership of child (freed on error). 0/-1. */
+int nb_sequential_append(nb_module *seq, nb_module *child);
+/* Feed-forward MLP: fc (Linear dim->hidden), act (GELU), proj (Linear
+ * hidden->dim, residual), drop (Dropout p). */
+nb_module *nb_mlp_new(nb_ctx *ctx, int64_t dim, int64_t hidden, float dropout, nb_rng *rng);
+/* Multi-head causal self-attention on [B,T,C]: qkv (Linear C->3C), the fused
+ * nb_attention over [B,H,T,D] views, proj (Linear C->C, residual), drop. */
+nb_module *nb_causal_self_attention_new(nb_ctx *ctx, int64_t dim, int n_head, float dropout, nb_rng *rng);
+/* One attention head, as in the classic tutorial: key/query/value (Linear
+ * C->head_size, no bias), softmax(q k^T / sqrt(hs) + causal mask), drop, @ v. */
+nb_module *nb_head_new(nb_ctx *ctx, int64_t dim, int64_t head_size, float dropout, nb_rng *rng);
+/* Multi-head attention made of separate Heads: heads.i, concatenated, proj, drop. */
+nb_module *nb_multi_head_new(nb_ctx *ctx, int64_t dim, int n_head, float dropout, nb_rng *rng);
+/* A pre-LN GPT block: x + attn(ln1(x)), then + mlp(ln2(x)); mlp hidden = 4 dim. */
+nb_module *nb_transformer_block_new(nb_ctx *ctx, int64_t dim, int n_head, float dropout, nb_rng *rng);
+
+/* ======================================================================
+ * Optimisers
+ * ====================================================================== */
+
+typedef enum { NB_OPTIM_SGD = 0, NB_OPTIM_ADAMW = 1 } nb_optim_kind;
+
+/* A parameter group: its own weight decay and learning-rate multiplier. */
+typedef struct nb_param_group {
+    int n;
+    char **names;       /* owned copies */
+    nb_tensor **params; /* not owned */
+    nb_tensor **m;      /* AdamW first moment / SGD momentum buffer (in opt->ctx) */
+    nb_tensor **v;      /* AdamW second moment (NULL array for SGD) */
+    float weight_decay;
+    float lr_scale; /* the group's lr is opt->lr * lr_scale */
+} nb_param_group;
+
+typedef struct nb_optim {
+    nb_optim_kind kind;
+    float lr, beta1, beta2, eps; /* AdamW */
+    float momentum, dampening;   /* SGD */
+    bool nesterov;               /* SGD */
+    int64_t step;                /* steps taken so far */
+    nb_ctx *ctx;                 /* holds the state tensors */
+    int n_groups;
+    nb_param_group *groups;
+} nb_optim;
+
+/* AdamW as PyTorch defines it (decoupled decay, bias correction). Add
+ * parameters with nb_optim_add_group/_module. Free with nb_optim_free. */
+nb_optim *nb_adamw_new(nb_ctx *ctx, float lr, float beta1, float beta2, float eps);
+/* SGD with momentum/dampening/Nesterov and (coupled) weight decay, as PyTorch. */
+nb_optim *nb_sgd_new(nb_ctx *ctx, float lr, float momentum, float dampening, bool nesterov);
+/* Adds a group of n parameters (names may be NULL) with its weight decay and
+ * lr multiplier; allocates their zeroed state. A tensor already in another
+ * group is an error. Returns the group index, -1 on error. */
+int nb_optim_add_group(nb_optim *o, int n, const char *const *names, nb_tensor *const *params,
+                       float weight_decay, float lr_scale);
+/* Adds m's trainable parameters as two groups, as GPT-2/nanoGPT does: tensors
+ * with >= 2 dims (matmul weights, embeddings) get `weight_decay`; biases and
+ * LayerNorm weights get none. 0/-1. */
+int nb_optim_add_module(nb_optim *o, nb_module *m, float weight_decay);
+/* One step on every parameter that requires grad and has a gradient. 0/-1. */
+int nb_optim_step(nb_optim *o);
+/* Zeroes every gradient of o's parameters. */
+void nb_optim_zero_grad(nb_optim *o);
+/* Sets the base learning rate (groups scale it by lr_scale). */
+void nb_optim_set_lr(nb_optim *o, float lr);
+/* Moves the optimiser state to `dev` in place. 0/-1. */
+int nb_optim_to(nb_optim *o, nb_device dev);
+/* Bytes of optimiser state. */
+size_t nb_optim_state_bytes(const nb_optim *o);
+/* Frees the optimiser (its state tensors live in its context). NULL-safe. */
+void nb_optim_free(nb_optim *o);
+
+/* Clips the gradients of n parameters by their global L2 norm as PyTorch's
+ * clip_grad_norm_ (scale max_norm / (norm + 1e-6) when norm > max_norm).
+ * Returns the norm before clipping, or -1 on error. */
+double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm);
+/* The same over every parameter of an optimiser. */
+double nb_optim_clip_grad_norm(nb_optim *o, double max_norm);
+
+/* ======================================================================
+ * Learning-rate schedules
+ * ====================================================================== */
+
+typedef enum { NB_LR_CONSTANT = 0, NB_LR_WARMUP_COSINE = 1 } nb_lr_kind;
+
+typedef struct nb_lr_schedule {
+    nb_lr_kind kind;
+    float lr;       /* peak / constant learning rate */
+    float min_lr;   /* floor of the cosine */
+    int64_t warmup; /* steps of linear warm-up */
+    int64_t total;  /* step at which the cosine reaches min_lr */
+} nb_lr_schedule;
+
+/* A constant schedule. */
+nb_lr_schedule nb_lr_constant(float lr);
+/* Linear warm-up lr*(step+1)/warmup for step < warmup, then cosine decay from
+ * lr to min_lr at step `total`, then min_lr. */
+nb_lr_schedule nb_lr_warmup_cosine(float lr, float min_lr, int64_t warmup, int64_t total);
+/* The learning rate at 0-based `step`; NAN for an invalid schedule (message set). */
+float nb_lr_at(const nb_lr_schedule *s, int64_t step);
+
+/* ======================================================================
+ * safetensors files
+ * ====================================================================== */
+
+typedef struct nb_safetensors nb_safetensors;
+
+/* Writes n tensors (any device/strides; f32/i32/f16/bf16) with their names and
+ * n_meta string metadata pairs as a safetensors file, atomically (temp file in
+ * the same folder, fsync, rename, fsync folder). 0/-1; on error the previous
+ * file at `path` is untouched. */
+int nb_safetensors_save(const char *path, const char *const *names, nb_tensor *const *tensors, int n,
+                        const char *const *meta_keys, const char *const *meta_vals, int n_meta);
+/* Opens and validates a file (read into memory). NULL with a message naming
+ * the file and the problem. Close with nb_safetensors_close. */
+nb_safetensors *nb_safetensors_open(const char *path);
+/* Validates an in-memory file image; `buf` is copied. `what` names it in messages. */
+nb_safetensors *nb_safetensors_open_memory(const void *buf, size_t len, const char *what);
+/* Frees an opened file. NULL-safe. */
+void nb_safetensors_close(nb_safetensors *f);
+/* Number of tensors in the file. */
+int nb_safetensors_count(const nb_safetensors *f);
+/* Name of tensor i (in file order of data offsets), or NULL. Owned by f. */
+const char *nb_safetensors_name(const nb_safetensors *f, int i);
+/* Index of tensor `name`, or -1 (no message). */
+int nb_safetensors_find(const nb_safetensors *f, const char *name);
+/* dtype, ndim and shape (NB_MAX_DIMS entries) of tensor i. 0/-1. */
+int nb_safetensors_info(const nb_safetensors *f, int i, nb_dtype *dt, int *ndim, int64_t *shape);
+/* A new CPU tensor in ctx holding tensor `name`. NULL with message. */
+nb_tensor *nb_safetensors_read(const nb_safetensors *f, nb_ctx *ctx, const char *name);
+/* Copies tensor `name` into dst (any device) after checking dtype and shape. 0/-1. */
+int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tensor *dst);
+/* Metadata value for `key`, or NULL. Owned by f. */
+const char *nb_safetensors_meta(const nb_safetensors *f, const char *key);
+/* Number of metadata entries, and entry i's key/value (NULL when out of range). */
+int nb_safetensors_meta_count(const nb_safetensors *f);
+const char *nb_safetensors_meta_key(const nb_safetensors *f, int i);
+const char *nb_safetensors_meta_value(const nb_safetensors *f, int i);
+
+/* ---- Module / training checkpoints ------------------------------------- */
+
+/* Saves m's parameters (each shared tensor once, under its first name) with
+ * optional metadata pairs. 0/-1. */
+int nb_module_save(nb_module *m, const char *path, const char *const *meta_keys, const char *const *meta_vals,
+                   int n_meta);
+/* Loads m's parameters from a file, checking every name, dtype and shape
+ * first; reports every mismatch (missing, unexpected, wrong shape/dtype) in
+ * one message and changes nothing then. 0/-1. */
+int nb_module_load(nb_module *m, const char *path);
+
+/* Saves a training checkpoint: parameters, optimiser state (optim.<name>.m /
+ * .v, or .momentum for SGD), and in metadata the step, the optimiser's
+ * hyper-parameters, the module tree's and the global RNG states, `config`
+ * (any string, e.g. the model's JSON configuration; may be NULL) and n_extra
+ * extra key/value pairs. Atomic. 0/-1. */
+int nb_checkpoint_save(const char *path, nb_module *m, const nb_optim *opt, int64_t step, const char *config,
+                       const char *const *extra_keys, const char *const *extra_vals, int n_extra);
+/* Restores what nb_checkpoint_save wrote into m and opt (opt may be NULL),
+ * checking every name/dtype/shape before changing anything; sets *step
+ * (may be NULL) and both RNG states. 0/-1. */
+int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *step);
+
+/* ======================================================================
+ * Model summary
+ * ====================================================================== */
+
+/* Prints a torchinfo-style table of m to f: one row per module (name, type,
+ * output shape for an input of `dtype` and shape, parameter count), then the
+ * totals (total / trainable / non-trainable, shared counted once) and the MB
+ * taken by parameters, gradients and AdamW state. The forward runs under
+ * no-grad in a scratch context (i32 inputs are zeros, f32 inputs ones). 0/-1. */
+int nb_module_summary(nb_module *m, nb_dtype dtype, int ndim, const int64_t *shape, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

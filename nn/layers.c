@@ -1,0 +1,208 @@
+/* nn/layers.c - the basic modules (Linear, Embedding, LayerNorm, Dropout,
+ * activations, Sequential/ModuleList, MLP) and GPT-2 initialisation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nabla/nn.h"
+#include "nn/nn_internal.h"
+
+/* ---- Linear ----------------------------------------------------------- */
+
+static nb_tensor *linear_fwd(nb_module *m, nb_tensor *x) {
+    nb_tensor *w = m->params[0].t, *b = m->n_params > 1 ? m->params[1].t : NULL;
+    return nb_linear(x, w, b);
+}
+
+nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng *rng) {
+    if (!ctx) return nb_set_error("linear_new: NULL context");
+    if (in <= 0 || out <= 0)
+        return nb_set_error("linear_new: sizes must be positive, got in=%lld out=%lld", (long long)in,
+                            (long long)out);
+    nb_module *m = nb_module_new("Linear", ctx, linear_fwd, sizeof(nb_linear_cfg));
+    if (!m) return NULL;
+    nb_linear_cfg *c = m->impl;
+    c->in = in;
+    c->out = out;
+    nb_tensor *w = nb_module_add_param(m, "weight", nb_randn(ctx, NB_SHAPE(out, in), 0.0f, 0.02f, rng));
+    nb_tensor *b = bias ? nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(out))) : w;
+    if (!w || !b) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- Embedding -------------------------------------------------------- */
+
+static nb_tensor *embedding_fwd(nb_module *m, nb_tensor *idx) { return nb_embedding(m->params[0].t, idx); }
+
+nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng) {
+    if (!ctx) return nb_set_error("embedding_new: NULL context");
+    if (num <= 0 || dim <= 0)
+        return nb_set_error("embedding_new: sizes must be positive, got num=%lld dim=%lld", (long long)num,
+                            (long long)dim);
+    nb_module *m = nb_module_new("Embedding", ctx, embedding_fwd, sizeof(nb_embedding_cfg));
+    if (!m) return NULL;
+    nb_embedding_cfg *c = m->impl;
+    c->num = num;
+    c->dim = dim;
+    if (!nb_module_add_param(m, "weight", nb_randn(ctx, NB_SHAPE(num, dim), 0.0f, 0.02f, rng))) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- LayerNorm -------------------------------------------------------- */
+
+static nb_tensor *layernorm_fwd(nb_module *m, nb_tensor *x) {
+    nb_layernorm_cfg *c = m->impl;
+    return nb_layer_norm(x, m->params[0].t, m->n_params > 1 ? m->params[1].t : NULL, c->eps);
+}
+
+nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias) {
+    if (!ctx) return nb_set_error("layernorm_new: NULL context");
+    if (dim <= 0 || !(eps >= 0))
+        return nb_set_error("layernorm_new: invalid dim=%lld eps=%g", (long long)dim, (double)eps);
+    nb_module *m = nb_module_new("LayerNorm", ctx, layernorm_fwd, sizeof(nb_layernorm_cfg));
+    if (!m) return NULL;
+    nb_layernorm_cfg *c = m->impl;
+    c->dim = dim;
+    c->eps = eps;
+    nb_tensor *w = nb_module_add_param(m, "weight", nb_ones(ctx, NB_F32, NB_SHAPE(dim)));
+    nb_tensor *b = bias ? nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(dim))) : w;
+    if (!w || !b) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- Dropout and activations --------------------------------------------- */
+
+static nb_tensor *dropout_fwd(nb_module *m, nb_tensor *x) {
+    nb_dropout_cfg *c = m->impl;
+    if (!m->training || c->p == 0.0f) return x;
+    return nb_dropout(x, c->p, true, nb_module_rng(m));
+}
+
+nb_module *nb_dropout_new(float p) {
+    if (!(p >= 0.0f && p < 1.0f)) return nb_set_error("dropout_new: p must be in [0, 1), got %g", (double)p);
+    nb_module *m = nb_module_new("Dropout", NULL, dropout_fwd, sizeof(nb_dropout_cfg));
+    if (m) ((nb_dropout_cfg *)m->impl)->p = p;
+    return m;
+}
+
+static nb_tensor *gelu_fwd(nb_module *m, nb_tensor *x) {
+    (void)m;
+    return nb_gelu(x);
+}
+
+static nb_tensor *relu_fwd(nb_module *m, nb_tensor *x) {
+    (void)m;
+    return nb_relu(x);
+}
+
+nb_module *nb_gelu_new(void) { return nb_module_new("GELU", NULL, gelu_fwd, 0); }
+
+nb_module *nb_relu_new(void) { return nb_module_new("ReLU", NULL, relu_fwd, 0); }
+
+/* ---- Sequential / ModuleList -------------------------------------------- */
+
+static nb_tensor *sequential_fwd(nb_module *m, nb_tensor *x) {
+    for (int i = 0; i < m->n_children && x; i++)
+        x = nb_module_forward(m->children[i], x);
+    return x;
+}
+
+nb_module *nb_sequential_new(void) { return nb_module_new("Sequential", NULL, sequential_fwd, 0); }
+
+nb_module *nb_module_list_new(void) { return nb_module_new("ModuleList", NULL, NULL, 0); }
+
+int nb_sequential_append(nb_module *seq, nb_module *child) {
+    if (!child) return -1;
+    if (!seq) {
+        nb_module_free(child);
+        return nb_set_error("sequential_append: NULL container"), -1;
+    }
+    char name[24];
+    snprintf(name, sizeof name, "%d", seq->n_children);
+    return nb_module_add(seq, name, child);
+}
+
+/* ---- MLP ---------------------------------------------------------------- */
+
+static nb_tensor *mlp_fwd(nb_module *m, nb_tensor *x) {
+    for (int i = 0; i < m->n_children && x; i++)
+        x = nb_module_forward(m->children[i], x);
+    return x;
+}
+
+nb_module *nb_mlp_new(nb_ctx *ctx, int64_t dim, int64_t hidden, float dropout, nb_rng *rng) {
+    nb_module *m = nb_module_new("MLP", ctx, mlp_fwd, 0);
+    if (!m) return NULL;
+    nb_module *proj = NULL;
+    if (nb_module_add(m, "fc", nb_linear_new(ctx, dim, hidden, true, rng)) ||
+        nb_module_add(m, "act", nb_gelu_new()) ||
+        nb_module_add(m, "proj", proj = nb_linear_new(ctx, hidden, dim, true, rng)) ||
+        nb_module_add(m, "drop", nb_dropout_new(dropout))) {
+        nb_module_free(m);
+        return NULL;
+    }
+    proj->residual = true;
+    return m;
+}
+
+/* ---- GPT-2 initialisation ------------------------------------------------ */
+
+typedef struct {
+    nb_tensor **done;
+    int n, cap;
+} seen_set;
+
+/* 1 when t was initialised already (tied), else records it and returns 0; -1 on OOM. */
+static int seen(seen_set *s, nb_tensor *t) {
+    for (int i = 0; i < s->n; i++)
+        if (s->done[i] == t) return 1;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 32;
+        nb_tensor **d = realloc(s->done, sizeof *d * (size_t)cap);
+        if (!d) return nb_set_error("init_gpt2: out of memory"), -1;
+        s->done = d;
+        s->cap = cap;
+    }
+    s->done[s->n++] = t;
+    return 0;
+}
+
+static int init_tree(nb_module *m, nb_rng *rng, int n_layer, seen_set *s) {
+    bool is_ln = strcmp(m->type, "LayerNorm") == 0;
+    float std = 0.02f;
+    if (m->residual && n_layer > 0) std = 0.02f / sqrtf(2.0f * (float)n_layer);
+    for (int i = 0; i < m->n_params; i++) {
+        nb_tensor *t = m->params[i].t;
+        int k = seen(s, t);
+        if (k < 0) return -1;
+        if (k) continue;
+        int rc;
+        if (strcmp(m->params[i].name, "bias") == 0)
+            rc = nb_fill_(t, 0.0);
+        else if (is_ln)
+            rc = nb_fill_(t, 1.0);
+        else
+            rc = nb_randn_(t, 0.0f, std, rng);
+        if (rc) return -1;
+    }
+    for (int i = 0; i < m->n_children; i++)
+        if (init_tree(m->children[i], rng, n_layer, s)) return -1;
+    return 0;
+}
+
+int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer) {
+    if (!m) return nb_set_error("init_gpt2: NULL module"), -1;
+    seen_set s = {0};
+    int rc = init_tree(m, rng, n_layer, &s);
+    free(s.done);
+    return rc;
+}

@@ -1,0 +1,297 @@
+/* nn/optim.c - optimisers (SGD with momentum, AdamW) with parameter groups,
+ * gradient clipping by global norm, and zeroing gradients. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nabla/nn.h"
+#include "nn/nn_internal.h"
+#include "tensor/internal.h"
+
+static nb_optim *optim_new(nb_ctx *ctx, nb_optim_kind kind, float lr) {
+    if (!ctx) return nb_set_error("optim: NULL context");
+    if (!(lr >= 0.0f) || !isfinite(lr)) return nb_set_error("optim: invalid lr %g", (double)lr);
+    nb_optim *o = calloc(1, sizeof *o);
+    if (!o) return nb_set_error("optim: out of memory");
+    o->kind = kind;
+    o->ctx = ctx;
+    o->lr = lr;
+    return o;
+}
+
+nb_optim *nb_adamw_new(nb_ctx *ctx, float lr, float beta1, float beta2, float eps) {
+    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps >= 0))
+        return nb_set_error("adamw_new: invalid betas (%g, %g) or eps %g", (double)beta1, (double)beta2,
+                            (double)eps);
+    nb_optim *o = optim_new(ctx, NB_OPTIM_ADAMW, lr);
+    if (!o) return NULL;
+    o->beta1 = beta1;
+    o->beta2 = beta2;
+    o->eps = eps;
+    return o;
+}
+
+nb_optim *nb_sgd_new(nb_ctx *ctx, float lr, float momentum, float dampening, bool nesterov) {
+    if (!(momentum >= 0 && dampening >= 0 && dampening <= 1))
+        return nb_set_error("sgd_new: invalid momentum %g or dampening %g", (double)momentum,
+                            (double)dampening);
+    if (nesterov && (momentum <= 0 || dampening != 0))
+        return nb_set_error("sgd_new: Nesterov momentum needs momentum > 0 and dampening 0");
+    nb_optim *o = optim_new(ctx, NB_OPTIM_SGD, lr);
+    if (!o) return NULL;
+    o->momentum = momentum;
+    o->dampening = dampening;
+    o->nesterov = nesterov;
+    return o;
+}
+
+static void group_free(nb_param_group *g) {
+    if (g->names)
+        for (int i = 0; i < g->n; i++)
+            free(g->names[i]);
+    free(g->names);
+    free(g->params);
+    free(g->m);
+    free(g->v);
+}
+
+void nb_optim_free(nb_optim *o) {
+    if (!o) return;
+    for (int i = 0; i < o->n_groups; i++)
+        group_free(&o->groups[i]);
+    free(o->groups);
+    free(o);
+}
+
+static bool has_param(const nb_optim *o, const nb_tensor *t) {
+    for (int g = 0; g < o->n_groups; g++)
+        for (int i = 0; i < o->groups[g].n; i++)
+            if (o->groups[g].params[i] == t) return true;
+    return false;
+}
+
+static nb_tensor *zeros_like(nb_ctx *ctx, const nb_tensor *p) {
+    nb_tensor *t = nb_tensor_new(ctx, NB_F32, p->device, p->ndim, p->shape);
+    return t && nb_fill_(t, 0.0) == 0 ? t : NULL;
+}
+
+int nb_optim_add_group(nb_optim *o, int n, const char *const *names, nb_tensor *const *params,
+                       float weight_decay, float lr_scale) {
+    if (!o) return nb_set_error("optim_add_group: NULL optimiser"), -1;
+    if (n < 0 || (n > 0 && !params)) return nb_set_error("optim_add_group: no parameters"), -1;
+    if (!(weight_decay >= 0) || !(lr_scale >= 0))
+        return nb_set_error("optim_add_group: invalid weight_decay %g or lr_scale %g", (double)weight_decay,
+                            (double)lr_scale),
+               -1;
+    for (int i = 0; i < n; i++) {
+        const char *nm = names && names[i] ? names[i] : "?";
+        if (!params[i]) return nb_set_error("optim_add_group: parameter %d ('%s') is NULL", i, nm), -1;
+        if (params[i]->dtype != NB_F32)
+            return nb_set_error("optim_add_group: parameter '%s' is not f32", nm), -1;
+        if (has_param(o, params[i]))
+            return nb_set_error("optim_add_group: parameter '%s' is already in a group", nm), -1;
+        for (int j = 0; j < i; j++)
+            if (params[j] == params[i])
+                return nb_set_error("optim_add_group: parameter '%s' given twice", nm), -1;
+    }
+    nb_param_group *gs = realloc(o->groups, sizeof *gs * (size_t)(o->n_groups + 1));
+    if (!gs) return nb_set_error("optim_add_group: out of memory"), -1;
+    o->groups = gs;
+    nb_param_group *g = &gs[o->n_groups];
+    memset(g, 0, sizeof *g);
+    size_t cnt = (size_t)(n ? n : 1);
+    g->names = calloc(cnt, sizeof *g->names);
+    g->params = calloc(cnt, sizeof *g->params);
+    g->m = calloc(cnt, sizeof *g->m);
+    g->v = o->kind == NB_OPTIM_ADAMW ? calloc(cnt, sizeof *g->v) : NULL;
+    g->weight_decay = weight_decay;
+    g->lr_scale = lr_scale;
+    if (!g->names || !g->params || !g->m || (o->kind == NB_OPTIM_ADAMW && !g->v)) {
+        group_free(g);
+        return nb_set_error("optim_add_group: out of memory"), -1;
+    }
+    for (int i = 0; i < n; i++, g->n++) {
+        char buf[48];
+        const char *nm = names && names[i] ? names[i] : buf;
+        if (nm == buf) snprintf(buf, sizeof buf, "group%d.%d", o->n_groups, i);
+        size_t len = strlen(nm) + 1;
+        g->names[i] = malloc(len);
+        g->params[i] = params[i];
+        g->m[i] = zeros_like(o->ctx, params[i]);
+        if (g->v) g->v[i] = zeros_like(o->ctx, params[i]);
+        if (!g->names[i] || !g->m[i] || (g->v && !g->v[i])) {
+            if (!g->names[i]) nb_set_error("optim_add_group: out of memory");
+            g->n += g->names[i] != NULL;
+            group_free(g);
+            return -1;
+        }
+        memcpy(g->names[i], nm, len);
+    }
+    return o->n_groups++;
+}
+
+int nb_optim_add_module(nb_optim *o, nb_module *m, float weight_decay) {
+    nb_param_list l;
+    if (!o) return nb_set_error("optim_add_module: NULL optimiser"), -1;
+    if (nb_module_parameters(m, &l)) return -1;
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        int k = 0;
+        nb_tensor **ts = malloc(sizeof *ts * (size_t)(l.n ? l.n : 1));
+        const char **ns = malloc(sizeof *ns * (size_t)(l.n ? l.n : 1));
+        if (!ts || !ns) {
+            nb_set_error("optim_add_module: out of memory");
+            rc = -1;
+        }
+        for (int i = 0; i < l.n && rc == 0; i++) {
+            nb_tensor *t = l.tensors[i];
+            if (!t->requires_grad || (pass == 0) != (t->ndim >= 2)) continue;
+            ts[k] = t;
+            ns[k++] = l.names[i];
+        }
+        if (rc == 0 && k > 0 && nb_optim_add_group(o, k, ns, ts, pass == 0 ? weight_decay : 0.0f, 1.0f) < 0)
+            rc = -1;
+        free(ts);
+        free(ns);
+    }
+    nb_param_list_free(&l);
+    return rc;
+}
+
+/* One SGD step on p as torch.optim.SGD does it. */
+static int sgd_param(nb_optim *o, nb_tensor *p, nb_tensor *buf, float lr, float wd) {
+    const nb_tensor *g = p->grad;
+    float mom = o->momentum;
+    if (mom == 0.0f) { /* p = p - lr (g + wd p) */
+        if (wd != 0.0f && nb_scale_(p, 1.0f - lr * wd)) return -1;
+        return nb_axpy_(p, -lr, g);
+    }
+    /* buf = mom buf + (1 - damp)(g + wd p); the first step sets buf = g + wd p */
+    float a = o->step == 1 ? 1.0f : 1.0f - o->dampening;
+    if (o->step == 1 ? nb_fill_(buf, 0.0) : nb_scale_(buf, mom)) return -1;
+    if (nb_axpy_(buf, a, g) || (wd != 0.0f && nb_axpy_(buf, a * wd, p))) return -1;
+    if (o->nesterov) { /* p -= lr (g + wd p + mom buf) */
+        if (wd != 0.0f && nb_scale_(p, 1.0f - lr * wd)) return -1;
+        return nb_axpy_(p, -lr, g) || nb_axpy_(p, -lr * mom, buf) ? -1 : 0;
+    }
+    return nb_axpy_(p, -lr, buf);
+}
+
+int nb_optim_step(nb_optim *o) {
+    if (!o) return nb_set_error("optim_step: NULL optimiser"), -1;
+    o->step++;
+    bool prev = nb_no_grad_begin();
+    int rc = 0;
+    for (int gi = 0; gi < o->n_groups && rc == 0; gi++) {
+        nb_param_group *g = &o->groups[gi];
+        float lr = o->lr * g->lr_scale;
+        for (int i = 0; i < g->n && rc == 0; i++) {
+            nb_tensor *p = g->params[i];
+            if (!p->requires_grad || !p->grad) continue;
+            if (o->kind == NB_OPTIM_ADAMW)
+                rc = nb_adamw_update_(p, p->grad, g->m[i], g->v[i], lr, o->beta1, o->beta2, o->eps,
+                                      g->weight_decay, o->step);
+            else
+                rc = sgd_param(o, p, g->m[i], lr, g->weight_decay);
+            if (rc) {
+                char pre[300];
+                snprintf(pre, sizeof pre, "optim_step %lld: parameter '%s'", (long long)o->step, g->names[i]);
+                nb_nn_wrap_error(pre);
+            }
+        }
+    }
+    nb_no_grad_end(prev);
+    if (rc) o->step--;
+    return rc;
+}
+
+void nb_optim_zero_grad(nb_optim *o) {
+    if (!o) return;
+    for (int g = 0; g < o->n_groups; g++)
+        for (int i = 0; i < o->groups[g].n; i++)
+            nb_zero_grad(o->groups[g].params[i]);
+}
+
+void nb_optim_set_lr(nb_optim *o, float lr) {
+    if (o) o->lr = lr;
+}
+
+int nb_optim_to(nb_optim *o, nb_device dev) {
+    if (!o) return nb_set_error("optim_to: NULL optimiser"), -1;
+    for (int g = 0; g < o->n_groups; g++)
+        for (int i = 0; i < o->groups[g].n; i++)
+            if (nb_nn_move_tensor(o->groups[g].m[i], dev) ||
+                (o->groups[g].v && nb_nn_move_tensor(o->groups[g].v[i], dev))) {
+                nb_nn_wrap_error("optim_to");
+                return -1;
+            }
+    return 0;
+}
+
+size_t nb_optim_state_bytes(const nb_optim *o) {
+    size_t b = 0;
+    if (!o) return 0;
+    for (int g = 0; g < o->n_groups; g++)
+        for (int i = 0; i < o->groups[g].n; i++)
+            b += (size_t)nb_numel(o->groups[g].params[i]) * sizeof(float) * (o->groups[g].v ? 2 : 1);
+    return b;
+}
+
+/* ---- clipping ---------------------------------------------------------------- */
+
+/* Sum of squares of a gradient in double: a plain loop on contiguous CPU data,
+ * else nb_sumsq in a scratch context. NAN on error. */
+static double grad_sumsq(const nb_tensor *g) {
+    if (g->device == NB_CPU && nb_is_contiguous(g)) {
+        const float *p = nb_data_f32(g);
+        int64_t n = nb_numel(g);
+        double s = 0;
+        for (int64_t i = 0; i < n; i++)
+            s += (double)p[i] * (double)p[i];
+        return s;
+    }
+    nb_ctx *scratch = nb_ctx_new(1 << 16);
+    if (!scratch) return NAN;
+    nb_ctx *prev = nb_ctx_use(scratch);
+    double s = nb_sumsq(g);
+    nb_ctx_use(prev);
+    nb_ctx_free(scratch);
+    return s;
+}
+
+double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm) {
+    if (n < 0 || (n > 0 && !params)) return nb_set_error("clip_grad_norm: no parameters"), -1.0;
+    if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        if (!params[i]) return nb_set_error("clip_grad_norm: parameter %d is NULL", i), -1.0;
+        if (!params[i]->grad) continue;
+        if (params[i]->grad->dtype != NB_F32)
+            return nb_set_error("clip_grad_norm: gradient %d is not f32", i), -1.0;
+        double s = grad_sumsq(params[i]->grad);
+        if (isnan(s) && nb_last_error()[0]) return -1.0;
+        total += s;
+    }
+    double norm = sqrt(total);
+    double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0)
+        for (int i = 0; i < n; i++)
+            if (params[i]->grad && nb_scale_(params[i]->grad, (float)coef)) return -1.0;
+    return norm;
+}
+
+double nb_optim_clip_grad_norm(nb_optim *o, double max_norm) {
+    if (!o) return nb_set_error("clip_grad_norm: NULL optimiser"), -1.0;
+    int n = 0;
+    for (int g = 0; g < o->n_groups; g++)
+        n += o->groups[g].n;
+    nb_tensor **ps = malloc(sizeof *ps * (size_t)(n ? n : 1));
+    if (!ps) return nb_set_error("clip_grad_norm: out of memory"), -1.0;
+    int k = 0;
+    for (int g = 0; g < o->n_groups; g++)
+        for (int i = 0; i < o->groups[g].n; i++)
+            ps[k++] = o->groups[g].params[i];
+    double r = nb_clip_grad_norm(ps, n, max_norm);
+    free(ps);
+    return r;
+}
