@@ -7,6 +7,7 @@
 #   make babygpt          the main job: train Baby GPT on the built-in corpus
 #   make bench            benchmarks
 #   make CUDA=0           leave the CUDA backend out
+#   make fuzz             libFuzzer runs of every fuzz target (FUZZ_SECONDS=60 each)
 CC       ?= gcc
 PREFIX   ?= /usr/local
 VERSION  := 0.1.0
@@ -44,8 +45,9 @@ LDFLAGS  += $(LDSAN)
 LIB_SRCS := $(wildcard tensor/*.c autograd/*.c ops/*.c backends/*.c backends/cpu/*.c nn/*.c)
 ifeq ($(CUDA),1)
   LIB_SRCS += $(wildcard backends/cuda/*.c)
-  CFLAGS_BASE += -DNB_WITH_CUDA=1 -I$(CUDA_HOME)/include
-  LDLIBS_LIB += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnvrtc
+  CFLAGS_BASE += -DNB_WITH_CUDA=1 -DNB_CUDA_HOME='"$(CUDA_HOME)"' -I$(CUDA_HOME)/include
+  LDLIBS_LIB += -Wl,-rpath,$(CUDA_HOME)/lib64 # libcuda, libnvrtc, libcublas: dlopen'd (cuda)
+  $(BUILD)/obj/backends/registry.o: $(wildcard backends/cuda/*.h) # rebuilt with NB_WITH_CUDA (cuda)
 endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -104,6 +106,13 @@ check: deps lib $(BUILD)/babygpt $(TEST_BINS) $(EX_BINS)
 bench: deps lib $(BENCH_BINS)
 	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash bench/run.sh $(BUILD)
 
+# Baby GPT against PyTorch: logits, loss, gradients and 10 AdamW steps (see the script's header)
+parity: deps lib $(BUILD)/libbabygpt.a
+	@mkdir -p $(BUILD)/parity
+	$(CC) $(ALL_CFLAGS) -MF $(BUILD)/parity/parity.d -o $(BUILD)/parity/parity tools/parity/parity.c $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
+	$(BUILD)/parity/parity $(BUILD)/parity
+	/usr/bin/python3 tools/reference/babygpt_parity.py $(BUILD)/parity
+
 babygpt: deps all
 	NABLA_DATA=$(DATA) bash examples/babygpt/main_job.sh $(BUILD)
 
@@ -117,6 +126,10 @@ install: lib
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/nabla $(DESTDIR)$(PREFIX)/include/nabla.h
 	rm -f $(DESTDIR)$(PREFIX)/lib/libnabla.a $(DESTDIR)$(PREFIX)/lib/libnabla.so $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash tools/fuzz.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
