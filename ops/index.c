@@ -1,37 +1,290 @@
-/* TEMPORARY: being written; every function reports that it is not implemented yet. */
+/* ops/index.c - indexing and joining: cat, split, index_select, gather, tril, tril_mask, cast.
+ * Indices are i32 and bounds-checked here, before any kernel runs, with a message naming the
+ * offending index and its position. The backward rules scatter gradients deterministically
+ * (index_add / scatter_add kernels never race; see backends/cpu/cpu_index.c). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops/op_util.h"
 
+/* A view descriptor (no allocation) of `t` narrowed to [start, start+len) along `dim`. */
+static nb_tensor narrow_desc(const nb_tensor *t, int dim, int64_t start, int64_t len) {
+    nb_tensor d = *t;
+    d.shape[dim] = len;
+    d.offset = t->offset + start * t->stride[dim];
+    return d;
+}
+
+/* ---- cat / split ----------------------------------------------------------------------------- */
+
+static int cat_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    int dim = (int)n->i[0];
+    int64_t off = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        nb_tensor *x = n->in[i];
+        if (x->requires_grad) {
+            nb_tensor d = narrow_desc(g, dim, off, x->shape[dim]);
+            gin[i] = nb_tensor_view(nb_out_ctx(g), g, d.ndim, d.shape, d.stride, d.offset);
+            if (!gin[i]) return -1;
+        }
+        off += x->shape[dim];
+    }
+    return 0;
+}
+
 nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim) {
-    (void)ts; (void)n; (void)dim;
-    return nb_set_error("nb_cat: not implemented yet");
+    if (n <= 0 || !ts) return nb_set_error("cat: needs at least one tensor (got n=%d)", n);
+    for (int i = 0; i < n; i++)
+        if (!ts[i]) return NULL;
+    const nb_tensor *f = ts[0];
+    int d = nb_norm_dim("cat", dim, f->ndim);
+    if (d < 0) return NULL;
+    if (f->ndim == 0) return nb_set_error("cat: cannot concatenate 0-d tensors");
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const nb_tensor *t = ts[i];
+        char x[96], y[96];
+        if (t->dtype != f->dtype || t->device != f->device)
+            return nb_set_error("cat: tensor %d is %s on %s but tensor 0 is %s on %s", i,
+                                nb_dtype_name(t->dtype), nb_device_name(t->device), nb_dtype_name(f->dtype),
+                                nb_device_name(f->device));
+        bool ok = t->ndim == f->ndim;
+        for (int k = 0; ok && k < f->ndim; k++)
+            ok = k == d || t->shape[k] == f->shape[k];
+        if (!ok)
+            return nb_set_error("cat: tensor %d has shape %s but tensor 0 has %s (only dim %d may "
+                                "differ)",
+                                i, NB_SHP(t, x), NB_SHP(f, y), dim);
+        total += t->shape[d];
+    }
+    const nb_backend *be = nb_be(f);
+    if (!be) return NULL;
+    int64_t s[NB_MAX_DIMS];
+    memcpy(s, f->shape, sizeof s);
+    s[d] = total;
+    nb_tensor *out = nb_new_like_shape(f, f->dtype, f->ndim, s);
+    if (!out) return NULL;
+    int64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        nb_tensor v = narrow_desc(out, d, off, ts[i]->shape[d]);
+        if (nb_numel(&v) && be->copy(&v, ts[i])) return NULL;
+        off += ts[i]->shape[d];
+    }
+    nb_node *node;
+    if (!nb_op_finish(out, "cat", f->dtype == NB_F32 ? cat_backward : NULL, n, ts, &node)) return NULL;
+    if (node) node->i[0] = d;
+    return out;
 }
 
 int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out) {
-    (void)a; (void)dim; (void)n; (void)sizes; (void)out;
-    return nb_set_error("nb_split: not implemented yet"), -1;
+    if (!out || n <= 0 || !sizes)
+        return nb_set_error("split: needs n >= 1 sizes and an output array (n=%d)", n), -1;
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!a) return -1;
+    int d = nb_norm_dim("split", dim, a->ndim);
+    if (d < 0) return -1;
+    if (a->ndim == 0) return nb_set_error("split: cannot split a 0-d tensor"), -1;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (sizes[i] < 0)
+            return nb_set_error("split: size %d is negative (%lld)", i, (long long)sizes[i]), -1;
+        total += sizes[i];
+    }
+    if (total != a->shape[d]) {
+        char x[96];
+        return nb_set_error("split: sizes add up to %lld but dim %d of %s has %lld", (long long)total, dim,
+                            NB_SHP(a, x), (long long)a->shape[d]),
+               -1;
+    }
+    int64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(out[i] = nb_narrow(a, d, off, sizes[i]))) {
+            for (int k = 0; k < i; k++)
+                out[k] = NULL;
+            return -1;
+        }
+        off += sizes[i];
+    }
+    return 0;
+}
+
+/* ---- index checks -------------------------------------------------------------------------- */
+
+/* Checks every index of an i32 tensor lies in [0, size); -1 with a message naming the first
+ * bad one (its value and position) otherwise. */
+static int check_indices(const char *op, const nb_tensor *idx, int64_t size, const char *what) {
+    int64_t n = nb_numel(idx);
+    if (n == 0) return 0;
+    const int32_t *p = NULL;
+    int32_t *buf = NULL;
+    bool direct = idx->device == NB_CPU && nb_is_contiguous(idx);
+    if (direct) {
+        p = (const int32_t *)nb_data(idx);
+    } else {
+        buf = malloc((size_t)n * sizeof *buf);
+        if (!buf) return nb_set_error("%s: out of memory checking %lld indices", op, (long long)n), -1;
+        if (nb_to_array(idx, NB_I32, buf)) {
+            free(buf);
+            return -1;
+        }
+        p = buf;
+    }
+    int rc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (p[i] < 0 || p[i] >= size) {
+            char x[96];
+            nb_set_error("%s: index %d at position %lld is out of range for %s of size %lld (index "
+                         "tensor %s)",
+                         op, (int)p[i], (long long)i, what, (long long)size, NB_SHP(idx, x));
+            rc = -1;
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* Checks the input (f32 or i32) and the index (i32) of an indexing op. */
+static int check_index_tensor(const char *op, const nb_tensor *a, const nb_tensor *idx) {
+    if (a->dtype != NB_F32 && a->dtype != NB_I32)
+        return nb_set_error("%s: input must be f32 or i32, got %s", op, nb_dtype_name(a->dtype)), -1;
+    if (nb_check_dtype(op, idx, NB_I32, "index") || nb_same_device(op, a, idx)) return -1;
+    return 0;
+}
+
+/* ---- index_select ----------------------------------------------------------------------------- */
+
+static int index_select_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *a = n->in[0], *idx = n->in[1];
+    const nb_backend *be = nb_be(g);
+    nb_tensor *z = be ? nb_new_like_shape(g, NB_F32, a->ndim, a->shape) : NULL;
+    if (!z || be->fill(z, 0.0) || be->index_add(z, (int)n->i[0], idx, g)) return -1;
+    gin[0] = z;
+    return 0;
 }
 
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx) {
-    (void)a; (void)dim; (void)idx;
-    return nb_set_error("nb_index_select: not implemented yet");
+    NB_NULL_GUARD(a, idx);
+    if (check_index_tensor("index_select", a, idx)) return NULL;
+    int d = nb_norm_dim("index_select", dim, a->ndim);
+    if (d < 0) return NULL;
+    char x[96], y[96];
+    if (a->ndim == 0) return nb_set_error("index_select: cannot index a 0-d tensor");
+    if (idx->ndim != 1)
+        return nb_set_error("index_select: index must be 1-D, got %s (input %s)", NB_SHP(idx, x),
+                            NB_SHP(a, y));
+    char what[64];
+    snprintf(what, sizeof what, "dim %d", d);
+    if (check_indices("index_select", idx, a->shape[d], what)) return NULL;
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    if (!be->index_select) return nb_unsupported("index_select", be);
+    int64_t s[NB_MAX_DIMS];
+    memcpy(s, a->shape, sizeof s);
+    s[d] = idx->shape[0];
+    nb_tensor *out = nb_new_like_shape(a, a->dtype, a->ndim, s);
+    if (!out || (nb_numel(out) && be->index_select(out, a, d, idx))) return NULL;
+    nb_tensor *ins[2] = {a, idx};
+    nb_node *node;
+    if (!nb_op_finish(out, "index_select", index_select_backward, 2, ins, &node)) return NULL;
+    if (node) node->i[0] = d;
+    return out;
+}
+
+/* ---- gather ----------------------------------------------------------------------------------- */
+
+static int gather_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *a = n->in[0], *idx = n->in[1];
+    const nb_backend *be = nb_be(g);
+    nb_tensor *z = be ? nb_new_like_shape(g, NB_F32, a->ndim, a->shape) : NULL;
+    if (!z || be->fill(z, 0.0) || be->scatter_add(z, (int)n->i[0], idx, g)) return -1;
+    gin[0] = z;
+    return 0;
 }
 
 nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx) {
-    (void)a; (void)dim; (void)idx;
-    return nb_set_error("nb_gather: not implemented yet");
+    NB_NULL_GUARD(a, idx);
+    if (check_index_tensor("gather", a, idx)) return NULL;
+    int d = nb_norm_dim("gather", dim, a->ndim);
+    if (d < 0) return NULL;
+    char x[96], y[96];
+    if (a->ndim == 0) return nb_set_error("gather: cannot index a 0-d tensor");
+    bool ok = idx->ndim == a->ndim;
+    for (int k = 0; ok && k < a->ndim; k++)
+        ok = k == d || idx->shape[k] <= a->shape[k];
+    if (!ok)
+        return nb_set_error("gather: index %s must have the input's ndim and no larger sizes "
+                            "outside dim %d (input %s)",
+                            NB_SHP(idx, x), dim, NB_SHP(a, y));
+    char what[64];
+    snprintf(what, sizeof what, "dim %d", d);
+    if (check_indices("gather", idx, a->shape[d], what)) return NULL;
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    if (!be->gather) return nb_unsupported("gather", be);
+    nb_tensor *out = nb_new_like_shape(a, a->dtype, idx->ndim, idx->shape);
+    if (!out || (nb_numel(out) && be->gather(out, a, d, idx))) return NULL;
+    nb_tensor *ins[2] = {a, idx};
+    nb_node *node;
+    if (!nb_op_finish(out, "gather", gather_backward, 2, ins, &node)) return NULL;
+    if (node) node->i[0] = d;
+    return out;
+}
+
+/* ---- tril ------------------------------------------------------------------------------------- */
+
+static int tril_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    gin[0] = nb_tril(g, n->i[0]);
+    return gin[0] ? 0 : -1;
 }
 
 nb_tensor *nb_tril(nb_tensor *a, int64_t k) {
-    (void)a; (void)k;
-    return nb_set_error("nb_tril: not implemented yet");
+    NB_NULL_GUARD(a);
+    if (a->ndim < 2) {
+        char x[96];
+        return nb_set_error("tril: needs at least 2 dims, got %s", NB_SHP(a, x));
+    }
+    if (a->dtype != NB_F32 && a->dtype != NB_I32)
+        return nb_set_error("tril: dtype %s not supported (f32 or i32)", nb_dtype_name(a->dtype));
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    if (!be->tril) return nb_unsupported("tril", be);
+    nb_tensor *out = nb_new_like_shape(a, a->dtype, a->ndim, a->shape);
+    if (!out || (nb_numel(out) && be->tril(out, a, k))) return NULL;
+    nb_node *node;
+    if (!nb_op_finish(out, "tril", a->dtype == NB_F32 ? tril_backward : NULL, 1, &a, &node)) return NULL;
+    if (node) node->i[0] = k;
+    return out;
 }
 
 nb_tensor *nb_tril_mask(nb_ctx *ctx, int64_t n) {
-    (void)ctx; (void)n;
-    return nb_set_error("nb_tril_mask: not implemented yet");
+    if (!ctx) ctx = nb_ctx_current();
+    if (!ctx) return nb_set_error("tril_mask: no context given and none current");
+    if (n < 0) return nb_set_error("tril_mask: negative size %lld", (long long)n);
+    nb_tensor *m = nb_tensor_new(ctx, NB_F32, NB_CPU, 2, (const int64_t[]){n, n});
+    const nb_backend *be = nb_backend_get(NB_CPU);
+    if (!m || !be || be->fill(m, 1.0) || (n && be->tril(m, m, 0))) return NULL;
+    return m;
+}
+
+/* ---- cast ------------------------------------------------------------------------------------- */
+
+static int cast_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    (void)n;
+    gin[0] = g;
+    return 0;
 }
 
 nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt) {
-    (void)a; (void)dt;
-    return nb_set_error("nb_cast: not implemented yet");
+    NB_NULL_GUARD(a);
+    if ((a->dtype != NB_F32 && a->dtype != NB_I32) || (dt != NB_F32 && dt != NB_I32))
+        return nb_set_error("cast: %s -> %s not supported (f32 <-> i32 only)", nb_dtype_name(a->dtype),
+                            nb_dtype_name(dt));
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    nb_tensor *out = nb_new_like_shape(a, dt, a->ndim, a->shape);
+    if (!out || (nb_numel(out) && be->copy(out, a))) return NULL;
+    bool diff = a->dtype == NB_F32 && dt == NB_F32;
+    return nb_op_finish(out, "cast", diff ? cast_backward : NULL, 1, &a, NULL);
 }

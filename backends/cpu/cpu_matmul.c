@@ -1,7 +1,87 @@
-/* TEMPORARY: being written; every kernel reports that it is not implemented yet. */
+/* backends/cpu/cpu_matmul.c - the CPU matmul kernel: [B,M,K] @ [B,K,N] (+ beta * out) on top
+ * of the packed GEMM in backends/cpu/gemm.h. Operands are read in place whether their last two
+ * dims are row-major or transposed; a transposed output is computed as out^T = b^T a^T. When
+ * b is shared by the whole batch (batch stride 0) and the rows of a and out stack up evenly,
+ * the batch is folded into M: one big GEMM instead of B small ones. */
+#include <string.h>
+
 #include "backends/cpu/cpu.h"
+#include "backends/cpu/gemm.h"
+
+#define SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
+
+/* Layout of the matrix in dims 1,2 of a 3-D descriptor: row-major (*trans = 0, row stride
+ * *ld) or transposed (*trans = 1, column stride *ld). -1 when it is neither. */
+static int mat_layout(const nb_tensor *t, int *trans, int64_t *ld) {
+    int64_t r = t->shape[1], c = t->shape[2], sr = t->stride[1], sc = t->stride[2];
+    if ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) {
+        *trans = 0;
+        *ld = r <= 1 ? c : sr;
+    } else if ((r <= 1 || sr == 1) && (c <= 1 || sc >= r)) {
+        *trans = 1;
+        *ld = c <= 1 ? r : sc;
+    } else {
+        return -1;
+    }
+    if (*ld < 1) *ld = 1;
+    return 0;
+}
+
+/* Batch stride of a 3-D descriptor (0 when its batch has one matrix). */
+static int64_t batch_stride(const nb_tensor *t) { return t->shape[0] == 1 ? 0 : t->stride[0]; }
 
 int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
-    (void)out; (void)a; (void)b; (void)beta;
-    return nb_set_error("nb_cpu_matmul: not implemented yet"), -1;
+    char x[96], y[96], z[96];
+    if (out->ndim != 3 || a->ndim != 3 || b->ndim != 3 || a->shape[2] != b->shape[1] ||
+        out->shape[1] != a->shape[1] || out->shape[2] != b->shape[2] ||
+        (a->shape[0] != out->shape[0] && a->shape[0] != 1) ||
+        (b->shape[0] != out->shape[0] && b->shape[0] != 1))
+        return nb_set_error("matmul (cpu): bad operands %s @ %s -> %s", SHP(a, x), SHP(b, y), SHP(out, z)),
+               -1;
+    if (out->dtype != NB_F32 || a->dtype != NB_F32 || b->dtype != NB_F32)
+        return nb_set_error("matmul (cpu): operands must be f32"), -1;
+    int64_t B = out->shape[0], M = out->shape[1], N = out->shape[2], K = a->shape[2];
+    if (B == 0 || M == 0 || N == 0) return 0;
+
+    int ta, tb, tc;
+    int64_t lda, ldb, ldc;
+    if (mat_layout(a, &ta, &lda) || mat_layout(b, &tb, &ldb) || mat_layout(out, &tc, &ldc))
+        return nb_set_error("matmul (cpu): an operand of %s @ %s -> %s is neither row-major nor "
+                            "transposed in its last two dims",
+                            SHP(a, x), SHP(b, y), SHP(out, z)),
+               -1;
+    const float *A = (const float *)nb_ptr(a), *Bp = (const float *)nb_ptr(b);
+    float *C = (float *)nb_ptr(out);
+    int64_t sa = batch_stride(a), sb = batch_stride(b), sc = batch_stride(out);
+    if (B > 1 && sc == 0) return nb_set_error("matmul (cpu): output %s has batch stride 0", SHP(out, z)), -1;
+    if (tc) { /* out^T[N,M] = b^T[N,K] @ a^T[K,M] */
+        const float *tp = A;
+        A = Bp;
+        Bp = tp;
+        int t = ta;
+        ta = !tb;
+        tb = !t;
+        int64_t tl = lda;
+        lda = ldb;
+        ldb = tl;
+        tl = sa;
+        sa = sb;
+        sb = tl;
+        tl = M;
+        M = N;
+        N = tl;
+    }
+    /* fold the batch into M when b is shared and the rows of a and C stack up evenly */
+    if (B > 1 && sb == 0 && !ta && sa == M * lda && sc == M * ldc) {
+        M *= B;
+        B = 1;
+    }
+    if (B == 1)
+        nb_cpu_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bp, ldb, beta, C, ldc);
+    else
+        nb_cpu_sgemm_batched(ta, tb, B, M, N, K, 1.0f, A, lda, sa, Bp, ldb, sb, beta, C, ldc, sc);
+    const char *err = nb_cpu_gemm_last_error();
+    if (err[0] && !strstr(err, "unblocked loop")) /* that one is only a slow path, still right */
+        return nb_set_error("matmul (cpu): %s", err), -1;
+    return 0;
 }
