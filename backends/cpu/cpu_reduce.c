@@ -43,7 +43,52 @@ static inline void offsets(const red_geom *g, int64_t k, int64_t *ao, int64_t *o
     *oo = o;
 }
 
+/* a contiguous, reduced over its leading dims only: [R, K] rows summed column-wise,
+ * streaming through memory once (the bias-gradient pattern). */
+static bool leading_only(const nb_tensor *out, const nb_tensor *a, int64_t *R, int64_t *K) {
+    if (!nb_is_contiguous(a)) return false;
+    int i = 0;
+    *R = 1;
+    *K = 1;
+    while (i < a->ndim && (out->shape[i] == 1 || a->shape[i] == 1)) *R *= a->shape[i++];
+    for (; i < a->ndim; i++) {
+        if (out->shape[i] != a->shape[i]) return false;
+        *K *= a->shape[i];
+    }
+    return nb_is_contiguous(out) && *R > 1;
+}
+
+static void reduce_rows(nb_redop op, float *O, const float *A, int64_t R, int64_t K) {
+    enum { CH = 256 };
+    int64_t chunks = (K + CH - 1) / CH;
+#pragma omp parallel for num_threads(nb_nthreads()) if (R * K > 65536 && chunks > 1) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t k0 = c * CH, k1 = k0 + CH < K ? k0 + CH : K, w = k1 - k0;
+        double acc[CH];
+        float m[CH];
+        bool nan[CH];
+        for (int64_t k = 0; k < w; k++) acc[k] = 0, m[k] = A[k0 + k], nan[k] = false;
+        for (int64_t r = 0; r < R; r++) {
+            const float *row = A + r * K + k0;
+            if (op == NB_RED_SUM)
+                for (int64_t k = 0; k < w; k++) acc[k] += row[k];
+            else
+                for (int64_t k = 0; k < w; k++) {
+                    float v = row[k];
+                    nan[k] |= v != v;
+                    m[k] = op == NB_RED_MAX ? (v > m[k] ? v : m[k]) : (v < m[k] ? v : m[k]);
+                }
+        }
+        for (int64_t k = 0; k < w; k++) O[k0 + k] = op == NB_RED_SUM ? (float)acc[k] : nan[k] ? NAN : m[k];
+    }
+}
+
 int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
+    int64_t R, K;
+    if (nb_numel(a) > 0 && leading_only(out, a, &R, &K)) {
+        reduce_rows(op, (float *)nb_ptr(out), (const float *)nb_ptr(a), R, K);
+        return 0;
+    }
     red_geom g;
     geom(out, a, &g);
     const float *A = (const float *)nb_ptr(a);
