@@ -7,6 +7,10 @@
  * encodes, invalid UTF-8 included: bytes the regex cannot match (invalid sequences) form
  * pre-tokens of their own, so decode(encode(x)) == x for every x.
  *
+ * Letters/numbers of Unicode 15-16 that the system PCRE2 may not know are added explicitly, so the
+ * split matches tiktoken's (Unicode 16 tables).  Sources: tokenizer.c (tables, encode,
+ * decode), tokenizer_pretok.c (regex), tokenizer_io.c (load/save), tokenizer_train.c (training).
+ *
  * Files: a folder with `encoder.json` (token string -> id, strings in GPT-2's byte-to-unicode
  * form) and `vocab.bpe` (first line `#version: ...`, then one merge "A B" a line, in rank order).
  *

@@ -25,12 +25,21 @@
     "\\x{10D40}-\\x{10D49}\\x{116D0}-\\x{116E3}\\x{11BF0}-\\x{11BF9}\\x{11F50}-\\x{11F59}"                   \
     "\\x{16130}-\\x{16139}\\x{16D70}-\\x{16D79}\\x{1CCF0}-\\x{1CCF9}\\x{1D2C0}-\\x{1D2D3}"                   \
     "\\x{1E4F0}-\\x{1E4F9}\\x{1E5F1}-\\x{1E5FA}"
-static const char PRETOK_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?[\\p{L}" XL "]+| ?[\\p{N}" XN "]+| ?[^" WS
-                                     "\\p{L}\\p{N}" XL XN "]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+#define PATTERN(XL, XN)                                                                                      \
+    "'s|'t|'re|'ve|'m|'ll|'d| ?[\\p{L}" XL "]+| ?[\\p{N}" XN "]+| ?[^" WS "\\p{L}\\p{N}" XL XN "]+|[" WS     \
+    "]+(?![^" WS "])|[" WS "]+"
+
+/* Two compilations: `full` (with XL/XN) is exact; `fast` (PCRE2's own tables) gives the same match
+ * unless a character it examines is one of the XL/XN code points, all at or above U+1C89 (UTF-8
+ * lead byte 0xE1).  A match examines at most two characters past its end (a stop character and a
+ * lookahead), so a fast match whose bytes and next 8 bytes are all below 0xE1 is kept, and any
+ * other is redone with `full`.  This keeps ASCII/Latin/Cyrillic/Arabic text on the cheaper regex. */
+static const char *const PATTERNS[2] = {PATTERN("", ""), PATTERN(XL, XN)};
+#define LEAD_MIN 0xE1
 
 struct bg__pretok {
-    pcre2_code *re;
-    int jit;
+    pcre2_code *re[2]; /* fast, full */
+    int jit[2];
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -42,43 +51,58 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 bg__pretok *bg__pretok_new(char *err, size_t errlen) {
-    int ec;
-    PCRE2_SIZE eo;
     bg__pretok *p = calloc(1, sizeof *p);
     if (!p) {
         set_err(err, errlen, "tokenizer: out of memory");
         return NULL;
     }
-    p->re = pcre2_compile((PCRE2_SPTR)PRETOK_PATTERN, PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-    if (!p->re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(ec, msg, sizeof msg);
-        set_err(err, errlen, "tokenizer: pre-tokenizer regex, offset %zu: %s", (size_t)eo, (char *)msg);
-        free(p);
-        return NULL;
+    for (int k = 0; k < 2; k++) {
+        int ec;
+        PCRE2_SIZE eo;
+        p->re[k] = pcre2_compile((PCRE2_SPTR)PATTERNS[k], PCRE2_ZERO_TERMINATED,
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+        if (!p->re[k]) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(ec, msg, sizeof msg);
+            set_err(err, errlen, "tokenizer: pre-tokenizer regex, offset %zu: %s", (size_t)eo, (char *)msg);
+            bg__pretok_free(p);
+            return NULL;
+        }
+        p->jit[k] = pcre2_jit_compile(p->re[k], PCRE2_JIT_COMPLETE) == 0;
     }
-    p->jit = pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE) == 0;
     return p;
 }
 
 void bg__pretok_free(bg__pretok *p) {
     if (!p) return;
-    pcre2_code_free(p->re);
+    pcre2_code_free(p->re[0]);
+    pcre2_code_free(p->re[1]);
     free(p);
+}
+
+static int match(const bg__pretok *p, int k, PCRE2_SPTR s, size_t len, size_t pos, pcre2_match_data *md) {
+    return p->jit[k] ? pcre2_jit_match(p->re[k], s, len, pos, 0, md, NULL)
+                     : pcre2_match(p->re[k], s, len, pos, 0, md, NULL);
 }
 
 int bg__pretok_split(const bg__pretok *p, const char *text, size_t len, bg__piece_fn fn, void *ctx) {
     if (len == 0) return 0;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->re, NULL);
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
     if (!md) return BG_TOK_ENOMEM;
     PCRE2_SPTR s = (PCRE2_SPTR)text;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    size_t pos = 0;
+    size_t pos = 0, hi = 0;
     int ret = 0;
+    while (hi < len && s[hi] < LEAD_MIN)
+        hi++; /* hi: the next byte >= LEAD_MIN */
     while (pos < len && ret == 0) {
-        int rc = p->jit ? pcre2_jit_match(p->re, s, len, pos, 0, md, NULL)
-                        : pcre2_match(p->re, s, len, pos, 0, md, NULL);
+        int rc = match(p, 0, s, len, pos, md);
+        if (rc > 0) {
+            if (hi < ov[0]) /* moves forward only: O(len) in all */
+                for (hi = ov[0]; hi < len && s[hi] < LEAD_MIN;)
+                    hi++;
+            if (hi < ov[1] + 8) rc = match(p, 1, s, len, pos, md);
+        }
         if (rc == PCRE2_ERROR_NOMATCH) { /* only invalid UTF-8 is left */
             ret = fn(ctx, text + pos, len - pos);
             break;
