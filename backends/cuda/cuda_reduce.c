@@ -1,0 +1,222 @@
+/* backends/cuda/cuda_reduce.c - reductions (sum/max/min over any axes), argmax,
+ * and matmul through cuBLAS.
+ *
+ * Reductions are deterministic: every output element is reduced by a fixed
+ * tree (one block) or a fixed sequence (one thread), optionally split into a
+ * fixed number of parts that a second kernel combines in order; no atomics. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/cuda/cuda_internal.h"
+
+typedef nb_cu_rgeom rgeom;
+
+/* Kept dims (size > 1, not reduced) and reduced dims, each merged where the
+ * strides allow; reduced[i] marks the reduced dims of a. The caller sets K
+ * and R (empty dims are skipped here like size-1 ones). */
+static void rgeom_init(rgeom *g, const nb_tensor *out, const nb_tensor *a, const bool *reduced) {
+    memset(g, 0, sizeof *g);
+    g->K = g->R = 1;
+    for (int i = 0; i < a->ndim; i++) {
+        long long s = a->shape[i];
+        if (s == 1) continue;
+        if (reduced[i]) {
+            int n = g->nr;
+            if (n > 0 && g->ra[n - 1] == a->stride[i] * s) {
+                g->rs[n - 1] *= s;
+                g->ra[n - 1] = a->stride[i];
+            } else {
+                g->rs[n] = s;
+                g->ra[n] = a->stride[i];
+                g->nr++;
+            }
+            g->R *= s;
+        } else {
+            int n = g->nk;
+            if (n > 0 && g->ka[n - 1] == a->stride[i] * s && g->ko[n - 1] == out->stride[i] * s) {
+                g->ks[n - 1] *= s;
+                g->ka[n - 1] = a->stride[i];
+                g->ko[n - 1] = out->stride[i];
+            } else {
+                g->ks[n] = s;
+                g->ka[n] = a->stride[i];
+                g->ko[n] = out->stride[i];
+                g->nk++;
+            }
+            g->K *= s;
+        }
+    }
+}
+
+static long long cdiv(long long a, long long b) { return (a + b - 1) / b; }
+
+int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
+    if (a->dtype != NB_F32 || out->dtype != NB_F32)
+        return nb_set_error("reduce: dtype %s not supported on cuda", nb_dtype_name(a->dtype)), -1;
+    bool red[NB_MAX_DIMS] = {false};
+    for (int i = 0; i < a->ndim; i++) red[i] = out->shape[i] == 1 && a->shape[i] != 1;
+    rgeom g;
+    rgeom_init(&g, out, a, red);
+    long long K = 1, R = 1;
+    for (int i = 0; i < a->ndim; i++) {
+        if (red[i]) R *= a->shape[i];
+        else K *= a->shape[i];
+    }
+    g.K = K;
+    g.R = R;
+    if (K == 0) return 0;
+    int iop = (int)op;
+    if (R == 0) return nb_cuda_fill(out, 0.0); /* an empty sum (max/min are refused by the op) */
+    if (K > INT_MAX) return nb_set_error("reduce (cuda): %lld outputs is too many", K), -1;
+    const long long sm = nb_cu.sm_count;
+    bool inner = g.nr >= 1 && g.ra[g.nr - 1] == 1;
+    long long P, chunk;
+    if (inner) {
+        P = 1;
+        if (K < 2 * sm && R > 8192) P = cdiv(4 * sm, K) < cdiv(R, 4096) ? cdiv(4 * sm, K) : cdiv(R, 4096);
+        if (P > 1024) P = 1024;
+    } else {
+        long long want = cdiv(sm * 2048, K), most = cdiv(R, 32);
+        P = want < most ? want : most;
+        if (P > 1024) P = 1024;
+    }
+    if (P < 1) P = 1;
+    chunk = cdiv(R, P);
+    P = cdiv(R, chunk);
+    int direct = P == 1;
+    CUdeviceptr dst = nb_cu_ptr(out), src = nb_cu_ptr(a);
+    if (!direct) {
+        void *part = nb_cu_scratch(0, (size_t)(K * P) * sizeof(float));
+        if (!part) return -1;
+        dst = (CUdeviceptr)(uintptr_t)part;
+    }
+    int rc;
+    if (inner) {
+        void *args[] = {&dst, &src, &g, &iop, &chunk, &direct};
+        rc = nb_cu_launch2(nb_cu_function(NB_CU_MOD_REDUCE, "red_block"), (unsigned)K, (unsigned)P,
+                           256, 0, args);
+    } else {
+        void *args[] = {&dst, &src, &g, &iop, &chunk, &P, &direct};
+        rc = nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_thread"),
+                          (unsigned)cdiv(K * P, 256), 256, 0, args);
+    }
+    if (rc || direct) return rc;
+    CUdeviceptr o = nb_cu_ptr(out);
+    void *args[] = {&o, &dst, &g, &iop, &P};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_final"), (unsigned)cdiv(K, 256), 256,
+                        0, args);
+}
+
+int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
+    if (a->dtype != NB_F32 || out->dtype != NB_I32 || axis < 0 || axis >= a->ndim)
+        return nb_set_error("argmax (cuda): bad operands"), -1;
+    bool red[NB_MAX_DIMS] = {false};
+    red[axis] = true;
+    rgeom g;
+    rgeom_init(&g, out, a, red);
+    long long K = nb_numel(out), n = a->shape[axis], st = a->stride[axis];
+    g.K = K;
+    g.R = n;
+    if (K == 0 || n == 0) return 0;
+    if (K > INT_MAX) return nb_set_error("argmax (cuda): %lld outputs is too many", K), -1;
+    CUdeviceptr o = nb_cu_ptr(out), s = nb_cu_ptr(a);
+    void *args[] = {&o, &s, &g, &n, &st};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "argmax"), (unsigned)K, n <= 64 ? 32 : 256,
+                        0, args);
+}
+
+/* ---- matmul (cuBLAS) ------------------------------------------------------------------------------ */
+
+#define SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
+
+/* Row-major (*trans 0, row stride *ld) or transposed (*trans 1, column stride *ld)
+ * in dims 1, 2; -1 when neither (the same rule as backends/cpu/cpu_matmul.c). */
+static int mat_layout(const nb_tensor *t, int *trans, long long *ld) {
+    int64_t r = t->shape[1], c = t->shape[2], sr = t->stride[1], sc = t->stride[2];
+    if ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) {
+        *trans = 0;
+        *ld = r <= 1 ? c : sr;
+    } else if ((r <= 1 || sr == 1) && (c <= 1 || sc >= r)) {
+        *trans = 1;
+        *ld = c <= 1 ? r : sc;
+    } else {
+        return -1;
+    }
+    if (*ld < 1) *ld = 1;
+    return 0;
+}
+
+static long long batch_stride(const nb_tensor *t) { return t->shape[0] == 1 ? 0 : t->stride[0]; }
+
+int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
+    char x[96], y[96], z[96];
+    if (out->ndim != 3 || a->ndim != 3 || b->ndim != 3 || a->shape[2] != b->shape[1] ||
+        out->shape[1] != a->shape[1] || out->shape[2] != b->shape[2] ||
+        (a->shape[0] != out->shape[0] && a->shape[0] != 1) ||
+        (b->shape[0] != out->shape[0] && b->shape[0] != 1))
+        return nb_set_error("matmul (cuda): bad operands %s @ %s -> %s", SHP(a, x), SHP(b, y),
+                            SHP(out, z)),
+               -1;
+    if (out->dtype != NB_F32 || a->dtype != NB_F32 || b->dtype != NB_F32)
+        return nb_set_error("matmul (cuda): operands must be f32"), -1;
+    long long B = out->shape[0], M = out->shape[1], N = out->shape[2], K = a->shape[2];
+    if (B == 0 || M == 0 || N == 0) return 0;
+    int ta, tb, tc;
+    long long lda, ldb, ldc;
+    if (mat_layout(a, &ta, &lda) || mat_layout(b, &tb, &ldb) || mat_layout(out, &tc, &ldc))
+        return nb_set_error("matmul (cuda): an operand of %s @ %s -> %s is neither row-major nor "
+                            "transposed in its last two dims",
+                            SHP(a, x), SHP(b, y), SHP(out, z)),
+               -1;
+    CUdeviceptr A = nb_cu_ptr(a), Bp = nb_cu_ptr(b), C = nb_cu_ptr(out);
+    long long sa = batch_stride(a), sb = batch_stride(b), sc = batch_stride(out);
+    if (B > 1 && sc == 0)
+        return nb_set_error("matmul (cuda): output %s has batch stride 0", SHP(out, z)), -1;
+    if (tc) { /* out^T[N,M] = b^T[N,K] @ a^T[K,M] */
+        CUdeviceptr tp = A;
+        A = Bp;
+        Bp = tp;
+        int t = ta;
+        ta = !tb;
+        tb = !t;
+        long long tl = lda;
+        lda = ldb;
+        ldb = tl;
+        tl = sa;
+        sa = sb;
+        sb = tl;
+        tl = M;
+        M = N;
+        N = tl;
+    }
+    if (B > 1 && sb == 0 && !ta && sa == M * lda && sc == M * ldc) { /* fold the batch into M */
+        M *= B;
+        B = 1;
+    }
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        ldc > INT_MAX || B > INT_MAX)
+        return nb_set_error("matmul (cuda): %s @ %s is too large for cuBLAS (32-bit sizes)",
+                            SHP(a, x), SHP(b, y)),
+               -1;
+    if (nb_cu_blas_ready()) return -1;
+    int tf32 = nb_cu_tf32_allowed();
+    if (tf32 != nb_cu.blas_tf32) {
+        nb_cu.blas.set_math_mode(nb_cu.blas_handle, tf32 ? 3 : 0); /* CUBLAS_TF32_TENSOR_OP_MATH */
+        nb_cu.blas_tf32 = tf32;
+    }
+    /* cuBLAS is column-major: C^T[N,M] = op(B)^T-view @ op(A)^T-view */
+    const float alpha = 1.0f;
+    int st = nb_cu.blas.sgemm_strided_batched(
+        nb_cu.blas_handle, tb ? 1 : 0, ta ? 1 : 0, (int)N, (int)M, (int)K, &alpha,
+        (const float *)(uintptr_t)Bp, (int)ldb, sb, (const float *)(uintptr_t)A, (int)lda, sa, &beta,
+        (float *)(uintptr_t)C, (int)ldc, sc, (int)B);
+    if (st != 0) {
+        const char *s = nb_cu.blas.status_string ? nb_cu.blas.status_string(st) : "";
+        return nb_set_error("matmul (cuda): cublasSgemmStridedBatched failed for %s @ %s: %s "
+                            "(status %d)",
+                            SHP(a, x), SHP(b, y), s, st),
+               -1;
+    }
+    return 0;
+}

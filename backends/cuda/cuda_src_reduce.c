@@ -1,0 +1,310 @@
+/* backends/cuda/cuda_src_reduce.c - CUDA C sources of the reduction and indexing
+ * kernels (joined after the prelude of cuda_sources.c; launched from
+ * cuda_reduce.c and cuda_index.c). */
+#include "backends/cuda/cuda_src.h"
+
+/* Kernel sources are long string literals by nature; gcc and clang handle them. */
+#pragma GCC diagnostic ignored "-Woverlength-strings"
+
+/* ---- reductions ------------------------------------------------------------------------------ */
+
+const char nb_cu_reduce_src[] = NB_CU_CODE(
+    /* kept dims (ks: sizes, ka: strides in a, ko: in out) and reduced dims (rs, ra) */
+    struct nb_rgeom {
+        long long K, R;
+        int nk, nr;
+        long long ks[8], ka[8], ko[8], rs[8], ra[8];
+    };
+
+    NB_DEVFN long long nb_koff(const nb_rgeom &g, long long k, long long *oo) {
+        long long a = 0, o = 0;
+        for (int d = g.nk - 1; d >= 0; d--) {
+            const long long c = k % g.ks[d];
+            k /= g.ks[d];
+            a += c * g.ka[d];
+            o += c * g.ko[d];
+        }
+        *oo = o;
+        return a;
+    }
+    NB_DEVFN long long nb_roff(const nb_rgeom &g, long long r) {
+        long long a = 0;
+        for (int d = g.nr - 1; d >= 0; d--) {
+            const long long c = r % g.rs[d];
+            r /= g.rs[d];
+            a += c * g.ra[d];
+        }
+        return a;
+    }
+    /* op 0 sum, 1 max, 2 min; max and min propagate NaN, as the CPU */
+    NB_DEVFN float nb_red_id(int op) { return op == 0 ? 0.0f : op == 1 ? -nb_inf() : nb_inf(); }
+    NB_DEVFN float nb_red(int op, float m, float v) {
+        if (op == 0) return m + v;
+        if (op == 1) return (v > m || v != v) ? v : m;
+        return (v < m || v != v) ? v : m;
+    }
+
+    /* one block per (kept element k, part p of the reduced range): for reductions
+     * whose innermost reduced dim is contiguous */
+    extern "C" __global__ void red_block(float *dst, const float *a, nb_rgeom g, int op,
+                                         long long chunk, int direct) {
+        const long long k = blockIdx.x, p = blockIdx.y, P = gridDim.y;
+        long long oo;
+        const long long ao = nb_koff(g, k, &oo);
+        const long long r0 = p * chunk, r1 = nb_min_ll(g.R, r0 + chunk);
+        float acc = nb_red_id(op);
+        if (g.nr == 1) {
+            const long long st = g.ra[0];
+            for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x)
+                acc = nb_red(op, acc, a[ao + r * st]);
+        } else {
+            for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x)
+                acc = nb_red(op, acc, a[ao + nb_roff(g, r)]);
+        }
+        acc = nb_block_red<float>(acc, nb_red_id(op), [&](float x, float y) { return nb_red(op, x, y); });
+        if (threadIdx.x == 0) {
+            if (direct) dst[oo] = acc;
+            else dst[k * P + p] = acc;
+        }
+    }
+
+    /* one thread per (k, part): for reductions over outer dims (adjacent threads
+     * read adjacent kept elements) */
+    extern "C" __global__ void red_thread(float *dst, const float *a, nb_rgeom g, int op,
+                                          long long chunk, long long P, int direct) {
+        const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (t >= g.K * P) return;
+        const long long k = t % g.K, p = t / g.K;
+        long long oo;
+        const long long ao = nb_koff(g, k, &oo);
+        const long long r0 = p * chunk, r1 = nb_min_ll(g.R, r0 + chunk);
+        float acc = nb_red_id(op);
+        for (long long r = r0; r < r1; r++) acc = nb_red(op, acc, a[ao + nb_roff(g, r)]);
+        if (direct) dst[oo] = acc;
+        else dst[k * P + p] = acc;
+    }
+
+    /* combines the P partials of each kept element, in order */
+    extern "C" __global__ void red_final(float *out, const float *part, nb_rgeom g, int op,
+                                         long long P) {
+        const long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (k >= g.K) return;
+        long long oo;
+        nb_koff(g, k, &oo);
+        float acc = nb_red_id(op);
+        for (long long p = 0; p < P; p++) acc = nb_red(op, acc, part[k * P + p]);
+        out[oo] = acc;
+    }
+
+    /* is (v, i) preferred to (bv, bi)? the largest; NaN beats numbers; first on ties */
+    NB_DEVFN bool nb_better(float v, long long i, float bv, long long bi) {
+        if (bi < 0) return true;
+        if (i < 0) return false;
+        const bool vn = v != v, bn = bv != bv;
+        if (vn || bn) return vn && bn ? i < bi : vn;
+        if (v != bv) return v > bv;
+        return i < bi;
+    }
+
+    /* one block per kept element; n values along the axis with stride st */
+    extern "C" __global__ void argmax(int *out, const float *a, nb_rgeom g, long long n,
+                                      long long st) {
+        __shared__ float sv[32];
+        __shared__ long long si[32];
+        const long long k = blockIdx.x;
+        long long oo;
+        const long long ao = nb_koff(g, k, &oo);
+        float bv = 0.0f;
+        long long bi = -1;
+        for (long long i = threadIdx.x; i < n; i += blockDim.x) {
+            const float v = a[ao + i * st];
+            if (nb_better(v, i, bv, bi)) {
+                bv = v;
+                bi = i;
+            }
+        }
+        const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+        for (int o = 16; o > 0; o >>= 1) {
+            const float ov = __shfl_down_sync(NB_FULL, bv, o);
+            const long long oi = __shfl_down_sync(NB_FULL, bi, o);
+            if (lane + o < 32 && nb_better(ov, oi, bv, bi)) {
+                bv = ov;
+                bi = oi;
+            }
+        }
+        if (lane == 0) {
+            sv[w] = bv;
+            si[w] = bi;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int q = 1; q < nw; q++)
+                if (nb_better(sv[q], si[q], bv, bi)) {
+                    bv = sv[q];
+                    bi = si[q];
+                }
+            out[oo] = (int)(bi < 0 ? 0 : bi);
+        }
+    }
+    );
+
+/* ---- indexing ----------------------------------------------------------------------------------- */
+
+const char nb_cu_index_src[] = NB_CU_CODE(
+    /* out = a with dim `dim` picked at idx; g: unmerged shape of out, st[0] out, st[1] a.
+     * 4-byte elements are copied bit for bit (f32 or i32). Indices out of range
+     * (the ops layer checks them first) give 0 instead of a wild read. */
+    extern "C" __global__ void index_select(u32 *o, const u32 *a, const int *idx, nb_geom g,
+                                            int dim, long long ist, long long asz) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < g.n;
+             i += (long long)gridDim.x * blockDim.x) {
+            long long r = i, oo = 0, ao = 0;
+            bool ok = true;
+            for (int d = g.ndim - 1; d >= 0; d--) {
+                const long long c = r % g.shape[d];
+                r /= g.shape[d];
+                oo += c * g.st[0][d];
+                if (d == dim) {
+                    const long long j = idx[c * ist];
+                    if (j < 0 || j >= asz) ok = false;
+                    else ao += j * g.st[1][d];
+                } else {
+                    ao += c * g.st[1][d];
+                }
+            }
+            o[oo] = ok ? a[ao] : 0u;
+        }
+    }
+
+    /* out[..] = a[.. idx[..] ..]; g: shape of out (= idx), st[0] out, st[1] idx, st[2] a */
+    extern "C" __global__ void gather(u32 *o, const u32 *a, const int *idx, nb_geom g, int dim,
+                                      long long asz) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < g.n;
+             i += (long long)gridDim.x * blockDim.x) {
+            long long r = i, oo = 0, io = 0, ao = 0;
+            for (int d = g.ndim - 1; d >= 0; d--) {
+                const long long c = r % g.shape[d];
+                r /= g.shape[d];
+                oo += c * g.st[0][d];
+                io += c * g.st[1][d];
+                if (d != dim) ao += c * g.st[2][d];
+            }
+            const long long j = idx[io];
+            o[oo] = j >= 0 && j < asz ? a[ao + j * g.st[2][dim]] : 0u;
+        }
+    }
+
+    /* out[.. idx[..j..] ..] += src[..j..], each output element summing its
+     * matches in order of j (deterministic, no atomics). g: out's shape, st[0]
+     * out; gi: idx's shape, st[0] idx, st[1] src */
+    extern "C" __global__ void scatter_add(float *o, const int *idx, const float *src, nb_geom g,
+                                           nb_geom gi, int dim) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < g.n;
+             i += (long long)gridDim.x * blockDim.x) {
+            long long r = i, oo = 0, io = 0, so = 0, pos = 0;
+            bool inside = true;
+            for (int d = g.ndim - 1; d >= 0; d--) {
+                const long long c = r % g.shape[d];
+                r /= g.shape[d];
+                oo += c * g.st[0][d];
+                if (d == dim) {
+                    pos = c;
+                } else if (c >= gi.shape[d]) {
+                    inside = false;
+                } else {
+                    io += c * gi.st[0][d];
+                    so += c * gi.st[1][d];
+                }
+            }
+            if (!inside) continue;
+            const long long len = gi.shape[dim], ist = gi.st[0][dim], sst = gi.st[1][dim];
+            float acc = o[oo];
+            bool any = false;
+            for (long long j = 0; j < len; j++)
+                if (idx[io + j * ist] == pos) {
+                    acc += src[so + j * sst];
+                    any = true;
+                }
+            if (any) o[oo] = acc;
+        }
+    }
+
+    /* index_add in five steps: count the uses of each row, scan the counts, list the
+     * positions of each row, sort each list (so additions follow index order), add. */
+    extern "C" __global__ void ia_count(int *cnt, const int *idx, long long n, long long ist,
+                                        long long V) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x) {
+            const long long j = idx[i * ist];
+            if (j >= 0 && j < V) atomicAdd(&cnt[j], 1);
+        }
+    }
+    extern "C" __global__ void ia_scan(int *start, int *cur, const int *cnt, long long V) {
+        __shared__ int sh[1024];
+        const int t = threadIdx.x, nt = blockDim.x;
+        const long long per = (V + nt - 1) / nt, b = t * per, e = nb_min_ll(V, b + per);
+        int s = 0;
+        for (long long x = b; x < e; x++) s += cnt[x];
+        sh[t] = s;
+        __syncthreads();
+        if (t == 0) {
+            int run = 0;
+            for (int q = 0; q < nt; q++) {
+                const int v = sh[q];
+                sh[q] = run;
+                run += v;
+            }
+            start[V] = run;
+        }
+        __syncthreads();
+        int run = sh[t];
+        for (long long x = b; x < e; x++) {
+            start[x] = run;
+            cur[x] = run;
+            run += cnt[x];
+        }
+    }
+    extern "C" __global__ void ia_fill(int *list, int *cur, const int *idx, long long n,
+                                       long long ist, long long V) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x) {
+            const long long j = idx[i * ist];
+            if (j >= 0 && j < V) list[atomicAdd(&cur[j], 1)] = (int)i;
+        }
+    }
+    extern "C" __global__ void ia_sort(int *list, const int *start, long long V) {
+        const long long v = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (v >= V) return;
+        const int b = start[v], e = start[v + 1];
+        for (int x = b + 1; x < e; x++) {
+            const int key = list[x];
+            int y = x - 1;
+            while (y >= b && list[y] > key) {
+                list[y + 1] = list[y];
+                y--;
+            }
+            list[y + 1] = key;
+        }
+    }
+    /* g: unmerged shape of out, st[0] out, st[1] src */
+    extern "C" __global__ void ia_apply(float *o, const float *src, const int *list,
+                                        const int *start, nb_geom g, int dim) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < g.n;
+             i += (long long)gridDim.x * blockDim.x) {
+            long long r = i, oo = 0, so = 0, pos = 0;
+            for (int d = g.ndim - 1; d >= 0; d--) {
+                const long long c = r % g.shape[d];
+                r /= g.shape[d];
+                oo += c * g.st[0][d];
+                if (d == dim) pos = c;
+                else so += c * g.st[1][d];
+            }
+            const int b = start[pos], e = start[pos + 1];
+            if (b == e) continue;
+            const long long sst = g.st[1][dim];
+            float acc = o[oo];
+            for (int q = b; q < e; q++) acc += src[so + (long long)list[q] * sst];
+            o[oo] = acc;
+        }
+    }
+    );

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# bench/gpu.sh - the CUDA backend on a machine with an NVIDIA GPU, in one run:
+#   1. builds nabla (with the CUDA backend) and runs the CUDA tests;
+#   2. times a Baby GPT safe-pro training step (batch 32, context 192) with
+#      nabla and with the same model in PyTorch on the same GPU, and prints both
+#      tokens/s and their ratio;
+#   3. given the DialogSum folder, trains safe-pro for its full 5000 steps on the
+#      GPU and evaluates it on the validation split.
+# It writes its logs, the loss plot and results.md into the output folder and
+# prints the results table last.
+#
+# usage: bench/gpu.sh [OUT_FOLDER] [DIALOGSUM_FOLDER]
+#   OUT_FOLDER        default: $GPU_OUT, else $OUT, else out/gpu
+#   DIALOGSUM_FOLDER  default: $DIALOGSUM (no full training when empty)
+# environment: BENCH_STEPS (timed steps, 30), GPT2_VOCAB (default ../shared/data/gpt2
+#   when present: the GPT-2 tokenizer, vocabulary 50257), NABLA_TF32 (1: allow TF32
+#   in both nabla and PyTorch; default off in both), MAKE_JOBS.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR=${1:-${GPU_OUT:-${OUT:-out/gpu}}}
+DATA=${2:-${DIALOGSUM:-}}
+STEPS=${BENCH_STEPS:-30}
+JOBS=${MAKE_JOBS:-$(nproc)}
+VOCAB=${GPT2_VOCAB:-}
+[ -z "$VOCAB" ] && [ -f ../shared/data/gpt2/encoder.json ] && VOCAB=$(cd ../shared/data/gpt2 && pwd)
+mkdir -p "$OUT_DIR"
+OUT_DIR=$(cd "$OUT_DIR" && pwd)
+export NABLA_CUDA_CACHE=${NABLA_CUDA_CACHE:-$OUT_DIR/kernel-cache}
+RESULTS=()
+row() { RESULTS+=("| $1 | $2 |"); }
+log() { printf '== %s\n' "$*"; }
+
+# ---- 1. build and test --------------------------------------------------------------------------
+log "GPU"
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true; } | tee "$OUT_DIR/gpu.txt"
+row "GPU" "$(head -n 1 "$OUT_DIR/gpu.txt")"
+
+log "building (make -j$JOBS) -> $OUT_DIR/build.log"
+if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops >"$OUT_DIR/build.log" 2>&1; then
+    row "build" "ok"
+else
+    tail -n 30 "$OUT_DIR/build.log"
+    row "build" "FAILED (build.log)"
+    printf '%s\n' "| what | result |" "| --- | --- |" "${RESULTS[@]}" | tee "$OUT_DIR/results.md"
+    exit 1
+fi
+
+log "CUDA tests -> $OUT_DIR/tests.log"
+if bash tests/run.sh build/tests/test_cuda build/tests/test_cuda_ops >"$OUT_DIR/tests.log" 2>&1; then
+    row "CUDA tests" "$(tail -n 1 "$OUT_DIR/tests.log")"
+else
+    tail -n 60 "$OUT_DIR/tests.log"
+    row "CUDA tests" "FAILED: $(tail -n 2 "$OUT_DIR/tests.log" | tr '\n' ' ')"
+fi
+
+# ---- 2. one safe-pro training step: nabla vs PyTorch ------------------------------------------------
+vocab_args=()
+[ -n "$VOCAB" ] && vocab_args=(--vocab "$VOCAB")
+data_args=()
+[ -n "$DATA" ] && data_args=(--data "$DATA")
+tok_s() { sed -nE 's/.*done: .* \(([0-9.]+) tokens\/s\).*/\1/p' "$1" | tail -n 1; }
+
+log "nabla: safe-pro, batch 32, context 192, $STEPS steps on cuda (a first short run warms the kernel cache)"
+./build/babygpt train --config safe-pro --device cuda --steps 3 --eval-every 1000000 --eval-batches 1 \
+    "${vocab_args[@]}" "${data_args[@]}" --quiet --out "$OUT_DIR/nabla-warm" >"$OUT_DIR/nabla-warm.log" 2>&1
+./build/babygpt train --config safe-pro --device cuda --steps "$STEPS" --eval-every 1000000 --eval-batches 1 \
+    "${vocab_args[@]}" "${data_args[@]}" --quiet --out "$OUT_DIR/nabla-step" >"$OUT_DIR/nabla-step.log" 2>&1
+nabla_rc=$?
+NABLA_TPS=$(tok_s "$OUT_DIR/nabla-step.log")
+if [ $nabla_rc -ne 0 ] || [ -z "$NABLA_TPS" ]; then
+    tail -n 20 "$OUT_DIR/nabla-step.log"
+    NABLA_TPS=""
+    row "nabla safe-pro step" "FAILED (nabla-step.log)"
+else
+    row "nabla safe-pro step (tokens/s, $STEPS steps incl. 1 eval)" "$NABLA_TPS"
+fi
+V=$(sed -nE 's/.*"vocab_size": *([0-9]+).*/\1/p' "$OUT_DIR/nabla-step/config.json" 2>/dev/null | head -n 1)
+[ -z "$V" ] && V=$(grep -oE 'vocab(ulary)?[ _a-z]*[ =:]+[0-9]+' "$OUT_DIR/nabla-step.log" | grep -oE '[0-9]+$' | head -n 1)
+[ -z "$V" ] && { [ -n "$VOCAB" ] && V=50257 || V=2048; }
+
+log "PyTorch: the same model (vocab $V), same GPU -> $OUT_DIR/torch.log"
+cat >"$OUT_DIR/torch_step.py" <<'PY'
+import math, os, sys, time
+import torch, torch.nn as nn, torch.nn.functional as F
+V, steps = int(sys.argv[1]), int(sys.argv[2])
+L, H, C, T, B, P = 6, 6, 384, 192, 32, 0.2
+tf32 = os.environ.get("NABLA_TF32", "0") not in ("", "0")
+torch.backends.cuda.matmul.allow_tf32 = tf32
+torch.backends.cudnn.allow_tf32 = tf32
+dev = "cuda"
+class Block(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.ln1, s.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        s.qkv, s.proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        s.fc, s.out = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+        s.drop = nn.Dropout(P)
+    def forward(s, x):
+        b, t, _ = x.shape
+        q, k, v = s.qkv(s.ln1(x)).split(C, dim=2)
+        q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + s.drop(s.proj(y.transpose(1, 2).reshape(b, t, C)))
+        return x + s.drop(s.out(F.gelu(s.fc(s.ln2(x)), approximate="tanh")))
+class GPT(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.tok, s.pos = nn.Embedding(V, C), nn.Embedding(T, C)
+        s.blocks = nn.ModuleList(Block() for _ in range(L))
+        s.ln, s.head, s.drop = nn.LayerNorm(C), nn.Linear(C, V, bias=False), nn.Dropout(P)
+    def forward(s, idx, tgt):
+        x = s.drop(s.tok(idx) + s.pos(torch.arange(idx.shape[1], device=idx.device)))
+        for blk in s.blocks: x = blk(x)
+        return F.cross_entropy(s.head(s.ln(x)).view(-1, V), tgt.view(-1))
+torch.manual_seed(0)
+m = GPT().to(dev)
+opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
+x = torch.randint(0, V, (B, T), device=dev); y = torch.randint(0, V, (B, T), device=dev)
+def step():
+    opt.zero_grad(set_to_none=True)
+    loss = m(x, y); loss.backward(); opt.step()
+    return loss
+for _ in range(5): step()
+torch.cuda.synchronize(); t0 = time.perf_counter()
+for _ in range(steps): loss = step()
+torch.cuda.synchronize(); dt = time.perf_counter() - t0
+print(f"torch {torch.__version__}: {steps} steps in {dt:.3f} s, loss {loss.item():.4f}")
+print(f"TOKENS_PER_S {B * T * steps / dt:.0f}")
+PY
+TORCH_TPS=""
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+    python3 "$OUT_DIR/torch_step.py" "$V" "$STEPS" >"$OUT_DIR/torch.log" 2>&1
+    TORCH_TPS=$(sed -nE 's/^TOKENS_PER_S ([0-9.]+)/\1/p' "$OUT_DIR/torch.log")
+    [ -z "$TORCH_TPS" ] && tail -n 20 "$OUT_DIR/torch.log"
+    row "PyTorch safe-pro step (tokens/s, $STEPS steps after 5 warm-up)" "${TORCH_TPS:-FAILED (torch.log)}"
+else
+    echo "PyTorch with CUDA is not installed: no comparison" | tee "$OUT_DIR/torch.log"
+    row "PyTorch safe-pro step" "not available (python3 -c 'import torch' failed)"
+fi
+if [ -n "$NABLA_TPS" ] && [ -n "$TORCH_TPS" ]; then
+    RATIO=$(awk -v a="$NABLA_TPS" -v b="$TORCH_TPS" 'BEGIN { printf "%.3f", a / b }')
+    log "nabla $NABLA_TPS tokens/s, PyTorch $TORCH_TPS tokens/s: ratio nabla/PyTorch $RATIO"
+    row "ratio nabla / PyTorch" "$RATIO"
+fi
+
+# ---- 3. the full safe-pro run on DialogSum -----------------------------------------------------------
+if [ -n "$DATA" ]; then
+    log "training safe-pro for 5000 steps on $DATA (cuda) -> $OUT_DIR/safe-pro"
+    t0=$(date +%s)
+    if ./build/babygpt train --config safe-pro --device cuda --data "$DATA" "${vocab_args[@]}" --quiet \
+        --out "$OUT_DIR/safe-pro" >"$OUT_DIR/train.log" 2>&1; then
+        t1=$(date +%s)
+        row "safe-pro 5000 steps" "$(grep 'done:' "$OUT_DIR/train.log" | tail -n 1 | sed 's/^babygpt: //') ($((t1 - t0)) s wall)"
+        cp -f "$OUT_DIR/safe-pro/loss.png" "$OUT_DIR/loss.png" 2>/dev/null
+        val=$(ls "$DATA"/validation.* 2>/dev/null | head -n 1)
+        if [ -n "$val" ]; then
+            log "evaluating on $val -> $OUT_DIR/eval.log"
+            ./build/babygpt eval --checkpoint "$OUT_DIR/safe-pro" --data "$val" >"$OUT_DIR/eval.log" 2>&1
+            row "validation ($(basename "$val"))" "$(tail -n 1 "$OUT_DIR/eval.log")"
+        else
+            row "validation" "no validation.* file in $DATA"
+        fi
+    else
+        tail -n 30 "$OUT_DIR/train.log"
+        row "safe-pro 5000 steps" "FAILED (train.log)"
+    fi
+else
+    row "safe-pro 5000 steps" "skipped (give the DialogSum folder as the second argument)"
+fi
+
+# ---- results -------------------------------------------------------------------------------------------
+echo
+printf '%s\n' "# nabla CUDA results ($(date -u +%Y-%m-%dT%H:%MZ))" "" "| what | result |" "| --- | --- |" \
+    "${RESULTS[@]}" | tee "$OUT_DIR/results.md"

@@ -1,0 +1,494 @@
+/* tests/test_cuda_ops.c - every op on the CUDA backend against the CPU backend
+ * (in the spirit of ggml's test-backend-ops): the same random inputs, the same
+ * op on both devices, forward values and the gradients of every input
+ * compared, including broadcast and non-contiguous (permuted, sliced) inputs.
+ * Also the device allocator, out-of-memory errors and mixed-device errors.
+ * Without a GPU every case is skipped with a SKIP line (never passed). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+#ifdef NB_WITH_CUDA
+#include "nabla/cuda.h"
+
+typedef nb_tensor *(*op_fn)(nb_tensor **in, void *u);
+
+/* Random f32 tensor in [lo, hi) on the CPU. */
+static nb_tensor *rnd(nb_ctx *c, int nd, const int64_t *shape, float lo, float hi, uint64_t seed) {
+    nb_rng r;
+    nb_rng_init(&r, seed);
+    return nb_rand(c, nd, shape, lo, hi, &r);
+}
+
+static float *host(const nb_tensor *t) {
+    int64_t n = nb_numel(t);
+    float *p = malloc((size_t)(n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg(nb_to_array(t, NB_F32, p) == 0, "%s", nb_last_error());
+    return p;
+}
+
+static void expect_close(const char *what, const nb_tensor *c, const nb_tensor *g, double tol) {
+    ck_assert_msg(c && g, "%s: missing result: %s", what, nb_last_error());
+    ck_assert_msg(nb_same_shape(c, g), "%s: shapes differ", what);
+    ck_assert_int_eq(g->device, NB_CUDA);
+    float *a = host(c), *b = host(g);
+    int64_t n = nb_numel(c);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(nb_close(a[i], b[i], tol, tol) || (isnan(a[i]) && isnan(b[i])),
+                      "%s: element %lld: cpu %.8g, cuda %.8g", what, (long long)i, (double)a[i],
+                      (double)b[i]);
+    free(a);
+    free(b);
+}
+
+/* Runs f on CPU inputs and on copies of them on the GPU; compares the outputs
+ * and, when grad_mask has bits, the gradients of those inputs of
+ * sum(out * w) for a random w. */
+static void compare(const char *name, op_fn f, nb_tensor **in, int n, void *u, double tol,
+                    unsigned grad_mask) {
+    nb_ctx *gc = nb_ctx_new(0);
+    nb_tensor *gin[8];
+    for (int i = 0; i < n; i++) {
+        gin[i] = nb_to_device(gc, in[i], NB_CUDA);
+        ck_assert_msg(gin[i] != NULL, "%s: to cuda: %s", name, nb_last_error());
+        if (grad_mask & (1u << i)) {
+            nb_zero_grad(in[i]); /* inputs are reused across cases */
+            nb_requires_grad_(in[i], true);
+            nb_requires_grad_(gin[i], true);
+        }
+    }
+    nb_ctx *prev = nb_ctx_use(in[0]->ctx);
+    nb_tensor *oc = f(in, u);
+    ck_assert_msg(oc != NULL, "%s (cpu): %s", name, nb_last_error());
+    nb_ctx_use(gc);
+    nb_tensor *og = f(gin, u);
+    ck_assert_msg(og != NULL, "%s (cuda): %s", name, nb_last_error());
+    expect_close(name, oc, og, tol);
+    if (grad_mask) {
+        nb_ctx_use(in[0]->ctx);
+        nb_tensor *w = rnd(in[0]->ctx, oc->ndim, oc->shape, -1.0f, 1.0f, 99);
+        ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(oc, w))), 0);
+        nb_ctx_use(gc);
+        nb_tensor *wg = nb_to_device(gc, w, NB_CUDA);
+        ck_assert_msg(nb_backward(nb_sum_all(nb_mul(og, wg))) == 0, "%s backward (cuda): %s", name,
+                      nb_last_error());
+        for (int i = 0; i < n; i++) {
+            if (!(grad_mask & (1u << i))) continue;
+            char what[96];
+            snprintf(what, sizeof what, "%s: gradient of input %d", name, i);
+            expect_close(what, in[i]->grad, gin[i]->grad, tol * 4);
+            nb_requires_grad_(in[i], false);
+        }
+    }
+    ck_assert_int_eq(nb_cuda_synchronize(), 0);
+    nb_ctx_use(prev);
+    nb_ctx_free(gc);
+}
+
+/* ---- cases ------------------------------------------------------------------------------------------ */
+
+typedef nb_tensor *(*un_fn)(nb_tensor *);
+typedef struct {
+    un_fn f;
+} un_box;
+static nb_tensor *f_unary(nb_tensor **in, void *u) { return ((un_box *)u)->f(in[0]); }
+static nb_tensor *f_unary_perm(nb_tensor **in, void *u) {
+    return ((un_box *)u)->f(nb_permute(in[0], (const int[]){2, 0, 1}));
+}
+
+START_TEST(test_unary) {
+    nb_ctx *c = nb_ctx_new(0);
+    un_fn fns[] = {nb_neg, nb_exp, nb_log,  nb_sqrt, nb_rsqrt, nb_tanh,
+                   nb_sigmoid, nb_relu, nb_gelu, nb_abs, nb_sin, nb_cos};
+    const char *names[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh",
+                           "sigmoid", "relu", "gelu", "abs", "sin", "cos"};
+    for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
+        bool pos = k == 2 || k == 3 || k == 4;
+        nb_tensor *x = rnd(c, NB_SHAPE(3, 5, 7), pos ? 0.5f : -2.0f, 2.0f, 10 + k);
+        un_box bx = {fns[k]};
+        compare(names[k], f_unary, &x, 1, &bx, 1e-5, 1);
+        compare(names[k], f_unary_perm, &x, 1, &bx, 1e-5, 1);
+    }
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_scalars(nb_tensor **in, void *u) {
+    (void)u;
+    nb_tensor *x = in[0];
+    return nb_add(nb_add(nb_clamp(x, -0.5f, 0.7f), nb_pow_scalar(nb_abs(x), 1.5f)),
+                  nb_add(nb_rsub_scalar(nb_div_scalar(nb_mul_scalar(x, 3.0f), 2.0f), 1.0f),
+                         nb_maximum_scalar(nb_minimum_scalar(x, 0.5f), -0.25f)));
+}
+
+START_TEST(test_scalar_ops) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *x = rnd(c, NB_SHAPE(40, 33), -2.0f, 2.0f, 3);
+    compare("scalar ops", f_scalars, &x, 1, NULL, 1e-5, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
+typedef nb_tensor *(*bin_fn)(nb_tensor *, nb_tensor *);
+typedef struct {
+    bin_fn f;
+} bin_box;
+static nb_tensor *f_binary(nb_tensor **in, void *u) { return ((bin_box *)u)->f(in[0], in[1]); }
+static nb_tensor *f_binary_view(nb_tensor **in, void *u) {
+    return ((bin_box *)u)->f(nb_transpose(in[0], 0, 2), nb_slice(in[1], 1, 1, 7, 2));
+}
+
+START_TEST(test_binary) {
+    nb_ctx *c = nb_ctx_new(0);
+    bin_fn fns[] = {nb_add, nb_sub, nb_mul, nb_div, nb_pow, nb_maximum, nb_minimum,
+                    nb_eq,  nb_ne,  nb_lt,  nb_le,  nb_gt,  nb_ge};
+    const char *names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
+                           "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+    for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
+        unsigned g = k < 7 ? 3 : 0;
+        nb_tensor *in[2] = {rnd(c, NB_SHAPE(4, 1, 6), 0.5f, 2.0f, 20 + k),
+                            rnd(c, NB_SHAPE(3, 1), 0.5f, 2.0f, 40 + k)};
+        bin_box bx = {fns[k]};
+        compare(names[k], f_binary, in, 2, &bx, 1e-5, g); /* broadcast */
+        nb_tensor *v[2] = {rnd(c, NB_SHAPE(3, 5, 4), 0.5f, 2.0f, 60 + k),
+                           rnd(c, NB_SHAPE(5, 7), 0.5f, 2.0f, 80 + k)};
+        compare(names[k], f_binary_view, v, 2, &bx, 1e-5, g); /* views */
+    }
+    nb_tensor *same = rnd(c, NB_SHAPE(6, 5), -1.0f, 1.0f, 5);
+    nb_tensor *tw[2] = {same, same}; /* a tensor used twice */
+    bin_box mb = {nb_mul};
+    compare("mul self", f_binary, tw, 2, &mb, 1e-5, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_where(nb_tensor **in, void *u) {
+    (void)u;
+    return nb_where(nb_gt(in[0], in[1]), in[1], nb_mul_scalar(in[0], 2.0f));
+}
+
+START_TEST(test_where) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *in[2] = {rnd(c, NB_SHAPE(5, 8), -1, 1, 1), rnd(c, NB_SHAPE(8), -1, 1, 2)};
+    compare("where", f_where, in, 2, NULL, 1e-6, 3);
+    nb_ctx_free(c);
+}
+END_TEST
+
+typedef struct {
+    int kind, naxes, axes[4];
+    bool keep, perm;
+} red_case;
+
+static nb_tensor *f_reduce(nb_tensor **in, void *u) {
+    const red_case *r = u;
+    nb_tensor *x = r->perm ? nb_permute(in[0], (const int[]){1, 2, 0}) : in[0];
+    switch (r->kind) {
+    case 0: return nb_sum(x, r->naxes, r->axes, r->keep);
+    case 1: return nb_max(x, r->naxes, r->axes, r->keep);
+    case 2: return nb_min(x, r->naxes, r->axes, r->keep);
+    case 3: return nb_mean(x, r->naxes, r->axes, r->keep);
+    default: return nb_var(x, r->naxes, r->axes, 1, r->keep);
+    }
+}
+
+static nb_tensor *f_argmax(nb_tensor **in, void *u) {
+    return nb_cast(nb_argmax(in[0], *(int *)u, false), NB_F32);
+}
+
+START_TEST(test_reduce) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *x = rnd(c, NB_SHAPE(6, 37, 129), -3, 3, 7);
+    red_case cases[] = {{0, 1, {2}, false, false}, {0, 1, {0}, true, false},
+                        {0, 2, {0, 2}, false, true}, {0, 0, {0}, false, false},
+                        {1, 1, {2}, false, false},  {1, 1, {1}, true, true},
+                        {2, 2, {0, 1}, false, false}, {3, 1, {1}, false, true},
+                        {4, 1, {2}, true, false}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        compare("reduce", f_reduce, &x, 1, &cases[k], 1e-4, cases[k].kind == 4 ? 0 : 1);
+    nb_tensor *big = rnd(c, NB_SHAPE(3, 200000), -1, 1, 8); /* split into parts */
+    red_case all = {0, 0, {0}, false, false}, inner = {0, 1, {1}, false, false};
+    compare("sum all (large)", f_reduce, &big, 1, &all, 1e-4, 0);
+    compare("sum rows (large)", f_reduce, &big, 1, &inner, 1e-4, 0);
+    for (int ax = 0; ax < 3; ax++) compare("argmax", f_argmax, &x, 1, &ax, 0, 0);
+    nb_ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_reduce_deterministic) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *x = nb_to_device(c, rnd(c, NB_SHAPE(1000, 3000), -1, 1, 9), NB_CUDA);
+    nb_ctx_use(c);
+    double a = nb_item(nb_sum_all(x)), b = nb_item(nb_sum_all(x));
+    nb_tensor *s1 = nb_sum(x, 1, (const int[]){0}, false), *s2 = nb_sum(x, 1, (const int[]){0}, false);
+    float *p = host(s1), *q = host(s2);
+    ck_assert(a == b);
+    ck_assert_int_eq(memcmp(p, q, 3000 * sizeof(float)), 0);
+    free(p);
+    free(q);
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_matmul(nb_tensor **in, void *u) {
+    int mode = *(int *)u;
+    if (mode == 1) return nb_matmul(in[0], nb_transpose(in[1], -1, -2));
+    if (mode == 2) return nb_linear(in[0], in[1], in[2]);
+    return nb_matmul(in[0], in[1]);
+}
+
+START_TEST(test_matmul) {
+    nb_ctx *c = nb_ctx_new(0);
+    int m0 = 0, m1 = 1, m2 = 2;
+    nb_tensor *a[2] = {rnd(c, NB_SHAPE(37, 65), -1, 1, 1), rnd(c, NB_SHAPE(65, 23), -1, 1, 2)};
+    compare("matmul 2-d", f_matmul, a, 2, &m0, 1e-4, 3);
+    nb_tensor *b[2] = {rnd(c, NB_SHAPE(3, 2, 17, 40), -1, 1, 3), rnd(c, NB_SHAPE(40, 9), -1, 1, 4)};
+    compare("matmul batched, broadcast", f_matmul, b, 2, &m0, 1e-4, 3);
+    nb_tensor *d[2] = {rnd(c, NB_SHAPE(4, 17, 40), -1, 1, 5), rnd(c, NB_SHAPE(4, 9, 40), -1, 1, 6)};
+    compare("matmul transposed", f_matmul, d, 2, &m1, 1e-4, 3);
+    nb_tensor *e[3] = {rnd(c, NB_SHAPE(2, 11, 48), -1, 1, 7), rnd(c, NB_SHAPE(96, 48), -1, 1, 8),
+                       rnd(c, NB_SHAPE(96), -1, 1, 9)};
+    compare("linear", f_matmul, e, 3, &m2, 1e-4, 7);
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_softmax(nb_tensor **in, void *u) {
+    return *(int *)u ? nb_log_softmax(in[0], -1) : nb_softmax(nb_transpose(in[0], 0, 1), -1);
+}
+static nb_tensor *f_layer_norm(nb_tensor **in, void *u) {
+    return *(int *)u ? nb_layer_norm(in[0], in[1], in[2], 1e-5f)
+                     : nb_layer_norm(in[0], NULL, NULL, 1e-5f);
+}
+static nb_tensor *f_embedding(nb_tensor **in, void *u) {
+    (void)u;
+    return nb_embedding(in[0], in[1]);
+}
+static nb_tensor *f_xent(nb_tensor **in, void *u) {
+    return nb_cross_entropy(in[0], in[1], *(int *)u);
+}
+
+START_TEST(test_nn) {
+    nb_ctx *c = nb_ctx_new(0);
+    int z = 0, one = 1;
+    nb_tensor *x = rnd(c, NB_SHAPE(33, 700), -4, 4, 1);
+    compare("softmax (transposed input)", f_softmax, &x, 1, &z, 1e-5, 1);
+    compare("log_softmax", f_softmax, &x, 1, &one, 1e-5, 1);
+    nb_tensor *ln[3] = {rnd(c, NB_SHAPE(4, 9, 384), -2, 2, 2), rnd(c, NB_SHAPE(384), 0.5f, 1.5f, 3),
+                        rnd(c, NB_SHAPE(384), -0.5f, 0.5f, 4)};
+    compare("layer_norm", f_layer_norm, ln, 3, &one, 1e-4, 7);
+    compare("layer_norm (no affine)", f_layer_norm, ln, 1, &z, 1e-4, 1);
+    int32_t ids[14] = {3, 0, 9, 3, 3, 1, 8, 9, 0, 2, 3, 5, 5, 7};
+    nb_tensor *em[2] = {rnd(c, NB_SHAPE(10, 24), -1, 1, 5), nb_from_data(c, NB_I32, NB_SHAPE(2, 7), ids)};
+    compare("embedding", f_embedding, em, 2, NULL, 1e-6, 1);
+    int32_t tg[6] = {2, -100, 0, 4, 4, 1};
+    nb_tensor *ce[2] = {rnd(c, NB_SHAPE(6, 5), -3, 3, 6), nb_from_data(c, NB_I32, NB_SHAPE(6), tg)};
+    int ign = -100;
+    compare("cross_entropy", f_xent, ce, 2, &ign, 1e-5, 1);
+    nb_tensor *cb[2] = {rnd(c, NB_SHAPE(64, 3000), -3, 3, 7), nb_from_data(c, NB_I32, NB_SHAPE(6), tg)};
+    cb[1] = nb_cast(rnd(c, NB_SHAPE(64), 0, 2999, 8), NB_I32);
+    compare("cross_entropy (wide)", f_xent, cb, 2, &ign, 1e-5, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_cross_entropy_bad_target) {
+    nb_ctx *c = nb_ctx_new(0);
+    int32_t tg[3] = {1, 7, 0};
+    nb_tensor *x = nb_to_device(c, rnd(c, NB_SHAPE(3, 4), -1, 1, 1), NB_CUDA);
+    nb_tensor *t = nb_to_device(c, nb_from_data(c, NB_I32, NB_SHAPE(3), tg), NB_CUDA);
+    nb_ctx_use(c);
+    ck_assert_ptr_null(nb_cross_entropy(x, t, -100));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "cross_entropy: target 7 at row 1"));
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_attention(nb_tensor **in, void *u) {
+    (void)u;
+    return nb_attention(in[0], in[1], in[2]);
+}
+
+START_TEST(test_attention) {
+    nb_ctx *c = nb_ctx_new(0);
+    int64_t shapes[][4] = {{2, 3, 17, 16}, {1, 2, 70, 64}, {2, 1, 5, 100}};
+    for (int s = 0; s < 3; s++) {
+        nb_tensor *in[3];
+        for (int i = 0; i < 3; i++) in[i] = rnd(c, 4, shapes[s], -1, 1, (uint64_t)(10 * s + i));
+        compare("attention", f_attention, in, 3, NULL, 2e-4, 7);
+    }
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_index(nb_tensor **in, void *u) {
+    int mode = *(int *)u;
+    if (mode == 0) return nb_index_select(nb_transpose(in[0], 0, 1), 1, in[1]);
+    if (mode == 1) return nb_gather(in[0], 1, in[1]);
+    return nb_tril(nb_permute(in[0], (const int[]){0, 2, 1}), mode - 3);
+}
+
+START_TEST(test_index) {
+    nb_ctx *c = nb_ctx_new(0);
+    int m0 = 0, m1 = 1, m2 = 2, m4 = 4;
+    int32_t ids[5] = {4, 0, 4, 2, 1};
+    nb_tensor *a[2] = {rnd(c, NB_SHAPE(6, 5), -1, 1, 1), nb_from_data(c, NB_I32, NB_SHAPE(5), ids)};
+    compare("index_select", f_index, a, 2, &m0, 1e-6, 1);
+    int32_t gi[12] = {0, 2, 2, 1, 4, 4, 3, 0, 1, 1, 1, 2};
+    nb_tensor *g[2] = {rnd(c, NB_SHAPE(3, 5), -1, 1, 2), nb_from_data(c, NB_I32, NB_SHAPE(3, 4), gi)};
+    compare("gather", f_index, g, 2, &m1, 1e-6, 1);
+    nb_tensor *t = rnd(c, NB_SHAPE(2, 7, 6), -1, 1, 3);
+    compare("tril k=-1", f_index, &t, 1, &m2, 0, 1);
+    compare("tril k=1", f_index, &t, 1, &m4, 0, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_random_and_dropout) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_ctx_use(c);
+    nb_rng r1, r2;
+    nb_rng_init(&r1, 42);
+    nb_rng_init(&r2, 42);
+    nb_tensor *u = nb_rand(c, NB_SHAPE(1001), -2, 3, &r1);
+    nb_tensor *ug = nb_empty(c, NB_F32, NB_SHAPE(1001));
+    nb_tensor *ugc = nb_to_device(c, ug, NB_CUDA);
+    ck_assert_int_eq(nb_rand_(ugc, -2, 3, &r2), 0);
+    expect_close("rand", u, ugc, 0); /* bit for bit */
+    nb_tensor *n = nb_randn(c, NB_SHAPE(999), 1, 2, &r1);
+    ck_assert_int_eq(nb_randn_(ugc = nb_to_device(c, nb_empty(c, NB_F32, NB_SHAPE(999)), NB_CUDA),
+                               1, 2, &r2),
+                     0);
+    expect_close("randn", n, ugc, 1e-5);
+    nb_tensor *x = rnd(c, NB_SHAPE(37, 41), -1, 1, 5), *xg = nb_to_device(c, x, NB_CUDA);
+    nb_rng_init(&r1, 7);
+    nb_rng_init(&r2, 7);
+    expect_close("dropout", nb_dropout(x, 0.3f, true, &r1), nb_dropout(xg, 0.3f, true, &r2), 0);
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_adamw_and_copies) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_ctx_use(c);
+    nb_tensor *t[4], *g[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = rnd(c, NB_SHAPE(1000), i == 3 ? 0.0f : -1.0f, 1.0f, (uint64_t)i);
+        g[i] = nb_to_device(c, t[i], NB_CUDA);
+    }
+    for (int step = 1; step <= 3; step++) {
+        ck_assert_int_eq(nb_adamw_update_(t[0], t[1], t[2], t[3], 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step), 0);
+        ck_assert_int_eq(nb_adamw_update_(g[0], g[1], g[2], g[3], 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step), 0);
+    }
+    for (int i = 0; i < 4; i++) expect_close("adamw", t[i], g[i], 1e-5);
+    /* casts and strided copies across dtypes */
+    nb_tensor *f = rnd(c, NB_SHAPE(7, 9), -50, 50, 9), *fg = nb_to_device(c, f, NB_CUDA);
+    expect_close("cast", nb_cast(nb_cast(nb_transpose(f, 0, 1), NB_I32), NB_F32),
+                 nb_cast(nb_cast(nb_transpose(fg, 0, 1), NB_I32), NB_F32), 0);
+    nb_tensor *ar = nb_arange(c, NB_F32, 0, 10, 0.5);
+    ck_assert_ptr_nonnull(ar);
+    expect_close("axpy", (nb_axpy_(t[0], 0.5f, t[1]), t[0]), (nb_axpy_(g[0], 0.5f, g[1]), g[0]), 1e-6);
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_memory_and_errors) {
+    nb_ctx *c = nb_ctx_new(1 << 20);
+    nb_tensor *a = nb_to_device(c, rnd(c, NB_SHAPE(4), 0, 1, 1), NB_CUDA);
+    nb_tensor *b = rnd(c, NB_SHAPE(4), 0, 1, 2);
+    ck_assert_ptr_nonnull(a);
+    nb_ctx_use(c);
+    ck_assert_ptr_null(nb_add(a, b)); /* different devices: a clear error */
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "different devices"));
+    nb_ctx_use(NULL);
+    size_t used0, cached0, peak0;
+    nb_cuda_memory_stats(&used0, &cached0, &peak0);
+    ck_assert_uint_ge(peak0, used0);
+    /* a context's device chunk is reused after a reset: one driver allocation in all */
+    nb_ctx *step = nb_ctx_new(1 << 22);
+    for (int i = 0; i < 3; i++) {
+        nb_tensor *h = nb_to_device(step, rnd(step, NB_SHAPE(1000), 0, 1, 3), NB_CUDA);
+        ck_assert_ptr_nonnull(h);
+        nb_ctx_reset(step);
+    }
+    ck_assert_uint_eq(nb_ctx_os_allocs(step), 2); /* one host chunk, one device chunk */
+    nb_ctx_free(step);
+    size_t used1, cached1;
+    nb_cuda_memory_stats(&used1, &cached1, NULL);
+    ck_assert_uint_eq(used1, used0);     /* the chunk went back to the cache */
+    ck_assert_uint_ge(cached1, 1 << 22);
+    /* and the next context of that size gets it from the cache */
+    nb_ctx *again = nb_ctx_new(1 << 22);
+    ck_assert_ptr_nonnull(nb_to_device(again, b, NB_CUDA));
+    size_t cached2;
+    nb_cuda_memory_stats(NULL, &cached2, NULL);
+    ck_assert_uint_lt(cached2, cached1);
+    nb_ctx_free(again);
+    nb_cuda_empty_cache();
+    nb_cuda_memory_stats(NULL, &cached2, NULL);
+    ck_assert_uint_eq(cached2, 0);
+    nb_ctx_free(c);
+}
+END_TEST
+
+START_TEST(test_out_of_memory) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *h = nb_empty(c, NB_F32, NB_SHAPE(2));
+    nb_ctx *g = nb_ctx_new((size_t)1 << 50); /* a 1 PiB chunk cannot be had */
+    nb_clear_error();
+    ck_assert_ptr_null(nb_to_device(g, h, NB_CUDA));
+    const char *e = nb_last_error();
+    ck_assert_msg(strstr(e, "cuda: out of memory") && strstr(e, "bytes"), "message: %s", e);
+    nb_ctx_free(g);
+    nb_ctx_free(c);
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("cuda_ops");
+    const char *why = NULL;
+    if (!nb_cuda_available(&why)) {
+        nb_test_skip("cuda ops vs cpu (forward, backward, broadcast, views)", why);
+        nb_test_skip("cuda allocator and out-of-memory", why);
+        return s;
+    }
+    TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_unary);
+    tcase_add_test(tc, test_scalar_ops);
+    tcase_add_test(tc, test_binary);
+    tcase_add_test(tc, test_where);
+    tcase_add_test(tc, test_reduce);
+    tcase_add_test(tc, test_reduce_deterministic);
+    tcase_add_test(tc, test_matmul);
+    tcase_add_test(tc, test_nn);
+    tcase_add_test(tc, test_cross_entropy_bad_target);
+    tcase_add_test(tc, test_attention);
+    tcase_add_test(tc, test_index);
+    tcase_add_test(tc, test_random_and_dropout);
+    tcase_add_test(tc, test_adamw_and_copies);
+    tcase_add_test(tc, test_memory_and_errors);
+    tcase_add_test(tc, test_out_of_memory);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+#else
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("cuda_ops");
+    nb_test_skip("cuda ops vs cpu", "this build has no CUDA backend");
+    return s;
+}
+
+#endif
+
+NB_CHECK_MAIN()
