@@ -150,7 +150,7 @@ int nb_safetensors_save(const char *path, const char *const *names, nb_tensor *c
     snprintf(tmp, plen, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    const char *stage = "create a temp file";
+    const char *stage = "create a temp file beside";
     int rc = -1;
     if (!fp) {
         if (fd >= 0) close(fd);
@@ -159,14 +159,14 @@ int nb_safetensors_save(const char *path, const char *const *names, nb_tensor *c
     uint8_t len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-    stage = "write";
+    stage = "write the temp file for";
     errno = 0;
     if (fwrite(len8, 1, 8, fp) != 8 || fwrite(header, 1, hlen, fp) != hlen) goto close_out;
     for (int i = 0; i < n; i++)
         if (write_tensor(fp, tensors[i])) goto close_out;
-    stage = "flush/fsync";
+    stage = "flush/fsync the temp file for";
     if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) goto close_out;
-    stage = "close";
+    stage = "close the temp file for";
     if (fclose(fp) != 0) {
         fp = NULL;
         goto out;
@@ -182,7 +182,7 @@ out:
     if (rc) {
         int e = errno;
         if (fd >= 0) unlink(tmp);
-        nb_set_error("safetensors_save %s: cannot %s the file: %s", path, stage,
+        nb_set_error("safetensors_save: cannot %s %s: %s", stage, path,
                      e ? strerror(e) : "error writing a tensor");
     }
     free(tmp);
