@@ -1,0 +1,545 @@
+/* backends/cpu/gemm.c - the GEMM driver: argument checks, ISA dispatch, cache blocking,
+ * per-thread packing buffers and the OpenMP split of C. The packing routines and micro-kernels
+ * live in gemm_generic.c, gemm_avx2.c and gemm_avx512.c. */
+#include "backends/cpu/gemm.h"
+#include "backends/cpu/gemm_internal.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+static _Thread_local char g_err[256];
+
+#define GEMM_ERR(...) set_err(__FILE__, __LINE__, __VA_ARGS__)
+
+__attribute__((format(printf, 3, 4))) static void set_err(const char *file, int line,
+                                                          const char *fmt, ...) {
+    int n = snprintf(g_err, sizeof g_err, "%s:%d: ", file, line);
+    if (n < 0 || (size_t)n >= sizeof g_err) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err + n, sizeof g_err - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+const char *nb_cpu_gemm_last_error(void) { return g_err; }
+
+/* ---- ISA dispatch ------------------------------------------------------------------------ */
+
+static _Atomic(const nb_gemm_impl *) g_impl;
+
+static int cpu_has(const char *isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (strcmp(isa, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("fma");
+    if (strcmp(isa, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return strcmp(isa, "generic") == 0;
+}
+
+static const nb_gemm_impl *impl_named(const char *isa) {
+    if (strcmp(isa, "avx512") == 0) return nb_gemm_impl_avx512();
+    if (strcmp(isa, "avx2") == 0) return nb_gemm_impl_avx2();
+    if (strcmp(isa, "generic") == 0) return nb_gemm_impl_generic();
+    return NULL;
+}
+
+static const nb_gemm_impl *impl_best(void) {
+    static const char *order[] = {"avx512", "avx2"};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        const nb_gemm_impl *im = impl_named(order[i]);
+        if (im && cpu_has(order[i])) return im;
+    }
+    return nb_gemm_impl_generic();
+}
+
+static const nb_gemm_impl *impl_get(void) {
+    const nb_gemm_impl *im = atomic_load(&g_impl);
+    if (!im) {
+        im = impl_best();
+        atomic_store(&g_impl, im);
+    }
+    return im;
+}
+
+int nb_cpu_gemm_force_isa(const char *isa) {
+    if (!isa || strcmp(isa, "auto") == 0) {
+        atomic_store(&g_impl, impl_best());
+        return 0;
+    }
+    const nb_gemm_impl *im = impl_named(isa);
+    if (!im || !cpu_has(isa)) return -1;
+    atomic_store(&g_impl, im);
+    return 0;
+}
+
+const char *nb_cpu_gemm_isa(void) { return impl_get()->name; }
+
+/* ---- packing-buffer cache ------------------------------------------------------------------
+ * A list of workspaces, each claimed by one thread for the length of one GEMM (or one batch
+ * slice). Buffers grow to the largest size seen and are kept, so steady-state loops do not
+ * allocate. The list head is static, so unreleased buffers stay reachable (LSan-clean). */
+
+typedef struct gemm_ws {
+    struct gemm_ws *next;
+    int busy;
+    float *a, *b;
+    size_t acap, bcap; /* floats */
+} gemm_ws;
+
+static gemm_ws *g_ws_list;
+static uint64_t g_cache_bytes, g_cache_allocs;
+
+/* Claims n free workspaces (creating them as needed) in list order, so the same call sequence
+ * always gets the same buffers. out[i] is NULL where memory ran out. */
+static void ws_acquire(int n, gemm_ws **out) {
+#pragma omp critical(nb_cpu_gemm_ws)
+    {
+        gemm_ws *w = g_ws_list, **tail = &g_ws_list;
+        for (int i = 0; i < n; i++) {
+            while (w && w->busy) {
+                tail = &w->next;
+                w = w->next;
+            }
+            if (!w) {
+                w = calloc(1, sizeof *w);
+                if (w) {
+                    *tail = w; /* appended: earlier workspaces keep their places */
+                    g_cache_allocs++;
+                }
+            }
+            out[i] = w;
+            if (w) w->busy = 1;
+        }
+    }
+}
+
+static void ws_release(int n, gemm_ws **ws) {
+#pragma omp critical(nb_cpu_gemm_ws)
+    for (int i = 0; i < n; i++)
+        if (ws[i]) ws[i]->busy = 0;
+}
+
+/* Grows *buf to hold at least `need` floats (64-byte aligned); 0 on success. */
+static int ws_grow(float **buf, size_t *cap, size_t need) {
+    if (*cap >= need) return 0;
+    size_t bytes = (need * sizeof(float) + 4095) & ~(size_t)4095;
+    float *p = aligned_alloc(64, bytes);
+    if (!p) return -1;
+#pragma omp critical(nb_cpu_gemm_ws)
+    {
+        g_cache_bytes += bytes - *cap * sizeof(float);
+        g_cache_allocs++;
+    }
+    free(*buf);
+    *buf = p;
+    *cap = bytes / sizeof(float);
+    return 0;
+}
+
+/* Makes every workspace in ws[0..n) hold na + nb floats; one that cannot is released and set
+ * to NULL (its part then runs the naive loop). Returns -1 if any failed. */
+static int ws_reserve(int n, gemm_ws **ws, size_t na, size_t nb) {
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (ws[i] && (ws_grow(&ws[i]->a, &ws[i]->acap, na) != 0 ||
+                      ws_grow(&ws[i]->b, &ws[i]->bcap, nb) != 0)) {
+            ws_release(1, &ws[i]);
+            ws[i] = NULL;
+        }
+        if (!ws[i]) rc = -1;
+    }
+    return rc;
+}
+
+void nb_cpu_gemm_release(void) {
+#pragma omp critical(nb_cpu_gemm_ws)
+    {
+        gemm_ws *w = g_ws_list;
+        while (w) {
+            gemm_ws *next = w->next;
+            free(w->a);
+            free(w->b);
+            free(w);
+            w = next;
+        }
+        g_ws_list = NULL;
+        g_cache_bytes = 0;
+    }
+}
+
+uint64_t nb_cpu_gemm_cache_bytes(void) {
+    uint64_t v;
+#pragma omp critical(nb_cpu_gemm_ws)
+    v = g_cache_bytes;
+    return v;
+}
+
+uint64_t nb_cpu_gemm_cache_allocs(void) {
+    uint64_t v;
+#pragma omp critical(nb_cpu_gemm_ws)
+    v = g_cache_allocs;
+    return v;
+}
+
+/* ---- the blocked single-thread GEMM -------------------------------------------------------- */
+
+typedef struct gemm_args {
+    int ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int64_t lda, ldb, ldc;
+} gemm_args;
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Splits n into equal blocks of at most `blk`, rounded up to a multiple of `mult`. */
+static int64_t even_block(int64_t n, int64_t blk, int64_t mult) {
+    int64_t b = cdiv(n, cdiv(n, blk));
+    return cdiv(b, mult) * mult;
+}
+
+/* Depth of the K blocks: depends only on K and the path, so every thread (and every thread
+ * count) sums each element of C in the same order. */
+static int64_t k_block(const nb_gemm_impl *im, int64_t K) { return even_block(K, im->kc, 8); }
+
+/* Buffer sizes (floats) that any rectangle of at most `rows` x `cols` needs: even_block(n, blk,
+ * mult) never exceeds roundup(min(n, blk), mult). */
+static size_t need_a(const nb_gemm_impl *im, const gemm_args *g, int64_t rows) {
+    return (size_t)(cdiv(imin(rows, im->mc), im->mr) * im->mr * k_block(im, g->K));
+}
+
+static size_t need_b(const nb_gemm_impl *im, const gemm_args *g, int64_t cols) {
+    return (size_t)(cdiv(imin(cols, im->nc), im->nr) * im->nr * k_block(im, g->K));
+}
+
+static const float *a_at(const gemm_args *g, int64_t i, int64_t p) {
+    return g->ta ? g->A + p * g->lda + i : g->A + i * g->lda + p;
+}
+
+static const float *b_at(const gemm_args *g, int64_t p, int64_t j) {
+    return g->tb ? g->B + j * g->ldb + p : g->B + p * g->ldb + j;
+}
+
+/* Rectangles at most this many rows high use op(B) = B in place, without packing it: each
+ * B panel is used by few register tiles, and the copy costs more than the strided reads. */
+#define DIRECT_B_MAX_M 192
+
+/* Few rows times B^T (any op(A)): dot products over K blocks, no B packing. */
+static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0,
+                          int64_t i1, int64_t j0, int64_t j1) {
+    const int64_t M = i1 - i0, K = g->K, kc = k_block(im, K);
+    for (int64_t pc = 0; pc < K; pc += kc) {
+        const int64_t kb = imin(kc, K - pc);
+        const float *ap = a_at(g, i0, pc);
+        int64_t ldap = g->lda;
+        if (g->ta) { /* gather the M columns of A into rows */
+            for (int64_t p = 0; p < kb; p++)
+                for (int64_t i = 0; i < M; i++) w->a[i * kb + p] = ap[p * g->lda + i];
+            ap = w->a;
+            ldap = kb;
+        }
+        im->dot_nt(M, j1 - j0, kb, ap, ldap, b_at(g, pc, j0), g->ldb, g->C + i0 * g->ldc + j0,
+                   g->ldc, g->alpha, pc == 0 ? g->beta : 1.0f);
+    }
+}
+
+/* Computes rows [i0, i1) x columns [j0, j1) of C with workspace w (already grown). */
+static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0,
+                      int64_t i1, int64_t j0, int64_t j1) {
+    /* Chosen by the whole M, so every thread sums in the same order. */
+    if (g->tb && im->dot_nt && g->M <= NB_GEMM_DOT_MAX_M) {
+        gemm_rect_dot(im, g, w, i0, i1, j0, j1);
+        return;
+    }
+    if (!g->tb && im->axpy_nn && g->M <= NB_GEMM_DOT_MAX_M) {
+        im->axpy_nn(i1 - i0, j1 - j0, g->K, a_at(g, i0, 0), g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
+                    b_at(g, 0, j0), g->ldb, g->C + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta);
+        return;
+    }
+    const int64_t M = i1 - i0, N = j1 - j0, K = g->K;
+    const int64_t kc = k_block(im, K), mc = even_block(M, im->mc, im->mr);
+    const int64_t nc = even_block(N, im->nc, im->nr);
+    const int mr = im->mr, nr = im->nr;
+    const int direct_b = !g->tb && M <= DIRECT_B_MAX_M;
+    for (int64_t pc = 0; pc < K; pc += kc) {
+        const int64_t kb = imin(kc, K - pc);
+        const float beta = pc == 0 ? g->beta : 1.0f;
+        for (int64_t ic = 0; ic < M; ic += mc) {
+            const int64_t mb = imin(mc, M - ic);
+            im->pack_a(g->ta, a_at(g, i0 + ic, pc), g->lda, mb, kb, w->a);
+            for (int64_t jc = 0; jc < N; jc += nc) {
+                const int64_t nb = imin(nc, N - jc);
+                float *cblk = g->C + (i0 + ic) * g->ldc + j0 + jc;
+                if (!direct_b) {
+                    im->pack_b(g->tb, b_at(g, pc, j0 + jc), g->ldb, kb, nb, w->b);
+                    for (int64_t ir = 0; ir < mb; ir += mr)
+                        for (int64_t jr = 0; jr < nb; jr += nr)
+                            im->kernel(kb, w->a + ir * kb, w->b + jr * kb, nr,
+                                       cblk + ir * g->ldc + jr, g->ldc, (int)imin(mr, mb - ir),
+                                       (int)imin(nr, nb - jr), g->alpha, beta);
+                    continue;
+                }
+                /* B in place; only a last, narrower panel is packed (zero-padded). */
+                const int64_t nfull = nb / nr * nr;
+                if (nfull < nb)
+                    im->pack_b(0, b_at(g, pc, j0 + jc + nfull), g->ldb, kb, nb - nfull, w->b);
+                for (int64_t jr = 0; jr < nb; jr += nr) {
+                    const float *bp = jr < nfull ? b_at(g, pc, j0 + jc + jr) : w->b;
+                    const int64_t ldbp = jr < nfull ? g->ldb : nr;
+                    for (int64_t ir = 0; ir < mb; ir += mr)
+                        im->kernel(kb, w->a + ir * kb, bp, ldbp, cblk + ir * g->ldc + jr, g->ldc,
+                                   (int)imin(mr, mb - ir), (int)imin(nr, nb - jr), g->alpha, beta);
+                }
+            }
+        }
+    }
+}
+
+/* Last resort when a packing buffer cannot be allocated: the plain triple loop. */
+static void gemm_rect_naive(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    for (int64_t i = i0; i < i1; i++) {
+        for (int64_t j = j0; j < j1; j++) {
+            float acc = 0.0f;
+            for (int64_t p = 0; p < g->K; p++) acc += *a_at(g, i, p) * *b_at(g, p, j);
+            float *c = g->C + i * g->ldc + j;
+            *c = g->beta == 0.0f ? g->alpha * acc : g->alpha * acc + g->beta * *c;
+        }
+    }
+}
+
+/* C = beta * C, for K == 0 or alpha == 0 (A and B are not read). */
+static void scale_c(const gemm_args *g) {
+    for (int64_t i = 0; i < g->M; i++) {
+        float *c = g->C + i * g->ldc;
+        if (g->beta == 0.0f)
+            memset(c, 0, (size_t)g->N * sizeof(float));
+        else if (g->beta != 1.0f)
+            for (int64_t j = 0; j < g->N; j++) c[j] *= g->beta;
+    }
+}
+
+/* ---- threads ------------------------------------------------------------------------------- */
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1;
+    int n = omp_get_max_threads();
+    return n < 1 ? 1 : n;
+#else
+    return 1;
+#endif
+}
+
+/* Picks a pm x pn grid of rectangles for nt threads: balanced in register tiles and cheapest
+ * in packing (splitting M makes every thread pack all of its B columns, splitting N makes every
+ * thread pack all of A). Returns the number of rectangles used (<= nt). */
+static int split_grid(const nb_gemm_impl *im, const gemm_args *g, int nt, int *pm, int *pn) {
+    const int64_t tm = cdiv(g->M, im->mr), tn = cdiv(g->N, im->nr);
+    double best = -1.0;
+    *pm = *pn = 1;
+    for (int n = nt; n >= 1 && best < 0.0; n--) {
+        for (int a = 1; a <= n; a++) {
+            if (n % a != 0 || a > tm || n / a > tn) continue;
+            const int b = n / a;
+            const double rows = (double)(cdiv(tm, a) * im->mr);
+            const double cols = (double)(cdiv(tn, b) * im->nr);
+            const double K = (double)g->K;
+            const double cost =
+                rows * cols * K / 16.0 + rows * K + cols * K * (double)cdiv((int64_t)rows, im->mc);
+            if (best < 0.0 || cost < best) {
+                best = cost;
+                *pm = a;
+                *pn = b;
+            }
+        }
+    }
+    return *pm * *pn;
+}
+
+#define MAX_PARTS 256
+
+/* One rectangle with workspace w, or the naive loop when w is NULL (out of memory). */
+static void run_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+                     int64_t j0, int64_t j1) {
+    if (w)
+        gemm_rect(im, g, w, i0, i1, j0, j1);
+    else
+        gemm_rect_naive(g, i0, i1, j0, j1);
+}
+
+/* One GEMM on up to nt threads; 0, or -1 when some part ran out of memory (and was computed by
+ * the naive loop instead). */
+static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
+    if (g->K == 0 || g->alpha == 0.0f) {
+        scale_c(g);
+        return 0;
+    }
+    const double work = (double)g->M * (double)g->N * (double)g->K;
+    if (work < 65536.0 * 16.0) nt = 1;
+    if (nt > MAX_PARTS) nt = MAX_PARTS;
+    int pm = 1, pn = 1;
+    if (nt > 1) nt = split_grid(im, g, nt, &pm, &pn);
+    const int64_t tm = cdiv(g->M, im->mr), tn = cdiv(g->N, im->nr);
+    const int64_t max_rows = cdiv(tm, pm) * im->mr, max_cols = cdiv(tn, pn) * im->nr;
+    gemm_ws *ws[MAX_PARTS];
+    ws_acquire(nt, ws);
+    int rc = ws_reserve(nt, ws, need_a(im, g, max_rows), need_b(im, g, max_cols));
+    if (nt == 1) {
+        run_rect(im, g, ws[0], 0, g->M, 0, g->N);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+#ifdef _OPENMP
+            int t = omp_get_thread_num(), step = omp_get_num_threads();
+#else
+            int t = 0, step = 1;
+#endif
+            for (int part = t; part < nt; part += step) {
+                const int pi = part / pn, pj = part % pn;
+                const int64_t i0 = tm * pi / pm * im->mr;
+                const int64_t i1 = imin(tm * (pi + 1) / pm * im->mr, g->M);
+                const int64_t j0 = tn * pj / pn * im->nr;
+                const int64_t j1 = imin(tn * (pj + 1) / pn * im->nr, g->N);
+                if (i0 < i1 && j0 < j1) run_rect(im, g, ws[part], i0, i1, j0, j1);
+            }
+        }
+    }
+    ws_release(nt, ws);
+    return rc;
+}
+
+/* A batch of small GEMMs, split evenly across nt threads (each with its own workspace). */
+static int gemm_run_batch(const nb_gemm_impl *im, const gemm_args *g, int64_t batch, int nt,
+                          int64_t stride_a, int64_t stride_b, int64_t stride_c) {
+    if (nt > MAX_PARTS) nt = MAX_PARTS;
+    gemm_ws *ws[MAX_PARTS];
+    ws_acquire(nt, ws);
+    int rc = ws_reserve(nt, ws, need_a(im, g, g->M), need_b(im, g, g->N));
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), step = omp_get_num_threads();
+#else
+        int t = 0, step = 1;
+#endif
+        for (int part = t; part < nt; part += step) {
+            for (int64_t i = batch * part / nt; i < batch * (part + 1) / nt; i++) {
+                gemm_args gi = *g;
+                gi.A = g->A ? g->A + i * stride_a : NULL;
+                gi.B = g->B ? g->B + i * stride_b : NULL;
+                gi.C = g->C + i * stride_c;
+                if (gi.K == 0 || gi.alpha == 0.0f)
+                    scale_c(&gi);
+                else
+                    run_rect(im, &gi, ws[part], 0, gi.M, 0, gi.N);
+            }
+        }
+    }
+    ws_release(nt, ws);
+    return rc;
+}
+
+/* ---- public entry points ------------------------------------------------------------------- */
+
+static int check_args(const char *fn, const gemm_args *g) {
+    if (g->M < 0 || g->N < 0 || g->K < 0) {
+        GEMM_ERR("%s: negative size M=%lld N=%lld K=%lld", fn, (long long)g->M, (long long)g->N,
+                 (long long)g->K);
+        return -1;
+    }
+    if (g->M == 0 || g->N == 0) return 0;
+    if (!g->C) {
+        GEMM_ERR("%s: C is NULL (M=%lld N=%lld)", fn, (long long)g->M, (long long)g->N);
+        return -1;
+    }
+    if (g->ldc < g->N) {
+        GEMM_ERR("%s: ldc=%lld is less than N=%lld", fn, (long long)g->ldc, (long long)g->N);
+        return -1;
+    }
+    if (g->K == 0 || g->alpha == 0.0f) return 0;
+    const int64_t arow = g->ta ? g->M : g->K, brow = g->tb ? g->K : g->N;
+    if (!g->A || !g->B) {
+        GEMM_ERR("%s: %s is NULL (M=%lld N=%lld K=%lld)", fn, !g->A ? "A" : "B", (long long)g->M,
+                 (long long)g->N, (long long)g->K);
+        return -1;
+    }
+    if (g->lda < arow) {
+        GEMM_ERR("%s: lda=%lld is less than the row length %lld of %s", fn, (long long)g->lda,
+                 (long long)arow, g->ta ? "A (transposed, K x M)" : "A (M x K)");
+        return -1;
+    }
+    if (g->ldb < brow) {
+        GEMM_ERR("%s: ldb=%lld is less than the row length %lld of %s", fn, (long long)g->ldb,
+                 (long long)brow, g->tb ? "B (transposed, N x K)" : "B (K x N)");
+        return -1;
+    }
+    return 0;
+}
+
+void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                  int64_t ldc) {
+    gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    g_err[0] = '\0';
+    if (check_args("nb_cpu_sgemm", &g) != 0 || M == 0 || N == 0) return;
+    if (gemm_run(impl_get(), &g, max_threads()) != 0)
+        GEMM_ERR("nb_cpu_sgemm: out of memory for packing buffers (M=%lld N=%lld K=%lld); "
+                 "used the unblocked loop",
+                 (long long)M, (long long)N, (long long)K);
+}
+
+void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float *A, int64_t lda, int64_t stride_a,
+                          const float *B, int64_t ldb, int64_t stride_b, float beta, float *C,
+                          int64_t ldc, int64_t stride_c) {
+    gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    g_err[0] = '\0';
+    if (batch < 0) {
+        GEMM_ERR("nb_cpu_sgemm_batched: negative batch %lld", (long long)batch);
+        return;
+    }
+    if (check_args("nb_cpu_sgemm_batched", &g) != 0 || batch == 0 || M == 0 || N == 0) return;
+    if (stride_a < 0 || stride_b < 0 || stride_c < 0) {
+        GEMM_ERR("nb_cpu_sgemm_batched: negative stride (a=%lld b=%lld c=%lld)",
+                 (long long)stride_a, (long long)stride_b, (long long)stride_c);
+        return;
+    }
+    const nb_gemm_impl *im = impl_get();
+    int nt = max_threads();
+    const double work = (double)M * (double)N * (double)K;
+    /* Matrices of C that do not overlap can be computed by different threads. */
+    const int disjoint = stride_c >= (M - 1) * ldc + N;
+    int rc = 0;
+    if (nt > 1 && batch > 1 && disjoint && work < 4.0e6) {
+        rc = gemm_run_batch(im, &g, batch, batch < nt ? (int)batch : nt, stride_a, stride_b,
+                            stride_c);
+    } else {
+        for (int64_t i = 0; i < batch; i++) {
+            gemm_args gi = g;
+            gi.A = A ? A + i * stride_a : NULL;
+            gi.B = B ? B + i * stride_b : NULL;
+            gi.C = C + i * stride_c;
+            rc |= gemm_run(im, &gi, nt) != 0;
+        }
+    }
+    if (rc)
+        GEMM_ERR("nb_cpu_sgemm_batched: out of memory for packing buffers (M=%lld N=%lld "
+                 "K=%lld); used the unblocked loop",
+                 (long long)M, (long long)N, (long long)K);
+}

@@ -1,0 +1,58 @@
+/* backends/cpu/gemm.h - nabla's CPU single-precision GEMM (internal to the library).
+ *
+ * Row-major, BLIS/GotoBLAS style: op(A) and op(B) are packed into cache-sized panels
+ * (per-thread buffers that only grow), then an AVX-512, AVX2+FMA or portable C micro-kernel
+ * chosen at run time computes register tiles of C. OpenMP splits C into one rectangle per
+ * thread. Every element of C is summed in a fixed order (K blocks in order, k ascending inside
+ * a block) that does not depend on the thread count, so results are bit-identical run to run.
+ *
+ * Bad arguments (negative sizes, NULL pointers, leading dimensions shorter than a row) never
+ * crash: the call does nothing to C and leaves a message in nb_cpu_gemm_last_error(). */
+#ifndef NB_BACKENDS_CPU_GEMM_H
+#define NB_BACKENDS_CPU_GEMM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major with row strides lda/ldb/ldc;
+ * op(X) = X^T when trans_x is non-zero. beta == 0 means C is not read (may hold NaN).
+ * On bad arguments C is left untouched and nb_cpu_gemm_last_error() says why. */
+void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                  int64_t ldc);
+
+/* `batch` independent GEMMs; matrix i uses A + i*stride_a, B + i*stride_b, C + i*stride_c
+ * (element strides; 0 broadcasts one A or B). Parallelises across the batch when the matrices
+ * are small. On bad arguments nothing is written and nb_cpu_gemm_last_error() says why. */
+void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float *A, int64_t lda, int64_t stride_a,
+                          const float *B, int64_t ldb, int64_t stride_b, float beta, float *C,
+                          int64_t ldc, int64_t stride_c);
+
+/* For tests: forces an ISA path ("avx512", "avx2", "generic"), or NULL / "auto" for the best
+ * one. Returns 0 on success, -1 if that path is unknown or this CPU lacks it (path unchanged). */
+int nb_cpu_gemm_force_isa(const char *isa);
+
+/* Name of the path in use ("avx512", "avx2" or "generic"); a static string. */
+const char *nb_cpu_gemm_isa(void);
+
+/* This thread's last GEMM error message ("file:line: what"), or "" when the last call on this
+ * thread succeeded. The string is owned by the library (thread-local storage). */
+const char *nb_cpu_gemm_last_error(void);
+
+/* Frees the cached packing buffers (the library calls it at shutdown). Must not run while
+ * another thread is inside a GEMM. Later GEMM calls simply allocate again. */
+void nb_cpu_gemm_release(void);
+
+/* Bytes currently held by the packing-buffer cache, and how many times the cache has asked
+ * the system for memory since start-up (for tests that check a loop allocates nothing). */
+uint64_t nb_cpu_gemm_cache_bytes(void);
+uint64_t nb_cpu_gemm_cache_allocs(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,224 @@
+/* bench/bench_gemm.c - GFLOP/s of nb_cpu_sgemm on the Baby GPT shapes, against OpenBLAS's
+ * cblas_sgemm loaded with dlopen in the same process (skipped when it cannot be loaded).
+ *
+ * OpenBLAS picks its kernels when it is loaded, from OPENBLAS_CORETYPE among others; the bench
+ * unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE first so it compares against OpenBLAS's best
+ * kernels for this CPU. Each number is the best of several timed repetitions after a warm-up,
+ * over three alternating rounds of nabla and OpenBLAS.
+ * Usage: bench_gemm [seconds per measurement (default 0.25)] */
+#include "backends/cpu/gemm.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+                               const float *, int, float, float *, int);
+typedef char *(*corename_fn)(void);
+typedef void (*set_threads_fn)(int);
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef struct shape {
+    const char *name;
+    int ta, tb;
+    int64_t batch, M, N, K;
+} shape;
+
+/* Baby GPT: 8 sequences x 192 tokens = 1536 rows, n_embd 384, 6 heads of 64, vocab 50257. */
+static const shape SHAPES[] = {
+    {"fwd qkv       NN", 0, 0, 1, 1536, 1152, 384},
+    {"fwd attn-proj NN", 0, 0, 1, 1536, 384, 384},
+    {"fwd mlp-up    NN", 0, 0, 1, 1536, 1536, 384},
+    {"fwd mlp-down  NN", 0, 0, 1, 1536, 384, 1536},
+    {"fwd lm-head   NN", 0, 0, 1, 1536, 50257, 384},
+    {"fwd qkv       NT", 0, 1, 1, 1536, 1152, 384},
+    {"dW qkv        TN", 1, 0, 1, 384, 1152, 1536},
+    {"dX qkv        NT", 0, 1, 1, 1536, 384, 1152},
+    {"dW mlp-up     TN", 1, 0, 1, 384, 1536, 1536},
+    {"dX mlp-up     NT", 0, 1, 1, 1536, 384, 1536},
+    {"dW mlp-down   TN", 1, 0, 1, 1536, 384, 1536},
+    {"dX mlp-down   NT", 0, 1, 1, 1536, 1536, 384},
+    {"dW lm-head    TN", 1, 0, 1, 384, 50257, 1536},
+    {"dX lm-head    NT", 0, 1, 1, 1536, 384, 50257},
+    {"att q.k^T b48 NT", 0, 1, 48, 192, 192, 64},
+    {"att p.v   b48 NN", 0, 0, 48, 192, 64, 192},
+};
+#define N_SHAPES (sizeof SHAPES / sizeof *SHAPES)
+#define ROUNDS 3
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct bufs {
+    float *A, *B, *C, *C2;
+} bufs;
+
+static float *rand_buf(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) return NULL;
+    uint32_t s = 12345u + (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        p[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+    return p;
+}
+
+static int make_bufs(const shape *s, bufs *b) {
+    size_t na = (size_t)(s->batch * s->M * s->K), nb = (size_t)(s->batch * s->K * s->N);
+    size_t nc = (size_t)(s->batch * s->M * s->N);
+    b->A = rand_buf(na);
+    b->B = rand_buf(nb);
+    b->C = calloc(nc, sizeof(float));
+    b->C2 = calloc(nc, sizeof(float));
+    return b->A && b->B && b->C && b->C2 ? 0 : -1;
+}
+
+static void free_bufs(bufs *b) {
+    free(b->A);
+    free(b->B);
+    free(b->C);
+    free(b->C2);
+}
+
+static void run_nabla(const shape *s, const bufs *b) {
+    int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    if (s->batch == 1)
+        nb_cpu_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, b->A, lda, b->B, ldb, 0.0f, b->C, s->N);
+    else
+        nb_cpu_sgemm_batched(s->ta, s->tb, s->batch, s->M, s->N, s->K, 1.0f, b->A, lda, s->M * s->K,
+                             b->B, ldb, s->K * s->N, 0.0f, b->C, s->N, s->M * s->N);
+}
+
+static cblas_sgemm_fn g_blas;
+
+/* dlsym's object pointer turned into a function pointer without a cast ISO C forbids. */
+static void load_sym(void *lib, const char *name, void *fnptr, size_t size) {
+    void *sym = dlsym(lib, name);
+    if (sym && size == sizeof sym) memcpy(fnptr, &sym, size);
+}
+
+static void run_blas(const shape *s, const bufs *b) {
+    int lda = (int)(s->ta ? s->M : s->K), ldb = (int)(s->tb ? s->K : s->N);
+    for (int64_t i = 0; i < s->batch; i++)
+        g_blas(ROW_MAJOR, s->ta ? TRANS : NO_TRANS, s->tb ? TRANS : NO_TRANS, (int)s->M, (int)s->N,
+               (int)s->K, 1.0f, b->A + i * s->M * s->K, lda, b->B + i * s->K * s->N, ldb, 0.0f,
+               b->C2 + i * s->M * s->N, (int)s->N);
+}
+
+/* Best GFLOP/s over repetitions filling about `secs` seconds, after one warm-up call. */
+static double measure(void (*fn)(const shape *, const bufs *), const shape *s, const bufs *b,
+                      double secs) {
+    const double flops = 2.0 * (double)s->batch * (double)s->M * (double)s->N * (double)s->K;
+    fn(s, b);
+    double best = 1e30, start = now();
+    int reps = 0;
+    while (reps < 3 || (now() - start < secs && reps < 1000)) {
+        double t = now();
+        fn(s, b);
+        t = now() - t;
+        if (t < best) best = t;
+        reps++;
+    }
+    return flops / best * 1e-9;
+}
+
+static double max_rel_diff(const float *x, const float *y, size_t n) {
+    double worst = 0.0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)y[i]));
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)x[i] - (double)y[i]));
+    return worst / scale;
+}
+
+int main(int argc, char **argv) {
+    double secs = argc > 1 ? atof(argv[1]) : 0.25;
+    if (!(secs > 0.0)) secs = 0.25;
+    const int nt = omp_get_max_threads();
+
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("OPENBLAS_L2_SIZE");
+    void *lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    set_threads_fn blas_threads = NULL;
+    if (lib) {
+        corename_fn corename = NULL;
+        load_sym(lib, "cblas_sgemm", &g_blas, sizeof g_blas);
+        load_sym(lib, "openblas_get_corename", &corename, sizeof corename);
+        load_sym(lib, "openblas_set_num_threads", &blas_threads, sizeof blas_threads);
+        if (blas_threads) blas_threads(nt);
+        printf("OpenBLAS: libopenblas.so.0 loaded with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE "
+               "unset; core %s\n",
+               corename ? corename() : "(openblas_get_corename not found)");
+    }
+    if (!g_blas)
+        printf("OpenBLAS: not available (%s); comparison skipped\n",
+               lib ? "no cblas_sgemm" : dlerror());
+    printf("nabla: isa %s, %d threads; best of repetitions over %.2f s, %d rounds\n\n",
+           nb_cpu_gemm_isa(), nt, secs, ROUNDS);
+    printf("%-18s %6s %6s %6s %6s | %8s %8s %6s | %s\n", "shape", "batch", "M", "N", "K", "nabla",
+           "openblas", "ratio", "max rel diff");
+
+    double geo = 0.0;
+    int ngeo = 0;
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        const shape *s = &SHAPES[i];
+        bufs b;
+        if (make_bufs(s, &b) != 0) {
+            printf("%-18s out of memory\n", s->name);
+            free_bufs(&b);
+            continue;
+        }
+        /* Alternating rounds, best of each, so a busy moment hurts neither side alone. */
+        double gn = 0.0, gb = 0.0, diff = 0.0;
+        for (int round = 0; round < ROUNDS; round++) {
+            gn = fmax(gn, measure(run_nabla, s, &b, secs));
+            if (!g_blas) continue;
+            usleep(100000);
+            gb = fmax(gb, measure(run_blas, s, &b, secs));
+            usleep(300000); /* let OpenBLAS's spinning threads go to sleep */
+        }
+        if (g_blas) {
+            diff = max_rel_diff(b.C, b.C2, (size_t)(s->batch * s->M * s->N));
+            geo += log(gn / gb);
+            ngeo++;
+        }
+        printf("%-18s %6lld %6lld %6lld %6lld | %8.1f %8.1f %6.2f | %.1e\n", s->name,
+               (long long)s->batch, (long long)s->M, (long long)s->N, (long long)s->K, gn, gb,
+               g_blas ? gn / gb : 0.0, diff);
+        fflush(stdout);
+        free_bufs(&b);
+    }
+    if (ngeo) printf("geometric mean ratio nabla/openblas: %.3f\n", exp(geo / ngeo));
+
+    /* Single core, main shape. */
+    const shape *s = &SHAPES[0];
+    bufs b;
+    if (make_bufs(s, &b) == 0) {
+        omp_set_num_threads(1);
+        if (blas_threads) blas_threads(1);
+        double gn = 0.0, gb = 0.0;
+        for (int round = 0; round < ROUNDS; round++) {
+            gn = fmax(gn, measure(run_nabla, s, &b, secs));
+            if (!g_blas) continue;
+            usleep(100000);
+            gb = fmax(gb, measure(run_blas, s, &b, secs));
+            usleep(300000);
+        }
+        printf("\nsingle core %-14s %lldx%lldx%lld: nabla %.1f GFLOP/s, openblas %.1f GFLOP/s, "
+               "ratio %.2f\n",
+               s->name, (long long)s->M, (long long)s->N, (long long)s->K, gn, gb,
+               g_blas ? gn / gb : 0.0);
+    }
+    free_bufs(&b);
+    nb_cpu_gemm_release();
+    if (lib) dlclose(lib);
+    return 0;
+}
