@@ -3,6 +3,7 @@
  * live in gemm_generic.c, gemm_avx2.c and gemm_avx512.c. */
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/gemm_internal.h"
+#include "tensor/internal.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -339,7 +340,7 @@ static void scale_c(const gemm_args *g) {
 static int max_threads(void) {
 #ifdef _OPENMP
     if (omp_in_parallel()) return 1;
-    int n = omp_get_max_threads();
+    int n = nb_nthreads(); /* nb_set_num_threads / NABLA_NUM_THREADS */
     return n < 1 ? 1 : n;
 #else
     return 1;
