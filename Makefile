@@ -25,10 +25,10 @@ else
   OPT    := -O2 -g
 endif
 
-PKGS     := check libpcre2-8 jansson stb libedit
+PKGS     := check libpcre2-8 jansson stb libedit libmicrohttpd
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs libpcre2-8 jansson libedit 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libpcre2-8 jansson libedit libmicrohttpd 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 CUDA_HOME ?= /usr/local/cuda
@@ -40,6 +40,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -fPIC -fopenmp -I
 CFLAGS   ?= $(OPT)
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS_LIB := -fopenmp -lm -ldl -lpthread
+JANSSON_LIBS = $(shell pkg-config --libs jansson 2>/dev/null)
 LDFLAGS  += $(LDSAN)
 
 LIB_SRCS := $(wildcard tensor/*.c autograd/*.c ops/*.c backends/*.c backends/cpu/*.c nn/*.c)
@@ -79,7 +80,7 @@ $(BUILD)/libnabla.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libnabla.so: $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS_LIB)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(JANSSON_LIBS) $(LDLIBS_LIB)
 
 $(BUILD)/libbabygpt.a: $(BG_OBJS)
 	@mkdir -p $(dir $@)
