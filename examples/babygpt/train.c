@@ -169,7 +169,7 @@ int bg_train(const bg_train_opts *o) {
     nb_optim *opt = NULL;
     trainer t = {0};
     eval_row *rows = NULL;
-    char out[4096], tokdir[4200], ckpt[4200], best[4200], resume_file[4200] = "";
+    char out[4096], tokdir[4200], ckpt[4200], best[4200], resume_file[4096] = "";
     const char *data = o->data, *vocab = o->vocab;
     bg_config cfg;
     nb_safetensors *rf = NULL;
