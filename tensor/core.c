@@ -35,6 +35,9 @@ static void init(void) {
     const char *e = getenv("NABLA_NUM_THREADS");
     int n = e ? atoi(e) : 0;
     nb_threads = n > 0 ? n : omp_get_num_procs();
+    /* OpenMP's own default (used by the GEMM and any omp region without num_threads) follows
+     * nabla's setting, so that NABLA_NUM_THREADS / nb_set_num_threads bound every kernel. */
+    omp_set_num_threads(nb_threads);
     const char *a = getenv("NABLA_ANOMALY");
     if (a && *a && *a != '0') nb_set_anomaly(true);
 }
@@ -44,6 +47,7 @@ void nb_init_once(void) { pthread_once(&nb_once, init); }
 void nb_set_num_threads(int n) {
     nb_init_once();
     nb_threads = n > 0 ? n : omp_get_num_procs();
+    omp_set_num_threads(nb_threads);
 }
 
 int nb_get_num_threads(void) {

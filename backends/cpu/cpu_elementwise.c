@@ -6,6 +6,79 @@
 #include "backends/cpu/cpu.h"
 #include "ops/elementwise_math.h"
 
+/* `omp simd` is a hint: clang must not warn when it cannot honour it (e.g. -O0, sanitizers). */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
+
+/* Hot loops compiled for AVX-512, AVX2 and the baseline; the loader picks one for the machine
+ * (the same choice on every run). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define EW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EW_CLONES
+#endif
+
+/* ---- GELU ---------------------------------------------------------------------------------
+ * GELU is the one transcendental op on a transformer's hot path (the MLP's [B,T,4C]
+ * activations, forward and backward). libm's tanhf is a scalar call; this tanh is a rational
+ * minimax approximation (odd degree-13 / even degree-6 polynomials, the form Eigen uses) that
+ * vectorises: absolute error <= 4e-7 over the whole line, exact sign, and tanh(x) = x near 0. */
+static inline float ew_tanh(float x) {
+    const float c = 7.90531110763549805f; /* beyond it the quotient rounds to +-1 */
+    float xc = x > c ? c : (x < -c ? -c : x);
+    float x2 = xc * xc;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    p = p * xc;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return p / q;
+}
+
+#define GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+#define GELU_A 0.044715f
+
+static inline float ew_gelu(float x) {
+    return 0.5f * x * (1.0f + ew_tanh(GELU_K * (x + GELU_A * x * x * x)));
+}
+
+static inline float ew_gelu_df(float x) {
+    float t = ew_tanh(GELU_K * (x + GELU_A * x * x * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+}
+
+EW_CLONES static void gelu_run(int64_t n, float *restrict o, int64_t so, const float *restrict in,
+                               int64_t si) {
+    if (so == 1 && si == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            o[i] = ew_gelu(in[i]);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            o[i * so] = ew_gelu(in[i * si]);
+    }
+}
+
+EW_CLONES static void gelu_bw_run(int64_t n, float *restrict gi, int64_t sgi, const float *restrict go,
+                                  int64_t sgo, const float *restrict xs, int64_t sx) {
+    if (sgi == 1 && sgo == 1 && sx == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            gi[i] = go[i] * ew_gelu_df(xs[i]);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            gi[i * sgi] = go[i * sgo] * ew_gelu_df(xs[i * sx]);
+    }
+}
+
 typedef struct {
     int op;
     float p0, p1;
@@ -17,6 +90,10 @@ static void un_run(void *u, int64_t n, char **p, const int64_t *st) {
     const float *in = (const float *)p[1];
     const float p0 = a->p0, p1 = a->p1;
     (void)p0, (void)p1;
+    if (a->op == NB_UN_GELU) {
+        gelu_run(n, o, st[0], in, st[1]);
+        return;
+    }
     switch ((nb_unop)a->op) {
 #define NB_UNARY_OP(NAME, LNAME, FWD, DER)                                                   \
     case NB_UN_##NAME:                                                                \
@@ -53,6 +130,10 @@ static void unb_run(void *u, int64_t n, char **p, const int64_t *st) {
     const float *go = (const float *)p[1], *xs = (const float *)p[2], *ys = (const float *)p[3];
     const float p0 = a->p0, p1 = a->p1;
     (void)p0, (void)p1;
+    if (a->op == NB_UN_GELU) {
+        gelu_bw_run(n, gi, st[0], go, st[1], xs, st[2]);
+        return;
+    }
     switch ((nb_unop)a->op) {
 #define NB_UNARY_OP(NAME, LNAME, FWD, DER)                                                   \
     case NB_UN_##NAME:                                                                \

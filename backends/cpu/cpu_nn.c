@@ -404,20 +404,134 @@ int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const 
 
 /* ---- dropout ----------------------------------------------------------------------------------- */
 
+/* Philox4x32-10 exactly as nb_philox (tensor/rng.c), inlined so that a loop over consecutive
+ * counters vectorises (the 32x32->64-bit products map to vpmuludq). Must stay bit-identical
+ * to nb_philox: dropout masks are part of the reproducible results. */
+static inline void nn_philox(uint64_t seed, uint64_t ctr, uint32_t *o0, uint32_t *o1, uint32_t *o2,
+                             uint32_t *o3) {
+    uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    /* the ten rounds written out: a loop here would stop the vectoriser */
+#define NN_PHILOX_ROUND                                                                          \
+    do {                                                                                         \
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;              \
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;                        \
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;                        \
+        c0 = n0, c1 = n1, c2 = n2, c3 = n3;                                                      \
+        k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;                                                    \
+    } while (0)
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+    NN_PHILOX_ROUND;
+#undef NN_PHILOX_ROUND
+    *o0 = c0, *o1 = c1, *o2 = c2, *o3 = c3;
+}
+
+/* Philox blocks [b0, b1) (4 elements each, all in range): out = keep ? x * scale : +0, where
+ * keep <=> (w >> 8) * 2^-24 >= p <=> (w >> 8) >= thr = ceil(p * 2^24) (exact: w >> 8 has 24
+ * bits). The portable path. */
+static void dropout_blocks(float *restrict O, const float *restrict X, int64_t b0, int64_t b1,
+                           uint32_t thr, float scale, uint64_t seed, uint64_t offset) {
+    for (int64_t b = b0; b < b1; b++) {
+        uint32_t w[4];
+        nn_philox(seed, offset + (uint64_t)b, &w[0], &w[1], &w[2], &w[3]);
+        for (int l = 0; l < 4; l++)
+            O[4 * b + l] = (w[l] >> 8) >= thr ? X[4 * b + l] * scale : 0.0f;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#include <immintrin.h>
+#define NN_HAVE_AVX512_DROPOUT 1
+
+/* High and low 32 bits of the 32x32 products a[i] * m, for 16 lanes. */
+__attribute__((target("avx512f"))) static inline void mul_hilo(__m512i a, __m512i m, __m512i *hi,
+                                                                __m512i *lo) {
+    __m512i pe = _mm512_mul_epu32(a, m);                        /* even lanes, 64-bit */
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m); /* odd lanes, 64-bit */
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+    *lo = _mm512_mullo_epi32(a, m);
+}
+
+/* The same as dropout_blocks, 16 Philox blocks (64 elements) at a time: the keep bits of the
+ * four output words are interleaved into one 64-bit mask with pdep, and each group of 16
+ * elements is a masked multiply (dropped elements are +0, as in the portable path). */
+__attribute__((target("avx512f,bmi2"))) static void dropout_blocks_avx512(
+    float *restrict O, const float *restrict X, int64_t b0, int64_t b1, uint32_t thr, float scale,
+    uint64_t seed, uint64_t offset) {
+    const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+    const __m512i T = _mm512_set1_epi32((int)thr), lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                             10, 11, 12, 13, 14, 15);
+    const __m512 S = _mm512_set1_ps(scale);
+    int64_t b = b0;
+    for (; b + 16 <= b1; b += 16) {
+        uint64_t c = offset + (uint64_t)b;
+        /* 16 consecutive counters; the high word steps up where the low one wraps */
+        __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)c), lane);
+        __mmask16 wrap = _mm512_cmplt_epu32_mask(c0, _mm512_set1_epi32((int)(uint32_t)c));
+        __m512i c1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(c >> 32)), wrap,
+                                           _mm512_set1_epi32((int)(uint32_t)(c >> 32)),
+                                           _mm512_set1_epi32(1));
+        __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        for (int r = 0; r < 10; r++) {
+            __m512i h0, l0, h1, l1;
+            mul_hilo(c0, M0, &h0, &l0);
+            mul_hilo(c2, M1, &h1, &l1);
+            c0 = _mm512_xor_si512(_mm512_xor_si512(h1, c1), _mm512_set1_epi32((int)k0));
+            c2 = _mm512_xor_si512(_mm512_xor_si512(h0, c3), _mm512_set1_epi32((int)k1));
+            c1 = l1;
+            c3 = l0;
+            k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+        }
+        /* words 0..3 of block j are c0, c1, c2, c3 lane j; element 4j + l keeps on word l */
+        uint64_t m0 = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(c0, 8), T);
+        uint64_t m1 = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(c1, 8), T);
+        uint64_t m2 = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(c2, 8), T);
+        uint64_t m3 = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(c3, 8), T);
+        uint64_t keep = _pdep_u64(m0, 0x1111111111111111ULL) | _pdep_u64(m1, 0x2222222222222222ULL) |
+                        _pdep_u64(m2, 0x4444444444444444ULL) | _pdep_u64(m3, 0x8888888888888888ULL);
+        for (int q = 0; q < 4; q++) {
+            const float *x = X + 4 * b + 16 * q;
+            __m512 v = _mm512_maskz_mul_ps((__mmask16)(keep >> (16 * q)), _mm512_loadu_ps(x), S);
+            _mm512_storeu_ps(O + 4 * b + 16 * q, v);
+        }
+    }
+    dropout_blocks(O, X, b, b1, thr, scale, seed, offset);
+}
+#endif
+
 /* Element i keeps when lane i%4 of Philox(seed, offset + i/4), as (w >> 8) * 2^-24, is >= p. */
 int nb_cpu_dropout(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset) {
-    int64_t n = nb_numel(x), blocks = (n + 3) / 4;
+    int64_t n = nb_numel(x), full = n / 4;
     float *O = (float *)nb_ptr(out);
     const float *X = (const float *)nb_ptr(x);
     const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for num_threads(nb_nthreads()) if (n > NN_PAR_WORK) schedule(static)
-    for (int64_t b = 0; b < blocks; b++) {
+    const uint32_t thr = (uint32_t)ceil((double)p * 16777216.0); /* p < 1: thr <= 2^24 */
+    int nt = n > NN_PAR_WORK ? nb_nthreads() : 1;
+    void (*run)(float *restrict, const float *restrict, int64_t, int64_t, uint32_t, float, uint64_t,
+                uint64_t) = dropout_blocks;
+#ifdef NN_HAVE_AVX512_DROPOUT
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2")) run = dropout_blocks_avx512;
+#endif
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = omp_get_thread_num(), k = omp_get_num_threads();
+        run(O, X, full * t / k, full * (t + 1) / k, thr, scale, seed, offset);
+    }
+    if (full * 4 < n) { /* the last, partial block */
         uint32_t w[4];
-        nb_philox(seed, offset + (uint64_t)b, w);
-        int64_t i0 = b * 4, m = n - i0 < 4 ? n - i0 : 4;
-        for (int64_t l = 0; l < m; l++) {
-            float u = (float)(w[l] >> 8) * (1.0f / 16777216.0f);
-            O[i0 + l] = u >= p ? X[i0 + l] * scale : 0.0f;
+        nb_philox(seed, offset + (uint64_t)full, w);
+        for (int64_t i = full * 4; i < n; i++) {
+            float u = (float)(w[i - full * 4] >> 8) * (1.0f / 16777216.0f);
+            O[i] = u >= p ? X[i] * scale : 0.0f;
         }
     }
     return 0;
