@@ -11,6 +11,7 @@
 #include "examples/babygpt/eval.h"
 #include "examples/babygpt/generate.h"
 #include "examples/babygpt/run.h"
+#include "examples/babygpt/serve.h"
 #include "examples/babygpt/train.h"
 
 #define N(a) (int)(sizeof(a) / sizeof *(a))
@@ -302,6 +303,7 @@ static const struct {
     {"eval", cmd_eval, "loss and perplexity over a data file"},
     {"tokenize", cmd_tokenize, "text to token ids and back"},
     {"summary", cmd_summary, "the model summary table of a config"},
+    {"serve", bg_cmd_serve, "serve the chat page and its JSON API (docs/serve.md)"},
 };
 
 static void usage(FILE *f) {
