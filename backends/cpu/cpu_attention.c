@@ -27,63 +27,9 @@
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
+#include "backends/cpu/cpu_math.h"
 
-/* exp(x) for float, vectorisable (Cephes polynomial; 0 below -87; NaN stays NaN). */
-static inline float att_exp(float x) {
-    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    union {
-        float f;
-        uint32_t u;
-    } t, s;
-    t.f = xc * 1.44269504088896341f + 12582912.0f;
-    float n = t.f - 12582912.0f;
-    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * r * r + r + 1.0f;
-    s.u = (t.u - 0x4B400000u + 127u) << 23;
-    float out = y * s.f;
-    return x < -87.0f ? 0.0f : out;
-}
 
-/* Per-thread growable scratch, linked into a global list so it stays reachable. */
-typedef struct att_scratch {
-    float *p;
-    size_t cap;
-    struct att_scratch *next;
-} att_scratch;
-
-static att_scratch *att_scratch_list;
-static _Thread_local att_scratch *att_scratch_mine;
-
-/* This thread's scratch of at least n floats; NULL when out of memory (no
- * message: it may be called inside a parallel region). */
-static float *att_scratch_get(size_t n) {
-    att_scratch *s = att_scratch_mine;
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return NULL;
-#pragma omp critical(nb_cpu_att_scratch)
-        {
-            s->next = att_scratch_list;
-            att_scratch_list = s;
-        }
-        att_scratch_mine = s;
-    }
-    if (s->cap < n) {
-        size_t bytes = (n * sizeof(float) + 4095) & ~(size_t)4095;
-        float *p = aligned_alloc(64, bytes);
-        if (!p) return NULL;
-        free(s->p);
-        s->p = p;
-        s->cap = bytes / sizeof(float);
-    }
-    return s->p;
-}
 
 /* One head of a [B,H,T,D] operand: base pointer of (b,h) and the stride of T. */
 typedef struct {
@@ -226,7 +172,7 @@ ATT_CLONES static void att_head_fwd(const att_head *a, float *scratch) {
             m[r] = row_max(sr, n < i0 + r + 1 ? n : i0 + r + 1);
 #pragma omp simd reduction(+ : sr_sum)
             for (int64_t j = 0; j < n; j++) {
-                float e = att_exp(sr[j] - m[r]);
+                float e = nb_cpu_expf(sr[j] - m[r]);
                 sr[j] = e;
                 sr_sum += e;
             }
@@ -278,7 +224,7 @@ ATT_CLONES static void att_head_bwd(const att_head *a, float *scratch) {
             const int64_t nr = i0 + r + 1;
 #pragma omp simd
             for (int64_t j = 0; j < nr; j++) {
-                pr[j] = att_exp(pr[j] - li);
+                pr[j] = nb_cpu_expf(pr[j] - li);
                 dr[j] = pr[j] * (dr[j] - Di);
             }
             for (int64_t j = nr; j < n; j++)
@@ -311,7 +257,7 @@ int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const n
               : failed)
     for (int64_t bh = 0; bh < BH; bh++) {
         const int64_t b = bh / H, h = bh % H;
-        float *scratch = att_scratch_get((size_t)(D * T + ATT_R * (T + D)));
+        float *scratch = nb_cpu_scratch(NB_SCRATCH_ATTENTION, (size_t)(D * T + ATT_R * (T + D)));
         if (!scratch) {
             failed = 1;
             continue;
@@ -346,7 +292,7 @@ int nb_cpu_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const
               : failed)
     for (int64_t bh = 0; bh < BH; bh++) {
         const int64_t b = bh / H, h = bh % H;
-        float *scratch = att_scratch_get((size_t)(2 * D * T + ATT_R * (2 * T + D)));
+        float *scratch = nb_cpu_scratch(NB_SCRATCH_ATTENTION, (size_t)(2 * D * T + ATT_R * (2 * T + D)));
         if (!scratch) {
             failed = 1;
             continue;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
+#include "backends/cpu/cpu_math.h"
 
 /* Rows * columns above which a kernel runs its rows in parallel. */
 #define NN_PAR_WORK 32768
@@ -40,64 +41,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* exp(x) for float, vectorisable: Cephes range reduction and polynomial; 0 below -87,
- * clamped at exp(88) above; NaN stays NaN. Relative error about 1e-7. */
-static inline float nn_exp(float x) {
-    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    union {
-        float f;
-        uint32_t u;
-    } t, s;
-    t.f = xc * 1.44269504088896341f + 12582912.0f; /* round(x / ln 2) in the low bits */
-    float n = t.f - 12582912.0f;
-    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * r * r + r + 1.0f;
-    s.u = (t.u - 0x4B400000u + 127u) << 23; /* 2^n */
-    float out = y * s.f;
-    return x < -87.0f ? 0.0f : out;
-}
 
-/* A growable scratch buffer owned by one thread. Every buffer is also linked
- * into a global list, so it stays reachable (no leak report) for the life of
- * the process; it grows only when a bigger size is asked for. */
-typedef struct nn_scratch {
-    float *p;
-    size_t cap;
-    struct nn_scratch *next;
-} nn_scratch;
-
-static nn_scratch *nn_scratch_list;
-static _Thread_local nn_scratch *nn_scratch_mine;
-
-/* This thread's scratch of at least n floats, or NULL (error set) when out of memory. */
-static float *nn_scratch_get(size_t n) {
-    nn_scratch *s = nn_scratch_mine;
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return nb_set_error("cpu nn kernels: out of memory for scratch"), NULL;
-#pragma omp critical(nb_cpu_nn_scratch)
-        {
-            s->next = nn_scratch_list;
-            nn_scratch_list = s;
-        }
-        nn_scratch_mine = s;
-    }
-    if (s->cap < n) {
-        size_t bytes = (n * sizeof(float) + 4095) & ~(size_t)4095;
-        float *p = aligned_alloc(64, bytes);
-        if (!p) return nb_set_error("cpu nn kernels: out of memory (%zu bytes of scratch)", bytes), NULL;
-        free(s->p);
-        s->p = p;
-        s->cap = bytes / sizeof(float);
-    }
-    return s->p;
-}
 
 /* Splits a contiguous tensor into rows of its last dimension. */
 static void rows_cols(const nb_tensor *t, int64_t *rows, int64_t *cols) {
@@ -130,7 +74,7 @@ NN_CLONES static void softmax_row(float *y, const float *x, int64_t n, bool log)
     if (log) {
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; j++)
-            s += nn_exp(x[j] - m);
+            s += nb_cpu_expf(x[j] - m);
         float ls = m + logf(s);
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
@@ -138,7 +82,7 @@ NN_CLONES static void softmax_row(float *y, const float *x, int64_t n, bool log)
     } else {
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; j++) {
-            float e = nn_exp(x[j] - m);
+            float e = nb_cpu_expf(x[j] - m);
             y[j] = e;
             s += e;
         }
@@ -168,7 +112,7 @@ NN_CLONES static void softmax_bw_row(float *gi, const float *g, const float *yr,
             s += g[j];
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
-            gi[j] = g[j] - nn_exp(yr[j]) * s;
+            gi[j] = g[j] - nb_cpu_expf(yr[j]) * s;
     } else { /* gin = y * (g - sum(g * y)) */
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; j++)
@@ -260,8 +204,8 @@ int nb_cpu_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, cons
     int64_t nch = rows < NN_CHUNKS ? rows : NN_CHUNKS;
     float *part = NULL;
     if (DW || DB) {
-        part = nn_scratch_get((size_t)(nch * 2 * n));
-        if (!part) return -1;
+        part = nb_cpu_scratch(NB_SCRATCH_NN, (size_t)(nch * 2 * n));
+        if (!part) return nb_set_error("layer_norm backward: out of memory for scratch"), -1;
         memset(part, 0, (size_t)(nch * 2 * n) * sizeof(float));
     }
     const float inv_n = 1.0f / (float)n;
@@ -335,7 +279,7 @@ NN_CLONES static float row_lse(const float *x, int64_t n) {
     if (m == -INFINITY || m == INFINITY) return m;
 #pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < n; j++)
-        s += nn_exp(x[j] - m);
+        s += nb_cpu_expf(x[j] - m);
     return m + logf(s);
 }
 
@@ -350,8 +294,8 @@ int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logit
     float *L = (float *)nb_ptr(lse);
     int64_t count = xent_count(T, rows, C, ignore_index, true);
     if (count < 0) return -1;
-    float *per_row = nn_scratch_get((size_t)(rows ? rows : 1));
-    if (!per_row) return -1;
+    float *per_row = nb_cpu_scratch(NB_SCRATCH_NN, (size_t)(rows ? rows : 1));
+    if (!per_row) return nb_set_error("cross_entropy: out of memory for scratch"), -1;
 #pragma omp parallel for num_threads(nb_nthreads()) if (rows * C > NN_PAR_WORK) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         if (T[r] == ignore_index) {
@@ -376,7 +320,7 @@ NN_CLONES static void xent_grad_row(float *restrict d, const float *restrict x, 
                                     int64_t n) {
 #pragma omp simd
     for (int64_t j = 0; j < n; j++)
-        d[j] = k * nn_exp(x[j] - lse);
+        d[j] = k * nb_cpu_expf(x[j] - lse);
 }
 
 int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,

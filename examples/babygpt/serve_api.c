@@ -10,31 +10,8 @@
 #include <string.h>
 
 #include "examples/babygpt/data.h"
+#include "examples/babygpt/strbuf.h"
 
-/* ---- a growing string ---------------------------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c < b->n + n + 1)
-            c *= 2;
-        char *p = realloc(b->s, c);
-        if (!p) return -1;
-        b->s = p;
-        b->cap = c;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return 0;
-}
-
-static int sb_str(sbuf *b, const char *s) { return sb_add(b, s, strlen(s)); }
 
 /* ---- UTF-8 ---------------------------------------------------------------------------------- */
 
