@@ -114,7 +114,8 @@ parity: deps lib $(BUILD)/libbabygpt.a
 	$(BUILD)/parity/parity $(BUILD)/parity
 	/usr/bin/python3 tools/reference/babygpt_parity.py $(BUILD)/parity
 
-babygpt: deps all
+babygpt: deps
+	$(MAKE) -j$$(nproc) all
 	NABLA_DATA=$(DATA) bash examples/babygpt/main_job.sh $(BUILD)
 
 install: lib

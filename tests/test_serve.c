@@ -311,7 +311,7 @@ START_TEST(chat_streams_what_the_library_generates) {
     ck_assert(tokens >= 1 && tokens <= 20);
     /* the same prompt and seed through the library */
     const char *prompt =
-        "<|endoftext|>#Person1#: Hi.\n#Person2#: Hello.\n#Person1#: How are you?\n#Person2#: ";
+        "<|endoftext|>#Person1#: Hi.\n#Person2#: Hello.\n#Person1#: How are you?\n#Person2#:";
     const char *stops[] = {"\n", "#Person1#", "#Summary#", NULL};
     bg_sample_opts so = {0.9f, 40, 0.9f, 20};
     bg_gen_opts go = {stops, true, NULL, NULL, false, NULL};

@@ -89,7 +89,7 @@ int bg_chat(bg_run *r, const bg_sample_opts *so, uint64_t seed) {
             continue;
         }
         if (h.n > strlen(BG_EOT)) sb_str(&h, "\n");
-        if (sb_str(&h, BG_TURN_PERSON1) || sb_str(&h, p) || sb_str(&h, "\n" BG_TURN_PERSON2)) {
+        if (sb_str(&h, BG_TURN_PERSON1) || sb_str(&h, p) || sb_str(&h, "\n" BG_TURN_PERSON2_CUE)) {
             free(line);
             status = 1;
             break;
@@ -106,13 +106,14 @@ int bg_chat(bg_run *r, const bg_sample_opts *so, uint64_t seed) {
             status = 1;
             break;
         }
-        /* trim spaces */
+        /* the history keeps the reply as generated (it starts with its space); shown trimmed */
+        sb_str(&h, reply);
         size_t n = strlen(reply);
         while (n && (reply[n - 1] == ' ' || reply[n - 1] == '\t')) reply[--n] = '\0';
+        const char *shown = reply + strspn(reply, " \t");
         if (tty) printf("\n");
-        else printf(BG_TURN_PERSON2 "%s\n", reply);
+        else printf(BG_TURN_PERSON2 "%s\n", shown);
         fflush(stdout);
-        sb_str(&h, reply);
         free(reply);
     }
     free(h.s);
@@ -135,7 +136,7 @@ char *bg_summarize(bg_run *r, const char *dialogue, const bg_sample_opts *so, ui
     sbuf p = {0};
     sb_str(&p, BG_EOT);
     sb_str(&p, doc);
-    sb_str(&p, "\n" BG_SUMMARY_MARK);
+    sb_str(&p, "\n" BG_SUMMARY_CUE);
     free(doc);
     if (!p.s) {
         snprintf(err, errlen, "out of memory");
@@ -158,5 +159,10 @@ char *bg_summarize(bg_run *r, const char *dialogue, const bg_sample_opts *so, ui
     bg_gen_opts go = {stops, true, NULL, NULL, false, NULL};
     char *s = bg_generate(r->model, r->tok, ids + start, n - start, so, &go, &rng, NULL, NULL, err, errlen);
     free(ids);
+    if (s) {
+        size_t lead = strspn(s, " \t"), len = strlen(s);
+        memmove(s, s + lead, len - lead + 1);
+        for (len -= lead; len && (s[len - 1] == ' ' || s[len - 1] == '\t');) s[--len] = '\0';
+    }
     return s;
 }

@@ -20,8 +20,9 @@
  * - A document has no trailing newline. A corpus is the documents of a split, in order,
  *   joined by `<|endoftext|>` (BG_EOT): `doc1<|endoftext|>doc2<|endoftext|>doc3`.
  *
- * So a summarization prompt is `<dialogue lines>\n#Summary#: ` and the model's answer runs
- * up to `<|endoftext|>`; a chat prompt is the turns so far followed by `\n#Person2#: `.
+ * So a summarization prompt is `<dialogue lines>\n#Summary#:` and the model's answer runs
+ * up to `<|endoftext|>`; a chat prompt is the turns so far followed by `\n#Person2#:` (no
+ * trailing space: see BG_SUMMARY_CUE).
  *
  * Loading
  * -------
@@ -40,6 +41,12 @@
 #define BG_TURN_PERSON2 "#Person2#: "   /* prefix of the second speaker's turns */
 #define BG_SUMMARY_MARK "#Summary#: "   /* prefix of the summary line */
 #define BG_EOT          "<|endoftext|>" /* document separator (GPT-2 id 50256) */
+/* Prompts end with these cues, without the trailing space: byte-level BPE puts
+ * a word's leading space inside the word's token (" Hello"), so a prompt that
+ * ended in a space would ask the model to continue from a split it never saw
+ * in training. The generated text then starts with that space. */
+#define BG_TURN_PERSON2_CUE "#Person2#:" /* cue for the second speaker's next turn */
+#define BG_SUMMARY_CUE      "#Summary#:" /* cue for the summary */
 
 /* One example. id, dialogue and topic are never NULL (possibly ""); summary is NULL when the
  * row has none. All strings are malloc'd and owned by the split holding the example. */

@@ -75,8 +75,8 @@ static int load_run(const char *cmd, gen_args *g, bg_run *r) {
 
 static int cmd_sample(int argc, char **argv) {
     gen_args g = {.so = bg_sample_defaults(), .seed = 1};
-    const char *prompt = "#Person1#: ";
-    bg_arg a[] = {GEN_ARGS(g), {"prompt", BG_ARG_STR, &prompt, NORANGE, "text to continue (default '#Person1#: ')"}};
+    const char *prompt = "#Person1#:";
+    bg_arg a[] = {GEN_ARGS(g), {"prompt", BG_ARG_STR, &prompt, NORANGE, "text to continue (default '#Person1#:')"}};
     int rc = bg_args_parse("sample", "Samples a continuation of a prompt.", a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
     bg_run r;

@@ -265,7 +265,7 @@ int bg_serve_parse_chat(const char *body, size_t len, const bg_run *run, int max
         free(m);
         goto oom;
     }
-    snprintf(lines[nt++], need, "%s%s\n%s", BG_TURN_PERSON1, m, BG_TURN_PERSON2);
+    snprintf(lines[nt++], need, "%s%s\n%s", BG_TURN_PERSON1, m, BG_TURN_PERSON2_CUE);
     free(m);
     /* keep the newest turns that fit the context with room for the reply */
     int block = run->model->cfg.block_size;
@@ -325,7 +325,7 @@ int bg_serve_parse_summarize(const char *body, size_t len, const bg_run *run, in
         goto done;
     }
     sbuf p = {0};
-    if (sb_str(&p, BG_EOT) || sb_str(&p, doc) || sb_str(&p, "\n" BG_SUMMARY_MARK)) {
+    if (sb_str(&p, BG_EOT) || sb_str(&p, doc) || sb_str(&p, "\n" BG_SUMMARY_CUE)) {
         free(p.s);
         free(doc);
         snprintf(err, errlen, "out of memory");
