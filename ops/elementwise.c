@@ -179,6 +179,7 @@ nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b) {
 
 nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value) {
     NB_NULL_GUARD(a, mask);
+    if (mask->dtype != NB_F32) return nb_set_error("masked_fill: mask must be f32 (0/1), got %s", nb_dtype_name(mask->dtype));
     nb_tensor *v = nb_full(nb_out_ctx(a), NB_F32, 0, NULL, value);
     if (v && a->device != NB_CPU) v = nb_to_device(nb_out_ctx(a), v, a->device);
     if (!v) return NULL;

@@ -213,9 +213,12 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_in
     int64_t C = logits->shape[logits->ndim - 1], rows = nb_numel(logits) / C;
     if (!xent_targets_ok(logits, targets, rows)) {
         char c[96];
+        nb_fmt_shape(logits->ndim - 1, logits->shape, c, sizeof c);
+        if (logits->ndim <= 2)
+            return nb_set_error("cross_entropy: targets %s do not match logits %s (expected %s)", NB_SHP(targets, a),
+                                NB_SHP(logits, b), c);
         return nb_set_error("cross_entropy: targets %s do not match logits %s (expected %s or [%lld])",
-                            NB_SHP(targets, a), NB_SHP(logits, b),
-                            nb_fmt_shape(logits->ndim - 1, logits->shape, c, sizeof c), (long long)rows);
+                            NB_SHP(targets, a), NB_SHP(logits, b), c, (long long)rows);
     }
     const nb_backend *be = nb_be(logits);
     if (!be) return NULL;

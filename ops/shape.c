@@ -46,8 +46,10 @@ static int infer_shape(const char *op, const nb_tensor *a, int nd, const int64_t
             infer = i;
         } else if (in[i] < 0) {
             return nb_set_error("%s: negative size %lld", op, (long long)in[i]), -1;
-        } else {
-            n *= in[i];
+        } else if (__builtin_mul_overflow(n, in[i], &n)) {
+            char y[96];
+            nb_set_error("%s: shape %s is too large", op, nb_fmt_shape(nd, in, y, sizeof y));
+            return -1;
         }
     }
     int64_t total = nb_numel(a);
@@ -224,6 +226,7 @@ nb_tensor *nb_squeeze(nb_tensor *a, int dim) {
     NB_NULL_GUARD(a);
     int d = nb_norm_dim("squeeze", dim, a->ndim);
     if (d < 0) return NULL;
+    if (a->ndim == 0) return nb_set_error("squeeze: a 0-d tensor has no dimension to remove");
     if (a->shape[d] != 1) {
         char x[96];
         return nb_set_error("squeeze: dim %d of %s has size %lld, not 1", dim, NB_SHP(a, x),

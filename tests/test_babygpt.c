@@ -261,6 +261,11 @@ START_TEST(program_errors_are_clear) {
         ck_assert_msg(rc == cases[i].code, "'%s' exited %d: %s", cases[i].args, rc, buf);
         ck_assert_msg(strstr(buf, cases[i].expect) != NULL, "'%s' said: %s", cases[i].args, buf);
     }
+    /* an output that cannot be written makes the run fail, after saving what it could */
+    snprintf(cmd, sizeof cmd, "cd %s && mkdir -p wf/best.safetensors && %s train --steps 2 --batch 2 --bpe-size 300 --out wf --quiet 2>&1", tmp, bin);
+    ck_assert_int_eq(sh(cmd, buf, sizeof buf), 1);
+    ck_assert_ptr_nonnull(strstr(buf, "best.safetensors"));
+    ck_assert_ptr_nonnull(strstr(buf, "could not be written"));
     /* a truncated checkpoint is an error, not a crash */
     char out[400];
     snprintf(out, sizeof out, "%s/gen", tmp);

@@ -177,6 +177,11 @@ START_TEST(errors_are_reported) {
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "item"));
     ck_assert_ptr_null(nb_reshape(a, NB_SHAPE(4, 2)));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "[2,3]"));
+    ck_assert_ptr_null(nb_reshape(a, NB_SHAPE(4294967297LL, 4294967295LL, -1))); /* the product overflows */
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "too large"));
+    ck_assert_ptr_null(nb_reshape(a, NB_SHAPE(INT64_MAX, 2)));
+    ck_assert_ptr_null(nb_squeeze(nb_scalar(ctx, 1.0f), 0));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "0-d"));
     ck_assert_ptr_null(nb_permute(a, (int[]){0, 0}));
     ck_assert_ptr_null(nb_transpose(a, 0, 2));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "dim 2"));

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 #include "examples/babygpt/args.h"
 #include "examples/babygpt/chat.h"
@@ -140,6 +142,12 @@ static int cmd_summarize(int argc, char **argv) {
                                         "(greedy by default).",
                            a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
+    struct stat st;
+    if (input && (stat(input, &st) != 0 || !S_ISREG(st.st_mode))) {
+        fprintf(stderr, "babygpt summarize: --input %s: %s\n", input,
+                stat(input, &st) != 0 ? strerror(errno) : "not a regular file");
+        return 1;
+    }
     FILE *f = input ? fopen(input, "rb") : stdin;
     if (!f) {
         fprintf(stderr, "babygpt summarize: --input %s: cannot open\n", input);
@@ -237,8 +245,8 @@ static int cmd_tokenize(int argc, char **argv) {
         size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
         int32_t *ids = malloc(sizeof(int32_t) * (n ? n : 1));
         if (!arr || !json_is_array(arr)) {
-            fprintf(stderr, "babygpt tokenize: stdin: expected a JSON array of ids (line %d: %s)\n", je.line,
-                    arr ? "not an array" : je.text);
+            if (arr) fprintf(stderr, "babygpt tokenize: stdin: expected a JSON array of ids, got another JSON value\n");
+            else fprintf(stderr, "babygpt tokenize: stdin: expected a JSON array of ids (line %d: %s)\n", je.line, je.text);
             st = 1;
         }
         for (size_t i = 0; i < n && !st; i++) {

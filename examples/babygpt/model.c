@@ -61,7 +61,8 @@ int bg_config_from_json(const char *json, bg_config *out, char *err, size_t errl
         snprintf(err, errlen, "model config: %s", je.text);
         return -1;
     }
-    if (out->n_layer < 1 || out->n_head < 1 || out->n_embd % out->n_head || out->block_size < 1 ||
+    if (out->n_layer < 1 || out->n_head < 1 || out->n_embd < 1 || out->n_embd % out->n_head ||
+        !(out->dropout >= 0 && out->dropout < 1) || out->block_size < 1 ||
         out->vocab_size < 2 || out->n_layer > 256 || out->n_embd > 65536 || out->block_size > 1 << 20) {
         snprintf(err, errlen, "model config: implausible sizes in %s", json);
         return -1;
@@ -109,11 +110,12 @@ bg_model *bg_model_new(const bg_config *cfg, uint64_t seed, char *err, size_t er
     m->root = c ? nb_module_new("GPT", c, gpt_forward, sizeof(gpt_impl)) : NULL;
     if (!m->root) goto fail;
     ((gpt_impl *)m->root->impl)->model = m;
-    nb_module *blocks = nb_module_list_new();
     if (nb_module_add(m->root, "wte", nb_embedding_new(c, cfg->vocab_size, C, &rng)) ||
         nb_module_add(m->root, "wpe", nb_embedding_new(c, cfg->block_size, C, &rng)) ||
-        nb_module_add(m->root, "drop", nb_dropout_new(cfg->dropout)) || nb_module_add(m->root, "blocks", blocks))
+        nb_module_add(m->root, "drop", nb_dropout_new(cfg->dropout)) ||
+        nb_module_add(m->root, "blocks", nb_module_list_new())) /* takes ownership, even on error */
         goto fail;
+    nb_module *blocks = nb_module_child(m->root, "blocks");
     for (int i = 0; i < cfg->n_layer; i++)
         if (nb_sequential_append(blocks, nb_transformer_block_new(c, C, cfg->n_head, cfg->dropout, &rng)))
             goto fail;

@@ -122,9 +122,10 @@ static int read_csv(const char *dir, int64_t upto, eval_row *rows, int cap) {
     return n;
 }
 
-static void plot(const char *dir, const bg_config *c, const char *data_name, const eval_row *rows, int n) {
+/* Redraws loss.png; 0, or -1 after printing why. */
+static int plot(const char *dir, const bg_config *c, const char *data_name, const eval_row *rows, int n) {
     double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 3);
-    if (!x) return;
+    if (!x) return -1;
     double *yt = x + n, *yv = x + 2 * n;
     for (int i = 0; i < n; i++) x[i] = (double)rows[i].step, yt[i] = rows[i].train, yv[i] = rows[i].val;
     char title[256], path[4200], err[256];
@@ -133,8 +134,10 @@ static void plot(const char *dir, const bg_config *c, const char *data_name, con
     snprintf(path, sizeof path, "%s/loss.png", dir);
     bg_series s[2] = {{"train", x, yt, (size_t)n, 0}, {"validation", x, yv, (size_t)n, 0}};
     bg_plot_opts o = {title, "step", "cross-entropy loss", 0, 0, 0};
-    if (bg_plot_png(path, &o, s, 2, err, sizeof err) < 0) fprintf(stderr, "babygpt: plot: %s\n", err);
+    int rc = bg_plot_png(path, &o, s, 2, err, sizeof err) < 0 ? -1 : 0;
+    if (rc) fprintf(stderr, "babygpt: plot: %s\n", err);
     free(x);
+    return rc;
 }
 
 static void fmt_eta(double s, char *buf, size_t len) {
@@ -331,7 +334,7 @@ int bg_train(const bg_train_opts *o) {
     g_stop = 0;
     bool tty = o->progress && isatty(2);
     double t0 = now(), ema = 0, last_loss = NAN, tl = NAN, vl = NAN;
-    int failed = 0;
+    int failed = 0, write_failed = 0;
     if (start == 0) {
         tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337);
         vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331);
@@ -374,11 +377,14 @@ int bg_train(const bg_train_opts *o) {
             if (tty) fputc('\n', stderr);
             fprintf(stderr, "babygpt: step %lld: train loss %.4f, validation loss %.4f (%.0f tok/s)\n",
                     (long long)step, tl, vl, tps);
-            if (write_csv(out, rows, n_rows)) fprintf(stderr, "babygpt: writing %s/loss.csv failed\n", out);
-            plot(out, &cfg, data_name, rows, n_rows);
+            if (write_csv(out, rows, n_rows)) {
+                fprintf(stderr, "babygpt: writing %s/loss.csv failed: %s\n", out, strerror(errno));
+                write_failed = 1;
+            }
+            if (plot(out, &cfg, data_name, rows, n_rows)) write_failed = 1;
             if (vl < best_val) {
                 best_val = vl;
-                save_ckpt(best, m, opt, step, &brng, best_val, tl, vl, data);
+                if (save_ckpt(best, m, opt, step, &brng, best_val, tl, vl, data)) write_failed = 1;
             }
             if (save_ckpt(ckpt, m, opt, step, &brng, best_val, tl, vl, data)) {
                 failed = 1;
@@ -393,11 +399,14 @@ int bg_train(const bg_train_opts *o) {
     if (g_stop && step < cfg.steps)
         fprintf(stderr, "babygpt: stopped at step %lld; checkpoint saved to %s (continue with --resume %s)\n",
                 (long long)step, ckpt, out);
-    fprintf(stderr,
-            "babygpt: done: %lld steps in %.1f s (%.0f tokens/s); train loss %.4f, validation loss %.4f\n"
-            "babygpt: wrote %s/loss.csv, %s/loss.png, %s, %s\n",
-            (long long)(step - start), wall, (double)(step - start) * B * T / (wall > 0 ? wall : 1), tl, vl, out,
-            out, ckpt, best);
+    fprintf(stderr, "babygpt: done: %lld steps in %.1f s (%.0f tokens/s); train loss %.4f, validation loss %.4f\n",
+            (long long)(step - start), wall, (double)(step - start) * B * T / (wall > 0 ? wall : 1), tl, vl);
+    if (write_failed) {
+        fprintf(stderr, "babygpt: some outputs in %s could not be written (see above); %s is up to date\n", out,
+                ckpt);
+        goto done;
+    }
+    fprintf(stderr, "babygpt: wrote %s/loss.csv, %s/loss.png, %s, %s\n", out, out, ckpt, best);
     status = 0;
 done:
     nb_safetensors_close(rf);
