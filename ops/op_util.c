@@ -42,6 +42,7 @@ int nb_broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, i
 }
 
 int nb_norm_dim(const char *op, int dim, int ndim) {
+    if (ndim == 0 && (dim == 0 || dim == -1)) return 0; /* a 0-d tensor acts as one dim, as in PyTorch */
     int d = dim < 0 ? dim + ndim : dim;
     if (d < 0 || d >= (ndim ? ndim : 1)) {
         nb_set_error("%s: dim %d out of range for a %d-d tensor", op, dim, ndim);
