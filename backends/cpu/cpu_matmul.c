@@ -6,29 +6,11 @@
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
+#include "backends/matmul_layout.h"
 #include "backends/cpu/gemm.h"
 
 #define SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
 
-/* Layout of the matrix in dims 1,2 of a 3-D descriptor: row-major (*trans = 0, row stride
- * *ld) or transposed (*trans = 1, column stride *ld). -1 when it is neither. */
-static int mat_layout(const nb_tensor *t, int *trans, int64_t *ld) {
-    int64_t r = t->shape[1], c = t->shape[2], sr = t->stride[1], sc = t->stride[2];
-    if ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) {
-        *trans = 0;
-        *ld = r <= 1 ? c : sr;
-    } else if ((r <= 1 || sr == 1) && (c <= 1 || sc >= r)) {
-        *trans = 1;
-        *ld = c <= 1 ? r : sc;
-    } else {
-        return -1;
-    }
-    if (*ld < 1) *ld = 1;
-    return 0;
-}
-
-/* Batch stride of a 3-D descriptor (0 when its batch has one matrix). */
-static int64_t batch_stride(const nb_tensor *t) { return t->shape[0] == 1 ? 0 : t->stride[0]; }
 
 int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
     char x[96], y[96], z[96];
@@ -45,14 +27,14 @@ int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float 
 
     int ta, tb, tc;
     int64_t lda, ldb, ldc;
-    if (mat_layout(a, &ta, &lda) || mat_layout(b, &tb, &ldb) || mat_layout(out, &tc, &ldc))
+    if (nb_mat_layout(a, &ta, &lda) || nb_mat_layout(b, &tb, &ldb) || nb_mat_layout(out, &tc, &ldc))
         return nb_set_error("matmul (cpu): an operand of %s @ %s -> %s is neither row-major nor "
                             "transposed in its last two dims",
                             SHP(a, x), SHP(b, y), SHP(out, z)),
                -1;
     const float *A = (const float *)nb_ptr(a), *Bp = (const float *)nb_ptr(b);
     float *C = (float *)nb_ptr(out);
-    int64_t sa = batch_stride(a), sb = batch_stride(b), sc = batch_stride(out);
+    int64_t sa = nb_mat_batch_stride(a), sb = nb_mat_batch_stride(b), sc = nb_mat_batch_stride(out);
     if (B > 1 && sc == 0) return nb_set_error("matmul (cpu): output %s has batch stride 0", SHP(out, z)), -1;
     if (tc) { /* out^T[N,M] = b^T[N,K] @ a^T[K,M] */
         const float *tp = A;

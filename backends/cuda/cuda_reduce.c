@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backends/cuda/cuda_internal.h"
+#include "backends/matmul_layout.h"
 
 typedef nb_cu_rgeom rgeom;
 
@@ -130,24 +131,6 @@ int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
 
 #define SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
 
-/* Row-major (*trans 0, row stride *ld) or transposed (*trans 1, column stride *ld)
- * in dims 1, 2; -1 when neither (the same rule as backends/cpu/cpu_matmul.c). */
-static int mat_layout(const nb_tensor *t, int *trans, long long *ld) {
-    int64_t r = t->shape[1], c = t->shape[2], sr = t->stride[1], sc = t->stride[2];
-    if ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) {
-        *trans = 0;
-        *ld = r <= 1 ? c : sr;
-    } else if ((r <= 1 || sr == 1) && (c <= 1 || sc >= r)) {
-        *trans = 1;
-        *ld = c <= 1 ? r : sc;
-    } else {
-        return -1;
-    }
-    if (*ld < 1) *ld = 1;
-    return 0;
-}
-
-static long long batch_stride(const nb_tensor *t) { return t->shape[0] == 1 ? 0 : t->stride[0]; }
 
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
     char x[96], y[96], z[96];
@@ -163,14 +146,14 @@ int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float
     long long B = out->shape[0], M = out->shape[1], N = out->shape[2], K = a->shape[2];
     if (B == 0 || M == 0 || N == 0) return 0;
     int ta, tb, tc;
-    long long lda, ldb, ldc;
-    if (mat_layout(a, &ta, &lda) || mat_layout(b, &tb, &ldb) || mat_layout(out, &tc, &ldc))
+    int64_t lda, ldb, ldc;
+    if (nb_mat_layout(a, &ta, &lda) || nb_mat_layout(b, &tb, &ldb) || nb_mat_layout(out, &tc, &ldc))
         return nb_set_error("matmul (cuda): an operand of %s @ %s -> %s is neither row-major nor "
                             "transposed in its last two dims",
                             SHP(a, x), SHP(b, y), SHP(out, z)),
                -1;
     CUdeviceptr A = nb_cu_ptr(a), Bp = nb_cu_ptr(b), C = nb_cu_ptr(out);
-    long long sa = batch_stride(a), sb = batch_stride(b), sc = batch_stride(out);
+    long long sa = nb_mat_batch_stride(a), sb = nb_mat_batch_stride(b), sc = nb_mat_batch_stride(out);
     if (B > 1 && sc == 0)
         return nb_set_error("matmul (cuda): output %s has batch stride 0", SHP(out, z)), -1;
     if (tc) { /* out^T[N,M] = b^T[N,K] @ a^T[K,M] */
@@ -180,7 +163,7 @@ int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float
         int t = ta;
         ta = !tb;
         tb = !t;
-        long long tl = lda;
+        int64_t tl = lda;
         lda = ldb;
         ldb = tl;
         tl = sa;
