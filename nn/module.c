@@ -205,12 +205,20 @@ nb_tensor *nb_module_param(const nb_module *m, const char *path) {
     return nb_set_error("module_param: no parameter '%s' in %s", path, m->type);
 }
 
+static _Thread_local bool record_shapes;
+
+bool nb_module_record_shapes(bool on) {
+    bool prev = record_shapes;
+    record_shapes = on;
+    return prev;
+}
+
 nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x) {
     if (!x) return NULL;
     if (!m) return nb_set_error("module_forward: NULL module");
     if (!m->forward) return nb_set_error("module_forward: %s '%s' has no forward", m->type, m->name);
     nb_tensor *y = m->forward(m, x);
-    if (y) {
+    if (y && record_shapes) {
         m->out_ndim = y->ndim;
         memcpy(m->out_shape, y->shape, sizeof y->shape);
     }

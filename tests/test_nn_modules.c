@@ -13,6 +13,7 @@ static void setup(void) {
     ctx = nb_ctx_new(8 << 20);
     nb_ctx_use(ctx);
     nb_rng_init(&rng, 42);
+    nb_module_record_shapes(true); /* the tests below read out_shape */
 }
 
 static void teardown(void) {
@@ -93,6 +94,12 @@ START_TEST(test_linear) {
         ck_assert_int_eq(y->ndim, 3);
         ck_assert_int_eq(y->shape[2], 5);
         ck_assert_int_eq(m->out_ndim, 3);
+        /* with recording off (the default) a forward writes nothing to the module */
+        bool rec = nb_module_record_shapes(false);
+        m->out_ndim = -1;
+        ck_assert_ptr_nonnull(nb_module_forward(m, x));
+        ck_assert_int_eq(m->out_ndim, -1);
+        nb_module_record_shapes(rec);
         double *xd = dbl(x), *wd = dbl(w), *bd = bias ? dbl(nb_module_param(m, "bias")) : NULL;
         double *ref = ref_linear(xd, wd, bd, 6, 4, 5);
         expect_all_close(y, ref, 30, 1e-5);

@@ -128,7 +128,7 @@ char *bg_generate(bg_model *m, const bg_tokenizer *tok, const int32_t *prompt, s
     nb_ctx *prev = nb_ctx_use(step);
     bool grad = nb_no_grad_begin();
     bool training = m->root->training;
-    nb_module_train(m->root, false);
+    if (training) nb_module_train(m->root, false); /* an eval-mode model is never written to */
     int32_t eot = bg_tokenizer_eot(tok);
     int failed = 0;
     size_t max_stop = 0;
@@ -183,7 +183,7 @@ char *bg_generate(bg_model *m, const bg_tokenizer *tok, const int32_t *prompt, s
         if (stopped) break;
     }
     if (!failed && go->on_piece && tlen > emitted) go->on_piece(go->user, text + emitted, tlen - emitted);
-    nb_module_train(m->root, training);
+    if (training) nb_module_train(m->root, true);
     nb_no_grad_end(grad);
     nb_ctx_use(prev);
     nb_ctx_free(step);

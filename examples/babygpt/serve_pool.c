@@ -3,11 +3,10 @@
  * job with its own prompt, RNG, KV cache and nabla context, text streamed to
  * the connection through the job's buffer, cancellation through on_piece.
  *
- * What the workers share: the model's parameters (only read), its module tree
- * (bg_generate sets every module's `training` to false, the value it already
- * has, and nb_module_forward records each module's last output shape: a
- * diagnostics-only field, never read while serving) and the tokenizer (its
- * encoder keeps all state per call). */
+ * What the workers share: the model's parameters and module tree, only read
+ * (the run is loaded in eval mode, so bg_generate changes no mode, and
+ * nb_module_forward records no output shapes unless nb_module_summary asks),
+ * and the tokenizer (its encoder keeps all state per call). */
 #include "examples/babygpt/serve.h"
 
 #include <errno.h>

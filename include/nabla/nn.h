@@ -50,7 +50,7 @@ struct nb_module {
     void *impl;            /* per-type configuration, owned (free()) */
     nb_ctx *ctx;           /* where its parameters live (may be NULL) */
     nb_rng rng;            /* the tree's generator: only the root's is used */
-    int out_ndim;          /* shape of the last forward's output; -1 before one */
+    int out_ndim;          /* output shape of the last recorded forward (see nb_module_record_shapes); -1 before one */
     int64_t out_shape[NB_MAX_DIMS];
 };
 
@@ -74,9 +74,15 @@ nb_module *nb_module_child(const nb_module *m, const char *name);
 nb_module *nb_module_find(const nb_module *m, const char *path);
 /* The parameter at a dotted path ("blocks.0.attn.qkv.weight"), or NULL with a message. */
 nb_tensor *nb_module_param(const nb_module *m, const char *path);
-/* Runs m's forward on x and records the output shape. NULL on error (a NULL
- * x propagates). Custom forwards should call children through this. */
+/* Runs m's forward on x (recording its output shape when this thread records
+ * shapes). NULL on error (a NULL x propagates). Custom forwards should call
+ * children through this. */
 nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x);
+/* Turns the recording of each module's output shape (out_ndim, out_shape) on
+ * or off for this thread's forwards; returns the previous setting. Off by
+ * default, so that threads sharing a model read-only write nothing to it;
+ * nb_module_summary turns it on for its own forward. */
+bool nb_module_record_shapes(bool on);
 /* Sets train (true) or eval (false) mode on m and every descendant. */
 void nb_module_train(nb_module *m, bool on);
 /* The generator of m's tree (its root's), used by Dropout. Never NULL. */
