@@ -1,29 +1,30 @@
-/* backends/matmul_layout.h - how a backend reads the 3-D operands of the
- * `matmul` entry (internal; shared by the CPU and CUDA backends). */
+/* backends/matmul_layout.h - how a backend reads the operands of the `matmul`
+ * entry (internal; shared by the CPU and CUDA backends, so both read the same
+ * views the same way). */
 #ifndef NB_MATMUL_LAYOUT_H
 #define NB_MATMUL_LAYOUT_H
 
+#include <stdbool.h>
+
 #include "nabla/tensor.h"
 
-/* Layout of the matrix in dims 1,2 of a 3-D descriptor: row-major (*trans = 0,
- * row stride *ld) or transposed (*trans = 1, column stride *ld). -1 when it is
- * neither (the ops layer then makes it contiguous). */
-static inline int nb_mat_layout(const nb_tensor *t, int *trans, int64_t *ld) {
-    int64_t r = t->shape[1], c = t->shape[2], sr = t->stride[1], sc = t->stride[2];
-    if ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) {
-        *trans = 0;
-        *ld = r <= 1 ? c : sr;
-    } else if ((r <= 1 || sr == 1) && (c <= 1 || sc >= r)) {
-        *trans = 1;
-        *ld = c <= 1 ? r : sc;
-    } else {
-        return -1;
-    }
-    if (*ld < 1) *ld = 1;
-    return 0;
-}
+/* A row-major GEMM call equivalent to out[B,M,N] = a[B,M,K] @ b[B,K,N]:
+ * C = op(X) @ op(Y) with X = a, Y = b, or, when `swapped` (a transposed
+ * output, computed as out^T = b^T a^T), X = b and Y = a. */
+typedef struct {
+    bool swapped;
+    int trans_x, trans_y;
+    int64_t batch, M, N, K;
+    int64_t ldx, ldy, ldc;   /* row strides of X, Y, C (column strides when transposed) */
+    int64_t sx, sy, sc;      /* batch strides (0: one matrix shared by the batch) */
+} nb_mat_plan;
 
-/* Batch stride of a 3-D descriptor (0 when its batch has one matrix). */
-static inline int64_t nb_mat_batch_stride(const nb_tensor *t) { return t->shape[0] == 1 ? 0 : t->stride[0]; }
+/* Checks the 3-D f32 operands and plans the call: each operand is read in
+ * place when its last two dims are row-major or transposed, and when Y is
+ * shared by the batch and the rows of X and C stack up evenly the batch is
+ * folded into M (one GEMM instead of B). 0, or -1 with a message naming
+ * `backend`. A plan with M, N or batch 0 has nothing to compute. */
+int nb_mat_plan_make(const char *backend, const nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
+                     nb_mat_plan *p);
 
 #endif

@@ -9,59 +9,17 @@
 #include "backends/matmul_layout.h"
 #include "backends/cpu/gemm.h"
 
-#define SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
-
-
 int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
-    char x[96], y[96], z[96];
-    if (out->ndim != 3 || a->ndim != 3 || b->ndim != 3 || a->shape[2] != b->shape[1] ||
-        out->shape[1] != a->shape[1] || out->shape[2] != b->shape[2] ||
-        (a->shape[0] != out->shape[0] && a->shape[0] != 1) ||
-        (b->shape[0] != out->shape[0] && b->shape[0] != 1))
-        return nb_set_error("matmul (cpu): bad operands %s @ %s -> %s", SHP(a, x), SHP(b, y), SHP(out, z)),
-               -1;
-    if (out->dtype != NB_F32 || a->dtype != NB_F32 || b->dtype != NB_F32)
-        return nb_set_error("matmul (cpu): operands must be f32"), -1;
-    int64_t B = out->shape[0], M = out->shape[1], N = out->shape[2], K = a->shape[2];
-    if (B == 0 || M == 0 || N == 0) return 0;
-
-    int ta, tb, tc;
-    int64_t lda, ldb, ldc;
-    if (nb_mat_layout(a, &ta, &lda) || nb_mat_layout(b, &tb, &ldb) || nb_mat_layout(out, &tc, &ldc))
-        return nb_set_error("matmul (cpu): an operand of %s @ %s -> %s is neither row-major nor "
-                            "transposed in its last two dims",
-                            SHP(a, x), SHP(b, y), SHP(out, z)),
-               -1;
-    const float *A = (const float *)nb_ptr(a), *Bp = (const float *)nb_ptr(b);
+    nb_mat_plan p;
+    if (nb_mat_plan_make("cpu", out, a, b, &p)) return -1;
+    if (p.batch == 0 || p.M == 0 || p.N == 0) return 0;
+    const float *X = (const float *)nb_ptr(p.swapped ? b : a), *Y = (const float *)nb_ptr(p.swapped ? a : b);
     float *C = (float *)nb_ptr(out);
-    int64_t sa = nb_mat_batch_stride(a), sb = nb_mat_batch_stride(b), sc = nb_mat_batch_stride(out);
-    if (B > 1 && sc == 0) return nb_set_error("matmul (cpu): output %s has batch stride 0", SHP(out, z)), -1;
-    if (tc) { /* out^T[N,M] = b^T[N,K] @ a^T[K,M] */
-        const float *tp = A;
-        A = Bp;
-        Bp = tp;
-        int t = ta;
-        ta = !tb;
-        tb = !t;
-        int64_t tl = lda;
-        lda = ldb;
-        ldb = tl;
-        tl = sa;
-        sa = sb;
-        sb = tl;
-        tl = M;
-        M = N;
-        N = tl;
-    }
-    /* fold the batch into M when b is shared and the rows of a and C stack up evenly */
-    if (B > 1 && sb == 0 && !ta && sa == M * lda && sc == M * ldc) {
-        M *= B;
-        B = 1;
-    }
-    if (B == 1)
-        nb_cpu_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bp, ldb, beta, C, ldc);
+    if (p.batch == 1)
+        nb_cpu_sgemm(p.trans_x, p.trans_y, p.M, p.N, p.K, 1.0f, X, p.ldx, Y, p.ldy, beta, C, p.ldc);
     else
-        nb_cpu_sgemm_batched(ta, tb, B, M, N, K, 1.0f, A, lda, sa, Bp, ldb, sb, beta, C, ldc, sc);
+        nb_cpu_sgemm_batched(p.trans_x, p.trans_y, p.batch, p.M, p.N, p.K, 1.0f, X, p.ldx, p.sx, Y, p.ldy, p.sy,
+                             beta, C, p.ldc, p.sc);
     const char *err = nb_cpu_gemm_last_error();
     if (err[0] && !strstr(err, "unblocked loop")) /* that one is only a slow path, still right */
         return nb_set_error("matmul (cpu): %s", err), -1;

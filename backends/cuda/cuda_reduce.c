@@ -133,50 +133,14 @@ int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
 
 
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
-    char x[96], y[96], z[96];
-    if (out->ndim != 3 || a->ndim != 3 || b->ndim != 3 || a->shape[2] != b->shape[1] ||
-        out->shape[1] != a->shape[1] || out->shape[2] != b->shape[2] ||
-        (a->shape[0] != out->shape[0] && a->shape[0] != 1) ||
-        (b->shape[0] != out->shape[0] && b->shape[0] != 1))
-        return nb_set_error("matmul (cuda): bad operands %s @ %s -> %s", SHP(a, x), SHP(b, y),
-                            SHP(out, z)),
-               -1;
-    if (out->dtype != NB_F32 || a->dtype != NB_F32 || b->dtype != NB_F32)
-        return nb_set_error("matmul (cuda): operands must be f32"), -1;
-    long long B = out->shape[0], M = out->shape[1], N = out->shape[2], K = a->shape[2];
-    if (B == 0 || M == 0 || N == 0) return 0;
-    int ta, tb, tc;
-    int64_t lda, ldb, ldc;
-    if (nb_mat_layout(a, &ta, &lda) || nb_mat_layout(b, &tb, &ldb) || nb_mat_layout(out, &tc, &ldc))
-        return nb_set_error("matmul (cuda): an operand of %s @ %s -> %s is neither row-major nor "
-                            "transposed in its last two dims",
-                            SHP(a, x), SHP(b, y), SHP(out, z)),
-               -1;
-    CUdeviceptr A = nb_cu_ptr(a), Bp = nb_cu_ptr(b), C = nb_cu_ptr(out);
-    long long sa = nb_mat_batch_stride(a), sb = nb_mat_batch_stride(b), sc = nb_mat_batch_stride(out);
-    if (B > 1 && sc == 0)
-        return nb_set_error("matmul (cuda): output %s has batch stride 0", SHP(out, z)), -1;
-    if (tc) { /* out^T[N,M] = b^T[N,K] @ a^T[K,M] */
-        CUdeviceptr tp = A;
-        A = Bp;
-        Bp = tp;
-        int t = ta;
-        ta = !tb;
-        tb = !t;
-        int64_t tl = lda;
-        lda = ldb;
-        ldb = tl;
-        tl = sa;
-        sa = sb;
-        sb = tl;
-        tl = M;
-        M = N;
-        N = tl;
-    }
-    if (B > 1 && sb == 0 && !ta && sa == M * lda && sc == M * ldc) { /* fold the batch into M */
-        M *= B;
-        B = 1;
-    }
+    char x[96], y[96];
+    nb_mat_plan p;
+    if (nb_mat_plan_make("cuda", out, a, b, &p)) return -1;
+    if (p.batch == 0 || p.M == 0 || p.N == 0) return 0;
+    CUdeviceptr A = nb_cu_ptr(p.swapped ? b : a), Bp = nb_cu_ptr(p.swapped ? a : b), C = nb_cu_ptr(out);
+    int ta = p.trans_x, tb = p.trans_y;
+    long long B = p.batch, M = p.M, N = p.N, K = p.K, lda = p.ldx, ldb = p.ldy, ldc = p.ldc;
+    long long sa = p.sx, sb = p.sy, sc = p.sc;
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
         ldc > INT_MAX || B > INT_MAX)
         return nb_set_error("matmul (cuda): %s @ %s is too large for cuBLAS (32-bit sizes)",
