@@ -58,13 +58,14 @@ static int has_nonfinite(const nb_tensor *t) {
         return 0;
     }
     int bad = 0;
-    for (int64_t i = 0; i < n && !bad; i++) bad = !isfinite(buf[i]);
+    for (int64_t i = 0; i < n && !bad; i++)
+        bad = !isfinite(buf[i]);
     free(buf);
     return bad;
 }
 
-nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n_in,
-                        nb_tensor *const *in, nb_node **node) {
+nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n_in, nb_tensor *const *in,
+                        nb_node **node) {
     if (node) *node = NULL;
     if (!out) return NULL;
     if (atomic_load_explicit(&nb_anomaly, memory_order_relaxed) && has_nonfinite(out)) {
@@ -102,7 +103,8 @@ nb_tensor *nb_sum_to(nb_tensor *g, int ndim, const int64_t *shape) {
     if (lead < 0) return nb_set_error("backward: gradient has fewer dims than its input");
     for (int i = 0; i < g->ndim; i++) {
         int j = i - lead;
-        if (j < 0 || (shape[j] == 1 && g->shape[i] != 1)) axes[na++] = i;
+        if (j < 0 || (shape[j] == 1 && g->shape[i] != 1))
+            axes[na++] = i;
         else if (shape[j] != g->shape[i]) {
             char a[96], b[96];
             return nb_set_error("backward: gradient %s cannot be reduced to %s", NB_SHP(g, a),
@@ -117,13 +119,130 @@ void nb_zero_grad(nb_tensor *t) {
     if (t && t->grad) nb_fill_(t->grad, 0.0);
 }
 
+/* ---- gradient recycling --------------------------------------------------------------------
+ * Every storage made while a pass runs carries the pass's stamp. The engine counts, per stamped
+ * storage, the holders among the gradients it still has to use (the gout of pending nodes and
+ * the gins it is distributing) and gives the storage back to its context when the count drops
+ * to zero. Storages from before the pass (forward values, seeds, saved tensors) and leaf grads
+ * (unstamped when made) are never given back. */
+
+static atomic_int nb_recycle = -1;         /* -1: not read from the environment yet */
+static _Thread_local uint64_t nb_cur_pass; /* the pass this thread runs, 0 outside one */
+static _Thread_local bool nb_cur_recycle;  /* whether it recycles */
+
+static bool recycling(void) {
+    int r = atomic_load(&nb_recycle);
+    if (r < 0) {
+        const char *e = getenv("NABLA_NO_RECYCLE");
+        int want = e && *e && *e != '0' ? 0 : 1;
+        atomic_compare_exchange_strong(&nb_recycle, &r, want);
+        r = atomic_load(&nb_recycle);
+    }
+    return r != 0;
+}
+
+bool nb_set_grad_recycling(bool on) {
+    bool prev = recycling();
+    atomic_store(&nb_recycle, on ? 1 : 0);
+    return prev;
+}
+
+bool nb_grad_recycling(void) { return recycling(); }
+
+nb_tensor nb_gin_accumulated_;
+
+static bool tracked(const nb_tensor *t) {
+    return nb_cur_recycle && t && t != NB_GIN_ACCUMULATED && t->storage && t->storage->pass == nb_cur_pass &&
+           !t->storage->released;
+}
+static void hold(nb_tensor *t) {
+    if (tracked(t)) t->storage->refs++;
+}
+static void drop(nb_tensor *t) {
+    if (tracked(t) && --t->storage->refs <= 0) nb_storage_release(t->storage);
+}
+/* Gives back t's storage when nothing holds it (a gradient computed but not needed). */
+static void drop_unheld(nb_tensor *t) {
+    if (tracked(t) && t->storage->refs <= 0) nb_storage_release(t->storage);
+}
+
+/* The grad of a leaf, allocated zeroed in the leaf's context on first use and never recycled. */
+static nb_tensor *leaf_grad(nb_tensor *leaf) {
+    if (!leaf->grad) {
+        nb_tensor *g = nb_tensor_new(leaf->ctx, NB_F32, leaf->device, leaf->ndim, leaf->shape);
+        if (!g || nb_fill_(g, 0.0)) return NULL;
+        g->storage->pass = 0;
+        leaf->grad = g;
+    }
+    return leaf->grad;
+}
+
 /* Adds gradient g into a leaf's grad, allocating it (zeroed) in the leaf's context. */
 static int accumulate_leaf(nb_tensor *leaf, nb_tensor *g) {
-    if (!leaf->grad) {
-        leaf->grad = nb_tensor_new(leaf->ctx, NB_F32, leaf->device, leaf->ndim, leaf->shape);
-        if (!leaf->grad || nb_fill_(leaf->grad, 0.0)) return -1;
+    nb_tensor *lg = leaf_grad(leaf);
+    return lg ? nb_axpy_(lg, 1.0f, g) : -1;
+}
+
+nb_tensor *nb_node_leaf_grad(nb_node *n, int i) {
+    if (!n || i < 0 || i >= n->n_in || !nb_cur_pass || !nb_cur_recycle) return NULL;
+    nb_tensor *x = n->in[i];
+    if (!x || !x->requires_grad || x->node || x->dtype != NB_F32) return NULL;
+    return leaf_grad(x);
+}
+
+/* Adds g into the pending gradient `old` of a node in place when nothing else can see old's
+ * storage (same values as nb_add(old, g)). 1 when it cannot, 0, or -1 on error. */
+static int add_in_place(nb_tensor *old, const nb_tensor *g) {
+    if (!tracked(old) || old->storage->refs != 1 || !nb_is_contiguous(old) || !nb_same_shape(old, g) ||
+        old->device != g->device || old->dtype != NB_F32 || g->dtype != NB_F32)
+        return 1;
+    const nb_backend *be = nb_be(old);
+    if (!be || !be->binary) return 1;
+    return be->binary(NB_BIN_ADD, old, old, g) ? -1 : 0;
+}
+
+/* Hands the gradients a rule returned to the inputs' nodes or leaves; releases what is no longer
+ * held. 0, or -1 with error. */
+static int distribute(nb_node *n, nb_tensor **gin) {
+    for (int i = 0; i < n->n_in; i++) {
+        nb_tensor *x = n->in[i];
+        if (gin[i] && gin[i] != NB_GIN_ACCUMULATED && x && x->requires_grad) hold(gin[i]);
     }
-    return nb_axpy_(leaf->grad, 1.0f, g);
+    for (int i = 0; i < n->n_in; i++) {
+        nb_tensor *x = n->in[i];
+        if (gin[i] && gin[i] != NB_GIN_ACCUMULATED && !(x && x->requires_grad)) drop_unheld(gin[i]);
+    }
+    for (int i = 0; i < n->n_in; i++) {
+        nb_tensor *x = n->in[i];
+        if (!x || !x->requires_grad || !gin[i] || gin[i] == NB_GIN_ACCUMULATED) continue;
+        nb_tensor *g = nb_sum_to(gin[i], x->ndim, x->shape);
+        if (!g) return -1;
+        if (g != gin[i]) {
+            hold(g);
+            drop(gin[i]);
+        }
+        if (x->node) {
+            nb_tensor *old = x->node->gout;
+            if (!old) {
+                x->node->gout = g; /* g's hold passes to the node */
+                continue;
+            }
+            int rc = add_in_place(old, g);
+            if (rc < 0) return -1;
+            if (rc > 0) {
+                nb_tensor *sum = nb_add(old, g);
+                if (!sum) return -1;
+                hold(sum);
+                drop(old);
+                x->node->gout = sum;
+            }
+            drop(g);
+        } else {
+            if (accumulate_leaf(x, g)) return -1;
+            drop(g);
+        }
+    }
+    return 0;
 }
 
 static int cmp_seq_desc(const void *a, const void *b) {
@@ -138,7 +257,8 @@ int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
     if (!nb_same_shape(t, seed)) {
         char a[96], b[96];
         return nb_set_error("backward: seed gradient %s does not match tensor %s", NB_SHP(seed, a),
-                            NB_SHP(t, b)), -1;
+                            NB_SHP(t, b)),
+               -1;
     }
     if (!t->node) return accumulate_leaf(t, seed);
 
@@ -149,6 +269,11 @@ int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
 
     /* collect the nodes behind t with an intrusive stack (no allocation) */
     uint64_t epoch = atomic_fetch_add(&nb_epoch, 1);
+    uint64_t outer_pass = nb_cur_pass;
+    bool outer_recycle = nb_cur_recycle;
+    nb_cur_pass = epoch;
+    nb_cur_recycle = recycling();
+    uint64_t prev_stamp = nb_storage_set_pass(epoch);
     size_t count = 0;
     nb_node *stack = t->node, *list = NULL;
     t->node->mark = epoch;
@@ -174,10 +299,12 @@ int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
     nb_node **order = nb_ctx_alloc(nb_ctx_current(), sizeof(nb_node *) * count, 8);
     if (!order) goto done;
     size_t k = 0;
-    for (nb_node *n = visited; n; n = n->link) order[k++] = n;
+    for (nb_node *n = visited; n; n = n->link)
+        order[k++] = n;
     qsort(order, count, sizeof *order, cmp_seq_desc);
 
     t->node->gout = seed;
+    hold(seed);
     for (size_t oi = 0; oi < count; oi++) {
         nb_node *n = order[oi];
         if (!n->gout) continue; /* not on a path from t */
@@ -193,28 +320,23 @@ int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
             nb_set_error("backward of %s: %s", n->op, msg);
             goto done;
         }
-        for (int i = 0; i < n->n_in; i++) {
-            nb_tensor *x = n->in[i];
-            if (!x || !x->requires_grad || !gin[i]) continue;
-            nb_tensor *g = nb_sum_to(gin[i], x->ndim, x->shape);
-            if (!g) goto done;
-            if (x->node) {
-                if (!x->node->gout) x->node->gout = g;
-                else if (!(x->node->gout = nb_add(x->node->gout, g))) goto done;
-            } else if (accumulate_leaf(x, g)) {
-                goto done;
-            }
-        }
         if (nb_anomaly_enabled()) {
             for (int i = 0; i < n->n_in; i++)
-                if (gin[i] && has_nonfinite(gin[i])) {
+                if (gin[i] && gin[i] != NB_GIN_ACCUMULATED && has_nonfinite(gin[i])) {
                     nb_set_error("anomaly: backward of '%s' produced NaN/Inf for input %d", n->op, i);
                     goto done;
                 }
         }
+        if (distribute(n, gin)) goto done;
+        nb_tensor *used = n->gout;
+        n->gout = NULL;
+        drop(used);
     }
     rc = 0;
 done:
+    nb_storage_set_pass(prev_stamp);
+    nb_cur_pass = outer_pass;
+    nb_cur_recycle = outer_recycle;
     nb_set_grad_enabled(prev_grad);
     if (!prev_ctx) nb_ctx_use(NULL);
     return rc;
@@ -225,7 +347,8 @@ int nb_backward(nb_tensor *loss) {
     if (nb_numel(loss) != 1) {
         char b[96];
         return nb_set_error("backward: needs a one-element tensor, got %s (use nb_backward_with)",
-                            NB_SHP(loss, b)), -1;
+                            NB_SHP(loss, b)),
+               -1;
     }
     nb_ctx *c = nb_ctx_current() ? nb_ctx_current() : loss->ctx;
     nb_tensor *seed = nb_tensor_new(c, NB_F32, loss->device, loss->ndim, loss->shape);

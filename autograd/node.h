@@ -13,7 +13,9 @@ typedef struct nb_node nb_node;
 
 /* Computes gin[i] (the gradient with respect to in[i], at in[i]'s shape or
  * broadcastable to it) for every input that requires grad, from gout (the
- * gradient of the output). gin[] arrives NULL-filled. 0, or -1 with error. */
+ * gradient of the output). gin[] arrives NULL-filled. 0, or -1 with error. A rule may return
+ * gout itself or a view of it; it must not keep any gradient tensor after it returns (the
+ * engine gives their memory back to the context once they are consumed). */
 typedef int (*nb_backward_fn)(nb_node *n, nb_tensor *gout, nb_tensor **gin);
 
 struct nb_node {
@@ -39,8 +41,18 @@ bool nb_any_requires_grad(int n_in, nb_tensor *const *in);
  * requires grad and grad mode is on, records a node on `out` with a copy of
  * the inputs and returns it in *node (else *node = NULL). Returns out, or
  * NULL on error. `node` may be NULL when the op needs to save nothing. */
-nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n_in,
-                        nb_tensor *const *in, nb_node **node);
+nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n_in, nb_tensor *const *in,
+                        nb_node **node);
+
+/* For a backward rule that can add its gradient for input i straight into a leaf's grad (no
+ * temporary): the grad of in[i] when in[i] is a leaf (no node) that requires grad, made zeroed
+ * in the leaf's context on first use, during a backward pass with gradient recycling on; NULL
+ * otherwise (the rule then returns gin[i] as usual). The rule must add (+=), at the leaf's
+ * shape, and then set gin[i] = NB_GIN_ACCUMULATED so that the engine adds nothing more. */
+nb_tensor *nb_node_leaf_grad(nb_node *n, int i);
+/* The gin[] value of an input whose gradient the rule already added into its leaf's grad. */
+extern nb_tensor nb_gin_accumulated_;
+#define NB_GIN_ACCUMULATED (&nb_gin_accumulated_)
 
 /* Reduces a gradient to `shape` by summing over broadcast dimensions. */
 nb_tensor *nb_sum_to(nb_tensor *g, int ndim, const int64_t *shape);

@@ -4,6 +4,9 @@
  *   attention      nb_attention            vs  matmul(q,k^T)*scale, masked_fill, softmax, matmul(.,v)
  *   layer_norm     nb_layer_norm           vs  mean, x-mean, mean of squares, rsqrt, *w, +b
  *   cross_entropy  nb_cross_entropy        vs  log_softmax, gather, mean, neg
+ *   linear_ce      nb_linear_cross_entropy vs  nb_linear (the lm_head, no bias) then nb_cross_entropy
+ *                  (the fused op never stores the [1536,50257] logits; the step context each
+ *                  variant needed for forward+backward is printed below its line)
  *   gelu(+bias)    nb_gelu(x + b)          vs  0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  *   adamw          nb_adamw_update_        vs  the update written with elementwise ops
  * For each: forward time, forward+backward time (backward seeded with a fixed random
@@ -61,6 +64,12 @@ static nb_tensor *xent_fn(const inputs *in, bool fused) {
     return nb_neg(nb_mean_all(nb_gather(nb_log_softmax(logits, -1), 1, idx)));
 }
 
+static nb_tensor *linear_ce_fn(const inputs *in, bool fused) {
+    nb_tensor *x = in->in[0], *w = in->in[1], *tg = in->extra;
+    if (fused) return nb_linear_cross_entropy(x, w, NULL, tg, -1);
+    return nb_cross_entropy(nb_linear(x, w, NULL), tg, -1);
+}
+
 static nb_tensor *gelu_fn(const inputs *in, bool fused) {
     nb_tensor *x = nb_add(in->in[0], in->in[1]); /* the MLP's fc output plus its bias */
     if (fused) return nb_gelu(x);
@@ -94,6 +103,8 @@ static double max_diff(const nb_tensor *a, const nb_tensor *b) {
 
 /* Times one variant: best forward and best forward+backward over reps. Leaves the last output
  * and (when grads) the input gradients' max difference material in *out. 0/-1. */
+static size_t last_step_used; /* bytes of the step context after the last forward+backward */
+
 static int time_variant(const kernel *k, inputs *in, bool fused, nb_tensor *gout_src, nb_ctx *step, int reps,
                         double *fwd, double *fwdbwd, nb_ctx *keep, nb_tensor **out_copy,
                         nb_tensor **grad_copy) {
@@ -116,6 +127,7 @@ static int time_variant(const kernel *k, inputs *in, bool fused, nb_tensor *gout
         if (nb_numel(y) == 1) seed = nb_reshape(seed, y->ndim, y->shape);
         if (!seed || nb_backward_with(y, seed)) return -1;
         double t3 = now();
+        last_step_used = nb_ctx_used(step);
         if (r > 0) {
             if (t1 - t0 < *fwd) *fwd = t1 - t0;
             if (t3 - t2 < *fwdbwd) *fwdbwd = t3 - t2;
@@ -192,6 +204,7 @@ int main(int argc, char **argv) {
 
     /* inputs */
     inputs att = {3, {0}, NULL}, ln = {3, {0}, NULL}, xe = {1, {0}, NULL}, ge = {2, {0}, NULL};
+    inputs lce = {2, {0}, NULL};
     for (int i = 0; i < 3; i++)
         att.in[i] = nb_requires_grad_(nb_randn(keep, NB_SHAPE(B, H, T, D), 0, 1, &r), true);
     att.extra = nb_zeros(keep, NB_F32, NB_SHAPE(T, T));
@@ -208,12 +221,15 @@ int main(int argc, char **argv) {
         tg[i] = (int32_t)((uint32_t)(i * 2654435761u) % V);
     xe.extra = tg ? nb_from_data(keep, NB_I32, NB_SHAPE(B * T), tg) : NULL;
     free(tg);
+    lce.in[0] = nb_requires_grad_(nb_randn(keep, NB_SHAPE(B * T, C), 0, 1, &r), true);
+    lce.in[1] = nb_requires_grad_(nb_randn(keep, NB_SHAPE(V, C), 0, 0.02f, &r), true);
+    lce.extra = xe.extra;
     ge.in[0] = nb_requires_grad_(nb_randn(keep, NB_SHAPE(B * T, 4 * C), 0, 1, &r), true);
     ge.in[1] = nb_requires_grad_(nb_randn(keep, NB_SHAPE(4 * C), 0, 0.1f, &r), true);
     nb_tensor *g_att = nb_randn(keep, NB_SHAPE(B, H, T, D), 0, 1, &r);
     nb_tensor *g_ln = nb_randn(keep, NB_SHAPE(B * T, C), 0, 1, &r);
     nb_tensor *g_ge = nb_randn(keep, NB_SHAPE(B * T, 4 * C), 0, 1, &r);
-    if (!att.extra || !ln.in[2] || !xe.extra || !ge.in[1] || !g_att || !g_ln || !g_ge) {
+    if (!att.extra || !ln.in[2] || !xe.extra || !lce.in[1] || !ge.in[1] || !g_att || !g_ln || !g_ge) {
         fprintf(stderr, "bench_fused: setup: %s\n", nb_last_error());
         status = 1;
         goto done;
@@ -222,14 +238,17 @@ int main(int argc, char **argv) {
         {"attention", "[8,6,192,64] causal", attention_fn},
         {"layer_norm", "[1536,384]", layer_norm_fn},
         {"cross_entropy", "[1536,50257]", xent_fn},
+        {"linear_ce", "[1536,384]x[50257,384]", linear_ce_fn},
         {"gelu(+bias)", "[1536,1536]+[1536]", gelu_fn},
     };
-    inputs *ins[] = {&att, &ln, &xe, &ge};
-    nb_tensor *gouts[] = {g_att, g_ln, NULL, g_ge};
+    inputs *ins[] = {&att, &ln, &xe, &lce, &ge};
+    nb_tensor *gouts[] = {g_att, g_ln, NULL, NULL, g_ge};
     for (size_t i = 0; i < sizeof ks / sizeof *ks; i++) {
         double ff, ffb, cf, cfb;
         nb_tensor *yo_f = NULL, *go_f = NULL, *yo_c = NULL, *go_c = NULL;
+        size_t used_f = 0;
         if (time_variant(&ks[i], ins[i], true, gouts[i], step, reps, &ff, &ffb, keep, &yo_f, &go_f) ||
+            (used_f = last_step_used, 0) ||
             time_variant(&ks[i], ins[i], false, gouts[i], step, reps, &cf, &cfb, keep, &yo_c, &go_c)) {
             fprintf(stderr, "bench_fused: %s: %s\n", ks[i].name, nb_last_error());
             status = 1;
@@ -238,6 +257,9 @@ int main(int argc, char **argv) {
         double d = max_diff(yo_f, yo_c), dg = go_f ? max_diff(go_f, go_c) : 0;
         printf("%-14s %-22s %9.2f %9.2f %9.2f %9.2f %6.2fx  %9.2e\n", ks[i].name, ks[i].shape, ff * 1e3,
                ffb * 1e3, cf * 1e3, cfb * 1e3, cfb / ffb, d > dg ? d : dg);
+        if (ks[i].fn == linear_ce_fn)
+            printf("%-14s step context in use after forward+backward: fused %.0f MB, composed %.0f MB\n", "",
+                   (double)used_f / 1e6, (double)last_step_used / 1e6);
         fflush(stdout);
     }
     nb_ctx_reset(step);

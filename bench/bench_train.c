@@ -11,7 +11,9 @@
  *   steps   timed steps (default 10)                  threads 0: nabla's default (all cores)
  *   vocab   default 50257 (GPT-2's)                   warmup  untimed steps first (default 2)
  * environment: BENCH_LOSSES=1 prints every step's loss with 9 digits (to compare runs bit for
- *   bit).
+ *   bit); BENCH_MEM=1 prints the step context's live bytes after each forward and its peak
+ *   during the backward; NABLA_NO_RECYCLE=1 keeps every gradient to the end of the step (the old way).
+ * The summary gives the step context's size and its peak of live bytes (nb_ctx_peak).
  * The last line is machine-readable (bench/run.sh reads it):
  *   RESULT nabla <config> batch=<B> threads=<n> tokens_per_s=<x> step_s=<x> peak_rss_mb=<x> */
 #include <math.h>
@@ -76,6 +78,9 @@ int main(int argc, char **argv) {
         return 2;
     const char *pl = getenv("BENCH_LOSSES");
     bool print_losses = pl && *pl && *pl != '0';
+    const char *pm = getenv("BENCH_MEM");
+    bool print_mem = pm && *pm && *pm != '0';
+    size_t step_peak = 0; /* the step context's peak of live bytes, over every step */
     char err[512];
     bg_config cfg;
     if (bg_config_get(name, V, &cfg, err, sizeof err)) {
@@ -111,19 +116,28 @@ int main(int argc, char **argv) {
         nb_tensor *x = nb_from_data(step_ctx, NB_I32, NB_SHAPE(B, T), xb);
         nb_tensor *y = nb_from_data(step_ctx, NB_I32, NB_SHAPE(B, T), yb);
         nb_tensor *loss = bg_model_loss(m, x, y);
+        size_t fwd_live = nb_ctx_used(step_ctx);
+        nb_ctx_reset_peak(step_ctx);
         if (!loss || nb_backward(loss) || nb_optim_clip_grad_norm(opt, 1.0) < 0 || nb_optim_step(opt)) {
             fprintf(stderr, "bench_train: step %d failed: %s\n", s, nb_last_error());
             nb_ctx_use(prev);
             goto done;
         }
+        size_t bwd_peak = nb_ctx_peak(step_ctx), bwd_live = nb_ctx_used(step_ctx);
         double l = nb_item(loss);
         nb_optim_zero_grad(opt);
+        if (step_peak < nb_ctx_peak(step_ctx)) step_peak = nb_ctx_peak(step_ctx);
         nb_ctx_reset(step_ctx);
         double dt = now() - t0;
         if (s >= warmup) times[s - warmup] = dt;
         if (s == 0) first_loss = l;
         last_loss = l;
         if (print_losses) printf("step %d loss %.9g (%.4f s)\n", s, l, dt);
+        if (print_mem)
+            printf("step %d: step context live after the forward %.1f MB, peak during the backward "
+                   "%.1f MB, live after it %.1f MB\n",
+                   s, (double)fwd_live / 1048576.0, (double)bwd_peak / 1048576.0,
+                   (double)bwd_live / 1048576.0);
     }
     nb_ctx_use(prev);
     uint64_t new_allocs = nb_ctx_os_allocs(step_ctx) + nb_ctx_os_allocs(m->ctx) - allocs_after_warmup;
@@ -134,9 +148,11 @@ int main(int argc, char **argv) {
     }
     double mean = sum / steps, tps = (double)B * T / mean, rss = peak_rss_mb();
     printf("bench_train: %s batch %d: %.0f tokens/s, %.4f s/step (best %.4f s), peak RSS %.0f MB; "
-           "loss %.6f -> %.6f; step context %.0f MB, %llu system allocations after warm-up\n",
+           "loss %.6f -> %.6f; step context %.0f MB (peak live %.0f MB), %llu system allocations "
+           "after warm-up\n",
            cfg.name, B, tps, mean, best, rss, first_loss, last_loss,
-           (double)nb_ctx_reserved(step_ctx) / 1048576.0, (unsigned long long)new_allocs);
+           (double)nb_ctx_reserved(step_ctx) / 1048576.0, (double)step_peak / 1048576.0,
+           (unsigned long long)new_allocs);
     printf("RESULT nabla %s batch=%d threads=%d tokens_per_s=%.1f step_s=%.4f peak_rss_mb=%.0f\n", cfg.name,
            B, nb_get_num_threads(), tps, mean, rss);
     status = 0;

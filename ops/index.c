@@ -155,10 +155,19 @@ static int check_index_tensor(const char *op, const nb_tensor *a, const nb_tenso
 
 /* ---- index_select ----------------------------------------------------------------------------- */
 
+/* Scatters g into a's gradient: straight into the leaf's grad when a is a leaf (no [V,C]
+ * temporary), else into a zero-filled gradient. */
 static int index_select_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = n->in[0], *idx = n->in[1];
     const nb_backend *be = nb_be(g);
-    nb_tensor *z = be ? nb_new_like_shape(g, NB_F32, a->ndim, a->shape) : NULL;
+    if (!be) return -1;
+    nb_tensor *lg = nb_node_leaf_grad(n, 0); /* NULL: not a leaf, or recycling off */
+    if (lg && nb_is_contiguous(lg)) {
+        if (be->index_add(lg, (int)n->i[0], idx, g)) return -1;
+        gin[0] = NB_GIN_ACCUMULATED;
+        return 0;
+    }
+    nb_tensor *z = nb_new_like_shape(g, NB_F32, a->ndim, a->shape);
     if (!z || be->fill(z, 0.0) || be->index_add(z, (int)n->i[0], idx, g)) return -1;
     gin[0] = z;
     return 0;

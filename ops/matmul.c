@@ -132,8 +132,9 @@ static int mm_batched(const nb_backend *be, const nb_tensor *out, const nb_tenso
 }
 
 /* out[P,Q] = sum over the batch of L[b] @ R[b] (L [Bs..,P,J], R [Bs..,J,Q]) as one GEMM with
- * the batch folded into the contraction. 1 when the strides do not allow it, 0, or -1. */
-static int mm_reduce(const nb_backend *be, const nb_tensor *out, const nb_tensor *L, const nb_tensor *R) {
+ * the batch folded into the contraction (+ beta * out). 1 when the strides do not allow it, 0, or -1. */
+static int mm_reduce(const nb_backend *be, const nb_tensor *out, const nb_tensor *L, const nb_tensor *R,
+                     float beta) {
     int nb = L->ndim - 2, dims[NB_MAX_DIMS];
     int64_t jl, sl, jr, sr;
     for (int i = 0; i < nb; i++)
@@ -148,7 +149,7 @@ static int mm_reduce(const nb_backend *be, const nb_tensor *out, const nb_tensor
     r3.stride[1] = jl == 1 ? r3.shape[2] : sr;
     if (!mat_ok(&l3) || !mat_ok(&r3)) return 1;
     if (!be->matmul) return nb_unsupported("matmul", be), -1;
-    return be->matmul(&o3, &l3, &r3, 0.0f) ? -1 : 0;
+    return be->matmul(&o3, &l3, &r3, beta) ? -1 : 0;
 }
 
 /* Promotes a 1-D operand to a matrix: [K] -> [1,K] on the left, [K,1] on the right. */
@@ -233,6 +234,33 @@ static nb_tensor promote_out(const nb_tensor *t, const mm_geom *G) {
     return d;
 }
 
+/* The shape [Bs..,P,Q] of the batched product L @ R (L [Bs..,P,J], R [Bs..,J,Q]) into full. */
+static void mm_full_shape(const nb_tensor *L, const nb_tensor *R, int64_t *full) {
+    int nb = L->ndim - 2;
+    memcpy(full, L->shape, sizeof(int64_t) * (size_t)nb);
+    full[nb] = L->shape[nb];
+    full[nb + 1] = R->shape[nb + 1];
+}
+
+/* Writes sum_batch(L @ R) (+ beta * dst) into the contiguous dst of the (promoted) target shape
+ * (nd, shape): batch dims the target lacks (or has as 1) are summed, folded into one GEMM.
+ * 1 when that takes more than one GEMM (nothing written), 0, or -1. */
+static int mm_grad_into(const nb_backend *be, nb_tensor *dst, const nb_tensor *L, const nb_tensor *R, int nd,
+                        const int64_t *shape, float beta) {
+    int nb = L->ndim - 2;
+    int64_t full[NB_MAX_DIMS], tb = 1;
+    mm_full_shape(L, R, full);
+    for (int i = 0; i < nd - 2; i++)
+        tb *= shape[i];
+    if (nd == nb + 2 && memcmp(shape, full, sizeof(int64_t) * (size_t)nd) == 0)
+        return mm_batched(be, dst, L, R, beta) ? -1 : 0;
+    if (tb == 1 && nb > 0) {
+        nb_tensor d2 = desc3(dst, 1, 0, 0);
+        return mm_reduce(be, &d2, L, R, beta);
+    }
+    return 1;
+}
+
 /* The gradient at the (promoted) target shape of sum_batch(L @ R): L [Bs..,P,J], R [Bs..,J,Q].
  * Batch dims the target lacks (or has as 1) are summed, folded into one GEMM when possible. */
 static nb_tensor *mm_grad(const nb_tensor *like, const nb_tensor *L, const nb_tensor *R, int nd,
@@ -241,23 +269,34 @@ static nb_tensor *mm_grad(const nb_tensor *like, const nb_tensor *L, const nb_te
     if (!be) return NULL;
     int nb = L->ndim - 2;
     int64_t full[NB_MAX_DIMS], tb = 1;
-    memcpy(full, L->shape, sizeof(int64_t) * (size_t)nb);
-    full[nb] = L->shape[nb];
-    full[nb + 1] = R->shape[nb + 1];
+    mm_full_shape(L, R, full);
     for (int i = 0; i < nd - 2; i++)
         tb *= shape[i];
     bool same = nd == nb + 2 && memcmp(shape, full, sizeof(int64_t) * (size_t)nd) == 0;
     if (same || (tb == 1 && nb > 0)) {
         nb_tensor *d = nb_new_like_shape(like, NB_F32, nd, shape);
         if (!d) return NULL;
-        if (same) return mm_batched(be, d, L, R, 0.0f) ? NULL : d;
-        nb_tensor d2 = desc3(d, 1, 0, 0);
-        int rc = mm_reduce(be, &d2, L, R);
+        int rc = mm_grad_into(be, d, L, R, nd, shape, 0.0f);
         if (rc <= 0) return rc ? NULL : d;
     }
     nb_tensor *t = nb_new_like_shape(like, NB_F32, nb + 2, full);
     if (!t || mm_batched(be, t, L, R, 0.0f)) return NULL;
     return nb_sum_to(t, nd, shape);
+}
+
+/* A weight's gradient sum_batch(L @ R), added straight into the grad of input i when it is a
+ * leaf of the target's (unpromoted) shape: gin[i] = NB_GIN_ACCUMULATED. 1 when that is not
+ * possible (nothing written), 0, or -1. */
+static int mm_grad_leaf(nb_node *n, int i, const nb_tensor *L, const nb_tensor *R, int nd,
+                        const int64_t *shape, nb_tensor **gin) {
+    nb_tensor *x = n->in[i];
+    if (x->ndim != nd || memcmp(x->shape, shape, sizeof(int64_t) * (size_t)nd) != 0) return 1;
+    nb_tensor *lg = nb_node_leaf_grad(n, i); /* NULL: not a leaf, or recycling off */
+    const nb_backend *be = lg ? nb_be(lg) : NULL;
+    if (!be || !nb_is_contiguous(lg)) return 1;
+    int rc = mm_grad_into(be, lg, L, R, nd, shape, 1.0f);
+    if (rc == 0) gin[i] = NB_GIN_ACCUMULATED;
+    return rc;
 }
 
 /* The gradient of the result, promoted and expanded like the result, usable in place. */
@@ -280,9 +319,11 @@ static int matmul_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
         nb_tensor bt = transpose_last(&G.eb);
         if (!(gin[0] = unpromote(mm_grad(g, &pg, &bt, G.pa.ndim, G.pa.shape), a))) return -1;
     }
-    if (b->requires_grad) { /* dB = A^T @ g */
+    if (b->requires_grad) { /* dB = A^T @ g, straight into a leaf's grad when it can */
         nb_tensor at = transpose_last(&G.ea);
-        if (!(gin[1] = unpromote(mm_grad(g, &at, &pg, G.pb.ndim, G.pb.shape), b))) return -1;
+        int rc = mm_grad_leaf(n, 1, &at, &pg, G.pb.ndim, G.pb.shape, gin);
+        if (rc < 0) return -1;
+        if (rc > 0 && !(gin[1] = unpromote(mm_grad(g, &at, &pg, G.pb.ndim, G.pb.shape), b))) return -1;
     }
     return 0;
 }
@@ -322,7 +363,8 @@ static int linear_check(const nb_tensor *x, const nb_tensor *w, const nb_tensor 
 }
 
 /* db = g summed over every row: ones[1,R] @ g[R,out] as one GEMM when g's rows merge (much
- * faster than a strided column reduction), else nb_sum. */
+ * faster than a strided column reduction), else nb_sum. (The bias is small: its gradient goes
+ * through the engine, which keeps the old summation order.) */
 static nb_tensor *bias_grad(nb_tensor *g) {
     int nd = g->ndim, axes[NB_MAX_DIMS];
     if (nd == 1) return g;
@@ -359,7 +401,9 @@ static int linear_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     }
     if (w->requires_grad) { /* dW = g^T @ x, the batch folded into the contraction */
         nb_tensor gt = transpose_last(&pg);
-        if (!(gin[1] = mm_grad(g, &gt, &G.ea, 2, w->shape))) return -1;
+        int rc = mm_grad_leaf(n, 1, &gt, &G.ea, 2, w->shape, gin);
+        if (rc < 0) return -1;
+        if (rc > 0 && !(gin[1] = mm_grad(g, &gt, &G.ea, 2, w->shape))) return -1;
     }
     if (b && b->requires_grad && !(gin[2] = bias_grad(g))) return -1;
     return 0;

@@ -112,7 +112,15 @@ static int embedding_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *w = n->in[0], *idx = n->saved[0];
     int64_t shape2[2] = {idx->shape[0], w->shape[1]};
     nb_tensor *g2 = nb_reshape(nb_contiguous(g), 2, shape2);
-    nb_tensor *gw = g2 ? nb_new_like_shape(g2, NB_F32, 2, w->shape) : NULL;
+    if (!g2) return -1;
+    /* a leaf weight (the usual case): add the rows straight into its grad, no [V,C] temporary */
+    nb_tensor *lg = nb_node_leaf_grad(n, 0);
+    if (lg && nb_is_contiguous(lg)) {
+        if (nb_be(lg)->index_add(lg, 0, idx, g2)) return -1;
+        gin[0] = NB_GIN_ACCUMULATED;
+        return 0;
+    }
+    nb_tensor *gw = nb_new_like_shape(g2, NB_F32, 2, w->shape);
     if (!gw || nb_fill_(gw, 0.0) || nb_be(gw)->index_add(gw, 0, idx, g2)) return -1;
     gin[0] = gw;
     return 0;
@@ -215,8 +223,8 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_in
         char c[96];
         nb_fmt_shape(logits->ndim - 1, logits->shape, c, sizeof c);
         if (logits->ndim <= 2)
-            return nb_set_error("cross_entropy: targets %s do not match logits %s (expected %s)", NB_SHP(targets, a),
-                                NB_SHP(logits, b), c);
+            return nb_set_error("cross_entropy: targets %s do not match logits %s (expected %s)",
+                                NB_SHP(targets, a), NB_SHP(logits, b), c);
         return nb_set_error("cross_entropy: targets %s do not match logits %s (expected %s or [%lld])",
                             NB_SHP(targets, a), NB_SHP(logits, b), c, (long long)rows);
     }

@@ -10,6 +10,14 @@
 void *nb_ctx_alloc(nb_ctx *ctx, size_t nbytes, size_t align);
 /* A storage of `nbytes` on `dev` from the context's arena for that device. */
 nb_storage *nb_storage_new(nb_ctx *ctx, nb_device dev, size_t nbytes);
+/* Gives a storage's block back to its context before the reset: later storages
+ * of that context and device may reuse it (same calls, same addresses). The
+ * caller guarantees nothing reads it again. No-op when NULL, already
+ * released, or not made by nb_storage_new. */
+void nb_storage_release(nb_storage *s);
+/* Sets the stamp (storage->pass) this thread's new storages get; returns the
+ * previous one. The backward pass sets its own and restores the old one. */
+uint64_t nb_storage_set_pass(uint64_t pass);
 /* A new contiguous tensor with fresh storage, uninitialised. */
 nb_tensor *nb_tensor_new(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape);
 /* A new tensor header sharing `base`'s storage, with the given geometry. */

@@ -4,6 +4,7 @@
 #include "tests/nb_check.h"
 
 #include "backends/cpu/gemm.h"
+#include "nabla/core.h"
 
 #include <math.h>
 #include <omp.h>
@@ -32,7 +33,8 @@ static float *make_mat(int64_t rows, int64_t cols, int64_t ld, int small_int) {
     size_t n = (size_t)(rows > 0 ? rows : 1) * (size_t)(ld > 0 ? ld : 1);
     float *m = malloc(n * sizeof *m);
     ck_assert_ptr_nonnull(m);
-    for (size_t i = 0; i < n; i++) m[i] = NAN;
+    for (size_t i = 0; i < n; i++)
+        m[i] = NAN;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
             m[i * ld + j] = small_int ? (float)((int)(rnd() % 9) - 4) : frand();
@@ -45,9 +47,9 @@ static double opv(const float *X, int64_t ld, int trans, int64_t i, int64_t j) {
 
 /* Checks C (after the GEMM) against alpha*op(A)op(B) + beta*C0 in double for the listed
  * elements (all when `sample` is 0); tolerance scaled by K, or exact when `exact`. */
-static void check_result(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                         const float *C0, const float *C, int64_t ldc, int exact, int sample) {
+static void check_result(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, float beta, const float *C0,
+                         const float *C, int64_t ldc, int exact, int sample) {
     const double u = 1.0 / (1 << 23);
     int64_t total = sample ? sample : M * N;
     for (int64_t s = 0; s < total; s++) {
@@ -69,25 +71,27 @@ static void check_result(int ta, int tb, int64_t M, int64_t N, int64_t K, float 
         if (!(fabs(got - ref) <= tol))
             ck_abort_msg("ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g: C[%lld,%lld]=%.9g, "
                          "want %.9g (tol %.3g, isa %s)",
-                         ta, tb, (long long)M, (long long)N, (long long)K, alpha, beta,
-                         (long long)i, (long long)j, got, ref, tol, nb_cpu_gemm_isa());
+                         ta, tb, (long long)M, (long long)N, (long long)K, alpha, beta, (long long)i,
+                         (long long)j, got, ref, tol, nb_cpu_gemm_isa());
     }
 }
 
 /* One GEMM with fresh data, padded strides, checked against the reference. */
-static void run_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
-                     int pad, int exact, int sample) {
+static void run_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int pad,
+                     int exact, int sample) {
     int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
     int64_t lda = acols + pad, ldb = bcols + pad, ldc = N + pad;
     float *A = make_mat(arows, acols, lda, exact), *B = make_mat(brows, bcols, ldb, exact);
     float *C0 = make_mat(M, N, ldc, exact), *C = make_mat(M, N, ldc, exact);
     for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? NAN : C0[i * ldc + j];
+        for (int64_t j = 0; j < N; j++)
+            C[i * ldc + j] = beta == 0.0f ? NAN : C0[i * ldc + j];
     nb_cpu_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     ck_assert_str_eq(nb_cpu_gemm_last_error(), "");
     check_result(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C0, C, ldc, exact, sample);
     for (int64_t i = 0; i < M; i++) /* the padding of C is untouched */
-        for (int64_t j = N; j < ldc; j++) ck_assert(isnan(C[i * ldc + j]));
+        for (int64_t j = N; j < ldc; j++)
+            ck_assert(isnan(C[i * ldc + j]));
     free(A);
     free(B);
     free(C0);
@@ -132,7 +136,8 @@ END_TEST
 /* The Baby GPT forward shape, checked on a sample of entries, in all four transpose cases. */
 START_TEST(test_big_sampled) {
     force(ISAS[_i]);
-    for (int t = 0; t < 4; t++) run_case(t >> 1, t & 1, 1536, 384, 1152, 1.0f, 0.0f, 0, 0, 3000);
+    for (int t = 0; t < 4; t++)
+        run_case(t >> 1, t & 1, 1536, 384, 1152, 1.0f, 0.0f, 0, 0, 3000);
     run_case(0, 0, 1536, 1152, 384, 0.5f, 1.0f, 3, 0, 3000);
 }
 END_TEST
@@ -141,22 +146,56 @@ START_TEST(test_determinism) {
     force(ISAS[_i]);
     const int64_t M = 300, N = 700, K = 1000;
     float *A = make_mat(M, K, K, 0), *B = make_mat(N, K, K, 0);
-    float *C1 = malloc((size_t)(M * N) * sizeof(float)),
-          *C2 = malloc((size_t)(M * N) * sizeof(float));
+    float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
     ck_assert(C1 && C2);
     nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
     nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
     ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
-    /* The summation order does not depend on the thread count either. */
-    int nt = omp_get_max_threads();
-    omp_set_num_threads(1);
+    /* The summation order does not depend on the thread count either (nabla's setting is the
+     * one the GEMM follows). */
+    int nt = nb_get_num_threads();
+    nb_set_num_threads(1);
     nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
-    omp_set_num_threads(nt > 1 ? nt : 2);
+    nb_set_num_threads(nt > 1 ? nt : 2);
     nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
-    omp_set_num_threads(nt);
+    nb_set_num_threads(nt);
     ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
     free(A);
     free(B);
+    free(C1);
+    free(C2);
+}
+END_TEST
+
+/* Tall, narrow C (dW of a vocabulary: rows of C past the row block size, one column block,
+ * so B is packed once per K block), K that is one block or several, every transpose case,
+ * beta 0 over NaN and beta 1 accumulation; then the same bits for 1 and 3 threads. */
+START_TEST(test_tall_accumulate) {
+    force(ISAS[_i]);
+    const int64_t Ks[] = {300, 500, 700};
+    for (int t = 0; t < 4; t++)
+        for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++) {
+            run_case(t >> 1, t & 1, 3100, 130, Ks[k], 1.0f, 0.0f, 0, 0, 1500);
+            run_case(t >> 1, t & 1, 3100, 130, Ks[k], 1.0f, 1.0f, 2, 0, 1500);
+        }
+    run_case(1, 0, 3100, 70, 40, 1.0f, 1.0f, 0, 1, 0); /* exact, every element */
+    const int64_t M = 3100, N = 130, K = 500;
+    float *A = make_mat(K, M, M, 0), *B = make_mat(K, N, N, 0), *C0 = make_mat(M, N, N, 0);
+    float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
+    ck_assert(C1 && C2);
+    memcpy(C1, C0, (size_t)(M * N) * sizeof(float));
+    memcpy(C2, C0, (size_t)(M * N) * sizeof(float));
+    int nt = nb_get_num_threads();
+    nb_set_num_threads(1);
+    nb_cpu_sgemm(1, 0, M, N, K, 1.0f, A, M, B, N, 1.0f, C1, N);
+    nb_set_num_threads(3);
+    nb_cpu_sgemm(1, 0, M, N, K, 1.0f, A, M, B, N, 1.0f, C2, N);
+    nb_set_num_threads(nt);
+    ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
+    check_result(1, 0, M, N, K, 1.0f, A, M, B, N, 1.0f, C0, C1, N, 0, 2000);
+    free(A);
+    free(B);
+    free(C0);
     free(C1);
     free(C2);
 }
@@ -178,18 +217,17 @@ START_TEST(test_batched) {
             float *C1 = make_mat(batch * M, N, ldc, 0);
             memcpy(C, C0, (size_t)(batch * M * ldc) * sizeof(float));
             memcpy(C1, C0, (size_t)(batch * M * ldc) * sizeof(float));
-            nb_cpu_sgemm_batched(ta, tb, batch, M, N, K, 1.5f, A, lda, stride_a, B, ldb, stride_b,
-                                 0.25f, C, ldc, sc);
+            nb_cpu_sgemm_batched(ta, tb, batch, M, N, K, 1.5f, A, lda, stride_a, B, ldb, stride_b, 0.25f, C,
+                                 ldc, sc);
             ck_assert_str_eq(nb_cpu_gemm_last_error(), "");
             for (int64_t b = 0; b < batch; b++) {
-                nb_cpu_sgemm(ta, tb, M, N, K, 1.5f, A + b * stride_a, lda, B + b * stride_b, ldb,
-                             0.25f, C1 + b * sc, ldc);
-                check_result(ta, tb, M, N, K, 1.5f, A + b * stride_a, lda, B + b * stride_b, ldb,
-                             0.25f, C0 + b * sc, C + b * sc, ldc, 0, 0);
+                nb_cpu_sgemm(ta, tb, M, N, K, 1.5f, A + b * stride_a, lda, B + b * stride_b, ldb, 0.25f,
+                             C1 + b * sc, ldc);
+                check_result(ta, tb, M, N, K, 1.5f, A + b * stride_a, lda, B + b * stride_b, ldb, 0.25f,
+                             C0 + b * sc, C + b * sc, ldc, 0, 0);
                 for (int64_t i = 0; i < M; i++)
-                    ck_assert_int_eq(memcmp(C + b * sc + i * ldc, C1 + b * sc + i * ldc,
-                                            (size_t)N * sizeof(float)),
-                                     0);
+                    ck_assert_int_eq(
+                        memcmp(C + b * sc + i * ldc, C1 + b * sc + i * ldc, (size_t)N * sizeof(float)), 0);
             }
             free(A);
             free(B);
@@ -222,7 +260,8 @@ START_TEST(test_bad_args) {
     ck_assert_ptr_nonnull(strstr(nb_cpu_gemm_last_error(), "negative batch"));
     nb_cpu_sgemm_batched(0, 0, 2, 2, 2, 3, 1.0f, A, 3, -6, B, 2, 0, 0.0f, C, 2, 4);
     ck_assert_ptr_nonnull(strstr(nb_cpu_gemm_last_error(), "negative stride"));
-    for (int i = 0; i < 4; i++) ck_assert(C[i] == 7.0f);
+    for (int i = 0; i < 4; i++)
+        ck_assert(C[i] == 7.0f);
     /* A good call clears the message. */
     nb_cpu_sgemm(0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2);
     ck_assert_str_eq(nb_cpu_gemm_last_error(), "");
@@ -310,6 +349,7 @@ Suite *make_suite(void) {
         tcase_add_loop_test(ti, test_big_sampled, i, i + 1);
         tcase_add_loop_test(ti, test_determinism, i, i + 1);
         tcase_add_loop_test(ti, test_batched, i, i + 1);
+        tcase_add_loop_test(ti, test_tall_accumulate, i, i + 1);
         suite_add_tcase(s, ti);
     }
     nb_cpu_gemm_force_isa(NULL);

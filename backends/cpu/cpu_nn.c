@@ -41,8 +41,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-
-
 /* Splits a contiguous tensor into rows of its last dimension. */
 static void rows_cols(const nb_tensor *t, int64_t *rows, int64_t *cols) {
     int64_t c = t->ndim ? t->shape[t->ndim - 1] : 1;
@@ -315,9 +313,9 @@ int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logit
     return 0;
 }
 
-/* d[j] = k * exp(x[j] - lse): k times the softmax of the row. */
-NN_CLONES static void xent_grad_row(float *restrict d, const float *restrict x, float lse, float k,
-                                    int64_t n) {
+/* d[j] = k * exp(x[j] - lse): k times the softmax of the row. d may be x (in place: each
+ * element is read before it is written, so no restrict). */
+NN_CLONES static void xent_grad_row(float *d, const float *x, float lse, float k, int64_t n) {
 #pragma omp simd
     for (int64_t j = 0; j < n; j++)
         d[j] = k * nb_cpu_expf(x[j] - lse);
@@ -356,13 +354,13 @@ static inline void nn_philox(uint64_t seed, uint64_t ctr, uint32_t *o0, uint32_t
     uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = 0, c3 = 0;
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     /* the ten rounds written out: a loop here would stop the vectoriser */
-#define NN_PHILOX_ROUND                                                                          \
-    do {                                                                                         \
-        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;              \
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;                        \
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;                        \
-        c0 = n0, c1 = n1, c2 = n2, c3 = n3;                                                      \
-        k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;                                                    \
+#define NN_PHILOX_ROUND                                                                                      \
+    do {                                                                                                     \
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;                           \
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n1 = (uint32_t)p1;                                     \
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1, n3 = (uint32_t)p0;                                     \
+        c0 = n0, c1 = n1, c2 = n2, c3 = n3;                                                                  \
+        k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;                                                                \
     } while (0)
     NN_PHILOX_ROUND;
     NN_PHILOX_ROUND;
@@ -381,8 +379,8 @@ static inline void nn_philox(uint64_t seed, uint64_t ctr, uint32_t *o0, uint32_t
 /* Philox blocks [b0, b1) (4 elements each, all in range): out = keep ? x * scale : +0, where
  * keep <=> (w >> 8) * 2^-24 >= p <=> (w >> 8) >= thr = ceil(p * 2^24) (exact: w >> 8 has 24
  * bits). The portable path. */
-static void dropout_blocks(float *restrict O, const float *restrict X, int64_t b0, int64_t b1,
-                           uint32_t thr, float scale, uint64_t seed, uint64_t offset) {
+static void dropout_blocks(float *restrict O, const float *restrict X, int64_t b0, int64_t b1, uint32_t thr,
+                           float scale, uint64_t seed, uint64_t offset) {
     for (int64_t b = b0; b < b1; b++) {
         uint32_t w[4];
         nn_philox(seed, offset + (uint64_t)b, &w[0], &w[1], &w[2], &w[3]);
@@ -397,7 +395,7 @@ static void dropout_blocks(float *restrict O, const float *restrict X, int64_t b
 
 /* High and low 32 bits of the 32x32 products a[i] * m, for 16 lanes. */
 __attribute__((target("avx512f"))) static inline void mul_hilo(__m512i a, __m512i m, __m512i *hi,
-                                                                __m512i *lo) {
+                                                               __m512i *lo) {
     __m512i pe = _mm512_mul_epu32(a, m);                        /* even lanes, 64-bit */
     __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m); /* odd lanes, 64-bit */
     *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
@@ -407,12 +405,12 @@ __attribute__((target("avx512f"))) static inline void mul_hilo(__m512i a, __m512
 /* The same as dropout_blocks, 16 Philox blocks (64 elements) at a time: the keep bits of the
  * four output words are interleaved into one 64-bit mask with pdep, and each group of 16
  * elements is a masked multiply (dropped elements are +0, as in the portable path). */
-__attribute__((target("avx512f,bmi2"))) static void dropout_blocks_avx512(
-    float *restrict O, const float *restrict X, int64_t b0, int64_t b1, uint32_t thr, float scale,
-    uint64_t seed, uint64_t offset) {
+__attribute__((target("avx512f,bmi2"))) static void
+dropout_blocks_avx512(float *restrict O, const float *restrict X, int64_t b0, int64_t b1, uint32_t thr,
+                      float scale, uint64_t seed, uint64_t offset) {
     const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-    const __m512i T = _mm512_set1_epi32((int)thr), lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-                                                                             10, 11, 12, 13, 14, 15);
+    const __m512i T = _mm512_set1_epi32((int)thr),
+                  lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512 S = _mm512_set1_ps(scale);
     int64_t b = b0;
     for (; b + 16 <= b1; b += 16) {
@@ -421,8 +419,7 @@ __attribute__((target("avx512f,bmi2"))) static void dropout_blocks_avx512(
         __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)c), lane);
         __mmask16 wrap = _mm512_cmplt_epu32_mask(c0, _mm512_set1_epi32((int)(uint32_t)c));
         __m512i c1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(c >> 32)), wrap,
-                                           _mm512_set1_epi32((int)(uint32_t)(c >> 32)),
-                                           _mm512_set1_epi32(1));
+                                           _mm512_set1_epi32((int)(uint32_t)(c >> 32)), _mm512_set1_epi32(1));
         __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
         uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
         for (int r = 0; r < 10; r++) {

@@ -21,8 +21,7 @@ static _Thread_local char g_err[256];
 
 #define GEMM_ERR(...) set_err(__FILE__, __LINE__, __VA_ARGS__)
 
-__attribute__((format(printf, 3, 4))) static void set_err(const char *file, int line,
-                                                          const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void set_err(const char *file, int line, const char *fmt, ...) {
     int n = snprintf(g_err, sizeof g_err, "%s:%d: ", file, line);
     if (n < 0 || (size_t)n >= sizeof g_err) return;
     va_list ap;
@@ -44,8 +43,7 @@ static int cpu_has(const char *isa) {
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("fma");
-    if (strcmp(isa, "avx2") == 0)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
     return strcmp(isa, "generic") == 0;
 }
@@ -155,8 +153,8 @@ static int ws_grow(float **buf, size_t *cap, size_t need) {
 static int ws_reserve(int n, gemm_ws **ws, size_t na, size_t nb) {
     int rc = 0;
     for (int i = 0; i < n; i++) {
-        if (ws[i] && (ws_grow(&ws[i]->a, &ws[i]->acap, na) != 0 ||
-                      ws_grow(&ws[i]->b, &ws[i]->bcap, nb) != 0)) {
+        if (ws[i] &&
+            (ws_grow(&ws[i]->a, &ws[i]->acap, na) != 0 || ws_grow(&ws[i]->b, &ws[i]->bcap, nb) != 0)) {
             ws_release(1, &ws[i]);
             ws[i] = NULL;
         }
@@ -216,8 +214,13 @@ static int64_t even_block(int64_t n, int64_t blk, int64_t mult) {
 }
 
 /* Depth of the K blocks: depends only on K and the path, so every thread (and every thread
- * count) sums each element of C in the same order. */
-static int64_t k_block(const nb_gemm_impl *im, int64_t K) { return even_block(K, im->kc, 8); }
+ * count) sums each element of C in the same order. K up to 4/3 of the path's kc stays one
+ * block: C is then read and written once (beta == 1 accumulation with a small K, such as
+ * dW += X^T dY over a 512-row chunk, costs no second pass over a large C). */
+static int64_t k_block(const nb_gemm_impl *im, int64_t K) {
+    if (K <= im->kc + im->kc / 3) return cdiv(K, 8) * 8;
+    return even_block(K, im->kc, 8);
+}
 
 /* Buffer sizes (floats) that any rectangle of at most `rows` x `cols` needs: even_block(n, blk,
  * mult) never exceeds roundup(min(n, blk), mult). */
@@ -242,8 +245,8 @@ static const float *b_at(const gemm_args *g, int64_t p, int64_t j) {
 #define DIRECT_B_MAX_M 192
 
 /* Few rows times B^T (any op(A)): dot products over K blocks, no B packing. */
-static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0,
-                          int64_t i1, int64_t j0, int64_t j1) {
+static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+                          int64_t j0, int64_t j1) {
     const int64_t M = i1 - i0, K = g->K, kc = k_block(im, K);
     for (int64_t pc = 0; pc < K; pc += kc) {
         const int64_t kb = imin(kc, K - pc);
@@ -251,18 +254,19 @@ static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w
         int64_t ldap = g->lda;
         if (g->ta) { /* gather the M columns of A into rows */
             for (int64_t p = 0; p < kb; p++)
-                for (int64_t i = 0; i < M; i++) w->a[i * kb + p] = ap[p * g->lda + i];
+                for (int64_t i = 0; i < M; i++)
+                    w->a[i * kb + p] = ap[p * g->lda + i];
             ap = w->a;
             ldap = kb;
         }
-        im->dot_nt(M, j1 - j0, kb, ap, ldap, b_at(g, pc, j0), g->ldb, g->C + i0 * g->ldc + j0,
-                   g->ldc, g->alpha, pc == 0 ? g->beta : 1.0f);
+        im->dot_nt(M, j1 - j0, kb, ap, ldap, b_at(g, pc, j0), g->ldb, g->C + i0 * g->ldc + j0, g->ldc,
+                   g->alpha, pc == 0 ? g->beta : 1.0f);
     }
 }
 
 /* Computes rows [i0, i1) x columns [j0, j1) of C with workspace w (already grown). */
-static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0,
-                      int64_t i1, int64_t j0, int64_t j1) {
+static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+                      int64_t j0, int64_t j1) {
     /* Chosen by the whole M, so every thread sums in the same order. */
     if (g->tb && im->dot_nt && g->M <= NB_GEMM_DOT_MAX_M) {
         gemm_rect_dot(im, g, w, i0, i1, j0, j1);
@@ -278,9 +282,13 @@ static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, in
     const int64_t nc = even_block(N, im->nc, im->nr);
     const int mr = im->mr, nr = im->nr;
     const int direct_b = !g->tb && M <= DIRECT_B_MAX_M;
+    /* One block of columns (a tall, narrow C such as dW of the vocabulary): B is packed once per
+     * K block and kept for every block of rows. */
+    const int b_once = !direct_b && N <= im->nc;
     for (int64_t pc = 0; pc < K; pc += kc) {
         const int64_t kb = imin(kc, K - pc);
         const float beta = pc == 0 ? g->beta : 1.0f;
+        if (b_once) im->pack_b(g->tb, b_at(g, pc, j0), g->ldb, kb, N, w->b);
         for (int64_t ic = 0; ic < M; ic += mc) {
             const int64_t mb = imin(mc, M - ic);
             im->pack_a(g->ta, a_at(g, i0 + ic, pc), g->lda, mb, kb, w->a);
@@ -288,18 +296,17 @@ static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, in
                 const int64_t nb = imin(nc, N - jc);
                 float *cblk = g->C + (i0 + ic) * g->ldc + j0 + jc;
                 if (!direct_b) {
-                    im->pack_b(g->tb, b_at(g, pc, j0 + jc), g->ldb, kb, nb, w->b);
+                    if (!b_once) im->pack_b(g->tb, b_at(g, pc, j0 + jc), g->ldb, kb, nb, w->b);
                     for (int64_t ir = 0; ir < mb; ir += mr)
                         for (int64_t jr = 0; jr < nb; jr += nr)
-                            im->kernel(kb, w->a + ir * kb, w->b + jr * kb, nr,
-                                       cblk + ir * g->ldc + jr, g->ldc, (int)imin(mr, mb - ir),
-                                       (int)imin(nr, nb - jr), g->alpha, beta);
+                            im->kernel(kb, w->a + ir * kb, w->b + jr * kb, nr, cblk + ir * g->ldc + jr,
+                                       g->ldc, (int)imin(mr, mb - ir), (int)imin(nr, nb - jr), g->alpha,
+                                       beta);
                     continue;
                 }
                 /* B in place; only a last, narrower panel is packed (zero-padded). */
                 const int64_t nfull = nb / nr * nr;
-                if (nfull < nb)
-                    im->pack_b(0, b_at(g, pc, j0 + jc + nfull), g->ldb, kb, nb - nfull, w->b);
+                if (nfull < nb) im->pack_b(0, b_at(g, pc, j0 + jc + nfull), g->ldb, kb, nb - nfull, w->b);
                 for (int64_t jr = 0; jr < nb; jr += nr) {
                     const float *bp = jr < nfull ? b_at(g, pc, j0 + jc + jr) : w->b;
                     const int64_t ldbp = jr < nfull ? g->ldb : nr;
@@ -317,7 +324,8 @@ static void gemm_rect_naive(const gemm_args *g, int64_t i0, int64_t i1, int64_t 
     for (int64_t i = i0; i < i1; i++) {
         for (int64_t j = j0; j < j1; j++) {
             float acc = 0.0f;
-            for (int64_t p = 0; p < g->K; p++) acc += *a_at(g, i, p) * *b_at(g, p, j);
+            for (int64_t p = 0; p < g->K; p++)
+                acc += *a_at(g, i, p) * *b_at(g, p, j);
             float *c = g->C + i * g->ldc + j;
             *c = g->beta == 0.0f ? g->alpha * acc : g->alpha * acc + g->beta * *c;
         }
@@ -331,7 +339,8 @@ static void scale_c(const gemm_args *g) {
         if (g->beta == 0.0f)
             memset(c, 0, (size_t)g->N * sizeof(float));
         else if (g->beta != 1.0f)
-            for (int64_t j = 0; j < g->N; j++) c[j] *= g->beta;
+            for (int64_t j = 0; j < g->N; j++)
+                c[j] *= g->beta;
     }
 }
 
@@ -426,8 +435,8 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
 }
 
 /* A batch of small GEMMs, split evenly across nt threads (each with its own workspace). */
-static int gemm_run_batch(const nb_gemm_impl *im, const gemm_args *g, int64_t batch, int nt,
-                          int64_t stride_a, int64_t stride_b, int64_t stride_c) {
+static int gemm_run_batch(const nb_gemm_impl *im, const gemm_args *g, int64_t batch, int nt, int64_t stride_a,
+                          int64_t stride_b, int64_t stride_c) {
     if (nt > MAX_PARTS) nt = MAX_PARTS;
     gemm_ws *ws[MAX_PARTS];
     ws_acquire(nt, ws);
@@ -493,9 +502,8 @@ static int check_args(const char *fn, const gemm_args *g) {
     return 0;
 }
 
-void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                  int64_t ldc) {
+void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
     g_err[0] = '\0';
     if (check_args("nb_cpu_sgemm", &g) != 0 || M == 0 || N == 0) return;
@@ -506,9 +514,9 @@ void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, flo
 }
 
 void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
-                          float alpha, const float *A, int64_t lda, int64_t stride_a,
-                          const float *B, int64_t ldb, int64_t stride_b, float beta, float *C,
-                          int64_t ldc, int64_t stride_c) {
+                          float alpha, const float *A, int64_t lda, int64_t stride_a, const float *B,
+                          int64_t ldb, int64_t stride_b, float beta, float *C, int64_t ldc,
+                          int64_t stride_c) {
     gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
     g_err[0] = '\0';
     if (batch < 0) {
@@ -517,8 +525,8 @@ void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, in
     }
     if (check_args("nb_cpu_sgemm_batched", &g) != 0 || batch == 0 || M == 0 || N == 0) return;
     if (stride_a < 0 || stride_b < 0 || stride_c < 0) {
-        GEMM_ERR("nb_cpu_sgemm_batched: negative stride (a=%lld b=%lld c=%lld)",
-                 (long long)stride_a, (long long)stride_b, (long long)stride_c);
+        GEMM_ERR("nb_cpu_sgemm_batched: negative stride (a=%lld b=%lld c=%lld)", (long long)stride_a,
+                 (long long)stride_b, (long long)stride_c);
         return;
     }
     const nb_gemm_impl *im = impl_get();
@@ -528,8 +536,7 @@ void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, in
     const int disjoint = stride_c >= (M - 1) * ldc + N;
     int rc = 0;
     if (nt > 1 && batch > 1 && disjoint && work < 4.0e6) {
-        rc = gemm_run_batch(im, &g, batch, batch < nt ? (int)batch : nt, stride_a, stride_b,
-                            stride_c);
+        rc = gemm_run_batch(im, &g, batch, batch < nt ? (int)batch : nt, stride_a, stride_b, stride_c);
     } else {
         for (int64_t i = 0; i < batch; i++) {
             gemm_args gi = g;

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#define TGT        __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 #define TGT_INLINE TGT __attribute__((always_inline)) static inline
 
 #define MR 6
@@ -44,9 +44,40 @@ TGT_INLINE void transpose8(__m256 r[8]) {
     }
 }
 
-TGT static void pack_a_avx512(int trans, const float *x, int64_t ldx, int64_t m, int64_t k,
-                              float *dst) {
-    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+/* Prefetches the line holding p[off] into L1 (addresses past the matrix are only hints, and
+ * the arithmetic is done on integers so it is defined for them too). */
+TGT_INLINE void prefetch_at(const float *p, int64_t off) {
+    _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)(off * (int64_t)sizeof(float))), _MM_HINT_T0);
+}
+
+/* Rows of op(X) = X^T ahead of the one being copied whose lines are prefetched: every row of X
+ * is its own stream, too many for the hardware prefetcher when X is wide (dlogits^T). */
+#define PF_ROWS 16
+#define GROUP   (8 * MR)
+
+/* Transposed A, 8 panels (48 columns of op(X)) at a time: each row p of X gives 6 floats to
+ * each of the 8 panels; the row PF_ROWS ahead is prefetched. Returns the columns packed. */
+TGT static int64_t pack_a_trans_groups(const float *x, int64_t ldx, int64_t m, int64_t k, float *dst) {
+    int64_t i0 = 0;
+    for (; i0 + GROUP <= m; i0 += GROUP) {
+        const float *s = x + i0;
+        float *d = dst + i0 * k;
+        for (int64_t p = 0; p < k; p++, s += ldx, d += MR) {
+            const int64_t ahead = PF_ROWS * ldx;
+            prefetch_at(s, ahead);
+            prefetch_at(s, ahead + 16);
+            prefetch_at(s, ahead + 32);
+            prefetch_at(s, ahead + GROUP - 1);
+            for (int q = 0; q < 8; q++)
+                _mm256_mask_storeu_ps(d + q * MR * k, 0x3F, _mm256_maskz_loadu_ps(0x3F, s + q * MR));
+        }
+    }
+    return i0;
+}
+
+TGT static void pack_a_avx512(int trans, const float *x, int64_t ldx, int64_t m, int64_t k, float *dst) {
+    const int64_t done = trans ? pack_a_trans_groups(x, ldx, m, k, dst) : 0;
+    for (int64_t i0 = done; i0 < m; i0 += MR) {
         const int64_t rows = m - i0 < MR ? m - i0 : MR;
         float *d = dst + i0 * k;
         if (rows < MR) {
@@ -64,13 +95,16 @@ TGT static void pack_a_avx512(int trans, const float *x, int64_t ldx, int64_t m,
             int64_t p = 0;
             for (; p + 8 <= k; p += 8, d += 8 * MR) {
                 __m256 r[8];
-                for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(s0 + i * ldx + p);
+                for (int i = 0; i < MR; i++)
+                    r[i] = _mm256_loadu_ps(s0 + i * ldx + p);
                 r[6] = r[7] = _mm256_setzero_ps();
                 transpose8(r);
-                for (int t = 0; t < 8; t++) _mm256_mask_storeu_ps(d + t * MR, 0x3F, r[t]);
+                for (int t = 0; t < 8; t++)
+                    _mm256_mask_storeu_ps(d + t * MR, 0x3F, r[t]);
             }
             for (; p < k; p++, d += MR)
-                for (int i = 0; i < MR; i++) d[i] = s0[i * ldx + p];
+                for (int i = 0; i < MR; i++)
+                    d[i] = s0[i * ldx + p];
         }
     }
 }
@@ -103,8 +137,7 @@ TGT_INLINE void transpose16(__m512 r[16]) {
     }
 }
 
-TGT static void pack_b_avx512(int trans, const float *x, int64_t ldx, int64_t k, int64_t n,
-                              float *dst) {
+TGT static void pack_b_avx512(int trans, const float *x, int64_t ldx, int64_t k, int64_t n, float *dst) {
     for (int64_t j0 = 0; j0 < n; j0 += NR) {
         const int64_t cols = n - j0 < NR ? n - j0 : NR;
         float *d = dst + j0 * k;
@@ -138,11 +171,14 @@ TGT static void pack_b_avx512(int trans, const float *x, int64_t ldx, int64_t k,
                 const int64_t kk = k - p0 < 16 ? k - p0 : 16;
                 const __mmask16 km = lanes(kk);
                 __m512 r[16];
-                for (int i = 0; i < 16; i++)
-                    r[i] = i < cnt ? _mm512_maskz_loadu_ps(km, x + (j0 + c0 + i) * ldx + p0)
-                                   : _mm512_setzero_ps();
+                for (int i = 0; i < 16; i++) {
+                    const float *row = x + (j0 + c0 + i) * ldx;
+                    if (i < cnt) prefetch_at(row, p0 + 4 * 16);
+                    r[i] = i < cnt ? _mm512_maskz_loadu_ps(km, row + p0) : _mm512_setzero_ps();
+                }
                 transpose16(r);
-                for (int t = 0; t < kk; t++) _mm512_store_ps(d + (p0 + t) * NR + c0, r[t]);
+                for (int t = 0; t < kk; t++)
+                    _mm512_store_ps(d + (p0 + t) * NR + c0, r[t]);
             }
         }
     }
@@ -171,48 +207,46 @@ TGT_INLINE void store_row(float *cr, __m512 v0, __m512 v1, __m512 v2, __m512 v3,
             else if (mode == 1)
                 o = _mm512_fmadd_ps(v[j], va, _mm512_maskz_loadu_ps(m[j], cr + 16 * j));
             else
-                o = _mm512_fmadd_ps(v[j], va,
-                                    _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m[j], cr + 16 * j)));
+                o = _mm512_fmadd_ps(v[j], va, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m[j], cr + 16 * j)));
             _mm512_mask_storeu_ps(cr + 16 * j, m[j], o);
         }
     }
 }
 
-#define ROW_FMA(r)                                                                                 \
-    do {                                                                                           \
-        __m512 ar = _mm512_set1_ps(a[r]);                                                          \
-        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                \
-        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                \
-        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                                \
-        c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);                                                \
+#define ROW_FMA(r)                                                                                           \
+    do {                                                                                                     \
+        __m512 ar = _mm512_set1_ps(a[r]);                                                                    \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
+        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                                          \
+        c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);                                                          \
     } while (0)
 
-#define STEP()                                                                                     \
-    do {                                                                                           \
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                              \
-        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);                         \
-        ROW_FMA(0);                                                                                \
-        ROW_FMA(1);                                                                                \
-        ROW_FMA(2);                                                                                \
-        ROW_FMA(3);                                                                                \
-        ROW_FMA(4);                                                                                \
-        ROW_FMA(5);                                                                                \
-        a += MR;                                                                                   \
-        b += ldb;                                                                                  \
+#define STEP()                                                                                               \
+    do {                                                                                                     \
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                                        \
+        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);                                   \
+        ROW_FMA(0);                                                                                          \
+        ROW_FMA(1);                                                                                          \
+        ROW_FMA(2);                                                                                          \
+        ROW_FMA(3);                                                                                          \
+        ROW_FMA(4);                                                                                          \
+        ROW_FMA(5);                                                                                          \
+        a += MR;                                                                                             \
+        b += ldb;                                                                                            \
     } while (0)
 
-#define ZERO_ROW(r)                                                                                \
-    __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps(),                           \
-           c##r##2 = _mm512_setzero_ps(), c##r##3 = _mm512_setzero_ps()
+#define ZERO_ROW(r)                                                                                          \
+    __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps(), c##r##2 = _mm512_setzero_ps(),      \
+           c##r##3 = _mm512_setzero_ps()
 
-#define STORE(r)                                                                                   \
-    do {                                                                                           \
-        if (r < mr)                                                                                \
-            store_row(c + r * ldc, c##r##0, c##r##1, c##r##2, c##r##3, full, m, va, vb, mode);     \
+#define STORE(r)                                                                                             \
+    do {                                                                                                     \
+        if (r < mr) store_row(c + r * ldc, c##r##0, c##r##1, c##r##2, c##r##3, full, m, va, vb, mode);       \
     } while (0)
 
-TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
-                              int64_t ldc, int mr, int nr, float alpha, float beta) {
+TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                              int mr, int nr, float alpha, float beta) {
     ZERO_ROW(0);
     ZERO_ROW(1);
     ZERO_ROW(2);
@@ -220,7 +254,8 @@ TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t
     ZERO_ROW(4);
     ZERO_ROW(5);
     for (int r = 0; r < mr; r++)
-        for (int j = 0; j < nr; j += 16) _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0);
+        for (int j = 0; j < nr; j += 16)
+            _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0);
     int64_t p = 0;
     for (; p + 4 <= k; p += 4) {
         STEP();
@@ -228,7 +263,8 @@ TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t
         STEP();
         STEP();
     }
-    for (; p < k; p++) STEP();
+    for (; p < k; p++)
+        STEP();
 
     const int full = nr == NR;
     const __mmask16 m[4] = {lanes(nr), lanes(nr - 16), lanes(nr - 32), lanes(nr - 48)};
@@ -244,9 +280,8 @@ TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t
 
 /* ---- few rows times B^T: dot products ------------------------------------------------------ */
 
-TGT static void dot_nt_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                              const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
-                              float beta) {
+TGT static void dot_nt_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, float *c, int64_t ldc, float alpha, float beta) {
     for (int64_t j = 0; j < n; j += 4) {
         const int64_t nj = n - j < 4 ? n - j : 4;
         /* Columns past n repeat the last one and are not stored. */
@@ -265,8 +300,8 @@ TGT static void dot_nt_avx512(int64_t m, int64_t n, int64_t k, const float *a, i
                 s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(km, b2 + p), s2);
                 s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(km, b3 + p), s3);
             }
-            const float d[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1),
-                                _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
+            const float d[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1), _mm512_reduce_add_ps(s2),
+                                _mm512_reduce_add_ps(s3)};
             float *ci = c + i * ldc + j;
             for (int64_t jj = 0; jj < nj; jj++)
                 ci[jj] = beta == 0.0f ? alpha * d[jj] : fmaf(alpha, d[jj], beta * ci[jj]);
@@ -276,9 +311,8 @@ TGT static void dot_nt_avx512(int64_t m, int64_t n, int64_t k, const float *a, i
 
 /* ---- few rows times B: row updates ------------------------------------------------------- */
 
-TGT static void axpy_nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sai,
-                               int64_t sap, const float *b, int64_t ldb, float *c, int64_t ldc,
-                               float alpha, float beta) {
+TGT static void axpy_nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t sai, int64_t sap,
+                               const float *b, int64_t ldb, float *c, int64_t ldc, float alpha, float beta) {
     /* Columns per block: the m rows of C (128 KiB) stay in L2 while B streams by row. */
     const int64_t W = 32768 / (m > 0 ? m : 1);
     const __m512 vb = _mm512_set1_ps(beta);
@@ -288,23 +322,22 @@ TGT static void axpy_nn_avx512(int64_t m, int64_t n, int64_t k, const float *a, 
             float *ci = c + i * ldc + j0;
             for (int64_t j = 0; j < w; j += 16) {
                 const __mmask16 jm = lanes(w - j);
-                const __m512 v = beta == 0.0f
-                                     ? _mm512_setzero_ps()
-                                     : _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(jm, ci + j));
+                const __m512 v =
+                    beta == 0.0f ? _mm512_setzero_ps() : _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(jm, ci + j));
                 _mm512_mask_storeu_ps(ci + j, jm, v);
             }
         }
         for (int64_t p = 0; p < k; p++) {
             const float *bp = b + p * ldb + j0;
             __m512 s[NB_GEMM_DOT_MAX_M];
-            for (int64_t i = 0; i < m; i++) s[i] = _mm512_set1_ps(alpha * a[i * sai + p * sap]);
+            for (int64_t i = 0; i < m; i++)
+                s[i] = _mm512_set1_ps(alpha * a[i * sai + p * sap]);
             for (int64_t j = 0; j < w; j += 16) {
                 const __mmask16 jm = lanes(w - j);
                 const __m512 bv = _mm512_maskz_loadu_ps(jm, bp + j);
                 for (int64_t i = 0; i < m; i++) {
                     float *cij = c + i * ldc + j0 + j;
-                    _mm512_mask_storeu_ps(
-                        cij, jm, _mm512_fmadd_ps(s[i], bv, _mm512_maskz_loadu_ps(jm, cij)));
+                    _mm512_mask_storeu_ps(cij, jm, _mm512_fmadd_ps(s[i], bv, _mm512_maskz_loadu_ps(jm, cij)));
                 }
             }
         }

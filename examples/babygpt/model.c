@@ -62,8 +62,8 @@ int bg_config_from_json(const char *json, bg_config *out, char *err, size_t errl
         return -1;
     }
     if (out->n_layer < 1 || out->n_head < 1 || out->n_embd < 1 || out->n_embd % out->n_head ||
-        !(out->dropout >= 0 && out->dropout < 1) || out->block_size < 1 ||
-        out->vocab_size < 2 || out->n_layer > 256 || out->n_embd > 65536 || out->block_size > 1 << 20) {
+        !(out->dropout >= 0 && out->dropout < 1) || out->block_size < 1 || out->vocab_size < 2 ||
+        out->n_layer > 256 || out->n_embd > 65536 || out->block_size > 1 << 20) {
         snprintf(err, errlen, "model config: implausible sizes in %s", json);
         return -1;
     }
@@ -74,7 +74,8 @@ typedef struct {
     bg_model *model;
 } gpt_impl;
 
-static nb_tensor *gpt_forward(nb_module *root, nb_tensor *idx) {
+/* The final hidden states [B,T,C] (after ln_f, before the lm_head) of the i32 ids [B,T]. */
+static nb_tensor *gpt_hidden(nb_module *root, nb_tensor *idx) {
     bg_model *m = ((gpt_impl *)root->impl)->model;
     if (!idx) return NULL;
     if (idx->dtype != NB_I32 || idx->ndim != 2) {
@@ -90,9 +91,13 @@ static nb_tensor *gpt_forward(nb_module *root, nb_tensor *idx) {
     nb_tensor *pos = nb_module_forward(nb_module_child(root, "wpe"), nb_slice(m->pos, 0, 0, T, 1));
     nb_tensor *x = nb_module_forward(nb_module_child(root, "drop"), nb_add(tok, pos));
     nb_module *blocks = nb_module_child(root, "blocks");
-    for (int i = 0; i < blocks->n_children; i++) x = nb_module_forward(blocks->children[i], x);
-    x = nb_module_forward(nb_module_child(root, "ln_f"), x);
-    return nb_module_forward(nb_module_child(root, "lm_head"), x);
+    for (int i = 0; i < blocks->n_children; i++)
+        x = nb_module_forward(blocks->children[i], x);
+    return nb_module_forward(nb_module_child(root, "ln_f"), x);
+}
+
+static nb_tensor *gpt_forward(nb_module *root, nb_tensor *idx) {
+    return nb_module_forward(nb_module_child(root, "lm_head"), gpt_hidden(root, idx));
 }
 
 bg_model *bg_model_new(const bg_config *cfg, uint64_t seed, char *err, size_t errlen) {
@@ -119,12 +124,16 @@ bg_model *bg_model_new(const bg_config *cfg, uint64_t seed, char *err, size_t er
     for (int i = 0; i < cfg->n_layer; i++)
         if (nb_sequential_append(blocks, nb_transformer_block_new(c, C, cfg->n_head, cfg->dropout, &rng)))
             goto fail;
-    if (nb_module_add(m->root, "ln_f", nb_layernorm_new(c, C, 1e-5f, true)) ||
-        nb_module_add(m->root, "lm_head", nb_linear_new(c, C, cfg->vocab_size, false, &rng)))
-        goto fail;
-    /* weight tying: lm_head shares the token embedding */
-    if (nb_module_set_param(nb_module_child(m->root, "lm_head"), "weight", nb_module_param(m->root, "wte.weight")))
-        goto fail;
+    /* weight tying: lm_head shares the token embedding. Its own [V,C] weight and gradient are
+     * made in a scratch context and dropped with it, so the model holds the matrix only once. */
+    nb_ctx *scratch = nb_ctx_new(0);
+    int tied = scratch && !nb_module_add(m->root, "ln_f", nb_layernorm_new(c, C, 1e-5f, true)) &&
+               !nb_module_add(m->root, "lm_head", nb_linear_new(scratch, C, cfg->vocab_size, false, &rng)) &&
+               !nb_module_set_param(nb_module_child(m->root, "lm_head"), "weight",
+                                    nb_module_param(m->root, "wte.weight"));
+    nb_ctx_free(scratch);
+    if (!tied) goto fail;
+    nb_module_child(m->root, "lm_head")->ctx = c; /* its only parameter now lives in c */
     if (nb_init_gpt2(m->root, &rng, cfg->n_layer)) goto fail;
     nb_module_seed(m->root, seed ^ 0x5eed5eed5eedULL);
     m->pos = nb_arange(c, NB_I32, 0, cfg->block_size, 1);
@@ -145,11 +154,14 @@ void bg_model_free(bg_model *m) {
 
 nb_tensor *bg_model_forward(bg_model *m, nb_tensor *idx) { return nb_module_forward(m->root, idx); }
 
+/* The loss never makes the [B*T,V] logits: the tied lm_head (no bias) and the cross-entropy
+ * are fused, in row chunks (nb_linear_cross_entropy). */
 nb_tensor *bg_model_loss(bg_model *m, nb_tensor *x, nb_tensor *y) {
-    nb_tensor *logits = bg_model_forward(m, x);
-    if (!logits || !y) return NULL;
-    int64_t V = logits->shape[2];
-    return nb_cross_entropy(nb_reshape(logits, NB_SHAPE(-1, V)), nb_reshape(y, NB_SHAPE(-1)), -1);
+    nb_tensor *h = gpt_hidden(m->root, x);
+    if (!h || !y) return NULL;
+    nb_tensor *w = nb_module_param(m->root, "lm_head.weight");
+    if (!w) return nb_set_error("gpt: the model has no lm_head.weight");
+    return nb_linear_cross_entropy(h, w, NULL, nb_reshape(y, NB_SHAPE(-1)), -1);
 }
 
 /* ---- KV cache ---------------------------------------------------------- */
@@ -200,18 +212,20 @@ static nb_tensor *block_step(nb_module *blk, nb_tensor *x, nb_tensor *kc, nb_ten
     nb_tensor *K = nb_narrow(kc, 2, 0, len + n), *V = nb_narrow(vc, 2, 0, len + n);
     nb_tensor *att = nb_mul_scalar(nb_matmul(q, nb_transpose(K, -1, -2)), 1.0f / sqrtf((float)D));
     if (mask) att = nb_masked_fill(att, mask, -INFINITY);
-    nb_tensor *y = nb_matmul(nb_softmax(att, -1), V);                       /* [1,H,n,D] */
+    nb_tensor *y = nb_matmul(nb_softmax(att, -1), V); /* [1,H,n,D] */
     y = nb_reshape(nb_transpose(y, 1, 2), NB_SHAPE(1, n, C));
     y = nb_linear(y, nb_module_param(attn, "proj.weight"), nb_module_param(attn, "proj.bias"));
     x = nb_add(x, y);
-    nb_tensor *m = nb_module_forward(nb_module_child(blk, "mlp"), nb_module_forward(nb_module_child(blk, "ln2"), x));
+    nb_tensor *m =
+        nb_module_forward(nb_module_child(blk, "mlp"), nb_module_forward(nb_module_child(blk, "ln2"), x));
     return nb_add(x, m);
 }
 
 nb_tensor *bg_model_step(bg_model *m, bg_kv *kv, const int32_t *tokens, int n) {
     const bg_config *c = &m->cfg;
     if (n < 1 || kv->len + n > c->block_size)
-        return nb_set_error("kv step: %d new tokens after %d exceed the context of %d", n, kv->len, c->block_size);
+        return nb_set_error("kv step: %d new tokens after %d exceed the context of %d", n, kv->len,
+                            c->block_size);
     nb_ctx *cur = nb_ctx_current();
     nb_tensor *idx = nb_from_data(cur, NB_I32, NB_SHAPE(1, n), tokens);
     nb_tensor *tok = nb_module_forward(nb_module_child(m->root, "wte"), idx);
@@ -224,7 +238,8 @@ nb_tensor *bg_model_step(bg_model *m, bg_kv *kv, const int32_t *tokens, int n) {
         if (!mask) return NULL;
         float *mp = nb_data_f32(mask);
         for (int i = 0; i < n; i++)
-            for (int j = kv->len + i + 1; j < kv->len + n; j++) mp[(int64_t)i * (kv->len + n) + j] = 1.0f;
+            for (int j = kv->len + i + 1; j < kv->len + n; j++)
+                mp[(int64_t)i * (kv->len + n) + j] = 1.0f;
     }
     nb_module *blocks = nb_module_child(m->root, "blocks");
     for (int l = 0; l < blocks->n_children && x; l++)

@@ -19,10 +19,21 @@ extern "C" {
 nb_tensor *nb_requires_grad_(nb_tensor *t, bool on);
 /* Back-propagates from a one-element tensor (seed gradient 1). Leaves' grads
  * are allocated in their own context on first use, then accumulated. 0, or -1
- * with nb_last_error. Intermediate gradients live in the current context. */
+ * with nb_last_error. Intermediate gradients live in the current context and
+ * are given back to it once consumed (see nb_set_grad_recycling): only leaf
+ * grads, the seed and the forward tensors stay valid after the call. */
 int nb_backward(nb_tensor *loss);
 /* Back-propagates from `t` with seed gradient `grad` (same shape). */
 int nb_backward_with(nb_tensor *t, nb_tensor *grad);
+/* Gradient recycling (on by default; off when the environment has
+ * NABLA_NO_RECYCLE=1): the backward pass gives each intermediate gradient's
+ * memory back to its context as soon as it is consumed, and weight gradients
+ * of matmul/linear/index_select go straight into the leaves' grads. Off, it
+ * keeps every gradient to the context's reset (the old way; for debugging).
+ * Returns the previous setting; process-wide. */
+bool nb_set_grad_recycling(bool on);
+/* Whether the backward pass recycles gradients. */
+bool nb_grad_recycling(void);
 /* Sets every element of t->grad to zero (no-op when it has none). */
 void nb_zero_grad(nb_tensor *t);
 
@@ -39,11 +50,11 @@ void nb_no_grad_end(bool prev);
 typedef nb_tensor *(*nb_grad_fn)(nb_tensor **inputs, int n, void *user);
 
 typedef struct nb_gradcheck_opts {
-    double eps;   /* finite-difference step (default 1e-3) */
-    double atol;  /* absolute tolerance (default 1e-3) */
-    double rtol;  /* relative tolerance (default 1e-2) */
+    double eps;    /* finite-difference step (default 1e-3) */
+    double atol;   /* absolute tolerance (default 1e-3) */
+    double rtol;   /* relative tolerance (default 1e-2) */
     uint64_t seed; /* seed of the random projection of non-scalar outputs */
-    bool verbose; /* print each mismatch to stderr */
+    bool verbose;  /* print each mismatch to stderr */
 } nb_gradcheck_opts;
 
 /* Compares the analytic gradient of fn with respect to every f32 input that

@@ -136,6 +136,15 @@ nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
  * (or [...]), ignoring targets equal to ignore_index; fused with the softmax,
  * the probabilities are never stored. A 0-d tensor. */
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_index);
+/* Mean cross-entropy of the logits x @ w^T (+ b) against i32 targets, computed in row chunks so
+ * that the full [N,V] logits and their gradient are never stored: x [..., C], w [V,C] (row-major
+ * or a transposed view), b [V] or NULL, targets x's leading shape (or [N]); rows whose target is
+ * ignore_index do not count, and with every row ignored the loss is 0 and the gradients are 0
+ * (as nb_cross_entropy). The gradients are computed during this call when one is needed (grad
+ * mode on, an input requires grad); the backward only scales them. A 0-d tensor in the current
+ * context; NULL on error (bad shapes/dtypes/devices, a target outside [0,V)). */
+nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *targets,
+                                   int ignore_index);
 /* Dropout: in training, zeroes each element with probability p and scales
  * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise. */
 nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng);

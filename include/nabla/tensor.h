@@ -21,6 +21,12 @@ typedef struct nb_storage {
     size_t nbytes;    /* size in bytes */
     nb_device device; /* where it lives */
     nb_ctx *ctx;      /* owner */
+    /* bookkeeping of the context and the backward pass (internal: read-only) */
+    size_t cap;    /* bytes of the block in the context's arena (>= nbytes) */
+    void *chunk;   /* the arena chunk that holds the block */
+    uint64_t pass; /* the backward pass that made it (0: made outside one) */
+    int32_t refs;  /* holders during that pass */
+    bool released; /* given back to the context: its data is no longer valid */
 } nb_storage;
 
 struct nb_node;
@@ -33,17 +39,17 @@ typedef struct nb_tensor {
     int64_t stride[NB_MAX_DIMS]; /* in elements; 0 for broadcast dimensions */
     int64_t offset;              /* in elements from storage->data */
     nb_storage *storage;
-    nb_ctx *ctx;                 /* the context that owns this tensor */
-    struct nb_tensor *grad;      /* accumulated gradient of a leaf, or NULL */
-    struct nb_node *node;        /* the op that made it (autograd), or NULL */
+    nb_ctx *ctx;            /* the context that owns this tensor */
+    struct nb_tensor *grad; /* accumulated gradient of a leaf, or NULL */
+    struct nb_node *node;   /* the op that made it (autograd), or NULL */
     bool requires_grad;
-    const char *name;            /* optional, for printing and DOT graphs */
-    uint64_t id;                 /* unique per process, for graphs */
+    const char *name; /* optional, for printing and DOT graphs */
+    uint64_t id;      /* unique per process, for graphs */
 } nb_tensor;
 
 /* Builds an (ndim, shape) argument pair: nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)). */
-#define NB_SHAPE(...) \
-    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
+#define NB_SHAPE(...)                                                                                        \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) { __VA_ARGS__ }
 
 /* ---- Creation: each returns a new tensor owned by `ctx`, NULL on error. ---- */
 
@@ -112,6 +118,15 @@ double nb_get(const nb_tensor *t, const int64_t *index);
 /* Copies all elements row-major into `dst` (numel * dtype size bytes),
  * converting to `dt`; any device and strides. 0, or -1 on error. */
 int nb_to_array(const nb_tensor *t, nb_dtype dt, void *dst);
+
+/* ---- Context memory statistics -------------------------------------------- */
+
+/* High-water mark of nb_ctx_used (live bytes: headers and data, minus storages
+ * given back by the backward pass) since the context was made or the last
+ * nb_ctx_reset_peak; 0 for NULL. */
+size_t nb_ctx_peak(const nb_ctx *ctx);
+/* Restarts the high-water mark at the bytes live now; returns the old mark. */
+size_t nb_ctx_reset_peak(nb_ctx *ctx);
 
 /* ---- Printing ------------------------------------------------------------- */
 
