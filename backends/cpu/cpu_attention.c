@@ -130,7 +130,7 @@ static inline float dot(const float *a, const float *b, int64_t n) {
 /* Per-head workers are compiled for AVX2 and for the baseline; the loader
  * picks one for the machine (the same on every run). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
-#define ATT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define ATT_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define ATT_CLONES
 #endif
