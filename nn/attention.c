@@ -23,15 +23,8 @@ static int check_btc(const char *op, const nb_tensor *x, int64_t dim) {
 static nb_tensor *csa_fwd(nb_module *m, nb_tensor *x) {
     nb_attn_cfg *c = m->impl;
     if (check_btc("CausalSelfAttention", x, c->dim)) return NULL;
-    int64_t B = x->shape[0], T = x->shape[1], C = c->dim, H = c->n_head, D = c->head_size;
     nb_tensor *qkv = nb_module_forward(m->children[0], x); /* [B,T,3C] */
-    nb_tensor *heads[3];
-    for (int i = 0; i < 3; i++) {
-        nb_tensor *part = nb_narrow(qkv, 2, (int64_t)i * C, C);                /* [B,T,C] view */
-        heads[i] = nb_transpose(nb_reshape(part, NB_SHAPE(B, T, H, D)), 1, 2); /* [B,H,T,D] */
-    }
-    nb_tensor *y = nb_attention(heads[0], heads[1], heads[2]); /* [B,H,T,D] */
-    y = nb_reshape(nb_transpose(y, 1, 2), NB_SHAPE(B, T, C));
+    nb_tensor *y = nb_attention_qkv(qkv, c->n_head);       /* [B,T,C], read from qkv in place */
     y = nb_module_forward(m->children[1], y);
     return nb_module_forward(m->children[2], y);
 }

@@ -63,3 +63,74 @@ nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v) {
     }
     return out;
 }
+
+/* ---- attention straight from a [B,T,3C] projection ---------------------------------------------- */
+
+/* Head i (0 q, 1 k, 2 v) of a [B,T,3C] tensor with unit last stride, as a [B,H,T,D] descriptor
+ * into the same storage (no copy). */
+static nb_tensor qkv_part(const nb_tensor *t, int64_t H, int i) {
+    int64_t C = t->shape[2] / 3, D = C / H;
+    nb_tensor d = *t;
+    d.ndim = 4;
+    d.shape[0] = t->shape[0], d.shape[1] = H, d.shape[2] = t->shape[1], d.shape[3] = D;
+    d.stride[0] = t->stride[0], d.stride[1] = D, d.stride[2] = t->stride[1], d.stride[3] = 1;
+    d.offset = t->offset + (int64_t)i * C;
+    return d;
+}
+
+/* [B,T,C] out seen as [B,H,T,D] (head h at columns h*D..). */
+static nb_tensor btc_heads(const nb_tensor *t, int64_t H) {
+    int64_t D = t->shape[2] / H;
+    nb_tensor d = *t;
+    d.ndim = 4;
+    d.shape[0] = t->shape[0], d.shape[1] = H, d.shape[2] = t->shape[1], d.shape[3] = D;
+    d.stride[0] = t->stride[0], d.stride[1] = D, d.stride[2] = t->stride[1], d.stride[3] = 1;
+    return d;
+}
+
+static int attention_qkv_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *qkv = n->in[0];
+    int64_t H = n->i[0];
+    nb_tensor *gc = g->stride[2] == 1 || g->shape[2] <= 1 ? g : nb_contiguous(g);
+    nb_tensor *d = gc ? nb_new_like_shape(gc, NB_F32, 3, qkv->shape) : NULL;
+    if (!d) return -1;
+    nb_tensor q = qkv_part(qkv, H, 0), k = qkv_part(qkv, H, 1), v = qkv_part(qkv, H, 2);
+    nb_tensor dq = qkv_part(d, H, 0), dk = qkv_part(d, H, 1), dv = qkv_part(d, H, 2);
+    nb_tensor go = btc_heads(gc, H), o = btc_heads(n->out, H);
+    if (nb_numel(qkv) > 0 &&
+        nb_be(d)->attention_backward(&dq, &dk, &dv, &go, &q, &k, &v, &o, n->saved[0], n->f[0]))
+        return -1;
+    gin[0] = d;
+    return 0;
+}
+
+nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head) {
+    NB_NULL_GUARD(qkv);
+    const char *op = "attention_qkv";
+    if (nb_check_dtype(op, qkv, NB_F32, "qkv")) return NULL;
+    char a[96];
+    if (qkv->ndim != 3 || n_head <= 0 || qkv->shape[2] % (3 * (int64_t)n_head))
+        return nb_set_error("attention_qkv: expected qkv [B,T,3C] with C a multiple of n_head %d, got %s",
+                            n_head, NB_SHP(qkv, a));
+    const nb_backend *be = nb_be(qkv);
+    if (!be) return NULL;
+    if (!be->attention || !be->attention_backward) return nb_unsupported(op, be);
+    nb_tensor *x = qkv->stride[2] == 1 || qkv->shape[2] <= 1 ? qkv : nb_contiguous(qkv);
+    if (!x) return NULL;
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2] / 3, H = n_head, D = C / H;
+    float scale = D > 0 ? 1.0f / sqrtf((float)D) : 1.0f;
+    nb_tensor *out = nb_new_like_shape(x, NB_F32, NB_SHAPE(B, T, C));
+    nb_tensor *lse = out ? nb_new_like_shape(x, NB_F32, NB_SHAPE(B, H, T)) : NULL;
+    if (!lse) return NULL;
+    nb_tensor q = qkv_part(x, H, 0), k = qkv_part(x, H, 1), v = qkv_part(x, H, 2);
+    nb_tensor o = btc_heads(out, H);
+    if (nb_numel(x) > 0 && be->attention(&o, lse, &q, &k, &v, scale)) return NULL;
+    nb_node *n;
+    if (!nb_op_finish(out, op, attention_qkv_backward, 1, &x, &n)) return NULL;
+    if (n) {
+        n->saved[0] = lse;
+        n->i[0] = H;
+        n->f[0] = scale;
+    }
+    return out;
+}

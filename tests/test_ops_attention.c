@@ -1,7 +1,8 @@
 /* tests/test_ops_attention.c - the fused causal attention op: forward and backward against
  * plain double-precision loops written here, inputs that are views of a [B,T,3C] projection,
  * equality with the same computation composed from nabla's own ops, gradcheck (including one
- * tensor used as both q and k), determinism across runs and thread counts, and errors. */
+ * tensor used as both q and k), determinism across runs and thread counts, and errors; and
+ * nb_attention_qkv (straight from a [B,T,3C] projection) against the head-split form. */
 #include "tests/nb_check.h"
 
 #include <math.h>
@@ -313,6 +314,72 @@ START_TEST(test_attention_errors) {
 }
 END_TEST
 
+/* The [B,T,3C] -> [B,T,C] form equals head-split views + nb_attention + merge, forward and
+ * backward, bit for bit (same kernel, same order); also with a non-contiguous qkv. */
+static nb_tensor *split_attention(nb_tensor *qkv, int64_t H) {
+    int64_t B = qkv->shape[0], T = qkv->shape[1], C = qkv->shape[2] / 3, D = C / H;
+    nb_tensor *h[3];
+    for (int i = 0; i < 3; i++)
+        h[i] = nb_transpose(nb_reshape(nb_narrow(qkv, 2, i * C, C), NB_SHAPE(B, T, H, D)), 1, 2);
+    return nb_reshape(nb_transpose(nb_attention(h[0], h[1], h[2]), 1, 2), NB_SHAPE(B, T, C));
+}
+
+START_TEST(test_attention_qkv) {
+    nb_ctx *ctx = nb_ctx_new(0);
+    nb_rng r;
+    nb_rng_init(&r, 21);
+    const int64_t B = 2, T = 9, H = 3, D = 8, C = H * D;
+    for (int variant = 0; variant < 2; variant++) {
+        nb_tensor *base = nb_requires_grad_(randn(ctx, &r, NB_SHAPE(B, 3 * C + (variant ? 5 : 0), T)), true);
+        /* variant 1: qkv is a transposed, sliced view (rows of stride 1 in T, not in the last dim) */
+        nb_tensor *qkv =
+            variant ? nb_transpose(nb_narrow(base, 1, 2, 3 * C), 1, 2) : nb_transpose(base, 1, 2);
+        nb_tensor *y1 = nb_attention_qkv(qkv, (int)H), *y2 = split_attention(qkv, H);
+        ck_assert_msg(y1 && y2, "%s", nb_last_error());
+        ck_assert_int_eq(y1->ndim, 3);
+        ck_assert_int_eq(y1->shape[2], C);
+        int64_t n = nb_numel(y1), nb = nb_numel(base);
+        const float *a = host(ctx, y1), *b = host(ctx, y2);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(a[i] == b[i], "forward %lld: %g vs %g", (long long)i, a[i], b[i]);
+        nb_tensor *g = randn(ctx, &r, NB_SHAPE(B, T, C));
+        ck_assert_int_eq(nb_backward_with(y2, g), 0);
+        float *ref = malloc(sizeof(float) * (size_t)nb);
+        memcpy(ref, host(ctx, base->grad), sizeof(float) * (size_t)nb);
+        nb_zero_grad(base);
+        ck_assert_int_eq(nb_backward_with(y1, g), 0);
+        const float *f = host(ctx, base->grad);
+        for (int64_t i = 0; i < nb; i++)
+            ck_assert_msg(f[i] == ref[i], "grad %lld: %g vs %g", (long long)i, f[i], ref[i]);
+        free(ref);
+    }
+    nb_ctx_free(ctx);
+}
+END_TEST
+
+static nb_tensor *fn_att_qkv(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_attention_qkv(in[0], 2);
+}
+
+START_TEST(test_attention_qkv_gradcheck) {
+    nb_ctx *ctx = nb_ctx_new(0);
+    nb_rng r;
+    nb_rng_init(&r, 22);
+    nb_tensor *in[1] = {nb_requires_grad_(randn(ctx, &r, NB_SHAPE(2, 5, 3 * 2 * 3)), true)};
+    ck_assert_msg(nb_gradcheck(fn_att_qkv, in, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    /* errors: not [B,T,3C], C not a multiple of n_head, wrong dtype */
+    ck_assert_ptr_null(nb_attention_qkv(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 5, 18)), 4));
+    ck_assert_msg(strstr(nb_last_error(), "attention_qkv") && strstr(nb_last_error(), "[2,5,18]"), "%s",
+                  nb_last_error());
+    ck_assert_ptr_null(nb_attention_qkv(nb_zeros(ctx, NB_F32, NB_SHAPE(5, 18)), 2));
+    ck_assert(strstr(nb_last_error(), "attention_qkv") != NULL);
+    ck_assert_ptr_null(nb_attention_qkv(nb_zeros(ctx, NB_I32, NB_SHAPE(1, 5, 18)), 2));
+    ck_assert(strstr(nb_last_error(), "attention_qkv") != NULL);
+    nb_ctx_free(ctx);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_attention");
     TCase *tc = tcase_create("attention");
@@ -323,6 +390,8 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_attention_gradcheck);
     tcase_add_test(tc, test_attention_deterministic);
     tcase_add_test(tc, test_attention_errors);
+    tcase_add_test(tc, test_attention_qkv);
+    tcase_add_test(tc, test_attention_qkv_gradcheck);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -151,6 +151,11 @@ nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng);
 /* Causal scaled-dot-product attention, fused: q, k, v [B,H,T,D] ->
  * softmax(q k^T / sqrt(D) + causal mask) v, [B,H,T,D]. */
 nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v);
+/* The same attention read straight from a [B,T,3C] projection (q, k, v side by side, each C
+ * = n_head x D wide, as GPT-2's c_attn makes them) and written as [B,T,C], heads side by side:
+ * no head-split views, no copies, and the backward writes one [B,T,3C] gradient. A new
+ * tensor in the current context; NULL on error (not [B,T,3C], C not a multiple of n_head). */
+nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head);
 
 /* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
 /* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,
