@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh BUILD - every benchmark of `make bench`, then one summary table.
 #   1. the machine: CPU, cores, load (benchmarks on a shared machine are only comparable
-#      within one run: the load is printed before and after);
+#      within one run: the load is printed before and after), and its FP32 FMA peak
+#      (bench_peak: FMAs on registers only, 1 thread and all threads);
 #   2. every bench binary built from bench/*.c: bench_gemm (GFLOP/s per Baby GPT shape against
 #      OpenBLAS), bench_fused (each fused kernel against its composition), bench_tokenizer,
 #      serve_load (a short in-process load test), and bench_train once per config;
@@ -46,11 +47,14 @@ run_bin() { # name, args...
     "$bin" "$@" || { echo "$(basename "$bin") failed (exit $?)"; status=1; }
 }
 
+log "FP32 FMA peak from registers: the ceiling for every GFLOP/s below (bench_peak)"
+run_bin bench_peak
+
 quick=${BENCH_QUICK:-0}
 for src in bench/*.c; do
     name=$(basename "$src" .c)
     case "$name" in
-    bench_train) ;; # below, once per config
+    bench_train | bench_peak) ;; # bench_train below, once per config; bench_peak above
     bench_gemm)
         log "matmul: GFLOP/s per Baby GPT shape ($name)"
         if [ "$quick" = 1 ]; then skip "$name: BENCH_QUICK=1"; else run_bin "$name"; fi
