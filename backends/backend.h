@@ -87,6 +87,14 @@ typedef struct nb_backend {
     /* dlogits = g * (softmax - onehot) / count, rows with ignored targets 0 */
     int (*cross_entropy_backward)(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
                                   const nb_tensor *targets, const nb_tensor *lse, int ignore_index);
+    /* Cross-entropy forward and backward in one pass over each row, in place (optional: NULL
+     * makes the ops layer call cross_entropy then cross_entropy_backward). For logits [N,C] and
+     * targets [N]: loss (0-d) = k * sum over kept rows of (lse - logits[target]), summed in
+     * double; lse [N] per row (0 on ignored rows); logits overwritten with
+     * k * (softmax - onehot(target)) on kept rows and 0 on ignored rows. A target outside
+     * [0, C) that is not ignore_index gives -1 (the logits are then unspecified). */
+    int (*cross_entropy_fused)(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits,
+                               const nb_tensor *targets, int ignore_index, float k);
     /* out = x * keep / (1-p), keep drawn from Philox(seed, offset + i/4, lane i%4) */
     int (*dropout)(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset);
     /* causal attention over [B,H,T,D]; lse [B,H,T] saved for the backward */

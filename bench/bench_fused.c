@@ -8,6 +8,10 @@
  *                  (the fused op never stores the [1536,50257] logits; the step context each
  *                  variant needed for forward+backward is printed below its line)
  *   gelu(+bias)    nb_gelu(x + b)          vs  0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+ *   ce one-pass    the CPU backend's cross_entropy_fused on one [384,50257] chunk (loss, lse and
+ *                  dlogits in place, one pass) vs cross_entropy then cross_entropy_backward
+ *   linear_ce 1p   nb_linear_cross_entropy forward+backward with that kernel vs with the two
+ *                  kernels (NABLA_LCE_UNFUSED=1)
  *   adamw          nb_adamw_update_        vs  the update written with elementwise ops
  * For each: forward time, forward+backward time (backward seeded with a fixed random
  * gradient), the ratio composed/fused, and the largest difference between the two results
@@ -21,6 +25,8 @@
 #include <time.h>
 
 #include <nabla.h>
+
+#include "backends/backend.h" /* the cross-entropy kernels, called directly */
 
 static double now(void) {
     struct timespec t;
@@ -183,6 +189,75 @@ static int bench_adamw(nb_ctx *keep, nb_ctx *step, int reps) {
     return 0;
 }
 
+/* The lm_head loss's cross-entropy on one chunk of R x V logits (what nb_linear_cross_entropy
+ * does per chunk when a gradient is wanted): the backend's one-pass cross_entropy_fused against
+ * cross_entropy then cross_entropy_backward in place (two passes over the chunk from memory, two
+ * exps per logit). The logits are restored from a copy before each run (not timed). Then the
+ * whole op with each path (NABLA_LCE_UNFUSED=1 selects the two kernels). */
+static int bench_xent_pass(nb_ctx *keep, nb_ctx *step, int reps, const inputs *lce) {
+    enum { R = 384 }; /* safe-pro's chunk: 1536 rows in 4 chunks */
+    const nb_backend *be = nb_backend_get(NB_CPU);
+    if (!be || !be->cross_entropy_fused) return nb_set_error("no cross_entropy_fused on the cpu"), -1;
+    nb_rng r;
+    nb_rng_init(&r, 5);
+    nb_tensor *src = nb_randn(keep, NB_SHAPE(R, V), 0, 2, &r), *x = nb_zeros(keep, NB_F32, NB_SHAPE(R, V));
+    nb_tensor *lse = nb_zeros(keep, NB_F32, NB_SHAPE(R)), *loss = nb_zeros(keep, NB_F32, 0, NULL);
+    nb_tensor *g = nb_scalar(keep, 1.0f), *d1 = nb_zeros(keep, NB_F32, NB_SHAPE(R, V));
+    int32_t tg[R];
+    for (int i = 0; i < R; i++)
+        tg[i] = i % 17 == 3 ? -1 : (int32_t)((uint32_t)(i * 2654435761u) % V);
+    nb_tensor *t = nb_from_data(keep, NB_I32, NB_SHAPE(R), tg);
+    if (!src || !x || !lse || !loss || !g || !d1 || !t) return -1;
+    int64_t count = 0;
+    for (int i = 0; i < R; i++)
+        count += tg[i] != -1;
+    const float k = 1.0f / (float)count;
+    double best[2] = {INFINITY, INFINITY}, l1 = 0, l2 = 0;
+    for (int it = 0; it <= reps; it++) {
+        if (nb_copy_(x, src)) return -1;
+        double t0 = now();
+        if (be->cross_entropy_fused(loss, lse, x, t, -1, k)) return -1;
+        double t1 = now();
+        l1 = nb_item(loss);
+        if (nb_copy_(d1, x) || nb_copy_(x, src)) return -1;
+        double t2 = now();
+        if (be->cross_entropy(loss, lse, x, t, -1) || be->cross_entropy_backward(x, g, x, t, lse, -1))
+            return -1;
+        double t3 = now();
+        l2 = nb_item(loss);
+        if (it > 0) {
+            best[0] = fmin(best[0], t1 - t0);
+            best[1] = fmin(best[1], t3 - t2);
+        }
+    }
+    double d = fmax(max_diff(d1, x), fabs(l1 - l2));
+    printf("%-14s %-22s %9s %9.2f %9s %9.2f %6.2fx  %9.2e\n", "ce one-pass", "[384,50257] chunk", "-",
+           best[0] * 1e3, "-", best[1] * 1e3, best[1] / best[0], d);
+    printf("%-14s (cpu kernels: cross_entropy_fused vs cross_entropy + cross_entropy_backward)\n", "");
+    /* the op, forward+backward, with each path */
+    double op[2] = {INFINITY, INFINITY};
+    nb_tensor *gx[2] = {NULL, NULL};
+    for (int it = 0; it <= reps; it++)
+        for (int u = 0; u < 2; u++) {
+            if (u) setenv("NABLA_LCE_UNFUSED", "1", 1);
+            nb_ctx_reset(step);
+            nb_zero_grad(lce->in[0]);
+            nb_zero_grad(lce->in[1]);
+            double t0 = now();
+            nb_tensor *y = nb_linear_cross_entropy(lce->in[0], lce->in[1], NULL, lce->extra, -1);
+            int rc = y ? nb_backward(y) : -1;
+            double t1 = now();
+            unsetenv("NABLA_LCE_UNFUSED");
+            if (rc) return -1;
+            if (it > 0) op[u] = fmin(op[u], t1 - t0);
+            if (it == reps && !(gx[u] = nb_clone(keep, lce->in[0]->grad))) return -1;
+        }
+    printf("%-14s %-22s %9s %9.2f %9s %9.2f %6.2fx  %9.2e\n", "linear_ce 1p", "[1536,384]x[50257,384]", "-",
+           op[0] * 1e3, "-", op[1] * 1e3, op[1] / op[0], max_diff(gx[0], gx[1]));
+    printf("%-14s (nb_linear_cross_entropy f+b: one-pass kernel vs NABLA_LCE_UNFUSED=1)\n", "");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 5, threads = argc > 2 ? atoi(argv[2]) : 0;
     if (reps < 1 || reps > 1000 || threads < 0) {
@@ -261,6 +336,11 @@ int main(int argc, char **argv) {
             printf("%-14s step context in use after forward+backward: fused %.0f MB, composed %.0f MB\n", "",
                    (double)used_f / 1e6, (double)last_step_used / 1e6);
         fflush(stdout);
+    }
+    nb_ctx_reset(step);
+    if (bench_xent_pass(keep, step, reps, &lce)) {
+        fprintf(stderr, "bench_fused: ce one-pass: %s\n", nb_last_error());
+        status = 1;
     }
     nb_ctx_reset(step);
     if (bench_adamw(keep, step, reps)) {

@@ -5,7 +5,10 @@
  * logits with the backend matmul, the per-row log-sum-exp and the chunk's loss with the backend
  * cross-entropy kernel, and, when a gradient will be needed, turns the chunk into dlogits in
  * place right away (softmax - onehot, scaled so that the sum over chunks is the mean over every
- * counted row) and folds it into dx (its rows), dw and db (accumulated over chunks). The node's
+ * counted row) and folds it into dx (its rows), dw and db (accumulated over chunks). With a
+ * gradient and a backend that has cross_entropy_fused, loss, lse and dlogits come from that one
+ * in-place pass over the chunk (each logit read from memory once, one exp per logit); otherwise
+ * from cross_entropy then cross_entropy_backward. The node's
  * backward then only scales these by the incoming gradient. Only backend-table calls on
  * descriptors of the chunk buffers are used, so the same code runs on every backend. */
 #include <math.h>
@@ -40,6 +43,14 @@ static int64_t chunk_rows(int64_t N, int64_t V) {
     }
     if (r > N) r = N;
     return r < 1 ? 1 : r;
+}
+
+/* Whether to use the backend's one-pass cross_entropy_fused: when it has one, unless the
+ * environment sets NABLA_LCE_UNFUSED to a value other than 0 (read at each call; for tests and
+ * benchmarks of the two-kernel path). */
+static bool use_fused(const nb_backend *be) {
+    const char *env = getenv("NABLA_LCE_UNFUSED");
+    return be->cross_entropy_fused && !(env && *env && strcmp(env, "0") != 0);
 }
 
 /* A 3-D descriptor [1, r, c] with strides (sr, sc) at element offset `off` of base's view. */
@@ -128,11 +139,12 @@ typedef struct {
     nb_tensor *loss, *dx, *dw, *db; /* dx/dw/db NULL when not needed */
     int64_t N, C, V, count;
     int ignore;
+    bool fused; /* use the backend's one-pass cross_entropy_fused */
     const int32_t *host;
 } lce_job;
 
 /* The chunk buffers: logits [R,V] (turned into dlogits in place), lse [R], the chunk's loss and
- * gradient scale (0-d), ones [1,R] for db. */
+ * gradient scale (0-d; the scale only for the two-kernel path), ones [1,R] for db. */
 typedef struct {
     int64_t R;
     nb_tensor *logits, *lse, *lc, *gs, *ones;
@@ -174,13 +186,22 @@ static int lce_chunks(lce_job *J, const lce_bufs *B) {
             return -1;
         }
         if (C > 0 && be->matmul(&L3, &X3, &wt, J->b ? 1.0f : 0.0f)) return -1;
-        if (be->cross_entropy(lc, &lse1, &L2, &T1, J->ignore)) return -1;
-        float share = (float)((double)cnt / (double)J->count); /* chunk mean -> share of the mean */
-        if (be->axpy(J->loss, share, lc)) return -1;
-        if (!grad) continue;
-        /* dlogits over the logits: (softmax - onehot) * share / cnt = ... / count */
-        if (be->fill(gs, (double)share) || be->cross_entropy_backward(&L2, gs, &L2, &T1, &lse1, J->ignore))
-            return -1;
+        if (grad && J->fused) {
+            /* one pass: the chunk's loss sum / count, and dlogits = (softmax - onehot) / count in
+             * place over the logits */
+            float k = (float)(1.0 / (double)J->count);
+            if (be->cross_entropy_fused(lc, &lse1, &L2, &T1, J->ignore, k) || be->axpy(J->loss, 1.0f, lc))
+                return -1;
+        } else {
+            if (be->cross_entropy(lc, &lse1, &L2, &T1, J->ignore)) return -1;
+            float share = (float)((double)cnt / (double)J->count); /* chunk mean -> share of the mean */
+            if (be->axpy(J->loss, share, lc)) return -1;
+            if (!grad) continue;
+            /* dlogits over the logits: (softmax - onehot) * share / cnt = ... / count */
+            if (be->fill(gs, (double)share) ||
+                be->cross_entropy_backward(&L2, gs, &L2, &T1, &lse1, J->ignore))
+                return -1;
+        }
         if (J->dx) {
             nb_tensor D3 = mat3(J->dx, rc, C, C, 1, r0 * C);
             if (C > 0 && be->matmul(&D3, &L3, &w3, 0.0f)) return -1;
@@ -208,9 +229,10 @@ static int lce_run(lce_job *J) {
     B.logits = nb_new_like_shape(J->x, NB_F32, 2, (const int64_t[]){B.R, J->V});
     B.lse = B.logits ? nb_new_like_shape(J->x, NB_F32, 1, &B.R) : NULL;
     B.lc = B.lse ? nb_new_like_shape(J->x, NB_F32, 0, NULL) : NULL;
-    B.gs = B.lc && grad ? nb_new_like_shape(J->x, NB_F32, 0, NULL) : NULL;
+    bool need_gs = grad && !J->fused; /* the two-kernel path's gradient scale */
+    B.gs = B.lc && need_gs ? nb_new_like_shape(J->x, NB_F32, 0, NULL) : NULL;
     B.ones = B.lc && J->db ? nb_new_like_shape(J->x, NB_F32, 2, (const int64_t[]){1, B.R}) : NULL;
-    int rc = B.lc && (!grad || B.gs) && (!J->db || B.ones) ? lce_chunks(J, &B) : -1;
+    int rc = B.lc && (!need_gs || B.gs) && (!J->db || B.ones) ? lce_chunks(J, &B) : -1;
     nb_tensor *made[5] = {B.ones, B.gs, B.lc, B.lse, B.logits};
     for (int i = 0; i < 5; i++)
         if (made[i]) nb_storage_release(made[i]->storage);
@@ -264,6 +286,7 @@ nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_
                  .V = V,
                  .count = count,
                  .ignore = ignore_index,
+                 .fused = use_fused(be),
                  .host = host};
     J.loss = nb_new_like_shape(xc, NB_F32, 0, NULL);
     bool ok = J.loss != NULL;

@@ -24,7 +24,7 @@
 #include "ops/elementwise_math.h"
 
 /* The CUDA copy of the GELU helpers, compiled here as C under other names. */
-#define nb_gelu_f cu_gelu_f
+#define nb_gelu_f  cu_gelu_f
 #define nb_gelu_df cu_gelu_df
 NB_CU_MATH_FUNCS(NB_CU_EMIT)
 #undef nb_gelu_f
@@ -37,8 +37,7 @@ static void compile_all(int arch) {
     const nb_cu_source *src = nb_cuda_kernel_sources(&n);
     ck_assert_msg(src != NULL, "%s", nb_last_error());
     ck_assert_int_eq(n, NB_CU_MOD_COUNT);
-    ck_assert_msg(nb_cu_nvrtc_get() != NULL, "NVRTC must load where CUDA was built: %s",
-                  nb_last_error());
+    ck_assert_msg(nb_cu_nvrtc_get() != NULL, "NVRTC must load where CUDA was built: %s", nb_last_error());
     int failed = 0;
     for (int i = 0; i < n; i++) {
         char *ptx = NULL, *log = NULL;
@@ -55,8 +54,7 @@ static void compile_all(int arch) {
         free(ptx);
         free(log);
     }
-    ck_assert_msg(failed == 0, "%d kernel module(s) failed to compile cleanly for compute_%d",
-                  failed, arch);
+    ck_assert_msg(failed == 0, "%d kernel module(s) failed to compile cleanly for compute_%d", failed, arch);
 }
 
 START_TEST(test_compile_sm80) { compile_all(80); }
@@ -78,16 +76,18 @@ static int ptx_params(const char *ptx, const char *name, int *sz, int max) {
     for (const char *q = strstr(p, ".param"); q && q < end && n < max; q = strstr(q + 1, ".param")) {
         const char *eol = strchr(q, '\n');
         const char *br = strchr(q, '[');
-        if (br && eol && br < eol) sz[n++] = atoi(br + 1);
+        if (br && eol && br < eol)
+            sz[n++] = atoi(br + 1);
         else if (strncmp(q, ".param .u64", 11) == 0 || strncmp(q, ".param .f64", 11) == 0 ||
                  strncmp(q, ".param .b64", 11) == 0 || strncmp(q, ".param .s64", 11) == 0)
             sz[n++] = 8;
-        else sz[n++] = 4;
+        else
+            sz[n++] = 4;
     }
     return n;
 }
 
-#define G (int)sizeof(nb_cu_geom)
+#define G  (int)sizeof(nb_cu_geom)
 #define RG (int)sizeof(nb_cu_rgeom)
 #define AG (int)sizeof(nb_cu_ageom)
 
@@ -142,6 +142,8 @@ static const abi abis[] = {
     {NB_CU_MOD_NN, "ce_fwd", 7, {8, 8, 8, 8, 8, 8, 4}},
     {NB_CU_MOD_NN, "ce_final", 7, {8, 8, 8, 8, 8, 8, 4}},
     {NB_CU_MOD_NN, "ce_bwd", 7, {8, 8, 8, 8, 8, 8, 4}},
+    {NB_CU_MOD_NN, "ce_fused", 8, {8, 8, 8, 8, 8, 8, 4, 4}},
+    {NB_CU_MOD_NN, "ce_fused_final", 4, {8, 8, 8, 4}},
     {NB_CU_MOD_ATTN, "attn_fwd", 7, {8, 8, 8, 8, 8, AG, 4}},
     {NB_CU_MOD_ATTN, "attn_bwd_dq", 10, {8, 8, 8, 8, 8, 8, 8, 8, AG, 4}},
     {NB_CU_MOD_ATTN, "attn_bwd_dkdv", 10, {8, 8, 8, 8, 8, 8, 8, 8, AG, 4}},
@@ -156,36 +158,35 @@ START_TEST(test_kernel_abi) {
         const abi *a = &abis[i];
         if (!ptx[a->mod]) {
             size_t len;
-            ck_assert_msg(nb_cu_compile(src[a->mod].text, src[a->mod].name, 80, 0, &ptx[a->mod],
-                                        &len, NULL) == 0,
-                          "%s", nb_last_error());
+            ck_assert_msg(
+                nb_cu_compile(src[a->mod].text, src[a->mod].name, 80, 0, &ptx[a->mod], &len, NULL) == 0, "%s",
+                nb_last_error());
         }
         int sz[16];
         int got = ptx_params(ptx[a->mod], a->name, sz, 16);
         ck_assert_msg(got >= 0, "kernel %s missing from module %s", a->name, src[a->mod].name);
-        ck_assert_msg(got == a->n, "kernel %s: %d parameters, the host passes %d", a->name, got,
-                      a->n);
+        ck_assert_msg(got == a->n, "kernel %s: %d parameters, the host passes %d", a->name, got, a->n);
         for (int k = 0; k < got; k++)
-            ck_assert_msg(sz[k] == a->sz[k], "kernel %s parameter %d: %d bytes, host passes %d",
-                          a->name, k, sz[k], a->sz[k]);
+            ck_assert_msg(sz[k] == a->sz[k], "kernel %s parameter %d: %d bytes, host passes %d", a->name, k,
+                          sz[k], a->sz[k]);
     }
     /* every elementwise module has the same kernels (the template) */
     for (int m = 0; m < NB_CU_MOD_MISC; m++) {
         char *p = NULL;
         size_t len;
         ck_assert_int_eq(nb_cu_compile(src[m].text, src[m].name, 80, 0, &p, &len, NULL), 0);
-        const char *names[] = {"un_fwd_c", "un_fwd_s", "un_fwd_s32", "un_bwd_c", "un_bwd_s",
-                               "un_bwd_s32"};
-        const char *bnames[] = {"bin_fwd_c", "bin_fwd_s32", "bin_bwd_a_s", "bin_bwd_b_c",
-                                "bin_bwd_ab_s", "bin_bwd_ab_s32"};
+        const char *names[] = {"un_fwd_c", "un_fwd_s", "un_fwd_s32", "un_bwd_c", "un_bwd_s", "un_bwd_s32"};
+        const char *bnames[] = {"bin_fwd_c",   "bin_fwd_s32",  "bin_bwd_a_s",
+                                "bin_bwd_b_c", "bin_bwd_ab_s", "bin_bwd_ab_s32"};
         bool unary = m < NB_CU_MOD_BIN_ADD;
         int sz[16];
         for (int k = 0; k < 6; k++)
-            ck_assert_msg(ptx_params(p, unary ? names[k] : bnames[k], sz, 16) > 0,
-                          "module %s lacks %s", src[m].name, unary ? names[k] : bnames[k]);
+            ck_assert_msg(ptx_params(p, unary ? names[k] : bnames[k], sz, 16) > 0, "module %s lacks %s",
+                          src[m].name, unary ? names[k] : bnames[k]);
         free(p);
     }
-    for (int m = 0; m < NB_CU_MOD_COUNT; m++) free(ptx[m]);
+    for (int m = 0; m < NB_CU_MOD_COUNT; m++)
+        free(ptx[m]);
 }
 END_TEST
 
@@ -315,8 +316,8 @@ END_TEST
 START_TEST(test_compile_error_reported) {
     char *out = (char *)1, *log = NULL;
     size_t len = 1;
-    int rc = nb_cu_compile("extern \"C\" __global__ void k(float *x) { x[0] = undefined_name; }",
-                           "broken", 80, 0, &out, &len, &log);
+    int rc = nb_cu_compile("extern \"C\" __global__ void k(float *x) { x[0] = undefined_name; }", "broken",
+                           80, 0, &out, &len, &log);
     ck_assert_int_eq(rc, -1);
     ck_assert_ptr_null(out);
     ck_assert_ptr_nonnull(log);

@@ -102,10 +102,10 @@ static nb_tensor *f_unary_perm(nb_tensor **in, void *u) {
 
 START_TEST(test_unary) {
     nb_ctx *c = nb_ctx_new(0);
-    un_fn fns[] = {nb_neg, nb_exp, nb_log,  nb_sqrt, nb_rsqrt, nb_tanh,
-                   nb_sigmoid, nb_relu, nb_gelu, nb_abs, nb_sin, nb_cos};
-    const char *names[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh",
-                           "sigmoid", "relu", "gelu", "abs", "sin", "cos"};
+    un_fn fns[] = {nb_neg,     nb_exp,  nb_log,  nb_sqrt, nb_rsqrt, nb_tanh,
+                   nb_sigmoid, nb_relu, nb_gelu, nb_abs,  nb_sin,   nb_cos};
+    const char *names[] = {"neg",     "exp",  "log",  "sqrt", "rsqrt", "tanh",
+                           "sigmoid", "relu", "gelu", "abs",  "sin",   "cos"};
     for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
         bool pos = k == 2 || k == 3 || k == 4;
         nb_tensor *x = rnd(c, NB_SHAPE(3, 5, 7), pos ? 0.5f : -2.0f, 2.0f, 10 + k);
@@ -203,18 +203,17 @@ static nb_tensor *f_argmax(nb_tensor **in, void *u) {
 START_TEST(test_reduce) {
     nb_ctx *c = nb_ctx_new(0);
     nb_tensor *x = rnd(c, NB_SHAPE(6, 37, 129), -3, 3, 7);
-    red_case cases[] = {{0, 1, {2}, false, false}, {0, 1, {0}, true, false},
-                        {0, 2, {0, 2}, false, true}, {0, 0, {0}, false, false},
-                        {1, 1, {2}, false, false},  {1, 1, {1}, true, true},
-                        {2, 2, {0, 1}, false, false}, {3, 1, {1}, false, true},
-                        {4, 1, {2}, true, false}};
+    red_case cases[] = {{0, 1, {2}, false, false},    {0, 1, {0}, true, false},  {0, 2, {0, 2}, false, true},
+                        {0, 0, {0}, false, false},    {1, 1, {2}, false, false}, {1, 1, {1}, true, true},
+                        {2, 2, {0, 1}, false, false}, {3, 1, {1}, false, true},  {4, 1, {2}, true, false}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         compare("reduce", f_reduce, &x, 1, &cases[k], 1e-4, cases[k].kind == 4 ? 0 : 1);
     nb_tensor *big = rnd(c, NB_SHAPE(3, 200000), -1, 1, 8); /* split into parts */
     red_case all = {0, 0, {0}, false, false}, inner = {0, 1, {1}, false, false};
     compare("sum all (large)", f_reduce, &big, 1, &all, 1e-4, 0);
     compare("sum rows (large)", f_reduce, &big, 1, &inner, 1e-4, 0);
-    for (int ax = 0; ax < 3; ax++) compare("argmax", f_argmax, &x, 1, &ax, 0, 0);
+    for (int ax = 0; ax < 3; ax++)
+        compare("argmax", f_argmax, &x, 1, &ax, 0, 0);
     nb_ctx_free(c);
 }
 END_TEST
@@ -262,16 +261,13 @@ static nb_tensor *f_softmax(nb_tensor **in, void *u) {
     return *(int *)u ? nb_log_softmax(in[0], -1) : nb_softmax(nb_transpose(in[0], 0, 1), -1);
 }
 static nb_tensor *f_layer_norm(nb_tensor **in, void *u) {
-    return *(int *)u ? nb_layer_norm(in[0], in[1], in[2], 1e-5f)
-                     : nb_layer_norm(in[0], NULL, NULL, 1e-5f);
+    return *(int *)u ? nb_layer_norm(in[0], in[1], in[2], 1e-5f) : nb_layer_norm(in[0], NULL, NULL, 1e-5f);
 }
 static nb_tensor *f_embedding(nb_tensor **in, void *u) {
     (void)u;
     return nb_embedding(in[0], in[1]);
 }
-static nb_tensor *f_xent(nb_tensor **in, void *u) {
-    return nb_cross_entropy(in[0], in[1], *(int *)u);
-}
+static nb_tensor *f_xent(nb_tensor **in, void *u) { return nb_cross_entropy(in[0], in[1], *(int *)u); }
 
 START_TEST(test_nn) {
     nb_ctx *c = nb_ctx_new(0);
@@ -293,6 +289,51 @@ START_TEST(test_nn) {
     nb_tensor *cb[2] = {rnd(c, NB_SHAPE(64, 3000), -3, 3, 7), nb_from_data(c, NB_I32, NB_SHAPE(6), tg)};
     cb[1] = nb_cast(rnd(c, NB_SHAPE(64), 0, 2999, 8), NB_I32);
     compare("cross_entropy (wide)", f_xent, cb, 2, &ign, 1e-5, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
+/* nb_linear_cross_entropy: with gradients it runs the backend's one-pass cross_entropy_fused
+ * (or, with NABLA_LCE_UNFUSED=1, cross_entropy + cross_entropy_backward) on each chunk. */
+static nb_tensor *f_lce(nb_tensor **in, void *u) {
+    return nb_linear_cross_entropy(in[0], in[1], in[2], in[3], *(int *)u);
+}
+static nb_tensor *f_lce_nobias(nb_tensor **in, void *u) {
+    return nb_linear_cross_entropy(in[0], in[1], NULL, in[2], *(int *)u);
+}
+
+START_TEST(test_linear_cross_entropy) {
+    nb_ctx *c = nb_ctx_new(0);
+    int ign = -100;
+    int32_t tg[10] = {2, -100, 0, 3000, 4, 1, -100, 2999, 17, 5};
+    /* V = 3001 (not a multiple of any block width), ignored rows, a bias, several chunks */
+    nb_tensor *in[4] = {rnd(c, NB_SHAPE(2, 5, 24), -1, 1, 11), rnd(c, NB_SHAPE(3001, 24), -1, 1, 12),
+                        rnd(c, NB_SHAPE(3001), -0.5f, 0.5f, 13), nb_from_data(c, NB_I32, NB_SHAPE(2, 5), tg)};
+    setenv("NABLA_LCE_CHUNK", "4", 1);
+    compare("linear_cross_entropy (one pass)", f_lce, in, 4, &ign, 1e-5, 7);
+    setenv("NABLA_LCE_UNFUSED", "1", 1);
+    compare("linear_cross_entropy (two kernels)", f_lce, in, 4, &ign, 1e-5, 7);
+    unsetenv("NABLA_LCE_UNFUSED");
+    unsetenv("NABLA_LCE_CHUNK");
+    /* every row ignored: loss 0, gradients 0 */
+    int32_t all[10] = {-100, -100, -100, -100, -100, -100, -100, -100, -100, -100};
+    in[3] = nb_from_data(c, NB_I32, NB_SHAPE(2, 5), all);
+    compare("linear_cross_entropy (all ignored)", f_lce, in, 4, &ign, 1e-6, 7);
+    /* logits past exp's range (up to ~190): the max is subtracted on both devices */
+    nb_tensor *big[3] = {rnd(c, NB_SHAPE(6, 8), 10, 12, 14), rnd(c, NB_SHAPE(50257, 8), -2, 2, 15),
+                         nb_cast(rnd(c, NB_SHAPE(6), 0, 50256, 16), NB_I32)};
+    compare("linear_cross_entropy (large logits, GPT-2 vocabulary)", f_lce_nobias, big, 3, &ign, 1e-4, 3);
+    /* a target out of range is reported as on the CPU */
+    nb_ctx *gc = nb_ctx_new(0);
+    nb_ctx *prev = nb_ctx_use(gc);
+    int32_t bad[10] = {2, 1, 0, 3001, 4, 1, 0, 0, 0, 0};
+    nb_tensor *gx = nb_requires_grad_(nb_to_device(gc, in[0], NB_CUDA), true);
+    nb_tensor *gw = nb_to_device(gc, in[1], NB_CUDA);
+    nb_tensor *gt = nb_to_device(gc, nb_from_data(c, NB_I32, NB_SHAPE(2, 5), bad), NB_CUDA);
+    ck_assert_ptr_null(nb_linear_cross_entropy(gx, gw, NULL, gt, -100));
+    ck_assert_msg(strstr(nb_last_error(), "target 3001 at row 3") != NULL, "%s", nb_last_error());
+    nb_ctx_use(prev);
+    nb_ctx_free(gc);
     nb_ctx_free(c);
 }
 END_TEST
@@ -320,7 +361,8 @@ START_TEST(test_attention) {
     int64_t shapes[][4] = {{2, 3, 17, 16}, {1, 2, 70, 64}, {2, 1, 5, 100}};
     for (int s = 0; s < 3; s++) {
         nb_tensor *in[3];
-        for (int i = 0; i < 3; i++) in[i] = rnd(c, 4, shapes[s], -1, 1, (uint64_t)(10 * s + i));
+        for (int i = 0; i < 3; i++)
+            in[i] = rnd(c, 4, shapes[s], -1, 1, (uint64_t)(10 * s + i));
         compare("attention", f_attention, in, 3, NULL, 2e-4, 7);
     }
     nb_ctx_free(c);
@@ -362,8 +404,7 @@ START_TEST(test_random_and_dropout) {
     ck_assert_int_eq(nb_rand_(ugc, -2, 3, &r2), 0);
     expect_close("rand", u, ugc, 0); /* bit for bit */
     nb_tensor *n = nb_randn(c, NB_SHAPE(999), 1, 2, &r1);
-    ck_assert_int_eq(nb_randn_(ugc = nb_to_device(c, nb_empty(c, NB_F32, NB_SHAPE(999)), NB_CUDA),
-                               1, 2, &r2),
+    ck_assert_int_eq(nb_randn_(ugc = nb_to_device(c, nb_empty(c, NB_F32, NB_SHAPE(999)), NB_CUDA), 1, 2, &r2),
                      0);
     expect_close("randn", n, ugc, 1e-5);
     nb_tensor *x = rnd(c, NB_SHAPE(37, 41), -1, 1, 5), *xg = nb_to_device(c, x, NB_CUDA);
@@ -387,7 +428,8 @@ START_TEST(test_adamw_and_copies) {
         ck_assert_int_eq(nb_adamw_update_(t[0], t[1], t[2], t[3], 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step), 0);
         ck_assert_int_eq(nb_adamw_update_(g[0], g[1], g[2], g[3], 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step), 0);
     }
-    for (int i = 0; i < 4; i++) expect_close("adamw", t[i], g[i], 1e-5);
+    for (int i = 0; i < 4; i++)
+        expect_close("adamw", t[i], g[i], 1e-5);
     /* casts and strided copies across dtypes */
     nb_tensor *f = rnd(c, NB_SHAPE(7, 9), -50, 50, 9), *fg = nb_to_device(c, f, NB_CUDA);
     expect_close("cast", nb_cast(nb_cast(nb_transpose(f, 0, 1), NB_I32), NB_F32),
@@ -423,7 +465,7 @@ START_TEST(test_memory_and_errors) {
     nb_ctx_free(step);
     size_t used1, cached1;
     nb_cuda_memory_stats(&used1, &cached1, NULL);
-    ck_assert_uint_eq(used1, used0);     /* the chunk went back to the cache */
+    ck_assert_uint_eq(used1, used0); /* the chunk went back to the cache */
     ck_assert_uint_ge(cached1, 1 << 22);
     /* and the next context of that size gets it from the cache */
     nb_ctx *again = nb_ctx_new(1 << 22);
@@ -471,6 +513,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_matmul);
     tcase_add_test(tc, test_nn);
     tcase_add_test(tc, test_cross_entropy_bad_target);
+    tcase_add_test(tc, test_linear_cross_entropy);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_index);
     tcase_add_test(tc, test_random_and_dropout);

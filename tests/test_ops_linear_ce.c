@@ -1,12 +1,15 @@
 /* tests/test_ops_linear_ce.c - nb_linear_cross_entropy (fused lm_head + cross-entropy): loss and
  * gradients against the composition nb_cross_entropy(nb_linear(x, w, b)) on many shapes and
  * chunk sizes, finite differences, upstream gradients, tied weights, errors, and the memory it
- * leaves out (no gradient buffers without grad, no [N,V] logits). */
+ * leaves out (no gradient buffers without grad, no [N,V] logits). Also the op with either path:
+ * the backend's one-pass cross_entropy_fused kernel (tested on its own in tests/test_xent_fused.c)
+ * or the two kernels (NABLA_LCE_UNFUSED=1). */
 #include "tests/nb_check.h"
 
 #include <math.h>
 #include <stdint.h>
 
+#include "backends/backend.h"
 #include "nabla.h"
 #include "ops/linear_ce.h"
 
@@ -381,6 +384,47 @@ START_TEST(test_memory) {
 }
 END_TEST
 
+/* nb_linear_cross_entropy gives the same loss and gradients with the one-pass kernel as with the
+ * two kernels (NABLA_LCE_UNFUSED=1), and both match the composition. */
+START_TEST(test_fused_vs_two_kernel_op) {
+    const lce_case cases[] = {
+        {3, {3, 10, 8}, 13, true, 4, 1, 5, 1.0f},
+        {2, {12, 6}, 17, true, 4, 4, 1, 1.0f},
+        {2, {100, 16}, 50257, false, 0, 3, 7, 2.0f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        setenv("NABLA_LCE_UNFUSED", "1", 1);
+        check_case(&cases[i], 300 + i);
+        unsetenv("NABLA_LCE_UNFUSED");
+        check_case(&cases[i], 300 + i);
+    }
+    /* fused vs unfused directly */
+    nb_ctx *ctx = nb_ctx_new(0);
+    nb_ctx *prev = nb_ctx_use(ctx);
+    nb_rng r;
+    nb_rng_init(&r, 31);
+    nb_tensor *x0 = randn(ctx, &r, NB_SHAPE(40, 12), 1.0f), *w0 = randn(ctx, &r, NB_SHAPE(3001, 12), 0.5f);
+    nb_tensor *t = targets(ctx, &r, NB_SHAPE(40), 3001, -1, 0, 6);
+    nb_tensor *g[2][2], *l[2];
+    for (int u = 0; u < 2; u++) {
+        if (u) setenv("NABLA_LCE_UNFUSED", "1", 1);
+        nb_tensor *x = leaf(ctx, x0, true), *w = leaf(ctx, w0, true);
+        nb_linear_ce_set_chunk_rows(16);
+        l[u] = nb_linear_cross_entropy(x, w, NULL, t, -1);
+        nb_linear_ce_set_chunk_rows(0);
+        unsetenv("NABLA_LCE_UNFUSED");
+        ck_assert_msg(l[u] && nb_backward(l[u]) == 0, "%s", nb_last_error());
+        g[u][0] = x->grad, g[u][1] = w->grad;
+    }
+    ck_assert_msg(nb_close(nb_item(l[0]), nb_item(l[1]), 1e-6, 0), "loss %.9g vs %.9g", nb_item(l[0]),
+                  nb_item(l[1]));
+    ck_assert_msg(rel_diff(g[0][0], g[1][0]) < 2e-6, "dx %g", rel_diff(g[0][0], g[1][0]));
+    ck_assert_msg(rel_diff(g[0][1], g[1][1]) < 2e-6, "dw %g", rel_diff(g[0][1], g[1][1]));
+    nb_ctx_use(prev);
+    nb_ctx_free(ctx);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_linear_ce");
     TCase *tc = tcase_create("linear_ce");
@@ -393,6 +437,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_gradcheck);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_memory);
+    tcase_add_test(tc, test_fused_vs_two_kernel_op);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -62,6 +62,8 @@ int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logit
                          const nb_tensor *targets, int ignore_index);
 int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
                                   const nb_tensor *targets, const nb_tensor *lse, int ignore_index);
+int nb_cpu_cross_entropy_fused(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits,
+                               const nb_tensor *targets, int ignore_index, float k);
 int nb_cpu_dropout(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset);
 int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const nb_tensor *k,
                      const nb_tensor *v, float scale);

@@ -173,6 +173,7 @@ const nb_backend nb_cpu_backend = {
     .layer_norm_backward = nb_cpu_layer_norm_backward,
     .cross_entropy = nb_cpu_cross_entropy,
     .cross_entropy_backward = nb_cpu_cross_entropy_backward,
+    .cross_entropy_fused = nb_cpu_cross_entropy_fused,
     .dropout = nb_cpu_dropout,
     .attention = nb_cpu_attention,
     .attention_backward = nb_cpu_attention_backward,

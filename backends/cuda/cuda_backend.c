@@ -56,6 +56,7 @@ const nb_backend nb_cuda_backend = {
     .layer_norm_backward = nb_cuda_layer_norm_backward,
     .cross_entropy = nb_cuda_cross_entropy,
     .cross_entropy_backward = nb_cuda_cross_entropy_backward,
+    .cross_entropy_fused = nb_cuda_cross_entropy_fused,
     .dropout = nb_cuda_dropout,
     .attention = nb_cuda_attention,
     .attention_backward = nb_cuda_attention_backward,

@@ -279,6 +279,8 @@ int nb_cuda_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logi
 int nb_cuda_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
                                    const nb_tensor *targets, const nb_tensor *lse,
                                    int ignore_index);
+int nb_cuda_cross_entropy_fused(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits,
+                                const nb_tensor *targets, int ignore_index, float k);
 int nb_cuda_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const nb_tensor *k,
                       const nb_tensor *v, float scale);
 int nb_cuda_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const nb_tensor *dout,

@@ -1,6 +1,7 @@
 /* backends/cuda/cuda_nn.c - launches of the fused neural-network kernels:
  * softmax / log-softmax, layer norm, cross-entropy fused with its softmax
- * (only the per-row log-sum-exp is kept), and causal attention (flash style:
+ * (only the per-row log-sum-exp is kept; also forward and backward in one
+ * in-place pass for the fused lm_head loss), and causal attention (flash style:
  * output and log-sum-exp forward, recomputed probabilities backward).
  * Row kernels take contiguous operands over the last dimension (the ops layer
  * makes them so); attention reads any [B,H,T,D] strides. Every cross-row
@@ -14,8 +15,7 @@ static long long cdiv(long long a, long long b) { return (a + b - 1) / b; }
 
 /* Rows and columns of a contiguous tensor over its last dim; -1 when not contiguous. */
 static int rows_cols(const char *op, const nb_tensor *t, long long *rows, long long *cols) {
-    if (!nb_is_contiguous(t))
-        return nb_set_error("%s (cuda): operands must be contiguous", op), -1;
+    if (!nb_is_contiguous(t)) return nb_set_error("%s (cuda): operands must be contiguous", op), -1;
     long long c = t->ndim ? t->shape[t->ndim - 1] : 1;
     *cols = c;
     *rows = c ? nb_numel(t) / c : 0;
@@ -35,30 +35,27 @@ int nb_cuda_softmax(nb_tensor *out, const nb_tensor *a, bool log) {
     int lg = log;
     CUdeviceptr y = nb_cu_ptr(out), x = nb_cu_ptr(a);
     void *args[] = {&y, &x, &C, &lg};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "softmax_fwd"), (unsigned)rows, row_block(C),
-                        0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "softmax_fwd"), (unsigned)rows, row_block(C), 0, args);
 }
 
 int nb_cuda_softmax_backward(nb_tensor *gin, const nb_tensor *gout, const nb_tensor *y, bool log) {
     long long rows, C;
-    if (rows_cols("softmax backward", y, &rows, &C) ||
-        rows_cols("softmax backward", gout, &rows, &C) ||
+    if (rows_cols("softmax backward", y, &rows, &C) || rows_cols("softmax backward", gout, &rows, &C) ||
         rows_cols("softmax backward", gin, &rows, &C))
         return -1;
     if (rows == 0 || C == 0) return 0;
     int lg = log;
     CUdeviceptr gi = nb_cu_ptr(gin), g = nb_cu_ptr(gout), yp = nb_cu_ptr(y);
     void *args[] = {&gi, &g, &yp, &C, &lg};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "softmax_bwd"), (unsigned)rows, row_block(C),
-                        0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "softmax_bwd"), (unsigned)rows, row_block(C), 0, args);
 }
 
 /* ---- layer norm -------------------------------------------------------------------------------------- */
 
 static CUdeviceptr ptr_or_0(const nb_tensor *t) { return t ? nb_cu_ptr(t) : 0; }
 
-int nb_cuda_layer_norm(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x,
-                       const nb_tensor *w, const nb_tensor *b, float eps) {
+int nb_cuda_layer_norm(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x, const nb_tensor *w,
+                       const nb_tensor *b, float eps) {
     long long rows, C;
     if (rows_cols("layer_norm", x, &rows, &C) || rows_cols("layer_norm", y, &rows, &C)) return -1;
     if (rows == 0 || C == 0) return 0;
@@ -66,16 +63,14 @@ int nb_cuda_layer_norm(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_
     CUdeviceptr yp = nb_cu_ptr(y), mp = ptr_or_0(mean), rp = ptr_or_0(rstd), xp = nb_cu_ptr(x),
                 wp = ptr_or_0(w), bp = ptr_or_0(b);
     void *args[] = {&yp, &mp, &rp, &xp, &wp, &bp, &C, &eps, &inv_n};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ln_fwd"), (unsigned)rows, row_block(C), 0,
-                        args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ln_fwd"), (unsigned)rows, row_block(C), 0, args);
 }
 
 int nb_cuda_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, const nb_tensor *dy,
                                 const nb_tensor *x, const nb_tensor *mean, const nb_tensor *rstd,
                                 const nb_tensor *w) {
     long long rows, C;
-    if (rows_cols("layer_norm backward", x, &rows, &C) ||
-        rows_cols("layer_norm backward", dy, &rows, &C))
+    if (rows_cols("layer_norm backward", x, &rows, &C) || rows_cols("layer_norm backward", dy, &rows, &C))
         return -1;
     if (C == 0) return 0;
     if (rows == 0) {
@@ -88,8 +83,7 @@ int nb_cuda_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, con
     if (dx) {
         CUdeviceptr dxp = nb_cu_ptr(dx), wp = ptr_or_0(w);
         void *args[] = {&dxp, &dyp, &xp, &mp, &rp, &wp, &C, &inv_n};
-        if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ln_bwd_dx"), (unsigned)rows, row_block(C),
-                         0, args))
+        if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ln_bwd_dx"), (unsigned)rows, row_block(C), 0, args))
             return -1;
     }
     if (!dw && !db) return 0;
@@ -103,19 +97,18 @@ int nb_cuda_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, con
     if (!part) return -1;
     CUdeviceptr pw = (CUdeviceptr)(uintptr_t)part, pb = pw + (CUdeviceptr)(P * C) * 4;
     void *a1[] = {&pw, &pb, &dyp, &xp, &mp, &rp, &rows, &C, &chunk};
-    if (nb_cu_launch2(nb_cu_function(NB_CU_MOD_NN, "ln_bwd_part"), (unsigned)cdiv(C, 256),
-                      (unsigned)P, 256, 0, a1))
+    if (nb_cu_launch2(nb_cu_function(NB_CU_MOD_NN, "ln_bwd_part"), (unsigned)cdiv(C, 256), (unsigned)P, 256,
+                      0, a1))
         return -1;
     CUdeviceptr dwp = ptr_or_0(dw), dbp = ptr_or_0(db);
     void *a2[] = {&dwp, &dbp, &pw, &pb, &C, &P};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ln_bwd_final"), (unsigned)cdiv(C, 256), 256,
-                        0, a2);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ln_bwd_final"), (unsigned)cdiv(C, 256), 256, 0, a2);
 }
 
 /* ---- cross-entropy ------------------------------------------------------------------------------------ */
 
-int nb_cuda_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits,
-                          const nb_tensor *targets, int ignore_index) {
+int nb_cuda_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets,
+                          int ignore_index) {
     long long rows, C;
     if (rows_cols("cross_entropy", logits, &rows, &C)) return -1;
     if (targets->dtype != NB_I32 || !nb_is_contiguous(targets) || nb_numel(targets) != rows ||
@@ -130,15 +123,13 @@ int nb_cuda_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logi
     if (rc != NB_CU_SUCCESS) return nb_cu_fail("cross_entropy", rc);
     CUdeviceptr xp = nb_cu_ptr(logits), lsep = nb_cu_ptr(lse);
     void *a1[] = {&rowloss, &lsep, &bad, &xp, &tp, &C, &ignore_index};
-    if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fwd"), (unsigned)rows, row_block(C), 0, a1))
-        return -1;
+    if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fwd"), (unsigned)rows, row_block(C), 0, a1)) return -1;
     CUdeviceptr none = 0;
     void *a2[] = {&lp, &none, &none, &rowloss, &tp, &rows, &ignore_index};
     if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_final"), 1, 1024, 0, a2)) return -1;
     /* report a target out of range as the CPU does (this waits for the kernels) */
     int32_t first = INT_MAX, tv = 0;
-    if ((rc = nb_cu.cu.cuMemcpyDtoH(&first, bad, 4)) != NB_CU_SUCCESS)
-        return nb_cu_fail("cross_entropy", rc);
+    if ((rc = nb_cu.cu.cuMemcpyDtoH(&first, bad, 4)) != NB_CU_SUCCESS) return nb_cu_fail("cross_entropy", rc);
     if (first != INT_MAX) {
         nb_cu.cu.cuMemcpyDtoH(&tv, tp + (CUdeviceptr)first * 4, 4);
         return nb_set_error("cross_entropy: target %d at row %d is out of range [0, %lld) (and is "
@@ -150,8 +141,7 @@ int nb_cuda_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logi
 }
 
 int nb_cuda_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
-                                   const nb_tensor *targets, const nb_tensor *lse,
-                                   int ignore_index) {
+                                   const nb_tensor *targets, const nb_tensor *lse, int ignore_index) {
     long long rows, C;
     if (rows_cols("cross_entropy backward", logits, &rows, &C) ||
         rows_cols("cross_entropy backward", dlogits, &rows, &C))
@@ -164,8 +154,42 @@ int nb_cuda_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const
     if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_final"), 1, 1024, 0, a1)) return -1;
     CUdeviceptr dp = nb_cu_ptr(dlogits), xp = nb_cu_ptr(logits), lp = nb_cu_ptr(lse);
     void *a2[] = {&dp, &kp, &xp, &tp, &lp, &C, &ignore_index};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_bwd"), (unsigned)rows, row_block(C), 0,
-                        a2);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_bwd"), (unsigned)rows, row_block(C), 0, a2);
+}
+
+/* One kernel per row (ce_fused) then one block summing the rows' losses (ce_fused_final). */
+int nb_cuda_cross_entropy_fused(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits, const nb_tensor *targets,
+                                int ignore_index, float k) {
+    long long rows, C;
+    if (rows_cols("cross_entropy (fused)", logits, &rows, &C)) return -1;
+    if (targets->dtype != NB_I32 || !nb_is_contiguous(targets) || nb_numel(targets) != rows ||
+        !nb_is_contiguous(lse))
+        return nb_set_error("cross_entropy (fused, cuda): bad targets or lse"), -1;
+    CUdeviceptr lp = nb_cu_ptr(loss), tp = nb_cu_ptr(targets);
+    if (rows == 0) return nb_cuda_fill(loss, 0.0);
+    char *s = nb_cu_scratch(2, (size_t)rows * sizeof(float) + 64);
+    if (!s) return -1;
+    CUdeviceptr bad = (CUdeviceptr)(uintptr_t)s, rowloss = bad + 64;
+    CUresult rc = nb_cu.cu.cuMemsetD32(bad, 0x7fffffffu, 1);
+    if (rc != NB_CU_SUCCESS) return nb_cu_fail("cross_entropy (fused)", rc);
+    CUdeviceptr xp = nb_cu_ptr(logits), lsep = nb_cu_ptr(lse);
+    void *a1[] = {&rowloss, &lsep, &bad, &xp, &tp, &C, &ignore_index, &k};
+    if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fused"), (unsigned)rows, row_block(C), 0, a1))
+        return -1;
+    void *a2[] = {&lp, &rowloss, &rows, &k};
+    if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fused_final"), 1, 1024, 0, a2)) return -1;
+    /* report a target out of range as the CPU does (this waits for the kernels) */
+    int32_t first = INT_MAX, tv = 0;
+    if ((rc = nb_cu.cu.cuMemcpyDtoH(&first, bad, 4)) != NB_CU_SUCCESS)
+        return nb_cu_fail("cross_entropy (fused)", rc);
+    if (first != INT_MAX) {
+        nb_cu.cu.cuMemcpyDtoH(&tv, tp + (CUdeviceptr)first * 4, 4);
+        return nb_set_error("cross_entropy: target %d at row %d is out of range [0, %lld) (and is "
+                            "not ignore_index %d)",
+                            (int)tv, (int)first, C, ignore_index),
+               -1;
+    }
+    return 0;
 }
 
 /* ---- attention --------------------------------------------------------------------------------------- */
@@ -175,7 +199,8 @@ typedef nb_cu_ageom ageom;
 #define NB_ATT_WARPS 8
 
 static void strides4(long long *dst, const nb_tensor *t) {
-    for (int i = 0; i < 4; i++) dst[i] = t ? t->stride[i] : 0;
+    for (int i = 0; i < 4; i++)
+        dst[i] = t ? t->stride[i] : 0;
 }
 
 static int att_check(const char *op, const nb_tensor *q, const nb_tensor *k, const nb_tensor *v,
@@ -184,8 +209,8 @@ static int att_check(const char *op, const nb_tensor *q, const nb_tensor *k, con
         return nb_set_error("%s (cuda): q, k, v must be [B,H,T,D] of one shape", op), -1;
     int64_t B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3];
     if (D > 128)
-        return nb_set_error("%s (cuda): head size %lld is above the 128 the fused kernel supports",
-                            op, (long long)D),
+        return nb_set_error("%s (cuda): head size %lld is above the 128 the fused kernel supports", op,
+                            (long long)D),
                -1;
     if (B * H > INT_MAX || T > INT_MAX / 2)
         return nb_set_error("%s (cuda): too many heads or positions", op), -1;
@@ -194,7 +219,8 @@ static int att_check(const char *op, const nb_tensor *q, const nb_tensor *k, con
     strides4(g->q, q);
     strides4(g->k, k);
     strides4(g->v, v);
-    for (int i = 0; i < 3; i++) g->lse[i] = lse->stride[i];
+    for (int i = 0; i < 3; i++)
+        g->lse[i] = lse->stride[i];
     return 0;
 }
 
@@ -217,8 +243,7 @@ int nb_cuda_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, cons
                                const nb_tensor *out, const nb_tensor *lse, float scale) {
     ageom g;
     if (att_check("attention backward", q, k, v, lse, &g)) return -1;
-    if (!dq || !dk || !dv)
-        return nb_set_error("attention backward (cuda): dq, dk and dv are all needed"), -1;
+    if (!dq || !dk || !dv) return nb_set_error("attention backward (cuda): dq, dk and dv are all needed"), -1;
     strides4(g.o, out);
     strides4(g.dq, dq);
     strides4(g.dk, dk);
@@ -227,17 +252,16 @@ int nb_cuda_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, cons
     if ((long long)g.B * g.H == 0 || g.T == 0 || g.D == 0) return 0;
     char *s = nb_cu_scratch(2, (size_t)((long long)g.B * g.H * g.T) * sizeof(float));
     if (!s) return -1;
-    CUdeviceptr Dd = (CUdeviceptr)(uintptr_t)s, dqp = nb_cu_ptr(dq), dkp = nb_cu_ptr(dk),
-                dvp = nb_cu_ptr(dv), gp = nb_cu_ptr(dout), qp = nb_cu_ptr(q), kp = nb_cu_ptr(k),
-                vp = nb_cu_ptr(v), op = nb_cu_ptr(out), lp = nb_cu_ptr(lse);
+    CUdeviceptr Dd = (CUdeviceptr)(uintptr_t)s, dqp = nb_cu_ptr(dq), dkp = nb_cu_ptr(dk), dvp = nb_cu_ptr(dv),
+                gp = nb_cu_ptr(dout), qp = nb_cu_ptr(q), kp = nb_cu_ptr(k), vp = nb_cu_ptr(v),
+                op = nb_cu_ptr(out), lp = nb_cu_ptr(lse);
     unsigned gx = (unsigned)(g.B * g.H), gy = (unsigned)cdiv(g.T, NB_ATT_WARPS);
     unsigned smem1 = (unsigned)(2 * 32 * (g.D + 1) + 2 * NB_ATT_WARPS * g.D) * 4;
     void *a1[] = {&dqp, &Dd, &gp, &qp, &kp, &vp, &op, &lp, &g, &scale};
-    if (nb_cu_launch2(nb_cu_function(NB_CU_MOD_ATTN, "attn_bwd_dq"), gx, gy, 32 * NB_ATT_WARPS,
-                      smem1, a1))
+    if (nb_cu_launch2(nb_cu_function(NB_CU_MOD_ATTN, "attn_bwd_dq"), gx, gy, 32 * NB_ATT_WARPS, smem1, a1))
         return -1;
     unsigned smem2 = (unsigned)(2 * 32 * (g.D + 1) + 64 + 2 * NB_ATT_WARPS * g.D) * 4;
     void *a2[] = {&dkp, &dvp, &Dd, &gp, &qp, &kp, &vp, &lp, &g, &scale};
-    return nb_cu_launch2(nb_cu_function(NB_CU_MOD_ATTN, "attn_bwd_dkdv"), gx, gy, 32 * NB_ATT_WARPS,
-                         smem2, a2);
+    return nb_cu_launch2(nb_cu_function(NB_CU_MOD_ATTN, "attn_bwd_dkdv"), gx, gy, 32 * NB_ATT_WARPS, smem2,
+                         a2);
 }

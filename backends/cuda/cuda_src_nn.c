@@ -13,49 +13,55 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         const float *xr = x + blockIdx.x * C;
         float *yr = y + blockIdx.x * C;
         float m = -nb_inf();
-        for (long long j = threadIdx.x; j < C; j += blockDim.x) m = xr[j] > m ? xr[j] : m;
+        for (long long j = threadIdx.x; j < C; j += blockDim.x)
+            m = xr[j] > m ? xr[j] : m;
         m = nb_block_max(m);
         if (m == -nb_inf()) m = 0.0f; /* a row of -inf: exp gives 0 */
         float s = 0.0f;
-        for (long long j = threadIdx.x; j < C; j += blockDim.x) s += expf(xr[j] - m);
+        for (long long j = threadIdx.x; j < C; j += blockDim.x)
+            s += expf(xr[j] - m);
         s = nb_block_sum(s);
         if (lg) {
             const float ls = m + logf(s);
-            for (long long j = threadIdx.x; j < C; j += blockDim.x) yr[j] = xr[j] - ls;
+            for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                yr[j] = xr[j] - ls;
         } else {
             const float inv = 1.0f / s;
-            for (long long j = threadIdx.x; j < C; j += blockDim.x) yr[j] = expf(xr[j] - m) * inv;
+            for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                yr[j] = expf(xr[j] - m) * inv;
         }
     }
 
-    extern "C" __global__ void softmax_bwd(float *gi, const float *g, const float *y, long long C,
-                                           int lg) {
+    extern "C" __global__ void softmax_bwd(float *gi, const float *g, const float *y, long long C, int lg) {
         const long long base = blockIdx.x * C;
         float s = 0.0f;
         if (lg) { /* gin = g - exp(y) * sum(g) */
-            for (long long j = threadIdx.x; j < C; j += blockDim.x) s += g[base + j];
+            for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                s += g[base + j];
             s = nb_block_sum(s);
             for (long long j = threadIdx.x; j < C; j += blockDim.x)
                 gi[base + j] = g[base + j] - expf(y[base + j]) * s;
         } else { /* gin = y * (g - sum(g * y)) */
-            for (long long j = threadIdx.x; j < C; j += blockDim.x) s += g[base + j] * y[base + j];
+            for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                s += g[base + j] * y[base + j];
             s = nb_block_sum(s);
             for (long long j = threadIdx.x; j < C; j += blockDim.x)
                 gi[base + j] = y[base + j] * (g[base + j] - s);
         }
     }
 
-    extern "C" __global__ void ln_fwd(float *y, float *mean, float *rstd, const float *x,
-                                      const float *w, const float *b, long long C, float eps,
-                                      float inv_n) {
+    extern "C" __global__ void ln_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
+                                      const float *b, long long C, float eps, float inv_n) {
         const long long base = blockIdx.x * C;
         const float *xr = x + base;
         float *yr = y + base;
         float s = 0.0f;
-        for (long long j = threadIdx.x; j < C; j += blockDim.x) s += xr[j];
+        for (long long j = threadIdx.x; j < C; j += blockDim.x)
+            s += xr[j];
         const float mu = nb_block_sum(s) * inv_n;
         float v = 0.0f;
-        for (long long j = threadIdx.x; j < C; j += blockDim.x) v += (xr[j] - mu) * (xr[j] - mu);
+        for (long long j = threadIdx.x; j < C; j += blockDim.x)
+            v += (xr[j] - mu) * (xr[j] - mu);
         const float rs = 1.0f / sqrtf(nb_block_sum(v) * inv_n + eps);
         if (threadIdx.x == 0) {
             if (mean) mean[blockIdx.x] = mu;
@@ -70,9 +76,8 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
     }
 
     /* dx of one row: rs * (wg - mean(wg) - xhat * mean(wg * xhat)), wg = dy * w */
-    extern "C" __global__ void ln_bwd_dx(float *dx, const float *dy, const float *x,
-                                         const float *mean, const float *rstd, const float *w,
-                                         long long C, float inv_n) {
+    extern "C" __global__ void ln_bwd_dx(float *dx, const float *dy, const float *x, const float *mean,
+                                         const float *rstd, const float *w, long long C, float inv_n) {
         const long long base = blockIdx.x * C;
         const float mu = mean[blockIdx.x], rs = rstd[blockIdx.x];
         float a = 0.0f, bs = 0.0f;
@@ -91,8 +96,8 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
 
     /* partial column sums of dy * xhat and dy over row chunk blockIdx.y */
     extern "C" __global__ void ln_bwd_part(float *pw, float *pb, const float *dy, const float *x,
-                                           const float *mean, const float *rstd, long long N,
-                                           long long C, long long chunk) {
+                                           const float *mean, const float *rstd, long long N, long long C,
+                                           long long chunk) {
         const long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x, p = blockIdx.y;
         if (c >= C) return;
         const long long r0 = p * chunk, r1 = nb_min_ll(N, r0 + chunk);
@@ -104,9 +109,8 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         }
         pw[p * C + c] = sw;
         pb[p * C + c] = sb;
-    }
-    extern "C" __global__ void ln_bwd_final(float *dw, float *db, const float *pw, const float *pb,
-                                            long long C, long long P) {
+    } extern "C" __global__ void ln_bwd_final(float *dw, float *db, const float *pw, const float *pb,
+                                              long long C, long long P) {
         const long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x;
         if (c >= C) return;
         float sw = 0.0f, sb = 0.0f;
@@ -120,8 +124,8 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
 
     /* per row: lse and lse - x[target]; ignored rows give 0 and 0; a target out
      * of range records its row in *bad (the host reports it) */
-    extern "C" __global__ void ce_fwd(float *rowloss, float *lse, int *bad, const float *x,
-                                      const int *t, long long C, int ignore) {
+    extern "C" __global__ void ce_fwd(float *rowloss, float *lse, int *bad, const float *x, const int *t,
+                                      long long C, int ignore) {
         const long long row = blockIdx.x;
         const int tr = t[row];
         if (tr == ignore || tr < 0 || tr >= C) {
@@ -134,12 +138,14 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         }
         const float *xr = x + row * C;
         float m = -nb_inf();
-        for (long long j = threadIdx.x; j < C; j += blockDim.x) m = xr[j] > m ? xr[j] : m;
+        for (long long j = threadIdx.x; j < C; j += blockDim.x)
+            m = xr[j] > m ? xr[j] : m;
         m = nb_block_max(m);
         float l = m;
         if (m != -nb_inf() && m != nb_inf()) {
             float s = 0.0f;
-            for (long long j = threadIdx.x; j < C; j += blockDim.x) s += expf(xr[j] - m);
+            for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                s += expf(xr[j] - m);
             l = m + logf(nb_block_sum(s));
         }
         if (threadIdx.x == 0) {
@@ -150,9 +156,8 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
 
     /* loss = mean of the kept rows' losses (summed in double, as the CPU); 0 when none.
      * Also leaves g / count in *k for the backward when g != NULL. One block. */
-    extern "C" __global__ void ce_final(float *loss, float *k, const float *g,
-                                        const float *rowloss, const int *t, long long N,
-                                        int ignore) {
+    extern "C" __global__ void ce_final(float *loss, float *k, const float *g, const float *rowloss,
+                                        const int *t, long long N, int ignore) {
         double s = 0.0;
         double cnt = 0.0;
         for (long long r = threadIdx.x; r < N; r += blockDim.x) {
@@ -174,7 +179,8 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         const int tr = t[row];
         const float k = *kp;
         if (tr == ignore || tr < 0 || tr >= C || k == 0.0f) {
-            for (long long j = threadIdx.x; j < C; j += blockDim.x) dx[base + j] = 0.0f;
+            for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                dx[base + j] = 0.0f;
             return;
         }
         const float l = lse[row];
@@ -184,7 +190,69 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
             dx[base + j] = d;
         }
     }
-    );
+
+    /* forward and backward in one pass, in place: per kept row, x[target] is read first, then
+     * the max, then e = exp(x - max) is stored over x while it is summed, then x = e * k / sum
+     * (- k at the target); rowloss = lse - x[target], lse as ce_fwd. Ignored rows: 0, lse 0,
+     * rowloss 0. A target out of range records its row in *bad (the row is left as it was). */
+    extern "C" __global__ void ce_fused(float *rowloss, float *lse, int *bad, float *x, const int *t,
+                                        long long C, int ignore, float k) {
+        const long long row = blockIdx.x;
+        const int tr = t[row];
+        float *xr = x + row * C;
+        if (tr == ignore || tr < 0 || tr >= C) {
+            if (tr == ignore)
+                for (long long j = threadIdx.x; j < C; j += blockDim.x)
+                    xr[j] = 0.0f;
+            if (threadIdx.x == 0) {
+                lse[row] = 0.0f;
+                rowloss[row] = 0.0f;
+                if (tr != ignore) atomicMin(bad, (int)row);
+            }
+            return;
+        }
+        const float xt = xr[tr]; /* read by every thread before any write (the max syncs) */
+        float m = -nb_inf();
+        for (long long j = threadIdx.x; j < C; j += blockDim.x)
+            m = xr[j] > m ? xr[j] : m;
+        m = nb_block_max(m);
+        float l = m;
+        if (m != -nb_inf() && m != nb_inf()) {
+            float s = 0.0f;
+            for (long long j = threadIdx.x; j < C; j += blockDim.x) {
+                const float e = expf(xr[j] - m);
+                xr[j] = e;
+                s += e;
+            }
+            s = nb_block_sum(s);
+            l = m + logf(s);
+            const float ks = k / s;
+            for (long long j = threadIdx.x; j < C; j += blockDim.x) {
+                float d = xr[j] * ks; /* this thread's own e from above */
+                if (j == tr) d -= k;
+                xr[j] = d;
+            }
+        } else { /* as ce_fwd + ce_bwd: lse = m */
+            for (long long j = threadIdx.x; j < C; j += blockDim.x) {
+                float d = k * expf(xr[j] - m);
+                if (j == tr) d -= k;
+                xr[j] = d;
+            }
+        }
+        if (threadIdx.x == 0) {
+            lse[row] = l;
+            rowloss[row] = l - xt;
+        }
+    }
+
+    /* loss = k * the sum of the rows' losses (in double, in a fixed tree). One block. */
+    extern "C" __global__ void ce_fused_final(float *loss, const float *rowloss, long long N, float k) {
+        double s = 0.0;
+        for (long long r = threadIdx.x; r < N; r += blockDim.x)
+            s += (double)rowloss[r];
+        s = nb_block_red<double>(s, 0.0, [](double a, double b) { return a + b; });
+        if (threadIdx.x == 0) *loss = (float)(s * (double)k);
+    });
 
 /* ---- fused causal attention (flash style, no [T,T] matrix stored) -------------------------------- */
 
@@ -198,8 +266,8 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
     /* Grid (B*H, row tiles). One warp per query row, blockDim/32 consecutive rows per block; keys in tiles
      * of 32 through shared memory (lane j scores key j of the tile), with an
      * online softmax. Each lane owns output dims lane + 32 t (D <= 128). */
-    extern "C" __global__ void attn_fwd(float *o, float *lse, const float *q, const float *k,
-                                        const float *v, nb_ageom g, float scale) {
+    extern "C" __global__ void attn_fwd(float *o, float *lse, const float *q, const float *k, const float *v,
+                                        nb_ageom g, float scale) {
         extern __shared__ float sm[];
         const int D = g.D, T = g.T, DP = D + 1;
         float *Ks = sm, *Vs = Ks + 32 * DP, *Qs = Vs + 32 * DP;
@@ -210,7 +278,8 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
         const float *kb = k + b * g.k[0] + h * g.k[1], *vb = v + b * g.v[0] + h * g.v[1];
         float *qs = Qs + warp * D;
         if (i < T)
-            for (int d = lane; d < D; d += 32) qs[d] = qb[i * g.q[2] + d * g.q[3]];
+            for (int d = lane; d < D; d += 32)
+                qs[d] = qb[i * g.q[2] + d * g.q[3]];
         float m = -nb_inf(), l = 0.0f, acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         const int last = nb_min_i(T - 1, row0 + nw - 1);
         for (int j0 = 0; j0 <= last; j0 += 32) {
@@ -226,14 +295,16 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                 float s = -nb_inf();
                 if (j <= i) {
                     float dot = 0.0f;
-                    for (int d = 0; d < D; d++) dot += qs[d] * Ks[lane * DP + d];
+                    for (int d = 0; d < D; d++)
+                        dot += qs[d] * Ks[lane * DP + d];
                     s = dot * scale;
                 }
                 const float mn = fmaxf(m, nb_warp_max(s));
                 const float p = j <= i ? expf(s - mn) : 0.0f;
                 const float corr = expf(m - mn);
                 l = l * corr + nb_warp_sum(p);
-                for (int t = 0; t < 4; t++) acc[t] *= corr;
+                for (int t = 0; t < 4; t++)
+                    acc[t] *= corr;
                 const int jmax = nb_min_i(31, i - j0);
                 for (int jj = 0; jj <= jmax; jj++) {
                     const float pj = __shfl_sync(NB_FULL, p, jj);
@@ -258,10 +329,9 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
 
     /* Backward, part 1: one warp per query row i computes dq_i, and leaves
      * Dd_i = dout_i . out_i in Dd [B*H*T] for part 2. */
-    extern "C" __global__ void attn_bwd_dq(float *dq, float *Dd, const float *dout,
-                                           const float *q, const float *k, const float *v,
-                                           const float *o, const float *lse, nb_ageom g,
-                                           float scale) {
+    extern "C" __global__ void attn_bwd_dq(float *dq, float *Dd, const float *dout, const float *q,
+                                           const float *k, const float *v, const float *o, const float *lse,
+                                           nb_ageom g, float scale) {
         extern __shared__ float sm[];
         const int D = g.D, T = g.T, DP = D + 1;
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
@@ -327,10 +397,9 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
 
     /* Backward, part 2: one warp per key row j computes dk_j and dv_j over the
      * query tiles i >= j (no atomics: each row is owned by one warp). */
-    extern "C" __global__ void attn_bwd_dkdv(float *dk, float *dv, const float *Dd,
-                                             const float *dout, const float *q, const float *k,
-                                             const float *v, const float *lse, nb_ageom g,
-                                             float scale) {
+    extern "C" __global__ void attn_bwd_dkdv(float *dk, float *dv, const float *Dd, const float *dout,
+                                             const float *q, const float *k, const float *v, const float *lse,
+                                             nb_ageom g, float scale) {
         extern __shared__ float sm[];
         const int D = g.D, T = g.T, DP = D + 1;
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
@@ -399,5 +468,4 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                 }
             }
         }
-    }
-    );
+    });
