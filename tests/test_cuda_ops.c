@@ -369,6 +369,24 @@ START_TEST(test_attention) {
 }
 END_TEST
 
+static nb_tensor *f_attention_qkv(nb_tensor **in, void *u) {
+    return nb_attention_qkv(in[0], *(int *)u);
+}
+
+/* attention straight from a [B,T,3C] projection: strided head descriptors into qkv, the output
+ * and the [B,T,3C] gradient */
+START_TEST(test_attention_qkv) {
+    nb_ctx *c = nb_ctx_new(0);
+    int64_t shapes[][3] = {{2, 17, 3 * 3 * 16}, {1, 70, 3 * 2 * 64}};
+    int heads[] = {3, 2};
+    for (int s = 0; s < 2; s++) {
+        nb_tensor *in[1] = {rnd(c, 3, shapes[s], -1, 1, (uint64_t)(40 + s))};
+        compare("attention_qkv", f_attention_qkv, in, 1, &heads[s], 2e-4, 1);
+    }
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_index(nb_tensor **in, void *u) {
     int mode = *(int *)u;
     if (mode == 0) return nb_index_select(nb_transpose(in[0], 0, 1), 1, in[1]);
@@ -515,6 +533,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_cross_entropy_bad_target);
     tcase_add_test(tc, test_linear_cross_entropy);
     tcase_add_test(tc, test_attention);
+    tcase_add_test(tc, test_attention_qkv);
     tcase_add_test(tc, test_index);
     tcase_add_test(tc, test_random_and_dropout);
     tcase_add_test(tc, test_adamw_and_copies);
