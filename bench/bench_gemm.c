@@ -33,8 +33,9 @@ typedef struct shape {
 } shape;
 
 /* Baby GPT: 8 sequences x 192 tokens = 1536 rows, n_embd 384, 6 heads of 64, vocab 50257.
- * The ce rows are the fused lm_head + cross-entropy, which works in chunks of 256 (128..512)
- * rows: logits = X W^T, dX = dlogits W, and dW += dlogits^T X accumulated with beta = 1. */
+ * The ce rows are the fused lm_head + cross-entropy, which works in row chunks (safe-pro: 4 x 384,
+ * small: 3 x 352 with n_embd 256; others for other batch sizes): logits = X W^T,
+ * dX = dlogits W, and dW += dlogits^T X accumulated with beta = 1. */
 static const shape SHAPES[] = {
     {"fwd qkv       NN", 0, 0, 1, 1536, 1152, 384, 0.0f},
     {"fwd attn-proj NN", 0, 0, 1, 1536, 384, 384, 0.0f},
@@ -60,6 +61,16 @@ static const shape SHAPES[] = {
     {"ce dW b1  256 TN", 1, 0, 1, 50257, 384, 256, 1.0f},
     {"ce dW b1  128 TN", 1, 0, 1, 50257, 384, 128, 1.0f},
     {"ce dW b1  512 TN", 1, 0, 1, 50257, 384, 512, 1.0f},
+    /* safe-pro's chunks of 384 rows (C = 384) and small's of 352 rows (C = 256); dW once with
+     * beta = 0 (first chunk) and once accumulating. */
+    {"ce logits 384 NT", 0, 1, 1, 384, 50257, 384, 0.0f},
+    {"ce dX     384 NN", 0, 0, 1, 384, 384, 50257, 0.0f},
+    {"ce dW b0  384 TN", 1, 0, 1, 50257, 384, 384, 0.0f},
+    {"ce dW b1  384 TN", 1, 0, 1, 50257, 384, 384, 1.0f},
+    {"ce logits 352 NT C256", 0, 1, 1, 352, 50257, 256, 0.0f},
+    {"ce dX     352 NN C256", 0, 0, 1, 352, 256, 50257, 0.0f},
+    {"ce dW b0  352 TN C256", 1, 0, 1, 50257, 256, 352, 0.0f},
+    {"ce dW b1  352 TN C256", 1, 0, 1, 50257, 256, 352, 1.0f},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof *SHAPES)
 
@@ -198,7 +209,7 @@ int main(int argc, char **argv) {
         printf("OpenBLAS: not available (%s); comparison skipped\n", lib ? "no cblas_sgemm" : dlerror());
     printf("nabla: isa %s, %d threads; best of repetitions over %.2f s, %d rounds\n\n", nb_cpu_gemm_isa(), nt,
            secs, rounds);
-    printf("%-18s %5s %5s %6s %6s %6s %4s | %7s %8s %6s %11s | %s\n", "shape", "batch", "M", "N", "K", "beta",
+    printf("%-21s %5s %5s %6s %6s %6s %4s | %7s %8s %6s %11s | %s\n", "shape", "batch", "M", "N", "K", "beta",
            "", "nabla", "openblas", "ratio", "round range", "max rel diff");
 
     double geo = 0.0, worst = 1e30;
@@ -208,7 +219,7 @@ int main(int argc, char **argv) {
         if (!strstr(s->name, filter)) continue;
         bufs b;
         if (make_bufs(s, &b) != 0) {
-            printf("%-18s out of memory\n", s->name);
+            printf("%-21s out of memory\n", s->name);
             free_bufs(&b);
             continue;
         }
@@ -230,7 +241,7 @@ int main(int argc, char **argv) {
             worst = fmin(worst, gn / gb);
             ngeo++;
         }
-        printf("%-18s %5lld %5lld %6lld %6lld %6.1f %4s | %7.1f %8.1f %6.2f %5.2f-%5.2f | %.1e\n", s->name,
+        printf("%-21s %5lld %5lld %6lld %6lld %6.1f %4s | %7.1f %8.1f %6.2f %5.2f-%5.2f | %.1e\n", s->name,
                (long long)s->batch, (long long)s->M, (long long)s->N, (long long)s->K, (double)s->beta, "",
                gn, gb, g_blas ? gn / gb : 0.0, g_blas ? lo : 0.0, g_blas ? hi : 0.0, diff);
         fflush(stdout);

@@ -201,6 +201,61 @@ START_TEST(test_tall_accumulate) {
 }
 END_TEST
 
+/* One GEMM on 1, 2 and 3 threads: the same bits each time, and the reference's values. */
+static void thread_counts_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float beta) {
+    const int64_t lda = ta ? M : K, ldb = tb ? K : N, ldc = N + 1;
+    float *A = make_mat(ta ? K : M, ta ? M : K, lda, 0), *B = make_mat(tb ? N : K, tb ? K : N, ldb, 0);
+    float *C0 = make_mat(M, N, ldc, 0), *C[3];
+    const int nt = nb_get_num_threads();
+    for (int r = 0; r < 3; r++) {
+        C[r] = make_mat(M, N, ldc, 0);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                C[r][i * ldc + j] = beta == 0.0f ? NAN : C0[i * ldc + j];
+        nb_set_num_threads(r + 1);
+        nb_cpu_sgemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C[r], ldc);
+        ck_assert_str_eq(nb_cpu_gemm_last_error(), "");
+    }
+    nb_set_num_threads(nt);
+    for (int r = 1; r < 3; r++)
+        for (int64_t i = 0; i < M; i++)
+            if (memcmp(C[0] + i * ldc, C[r] + i * ldc, (size_t)N * sizeof(float)) != 0)
+                ck_abort_msg("ta=%d tb=%d M=%lld N=%lld K=%lld beta=%g: row %lld differs between 1 and "
+                             "%d threads (isa %s)",
+                             ta, tb, (long long)M, (long long)N, (long long)K, beta, (long long)i, r + 1,
+                             nb_cpu_gemm_isa());
+    check_result(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C0, C[1], ldc, 0, 1500);
+    for (int64_t i = 0; i < M; i++) /* the padding column is untouched */
+        ck_assert(isnan(C[1][i * ldc + N]));
+    free(A);
+    free(B);
+    free(C0);
+    for (int r = 0; r < 3; r++)
+        free(C[r]);
+}
+
+/* Shapes whose threads split the columns (one op(A) block for all: shared when cooperative
+ * packing is on), split the rows (one op(B) block), or split the rows and read B in place (NN,
+ * few rows each): every transpose case, edge sizes, one or several K blocks, beta 0 over NaN and
+ * beta 1, cooperative packing off and on. */
+START_TEST(test_thread_splits) {
+    force(ISAS[_i]);
+    static const int64_t shapes[][3] = {
+        {251, 997, 777}, {384, 384, 2000}, {1300, 200, 900}, {5, 3000, 400}, {4, 3000, 400}, {97, 130, 1200},
+    };
+    const int was = nb_cpu_gemm_set_shared_packing(0);
+    for (int share = 0; share < 2; share++) {
+        nb_cpu_gemm_set_shared_packing(share);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int t = 0; t < 4; t++)
+                for (int bi = 0; bi < 2; bi++)
+                    thread_counts_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                       bi ? 1.0f : 0.0f);
+    }
+    nb_cpu_gemm_set_shared_packing(was);
+}
+END_TEST
+
 /* Batched with stride-0 broadcasts, against single GEMMs and the reference. */
 START_TEST(test_batched) {
     force(ISAS[_i]);
@@ -350,6 +405,7 @@ Suite *make_suite(void) {
         tcase_add_loop_test(ti, test_determinism, i, i + 1);
         tcase_add_loop_test(ti, test_batched, i, i + 1);
         tcase_add_loop_test(ti, test_tall_accumulate, i, i + 1);
+        tcase_add_loop_test(ti, test_thread_splits, i, i + 1);
         suite_add_tcase(s, ti);
     }
     nb_cpu_gemm_force_isa(NULL);

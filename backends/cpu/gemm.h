@@ -20,21 +20,25 @@ extern "C" {
 /* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major with row strides lda/ldb/ldc;
  * op(X) = X^T when trans_x is non-zero. beta == 0 means C is not read (may hold NaN).
  * On bad arguments C is left untouched and nb_cpu_gemm_last_error() says why. */
-void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                  int64_t ldc);
+void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* `batch` independent GEMMs; matrix i uses A + i*stride_a, B + i*stride_b, C + i*stride_c
  * (element strides; 0 broadcasts one A or B). Parallelises across the batch when the matrices
  * are small. On bad arguments nothing is written and nb_cpu_gemm_last_error() says why. */
 void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
-                          float alpha, const float *A, int64_t lda, int64_t stride_a,
-                          const float *B, int64_t ldb, int64_t stride_b, float beta, float *C,
-                          int64_t ldc, int64_t stride_c);
+                          float alpha, const float *A, int64_t lda, int64_t stride_a, const float *B,
+                          int64_t ldb, int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c);
 
 /* For tests: forces an ISA path ("avx512", "avx2", "generic"), or NULL / "auto" for the best
  * one. Returns 0 on success, -1 if that path is unknown or this CPU lacks it (path unchanged). */
 int nb_cpu_gemm_force_isa(const char *isa);
+
+/* Turns cooperative packing on (non-zero) or off (0, the default): threads that split C's
+ * columns (or rows) pack the shared op(A) (or op(B)) block once, each a share, instead of a copy
+ * each. Results are bit-identical either way. Returns the previous setting. Off because it
+ * measured slower on the 2-core VM (docs/performance.md); for tests and benchmarks. */
+int nb_cpu_gemm_set_shared_packing(int on);
 
 /* Name of the path in use ("avx512", "avx2" or "generic"); a static string. */
 const char *nb_cpu_gemm_isa(void);
