@@ -107,37 +107,48 @@ int nb_cuda_layer_norm_backward(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, con
 
 /* ---- cross-entropy ------------------------------------------------------------------------------------ */
 
+/* Checks the shapes, then takes scratch for the "first bad row" flag (set to INT_MAX) and the
+ * per-row losses. 0, or -1 with error. */
+static int ce_begin(const char *op, const nb_tensor *logits, const nb_tensor *targets, const nb_tensor *lse,
+                    long long *rows, long long *C, CUdeviceptr *bad, CUdeviceptr *rowloss) {
+    if (rows_cols(op, logits, rows, C)) return -1;
+    if (targets->dtype != NB_I32 || !nb_is_contiguous(targets) || nb_numel(targets) != *rows ||
+        !nb_is_contiguous(lse))
+        return nb_set_error("%s (cuda): bad targets or lse", op), -1;
+    if (*rows == 0) return 0;
+    char *s = nb_cu_scratch(2, (size_t)*rows * sizeof(float) + 64);
+    if (!s) return -1;
+    *bad = (CUdeviceptr)(uintptr_t)s, *rowloss = *bad + 64;
+    CUresult rc = nb_cu.cu.cuMemsetD32(*bad, 0x7fffffffu, 1);
+    return rc != NB_CU_SUCCESS ? nb_cu_fail(op, rc) : 0;
+}
+
+/* Reports a target out of range as the CPU does (reading the flag waits for the kernels). */
+static int ce_end(const char *op, CUdeviceptr bad, CUdeviceptr tp, long long C, int ignore_index) {
+    int32_t first = INT_MAX, tv = 0;
+    CUresult rc = nb_cu.cu.cuMemcpyDtoH(&first, bad, 4);
+    if (rc != NB_CU_SUCCESS) return nb_cu_fail(op, rc);
+    if (first == INT_MAX) return 0;
+    nb_cu.cu.cuMemcpyDtoH(&tv, tp + (CUdeviceptr)first * 4, 4);
+    return nb_set_error("cross_entropy: target %d at row %d is out of range [0, %lld) (and is "
+                        "not ignore_index %d)",
+                        (int)tv, (int)first, C, ignore_index),
+           -1;
+}
+
 int nb_cuda_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets,
                           int ignore_index) {
     long long rows, C;
-    if (rows_cols("cross_entropy", logits, &rows, &C)) return -1;
-    if (targets->dtype != NB_I32 || !nb_is_contiguous(targets) || nb_numel(targets) != rows ||
-        !nb_is_contiguous(lse))
-        return nb_set_error("cross_entropy (cuda): bad targets or lse"), -1;
-    CUdeviceptr lp = nb_cu_ptr(loss), tp = nb_cu_ptr(targets);
+    CUdeviceptr bad = 0, rowloss = 0, lp = nb_cu_ptr(loss), tp = nb_cu_ptr(targets);
+    if (ce_begin("cross_entropy", logits, targets, lse, &rows, &C, &bad, &rowloss)) return -1;
     if (rows == 0) return nb_cuda_fill(loss, 0.0);
-    char *s = nb_cu_scratch(2, (size_t)rows * sizeof(float) + 64);
-    if (!s) return -1;
-    CUdeviceptr bad = (CUdeviceptr)(uintptr_t)s, rowloss = bad + 64;
-    CUresult rc = nb_cu.cu.cuMemsetD32(bad, 0x7fffffffu, 1);
-    if (rc != NB_CU_SUCCESS) return nb_cu_fail("cross_entropy", rc);
     CUdeviceptr xp = nb_cu_ptr(logits), lsep = nb_cu_ptr(lse);
     void *a1[] = {&rowloss, &lsep, &bad, &xp, &tp, &C, &ignore_index};
     if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fwd"), (unsigned)rows, row_block(C), 0, a1)) return -1;
     CUdeviceptr none = 0;
     void *a2[] = {&lp, &none, &none, &rowloss, &tp, &rows, &ignore_index};
     if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_final"), 1, 1024, 0, a2)) return -1;
-    /* report a target out of range as the CPU does (this waits for the kernels) */
-    int32_t first = INT_MAX, tv = 0;
-    if ((rc = nb_cu.cu.cuMemcpyDtoH(&first, bad, 4)) != NB_CU_SUCCESS) return nb_cu_fail("cross_entropy", rc);
-    if (first != INT_MAX) {
-        nb_cu.cu.cuMemcpyDtoH(&tv, tp + (CUdeviceptr)first * 4, 4);
-        return nb_set_error("cross_entropy: target %d at row %d is out of range [0, %lld) (and is "
-                            "not ignore_index %d)",
-                            (int)tv, (int)first, C, ignore_index),
-               -1;
-    }
-    return 0;
+    return ce_end("cross_entropy", bad, tp, C, ignore_index);
 }
 
 int nb_cuda_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
@@ -161,35 +172,16 @@ int nb_cuda_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const
 int nb_cuda_cross_entropy_fused(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits, const nb_tensor *targets,
                                 int ignore_index, float k) {
     long long rows, C;
-    if (rows_cols("cross_entropy (fused)", logits, &rows, &C)) return -1;
-    if (targets->dtype != NB_I32 || !nb_is_contiguous(targets) || nb_numel(targets) != rows ||
-        !nb_is_contiguous(lse))
-        return nb_set_error("cross_entropy (fused, cuda): bad targets or lse"), -1;
-    CUdeviceptr lp = nb_cu_ptr(loss), tp = nb_cu_ptr(targets);
+    CUdeviceptr bad = 0, rowloss = 0, lp = nb_cu_ptr(loss), tp = nb_cu_ptr(targets);
+    if (ce_begin("cross_entropy (fused)", logits, targets, lse, &rows, &C, &bad, &rowloss)) return -1;
     if (rows == 0) return nb_cuda_fill(loss, 0.0);
-    char *s = nb_cu_scratch(2, (size_t)rows * sizeof(float) + 64);
-    if (!s) return -1;
-    CUdeviceptr bad = (CUdeviceptr)(uintptr_t)s, rowloss = bad + 64;
-    CUresult rc = nb_cu.cu.cuMemsetD32(bad, 0x7fffffffu, 1);
-    if (rc != NB_CU_SUCCESS) return nb_cu_fail("cross_entropy (fused)", rc);
     CUdeviceptr xp = nb_cu_ptr(logits), lsep = nb_cu_ptr(lse);
     void *a1[] = {&rowloss, &lsep, &bad, &xp, &tp, &C, &ignore_index, &k};
     if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fused"), (unsigned)rows, row_block(C), 0, a1))
         return -1;
     void *a2[] = {&lp, &rowloss, &rows, &k};
     if (nb_cu_launch(nb_cu_function(NB_CU_MOD_NN, "ce_fused_final"), 1, 1024, 0, a2)) return -1;
-    /* report a target out of range as the CPU does (this waits for the kernels) */
-    int32_t first = INT_MAX, tv = 0;
-    if ((rc = nb_cu.cu.cuMemcpyDtoH(&first, bad, 4)) != NB_CU_SUCCESS)
-        return nb_cu_fail("cross_entropy (fused)", rc);
-    if (first != INT_MAX) {
-        nb_cu.cu.cuMemcpyDtoH(&tv, tp + (CUdeviceptr)first * 4, 4);
-        return nb_set_error("cross_entropy: target %d at row %d is out of range [0, %lld) (and is "
-                            "not ignore_index %d)",
-                            (int)tv, (int)first, C, ignore_index),
-               -1;
-    }
-    return 0;
+    return ce_end("cross_entropy (fused)", bad, tp, C, ignore_index);
 }
 
 /* ---- attention --------------------------------------------------------------------------------------- */
