@@ -281,8 +281,11 @@ static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, 
     if (b_once) im->pack_b(g->tb, b_at(g, pc, j0), g->ldb, kb, N, w->b);
     for (int64_t ic = 0; ic < M; ic += mc) {
         const int64_t mb = imin(mc, M - ic);
+        /* With B in place, op(A) = A is read in place too (the packed copy cost more than it
+         * saved); the kernels do the same operations either way. */
+        const int direct_a = direct_b && !apk && !g->ta && im->kernel_ad;
         const float *ablk = apk ? apk + ic * kb : w->a;
-        if (!apk) im->pack_a(g->ta, a_at(g, i0 + ic, pc), g->lda, mb, kb, w->a);
+        if (!apk && !direct_a) im->pack_a(g->ta, a_at(g, i0 + ic, pc), g->lda, mb, kb, w->a);
         for (int64_t jc = 0; jc < N; jc += nc) {
             const int64_t nb = imin(nc, N - jc);
             float *cblk = g->C + (i0 + ic) * g->ldc + j0 + jc;
@@ -301,9 +304,15 @@ static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, 
             for (int64_t jr = 0; jr < nb; jr += nr) {
                 const float *bp = jr < nfull ? b_at(g, pc, j0 + jc + jr) : w->b;
                 const int64_t ldbp = jr < nfull ? g->ldb : nr;
-                for (int64_t ir = 0; ir < mb; ir += mr)
-                    im->kernel(kb, ablk + ir * kb, bp, ldbp, cblk + ir * g->ldc + jr, g->ldc,
-                               (int)imin(mr, mb - ir), (int)imin(nr, nb - jr), g->alpha, beta);
+                for (int64_t ir = 0; ir < mb; ir += mr) {
+                    const int tm = (int)imin(mr, mb - ir), tn = (int)imin(nr, nb - jr);
+                    if (direct_a)
+                        im->kernel_ad(kb, a_at(g, i0 + ic + ir, pc), g->lda, bp, ldbp,
+                                      cblk + ir * g->ldc + jr, g->ldc, tm, tn, g->alpha, beta);
+                    else
+                        im->kernel(kb, ablk + ir * kb, bp, ldbp, cblk + ir * g->ldc + jr, g->ldc, tm, tn,
+                                   g->alpha, beta);
+                }
             }
         }
     }

@@ -278,6 +278,67 @@ TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t
     STORE(5);
 }
 
+/* The same tile with op(A) = A read in place: rows r of the a-tile at a + r*lda (rows past mr
+ * repeat row 0 and are not stored). Same FMAs in the same order as the packed kernel. */
+#define ROW_FMA_D(r)                                                                                         \
+    do {                                                                                                     \
+        __m512 ar = _mm512_set1_ps(a##r[p]);                                                                 \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
+        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                                          \
+        c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);                                                          \
+    } while (0)
+
+#define STEP_D()                                                                                             \
+    do {                                                                                                     \
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                                        \
+        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);                                   \
+        ROW_FMA_D(0);                                                                                        \
+        ROW_FMA_D(1);                                                                                        \
+        ROW_FMA_D(2);                                                                                        \
+        ROW_FMA_D(3);                                                                                        \
+        ROW_FMA_D(4);                                                                                        \
+        ROW_FMA_D(5);                                                                                        \
+        p++;                                                                                                 \
+        b += ldb;                                                                                            \
+    } while (0)
+
+TGT static void kernel_ad_avx512(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                 float *c, int64_t ldc, int mr, int nr, float alpha, float beta) {
+    const float *a0 = a, *a1 = mr > 1 ? a + lda : a, *a2 = mr > 2 ? a + 2 * lda : a;
+    const float *a3 = mr > 3 ? a + 3 * lda : a, *a4 = mr > 4 ? a + 4 * lda : a;
+    const float *a5 = mr > 5 ? a + 5 * lda : a;
+    ZERO_ROW(0);
+    ZERO_ROW(1);
+    ZERO_ROW(2);
+    ZERO_ROW(3);
+    ZERO_ROW(4);
+    ZERO_ROW(5);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j += 16)
+            _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0);
+    int64_t p = 0;
+    while (p + 4 <= k) {
+        STEP_D();
+        STEP_D();
+        STEP_D();
+        STEP_D();
+    }
+    while (p < k)
+        STEP_D();
+
+    const int full = nr == NR;
+    const __mmask16 m[4] = {lanes(nr), lanes(nr - 16), lanes(nr - 32), lanes(nr - 48)};
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const int mode = beta == 0.0f ? 0 : beta == 1.0f ? 1 : 2;
+    STORE(0);
+    STORE(1);
+    STORE(2);
+    STORE(3);
+    STORE(4);
+    STORE(5);
+}
+
 /* ---- few rows times B^T: dot products ------------------------------------------------------ */
 
 TGT static void dot_nt_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
@@ -354,6 +415,7 @@ static const nb_gemm_impl g_avx512 = {
     .pack_a = pack_a_avx512,
     .pack_b = pack_b_avx512,
     .kernel = kernel_avx512,
+    .kernel_ad = kernel_ad_avx512,
     .dot_nt = dot_nt_avx512,
     .axpy_nn = axpy_nn_avx512,
 };

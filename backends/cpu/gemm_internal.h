@@ -8,14 +8,12 @@
 /* Packs rows [0, m) x columns [0, k) of op(X) into ceil(m/mr) micro-panels of k*mr floats
  * (column p of a panel is mr consecutive floats), zero-padding the rows past m. `x` points at
  * op(X)(0, 0): X + i0*ldx + p0 when not transposed, X + p0*ldx + i0 when transposed. */
-typedef void (*nb_gemm_pack_a_fn)(int trans, const float *x, int64_t ldx, int64_t m, int64_t k,
-                                  float *dst);
+typedef void (*nb_gemm_pack_a_fn)(int trans, const float *x, int64_t ldx, int64_t m, int64_t k, float *dst);
 
 /* Packs rows [0, k) x columns [0, n) of op(X) into ceil(n/nr) micro-panels of k*nr floats
  * (row p of a panel is nr consecutive floats), zero-padding the columns past n. `x` points at
  * op(X)(0, 0). */
-typedef void (*nb_gemm_pack_b_fn)(int trans, const float *x, int64_t ldx, int64_t k, int64_t n,
-                                  float *dst);
+typedef void (*nb_gemm_pack_b_fn)(int trans, const float *x, int64_t ldx, int64_t k, int64_t n, float *dst);
 
 /* C[0:mr, 0:nr] = alpha * (a-panel x b-panel) + beta * C (beta == 0: C not read), where
  * mr <= MR and nr <= NR say how much of the full MR x NR register tile is really in C. Row p of
@@ -24,19 +22,22 @@ typedef void (*nb_gemm_pack_b_fn)(int trans, const float *x, int64_t ldx, int64_
 typedef void (*nb_gemm_kernel_fn)(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
                                   int64_t ldc, int mr, int nr, float alpha, float beta);
 
+/* As nb_gemm_kernel_fn, with op(A) = A read in place: row r of the tile at a + r*lda (only rows
+ * r < mr are read). The same operations in the same order as the packed kernel. */
+typedef void (*nb_gemm_kernel_ad_fn)(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                     float *c, int64_t ldc, int mr, int nr, float alpha, float beta);
+
 /* For a few rows (m <= NB_GEMM_DOT_MAX_M) times op(B) = B^T: C[i, j] = alpha * dot(a row i,
  * b row j) + beta * C[i, j] over k, rows of a and b contiguous (strides lda, ldb). */
-typedef void (*nb_gemm_dot_fn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                               const float *b, int64_t ldb, float *c, int64_t ldc, float alpha,
-                               float beta);
+typedef void (*nb_gemm_dot_fn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                               int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
 #define NB_GEMM_DOT_MAX_M 4
 
 /* For a few rows (m <= NB_GEMM_DOT_MAX_M) times op(B) = B: C[i, :n] = beta * C[i, :n] +
  * sum over p of (alpha * opA(i, p)) * b[p, :n], with opA(i, p) = a[i*sai + p*sap] and rows of b
  * contiguous (stride ldb). Streams B once, row by row. */
-typedef void (*nb_gemm_axpy_fn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t sai,
-                                int64_t sap, const float *b, int64_t ldb, float *c, int64_t ldc,
-                                float alpha, float beta);
+typedef void (*nb_gemm_axpy_fn)(int64_t m, int64_t n, int64_t k, const float *a, int64_t sai, int64_t sap,
+                                const float *b, int64_t ldb, float *c, int64_t ldc, float alpha, float beta);
 
 /* One ISA path: register tile, cache blocking, and its routines. */
 typedef struct nb_gemm_impl {
@@ -48,8 +49,9 @@ typedef struct nb_gemm_impl {
     nb_gemm_pack_a_fn pack_a;
     nb_gemm_pack_b_fn pack_b;
     nb_gemm_kernel_fn kernel;
-    nb_gemm_dot_fn dot_nt;   /* NULL: small-M products with B^T use the packed path */
-    nb_gemm_axpy_fn axpy_nn; /* NULL: small-M products with B use the packed path */
+    nb_gemm_kernel_ad_fn kernel_ad; /* NULL: op(A) is always packed */
+    nb_gemm_dot_fn dot_nt;          /* NULL: small-M products with B^T use the packed path */
+    nb_gemm_axpy_fn axpy_nn;        /* NULL: small-M products with B use the packed path */
 } nb_gemm_impl;
 
 /* The paths; the avx ones return NULL when not compiled in (non-x86 compilers). */
@@ -58,9 +60,7 @@ const nb_gemm_impl *nb_gemm_impl_avx2(void);
 const nb_gemm_impl *nb_gemm_impl_avx512(void);
 
 /* Portable packing for any mr / nr (used by the generic path and for odd cases). */
-void nb_gemm_pack_a_ref(int mr, int trans, const float *x, int64_t ldx, int64_t m, int64_t k,
-                        float *dst);
-void nb_gemm_pack_b_ref(int nr, int trans, const float *x, int64_t ldx, int64_t k, int64_t n,
-                        float *dst);
+void nb_gemm_pack_a_ref(int mr, int trans, const float *x, int64_t ldx, int64_t m, int64_t k, float *dst);
+void nb_gemm_pack_b_ref(int nr, int trans, const float *x, int64_t ldx, int64_t k, int64_t n, float *dst);
 
 #endif
