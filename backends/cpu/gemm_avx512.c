@@ -213,26 +213,28 @@ TGT_INLINE void store_row(float *cr, __m512 v0, __m512 v1, __m512 v2, __m512 v3,
     }
 }
 
-#define ROW_FMA(r)                                                                                           \
+/* One k step of the 6 x 64 tile: B's row loaded once, each row r of A broadcast (A_AT(r) is
+ * that row's element at this step) into four FMAs. */
+#define ROW_FMA(r, A_AT)                                                                                     \
     do {                                                                                                     \
-        __m512 ar = _mm512_set1_ps(a[r]);                                                                    \
+        __m512 ar = _mm512_set1_ps(A_AT(r));                                                                 \
         c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
         c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
         c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                                          \
         c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);                                                          \
     } while (0)
 
-#define STEP()                                                                                               \
+#define STEP(A_AT, ADVANCE_A)                                                                                \
     do {                                                                                                     \
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                                        \
         __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);                                   \
-        ROW_FMA(0);                                                                                          \
-        ROW_FMA(1);                                                                                          \
-        ROW_FMA(2);                                                                                          \
-        ROW_FMA(3);                                                                                          \
-        ROW_FMA(4);                                                                                          \
-        ROW_FMA(5);                                                                                          \
-        a += MR;                                                                                             \
+        ROW_FMA(0, A_AT);                                                                                    \
+        ROW_FMA(1, A_AT);                                                                                    \
+        ROW_FMA(2, A_AT);                                                                                    \
+        ROW_FMA(3, A_AT);                                                                                    \
+        ROW_FMA(4, A_AT);                                                                                    \
+        ROW_FMA(5, A_AT);                                                                                    \
+        ADVANCE_A;                                                                                           \
         b += ldb;                                                                                            \
     } while (0)
 
@@ -245,98 +247,68 @@ TGT_INLINE void store_row(float *cr, __m512 v0, __m512 v1, __m512 v2, __m512 v3,
         if (r < mr) store_row(c + r * ldc, c##r##0, c##r##1, c##r##2, c##r##3, full, m, va, vb, mode);       \
     } while (0)
 
+/* The accumulators at zero and the C tile prefetched. */
+#define TILE_BEGIN()                                                                                         \
+    ZERO_ROW(0);                                                                                             \
+    ZERO_ROW(1);                                                                                             \
+    ZERO_ROW(2);                                                                                             \
+    ZERO_ROW(3);                                                                                             \
+    ZERO_ROW(4);                                                                                             \
+    ZERO_ROW(5);                                                                                             \
+    for (int r = 0; r < mr; r++)                                                                             \
+        for (int j = 0; j < nr; j += 16)                                                                     \
+    _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0)
+
+/* k steps, four at a time. */
+#define TILE_LOOP(A_AT, ADVANCE_A)                                                                           \
+    do {                                                                                                     \
+        int64_t p = 0;                                                                                       \
+        for (; p + 4 <= k; p += 4) {                                                                         \
+            STEP(A_AT, ADVANCE_A);                                                                           \
+            STEP(A_AT, ADVANCE_A);                                                                           \
+            STEP(A_AT, ADVANCE_A);                                                                           \
+            STEP(A_AT, ADVANCE_A);                                                                           \
+        }                                                                                                    \
+        for (; p < k; p++)                                                                                   \
+            STEP(A_AT, ADVANCE_A);                                                                           \
+    } while (0)
+
+/* C = alpha * tile + beta * C for the mr x nr part of the tile. */
+#define TILE_END()                                                                                           \
+    do {                                                                                                     \
+        const int full = nr == NR;                                                                           \
+        const __mmask16 m[4] = {lanes(nr), lanes(nr - 16), lanes(nr - 32), lanes(nr - 48)};                  \
+        const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                  \
+        const int mode = beta == 0.0f ? 0 : beta == 1.0f ? 1 : 2;                                            \
+        STORE(0);                                                                                            \
+        STORE(1);                                                                                            \
+        STORE(2);                                                                                            \
+        STORE(3);                                                                                            \
+        STORE(4);                                                                                            \
+        STORE(5);                                                                                            \
+    } while (0)
+
+/* A packed: MR values per k step, contiguous. */
+#define A_PACKED(r) a[r]
 TGT static void kernel_avx512(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
                               int mr, int nr, float alpha, float beta) {
-    ZERO_ROW(0);
-    ZERO_ROW(1);
-    ZERO_ROW(2);
-    ZERO_ROW(3);
-    ZERO_ROW(4);
-    ZERO_ROW(5);
-    for (int r = 0; r < mr; r++)
-        for (int j = 0; j < nr; j += 16)
-            _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0);
-    int64_t p = 0;
-    for (; p + 4 <= k; p += 4) {
-        STEP();
-        STEP();
-        STEP();
-        STEP();
-    }
-    for (; p < k; p++)
-        STEP();
-
-    const int full = nr == NR;
-    const __mmask16 m[4] = {lanes(nr), lanes(nr - 16), lanes(nr - 32), lanes(nr - 48)};
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const int mode = beta == 0.0f ? 0 : beta == 1.0f ? 1 : 2;
-    STORE(0);
-    STORE(1);
-    STORE(2);
-    STORE(3);
-    STORE(4);
-    STORE(5);
+    TILE_BEGIN();
+    TILE_LOOP(A_PACKED, a += MR);
+    TILE_END();
 }
 
 /* The same tile with op(A) = A read in place: rows r of the a-tile at a + r*lda (rows past mr
  * repeat row 0 and are not stored). Same FMAs in the same order as the packed kernel. */
-#define ROW_FMA_D(r)                                                                                         \
-    do {                                                                                                     \
-        __m512 ar = _mm512_set1_ps(a##r[p]);                                                                 \
-        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
-        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
-        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                                          \
-        c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);                                                          \
-    } while (0)
-
-#define STEP_D()                                                                                             \
-    do {                                                                                                     \
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                                        \
-        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);                                   \
-        ROW_FMA_D(0);                                                                                        \
-        ROW_FMA_D(1);                                                                                        \
-        ROW_FMA_D(2);                                                                                        \
-        ROW_FMA_D(3);                                                                                        \
-        ROW_FMA_D(4);                                                                                        \
-        ROW_FMA_D(5);                                                                                        \
-        p++;                                                                                                 \
-        b += ldb;                                                                                            \
-    } while (0)
-
+#define A_DIRECT(r)   (*a##r)
+#define A_DIRECT_NEXT (a0++, a1++, a2++, a3++, a4++, a5++)
 TGT static void kernel_ad_avx512(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
                                  float *c, int64_t ldc, int mr, int nr, float alpha, float beta) {
     const float *a0 = a, *a1 = mr > 1 ? a + lda : a, *a2 = mr > 2 ? a + 2 * lda : a;
     const float *a3 = mr > 3 ? a + 3 * lda : a, *a4 = mr > 4 ? a + 4 * lda : a;
     const float *a5 = mr > 5 ? a + 5 * lda : a;
-    ZERO_ROW(0);
-    ZERO_ROW(1);
-    ZERO_ROW(2);
-    ZERO_ROW(3);
-    ZERO_ROW(4);
-    ZERO_ROW(5);
-    for (int r = 0; r < mr; r++)
-        for (int j = 0; j < nr; j += 16)
-            _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0);
-    int64_t p = 0;
-    while (p + 4 <= k) {
-        STEP_D();
-        STEP_D();
-        STEP_D();
-        STEP_D();
-    }
-    while (p < k)
-        STEP_D();
-
-    const int full = nr == NR;
-    const __mmask16 m[4] = {lanes(nr), lanes(nr - 16), lanes(nr - 32), lanes(nr - 48)};
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const int mode = beta == 0.0f ? 0 : beta == 1.0f ? 1 : 2;
-    STORE(0);
-    STORE(1);
-    STORE(2);
-    STORE(3);
-    STORE(4);
-    STORE(5);
+    TILE_BEGIN();
+    TILE_LOOP(A_DIRECT, A_DIRECT_NEXT);
+    TILE_END();
 }
 
 /* ---- few rows times B^T: dot products ------------------------------------------------------ */
