@@ -66,26 +66,21 @@ nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v) {
 
 /* ---- attention straight from a [B,T,3C] projection ---------------------------------------------- */
 
-/* Head i (0 q, 1 k, 2 v) of a [B,T,3C] tensor with unit last stride, as a [B,H,T,D] descriptor
- * into the same storage (no copy). */
-static nb_tensor qkv_part(const nb_tensor *t, int64_t H, int i) {
-    int64_t C = t->shape[2] / 3, D = C / H;
+/* Columns [col, col + H*D) of a [B,T,*] tensor with unit last stride seen as [B,H,T,D] (head h
+ * at columns col + h*D), a descriptor into the same storage (no copy). */
+static nb_tensor heads_view(const nb_tensor *t, int64_t H, int64_t D, int64_t col) {
     nb_tensor d = *t;
     d.ndim = 4;
     d.shape[0] = t->shape[0], d.shape[1] = H, d.shape[2] = t->shape[1], d.shape[3] = D;
     d.stride[0] = t->stride[0], d.stride[1] = D, d.stride[2] = t->stride[1], d.stride[3] = 1;
-    d.offset = t->offset + (int64_t)i * C;
+    d.offset = t->offset + col;
     return d;
 }
 
-/* [B,T,C] out seen as [B,H,T,D] (head h at columns h*D..). */
-static nb_tensor btc_heads(const nb_tensor *t, int64_t H) {
-    int64_t D = t->shape[2] / H;
-    nb_tensor d = *t;
-    d.ndim = 4;
-    d.shape[0] = t->shape[0], d.shape[1] = H, d.shape[2] = t->shape[1], d.shape[3] = D;
-    d.stride[0] = t->stride[0], d.stride[1] = D, d.stride[2] = t->stride[1], d.stride[3] = 1;
-    return d;
+/* Head i (0 q, 1 k, 2 v) of a [B,T,3C] projection as [B,H,T,D]. */
+static nb_tensor qkv_part(const nb_tensor *t, int64_t H, int i) {
+    int64_t C = t->shape[2] / 3;
+    return heads_view(t, H, C / H, (int64_t)i * C);
 }
 
 static int attention_qkv_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
@@ -96,7 +91,8 @@ static int attention_qkv_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     if (!d) return -1;
     nb_tensor q = qkv_part(qkv, H, 0), k = qkv_part(qkv, H, 1), v = qkv_part(qkv, H, 2);
     nb_tensor dq = qkv_part(d, H, 0), dk = qkv_part(d, H, 1), dv = qkv_part(d, H, 2);
-    nb_tensor go = btc_heads(gc, H), o = btc_heads(n->out, H);
+    int64_t D = qkv->shape[2] / 3 / H;
+    nb_tensor go = heads_view(gc, H, D, 0), o = heads_view(n->out, H, D, 0);
     if (nb_numel(qkv) > 0 &&
         nb_be(d)->attention_backward(&dq, &dk, &dv, &go, &q, &k, &v, &o, n->saved[0], n->f[0]))
         return -1;
@@ -123,7 +119,7 @@ nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head) {
     nb_tensor *lse = out ? nb_new_like_shape(x, NB_F32, NB_SHAPE(B, H, T)) : NULL;
     if (!lse) return NULL;
     nb_tensor q = qkv_part(x, H, 0), k = qkv_part(x, H, 1), v = qkv_part(x, H, 2);
-    nb_tensor o = btc_heads(out, H);
+    nb_tensor o = heads_view(out, H, D, 0);
     if (nb_numel(x) > 0 && be->attention(&o, lse, &q, &k, &v, scale)) return NULL;
     nb_node *n;
     if (!nb_op_finish(out, op, attention_qkv_backward, 1, &x, &n)) return NULL;

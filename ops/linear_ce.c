@@ -73,12 +73,6 @@ static nb_tensor rows2(const nb_tensor *base, int64_t r0, int64_t r, int64_t c) 
     return d;
 }
 
-/* True when a 2-D tensor is row-major or transposed (what the backend matmul reads in place). */
-static bool mat_ok2(const nb_tensor *t) {
-    int64_t r = t->shape[0], c = t->shape[1], sr = t->stride[0], sc = t->stride[1];
-    return ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) || ((r <= 1 || sr == 1) && (c <= 1 || sc >= r));
-}
-
 /* ---- checks -------------------------------------------------------------------------------- */
 
 static int check_args(const nb_tensor *x, const nb_tensor *w, const nb_tensor *b, const nb_tensor *t) {
@@ -263,7 +257,7 @@ nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_
         !be->copy)
         return nb_unsupported(OP, be);
     int64_t C = w->shape[1], V = w->shape[0], N = nb_shape_numel(x->ndim - 1, x->shape);
-    nb_tensor *xc = nb_contiguous(x), *wc = mat_ok2(w) ? w : nb_contiguous(w);
+    nb_tensor *xc = nb_contiguous(x), *wc = nb_mat_usable(w) ? w : nb_contiguous(w);
     nb_tensor *tc = nb_reshape(nb_contiguous(targets), 1, &N);
     if (!xc || !wc || !tc) return NULL;
     nb_tensor x2 = rows2(xc, 0, N, C); /* xc seen as [N,C] */

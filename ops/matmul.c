@@ -21,8 +21,7 @@ typedef struct {
     int64_t out_shape[NB_MAX_DIMS];
 } mm_geom;
 
-/* True when the last two dims are row-major or transposed (the rule the backend uses). */
-static bool mat_ok(const nb_tensor *t) {
+bool nb_mat_usable(const nb_tensor *t) {
     int nd = t->ndim;
     int64_t r = t->shape[nd - 2], c = t->shape[nd - 1], sr = t->stride[nd - 2], sc = t->stride[nd - 1];
     return ((c <= 1 || sc == 1) && (r <= 1 || sr >= c)) || ((r <= 1 || sr == 1) && (c <= 1 || sc >= r));
@@ -30,7 +29,7 @@ static bool mat_ok(const nb_tensor *t) {
 
 /* Replaces *d by a contiguous copy of its contents when its matrices are not usable in place. */
 static int make_usable(nb_tensor *d, const nb_tensor *like) {
-    if (mat_ok(d)) return 0;
+    if (nb_mat_usable(d)) return 0;
     const nb_backend *be = nb_be(like);
     nb_tensor *c = be ? nb_new_like_shape(like, NB_F32, d->ndim, d->shape) : NULL;
     if (!c || be->copy(c, d)) return -1;
@@ -105,7 +104,7 @@ static int mm_batched(const nb_backend *be, const nb_tensor *out, const nb_tenso
         a3.shape[1] = o3.shape[1] = m;
         a3.stride[1] = m == 1 ? a->stride[nb] : sa;
         o3.stride[1] = m == 1 ? out->stride[nb] : so;
-        if (mat_ok(&a3) && mat_ok(&o3)) return be->matmul(&o3, &a3, &b3, beta);
+        if (nb_mat_usable(&a3) && nb_mat_usable(&o3)) return be->matmul(&o3, &a3, &b3, beta);
     }
     /* merge as many trailing batch dims as all three allow; loop over the others */
     int k = nb;
@@ -147,7 +146,7 @@ static int mm_reduce(const nb_backend *be, const nb_tensor *out, const nb_tensor
     l3.shape[2] = r3.shape[1] = jl;
     l3.stride[2] = jl == 1 ? 1 : sl;
     r3.stride[1] = jl == 1 ? r3.shape[2] : sr;
-    if (!mat_ok(&l3) || !mat_ok(&r3)) return 1;
+    if (!nb_mat_usable(&l3) || !nb_mat_usable(&r3)) return 1;
     if (!be->matmul) return nb_unsupported("matmul", be), -1;
     return be->matmul(&o3, &l3, &r3, beta) ? -1 : 0;
 }
@@ -374,7 +373,7 @@ static nb_tensor *bias_grad(nb_tensor *g) {
         nb_tensor gm = desc3(g, 1, 0, 0);
         gm.shape[1] = R;
         gm.stride[1] = R == 1 ? O : sr;
-        if (mat_ok(&gm)) {
+        if (nb_mat_usable(&gm)) {
             nb_tensor *ones = nb_new_like_shape(g, NB_F32, 2, (const int64_t[]){1, R});
             nb_tensor *db = nb_new_like_shape(g, NB_F32, 1, &O);
             if (!ones || !db || be->fill(ones, 1.0)) return NULL;

@@ -22,17 +22,20 @@ int nb_check_dtype(const char *op, const nb_tensor *t, nb_dtype dt, const char *
 const nb_backend *nb_be(const nb_tensor *t);
 /* A new contiguous output on a's device in the output context. */
 nb_tensor *nb_new_like_shape(const nb_tensor *a, nb_dtype dt, int ndim, const int64_t *shape);
+/* True when t's last two dims (t has >= 2) are row-major or transposed: the layouts the
+ * backends' matmul reads in place (backends/matmul_layout.c); others need a copy. */
+bool nb_mat_usable(const nb_tensor *t);
 /* Reports that the backend lacks an op. */
 void *nb_unsupported(const char *op, const nb_backend *be);
 /* Shape string helper for messages: up to 4 per call site. */
 #define NB_SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
 
 /* Propagates NULL inputs without touching the error message. */
-#define NB_NULL_GUARD(...)                                                               \
-    do {                                                                                 \
-        const void *nb_guard_[] = {__VA_ARGS__};                                         \
-        for (size_t nb_gi_ = 0; nb_gi_ < sizeof nb_guard_ / sizeof *nb_guard_; nb_gi_++) \
-            if (!nb_guard_[nb_gi_]) return NULL;                                         \
+#define NB_NULL_GUARD(...)                                                                                   \
+    do {                                                                                                     \
+        const void *nb_guard_[] = {__VA_ARGS__};                                                             \
+        for (size_t nb_gi_ = 0; nb_gi_ < sizeof nb_guard_ / sizeof *nb_guard_; nb_gi_++)                     \
+            if (!nb_guard_[nb_gi_]) return NULL;                                                             \
     } while (0)
 
 #endif
