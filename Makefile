@@ -10,6 +10,7 @@
 #   make fuzz             libFuzzer runs of every fuzz target (FUZZ_SECONDS=60 each)
 CC       ?= gcc
 PREFIX   ?= /usr/local
+.DEFAULT_GOAL := all
 VERSION  := 0.1.0
 DATA     ?= $(abspath ../shared/data)
 
