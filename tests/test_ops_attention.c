@@ -129,8 +129,11 @@ START_TEST(test_attention_reference) {
     nb_ctx *ctx = nb_ctx_new(0);
     nb_rng r;
     nb_rng_init(&r, 11);
-    const int64_t shapes[4][4] = {{2, 3, 7, 5}, {1, 1, 1, 4}, {1, 2, 33, 16}, {2, 6, 24, 64}};
-    for (int s = 0; s < 4; s++) {
+    /* The CPU kernel works on blocks of 36 queries: T = 80 is two full blocks and a partial one,
+     * T = 72 two full ones; D = 64 fills the AVX-512 register tile, D = 24 does not. */
+    const int64_t shapes[7][4] = {{2, 3, 7, 5},   {1, 1, 1, 4},   {1, 2, 33, 16}, {2, 6, 24, 64},
+                                  {1, 2, 80, 64}, {2, 1, 72, 24}, {1, 1, 37, 8}};
+    for (int s = 0; s < 7; s++) {
         nb_tensor *in[3];
         for (int i = 0; i < 3; i++)
             in[i] = nb_requires_grad_(randn(ctx, &r, 4, shapes[s]), true);

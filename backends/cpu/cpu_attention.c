@@ -1,17 +1,17 @@
 /* backends/cpu/cpu_attention.c - fused causal scaled-dot-product attention on
  * the CPU, forward and backward, flash-attention style: the forward keeps only
  * the output and the per-row log-sum-exp; the backward recomputes the
- * probabilities from it. No [T,T] matrix is ever stored.
+ * probabilities from it. No [T,T] matrix is ever stored: a thread holds the
+ * scores of one block of ATT_QB queries at a time.
  *
  * Operands are [B,H,T,D] descriptors with any strides for B, H and T and a
  * unit stride along D (the ops layer makes D contiguous when it is not), so
  * q, k, v sliced out of a [B,T,3C] projection are read in place. Work is
  * split over the B*H heads, each computed by one thread in a fixed order, so
- * results are bit-identical run to run. Per head, K (and V in the backward)
- * is first transposed into a per-thread scratch [D,T], so the scores of one
- * query against all keys are D axpys over contiguous memory (vectorisable),
- * and the weighted sums over V are axpys over D. Per-thread scratch buffers
- * grow only when needed. */
+ * results are bit-identical run to run. Per block of queries the products
+ * (scores, the weighted sum over V, and in the backward dq, dk, dv) are
+ * nabla's GEMM run on the calling thread (nb_cpu_sgemm_serial), reading
+ * q, k, v and the gradients in place; only the softmax sweeps are here. */
 /* GCC if-converts (and so vectorises) the clamps in the exp below only
  * without trapping math; nothing here reads floating-point exception flags. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -28,6 +28,7 @@
 
 #include "backends/cpu/cpu.h"
 #include "backends/cpu/cpu_math.h"
+#include "backends/cpu/gemm.h"
 
 /* One head of a [B,H,T,D] operand: base pointer of (b,h) and the stride of T. */
 typedef struct {
@@ -40,44 +41,12 @@ static inline head head_of(const nb_tensor *t, int64_t b, int64_t h) {
     return r;
 }
 
-/* kt[d*ld + j] = k[j][d] for j < T. */
-static void transpose_head(float *kt, int64_t ld, head k, int64_t T, int64_t D) {
-    for (int64_t j = 0; j < T; j++) {
-        const float *kj = k.p + j * k.st;
-        for (int64_t d = 0; d < D; d++)
-            kt[d * ld + j] = kj[d];
-    }
-}
-
-/* Queries are processed in blocks of ATT_R rows, so each key, value and
- * gradient row loaded from cache serves ATT_R queries. */
-#define ATT_R 4
-
-/* s[r*ld + j] = alpha * sum_d x[r][d] * kt[d*ld + j] for r < ATT_R, j < n. */
-static inline void scores4(float *s, const float *const *x, const float *kt, int64_t ld, int64_t n, int64_t D,
-                           float alpha) {
-    float *s0 = s, *s1 = s + ld, *s2 = s + 2 * ld, *s3 = s + 3 * ld;
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++)
-        s0[j] = s1[j] = s2[j] = s3[j] = 0.0f;
-    for (int64_t d = 0; d < D; d++) {
-        const float x0 = x[0][d], x1 = x[1][d], x2 = x[2][d], x3 = x[3][d], *kd = kt + d * ld;
-#pragma omp simd
-        for (int64_t j = 0; j < n; j++) {
-            const float kv = kd[j];
-            s0[j] += x0 * kv;
-            s1[j] += x1 * kv;
-            s2[j] += x2 * kv;
-            s3[j] += x3 * kv;
-        }
-    }
-    for (int r = 0; r < ATT_R; r++) {
-        float *sr = s + r * ld;
-#pragma omp simd
-        for (int64_t j = 0; j < n; j++)
-            sr[j] *= alpha;
-    }
-}
+/* Queries are processed in blocks of ATT_QB rows: each block's scores against the keys it can
+ * see (j < i0 + rows) are one GEMM, its softmax a sweep over that [rows, n] block, and its
+ * products with V (and in the backward with K, Q and dout) GEMMs again. A multiple of the
+ * AVX-512 and AVX2 register tiles' 6 rows; with T = 192 the masked half of the diagonal blocks
+ * costs 17% more score products than the causal triangle. */
+#define ATT_QB 36
 
 /* Largest of x[0..n-1], in 8 independent lanes so that both compilers vectorise it. */
 static inline float row_max(const float *x, int64_t n) {
@@ -94,31 +63,6 @@ static inline float row_max(const float *x, int64_t n) {
     return m;
 }
 
-/* acc[r*D + d] += p[r*ld + j] * x[d] for the ATT_R rows (one row x of V or K). */
-static inline void axpy4(float *acc, const float *p, int64_t ld, int64_t j, const float *x, int64_t D) {
-    const float a0 = p[j], a1 = p[ld + j], a2 = p[2 * ld + j], a3 = p[3 * ld + j];
-    float *c0 = acc, *c1 = acc + D, *c2 = acc + 2 * D, *c3 = acc + 3 * D;
-#pragma omp simd
-    for (int64_t d = 0; d < D; d++) {
-        const float xv = x[d];
-        c0[d] += a0 * xv;
-        c1[d] += a1 * xv;
-        c2[d] += a2 * xv;
-        c3[d] += a3 * xv;
-    }
-}
-
-/* y[d] += sum_r a[r*ld + j] * x[r][d] (one row of dK or dV from the ATT_R rows). */
-static inline void gather4(float *y, const float *a, int64_t ld, int64_t j, const float *const *x, int64_t D,
-                           float alpha) {
-    const float a0 = alpha * a[j], a1 = alpha * a[ld + j], a2 = alpha * a[2 * ld + j],
-                a3 = alpha * a[3 * ld + j];
-    const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-#pragma omp simd
-    for (int64_t d = 0; d < D; d++)
-        y[d] += a0 * x0[d] + a1 * x1[d] + a2 * x2[d] + a3 * x3[d];
-}
-
 static inline float dot(const float *a, const float *b, int64_t n) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -127,8 +71,8 @@ static inline float dot(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-/* Per-head workers are compiled for AVX2 and for the baseline; the loader
- * picks one for the machine (the same on every run). */
+/* The row sweeps (exp, masks) are compiled for AVX2 and for the baseline; the loader picks one
+ * for the machine (the same on every run). The products are nabla's GEMM, on this thread. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
 #define ATT_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -143,105 +87,90 @@ typedef struct {
     float scale;
 } att_head;
 
-/* Row pointers of rows i0.. i0+ATT_R-1 of h (rows past T repeat the last one). */
-static inline void rows4(const float **x, head h, int64_t i0, int64_t rb) {
-    for (int r = 0; r < ATT_R; r++)
-        x[r] = h.p + (i0 + (r < rb ? r : rb - 1)) * h.st;
+/* Row r of a score block (query i = i0 + r, keys j < n): exp(s_j - m) in place for j <= i, 0
+ * past it (the causal mask); returns the sum of the exps. m is the row's max for the forward,
+ * its log-sum-exp for the backward (the sum is then unused). */
+ATT_CLONES static float exp_row(float *s, int64_t keep, int64_t n, float m) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < keep; j++) {
+        const float e = nb_cpu_expf(s[j] - m);
+        s[j] = e;
+        sum += e;
+    }
+    for (int64_t j = keep; j < n; j++)
+        s[j] = 0.0f;
+    return sum;
 }
 
-/* Forward of one head; scratch holds D*T + ATT_R*(T + D) floats. A row
- * buffer holds all scores of a query, so the softmax over j <= i is exact in
- * two sweeps (max, then exp and sum): the result an online softmax reaches,
- * with fewer rescalings. */
-ATT_CLONES static void att_head_fwd(const att_head *a, float *scratch) {
+/* ds_j = p_j * (ds_j - di) for j < n (p is 0 past the mask, so ds is too). */
+ATT_CLONES static void dsoftmax_row(float *ds, const float *p, int64_t n, float di) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        ds[j] = p[j] * (ds[j] - di);
+}
+
+/* Forward of one head; scratch holds ATT_QB * T floats (one block of scores). */
+static int att_head_fwd(const att_head *a, float *s) {
     const int64_t T = a->T, D = a->D, ld = T;
-    float *kt = scratch, *s = kt + D * ld, *acc = s + ATT_R * ld;
-    transpose_head(kt, ld, a->k, T, D);
-    for (int64_t i0 = 0; i0 < T; i0 += ATT_R) {
-        const int64_t rb = T - i0 < ATT_R ? T - i0 : ATT_R, n = i0 + rb;
-        const float *x[ATT_R];
-        rows4(x, a->q, i0, rb);
-        scores4(s, x, kt, ld, n, D, a->scale);
-        float m[ATT_R], sum[ATT_R];
-        for (int r = 0; r < ATT_R; r++) {
-            float *sr = s + r * ld, sr_sum = 0.0f;
-            for (int64_t j = i0 + r + 1; j < n; j++)
-                sr[j] = -INFINITY; /* causal mask */
-            m[r] = row_max(sr, n < i0 + r + 1 ? n : i0 + r + 1);
-#pragma omp simd reduction(+ : sr_sum)
-            for (int64_t j = 0; j < n; j++) {
-                float e = nb_cpu_expf(sr[j] - m[r]);
-                sr[j] = e;
-                sr_sum += e;
-            }
-            sum[r] = sr_sum;
-        }
-        memset(acc, 0, (size_t)(ATT_R * D) * sizeof(float));
-        for (int64_t j = 0; j < n; j++)
-            axpy4(acc, s, ld, j, a->v.p + j * a->v.st, D);
+    int rc = 0;
+    for (int64_t i0 = 0; i0 < T; i0 += ATT_QB) {
+        const int64_t rb = T - i0 < ATT_QB ? T - i0 : ATT_QB, n = i0 + rb;
+        float inv[ATT_QB];
+        /* s = scale * q[i0:i0+rb] k[0:n]^T */
+        rc |= nb_cpu_sgemm_serial(0, 1, rb, n, D, a->scale, a->q.p + i0 * a->q.st, a->q.st, a->k.p, a->k.st,
+                                  0.0f, s, ld);
         for (int64_t r = 0; r < rb; r++) {
-            const float inv = 1.0f / sum[r];
-            float *o = a->out.p + (i0 + r) * a->out.st;
-            const float *c = acc + r * D;
+            float *sr = s + r * ld;
+            const int64_t keep = i0 + r + 1;
+            const float m = row_max(sr, keep), sum = exp_row(sr, keep, n, m);
+            inv[r] = 1.0f / sum;
+            a->lse[(i0 + r) * a->lst] = m + logf(sum);
+        }
+        /* out[i0:i0+rb] = (exp block) v[0:n], then each row divided by its sum */
+        float *o = a->out.p + i0 * a->out.st;
+        rc |= nb_cpu_sgemm_serial(0, 0, rb, D, n, 1.0f, s, ld, a->v.p, a->v.st, 0.0f, o, a->out.st);
+        for (int64_t r = 0; r < rb; r++) {
+            float *orow = o + r * a->out.st;
 #pragma omp simd
             for (int64_t d = 0; d < D; d++)
-                o[d] = c[d] * inv;
-            a->lse[(i0 + r) * a->lst] = m[r] + logf(sum[r]);
+                orow[d] *= inv[r];
         }
     }
+    return rc;
 }
 
-/* Backward of one head; scratch holds 2*D*T + ATT_R*(2*T + D) floats. */
-ATT_CLONES static void att_head_bwd(const att_head *a, float *scratch) {
+/* Backward of one head; scratch holds 2 * ATT_QB * T floats (probabilities and their
+ * gradient for one block). dq is overwritten; dk and dv are zeroed, then accumulated block by
+ * block in a fixed order. */
+static int att_head_bwd(const att_head *a, float *p) {
     const int64_t T = a->T, D = a->D, ld = T;
     const float scale = a->scale;
-    float *kt = scratch, *vt = kt + D * ld, *p = vt + D * ld, *ds = p + ATT_R * ld;
-    float *dqa = ds + ATT_R * ld;
-    transpose_head(kt, ld, a->k, T, D);
-    transpose_head(vt, ld, a->v, T, D);
+    float *ds = p + ATT_QB * ld;
+    int rc = 0;
     for (int64_t j = 0; j < T; j++) {
         memset(a->dk.p + j * a->dk.st, 0, (size_t)D * sizeof(float));
         memset(a->dv.p + j * a->dv.st, 0, (size_t)D * sizeof(float));
     }
-    for (int64_t i0 = 0; i0 < T; i0 += ATT_R) {
-        const int64_t rb = T - i0 < ATT_R ? T - i0 : ATT_R, n = i0 + rb;
-        const float *xq[ATT_R], *xg[ATT_R];
-        rows4(xq, a->q, i0, rb);
-        rows4(xg, a->dout, i0, rb);
-        scores4(p, xq, kt, ld, n, D, scale);
-        scores4(ds, xg, vt, ld, n, D, 1.0f); /* dout_i . v_j */
-        for (int r = 0; r < ATT_R; r++) {
-            float *pr = p + r * ld, *dr = ds + r * ld;
-            if (r >= rb) { /* padding rows contribute nothing */
-                memset(pr, 0, (size_t)n * sizeof(float));
-                memset(dr, 0, (size_t)n * sizeof(float));
-                continue;
-            }
-            const float li = a->lse[(i0 + r) * a->lst];
-            const float Di = dot(xg[r], a->out.p + (i0 + r) * a->out.st, D);
-            const int64_t nr = i0 + r + 1;
-#pragma omp simd
-            for (int64_t j = 0; j < nr; j++) {
-                pr[j] = nb_cpu_expf(pr[j] - li);
-                dr[j] = pr[j] * (dr[j] - Di);
-            }
-            for (int64_t j = nr; j < n; j++)
-                pr[j] = dr[j] = 0.0f; /* causal mask */
-        }
-        memset(dqa, 0, (size_t)(ATT_R * D) * sizeof(float));
-        for (int64_t j = 0; j < n; j++) {
-            axpy4(dqa, ds, ld, j, a->k.p + j * a->k.st, D);
-            gather4(a->dk.p + j * a->dk.st, ds, ld, j, xq, D, scale);
-            gather4(a->dv.p + j * a->dv.st, p, ld, j, xg, D, 1.0f);
-        }
+    for (int64_t i0 = 0; i0 < T; i0 += ATT_QB) {
+        const int64_t rb = T - i0 < ATT_QB ? T - i0 : ATT_QB, n = i0 + rb;
+        const float *qb = a->q.p + i0 * a->q.st, *gb = a->dout.p + i0 * a->dout.st;
+        /* p = exp(scale * q k^T - lse), recomputed; ds = dout v^T */
+        rc |= nb_cpu_sgemm_serial(0, 1, rb, n, D, scale, qb, a->q.st, a->k.p, a->k.st, 0.0f, p, ld);
+        rc |= nb_cpu_sgemm_serial(0, 1, rb, n, D, 1.0f, gb, a->dout.st, a->v.p, a->v.st, 0.0f, ds, ld);
         for (int64_t r = 0; r < rb; r++) {
-            float *dqi = a->dq.p + (i0 + r) * a->dq.st;
-            const float *c = dqa + r * D;
-#pragma omp simd
-            for (int64_t d = 0; d < D; d++)
-                dqi[d] = c[d] * scale;
+            const int64_t i = i0 + r;
+            exp_row(p + r * ld, i + 1, n, a->lse[i * a->lst]);
+            const float di = dot(gb + r * a->dout.st, a->out.p + i * a->out.st, D);
+            dsoftmax_row(ds + r * ld, p + r * ld, n, di);
         }
+        /* dq = scale * ds k; dk += scale * ds^T q; dv += p^T dout */
+        rc |= nb_cpu_sgemm_serial(0, 0, rb, D, n, scale, ds, ld, a->k.p, a->k.st, 0.0f,
+                                  a->dq.p + i0 * a->dq.st, a->dq.st);
+        rc |= nb_cpu_sgemm_serial(1, 0, n, D, rb, scale, ds, ld, qb, a->q.st, 1.0f, a->dk.p, a->dk.st);
+        rc |= nb_cpu_sgemm_serial(1, 0, n, D, rb, 1.0f, p, ld, gb, a->dout.st, 1.0f, a->dv.p, a->dv.st);
     }
+    return rc;
 }
 
 int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const nb_tensor *k,
@@ -255,7 +184,7 @@ int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const n
               : failed)
     for (int64_t bh = 0; bh < BH; bh++) {
         const int64_t b = bh / H, h = bh % H;
-        float *scratch = nb_cpu_scratch(NB_SCRATCH_ATTENTION, (size_t)(D * T + ATT_R * (T + D)));
+        float *scratch = nb_cpu_scratch(NB_SCRATCH_ATTENTION, (size_t)(ATT_QB * T));
         if (!scratch) {
             failed = 1;
             continue;
@@ -269,9 +198,9 @@ int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const n
                       .T = T,
                       .D = D,
                       .scale = scale};
-        att_head_fwd(&a, scratch);
+        if (att_head_fwd(&a, scratch)) failed = 1;
     }
-    if (failed) return nb_set_error("attention: out of memory for scratch"), -1;
+    if (failed) return nb_set_error("attention: out of memory for scratch or GEMM packing buffers"), -1;
     return 0;
 }
 
@@ -290,7 +219,7 @@ int nb_cpu_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const
               : failed)
     for (int64_t bh = 0; bh < BH; bh++) {
         const int64_t b = bh / H, h = bh % H;
-        float *scratch = nb_cpu_scratch(NB_SCRATCH_ATTENTION, (size_t)(2 * D * T + ATT_R * (2 * T + D)));
+        float *scratch = nb_cpu_scratch(NB_SCRATCH_ATTENTION, (size_t)(2 * ATT_QB * T));
         if (!scratch) {
             failed = 1;
             continue;
@@ -308,8 +237,9 @@ int nb_cpu_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const
                       .T = T,
                       .D = D,
                       .scale = scale};
-        att_head_bwd(&a, scratch);
+        if (att_head_bwd(&a, scratch)) failed = 1;
     }
-    if (failed) return nb_set_error("attention backward: out of memory for scratch"), -1;
+    if (failed)
+        return nb_set_error("attention backward: out of memory for scratch or GEMM packing buffers"), -1;
     return 0;
 }

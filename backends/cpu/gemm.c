@@ -608,6 +608,20 @@ void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, flo
                  (long long)M, (long long)N, (long long)K);
 }
 
+int nb_cpu_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                        int64_t ldc) {
+    gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    g_err[0] = '\0';
+    if (check_args("nb_cpu_sgemm_serial", &g) != 0) return -1;
+    if (M == 0 || N == 0) return 0;
+    if (gemm_run(impl_get(), &g, 1) == 0) return 0;
+    GEMM_ERR("nb_cpu_sgemm_serial: out of memory for packing buffers (M=%lld N=%lld K=%lld); "
+             "used the unblocked loop",
+             (long long)M, (long long)N, (long long)K);
+    return -1;
+}
+
 void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
                           float alpha, const float *A, int64_t lda, int64_t stride_a, const float *B,
                           int64_t ldb, int64_t stride_b, float beta, float *C, int64_t ldc,

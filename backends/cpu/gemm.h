@@ -30,6 +30,15 @@ void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, in
                           float alpha, const float *A, int64_t lda, int64_t stride_a, const float *B,
                           int64_t ldb, int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c);
 
+/* As nb_cpu_sgemm, computed on the calling thread alone (no OpenMP region is opened): for
+ * kernels that already run one task per thread, such as attention's per-head blocks. Same
+ * results, bit for bit, as nb_cpu_sgemm. Returns 0, or -1 on bad arguments or when a packing
+ * buffer could not be allocated (then C holds the unblocked loop's result, or is untouched on
+ * bad arguments); nb_cpu_gemm_last_error() says why. */
+int nb_cpu_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                        int64_t ldc);
+
 /* For tests: forces an ISA path ("avx512", "avx2", "generic"), or NULL / "auto" for the best
  * one. Returns 0 on success, -1 if that path is unknown or this CPU lacks it (path unchanged). */
 int nb_cpu_gemm_force_isa(const char *isa);
