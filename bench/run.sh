@@ -5,15 +5,17 @@
 #      (bench_peak: FMAs on registers only, 1 thread and all threads);
 #   2. every bench binary built from bench/*.c: bench_gemm (GFLOP/s per Baby GPT shape against
 #      OpenBLAS), bench_fused (each fused kernel against its composition), bench_tokenizer,
-#      serve_load (a short in-process load test), and bench_train once per config;
-#   3. bench/pytorch_train.py: the same training step in PyTorch, tuned and untuned;
-#   4. a table per config: nabla's tokens/s, step time and peak RSS next to PyTorch's, and
-#      the ratios. Anything that cannot run prints one SKIP line saying why.
+#      serve_load (a short in-process load test), and bench_train (per config, in rounds with PyTorch);
+#   3. bench/pytorch_train.py: the same training step in PyTorch, tuned (in BENCH_ROUNDS rounds
+#      alternating with nabla's) and untuned (once);
+#   4. a table per config: nabla's tokens/s and peak RSS next to PyTorch's, medians over the
+#      rounds, and the ratios (median of the per-round ratios, with their range). Anything that cannot run prints one SKIP line saying why.
 # nabla's training step is run twice per config: as is (libgomp's default wait policy, threads
 # spin between parallel regions) and with OMP_WAIT_POLICY=passive (the same OpenMP setting the
 # tuned PyTorch run gets); see docs/performance.md.
 # environment: BENCH_CONFIGS ("tiny small safe-pro"), BENCH_BATCH (8), BENCH_STEPS (timed
 #   steps, 5), BENCH_WARMUP (2), BENCH_THREADS (0: all cores), BENCH_VOCAB (50257),
+#   BENCH_ROUNDS (3: nabla / tuned PyTorch pairs per config, reported as medians),
 #   BENCH_QUICK=1 (skip the gemm, tokenizer and serve benches), PYTHON (/usr/bin/python3).
 set -u
 BUILD=${1:-build}
@@ -23,6 +25,7 @@ STEPS=${BENCH_STEPS:-5}
 WARMUP=${BENCH_WARMUP:-2}
 THREADS=${BENCH_THREADS:-0}
 VOCAB=${BENCH_VOCAB:-50257}
+ROUNDS=${BENCH_ROUNDS:-3}
 PY=${PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 RES=$(mktemp)
@@ -74,62 +77,89 @@ for src in bench/*.c; do
     esac
 done
 
-log "training step, nabla (bench_train: batch $BATCH, $WARMUP warm-up + $STEPS timed steps)"
-if [ ! -x "$BUILD/bench/bench_train" ]; then
-    skip "bench_train: not built"
-else
-    for c in $CONFIGS; do
-        for mode in default passive; do
-            echo "-- $c, OpenMP wait policy: $mode"
-            if [ "$mode" = passive ]; then
-                out=$(OMP_WAIT_POLICY=passive "$BUILD/bench/bench_train" "$c" "$BATCH" "$STEPS" "$THREADS" "$VOCAB" "$WARMUP")
-            else
-                out=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$BUILD/bench/bench_train" "$c" "$BATCH" "$STEPS" "$THREADS" "$VOCAB" "$WARMUP")
-            fi
-            rc=$?
-            printf '%s\n' "$out" | grep -v '^RESULT'
-            if [ $rc -ne 0 ]; then
-                echo "bench_train $c failed (exit $rc)"
-                status=1
-            fi
-            printf '%s\n' "$out" | grep '^RESULT' | sed "s/^RESULT nabla /RESULT nabla-$mode /" >>"$RES"
-        done
-    done
-fi
-
-log "training step, PyTorch (bench/pytorch_train.py, tuned and untuned)"
+# The training steps: per config, BENCH_ROUNDS rounds of (nabla, nabla passive, tuned PyTorch)
+# back to back, so that each ratio compares runs taken moments apart (PyTorch's own throughput
+# moves by 5-15% between runs on a shared VM); untuned PyTorch once per config.
+PY_OK=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then
+    PY_OK=0
     skip "pytorch_train.py: $PY cannot import torch (install python3-torch)"
-else
-    "$PY" bench/pytorch_train.py --configs "$(echo $CONFIGS | tr ' ' ',')" --batch "$BATCH" \
-        --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --vocab "$VOCAB" | tee -a "$RES" |
-        grep -v '^RESULT'
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
+torch_run() { # config modes
+    "$PY" bench/pytorch_train.py --configs "$1" --modes "$2" --batch "$BATCH" --steps "$STEPS" \
+        --warmup "$WARMUP" --threads "$THREADS" --vocab "$VOCAB" | tee -a "$RES" | grep -v '^RESULT'
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+log "training step: nabla (bench_train) and PyTorch (bench/pytorch_train.py), batch $BATCH, $WARMUP warm-up + $STEPS timed steps, $ROUNDS round(s)"
+[ -x "$BUILD/bench/bench_train" ] || skip "bench_train: not built"
+for c in $CONFIGS; do
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ -x "$BUILD/bench/bench_train" ]; then
+            for mode in default passive; do
+                echo "-- $c, round $round, nabla, OpenMP wait policy: $mode"
+                if [ "$mode" = passive ]; then
+                    out=$(OMP_WAIT_POLICY=passive "$BUILD/bench/bench_train" "$c" "$BATCH" "$STEPS" "$THREADS" "$VOCAB" "$WARMUP")
+                else
+                    out=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$BUILD/bench/bench_train" "$c" "$BATCH" "$STEPS" "$THREADS" "$VOCAB" "$WARMUP")
+                fi
+                rc=$?
+                printf '%s\n' "$out" | grep -v '^RESULT'
+                if [ $rc -ne 0 ]; then
+                    echo "bench_train $c failed (exit $rc)"
+                    status=1
+                fi
+                printf '%s\n' "$out" | grep '^RESULT' | sed "s/^RESULT nabla /RESULT nabla-$mode /" >>"$RES"
+            done
+        fi
+        if [ "$PY_OK" = 1 ]; then
+            echo "-- $c, round $round, PyTorch tuned"
+            torch_run "$c" tuned
+        fi
+    done
+    if [ "$PY_OK" = 1 ]; then
+        echo "-- $c, PyTorch untuned"
+        torch_run "$c" untuned
+    fi
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- summary ----------------------------------------------------------------------------------
-field() { # who config key -> value from the RESULT lines ("" when absent)
+# stat who config key: the median of that key over the rounds (the "-" when absent).
+# ratios num den config: median, lowest and highest of the per-round ratios num/den of tokens/s.
+stat() {
     awk -v w="$1" -v c="$2" -v k="$3" '$1 == "RESULT" && $2 == w && $3 == c {
-        for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$RES" | tail -n 1
+        for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) v[n++] = kv[2] + 0 } }
+        END { if (!n) { printf "-"; exit }
+              for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+              m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; printf "%g", m }' "$RES"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
-log "summary (batch $BATCH, vocab $VOCAB; tokens/s, higher is better; RSS in MB)"
-printf '| %-8s | %12s | %12s | %12s | %12s | %14s | %14s | %10s | %10s | %10s |\n' config \
+ratios() {
+    awk -v a="$1" -v b="$2" -v c="$3" '$1 == "RESULT" && $3 == c && ($2 == a || $2 == b) {
+        for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "tokens_per_s") { if ($2 == a) x[na++] = kv[2]; else y[nb++] = kv[2] } } }
+        END { n = na < nb ? na : nb; if (!n) { printf "-"; exit }
+              for (i = 0; i < n; i++) r[i] = y[i] > 0 ? x[i] / y[i] : 0
+              for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+              m = n % 2 ? r[(n - 1) / 2] : (r[n / 2 - 1] + r[n / 2]) / 2
+              if (n == 1) printf "%.2f", m; else printf "%.2f (%.2f-%.2f)", m, r[0], r[n - 1] }' "$RES"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
+log "summary (batch $BATCH, vocab $VOCAB; tokens/s, higher is better, median over $ROUNDS round(s); RSS in MB)"
+printf '| %-8s | %11s | %13s | %11s | %13s | %21s | %21s | %9s | %9s | %9s |\n' config \
     "nabla tok/s" "nabla passive" "torch tuned" "torch untuned" "nabla/tuned" "passive/tuned" \
     "nabla RSS" "torch RSS" "RSS ratio"
-printf '|%s|\n' "----------|--------------|--------------|--------------|--------------|----------------|----------------|------------|------------|------------"
+printf '|%s|\n' "----------|-------------|---------------|-------------|---------------|-----------------------|-----------------------|-----------|-----------|-----------"
 for c in $CONFIGS; do
-    nd=$(field nabla-default "$c" tokens_per_s)
-    np=$(field nabla-passive "$c" tokens_per_s)
-    tt=$(field torch-tuned "$c" tokens_per_s)
-    tu=$(field torch-untuned "$c" tokens_per_s)
-    nr=$(field nabla-default "$c" peak_rss_mb)
-    tr=$(field torch-tuned "$c" peak_rss_mb)
-    printf '| %-8s | %12s | %12s | %12s | %12s | %14s | %14s | %10s | %10s | %10s |\n' "$c" \
-        "${nd:--}" "${np:--}" "${tt:--}" "${tu:--}" "$(ratio "$nd" "$tt")" "$(ratio "$np" "$tt")" \
-        "${nr:--}" "${tr:--}" "$(ratio "$nr" "$tr")"
+    nd=$(stat nabla-default "$c" tokens_per_s)
+    np=$(stat nabla-passive "$c" tokens_per_s)
+    tt=$(stat torch-tuned "$c" tokens_per_s)
+    tu=$(stat torch-untuned "$c" tokens_per_s)
+    nr=$(stat nabla-default "$c" peak_rss_mb)
+    tr=$(stat torch-tuned "$c" peak_rss_mb)
+    printf '| %-8s | %11s | %13s | %11s | %13s | %21s | %21s | %9s | %9s | %9s |\n' "$c" \
+        "$nd" "$np" "$tt" "$tu" "$(ratios nabla-default torch-tuned "$c")" \
+        "$(ratios nabla-passive torch-tuned "$c")" "$nr" "$tr" "$(ratio "$nr" "$tr")"
 done
-echo "(step times: the RESULT lines above; targets: nabla/tuned >= 1.3 for small and safe-pro,"
-echo " RSS ratio <= 0.5; the machine's FMA peak and how to read these: docs/performance.md)"
+echo "(ratios: median of the per-round ratios, lowest-highest in brackets; step times: the RESULT"
+echo " lines above; targets: nabla/tuned >= 1.3 for small and safe-pro, RSS ratio <= 0.5; the"
+echo " machine's FMA peak and how to read these: docs/performance.md)"
 exit $status
