@@ -1,6 +1,6 @@
-/* backends/cpu/gemm.c - the GEMM driver: argument checks, ISA dispatch, cache blocking,
- * per-thread packing buffers and the OpenMP split of C. The packing routines and micro-kernels
- * live in gemm_generic.c, gemm_avx2.c and gemm_avx512.c. */
+/* backends/cpu/gemm.c - the GEMM driver: argument checks, ISA dispatch, cache blocking and
+ * the OpenMP split of C. The per-thread packing buffers live in gemm_ws.c, the packing
+ * routines and micro-kernels in gemm_generic.c, gemm_avx2.c and gemm_avx512.c. */
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/gemm_internal.h"
 #include "tensor/internal.h"
@@ -86,113 +86,6 @@ int nb_cpu_gemm_force_isa(const char *isa) {
 
 const char *nb_cpu_gemm_isa(void) { return impl_get()->name; }
 
-/* ---- packing-buffer cache ------------------------------------------------------------------
- * A list of workspaces, each claimed by one thread for the length of one GEMM (or one batch
- * slice). Buffers grow to the largest size seen and are kept, so steady-state loops do not
- * allocate. The list head is static, so unreleased buffers stay reachable (LSan-clean). */
-
-typedef struct gemm_ws {
-    struct gemm_ws *next;
-    int busy;
-    float *a, *b;
-    size_t acap, bcap; /* floats */
-} gemm_ws;
-
-static gemm_ws *g_ws_list;
-static uint64_t g_cache_bytes, g_cache_allocs;
-
-/* Claims n free workspaces (creating them as needed) in list order, so the same call sequence
- * always gets the same buffers. out[i] is NULL where memory ran out. */
-static void ws_acquire(int n, gemm_ws **out) {
-#pragma omp critical(nb_cpu_gemm_ws)
-    {
-        gemm_ws *w = g_ws_list, **tail = &g_ws_list;
-        for (int i = 0; i < n; i++) {
-            while (w && w->busy) {
-                tail = &w->next;
-                w = w->next;
-            }
-            if (!w) {
-                w = calloc(1, sizeof *w);
-                if (w) {
-                    *tail = w; /* appended: earlier workspaces keep their places */
-                    g_cache_allocs++;
-                }
-            }
-            out[i] = w;
-            if (w) w->busy = 1;
-        }
-    }
-}
-
-static void ws_release(int n, gemm_ws **ws) {
-#pragma omp critical(nb_cpu_gemm_ws)
-    for (int i = 0; i < n; i++)
-        if (ws[i]) ws[i]->busy = 0;
-}
-
-/* Grows *buf to hold at least `need` floats (64-byte aligned); 0 on success. */
-static int ws_grow(float **buf, size_t *cap, size_t need) {
-    if (*cap >= need) return 0;
-    size_t bytes = (need * sizeof(float) + 4095) & ~(size_t)4095;
-    float *p = aligned_alloc(64, bytes);
-    if (!p) return -1;
-#pragma omp critical(nb_cpu_gemm_ws)
-    {
-        g_cache_bytes += bytes - *cap * sizeof(float);
-        g_cache_allocs++;
-    }
-    free(*buf);
-    *buf = p;
-    *cap = bytes / sizeof(float);
-    return 0;
-}
-
-/* Makes every workspace in ws[0..n) hold na + nb floats; one that cannot is released and set
- * to NULL (its part then runs the naive loop). Returns -1 if any failed. */
-static int ws_reserve(int n, gemm_ws **ws, size_t na, size_t nb) {
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        if (ws[i] &&
-            (ws_grow(&ws[i]->a, &ws[i]->acap, na) != 0 || ws_grow(&ws[i]->b, &ws[i]->bcap, nb) != 0)) {
-            ws_release(1, &ws[i]);
-            ws[i] = NULL;
-        }
-        if (!ws[i]) rc = -1;
-    }
-    return rc;
-}
-
-void nb_cpu_gemm_release(void) {
-#pragma omp critical(nb_cpu_gemm_ws)
-    {
-        gemm_ws *w = g_ws_list;
-        while (w) {
-            gemm_ws *next = w->next;
-            free(w->a);
-            free(w->b);
-            free(w);
-            w = next;
-        }
-        g_ws_list = NULL;
-        g_cache_bytes = 0;
-    }
-}
-
-uint64_t nb_cpu_gemm_cache_bytes(void) {
-    uint64_t v;
-#pragma omp critical(nb_cpu_gemm_ws)
-    v = g_cache_bytes;
-    return v;
-}
-
-uint64_t nb_cpu_gemm_cache_allocs(void) {
-    uint64_t v;
-#pragma omp critical(nb_cpu_gemm_ws)
-    v = g_cache_allocs;
-    return v;
-}
-
 /* ---- the blocked single-thread GEMM -------------------------------------------------------- */
 
 typedef struct gemm_args {
@@ -245,7 +138,7 @@ static const float *b_at(const gemm_args *g, int64_t p, int64_t j) {
 #define DIRECT_B_MAX_M 192
 
 /* Few rows times B^T (any op(A)): dot products over K blocks, no B packing. */
-static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
                           int64_t j0, int64_t j1) {
     const int64_t M = i1 - i0, K = g->K, kc = k_block(im, K);
     for (int64_t pc = 0; pc < K; pc += kc) {
@@ -268,7 +161,7 @@ static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w
  * (already grown). `apk`, when not NULL, holds op(A) rows [i0, i1) of this K block already
  * packed (panel r at apk + r*mr*kb); `bpk` likewise op(B) columns [j0, j1). Packed or not, every
  * element of C gets the same operations in the same order. */
-static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
                         int64_t j0, int64_t j1, int64_t pc, int64_t kb, const float *apk, const float *bpk) {
     const int64_t M = i1 - i0, N = j1 - j0;
     const int64_t mc = even_block(M, im->mc, im->mr), nc = even_block(N, im->nc, im->nr);
@@ -319,7 +212,7 @@ static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, 
 }
 
 /* Computes rows [i0, i1) x columns [j0, j1) of C with workspace w (already grown). */
-static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
                       int64_t j0, int64_t j1) {
     /* Chosen by the whole M, so every thread sums in the same order. */
     if (g->tb && im->dot_nt && g->M <= NB_GEMM_DOT_MAX_M) {
@@ -406,7 +299,7 @@ static int split_grid(const nb_gemm_impl *im, const gemm_args *g, int nt, int *p
 #define MAX_PARTS 256
 
 /* One rectangle with workspace w, or the naive loop when w is NULL (out of memory). */
-static void run_rect(const nb_gemm_impl *im, const gemm_args *g, gemm_ws *w, int64_t i0, int64_t i1,
+static void run_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
                      int64_t j0, int64_t j1) {
     if (w)
         gemm_rect(im, g, w, i0, i1, j0, j1);
@@ -435,7 +328,7 @@ static int small_path(const nb_gemm_impl *im, const gemm_args *g) {
  * (pn == 1). Each thread packs an equal share of the micro-panels into `shared`, a barrier, then
  * every thread computes its rectangles from it; a second barrier before the next K block. Which
  * thread packs a panel changes no value, so C does not depend on the thread count. */
-static void gemm_team(const nb_gemm_impl *im, const gemm_args *g, gemm_ws **ws, int nt, int pm, int pn,
+static void gemm_team(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws **ws, int nt, int pm, int pn,
                       int share_a, float *shared) {
     const int64_t tm = cdiv(g->M, im->mr), tn = cdiv(g->N, im->nr);
     const int64_t K = g->K, kc = k_block(im, K);
@@ -491,17 +384,17 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
         share_a = pm == 1 && tm * im->mr * kb <= SHARE_MAX;
         share_b = pn == 1 && !(!g->tb && max_rows <= DIRECT_B_MAX_M) && tn * im->nr * kb <= SHARE_MAX;
     }
-    gemm_ws *ws[MAX_PARTS];
-    ws_acquire(nt, ws);
-    int rc = ws_reserve(nt, ws, need_a(im, g, max_rows), need_b(im, g, max_cols));
+    nb_gemm_ws *ws[MAX_PARTS];
+    nb_gemm_ws_acquire(nt, ws);
+    int rc = nb_gemm_ws_reserve(nt, ws, need_a(im, g, max_rows), need_b(im, g, max_cols));
     if ((share_a || share_b) && rc == 0) {
         /* The shared block lives in part 0's buffer for that operand, which part 0 then does not
          * use for itself. */
-        const int ok = share_a ? ws_grow(&ws[0]->a, &ws[0]->acap, (size_t)(tm * im->mr * kb)) == 0
-                               : ws_grow(&ws[0]->b, &ws[0]->bcap, (size_t)(tn * im->nr * kb)) == 0;
+        const int ok = share_a ? nb_gemm_ws_grow(&ws[0]->a, &ws[0]->acap, (size_t)(tm * im->mr * kb)) == 0
+                               : nb_gemm_ws_grow(&ws[0]->b, &ws[0]->bcap, (size_t)(tn * im->nr * kb)) == 0;
         if (ok) {
             gemm_team(im, g, ws, nt, pm, pn, share_a, share_a ? ws[0]->a : ws[0]->b);
-            ws_release(nt, ws);
+            nb_gemm_ws_release(nt, ws);
             return 0;
         }
     }
@@ -525,7 +418,7 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
             }
         }
     }
-    ws_release(nt, ws);
+    nb_gemm_ws_release(nt, ws);
     return rc;
 }
 
@@ -533,9 +426,9 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
 static int gemm_run_batch(const nb_gemm_impl *im, const gemm_args *g, int64_t batch, int nt, int64_t stride_a,
                           int64_t stride_b, int64_t stride_c) {
     if (nt > MAX_PARTS) nt = MAX_PARTS;
-    gemm_ws *ws[MAX_PARTS];
-    ws_acquire(nt, ws);
-    int rc = ws_reserve(nt, ws, need_a(im, g, g->M), need_b(im, g, g->N));
+    nb_gemm_ws *ws[MAX_PARTS];
+    nb_gemm_ws_acquire(nt, ws);
+    int rc = nb_gemm_ws_reserve(nt, ws, need_a(im, g, g->M), need_b(im, g, g->N));
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
@@ -556,7 +449,7 @@ static int gemm_run_batch(const nb_gemm_impl *im, const gemm_args *g, int64_t ba
             }
         }
     }
-    ws_release(nt, ws);
+    nb_gemm_ws_release(nt, ws);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #ifndef NB_BACKENDS_CPU_GEMM_INTERNAL_H
 #define NB_BACKENDS_CPU_GEMM_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Packs rows [0, m) x columns [0, k) of op(X) into ceil(m/mr) micro-panels of k*mr floats
@@ -53,6 +54,26 @@ typedef struct nb_gemm_impl {
     nb_gemm_dot_fn dot_nt;          /* NULL: small-M products with B^T use the packed path */
     nb_gemm_axpy_fn axpy_nn;        /* NULL: small-M products with B use the packed path */
 } nb_gemm_impl;
+
+/* A thread's packing buffers for one GEMM (gemm_ws.c): claimed from a shared list, grown to the
+ * largest size asked for and kept, so steady-state loops allocate nothing. */
+typedef struct nb_gemm_ws {
+    struct nb_gemm_ws *next;
+    int busy;
+    float *a, *b;
+    size_t acap, bcap; /* floats */
+} nb_gemm_ws;
+
+/* Claims n free workspaces (creating them as needed) in list order, so the same call sequence
+ * always gets the same buffers; out[i] is NULL where memory ran out. */
+void nb_gemm_ws_acquire(int n, nb_gemm_ws **out);
+/* Gives the n workspaces back (NULL entries are skipped). */
+void nb_gemm_ws_release(int n, nb_gemm_ws **ws);
+/* Grows *buf to hold at least `need` floats (64-byte aligned); 0, or -1 when out of memory. */
+int nb_gemm_ws_grow(float **buf, size_t *cap, size_t need);
+/* Makes every workspace in ws[0..n) hold na + nb floats; one that cannot is released and set to
+ * NULL. Returns -1 if any failed, else 0. */
+int nb_gemm_ws_reserve(int n, nb_gemm_ws **ws, size_t na, size_t nb);
 
 /* The paths; the avx ones return NULL when not compiled in (non-x86 compilers). */
 const nb_gemm_impl *nb_gemm_impl_generic(void);
