@@ -16,6 +16,7 @@
  * same sequence of calls after a reset gives the same addresses. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backends/backend.h"
 #include "tensor/internal.h"
@@ -163,6 +164,16 @@ uint64_t nb_storage_set_pass(uint64_t pass) {
 
 static size_t align_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
+void *nb_host_alloc_big(size_t nbytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (nbytes < huge) return aligned_alloc(64, align_up(nbytes ? nbytes : 1, 64));
+    void *p = aligned_alloc(huge, align_up(nbytes, huge));
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, align_up(nbytes, huge), MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+    return p;
+}
+
 static void count_used(nb_ctx *c, size_t n) {
     c->used += n;
     if (c->used > c->peak) c->peak = c->used;
@@ -177,7 +188,7 @@ static nb_chunk *chunk_new(nb_ctx *c, int dev, size_t need) {
     nb_chunk *ch = calloc(1, sizeof *ch);
     if (!ch) return nb_set_error("ctx: out of memory allocating a chunk header");
     if (dev == NB_CPU || dev == NB_META) {
-        ch->base = aligned_alloc(64, size);
+        ch->base = nb_host_alloc_big(size);
         if (!ch->base) {
             free(ch);
             return nb_set_error("ctx: out of host memory: a chunk of %zu bytes (context holds %zu)", size,

@@ -8,6 +8,11 @@
 /* Memory from a context's host arena, aligned to `align` (power of two),
  * zeroed. NULL with an error when out of memory. Lives until reset/free. */
 void *nb_ctx_alloc(nb_ctx *ctx, size_t nbytes, size_t align);
+/* Host memory for large, long-lived buffers (context chunks, GEMM packing buffers), 64-byte
+ * aligned and released with free(). Blocks of 2 MiB or more are 2 MiB aligned and advised as
+ * transparent huge pages (fewer TLB misses in the strided reads of big matrices). NULL when out
+ * of memory. */
+void *nb_host_alloc_big(size_t nbytes);
 /* A storage of `nbytes` on `dev` from the context's arena for that device. */
 nb_storage *nb_storage_new(nb_ctx *ctx, nb_device dev, size_t nbytes);
 /* Gives a storage's block back to its context before the reset: later storages
