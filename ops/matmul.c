@@ -96,7 +96,7 @@ static int mm_batched(const nb_backend *be, const nb_tensor *out, const nb_tenso
     if (!be->matmul) return nb_unsupported("matmul", be), -1;
     int nb = out->ndim - 2;
     if (nb_numel(out) == 0) return 0;
-    int64_t sz, sa, sb, so, m;
+    int64_t sz = 0, sa = 0, sb = 0, so = 0, m = 0;
     /* b shared by the whole batch: stack the batch into the rows of a and out */
     if (nb > 0 && merge_range(b, 0, nb, &sz, &sb) && sb == 0 && merge_range(a, 0, nb + 1, &m, &sa) &&
         merge_range(out, 0, nb + 1, &m, &so)) {

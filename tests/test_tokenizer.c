@@ -442,7 +442,7 @@ static char *make_tmpdir(void) {
 }
 
 static void rm_tree(const char *d) {
-    char p[512];
+    char p[640];
     const char *names[] = {"encoder.json", "vocab.bpe"};
     for (int i = 0; i < 2; i++) {
         snprintf(p, sizeof p, "%s/%s", d, names[i]);
