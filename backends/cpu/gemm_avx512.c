@@ -259,13 +259,12 @@ TGT_INLINE void store_row(float *cr, __m512 v0, __m512 v1, __m512 v2, __m512 v3,
         for (int j = 0; j < nr; j += 16)                                                                     \
     _mm_prefetch((const char *)(c + r * ldc + j), _MM_HINT_T0)
 
-/* k steps, four at a time. */
+/* k steps, two at a time: unrolled four deep, gcc keeps the next steps' B rows live and spills
+ * two of the 32 zmm registers inside the loop (measured 1-3% slower on a training step). */
 #define TILE_LOOP(A_AT, ADVANCE_A)                                                                           \
     do {                                                                                                     \
         int64_t p = 0;                                                                                       \
-        for (; p + 4 <= k; p += 4) {                                                                         \
-            STEP(A_AT, ADVANCE_A);                                                                           \
-            STEP(A_AT, ADVANCE_A);                                                                           \
+        for (; p + 2 <= k; p += 2) {                                                                         \
             STEP(A_AT, ADVANCE_A);                                                                           \
             STEP(A_AT, ADVANCE_A);                                                                           \
         }                                                                                                    \
