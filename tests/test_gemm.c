@@ -256,6 +256,16 @@ START_TEST(test_thread_splits) {
 }
 END_TEST
 
+/* A C rectangle too big for the caches with several K blocks: one thread keeps each block of C
+ * in cache across the K blocks (all of op(A) packed first), two or three threads have smaller
+ * rectangles and take the plain order. The bits must not differ. */
+START_TEST(test_c_resident_order) {
+    force(ISAS[_i]);
+    thread_counts_case(1, 0, 32, 66000, 600, 1.0f); /* dW-like: op(A) transposed, beta 1 */
+    thread_counts_case(0, 1, 32, 66000, 600, 0.0f);
+}
+END_TEST
+
 /* Batched with stride-0 broadcasts, against single GEMMs and the reference. */
 START_TEST(test_batched) {
     force(ISAS[_i]);
@@ -406,6 +416,7 @@ Suite *make_suite(void) {
         tcase_add_loop_test(ti, test_batched, i, i + 1);
         tcase_add_loop_test(ti, test_tall_accumulate, i, i + 1);
         tcase_add_loop_test(ti, test_thread_splits, i, i + 1);
+        tcase_add_loop_test(ti, test_c_resident_order, i, i + 1);
         suite_add_tcase(s, ti);
     }
     nb_cpu_gemm_force_isa(NULL);

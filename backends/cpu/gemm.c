@@ -211,6 +211,12 @@ static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *
     }
 }
 
+/* gemm_rect keeps a block of C in cache across the K blocks when its rectangle of C is larger
+ * than this (bytes; well past the L2 of one core) and all of its op(A) packs into at most
+ * A_ALL_MAX floats. */
+#define C_RESIDENT_MIN (8.0 * 1048576.0)
+#define A_ALL_MAX      ((size_t)4 << 20)
+
 /* Computes rows [i0, i1) x columns [j0, j1) of C with workspace w (already grown). */
 static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
                       int64_t j0, int64_t j1) {
@@ -224,7 +230,23 @@ static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w,
                     b_at(g, 0, j0), g->ldb, g->C + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta);
         return;
     }
-    const int64_t K = g->K, kc = k_block(im, K);
+    const int64_t K = g->K, kc = k_block(im, K), M = i1 - i0, mp = cdiv(M, im->mr) * im->mr;
+    /* Several K blocks and a C too big for the caches (dW of the unfused lm_head: 384 x 50257
+     * over K 1536): the K blocks go innermost, block of columns by block of columns, so each
+     * block of C stays in cache while its K blocks add up (one pass over C instead of one per
+     * K block). op(A) is then packed once, all K blocks of it. Every element of C still gets
+     * its K blocks in order: bit-identical to the loop below. */
+    if (K > kc && M <= im->mc && (double)M * (double)(j1 - j0) * sizeof(float) > C_RESIDENT_MIN &&
+        (size_t)(mp * K) <= A_ALL_MAX && nb_gemm_ws_grow(&w->a, &w->acap, (size_t)(mp * K)) == 0) {
+        for (int64_t pc = 0; pc < K; pc += kc)
+            im->pack_a(g->ta, a_at(g, i0, pc), g->lda, M, imin(kc, K - pc), w->a + pc * mp);
+        const int64_t nc = even_block(j1 - j0, im->nc, im->nr);
+        for (int64_t jc = j0; jc < j1; jc += nc)
+            for (int64_t pc = 0; pc < K; pc += kc)
+                rect_kblock(im, g, w, i0, i1, jc, imin(jc + nc, j1), pc, imin(kc, K - pc), w->a + pc * mp,
+                            NULL);
+        return;
+    }
     for (int64_t pc = 0; pc < K; pc += kc)
         rect_kblock(im, g, w, i0, i1, j0, j1, pc, imin(kc, K - pc), NULL, NULL);
 }
