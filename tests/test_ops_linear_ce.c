@@ -12,6 +12,7 @@
 #include "backends/backend.h"
 #include "nabla.h"
 #include "ops/linear_ce.h"
+#include "tests/nb_test_targets.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -26,25 +27,6 @@ static nb_tensor *leaf(nb_ctx *ctx, const nb_tensor *t, bool grad) {
     nb_tensor *c = nb_clone(ctx, t);
     ck_assert_ptr_nonnull(c);
     return nb_requires_grad_(c, grad);
-}
-
-/* Random i32 targets in [0, V) with every `every`-th one (from `first`) set to `ignore`. */
-static nb_tensor *targets(nb_ctx *ctx, nb_rng *r, int nd, const int64_t *shape, int V, int ignore, int first,
-                          int every) {
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= shape[i];
-    int32_t *t = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    ck_assert_ptr_nonnull(t);
-    for (int64_t i = 0; i < n; i++) {
-        t[i] = (int32_t)(nb_rng_uniform(r) * (float)V);
-        if (t[i] >= V) t[i] = V - 1;
-        if (every > 0 && i >= first && (i - first) % every == 0) t[i] = ignore;
-    }
-    nb_tensor *tt = nb_from_data(ctx, NB_I32, nd, shape, t);
-    free(t);
-    ck_assert_ptr_nonnull(tt);
-    return tt;
 }
 
 /* Largest |a - b| relative to the largest |b| (a norm-wise relative error); both same shape. */
@@ -96,7 +78,8 @@ static void check_case(const lce_case *k, uint64_t seed) {
     nb_tensor *x0 = randn(ctx, &r, k->nd, k->shape, 1.0f);
     nb_tensor *w0 = randn(ctx, &r, NB_SHAPE(k->V, C), 0.5f);
     nb_tensor *b0 = k->bias ? randn(ctx, &r, NB_SHAPE(k->V), 0.5f) : NULL;
-    nb_tensor *t = targets(ctx, &r, k->nd - 1, k->shape, k->V, -100, k->ignore_first, k->ignore_every);
+    nb_tensor *t =
+        nb_test_targets(ctx, &r, k->nd - 1, k->shape, k->V, -100, k->ignore_first, k->ignore_every);
     nb_tensor *xf = leaf(ctx, x0, true), *wf = leaf(ctx, w0, true), *bf = b0 ? leaf(ctx, b0, true) : NULL;
     nb_tensor *xc = leaf(ctx, x0, true), *wc = leaf(ctx, w0, true), *bc = b0 ? leaf(ctx, b0, true) : NULL;
     int old = nb_linear_ce_set_chunk_rows(k->chunk);
@@ -169,7 +152,7 @@ START_TEST(test_views_and_partial_grads) {
     nb_rng_init(&r, 3);
     nb_tensor *x0 = randn(ctx, &r, NB_SHAPE(10, 6), 1.0f), *wt0 = randn(ctx, &r, NB_SHAPE(6, 15), 0.5f);
     nb_tensor *b0 = randn(ctx, &r, NB_SHAPE(15), 0.5f);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(10), 15, -1, 2, 3);
+    nb_tensor *t = nb_test_targets(ctx, &r, NB_SHAPE(10), 15, -1, 2, 3);
     for (int mode = 0; mode < 3; mode++) { /* 0: all, 1: only w, 2: only b (x, w frozen) */
         nb_tensor *xf = leaf(ctx, x0, mode == 0), *xc = leaf(ctx, x0, mode == 0);
         nb_tensor *Wf = leaf(ctx, wt0, mode < 2), *Wc = leaf(ctx, wt0, mode < 2);
@@ -209,8 +192,8 @@ START_TEST(test_tied_weights) {
     nb_rng_init(&r, 4);
     const int V = 19, C = 8;
     nb_tensor *w0 = randn(ctx, &r, NB_SHAPE(V, C), 0.5f);
-    nb_tensor *ids = targets(ctx, &r, NB_SHAPE(2, 7), V, -1, 0, 0);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(2, 7), V, -1, 5, 6);
+    nb_tensor *ids = nb_test_targets(ctx, &r, NB_SHAPE(2, 7), V, -1, 0, 0);
+    nb_tensor *t = nb_test_targets(ctx, &r, NB_SHAPE(2, 7), V, -1, 5, 6);
     nb_tensor *wf = leaf(ctx, w0, true), *wc = leaf(ctx, w0, true);
     nb_linear_ce_set_chunk_rows(4);
     nb_tensor *xf = nb_tanh(nb_embedding(wf, ids));
@@ -236,7 +219,7 @@ START_TEST(test_all_ignored) {
     nb_tensor *x = leaf(ctx, randn(ctx, &r, NB_SHAPE(5, 4), 1.0f), true);
     nb_tensor *w = leaf(ctx, randn(ctx, &r, NB_SHAPE(7, 4), 1.0f), true);
     nb_tensor *b = leaf(ctx, randn(ctx, &r, NB_SHAPE(7), 1.0f), true);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(5), 7, 3, 0, 1);
+    nb_tensor *t = nb_test_targets(ctx, &r, NB_SHAPE(5), 7, 3, 0, 1);
     nb_linear_ce_set_chunk_rows(2);
     nb_tensor *l = nb_linear_cross_entropy(x, w, b, t, 3);
     nb_linear_ce_set_chunk_rows(0);
@@ -289,7 +272,7 @@ START_TEST(test_gradcheck) {
         nb_tensor *in[3] = {leaf(ctx, randn(ctx, &r, NB_SHAPE(2, 3, 4), 1.0f), true),
                             leaf(ctx, randn(ctx, &r, NB_SHAPE(6, 4), 1.0f), true),
                             leaf(ctx, randn(ctx, &r, NB_SHAPE(6), 1.0f), true)};
-        fn_args a = {targets(ctx, &r, NB_SHAPE(2, 3), 6, -1, 1, 4), -1, chunk, true};
+        fn_args a = {nb_test_targets(ctx, &r, NB_SHAPE(2, 3), 6, -1, 1, 4), -1, chunk, true};
         ck_assert_msg(nb_gradcheck(fn_lce, in, 3, &a, &o) == 1, "%s", nb_last_error());
         a.bias = false;
         ck_assert_msg(nb_gradcheck(fn_lce, in, 2, &a, &o) == 1, "%s", nb_last_error());
@@ -307,16 +290,17 @@ START_TEST(test_errors) {
     nb_rng r;
     nb_rng_init(&r, 10);
     nb_tensor *x = randn(ctx, &r, NB_SHAPE(4, 3), 1.0f), *w = randn(ctx, &r, NB_SHAPE(5, 3), 1.0f);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(4), 5, -1, 0, 0);
+    nb_tensor *t = nb_test_targets(ctx, &r, NB_SHAPE(4), 5, -1, 0, 0);
     ck_assert_ptr_nonnull(nb_linear_cross_entropy(x, w, NULL, t, -1));
     /* shapes */
     expect_error(nb_linear_cross_entropy(x, randn(ctx, &r, NB_SHAPE(15), 1.0f), NULL, t, -1), "2-D");
     expect_error(nb_linear_cross_entropy(x, randn(ctx, &r, NB_SHAPE(5, 4), 1.0f), NULL, t, -1), "[4,3]");
     expect_error(nb_linear_cross_entropy(x, w, randn(ctx, &r, NB_SHAPE(4), 1.0f), t, -1), "bias [4]");
-    expect_error(nb_linear_cross_entropy(x, w, NULL, targets(ctx, &r, NB_SHAPE(3), 5, -1, 0, 0), -1),
+    expect_error(nb_linear_cross_entropy(x, w, NULL, nb_test_targets(ctx, &r, NB_SHAPE(3), 5, -1, 0, 0), -1),
                  "targets [3]");
-    expect_error(nb_linear_cross_entropy(x, w, NULL, targets(ctx, &r, NB_SHAPE(2, 2), 5, -1, 0, 0), -1),
-                 "targets [2,2]");
+    expect_error(
+        nb_linear_cross_entropy(x, w, NULL, nb_test_targets(ctx, &r, NB_SHAPE(2, 2), 5, -1, 0, 0), -1),
+        "targets [2,2]");
     /* dtypes */
     expect_error(nb_linear_cross_entropy(x, w, NULL, nb_cast(t, NB_F32), -1), "i32");
     expect_error(nb_linear_cross_entropy(nb_cast(x, NB_I32), w, NULL, t, -1), "f32");
@@ -349,7 +333,7 @@ START_TEST(test_memory) {
     const int64_t N = 256, C = 16, V = 4000, R = 64;
     nb_tensor *x = leaf(keep, randn(keep, &r, NB_SHAPE(N, C), 1.0f), true);
     nb_tensor *w = leaf(keep, randn(keep, &r, NB_SHAPE(V, C), 0.1f), true);
-    nb_tensor *t = targets(keep, &r, NB_SHAPE(N), (int)V, -1, 0, 9);
+    nb_tensor *t = nb_test_targets(keep, &r, NB_SHAPE(N), (int)V, -1, 0, 9);
     nb_ctx *prev = nb_ctx_use(step);
     nb_linear_ce_set_chunk_rows((int)R);
     size_t chunk = (size_t)(R * V) * sizeof(float), small = 64 * 1024;
@@ -404,7 +388,7 @@ START_TEST(test_fused_vs_two_kernel_op) {
     nb_rng r;
     nb_rng_init(&r, 31);
     nb_tensor *x0 = randn(ctx, &r, NB_SHAPE(40, 12), 1.0f), *w0 = randn(ctx, &r, NB_SHAPE(3001, 12), 0.5f);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(40), 3001, -1, 0, 6);
+    nb_tensor *t = nb_test_targets(ctx, &r, NB_SHAPE(40), 3001, -1, 0, 6);
     nb_tensor *g[2][2], *l[2];
     for (int u = 0; u < 2; u++) {
         if (u) setenv("NABLA_LCE_UNFUSED", "1", 1);

@@ -9,25 +9,7 @@
 
 #include "backends/backend.h"
 #include "nabla.h"
-
-/* Random i32 targets in [0, V) with every `every`-th one (from `first`) set to `ignore`. */
-static nb_tensor *targets(nb_ctx *ctx, nb_rng *r, int nd, const int64_t *shape, int V, int ignore, int first,
-                          int every) {
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++)
-        n *= shape[i];
-    int32_t *t = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    ck_assert_ptr_nonnull(t);
-    for (int64_t i = 0; i < n; i++) {
-        t[i] = (int32_t)(nb_rng_uniform(r) * (float)V);
-        if (t[i] >= V) t[i] = V - 1;
-        if (every > 0 && i >= first && (i - first) % every == 0) t[i] = ignore;
-    }
-    nb_tensor *tt = nb_from_data(ctx, NB_I32, nd, shape, t);
-    free(t);
-    ck_assert_ptr_nonnull(tt);
-    return tt;
-}
+#include "tests/nb_test_targets.h"
 
 /* ---- the backend's one-pass cross-entropy (cross_entropy_fused) ------------------------------ */
 
@@ -147,7 +129,8 @@ static void check_xent_case(const xent_case *c, uint64_t seed) {
     nb_rng r;
     nb_rng_init(&r, seed);
     nb_tensor *X = xent_logits(ctx, &r, c->N, c->C, c->scale, c->offset, c->extreme);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(c->N), (int)c->C, -100, c->ignore_first, c->ignore_every);
+    nb_tensor *t =
+        nb_test_targets(ctx, &r, NB_SHAPE(c->N), (int)c->C, -100, c->ignore_first, c->ignore_every);
     int32_t *T = malloc(sizeof(int32_t) * (size_t)(c->N ? c->N : 1));
     ck_assert_ptr_nonnull(T);
     ck_assert_int_eq(nb_to_array(t, NB_I32, T), 0);
@@ -211,7 +194,7 @@ START_TEST(test_fused_kernel_deterministic_and_errors) {
     nb_rng_init(&r, 21);
     const int64_t N = 48, C = 5003;
     nb_tensor *X = xent_logits(ctx, &r, N, C, 6.0f, 0.0f, false);
-    nb_tensor *t = targets(ctx, &r, NB_SHAPE(N), (int)C, -1, 2, 5);
+    nb_tensor *t = nb_test_targets(ctx, &r, NB_SHAPE(N), (int)C, -1, 2, 5);
     int old = nb_get_num_threads();
     xent_out a = run_fused(be, ctx, X, t, -1, 0.01f);
     nb_set_num_threads(1);

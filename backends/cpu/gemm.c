@@ -512,29 +512,28 @@ static int check_args(const char *fn, const gemm_args *g) {
     return 0;
 }
 
+/* One GEMM on nt threads for the entry point `fn`: 0, or -1 on bad arguments or when a packing
+ * buffer could not be allocated (the unblocked loop then computed C); the message is set. */
+static int sgemm_on(const char *fn, int nt, const gemm_args *g) {
+    g_err[0] = '\0';
+    if (check_args(fn, g) != 0) return -1;
+    if (g->M == 0 || g->N == 0 || gemm_run(impl_get(), g, nt) == 0) return 0;
+    GEMM_ERR("%s: out of memory for packing buffers (M=%lld N=%lld K=%lld); used the unblocked loop", fn,
+             (long long)g->M, (long long)g->N, (long long)g->K);
+    return -1;
+}
+
 void nb_cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
-    g_err[0] = '\0';
-    if (check_args("nb_cpu_sgemm", &g) != 0 || M == 0 || N == 0) return;
-    if (gemm_run(impl_get(), &g, max_threads()) != 0)
-        GEMM_ERR("nb_cpu_sgemm: out of memory for packing buffers (M=%lld N=%lld K=%lld); "
-                 "used the unblocked loop",
-                 (long long)M, (long long)N, (long long)K);
+    (void)sgemm_on("nb_cpu_sgemm", max_threads(), &g);
 }
 
 int nb_cpu_sgemm_serial(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                         int64_t ldc) {
     gemm_args g = {trans_a != 0, trans_b != 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
-    g_err[0] = '\0';
-    if (check_args("nb_cpu_sgemm_serial", &g) != 0) return -1;
-    if (M == 0 || N == 0) return 0;
-    if (gemm_run(impl_get(), &g, 1) == 0) return 0;
-    GEMM_ERR("nb_cpu_sgemm_serial: out of memory for packing buffers (M=%lld N=%lld K=%lld); "
-             "used the unblocked loop",
-             (long long)M, (long long)N, (long long)K);
-    return -1;
+    return sgemm_on("nb_cpu_sgemm_serial", 1, &g);
 }
 
 void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
