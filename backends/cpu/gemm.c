@@ -157,6 +157,27 @@ static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws
     }
 }
 
+/* op(B) spanning at least this many bytes per K block gets its next panel (read in place) or
+ * the source of its next packed block prefetched, a slice per register tile (prefetch_slice). */
+#define B_PREFETCH_MIN (256 * 1024)
+
+/* Slice `part` of `parts` of the rows x cols floats at x (row stride ldx) fetched towards L2
+ * (prefetcht2). The B operands of the fused loss are the 77 MB vocabulary weight, streamed from
+ * memory: fetching the next panel (read in place, dX) or the next block's source (packed,
+ * logits) while the current one computes, instead of stalling on its first touch, made those
+ * GEMMs 2-3% faster. Only a hint: no value changes. */
+static void prefetch_slice(const float *x, int64_t ldx, int64_t rows, int64_t cols, int64_t part,
+                           int64_t parts) {
+    const int64_t r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
+    const int64_t bytes = cols * (int64_t)sizeof(float);
+    for (int64_t p = r0; p < r1; p++) {
+        const char *row = (const char *)(x + p * ldx);
+        for (int64_t q = 0; q < bytes; q += 64)
+            __builtin_prefetch(row + q, 0, 1);
+        __builtin_prefetch(row + bytes - 1, 0, 1);
+    }
+}
+
 /* One K block (depth kb from pc) of rows [i0, i1) x columns [j0, j1) of C with workspace w
  * (already grown). `apk`, when not NULL, holds op(A) rows [i0, i1) of this K block already
  * packed (panel r at apk + r*mr*kb); `bpk` likewise op(B) columns [j0, j1). Packed or not, every
@@ -171,6 +192,7 @@ static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *
     /* One block of columns (a tall, narrow C such as dW of the vocabulary): B is packed once per
      * K block and kept for every block of rows. */
     const int b_once = !bpk && !direct_b && N <= im->nc;
+    const int prefetch = (double)kb * (double)(direct_b ? g->ldb : g->N) * sizeof(float) >= B_PREFETCH_MIN;
     if (b_once) im->pack_b(g->tb, b_at(g, pc, j0), g->ldb, kb, N, w->b);
     for (int64_t ic = 0; ic < M; ic += mc) {
         const int64_t mb = imin(mc, M - ic);
@@ -185,20 +207,43 @@ static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *
             if (!direct_b) {
                 const float *bblk = bpk ? bpk + jc * kb : w->b;
                 if (!bpk && !b_once) im->pack_b(g->tb, b_at(g, pc, j0 + jc), g->ldb, kb, nb, w->b);
+                /* the source of the next block of B (the next columns), packed after this one */
+                const int64_t nbn = bpk || b_once ? 0 : imin(nc, N - jc - nc);
+                const float *next = nbn > 0 && prefetch ? b_at(g, pc, j0 + jc + nc) : NULL;
+                const int64_t tn = cdiv(nb, nr), tiles = cdiv(mb, mr) * tn;
                 for (int64_t ir = 0; ir < mb; ir += mr)
-                    for (int64_t jr = 0; jr < nb; jr += nr)
+                    for (int64_t jr = 0; jr < nb; jr += nr) {
+                        if (next)
+                            prefetch_slice(next, g->ldb, g->tb ? nbn : kb, g->tb ? kb : nbn,
+                                           ir / mr * tn + jr / nr, tiles);
                         im->kernel(kb, ablk + ir * kb, bblk + jr * kb, nr, cblk + ir * g->ldc + jr, g->ldc,
                                    (int)imin(mr, mb - ir), (int)imin(nr, nb - jr), g->alpha, beta);
+                    }
                 continue;
             }
             /* B in place; only a last, narrower panel is packed (zero-padded). */
-            const int64_t nfull = nb / nr * nr;
+            const int64_t nfull = nb / nr * nr, tiles = cdiv(mb, mr);
             if (nfull < nb) im->pack_b(0, b_at(g, pc, j0 + jc + nfull), g->ldb, kb, nb - nfull, w->b);
             for (int64_t jr = 0; jr < nb; jr += nr) {
                 const float *bp = jr < nfull ? b_at(g, pc, j0 + jc + jr) : w->b;
                 const int64_t ldbp = jr < nfull ? g->ldb : nr;
+                /* the panel after this one: the next columns, else the next block of columns,
+                 * else the first columns of the next K block */
+                const float *next = NULL;
+                int64_t next_rows = kb, next_cols = nr;
+                if (prefetch && jr + nr < nfull) {
+                    next = b_at(g, pc, j0 + jc + jr + nr);
+                } else if (prefetch && jc + nc < N) {
+                    next = b_at(g, pc, j0 + jc + nc);
+                    next_cols = imin(nr, N - jc - nc);
+                } else if (prefetch && ic + mc >= M && pc + kb < g->K) {
+                    next = b_at(g, pc + kb, j0);
+                    next_rows = imin(k_block(im, g->K), g->K - pc - kb);
+                    next_cols = imin(nr, N);
+                }
                 for (int64_t ir = 0; ir < mb; ir += mr) {
                     const int tm = (int)imin(mr, mb - ir), tn = (int)imin(nr, nb - jr);
+                    if (next) prefetch_slice(next, g->ldb, next_rows, next_cols, ir / mr, tiles);
                     if (direct_a)
                         im->kernel_ad(kb, a_at(g, i0 + ic + ir, pc), g->lda, bp, ldbp,
                                       cblk + ir * g->ldc + jr, g->ldc, tm, tn, g->alpha, beta);
