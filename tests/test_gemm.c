@@ -266,6 +266,36 @@ START_TEST(test_c_resident_order) {
 }
 END_TEST
 
+/* Large GEMMs of one K block split one way are balanced at run time (a large piece per thread,
+ * then small pieces from a shared counter): which thread computes which piece must not change a
+ * bit. Columns split (op(A) packed whole per thread, including B read in place for few rows) and
+ * rows split (op(B) packed whole), every transpose case, beta 0 over NaN and beta 1. */
+START_TEST(test_balanced) {
+    force(ISAS[_i]);
+    static const int64_t shapes[][3] = {{200, 13001, 300}, {13001, 130, 300}, {150, 17000, 200}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int t = 0; t < 4; t++)
+            thread_counts_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], (float)(t & 1));
+    /* and the same bits as the static split */
+    const int64_t M = 300, N = 9000, K = 250;
+    float *A = make_mat(M, K, K, 0), *B = make_mat(N, K, K, 0);
+    float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
+    ck_assert(C1 && C2);
+    const int nt = nb_get_num_threads(), was = nb_cpu_gemm_set_balancing(1);
+    nb_set_num_threads(2);
+    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    nb_cpu_gemm_set_balancing(0);
+    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
+    nb_cpu_gemm_set_balancing(was);
+    nb_set_num_threads(nt);
+    ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
+    free(A);
+    free(B);
+    free(C1);
+    free(C2);
+}
+END_TEST
+
 /* Batched with stride-0 broadcasts, against single GEMMs and the reference. */
 START_TEST(test_batched) {
     force(ISAS[_i]);
@@ -417,6 +447,7 @@ Suite *make_suite(void) {
         tcase_add_loop_test(ti, test_tall_accumulate, i, i + 1);
         tcase_add_loop_test(ti, test_thread_splits, i, i + 1);
         tcase_add_loop_test(ti, test_c_resident_order, i, i + 1);
+        tcase_add_loop_test(ti, test_balanced, i, i + 1);
         suite_add_tcase(s, ti);
     }
     nb_cpu_gemm_force_isa(NULL);

@@ -429,6 +429,71 @@ static void gemm_team(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws **w
     }
 }
 
+/* Large GEMMs split only one way (all rows, or all columns, to every thread) whose other operand
+ * is small enough to pack whole into each thread's buffer (at most BAL_SHARED_MAX floats), with
+ * one K block and at least BAL_MIN_WORK multiply-adds, are balanced at run time (gemm_balanced). */
+#define BAL_SHARED_MAX ((int64_t)1 << 18)
+#define BAL_MIN_WORK   5.0e8
+/* Share of the split dimension handed out as small pieces at the end, and pieces per thread. */
+#define BAL_TAIL_PCT    15
+#define BAL_TAIL_PIECES 8
+static atomic_int g_balance = 1;
+
+int nb_cpu_gemm_set_balancing(int on) { return atomic_exchange(&g_balance, on != 0); }
+
+/* The pieces of a dimension of `units` register tiles for nt threads: one large first piece per
+ * thread (85% of the tiles between them), then up to BAL_TAIL_PIECES small ones per thread;
+ * bounds[0..n] in tiles. Returns n. */
+static int balanced_pieces(int64_t units, int nt, int64_t *bounds) {
+    const int64_t tail = units * BAL_TAIL_PCT / 100, head = units - tail;
+    int64_t small = (int64_t)nt * BAL_TAIL_PIECES;
+    if (small > tail) small = tail;
+    int n = 0;
+    bounds[0] = 0;
+    for (int t = 0; t < nt; t++)
+        bounds[++n] = head * (t + 1) / nt;
+    for (int64_t i = 0; i < small; i++)
+        bounds[++n] = head + tail * (i + 1) / small;
+    return n;
+}
+
+/* One GEMM of a single K block split along rows (split_rows: every piece has all the columns,
+ * op(B) packed whole once per thread) or along columns (op(A) packed whole once per thread). Each
+ * thread first computes its large piece, then takes small pieces from a shared counter until none
+ * is left, so a thread slowed down (by memory, or by the machine) no longer holds the other back
+ * at the end. Which thread computes a piece changes no value: C is the same as gemm_rect's. */
+static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws **ws, int nt,
+                          int split_rows) {
+    const int64_t unit = split_rows ? im->mr : im->nr;
+    const int64_t units = cdiv(split_rows ? g->M : g->N, unit);
+    int64_t bounds[MAX_PARTS * (BAL_TAIL_PIECES + 1) + 1];
+    const int np = balanced_pieces(units, nt, bounds);
+    atomic_int next;
+    atomic_init(&next, nt);
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        nb_gemm_ws *w = ws[t];
+        float *shared = split_rows ? w->b : w->a;
+        if (split_rows)
+            im->pack_b(g->tb, g->B, g->ldb, g->K, g->N, shared);
+        else
+            im->pack_a(g->ta, g->A, g->lda, g->M, g->K, shared);
+        for (int p = t; p < np; p = atomic_fetch_add(&next, 1)) {
+            const int64_t lo = bounds[p] * unit, hi = imin(bounds[p + 1] * unit, split_rows ? g->M : g->N);
+            if (lo >= hi) continue;
+            if (split_rows)
+                rect_kblock(im, g, w, lo, hi, 0, g->N, 0, g->K, NULL, shared);
+            else
+                rect_kblock(im, g, w, 0, g->M, lo, hi, 0, g->K, shared, NULL);
+        }
+    }
+}
+
 /* One GEMM on up to nt threads; 0, or -1 when some part ran out of memory (and was computed by
  * the naive loop instead). */
 static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
@@ -454,6 +519,20 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
     nb_gemm_ws *ws[MAX_PARTS];
     nb_gemm_ws_acquire(nt, ws);
     int rc = nb_gemm_ws_reserve(nt, ws, need_a(im, g, max_rows), need_b(im, g, max_cols));
+    /* run-time balancing: the operand every thread packs whole */
+    const int64_t whole = pn == 1 ? tn * im->nr * g->K : tm * im->mr * g->K;
+    if (rc == 0 && nt > 1 && !share_a && !share_b && (pm == 1 || pn == 1) && kb >= g->K &&
+        whole <= BAL_SHARED_MAX && work >= BAL_MIN_WORK && !small_path(im, g) && atomic_load(&g_balance)) {
+        int ok = 1;
+        for (int t = 0; t < nt && ok; t++)
+            ok = pn == 1 ? nb_gemm_ws_grow(&ws[t]->b, &ws[t]->bcap, (size_t)whole) == 0
+                         : nb_gemm_ws_grow(&ws[t]->a, &ws[t]->acap, (size_t)whole) == 0;
+        if (ok) {
+            gemm_balanced(im, g, ws, nt, pn == 1);
+            nb_gemm_ws_release(nt, ws);
+            return 0;
+        }
+    }
     if ((share_a || share_b) && rc == 0) {
         /* The shared block lives in part 0's buffer for that operand, which part 0 then does not
          * use for itself. */
