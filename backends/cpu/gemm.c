@@ -1,6 +1,7 @@
-/* backends/cpu/gemm.c - the GEMM driver: argument checks, ISA dispatch, cache blocking and
- * the OpenMP split of C. The per-thread packing buffers live in gemm_ws.c, the packing
- * routines and micro-kernels in gemm_generic.c, gemm_avx2.c and gemm_avx512.c. */
+/* backends/cpu/gemm.c - the GEMM driver: argument checks, ISA dispatch and the OpenMP split of
+ * C. One thread's blocked GEMM of a rectangle lives in gemm_block.c, the per-thread packing
+ * buffers in gemm_ws.c, the packing routines and micro-kernels in gemm_generic.c, gemm_avx2.c
+ * and gemm_avx512.c. */
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/gemm_internal.h"
 #include "tensor/internal.h"
@@ -86,241 +87,6 @@ int nb_cpu_gemm_force_isa(const char *isa) {
 
 const char *nb_cpu_gemm_isa(void) { return impl_get()->name; }
 
-/* ---- the blocked single-thread GEMM -------------------------------------------------------- */
-
-typedef struct gemm_args {
-    int ta, tb;
-    int64_t M, N, K;
-    float alpha, beta;
-    const float *A, *B;
-    float *C;
-    int64_t lda, ldb, ldc;
-} gemm_args;
-
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* Splits n into equal blocks of at most `blk`, rounded up to a multiple of `mult`. */
-static int64_t even_block(int64_t n, int64_t blk, int64_t mult) {
-    int64_t b = cdiv(n, cdiv(n, blk));
-    return cdiv(b, mult) * mult;
-}
-
-/* Depth of the K blocks: depends only on K and the path, so every thread (and every thread
- * count) sums each element of C in the same order. K up to 4/3 of the path's kc stays one
- * block: C is then read and written once (beta == 1 accumulation with a small K, such as
- * dW += X^T dY over a 512-row chunk, costs no second pass over a large C). */
-static int64_t k_block(const nb_gemm_impl *im, int64_t K) {
-    if (K <= im->kc + im->kc / 3) return cdiv(K, 8) * 8;
-    return even_block(K, im->kc, 8);
-}
-
-/* Buffer sizes (floats) that any rectangle of at most `rows` x `cols` needs: even_block(n, blk,
- * mult) never exceeds roundup(min(n, blk), mult). */
-static size_t need_a(const nb_gemm_impl *im, const gemm_args *g, int64_t rows) {
-    return (size_t)(cdiv(imin(rows, im->mc), im->mr) * im->mr * k_block(im, g->K));
-}
-
-static size_t need_b(const nb_gemm_impl *im, const gemm_args *g, int64_t cols) {
-    return (size_t)(cdiv(imin(cols, im->nc), im->nr) * im->nr * k_block(im, g->K));
-}
-
-static const float *a_at(const gemm_args *g, int64_t i, int64_t p) {
-    return g->ta ? g->A + p * g->lda + i : g->A + i * g->lda + p;
-}
-
-static const float *b_at(const gemm_args *g, int64_t p, int64_t j) {
-    return g->tb ? g->B + j * g->ldb + p : g->B + p * g->ldb + j;
-}
-
-/* Rectangles at most this many rows high use op(B) = B in place, without packing it: each
- * B panel is used by few register tiles, and the copy costs more than the strided reads. */
-#define DIRECT_B_MAX_M 192
-
-/* Few rows times B^T (any op(A)): dot products over K blocks, no B packing. */
-static void gemm_rect_dot(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
-                          int64_t j0, int64_t j1) {
-    const int64_t M = i1 - i0, K = g->K, kc = k_block(im, K);
-    for (int64_t pc = 0; pc < K; pc += kc) {
-        const int64_t kb = imin(kc, K - pc);
-        const float *ap = a_at(g, i0, pc);
-        int64_t ldap = g->lda;
-        if (g->ta) { /* gather the M columns of A into rows */
-            for (int64_t p = 0; p < kb; p++)
-                for (int64_t i = 0; i < M; i++)
-                    w->a[i * kb + p] = ap[p * g->lda + i];
-            ap = w->a;
-            ldap = kb;
-        }
-        im->dot_nt(M, j1 - j0, kb, ap, ldap, b_at(g, pc, j0), g->ldb, g->C + i0 * g->ldc + j0, g->ldc,
-                   g->alpha, pc == 0 ? g->beta : 1.0f);
-    }
-}
-
-/* op(B) spanning at least this many bytes per K block gets its next panel (read in place) or
- * the source of its next packed block prefetched, a slice per register tile (prefetch_slice). */
-#define B_PREFETCH_MIN (256 * 1024)
-
-/* Slice `part` of `parts` of the rows x cols floats at x (row stride ldx) fetched towards L2
- * (prefetcht2). The B operands of the fused loss are the 77 MB vocabulary weight, streamed from
- * memory: fetching the next panel (read in place, dX) or the next block's source (packed,
- * logits) while the current one computes, instead of stalling on its first touch, made those
- * GEMMs 2-3% faster. Only a hint: no value changes. */
-static void prefetch_slice(const float *x, int64_t ldx, int64_t rows, int64_t cols, int64_t part,
-                           int64_t parts) {
-    const int64_t r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
-    const int64_t bytes = cols * (int64_t)sizeof(float);
-    for (int64_t p = r0; p < r1; p++) {
-        const char *row = (const char *)(x + p * ldx);
-        for (int64_t q = 0; q < bytes; q += 64)
-            __builtin_prefetch(row + q, 0, 1);
-        __builtin_prefetch(row + bytes - 1, 0, 1);
-    }
-}
-
-/* One K block (depth kb from pc) of rows [i0, i1) x columns [j0, j1) of C with workspace w
- * (already grown). `apk`, when not NULL, holds op(A) rows [i0, i1) of this K block already
- * packed (panel r at apk + r*mr*kb); `bpk` likewise op(B) columns [j0, j1). Packed or not, every
- * element of C gets the same operations in the same order. */
-static void rect_kblock(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
-                        int64_t j0, int64_t j1, int64_t pc, int64_t kb, const float *apk, const float *bpk) {
-    const int64_t M = i1 - i0, N = j1 - j0;
-    const int64_t mc = even_block(M, im->mc, im->mr), nc = even_block(N, im->nc, im->nr);
-    const int mr = im->mr, nr = im->nr;
-    const float beta = pc == 0 ? g->beta : 1.0f;
-    const int direct_b = !bpk && !g->tb && M <= DIRECT_B_MAX_M;
-    /* One block of columns (a tall, narrow C such as dW of the vocabulary): B is packed once per
-     * K block and kept for every block of rows. */
-    const int b_once = !bpk && !direct_b && N <= im->nc;
-    const int prefetch = (double)kb * (double)(direct_b ? g->ldb : g->N) * sizeof(float) >= B_PREFETCH_MIN;
-    if (b_once) im->pack_b(g->tb, b_at(g, pc, j0), g->ldb, kb, N, w->b);
-    for (int64_t ic = 0; ic < M; ic += mc) {
-        const int64_t mb = imin(mc, M - ic);
-        /* With B in place, op(A) = A is read in place too (the packed copy cost more than it
-         * saved); the kernels do the same operations either way. */
-        const int direct_a = direct_b && !apk && !g->ta && im->kernel_ad;
-        const float *ablk = apk ? apk + ic * kb : w->a;
-        if (!apk && !direct_a) im->pack_a(g->ta, a_at(g, i0 + ic, pc), g->lda, mb, kb, w->a);
-        for (int64_t jc = 0; jc < N; jc += nc) {
-            const int64_t nb = imin(nc, N - jc);
-            float *cblk = g->C + (i0 + ic) * g->ldc + j0 + jc;
-            if (!direct_b) {
-                const float *bblk = bpk ? bpk + jc * kb : w->b;
-                if (!bpk && !b_once) im->pack_b(g->tb, b_at(g, pc, j0 + jc), g->ldb, kb, nb, w->b);
-                /* the source of the next block of B (the next columns), packed after this one */
-                const int64_t nbn = bpk || b_once ? 0 : imin(nc, N - jc - nc);
-                const float *next = nbn > 0 && prefetch ? b_at(g, pc, j0 + jc + nc) : NULL;
-                const int64_t tn = cdiv(nb, nr), tiles = cdiv(mb, mr) * tn;
-                for (int64_t ir = 0; ir < mb; ir += mr)
-                    for (int64_t jr = 0; jr < nb; jr += nr) {
-                        if (next)
-                            prefetch_slice(next, g->ldb, g->tb ? nbn : kb, g->tb ? kb : nbn,
-                                           ir / mr * tn + jr / nr, tiles);
-                        im->kernel(kb, ablk + ir * kb, bblk + jr * kb, nr, cblk + ir * g->ldc + jr, g->ldc,
-                                   (int)imin(mr, mb - ir), (int)imin(nr, nb - jr), g->alpha, beta);
-                    }
-                continue;
-            }
-            /* B in place; only a last, narrower panel is packed (zero-padded). */
-            const int64_t nfull = nb / nr * nr, tiles = cdiv(mb, mr);
-            if (nfull < nb) im->pack_b(0, b_at(g, pc, j0 + jc + nfull), g->ldb, kb, nb - nfull, w->b);
-            for (int64_t jr = 0; jr < nb; jr += nr) {
-                const float *bp = jr < nfull ? b_at(g, pc, j0 + jc + jr) : w->b;
-                const int64_t ldbp = jr < nfull ? g->ldb : nr;
-                /* the panel after this one: the next columns, else the next block of columns,
-                 * else the first columns of the next K block */
-                const float *next = NULL;
-                int64_t next_rows = kb, next_cols = nr;
-                if (prefetch && jr + nr < nfull) {
-                    next = b_at(g, pc, j0 + jc + jr + nr);
-                } else if (prefetch && jc + nc < N) {
-                    next = b_at(g, pc, j0 + jc + nc);
-                    next_cols = imin(nr, N - jc - nc);
-                } else if (prefetch && ic + mc >= M && pc + kb < g->K) {
-                    next = b_at(g, pc + kb, j0);
-                    next_rows = imin(k_block(im, g->K), g->K - pc - kb);
-                    next_cols = imin(nr, N);
-                }
-                for (int64_t ir = 0; ir < mb; ir += mr) {
-                    const int tm = (int)imin(mr, mb - ir), tn = (int)imin(nr, nb - jr);
-                    if (next) prefetch_slice(next, g->ldb, next_rows, next_cols, ir / mr, tiles);
-                    if (direct_a)
-                        im->kernel_ad(kb, a_at(g, i0 + ic + ir, pc), g->lda, bp, ldbp,
-                                      cblk + ir * g->ldc + jr, g->ldc, tm, tn, g->alpha, beta);
-                    else
-                        im->kernel(kb, ablk + ir * kb, bp, ldbp, cblk + ir * g->ldc + jr, g->ldc, tm, tn,
-                                   g->alpha, beta);
-                }
-            }
-        }
-    }
-}
-
-/* gemm_rect keeps a block of C in cache across the K blocks when its rectangle of C is larger
- * than this (bytes; well past the L2 of one core) and all of its op(A) packs into at most
- * A_ALL_MAX floats. */
-#define C_RESIDENT_MIN (8.0 * 1048576.0)
-#define A_ALL_MAX      ((size_t)4 << 20)
-
-/* Computes rows [i0, i1) x columns [j0, j1) of C with workspace w (already grown). */
-static void gemm_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
-                      int64_t j0, int64_t j1) {
-    /* Chosen by the whole M, so every thread sums in the same order. */
-    if (g->tb && im->dot_nt && g->M <= NB_GEMM_DOT_MAX_M) {
-        gemm_rect_dot(im, g, w, i0, i1, j0, j1);
-        return;
-    }
-    if (!g->tb && im->axpy_nn && g->M <= NB_GEMM_DOT_MAX_M) {
-        im->axpy_nn(i1 - i0, j1 - j0, g->K, a_at(g, i0, 0), g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
-                    b_at(g, 0, j0), g->ldb, g->C + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta);
-        return;
-    }
-    const int64_t K = g->K, kc = k_block(im, K), M = i1 - i0, mp = cdiv(M, im->mr) * im->mr;
-    /* Several K blocks and a C too big for the caches (dW of the unfused lm_head: 384 x 50257
-     * over K 1536): the K blocks go innermost, block of columns by block of columns, so each
-     * block of C stays in cache while its K blocks add up (one pass over C instead of one per
-     * K block). op(A) is then packed once, all K blocks of it. Every element of C still gets
-     * its K blocks in order: bit-identical to the loop below. */
-    if (K > kc && M <= im->mc && (double)M * (double)(j1 - j0) * sizeof(float) > C_RESIDENT_MIN &&
-        (size_t)(mp * K) <= A_ALL_MAX && nb_gemm_ws_grow(&w->a, &w->acap, (size_t)(mp * K)) == 0) {
-        for (int64_t pc = 0; pc < K; pc += kc)
-            im->pack_a(g->ta, a_at(g, i0, pc), g->lda, M, imin(kc, K - pc), w->a + pc * mp);
-        const int64_t nc = even_block(j1 - j0, im->nc, im->nr);
-        for (int64_t jc = j0; jc < j1; jc += nc)
-            for (int64_t pc = 0; pc < K; pc += kc)
-                rect_kblock(im, g, w, i0, i1, jc, imin(jc + nc, j1), pc, imin(kc, K - pc), w->a + pc * mp,
-                            NULL);
-        return;
-    }
-    for (int64_t pc = 0; pc < K; pc += kc)
-        rect_kblock(im, g, w, i0, i1, j0, j1, pc, imin(kc, K - pc), NULL, NULL);
-}
-
-/* Last resort when a packing buffer cannot be allocated: the plain triple loop. */
-static void gemm_rect_naive(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    for (int64_t i = i0; i < i1; i++) {
-        for (int64_t j = j0; j < j1; j++) {
-            float acc = 0.0f;
-            for (int64_t p = 0; p < g->K; p++)
-                acc += *a_at(g, i, p) * *b_at(g, p, j);
-            float *c = g->C + i * g->ldc + j;
-            *c = g->beta == 0.0f ? g->alpha * acc : g->alpha * acc + g->beta * *c;
-        }
-    }
-}
-
-/* C = beta * C, for K == 0 or alpha == 0 (A and B are not read). */
-static void scale_c(const gemm_args *g) {
-    for (int64_t i = 0; i < g->M; i++) {
-        float *c = g->C + i * g->ldc;
-        if (g->beta == 0.0f)
-            memset(c, 0, (size_t)g->N * sizeof(float));
-        else if (g->beta != 1.0f)
-            for (int64_t j = 0; j < g->N; j++)
-                c[j] *= g->beta;
-    }
-}
-
 /* ---- threads ------------------------------------------------------------------------------- */
 
 static int max_threads(void) {
@@ -347,7 +113,7 @@ static int split_grid(const nb_gemm_impl *im, const gemm_args *g, int nt, int *p
             const double rows = (double)(cdiv(tm, a) * im->mr);
             const double cols = (double)(cdiv(tn, b) * im->nr);
             const double K = (double)g->K;
-            /* B is packed once per block of rows, unless read in place (rect_kblock), which
+            /* B is packed once per block of rows, unless read in place (nb_gemm_rect_kblock), which
              * still streams it once (half the cost of a copy, measured). */
             const double bpack = !g->tb && rows <= DIRECT_B_MAX_M
                                      ? 0.5 * cols * K
@@ -369,9 +135,9 @@ static int split_grid(const nb_gemm_impl *im, const gemm_args *g, int nt, int *p
 static void run_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
                      int64_t j0, int64_t j1) {
     if (w)
-        gemm_rect(im, g, w, i0, i1, j0, j1);
+        nb_gemm_rect(im, g, w, i0, i1, j0, j1);
     else
-        gemm_rect_naive(g, i0, i1, j0, j1);
+        nb_gemm_rect_naive(g, i0, i1, j0, j1);
 }
 
 /* Largest shared packed block (floats): op(A) of all M rows, or op(B) of all N columns, for one
@@ -385,7 +151,7 @@ static atomic_int g_share_pack;
 
 int nb_cpu_gemm_set_shared_packing(int on) { return atomic_exchange(&g_share_pack, on != 0); }
 
-/* Whether gemm_rect takes one of its few-row paths (not blocked) for this GEMM. */
+/* Whether nb_gemm_rect takes one of its few-row paths (not blocked) for this GEMM. */
 static int small_path(const nb_gemm_impl *im, const gemm_args *g) {
     return g->M <= NB_GEMM_DOT_MAX_M && (g->tb ? im->dot_nt != NULL : im->axpy_nn != NULL);
 }
@@ -421,8 +187,8 @@ static void gemm_team(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws **w
                 const int64_t i0 = tm * pi / pm * im->mr, i1 = imin(tm * (pi + 1) / pm * im->mr, g->M);
                 const int64_t j0 = tn * pj / pn * im->nr, j1 = imin(tn * (pj + 1) / pn * im->nr, g->N);
                 if (i0 < i1 && j0 < j1)
-                    rect_kblock(im, g, ws[part], i0, i1, j0, j1, pc, kb, share_a ? shared + i0 * kb : NULL,
-                                share_a ? NULL : shared + j0 * kb);
+                    nb_gemm_rect_kblock(im, g, ws[part], i0, i1, j0, j1, pc, kb,
+                                        share_a ? shared + i0 * kb : NULL, share_a ? NULL : shared + j0 * kb);
             }
 #pragma omp barrier
         }
@@ -461,7 +227,7 @@ static int balanced_pieces(int64_t units, int nt, int64_t *bounds) {
  * op(B) packed whole once per thread) or along columns (op(A) packed whole once per thread). Each
  * thread first computes its large piece, then takes small pieces from a shared counter until none
  * is left, so a thread slowed down (by memory, or by the machine) no longer holds the other back
- * at the end. Which thread computes a piece changes no value: C is the same as gemm_rect's. */
+ * at the end. Which thread computes a piece changes no value: C is the same as nb_gemm_rect's. */
 static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws **ws, int nt,
                           int split_rows) {
     const int64_t unit = split_rows ? im->mr : im->nr;
@@ -487,9 +253,9 @@ static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws
             const int64_t lo = bounds[p] * unit, hi = imin(bounds[p + 1] * unit, split_rows ? g->M : g->N);
             if (lo >= hi) continue;
             if (split_rows)
-                rect_kblock(im, g, w, lo, hi, 0, g->N, 0, g->K, NULL, shared);
+                nb_gemm_rect_kblock(im, g, w, lo, hi, 0, g->N, 0, g->K, NULL, shared);
             else
-                rect_kblock(im, g, w, 0, g->M, lo, hi, 0, g->K, shared, NULL);
+                nb_gemm_rect_kblock(im, g, w, 0, g->M, lo, hi, 0, g->K, shared, NULL);
         }
     }
 }
@@ -498,7 +264,7 @@ static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws
  * the naive loop instead). */
 static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
     if (g->K == 0 || g->alpha == 0.0f) {
-        scale_c(g);
+        nb_gemm_scale_c(g);
         return 0;
     }
     const double work = (double)g->M * (double)g->N * (double)g->K;
@@ -589,7 +355,7 @@ static int gemm_run_batch(const nb_gemm_impl *im, const gemm_args *g, int64_t ba
                 gi.B = g->B ? g->B + i * stride_b : NULL;
                 gi.C = g->C + i * stride_c;
                 if (gi.K == 0 || gi.alpha == 0.0f)
-                    scale_c(&gi);
+                    nb_gemm_scale_c(&gi);
                 else
                     run_rect(im, &gi, ws[part], 0, gi.M, 0, gi.N);
             }

@@ -84,4 +84,72 @@ const nb_gemm_impl *nb_gemm_impl_avx512(void);
 void nb_gemm_pack_a_ref(int mr, int trans, const float *x, int64_t ldx, int64_t m, int64_t k, float *dst);
 void nb_gemm_pack_b_ref(int nr, int trans, const float *x, int64_t ldx, int64_t k, int64_t n, float *dst);
 
+/* ---- the driver's shared pieces (gemm.c: dispatch and threads; gemm_block.c: one thread's
+ * blocked GEMM) ------------------------------------------------------------------------------ */
+
+/* One GEMM's arguments, as nb_cpu_sgemm takes them. */
+typedef struct gemm_args {
+    int ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int64_t lda, ldb, ldc;
+} gemm_args;
+
+static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Splits n into equal blocks of at most `blk`, rounded up to a multiple of `mult`. */
+static inline int64_t even_block(int64_t n, int64_t blk, int64_t mult) {
+    int64_t b = cdiv(n, cdiv(n, blk));
+    return cdiv(b, mult) * mult;
+}
+
+/* Depth of the K blocks: depends only on K and the path, so every thread (and every thread
+ * count) sums each element of C in the same order. K up to 4/3 of the path's kc stays one
+ * block: C is then read and written once (beta == 1 accumulation with a small K, such as
+ * dW += X^T dY over a 512-row chunk, costs no second pass over a large C). */
+static inline int64_t k_block(const nb_gemm_impl *im, int64_t K) {
+    if (K <= im->kc + im->kc / 3) return cdiv(K, 8) * 8;
+    return even_block(K, im->kc, 8);
+}
+
+/* Buffer sizes (floats) that any rectangle of at most `rows` x `cols` needs: even_block(n, blk,
+ * mult) never exceeds roundup(min(n, blk), mult). */
+static inline size_t need_a(const nb_gemm_impl *im, const gemm_args *g, int64_t rows) {
+    return (size_t)(cdiv(imin(rows, im->mc), im->mr) * im->mr * k_block(im, g->K));
+}
+
+static inline size_t need_b(const nb_gemm_impl *im, const gemm_args *g, int64_t cols) {
+    return (size_t)(cdiv(imin(cols, im->nc), im->nr) * im->nr * k_block(im, g->K));
+}
+
+/* Addresses of op(A)(i, p) and op(B)(p, j). */
+static inline const float *a_at(const gemm_args *g, int64_t i, int64_t p) {
+    return g->ta ? g->A + p * g->lda + i : g->A + i * g->lda + p;
+}
+
+static inline const float *b_at(const gemm_args *g, int64_t p, int64_t j) {
+    return g->tb ? g->B + j * g->ldb + p : g->B + p * g->ldb + j;
+}
+
+/* Rectangles at most this many rows high use op(B) = B in place, without packing it: each
+ * B panel is used by few register tiles, and the copy costs more than the strided reads. */
+#define DIRECT_B_MAX_M 192
+
+/* Rows [i0, i1) x columns [j0, j1) of C on the calling thread with workspace w (grown by the
+ * caller to need_a / need_b of the rectangle). */
+void nb_gemm_rect(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
+                  int64_t j0, int64_t j1);
+/* One K block (depth kb from pc) of that rectangle; `apk` / `bpk`, when not NULL, hold op(A) rows
+ * [i0, i1) / op(B) columns [j0, j1) of this K block already packed. The same values either way. */
+void nb_gemm_rect_kblock(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws *w, int64_t i0, int64_t i1,
+                         int64_t j0, int64_t j1, int64_t pc, int64_t kb, const float *apk, const float *bpk);
+/* The plain triple loop over the rectangle: the last resort when a packing buffer cannot be
+ * allocated. */
+void nb_gemm_rect_naive(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+/* C = beta * C, for K == 0 or alpha == 0 (A and B are not read). */
+void nb_gemm_scale_c(const gemm_args *g);
+
 #endif
