@@ -266,13 +266,15 @@ START_TEST(test_c_resident_order) {
 }
 END_TEST
 
-/* Large GEMMs of one K block split one way are balanced at run time (a large piece per thread,
+/* Large GEMMs split one way are balanced at run time (a large piece per thread,
  * then small pieces from a shared counter): which thread computes which piece must not change a
  * bit. Columns split (op(A) packed whole per thread, including B read in place for few rows) and
- * rows split (op(B) packed whole), every transpose case, beta 0 over NaN and beta 1. */
+ * rows split (op(B) packed whole), one K block or several, every transpose case, beta 0 over NaN
+ * and beta 1. */
 START_TEST(test_balanced) {
     force(ISAS[_i]);
-    static const int64_t shapes[][3] = {{200, 13001, 300}, {13001, 130, 300}, {150, 17000, 200}};
+    static const int64_t shapes[][3] = {
+        {200, 13001, 300}, {13001, 130, 300}, {150, 17000, 200}, {5000, 130, 900}, {100, 8000, 800}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++)
             thread_counts_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], (float)(t & 1));
