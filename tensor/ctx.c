@@ -84,7 +84,10 @@ nb_ctx *nb_ctx_new(size_t chunk_bytes) {
     nb_init_once();
     nb_ctx *c = calloc(1, sizeof *c);
     if (!c) return nb_set_error("ctx_new: out of memory");
-    c->chunk_bytes = chunk_bytes ? chunk_bytes : (size_t)64 << 20;
+    /* 32 MiB by default: a step context's last, partly used chunk and the tails the bump pointer
+     * leaves behind are the memory it holds beyond its peak of live bytes (safe-pro's training
+     * step: 437 MB held for a 376 MB peak, against 471 MB with 64 MiB chunks; same speed) */
+    c->chunk_bytes = chunk_bytes ? chunk_bytes : (size_t)32 << 20;
     return c;
 }
 

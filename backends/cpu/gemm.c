@@ -226,18 +226,19 @@ static int balanced_pieces(int64_t units, int nt, int64_t *bounds) {
 }
 
 /* One GEMM split along rows (split_rows: every piece has all the columns, op(B) packed whole,
- * every K block, once per thread) or along columns (op(A) packed whole once per thread). Each
- * thread first computes its large piece, then takes small pieces from a shared counter until none
- * is left, so a thread slowed down (by memory, or by the machine) no longer holds the other back
- * at the end. Which thread computes a piece changes no value: C is the same as nb_gemm_rect's. */
+ * every K block, once per thread) or along columns (op(A) packed whole once per thread). Every
+ * thread takes pieces from a shared counter until none is left: first the nt large ones, then the
+ * small ones, so a thread slowed down (by memory, or by the machine) no longer holds the others
+ * back at the end, and a team smaller than nt still computes every piece. Which thread computes
+ * a piece changes no value: C is the same as nb_gemm_rect's. */
 static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws **ws, int nt,
                           int split_rows) {
     const int64_t unit = split_rows ? im->mr : im->nr, kc = k_block(im, g->K);
     const int64_t units = cdiv(split_rows ? g->M : g->N, unit);
     int64_t bounds[MAX_PARTS * (BAL_TAIL_PIECES + 1) + 1];
     const int np = balanced_pieces(units, nt, bounds);
-    atomic_int next;
-    atomic_init(&next, nt);
+    atomic_int next; /* the next piece to take: the first nt are the large ones */
+    atomic_init(&next, 0);
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
@@ -259,7 +260,7 @@ static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws
          * blocks while its block of C stays in cache; with one, in one call (which prefetches
          * each next block of B while the current one computes) */
         const int64_t step = g->K <= kc ? INT64_MAX : split_rows ? im->mc : im->nc;
-        for (int p = t; p < np; p = atomic_fetch_add(&next, 1)) {
+        for (int p = atomic_fetch_add(&next, 1); p < np; p = atomic_fetch_add(&next, 1)) {
             const int64_t end = imin(bounds[p + 1] * unit, split_rows ? g->M : g->N);
             for (int64_t lo = bounds[p] * unit, hi; lo < end; lo = hi) {
                 hi = end - lo <= step ? end : lo + step;

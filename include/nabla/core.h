@@ -44,7 +44,7 @@ void *nb_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * steps of the same shape allocate nothing from the operating system. */
 typedef struct nb_ctx nb_ctx;
 
-/* A new empty context whose chunks are at least `chunk_bytes` (0: 64 MiB).
+/* A new empty context whose chunks are at least `chunk_bytes` (0: 32 MiB).
  * NULL when out of memory. Free with nb_ctx_free. */
 nb_ctx *nb_ctx_new(size_t chunk_bytes);
 /* Frees a context and every tensor in it (NULL is a no-op). */
