@@ -142,28 +142,43 @@ START_TEST(test_big_sampled) {
 }
 END_TEST
 
-START_TEST(test_determinism) {
-    force(ISAS[_i]);
-    const int64_t M = 300, N = 700, K = 1000;
+/* A x B^T (M x K times N x K, random) computed twice, after set(0) and after set(1), with the
+ * same bits both times; the settings are put back afterwards. */
+static void same_bits(int64_t M, int64_t N, int64_t K, void (*set)(int which)) {
     float *A = make_mat(M, K, K, 0), *B = make_mat(N, K, K, 0);
-    float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
-    ck_assert(C1 && C2);
-    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
-    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
-    ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
-    /* The summation order does not depend on the thread count either (nabla's setting is the
-     * one the GEMM follows). */
-    int nt = nb_get_num_threads();
-    nb_set_num_threads(1);
-    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
-    nb_set_num_threads(nt > 1 ? nt : 2);
-    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    float *C[2] = {malloc((size_t)(M * N) * sizeof(float)), malloc((size_t)(M * N) * sizeof(float))};
+    ck_assert(C[0] && C[1]);
+    const int nt = nb_get_num_threads(), was = nb_cpu_gemm_set_balancing(1);
+    for (int w = 0; w < 2; w++) {
+        set(w);
+        nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C[w], N);
+    }
+    nb_cpu_gemm_set_balancing(was);
     nb_set_num_threads(nt);
-    ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(C[0], C[1], (size_t)(M * N) * sizeof(float)), 0);
     free(A);
     free(B);
-    free(C1);
-    free(C2);
+    free(C[0]);
+    free(C[1]);
+}
+
+static void set_nothing(int which) { (void)which; }
+/* nabla's thread count is the one the GEMM follows */
+static void set_one_or_more_threads(int which) {
+    static int more;
+    if (!more) more = nb_get_num_threads() > 1 ? nb_get_num_threads() : 2;
+    nb_set_num_threads(which ? more : 1);
+}
+static void set_balanced_or_static(int which) {
+    nb_set_num_threads(2);
+    nb_cpu_gemm_set_balancing(which == 0);
+}
+
+START_TEST(test_determinism) {
+    force(ISAS[_i]);
+    same_bits(300, 700, 1000, set_nothing); /* run to run */
+    /* The summation order does not depend on the thread count either. */
+    same_bits(300, 700, 1000, set_one_or_more_threads);
 }
 END_TEST
 
@@ -278,23 +293,7 @@ START_TEST(test_balanced) {
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++)
             thread_counts_case(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2], (float)(t & 1));
-    /* and the same bits as the static split */
-    const int64_t M = 300, N = 9000, K = 250;
-    float *A = make_mat(M, K, K, 0), *B = make_mat(N, K, K, 0);
-    float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
-    ck_assert(C1 && C2);
-    const int nt = nb_get_num_threads(), was = nb_cpu_gemm_set_balancing(1);
-    nb_set_num_threads(2);
-    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
-    nb_cpu_gemm_set_balancing(0);
-    nb_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
-    nb_cpu_gemm_set_balancing(was);
-    nb_set_num_threads(nt);
-    ck_assert_int_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0);
-    free(A);
-    free(B);
-    free(C1);
-    free(C2);
+    same_bits(300, 9000, 250, set_balanced_or_static); /* the same bits as the static split */
 }
 END_TEST
 
