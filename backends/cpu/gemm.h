@@ -52,7 +52,7 @@ int nb_cpu_gemm_set_shared_packing(int on);
 /* Turns run-time balancing on (non-zero, the default) or off (0): a large GEMM
  * split one way gives each thread a large piece, then small pieces from a shared counter, so a
  * thread slowed down by another process does not hold the others back (+13-17% on the fused
- * loss's GEMMs with a 30% load on one of two cores; the same speed on a quiet machine). Results
+ * loss's GEMMs with a 30% load on one of two cores; within +-2% on a quiet machine). Results
  * are bit-identical either way. Returns the previous setting; for tests and benchmarks. */
 int nb_cpu_gemm_set_balancing(int on);
 
