@@ -247,14 +247,15 @@ static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws
         const int t = 0;
 #endif
         nb_gemm_ws *w = ws[t];
-        /* the operand every piece needs, all of its K blocks: block pc at shared + pc * whole */
+        /* the operand every piece needs, all of its K blocks (span x K floats, as gemm_run grew
+         * the buffer): block pc at shared + pc * span */
         float *shared = split_rows ? w->b : w->a;
-        const int64_t whole = split_rows ? cdiv(g->N, im->nr) * im->nr : cdiv(g->M, im->mr) * im->mr;
+        const int64_t span = split_rows ? cdiv(g->N, im->nr) * im->nr : cdiv(g->M, im->mr) * im->mr;
         for (int64_t pc = 0; pc < g->K; pc += kc) {
             if (split_rows)
-                im->pack_b(g->tb, b_at(g, pc, 0), g->ldb, imin(kc, g->K - pc), g->N, shared + pc * whole);
+                im->pack_b(g->tb, b_at(g, pc, 0), g->ldb, imin(kc, g->K - pc), g->N, shared + pc * span);
             else
-                im->pack_a(g->ta, a_at(g, 0, pc), g->lda, g->M, imin(kc, g->K - pc), shared + pc * whole);
+                im->pack_a(g->ta, a_at(g, 0, pc), g->lda, g->M, imin(kc, g->K - pc), shared + pc * span);
         }
         /* with several K blocks a piece goes by blocks of rows (columns), each through all its K
          * blocks while its block of C stays in cache; with one, in one call (which prefetches
@@ -267,9 +268,9 @@ static void gemm_balanced(const nb_gemm_impl *im, const gemm_args *g, nb_gemm_ws
                 for (int64_t pc = 0; pc < g->K; pc += kc) {
                     const int64_t kb = imin(kc, g->K - pc);
                     if (split_rows)
-                        nb_gemm_rect_kblock(im, g, w, lo, hi, 0, g->N, pc, kb, NULL, shared + pc * whole);
+                        nb_gemm_rect_kblock(im, g, w, lo, hi, 0, g->N, pc, kb, NULL, shared + pc * span);
                     else
-                        nb_gemm_rect_kblock(im, g, w, 0, g->M, lo, hi, pc, kb, shared + pc * whole, NULL);
+                        nb_gemm_rect_kblock(im, g, w, 0, g->M, lo, hi, pc, kb, shared + pc * span, NULL);
                 }
             }
         }
@@ -301,7 +302,7 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
     nb_gemm_ws *ws[MAX_PARTS];
     nb_gemm_ws_acquire(nt, ws);
     int rc = nb_gemm_ws_reserve(nt, ws, need_a(im, g, max_rows), need_b(im, g, max_cols));
-    /* run-time balancing: the operand every thread packs whole */
+    /* run-time balancing: the operand every thread packs whole, in floats */
     const int64_t whole = pn == 1 ? tn * im->nr * g->K : tm * im->mr * g->K;
     if (rc == 0 && nt > 1 && !share_a && !share_b && (pm == 1 || pn == 1) && whole <= BAL_SHARED_MAX &&
         work >= BAL_MIN_WORK && !small_path(im, g) && atomic_load(&g_balance)) {
