@@ -9,25 +9,40 @@
 # It writes its logs, the loss plot and results.md into the output folder and
 # prints the results table last.
 #
+# On the lent GPU machines, which lack the build dependencies and the data beside the
+# checkout, run bench/gpu-prepare.sh here first and carry its .gpu/ folder: the programs built
+# here, their libraries, the data and a font are then taken from it (see that script).
+#
 # usage: bench/gpu.sh [OUT_FOLDER] [DIALOGSUM_FOLDER]
 #   OUT_FOLDER        default: $GPU_OUT, else $OUT, else out/gpu
 #   DIALOGSUM_FOLDER  default: $DIALOGSUM (no full training when empty)
-# environment: BENCH_STEPS (timed steps, 30), GPT2_VOCAB (default ../shared/data/gpt2
-#   when present: the GPT-2 tokenizer, vocabulary 50257), NABLA_TF32 (1: allow TF32
-#   in both nabla and PyTorch; default off in both), MAKE_JOBS.
+# environment: BENCH_STEPS (timed steps, 30), GPT2_VOCAB (default ../shared/data/gpt2, else
+#   .gpu/data/gpt2, when present: the GPT-2 tokenizer, vocabulary 50257), NABLA_TF32 (1: allow
+#   TF32 in both nabla and PyTorch; default off in both), MAKE_JOBS, GPU_PREPARED (1: use .gpu/
+#   even where the machine could build; 0: always build), GPU_TRAIN_LIMIT (seconds the full
+#   training may take, default 420: then it is interrupted like Ctrl-C, evaluates, saves its
+#   checkpoint, and the run goes on to the validation and the table; 0: no limit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR=${1:-${GPU_OUT:-${OUT:-out/gpu}}}
 DATA=${2:-${DIALOGSUM:-}}
 STEPS=${BENCH_STEPS:-30}
+TRAIN_LIMIT=${GPU_TRAIN_LIMIT:-420}
 JOBS=${MAKE_JOBS:-$(nproc)}
 VOCAB=${GPT2_VOCAB:-}
 [ -z "$VOCAB" ] && [ -f ../shared/data/gpt2/encoder.json ] && VOCAB=$(cd ../shared/data/gpt2 && pwd)
+[ -z "$VOCAB" ] && [ -f .gpu/data/gpt2/encoder.json ] && VOCAB=$(cd .gpu/data/gpt2 && pwd)
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 export NABLA_CUDA_CACHE=${NABLA_CUDA_CACHE:-$OUT_DIR/kernel-cache}
 RESULTS=()
-row() { RESULTS+=("| $1 | $2 |"); }
+# Each row is added to results.md as soon as it is known, so a run cut off at a time limit
+# still leaves what it measured.
+row() {
+    RESULTS+=("| $1 | $2 |")
+    printf '%s\n' "# nabla CUDA results (partial: the run has not finished)" "" "| what | result |" "| --- | --- |" \
+        "${RESULTS[@]}" >"$OUT_DIR/results.md"
+}
 log() { printf '== %s\n' "$*"; }
 
 # ---- 1. build and test --------------------------------------------------------------------------
@@ -35,18 +50,42 @@ log "GPU"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true; } | tee "$OUT_DIR/gpu.txt"
 row "GPU" "$(head -n 1 "$OUT_DIR/gpu.txt")"
 
-log "building (make -j$JOBS) -> $OUT_DIR/build.log"
-if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops >"$OUT_DIR/build.log" 2>&1; then
-    row "build" "ok"
+# The programs: built here, or those bench/gpu-prepare.sh built elsewhere (.gpu/bin), used
+# when this machine lacks the build dependencies (or GPU_PREPARED=1).
+BIN=build
+PREPARED=${GPU_PREPARED:-}
+if [ -z "$PREPARED" ]; then
+    PREPARED=0
+    if [ -x .gpu/bin/babygpt ] && ! pkg-config --exists check libpcre2-8 jansson stb libedit libmicrohttpd 2>/dev/null; then
+        PREPARED=1
+    fi
+fi
+if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
+    BIN=.gpu/bin
+    export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    font=$(ls .gpu/fonts/*.ttf 2>/dev/null | head -n 1)
+    [ -n "$font" ] && export NABLA_FONT=${NABLA_FONT:-$PWD/$font}
+    built=$(tr '\n' ' ' <.gpu/COMMIT 2>/dev/null)
+    log "using the programs bench/gpu-prepare.sh built from $built"
+    row "build" "prepared by bench/gpu-prepare.sh from $built"
+    if ! "$BIN/babygpt" --help >"$OUT_DIR/build.log" 2>&1; then
+        tail -n 20 "$OUT_DIR/build.log"
+        row "prepared programs" "FAILED to start (build.log)"
+    fi
 else
-    tail -n 30 "$OUT_DIR/build.log"
-    row "build" "FAILED (build.log)"
-    printf '%s\n' "| what | result |" "| --- | --- |" "${RESULTS[@]}" | tee "$OUT_DIR/results.md"
-    exit 1
+    log "building (make -j$JOBS) -> $OUT_DIR/build.log"
+    if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops >"$OUT_DIR/build.log" 2>&1; then
+        row "build" "ok"
+    else
+        tail -n 30 "$OUT_DIR/build.log"
+        row "build" "FAILED (build.log; bench/gpu-prepare.sh builds elsewhere for machines without the dependencies)"
+        printf '%s\n' "| what | result |" "| --- | --- |" "${RESULTS[@]}" | tee "$OUT_DIR/results.md"
+        exit 1
+    fi
 fi
 
 log "CUDA tests -> $OUT_DIR/tests.log"
-if bash tests/run.sh build/tests/test_cuda build/tests/test_cuda_ops >"$OUT_DIR/tests.log" 2>&1; then
+if bash tests/run.sh "$BIN/test_cuda" "$BIN/test_cuda_ops" >"$OUT_DIR/tests.log" 2>&1; then
     row "CUDA tests" "$(tail -n 1 "$OUT_DIR/tests.log")"
 else
     tail -n 60 "$OUT_DIR/tests.log"
@@ -61,9 +100,9 @@ data_args=()
 tok_s() { sed -nE 's/.*done: .* \(([0-9.]+) tokens\/s\).*/\1/p' "$1" | tail -n 1; }
 
 log "nabla: safe-pro, batch 32, context 192, $STEPS steps on cuda (a first short run warms the kernel cache)"
-./build/babygpt train --config safe-pro --device cuda --steps 3 --eval-every 1000000 --eval-batches 1 \
+"$BIN/babygpt" train --config safe-pro --device cuda --steps 3 --eval-every 1000000 --eval-batches 1 \
     "${vocab_args[@]}" "${data_args[@]}" --quiet --out "$OUT_DIR/nabla-warm" >"$OUT_DIR/nabla-warm.log" 2>&1
-./build/babygpt train --config safe-pro --device cuda --steps "$STEPS" --eval-every 1000000 --eval-batches 1 \
+"$BIN/babygpt" train --config safe-pro --device cuda --steps "$STEPS" --eval-every 1000000 --eval-batches 1 \
     "${vocab_args[@]}" "${data_args[@]}" --quiet --out "$OUT_DIR/nabla-step" >"$OUT_DIR/nabla-step.log" 2>&1
 nabla_rc=$?
 NABLA_TPS=$(tok_s "$OUT_DIR/nabla-step.log")
@@ -147,15 +186,23 @@ fi
 if [ -n "$DATA" ]; then
     log "training safe-pro for 5000 steps on $DATA (cuda) -> $OUT_DIR/safe-pro"
     t0=$(date +%s)
-    if ./build/babygpt train --config safe-pro --device cuda --data "$DATA" "${vocab_args[@]}" --quiet \
-        --out "$OUT_DIR/safe-pro" >"$OUT_DIR/train.log" 2>&1; then
+    limit=()
+    [ "$TRAIN_LIMIT" != 0 ] && limit=(timeout -s INT -k 120 "$TRAIN_LIMIT")
+    "${limit[@]}" "$BIN/babygpt" train --config safe-pro --device cuda --data "$DATA" "${vocab_args[@]}" \
+        --quiet --out "$OUT_DIR/safe-pro" >"$OUT_DIR/train.log" 2>&1
+    train_rc=$?
+    # timeout exits 124 when it had to interrupt the run, even when the run then saved and ended well
+    if [ $train_rc -eq 0 ] || { [ $train_rc -eq 124 ] && grep -q 'babygpt: wrote ' "$OUT_DIR/train.log"; }; then
         t1=$(date +%s)
-        row "safe-pro 5000 steps" "$(grep 'done:' "$OUT_DIR/train.log" | tail -n 1 | sed 's/^babygpt: //') ($((t1 - t0)) s wall)"
+        cut=""
+        grep -q 'stopped at step' "$OUT_DIR/train.log" && cut=", stopped by GPU_TRAIN_LIMIT=${TRAIN_LIMIT} s"
+        row "safe-pro training (5000 steps asked)" \
+            "$(grep 'done:' "$OUT_DIR/train.log" | tail -n 1 | sed 's/^babygpt: //') ($((t1 - t0)) s wall$cut)"
         cp -f "$OUT_DIR/safe-pro/loss.png" "$OUT_DIR/loss.png" 2>/dev/null
         val=$(ls "$DATA"/validation.* 2>/dev/null | head -n 1)
         if [ -n "$val" ]; then
             log "evaluating on $val -> $OUT_DIR/eval.log"
-            ./build/babygpt eval --checkpoint "$OUT_DIR/safe-pro" --data "$val" >"$OUT_DIR/eval.log" 2>&1
+            "$BIN/babygpt" eval --checkpoint "$OUT_DIR/safe-pro" --data "$val" >"$OUT_DIR/eval.log" 2>&1
             row "validation ($(basename "$val"))" "$(tail -n 1 "$OUT_DIR/eval.log")"
         else
             row "validation" "no validation.* file in $DATA"

@@ -276,6 +276,27 @@ START_TEST(program_errors_are_clear) {
 }
 END_TEST
 
+/* Ctrl-C during the first evaluation, before any step: the run ends at once, says that no
+ * checkpoint was written, writes none, and exits 1 (nothing was trained). */
+START_TEST(interrupt_before_first_step) {
+    char cmd[2048], buf[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && rm -rf intr && (%s train --steps 5 --batch 2 --bpe-size 300 --eval-batches 100000 "
+             "--out intr --quiet 2>intr.err & p=$!; i=0; "
+             "while ! grep -q 'training tokens' intr.err 2>/dev/null && kill -0 $p 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+             "sleep 0.3; kill -INT $p; wait $p; echo \"rc=$?\"; cat intr.err; ls intr 2>/dev/null; true)",
+             tmp, bin);
+    ck_assert_int_eq(sh(cmd, buf, sizeof buf), 0);
+    ck_assert_msg(strstr(buf, "rc=1\n") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "interrupted before the first step ended; no checkpoint written") != NULL, "%s", buf);
+    char ck[512];
+    struct stat st;
+    snprintf(ck, sizeof ck, "%s/intr/ckpt.safetensors", tmp);
+    ck_assert_int_ne(stat(ck, &st), 0);
+    ck_assert_ptr_null(strstr(buf, "step 0: train loss"));
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("babygpt");
     TCase *tc = tcase_create("babygpt");
@@ -287,6 +308,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, sampling_is_reproducible_and_kv_cache_matches);
     tcase_add_test(tc, program_through_pipes);
     tcase_add_test(tc, program_errors_are_clear);
+    tcase_add_test(tc, interrupt_before_first_step);
     suite_add_tcase(s, tc);
     return s;
 }

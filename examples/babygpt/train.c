@@ -60,7 +60,11 @@ static nb_tensor *batch_loss(trainer *t, const int32_t *ids, size_t n, nb_rng *r
 }
 
 /* Mean loss over n_batches fixed batches (seeded), in eval mode, no grad. */
-static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, uint64_t seed) {
+/* Mean loss over n_batches batches drawn with `seed`; NAN if a batch fails. With `interruptible`
+ * it also stops (NAN) once Ctrl-C was pressed: the first evaluation, before any step, has nothing
+ * to save, so an interrupt there ends the run at once. */
+static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, uint64_t seed,
+                       bool interruptible) {
     nb_rng r;
     nb_rng_init(&r, seed);
     bool g = nb_no_grad_begin();
@@ -68,6 +72,10 @@ static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, 
     double s = 0;
     int ok = 0;
     for (int i = 0; i < n_batches; i++) {
+        if (interruptible && g_stop) {
+            ok = 0;
+            break;
+        }
         nb_tensor *l = batch_loss(t, ids, n, &r);
         double v = l ? nb_item(l) : NAN;
         nb_ctx_reset(t->step);
@@ -336,10 +344,10 @@ int bg_train(const bg_train_opts *o) {
     double t0 = now(), ema = 0, last_loss = NAN, tl = NAN, vl = NAN;
     int failed = 0, write_failed = 0;
     if (start == 0) {
-        tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337);
-        vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331);
+        tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337, true);
+        vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331, true);
         rows[n_rows++] = (eval_row){0, tl, vl, 0, 0};
-        fprintf(stderr, "babygpt: step 0: train loss %.4f, validation loss %.4f\n", tl, vl);
+        if (!g_stop) fprintf(stderr, "babygpt: step 0: train loss %.4f, validation loss %.4f\n", tl, vl);
     }
     int64_t step = start;
     while (step < cfg.steps && !g_stop) {
@@ -371,8 +379,8 @@ int bg_train(const bg_train_opts *o) {
                     last_loss, (double)lr, tps, eta);
         }
         if (step % eval_every == 0 || step == cfg.steps || g_stop) {
-            tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337);
-            vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331);
+            tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337, false);
+            vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331, false);
             if (n_rows < cap_rows) rows[n_rows++] = (eval_row){step, tl, vl, lr, tps};
             if (tty) fputc('\n', stderr);
             fprintf(stderr, "babygpt: step %lld: train loss %.4f, validation loss %.4f (%.0f tok/s)\n",
@@ -396,6 +404,14 @@ int bg_train(const bg_train_opts *o) {
     nb_ctx_use(prev_ctx);
     double wall = now() - t0;
     if (failed) goto done;
+    if (g_stop && step == start) { /* interrupted before the first step ended: nothing new */
+        if (start > 0)
+            fprintf(stderr, "babygpt: interrupted before step %lld ended; no checkpoint written (%s still holds step %lld)\n",
+                    (long long)start + 1, ckpt, (long long)start);
+        else
+            fprintf(stderr, "babygpt: interrupted before the first step ended; no checkpoint written to %s\n", out);
+        goto done;
+    }
     if (g_stop && step < cfg.steps)
         fprintf(stderr, "babygpt: stopped at step %lld; checkpoint saved to %s (continue with --resume %s)\n",
                 (long long)step, ckpt, out);
