@@ -23,7 +23,7 @@
 #   training may take, default 420: then it is interrupted like Ctrl-C, evaluates, saves its
 #   checkpoint, and the run goes on to the validation and the table; 0: no limit).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT_DIR=${1:-${GPU_OUT:-${OUT:-out/gpu}}}
 DATA=${2:-${DIALOGSUM:-}}
 STEPS=${BENCH_STEPS:-30}
@@ -45,6 +45,24 @@ row() {
 }
 log() { printf '== %s\n' "$*"; }
 
+# NVRTC and cuBLAS are opened at run time from the toolkit (/usr/local/cuda or $CUDA_HOME). Where
+# the toolkit lacks them, the copies PyTorch's CUDA wheels installed (site-packages/nvidia/...)
+# are put on the library path instead.
+cuda_lib=${CUDA_HOME:-/usr/local/cuda}/lib64
+if ! ls "$cuda_lib"/libnvrtc.so* "$cuda_lib"/libcublas.so* >/dev/null 2>&1; then
+    nv=$(python3 -c 'import nvidia, sys; print(" ".join(nvidia.__path__))' 2>/dev/null)
+    for name in libnvrtc.so libcublas.so; do
+        [ -n "$nv" ] || break
+        # shellcheck disable=SC2086 # nv is a list of folders
+        hit=$(find $nv -name "$name.*" -print -quit 2>/dev/null)
+        if [ -n "$hit" ]; then
+            LD_LIBRARY_PATH="$(dirname "$hit")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+            export LD_LIBRARY_PATH
+            echo "gpu.sh: $name from $(dirname "$hit") (not in $cuda_lib)"
+        fi
+    done
+fi
+
 # ---- 1. build and test --------------------------------------------------------------------------
 log "GPU"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true; } | tee "$OUT_DIR/gpu.txt"
@@ -63,7 +81,7 @@ fi
 if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
     BIN=.gpu/bin
     export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    font=$(ls .gpu/fonts/*.ttf 2>/dev/null | head -n 1)
+    font=$(find .gpu/fonts -name '*.ttf' -print -quit 2>/dev/null)
     [ -n "$font" ] && export NABLA_FONT=${NABLA_FONT:-$PWD/$font}
     built=$(tr '\n' ' ' <.gpu/COMMIT 2>/dev/null)
     log "using the programs bench/gpu-prepare.sh built from $built"

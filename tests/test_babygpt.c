@@ -283,12 +283,14 @@ START_TEST(interrupt_before_first_step) {
     snprintf(cmd, sizeof cmd,
              "cd %s && rm -rf intr && (%s train --steps 5 --batch 2 --bpe-size 300 --eval-batches 100000 "
              "--out intr --quiet 2>intr.err & p=$!; i=0; "
-             "while ! grep -q 'training tokens' intr.err 2>/dev/null && kill -0 $p 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+             "while ! grep -q 'training tokens' intr.err 2>/dev/null && kill -0 $p 2>/dev/null && [ $i -lt "
+             "600 ]; do sleep 0.1; i=$((i+1)); done; "
              "sleep 0.3; kill -INT $p; wait $p; echo \"rc=$?\"; cat intr.err; ls intr 2>/dev/null; true)",
              tmp, bin);
     ck_assert_int_eq(sh(cmd, buf, sizeof buf), 0);
     ck_assert_msg(strstr(buf, "rc=1\n") != NULL, "%s", buf);
-    ck_assert_msg(strstr(buf, "interrupted before the first step ended; no checkpoint written") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "interrupted before the first step ended; no checkpoint written") != NULL, "%s",
+                  buf);
     char ck[512];
     struct stat st;
     snprintf(ck, sizeof ck, "%s/intr/ckpt.safetensors", tmp);

@@ -406,10 +406,13 @@ int bg_train(const bg_train_opts *o) {
     if (failed) goto done;
     if (g_stop && step == start) { /* interrupted before the first step ended: nothing new */
         if (start > 0)
-            fprintf(stderr, "babygpt: interrupted before step %lld ended; no checkpoint written (%s still holds step %lld)\n",
+            fprintf(stderr,
+                    "babygpt: interrupted before step %lld ended; no checkpoint written (%s still holds step "
+                    "%lld)\n",
                     (long long)start + 1, ckpt, (long long)start);
         else
-            fprintf(stderr, "babygpt: interrupted before the first step ended; no checkpoint written to %s\n", out);
+            fprintf(stderr, "babygpt: interrupted before the first step ended; no checkpoint written to %s\n",
+                    out);
         goto done;
     }
     if (g_stop && step < cfg.steps)
