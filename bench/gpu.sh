@@ -127,7 +127,7 @@ NABLA_TPS=$(tok_s "$OUT_DIR/nabla-step.log")
 if [ $nabla_rc -ne 0 ] || [ -z "$NABLA_TPS" ]; then
     tail -n 20 "$OUT_DIR/nabla-step.log"
     NABLA_TPS=""
-    row "nabla safe-pro step" "FAILED (nabla-step.log)"
+    row "nabla safe-pro step" "FAILED: $(tail -n 1 "$OUT_DIR/nabla-step.log") (nabla-step.log)"
 else
     row "nabla safe-pro step (tokens/s, $STEPS steps incl. 1 eval)" "$NABLA_TPS"
 fi
@@ -192,7 +192,7 @@ if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
     row "PyTorch safe-pro step (tokens/s, $STEPS steps after 5 warm-up)" "${TORCH_TPS:-FAILED (torch.log)}"
 else
     echo "PyTorch with CUDA is not installed: no comparison" | tee "$OUT_DIR/torch.log"
-    row "PyTorch safe-pro step" "not available (python3 -c 'import torch' failed)"
+    row "PyTorch safe-pro step" "not available (no PyTorch that sees a CUDA device)"
 fi
 if [ -n "$NABLA_TPS" ] && [ -n "$TORCH_TPS" ]; then
     RATIO=$(awk -v a="$NABLA_TPS" -v b="$TORCH_TPS" 'BEGIN { printf "%.3f", a / b }')
@@ -227,7 +227,7 @@ if [ -n "$DATA" ]; then
         fi
     else
         tail -n 30 "$OUT_DIR/train.log"
-        row "safe-pro 5000 steps" "FAILED (train.log)"
+        row "safe-pro training" "FAILED: $(tail -n 1 "$OUT_DIR/train.log") (train.log)"
     fi
 else
     row "safe-pro 5000 steps" "skipped (give the DialogSum folder as the second argument)"
