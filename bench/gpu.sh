@@ -20,14 +20,14 @@
 #   .gpu/data/gpt2, when present: the GPT-2 tokenizer, vocabulary 50257), NABLA_TF32 (1: allow
 #   TF32 in both nabla and PyTorch; default off in both), MAKE_JOBS, GPU_PREPARED (1: use .gpu/
 #   even where the machine could build; 0: always build), GPU_TRAIN_LIMIT (seconds the full
-#   training may take, default 420: then it is interrupted like Ctrl-C, evaluates, saves its
+#   training may take, default 360: then it is interrupted like Ctrl-C, evaluates, saves its
 #   checkpoint, and the run goes on to the validation and the table; 0: no limit).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 OUT_DIR=${1:-${GPU_OUT:-${OUT:-out/gpu}}}
 DATA=${2:-${DIALOGSUM:-}}
 STEPS=${BENCH_STEPS:-30}
-TRAIN_LIMIT=${GPU_TRAIN_LIMIT:-420}
+TRAIN_LIMIT=${GPU_TRAIN_LIMIT:-360}
 JOBS=${MAKE_JOBS:-$(nproc)}
 VOCAB=${GPT2_VOCAB:-}
 [ -z "$VOCAB" ] && [ -f ../shared/data/gpt2/encoder.json ] && VOCAB=$(cd ../shared/data/gpt2 && pwd)
