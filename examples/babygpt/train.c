@@ -59,8 +59,8 @@ static nb_tensor *batch_loss(trainer *t, const int32_t *ids, size_t n, nb_rng *r
     return bg_model_loss(t->m, x, y);
 }
 
-/* Mean loss over n_batches fixed batches (seeded), in eval mode, no grad. */
-/* Mean loss over n_batches batches drawn with `seed`; NAN if a batch fails. With `interruptible`
+/* Mean loss over n_batches fixed batches (drawn with `seed`), in eval mode, no grad; NAN if a batch
+ * fails. With `interruptible`
  * it also stops (NAN) once Ctrl-C was pressed: the first evaluation, before any step, has nothing
  * to save, so an interrupt there ends the run at once. */
 static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, uint64_t seed,
