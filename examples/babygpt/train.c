@@ -60,9 +60,8 @@ static nb_tensor *batch_loss(trainer *t, const int32_t *ids, size_t n, nb_rng *r
 }
 
 /* Mean loss over n_batches fixed batches (drawn with `seed`), in eval mode, no grad; NAN if a batch
- * fails. With `interruptible`
- * it also stops (NAN) once Ctrl-C was pressed: the first evaluation, before any step, has nothing
- * to save, so an interrupt there ends the run at once. */
+ * fails. With `interruptible` it also stops (NAN) once Ctrl-C was pressed: the first evaluation,
+ * before any step, has nothing to save, so an interrupt there ends the run at once. */
 static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, uint64_t seed,
                        bool interruptible) {
     nb_rng r;
