@@ -184,9 +184,9 @@ static void count_used(nb_ctx *c, size_t n) {
 
 static nb_chunk *chunk_new(nb_ctx *c, int dev, size_t need) {
     size_t base = c->chunk_bytes;
-    size_t lo = (size_t)64 << 10;
-    if (dev == NB_META) /* headers are small: chunks of 1/16, at least 64 KiB (or the whole) */
-        base = base / 16 >= lo ? base / 16 : base < lo ? base : lo;
+    size_t lo = (size_t)64 << 10, hi = (size_t)2 << 20;
+    if (dev == NB_META) /* headers are small: chunks of 1/16, 64 KiB (or the whole) to 2 MiB */
+        base = base / 16 > hi ? hi : base / 16 >= lo ? base / 16 : base < lo ? base : lo;
     size_t size = align_up(need > base ? need : base, 4096);
     nb_chunk *ch = calloc(1, sizeof *ch);
     if (!ch) return nb_set_error("ctx: out of memory allocating a chunk header");

@@ -165,6 +165,21 @@ START_TEST(context_reuse_allocates_nothing) {
 }
 END_TEST
 
+/* A context asked for huge chunks keeps its tensor-header chunks small (at most 2 MiB): out of
+ * memory is then reported for the data chunk that really cannot be had, with its size (it was a
+ * 1/16-sized header chunk, 64 TiB here, that failed first or, worse, was reserved). */
+START_TEST(huge_context_fails_on_its_data_chunk) {
+    nb_ctx *huge = nb_ctx_new((size_t)1 << 50);
+    ck_assert_ptr_nonnull(huge);
+    nb_clear_error();
+    ck_assert_ptr_null(nb_empty(huge, NB_F32, NB_SHAPE(2)));
+    const char *e = nb_last_error();
+    ck_assert_msg(strstr(e, "out of host memory") && strstr(e, "1125899906842624 bytes"), "message: %s", e);
+    ck_assert_uint_le(nb_ctx_reserved(huge), (size_t)2 << 20);
+    nb_ctx_free(huge);
+}
+END_TEST
+
 START_TEST(errors_are_reported) {
     ck_assert_ptr_null(nb_zeros(ctx, NB_F32, NB_SHAPE(2, -3)));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "negative"));
@@ -225,6 +240,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, copy_and_fill);
     tcase_add_test(tc, rng_philox_and_determinism);
     tcase_add_test(tc, context_reuse_allocates_nothing);
+    tcase_add_test(tc, huge_context_fails_on_its_data_chunk);
     tcase_add_test(tc, errors_are_reported);
     tcase_add_test(tc, printing);
     suite_add_tcase(s, tc);

@@ -180,6 +180,6 @@ void nb_cuda_memory_stats(size_t *in_use, size_t *cached, size_t *peak) {
 }
 
 void nb_cuda_empty_cache(void) {
-    if (!nb_cuda_available(NULL)) return;
+    if (nb_cu_enter()) return; /* also makes the context current on this thread */
     nb_cu_release_cached();
 }

@@ -155,8 +155,10 @@ int nb_cuda_fill(nb_tensor *out, double value) {
         int32_t i;
         unsigned u;
     } v;
-    if (out->dtype == NB_F32) v.f = (float)value;
-    else v.i = (int32_t)value;
+    if (out->dtype == NB_F32)
+        v.f = (float)value;
+    else /* clamped to the int32 range, as on the CPU */
+        v.i = value >= 2147483647.0 ? INT32_MAX : value <= -2147483648.0 ? INT32_MIN : (int32_t)value;
     if (nb_is_contiguous(out)) {
         CUresult rc = nb_cu.cu.cuMemsetD32(nb_cu_ptr(out), v.u, (size_t)n);
         return rc == NB_CU_SUCCESS ? 0 : nb_cu_fail("fill", rc);

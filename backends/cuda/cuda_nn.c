@@ -204,8 +204,12 @@ static int att_check(const char *op, const nb_tensor *q, const nb_tensor *k, con
         return nb_set_error("%s (cuda): head size %lld is above the 128 the fused kernel supports", op,
                             (long long)D),
                -1;
-    if (B * H > INT_MAX || T > INT_MAX / 2)
-        return nb_set_error("%s (cuda): too many heads or positions", op), -1;
+    if (B * H > INT_MAX || T > (int64_t)65535 * NB_ATT_WARPS) /* the grid's y: T / NB_ATT_WARPS <= 65535 */
+        return nb_set_error(
+                   "%s (cuda): too many heads or positions (%lld x %lld heads, %lld positions; at most "
+                   "%d positions)",
+                   op, (long long)B, (long long)H, (long long)T, 65535 * NB_ATT_WARPS),
+               -1;
     memset(g, 0, sizeof *g);
     g->B = (int)B, g->H = (int)H, g->T = (int)T, g->D = (int)D;
     strides4(g->q, q);
