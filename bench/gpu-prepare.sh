@@ -9,6 +9,8 @@
 #   .gpu/lib/    the shared libraries those programs need beyond the C library itself;
 #   .gpu/data/   copies of the GPT-2 tokenizer files and the DialogSum splits;
 #   .gpu/fonts/  a font for the loss plot;
+#   .gpu/kernel-cache/  every kernel module compiled by this NVRTC for sm_90 (H100, H200;
+#                tools/cuda_precompile.c): used there when its NVRTC has the same version;
 #   .gpu/COMMIT  the commit (and whether the tree had changes) it was built from.
 # bench/gpu.sh uses .gpu/ when it is there and the machine cannot build. Then send it with
 #   run(command='bash bench/gpu.sh "$OUT" .gpu/data/dialogsum', carry=[".gpu"])
@@ -51,6 +53,10 @@ for f in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truety
         break
     fi
 done
+
+cc -std=c11 -D_GNU_SOURCE -DNB_WITH_CUDA=1 -I. -Iinclude -I"${CUDA_HOME:-/usr/local/cuda}/include" \
+    tools/cuda_precompile.c build/libnabla.a -fopenmp -lm -ldl -lpthread -o build/cuda_precompile
+NABLA_CUDA_CACHE="$PWD/$G/kernel-cache" build/cuda_precompile 90
 
 {
     git rev-parse HEAD 2>/dev/null || echo unknown

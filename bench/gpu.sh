@@ -83,6 +83,9 @@ if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
     export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     font=$(find .gpu/fonts -name '*.ttf' -print -quit 2>/dev/null)
     [ -n "$font" ] && export NABLA_FONT=${NABLA_FONT:-$PWD/$font}
+    if [ -d .gpu/kernel-cache ]; then # kernels compiled there by the same NVRTC, if it is the same
+        mkdir -p "$NABLA_CUDA_CACHE" && cp -n .gpu/kernel-cache/* "$NABLA_CUDA_CACHE/" 2>/dev/null
+    fi
     built=$(tr '\n' ' ' <.gpu/COMMIT 2>/dev/null)
     log "using the programs bench/gpu-prepare.sh built from $built"
     row "build" "prepared by bench/gpu-prepare.sh from $built"
