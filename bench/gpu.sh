@@ -79,8 +79,16 @@ if [ -z "$PREPARED" ]; then
     fi
 fi
 if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
-    BIN=.gpu/bin
-    export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # Each program through a wrapper that puts the bundled libraries on its own library path
+    # only: the rest of this script (python3 with PyTorch, grep, sed) keeps the machine's own.
+    BIN="$OUT_DIR/prepared-bin"
+    mkdir -p "$BIN"
+    for p in babygpt test_cuda test_cuda_ops; do
+        # shellcheck disable=SC2016 # the wrapper expands LD_LIBRARY_PATH when it runs
+        printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+            "$PWD/.gpu/lib" "$PWD/.gpu/bin/$p" >"$BIN/$p"
+        chmod +x "$BIN/$p"
+    done
     font=$(find .gpu/fonts -name '*.ttf' -print -quit 2>/dev/null)
     [ -n "$font" ] && export NABLA_FONT=${NABLA_FONT:-$PWD/$font}
     if [ -d .gpu/kernel-cache ]; then # kernels compiled there by the same NVRTC, if it is the same
