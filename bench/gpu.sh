@@ -36,12 +36,13 @@ mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 export NABLA_CUDA_CACHE=${NABLA_CUDA_CACHE:-$OUT_DIR/kernel-cache}
 RESULTS=()
+# results.md: the title $1, then the rows so far
+table() { printf '%s\n' "$1" "" "| what | result |" "| --- | --- |" "${RESULTS[@]}" >"$OUT_DIR/results.md"; }
 # Each row is added to results.md as soon as it is known, so a run cut off at a time limit
 # still leaves what it measured.
 row() {
     RESULTS+=("| $1 | $2 |")
-    printf '%s\n' "# nabla CUDA results (partial: the run has not finished)" "" "| what | result |" "| --- | --- |" \
-        "${RESULTS[@]}" >"$OUT_DIR/results.md"
+    table "# nabla CUDA results (partial: the run has not finished)"
 }
 log() { printf '== %s\n' "$*"; }
 
@@ -108,7 +109,8 @@ else
     else
         tail -n 30 "$OUT_DIR/build.log"
         row "build" "FAILED (build.log; bench/gpu-prepare.sh builds elsewhere for machines without the dependencies)"
-        printf '%s\n' "| what | result |" "| --- | --- |" "${RESULTS[@]}" | tee "$OUT_DIR/results.md"
+        table "# nabla CUDA results ($(date -u +%Y-%m-%dT%H:%MZ)): the build failed"
+        cat "$OUT_DIR/results.md"
         exit 1
     fi
 fi
@@ -245,6 +247,6 @@ else
 fi
 
 # ---- results -------------------------------------------------------------------------------------------
+table "# nabla CUDA results ($(date -u +%Y-%m-%dT%H:%MZ))"
 echo
-printf '%s\n' "# nabla CUDA results ($(date -u +%Y-%m-%dT%H:%MZ))" "" "| what | result |" "| --- | --- |" \
-    "${RESULTS[@]}" | tee "$OUT_DIR/results.md"
+cat "$OUT_DIR/results.md"
