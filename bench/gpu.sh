@@ -132,9 +132,9 @@ tok_s() { sed -nE 's/.*done: .* \(([0-9.]+) tokens\/s\).*/\1/p' "$1" | tail -n 1
 
 log "nabla: safe-pro, batch 32, context 192, $STEPS steps on cuda (a first short run warms the kernel cache)"
 "$BIN/babygpt" train --config safe-pro --device cuda --steps 3 --eval-every 1000000 --eval-batches 1 \
-    "${vocab_args[@]}" "${data_args[@]}" --quiet --out "$OUT_DIR/nabla-warm" >"$OUT_DIR/nabla-warm.log" 2>&1
+    "${vocab_args[@]}" "${data_args[@]}" --quiet --overwrite --out "$OUT_DIR/nabla-warm" >"$OUT_DIR/nabla-warm.log" 2>&1
 "$BIN/babygpt" train --config safe-pro --device cuda --steps "$STEPS" --eval-every 1000000 --eval-batches 1 \
-    "${vocab_args[@]}" "${data_args[@]}" --quiet --out "$OUT_DIR/nabla-step" >"$OUT_DIR/nabla-step.log" 2>&1
+    "${vocab_args[@]}" "${data_args[@]}" --quiet --overwrite --out "$OUT_DIR/nabla-step" >"$OUT_DIR/nabla-step.log" 2>&1
 nabla_rc=$?
 NABLA_TPS=$(tok_s "$OUT_DIR/nabla-step.log")
 if [ $nabla_rc -ne 0 ] || [ -z "$NABLA_TPS" ]; then
@@ -220,7 +220,7 @@ if [ -n "$DATA" ]; then
     limit=()
     [ "$TRAIN_LIMIT" != 0 ] && limit=(timeout -s INT -k 120 "$TRAIN_LIMIT")
     "${limit[@]}" "$BIN/babygpt" train --config safe-pro --device cuda --data "$DATA" "${vocab_args[@]}" \
-        --quiet --out "$OUT_DIR/safe-pro" >"$OUT_DIR/train.log" 2>&1
+        --quiet --overwrite --out "$OUT_DIR/safe-pro" >"$OUT_DIR/train.log" 2>&1
     train_rc=$?
     # timeout exits 124 when it had to interrupt the run, even when the run then saved and ended well
     if [ $train_rc -eq 0 ] || { [ $train_rc -eq 124 ] && grep -q 'babygpt: wrote ' "$OUT_DIR/train.log"; }; then

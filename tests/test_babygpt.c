@@ -248,7 +248,7 @@ START_TEST(program_errors_are_clear) {
         {"train --bogus 2>&1", "unknown option '--bogus'", 2},
         {"train --steps -5 2>&1", "--steps: must be between", 2},
         {"train --lr abc 2>&1", "--lr: expected a number", 2},
-        {"train --config huge --steps 1 2>&1", "unknown config 'huge'", 1},
+        {"train --config huge --steps 1 2>&1", "unknown config 'huge'", 2},
         {"train --device cuda --steps 1 2>&1", "--device cuda:", 1},
         {"train --data /nonexistent/dialogsum --steps 1 2>&1", "/nonexistent/dialogsum", 1},
         {"sample --checkpoint /nonexistent.safetensors 2>&1", "/nonexistent.safetensors", 1},

@@ -25,6 +25,17 @@ static int bad(const char *cmd, const char *name, const char *what, const char *
     return -1;
 }
 
+/* Whether s is one of the options (--name, --name=..., --help). */
+static bool is_option(const char *s, const bg_arg *args, int n) {
+    if (strncmp(s, "--", 2) != 0) return false;
+    const char *name = s + 2, *eq = strchr(name, '=');
+    size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+    if (nl == 4 && strncmp(name, "help", 4) == 0) return true;
+    for (int k = 0; k < n; k++)
+        if (strlen(args[k].name) == nl && strncmp(args[k].name, name, nl) == 0) return true;
+    return false;
+}
+
 int bg_args_parse(const char *cmd, const char *summary, bg_arg *args, int n, int argc, char **argv, int first) {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
@@ -56,6 +67,13 @@ int bg_args_parse(const char *cmd, const char *summary, bg_arg *args, int n, int
             fprintf(stderr, "babygpt %s: --%s needs a value\n", cmd, opt->name);
             return -1;
         }
+        if (!eq && is_option(val, args, n)) { /* "--out --quiet": the value was forgotten */
+            fprintf(stderr,
+                    "babygpt %s: --%s needs a value, got the option '%s' (write --%s=%s for a value that "
+                    "starts with --)\n",
+                    cmd, opt->name, val, opt->name, val);
+            return -1;
+        }
         char *end;
         errno = 0;
         bool ranged = opt->min <= opt->max;
@@ -66,8 +84,9 @@ int bg_args_parse(const char *cmd, const char *summary, bg_arg *args, int n, int
             break;
         case BG_ARG_INT: {
             long v = strtol(val, &end, 10);
-            if (errno || end == val || *end || v < -2147483647L || v > 2147483647L)
-                return bad(cmd, opt->name, "expected an integer", val);
+            if (end == val || *end) return bad(cmd, opt->name, "expected an integer", val);
+            if (errno || v < -2147483647L || v > 2147483647L)
+                return bad(cmd, opt->name, "integer out of range", val);
             if (ranged && (v < opt->min || v > opt->max)) {
                 fprintf(stderr, "babygpt %s: --%s: must be between %g and %g, got %ld\n", cmd, opt->name, opt->min,
                         opt->max, v);
@@ -90,7 +109,8 @@ int bg_args_parse(const char *cmd, const char *summary, bg_arg *args, int n, int
         case BG_ARG_U64: {
             if (*val == '-') return bad(cmd, opt->name, "expected a non-negative integer", val);
             unsigned long long v = strtoull(val, &end, 10);
-            if (errno || end == val || *end) return bad(cmd, opt->name, "expected a non-negative integer", val);
+            if (end == val || *end) return bad(cmd, opt->name, "expected a non-negative integer", val);
+            if (errno) return bad(cmd, opt->name, "integer out of range", val);
             *(uint64_t *)opt->dst = v;
             break;
         }

@@ -34,6 +34,10 @@ static char *read_all(const char *path, size_t *len, char *err, size_t errlen) {
         set_err(err, errlen, "%s: is a folder, not a data file", path);
         return NULL;
     }
+    if (!S_ISREG(st.st_mode)) { /* /dev/zero, a FIFO: no end to read to */
+        set_err(err, errlen, "%s: not a regular file", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));

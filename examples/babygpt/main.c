@@ -24,9 +24,12 @@ static int cmd_train(int argc, char **argv) {
     bool quiet = false;
     bg_arg a[] = {
         {"config", BG_ARG_STR, &o.config, NORANGE, "tiny | small | safe-pro (default tiny)"},
-        {"data", BG_ARG_STR, &o.data, NORANGE, "DialogSum folder (train.* + validation.*) or file; default: built-in corpus"},
-        {"vocab", BG_ARG_STR, &o.vocab, NORANGE, "GPT-2 tokenizer folder (encoder.json + vocab.bpe); default: train a BPE"},
-        {"bpe-size", BG_ARG_INT, &o.bpe_size, 260, 65536, "vocabulary size of the BPE trained when no --vocab (2048)"},
+        {"data", BG_ARG_STR, &o.data, NORANGE,
+         "DialogSum folder (train.* + validation.*) or file; default: built-in corpus"},
+        {"vocab", BG_ARG_STR, &o.vocab, NORANGE,
+         "GPT-2 tokenizer folder (encoder.json + vocab.bpe); default: train a BPE"},
+        {"bpe-size", BG_ARG_INT, &o.bpe_size, 260, 65536,
+         "vocabulary size of the BPE trained when no --vocab (2048)"},
         {"steps", BG_ARG_INT, &o.steps, 1, 10000000, "training steps (default: the config's)"},
         {"batch", BG_ARG_INT, &o.batch, 1, 4096, "batch size (default: the config's)"},
         {"lr", BG_ARG_FLOAT, &o.lr, 1e-7, 10, "peak learning rate (default: the config's)"},
@@ -34,10 +37,13 @@ static int cmd_train(int argc, char **argv) {
         {"eval-batches", BG_ARG_INT, &o.eval_batches, 1, 100000, "batches per evaluation (8)"},
         {"out", BG_ARG_STR, &o.out, NORANGE, "output folder (default out, or the resumed run's)"},
         {"seed", BG_ARG_U64, &o.seed, NORANGE, "random seed (1337)"},
-        {"threads", BG_ARG_INT, &o.threads, 1, 1024, "CPU threads (default: all cores, or NABLA_NUM_THREADS)"},
+        {"threads", BG_ARG_INT, &o.threads, 1, 1024,
+         "CPU threads (default: all cores, or NABLA_NUM_THREADS)"},
         {"device", BG_ARG_STR, &o.device, NORANGE, "cpu | cuda"},
         {"resume", BG_ARG_STR, &o.resume, NORANGE, "continue a run from its checkpoint file or folder"},
-        {"stop-after", BG_ARG_INT, &o.stop_after, 1, 10000000, "stop cleanly after N steps of this run (resume later)"},
+        {"stop-after", BG_ARG_INT, &o.stop_after, 1, 10000000,
+         "stop cleanly after N steps of this run (resume later)"},
+        {"overwrite", BG_ARG_FLAG, &o.overwrite, NORANGE, "replace a training run already in --out"},
         {"quiet", BG_ARG_FLAG, &quiet, NORANGE, "plain log lines instead of a progress bar"},
     };
     int rc = bg_args_parse("train", "Trains Baby GPT; writes the checkpoint, loss.csv, loss.png and the tokenizer to --out.",
@@ -127,6 +133,10 @@ static char *read_all(FILE *f, size_t *len) {
             b = nb;
         }
     }
+    if (ferror(f)) { /* a read error (stdin a folder, closed, ...) is not an empty input */
+        free(b);
+        return NULL;
+    }
     b[n] = '\0';
     if (len) *len = n;
     return b;
@@ -154,11 +164,14 @@ static int cmd_summarize(int argc, char **argv) {
         return 1;
     }
     size_t len;
+    errno = 0;
     char *text = read_all(f, &len);
     if (input) fclose(f);
     if (!text || len == 0 || strlen(text) != len) {
         fprintf(stderr, "babygpt summarize: %s: %s\n", input ? input : "stdin",
-                !text ? "out of memory" : len == 0 ? "empty input" : "input holds a NUL byte");
+                !text      ? (errno ? strerror(errno) : "cannot read")
+                : len == 0 ? "empty input"
+                           : "input holds a NUL byte");
         free(text);
         return 1;
     }
@@ -223,10 +236,17 @@ static int cmd_tokenize(int argc, char **argv) {
         return 1;
     }
     size_t len;
+    errno = 0;
     char *in = read_all(stdin, &len);
     int st = 0;
-    if (!in) st = 1;
-    else if (!decode) {
+    if (!in) {
+        fprintf(stderr, "babygpt tokenize: stdin: %s\n", errno ? strerror(errno) : "cannot read");
+        st = 1;
+    } else if (decode && strlen(in) != len) {
+        fprintf(stderr, "babygpt tokenize: stdin: a NUL byte at offset %zu (expected a JSON array of ids)\n",
+                strlen(in));
+        st = 1;
+    } else if (!decode) {
         int32_t *ids = NULL;
         size_t n = 0;
         int e = bg_tokenizer_encode(t, in, len, 1, &ids, &n);
@@ -254,7 +274,12 @@ static int cmd_tokenize(int argc, char **argv) {
             if (!json_is_integer(v)) {
                 fprintf(stderr, "babygpt tokenize: stdin: element %zu is not an integer\n", i);
                 st = 1;
-            } else ids[i] = (int32_t)json_integer_value(v);
+            } else if (json_integer_value(v) < 0 || json_integer_value(v) >= bg_tokenizer_vocab_size(t)) {
+                fprintf(stderr, "babygpt tokenize: stdin: element %zu: id %lld is out of range [0, %d)\n", i,
+                        (long long)json_integer_value(v), bg_tokenizer_vocab_size(t));
+                st = 1;
+            } else
+                ids[i] = (int32_t)json_integer_value(v);
         }
         if (!st && bg_tokenizer_check_ids(t, ids, n, err, sizeof err)) {
             fprintf(stderr, "babygpt tokenize: %s\n", err);
@@ -326,10 +351,18 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return fflush(stdout) || ferror(stdout) ? 1 : 0;
     }
     for (int i = 0; i < N(cmds); i++)
-        if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc, argv);
+        if (strcmp(argv[1], cmds[i].name) == 0) {
+            int rc = cmds[i].fn(argc, argv);
+            /* output that never arrived (a full disk, a closed pipe) is a failure, not success */
+            if ((fflush(stdout) || ferror(stdout)) && rc == 0) {
+                fprintf(stderr, "babygpt %s: writing the output failed: %s\n", argv[1], strerror(errno));
+                rc = 1;
+            }
+            return rc;
+        }
     fprintf(stderr, "babygpt: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -9,7 +9,7 @@ OUT_DIR=${BABYGPT_OUT:-out/babygpt}
 STEPS=${BABYGPT_STEPS:-3000}
 bin="$BUILD/babygpt"
 echo "== training Baby GPT (tiny) on the built-in corpus for $STEPS steps -> $OUT_DIR"
-"$bin" train --config tiny --steps "$STEPS" --eval-every 250 --bpe-size 1024 --out "$OUT_DIR"
+"$bin" train --config tiny --steps "$STEPS" --eval-every 250 --bpe-size 1024 --out "$OUT_DIR" --overwrite
 echo
 echo "== the loss curve: $OUT_DIR/loss.png   (numbers: $OUT_DIR/loss.csv)"
 column -s, -t < "$OUT_DIR/loss.csv" | head -n 3

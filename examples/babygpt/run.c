@@ -22,6 +22,9 @@ int bg_mkdirs(const char *path) {
             *p = '/';
         }
     if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+    struct stat st; /* an existing path must be a folder */
+    if (stat(buf, &st)) return -1;
+    if (!S_ISDIR(st.st_mode)) return errno = ENOTDIR, -1;
     return 0;
 }
 

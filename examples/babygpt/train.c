@@ -110,6 +110,25 @@ static int write_csv(const char *dir, const eval_row *rows, int n) {
     return rc ? -1 : rename(tmp, path);
 }
 
+/* Whether path is a regular file. */
+static bool is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Whether file lies in folder dir (compared by device and inode, so "run" and "./run/" agree). */
+static bool same_folder(const char *file, const char *dir) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", file);
+    char *sl = strrchr(d, '/');
+    if (sl)
+        *sl = '\0';
+    else
+        snprintf(d, sizeof d, ".");
+    struct stat a, b;
+    return stat(d, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Reads back loss.csv rows with step <= upto (for --resume). */
 static int read_csv(const char *dir, int64_t upto, eval_row *rows, int cap) {
     char path[4200], line[512];
@@ -223,6 +242,17 @@ int bg_train(const bg_train_opts *o) {
         const char *d = nb_safetensors_meta(rf, "data");
         if (!data && d && strcmp(d, "(built-in corpus)") != 0) data = d;
     }
+    /* every option is checked before anything is written */
+    if (o->resume && o->config && strcmp(o->config, cfg.name) != 0) {
+        fprintf(stderr, "babygpt: --resume: the checkpoint is config '%s', not '%s'\n", cfg.name, o->config);
+        status = 2;
+        goto done;
+    }
+    if (!o->resume && bg_config_get(o->config ? o->config : "tiny", 256, &cfg, err, sizeof err)) {
+        fprintf(stderr, "babygpt: --config: %s\n", err);
+        status = 2;
+        goto done;
+    }
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
     else if (o->resume) {
         snprintf(out, sizeof out, "%s", resume_file);
@@ -237,6 +267,15 @@ int bg_train(const bg_train_opts *o) {
     snprintf(tokdir, sizeof tokdir, "%s/tokenizer", out);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", out);
     snprintf(best, sizeof best, "%s/best.safetensors", out);
+    /* a run already in --out is not overwritten by accident (a resumed run continues its own) */
+    const char *held = is_file(ckpt) ? "ckpt.safetensors" : is_file(best) ? "best.safetensors" : NULL;
+    if (held && !o->overwrite && !(o->resume && same_folder(resume_file, out))) {
+        fprintf(stderr,
+                "babygpt: --out %s already holds a training run (%s); continue it with --resume %s, "
+                "choose another --out, or pass --overwrite to replace it\n",
+                out, held, out);
+        goto done;
+    }
     if (o->resume && !vocab) {
         static char rtok[4200];
         snprintf(rtok, sizeof rtok, "%s", resume_file);
@@ -255,10 +294,6 @@ int bg_train(const bg_train_opts *o) {
     if (o->resume) {
         if (cfg.vocab_size != V) {
             fprintf(stderr, "babygpt: --resume: tokenizer has %d tokens, the checkpoint %d\n", V, cfg.vocab_size);
-            goto done;
-        }
-        if (o->config && strcmp(o->config, cfg.name) != 0) {
-            fprintf(stderr, "babygpt: --resume: the checkpoint is config '%s', not '%s'\n", cfg.name, o->config);
             goto done;
         }
     } else if (bg_config_get(o->config ? o->config : "tiny", V, &cfg, err, sizeof err)) {
@@ -354,6 +389,14 @@ int bg_train(const bg_train_opts *o) {
         float lr = nb_lr_at(&sched, step);
         nb_optim_set_lr(opt, lr);
         nb_tensor *loss = batch_loss(&t, corpus.train, corpus.n_train, &brng);
+        if (loss && !isfinite(nb_item(loss))) { /* diverged: stop before the weights are spoiled */
+            fprintf(stderr,
+                    "\nbabygpt: step %lld: the loss is %g; stopping without saving (%s keeps the last good "
+                    "checkpoint, if any; try a lower --lr)\n",
+                    (long long)step, nb_item(loss), ckpt);
+            failed = 1;
+            break;
+        }
         if (!loss || nb_backward(loss) || nb_optim_clip_grad_norm(opt, 1.0) < 0 || nb_optim_step(opt)) {
             fprintf(stderr, "\nbabygpt: step %lld failed: %s\n", (long long)step, nb_last_error());
             failed = 1;

@@ -22,6 +22,7 @@ typedef struct {
     const char *resume;  /* checkpoint file or run folder */
     bool progress;       /* progress bar (when stderr is a terminal) */
     int stop_after;      /* stop cleanly (as on Ctrl-C) after this many steps of this run; 0: off */
+    bool overwrite;      /* replace a run already in out (else that is an error) */
 } bg_train_opts;
 
 /* Runs a training as the options say; prints progress. Returns the process

@@ -68,8 +68,9 @@ nb_ctx *nb_ctx_current(void);
 
 /* ---- Threads -------------------------------------------------------------- */
 
-/* Sets the number of CPU threads kernels use (n <= 0: all cores). The default
- * comes from NABLA_NUM_THREADS, else the number of cores. */
+/* Sets the number of CPU threads kernels use (n <= 0: all cores; at most 1024). The
+ * default comes from NABLA_NUM_THREADS (1..1024; anything else is reported on stderr
+ * once and ignored), else the number of cores. */
 void nb_set_num_threads(int n);
 /* The number of CPU threads kernels use. */
 int nb_get_num_threads(void);

@@ -1,0 +1,206 @@
+/* The babygpt program guards what it must not lose and refuses bad input with one clear
+ * message: an existing run is not overwritten (nor touched by a mistyped option), a diverged
+ * run stops before saving, and non-files, out-of-range ids, unwritable output and a bad
+ * NABLA_NUM_THREADS are errors (or a warning), never a crash or a silent success. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/nb_check.h"
+
+static char tmp[256];
+static char bin[512];
+
+static void suite_setup(void) {
+    snprintf(tmp, sizeof tmp, "/tmp/nabla_bgguard_%d", (int)getpid());
+    mkdir(tmp, 0755);
+    const char *b = getenv("NB_BUILD");
+    char rel[512], *abs;
+    snprintf(rel, sizeof rel, "%s/babygpt", b ? b : "build");
+    abs = realpath(rel, NULL);
+    snprintf(bin, sizeof bin, "%s", abs ? abs : rel);
+    free(abs);
+    setenv("NABLA_CACHE", tmp, 1);
+    setenv("NABLA_NUM_THREADS", "2", 1);
+}
+
+static void suite_teardown(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd)) { /* best effort */
+    }
+}
+
+/* Runs `cd tmp && <cmd>` in a shell; its exit status, its output in out. */
+static int sh(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd %s && ", tmp);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, cap - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The bytes of a file (malloc'd), or NULL. */
+static char *slurp(const char *dir, const char *name, size_t *len) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s/%s", tmp, dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = b ? fread(b, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return b;
+}
+
+static int same_file(const char *dir, const char *name, const char *bytes, size_t len) {
+    size_t n;
+    char *b = slurp(dir, name, &n);
+    int same = b && n == len && memcmp(b, bytes, len) == 0;
+    free(b);
+    return same;
+}
+
+/* A small trained run in tmp/<dir> (4 steps of tiny, BPE of 300 tokens). */
+static void make_run(const char *dir) {
+    char buf[8192];
+    int rc = sh(buf, sizeof buf,
+                "%s train --steps 4 --batch 2 --eval-every 2 --eval-batches 1 --bpe-size 300 "
+                "--out %s --quiet 2>&1",
+                bin, dir);
+    ck_assert_msg(rc == 0, "%s", buf);
+}
+
+START_TEST(an_existing_run_is_not_overwritten) {
+    char buf[8192];
+    make_run("keep");
+    size_t nt, nc;
+    char *tok = slurp("keep", "tokenizer/vocab.bpe", &nt), *ck = slurp("keep", "ckpt.safetensors", &nc);
+    ck_assert(tok && ck);
+    /* a mistyped config is refused before anything is written */
+    int rc = sh(buf, sizeof buf, "%s train --config smal --bpe-size 400 --out keep 2>&1", bin);
+    ck_assert_msg(rc == 2 && strstr(buf, "unknown config 'smal'"), "rc %d: %s", rc, buf);
+    /* a fresh run into the folder is refused, naming the ways out */
+    rc = sh(buf, sizeof buf, "%s train --steps 2 --bpe-size 260 --out keep --quiet 2>&1", bin);
+    ck_assert_msg(rc == 1 && strstr(buf, "already holds a training run") && strstr(buf, "--overwrite"),
+                  "rc %d: %s", rc, buf);
+    /* a forgotten value does not swallow the next option */
+    rc = sh(buf, sizeof buf, "%s train --out --quiet --steps 2 2>&1", bin);
+    ck_assert_msg(rc == 2 && strstr(buf, "--out needs a value, got the option '--quiet'"), "rc %d: %s", rc,
+                  buf);
+    ck_assert(same_file("keep", "tokenizer/vocab.bpe", tok, nt));
+    ck_assert(same_file("keep", "ckpt.safetensors", ck, nc));
+    /* --resume continues the run in place; --overwrite replaces it */
+    rc = sh(buf, sizeof buf, "%s train --resume keep --steps 6 --quiet 2>&1", bin);
+    ck_assert_msg(rc == 0, "resume: %s", buf);
+    rc = sh(buf, sizeof buf,
+            "%s train --steps 2 --batch 2 --bpe-size 260 --out keep --overwrite --quiet 2>&1", bin);
+    ck_assert_msg(rc == 0, "overwrite: %s", buf);
+    ck_assert(!same_file("keep", "tokenizer/vocab.bpe", tok, nt));
+    free(tok);
+    free(ck);
+}
+END_TEST
+
+/* Sets every float of tensor `name` in a safetensors file to NaN (parsing its header). */
+static void poison(const char *path, const char *name) {
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    unsigned char h8[8];
+    ck_assert_int_eq(fread(h8, 1, 8, f), 8);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--)
+        hl = hl << 8 | h8[i];
+    char *hdr = malloc(hl);
+    ck_assert_int_eq(fread(hdr, 1, hl, f), hl);
+    json_t *j = json_loadb(hdr, hl, 0, NULL);
+    free(hdr);
+    json_t *offs = json_object_get(json_object_get(j, name), "data_offsets");
+    ck_assert_msg(json_array_size(offs) == 2, "no tensor %s in %s", name, path);
+    long a = (long)json_integer_value(json_array_get(offs, 0)),
+         b = (long)json_integer_value(json_array_get(offs, 1));
+    json_decref(j);
+    const uint32_t nan_bits = 0x7fc00000u;
+    fseek(f, 8 + (long)hl + a, SEEK_SET);
+    for (long p = a; p < b; p += 4)
+        ck_assert_int_eq(fwrite(&nan_bits, 4, 1, f), 1);
+    fclose(f);
+}
+
+START_TEST(a_diverged_run_stops_before_saving) {
+    char buf[8192], path[600];
+    make_run("nan");
+    snprintf(path, sizeof path, "%s/nan/ckpt.safetensors", tmp);
+    poison(path, "wte.weight");
+    size_t n;
+    char *ck = slurp("nan", "ckpt.safetensors", &n);
+    int rc = sh(buf, sizeof buf, "%s train --resume nan --steps 8 --quiet 2>&1", bin);
+    ck_assert_msg(rc == 1 && strstr(buf, "the loss is nan; stopping without saving"), "rc %d: %s", rc, buf);
+    ck_assert(same_file("nan", "ckpt.safetensors", ck, n));
+    free(ck);
+}
+END_TEST
+
+START_TEST(bad_input_and_output_are_errors) {
+    char buf[8192];
+    make_run("io");
+    struct {
+        const char *args, *expect;
+        int code;
+    } cases[] = {
+        {"eval --checkpoint io --data /dev/zero 2>&1", "/dev/zero: not a regular file", 1},
+        {"echo '[4294982792]' | %s tokenize --vocab io/tokenizer --decode 2>&1",
+         "id 4294982792 is out of range", 1},
+        {"printf '[1\\0, 2]' | %s tokenize --vocab io/tokenizer --decode 2>&1", "a NUL byte at offset 2", 1},
+        {"%s tokenize --vocab io/tokenizer < . 2>&1", "stdin: Is a directory", 1},
+        {"sample --checkpoint io --max-tokens 99999999999999999999 2>&1",
+         "--max-tokens: integer out of range", 2},
+        {"NABLA_NUM_THREADS=100000 %s summary --config tiny 2>&1",
+         "NABLA_NUM_THREADS='100000' is not a whole number", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char line[1024];
+        if (strstr(cases[i].args, "%s"))
+            snprintf(line, sizeof line, cases[i].args, bin);
+        else
+            snprintf(line, sizeof line, "%s %s", bin, cases[i].args);
+        int rc = sh(buf, sizeof buf, "%s", line);
+        ck_assert_msg(rc == cases[i].code && strstr(buf, cases[i].expect), "'%s' exited %d: %s",
+                      cases[i].args, rc, buf);
+    }
+    struct stat st;
+    if (stat("/dev/full", &st) == 0) { /* output that cannot be written is a failure */
+        int rc = sh(buf, sizeof buf, "%s summary --config tiny 2>&1 >/dev/full", bin);
+        ck_assert_msg(rc == 1 && strstr(buf, "writing the output failed"), "rc %d: %s", rc, buf);
+    }
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("babygpt_guard");
+    TCase *tc = tcase_create("guard");
+    tcase_set_timeout(tc, 300);
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_add_test(tc, an_existing_run_is_not_overwritten);
+    tcase_add_test(tc, a_diverged_run_stops_before_saving);
+    tcase_add_test(tc, bad_input_and_output_are_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
