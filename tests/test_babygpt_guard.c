@@ -105,9 +105,12 @@ START_TEST(an_existing_run_is_not_overwritten) {
                   buf);
     ck_assert(same_file("keep", "tokenizer/vocab.bpe", tok, nt));
     ck_assert(same_file("keep", "ckpt.safetensors", ck, nc));
-    /* --resume continues the run in place; --overwrite replaces it */
-    rc = sh(buf, sizeof buf, "%s train --resume keep --steps 6 --quiet 2>&1", bin);
+    /* --resume continues the run in place (a malformed row of its loss.csv is reported, not
+     * silently dropped); --overwrite replaces it */
+    rc = sh(buf, sizeof buf, "echo garbage >> keep/loss.csv && %s train --resume keep --steps 6 --quiet 2>&1",
+            bin);
     ck_assert_msg(rc == 0, "resume: %s", buf);
+    ck_assert_msg(strstr(buf, "loss.csv:5: not a row of numbers; skipped"), "%s", buf);
     rc = sh(buf, sizeof buf,
             "%s train --steps 2 --batch 2 --bpe-size 260 --out keep --overwrite --quiet 2>&1", bin);
     ck_assert_msg(rc == 0, "overwrite: %s", buf);

@@ -228,6 +228,44 @@ START_TEST(jsonl_errors_and_sniffing) {
 }
 END_TEST
 
+/* A .json file holding one array of example objects (an export, not JSON lines). */
+START_TEST(json_array_file) {
+    const char *j =
+        "\xEF\xBB\xBF [{\"fname\": \"a\", \"dialogue\": \"#Person1#: Hi\", \"summary\": \"hi\"},\n"
+        "  {\"fname\": \"b\", \"dialogue\": 3},\n"
+        "  7,\n"
+        "  {\"id\": 9, \"dialogue\": \"#Person1#: Bye\"}]\n";
+    bg_split s = {0};
+    warns w = {0};
+    char err[256] = "";
+    ck_assert_int_eq(bg_load_buffer(j, strlen(j), BG_FMT_AUTO, "x.json", &s, collect, &w, err, sizeof err),
+                     0);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_str_eq(s.ex[0].id, "a");
+    ck_assert_str_eq(s.ex[0].summary, "hi");
+    ck_assert_str_eq(s.ex[1].id, "9");
+    ck_assert_str_eq(s.ex[1].dialogue, "#Person1#: Bye");
+    ck_assert_uint_eq(s.skipped, 2);
+    ck_assert(has_warn(&w, "x.json: element 1: field 'dialogue' is not a string"));
+    ck_assert(has_warn(&w, "x.json: element 2: not a JSON object"));
+    bg_split_free(&s);
+    /* a broken array is one error with its line and column; an empty one is an error too */
+    const char *p = temp_file(".json", "[{\"dialogue\": \"#Person1#: x\"},\n {\"a\": 1");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, ".json:2:") && strstr(err, "invalid JSON"), "%s", err);
+    unlink(p);
+    p = temp_file(".json", " [ ] ");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "empty array"));
+    unlink(p);
+    p = temp_file(".json", "{\"dialogue\": \"#Person1#: one object is one line\"}");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(s.n, 1);
+    bg_split_free(&s);
+    unlink(p);
+}
+END_TEST
+
 /* ---- datasets and splits ---------------------------------------------------------------- */
 
 START_TEST(dataset_folder_and_single_file) {
@@ -595,6 +633,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, csv_bad_files_are_errors);
     tcase_add_test(tc, jsonl_good_and_malformed);
     tcase_add_test(tc, jsonl_errors_and_sniffing);
+    tcase_add_test(tc, json_array_file);
     tcase_add_test(tc, dataset_folder_and_single_file);
     tcase_add_test(tc, carve_keeps_same_id_together);
     tcase_add_test(tc, format_document_and_corpus);

@@ -90,7 +90,7 @@ static int all_blank(const char *s) {
 
 void bg_warn_stderr(void *user, const char *msg) {
     (void)user;
-    fprintf(stderr, "%s\n", msg);
+    fprintf(stderr, "babygpt: warning: %s (row skipped)\n", msg);
 }
 
 /* ---- splits ----------------------------------------------------------------------------- */
@@ -411,22 +411,16 @@ static int json_str(json_t *o, const char *key, const char **s, char *numbuf, si
     return -1;
 }
 
-/* Parses one JSON line; 1 = added, 0 = skipped (warned), -1 = out of memory. */
-static int jsonl_row(const char *p, size_t n, const char *name, size_t line, bg_split *out, bg_warn_fn warn,
-                     void *user) {
-    json_error_t je;
-    json_t *o = json_loadb(p, n, 0, &je);
-    if (!o) {
-        warnf(warn, user, "%s:%zu: invalid JSON: %s", name, line, je.text);
-        return 0;
-    }
+/* Adds one example from a JSON value (where: "file:line" or "file: element i", for warnings);
+ * 1 = added, 0 = skipped (warned), -1 = out of memory. Does not take o. */
+static int json_row(json_t *o, const char *where, bg_split *out, bg_warn_fn warn, void *user) {
     int rc = 0;
     const char *id = NULL, *dia = NULL, *top = NULL, *sum[4] = {NULL, NULL, NULL, NULL};
     static const char *skeys[4] = {"summary", "summary1", "summary2", "summary3"};
     char num[32];
     const char *bad = NULL;
     if (!json_is_object(o)) {
-        warnf(warn, user, "%s:%zu: not a JSON object", name, line);
+        warnf(warn, user, "%s: not a JSON object", where);
         goto done;
     }
     if (json_str(o, "dialogue", &dia, NULL, 0))
@@ -440,11 +434,11 @@ static int jsonl_row(const char *p, size_t n, const char *name, size_t line, bg_
     for (int k = 0; k < 4 && !bad; k++)
         if (json_str(o, skeys[k], &sum[k], NULL, 0)) bad = skeys[k];
     if (bad) {
-        warnf(warn, user, "%s:%zu: field '%s' is not a string", name, line, bad);
+        warnf(warn, user, "%s: field '%s' is not a string", where, bad);
         goto done;
     }
     if (!dia || all_blank(dia)) {
-        warnf(warn, user, "%s:%zu: missing dialogue", name, line);
+        warnf(warn, user, "%s: missing dialogue", where);
         goto done;
     }
     size_t dn = strlen(dia), idn = id ? strlen(id) : 0, tn = top ? strlen(top) : 0;
@@ -463,14 +457,69 @@ static int jsonl_row(const char *p, size_t n, const char *name, size_t line, bg_
     }
     rc = 1;
 done:
+    return rc;
+}
+
+/* Parses one JSON line; as json_row. */
+static int jsonl_row(const char *p, size_t n, const char *name, size_t line, bg_split *out, bg_warn_fn warn,
+                     void *user) {
+    json_error_t je;
+    json_t *o = json_loadb(p, n, 0, &je);
+    if (!o) {
+        warnf(warn, user, "%s:%zu: invalid JSON: %s", name, line, je.text);
+        return 0;
+    }
+    char where[512];
+    snprintf(where, sizeof where, "%s:%zu", name, line);
+    int rc = json_row(o, where, out, warn, user);
     json_decref(o);
     return rc;
 }
 
+/* A whole-file JSON array of example objects (a .json export). */
+static int load_json_array(const char *buf, size_t len, const char *name, bg_split *out, bg_warn_fn warn,
+                           void *user, char *err, size_t errlen) {
+    json_error_t je;
+    json_t *a = json_loadb(buf, len, 0, &je);
+    if (!json_is_array(a)) {
+        if (a)
+            set_err(err, errlen, "%s: expected a JSON array of objects", name);
+        else
+            set_err(err, errlen, "%s:%d:%d: invalid JSON: %s", name, je.line, je.column, je.text);
+        json_decref(a);
+        return -1;
+    }
+    size_t before = out->n;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char where[512];
+        snprintf(where, sizeof where, "%s: element %zu", name, i);
+        int rc = json_row(json_array_get(a, i), where, out, warn, user);
+        if (rc < 0) {
+            set_err(err, errlen, "%s: out of memory", where);
+            split_truncate(out, before);
+            json_decref(a);
+            return -1;
+        }
+        if (rc == 0) out->skipped++;
+    }
+    size_t n = json_array_size(a);
+    json_decref(a);
+    if (out->n == before) {
+        set_err(err, errlen, n ? "%s: no valid elements" : "%s: empty array", name);
+        return -1;
+    }
+    return 0;
+}
+
 static int load_jsonl(const char *buf, size_t len, const char *name, bg_split *out, bg_warn_fn warn,
                       void *user, char *err, size_t errlen) {
-    size_t before = out->n, line = 0, pos = 0;
+    size_t before = out->n, line = 0, pos = 0, bom = 0, lead;
     int any_line = 0;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) bom = 3;
+    for (lead = bom; lead < len && is_blank((unsigned char)buf[lead]); lead++) {
+    }
+    if (lead < len && buf[lead] == '[') /* past the BOM only, so that jansson's line numbers hold */
+        return load_json_array(buf + bom, len - bom, name, out, warn, user, err, errlen);
     while (pos < len) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - buf) : len, n = end - pos;
@@ -506,7 +555,7 @@ static bg_format sniff(const char *buf, size_t len) {
         i = 3;
     while (i < len && is_blank((unsigned char)buf[i]))
         i++;
-    return i < len && buf[i] == '{' ? BG_FMT_JSONL : BG_FMT_CSV;
+    return i < len && (buf[i] == '{' || buf[i] == '[') ? BG_FMT_JSONL : BG_FMT_CSV;
 }
 
 int bg_load_buffer(const char *buf, size_t len, bg_format fmt, const char *name, bg_split *out,

@@ -69,7 +69,8 @@ typedef void (*bg_warn_fn)(void *user, const char *msg);
 /* File formats for bg_load_buffer; BG_FMT_AUTO sniffs (first non-blank byte '{' => JSONL). */
 typedef enum { BG_FMT_AUTO = 0, BG_FMT_CSV, BG_FMT_JSONL } bg_format;
 
-/* Ready-made warning callback: prints the message and a newline to stderr (user unused). */
+/* Ready-made warning callback: prints "babygpt: warning: <msg> (row skipped)" to stderr
+ * (user unused). */
 void bg_warn_stderr(void *user, const char *msg);
 
 /* Frees every example of s and resets it to empty. Safe on NULL and on an empty split. */

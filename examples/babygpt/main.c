@@ -68,15 +68,21 @@ typedef struct {
         {"top-p", BG_ARG_FLOAT, &(g).so.top_p, 1e-6, 1, "nucleus sampling threshold (0.95)"},                    \
         {"seed", BG_ARG_U64, &(g).seed, NORANGE, "random seed (1)"}
 
+/* 2 (a usage error) when --checkpoint is missing. */
+static int need_checkpoint(const char *cmd, const gen_args *g) {
+    if (g->checkpoint) return 0;
+    fprintf(stderr, "babygpt %s: --checkpoint is required (a checkpoint file or a training run folder)\n",
+            cmd);
+    return 2;
+}
+
+/* Loads the run; the exit status on failure: 2 without --checkpoint, else 1. */
 static int load_run(const char *cmd, gen_args *g, bg_run *r) {
     char err[1024];
-    if (!g->checkpoint) {
-        fprintf(stderr, "babygpt %s: --checkpoint is required (a checkpoint file or a training run folder)\n", cmd);
-        return -1;
-    }
+    if (need_checkpoint(cmd, g)) return 2;
     if (bg_run_load(g->checkpoint, g->vocab, r, err, sizeof err)) {
         fprintf(stderr, "babygpt %s: %s\n", cmd, err);
-        return -1;
+        return 1;
     }
     return 0;
 }
@@ -88,7 +94,7 @@ static int cmd_sample(int argc, char **argv) {
     int rc = bg_args_parse("sample", "Samples a continuation of a prompt.", a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
     bg_run r;
-    if (load_run("sample", &g, &r)) return 1;
+    if ((rc = load_run("sample", &g, &r))) return rc;
     char err[1024], *full = malloc(strlen(prompt) + 16);
     sprintf(full, "<|endoftext|>%s", prompt);
     nb_rng rng;
@@ -111,7 +117,7 @@ static int cmd_chat(int argc, char **argv) {
                            a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
     bg_run r;
-    if (load_run("chat", &g, &r)) return 1;
+    if ((rc = load_run("chat", &g, &r))) return rc;
     int st = bg_chat(&r, &g.so, g.seed);
     bg_run_free(&r);
     return st;
@@ -152,6 +158,7 @@ static int cmd_summarize(int argc, char **argv) {
                                         "(greedy by default).",
                            a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
+    if ((rc = need_checkpoint("summarize", &g))) return rc; /* before waiting on stdin */
     struct stat st;
     if (input && (stat(input, &st) != 0 || !S_ISREG(st.st_mode))) {
         fprintf(stderr, "babygpt summarize: --input %s: %s\n", input,
@@ -176,9 +183,9 @@ static int cmd_summarize(int argc, char **argv) {
         return 1;
     }
     bg_run r;
-    if (load_run("summarize", &g, &r)) {
+    if ((rc = load_run("summarize", &g, &r))) {
         free(text);
-        return 1;
+        return rc;
     }
     char err[1024];
     char *s = bg_summarize(&r, text, &g.so, g.seed, err, sizeof err);
@@ -205,7 +212,7 @@ static int cmd_eval(int argc, char **argv) {
         return 2;
     }
     bg_run r;
-    if (load_run("eval", &g, &r)) return 1;
+    if ((rc = load_run("eval", &g, &r))) return rc;
     bg_eval_result res;
     char err[1024];
     int st = bg_eval_file(&r, data, &res, err, sizeof err);

@@ -107,7 +107,11 @@ static int write_csv(const char *dir, const eval_row *rows, int n) {
                 rows[i].tps);
     int rc = fflush(f) || fsync(fileno(f));
     rc |= fclose(f);
-    return rc ? -1 : rename(tmp, path);
+    if (!rc && rename(tmp, path) == 0) return 0;
+    int e = errno;
+    unlink(tmp); /* no temp file is left behind */
+    errno = e;
+    return -1;
 }
 
 /* Whether path is a regular file. */
@@ -135,16 +139,23 @@ static int read_csv(const char *dir, int64_t upto, eval_row *rows, int cap) {
     snprintf(path, sizeof path, "%s/loss.csv", dir);
     FILE *f = fopen(path, "r");
     if (!f) return 0;
-    int n = 0;
+    int n = 0, lineno = 0, bad = 0;
     while (fgets(line, sizeof line, f) && n < cap) {
         eval_row r;
         long long st;
-        if (sscanf(line, "%lld,%lf,%lf,%lf,%lf", &st, &r.train, &r.val, &r.lr, &r.tps) == 5 && st <= upto) {
+        if (++lineno == 1 && strncmp(line, "step,", 5) == 0) continue; /* the header */
+        if (sscanf(line, "%lld,%lf,%lf,%lf,%lf", &st, &r.train, &r.val, &r.lr, &r.tps) != 5) {
+            if (!bad++)
+                fprintf(stderr, "babygpt: warning: %s:%d: not a row of numbers; skipped\n", path, lineno);
+            continue;
+        }
+        if (st <= upto) {
             r.step = st;
             rows[n++] = r;
         }
     }
     fclose(f);
+    if (bad > 1) fprintf(stderr, "babygpt: warning: %s: %d malformed rows skipped in all\n", path, bad);
     return n;
 }
 
