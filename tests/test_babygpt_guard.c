@@ -156,6 +156,10 @@ START_TEST(a_diverged_run_stops_before_saving) {
     ck_assert_msg(rc == 1 && strstr(buf, "the loss is nan; stopping without saving"), "rc %d: %s", rc, buf);
     ck_assert(same_file("nan", "ckpt.safetensors", ck, n));
     free(ck);
+    /* such weights are refused where a model is loaded for use */
+    rc = sh(buf, sizeof buf, "%s sample --checkpoint nan/ckpt.safetensors --max-tokens 3 2>&1", bin);
+    ck_assert_msg(rc == 1 && strstr(buf, "parameter 'wte.weight' holds a non-finite value"), "rc %d: %s", rc,
+                  buf);
 }
 END_TEST
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,32 @@ static bool is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* 0 when every parameter of m is finite; else -1 with err naming the first that is not (a
+ * diverged run's weights would only produce garbage). */
+static int nonfinite_param(const nb_module *m, const char *path, char *err, size_t errlen) {
+    nb_param_list l;
+    if (nb_module_parameters(m, &l)) {
+        snprintf(err, errlen, "%s", nb_last_error());
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < l.n && !rc; i++) {
+        const nb_tensor *t = l.tensors[i];
+        const float *p = nb_is_contiguous(t) ? nb_data_f32(t) : NULL;
+        int64_t n = nb_numel(t);
+        for (int64_t k = 0; p && k < n; k++)
+            if (!isfinite(p[k])) {
+                snprintf(err, errlen,
+                         "%s: parameter '%s' holds a non-finite value (%g at element %lld): the run diverged",
+                         path, l.names[i], (double)p[k], (long long)k);
+                rc = -1;
+                break;
+            }
+    }
+    nb_param_list_free(&l);
+    return rc;
+}
+
 int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     struct stat st;
@@ -214,6 +241,10 @@ int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_
     }
     if (nb_checkpoint_load(r->path, r->model->root, NULL, &r->step)) {
         snprintf(err, errlen, "%s", nb_last_error());
+        bg_run_free(r);
+        return -1;
+    }
+    if (nonfinite_param(r->model->root, r->path, err, errlen)) {
         bg_run_free(r);
         return -1;
     }
