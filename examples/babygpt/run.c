@@ -217,6 +217,9 @@ int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_
         return -1;
     }
     if (bg_config_from_json(cj, &cfg, err, errlen)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "%s: %s", r->path, why);
         nb_safetensors_close(f);
         return -1;
     }
