@@ -258,6 +258,13 @@ START_TEST(json_array_file) {
     ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "empty array"));
     unlink(p);
+    /* JSON lines whose first row happens to be an array stay JSON lines */
+    p = temp_file(".jsonl", "[1, 2]\n{\"dialogue\": \"#Person1#: second line\"}\n");
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_uint_eq(s.skipped, 1);
+    bg_split_free(&s);
+    unlink(p);
     p = temp_file(".json", "{\"dialogue\": \"#Person1#: one object is one line\"}");
     ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), 0);
     ck_assert_uint_eq(s.n, 1);

@@ -476,11 +476,23 @@ static int jsonl_row(const char *p, size_t n, const char *name, size_t line, bg_
     return rc;
 }
 
-/* A whole-file JSON array of example objects (a .json export). */
+/* Whether the first line of buf is complete JSON by itself (then a file starting with '[' that
+ * does not parse whole is JSON lines whose first row is an array, not a broken array). */
+static int json_array_line_ok(const char *buf, size_t len) {
+    const char *nl = memchr(buf, '\n', len);
+    if (!nl) return 0;
+    json_t *v = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+    json_decref(v);
+    return v != NULL;
+}
+
+/* A whole-file JSON array of example objects (a .json export); 0, -1 with err, or 1 when the
+ * file is JSON lines after all. */
 static int load_json_array(const char *buf, size_t len, const char *name, bg_split *out, bg_warn_fn warn,
                            void *user, char *err, size_t errlen) {
     json_error_t je;
     json_t *a = json_loadb(buf, len, 0, &je);
+    if (!a && je.line > 1 && json_array_line_ok(buf, len)) return 1; /* JSON lines after all */
     if (!json_is_array(a)) {
         if (a)
             set_err(err, errlen, "%s: expected a JSON array of objects", name);
@@ -518,8 +530,10 @@ static int load_jsonl(const char *buf, size_t len, const char *name, bg_split *o
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) bom = 3;
     for (lead = bom; lead < len && is_blank((unsigned char)buf[lead]); lead++) {
     }
-    if (lead < len && buf[lead] == '[') /* past the BOM only, so that jansson's line numbers hold */
-        return load_json_array(buf + bom, len - bom, name, out, warn, user, err, errlen);
+    if (lead < len && buf[lead] == '[') { /* past the BOM only, so that jansson's line numbers hold */
+        int rc = load_json_array(buf + bom, len - bom, name, out, warn, user, err, errlen);
+        if (rc <= 0) return rc;
+    }
     while (pos < len) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - buf) : len, n = end - pos;
@@ -555,7 +569,13 @@ static bg_format sniff(const char *buf, size_t len) {
         i = 3;
     while (i < len && is_blank((unsigned char)buf[i]))
         i++;
-    return i < len && (buf[i] == '{' || buf[i] == '[') ? BG_FMT_JSONL : BG_FMT_CSV;
+    if (i < len && buf[i] == '[') { /* a JSON array of objects, not a CSV cell starting with '[' */
+        size_t k = i + 1;
+        while (k < len && is_blank((unsigned char)buf[k]))
+            k++;
+        return k < len && (buf[k] == '{' || buf[k] == ']') ? BG_FMT_JSONL : BG_FMT_CSV;
+    }
+    return i < len && buf[i] == '{' ? BG_FMT_JSONL : BG_FMT_CSV;
 }
 
 int bg_load_buffer(const char *buf, size_t len, bg_format fmt, const char *name, bg_split *out,

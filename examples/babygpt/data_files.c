@@ -34,8 +34,8 @@ static char *read_all(const char *path, size_t *len, char *err, size_t errlen) {
         set_err(err, errlen, "%s: is a folder, not a data file", path);
         return NULL;
     }
-    if (!S_ISREG(st.st_mode)) { /* /dev/zero, a FIFO: no end to read to */
-        set_err(err, errlen, "%s: not a regular file", path);
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode)) { /* /dev/zero has no end */
+        set_err(err, errlen, "%s: a device or socket, not a data file", path);
         return NULL;
     }
     FILE *f = fopen(path, "rb");

@@ -173,10 +173,11 @@ static int cmd_summarize(int argc, char **argv) {
     size_t len;
     errno = 0;
     char *text = read_all(f, &len);
+    int read_errno = errno; /* before fclose can change it */
     if (input) fclose(f);
     if (!text || len == 0 || strlen(text) != len) {
         fprintf(stderr, "babygpt summarize: %s: %s\n", input ? input : "stdin",
-                !text      ? (errno ? strerror(errno) : "cannot read")
+                !text      ? (read_errno ? strerror(read_errno) : "cannot read")
                 : len == 0 ? "empty input"
                            : "input holds a NUL byte");
         free(text);
@@ -364,8 +365,11 @@ int main(int argc, char **argv) {
         if (strcmp(argv[1], cmds[i].name) == 0) {
             int rc = cmds[i].fn(argc, argv);
             /* output that never arrived (a full disk, a closed pipe) is a failure, not success */
-            if ((fflush(stdout) || ferror(stdout)) && rc == 0) {
-                fprintf(stderr, "babygpt %s: writing the output failed: %s\n", argv[1], strerror(errno));
+            errno = 0;
+            int fe = fflush(stdout), e = errno;
+            if ((fe || ferror(stdout)) && rc == 0) {
+                fprintf(stderr, "babygpt %s: writing the output failed: %s\n", argv[1],
+                        fe && e ? strerror(e) : "write error");
                 rc = 1;
             }
             return rc;

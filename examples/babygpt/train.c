@@ -114,10 +114,31 @@ static int write_csv(const char *dir, const eval_row *rows, int n) {
     return -1;
 }
 
+/* Reports a run that diverged at step (what: where the non-finite value showed; x: the loss). */
+static void diverged(int64_t step, const char *what, double x, const char *ckpt) {
+    char v[32];
+    if (isnan(x))
+        snprintf(v, sizeof v, "NaN");
+    else if (isinf(x))
+        snprintf(v, sizeof v, "%sinf", x < 0 ? "-" : "");
+    else
+        snprintf(v, sizeof v, "%.4f", x);
+    fprintf(stderr,
+            "\nbabygpt: step %lld: the run diverged (%s is not finite; loss %s); stopping without saving (%s "
+            "keeps the last good checkpoint, if any; try a lower --lr)\n",
+            (long long)step, what, v, ckpt);
+}
+
 /* Whether path is a regular file. */
 static bool is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Whether paths a and b name the same existing file. */
+static bool same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
 /* Whether file lies in folder dir (compared by device and inode, so "run" and "./run/" agree). */
@@ -280,12 +301,27 @@ int bg_train(const bg_train_opts *o) {
     snprintf(best, sizeof best, "%s/best.safetensors", out);
     /* a run already in --out is not overwritten by accident (a resumed run continues its own) */
     const char *held = is_file(ckpt) ? "ckpt.safetensors" : is_file(best) ? "best.safetensors" : NULL;
-    if (held && !o->overwrite && !(o->resume && same_folder(resume_file, out))) {
+    /* resuming continues the folder's own run: its ckpt, or its best when it has no ckpt (resuming
+     * from best beside a newer ckpt would replace that ckpt) */
+    bool own = o->resume && (is_file(ckpt) ? same_file(resume_file, ckpt) : same_folder(resume_file, out));
+    if (held && !o->overwrite && !own) {
         fprintf(stderr,
-                "babygpt: --out %s already holds a training run (%s); continue it with --resume %s, "
+                "babygpt: --out %s already holds a training run (%s); continue it with --resume %s/%s, "
                 "choose another --out, or pass --overwrite to replace it\n",
-                out, held, out);
+                out, held, out, held);
         goto done;
+    }
+    if (held && o->overwrite && !own) { /* the old run's files go now, not mixed with the new tokenizer */
+        const char *old[] = {"ckpt.safetensors", "best.safetensors", "loss.csv", "loss.png"};
+        for (int i = 0; i < 4; i++) {
+            char p[4300];
+            snprintf(p, sizeof p, "%s/%s", out, old[i]);
+            if (is_file(p) && !(o->resume && same_file(p, resume_file)) && unlink(p) != 0) {
+                fprintf(stderr, "babygpt: --overwrite: cannot remove %s: %s\n", p, strerror(errno));
+                goto done;
+            }
+        }
+        fprintf(stderr, "babygpt: --overwrite: removed the previous run in %s\n", out);
     }
     if (o->resume && !vocab) {
         static char rtok[4200];
@@ -400,15 +436,18 @@ int bg_train(const bg_train_opts *o) {
         float lr = nb_lr_at(&sched, step);
         nb_optim_set_lr(opt, lr);
         nb_tensor *loss = batch_loss(&t, corpus.train, corpus.n_train, &brng);
-        if (loss && !isfinite(nb_item(loss))) { /* diverged: stop before the weights are spoiled */
-            fprintf(stderr,
-                    "\nbabygpt: step %lld: the loss is %g; stopping without saving (%s keeps the last good "
-                    "checkpoint, if any; try a lower --lr)\n",
-                    (long long)step, nb_item(loss), ckpt);
+        double gnorm = loss && !nb_backward(loss) ? nb_optim_clip_grad_norm(opt, 1.0) : -1.0;
+        if (gnorm < 0) {
+            fprintf(stderr, "\nbabygpt: step %lld failed: %s\n", (long long)step, nb_last_error());
             failed = 1;
             break;
         }
-        if (!loss || nb_backward(loss) || nb_optim_clip_grad_norm(opt, 1.0) < 0 || nb_optim_step(opt)) {
+        if (!isfinite(gnorm)) { /* a NaN/inf loss or gradient: stop before the weights are spoiled */
+            diverged(step, "its gradient", nb_item(loss), ckpt);
+            failed = 1;
+            break;
+        }
+        if (nb_optim_step(opt)) {
             fprintf(stderr, "\nbabygpt: step %lld failed: %s\n", (long long)step, nb_last_error());
             failed = 1;
             break;
@@ -438,6 +477,11 @@ int bg_train(const bg_train_opts *o) {
             if (tty) fputc('\n', stderr);
             fprintf(stderr, "babygpt: step %lld: train loss %.4f, validation loss %.4f (%.0f tok/s)\n",
                     (long long)step, tl, vl, tps);
+            if (!isfinite(tl) || !isfinite(vl)) {
+                diverged(step, "the evaluation", !isfinite(tl) ? tl : vl, ckpt);
+                failed = 1;
+                break;
+            }
             if (write_csv(out, rows, n_rows)) {
                 fprintf(stderr, "babygpt: writing %s/loss.csv failed: %s\n", out, strerror(errno));
                 write_failed = 1;
