@@ -581,6 +581,10 @@ START_TEST(test_errors) {
     expect_load_error(dir, "encoder.json");
     write_file(dir, "encoder.json", "{\"a\": 0, \"b\": 0}", 16);
     expect_load_error(dir, "used twice");
+    write_file(dir, "encoder.json", "{\"a\": 0, \"b\": 2}", 16); /* id 1 missing */
+    expect_load_error(dir, "token 'b' has id 2, but the file holds 2 tokens");
+    write_file(dir, "encoder.json", "{\"a\": 0, \"b\": -1}", 17);
+    expect_load_error(dir, "token 'b': id must be an integer in [0, 2)");
     write_file(dir, "encoder.json", enc, ne);
 
     /* malformed third line of vocab.bpe: three fields */

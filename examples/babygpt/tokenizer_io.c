@@ -215,7 +215,13 @@ bg_tokenizer *bg_tokenizer_load(const char *dir, char *err, size_t errlen) {
     json_object_foreach(root, key, val) {
         json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
         if (id < 0 || (size_t)id >= n) {
-            set_err(err, errlen, "%s: token '%.60s': id must be an integer in [0, %zu)", path, key, n);
+            if (json_is_integer(val) && id >= 0)
+                set_err(err, errlen,
+                        "%s: token '%.60s' has id %lld, but the file holds %zu tokens (ids must be 0..%zu, "
+                        "each once: is a token missing?)",
+                        path, key, (long long)id, n, n - 1);
+            else
+                set_err(err, errlen, "%s: token '%.60s': id must be an integer in [0, %zu)", path, key, n);
             goto done;
         }
         if (len[id] != UINT32_MAX) {
