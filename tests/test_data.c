@@ -282,6 +282,10 @@ START_TEST(dataset_folder_and_single_file) {
     ck_assert_int_eq(bg_load_dataset(tmpdir, &tr, &va, NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "no train.csv"));
     snprintf(p, sizeof p, "%s/train.csv", tmpdir);
+    ck_assert_int_eq(symlink("/nonexistent/nb_train.csv", p), 0); /* a broken link is named as such */
+    ck_assert_int_eq(bg_load_dataset(tmpdir, &tr, &va, NULL, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "train.csv: cannot open"), "%s", err);
+    unlink(p);
     const char *csv = "id,dialogue,summary,topic\n1,#Person1#: a,s,t\n2,#Person1#: b,s,t\n";
     write_file(p, csv, strlen(csv));
     snprintf(p, sizeof p, "%s/validation.jsonl", tmpdir);

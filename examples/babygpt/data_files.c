@@ -90,7 +90,8 @@ int bg_load_file(const char *path, bg_split *out, bg_warn_fn warn, void *user, c
     return rc;
 }
 
-/* Finds <dir>/<stem>.{csv,jsonl,json}; returns a malloc'd path or NULL. */
+/* Finds <dir>/<stem>.{csv,jsonl,json}; returns a malloc'd path or NULL. A link that leads
+ * nowhere counts as found, so that reading it reports the broken link by name. */
 static char *find_split(const char *dir, const char *stem) {
     static const char *exts[] = {"csv", "jsonl", "json"};
     for (size_t i = 0; i < 3; i++) {
@@ -99,7 +100,7 @@ static char *find_split(const char *dir, const char *stem) {
         if (!p) return NULL;
         snprintf(p, n, "%s/%s.%s", dir, stem, exts[i]);
         struct stat st;
-        if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) return p;
+        if (stat(p, &st) == 0 ? !S_ISDIR(st.st_mode) : lstat(p, &st) == 0) return p;
         free(p);
     }
     return NULL;
