@@ -283,39 +283,48 @@ static double grad_sumsq(const nb_tensor *g) {
     return s;
 }
 
+/* Adds the squared gradients of n parameters to *total; 0, or -1 on error. */
+static int grads_sumsq(nb_tensor *const *params, int n, double *total) {
+    for (int i = 0; i < n; i++) {
+        if (!params[i]) return nb_set_error("clip_grad_norm: parameter %d is NULL", i), -1;
+        if (!params[i]->grad) continue;
+        if (params[i]->grad->dtype != NB_F32)
+            return nb_set_error("clip_grad_norm: gradient %d is not f32", i), -1;
+        double s = grad_sumsq(params[i]->grad);
+        if (isnan(s) && nb_last_error()[0]) return -1;
+        *total += s;
+    }
+    return 0;
+}
+
+/* Scales the gradients of n parameters by coef; 0 or -1. */
+static int grads_scale(nb_tensor *const *params, int n, double coef) {
+    for (int i = 0; i < n; i++)
+        if (params[i]->grad && nb_scale_(params[i]->grad, (float)coef)) return -1;
+    return 0;
+}
+
 double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm) {
     if (n < 0 || (n > 0 && !params)) return nb_set_error("clip_grad_norm: no parameters"), -1.0;
     if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
     double total = 0;
-    for (int i = 0; i < n; i++) {
-        if (!params[i]) return nb_set_error("clip_grad_norm: parameter %d is NULL", i), -1.0;
-        if (!params[i]->grad) continue;
-        if (params[i]->grad->dtype != NB_F32)
-            return nb_set_error("clip_grad_norm: gradient %d is not f32", i), -1.0;
-        double s = grad_sumsq(params[i]->grad);
-        if (isnan(s) && nb_last_error()[0]) return -1.0;
-        total += s;
-    }
-    double norm = sqrt(total);
-    double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0)
-        for (int i = 0; i < n; i++)
-            if (params[i]->grad && nb_scale_(params[i]->grad, (float)coef)) return -1.0;
+    nb_clear_error(); /* a NaN sum with an error set is a failure; with none, NaN gradients */
+    if (grads_sumsq(params, n, &total)) return -1.0;
+    double norm = sqrt(total), coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0 && grads_scale(params, n, coef)) return -1.0;
     return norm;
 }
 
+/* The same, group by group (no array of every parameter is built, so a step allocates nothing). */
 double nb_optim_clip_grad_norm(nb_optim *o, double max_norm) {
     if (!o) return nb_set_error("clip_grad_norm: NULL optimiser"), -1.0;
-    int n = 0;
+    if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
+    double total = 0;
+    nb_clear_error();
     for (int g = 0; g < o->n_groups; g++)
-        n += o->groups[g].n;
-    nb_tensor **ps = malloc(sizeof *ps * (size_t)(n ? n : 1));
-    if (!ps) return nb_set_error("clip_grad_norm: out of memory"), -1.0;
-    int k = 0;
-    for (int g = 0; g < o->n_groups; g++)
-        for (int i = 0; i < o->groups[g].n; i++)
-            ps[k++] = o->groups[g].params[i];
-    double r = nb_clip_grad_norm(ps, n, max_norm);
-    free(ps);
-    return r;
+        if (grads_sumsq(o->groups[g].params, o->groups[g].n, &total)) return -1.0;
+    double norm = sqrt(total), coef = max_norm / (norm + 1e-6);
+    for (int g = 0; g < o->n_groups && coef < 1.0; g++)
+        if (grads_scale(o->groups[g].params, o->groups[g].n, coef)) return -1.0;
+    return norm;
 }

@@ -233,6 +233,15 @@ START_TEST(test_clip_grad_norm) {
     ck_assert(nb_close(nb_optim_clip_grad_norm(o, 1.0), 0.5, 1e-5, 0));
     ck_assert(nb_clip_grad_norm(ps, 2, 0.0) < 0);
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "clip_grad_norm"));
+    ck_assert(nb_optim_clip_grad_norm(o, -1.0) < 0);
+    /* a NaN gradient gives a NaN norm (not an error, even with a stale error message set) and
+     * scales nothing */
+    float b1 = nb_data_f32(t.b->grad)[1];
+    nb_data_f32(t.w->grad)[2] = NAN;
+    nb_set_error("an unrelated earlier error");
+    ck_assert(isnan(nb_optim_clip_grad_norm(o, 1e-3)));
+    ck_assert(isnan(nb_clip_grad_norm(ps, 2, 1e-3)));
+    ck_assert_float_eq(nb_data_f32(t.b->grad)[1], b1);
     nb_optim_free(o);
     toy_free(&t);
 }
