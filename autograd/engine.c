@@ -251,7 +251,13 @@ static int cmp_seq_desc(const void *a, const void *b) {
 }
 
 int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
-    if (!t || !seed) return -1;
+    if (!t || !seed) {
+        if (!nb_last_error()[0]) nb_set_error("backward: NULL %s", t ? "seed gradient" : "tensor");
+        return -1;
+    }
+    if (seed->dtype != NB_F32)
+        return nb_set_error("backward: the seed gradient must be f32, got %s", nb_dtype_name(seed->dtype)),
+               -1;
     if (!t->requires_grad)
         return nb_set_error("backward: the tensor does not require grad (no input of its graph does)"), -1;
     if (!nb_same_shape(t, seed)) {
@@ -343,7 +349,10 @@ done:
 }
 
 int nb_backward(nb_tensor *loss) {
-    if (!loss) return -1;
+    if (!loss) {
+        if (!nb_last_error()[0]) nb_set_error("backward: NULL tensor");
+        return -1;
+    }
     if (nb_numel(loss) != 1) {
         char b[96];
         return nb_set_error("backward: needs a one-element tensor, got %s (use nb_backward_with)",

@@ -35,6 +35,10 @@ int nb_gradcheck(nb_grad_fn fn, nb_tensor **inputs, int n, void *user, const nb_
     nb_gradcheck_opts o = {1e-3, 1e-3, 1e-2, 1234, false};
     if (opts) {
         o = *opts;
+        if (!isfinite(o.eps) || !isfinite(o.atol) || !isfinite(o.rtol)) /* NaN would make every test pass */
+            return nb_set_error("gradcheck: eps, atol and rtol must be finite (got %g, %g, %g)", o.eps,
+                                o.atol, o.rtol),
+                   -1;
         if (o.eps <= 0) o.eps = 1e-3;
         if (o.atol <= 0) o.atol = 1e-3;
         if (o.rtol <= 0) o.rtol = 1e-2;

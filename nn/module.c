@@ -61,6 +61,13 @@ static bool name_taken(const nb_module *m, const char *name) {
     return false;
 }
 
+/* Whether a is m or one of m's parents. */
+static bool is_ancestor(const nb_module *a, const nb_module *m) {
+    for (; m; m = m->parent)
+        if (m == a) return true;
+    return false;
+}
+
 int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
     if (!child) return -1; /* the constructor that failed set the message */
     int rc = -1;
@@ -69,6 +76,12 @@ int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
     } else if (child->parent) {
         nb_set_error("module_add: module '%s' already has a parent", child->name);
         child = NULL; /* not ours to free */
+    } else if (is_ancestor(child, parent)) {
+        nb_set_error("module_add: adding %s '%s' under %s '%s' would make a cycle (it is that module or one "
+                     "of its parents)",
+                     child->type, child->name ? child->name : "", parent->type,
+                     parent->name ? parent->name : "");
+        child = NULL; /* still in use: not ours to free */
     } else if (check_local_name("module_add", name) == 0) {
         if (name_taken(parent, name)) {
             nb_set_error("module_add: %s already has a member named '%s'", parent->type, name);

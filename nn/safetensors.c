@@ -341,6 +341,7 @@ int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tenso
     const st_entry *e = lookup(f, name, "safetensors_read");
     if (!e) return -1;
     if (!dst) return nb_set_error("safetensors_read %s: NULL destination for '%s'", f->what, name), -1;
+    if (nb_check_writable("safetensors_read", dst)) return -1;
     if (e->dt != dst->dtype || e->ndim != dst->ndim ||
         memcmp(e->shape, dst->shape, sizeof(int64_t) * (size_t)e->ndim) != 0) {
         char a[128], b[128];

@@ -35,7 +35,11 @@ void *nb_unsupported(const char *op, const nb_backend *be);
     do {                                                                                                     \
         const void *nb_guard_[] = {__VA_ARGS__};                                                             \
         for (size_t nb_gi_ = 0; nb_gi_ < sizeof nb_guard_ / sizeof *nb_guard_; nb_gi_++)                     \
-            if (!nb_guard_[nb_gi_]) return NULL;                                                             \
+            if (!nb_guard_[nb_gi_]) {                                                                        \
+                /* an earlier failed call's message stays; otherwise say what was NULL */                    \
+                if (!nb_last_error()[0]) nb_set_error("%s: NULL input %zu", __func__, nb_gi_);               \
+                return NULL;                                                                                 \
+            }                                                                                                \
     } while (0)
 
 #endif

@@ -35,7 +35,8 @@ int nb_adamw_update_(nb_tensor *param, const nb_tensor *grad, nb_tensor *m, nb_t
 }
 
 int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x) {
-    if (!y || !x) return -1;
+    if (nb_check_writable("axpy_", y)) return -1;
+    if (!x) return nb_set_error("axpy_: NULL x"), -1;
     if (nb_check_dtype("axpy", y, NB_F32, "y") || nb_check_dtype("axpy", x, NB_F32, "x") ||
         nb_same_device("axpy", y, x))
         return -1;
@@ -49,7 +50,7 @@ int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x) {
 }
 
 int nb_scale_(nb_tensor *t, float s) {
-    if (!t) return -1;
+    if (nb_check_writable("scale_", t)) return -1;
     if (nb_check_dtype("scale", t, NB_F32, "tensor")) return -1;
     const nb_backend *be = nb_be(t);
     return be ? be->unary(NB_UN_MUL_S, t, t, s, 0) : -1;

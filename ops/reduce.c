@@ -14,6 +14,8 @@ static int axes_mask(const char *op, const nb_tensor *a, int naxes, const int *a
         return 0;
     }
     if (naxes < 0 || !axes) return nb_set_error("%s: bad axes list", op), -1;
+    if (naxes > a->ndim) /* checked before reading axes[]: it may hold only ndim entries */
+        return nb_set_error("%s: %d axes for a %d-d tensor", op, naxes, a->ndim), -1;
     for (int k = 0; k < naxes; k++) {
         int d = axes[k] < 0 ? axes[k] + a->ndim : axes[k];
         if (d < 0 || d >= a->ndim) {

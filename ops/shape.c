@@ -155,7 +155,7 @@ nb_tensor *nb_expand(nb_tensor *a, int nd, const int64_t *shape) {
     NB_NULL_GUARD(a);
     if (nd < a->ndim || nd > NB_MAX_DIMS || (nd && !shape))
         return nb_set_error("expand: cannot expand a %d-d tensor to %d dims", a->ndim, nd);
-    int64_t s[NB_MAX_DIMS];
+    int64_t s[NB_MAX_DIMS] = {0};
     for (int i = 0; i < nd; i++) {
         int j = i - (nd - a->ndim);
         s[i] = shape[i] == -1 && j >= 0 ? a->shape[j] : shape[i];
@@ -165,6 +165,12 @@ nb_tensor *nb_expand(nb_tensor *a, int nd, const int64_t *shape) {
         char x[96], y[96];
         return nb_set_error("expand: cannot expand %s to %s", NB_SHP(a, x), nb_fmt_shape(nd, s, y, sizeof y));
     }
+    int64_t total = 1;
+    for (int i = 0; i < nd; i++)
+        if (__builtin_mul_overflow(total, e.shape[i], &total)) {
+            char y[96];
+            return nb_set_error("expand: shape %s is too large", nb_fmt_shape(nd, e.shape, y, sizeof y));
+        }
     return make_view("expand", a, nd, e.shape, e.stride, a->offset, expand_backward, NULL);
 }
 
@@ -198,8 +204,8 @@ nb_tensor *nb_slice(nb_tensor *a, int dim, int64_t start, int64_t end, int64_t s
     int64_t s[NB_MAX_DIMS], st[NB_MAX_DIMS];
     memcpy(s, a->shape, sizeof s);
     memcpy(st, a->stride, sizeof st);
-    s[d] = (end - start + step - 1) / step;
-    st[d] = a->stride[d] * step;
+    s[d] = end > start ? 1 + (end - start - 1) / step : 0; /* no overflow for any step */
+    st[d] = s[d] > 1 ? a->stride[d] * step : a->stride[d];
     nb_node *node;
     nb_tensor *v = make_view("slice", a, a->ndim, s, st, a->offset + start * a->stride[d], slice_backward, &node);
     if (node) {
@@ -214,10 +220,10 @@ nb_tensor *nb_narrow(nb_tensor *a, int dim, int64_t start, int64_t length) {
     NB_NULL_GUARD(a);
     int d = nb_norm_dim("narrow", dim, a->ndim);
     if (d < 0) return NULL;
-    if (start < 0 || length < 0 || start + length > a->shape[d]) {
+    if (start < 0 || length < 0 || start > a->shape[d] || length > a->shape[d] - start) {
         char x[96];
-        return nb_set_error("narrow: range [%lld, %lld) out of bounds for dim %d of %s", (long long)start,
-                            (long long)(start + length), dim, NB_SHP(a, x));
+        return nb_set_error("narrow: start %lld, length %lld out of bounds for dim %d of %s",
+                            (long long)start, (long long)length, dim, NB_SHP(a, x));
     }
     return nb_slice(a, d, start, start + length, 1);
 }

@@ -48,7 +48,8 @@ int nb_to_array(const nb_tensor *t, nb_dtype dt, void *dst) {
 }
 
 int nb_copy_(nb_tensor *dst, const nb_tensor *src) {
-    if (!dst || !src) return -1;
+    if (nb_check_writable("copy_", dst)) return -1;
+    if (!src) return nb_set_error("copy_: NULL source"), -1;
     nb_tensor s;
     if (nb_expand_desc(src, dst->ndim, dst->shape, &s)) {
         char a[96], b[96];

@@ -140,7 +140,7 @@ nb_tensor *nb_from_data(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape
 static nb_rng *rng_or_global(nb_rng *r) { return r ? r : nb_rng_global(); }
 
 int nb_rand_(nb_tensor *t, float lo, float hi, nb_rng *rng) {
-    if (!t) return -1;
+    if (nb_check_writable("rand_", t)) return -1;
     if (t->dtype != NB_F32) return nb_set_error("rand: needs an f32 tensor"), -1;
     const nb_backend *be = nb_backend_get(t->device);
     rng = rng_or_global(rng);
@@ -150,7 +150,7 @@ int nb_rand_(nb_tensor *t, float lo, float hi, nb_rng *rng) {
 }
 
 int nb_randn_(nb_tensor *t, float mean, float std, nb_rng *rng) {
-    if (!t) return -1;
+    if (nb_check_writable("randn_", t)) return -1;
     if (t->dtype != NB_F32) return nb_set_error("randn: needs an f32 tensor"), -1;
     const nb_backend *be = nb_backend_get(t->device);
     rng = rng_or_global(rng);
@@ -169,8 +169,23 @@ nb_tensor *nb_randn(nb_ctx *ctx, int ndim, const int64_t *shape, float mean, flo
     return t && nb_randn_(t, mean, std, rng) == 0 ? t : NULL;
 }
 
+int nb_check_writable(const char *op, const nb_tensor *t) {
+    if (!t) return nb_set_error("%s: NULL tensor", op), -1;
+    if (nb_numel(t) == 0) return 0; /* nothing is written */
+    for (int d = 0; d < t->ndim; d++)
+        if (t->stride[d] == 0 && t->shape[d] > 1) {
+            char s[96];
+            return nb_set_error(
+                       "%s: cannot write into a broadcast (expanded) view %s: dim %d repeats one element "
+                       "%lld times (write into the tensor it expands, or a contiguous copy)",
+                       op, nb_shape_str(t, s, sizeof s), d, (long long)t->shape[d]),
+                   -1;
+        }
+    return 0;
+}
+
 int nb_fill_(nb_tensor *t, double value) {
-    if (!t) return -1;
+    if (nb_check_writable("fill_", t)) return -1;
     const nb_backend *be = nb_backend_get(t->device);
     return be ? be->fill(t, value) : -1;
 }
@@ -184,6 +199,7 @@ int64_t nb_size(const nb_tensor *t, int dim) {
 }
 
 bool nb_is_contiguous(const nb_tensor *t) {
+    if (!t) return false;
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != s) return false;
@@ -193,6 +209,7 @@ bool nb_is_contiguous(const nb_tensor *t) {
 }
 
 bool nb_same_shape(const nb_tensor *a, const nb_tensor *b) {
+    if (!a || !b) return a == b;
     if (a->ndim != b->ndim) return false;
     for (int i = 0; i < a->ndim; i++)
         if (a->shape[i] != b->shape[i]) return false;
@@ -200,6 +217,10 @@ bool nb_same_shape(const nb_tensor *a, const nb_tensor *b) {
 }
 
 char *nb_shape_str(const nb_tensor *t, char *buf, size_t len) {
+    if (!t) {
+        if (buf && len) snprintf(buf, len, "(null)");
+        return buf;
+    }
     return nb_fmt_shape(t->ndim, t->shape, buf, len);
 }
 

@@ -1,7 +1,9 @@
 /* nabla/ops.h - every op. Each op returns a new tensor in the current
  * context (see nb_ctx_use), records itself for autograd when an input
  * requires grad and grad mode is on, and returns NULL on error with a message
- * in nb_last_error() naming the op and the shapes. A NULL input gives NULL.
+ * in nb_last_error() naming the op and the shapes. A NULL input gives NULL,
+ * keeping the message of the call that failed before (so a chain of ops
+ * reports its first failure), or naming the NULL input when there is none.
  * Binary elementwise ops broadcast as NumPy does. Dimensions may be negative
  * (counted from the end). See docs/ops.md for each op's backward rule. */
 #ifndef NABLA_OPS_H

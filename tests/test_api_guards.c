@@ -1,0 +1,139 @@
+/* Hostile arguments to the public API: each call returns its error value with a message naming
+ * what is wrong, and never crashes, overflows or silently computes something wrong. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 20);
+    nb_ctx_use(ctx);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+#define ERR_HAS(s) ck_assert_msg(strstr(nb_last_error(), (s)) != NULL, "error was '%s'", nb_last_error())
+
+/* Writing in place into a broadcast view would write one element several times (and race). */
+START_TEST(no_writes_into_broadcast_views) {
+    nb_tensor *x = nb_full(ctx, NB_F32, NB_SHAPE(1, 3), 1);
+    nb_tensor *e = nb_expand(x, 2, (const int64_t[]){4, 3});
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(nb_scale_(e, 2), -1);
+    ERR_HAS("scale_: cannot write into a broadcast (expanded) view [4,3]");
+    ck_assert_int_eq(nb_axpy_(e, 1, nb_ones(ctx, NB_F32, NB_SHAPE(4, 3))), -1);
+    ERR_HAS("axpy_: cannot write");
+    ck_assert_int_eq(nb_copy_(e, nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3))), -1);
+    ck_assert_int_eq(nb_fill_(e, 5), -1);
+    ck_assert_int_eq(nb_randn_(e, 0, 1, NULL), -1);
+    ERR_HAS("randn_: cannot write");
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(nb_data_f32(x)[i], 1.0f); /* untouched */
+    /* a size-1 dim with stride 0 writes each element once: allowed */
+    nb_tensor *one = nb_expand(nb_zeros(ctx, NB_F32, NB_SHAPE(1)), 2, (const int64_t[]){1, 1});
+    ck_assert_int_eq(nb_fill_(one, 2), 0);
+    /* NULL destinations say so */
+    nb_clear_error();
+    ck_assert_int_eq(nb_fill_(NULL, 0), -1);
+    ERR_HAS("fill_: NULL tensor");
+}
+END_TEST
+
+START_TEST(shape_arithmetic_does_not_overflow) {
+    nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
+    nb_tensor *s = nb_slice(a, 1, 0, 3, INT64_MAX); /* one element per row, not a negative size */
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(s->shape[1], 1);
+    ck_assert_int_eq(nb_slice(a, 1, 2, 1, 1)->shape[1], 0);
+    ck_assert_int_eq(nb_slice(a, 1, 0, 3, 2)->shape[1], 2);
+    ck_assert_ptr_null(nb_narrow(a, 1, INT64_MAX, 2));
+    ERR_HAS("narrow: start 9223372036854775807, length 2 out of bounds");
+    ck_assert_ptr_null(nb_narrow(a, 1, 1, INT64_MAX));
+    nb_tensor *one = nb_ones(ctx, NB_F32, NB_SHAPE(1, 1));
+    ck_assert_ptr_null(nb_expand(one, 2, (const int64_t[]){(int64_t)1 << 62, 4}));
+    ERR_HAS("expand: shape [4611686018427387904,4] is too large");
+    /* more axes than dims is refused before the axes are read */
+    int ax[2] = {0, 1};
+    ck_assert_ptr_null(nb_sum(a, 100, ax, false));
+    ERR_HAS("100 axes for a 2-d tensor");
+}
+END_TEST
+
+static nb_tensor *wrong_grad_fn(nb_tensor **in, int n, void *user) {
+    (void)n, (void)user;
+    /* sum(x^2) with the gradient cut off: the analytic gradient is 0, the true one 2x */
+    return nb_sum_all(nb_mul(in[0], nb_detach(in[0])));
+}
+
+START_TEST(autograd_rejects_bad_seeds_and_options) {
+    nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, 3), 0, 1, NULL);
+    nb_requires_grad_(a, true);
+    nb_tensor *y = nb_mul_scalar(a, 2);
+    ck_assert_int_eq(nb_backward_with(y, nb_ones(ctx, NB_I32, NB_SHAPE(2, 3))), -1);
+    ERR_HAS("seed gradient must be f32");
+    ck_assert_ptr_null(a->grad);
+    nb_clear_error();
+    ck_assert_int_eq(nb_backward(NULL), -1);
+    ERR_HAS("backward: NULL tensor");
+    /* NaN tolerances or step would make the checker pass anything */
+    nb_tensor *in[1] = {a};
+    ck_assert_int_eq(nb_gradcheck(wrong_grad_fn, in, 1, NULL, NULL), 0);
+    nb_gradcheck_opts o = {NAN, 1e-3, 1e-2, 1, false};
+    ck_assert_int_eq(nb_gradcheck(wrong_grad_fn, in, 1, NULL, &o), -1);
+    ERR_HAS("must be finite");
+    o = (nb_gradcheck_opts){1e-3, NAN, NAN, 1, false};
+    ck_assert_int_eq(nb_gradcheck(wrong_grad_fn, in, 1, NULL, &o), -1);
+    o = (nb_gradcheck_opts){INFINITY, 1e-3, 1e-2, 1, false};
+    ck_assert_int_eq(nb_gradcheck(wrong_grad_fn, in, 1, NULL, &o), -1);
+}
+END_TEST
+
+START_TEST(null_inputs_are_named) {
+    nb_clear_error();
+    ck_assert_ptr_null(nb_add(NULL, nb_zeros(ctx, NB_F32, NB_SHAPE(1))));
+    ERR_HAS("NULL input");
+    /* in a chain, the first failure's message is kept */
+    nb_set_error("matmul: the first failure");
+    ck_assert_ptr_null(nb_relu(NULL));
+    ERR_HAS("matmul: the first failure");
+    ck_assert(!nb_is_contiguous(NULL));
+    ck_assert(!nb_same_shape(NULL, nb_zeros(ctx, NB_F32, NB_SHAPE(1))));
+    char b[16];
+    ck_assert_str_eq(nb_shape_str(NULL, b, sizeof b), "(null)");
+}
+END_TEST
+
+START_TEST(module_cycles_are_refused) {
+    nb_module *s = nb_sequential_new();
+    nb_module *inner = nb_sequential_new();
+    ck_assert_int_eq(nb_module_add(s, "lin", nb_linear_new(ctx, 3, 3, true, NULL)), 0);
+    ck_assert_int_eq(nb_module_add(s, "inner", inner), 0);
+    ck_assert_int_eq(nb_module_add(s, "self", s), -1);
+    ERR_HAS("would make a cycle");
+    ck_assert_int_eq(nb_module_add(inner, "up", s), -1); /* s is inner's parent */
+    ERR_HAS("would make a cycle");
+    ck_assert_int_eq(nb_module_num_params(s), 12); /* the tree is intact */
+    nb_module_free(s);
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("api_guards");
+    TCase *tc = tcase_create("guards");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, no_writes_into_broadcast_views);
+    tcase_add_test(tc, shape_arithmetic_does_not_overflow);
+    tcase_add_test(tc, autograd_rejects_bad_seeds_and_options);
+    tcase_add_test(tc, null_inputs_are_named);
+    tcase_add_test(tc, module_cycles_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
