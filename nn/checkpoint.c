@@ -207,6 +207,7 @@ static void state_name(char *buf, size_t len, const nb_optim *o, const char *pna
 int nb_checkpoint_save(const char *path, nb_module *m, const nb_optim *opt, int64_t step, const char *config,
                        const char *const *extra_keys, const char *const *extra_vals, int n_extra) {
     if (!m || !path) return nb_set_error("checkpoint_save: NULL module or path"), -1;
+    if (step < 0) return nb_set_error("checkpoint_save %s: negative step %lld", path, (long long)step), -1;
     if (n_extra < 0 || (n_extra > 0 && (!extra_keys || !extra_vals)))
         return nb_set_error("checkpoint_save %s: invalid extra metadata", path), -1;
     nb_param_list l;

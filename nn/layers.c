@@ -126,6 +126,13 @@ int nb_sequential_append(nb_module *seq, nb_module *child) {
         nb_module_free(child);
         return nb_set_error("sequential_append: NULL container"), -1;
     }
+    if (strcmp(seq->type, "Sequential") != 0 && strcmp(seq->type, "ModuleList") != 0) {
+        nb_set_error(
+            "sequential_append: %s is not a Sequential or ModuleList (use nb_module_add with a name)",
+            seq->type);
+        nb_module_free(child);
+        return -1;
+    }
     char name[24];
     snprintf(name, sizeof name, "%d", seq->n_children);
     return nb_module_add(seq, name, child);

@@ -101,9 +101,9 @@ nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
 nb_tensor *nb_sum_all(nb_tensor *a) { return nb_sum(a, 0, NULL, false); }
 
 /* Number of elements reduced over. */
-static int64_t reduced_count(const nb_tensor *a, int naxes, const int *axes) {
+static int64_t reduced_count(const char *op, const nb_tensor *a, int naxes, const int *axes) {
     bool mask[NB_MAX_DIMS];
-    if (axes_mask("mean", a, naxes, axes, mask)) return -1;
+    if (axes_mask(op, a, naxes, axes, mask)) return -1;
     int64_t c = 1;
     for (int i = 0; i < a->ndim; i++)
         if (mask[i]) c *= a->shape[i];
@@ -112,7 +112,7 @@ static int64_t reduced_count(const nb_tensor *a, int naxes, const int *axes) {
 
 nb_tensor *nb_mean(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
     NB_NULL_GUARD(a);
-    int64_t c = reduced_count(a, naxes, axes);
+    int64_t c = reduced_count("mean", a, naxes, axes);
     if (c < 0) return NULL;
     if (c == 0) return nb_set_error("mean: cannot average over zero elements");
     return nb_mul_scalar(nb_sum(a, naxes, axes, keepdim), 1.0f / (float)c);
@@ -122,7 +122,7 @@ nb_tensor *nb_mean_all(nb_tensor *a) { return nb_mean(a, 0, NULL, false); }
 
 nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim) {
     NB_NULL_GUARD(a);
-    int64_t c = reduced_count(a, naxes, axes);
+    int64_t c = reduced_count("var", a, naxes, axes);
     if (c < 0) return NULL;
     if (correction < 0 || c - correction <= 0)
         return nb_set_error("var: %lld elements with correction %d", (long long)c, correction);

@@ -10,6 +10,7 @@
 #define PHILOX_W1 0xBB67AE85u
 
 void nb_philox(uint64_t seed, uint64_t ctr, uint32_t out[4]) {
+    if (!out) return;
     uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = 0, c3 = 0;
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {
@@ -23,6 +24,7 @@ void nb_philox(uint64_t seed, uint64_t ctr, uint32_t out[4]) {
 }
 
 void nb_rng_init(nb_rng *r, uint64_t seed) {
+    if (!r) return;
     r->seed = seed;
     r->offset = 0;
 }
@@ -34,6 +36,7 @@ nb_rng *nb_rng_global(void) { return &nb_global_rng; }
 void nb_manual_seed(uint64_t seed) { nb_rng_init(&nb_global_rng, seed); }
 
 float nb_rng_uniform(nb_rng *r) {
+    if (!r) r = &nb_global_rng; /* as every op given a NULL generator */
     uint32_t o[4];
     nb_philox(r->seed, r->offset++, o);
     return (float)(o[0] >> 8) * (1.0f / 16777216.0f);

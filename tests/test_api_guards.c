@@ -106,6 +106,12 @@ START_TEST(null_inputs_are_named) {
     ck_assert(!nb_same_shape(NULL, nb_zeros(ctx, NB_F32, NB_SHAPE(1))));
     char b[16];
     ck_assert_str_eq(nb_shape_str(NULL, b, sizeof b), "(null)");
+    nb_rng_init(NULL, 1);           /* nothing, no crash */
+    float u = nb_rng_uniform(NULL); /* the global generator */
+    ck_assert(u >= 0.0f && u < 1.0f);
+    int ax[1] = {7};
+    ck_assert_ptr_null(nb_var(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)), 1, ax, 1, false));
+    ERR_HAS("var: axis 7 out of range");
 }
 END_TEST
 
@@ -119,6 +125,14 @@ START_TEST(module_cycles_are_refused) {
     ck_assert_int_eq(nb_module_add(inner, "up", s), -1); /* s is inner's parent */
     ERR_HAS("would make a cycle");
     ck_assert_int_eq(nb_module_num_params(s), 12); /* the tree is intact */
+    /* append is for Sequential / ModuleList only (it names children "0", "1", ...) */
+    nb_module *lin = nb_linear_new(ctx, 2, 2, false, NULL);
+    ck_assert_int_eq(nb_sequential_append(lin, nb_gelu_new()), -1);
+    ERR_HAS("sequential_append: Linear is not a Sequential or ModuleList");
+    ck_assert_int_eq(
+        nb_checkpoint_save("/tmp/nb_never_written.safetensors", lin, NULL, -7, NULL, NULL, NULL, 0), -1);
+    ERR_HAS("negative step -7");
+    nb_module_free(lin);
     nb_module_free(s);
 }
 END_TEST

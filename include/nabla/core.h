@@ -84,15 +84,17 @@ typedef struct nb_rng {
     uint64_t offset; /* the next unused counter (in blocks of 4 values) */
 } nb_rng;
 
-/* Initialises `r` with `seed` and offset 0. */
+/* Initialises `r` with `seed` and offset 0 (NULL: nothing). */
 void nb_rng_init(nb_rng *r, uint64_t seed);
 /* The global generator used when an op is given a NULL generator. */
 nb_rng *nb_rng_global(void);
 /* Reseeds the global generator. */
 void nb_manual_seed(uint64_t seed);
-/* Philox4x32-10 of counter `ctr` under key `seed`: four uniform 32-bit words. */
+/* Philox4x32-10 of counter `ctr` under key `seed`: four uniform 32-bit words
+ * (out NULL: nothing). */
 void nb_philox(uint64_t seed, uint64_t ctr, uint32_t out[4]);
-/* One uniform float in [0, 1) from the generator (advances it). */
+/* One uniform float in [0, 1) from the generator (advances it; NULL: the
+ * global generator). */
 float nb_rng_uniform(nb_rng *r);
 
 /* Library version string. */
