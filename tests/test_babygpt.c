@@ -12,6 +12,7 @@
 #include "examples/babygpt/run.h"
 #include "examples/babygpt/train.h"
 #include "nabla.h"
+#include "tests/babygpt_prog.h"
 #include "tests/nb_check.h"
 #ifdef NB_WITH_CUDA
 #include "nabla/cuda.h"
@@ -43,24 +44,11 @@ static int read_losses(const char *dir, double *train, double *val, int cap) {
 }
 
 static void suite_setup(void) {
-    snprintf(tmp, sizeof tmp, "/tmp/nabla_bgtest_%d", (int)getpid());
-    mkdir(tmp, 0755);
-    const char *b = getenv("NB_BUILD");
-    char rel[512], *abs;
-    snprintf(rel, sizeof rel, "%s/babygpt", b ? b : "build");
-    abs = realpath(rel, NULL);
-    snprintf(bin, sizeof bin, "%s", abs ? abs : rel);
-    free(abs);
-    setenv("NABLA_CACHE", tmp, 1);
+    bgp_setup("bgtest", tmp, sizeof tmp, bin, sizeof bin);
     nb_set_num_threads(2);
 }
 
-static void suite_teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    if (system(cmd)) { /* best effort */
-    }
-}
+static void suite_teardown(void) { bgp_teardown(tmp); }
 
 START_TEST(training_loss_falls_and_files_exist) {
     char out[400];

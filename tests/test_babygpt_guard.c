@@ -12,30 +12,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/babygpt_prog.h"
 #include "tests/nb_check.h"
 
 static char tmp[256];
 static char bin[512];
 
 static void suite_setup(void) {
-    snprintf(tmp, sizeof tmp, "/tmp/nabla_bgguard_%d", (int)getpid());
-    mkdir(tmp, 0755);
-    const char *b = getenv("NB_BUILD");
-    char rel[512], *abs;
-    snprintf(rel, sizeof rel, "%s/babygpt", b ? b : "build");
-    abs = realpath(rel, NULL);
-    snprintf(bin, sizeof bin, "%s", abs ? abs : rel);
-    free(abs);
-    setenv("NABLA_CACHE", tmp, 1);
+    bgp_setup("bgguard", tmp, sizeof tmp, bin, sizeof bin);
     setenv("NABLA_NUM_THREADS", "2", 1);
 }
 
-static void suite_teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    if (system(cmd)) { /* best effort */
-    }
-}
+static void suite_teardown(void) { bgp_teardown(tmp); }
 
 /* Runs `cd tmp && <cmd>` in a shell; its exit status, its output in out. */
 static int sh(char *out, size_t cap, const char *fmt, ...) {

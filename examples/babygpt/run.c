@@ -150,9 +150,23 @@ void bg_corpus_free(bg_corpus *c) {
     memset(c, 0, sizeof *c);
 }
 
-static bool is_file(const char *p) {
+bool bg_is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool bg_same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+void bg_parent_dir(const char *path, char *out, size_t len) {
+    snprintf(out, len, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, len, ".");
 }
 
 /* 0 when every parameter of m is finite; else -1 with err naming the first that is not (a
@@ -192,17 +206,14 @@ int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_
     if (S_ISDIR(st.st_mode)) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(r->path, sizeof r->path, "%s/best.safetensors", path);
-        if (!is_file(r->path)) snprintf(r->path, sizeof r->path, "%s/ckpt.safetensors", path);
-        if (!is_file(r->path)) {
+        if (!bg_is_file(r->path)) snprintf(r->path, sizeof r->path, "%s/ckpt.safetensors", path);
+        if (!bg_is_file(r->path)) {
             snprintf(err, errlen, "%s: folder holds no best.safetensors or ckpt.safetensors", path);
             return -1;
         }
     } else {
         snprintf(r->path, sizeof r->path, "%s", path);
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
+        bg_parent_dir(path, dir, sizeof dir);
     }
     nb_safetensors *f = nb_safetensors_open(r->path);
     if (!f) {

@@ -46,5 +46,12 @@ void bg_run_free(bg_run *r);
 
 /* Creates a folder and its parents. 0, or -1 with errno. */
 int bg_mkdirs(const char *path);
+/* Whether path is a regular file. */
+bool bg_is_file(const char *path);
+/* Whether a and b name the same existing file or folder (by device and inode, so "run" and
+ * "./run/" agree). */
+bool bg_same_file(const char *a, const char *b);
+/* The folder holding path, into out ("." when path has no '/'). */
+void bg_parent_dir(const char *path, char *out, size_t len);
 
 #endif

@@ -129,29 +129,11 @@ static void diverged(int64_t step, const char *what, double x, const char *ckpt)
             (long long)step, what, v, ckpt);
 }
 
-/* Whether path is a regular file. */
-static bool is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Whether paths a and b name the same existing file. */
-static bool same_file(const char *a, const char *b) {
-    struct stat x, y;
-    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
-}
-
-/* Whether file lies in folder dir (compared by device and inode, so "run" and "./run/" agree). */
+/* Whether file lies in folder dir. */
 static bool same_folder(const char *file, const char *dir) {
     char d[4096];
-    snprintf(d, sizeof d, "%s", file);
-    char *sl = strrchr(d, '/');
-    if (sl)
-        *sl = '\0';
-    else
-        snprintf(d, sizeof d, ".");
-    struct stat a, b;
-    return stat(d, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    bg_parent_dir(file, d, sizeof d);
+    return bg_same_file(d, dir);
 }
 
 /* Reads back loss.csv rows with step <= upto (for --resume). */
@@ -287,10 +269,7 @@ int bg_train(const bg_train_opts *o) {
     }
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
     else if (o->resume) {
-        snprintf(out, sizeof out, "%s", resume_file);
-        char *sl = strrchr(out, '/');
-        if (sl) *sl = '\0';
-        else snprintf(out, sizeof out, ".");
+        bg_parent_dir(resume_file, out, sizeof out);
     } else snprintf(out, sizeof out, "out");
     if (bg_mkdirs(out)) {
         fprintf(stderr, "babygpt: --out %s: cannot create folder: %s\n", out, strerror(errno));
@@ -300,10 +279,11 @@ int bg_train(const bg_train_opts *o) {
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", out);
     snprintf(best, sizeof best, "%s/best.safetensors", out);
     /* a run already in --out is not overwritten by accident (a resumed run continues its own) */
-    const char *held = is_file(ckpt) ? "ckpt.safetensors" : is_file(best) ? "best.safetensors" : NULL;
+    const char *held = bg_is_file(ckpt) ? "ckpt.safetensors" : bg_is_file(best) ? "best.safetensors" : NULL;
     /* resuming continues the folder's own run: its ckpt, or its best when it has no ckpt (resuming
      * from best beside a newer ckpt would replace that ckpt) */
-    bool own = o->resume && (is_file(ckpt) ? same_file(resume_file, ckpt) : same_folder(resume_file, out));
+    bool own =
+        o->resume && (bg_is_file(ckpt) ? bg_same_file(resume_file, ckpt) : same_folder(resume_file, out));
     if (held && !o->overwrite && !own) {
         fprintf(stderr,
                 "babygpt: --out %s already holds a training run (%s); continue it with --resume %s/%s, "
@@ -316,7 +296,7 @@ int bg_train(const bg_train_opts *o) {
         for (int i = 0; i < 4; i++) {
             char p[4300];
             snprintf(p, sizeof p, "%s/%s", out, old[i]);
-            if (is_file(p) && !(o->resume && same_file(p, resume_file)) && unlink(p) != 0) {
+            if (bg_is_file(p) && !(o->resume && bg_same_file(p, resume_file)) && unlink(p) != 0) {
                 fprintf(stderr, "babygpt: --overwrite: cannot remove %s: %s\n", p, strerror(errno));
                 goto done;
             }
@@ -325,10 +305,9 @@ int bg_train(const bg_train_opts *o) {
     }
     if (o->resume && !vocab) {
         static char rtok[4200];
-        snprintf(rtok, sizeof rtok, "%s", resume_file);
-        char *sl = strrchr(rtok, '/');
-        if (sl) snprintf(sl, sizeof rtok - (size_t)(sl - rtok), "/tokenizer");
-        else snprintf(rtok, sizeof rtok, "tokenizer");
+        char rdir[4096];
+        bg_parent_dir(resume_file, rdir, sizeof rdir);
+        snprintf(rtok, sizeof rtok, "%s/tokenizer", rdir);
         vocab = rtok;
     }
 
