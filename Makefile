@@ -112,8 +112,18 @@ $(BUILD)/examples/%: examples/%/main.c $(BUILD)/libnabla.a $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MF $@.d -o $@ $< $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
 
-check: deps lib $(BUILD)/babygpt $(TEST_BINS) $(EX_BINS)
-	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS) $(EX_BINS)
+# The CUDA emulator (tests/cuda_emu): libcuda, NVRTC and cuBLAS stand-ins that run the CUDA
+# backend's host code and kernel sources on the CPU, so its op tests run without a GPU.
+ifeq ($(CUDA),1)
+  EMU_LIB   := $(BUILD)/libnbcudaemu.so
+  EMU_TESTS := tests/cuda_emu/test_cuda_ops_emu.sh
+endif
+$(BUILD)/libnbcudaemu.so: tests/cuda_emu/emu_driver.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -MF $@.d -DNB_EMU_RT_DIR='"$(abspath tests/cuda_emu)"' \
+	    -DNB_EMU_DEFAULT_CACHE='"$(abspath $(BUILD))/cuda_emu"' -shared -o $@ $< $(LDFLAGS) -ldl -lpthread
+
+check: deps lib $(BUILD)/babygpt $(TEST_BINS) $(EX_BINS) $(EMU_LIB)
+	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS) $(EX_BINS) $(EMU_TESTS)
 
 bench: deps lib $(BENCH_BINS)
 	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash bench/run.sh $(BUILD)

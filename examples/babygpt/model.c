@@ -145,6 +145,15 @@ fail:
     return NULL;
 }
 
+int bg_model_to(bg_model *m, nb_device dev) {
+    if (!m) return nb_set_error("gpt: NULL model"), -1;
+    if (nb_module_to(m->root, dev)) return -1;
+    nb_tensor *pos = m->pos->device == dev ? m->pos : nb_to_device(m->ctx, m->pos, dev);
+    if (!pos) return -1;
+    m->pos = pos;
+    return 0;
+}
+
 void bg_model_free(bg_model *m) {
     if (!m) return;
     nb_module_free(m->root);

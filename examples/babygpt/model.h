@@ -35,6 +35,8 @@ typedef struct bg_model {
 
 /* A new model with GPT-2 initialisation from `seed`. NULL + message in err. */
 bg_model *bg_model_new(const bg_config *cfg, uint64_t seed, char *err, size_t errlen);
+/* Moves the model's parameters and its position table to dev; 0, or -1 with nb_last_error. */
+int bg_model_to(bg_model *m, nb_device dev);
 /* Frees the model and its parameters. NULL-safe. */
 void bg_model_free(bg_model *m);
 /* Logits [B,T,V] for i32 tokens [B,T] (T <= block_size), in the current

@@ -77,6 +77,7 @@ static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, 
         }
         nb_tensor *l = batch_loss(t, ids, n, &r);
         double v = l ? nb_item(l) : NAN;
+        if (!l) fprintf(stderr, "\nbabygpt: evaluation failed: %s\n", nb_last_error());
         nb_ctx_reset(t->step);
         if (isnan(v)) {
             s = NAN;
@@ -340,7 +341,7 @@ int bg_train(const bg_train_opts *o) {
         fprintf(stderr, "babygpt: %s\n", err);
         goto done;
     }
-    if (dev != NB_CPU && nb_module_to(m->root, dev)) {
+    if (dev != NB_CPU && bg_model_to(m, dev)) {
         fprintf(stderr, "babygpt: moving the model to %s: %s\n", nb_device_name(dev), nb_last_error());
         goto done;
     }

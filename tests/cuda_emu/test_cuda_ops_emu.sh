@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# tests/cuda_emu/test_cuda_ops_emu.sh - tests/test_cuda_ops (every op of the CUDA backend
+# against the CPU backend: forward, backward, broadcast, views, allocator, errors) run on the
+# CUDA emulator of tests/cuda_emu, so the backend's host code and every kernel it launches
+# run, and are checked, on a machine without a GPU. make check runs it (NB_BUILD names the
+# build folder). The emulator must really run the tests: a SKIP from test_cuda_ops here is a
+# failure, not a skip.
+set -u
+b=${NB_BUILD:-build}
+emu=$(realpath "$b/libnbcudaemu.so") || { echo "no $b/libnbcudaemu.so (make $b/libnbcudaemu.so)"; exit 1; }
+export NABLA_LIBCUDA=$emu NABLA_NVRTC=$emu NABLA_CUBLAS=$emu
+export NABLA_CUDA_CACHE=                       # the library's own disk cache: off
+export NB_EMU_CACHE=${NB_EMU_CACHE:-$(realpath "$b")/cuda_emu} # built kernel modules
+unset NABLA_CUDA_DEVICE
+out=$("$b/tests/test_cuda_ops" 2>&1); rc=$?
+if grep -q '^SKIP: ' <<<"$out"; then
+    sed 's/^SKIP: /NOT RUN: /' <<<"$out"
+    echo "the CUDA emulator did not start (see NOT RUN above)"
+    exit 1
+fi
+printf '%s\n' "$out"
+exit "$rc"
