@@ -116,7 +116,7 @@ $(BUILD)/examples/%: examples/%/main.c $(BUILD)/libnabla.a $(FLAGS_STAMP)
 # backend's host code and kernel sources on the CPU, so its op tests run without a GPU.
 ifeq ($(CUDA),1)
   EMU_LIB   := $(BUILD)/libnbcudaemu.so
-  EMU_TESTS := tests/cuda_emu/test_cuda_ops_emu.sh
+  EMU_TESTS := tests/cuda_emu/test_cuda_ops_emu.sh tests/cuda_emu/test_babygpt_cuda_emu.sh
 endif
 $(BUILD)/libnbcudaemu.so: tests/cuda_emu/emu_driver.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -MF $@.d -DNB_EMU_RT_DIR='"$(abspath tests/cuda_emu)"' \

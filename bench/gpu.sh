@@ -22,6 +22,10 @@
 #   even where the machine could build; 0: always build), GPU_TRAIN_LIMIT (seconds the full
 #   training may take, default 360: then it is interrupted like Ctrl-C, evaluates, saves its
 #   checkpoint, and the run goes on to the validation and the table; 0: no limit).
+#   For checking this script itself without a GPU: GPU_EMULATE=1 runs everything on the CUDA
+#   emulator (tests/cuda_emu, build/libnbcudaemu.so; a check of the plumbing, not a
+#   measurement), GPU_CONFIG (default safe-pro) and GPU_BATCH (default the config's) shrink the
+#   model (PyTorch is compared on safe-pro at batch 32 only), GPT2_VOCAB=none trains a small BPE.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 OUT_DIR=${1:-${GPU_OUT:-${OUT:-out/gpu}}}
@@ -32,6 +36,10 @@ JOBS=${MAKE_JOBS:-$(nproc)}
 VOCAB=${GPT2_VOCAB:-}
 [ -z "$VOCAB" ] && [ -f ../shared/data/gpt2/encoder.json ] && VOCAB=$(cd ../shared/data/gpt2 && pwd)
 [ -z "$VOCAB" ] && [ -f .gpu/data/gpt2/encoder.json ] && VOCAB=$(cd .gpu/data/gpt2 && pwd)
+[ "$VOCAB" = none ] && VOCAB=""
+CFG=${GPU_CONFIG:-safe-pro}
+BATCH=${GPU_BATCH:-}
+EMULATE=${GPU_EMULATE:-0}
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 export NABLA_CUDA_CACHE=${NABLA_CUDA_CACHE:-$OUT_DIR/kernel-cache}
@@ -66,12 +74,18 @@ fi
 
 # ---- 1. build and test --------------------------------------------------------------------------
 log "GPU"
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true; } | tee "$OUT_DIR/gpu.txt"
+if [ "$EMULATE" = 1 ]; then
+    echo "none: the CUDA emulator (tests/cuda_emu) on the CPU; a check of this script, not a measurement" >"$OUT_DIR/gpu.txt"
+    cat "$OUT_DIR/gpu.txt"
+else
+    { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true; } | tee "$OUT_DIR/gpu.txt"
+fi
 row "GPU" "$(head -n 1 "$OUT_DIR/gpu.txt")"
 
 # The programs: built here, or those bench/gpu-prepare.sh built elsewhere (.gpu/bin), used
 # when this machine lacks the build dependencies (or GPU_PREPARED=1).
-BIN=build
+BIN=build        # babygpt
+TBIN=build/tests # test_cuda, test_cuda_ops
 PREPARED=${GPU_PREPARED:-}
 if [ -z "$PREPARED" ]; then
     PREPARED=0
@@ -83,6 +97,7 @@ if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
     # Each program through a wrapper that puts the bundled libraries on its own library path
     # only: the rest of this script (python3 with PyTorch, grep, sed) keeps the machine's own.
     BIN="$OUT_DIR/prepared-bin"
+    TBIN=$BIN
     mkdir -p "$BIN"
     for p in babygpt test_cuda test_cuda_ops; do
         # shellcheck disable=SC2016 # the wrapper expands LD_LIBRARY_PATH when it runs
@@ -104,7 +119,9 @@ if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
     fi
 else
     log "building (make -j$JOBS) -> $OUT_DIR/build.log"
-    if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops >"$OUT_DIR/build.log" 2>&1; then
+    emu_target=()
+    [ "$EMULATE" = 1 ] && emu_target=(build/libnbcudaemu.so)
+    if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops "${emu_target[@]}" >"$OUT_DIR/build.log" 2>&1; then
         row "build" "ok"
     else
         tail -n 30 "$OUT_DIR/build.log"
@@ -115,8 +132,21 @@ else
     fi
 fi
 
+tests=("$TBIN/test_cuda" "$TBIN/test_cuda_ops")
+if [ "$EMULATE" = 1 ]; then
+    # every CUDA program from here on runs on the emulator, except test_cuda, which checks the
+    # kernels with the real NVRTC and the message a machine without a driver gives
+    emu_lib=$(realpath "${NB_EMU_LIB:-build/libnbcudaemu.so}") || exit 1
+    export NABLA_LIBCUDA=$emu_lib NABLA_NVRTC=$emu_lib NABLA_CUBLAS=$emu_lib
+    export NB_EMU_CACHE=${NB_EMU_CACHE:-$OUT_DIR/emu-cache} NABLA_CUDA_CACHE=""
+    mkdir -p "$OUT_DIR/emu-bin"
+    printf '#!/bin/sh\nexec env -u NABLA_LIBCUDA -u NABLA_NVRTC -u NABLA_CUBLAS "%s" "$@"\n' \
+        "$(realpath "$TBIN/test_cuda")" >"$OUT_DIR/emu-bin/test_cuda"
+    chmod +x "$OUT_DIR/emu-bin/test_cuda"
+    tests[0]="$OUT_DIR/emu-bin/test_cuda"
+fi
 log "CUDA tests -> $OUT_DIR/tests.log"
-if bash tests/run.sh "$BIN/test_cuda" "$BIN/test_cuda_ops" >"$OUT_DIR/tests.log" 2>&1; then
+if bash tests/run.sh "${tests[@]}" >"$OUT_DIR/tests.log" 2>&1; then
     row "CUDA tests" "$(tail -n 1 "$OUT_DIR/tests.log")"
 else
     tail -n 60 "$OUT_DIR/tests.log"
@@ -126,23 +156,25 @@ fi
 # ---- 2. one safe-pro training step: nabla vs PyTorch ------------------------------------------------
 vocab_args=()
 [ -n "$VOCAB" ] && vocab_args=(--vocab "$VOCAB")
+batch_args=()
+[ -n "$BATCH" ] && batch_args=(--batch "$BATCH")
 data_args=()
 [ -n "$DATA" ] && data_args=(--data "$DATA")
 tok_s() { sed -nE 's/.*done: .* \(([0-9.]+) tokens\/s\).*/\1/p' "$1" | tail -n 1; }
 
-log "nabla: safe-pro, batch 32, context 192, $STEPS steps on cuda (a first short run warms the kernel cache)"
-"$BIN/babygpt" train --config safe-pro --device cuda --steps 3 --eval-every 1000000 --eval-batches 1 \
+log "nabla: $CFG, batch ${BATCH:-of the config}, $STEPS steps on cuda (a first short run warms the kernel cache)"
+"$BIN/babygpt" train --config "$CFG" "${batch_args[@]}" --device cuda --steps 3 --eval-every 1000000 --eval-batches 1 \
     "${vocab_args[@]}" "${data_args[@]}" --quiet --overwrite --out "$OUT_DIR/nabla-warm" >"$OUT_DIR/nabla-warm.log" 2>&1
-"$BIN/babygpt" train --config safe-pro --device cuda --steps "$STEPS" --eval-every 1000000 --eval-batches 1 \
+"$BIN/babygpt" train --config "$CFG" "${batch_args[@]}" --device cuda --steps "$STEPS" --eval-every 1000000 --eval-batches 1 \
     "${vocab_args[@]}" "${data_args[@]}" --quiet --overwrite --out "$OUT_DIR/nabla-step" >"$OUT_DIR/nabla-step.log" 2>&1
 nabla_rc=$?
 NABLA_TPS=$(tok_s "$OUT_DIR/nabla-step.log")
 if [ $nabla_rc -ne 0 ] || [ -z "$NABLA_TPS" ]; then
     tail -n 20 "$OUT_DIR/nabla-step.log"
     NABLA_TPS=""
-    row "nabla safe-pro step" "FAILED: $(tail -n 1 "$OUT_DIR/nabla-step.log") (nabla-step.log)"
+    row "nabla $CFG step" "FAILED: $(tail -n 1 "$OUT_DIR/nabla-step.log") (nabla-step.log)"
 else
-    row "nabla safe-pro step (tokens/s, $STEPS steps incl. 1 eval)" "$NABLA_TPS"
+    row "nabla $CFG step (tokens/s, $STEPS steps incl. 1 eval)" "$NABLA_TPS"
 fi
 V=$(sed -nE 's/.*"vocab_size": *([0-9]+).*/\1/p' "$OUT_DIR/nabla-step/config.json" 2>/dev/null | head -n 1)
 [ -z "$V" ] && V=$(grep -oE 'vocab(ulary)?[ _a-z]*[ =:]+[0-9]+' "$OUT_DIR/nabla-step.log" | grep -oE '[0-9]+$' | head -n 1)
@@ -198,7 +230,9 @@ print(f"torch {torch.__version__}: {steps} steps in {dt:.3f} s, loss {loss.item(
 print(f"TOKENS_PER_S {B * T * steps / dt:.0f}")
 PY
 TORCH_TPS=""
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+if [ "$CFG" != safe-pro ] || { [ -n "$BATCH" ] && [ "$BATCH" != 32 ]; }; then
+    row "PyTorch step" "not run (it is the safe-pro model at batch 32; this run is $CFG, batch ${BATCH:-of the config})"
+elif python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
     python3 "$OUT_DIR/torch_step.py" "$V" "$STEPS" >"$OUT_DIR/torch.log" 2>&1
     TORCH_TPS=$(sed -nE 's/^TOKENS_PER_S ([0-9.]+)/\1/p' "$OUT_DIR/torch.log")
     [ -z "$TORCH_TPS" ] && tail -n 20 "$OUT_DIR/torch.log"
@@ -215,35 +249,36 @@ fi
 
 # ---- 3. the full safe-pro run on DialogSum -----------------------------------------------------------
 if [ -n "$DATA" ]; then
-    log "training safe-pro for 5000 steps on $DATA (cuda) -> $OUT_DIR/safe-pro"
+    log "training $CFG for its full run on $DATA (cuda) -> $OUT_DIR/$CFG"
     t0=$(date +%s)
     limit=()
     [ "$TRAIN_LIMIT" != 0 ] && limit=(timeout -s INT -k 120 "$TRAIN_LIMIT")
-    "${limit[@]}" "$BIN/babygpt" train --config safe-pro --device cuda --data "$DATA" "${vocab_args[@]}" \
-        --quiet --overwrite --out "$OUT_DIR/safe-pro" >"$OUT_DIR/train.log" 2>&1
+    "${limit[@]}" "$BIN/babygpt" train --config "$CFG" "${batch_args[@]}" --device cuda --data "$DATA" "${vocab_args[@]}" \
+        --quiet --overwrite --out "$OUT_DIR/$CFG" >"$OUT_DIR/train.log" 2>&1
     train_rc=$?
     # timeout exits 124 when it had to interrupt the run, even when the run then saved and ended well
     if [ $train_rc -eq 0 ] || { [ $train_rc -eq 124 ] && grep -q 'babygpt: wrote ' "$OUT_DIR/train.log"; }; then
         t1=$(date +%s)
         cut=""
         grep -q 'stopped at step' "$OUT_DIR/train.log" && cut=", stopped by GPU_TRAIN_LIMIT=${TRAIN_LIMIT} s"
-        row "safe-pro training (5000 steps asked)" \
+        asked=$(sed -nE 's/.* ([0-9]+) steps, lr .*/\1/p' "$OUT_DIR/train.log" | head -n 1)
+        row "$CFG training (${asked:-?} steps asked)" \
             "$(grep 'done:' "$OUT_DIR/train.log" | tail -n 1 | sed 's/^babygpt: //') ($((t1 - t0)) s wall$cut)"
-        cp -f "$OUT_DIR/safe-pro/loss.png" "$OUT_DIR/loss.png" 2>/dev/null
+        cp -f "$OUT_DIR/$CFG/loss.png" "$OUT_DIR/loss.png" 2>/dev/null
         val=$(ls "$DATA"/validation.* 2>/dev/null | head -n 1)
         if [ -n "$val" ]; then
             log "evaluating on $val -> $OUT_DIR/eval.log"
-            "$BIN/babygpt" eval --checkpoint "$OUT_DIR/safe-pro" --data "$val" >"$OUT_DIR/eval.log" 2>&1
+            "$BIN/babygpt" eval --checkpoint "$OUT_DIR/$CFG" --data "$val" >"$OUT_DIR/eval.log" 2>&1
             row "validation ($(basename "$val"))" "$(tail -n 1 "$OUT_DIR/eval.log")"
         else
             row "validation" "no validation.* file in $DATA"
         fi
     else
         tail -n 30 "$OUT_DIR/train.log"
-        row "safe-pro training" "FAILED: $(tail -n 1 "$OUT_DIR/train.log") (train.log)"
+        row "$CFG training" "FAILED: $(tail -n 1 "$OUT_DIR/train.log") (train.log)"
     fi
 else
-    row "safe-pro 5000 steps" "skipped (give the DialogSum folder as the second argument)"
+    row "$CFG full training" "skipped (give the DialogSum folder as the second argument)"
 fi
 
 # ---- results -------------------------------------------------------------------------------------------

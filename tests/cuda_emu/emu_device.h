@@ -65,6 +65,27 @@ static void (*entry)(void **);
 static void **entry_params;
 static char errmsg[512];
 static int failed;
+/* NB_EMU_SEED=n (not 0): blocks, and the threads of each round, run in a random order drawn
+ * from n, so that code which is only right in one order (a race between blocks or threads
+ * that the natural order happens to win) fails */
+static uint64_t seed;
+static unsigned *order; /* the threads' order in the current block */
+
+static uint64_t next_random(void) {
+    seed ^= seed >> 12;
+    seed ^= seed << 25;
+    seed ^= seed >> 27;
+    return seed * 0x2545F4914F6CDD1DULL;
+}
+
+template <typename T> static void shuffle(T *a, unsigned long long n) {
+    for (unsigned long long i = n; i > 1; i--) {
+        unsigned long long j = next_random() % i;
+        T t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
 
 static void fail(const char *msg) {
     if (!failed) snprintf(errmsg, sizeof errmsg, "%s", msg);
@@ -89,9 +110,11 @@ static int start_fibers(unsigned n) {
     if (n > cap) {
         free(fibers);
         free(stacks);
+        free(order);
         fibers = (fiber *)calloc(n, sizeof *fibers);
         stacks = (unsigned char *)malloc((size_t)n * stack_size);
-        cap = fibers && stacks ? n : 0;
+        order = (unsigned *)malloc(n * sizeof *order);
+        cap = fibers && stacks && order ? n : 0;
         started = 0;
         if (!cap) return -1;
     }
@@ -158,8 +181,11 @@ static int release(void) {
 /* Runs one block: every thread from its start, then round after round of whoever may go on. */
 static int run_block(void) {
     int rc = 0;
-    for (unsigned t = 0; t < nthreads && !failed; t++)
-        resume(t);
+    for (unsigned t = 0; t < nthreads; t++)
+        order[t] = t;
+    if (seed) shuffle(order, nthreads);
+    for (unsigned i = 0; i < nthreads && !failed; i++)
+        resume(order[i]);
     for (;;) {
         if (failed) {
             rc = -1;
@@ -173,8 +199,9 @@ static int run_block(void) {
             rc = -1;
             break;
         }
-        for (unsigned t = 0; t < nthreads && !failed; t++)
-            if (fibers[t].state == RUN) resume(t);
+        if (seed) shuffle(order, nthreads);
+        for (unsigned i = 0; i < nthreads && !failed; i++)
+            if (fibers[order[i]].state == RUN) resume(order[i]);
     }
     if (rc) started = 0; /* fibers left mid-kernel are started afresh next time */
     return rc;
@@ -229,7 +256,7 @@ template <typename T> static inline T __shfl_up_sync(unsigned mask, T v, unsigne
 template <typename T> static inline T __shfl_xor_sync(unsigned mask, T v, int m, int width = 32) {
     (void)mask;
     const int l = (int)nbemu::lane(), s = l ^ m;
-    const bool own = (s & ~(width - 1)) != (l & ~(width - 1));
+    const bool own = (s & ~(width - 1)) > (l & ~(width - 1)); /* an earlier group may be read */
     return nbemu::shfl(v, own ? l : s, own);
 }
 
@@ -348,14 +375,27 @@ extern "C" int nb_emu_launch(int k, const unsigned *g, const unsigned *b, unsign
     entry_params = params;
     blockDim = {b[0], b[1], b[2]};
     gridDim = {g[0], g[1], g[2]};
+    static int seeded;
+    if (!seeded) {
+        const char *e = getenv("NB_EMU_SEED");
+        seed = e && *e ? strtoull(e, NULL, 10) : 0;
+        seeded = 1;
+    }
+    const unsigned long long nb = (unsigned long long)g[0] * g[1] * g[2];
+    unsigned long long *blocks = NULL;
+    if (seed && (blocks = (unsigned long long *)malloc(nb * sizeof *blocks))) {
+        for (unsigned long long i = 0; i < nb; i++)
+            blocks[i] = i;
+        shuffle(blocks, nb);
+    }
     int rc = 0;
-    for (unsigned z = 0; z < g[2] && !rc; z++)
-        for (unsigned y = 0; y < g[1] && !rc; y++)
-            for (unsigned x = 0; x < g[0] && !rc; x++) {
-                blockIdx = {x, y, z};
-                if (dsm) memset(dsm, 0xff, smem);
-                rc = run_block();
-            }
+    for (unsigned long long i = 0; i < nb && !rc; i++) {
+        const unsigned long long id = blocks ? blocks[i] : i;
+        blockIdx = {(unsigned)(id % g[0]), (unsigned)(id / g[0] % g[1]), (unsigned)(id / g[0] / g[1])};
+        if (dsm) memset(dsm, 0xff, smem);
+        rc = run_block();
+    }
+    free(blocks);
     free(dsm);
     nb_emu_dsmem = NULL;
     if (rc)

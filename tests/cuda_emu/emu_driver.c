@@ -267,17 +267,20 @@ EXPORT CUresult cuGetErrorString(CUresult rc, const char **s) {
 
 /* ---- modules, functions, launches ------------------------------------------------------------- */
 
+typedef struct function function;
+
 typedef struct {
     void *so;
+    function *fn[64]; /* one handle per kernel, as the driver gives */
     int (*index)(const char *);
     int (*launch)(int, const unsigned *, const unsigned *, unsigned, void **, char *, size_t);
 } module;
 
-typedef struct {
+struct function {
     module *mod;
     int k;
     int max_dyn_smem;
-} function;
+};
 
 static const char ptx_magic[] = "// nabla CUDA emulator module: ";
 
@@ -314,11 +317,14 @@ EXPORT CUresult cuModuleGetFunction(function **out, module *m, const char *name)
     if (!out || !m || !name) return CU_INVALID_VALUE;
     int k = m->index(name);
     if (k < 0) return CU_NOT_FOUND;
-    function *f = malloc(sizeof *f);
-    if (!f) return CU_OUT_OF_MEMORY;
-    f->mod = m;
-    f->k = k;
-    f->max_dyn_smem = 48 * 1024; /* the default without cuFuncSetAttribute */
+    function *f = k < 64 ? m->fn[k] : NULL;
+    if (!f) {
+        if (!(f = malloc(sizeof *f))) return CU_OUT_OF_MEMORY;
+        f->mod = m;
+        f->k = k;
+        f->max_dyn_smem = 48 * 1024; /* the default without cuFuncSetAttribute */
+        if (k < 64) m->fn[k] = f;
+    }
     *out = f;
     return CU_OK;
 }
@@ -747,24 +753,34 @@ EXPORT int cublasSgemmStridedBatched(blas_handle *h, int ta, int tb, int m, int 
     pthread_mutex_unlock(&mu);
     if (!ok) return 13;
     const float al = *alpha, be = *beta;
-    float *acc = malloc((size_t)m * sizeof *acc);
-    if (!acc) return 3;
+    /* op(A) is packed column-major (m x k) so that the inner loop runs over contiguous memory */
+    float *acc = malloc((size_t)m * sizeof *acc), *pa = malloc((size_t)m * (size_t)(k ? k : 1) * sizeof *pa);
+    if (!acc || !pa) {
+        free(acc);
+        free(pa);
+        return 3;
+    }
     for (int b = 0; b < batch; b++) {
         const float *a = A + (long long)b * sA, *bb = B + (long long)b * sB;
         float *c = C + (long long)b * sC;
+        for (int l = 0; l < k; l++)
+            for (int i = 0; i < m; i++)
+                pa[i + (size_t)l * m] = ta ? a[l + (long long)i * lda] : a[i + (long long)l * lda];
         for (int j = 0; j < n; j++) {
             for (int i = 0; i < m; i++)
                 acc[i] = 0.0f;
             for (int l = 0; l < k; l++) {
                 const float bv = tb ? bb[j + (long long)l * ldb] : bb[l + (long long)j * ldb];
+                const float *col = pa + (size_t)l * m;
                 for (int i = 0; i < m; i++)
-                    acc[i] += (ta ? a[l + (long long)i * lda] : a[i + (long long)l * lda]) * bv;
+                    acc[i] += col[i] * bv;
             }
             float *cj = c + (long long)j * ldc;
             for (int i = 0; i < m; i++)
                 cj[i] = be == 0.0f ? al * acc[i] : al * acc[i] + be * cj[i];
         }
     }
+    free(pa);
     free(acc);
     return 0;
 }
