@@ -33,7 +33,8 @@
 #define __forceinline__ inline
 #define __noinline__
 #define __restrict__ __restrict
-#define __shared__   static
+/* static shared memory lives in one section, poisoned (NaN bytes) at every block start */
+#define __shared__   static __attribute__((section("nb_emu_shared")))
 #define __align__(n) alignas(n)
 
 struct dim3 {
@@ -350,6 +351,11 @@ extern "C" int nb_emu_kernel_index(const char *name) {
     return -1;
 }
 
+/* the bounds of the static shared memory section (the linker defines them; weak: a module may
+ * have none) */
+extern "C" unsigned char __start_nb_emu_shared __attribute__((weak));
+extern "C" unsigned char __stop_nb_emu_shared __attribute__((weak));
+
 /* Runs kernel k on grid g with blocks b; 0, or -1 with the reason in err. */
 extern "C" int nb_emu_launch(int k, const unsigned *g, const unsigned *b, unsigned smem, void **params,
                              char *err, size_t errlen) {
@@ -393,6 +399,8 @@ extern "C" int nb_emu_launch(int k, const unsigned *g, const unsigned *b, unsign
         const unsigned long long id = blocks ? blocks[i] : i;
         blockIdx = {(unsigned)(id % g[0]), (unsigned)(id / g[0] % g[1]), (unsigned)(id / g[0] / g[1])};
         if (dsm) memset(dsm, 0xff, smem);
+        if (&__stop_nb_emu_shared > &__start_nb_emu_shared)
+            memset(&__start_nb_emu_shared, 0xff, (size_t)(&__stop_nb_emu_shared - &__start_nb_emu_shared));
         rc = run_block();
     }
     free(blocks);
