@@ -25,7 +25,8 @@
 #   For checking this script itself without a GPU: GPU_EMULATE=1 runs everything on the CUDA
 #   emulator (tests/cuda_emu, build/libnbcudaemu.so; a check of the plumbing, not a
 #   measurement), GPU_CONFIG (default safe-pro) and GPU_BATCH (default the config's) shrink the
-#   model (PyTorch is compared on safe-pro at batch 32 only), GPT2_VOCAB=none trains a small BPE.
+#   model (PyTorch is compared on safe-pro at batch 32 only), GPT2_VOCAB=none trains a small BPE,
+#   GPU_EVAL_DEVICE=cpu scores the validation split on the CPU (default cuda).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 OUT_DIR=${1:-${GPU_OUT:-${OUT:-out/gpu}}}
@@ -40,6 +41,7 @@ VOCAB=${GPT2_VOCAB:-}
 CFG=${GPU_CONFIG:-safe-pro}
 BATCH=${GPU_BATCH:-}
 EMULATE=${GPU_EMULATE:-0}
+EVAL_DEVICE=${GPU_EVAL_DEVICE:-cuda}
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 export NABLA_CUDA_CACHE=${NABLA_CUDA_CACHE:-$OUT_DIR/kernel-cache}
@@ -268,8 +270,14 @@ if [ -n "$DATA" ]; then
         val=$(ls "$DATA"/validation.* 2>/dev/null | head -n 1)
         if [ -n "$val" ]; then
             log "evaluating on $val -> $OUT_DIR/eval.log"
-            "$BIN/babygpt" eval --checkpoint "$OUT_DIR/$CFG" --data "$val" >"$OUT_DIR/eval.log" 2>&1
-            row "validation ($(basename "$val"))" "$(tail -n 1 "$OUT_DIR/eval.log")"
+            where=$EVAL_DEVICE
+            if ! "$BIN/babygpt" eval --checkpoint "$OUT_DIR/$CFG" --data "$val" --device "$EVAL_DEVICE" >"$OUT_DIR/eval.log" 2>&1; then
+                tail -n 5 "$OUT_DIR/eval.log"
+                where="cpu (on cuda it failed: eval.log)"
+                "$BIN/babygpt" eval --checkpoint "$OUT_DIR/$CFG" --data "$val" >"$OUT_DIR/eval-cpu.log" 2>&1
+                cat "$OUT_DIR/eval-cpu.log" >>"$OUT_DIR/eval.log"
+            fi
+            row "validation ($(basename "$val"), on $where)" "$(tail -n 1 "$OUT_DIR/eval.log")"
         else
             row "validation" "no validation.* file in $DATA"
         fi

@@ -50,6 +50,10 @@ int bg_eval_file(bg_run *r, const char *path, bg_eval_result *res, char *err, si
             size_t w = len - st - 1 < (size_t)block ? len - st - 1 : (size_t)block;
             nb_tensor *x = nb_from_data(ctx, NB_I32, NB_SHAPE(1, (int64_t)w), all + st);
             nb_tensor *y = nb_from_data(ctx, NB_I32, NB_SHAPE(1, (int64_t)w), all + st + 1);
+            if (m->pos->device != NB_CPU) { /* the model was moved (babygpt eval --device) */
+                x = nb_to_device(ctx, x, m->pos->device);
+                y = nb_to_device(ctx, y, m->pos->device);
+            }
             nb_tensor *l = bg_model_loss(m, x, y);
             double v = l ? nb_item(l) : NAN;
             nb_ctx_reset(ctx);

@@ -200,10 +200,12 @@ static int cmd_summarize(int argc, char **argv) {
 
 static int cmd_eval(int argc, char **argv) {
     gen_args g = {.so = bg_sample_defaults(), .seed = 1};
-    const char *data = NULL;
-    bg_arg a[] = {{"checkpoint", BG_ARG_STR, &g.checkpoint, NORANGE, "checkpoint file or run folder (required)"},
-                  {"vocab", BG_ARG_STR, &g.vocab, NORANGE, "tokenizer folder (default: the run's)"},
-                  {"data", BG_ARG_STR, &data, NORANGE, "DialogSum .csv or .jsonl file to score (required)"}};
+    const char *data = NULL, *device = "cpu";
+    bg_arg a[] = {
+        {"checkpoint", BG_ARG_STR, &g.checkpoint, NORANGE, "checkpoint file or run folder (required)"},
+        {"vocab", BG_ARG_STR, &g.vocab, NORANGE, "tokenizer folder (default: the run's)"},
+        {"data", BG_ARG_STR, &data, NORANGE, "DialogSum .csv or .jsonl file to score (required)"},
+        {"device", BG_ARG_STR, &device, NORANGE, "cpu | cuda"}};
     int rc = bg_args_parse("eval", "Prints the mean per-token cross-entropy and perplexity over every document of a "
                                    "file: 'loss <x> ppl <y> tokens <n>'.",
                            a, N(a), argc, argv, 2);
@@ -212,10 +214,20 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "babygpt eval: --data is required\n");
         return 2;
     }
+    nb_device dev;
+    char err[1024];
+    if ((rc = bg_device_open(device, &dev, err, sizeof err))) {
+        fprintf(stderr, "babygpt eval: --device %s: %s\n", device, err);
+        return rc;
+    }
     bg_run r;
     if ((rc = load_run("eval", &g, &r))) return rc;
+    if (dev != NB_CPU && bg_model_to(r.model, dev)) {
+        fprintf(stderr, "babygpt eval: moving the model to %s: %s\n", nb_device_name(dev), nb_last_error());
+        bg_run_free(&r);
+        return 1;
+    }
     bg_eval_result res;
-    char err[1024];
     int st = bg_eval_file(&r, data, &res, err, sizeof err);
     if (st) fprintf(stderr, "babygpt eval: %s\n", err);
     else

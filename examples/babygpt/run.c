@@ -272,3 +272,21 @@ void bg_run_free(bg_run *r) {
     r->model = NULL;
     r->tok = NULL;
 }
+
+int bg_device_open(const char *name, nb_device *dev, char *err, size_t errlen) {
+    *dev = NB_CPU;
+    if (!name || strcmp(name, "cpu") == 0) return 0;
+    if (strcmp(name, "cuda") != 0) {
+        snprintf(err, errlen, "unknown device '%s' (expected cpu or cuda)", name);
+        return 2;
+    }
+    nb_ctx *probe = nb_ctx_new(4096);
+    nb_tensor *p = probe ? nb_to_device(probe, nb_zeros(probe, NB_F32, NB_SHAPE(1)), NB_CUDA) : NULL;
+    nb_ctx_free(probe);
+    if (!p) {
+        snprintf(err, errlen, "%s", nb_last_error());
+        return 1;
+    }
+    *dev = NB_CUDA;
+    return 0;
+}

@@ -53,5 +53,9 @@ bool bg_is_file(const char *path);
 bool bg_same_file(const char *a, const char *b);
 /* The folder holding path, into out ("." when path has no '/'). */
 void bg_parent_dir(const char *path, char *out, size_t len);
+/* The device named by `name` (NULL or "cpu": the CPU; "cuda": the GPU, checked usable by
+ * putting a tensor on it). 0; 2 for an unknown name; 1 when the device cannot be used; the
+ * reason goes to err. */
+int bg_device_open(const char *name, nb_device *dev, char *err, size_t errlen);
 
 #endif

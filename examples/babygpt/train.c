@@ -220,19 +220,12 @@ int bg_train(const bg_train_opts *o) {
     if (o->threads > 0) nb_set_num_threads(o->threads);
 
     /* device */
-    nb_device dev = NB_CPU;
-    if (o->device && strcmp(o->device, "cuda") == 0) {
-        dev = NB_CUDA;
-        nb_ctx *probe = nb_ctx_new(4096);
-        nb_tensor *p = probe ? nb_to_device(probe, nb_zeros(probe, NB_F32, NB_SHAPE(1)), NB_CUDA) : NULL;
-        nb_ctx_free(probe);
-        if (!p) {
-            fprintf(stderr, "babygpt: --device cuda: %s\n", nb_last_error());
-            return 1;
-        }
-    } else if (o->device && strcmp(o->device, "cpu") != 0) {
-        fprintf(stderr, "babygpt: --device: unknown device '%s' (expected cpu or cuda)\n", o->device);
-        return 2;
+    nb_device dev;
+    char derr[512];
+    int drc = bg_device_open(o->device, &dev, derr, sizeof derr);
+    if (drc) {
+        fprintf(stderr, "babygpt: --device %s: %s\n", o->device, derr);
+        return drc;
     }
 
     /* resume: the checkpoint says the config, the data and the tokenizer */

@@ -58,6 +58,25 @@ rc=$?
 [ $rc -eq 0 ] || cat "$tmp/sample.log"
 check "sampling from the cuda-trained checkpoint" test $rc -eq 0
 
+# babygpt eval --device cuda scores a file as the CPU does
+cat >"$tmp/few.csv" <<'CSV'
+id,dialogue,summary,topic
+t_0,"#Person1#: Hello, how are you doing today?
+#Person2#: Fine, thanks. And you?","#Person1# and #Person2# greet each other.",greeting
+t_1,"#Person1#: Where is the station?
+#Person2#: Two blocks down, on the left.","#Person2# tells #Person1# the way to the station.",directions
+CSV
+"$bg" eval --checkpoint "$tmp/cuda" --data "$tmp/few.csv" >"$tmp/eval-cpu.log" 2>&1
+emu "$bg" eval --checkpoint "$tmp/cuda" --data "$tmp/few.csv" --device cuda >"$tmp/eval-cuda.log" 2>&1
+rc=$?
+cat "$tmp/eval-cpu.log" "$tmp/eval-cuda.log"
+check "babygpt eval --device cuda exits 0" test $rc -eq 0
+same_eval() {
+    awk '$1 == "loss" { v[FILENAME] = $2 } END { n = 0; for (f in v) { x[n++] = v[f] }
+         d = x[0] - x[1]; if (d < 0) d = -d; exit !(n == 2 && d < 2e-3) }' "$1" "$2"
+}
+check "cuda eval loss equals cpu eval loss" same_eval "$tmp/eval-cpu.log" "$tmp/eval-cuda.log"
+
 # without the emulator (no driver here) --device cuda fails with one clear line
 if [ ! -e /dev/nvidia0 ]; then
     NABLA_LIBCUDA=/nonexistent/libcuda.so.1 "$bg" "${args[@]}" --device cuda --out "$tmp/none" >"$tmp/none.log" 2>&1
