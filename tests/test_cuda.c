@@ -328,6 +328,57 @@ START_TEST(test_compile_error_reported) {
 }
 END_TEST
 
+/* ---- every kernel can be launched with 1024 threads a block ---------------------------------------- */
+
+/* The host launches some kernels with 1024 threads a block (ce_final, the reductions' last
+ * pass, rows of up to 256 by default), and a GPU refuses such a launch ("too many resources
+ * requested") when a kernel needs more than 65536 / 1024 = 64 registers a thread. ptxas, from the
+ * toolkit, tells how many each kernel needs on sm_90; NVRTC does not. */
+#define NB_PTXAS NB_CUDA_HOME "/bin/ptxas"
+
+START_TEST(test_registers_fit_1024_threads) {
+    int n = 0;
+    const nb_cu_source *src = nb_cuda_kernel_sources(&n);
+    ck_assert_ptr_nonnull(src);
+    char dir[] = "/tmp/nb_ptxas_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    int kernels = 0, worst = 0;
+    for (int i = 0; i < n; i++) {
+        char *ptx = NULL, path[96], cmd[512], line[512], fn[128] = "?";
+        size_t len = 0;
+        ck_assert_msg(nb_cu_compile(src[i].text, src[i].name, 90, 0, &ptx, &len, NULL) == 0, "%s",
+                      nb_last_error());
+        snprintf(path, sizeof path, "%s/%s.ptx", dir, src[i].name);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(ptx, f);
+        fclose(f);
+        free(ptx);
+        snprintf(cmd, sizeof cmd, "'%s' -arch=sm_90 -v '%s' -o /dev/null 2>&1", NB_PTXAS, path);
+        FILE *p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        while (fgets(line, sizeof line, p)) {
+            const char *e = strstr(line, "Compiling entry function '"), *u = strstr(line, "Used ");
+            if (e) sscanf(e + 26, "%127[^']", fn);
+            if (u) {
+                int regs = atoi(u + 5);
+                kernels++;
+                if (regs > worst) worst = regs;
+                ck_assert_msg(regs <= 64,
+                              "kernel %s of module %s needs %d registers a thread: a launch of 1024 threads "
+                              "would fail on a GPU (65536 a block)",
+                              fn, src[i].name, regs);
+            }
+        }
+        ck_assert_msg(pclose(p) == 0, "ptxas failed on module %s", src[i].name);
+        unlink(path);
+    }
+    rmdir(dir);
+    ck_assert_msg(kernels >= 100, "ptxas reported on %d kernels only", kernels);
+    printf("test_registers_fit_1024_threads: %d kernels, at most %d registers a thread\n", kernels, worst);
+}
+END_TEST
+
 /* ---- the CUDA GELU is the CPU's ------------------------------------------------------------------- */
 
 START_TEST(test_gelu_source_matches_cpu) {
@@ -394,6 +445,10 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_kernel_abi);
     tcase_add_test(tc, test_compile_error_reported);
     tcase_add_test(tc, test_disk_cache);
+    if (access(NB_PTXAS, X_OK) == 0)
+        tcase_add_test(tc, test_registers_fit_1024_threads);
+    else
+        nb_test_skip("registers a thread (ptxas -v)", "no " NB_PTXAS " (the toolkit's assembler)");
     suite_add_tcase(s, tc);
     TCase *t2 = tcase_create("host");
     tcase_add_test(t2, test_gelu_source_matches_cpu);
