@@ -1,5 +1,6 @@
 /* Tensors, views, contexts, RNG and errors. */
 #include <math.h>
+#include <string.h>
 
 #include "nabla.h"
 #include "tests/nb_check.h"
@@ -32,6 +33,20 @@ START_TEST(creation) {
     nb_tensor *c = nb_clone(ctx, nb_transpose(f, 0, 1));
     ck_assert(nb_is_contiguous(c));
     ck_assert_float_eq(nb_data_f32(c)[1], 4.0f);
+    /* on a named device: the CPU here; a device that cannot be used is an error, not a crash */
+    nb_tensor *zc = nb_zeros_on(ctx, NB_I32, NB_CPU, NB_SHAPE(3, 2));
+    ck_assert_ptr_nonnull(zc);
+    ck_assert_int_eq(zc->device, NB_CPU);
+    ck_assert_int_eq(zc->dtype, NB_I32);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(((int32_t *)nb_data(zc))[i], 0);
+    ck_assert_ptr_nonnull(nb_empty_on(ctx, NB_F32, NB_CPU, NB_SHAPE(4)));
+    nb_clear_error();
+    nb_tensor *zg = nb_zeros_on(ctx, NB_F32, NB_CUDA, NB_SHAPE(2));
+    if (zg)
+        ck_assert_int_eq(zg->device, NB_CUDA); /* a GPU (or the CUDA emulator) is there */
+    else
+        ck_assert_msg(strstr(nb_last_error(), "cuda") != NULL, "message: %s", nb_last_error());
 }
 END_TEST
 

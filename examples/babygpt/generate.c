@@ -82,6 +82,7 @@ static nb_tensor *next_logits(bg_model *m, bg_kv *kv, const int32_t *ids, size_t
     if (no_cache) {
         size_t start = n > (size_t)block ? n - (size_t)block : 0;
         nb_tensor *idx = nb_from_data(nb_ctx_current(), NB_I32, NB_SHAPE(1, (int64_t)(n - start)), ids + start);
+        if (idx && idx->device != m->pos->device) idx = nb_to_device(nb_ctx_current(), idx, m->pos->device);
         nb_tensor *lg = bg_model_forward(m, idx);
         if (!lg) return NULL;
         return nb_reshape(nb_narrow(lg, 1, (int64_t)(n - start) - 1, 1), NB_SHAPE(-1));

@@ -54,19 +54,22 @@ static int cmd_train(int argc, char **argv) {
 }
 
 typedef struct {
-    const char *checkpoint, *vocab;
+    const char *checkpoint, *vocab, *device;
     bg_sample_opts so;
     uint64_t seed;
 } gen_args;
 
-#define GEN_ARGS(g)                                                                                              \
-    {"checkpoint", BG_ARG_STR, &(g).checkpoint, NORANGE, "checkpoint file or training run folder (required)"},    \
-        {"vocab", BG_ARG_STR, &(g).vocab, NORANGE, "tokenizer folder (default: the run's)"},                     \
-        {"max-tokens", BG_ARG_INT, &(g).so.max_tokens, 1, 100000, "new tokens at most (200)"},                   \
-        {"temperature", BG_ARG_FLOAT, &(g).so.temperature, 0, 10, "sampling temperature, 0 = greedy (0.8)"},     \
-        {"top-k", BG_ARG_INT, &(g).so.top_k, 0, 1000000, "keep the k most likely tokens, 0 = off (50)"},         \
-        {"top-p", BG_ARG_FLOAT, &(g).so.top_p, 1e-6, 1, "nucleus sampling threshold (0.95)"},                    \
-        {"seed", BG_ARG_U64, &(g).seed, NORANGE, "random seed (1)"}
+#define GEN_ARGS(g)                                                                                          \
+    {"checkpoint", BG_ARG_STR, &(g).checkpoint, NORANGE,                                                     \
+     "checkpoint file or training run folder (required)"},                                                   \
+        {"vocab", BG_ARG_STR, &(g).vocab, NORANGE, "tokenizer folder (default: the run's)"},                 \
+        {"max-tokens", BG_ARG_INT, &(g).so.max_tokens, 1, 100000, "new tokens at most (200)"},               \
+        {"temperature", BG_ARG_FLOAT, &(g).so.temperature, 0, 10, "sampling temperature, 0 = greedy (0.8)"}, \
+        {"top-k", BG_ARG_INT, &(g).so.top_k, 0, 1000000, "keep the k most likely tokens, 0 = off (50)"},     \
+        {"top-p", BG_ARG_FLOAT, &(g).so.top_p, 1e-6, 1, "nucleus sampling threshold (0.95)"},                \
+        {"seed", BG_ARG_U64, &(g).seed, NORANGE, "random seed (1)"}, {                                       \
+        "device", BG_ARG_STR, &(g).device, NORANGE, "cpu | cuda (default cpu)"                               \
+    }
 
 /* 2 (a usage error) when --checkpoint is missing. */
 static int need_checkpoint(const char *cmd, const gen_args *g) {
@@ -80,8 +83,20 @@ static int need_checkpoint(const char *cmd, const gen_args *g) {
 static int load_run(const char *cmd, gen_args *g, bg_run *r) {
     char err[1024];
     if (need_checkpoint(cmd, g)) return 2;
+    nb_device dev;
+    int rc = bg_device_open(g->device, &dev, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "babygpt %s: --device %s: %s\n", cmd, g->device, err);
+        return rc;
+    }
     if (bg_run_load(g->checkpoint, g->vocab, r, err, sizeof err)) {
         fprintf(stderr, "babygpt %s: %s\n", cmd, err);
+        return 1;
+    }
+    if (dev != NB_CPU && bg_model_to(r->model, dev)) {
+        fprintf(stderr, "babygpt %s: moving the model to %s: %s\n", cmd, nb_device_name(dev),
+                nb_last_error());
+        bg_run_free(r);
         return 1;
     }
     return 0;
@@ -200,12 +215,12 @@ static int cmd_summarize(int argc, char **argv) {
 
 static int cmd_eval(int argc, char **argv) {
     gen_args g = {.so = bg_sample_defaults(), .seed = 1};
-    const char *data = NULL, *device = "cpu";
+    const char *data = NULL;
     bg_arg a[] = {
         {"checkpoint", BG_ARG_STR, &g.checkpoint, NORANGE, "checkpoint file or run folder (required)"},
         {"vocab", BG_ARG_STR, &g.vocab, NORANGE, "tokenizer folder (default: the run's)"},
         {"data", BG_ARG_STR, &data, NORANGE, "DialogSum .csv or .jsonl file to score (required)"},
-        {"device", BG_ARG_STR, &device, NORANGE, "cpu | cuda"}};
+        {"device", BG_ARG_STR, &g.device, NORANGE, "cpu | cuda (default cpu)"}};
     int rc = bg_args_parse("eval", "Prints the mean per-token cross-entropy and perplexity over every document of a "
                                    "file: 'loss <x> ppl <y> tokens <n>'.",
                            a, N(a), argc, argv, 2);
@@ -214,19 +229,9 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "babygpt eval: --data is required\n");
         return 2;
     }
-    nb_device dev;
-    char err[1024];
-    if ((rc = bg_device_open(device, &dev, err, sizeof err))) {
-        fprintf(stderr, "babygpt eval: --device %s: %s\n", device, err);
-        return rc;
-    }
     bg_run r;
     if ((rc = load_run("eval", &g, &r))) return rc;
-    if (dev != NB_CPU && bg_model_to(r.model, dev)) {
-        fprintf(stderr, "babygpt eval: moving the model to %s: %s\n", nb_device_name(dev), nb_last_error());
-        bg_run_free(&r);
-        return 1;
-    }
+    char err[1024];
     bg_eval_result res;
     int st = bg_eval_file(&r, data, &res, err, sizeof err);
     if (st) fprintf(stderr, "babygpt eval: %s\n", err);

@@ -175,6 +175,12 @@ nb_tensor *bg_model_loss(bg_model *m, nb_tensor *x, nb_tensor *y) {
 
 /* ---- KV cache ---------------------------------------------------------- */
 
+/* t (made on the CPU) on the model's device, in the current context. */
+static nb_tensor *on_model_device(const bg_model *m, nb_tensor *t) {
+    nb_device dev = m->pos->device;
+    return !t || t->device == dev ? t : nb_to_device(nb_ctx_current(), t, dev);
+}
+
 bg_kv *bg_kv_new(const bg_model *m) {
     const bg_config *c = &m->cfg;
     bg_kv *kv = calloc(1, sizeof *kv);
@@ -185,9 +191,9 @@ bg_kv *bg_kv_new(const bg_model *m) {
     kv->k = calloc((size_t)c->n_layer, sizeof *kv->k);
     kv->v = calloc((size_t)c->n_layer, sizeof *kv->v);
     if (!kv->ctx || !kv->k || !kv->v) goto fail;
-    for (int l = 0; l < c->n_layer; l++) {
-        kv->k[l] = nb_zeros(kv->ctx, NB_F32, NB_SHAPE(1, c->n_head, c->block_size, D));
-        kv->v[l] = nb_zeros(kv->ctx, NB_F32, NB_SHAPE(1, c->n_head, c->block_size, D));
+    for (int l = 0; l < c->n_layer; l++) { /* on the model's device */
+        kv->k[l] = nb_zeros_on(kv->ctx, NB_F32, m->pos->device, NB_SHAPE(1, c->n_head, c->block_size, D));
+        kv->v[l] = nb_zeros_on(kv->ctx, NB_F32, m->pos->device, NB_SHAPE(1, c->n_head, c->block_size, D));
         if (!kv->k[l] || !kv->v[l]) goto fail;
     }
     return kv;
@@ -236,7 +242,7 @@ nb_tensor *bg_model_step(bg_model *m, bg_kv *kv, const int32_t *tokens, int n) {
         return nb_set_error("kv step: %d new tokens after %d exceed the context of %d", n, kv->len,
                             c->block_size);
     nb_ctx *cur = nb_ctx_current();
-    nb_tensor *idx = nb_from_data(cur, NB_I32, NB_SHAPE(1, n), tokens);
+    nb_tensor *idx = on_model_device(m, nb_from_data(cur, NB_I32, NB_SHAPE(1, n), tokens));
     nb_tensor *tok = nb_module_forward(nb_module_child(m->root, "wte"), idx);
     nb_tensor *pos = nb_module_forward(nb_module_child(m->root, "wpe"), nb_narrow(m->pos, 0, kv->len, n));
     nb_tensor *x = nb_add(tok, pos);
@@ -249,6 +255,7 @@ nb_tensor *bg_model_step(bg_model *m, bg_kv *kv, const int32_t *tokens, int n) {
         for (int i = 0; i < n; i++)
             for (int j = kv->len + i + 1; j < kv->len + n; j++)
                 mp[(int64_t)i * (kv->len + n) + j] = 1.0f;
+        if (!(mask = on_model_device(m, mask))) return NULL;
     }
     nb_module *blocks = nb_module_child(m->root, "blocks");
     for (int l = 0; l < blocks->n_children && x; l++)

@@ -58,6 +58,24 @@ rc=$?
 [ $rc -eq 0 ] || cat "$tmp/sample.log"
 check "sampling from the cuda-trained checkpoint" test $rc -eq 0
 
+# sample, chat and summarize with --device cuda (KV cache on the GPU) write what the CPU writes
+gen_same() { # name, stdin, args...
+    local name=$1 input=$2; shift 2
+    printf '%s' "$input" | "$bg" "$@" --checkpoint "$tmp/cuda" --temperature 0 --device cpu >"$tmp/gen-cpu.txt" 2>&1
+    local rc1=$?
+    printf '%s' "$input" | emu "$bg" "$@" --checkpoint "$tmp/cuda" --temperature 0 --device cuda >"$tmp/gen-cuda.txt" 2>&1
+    local rc2=$?
+    if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ] || ! cmp -s "$tmp/gen-cpu.txt" "$tmp/gen-cuda.txt"; then
+        echo "$name: cpu (exit $rc1) vs cuda (exit $rc2):"; cat "$tmp/gen-cpu.txt" "$tmp/gen-cuda.txt"; return 1
+    fi
+}
+check "sample --device cuda writes what the cpu writes" gen_same sample "" sample --prompt "#Person1#: Hello" --max-tokens 24
+check "chat --device cuda answers as the cpu does" gen_same chat $'Hello there\nHow are you?\n' chat --max-tokens 12
+check "summarize --device cuda summarizes as the cpu does" \
+    gen_same summarize $'#Person1#: Where is the bank?\n#Person2#: Next to the park.\n' summarize --max-tokens 12
+"$bg" sample --checkpoint "$tmp/cuda" --device tpu >"$tmp/tpu.log" 2>&1
+check "an unknown --device is a usage error (exit 2)" test $? -eq 2
+
 # babygpt eval --device cuda scores a file as the CPU does
 cat >"$tmp/few.csv" <<'CSV'
 id,dialogue,summary,topic
