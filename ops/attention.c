@@ -3,17 +3,25 @@
  * out = softmax(q k^T / sqrt(D) + causal mask) v for q, k, v [B,H,T,D]. The
  * forward saves only the output and the per-row log-sum-exp [B,H,T]; the
  * backward recomputes the probabilities from them (flash-attention style).
- * Views are read in place when their last dimension has unit stride (as for
- * q, k, v reshaped and transposed out of a [B,T,3C] projection); otherwise
- * they are made contiguous first. */
+ * Views are read in place when their last dimension has unit stride and their
+ * rows do not overlap (as for q, k, v reshaped and transposed out of a [B,T,3C]
+ * projection); otherwise they are made contiguous first. */
 #include <math.h>
 
 #include "ops/op_util.h"
 
-/* t itself when its D dimension has unit stride (the kernel's only layout
- * requirement), else a contiguous (differentiable) copy. */
+/* t itself when its D dimension has unit stride and its rows (T) do not overlap (stride along
+ * T at least D: the CPU backend reads each head as a GEMM operand of that leading dimension),
+ * else a contiguous (differentiable) copy; e.g. the gradient of a sum over T has stride 0
+ * there. */
 static nb_tensor *unit_last(nb_tensor *t) {
-    return t->shape[3] <= 1 || t->stride[3] == 1 ? t : nb_contiguous(t);
+    bool d_ok = t->shape[3] <= 1 || t->stride[3] == 1, t_ok = t->shape[2] <= 1 || t->stride[2] >= t->shape[3];
+    return d_ok && t_ok ? t : nb_contiguous(t);
+}
+
+/* The same for a [B,T,*] tensor read as heads: unit stride along the last dim, rows apart. */
+static bool rows_usable(const nb_tensor *t) {
+    return (t->shape[2] <= 1 || t->stride[2] == 1) && (t->shape[1] <= 1 || t->stride[1] >= t->shape[2]);
 }
 
 static int attention_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
@@ -86,7 +94,7 @@ static nb_tensor qkv_part(const nb_tensor *t, int64_t H, int i) {
 static int attention_qkv_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *qkv = n->in[0];
     int64_t H = n->i[0];
-    nb_tensor *gc = g->stride[2] == 1 || g->shape[2] <= 1 ? g : nb_contiguous(g);
+    nb_tensor *gc = rows_usable(g) ? g : nb_contiguous(g);
     nb_tensor *d = gc ? nb_new_like_shape(gc, NB_F32, 3, qkv->shape) : NULL;
     if (!d) return -1;
     nb_tensor q = qkv_part(qkv, H, 0), k = qkv_part(qkv, H, 1), v = qkv_part(qkv, H, 2);
@@ -111,7 +119,7 @@ nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head) {
     const nb_backend *be = nb_be(qkv);
     if (!be) return NULL;
     if (!be->attention || !be->attention_backward) return nb_unsupported(op, be);
-    nb_tensor *x = qkv->stride[2] == 1 || qkv->shape[2] <= 1 ? qkv : nb_contiguous(qkv);
+    nb_tensor *x = rows_usable(qkv) ? qkv : nb_contiguous(qkv);
     if (!x) return NULL;
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2] / 3, H = n_head, D = C / H;
     float scale = D > 0 ? 1.0f / sqrtf((float)D) : 1.0f;

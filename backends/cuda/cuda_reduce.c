@@ -56,13 +56,16 @@ int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
     if (a->dtype != NB_F32 || out->dtype != NB_F32)
         return nb_set_error("reduce: dtype %s not supported on cuda", nb_dtype_name(a->dtype)), -1;
     bool red[NB_MAX_DIMS] = {false};
-    for (int i = 0; i < a->ndim; i++) red[i] = out->shape[i] == 1 && a->shape[i] != 1;
+    for (int i = 0; i < a->ndim; i++)
+        red[i] = out->shape[i] == 1 && a->shape[i] != 1;
     rgeom g;
     rgeom_init(&g, out, a, red);
     long long K = 1, R = 1;
     for (int i = 0; i < a->ndim; i++) {
-        if (red[i]) R *= a->shape[i];
-        else K *= a->shape[i];
+        if (red[i])
+            R *= a->shape[i];
+        else
+            K *= a->shape[i];
     }
     g.K = K;
     g.R = R;
@@ -95,18 +98,17 @@ int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
     int rc;
     if (inner) {
         void *args[] = {&dst, &src, &g, &iop, &chunk, &direct};
-        rc = nb_cu_launch2(nb_cu_function(NB_CU_MOD_REDUCE, "red_block"), (unsigned)K, (unsigned)P,
-                           256, 0, args);
+        rc = nb_cu_launch2(nb_cu_function(NB_CU_MOD_REDUCE, "red_block"), (unsigned)K, (unsigned)P, 256, 0,
+                           args);
     } else {
         void *args[] = {&dst, &src, &g, &iop, &chunk, &P, &direct};
-        rc = nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_thread"),
-                          (unsigned)cdiv(K * P, 256), 256, 0, args);
+        rc = nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_thread"), (unsigned)cdiv(K * P, 256), 256, 0,
+                          args);
     }
     if (rc || direct) return rc;
     CUdeviceptr o = nb_cu_ptr(out);
     void *args[] = {&o, &dst, &g, &iop, &P};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_final"), (unsigned)cdiv(K, 256), 256,
-                        0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_final"), (unsigned)cdiv(K, 256), 256, 0, args);
 }
 
 int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
@@ -123,28 +125,30 @@ int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
     if (K > INT_MAX) return nb_set_error("argmax (cuda): %lld outputs is too many", K), -1;
     CUdeviceptr o = nb_cu_ptr(out), s = nb_cu_ptr(a);
     void *args[] = {&o, &s, &g, &n, &st};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "argmax"), (unsigned)K, n <= 64 ? 32 : 256,
-                        0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "argmax"), (unsigned)K, n <= 64 ? 32 : 256, 0, args);
 }
 
 /* ---- matmul (cuBLAS) ------------------------------------------------------------------------------ */
 
 #define SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
 
-
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta) {
     char x[96], y[96];
     nb_mat_plan p;
     if (nb_mat_plan_make("cuda", out, a, b, &p)) return -1;
     if (p.batch == 0 || p.M == 0 || p.N == 0) return 0;
+    if (p.K == 0) /* out = beta * out here: cuBLAS has left C unwritten for k = 0 */
+        return beta == 0.0f   ? nb_cuda_fill(out, 0.0)
+               : beta == 1.0f ? 0
+                              : nb_cuda_unary(NB_UN_MUL_S, out, out, beta, 0.0f);
     CUdeviceptr A = nb_cu_ptr(p.swapped ? b : a), Bp = nb_cu_ptr(p.swapped ? a : b), C = nb_cu_ptr(out);
     int ta = p.trans_x, tb = p.trans_y;
     long long B = p.batch, M = p.M, N = p.N, K = p.K, lda = p.ldx, ldb = p.ldy, ldc = p.ldc;
     long long sa = p.sx, sb = p.sy, sc = p.sc;
-    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
-        ldc > INT_MAX || B > INT_MAX)
-        return nb_set_error("matmul (cuda): %s @ %s is too large for cuBLAS (32-bit sizes)",
-                            SHP(a, x), SHP(b, y)),
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX ||
+        B > INT_MAX)
+        return nb_set_error("matmul (cuda): %s @ %s is too large for cuBLAS (32-bit sizes)", SHP(a, x),
+                            SHP(b, y)),
                -1;
     if (nb_cu_blas_ready()) return -1;
     int tf32 = nb_cu_tf32_allowed();
@@ -154,10 +158,10 @@ int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float
     }
     /* cuBLAS is column-major: C^T[N,M] = op(B)^T-view @ op(A)^T-view */
     const float alpha = 1.0f;
-    int st = nb_cu.blas.sgemm_strided_batched(
-        nb_cu.blas_handle, tb ? 1 : 0, ta ? 1 : 0, (int)N, (int)M, (int)K, &alpha,
-        (const float *)(uintptr_t)Bp, (int)ldb, sb, (const float *)(uintptr_t)A, (int)lda, sa, &beta,
-        (float *)(uintptr_t)C, (int)ldc, sc, (int)B);
+    int st = nb_cu.blas.sgemm_strided_batched(nb_cu.blas_handle, tb ? 1 : 0, ta ? 1 : 0, (int)N, (int)M,
+                                              (int)K, &alpha, (const float *)(uintptr_t)Bp, (int)ldb, sb,
+                                              (const float *)(uintptr_t)A, (int)lda, sa, &beta,
+                                              (float *)(uintptr_t)C, (int)ldc, sc, (int)B);
     if (st != 0) {
         const char *s = nb_cu.blas.status_string ? nb_cu.blas.status_string(st) : "";
         return nb_set_error("matmul (cuda): cublasSgemmStridedBatched failed for %s @ %s: %s "

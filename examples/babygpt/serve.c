@@ -519,8 +519,9 @@ void bg_serve_get_stats(bg_server *s, bg_serve_stats *st) {
 
 int bg_cmd_serve(int argc, char **argv) {
     bg_serve_opts o = bg_serve_defaults();
-    const char *checkpoint = NULL, *vocab = NULL;
+    const char *checkpoint = NULL, *vocab = NULL, *device = "cpu";
     int threads = 0, max_body_kib = (int)(o.max_body / 1024);
+    o.workers = 0; /* not given: 2 on the CPU, 1 on the GPU */
     bool quiet = false;
 #define NORANGE 1, 0
     bg_arg a[] = {
@@ -528,7 +529,7 @@ int bg_cmd_serve(int argc, char **argv) {
         {"vocab", BG_ARG_STR, &vocab, NORANGE, "tokenizer folder (default: the run's)"},
         {"host", BG_ARG_STR, &o.host, NORANGE, "address to listen on (default 127.0.0.1: this machine only)"},
         {"port", BG_ARG_INT, &o.port, 0, 65535, "TCP port (8080; 0: any free port)"},
-        {"workers", BG_ARG_INT, &o.workers, 1, 256, "generations at once (2)"},
+        {"workers", BG_ARG_INT, &o.workers, 1, 256, "generations at once (2; 1 with --device cuda)"},
         {"queue", BG_ARG_INT, &o.queue, 0, 100000, "requests waiting for a worker before 503 Busy (16)"},
         {"threads", BG_ARG_INT, &threads, 1, 1024, "CPU threads per generation (default: cores / workers)"},
         {"max-tokens", BG_ARG_INT, &o.max_tokens, 1, 100000, "largest max_tokens a request may ask (512)"},
@@ -536,6 +537,7 @@ int bg_cmd_serve(int argc, char **argv) {
         {"max-connections", BG_ARG_INT, &o.max_connections, 1, 100000, "open connections at most (256)"},
         {"token-delay-ms", BG_ARG_INT, &o.token_delay_ms, 0, 10000, "pause after each streamed piece (0)"},
         {"quiet", BG_ARG_FLAG, &quiet, NORANGE, "do not log requests"},
+        {"device", BG_ARG_STR, &device, NORANGE, "cpu | cuda (the GPU runs one generation at a time)"},
     };
 #undef NORANGE
     int rc = bg_args_parse("serve",
@@ -550,12 +552,28 @@ int bg_cmd_serve(int argc, char **argv) {
     }
     o.quiet = quiet;
     o.max_body = (size_t)max_body_kib * 1024;
+    char err[1024];
+    nb_device dev;
+    if ((rc = bg_device_open(device, &dev, err, sizeof err))) {
+        fprintf(stderr, "babygpt serve: --device %s: %s\n", device, err);
+        return rc;
+    }
+    if (dev != NB_CPU && o.workers > 1) {
+        fprintf(stderr, "babygpt serve: --device %s runs one generation at a time: --workers must be 1\n",
+                device);
+        return 2;
+    }
+    if (o.workers == 0) o.workers = dev == NB_CPU ? 2 : 1;
     int cores = omp_get_num_procs();
     nb_set_num_threads(threads ? threads : (cores / o.workers > 0 ? cores / o.workers : 1));
-    char err[1024];
     bg_run run;
     if (bg_run_load(checkpoint, vocab, &run, err, sizeof err)) {
         fprintf(stderr, "babygpt serve: %s\n", err);
+        return 1;
+    }
+    if (dev != NB_CPU && bg_model_to(run.model, dev)) {
+        fprintf(stderr, "babygpt serve: moving the model to %s: %s\n", nb_device_name(dev), nb_last_error());
+        bg_run_free(&run);
         return 1;
     }
     char dir[4200];

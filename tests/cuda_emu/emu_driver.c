@@ -752,6 +752,11 @@ EXPORT int cublasSgemmStridedBatched(blas_handle *h, int ta, int tb, int m, int 
                          operand_ok("cublasSgemm B", B, tb ? n : k, tb ? k : n, ldb, sB, batch)));
     pthread_mutex_unlock(&mu);
     if (!ok) return 13;
+    /* k = 0 writes nothing: real cuBLAS has left C unwritten there (PyTorch issue 31421, for
+     * this very call; PyTorch and ONNX Runtime never call cuBLAS with k = 0), so a backend that
+     * counts on C = beta * C for k = 0 reads the NaN-poisoned memory here that it would read
+     * as garbage on a GPU */
+    if (k == 0) return 0;
     const float al = *alpha, be = *beta;
     /* op(A) is packed column-major (m x k) so that the inner loop runs over contiguous memory */
     float *acc = malloc((size_t)m * sizeof *acc), *pa = malloc((size_t)m * (size_t)(k ? k : 1) * sizeof *pa);

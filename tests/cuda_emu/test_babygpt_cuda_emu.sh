@@ -76,6 +76,42 @@ check "summarize --device cuda summarizes as the cpu does" \
 "$bg" sample --checkpoint "$tmp/cuda" --device tpu >"$tmp/tpu.log" 2>&1
 check "an unknown --device is a usage error (exit 2)" test $? -eq 2
 
+# serve --device cuda (one worker) summarizes as serve on the CPU does
+serve_summary() { # device, output file
+    local log=$tmp/serve-$1.log
+    if [ "$1" = cuda ]; then
+        emu "$bg" serve --checkpoint "$tmp/cuda" --port 0 --quiet --device cuda >"$log" 2>&1 &
+    else
+        "$bg" serve --checkpoint "$tmp/cuda" --port 0 --quiet >"$log" 2>&1 &
+    fi
+    local pid=$! url=""
+    for _ in $(seq 100); do
+        url=$(grep -oE 'http://[0-9.]+:[0-9]+/' "$log" | head -n 1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    /usr/bin/python3 - "$url" >"$2" 2>&1 <<'PY'
+import json, sys, urllib.request
+body = {"dialogue": "#Person1#: Where is the bank?\n#Person2#: Next to the park.",
+        "settings": {"temperature": 0, "max_tokens": 12}}
+req = urllib.request.Request(sys.argv[1] + "api/summarize", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(req, timeout=120))["summary"])
+PY
+    local rc=$?
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ $rc -eq 0 ] || { cat "$log" "$2"; return 1; }
+}
+if command -v /usr/bin/python3 >/dev/null; then
+    serve_summary cpu "$tmp/sum-cpu.txt" && serve_summary cuda "$tmp/sum-cuda.txt"
+    check "serve --device cuda answers" test $? -eq 0
+    check "... with the summary serve on the cpu gives" cmp -s "$tmp/sum-cpu.txt" "$tmp/sum-cuda.txt"
+fi
+emu "$bg" serve --checkpoint "$tmp/cuda" --device cuda --workers 2 >"$tmp/w2.log" 2>&1
+rc=$?
+check "serve --device cuda refuses 2 workers (exit 2)" test $rc -eq 2
+
 # babygpt eval --device cuda scores a file as the CPU does
 cat >"$tmp/few.csv" <<'CSV'
 id,dialogue,summary,topic
