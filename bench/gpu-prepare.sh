@@ -4,7 +4,7 @@
 # dependencies (Check, PCRE2, jansson, libedit, libmicrohttpd, stb), and the data beside the
 # checkout (../shared/data) does not travel with it. So this script makes one folder, .gpu/
 # (ignored by git), that does:
-#   .gpu/bin/    babygpt, test_cuda, test_cuda_ops, built here with the CUDA backend (the CUDA
+#   .gpu/bin/    babygpt, test_cuda, test_cuda_ops, test_cuda_edge(_nn), built here with the CUDA backend (the CUDA
 #                libraries themselves are opened at run time: nothing of CUDA is bundled);
 #   .gpu/lib/    the shared libraries those programs need beyond the C library itself;
 #   .gpu/data/   copies of the GPT-2 tokenizer files and the DialogSum splits;
@@ -24,11 +24,11 @@ JOBS=${MAKE_JOBS:-$(nproc)}
 [ -f /usr/local/cuda/include/nvrtc.h ] || [ -n "${CUDA_HOME:-}" ] ||
     { echo "gpu-prepare: no CUDA toolkit under /usr/local/cuda (or CUDA_HOME): cannot build the CUDA backend" >&2; exit 1; }
 echo "gpu-prepare: building (make -j$JOBS CUDA=1)"
-make -j"$JOBS" CUDA=1 all build/tests/test_cuda build/tests/test_cuda_ops >/dev/null
+make -j"$JOBS" CUDA=1 all build/tests/test_cuda build/tests/test_cuda_ops build/tests/test_cuda_edge build/tests/test_cuda_edge_nn >/dev/null
 
 rm -rf "$G"
 mkdir -p "$G/bin" "$G/lib" "$G/data" "$G/fonts"
-cp build/babygpt build/tests/test_cuda build/tests/test_cuda_ops "$G/bin/"
+cp build/babygpt build/tests/test_cuda build/tests/test_cuda_ops build/tests/test_cuda_edge build/tests/test_cuda_edge_nn "$G/bin/"
 
 # Every library the programs load, except the C library's own (present on any Linux).
 ldd "$G"/bin/* | awk '/=> \//{print $3}' | sort -u | while read -r lib; do

@@ -87,7 +87,7 @@ row "GPU" "$(head -n 1 "$OUT_DIR/gpu.txt")"
 # The programs: built here, or those bench/gpu-prepare.sh built elsewhere (.gpu/bin), used
 # when this machine lacks the build dependencies (or GPU_PREPARED=1).
 BIN=build        # babygpt
-TBIN=build/tests # test_cuda, test_cuda_ops
+TBIN=build/tests # test_cuda, test_cuda_ops, test_cuda_edge, test_cuda_edge_nn
 PREPARED=${GPU_PREPARED:-}
 if [ -z "$PREPARED" ]; then
     PREPARED=0
@@ -101,7 +101,7 @@ if [ "$PREPARED" = 1 ] && [ -x .gpu/bin/babygpt ]; then
     BIN="$OUT_DIR/prepared-bin"
     TBIN=$BIN
     mkdir -p "$BIN"
-    for p in babygpt test_cuda test_cuda_ops; do
+    for p in babygpt test_cuda test_cuda_ops test_cuda_edge test_cuda_edge_nn; do
         # shellcheck disable=SC2016 # the wrapper expands LD_LIBRARY_PATH when it runs
         printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
             "$PWD/.gpu/lib" "$PWD/.gpu/bin/$p" >"$BIN/$p"
@@ -123,7 +123,7 @@ else
     log "building (make -j$JOBS) -> $OUT_DIR/build.log"
     emu_target=()
     [ "$EMULATE" = 1 ] && emu_target=(build/libnbcudaemu.so)
-    if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops "${emu_target[@]}" >"$OUT_DIR/build.log" 2>&1; then
+    if make -j"$JOBS" all build/tests/test_cuda build/tests/test_cuda_ops build/tests/test_cuda_edge build/tests/test_cuda_edge_nn "${emu_target[@]}" >"$OUT_DIR/build.log" 2>&1; then
         row "build" "ok"
     else
         tail -n 30 "$OUT_DIR/build.log"
@@ -134,7 +134,7 @@ else
     fi
 fi
 
-tests=("$TBIN/test_cuda" "$TBIN/test_cuda_ops")
+tests=("$TBIN/test_cuda" "$TBIN/test_cuda_ops" "$TBIN/test_cuda_edge" "$TBIN/test_cuda_edge_nn")
 if [ "$EMULATE" = 1 ]; then
     # every CUDA program from here on runs on the emulator, except test_cuda, which checks the
     # kernels with the real NVRTC and the message a machine without a driver gives

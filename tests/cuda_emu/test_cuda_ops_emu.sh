@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/cuda_emu/test_cuda_ops_emu.sh - tests/test_cuda_ops (every op of the CUDA backend
-# against the CPU backend: forward, backward, broadcast, views, allocator, errors) run on the
+# against the CPU backend: forward, backward, broadcast, views, allocator, errors) and
+# tests/test_cuda_edge, test_cuda_edge_nn (their edge cases), run on the
 # CUDA emulator of tests/cuda_emu, so the backend's host code and every kernel it launches
 # run, and are checked, on a machine without a GPU. make check runs it (NB_BUILD names the
 # build folder). The emulator must really run the tests: a SKIP from test_cuda_ops here is a
@@ -15,14 +16,22 @@ unset NABLA_CUDA_DEVICE
 # twice: blocks and threads in their natural order, then in a shuffled one (NB_EMU_SEED), so a
 # race that one order happens to win fails in the other
 rc=0
-for seed in 0 20261127; do
-    echo "== test_cuda_ops on the CUDA emulator, NB_EMU_SEED=$seed"
-    out=$(NB_EMU_SEED=$seed "$b/tests/test_cuda_ops" 2>&1) || rc=1
-    if grep -q '^SKIP: ' <<<"$out"; then
-        sed 's/^SKIP: /NOT RUN: /' <<<"$out"
-        echo "the CUDA emulator did not start (see NOT RUN above)"
-        exit 1
-    fi
-    printf '%s\n' "$out"
+checks=0
+for t in test_cuda_ops test_cuda_edge test_cuda_edge_nn; do
+    for seed in 0 20261127; do
+        echo "== $t on the CUDA emulator, NB_EMU_SEED=$seed"
+        out=$(NB_EMU_SEED=$seed "$b/tests/$t" 2>&1) || rc=1
+        if grep -q '^SKIP: ' <<<"$out"; then
+            sed 's/^SKIP: /NOT RUN: /' <<<"$out"
+            echo "the CUDA emulator did not start (see NOT RUN above)"
+            exit 1
+        fi
+        grep -vE '^[0-9]+%: Checks: ' <<<"$out"
+        n=$(sed -nE 's/^[0-9]+%: Checks: ([0-9]+).*/\1/p' <<<"$out")
+        [ "$seed" = 0 ] && checks=$((checks + ${n:-0}))
+        grep -E '^[0-9]+%: Checks: ' <<<"$out" | grep -q 'Failures: 0, Errors: 0' || rc=1
+    done
 done
+# one summary line for tests/run.sh: the cases of the three programs (each run in both orders)
+echo "100%: Checks: $checks, Failures: $rc, Errors: 0"
 exit "$rc"
