@@ -60,6 +60,7 @@ void nb_optim_free(nb_optim *o) {
     for (int i = 0; i < o->n_groups; i++)
         group_free(&o->groups[i]);
     free(o->groups);
+    nb_ctx_free(o->scratch);
     free(o);
 }
 
@@ -283,18 +284,59 @@ static double grad_sumsq(const nb_tensor *g) {
     return s;
 }
 
-/* Adds the squared gradients of n parameters to *total; 0, or -1 on error. */
-static int grads_sumsq(nb_tensor *const *params, int n, double *total) {
+/* Where the squares of the gradients are added up: CPU gradients in double into total; those
+ * on a device into dev (a 0-d tensor on that device, in the scratch context), so that a GPU
+ * is waited for once per clip, not once per parameter. */
+typedef struct {
+    double total;
+    nb_ctx *scratch; /* for the device sums: given (an optimiser's), or made on first use */
+    bool own_scratch;
+    nb_tensor *dev;
+} sumsq_acc;
+
+/* Adds the squared gradients of n parameters to the accumulator; 0, or -1 on error. */
+static int grads_sumsq(nb_tensor *const *params, int n, sumsq_acc *a) {
     for (int i = 0; i < n; i++) {
         if (!params[i]) return nb_set_error("clip_grad_norm: parameter %d is NULL", i), -1;
-        if (!params[i]->grad) continue;
-        if (params[i]->grad->dtype != NB_F32)
-            return nb_set_error("clip_grad_norm: gradient %d is not f32", i), -1;
-        double s = grad_sumsq(params[i]->grad);
-        if (isnan(s) && nb_last_error()[0]) return -1;
-        *total += s;
+        nb_tensor *g = params[i]->grad;
+        if (!g) continue;
+        if (g->dtype != NB_F32) return nb_set_error("clip_grad_norm: gradient %d is not f32", i), -1;
+        if (g->device == NB_CPU || (a->dev && a->dev->device != g->device)) {
+            double s = grad_sumsq(g);
+            if (isnan(s) && nb_last_error()[0]) return -1;
+            a->total += s;
+            continue;
+        }
+        if (!a->scratch) {
+            if (!(a->scratch = nb_ctx_new(0))) return -1;
+            a->own_scratch = true;
+        }
+        nb_ctx *prev = nb_ctx_use(a->scratch);
+        bool ng = nb_no_grad_begin();
+        nb_tensor *s = nb_sum_all(nb_mul(g, g));
+        a->dev = s && a->dev ? nb_add(a->dev, s) : s;
+        nb_no_grad_end(ng);
+        nb_ctx_use(prev);
+        if (!a->dev) return -1;
     }
     return 0;
+}
+
+/* The sum of squares so far (the device part read once); NAN with an error on failure. The
+ * scratch context is reset (or freed when it was made here). */
+static double sumsq_total(sumsq_acc *a) {
+    double t = a->total;
+    if (a->dev) {
+        double d = nb_item(a->dev);
+        t = isnan(d) && nb_last_error()[0] ? NAN : t + d;
+    }
+    if (a->own_scratch)
+        nb_ctx_free(a->scratch);
+    else if (a->scratch)
+        nb_ctx_reset(a->scratch);
+    a->scratch = NULL;
+    a->dev = NULL;
+    return t;
 }
 
 /* Scales the gradients of n parameters by coef; 0 or -1. */
@@ -307,9 +349,11 @@ static int grads_scale(nb_tensor *const *params, int n, double coef) {
 double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm) {
     if (n < 0 || (n > 0 && !params)) return nb_set_error("clip_grad_norm: no parameters"), -1.0;
     if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
-    double total = 0;
+    sumsq_acc acc = {0};
     nb_clear_error(); /* a NaN sum with an error set is a failure; with none, NaN gradients */
-    if (grads_sumsq(params, n, &total)) return -1.0;
+    int rc = grads_sumsq(params, n, &acc);
+    double total = sumsq_total(&acc);
+    if (rc || (isnan(total) && nb_last_error()[0])) return -1.0;
     double norm = sqrt(total), coef = max_norm / (norm + 1e-6);
     if (coef < 1.0 && grads_scale(params, n, coef)) return -1.0;
     return norm;
@@ -319,10 +363,17 @@ double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm) {
 double nb_optim_clip_grad_norm(nb_optim *o, double max_norm) {
     if (!o) return nb_set_error("clip_grad_norm: NULL optimiser"), -1.0;
     if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
-    double total = 0;
+    sumsq_acc acc = {.scratch = o->scratch};
     nb_clear_error();
-    for (int g = 0; g < o->n_groups; g++)
-        if (grads_sumsq(o->groups[g].params, o->groups[g].n, &total)) return -1.0;
+    int rc = 0;
+    for (int g = 0; g < o->n_groups && !rc; g++)
+        rc = grads_sumsq(o->groups[g].params, o->groups[g].n, &acc);
+    if (acc.own_scratch) { /* the optimiser keeps it: reset, not freed, so later steps allocate nothing */
+        o->scratch = acc.scratch;
+        acc.own_scratch = false;
+    }
+    double total = sumsq_total(&acc);
+    if (rc || (isnan(total) && nb_last_error()[0])) return -1.0;
     double norm = sqrt(total), coef = max_norm / (norm + 1e-6);
     for (int g = 0; g < o->n_groups && coef < 1.0; g++)
         if (grads_scale(o->groups[g].params, o->groups[g].n, coef)) return -1.0;

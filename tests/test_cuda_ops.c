@@ -383,6 +383,31 @@ START_TEST(test_adamw_and_copies) {
     nb_tensor *ar = nb_arange(c, NB_F32, 0, 10, 0.5);
     ck_assert_ptr_nonnull(ar);
     expect_close("axpy", (nb_axpy_(t[0], 0.5f, t[1]), t[0]), (nb_axpy_(g[0], 0.5f, g[1]), g[0]), 1e-6);
+    /* clipping: the norm summed on the GPU (read once) is the CPU's, and both scale alike; a
+     * second clip reuses the optimiser's scratch context */
+    nb_tensor *pc[3], *pg[3];
+    nb_optim *oc = nb_adamw_new(c, 1e-3f, 0.9f, 0.95f, 1e-8f),
+             *og = nb_adamw_new(c, 1e-3f, 0.9f, 0.95f, 1e-8f);
+    for (int i = 0; i < 3; i++) {
+        pc[i] = nb_requires_grad_(rnd(c, NB_SHAPE(300 + 77 * i), -1, 1, 40 + (uint64_t)i), true);
+        pg[i] = nb_requires_grad_(nb_to_device(c, pc[i], NB_CUDA), true);
+        pc[i]->grad = rnd(c, NB_SHAPE(300 + 77 * i), -2, 2, 50 + (uint64_t)i);
+        pg[i]->grad = nb_to_device(c, pc[i]->grad, NB_CUDA);
+    }
+    ck_assert_int_ge(nb_optim_add_group(oc, 3, NULL, pc, 0.0f, 1.0f), 0);
+    ck_assert_int_ge(nb_optim_add_group(og, 3, NULL, pg, 0.0f, 1.0f), 0);
+    for (int round = 0; round < 2; round++) {
+        double nc = nb_optim_clip_grad_norm(oc, 1.0), ng = nb_optim_clip_grad_norm(og, 1.0);
+        ck_assert_msg(nc > 0 && fabs(nc - ng) <= 1e-5 * nc, "clip norm: cpu %.9g, cuda %.9g (%s)", nc, ng,
+                      nb_last_error());
+        for (int i = 0; i < 3; i++)
+            expect_close("clipped gradient", pc[i]->grad, pg[i]->grad, 1e-5);
+    }
+    double free_norm = nb_clip_grad_norm(pg, 3, 0.5);
+    ck_assert_msg(fabs(free_norm - 1.0) < 1e-4, "nb_clip_grad_norm on cuda after clipping to 1: %g",
+                  free_norm);
+    nb_optim_free(oc);
+    nb_optim_free(og);
     nb_ctx_use(NULL);
     nb_ctx_free(c);
 }

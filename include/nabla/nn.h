@@ -182,6 +182,7 @@ typedef struct nb_optim {
     nb_ctx *ctx;                 /* holds the state tensors */
     int n_groups;
     nb_param_group *groups;
+    nb_ctx *scratch; /* reused by clip_grad_norm for gradients on a GPU (made on first use) */
 } nb_optim;
 
 /* AdamW as PyTorch defines it (decoupled decay, bias correction). Add

@@ -73,6 +73,23 @@ typedef struct alloc {
 static alloc *allocs;
 static size_t mem_used;
 
+/* What the process asked of the "GPU", written at exit to $NB_EMU_STATS when set (one
+ * "name value" line each): tests check with it, e.g., that training steps allocate nothing. */
+static struct { unsigned long long allocs, frees, launches, gemms, htod, dtoh, dtod, peak; } stats;
+
+__attribute__((destructor)) static void write_stats(void) {
+    const char *path = getenv("NB_EMU_STATS");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f,
+            "allocs %llu\nfrees %llu\nlaunches %llu\ngemms %llu\nhtod %llu\ndtoh %llu\ndtod %llu\npeak_bytes "
+            "%llu\n",
+            stats.allocs, stats.frees, stats.launches, stats.gemms, stats.htod, stats.dtoh, stats.dtod,
+            stats.peak);
+    fclose(f);
+}
+
 static size_t mem_limit(void) {
     const char *e = getenv("NB_EMU_MEM_MB");
     long long mb = e && *e ? atoll(e) : 4096;
@@ -112,6 +129,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t size) {
             a->next = allocs;
             allocs = a;
             mem_used += size;
+            stats.allocs++;
+            if (mem_used > stats.peak) stats.peak = mem_used;
             memset(a->p, 0xff, len);
             *out = (CUdeviceptr)(uintptr_t)a->p;
             rc = CU_OK;
@@ -132,6 +151,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
         if ((uintptr_t)a->p == p) {
             *pp = a->next;
             mem_used -= a->size;
+            stats.frees++;
             munmap(a->map, a->maplen);
             free(a);
             rc = CU_OK;
@@ -165,12 +185,15 @@ static CUresult copy(const char *what, void *dst, const void *src, size_t n, CUd
 }
 
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *h, size_t n) {
+    stats.htod++;
     return copy("cuMemcpyHtoD", (void *)(uintptr_t)d, h, n, d, 0);
 }
 EXPORT CUresult cuMemcpyDtoH_v2(void *h, CUdeviceptr d, size_t n) {
+    stats.dtoh++;
     return copy("cuMemcpyDtoH", h, (const void *)(uintptr_t)d, n, d, 0);
 }
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) {
+    stats.dtod++;
     return copy("cuMemcpyDtoD", (void *)(uintptr_t)d, (const void *)(uintptr_t)s, n, d, s);
 }
 
@@ -358,6 +381,7 @@ EXPORT CUresult cuLaunchKernel(function *f, unsigned gx, unsigned gy, unsigned g
     }
     pthread_mutex_lock(&mu);
     CUresult rc = sticky;
+    stats.launches++;
     if (!rc) {
         const unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
         char err[600];
@@ -747,6 +771,7 @@ EXPORT int cublasSgemmStridedBatched(blas_handle *h, int ta, int tb, int m, int 
         return 7;
     if (m == 0 || n == 0 || batch == 0) return 0;
     pthread_mutex_lock(&mu);
+    stats.gemms++;
     int ok = !sticky && operand_ok("cublasSgemm C", C, m, n, ldc, sC, batch) &&
              (k == 0 || (operand_ok("cublasSgemm A", A, ta ? k : m, ta ? m : k, lda, sA, batch) &&
                          operand_ok("cublasSgemm B", B, tb ? n : k, tb ? k : n, ldb, sB, batch)));

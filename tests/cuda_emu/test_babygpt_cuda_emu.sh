@@ -43,6 +43,19 @@ same_losses() { # a.csv b.csv tolerance
 }
 check "cuda losses equal cpu losses (within 2e-3)" same_losses "$tmp/cpu2/loss.csv" "$tmp/cuda/loss.csv" 0.002
 
+# a training step allocates nothing from the GPU after the first: 2 and 5 steps, the same allocations
+for n in 2 5; do
+    NB_EMU_STATS=$tmp/stats-$n emu "$bg" train "${tok[@]}" --config tiny --steps $n --batch 2 --eval-every 1000 \
+        --eval-batches 1 --quiet --threads 1 --device cuda --out "$tmp/steps-$n" >"$tmp/steps-$n.log" 2>&1 ||
+        cat "$tmp/steps-$n.log"
+done
+a2=$(sed -n 's/^allocs //p' "$tmp/stats-2" 2>/dev/null)
+a5=$(sed -n 's/^allocs //p' "$tmp/stats-5" 2>/dev/null)
+l2=$(sed -n 's/^launches //p' "$tmp/stats-2" 2>/dev/null)
+l5=$(sed -n 's/^launches //p' "$tmp/stats-5" 2>/dev/null)
+echo "device allocations: ${a2:-?} for 2 steps, ${a5:-?} for 5 (kernel launches ${l2:-?}, ${l5:-?})"
+check "steps after the first allocate no device memory" test -n "$a2" -a "$a2" = "$a5" -a "${l5:-0}" -gt "${l2:-0}"
+
 # interrupted after 2 steps, resumed to 4: the same end as the uninterrupted run
 emu "$bg" "${args[@]}" "${tok[@]}" --device cuda --out "$tmp/cuda-r" --stop-after 2 >"$tmp/r1.log" 2>&1
 check "cuda run stops after 2 steps" test $? -eq 0
