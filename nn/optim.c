@@ -55,12 +55,14 @@ static void group_free(nb_param_group *g) {
     free(g->v);
 }
 
+static void clip_scratch_free(struct nb_clip_scratch *s);
+
 void nb_optim_free(nb_optim *o) {
     if (!o) return;
     for (int i = 0; i < o->n_groups; i++)
         group_free(&o->groups[i]);
     free(o->groups);
-    nb_ctx_free(o->scratch);
+    clip_scratch_free(o->scratch);
     free(o);
 }
 
@@ -285,14 +287,26 @@ static double grad_sumsq(const nb_tensor *g) {
 }
 
 /* Where the squares of the gradients are added up: CPU gradients in double into total; those
- * on a device into dev (a 0-d tensor on that device, in the scratch context), so that a GPU
- * is waited for once per clip, not once per parameter. */
+ * on a device into dev, a 0-d tensor on that device (in acc_ctx), so that a GPU is waited for
+ * once per clip, not once per parameter. Each parameter's temporaries go in tmp_ctx, reset
+ * after it: they take the memory of one gradient at most, not of all. */
+struct nb_clip_scratch {
+    nb_ctx *acc_ctx, *tmp_ctx;
+};
+
 typedef struct {
     double total;
-    nb_ctx *scratch; /* for the device sums: given (an optimiser's), or made on first use */
+    struct nb_clip_scratch *scratch; /* given (an optimiser's), or made on first use */
     bool own_scratch;
     nb_tensor *dev;
 } sumsq_acc;
+
+static void clip_scratch_free(struct nb_clip_scratch *s) {
+    if (!s) return;
+    nb_ctx_free(s->acc_ctx);
+    nb_ctx_free(s->tmp_ctx);
+    free(s);
+}
 
 /* Adds the squared gradients of n parameters to the accumulator; 0, or -1 on error. */
 static int grads_sumsq(nb_tensor *const *params, int n, sumsq_acc *a) {
@@ -308,16 +322,23 @@ static int grads_sumsq(nb_tensor *const *params, int n, sumsq_acc *a) {
             continue;
         }
         if (!a->scratch) {
-            if (!(a->scratch = nb_ctx_new(0))) return -1;
+            struct nb_clip_scratch *cs = calloc(1, sizeof *cs);
+            if (!cs || !(cs->acc_ctx = nb_ctx_new(1 << 12)) || !(cs->tmp_ctx = nb_ctx_new(0))) {
+                clip_scratch_free(cs);
+                return nb_set_error("clip_grad_norm: out of memory"), -1;
+            }
+            a->scratch = cs;
             a->own_scratch = true;
         }
-        nb_ctx *prev = nb_ctx_use(a->scratch);
+        if (!a->dev && !(a->dev = nb_zeros_on(a->scratch->acc_ctx, NB_F32, g->device, 0, NULL))) return -1;
+        nb_ctx *prev = nb_ctx_use(a->scratch->tmp_ctx);
         bool ng = nb_no_grad_begin();
         nb_tensor *s = nb_sum_all(nb_mul(g, g));
-        a->dev = s && a->dev ? nb_add(a->dev, s) : s;
+        int rc = s ? nb_axpy_(a->dev, 1.0f, s) : -1;
         nb_no_grad_end(ng);
         nb_ctx_use(prev);
-        if (!a->dev) return -1;
+        nb_ctx_reset(a->scratch->tmp_ctx);
+        if (rc) return -1;
     }
     return 0;
 }
@@ -331,9 +352,9 @@ static double sumsq_total(sumsq_acc *a) {
         t = isnan(d) && nb_last_error()[0] ? NAN : t + d;
     }
     if (a->own_scratch)
-        nb_ctx_free(a->scratch);
+        clip_scratch_free(a->scratch);
     else if (a->scratch)
-        nb_ctx_reset(a->scratch);
+        nb_ctx_reset(a->scratch->acc_ctx);
     a->scratch = NULL;
     a->dev = NULL;
     return t;

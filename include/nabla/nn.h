@@ -182,7 +182,7 @@ typedef struct nb_optim {
     nb_ctx *ctx;                 /* holds the state tensors */
     int n_groups;
     nb_param_group *groups;
-    nb_ctx *scratch; /* reused by clip_grad_norm for gradients on a GPU (made on first use) */
+    struct nb_clip_scratch *scratch; /* internal: clip_grad_norm's contexts for GPU gradients */
 } nb_optim;
 
 /* AdamW as PyTorch defines it (decoupled decay, bias correction). Add

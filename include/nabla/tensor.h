@@ -57,7 +57,8 @@ typedef struct nb_tensor {
 nb_tensor *nb_empty(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape);
 /* A tensor filled with zeros. */
 nb_tensor *nb_zeros(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape);
-/* nb_empty and nb_zeros on device `dev` (NULL with an error when that device cannot be used). */
+/* nb_empty and nb_zeros on device `dev`, owned by `ctx` (freed with it); NULL with an error
+ * when that device cannot be used or has no memory left. */
 nb_tensor *nb_empty_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape);
 nb_tensor *nb_zeros_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape);
 /* A tensor filled with ones. */

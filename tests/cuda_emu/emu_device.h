@@ -16,6 +16,10 @@
 #ifndef NB_EMU_DEVICE_H
 #define NB_EMU_DEVICE_H
 
+/* the fibers switch stacks with _longjmp, which a fortified build (on by default in some
+ * distributions' compilers) refuses as "longjmp causes uninitialized stack frame" */
+#undef _FORTIFY_SOURCE
+
 #include <math.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -68,8 +72,11 @@ static char errmsg[512];
 static int failed;
 /* NB_EMU_SEED=n (not 0): blocks, and the threads of each round, run in a random order drawn
  * from n, so that code which is only right in one order (a race between blocks or threads
- * that the natural order happens to win) fails */
+ * that the natural order happens to win) fails. NB_EMU_SEED=reverse runs them last to first:
+ * of a writer and a reader missing the barrier between them, one of the two orders, natural
+ * or reversed, runs the reader first. */
 static uint64_t seed;
+static int reverse;
 static unsigned *order; /* the threads' order in the current block */
 
 static uint64_t next_random(void) {
@@ -183,7 +190,7 @@ static int release(void) {
 static int run_block(void) {
     int rc = 0;
     for (unsigned t = 0; t < nthreads; t++)
-        order[t] = t;
+        order[t] = reverse ? nthreads - 1 - t : t;
     if (seed) shuffle(order, nthreads);
     for (unsigned i = 0; i < nthreads && !failed; i++)
         resume(order[i]);
@@ -384,7 +391,8 @@ extern "C" int nb_emu_launch(int k, const unsigned *g, const unsigned *b, unsign
     static int seeded;
     if (!seeded) {
         const char *e = getenv("NB_EMU_SEED");
-        seed = e && *e ? strtoull(e, NULL, 10) : 0;
+        reverse = e && strcmp(e, "reverse") == 0;
+        seed = e && *e && !reverse ? strtoull(e, NULL, 10) : 0;
         seeded = 1;
     }
     const unsigned long long nb = (unsigned long long)g[0] * g[1] * g[2];
@@ -396,7 +404,7 @@ extern "C" int nb_emu_launch(int k, const unsigned *g, const unsigned *b, unsign
     }
     int rc = 0;
     for (unsigned long long i = 0; i < nb && !rc; i++) {
-        const unsigned long long id = blocks ? blocks[i] : i;
+        const unsigned long long id = blocks ? blocks[i] : reverse ? nb - 1 - i : i;
         blockIdx = {(unsigned)(id % g[0]), (unsigned)(id / g[0] % g[1]), (unsigned)(id / g[0] / g[1])};
         if (dsm) memset(dsm, 0xff, smem);
         if (&__stop_nb_emu_shared > &__start_nb_emu_shared)

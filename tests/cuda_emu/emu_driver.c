@@ -77,7 +77,7 @@ static size_t mem_used;
  * "name value" line each): tests check with it, e.g., that training steps allocate nothing. */
 static struct { unsigned long long allocs, frees, launches, gemms, htod, dtoh, dtod, peak; } stats;
 
-__attribute__((destructor)) static void write_stats(void) {
+static void write_stats(void) {
     const char *path = getenv("NB_EMU_STATS");
     if (!path || !*path) return;
     FILE *f = fopen(path, "w");
@@ -115,13 +115,14 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t size) {
     pthread_mutex_lock(&mu);
     CUresult rc = CU_OUT_OF_MEMORY;
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t len = (size + 255) / 256 * 256;
+    size_t len = (size + 15) / 16 * 16; /* 16-byte aligned (enough for any vector load) */
     if (size <= mem_limit() && mem_used + size <= mem_limit()) {
         size_t maplen = (len + page - 1) / page * page + page;
         unsigned char *m = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         alloc *a = m != MAP_FAILED ? malloc(sizeof *a) : NULL;
         if (a && mprotect(m + maplen - page, page, PROT_NONE) == 0) {
-            /* the end of the allocation (rounded to 256 bytes) touches the guard page */
+            /* the end of the allocation (rounded to 16 bytes) touches the guard page; the bytes
+             * before its start are NaN too */
             a->map = m;
             a->maplen = maplen;
             a->p = m + maplen - page - len;
@@ -131,7 +132,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t size) {
             mem_used += size;
             stats.allocs++;
             if (mem_used > stats.peak) stats.peak = mem_used;
-            memset(a->p, 0xff, len);
+            memset(m, 0xff, maplen - page);
             *out = (CUdeviceptr)(uintptr_t)a->p;
             rc = CU_OK;
         } else {
@@ -175,6 +176,12 @@ static CUresult copy(const char *what, void *dst, const void *src, size_t n, CUd
                      CUdeviceptr dev2) {
     if (n == 0) return CU_OK;
     pthread_mutex_lock(&mu);
+    if (dev1 && dev2)
+        stats.dtod++;
+    else if (dst == (void *)(uintptr_t)dev1)
+        stats.htod++;
+    else
+        stats.dtoh++;
     CUresult rc = sticky;
     if (!rc && dev1 && !find(dev1, n)) rc = bad_range(what, dev1, n);
     if (!rc && dev2 && !find(dev2, n)) rc = bad_range(what, dev2, n);
@@ -185,15 +192,12 @@ static CUresult copy(const char *what, void *dst, const void *src, size_t n, CUd
 }
 
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *h, size_t n) {
-    stats.htod++;
     return copy("cuMemcpyHtoD", (void *)(uintptr_t)d, h, n, d, 0);
 }
 EXPORT CUresult cuMemcpyDtoH_v2(void *h, CUdeviceptr d, size_t n) {
-    stats.dtoh++;
     return copy("cuMemcpyDtoH", h, (const void *)(uintptr_t)d, n, d, 0);
 }
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) {
-    stats.dtod++;
     return copy("cuMemcpyDtoD", (void *)(uintptr_t)d, (const void *)(uintptr_t)s, n, d, s);
 }
 
@@ -224,6 +228,8 @@ EXPORT CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned v, size_t n) {
 
 EXPORT CUresult cuInit(unsigned flags) {
     if (flags) return CU_INVALID_VALUE;
+    /* at exit (registered here, after the sanitizers' own handlers, so it runs before them) */
+    if (!initialised && getenv("NB_EMU_STATS")) atexit(write_stats);
     initialised = 1;
     return CU_OK;
 }
@@ -372,6 +378,8 @@ EXPORT CUresult cuLaunchKernel(function *f, unsigned gx, unsigned gy, unsigned g
                 bx, by, bz);
         return CU_INVALID_VALUE;
     }
+    /* dynamic shared memory within its limit (the static part is not counted: the emulator
+     * knows it per module, not per kernel, and an upper bound would refuse good launches) */
     if (smem > (unsigned)f->max_dyn_smem) {
         fprintf(stderr,
                 "cuda-emu: launch asks %u bytes of dynamic shared memory, over the %d allowed "
@@ -622,7 +630,11 @@ static int build(program *p, int nopt, const char *const *opts, char *so, size_t
     char defs[512] = "";
     uint64_t key = fnv(fnv(0xcbf29ce484222325ULL, p->src, strlen(p->src)), h, hl);
     free(h);
-    key = fnv(key, cxx, strlen(cxx));
+    /* the emulator's own version and compile commands are part of the key: a change to them
+     * rebuilds the cached modules */
+    static const char version[] = "nbemu-2 -E -P -x c++ -std=c++17 | -std=c++17 -O1 -g0 -w -fPIC -shared "
+                                  "-ffp-contract=off -U_FORTIFY_SOURCE";
+    key = fnv(fnv(key, cxx, strlen(cxx)), version, sizeof version);
     for (int i = 0; i < nopt; i++) {
         key = fnv(key, opts[i], strlen(opts[i]) + 1);
         if (strncmp(opts[i], "-D", 2) == 0 && strlen(defs) + strlen(opts[i]) + 4 < sizeof defs &&
@@ -660,8 +672,9 @@ static int build(program *p, int nopt, const char *const *opts, char *so, size_t
     }
     free(out.s);
     snprintf(cmd, sizeof cmd,
-             "'%s' -std=c++17 -O1 -g0 -w -fPIC -shared -ffp-contract=off -I'%s' '%s' -o '%s' 2>'%s'", cxx,
-             NB_EMU_RT_DIR, cpp, tmp, err);
+             "'%s' -std=c++17 -O1 -g0 -w -fPIC -shared -ffp-contract=off -U_FORTIFY_SOURCE -I'%s' '%s' -o "
+             "'%s' 2>'%s'",
+             cxx, NB_EMU_RT_DIR, cpp, tmp, err);
     if (run(cmd, err, log)) goto out;
     if (rename(tmp, so)) {
         puts_(log, "cuda-emu: cannot move the library into the cache\n");
