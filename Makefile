@@ -118,9 +118,10 @@ ifeq ($(CUDA),1)
   EMU_LIB   := $(BUILD)/libnbcudaemu.so
   EMU_TESTS := tests/cuda_emu/test_cuda_ops_emu.sh tests/cuda_emu/test_babygpt_cuda_emu.sh
 endif
-$(BUILD)/libnbcudaemu.so: tests/cuda_emu/emu_driver.c $(FLAGS_STAMP)
+EMU_SRCS := tests/cuda_emu/emu_driver.c tests/cuda_emu/emu_nvrtc.c tests/cuda_emu/emu_cublas.c
+$(BUILD)/libnbcudaemu.so: $(EMU_SRCS) tests/cuda_emu/emu_internal.h $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -MF $@.d -DNB_EMU_RT_DIR='"$(abspath tests/cuda_emu)"' \
-	    -DNB_EMU_DEFAULT_CACHE='"$(abspath $(BUILD))/cuda_emu"' -shared -o $@ $< $(LDFLAGS) -ldl -lpthread
+	    -DNB_EMU_DEFAULT_CACHE='"$(abspath $(BUILD))/cuda_emu"' -shared -o $@ $(EMU_SRCS) $(LDFLAGS) -ldl -lpthread
 
 check: deps lib $(BUILD)/babygpt $(TEST_BINS) $(EX_BINS) $(EMU_LIB)
 	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS) $(EX_BINS) $(EMU_TESTS)

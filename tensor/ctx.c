@@ -77,6 +77,19 @@ struct nb_ctx {
     uint64_t os_allocs;
 };
 
+/* NABLA_DEBUG_EXACT_ALLOC=1: every storage on a device (not the CPU) is its own allocation of
+ * exactly its size, freed at the reset, never shared or reused; the device allocator does the
+ * same. Slow; it is for tests on the CUDA emulator, whose guard pages and NaN fill then catch
+ * a kernel that reads or writes past the end of its tensor, not only past the end of a chunk. */
+static bool exact_device(int dev) {
+    static int mode = -1;
+    if (mode < 0) {
+        const char *e = getenv("NABLA_DEBUG_EXACT_ALLOC");
+        mode = e && *e && *e != '0';
+    }
+    return mode && dev != NB_CPU && dev != NB_META;
+}
+
 static _Thread_local nb_ctx *nb_current;
 static _Thread_local uint64_t nb_pass_stamp;
 
@@ -119,6 +132,14 @@ void nb_ctx_free(nb_ctx *c) {
 void nb_ctx_reset(nb_ctx *c) {
     if (!c) return;
     for (int d = 0; d <= NB_META; d++) {
+        if (exact_device(d)) { /* one chunk per storage: all go */
+            for (nb_chunk *ch = c->arena[d].head, *n; ch; ch = n) {
+                n = ch->next;
+                chunk_release(d, ch);
+            }
+            c->arena[d].head = NULL;
+            c->arena[d].reserved = 0;
+        }
         for (nb_chunk *ch = c->arena[d].head; ch; ch = ch->next) {
             NB_UNPOISON(d, ch->base, ch->size);
             ch->used = 0;
@@ -187,7 +208,7 @@ static nb_chunk *chunk_new(nb_ctx *c, int dev, size_t need) {
     size_t lo = (size_t)64 << 10, hi = (size_t)2 << 20;
     if (dev == NB_META) /* headers are small: chunks of 1/16, 64 KiB (or the whole) to 2 MiB */
         base = base / 16 > hi ? hi : base / 16 >= lo ? base / 16 : base < lo ? base : lo;
-    size_t size = align_up(need > base ? need : base, 4096);
+    size_t size = exact_device(dev) ? need : align_up(need > base ? need : base, 4096);
     nb_chunk *ch = calloc(1, sizeof *ch);
     if (!ch) return nb_set_error("ctx: out of memory allocating a chunk header");
     if (dev == NB_CPU || dev == NB_META) {
@@ -304,8 +325,17 @@ nb_storage *nb_storage_new(nb_ctx *c, nb_device dev, size_t nbytes) {
     if (!s) return NULL;
     size_t cap = align_up(nbytes ? nbytes : 1, NB_DATA_ALIGN);
     nb_chunk *ch = NULL;
-    s->data = free_take(c, &c->arena[dev], cap, &ch);
-    if (!s->data) s->data = arena_alloc(c, dev, cap, NB_DATA_ALIGN, &ch);
+    if (exact_device(dev)) {
+        nb_arena *a = &c->arena[dev];
+        if (!(ch = chunk_new(c, dev, nbytes ? nbytes : 1))) return NULL;
+        ch->next = a->head;
+        a->head = ch;
+        ch->used = cap = ch->size;
+        s->data = ch->base;
+    } else {
+        s->data = free_take(c, &c->arena[dev], cap, &ch);
+        if (!s->data) s->data = arena_alloc(c, dev, cap, NB_DATA_ALIGN, &ch);
+    }
     if (!s->data) return NULL;
     NB_UNPOISON(dev, s->data, cap);
     count_used(c, cap);
@@ -379,6 +409,11 @@ void nb_storage_release(nb_storage *s) {
     if (!s || !s->ctx || s->released || !s->chunk || (int)s->device < 0 || s->device >= NB_DEVICE_COUNT)
         return;
     nb_ctx *c = s->ctx;
+    if (exact_device(s->device)) { /* its chunk goes at the reset; never reused before */
+        c->used -= s->cap;
+        s->released = true;
+        return;
+    }
     c->used -= s->cap;
     if (!free_insert(c, &c->arena[s->device], s->chunk, s->data, s->cap, true)) {
         c->used += s->cap; /* out of memory for a list node: the block stays used until the reset */

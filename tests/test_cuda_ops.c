@@ -413,6 +413,13 @@ START_TEST(test_adamw_and_copies) {
 }
 END_TEST
 
+/* NABLA_DEBUG_EXACT_ALLOC (tensor/ctx.c) gives every device storage its own allocation: the
+ * chunk reuse and size limits these tests check are then off by design. */
+static bool exact_alloc(void) {
+    const char *e = getenv("NABLA_DEBUG_EXACT_ALLOC");
+    return e && *e && *e != '0';
+}
+
 START_TEST(test_memory_and_errors) {
     nb_ctx *c = nb_ctx_new(1 << 20);
     nb_tensor *a = nb_to_device(c, rnd(c, NB_SHAPE(4), 0, 1, 1), NB_CUDA);
@@ -422,6 +429,10 @@ START_TEST(test_memory_and_errors) {
     ck_assert_ptr_null(nb_add(a, b)); /* different devices: a clear error */
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "different devices"));
     nb_ctx_use(NULL);
+    if (exact_alloc()) {
+        nb_ctx_free(c);
+        return;
+    }
     size_t used0, cached0, peak0;
     nb_cuda_memory_stats(&used0, &cached0, &peak0);
     ck_assert_uint_ge(peak0, used0);
@@ -456,6 +467,7 @@ START_TEST(test_memory_and_errors) {
 END_TEST
 
 START_TEST(test_out_of_memory) {
+    if (exact_alloc()) return; /* a chunk is then the tensor's size, not the context's */
     nb_ctx *c = nb_ctx_new(0);
     nb_tensor *h = nb_empty(c, NB_F32, NB_SHAPE(2));
     nb_ctx *g = nb_ctx_new((size_t)1 << 50); /* a 1 PiB chunk cannot be had */

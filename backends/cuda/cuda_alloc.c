@@ -74,14 +74,26 @@ static void release_cached(void) {
     }
 }
 
+/* NABLA_DEBUG_EXACT_ALLOC=1 (see tensor/ctx.c): no size classes and no cache, each request
+ * goes to the driver at its exact size and back to it when freed. */
+static bool exact(void) {
+    static int mode = -1;
+    if (mode < 0) {
+        const char *e = getenv("NABLA_DEBUG_EXACT_ALLOC");
+        mode = e && *e && *e != '0';
+    }
+    return mode;
+}
+
 void *nb_cu_alloc(size_t nbytes) {
     size_t size;
     int cls = size_class(nbytes, &size);
+    if (cls >= 0 && exact()) size = nbytes ? nbytes : 1;
     if (cls < 0)
         return nb_set_error("cuda: out of memory: %zu bytes requested (more than any GPU has)",
                             nbytes);
     pthread_mutex_lock(&mu);
-    blk *b = free_list[cls];
+    blk *b = exact() ? NULL : free_list[cls];
     if (b) {
         free_list[cls] = b->next;
         bytes_cached -= b->size;
@@ -127,7 +139,13 @@ void nb_cu_free(void *p) {
     blk **pp = &used;
     while (*pp && (*pp)->p != (CUdeviceptr)(uintptr_t)p) pp = &(*pp)->next;
     blk *b = *pp;
-    if (b) {
+    if (b && exact()) {
+        *pp = b->next;
+        bytes_used -= b->size;
+        nb_cu.cu.cuMemFree(b->p); /* in stream order after the kernels queued before it */
+        b->next = records;
+        records = b;
+    } else if (b) {
         *pp = b->next;
         bytes_used -= b->size;
         size_t r;

@@ -58,8 +58,8 @@ typedef struct {
 /* Fills *st with the server's counters. */
 void bg_serve_get_stats(bg_server *s, bg_serve_stats *st);
 
-/* `babygpt serve --checkpoint C [--host H] [--port P] ...`: serves until
- * SIGINT/SIGTERM. Returns the process exit status. */
+/* `babygpt serve --checkpoint C [--host H] [--port P] ...` (serve_cmd.c):
+ * serves until SIGINT/SIGTERM. Returns the process exit status. */
 int bg_cmd_serve(int argc, char **argv);
 
 /* ---- Internals shared by serve*.c (and tested by tests/test_serve.c) ---- */

@@ -24,8 +24,12 @@ rc=0
 checks=0
 for t in test_cuda_ops test_cuda_edge test_cuda_edge_nn; do
     for seed in 0 reverse 20261127; do
-        echo "== $t on the CUDA emulator, NB_EMU_SEED=$seed"
-        out=$(NB_EMU_SEED=$seed "$b/tests/$t" 2>&1) || rc=1
+        # the reversed run also gives every device tensor its own allocation, ending at a guard
+        # page and NaN-filled, so that reading or writing past a tensor's end is caught too
+        exact=0
+        [ "$seed" = reverse ] && exact=1
+        echo "== $t on the CUDA emulator, NB_EMU_SEED=$seed NABLA_DEBUG_EXACT_ALLOC=$exact"
+        out=$(NB_EMU_SEED=$seed NABLA_DEBUG_EXACT_ALLOC=$exact "$b/tests/$t" 2>&1) || rc=1
         if grep -q '^SKIP: ' <<<"$out"; then
             sed 's/^SKIP: /NOT RUN: /' <<<"$out"
             echo "the CUDA emulator did not start (see NOT RUN above)"
