@@ -138,4 +138,22 @@ NB_TEST_FN bool cuda_usable(char *why, size_t len) {
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* The suite `name` of the given tests, in one case with a generous timeout (the emulator is
+ * slow); when no GPU, real or emulated, can be used, no tests but one SKIP line saying what
+ * and why. */
+NB_TEST_FN Suite *cuda_suite(const char *name, const char *what, const TTest *const *tests, size_t n) {
+    Suite *s = suite_create(name);
+    char why[512];
+    if (!cuda_usable(why, sizeof why)) {
+        nb_test_skip(what, why);
+        return s;
+    }
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 900);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 #endif

@@ -265,20 +265,11 @@ START_TEST(test_matmul_shapes) {
 END_TEST
 
 Suite *make_suite(void) {
-    Suite *s = suite_create("cuda_edge");
-    char why[512];
-    if (!cuda_usable(why, sizeof why)) {
-        nb_test_skip("cuda edge cases vs cpu (empty, 0-d, 8-d views, long rows, reductions, matmul)", why);
-        return s;
-    }
-    TCase *tc = tcase_create("edge");
-    tcase_set_timeout(tc, 900);
     const TTest *tests[] = {test_empty,       test_scalars_and_ones, test_many_dims,    test_row_lengths,
                             test_reduce_axes, test_ties_and_nan,     test_matmul_shapes};
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
-        tcase_add_test(tc, tests[i]);
-    suite_add_tcase(s, tc);
-    return s;
+    return cuda_suite("cuda_edge",
+                      "cuda edge cases vs cpu (empty, 0-d, 8-d views, long rows, reductions, matmul)", tests,
+                      sizeof tests / sizeof *tests);
 }
 
 #else

@@ -275,21 +275,11 @@ START_TEST(test_adamw_sizes) {
 END_TEST
 
 Suite *make_suite(void) {
-    Suite *s = suite_create("cuda_edge_nn");
-    char why[512];
-    if (!cuda_usable(why, sizeof why)) {
-        nb_test_skip("cuda edge cases vs cpu (attention, indices, losses, random streams, copies, adamw)",
-                     why);
-        return s;
-    }
-    TCase *tc = tcase_create("edge");
-    tcase_set_timeout(tc, 900);
     const TTest *tests[] = {test_attention_shapes, test_indices, test_cross_entropy_cases,
                             test_random_streams,   test_copies,  test_adamw_sizes};
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
-        tcase_add_test(tc, tests[i]);
-    suite_add_tcase(s, tc);
-    return s;
+    return cuda_suite("cuda_edge_nn",
+                      "cuda edge cases vs cpu (attention, indices, losses, random streams, copies, adamw)",
+                      tests, sizeof tests / sizeof *tests);
 }
 
 #else

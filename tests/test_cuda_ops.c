@@ -481,34 +481,26 @@ START_TEST(test_out_of_memory) {
 END_TEST
 
 Suite *make_suite(void) {
-    Suite *s = suite_create("cuda_ops");
-    char why[512];
-    if (!cuda_usable(why, sizeof why)) {
-        nb_test_skip("cuda ops vs cpu (forward, backward, broadcast, views)", why);
-        nb_test_skip("cuda allocator and out-of-memory", why);
-        return s;
-    }
-    TCase *tc = tcase_create("ops");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_unary);
-    tcase_add_test(tc, test_scalar_ops);
-    tcase_add_test(tc, test_binary);
-    tcase_add_test(tc, test_where);
-    tcase_add_test(tc, test_reduce);
-    tcase_add_test(tc, test_reduce_deterministic);
-    tcase_add_test(tc, test_matmul);
-    tcase_add_test(tc, test_nn);
-    tcase_add_test(tc, test_cross_entropy_bad_target);
-    tcase_add_test(tc, test_linear_cross_entropy);
-    tcase_add_test(tc, test_attention);
-    tcase_add_test(tc, test_attention_qkv);
-    tcase_add_test(tc, test_index);
-    tcase_add_test(tc, test_random_and_dropout);
-    tcase_add_test(tc, test_adamw_and_copies);
-    tcase_add_test(tc, test_memory_and_errors);
-    tcase_add_test(tc, test_out_of_memory);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {test_unary,
+                            test_scalar_ops,
+                            test_binary,
+                            test_where,
+                            test_reduce,
+                            test_reduce_deterministic,
+                            test_matmul,
+                            test_nn,
+                            test_cross_entropy_bad_target,
+                            test_linear_cross_entropy,
+                            test_attention,
+                            test_attention_qkv,
+                            test_index,
+                            test_random_and_dropout,
+                            test_adamw_and_copies,
+                            test_memory_and_errors,
+                            test_out_of_memory};
+    return cuda_suite("cuda_ops",
+                      "cuda ops vs cpu (forward, backward, broadcast, views, allocator, out of memory)",
+                      tests, sizeof tests / sizeof *tests);
 }
 
 #else

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/cuda_emu/emu_internal.h"
 #include "tests/nb_check.h"
 
 /* static, without a warning in the programs that leave one unused */
@@ -28,16 +29,8 @@
 
 /* ---- the emulator's entry points ---------------------------------------------------------- */
 
-typedef int CUresult;
-typedef unsigned long long CUdeviceptr;
-
+/* CUresult, CUdeviceptr and the result codes are the emulator's own (emu_internal.h) */
 enum {
-    CU_OK = 0,
-    CU_INVALID_VALUE = 1,
-    CU_OUT_OF_MEMORY = 2,
-    CU_INVALID_IMAGE = 200,
-    CU_NOT_FOUND = 500,
-    CU_LAUNCH_FAILED = 719,
     NVRTC_ERROR_COMPILATION = 6,
     CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8,
 };
