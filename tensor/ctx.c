@@ -81,14 +81,16 @@ struct nb_ctx {
  * exactly its size, freed at the reset, never shared or reused; the device allocator does the
  * same. Slow; it is for tests on the CUDA emulator, whose guard pages and NaN fill then catch
  * a kernel that reads or writes past the end of its tensor, not only past the end of a chunk. */
-static bool exact_device(int dev) {
+bool nb_debug_exact_alloc(void) {
     static int mode = -1;
     if (mode < 0) {
         const char *e = getenv("NABLA_DEBUG_EXACT_ALLOC");
         mode = e && *e && *e != '0';
     }
-    return mode && dev != NB_CPU && dev != NB_META;
+    return mode;
 }
+
+static bool exact_device(int dev) { return dev != NB_CPU && dev != NB_META && nb_debug_exact_alloc(); }
 
 static _Thread_local nb_ctx *nb_current;
 static _Thread_local uint64_t nb_pass_stamp;

@@ -13,6 +13,10 @@ void *nb_ctx_alloc(nb_ctx *ctx, size_t nbytes, size_t align);
  * transparent huge pages (fewer TLB misses in the strided reads of big matrices). NULL when out
  * of memory. */
 void *nb_host_alloc_big(size_t nbytes);
+/* Whether NABLA_DEBUG_EXACT_ALLOC is set (read once): device storages are then each their own
+ * allocation of exactly their size, never shared, cached or reused (tensor/ctx.c, the device
+ * allocators), so that the CUDA emulator catches a kernel running past a tensor's end. */
+bool nb_debug_exact_alloc(void);
 /* A storage of `nbytes` on `dev` from the context's arena for that device. */
 nb_storage *nb_storage_new(nb_ctx *ctx, nb_device dev, size_t nbytes);
 /* Gives a storage's block back to its context before the reset: later storages

@@ -74,16 +74,9 @@ static void release_cached(void) {
     }
 }
 
-/* NABLA_DEBUG_EXACT_ALLOC=1 (see tensor/ctx.c): no size classes and no cache, each request
+/* NABLA_DEBUG_EXACT_ALLOC=1 (nb_debug_exact_alloc): no size classes and no cache, each request
  * goes to the driver at its exact size and back to it when freed. */
-static bool exact(void) {
-    static int mode = -1;
-    if (mode < 0) {
-        const char *e = getenv("NABLA_DEBUG_EXACT_ALLOC");
-        mode = e && *e && *e != '0';
-    }
-    return mode;
-}
+static bool exact(void) { return nb_debug_exact_alloc(); }
 
 void *nb_cu_alloc(size_t nbytes) {
     size_t size;
