@@ -3,7 +3,10 @@
  * T = 1 and around the block and tile sizes, D 1 to 128, strided, expanded and stride-0 operands
  * and gradients, and its errors; repeated and bad indices; ignore_index cases; dropout and random
  * streams at odd sizes, bit for bit; copies across layouts, dtypes and devices; AdamW off the
- * block size. Without a GPU (real or emulated) every case is skipped with a SKIP line. */
+ * block size; the backend used from a second thread. Without a GPU (real or emulated) every case is skipped
+ * with a SKIP line. */
+#include <pthread.h>
+
 #include "nabla.h"
 #include "tests/nb_check.h"
 
@@ -274,9 +277,54 @@ START_TEST(test_adamw_sizes) {
 }
 END_TEST
 
+/* ---- another thread ------------------------------------------------------------------------------------ */
+
+/* The driver's context is current per thread: a thread that did not start the backend must still
+ * be able to use it (serve's workers do), also on tensors made by another thread. */
+static const mcase thread_cases[] = {
+    {"attention on a second thread", M_ATT, 3, 7, 0, 0, 1e-4, ATT3(2, 2, 9, 8)},
+    {"layer_norm on a second thread", M_LN, 3, 7, 0, 0, 1e-4, {2, 1, 1}, {{6, 40}, {40}, {40}}},
+    {"cross_entropy on a second thread", M_XENT, 2, 1, 2, 7, 1e-5, {2, 1}, {{6, 7}, {6}}},
+    {"matmul on a second thread", M_MM, 2, 3, 0, 0, 1e-4, {2, 2}, {{5, 6}, {6, 3}}},
+};
+
+static void *second_thread(void *arg) {
+    nb_tensor *g = arg; /* made on the GPU by the main thread */
+    RUN_CASES(thread_cases);
+    nb_ctx *c = nb_ctx_new(0);
+    nb_ctx_use(c);
+    nb_tensor *e = nb_to_device(c, nb_exp(g), NB_CPU);
+    void *ok = e && nb_cuda_synchronize() == 0 ? e : NULL;
+    if (!ok) fprintf(stderr, "second thread: %s\n", nb_last_error());
+    float v = ok ? nb_data_f32(e)[3] : 0.0f;
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+    return ok && v == expf(3.0f) ? g : NULL;
+}
+
+START_TEST(test_other_thread) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_ctx_use(c);
+    const float v[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    nb_tensor *g = nb_to_device(c, nb_from_data(c, NB_F32, 1, (const int64_t[]){8}, v),
+                                NB_CUDA); /* starts the backend here */
+    ck_assert_msg(g != NULL, "%s", nb_last_error());
+    pthread_t th;
+    void *res = NULL;
+    ck_assert_int_eq(pthread_create(&th, NULL, second_thread, g), 0);
+    ck_assert_int_eq(pthread_join(th, &res), 0);
+    ck_assert_msg(res == g, "exp of the main thread's tensor on the second thread failed");
+    nb_tensor *back = nb_to_device(c, g, NB_CPU); /* and the main thread still can */
+    ck_assert_msg(back && nb_data_f32(back)[7] == 7.0f, "%s", nb_last_error());
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
 Suite *make_suite(void) {
     const TTest *tests[] = {test_attention_shapes, test_indices, test_cross_entropy_cases,
-                            test_random_streams,   test_copies,  test_adamw_sizes};
+                            test_random_streams,   test_copies,  test_adamw_sizes,
+                            test_other_thread};
     return cuda_suite("cuda_edge_nn",
                       "cuda edge cases vs cpu (attention, indices, losses, random streams, copies, adamw)",
                       tests, sizeof tests / sizeof *tests);

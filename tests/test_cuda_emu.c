@@ -206,7 +206,7 @@ END_TEST
 /* ---- 10: compile errors and unknown names ----------------------------------------------- */
 
 START_TEST(test_compile_error_and_missing_kernel) {
-    ck_assert_int_eq(cu.cuInit(0), CU_OK);
+    ck_assert_int_eq(emu_init(), CU_OK);
     char *ptx, *log;
     int rc = compile(SRC_BROKEN, "emu_broken", &ptx, &log);
     ck_assert_int_eq(rc, NVRTC_ERROR_COMPILATION);

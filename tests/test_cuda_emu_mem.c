@@ -6,9 +6,12 @@
  * the guard page or just before the allocation fails its launch; fresh memory and dynamic shared
  * memory read as NaN; more than 48 KiB of dynamic shared memory needs the opt-in attribute,
  * and launch shapes a GPU refuses are refused; NB_EMU_MEM_MB limits memory. cuBLAS's
- * strided-batched SGEMM is checked against a host loop. Cases that poison the process
+ * strided-batched SGEMM is checked against a host loop. A thread must make the context
+ * current before it uses the device, as with the driver. Cases that poison the process
  * (crashes, the memory limit) run in a child process of their own. Threads, barriers and
  * warps are in test_cuda_emu.c. Without the emulator library the file is skipped. */
+#include <pthread.h>
+
 #include "tests/cuda_emu/emu_test.h"
 
 static int is_all_ff(const unsigned char *p, size_t n) {
@@ -26,7 +29,7 @@ static float lcg(unsigned *s) {
 /* ---- 5: copies, memsets and frees outside an allocation ---------------------------------- */
 
 START_TEST(test_copy_bounds) {
-    ck_assert_int_eq(cu.cuInit(0), CU_OK);
+    ck_assert_int_eq(emu_init(), CU_OK);
     enum { N = 1000 }; /* not a multiple of 256: the checks use the size asked for */
     unsigned char h[N + 8], back[N + 8];
     for (int i = 0; i < N + 8; i++)
@@ -146,7 +149,7 @@ END_TEST
 /* ---- 7: fresh memory and dynamic shared memory read as NaN ------------------------------- */
 
 START_TEST(test_poisoned_memory) {
-    ck_assert_int_eq(cu.cuInit(0), CU_OK);
+    ck_assert_int_eq(emu_init(), CU_OK);
     const size_t sizes[] = {1, 13, 1000, 4096, 70000};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         const size_t n = sizes[k];
@@ -227,7 +230,7 @@ static int child_mem_limit(void *arg) {
     const size_t MiB = (size_t)1 << 20;
     size_t fr = 0, tot = 0;
     unsetenv("NB_EMU_MEM_MB");
-    EXPECT(cu.cuInit(0) == CU_OK);
+    EXPECT(emu_init() == CU_OK);
     EXPECT(cu.cuMemGetInfo_v2(&fr, &tot) == CU_OK);
     EXPECT(tot == 4096 * MiB); /* the default */
     setenv("NB_EMU_MEM_MB", "16", 1);
@@ -264,7 +267,7 @@ static double at(const float *x, int trans, int r, int c, int ld) {
 }
 
 START_TEST(test_sgemm) {
-    ck_assert_int_eq(cu.cuInit(0), CU_OK);
+    ck_assert_int_eq(emu_init(), CU_OK);
     void *h = NULL;
     ck_assert_int_eq(cu.cublasCreate_v2(&h), 0);
     enum { M = 5, N = 7, K = 3, BATCH = 2 };
@@ -360,10 +363,59 @@ START_TEST(test_sgemm) {
 }
 END_TEST
 
+/* ---- 12: the context is current per thread ---------------------------------------------- */
+
+/* On a thread that has not made the context current, as on a GPU: allocations, copies, memsets,
+ * launches and synchronisation are CUDA_ERROR_INVALID_CONTEXT, and work once it has. */
+typedef struct {
+    CUdeviceptr d;
+    void *k;
+} thread_arg;
+
+static void *other_thread(void *arg) {
+    CUdeviceptr d = ((thread_arg *)arg)->d, e = 0;
+    void *k = ((thread_arg *)arg)->k;
+    float x = 1.0f;
+    size_t fr, tot;
+    void *args[] = {&d};
+    long bad = cu.cuMemAlloc_v2(&e, 64) == CU_INVALID_CONTEXT && cu.cuMemFree_v2(d) == CU_INVALID_CONTEXT &&
+               cu.cuMemGetInfo_v2(&fr, &tot) == CU_INVALID_CONTEXT &&
+               cu.cuMemcpyHtoD_v2(d, &x, 4) == CU_INVALID_CONTEXT &&
+               cu.cuMemcpyDtoH_v2(&x, d, 4) == CU_INVALID_CONTEXT &&
+               cu.cuMemsetD32_v2(d, 0, 1) == CU_INVALID_CONTEXT &&
+               launch(k, 1, 1, 1, 1, 1, 1, 0, args) == CU_INVALID_CONTEXT &&
+               cu.cuCtxSynchronize() == CU_INVALID_CONTEXT;
+    if (!bad) return (void *)1;
+    void *ctx = NULL;
+    if (cu.cuDevicePrimaryCtxRetain(&ctx, 0) || cu.cuCtxSetCurrent(ctx)) return (void *)2;
+    x = 3.0f;
+    if (cu.cuMemAlloc_v2(&e, 64) || cu.cuMemcpyHtoD_v2(d, &x, 4) || launch(k, 1, 1, 1, 1, 1, 1, 0, args) ||
+        cu.cuCtxSynchronize() || cu.cuMemFree_v2(e))
+        return (void *)3;
+    return NULL;
+}
+
+START_TEST(test_context_per_thread) {
+    ck_assert_int_eq(emu_init(), CU_OK);
+    static const char src[] = "extern \"C\" __global__ void nop(float *p) { (void)p; }\n";
+    thread_arg a = {dalloc(4), kernel(src, "nop")}; /* loaded here, where the context is current */
+    CUdeviceptr d = a.d;
+    pthread_t th;
+    void *res = (void *)-1;
+    ck_assert_int_eq(pthread_create(&th, NULL, other_thread, &a), 0);
+    ck_assert_int_eq(pthread_join(th, &res), 0);
+    ck_assert_msg(res == NULL, "second thread: step %ld failed", (long)(intptr_t)res);
+    float x = 0.0f;
+    download(&x, d, 4);
+    ck_assert(x == 3.0f); /* the second thread's copy landed */
+    dfree(d);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("cuda_emu_mem");
     TCase *tc = emu_tcase("cuda emulator memory (copies, guard page, poisoning, shared memory, memory "
-                          "limit, cuBLAS)");
+                          "limit, cuBLAS, context per thread)");
     if (!tc) return s;
     tcase_add_test(tc, test_copy_bounds);
     tcase_add_test(tc, test_guard_page);
@@ -372,6 +424,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_big_shared_memory);
     tcase_add_test(tc, test_memory_limit);
     tcase_add_test(tc, test_sgemm);
+    tcase_add_test(tc, test_context_per_thread);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,7 +16,9 @@
  * bytes when allocated (a read of memory never written shows up), and every
  * copy, memset and cuBLAS operand is checked to lie inside one allocation.
  * Total device memory is $NB_EMU_MEM_MB (default 4096); asking for more is
- * CUDA_ERROR_OUT_OF_MEMORY. cuBLAS's strided-batched SGEMM is a plain loop.
+ * CUDA_ERROR_OUT_OF_MEMORY. The context is current per thread, as with the driver: a thread
+ * that has not called cuCtxSetCurrent gets CUDA_ERROR_INVALID_CONTEXT. cuBLAS's strided-batched SGEMM is a
+ * plain loop.
  *
  * Only what backends/cuda/ calls is provided. It is a test tool: speed and
  * concurrency are not its business (one launch at a time, in order).
@@ -40,6 +42,19 @@
 pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int initialised;
 CUresult sticky; /* a failed launch poisons the context, as on a GPU */
+
+/* Whether the primary context is current on the calling thread: as with the driver, a thread
+ * must make it current (cuCtxSetCurrent) before it allocates, copies or launches. */
+static _Thread_local int ctx_cur;
+
+static CUresult no_ctx(const char *what) {
+    fprintf(stderr, "cuda-emu: %s on a thread with no current context\n", what);
+    return CU_INVALID_CONTEXT;
+}
+#define NEED_CTX(what)                                                                                       \
+    do {                                                                                                     \
+        if (!ctx_cur) return no_ctx(what);                                                                   \
+    } while (0)
 
 /* ---- device memory ------------------------------------------------------------------------ */
 
@@ -112,6 +127,7 @@ CUresult bad_range(const char *what, CUdeviceptr p, size_t n) {
 }
 
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t size) {
+    NEED_CTX("cuMemAlloc");
     if (!out || size == 0) return CU_INVALID_VALUE;
     pthread_mutex_lock(&mu);
     CUresult rc = CU_OUT_OF_MEMORY;
@@ -148,6 +164,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t size) {
 }
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
+    NEED_CTX("cuMemFree");
     pthread_mutex_lock(&mu);
     CUresult rc = CU_INVALID_VALUE;
     for (alloc **pp = &allocs; *pp; pp = &(*pp)->next) {
@@ -168,6 +185,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
 }
 
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total) {
+    NEED_CTX("cuMemGetInfo");
     pthread_mutex_lock(&mu);
     if (free_b) *free_b = mem_limit() - mem_used;
     if (total) *total = mem_limit();
@@ -177,6 +195,7 @@ EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total) {
 
 static CUresult copy(const char *what, void *dst, const void *src, size_t n, CUdeviceptr dev1,
                      CUdeviceptr dev2) {
+    NEED_CTX(what);
     if (n == 0) return CU_OK;
     pthread_mutex_lock(&mu);
     if (dev1 && dev2)
@@ -205,6 +224,7 @@ EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) {
 }
 
 EXPORT CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
+    NEED_CTX("cuMemsetD8");
     if (n == 0) return CU_OK;
     pthread_mutex_lock(&mu);
     CUresult rc = sticky ? sticky : find(d, n) ? CU_OK : bad_range("cuMemsetD8", d, n);
@@ -214,6 +234,7 @@ EXPORT CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
 }
 
 EXPORT CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned v, size_t n) {
+    NEED_CTX("cuMemsetD32");
     if (n == 0) return CU_OK;
     pthread_mutex_lock(&mu);
     CUresult rc = sticky           ? sticky
@@ -277,8 +298,15 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev) {
     *ctx = &the_ctx;
     return CU_OK;
 }
-EXPORT CUresult cuCtxSetCurrent(void *ctx) { return ctx == &the_ctx || !ctx ? CU_OK : CU_INVALID_VALUE; }
-EXPORT CUresult cuCtxSynchronize(void) { return sticky; }
+EXPORT CUresult cuCtxSetCurrent(void *ctx) {
+    if (ctx && ctx != &the_ctx) return CU_INVALID_VALUE;
+    ctx_cur = ctx != NULL;
+    return CU_OK;
+}
+EXPORT CUresult cuCtxSynchronize(void) {
+    NEED_CTX("cuCtxSynchronize");
+    return sticky;
+}
 
 EXPORT CUresult cuGetErrorString(CUresult rc, const char **s) {
     if (!s) return CU_INVALID_VALUE;
@@ -288,6 +316,7 @@ EXPORT CUresult cuGetErrorString(CUresult rc, const char **s) {
     case CU_OUT_OF_MEMORY: *s = "out of memory"; break;
     case CU_NOT_INITIALIZED: *s = "initialization error"; break;
     case CU_INVALID_IMAGE: *s = "device kernel image is invalid"; break;
+    case CU_INVALID_CONTEXT: *s = "invalid device context"; break;
     case CU_INVALID_HANDLE: *s = "invalid resource handle"; break;
     case CU_NOT_FOUND: *s = "named symbol not found"; break;
     case CU_LAUNCH_OUT_OF_RESOURCES: *s = "too many resources requested for launch"; break;
@@ -318,6 +347,7 @@ static const char ptx_magic[] = EMU_PTX_MAGIC;
 
 EXPORT CUresult cuModuleLoadData(module **out, const void *image) {
     const char *img = image;
+    NEED_CTX("cuModuleLoadData");
     if (!out || !img) return CU_INVALID_VALUE;
     if (strncmp(img, ptx_magic, sizeof ptx_magic - 1) != 0) return CU_INVALID_IMAGE;
     char path[1024];
@@ -373,6 +403,7 @@ EXPORT CUresult cuFuncSetAttribute(function *f, int attr, int v) {
 EXPORT CUresult cuLaunchKernel(function *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                unsigned bz, unsigned smem, void *stream, void **params, void **extra) {
     (void)stream;
+    NEED_CTX("cuLaunchKernel");
     if (!f) return CU_INVALID_HANDLE;
     if (extra) return CU_INVALID_VALUE;
     if (!gx || !gy || !gz || !bx || !by || !bz || gx > 0x7fffffffu || gy > 65535 || gz > 65535 || bx > 1024 ||

@@ -37,6 +37,8 @@ enum {
 
 static struct {
     CUresult (*cuInit)(unsigned);
+    CUresult (*cuDevicePrimaryCtxRetain)(void **, int);
+    CUresult (*cuCtxSetCurrent)(void *);
     CUresult (*cuMemAlloc_v2)(CUdeviceptr *, size_t);
     CUresult (*cuMemFree_v2)(CUdeviceptr);
     CUresult (*cuMemGetInfo_v2)(size_t *, size_t *);
@@ -68,6 +70,8 @@ static struct {
 
 #define EMU_SYMBOLS(X)                                                                                       \
     X(cuInit)                                                                                                \
+    X(cuDevicePrimaryCtxRetain)                                                                              \
+    X(cuCtxSetCurrent)                                                                                       \
     X(cuMemAlloc_v2)                                                                                         \
     X(cuMemFree_v2)                                                                                          \
     X(cuMemGetInfo_v2)                                                                                       \
@@ -111,6 +115,16 @@ NB_TEST_FN int load_emulator(void) {
     EMU_SYMBOLS(LOAD)
 #undef LOAD
     return 0;
+}
+
+/* cuInit, then the primary context made current on the calling thread, as the backend does;
+ * the driver's result (CU_OK). */
+NB_TEST_FN CUresult emu_init(void) {
+    void *ctx = NULL;
+    CUresult rc = cu.cuInit(0);
+    if (rc == CU_OK) rc = cu.cuDevicePrimaryCtxRetain(&ctx, 0);
+    if (rc == CU_OK) rc = cu.cuCtxSetCurrent(ctx);
+    return rc;
 }
 
 /* ---- the kernel cache folder: fresh for this run, removed afterwards ---------------------- */
@@ -190,7 +204,7 @@ NB_TEST_FN void *module(const char *src) {
         m++;
     ck_assert_uint_lt(m, sizeof modules / sizeof *modules);
     if (!modules[m].src) {
-        ck_assert_int_eq(cu.cuInit(0), 0);
+        ck_assert_int_eq(emu_init(), CU_OK);
         char *ptx, *log;
         int rc = compile(src, "emu_selftest", &ptx, &log);
         ck_assert_msg(rc == 0, "NVRTC failed (%d): %s", rc, log);
