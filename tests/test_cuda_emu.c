@@ -6,7 +6,9 @@
  * neighbour's shared memory without __syncwarp, reads stale/NaN values; a divergent
  * __syncthreads (half a warp there, half at a shuffle) and a shuffle after lanes returned
  * fail the launch with a sticky error (threads that returned before a __syncthreads do not,
- * as in PTX); compile errors and unknown kernel names are reported. Cases that poison the
+ * as in PTX); compile errors and unknown kernel names are reported; a*b+c is contracted into
+ * a fused multiply-add as NVRTC's --fmad=true allows, not with --fmad=false nor through the
+ * _rn intrinsics. Cases that poison the
  * process (sticky errors) run in a child process of their own. Memory (copies, the guard
  * page, poisoning, shared memory limits, the memory limit) and cuBLAS are in
  * test_cuda_emu_mem.c. Without the emulator library the file is skipped. */
@@ -256,6 +258,56 @@ START_TEST(test_grid_2d_3d) {
 }
 END_TEST
 
+/* ---- 13: FMA contraction, as NVRTC's --fmad ------------------------------------------------ */
+
+/* a*b+c where a = b = 1 + 2^-12 and c = -(1 + 2^-11): rounded after the product it is 0 (the
+ * product's 2^-24 is a tie, rounded to even), fused it is 2^-24 */
+static const char SRC_FMA[] = KERNEL "madd(float *o, const float *x) {\n"
+                                     "    o[0] = x[0] * x[1] + x[2];\n"
+                                     "    o[1] = __fadd_rn(__fmul_rn(x[0], x[1]), x[2]);\n"
+                                     "}\n";
+
+static void *fma_modules[2]; /* kept in reach: the emulator never unloads modules */
+
+static void run_madd(const char *opt, int which, float out[2]) {
+    char *ptx, *log;
+    ck_assert_int_eq(compile_with(SRC_FMA, "emu_fma", opt, &ptx, &log), 0);
+    void *f = NULL;
+    ck_assert_int_eq(cu.cuModuleLoadData(&fma_modules[which], ptx), CU_OK);
+    ck_assert_int_eq(cu.cuModuleGetFunction(&f, fma_modules[which], "madd"), CU_OK);
+    free(ptx);
+    free(log);
+    const float x[3] = {1.0f + 0x1p-12f, 1.0f + 0x1p-12f, -(1.0f + 0x1p-11f)};
+    CUdeviceptr o = dalloc(2 * sizeof(float)), dx = dalloc(sizeof x);
+    upload(dx, x, sizeof x);
+    void *args[] = {&o, &dx};
+    ck_assert_int_eq(launch(f, 1, 1, 1, 1, 1, 1, 0, args), CU_OK);
+    download(out, o, 2 * sizeof(float));
+    dfree(o);
+    dfree(dx);
+}
+
+START_TEST(test_fma_contraction) {
+    ck_assert_int_eq(emu_init(), CU_OK);
+    unsetenv("NB_EMU_FMAD");
+    float on[2], off[2];
+    run_madd(NULL, 0, on); /* NVRTC's default, --fmad=true */
+    run_madd("--fmad=false", 1, off);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    const int host_fma = __builtin_cpu_supports("fma");
+#else
+    const int host_fma = 1;
+#endif
+    if (host_fma) /* fused, as a GPU may */
+        ck_assert_msg(on[0] == 0x1p-24f, "a*b+c by default: %g, want 2^-24 (fused)", (double)on[0]);
+    ck_assert_msg(off[0] == 0.0f, "a*b+c with --fmad=false: %g, want 0", (double)off[0]);
+    /* the _rn intrinsics round every operation on its own either way */
+    ck_assert_msg(on[1] == 0.0f && off[1] == 0.0f, "__fadd_rn(__fmul_rn()): %g / %g, want 0", (double)on[1],
+                  (double)off[1]);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("cuda_emu");
     TCase *tc = emu_tcase("cuda emulator (barriers, shuffles, sticky errors, grids, compile errors)");
@@ -267,6 +319,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_shuffle_after_return);
     tcase_add_test(tc, test_compile_error_and_missing_kernel);
     tcase_add_test(tc, test_grid_2d_3d);
+    tcase_add_test(tc, test_fma_contraction);
     suite_add_tcase(s, tc);
     return s;
 }

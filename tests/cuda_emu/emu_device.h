@@ -314,12 +314,42 @@ static inline unsigned __float_as_uint(float f) {
     memcpy(&v, &f, sizeof v);
     return v;
 }
-/* the modules are built without FMA contraction, so these round as on the GPU */
-static inline float __fadd_rn(float a, float b) { return a + b; }
-static inline float __fsub_rn(float a, float b) { return a - b; }
-static inline float __fmul_rn(float a, float b) { return a * b; }
-static inline double __dadd_rn(double a, double b) { return a + b; }
-static inline double __dmul_rn(double a, double b) { return a * b; }
+/* The modules are built with FMA contraction where NVRTC would contract (--fmad=true, its
+ * default): a*b+c may become one fused operation, as on the GPU. These intrinsics round each
+ * operation on its own, as on the GPU: the empty asm hides the result from the optimiser, so it
+ * cannot be fused into the next operation. */
+#if defined(__x86_64__) || defined(__i386__)
+#define NBEMU_ROUNDED(r) __asm__("" : "+x"(r))
+#elif defined(__aarch64__)
+#define NBEMU_ROUNDED(r) __asm__("" : "+w"(r))
+#else
+#define NBEMU_ROUNDED(r) __asm__("" : "+m"(r))
+#endif
+static inline float __fadd_rn(float a, float b) {
+    float r = a + b;
+    NBEMU_ROUNDED(r);
+    return r;
+}
+static inline float __fsub_rn(float a, float b) {
+    float r = a - b;
+    NBEMU_ROUNDED(r);
+    return r;
+}
+static inline float __fmul_rn(float a, float b) {
+    float r = a * b;
+    NBEMU_ROUNDED(r);
+    return r;
+}
+static inline double __dadd_rn(double a, double b) {
+    double r = a + b;
+    NBEMU_ROUNDED(r);
+    return r;
+}
+static inline double __dmul_rn(double a, double b) {
+    double r = a * b;
+    NBEMU_ROUNDED(r);
+    return r;
+}
 static inline float __fdividef(float a, float b) { return a / b; }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 template <typename T> static inline T __ldg(const T *p) { return *p; }

@@ -239,6 +239,31 @@ static int run(const char *cmd, const char *errfile, buf *log) {
     return -1;
 }
 
+/* The host compiler's flags for NVRTC's --fmad (default true: a*b+c may be contracted into one
+ * fused multiply-add, as the GPU does): contraction with the host's FMA instructions, so results
+ * round as they may on a GPU, not as on the CPU backend. Off with --fmad=false, with
+ * NB_EMU_FMAD=0, or where the host has no FMA. */
+static const char *fp_contract(int nopt, const char *const *opts) {
+    int fmad = 1;
+    for (int i = 0; i < nopt; i++)
+        if (strcmp(opts[i], "--fmad=false") == 0 || strcmp(opts[i], "-fmad=false") == 0)
+            fmad = 0;
+        else if (strcmp(opts[i], "--fmad=true") == 0 || strcmp(opts[i], "-fmad=true") == 0)
+            fmad = 1;
+    const char *env = getenv("NB_EMU_FMAD");
+    if (env && strcmp(env, "0") == 0) fmad = 0;
+    if (!fmad) return "-ffp-contract=off";
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("fma") ? "-ffp-contract=fast -fexpensive-optimizations -mfma"
+                                         : "-ffp-contract=off";
+#elif defined(__aarch64__)
+    return "-ffp-contract=fast -fexpensive-optimizations";
+#else
+    return "-ffp-contract=off";
+#endif
+}
+
 /* Builds (or finds in the cache) the library for p's source; its path goes to so. */
 static int build(program *p, int nopt, const char *const *opts, char *so, size_t solen, buf *log) {
     const char *cxx = getenv("NB_EMU_CXX");
@@ -255,9 +280,10 @@ static int build(program *p, int nopt, const char *const *opts, char *so, size_t
     free(h);
     /* the emulator's own version and compile commands are part of the key: a change to them
      * rebuilds the cached modules */
-    static const char version[] = "nbemu-2 -E -P -x c++ -std=c++17 | -std=c++17 -O1 -g0 -w -fPIC -shared "
-                                  "-ffp-contract=off -U_FORTIFY_SOURCE";
-    key = fnv(fnv(key, cxx, strlen(cxx)), version, sizeof version);
+    static const char version[] = "nbemu-3 -E -P -x c++ -std=c++17 | -std=c++17 -O1 -g0 -w -fPIC -shared "
+                                  "-U_FORTIFY_SOURCE";
+    const char *contract = fp_contract(nopt, opts);
+    key = fnv(fnv(fnv(key, cxx, strlen(cxx)), version, sizeof version), contract, strlen(contract));
     for (int i = 0; i < nopt; i++) {
         key = fnv(key, opts[i], strlen(opts[i]) + 1);
         if (strncmp(opts[i], "-D", 2) == 0 && strlen(defs) + strlen(opts[i]) + 4 < sizeof defs &&
@@ -295,9 +321,9 @@ static int build(program *p, int nopt, const char *const *opts, char *so, size_t
     }
     free(out.s);
     snprintf(cmd, sizeof cmd,
-             "'%s' -std=c++17 -O1 -g0 -w -fPIC -shared -ffp-contract=off -U_FORTIFY_SOURCE -I'%s' '%s' -o "
+             "'%s' -std=c++17 -O1 -g0 -w -fPIC -shared %s -U_FORTIFY_SOURCE -I'%s' '%s' -o "
              "'%s' 2>'%s'",
-             cxx, NB_EMU_RT_DIR, cpp, tmp, err);
+             cxx, contract, NB_EMU_RT_DIR, cpp, tmp, err);
     if (run(cmd, err, log)) goto out;
     if (rename(tmp, so)) {
         puts_(log, "cuda-emu: cannot move the library into the cache\n");

@@ -160,17 +160,18 @@ NB_TEST_FN void cache_teardown(void) {
 NB_TEST_FN void require_emulator(void) {
     ck_assert_msg(lib_error[0] == '\0', "%s", lib_error);
     ck_assert_msg(cache_dir[0] != '\0', "no temporary folder for the kernel cache");
+    ck_assert_int_eq(emu_init(), CU_OK); /* the context current on the test's thread */
 }
 
 /* ---- compiling and launching -------------------------------------------------------------- */
 
 /* NVRTC-compiles src; its "PTX" (NULL on failure) and log, both malloc'd; the NVRTC status. */
-NB_TEST_FN int compile(const char *src, const char *name, char **ptx, char **log) {
+NB_TEST_FN int compile_with(const char *src, const char *name, const char *opt, char **ptx, char **log) {
     void *prog = NULL;
     *ptx = *log = NULL;
     ck_assert_int_eq(cu.nvrtcCreateProgram(&prog, src, name, 0, NULL, NULL), 0);
-    const char *opts[] = {"--std=c++17"};
-    int rc = cu.nvrtcCompileProgram(prog, 1, opts);
+    const char *opts[] = {"--std=c++17", opt};
+    int rc = cu.nvrtcCompileProgram(prog, opt ? 2 : 1, opts);
     size_t n = 0;
     ck_assert_int_eq(cu.nvrtcGetProgramLogSize(prog, &n), 0);
     ck_assert_ptr_nonnull(*log = malloc(n));
@@ -183,6 +184,11 @@ NB_TEST_FN int compile(const char *src, const char *name, char **ptx, char **log
     ck_assert_int_eq(cu.nvrtcDestroyProgram(&prog), 0);
     ck_assert_ptr_null(prog);
     return rc;
+}
+
+/* src compiled with NVRTC's default options (--std=c++17 only). */
+NB_TEST_FN int compile(const char *src, const char *name, char **ptx, char **log) {
+    return compile_with(src, name, NULL, ptx, log);
 }
 
 /* Loaded modules and functions, kept (the emulator never unloads them) in reach of these
