@@ -242,9 +242,13 @@ size_t nb_optim_state_bytes(const nb_optim *o) {
 
 /* ---- clipping ---------------------------------------------------------------- */
 
-/* Sum of squares of n floats in double, 8 independent lanes (vectorised per ISA). */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static double sumsq_block(const float *p,
-                                                                                       int64_t n) {
+/* Sum of squares of n floats in double, 8 independent lanes (vectorised per ISA on x86-64). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define SUMSQ_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SUMSQ_CLONES
+#endif
+SUMSQ_CLONES static double sumsq_block(const float *p, int64_t n) {
     double acc[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
