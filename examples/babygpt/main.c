@@ -59,12 +59,18 @@ typedef struct {
     uint64_t seed;
 } gen_args;
 
-#define GEN_ARGS(g)                                                                                          \
+/* The generation options; max_tok and temp: their defaults as the help shows them. */
+#define GEN_ARGS(g, max_tok, temp)                                                                           \
     {"checkpoint", BG_ARG_STR, &(g).checkpoint, NORANGE,                                                     \
      "checkpoint file or training run folder (required)"},                                                   \
         {"vocab", BG_ARG_STR, &(g).vocab, NORANGE, "tokenizer folder (default: the run's)"},                 \
-        {"max-tokens", BG_ARG_INT, &(g).so.max_tokens, 1, 100000, "new tokens at most (200)"},               \
-        {"temperature", BG_ARG_FLOAT, &(g).so.temperature, 0, 10, "sampling temperature, 0 = greedy (0.8)"}, \
+        {"max-tokens", BG_ARG_INT, &(g).so.max_tokens, 1, 100000, "new tokens at most (" max_tok ")"},       \
+        {"temperature",                                                                                      \
+         BG_ARG_FLOAT,                                                                                       \
+         &(g).so.temperature,                                                                                \
+         0,                                                                                                  \
+         10,                                                                                                 \
+         "sampling temperature, 0 = greedy (" temp ")"},                                                     \
         {"top-k", BG_ARG_INT, &(g).so.top_k, 0, 1000000, "keep the k most likely tokens, 0 = off (50)"},     \
         {"top-p", BG_ARG_FLOAT, &(g).so.top_p, 1e-6, 1, "nucleus sampling threshold (0.95)"},                \
         {"seed", BG_ARG_U64, &(g).seed, NORANGE, "random seed (1)"}, {                                       \
@@ -105,7 +111,8 @@ static int load_run(const char *cmd, gen_args *g, bg_run *r) {
 static int cmd_sample(int argc, char **argv) {
     gen_args g = {.so = bg_sample_defaults(), .seed = 1};
     const char *prompt = "#Person1#:";
-    bg_arg a[] = {GEN_ARGS(g), {"prompt", BG_ARG_STR, &prompt, NORANGE, "text to continue (default '#Person1#:')"}};
+    bg_arg a[] = {GEN_ARGS(g, "200", "0.8"),
+                  {"prompt", BG_ARG_STR, &prompt, NORANGE, "text to continue (default '#Person1#:')"}};
     int rc = bg_args_parse("sample", "Samples a continuation of a prompt.", a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
     bg_run r;
@@ -126,7 +133,7 @@ static int cmd_sample(int argc, char **argv) {
 static int cmd_chat(int argc, char **argv) {
     gen_args g = {.so = bg_sample_defaults(), .seed = 1};
     g.so.max_tokens = 60;
-    bg_arg a[] = {GEN_ARGS(g)};
+    bg_arg a[] = {GEN_ARGS(g, "60", "0.8")};
     int rc = bg_args_parse("chat", "Chats in the terminal: you are #Person1#, the model #Person2#. Piped input: one "
                                    "turn per line. /reset, /quit.",
                            a, N(a), argc, argv, 2);
@@ -168,7 +175,8 @@ static int cmd_summarize(int argc, char **argv) {
     g.so.max_tokens = 80;
     g.so.temperature = 0;
     const char *input = NULL;
-    bg_arg a[] = {GEN_ARGS(g), {"input", BG_ARG_STR, &input, NORANGE, "file holding the dialogue (default: stdin)"}};
+    bg_arg a[] = {GEN_ARGS(g, "80", "0"),
+                  {"input", BG_ARG_STR, &input, NORANGE, "file holding the dialogue (default: stdin)"}};
     int rc = bg_args_parse("summarize", "Reads a dialogue ('#Person1#: ...' turns, one per line) and prints a summary "
                                         "(greedy by default).",
                            a, N(a), argc, argv, 2);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job (make babygpt): train Baby GPT's tiny config on the built-in
 # dialogue corpus, leave loss.png, loss.csv and the checkpoints in $OUT_DIR,
-# then print a sampled dialogue, a chat and a summary. About 2 minutes of
-# training on 2 cores (the build before it takes about as long again).
+# then print a sampled dialogue, a chat and a summary. About a minute of
+# training on 2 cores (63 s in CI; the build before it takes about as long).
 set -euo pipefail
 BUILD=${1:-build}
 OUT_DIR=${BABYGPT_OUT:-out/babygpt}

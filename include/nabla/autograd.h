@@ -15,7 +15,8 @@
 extern "C" {
 #endif
 
-/* Marks a leaf tensor as requiring grad (or not); returns t. */
+/* Marks a leaf tensor as requiring grad (or not); returns t. NULL for a NULL t, or with a
+ * message when turning it on for a tensor that is not f32. */
 nb_tensor *nb_requires_grad_(nb_tensor *t, bool on);
 /* Back-propagates from a one-element tensor (seed gradient 1). Leaves' grads
  * are allocated in their own context on first use, then accumulated. 0, or -1
@@ -23,7 +24,8 @@ nb_tensor *nb_requires_grad_(nb_tensor *t, bool on);
  * are given back to it once consumed (see nb_set_grad_recycling): only leaf
  * grads, the seed and the forward tensors stay valid after the call. */
 int nb_backward(nb_tensor *loss);
-/* Back-propagates from `t` with seed gradient `grad` (same shape). */
+/* Back-propagates from `t` with seed gradient `grad` (same shape and device), as nb_backward:
+ * 0, or -1 with nb_last_error. */
 int nb_backward_with(nb_tensor *t, nb_tensor *grad);
 /* Gradient recycling (on by default; off when the environment has
  * NABLA_NO_RECYCLE=1): the backward pass gives each intermediate gradient's

@@ -20,9 +20,9 @@ typedef enum { NB_CPU = 0, NB_CUDA = 1, NB_DEVICE_COUNT } nb_device;
 
 /* Size in bytes of one element of `dt`; 0 for an invalid dtype. */
 size_t nb_dtype_size(nb_dtype dt);
-/* Short name of a dtype ("f32", "i32", ...); "?" when invalid. */
+/* Short name of a dtype ("f32", "i32", ...; "?" when invalid); a static string. */
 const char *nb_dtype_name(nb_dtype dt);
-/* Name of a device ("cpu", "cuda"). */
+/* Name of a device ("cpu", "cuda"; "?" when invalid); a static string. */
 const char *nb_device_name(nb_device dev);
 
 /* ---- Errors ------------------------------------------------------------
@@ -52,11 +52,11 @@ void nb_ctx_free(nb_ctx *ctx);
 /* Forgets every tensor in `ctx` but keeps its memory for reuse. Tensors made
  * in it before the reset must not be used afterwards. */
 void nb_ctx_reset(nb_ctx *ctx);
-/* Bytes handed out since the last reset (all devices). */
+/* Bytes handed out since the last reset (all devices); 0 for NULL. */
 size_t nb_ctx_used(const nb_ctx *ctx);
-/* Bytes reserved from the system (all devices). */
+/* Bytes reserved from the system (all devices); 0 for NULL. */
 size_t nb_ctx_reserved(const nb_ctx *ctx);
-/* How many times this context has asked the system for memory, in total. */
+/* How many times this context has asked the system for memory, in total; 0 for NULL. */
 uint64_t nb_ctx_os_allocs(const nb_ctx *ctx);
 
 /* Makes `ctx` the current context of this thread, where ops put their
@@ -97,7 +97,7 @@ void nb_philox(uint64_t seed, uint64_t ctr, uint32_t out[4]);
  * global generator). */
 float nb_rng_uniform(nb_rng *r);
 
-/* Library version string. */
+/* Library version string ("major.minor.patch"); a static string. */
 const char *nb_version(void);
 
 #ifdef __cplusplus

@@ -123,7 +123,9 @@ int nb_module_to(nb_module *m, nb_device dev);
 int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer);
 
 /* ---- Provided modules (each: NULL on error; ctx holds the parameters;
- *      rng draws the initial weights (NULL: the global generator)) ------- */
+ *      rng draws the initial weights (NULL: the global generator); the
+ *      caller owns the module: free it with nb_module_free, or hand it to a
+ *      parent with nb_sequential_append / nb_module_add) ------------------ */
 
 /* Linear: y = x w^T + b, w [out,in] ~ N(0, 0.02), b [out] = 0 (when bias). */
 nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng *rng);
@@ -146,7 +148,7 @@ int nb_sequential_append(nb_module *seq, nb_module *child);
  * hidden->dim, residual), drop (Dropout p). */
 nb_module *nb_mlp_new(nb_ctx *ctx, int64_t dim, int64_t hidden, float dropout, nb_rng *rng);
 /* Multi-head causal self-attention on [B,T,C]: qkv (Linear C->3C), the fused
- * nb_attention over [B,H,T,D] views, proj (Linear C->C, residual), drop. */
+ * nb_attention_qkv on its [B,T,3C] output, proj (Linear C->C, residual), drop. */
 nb_module *nb_causal_self_attention_new(nb_ctx *ctx, int64_t dim, int n_head, float dropout, nb_rng *rng);
 /* One attention head, as in the classic tutorial: key/query/value (Linear
  * C->head_size, no bias), softmax(q k^T / sqrt(hs) + causal mask), drop, @ v. */
@@ -186,9 +188,11 @@ typedef struct nb_optim {
 } nb_optim;
 
 /* AdamW as PyTorch defines it (decoupled decay, bias correction). Add
- * parameters with nb_optim_add_group/_module. Free with nb_optim_free. */
+ * parameters with nb_optim_add_group/_module. NULL with a message for invalid
+ * betas or eps. The caller owns it: free with nb_optim_free. */
 nb_optim *nb_adamw_new(nb_ctx *ctx, float lr, float beta1, float beta2, float eps);
-/* SGD with momentum/dampening/Nesterov and (coupled) weight decay, as PyTorch. */
+/* SGD with momentum/dampening/Nesterov and (coupled) weight decay, as PyTorch. NULL with a
+ * message for an invalid combination. The caller owns it: free with nb_optim_free. */
 nb_optim *nb_sgd_new(nb_ctx *ctx, float lr, float momentum, float dampening, bool nesterov);
 /* Adds a group of n parameters (names may be NULL) with its weight decay and
  * lr multiplier; allocates their zeroed state. A tensor already in another
@@ -257,11 +261,12 @@ int nb_safetensors_save(const char *path, const char *const *names, nb_tensor *c
 /* Opens and validates a file (read into memory). NULL with a message naming
  * the file and the problem. Close with nb_safetensors_close. */
 nb_safetensors *nb_safetensors_open(const char *path);
-/* Validates an in-memory file image; `buf` is copied. `what` names it in messages. */
+/* Validates an in-memory file image; `buf` is copied. `what` names it in messages. NULL with
+ * a message when invalid. Close with nb_safetensors_close. */
 nb_safetensors *nb_safetensors_open_memory(const void *buf, size_t len, const char *what);
 /* Frees an opened file. NULL-safe. */
 void nb_safetensors_close(nb_safetensors *f);
-/* Number of tensors in the file. */
+/* Number of tensors in the file (0 for NULL). */
 int nb_safetensors_count(const nb_safetensors *f);
 /* Name of tensor i (in file order of data offsets), or NULL. Owned by f. */
 const char *nb_safetensors_name(const nb_safetensors *f, int i);
@@ -275,7 +280,8 @@ nb_tensor *nb_safetensors_read(const nb_safetensors *f, nb_ctx *ctx, const char 
 int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tensor *dst);
 /* Metadata value for `key`, or NULL. Owned by f. */
 const char *nb_safetensors_meta(const nb_safetensors *f, const char *key);
-/* Number of metadata entries, and entry i's key/value (NULL when out of range). */
+/* Number of metadata entries (0 for NULL), and entry i's key/value (NULL when out of range;
+ * owned by f). */
 int nb_safetensors_meta_count(const nb_safetensors *f);
 const char *nb_safetensors_meta_key(const nb_safetensors *f, int i);
 const char *nb_safetensors_meta_value(const nb_safetensors *f, int i);

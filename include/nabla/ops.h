@@ -1,5 +1,7 @@
-/* nabla/ops.h - every op. Each op returns a new tensor in the current
- * context (see nb_ctx_use), records itself for autograd when an input
+/* nabla/ops.h - every op. Each op returns a tensor owned by the current
+ * context (see nb_ctx_use; with none current, by its first input's context):
+ * a new one, except where its comment says it may return its input (views,
+ * nb_contiguous, nb_dropout). It records itself for autograd when an input
  * requires grad and grad mode is on, and returns NULL on error with a message
  * in nb_last_error() naming the op and the shapes. A NULL input gives NULL,
  * keeping the message of the call that failed before (so a chain of ops
@@ -34,36 +36,42 @@ nb_tensor *nb_maximum_scalar(nb_tensor *a, float s);
 nb_tensor *nb_minimum_scalar(nb_tensor *a, float s);
 nb_tensor *nb_rsub_scalar(nb_tensor *a, float s); /* s - a */
 
-/* ---- Elementwise, unary ------------------------------------------------------ */
-nb_tensor *nb_neg(nb_tensor *a);
-nb_tensor *nb_exp(nb_tensor *a);
-nb_tensor *nb_log(nb_tensor *a);
-nb_tensor *nb_sqrt(nb_tensor *a);
-nb_tensor *nb_rsqrt(nb_tensor *a);
-nb_tensor *nb_tanh(nb_tensor *a);
-nb_tensor *nb_sigmoid(nb_tensor *a);
-nb_tensor *nb_relu(nb_tensor *a);
-nb_tensor *nb_gelu(nb_tensor *a); /* tanh approximation, as GPT-2 */
-nb_tensor *nb_abs(nb_tensor *a);
-nb_tensor *nb_sin(nb_tensor *a);
-nb_tensor *nb_cos(nb_tensor *a);
+/* ---- Elementwise, unary (f32 in, a new f32 tensor of a's shape out) -------- */
+nb_tensor *nb_neg(nb_tensor *a);     /* -a */
+nb_tensor *nb_exp(nb_tensor *a);     /* e^a */
+nb_tensor *nb_log(nb_tensor *a);     /* natural log (NaN below 0, -inf at 0) */
+nb_tensor *nb_sqrt(nb_tensor *a);    /* square root */
+nb_tensor *nb_rsqrt(nb_tensor *a);   /* 1 / sqrt(a) */
+nb_tensor *nb_tanh(nb_tensor *a);    /* tanh(a) */
+nb_tensor *nb_sigmoid(nb_tensor *a); /* 1 / (1 + e^-a) */
+nb_tensor *nb_relu(nb_tensor *a);    /* max(a, 0); gradient 0 at 0 */
+nb_tensor *nb_gelu(nb_tensor *a);    /* tanh approximation, as GPT-2 */
+nb_tensor *nb_abs(nb_tensor *a);     /* |a|; gradient 0 at 0 */
+nb_tensor *nb_sin(nb_tensor *a);     /* sin(a) */
+nb_tensor *nb_cos(nb_tensor *a);     /* cos(a) */
+/* a limited to [lo, hi] (gradient 1 inside, bounds included, 0 outside); NULL when lo > hi or
+ * either is NaN. */
 nb_tensor *nb_clamp(nb_tensor *a, float lo, float hi);
 
 /* ---- Comparisons (f32 masks of 0 and 1; not differentiable) ----------------- */
-nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_le(nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b); /* a == b */
+nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b); /* a != b (1 where either is NaN) */
+nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b); /* a < b */
+nb_tensor *nb_le(nb_tensor *a, nb_tensor *b); /* a <= b */
+nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b); /* a > b */
+nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b); /* a >= b */
 /* cond != 0 ? a : b, all three broadcast together. */
 nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b);
 /* mask != 0 ? value : a (mask broadcasts to a). */
 nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value);
 
 /* ---- Reductions over a set of axes (naxes == 0: all axes) ------------------- */
-nb_tensor *nb_sum(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* keepdim keeps the reduced axes with size 1. NULL for an axis out of range or given twice. */
+nb_tensor *nb_sum(nb_tensor *a, int naxes, const int *axes, bool keepdim); /* sum (0 over no elements) */
+/* mean; NULL over no elements */
 nb_tensor *nb_mean(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* max / min; a NaN among the elements gives NaN; the gradient is shared equally among tied
+ * maxima (minima); NULL for an empty tensor */
 nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* Variance with `correction` (0: population, 1: sample/Bessel). */
@@ -109,8 +117,8 @@ nb_tensor *nb_flatten(nb_tensor *a);
 nb_tensor *nb_contiguous(nb_tensor *a);
 /* Concatenates n tensors along `dim` (other dims must match). */
 nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim);
-/* Splits along `dim` into n views of the given sizes (summing to the size);
- * fills out[0..n-1]. 0, or -1 on error. */
+/* Splits along `dim` into n views of the given sizes (summing to the size), sharing a's data
+ * and owned by the current context (else a's); fills out[0..n-1]. 0, or -1 on error. */
 int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out);
 /* Picks entries of `a` along `dim` at the i32 indices in 1-D `idx`. */
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
@@ -118,7 +126,8 @@ nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
 nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx);
 /* Zeroes the elements above the k-th diagonal of the last two dims. */
 nb_tensor *nb_tril(nb_tensor *a, int64_t k);
-/* A [n,n] f32 lower-triangular mask of ones (1 where col <= row) in ctx. */
+/* A [n,n] f32 lower-triangular mask of ones (1 where col <= row) on the CPU, owned by ctx
+ * (NULL: the current context). NULL when n < 0 or there is no context. */
 nb_tensor *nb_tril_mask(nb_ctx *ctx, int64_t n);
 /* A copy of `a` converted to `dt` (f32 <-> i32; not differentiable for i32). */
 nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt);

@@ -95,17 +95,17 @@ int nb_rand_(nb_tensor *t, float lo, float hi, nb_rng *rng);
 
 /* ---- Facts about a tensor ------------------------------------------------ */
 
-/* Number of elements. */
+/* Number of elements (1 for a 0-d tensor; 0 for NULL). */
 int64_t nb_numel(const nb_tensor *t);
-/* Size of dimension `dim` (negative counts from the end); -1 if out of range. */
+/* Size of dimension `dim` (negative counts from the end); -1 if out of range or t is NULL. */
 int64_t nb_size(const nb_tensor *t, int dim);
-/* True when the elements are laid out row-major with no gaps. */
+/* True when the elements are laid out row-major with no gaps (false for NULL). */
 bool nb_is_contiguous(const nb_tensor *t);
-/* True when a and b have the same shape. */
+/* True when a and b have the same shape (two NULLs count as the same). */
 bool nb_same_shape(const nb_tensor *a, const nb_tensor *b);
-/* Writes the shape as "[2,3,4]" into buf; returns buf. */
+/* Writes the shape as "[2,3,4]" into buf ("(null)" for NULL, truncated to len); returns buf. */
 char *nb_shape_str(const nb_tensor *t, char *buf, size_t len);
-/* Names a tensor (the string must outlive it); returns t. */
+/* Names a tensor (the string must outlive it; not copied); returns t (NULL-safe). */
 nb_tensor *nb_set_name(nb_tensor *t, const char *name);
 
 /* ---- Data access ----------------------------------------------------------- */
@@ -129,12 +129,13 @@ int nb_to_array(const nb_tensor *t, nb_dtype dt, void *dst);
  * given back by the backward pass) since the context was made or the last
  * nb_ctx_reset_peak; 0 for NULL. */
 size_t nb_ctx_peak(const nb_ctx *ctx);
-/* Restarts the high-water mark at the bytes live now; returns the old mark. */
+/* Restarts the high-water mark at the bytes live now; returns the old mark (0 for NULL). */
 size_t nb_ctx_reset_peak(nb_ctx *ctx);
 
 /* ---- Printing ------------------------------------------------------------- */
 
-/* Prints shape, dtype, device and values (summarised when large) to `f`. */
+/* Prints shape, dtype, device and values (summarised when large) to `f` (NULL: stdout);
+ * "tensor(NULL)" for a NULL t. */
 void nb_print(const nb_tensor *t, FILE *f);
 
 #ifdef __cplusplus
