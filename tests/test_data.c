@@ -1,13 +1,11 @@
-/* test_data.c - DialogSum loaders, document format, built-in corpus and token cache. */
-#include <ctype.h>
-#include <dirent.h>
+/* test_data.c - DialogSum loaders, document format and splits, on small inputs and on the real
+ * DialogSum files. The built-in corpus is tested in test_corpus.c, the token cache in test_cache.c. */
 #include <stdint.h>
 #include <unistd.h>
 
-#include "examples/babygpt/cache.h"
-#include "examples/babygpt/corpus.h"
 #include "examples/babygpt/data.h"
 #include "tests/nb_check.h"
+#include "tests/tmp_files.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -25,46 +23,6 @@ static int has_warn(const warns *w, const char *needle) {
     for (int i = 0; i < w->n; i++)
         if (strstr(w->msg[i], needle)) return 1;
     return 0;
-}
-
-static char tmpdir[64];
-
-static void make_tmpdir(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/nb_test_data_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Removes every file in dir (one level) and dir itself. */
-static void rm_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0) rm_dir(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void write_file(const char *path, const char *text, size_t len) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    fclose(f);
-}
-
-/* Writes text to a fresh mkstemp file with the given suffix; returns its path (static). */
-static const char *temp_file(const char *suffix, const char *text) {
-    static char path[128];
-    snprintf(path, sizeof path, "/tmp/nb_test_data_XXXXXX%s", suffix);
-    int fd = mkstemps(path, (int)strlen(suffix));
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    write_file(path, text, strlen(text));
-    return path;
 }
 
 static size_t count_sub(const char *s, const char *sub) {
@@ -443,198 +401,6 @@ START_TEST(real_dataset_folder) {
 }
 END_TEST
 
-/* ---- built-in corpus -------------------------------------------------------------------- */
-
-static int same_split(const bg_split *a, const bg_split *b) {
-    if (a->n != b->n) return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->ex[i].dialogue, b->ex[i].dialogue) || strcmp(a->ex[i].summary, b->ex[i].summary) ||
-            strcmp(a->ex[i].topic, b->ex[i].topic) || strcmp(a->ex[i].id, b->ex[i].id))
-            return 0;
-    return 1;
-}
-
-START_TEST(corpus_deterministic_and_seeded) {
-    bg_split a = {0}, b = {0}, c = {0}, pre = {0};
-    ck_assert_int_eq(bg_corpus_generate(300, 42, &a), 0);
-    ck_assert_int_eq(bg_corpus_generate(300, 42, &b), 0);
-    ck_assert_int_eq(bg_corpus_generate(300, 43, &c), 0);
-    ck_assert_int_eq(bg_corpus_generate(100, 42, &pre), 0);
-    ck_assert_uint_eq(a.n, 300);
-    ck_assert(same_split(&a, &b));
-    size_t differ = 0;
-    for (size_t i = 0; i < a.n; i++)
-        differ += strcmp(a.ex[i].dialogue, c.ex[i].dialogue) != 0;
-    ck_assert_uint_gt(differ, 250);
-    for (size_t i = 0; i < pre.n; i++)
-        ck_assert_str_eq(pre.ex[i].dialogue, a.ex[i].dialogue);
-    /* dialogues within one corpus are varied, not copies */
-    size_t dup = 0;
-    for (size_t i = 1; i < a.n; i++)
-        dup += strcmp(a.ex[i].dialogue, a.ex[i - 1].dialogue) == 0;
-    ck_assert_uint_lt(dup, 3);
-    bg_split_free(&a);
-    bg_split_free(&b);
-    bg_split_free(&c);
-    bg_split_free(&pre);
-}
-END_TEST
-
-/* Every number in the summary appears in the dialogue (the summary states its facts). */
-static void check_facts(const bg_example *e) {
-    for (const char *p = e->summary; *p; p++) {
-        if (!isdigit((unsigned char)*p) || (p > e->summary && isdigit((unsigned char)p[-1]))) continue;
-        char num[32];
-        size_t k = 0;
-        while (isdigit((unsigned char)p[k]) || (p[k] == '.' && isdigit((unsigned char)p[k + 1])) ||
-               (p[k] == ':' && isdigit((unsigned char)p[k + 1])))
-            k++;
-        ck_assert_uint_lt(k, sizeof num);
-        memcpy(num, p, k);
-        num[k] = '\0';
-        ck_assert_msg(strstr(e->dialogue, num), "%s: summary number %s not in dialogue", e->id, num);
-    }
-}
-
-START_TEST(corpus_shape_and_scenarios) {
-    size_t ns = bg_corpus_scenarios();
-    ck_assert_uint_ge(ns, 25);
-    ck_assert_ptr_null(bg_corpus_scenario_name(ns));
-    bg_split s = {0};
-    ck_assert_int_eq(bg_corpus_generate(2000, 1, &s), 0);
-    ck_assert_uint_eq(s.n, 2000);
-    size_t *seen = calloc(ns, sizeof *seen);
-    for (size_t i = 0; i < s.n; i++) {
-        const bg_example *e = &s.ex[i];
-        ck_assert_ptr_nonnull(e->summary);
-        ck_assert_uint_gt(strlen(e->summary), 20);
-        ck_assert_msg(!strchr(e->dialogue, '{') && !strchr(e->summary, '{'), "unexpanded slot in %s", e->id);
-        size_t turns = 0;
-        for (const char *l = e->dialogue; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-            ck_assert_msg(!strncmp(l, BG_TURN_PERSON1, 11) || !strncmp(l, BG_TURN_PERSON2, 11),
-                          "%s: bad turn line", e->id);
-            turns++;
-        }
-        ck_assert_uint_ge(turns, 4);
-        check_facts(e);
-        for (size_t k = 0; k < ns; k++)
-            if (!strcmp(e->topic, bg_corpus_scenario_name(k))) seen[k]++;
-        if (i > 0) ck_assert_str_ne(e->id, s.ex[i - 1].id);
-    }
-    for (size_t k = 0; k < ns; k++)
-        ck_assert_msg(seen[k] > 20, "scenario %s used %zu times", bg_corpus_scenario_name(k), seen[k]);
-    free(seen);
-    bg_split_free(&s);
-    for (size_t k = 0; k < ns; k++) {
-        ck_assert_int_eq(bg_corpus_generate_scene(k, 9, &s), 0);
-        ck_assert_str_eq(s.ex[k].topic, bg_corpus_scenario_name(k));
-    }
-    ck_assert_int_eq(bg_corpus_generate_scene(ns, 9, &s), -1);
-    bg_split_free(&s);
-    bg_split tr = {0}, va = {0};
-    ck_assert_int_eq(bg_corpus_default(5, BG_CORPUS_TRAIN, BG_CORPUS_VAL, &tr, &va), 0);
-    ck_assert_uint_eq(tr.n, 2000);
-    ck_assert_uint_eq(va.n, 200);
-    ck_assert_str_ne(tr.ex[0].dialogue, va.ex[0].dialogue);
-    bg_split_free(&tr);
-    bg_split_free(&va);
-}
-END_TEST
-
-/* ---- token cache ------------------------------------------------------------------------ */
-
-START_TEST(cache_round_trip_and_corruption) {
-    make_tmpdir();
-    char dir[128], path[256], why[512];
-    snprintf(dir, sizeof dir, "%s/sub/nabla", tmpdir); /* created on save */
-    int32_t ids[1000];
-    for (int i = 0; i < 1000; i++)
-        ids[i] = (i * 7919) % 50257 - (i == 3 ? 100 : 0);
-    const char *parts[] = {"train.csv", "encoder.json"};
-    size_t lens[] = {9, 12};
-    uint64_t key = bg_cache_key((const void *const *)parts, lens, 2);
-    int32_t *got = NULL;
-    size_t n = 99;
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
-    ck_assert_ptr_null(got);
-    ck_assert_uint_eq(n, 0);
-    char err[256] = "";
-    ck_assert_msg(bg_cache_save(dir, key, ids, 1000, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_HIT);
-    ck_assert_uint_eq(n, 1000);
-    ck_assert_mem_eq(got, ids, sizeof ids);
-    free(got);
-    ck_assert_int_eq(bg_cache_load(dir, key ^ 1, &got, &n, NULL, 0), BG_CACHE_MISS);
-
-    /* flip one payload byte: checksum mismatch */
-    ck_assert_int_eq(bg_cache_path(dir, key, path, sizeof path), 0);
-    FILE *f = fopen(path, "r+b");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 40 + 123, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, 40 + 123, SEEK_SET);
-    fputc(c ^ 0x5a, f);
-    fclose(f);
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
-    ck_assert_ptr_nonnull(strstr(why, "checksum"));
-    ck_assert_ptr_null(got);
-
-    /* truncated file */
-    ck_assert_int_eq(bg_cache_save(dir, key, ids, 1000, err, sizeof err), 0);
-    ck_assert_int_eq(truncate(path, 40 + 4 * 500), 0);
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
-    ck_assert_int_eq(truncate(path, 10), 0);
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
-
-    /* a huge count in a short file must not allocate or crash */
-    unsigned char hdr[40] = {'N', 'B', 'T', 'O', 'K', 'C', 0, 1, 1, 0, 0, 0, 4, 0, 0, 0};
-    for (int i = 0; i < 8; i++)
-        hdr[16 + i] = (unsigned char)(key >> (8 * i));
-    memset(hdr + 24, 0xff, 8);
-    write_file(path, (const char *)hdr, sizeof hdr);
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
-    write_file(path, "garbage garbage garbage garbage garbage garbage", 47);
-    ck_assert_int_eq(bg_cache_load(dir, key, &got, &n, why, sizeof why), BG_CACHE_MISS);
-    ck_assert_ptr_nonnull(strstr(why, "magic"));
-
-    /* empty token list round-trips; save into a path that is a file fails cleanly */
-    ck_assert_int_eq(bg_cache_save(dir, 7, NULL, 0, err, sizeof err), 0);
-    ck_assert_int_eq(bg_cache_load(dir, 7, &got, &n, NULL, 0), BG_CACHE_HIT);
-    ck_assert_uint_eq(n, 0);
-    free(got);
-    ck_assert_int_eq(bg_cache_save(path, 7, ids, 3, err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, path));
-    rm_dir(dir);
-    snprintf(dir, sizeof dir, "%s/sub", tmpdir);
-    rm_dir(dir);
-    rm_dir(tmpdir);
-}
-END_TEST
-
-START_TEST(cache_keys) {
-    const char *ab_c[] = {"ab", "c"}, *a_bc[] = {"a", "bc"};
-    size_t l21[] = {2, 1}, l12[] = {1, 2};
-    uint64_t k1 = bg_cache_key((const void *const *)ab_c, l21, 2);
-    uint64_t k2 = bg_cache_key((const void *const *)a_bc, l12, 2);
-    ck_assert_uint_ne(k1, k2);
-    ck_assert_uint_eq(k1, bg_cache_key((const void *const *)ab_c, l21, 2));
-    /* FNV-1a 64 of "a" is a published test vector */
-    ck_assert_uint_eq(bg_hash_bytes(BG_FNV_OFFSET, "a", 1), 0xaf63dc4c8601ec8cull);
-    const char *p = temp_file(".txt", "one");
-    uint64_t h1 = BG_FNV_OFFSET, h2 = BG_FNV_OFFSET, b1 = BG_FNV_OFFSET, b2 = BG_FNV_OFFSET;
-    ck_assert_int_eq(bg_hash_file_stat(&h1, p), 0);
-    ck_assert_int_eq(bg_hash_file_bytes(&b1, p), 0);
-    write_file(p, "two!", 4);
-    ck_assert_int_eq(bg_hash_file_stat(&h2, p), 0);
-    ck_assert_int_eq(bg_hash_file_bytes(&b2, p), 0);
-    ck_assert_uint_ne(h1, h2);
-    ck_assert_uint_ne(b1, b2);
-    unlink(p);
-    ck_assert_int_eq(bg_hash_file_stat(&h1, p), -1);
-    ck_assert_int_eq(bg_hash_file_bytes(&h1, p), -1);
-}
-END_TEST
-
 Suite *make_suite(void) {
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("core");
@@ -648,10 +414,6 @@ Suite *make_suite(void) {
     tcase_add_test(tc, dataset_folder_and_single_file);
     tcase_add_test(tc, carve_keeps_same_id_together);
     tcase_add_test(tc, format_document_and_corpus);
-    tcase_add_test(tc, corpus_deterministic_and_seeded);
-    tcase_add_test(tc, corpus_shape_and_scenarios);
-    tcase_add_test(tc, cache_round_trip_and_corruption);
-    tcase_add_test(tc, cache_keys);
     suite_add_tcase(s, tc);
     if (nb_test_data_dir()) {
         TCase *real = tcase_create("dialogsum");

@@ -1,5 +1,7 @@
-/* plot.c - the loss plot: a matplotlib-like line chart rendered to PNG. */
-#include "examples/babygpt/plot.h"
+/* plot.c - the loss plot: a matplotlib-like line chart rendered to PNG. The data limits, the
+ * layout (axes box, grid, spines, series, legend, title and axis labels) and the PNG file; the
+ * drawing primitives are in plot_canvas.c and the tick values in plot_ticks.c. */
+#include "examples/babygpt/plot_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,7 +23,6 @@
 #include <stb/stb_image_write.h>
 #pragma GCC diagnostic pop
 
-#define MAX_TICKS 64
 #define MARKER_MAX_POINTS 60
 
 /* matplotlib's default color cycle (tab10). */
@@ -34,217 +35,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* ---- canvas ------------------------------------------------------------ */
-
-typedef struct {
-    unsigned char *px;
-    int w, h;
-} canvas;
-
-static void blend(canvas *c, int x, int y, unsigned rgb, double a) {
-    if (x < 0 || y < 0 || x >= c->w || y >= c->h || !(a > 0)) return;
-    if (a > 1) a = 1;
-    unsigned char *p = c->px + ((size_t)y * (size_t)c->w + (size_t)x) * 3;
-    for (int k = 0; k < 3; k++) {
-        double v = (rgb >> (16 - 8 * k)) & 0xFF;
-        p[k] = (unsigned char)lround(p[k] + (v - p[k]) * a);
-    }
-}
-
-static void fill_rect(canvas *c, int x0, int y0, int x1, int y1, unsigned rgb, double a) {
-    for (int y = y0; y <= y1; y++)
-        for (int x = x0; x <= x1; x++) blend(c, x, y, rgb, a);
-}
-
-static void draw_text(canvas *c, const bg_font *f, const char *s, double px, double x, double y,
-                      double align, int rot) {
-    if (f) bg_text_draw(f, s, px, c->px, c->w, c->h, x, y, align, rot, 0x000000);
-}
-
-/* ---- anti-aliased coverage (lines, discs, rounded boxes) ---------------- */
-
-typedef struct {
-    float *a;
-    int x0, y0, w, h; /* canvas position of the coverage buffer */
-} cover;
-
-static void cov_put(cover *cv, int x, int y, double a) {
-    if (x < 0 || y < 0 || x >= cv->w || y >= cv->h || !(a > 0)) return;
-    float *p = cv->a + (size_t)y * (size_t)cv->w + (size_t)x;
-    if (a > *p) *p = (float)(a > 1 ? 1 : a);
-}
-
-/* A round-capped segment of half-width hw (canvas coordinates, pixel centers at +.5). */
-static void cov_segment(cover *cv, double x0, double y0, double x1, double y1, double hw) {
-    x0 -= cv->x0, x1 -= cv->x0, y0 -= cv->y0, y1 -= cv->y0;
-    double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
-    int ix0 = (int)floor(fmin(x0, x1) - hw - 1), ix1 = (int)ceil(fmax(x0, x1) + hw + 1);
-    int iy0 = (int)floor(fmin(y0, y1) - hw - 1), iy1 = (int)ceil(fmax(y0, y1) + hw + 1);
-    if (ix0 < 0) ix0 = 0;
-    if (iy0 < 0) iy0 = 0;
-    if (ix1 >= cv->w) ix1 = cv->w - 1;
-    if (iy1 >= cv->h) iy1 = cv->h - 1;
-    for (int y = iy0; y <= iy1; y++)
-        for (int x = ix0; x <= ix1; x++) {
-            double px = x + 0.5 - x0, py = y + 0.5 - y0;
-            double t = len2 > 0 ? (px * dx + py * dy) / len2 : 0;
-            t = t < 0 ? 0 : t > 1 ? 1 : t;
-            double ex = px - t * dx, ey = py - t * dy;
-            cov_put(cv, x, y, hw + 0.5 - sqrt(ex * ex + ey * ey));
-        }
-}
-
-static void cov_disc(cover *cv, double cx, double cy, double r) {
-    cov_segment(cv, cx, cy, cx, cy, r);
-}
-
-static void cov_composite(canvas *c, cover *cv, unsigned rgb, double alpha) {
-    for (int y = 0; y < cv->h; y++)
-        for (int x = 0; x < cv->w; x++) {
-            float *p = cv->a + (size_t)y * (size_t)cv->w + (size_t)x;
-            if (*p > 0) blend(c, cv->x0 + x, cv->y0 + y, rgb, *p * alpha);
-            *p = 0;
-        }
-}
-
-/* Signed distance from (px, py) to a rounded box (negative inside). */
-static double rbox_dist(double px, double py, double x0, double y0, double x1, double y1,
-                        double r) {
-    double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    double qx = fabs(px - cx) - ((x1 - x0) / 2 - r), qy = fabs(py - cy) - ((y1 - y0) / 2 - r);
-    double ox = fmax(qx, 0), oy = fmax(qy, 0);
-    return sqrt(ox * ox + oy * oy) + fmin(fmax(qx, qy), 0) - r;
-}
-
-/* Legend frame: white fill at 80% and a 1px light-gray edge, rounded. */
-static void draw_frame(canvas *c, double x0, double y0, double x1, double y1, double r) {
-    for (int y = (int)floor(y0) - 1; y <= (int)ceil(y1) + 1; y++)
-        for (int x = (int)floor(x0) - 1; x <= (int)ceil(x1) + 1; x++) {
-            double d = rbox_dist(x + 0.5, y + 0.5, x0, y0, x1, y1, r);
-            double fill = fmin(fmax(0.5 - d, 0), 1), edge = fmin(fmax(1 - fabs(d + 0.5), 0), 1);
-            blend(c, x, y, 0xffffff, 0.8 * fill);
-            blend(c, x, y, 0xcccccc, edge);
-        }
-}
-
-/* ---- ticks ------------------------------------------------------------- */
-
-typedef struct {
-    double v[MAX_TICKS]; /* tick values (data units) */
-    double pos[MAX_TICKS];
-    char lab[MAX_TICKS][32];
-    int n;
-} ticks;
-
-/* Decimals needed to print multiples of step exactly (0..9). */
-static int step_decimals(double step) {
-    for (int d = 0; d < 10; d++) {
-        double s = step * pow(10, d);
-        if (fabs(s - round(s)) < 1e-6 * fmax(1.0, s)) return d;
-    }
-    return 9;
-}
-
-/* Formats a linear tick value; big values get k/M/G/T suffixes, tiny or huge
- * ones one shared exponent (1.25e-5). */
-static void fmt_linear(char *buf, size_t n, double v, double step, double maxabs) {
-    static const char *suf[] = {"k", "M", "G", "T"};
-    if (fabs(v) < step * 1e-6) v = 0;
-    if (maxabs >= 1e5 && maxabs < 1e15) {
-        int e = 0;
-        double unit = 1e3;
-        while (e < 3 && maxabs >= unit * 1e3) unit *= 1e3, e++;
-        if (v == 0) snprintf(buf, n, "0");
-        else snprintf(buf, n, "%.*f%s", step_decimals(step / unit), v / unit, suf[e]);
-    } else if ((maxabs > 0 && maxabs < 1e-4) || maxabs >= 1e15 || step_decimals(step) > 6) {
-        int e = maxabs > 0 ? (int)floor(log10(maxabs)) : 0; /* one exponent for the axis */
-        double unit = pow(10, e);
-        snprintf(buf, n, "%.*fe%d", step_decimals(step / unit), v / unit, e);
-    } else {
-        snprintf(buf, n, "%.*f", step_decimals(step), v);
-    }
-}
-
-static void fmt_log(char *buf, size_t n, double v) {
-    if (v >= 1e-4 && v < 1e6) {
-        snprintf(buf, n, "%g", v);
-        return;
-    }
-    int e = (int)floor(log10(v) + 1e-9);
-    double mant = v / pow(10, e);
-    if (fabs(mant - 1) < 1e-6) snprintf(buf, n, "1e%d", e);
-    else snprintf(buf, n, "%.3ge%d", mant, e);
-}
-
-/* matplotlib's MaxNLocator: at most nbins+1 ticks at multiples of 1/2/2.5/5 x 10^k. */
-static void linear_ticks(ticks *t, double lo, double hi, int nbins) {
-    static const double mult[] = {1, 2, 2.5, 5, 10};
-    t->n = 0;
-    if (nbins < 1) nbins = 1;
-    double raw = (hi - lo) / nbins;
-    if (!(raw > 0) || !isfinite(raw)) return;
-    double scale = pow(10, floor(log10(raw)));
-    double maxabs = fmax(fabs(lo), fabs(hi));
-    for (int i = 0; i < 5; i++) {
-        double step = mult[i] * scale;
-        double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
-        if (k1 - k0 + 1 > nbins + 1 || k1 - k0 + 1 > MAX_TICKS) continue;
-        for (double k = k0; k <= k1 && t->n < MAX_TICKS; k++) {
-            double v = k * step;
-            maxabs = fmax(maxabs, fabs(v));
-            t->v[t->n++] = v;
-        }
-        for (int j = 0; j < t->n; j++)
-            fmt_linear(t->lab[j], sizeof t->lab[j], t->v[j], step, maxabs);
-        return;
-    }
-}
-
-/* Log axis ticks; lo/hi are log10 limits, values are stored as log10 too. */
-static void log_ticks(ticks *t, double lo, double hi, int nbins) {
-    static const int sets[5][10] = {{1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 5, 7}, {1, 2, 5},
-                                    {1, 3}, {1}};
-    t->n = 0;
-    int d0 = (int)ceil(lo - 1e-9), d1 = (int)floor(hi + 1e-9);
-    if (d1 - d0 + 1 >= 3) { /* decades, every stride-th */
-        int stride = 1;
-        while ((d1 - d0) / stride + 1 > nbins + 1) stride++;
-        for (int d = (int)(ceil(d0 / (double)stride) * stride); d <= d1 && t->n < MAX_TICKS;
-             d += stride) {
-            t->v[t->n] = d;
-            fmt_log(t->lab[t->n], sizeof t->lab[t->n], pow(10, d));
-            t->n++;
-        }
-        return;
-    }
-    for (int s = 0; s < 5; s++) {
-        double tmp[MAX_TICKS];
-        int n = 0;
-        for (int d = (int)floor(lo) - 1; d <= (int)ceil(hi) && n < MAX_TICKS; d++)
-            for (int i = 0; i < 10 && sets[s][i] && n < MAX_TICKS; i++) {
-                double lv = log10(sets[s][i]) + d;
-                if (lv >= lo - 1e-9 && lv <= hi + 1e-9) tmp[n++] = lv;
-            }
-        if (n > nbins + 1 || n < 3) continue;
-        for (int i = 0; i < n; i++) {
-            t->v[i] = tmp[i];
-            fmt_log(t->lab[i], sizeof t->lab[i], pow(10, tmp[i]));
-        }
-        t->n = n;
-        return;
-    }
-    /* Under half a decade: plain nice ticks, placed logarithmically. */
-    linear_ticks(t, pow(10, lo), pow(10, hi), nbins);
-    int k = 0;
-    for (int i = 0; i < t->n; i++)
-        if (t->v[i] > 0) {
-            t->v[k] = log10(t->v[i]);
-            memmove(t->lab[k], t->lab[i], sizeof t->lab[i]);
-            k++;
-        }
-    t->n = k;
 }
 
 /* ---- data -------------------------------------------------------------- */
@@ -297,8 +87,8 @@ static int data_limits(const bg_series *s, size_t ns, int log_y, limits *L) {
 typedef struct {
     const bg_font *font;
     double fs_tick, fs_title, lw, ticklen, tickpad, labelpad, titlepad, margin;
-    int thick;                 /* spine / tick / grid width in pixels */
-    int ax0, ay0, ax1, ay1;    /* axes box, inclusive pixel bounds */
+    int thick;              /* spine / tick / grid width in pixels */
+    int ax0, ay0, ax1, ay1; /* axes box, inclusive pixel bounds */
     limits L;
     int log_y;
 } frame;
@@ -327,41 +117,44 @@ static double map_y(const frame *F, double y) {
     return F->ay0 + 0.5 + (F->L.yhi - y) / (F->L.yhi - F->L.ylo) * (F->ay1 - F->ay0);
 }
 
-static double max_label_w(const frame *F, const ticks *t) {
+static double max_label_w(const frame *F, const bg_ticks *t) {
     double m = 0;
-    for (int i = 0; i < t->n; i++) m = fmax(m, text_w(F, t->lab[i], F->fs_tick));
+    for (int i = 0; i < t->n; i++)
+        m = fmax(m, text_w(F, t->lab[i], F->fs_tick));
     return m;
 }
 
 /* Picks tick counts like matplotlib ('auto' nbins, at most 9) that do not overlap. */
-static void make_yticks(const frame *F, ticks *t) {
+static void make_yticks(const frame *F, bg_ticks *t) {
     double ph = F->ay1 - F->ay0, lh = fmax(text_h(F, F->fs_tick), 8);
     int nb = (int)fmin(9, fmax(1, ph / (F->fs_tick * 2)));
     for (; nb >= 1; nb--) {
-        if (F->log_y) log_ticks(t, F->L.ylo, F->L.yhi, nb);
-        else linear_ticks(t, F->L.ylo, F->L.yhi, nb);
+        if (F->log_y)
+            bg_ticks_log(t, F->L.ylo, F->L.yhi, nb);
+        else
+            bg_ticks_linear(t, F->L.ylo, F->L.yhi, nb);
         if (t->n < 2 || fabs(map_y(F, t->v[1]) - map_y(F, t->v[0])) > lh * 1.3) break;
     }
-    for (int i = 0; i < t->n; i++) t->pos[i] = map_y(F, t->v[i]);
+    for (int i = 0; i < t->n; i++)
+        t->pos[i] = map_y(F, t->v[i]);
 }
 
-static void make_xticks(const frame *F, ticks *t) {
+static void make_xticks(const frame *F, bg_ticks *t) {
     double pw = F->ax1 - F->ax0;
     int nb = (int)fmin(9, fmax(1, pw / (F->fs_tick * 3)));
     for (; nb >= 1; nb--) {
-        linear_ticks(t, F->L.xlo, F->L.xhi, nb);
-        if (t->n < 2 ||
-            map_x(F, t->v[1]) - map_x(F, t->v[0]) > max_label_w(F, t) + F->fs_tick)
-            break;
+        bg_ticks_linear(t, F->L.xlo, F->L.xhi, nb);
+        if (t->n < 2 || map_x(F, t->v[1]) - map_x(F, t->v[0]) > max_label_w(F, t) + F->fs_tick) break;
     }
-    for (int i = 0; i < t->n; i++) t->pos[i] = map_x(F, t->v[i]);
+    for (int i = 0; i < t->n; i++)
+        t->pos[i] = map_x(F, t->v[i]);
 }
 
 /* Places the axes box around the text, like matplotlib's tight_layout. */
-static int place_axes(frame *F, const bg_plot_opts *o, int W, int H, ticks *xt, ticks *yt) {
+static int place_axes(frame *F, const bg_plot_opts *o, int W, int H, bg_ticks *xt, bg_ticks *yt) {
     int has_title = o->title && *o->title && F->font;
-    F->ay0 = (int)lround(F->margin + (has_title ? text_h(F, F->fs_title) + F->titlepad
-                                                : text_h(F, F->fs_tick) / 2));
+    F->ay0 = (int)lround(F->margin +
+                         (has_title ? text_h(F, F->fs_title) + F->titlepad : text_h(F, F->fs_tick) / 2));
     F->ay1 = (int)lround(H - 1 - F->margin - text_h(F, F->fs_tick) - F->tickpad - F->ticklen -
                          (F->font ? text_h(F, F->fs_tick) + F->labelpad : 0));
     F->ax0 = 0, F->ax1 = W - 1;
@@ -373,8 +166,8 @@ static int place_axes(frame *F, const bg_plot_opts *o, int W, int H, ticks *xt, 
     if (F->ax1 - F->ax0 < 20) return -1;
     make_xticks(F, xt);
     if (xt->n > 0) { /* keep the last x tick label inside the image */
-        double over = xt->pos[xt->n - 1] + text_w(F, xt->lab[xt->n - 1], F->fs_tick) / 2 -
-                      (W - 1 - F->margin);
+        double over =
+            xt->pos[xt->n - 1] + text_w(F, xt->lab[xt->n - 1], F->fs_tick) / 2 - (W - 1 - F->margin);
         if (over > 0 && F->ax1 - over - F->ax0 >= 20) {
             F->ax1 -= (int)ceil(over);
             make_xticks(F, xt);
@@ -383,36 +176,36 @@ static int place_axes(frame *F, const bg_plot_opts *o, int W, int H, ticks *xt, 
     return 0;
 }
 
-static void draw_grid(canvas *c, const frame *F, const ticks *xt, const ticks *yt) {
+static void draw_grid(bg_canvas *c, const frame *F, const bg_ticks *xt, const bg_ticks *yt) {
     int t = F->thick;
     for (int i = 0; i < xt->n; i++) { /* grid */
         int x = (int)floor(xt->pos[i]);
-        if (x > F->ax0 && x < F->ax1) fill_rect(c, x, F->ay0, x + t - 1, F->ay1, 0xb0b0b0, 0.35);
+        if (x > F->ax0 && x < F->ax1) bg_canvas_fill(c, x, F->ay0, x + t - 1, F->ay1, 0xb0b0b0, 0.35);
     }
     for (int i = 0; i < yt->n; i++) {
         int y = (int)floor(yt->pos[i]);
-        if (y > F->ay0 && y < F->ay1) fill_rect(c, F->ax0, y, F->ax1, y + t - 1, 0xb0b0b0, 0.35);
+        if (y > F->ay0 && y < F->ay1) bg_canvas_fill(c, F->ax0, y, F->ax1, y + t - 1, 0xb0b0b0, 0.35);
     }
 }
 
-static void draw_spines(canvas *c, const frame *F, const ticks *xt, const ticks *yt) {
+static void draw_spines(bg_canvas *c, const frame *F, const bg_ticks *xt, const bg_ticks *yt) {
     int t = F->thick, tl = (int)lround(F->ticklen);
-    fill_rect(c, F->ax0, F->ay0, F->ax1 + t - 1, F->ay0 + t - 1, 0, 1);
-    fill_rect(c, F->ax0, F->ay1, F->ax1 + t - 1, F->ay1 + t - 1, 0, 1);
-    fill_rect(c, F->ax0, F->ay0, F->ax0 + t - 1, F->ay1 + t - 1, 0, 1);
-    fill_rect(c, F->ax1, F->ay0, F->ax1 + t - 1, F->ay1 + t - 1, 0, 1);
+    bg_canvas_fill(c, F->ax0, F->ay0, F->ax1 + t - 1, F->ay0 + t - 1, 0, 1);
+    bg_canvas_fill(c, F->ax0, F->ay1, F->ax1 + t - 1, F->ay1 + t - 1, 0, 1);
+    bg_canvas_fill(c, F->ax0, F->ay0, F->ax0 + t - 1, F->ay1 + t - 1, 0, 1);
+    bg_canvas_fill(c, F->ax1, F->ay0, F->ax1 + t - 1, F->ay1 + t - 1, 0, 1);
     double base = F->ay1 + t + F->ticklen + F->tickpad + ascent(F, F->fs_tick);
     for (int i = 0; i < xt->n; i++) {
         int x = (int)floor(xt->pos[i]);
-        fill_rect(c, x, F->ay1 + t, x + t - 1, F->ay1 + t - 1 + tl, 0, 1);
-        draw_text(c, F->font, xt->lab[i], F->fs_tick, xt->pos[i], base, 0.5, 0);
+        bg_canvas_fill(c, x, F->ay1 + t, x + t - 1, F->ay1 + t - 1 + tl, 0, 1);
+        bg_canvas_text(c, F->font, xt->lab[i], F->fs_tick, xt->pos[i], base, 0.5, 0);
     }
     double mid = ascent(F, F->fs_tick) * 0.36; /* ~ half the digit height */
     for (int i = 0; i < yt->n; i++) {
         int y = (int)floor(yt->pos[i]);
-        fill_rect(c, F->ax0 - tl, y, F->ax0 - 1, y + t - 1, 0, 1);
-        draw_text(c, F->font, yt->lab[i], F->fs_tick, F->ax0 - tl - F->tickpad, yt->pos[i] + mid,
-                  1.0, 0);
+        bg_canvas_fill(c, F->ax0 - tl, y, F->ax0 - 1, y + t - 1, 0, 1);
+        bg_canvas_text(c, F->font, yt->lab[i], F->fs_tick, F->ax0 - tl - F->tickpad, yt->pos[i] + mid, 1.0,
+                       0);
     }
 }
 
@@ -425,7 +218,7 @@ static int series_markers(const bg_series *s, int log_y) {
     return n <= MARKER_MAX_POINTS;
 }
 
-static void draw_series(canvas *c, const frame *F, cover *cv, const bg_series *s, unsigned rgb) {
+static void draw_series(bg_canvas *c, const frame *F, bg_cover *cv, const bg_series *s, unsigned rgb) {
     int markers = series_markers(s, F->log_y);
     double hw = F->lw / 2, r = F->lw * 1.6;
     for (size_t i = 0; i < s->n; i++) {
@@ -436,14 +229,14 @@ static void draw_series(canvas *c, const frame *F, cover *cv, const bg_series *s
         int next = i + 1 < s->n && point_ok(s, i + 1, F->log_y, &px, &py);
         if (prev) {
             point_ok(s, i - 1, F->log_y, &px, &py);
-            cov_segment(cv, map_x(F, px), map_y(F, py), cx, cy, hw);
+            bg_cover_segment(cv, map_x(F, px), map_y(F, py), cx, cy, hw);
         }
-        if (markers || (!prev && !next)) cov_disc(cv, cx, cy, r);
+        if (markers || (!prev && !next)) bg_cover_disc(cv, cx, cy, r);
     }
-    cov_composite(c, cv, rgb, 1.0);
+    bg_cover_composite(c, cv, rgb, 1.0);
 }
 
-static void draw_legend(canvas *c, const frame *F, cover *cv, const bg_series *s, size_t ns,
+static void draw_legend(bg_canvas *c, const frame *F, bg_cover *cv, const bg_series *s, size_t ns,
                         const unsigned *col) {
     double fs = F->fs_tick, bp = 0.4 * fs, hl = 2.0 * fs, tp = 0.8 * fs, ls = 0.5 * fs;
     double rowh = text_h(F, fs), wmax = 0;
@@ -453,22 +246,21 @@ static void draw_legend(canvas *c, const frame *F, cover *cv, const bg_series *s
     if (!F->font || n == 0) return;
     double bw = 2 * bp + hl + tp + wmax, bh = 2 * bp + n * rowh + (n - 1) * ls;
     double x1 = F->ax1 + 0.5 - 0.5 * fs, y0 = F->ay0 + 0.5 + 0.5 * fs, x0 = x1 - bw;
-    draw_frame(c, x0, y0, x1, y0 + bh, 0.2 * fs);
+    bg_canvas_frame(c, x0, y0, x1, y0 + bh, 0.2 * fs);
     double y = y0 + bp;
     for (size_t k = 0; k < ns; k++) {
         if (!s[k].label || !*s[k].label) continue;
         double base = y + ascent(F, fs), yc = base - 0.36 * ascent(F, fs);
         double lx = x0 + bp;
-        cov_segment(cv, lx, yc, lx + hl, yc, F->lw / 2);
-        if (series_markers(&s[k], F->log_y)) cov_disc(cv, lx + hl / 2, yc, F->lw * 1.6);
-        cov_composite(c, cv, col[k], 1.0);
-        draw_text(c, F->font, s[k].label, fs, lx + hl + tp, base, 0.0, 0);
+        bg_cover_segment(cv, lx, yc, lx + hl, yc, F->lw / 2);
+        if (series_markers(&s[k], F->log_y)) bg_cover_disc(cv, lx + hl / 2, yc, F->lw * 1.6);
+        bg_cover_composite(c, cv, col[k], 1.0);
+        bg_canvas_text(c, F->font, s[k].label, fs, lx + hl + tp, base, 0.0, 0);
         y += rowh + ls;
     }
 }
 
-static int check_args(const bg_plot_opts *o, const bg_series *s, size_t ns, char *err,
-                      size_t errlen) {
+static int check_args(const bg_plot_opts *o, const bg_series *s, size_t ns, char *err, size_t errlen) {
     if (o->width && (o->width < 160 || o->width > 8192)) {
         seterr(err, errlen, "plot: width %d out of range 160..8192", o->width);
         return -1;
@@ -490,8 +282,8 @@ static int check_args(const bg_plot_opts *o, const bg_series *s, size_t ns, char
     return 0;
 }
 
-unsigned char *bg_plot_rgb(const bg_plot_opts *opts, const bg_series *s, size_t ns, int *w,
-                           int *h, char *err, size_t errlen) {
+unsigned char *bg_plot_rgb(const bg_plot_opts *opts, const bg_series *s, size_t ns, int *w, int *h, char *err,
+                           size_t errlen) {
     bg_plot_opts o = opts ? *opts : (bg_plot_opts){0};
     if (!w || !h) {
         seterr(err, errlen, "plot: NULL width/height output pointer");
@@ -517,10 +309,10 @@ unsigned char *bg_plot_rgb(const bg_plot_opts *opts, const bg_series *s, size_t 
     F.ticklen = 3.5 * pt, F.tickpad = 3.5 * pt, F.labelpad = 4 * pt, F.titlepad = 6 * pt;
     F.margin = 8 * pt;
     F.thick = (int)fmax(1, lround(0.8 * pt));
-    canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
-    cover cv = {0};
+    bg_canvas c = {malloc((size_t)W * (size_t)H * 3), W, H};
+    bg_cover cv = {0};
     unsigned *col = malloc((ns ? ns : 1) * sizeof *col);
-    ticks *tk = malloc(2 * sizeof *tk);
+    bg_ticks *tk = malloc(2 * sizeof *tk);
     if (!c.px || !col || !tk) {
         seterr(err, errlen, "plot: out of memory for a %dx%d image", W, H);
         goto fail;
@@ -530,14 +322,14 @@ unsigned char *bg_plot_rgb(const bg_plot_opts *opts, const bg_series *s, size_t 
         seterr(err, errlen, "plot: %dx%d is too small for the chart layout", W, H);
         goto fail;
     }
-    cv = (cover){calloc((size_t)W * (size_t)H, sizeof(float)), 0, 0, W, H};
+    cv = (bg_cover){calloc((size_t)W * (size_t)H, sizeof(float)), 0, 0, W, H};
     if (!cv.a) {
         seterr(err, errlen, "plot: out of memory for a %dx%d image", W, H);
         goto fail;
     }
     draw_grid(&c, &F, &tk[0], &tk[1]);
     /* Series are clipped to the axes box (the spines' inner half included). */
-    cover clip = {cv.a, F.ax0, F.ay0, F.ax1 - F.ax0 + F.thick, F.ay1 - F.ay0 + F.thick};
+    bg_cover clip = {cv.a, F.ax0, F.ay0, F.ax1 - F.ax0 + F.thick, F.ay1 - F.ay0 + F.thick};
     for (size_t i = 0; i < ns; i++) {
         col[i] = s[i].rgb ? s[i].rgb & 0xFFFFFFu : tab10[i % 10];
         draw_series(&c, &F, &clip, &s[i], col[i]);
@@ -550,16 +342,19 @@ unsigned char *bg_plot_rgb(const bg_plot_opts *opts, const bg_series *s, size_t 
         if (tw > W - 2 * F.margin) fs = fmax(6, fs * (W - 2 * F.margin) / tw);
         tw = text_w(&F, o.title, fs);
         double x = fmin(fmax(cxm, F.margin + tw / 2), W - F.margin - tw / 2);
-        draw_text(&c, font, o.title, fs, x, F.ay0 - F.titlepad - (text_h(&F, fs) -
-                  ascent(&F, fs)), 0.5, 0);
+        bg_canvas_text(&c, font, o.title, fs, x, F.ay0 - F.titlepad - (text_h(&F, fs) - ascent(&F, fs)), 0.5,
+                       0);
     }
-    double xb = F.ay1 + F.thick + F.ticklen + F.tickpad + text_h(&F, F.fs_tick) + F.labelpad +
-                ascent(&F, F.fs_tick);
-    draw_text(&c, font, o.xlabel, F.fs_tick, cxm, xb, 0.5, 0);
-    draw_text(&c, font, o.ylabel, F.fs_tick, F.margin + ascent(&F, F.fs_tick), cym, 0.5, 1);
-    if (!font) seterr(err, errlen, "plot: drew the chart without text: %s", fwarn);
-    else if (fwarn[0]) seterr(err, errlen, "plot: %s", fwarn);
-    else if (err && errlen) err[0] = '\0';
+    double xb =
+        F.ay1 + F.thick + F.ticklen + F.tickpad + text_h(&F, F.fs_tick) + F.labelpad + ascent(&F, F.fs_tick);
+    bg_canvas_text(&c, font, o.xlabel, F.fs_tick, cxm, xb, 0.5, 0);
+    bg_canvas_text(&c, font, o.ylabel, F.fs_tick, F.margin + ascent(&F, F.fs_tick), cym, 0.5, 1);
+    if (!font)
+        seterr(err, errlen, "plot: drew the chart without text: %s", fwarn);
+    else if (fwarn[0])
+        seterr(err, errlen, "plot: %s", fwarn);
+    else if (err && errlen)
+        err[0] = '\0';
     bg_font_free(font);
     free(cv.a), free(col), free(tk);
     *w = W, *h = H;
@@ -580,8 +375,8 @@ static void sink_write(void *ctx, void *data, int size) {
     if (!k->bad && size > 0 && fwrite(data, 1, (size_t)size, k->fp) != (size_t)size) k->bad = 1;
 }
 
-int bg_plot_png(const char *path, const bg_plot_opts *o, const bg_series *s, size_t n_series,
-                char *err, size_t errlen) {
+int bg_plot_png(const char *path, const bg_plot_opts *o, const bg_series *s, size_t n_series, char *err,
+                size_t errlen) {
     if (!path || !*path) {
         seterr(err, errlen, "plot: no output path given");
         return -1;
@@ -618,8 +413,7 @@ int bg_plot_png(const char *path, const bg_plot_opts *o, const bg_series *s, siz
     if (fclose(k.fp) != 0 && !e) e = errno;
     free(px);
     if (!ok || k.bad || e) {
-        seterr(err, errlen, "plot: cannot write '%s': %s", tmp,
-               e ? strerror(e) : "PNG encoder failed");
+        seterr(err, errlen, "plot: cannot write '%s': %s", tmp, e ? strerror(e) : "PNG encoder failed");
         unlink(tmp), free(tmp);
         return -1;
     }

@@ -10,7 +10,9 @@
  * common system font.  With no usable font the chart is still drawn, without
  * text, and a warning is left in the caller's error buffer; the call succeeds.
  *
- * The text rendering helpers (font.c) are declared at the end of this file. */
+ * The chart is drawn in plot.c (layout), plot_canvas.c (drawing primitives) and
+ * plot_ticks.c (tick values), which share plot_internal.h.  The text rendering
+ * helpers (font.c) are declared at the end of this file. */
 #ifndef BG_PLOT_H
 #define BG_PLOT_H
 
@@ -43,14 +45,14 @@ typedef struct {
  * Returns 0 on success, with err set to "" or to a warning (e.g. no font found,
  * so no text); returns -1 on bad arguments or I/O failure with one message in
  * err (naming the path).  err may be NULL / errlen 0.  Sizes: 160..8192 px. */
-int bg_plot_png(const char *path, const bg_plot_opts *o, const bg_series *s, size_t n_series,
-                char *err, size_t errlen);
+int bg_plot_png(const char *path, const bg_plot_opts *o, const bg_series *s, size_t n_series, char *err,
+                size_t errlen);
 
 /* Renders the same chart into a newly malloc'd RGB buffer (w*h*3 bytes, row
  * major, caller frees) instead of a file; *w, *h receive the size.  Returns
  * NULL on error with a message in err; warnings as for bg_plot_png. */
-unsigned char *bg_plot_rgb(const bg_plot_opts *o, const bg_series *s, size_t n_series, int *w,
-                           int *h, char *err, size_t errlen);
+unsigned char *bg_plot_rgb(const bg_plot_opts *o, const bg_series *s, size_t n_series, int *w, int *h,
+                           char *err, size_t errlen);
 
 /* ---- Text rendering (font.c) ------------------------------------------ */
 
@@ -100,7 +102,7 @@ int bg_text_render(const bg_font *f, const char *s, double px, bg_text_mask *m);
  * at x by align (0 left, 0.5 centered, 1 right).  rot != 0: turned 90 degrees
  * counter-clockwise (reads bottom to top), baseline on column x, aligned at y.
  * Returns 0, or -1 on bad arguments / out of memory (nothing drawn). */
-int bg_text_draw(const bg_font *f, const char *s, double px, unsigned char *img, int w, int h,
-                 double x, double y, double align, int rot, unsigned rgb);
+int bg_text_draw(const bg_font *f, const char *s, double px, unsigned char *img, int w, int h, double x,
+                 double y, double align, int rot, unsigned rgb);
 
 #endif
