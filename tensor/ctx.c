@@ -14,9 +14,12 @@
  * bump pointer when it ends at the top of the current chunk) and later
  * storages take an exact fit, else the smallest block that fits, split. The
  * same sequence of calls after a reset gives the same addresses. */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "backends/backend.h"
 #include "tensor/internal.h"
@@ -106,9 +109,35 @@ nb_ctx *nb_ctx_new(size_t chunk_bytes) {
     return c;
 }
 
+/* Host memory held by every context's chunks, and the most it may reach: the machine's
+ * physical memory, or NABLA_HOST_MEMORY_MB. Past it a chunk is refused with a message, where
+ * the kernel would otherwise let the allocation succeed and kill the process when it touches
+ * the memory. */
+static atomic_size_t host_held;
+
+static size_t host_limit(void) {
+    static atomic_size_t lim; /* 0: not read yet; SIZE_MAX: no limit */
+    size_t l = atomic_load(&lim);
+    if (l) return l;
+    const char *e = getenv("NABLA_HOST_MEMORY_MB");
+    char *end = NULL;
+    unsigned long long mb = e && *e ? strtoull(e, &end, 10) : 0;
+    if (e && *e && end && !*end && mb > 0 && mb < ((unsigned long long)SIZE_MAX >> 20))
+        l = (size_t)mb << 20;
+    else {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        l = pages > 0 && page > 0 && (unsigned long long)pages < SIZE_MAX / (size_t)page
+                ? (size_t)pages * (size_t)page
+                : SIZE_MAX;
+    }
+    atomic_store(&lim, l);
+    return l;
+}
+
 static void chunk_release(int dev, nb_chunk *ch) {
     NB_UNPOISON(dev, ch->base, ch->size);
     if (dev == NB_CPU || dev == NB_META) {
+        atomic_fetch_sub(&host_held, ch->size);
         free(ch->base);
     } else {
         const nb_backend *be = nb_backend_get((nb_device)dev);
@@ -214,8 +243,19 @@ static nb_chunk *chunk_new(nb_ctx *c, int dev, size_t need) {
     nb_chunk *ch = calloc(1, sizeof *ch);
     if (!ch) return nb_set_error("ctx: out of memory allocating a chunk header");
     if (dev == NB_CPU || dev == NB_META) {
+        const size_t lim = host_limit(), held = atomic_fetch_add(&host_held, size) + size;
+        if (held > lim || held < size) {
+            atomic_fetch_sub(&host_held, size);
+            free(ch);
+            return nb_set_error(
+                "ctx: out of host memory: a chunk of %zu bytes would bring what nabla holds to "
+                "%zu MB, over its limit of %zu MB (the machine's memory, unless NABLA_HOST_MEMORY_MB sets "
+                "it)",
+                size, held >> 20, lim >> 20);
+        }
         ch->base = nb_host_alloc_big(size);
         if (!ch->base) {
+            atomic_fetch_sub(&host_held, size);
             free(ch);
             return nb_set_error("ctx: out of host memory: a chunk of %zu bytes (context holds %zu)", size,
                                 nb_ctx_reserved(c));

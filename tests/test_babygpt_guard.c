@@ -1,7 +1,9 @@
 /* The babygpt program guards what it must not lose and refuses bad input with one clear
- * message: an existing run is not overwritten (nor touched by a mistyped option), a diverged
- * run stops before saving, and non-files, out-of-range ids, unwritable output and a bad
- * NABLA_NUM_THREADS are errors (or a warning), never a crash or a silent success. */
+ * message: an existing run is not overwritten (nor touched by a mistyped option, a failing
+ * --overwrite or another tokenizer on resume), what an interrupted write left is cleaned up, a
+ * diverged run stops before saving, and non-files, out-of-range ids, unwritable output, a
+ * checkpoint's impossible config, more memory than the machine has and a bad NABLA_NUM_THREADS
+ * are errors (or a warning), never a crash or a silent success. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -91,14 +93,27 @@ START_TEST(an_existing_run_is_not_overwritten) {
     rc = sh(buf, sizeof buf, "%s train --out --quiet --steps 2 2>&1", bin);
     ck_assert_msg(rc == 2 && strstr(buf, "--out needs a value, got the option '--quiet'"), "rc %d: %s", rc,
                   buf);
+    /* a resumed run keeps its tokenizer: another --vocab is refused before anything is written */
+    rc = sh(buf, sizeof buf, "%s train --resume keep --vocab keep/tokenizer --quiet 2>&1", bin);
+    ck_assert_msg(rc == 2 && strstr(buf, "keeps the tokenizer it was trained with"), "rc %d: %s", rc, buf);
+    /* --overwrite with inputs that fail: the old run is still there */
+    rc = sh(buf, sizeof buf, "%s train --steps 2 --out keep --overwrite --data /dev/null --quiet 2>&1", bin);
+    ck_assert_msg(rc == 1 && strstr(buf, "/dev/null") && !strstr(buf, "removed"), "rc %d: %s", rc, buf);
     ck_assert(same_file("keep", "tokenizer/vocab.bpe", tok, nt));
     ck_assert(same_file("keep", "ckpt.safetensors", ck, nc));
+    /* what a run killed while writing left behind goes when the run goes on */
+    rc = sh(buf, sizeof buf,
+            "echo partial > keep/ckpt.safetensors.tmp.Ab12Cd && echo x > keep/loss.png.tmp.zz99zz");
+    ck_assert_int_eq(rc, 0);
     /* --resume continues the run in place (a malformed row of its loss.csv is reported, not
      * silently dropped); --overwrite replaces it */
     rc = sh(buf, sizeof buf, "echo garbage >> keep/loss.csv && %s train --resume keep --steps 6 --quiet 2>&1",
             bin);
     ck_assert_msg(rc == 0, "resume: %s", buf);
     ck_assert_msg(strstr(buf, "loss.csv:5: not a row of numbers; skipped"), "%s", buf);
+    ck_assert_msg(strstr(buf, "removed 2 temporary file(s)"), "%s", buf);
+    ck_assert(!slurp("keep", "ckpt.safetensors.tmp.Ab12Cd", &nc) &&
+              !slurp("keep", "loss.png.tmp.zz99zz", &nc));
     /* resuming from best.safetensors would replace the newer ckpt.safetensors beside it */
     rc = sh(buf, sizeof buf, "%s train --resume keep/best.safetensors --steps 8 --quiet 2>&1", bin);
     ck_assert_msg(rc == 1 && strstr(buf, "already holds a training run (ckpt.safetensors)"), "rc %d: %s", rc,
@@ -183,6 +198,14 @@ START_TEST(bad_input_and_output_are_errors) {
          "--max-tokens: integer out of range", 2},
         {"NABLA_NUM_THREADS=100000 %s summary --config tiny 2>&1",
          "NABLA_NUM_THREADS='100000' is not a whole number", 0},
+        {"%s chat --checkpoint io < . 2>&1", "reading stdin: Is a directory", 1},
+        /* more memory than allowed: a message, not the kernel's out-of-memory killer */
+        {"NABLA_HOST_MEMORY_MB=64 %s train --steps 2 --batch 64 --bpe-size 300 --out big 2>&1",
+         "over its limit of 64 MB", 1},
+        /* a checkpoint whose config holds a batch no option allows */
+        {"LC_ALL=C sed 's/\\(batch..\\):2,/\\1:0,/' io/ckpt.safetensors > bad.safetensors && "
+         "%s train --resume bad.safetensors --out badrun --quiet 2>&1",
+         "implausible sizes", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char line[1024];

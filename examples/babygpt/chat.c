@@ -1,6 +1,7 @@
 /* chat.c - the interactive chat loop and the one-shot summarizer. */
 #include "examples/babygpt/chat.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,13 @@ int bg_chat(bg_run *r, const bg_sample_opts *so, uint64_t seed) {
     int status = 0;
     for (;;) {
         char *line = read_line(tty);
-        if (!line) break;
+        if (!line) {
+            if (!tty && ferror(stdin)) { /* a read error (stdin a folder, ...) is not the end of input */
+                fprintf(stderr, "babygpt chat: reading stdin: %s\n", strerror(errno));
+                status = 1;
+            }
+            break;
+        }
         char *p = line;
         while (*p == ' ' || *p == '\t') p++;
         if (strcmp(p, "/quit") == 0 || strcmp(p, "/exit") == 0) {

@@ -384,7 +384,13 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return fflush(stdout) || ferror(stdout) ? 1 : 0;
+        errno = 0;
+        if (fflush(stdout) || ferror(stdout)) {
+            fprintf(stderr, "babygpt: writing the help failed: %s\n",
+                    errno ? strerror(errno) : "write error");
+            return 1;
+        }
+        return 0;
     }
     for (int i = 0; i < N(cmds); i++)
         if (strcmp(argv[1], cmds[i].name) == 0) {

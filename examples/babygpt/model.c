@@ -63,7 +63,9 @@ int bg_config_from_json(const char *json, bg_config *out, char *err, size_t errl
     }
     if (out->n_layer < 1 || out->n_head < 1 || out->n_embd < 1 || out->n_embd % out->n_head ||
         !(out->dropout >= 0 && out->dropout < 1) || out->block_size < 1 || out->vocab_size < 2 ||
-        out->n_layer > 256 || out->n_embd > 65536 || out->block_size > 1 << 20) {
+        out->n_layer > 256 || out->n_embd > 65536 || out->block_size > 1 << 20 || out->batch < 1 ||
+        out->batch > 4096 || out->steps < 1 || out->steps > 10000000 || !(out->lr > 0 && out->lr <= 10)) {
+        /* the same ranges as babygpt train's --batch, --steps and --lr */
         snprintf(err, errlen, "model config: implausible sizes in %s", json);
         return -1;
     }

@@ -1,6 +1,7 @@
 /* run.c - corpus preparation (load, tokenizer, tokenize, cache) and run loading. */
 #include "examples/babygpt/run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "examples/babygpt/cache.h"
 #include "examples/babygpt/corpus.h"
@@ -153,6 +155,33 @@ void bg_corpus_free(bg_corpus *c) {
 bool bg_is_file(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int bg_remove_stale_tmp(const char *dir) {
+    static const char *const bases[] = {"ckpt.safetensors", "best.safetensors", "loss.png"};
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        for (size_t b = 0; b < sizeof bases / sizeof *bases; b++) {
+            size_t bl = strlen(bases[b]);
+            const char *tail = e->d_name + bl;
+            if (strncmp(e->d_name, bases[b], bl) != 0 || strncmp(tail, ".tmp.", 5) != 0 ||
+                strlen(tail + 5) != 6) /* mkstemp's XXXXXX */
+                continue;
+            char p[4400];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (bg_is_file(p) && unlink(p) == 0) n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+bool bg_is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 bool bg_same_file(const char *a, const char *b) {

@@ -48,6 +48,11 @@ void bg_run_free(bg_run *r);
 int bg_mkdirs(const char *path);
 /* Whether path is a regular file. */
 bool bg_is_file(const char *path);
+/* Removes what an interrupted writer left in dir: ckpt/best.safetensors.tmp.XXXXXX and
+ * loss.png.tmp.XXXXXX files (a run killed while writing). The number removed. */
+int bg_remove_stale_tmp(const char *dir);
+/* Whether path is a folder (following links). */
+bool bg_is_dir(const char *path);
 /* Whether a and b name the same existing file or folder (by device and inode, so "run" and
  * "./run/" agree). */
 bool bg_same_file(const char *a, const char *b);

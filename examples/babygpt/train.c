@@ -285,17 +285,19 @@ int bg_train(const bg_train_opts *o) {
                 out, held, out, held);
         goto done;
     }
-    if (held && o->overwrite && !own) { /* the old run's files go now, not mixed with the new tokenizer */
-        const char *old[] = {"ckpt.safetensors", "best.safetensors", "loss.csv", "loss.png"};
-        for (int i = 0; i < 4; i++) {
-            char p[4300];
-            snprintf(p, sizeof p, "%s/%s", out, old[i]);
-            if (bg_is_file(p) && !(o->resume && bg_same_file(p, resume_file)) && unlink(p) != 0) {
-                fprintf(stderr, "babygpt: --overwrite: cannot remove %s: %s\n", p, strerror(errno));
-                goto done;
-            }
+    if (o->resume && vocab) { /* the run's tokenizer is part of the run: another would silently
+                               * give its ids new meanings */
+        char rdir[4096], rtok[4200];
+        bg_parent_dir(resume_file, rdir, sizeof rdir);
+        snprintf(rtok, sizeof rtok, "%s/tokenizer", rdir);
+        if (bg_is_dir(rtok)) {
+            fprintf(stderr,
+                    "babygpt: --vocab: a resumed run keeps the tokenizer it was trained with (%s); leave "
+                    "--vocab out\n",
+                    rtok);
+            status = 2;
+            goto done;
         }
-        fprintf(stderr, "babygpt: --overwrite: removed the previous run in %s\n", out);
     }
     if (o->resume && !vocab) {
         static char rtok[4200];
@@ -305,8 +307,8 @@ int bg_train(const bg_train_opts *o) {
         vocab = rtok;
     }
 
-    /* data and tokenizer */
-    if (bg_corpus_prepare(data, vocab, o->bpe_size, tokdir, true, &corpus, err, sizeof err)) {
+    /* data and tokenizer, all checked before anything in --out is replaced */
+    if (bg_corpus_prepare(data, vocab, o->bpe_size, NULL, true, &corpus, err, sizeof err)) {
         fprintf(stderr, "babygpt: %s\n", err);
         goto done;
     }
@@ -327,6 +329,25 @@ int bg_train(const bg_train_opts *o) {
     if (corpus.n_train < (size_t)T + 2 || corpus.n_val < (size_t)T + 2) {
         fprintf(stderr, "babygpt: the corpus is too small for context %d (%zu train, %zu validation tokens)\n", T,
                 corpus.n_train, corpus.n_val);
+        goto done;
+    }
+    if (held && o->overwrite && !own) { /* the old run's files go now, not mixed with the new tokenizer */
+        const char *old[] = {"ckpt.safetensors", "best.safetensors", "loss.csv", "loss.png"};
+        for (int i = 0; i < 4; i++) {
+            char p[4300];
+            snprintf(p, sizeof p, "%s/%s", out, old[i]);
+            if (bg_is_file(p) && !(o->resume && bg_same_file(p, resume_file)) && unlink(p) != 0) {
+                fprintf(stderr, "babygpt: --overwrite: cannot remove %s: %s\n", p, strerror(errno));
+                goto done;
+            }
+        }
+        fprintf(stderr, "babygpt: --overwrite: removed the previous run in %s\n", out);
+    }
+    int stale = bg_remove_stale_tmp(out);
+    if (stale)
+        fprintf(stderr, "babygpt: removed %d temporary file(s) an interrupted run left in %s\n", stale, out);
+    if (bg_mkdirs(tokdir) || bg_tokenizer_save(corpus.tok, tokdir, err, sizeof err)) {
+        fprintf(stderr, "babygpt: %s\n", bg_is_dir(tokdir) ? err : "cannot create the tokenizer folder");
         goto done;
     }
     m = bg_model_new(&cfg, o->seed, err, sizeof err);
@@ -376,7 +397,10 @@ int bg_train(const bg_train_opts *o) {
     t.step = nb_ctx_new(0);
     t.xb = malloc(sizeof(int32_t) * (size_t)B * T);
     t.yb = malloc(sizeof(int32_t) * (size_t)B * T);
-    if (!t.step || !t.xb || !t.yb) goto done;
+    if (!t.step || !t.xb || !t.yb) {
+        fprintf(stderr, "babygpt: out of memory for a batch of %d x %d tokens\n", B, T);
+        goto done;
+    }
     nb_ctx *prev_ctx = nb_ctx_use(t.step);
     int eval_every = o->eval_every > 0 ? o->eval_every : (cfg.steps >= 20 ? cfg.steps / 10 : 1);
     int eval_batches = o->eval_batches > 0 ? o->eval_batches : 8;
@@ -401,10 +425,14 @@ int bg_train(const bg_train_opts *o) {
         tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337, true);
         vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331, true);
         rows[n_rows++] = (eval_row){0, tl, vl, 0, 0};
-        if (!g_stop) fprintf(stderr, "babygpt: step 0: train loss %.4f, validation loss %.4f\n", tl, vl);
+        if (!g_stop && (!isfinite(tl) || !isfinite(vl))) { /* it said why; no training on a broken start */
+            fprintf(stderr, "babygpt: the evaluation before the first step failed; not training\n");
+            failed = 1;
+        } else if (!g_stop)
+            fprintf(stderr, "babygpt: step 0: train loss %.4f, validation loss %.4f\n", tl, vl);
     }
     int64_t step = start;
-    while (step < cfg.steps && !g_stop) {
+    while (step < cfg.steps && !g_stop && !failed) {
         double ts = now();
         float lr = nb_lr_at(&sched, step);
         nb_optim_set_lr(opt, lr);
