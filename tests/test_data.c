@@ -71,7 +71,9 @@ START_TEST(csv_malformed_rows_reported_and_skipped) {
                       "e,\"#Person1#: multi\n#Person2#: line\",s,t\n" /* 6-7 good */
                       "f,#Person1#: too,many,fields,here\n"           /* 8 wrong count */
                       "g,\"#Person1#: never closed,s,t\n"             /* 9 unterminated */
-                      "h,#Person1#: after,s,t\n";                     /* 10 good after resync */
+                      "h,#Person1#: after,s,t\n"                      /* 10 good after resync */
+                      "i,#Person1#: caf\xe9,s,t\n"                    /* 11 Latin-1, not UTF-8 */
+                      "j,#Person1#: caf\xc3\xa9,\xed\xa0\x80,t\n";    /* 12 UTF-8; a surrogate */
     const char *path = temp_file(".csv", csv);
     const char *base = strrchr(path, '/') + 1;
     bg_split s = {0};
@@ -82,8 +84,8 @@ START_TEST(csv_malformed_rows_reported_and_skipped) {
     ck_assert_str_eq(s.ex[0].id, "a");
     ck_assert_str_eq(s.ex[1].id, "e");
     ck_assert_str_eq(s.ex[2].id, "h");
-    ck_assert_uint_eq(s.skipped, 5);
-    ck_assert_int_eq(w.n, 5);
+    ck_assert_uint_eq(s.skipped, 7);
+    ck_assert_int_eq(w.n, 7);
     snprintf(want, sizeof want, "%s:3: wrong number of fields", base);
     ck_assert_msg(has_warn(&w, want), "no warning %s (first: %s)", want, w.msg[0]);
     snprintf(want, sizeof want, "%s:4: unexpected text after a closing quote", base);
@@ -93,6 +95,10 @@ START_TEST(csv_malformed_rows_reported_and_skipped) {
     snprintf(want, sizeof want, "%s:8: wrong number of fields: expected 4, got 5", base);
     ck_assert_msg(has_warn(&w, want), "no warning %s", want);
     snprintf(want, sizeof want, "%s:9: unterminated quoted field", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    snprintf(want, sizeof want, "%s:11: invalid UTF-8 in a field", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    snprintf(want, sizeof want, "%s:12: invalid UTF-8 in a field", base);
     ck_assert_msg(has_warn(&w, want), "no warning %s", want);
     bg_split_free(&s);
     unlink(path);
@@ -114,6 +120,10 @@ START_TEST(csv_bad_files_are_errors) {
     ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "no valid rows"));
     ck_assert_uint_eq(s.n, 0);
+    unlink(p);
+    p = temp_file(".csv", "id,dialogue,summary,Dialogue\n1,a,b,c\n"); /* which is the data? */
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, ":1: CSV header has two 'dialogue' columns (2 and 4)"), "%s", err);
     unlink(p);
     ck_assert_int_eq(bg_load_file("/nonexistent/nb/train.csv", &s, NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/nb/train.csv"));

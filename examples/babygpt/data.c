@@ -339,9 +339,14 @@ static int load_csv(const char *buf, size_t len, const char *name, bg_split *out
     nhead = r.nf;
     for (size_t i = 0; i < r.nf; i++)
         for (int c = 0; c < 4; c++)
-            if (col[c] < 0 &&
-                (col_is(csv_field(&r, i), names[c]) || (c == 0 && col_is(csv_field(&r, i), "fname"))))
+            if (col_is(csv_field(&r, i), names[c]) || (c == 0 && col_is(csv_field(&r, i), "fname"))) {
+                if (col[c] >= 0) { /* which one holds the data would be a guess */
+                    set_err(err, errlen, "%s:%zu: CSV header has two '%s' columns (%ld and %zu)", name,
+                            r.start_line, names[c], col[c] + 1, i + 1);
+                    goto done;
+                }
                 col[c] = (long)i;
+            }
     if (col[1] < 0) {
         set_err(err, errlen, "%s:%zu: CSV header has no 'dialogue' column", name, r.start_line);
         goto done;
@@ -362,8 +367,11 @@ static int load_csv(const char *buf, size_t len, const char *name, bg_split *out
         }
         if (r.nul)
             why = "NUL byte inside a field";
-        else if (all_blank(csv_field(&r, (size_t)col[1])))
-            why = "missing dialogue";
+        for (int c = 0; c < 4 && !why; c++)
+            if (col[c] >= 0 && !bg_utf8_valid(csv_field(&r, (size_t)col[c]), r.flen[col[c]]))
+                why = "invalid UTF-8 in a field";
+            else if (all_blank(csv_field(&r, (size_t)col[1])))
+                why = "missing dialogue";
         if (why) {
             warnf(warn, user, "%s:%zu: %s", name, r.start_line, why);
             out->skipped++;

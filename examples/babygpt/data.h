@@ -35,6 +35,7 @@
 #ifndef BG_DATA_H
 #define BG_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define BG_TURN_PERSON1 "#Person1#: "   /* prefix of the first speaker's turns */
@@ -112,5 +113,7 @@ char *bg_format_document(const bg_example *e);
 /* Formats a whole split: documents joined by BG_EOT. Stores the length in *len if len is
  * not NULL. Returns a malloc'd string ("" for an empty split) or NULL on out-of-memory. */
 char *bg_format_corpus(const bg_split *s, size_t *len);
+/* Whether s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool bg_utf8_valid(const char *s, size_t n);
 
 #endif
