@@ -196,6 +196,8 @@ START_TEST(bad_input_and_output_are_errors) {
         {"%s tokenize --vocab io/tokenizer < . 2>&1", "stdin: Is a directory", 1},
         {"sample --checkpoint io --max-tokens 99999999999999999999 2>&1",
          "--max-tokens: integer out of range", 2},
+        /* strtoull would read " -1" as 2^64 - 1 */
+        {"sample --checkpoint io --seed ' -1' 2>&1", "--seed: expected a number without leading spaces", 2},
         {"NABLA_NUM_THREADS=100000 %s summary --config tiny 2>&1",
          "NABLA_NUM_THREADS='100000' is not a whole number", 0},
         {"%s chat --checkpoint io < . 2>&1", "reading stdin: Is a directory", 1},

@@ -1,6 +1,7 @@
 /* args.c - command-line parsing for babygpt's subcommands. */
 #include "examples/babygpt/args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -77,6 +78,8 @@ int bg_args_parse(const char *cmd, const char *summary, bg_arg *args, int n, int
         char *end;
         errno = 0;
         bool ranged = opt->min <= opt->max;
+        if (opt->type != BG_ARG_STR && isspace((unsigned char)*val)) /* strto* would skip it (" -1") */
+            return bad(cmd, opt->name, "expected a number without leading spaces", val);
         switch (opt->type) {
         case BG_ARG_STR:
             if (!*val) return bad(cmd, opt->name, "expected a non-empty value", val);
