@@ -16,6 +16,7 @@
  * same sequence of calls after a reset gives the same addresses. */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -110,10 +111,28 @@ nb_ctx *nb_ctx_new(size_t chunk_bytes) {
 }
 
 /* Host memory held by every context's chunks, and the most it may reach: the machine's
- * physical memory, or NABLA_HOST_MEMORY_MB. Past it a chunk is refused with a message, where
- * the kernel would otherwise let the allocation succeed and kill the process when it touches
- * the memory. */
+ * physical memory or its container's memory limit, whichever is less, or NABLA_HOST_MEMORY_MB. Past it a
+ * chunk is refused with a message, where the kernel would otherwise let the allocation succeed and kill the
+ * process when it touches the memory. */
 static atomic_size_t host_held;
+
+/* The memory limit of this process's control group (a container's), or SIZE_MAX: cgroup v2's
+ * memory.max, else v1's memory.limit_in_bytes, as a container sees them at the root. */
+static size_t cgroup_limit(void) {
+    static const char *const files[] = {"/sys/fs/cgroup/memory.max",
+                                        "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f) continue;
+        char line[64] = "";
+        char *got = fgets(line, sizeof line, f);
+        fclose(f);
+        char *end = NULL;
+        unsigned long long v = got ? strtoull(line, &end, 10) : 0;
+        if (got && end != line && v > 0 && v < (unsigned long long)SIZE_MAX) return (size_t)v; /* not "max" */
+    }
+    return SIZE_MAX;
+}
 
 static size_t host_limit(void) {
     static atomic_size_t lim; /* 0: not read yet; SIZE_MAX: no limit */
@@ -129,6 +148,8 @@ static size_t host_limit(void) {
         l = pages > 0 && page > 0 && (unsigned long long)pages < SIZE_MAX / (size_t)page
                 ? (size_t)pages * (size_t)page
                 : SIZE_MAX;
+        const size_t cg = cgroup_limit();
+        if (cg < l) l = cg;
     }
     atomic_store(&lim, l);
     return l;
@@ -249,7 +270,8 @@ static nb_chunk *chunk_new(nb_ctx *c, int dev, size_t need) {
             free(ch);
             return nb_set_error(
                 "ctx: out of host memory: a chunk of %zu bytes would bring what nabla holds to "
-                "%zu MB, over its limit of %zu MB (the machine's memory, unless NABLA_HOST_MEMORY_MB sets "
+                "%zu MB, over its limit of %zu MB (the machine's or container's memory, unless "
+                "NABLA_HOST_MEMORY_MB sets "
                 "it)",
                 size, held >> 20, lim >> 20);
         }

@@ -94,8 +94,15 @@ START_TEST(an_existing_run_is_not_overwritten) {
     ck_assert_msg(rc == 2 && strstr(buf, "--out needs a value, got the option '--quiet'"), "rc %d: %s", rc,
                   buf);
     /* a resumed run keeps its tokenizer: another --vocab is refused before anything is written */
-    rc = sh(buf, sizeof buf, "%s train --resume keep --vocab keep/tokenizer --quiet 2>&1", bin);
+    rc = sh(buf, sizeof buf,
+            "rm -rf tok2 && cp -r keep/tokenizer tok2 && echo >> tok2/vocab.bpe && "
+            "%s train --resume keep --vocab tok2 --out elsewhere --quiet 2>&1",
+            bin);
     ck_assert_msg(rc == 2 && strstr(buf, "keeps the tokenizer it was trained with"), "rc %d: %s", rc, buf);
+    char elsewhere[600];
+    struct stat est;
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", tmp);
+    ck_assert_msg(stat(elsewhere, &est) != 0, "a refused run created its --out folder");
     /* --overwrite with inputs that fail: the old run is still there */
     rc = sh(buf, sizeof buf, "%s train --steps 2 --out keep --overwrite --data /dev/null --quiet 2>&1", bin);
     ck_assert_msg(rc == 1 && strstr(buf, "/dev/null") && !strstr(buf, "removed"), "rc %d: %s", rc, buf);
@@ -107,8 +114,10 @@ START_TEST(an_existing_run_is_not_overwritten) {
     ck_assert_int_eq(rc, 0);
     /* --resume continues the run in place (a malformed row of its loss.csv is reported, not
      * silently dropped); --overwrite replaces it */
-    rc = sh(buf, sizeof buf, "echo garbage >> keep/loss.csv && %s train --resume keep --steps 6 --quiet 2>&1",
-            bin);
+    rc = sh(buf, sizeof buf,
+            "echo garbage >> keep/loss.csv && %s train --resume keep --vocab keep/tokenizer --steps 6 "
+            "--quiet 2>&1",
+            bin); /* its own tokenizer may be named */
     ck_assert_msg(rc == 0, "resume: %s", buf);
     ck_assert_msg(strstr(buf, "loss.csv:5: not a row of numbers; skipped"), "%s", buf);
     ck_assert_msg(strstr(buf, "removed 2 temporary file(s)"), "%s", buf);

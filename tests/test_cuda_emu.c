@@ -265,11 +265,12 @@ END_TEST
 static const char SRC_FMA[] = KERNEL "madd(float *o, const float *x) {\n"
                                      "    o[0] = x[0] * x[1] + x[2];\n"
                                      "    o[1] = __fadd_rn(__fmul_rn(x[0], x[1]), x[2]);\n"
+                                     "    o[2] = __fadd_rn(x[0] * x[1], x[2]);\n"
                                      "}\n";
 
 static void *fma_modules[2]; /* kept in reach: the emulator never unloads modules */
 
-static void run_madd(const char *opt, int which, float out[2]) {
+static void run_madd(const char *opt, int which, float out[3]) {
     char *ptx, *log;
     ck_assert_int_eq(compile_with(SRC_FMA, "emu_fma", opt, &ptx, &log), 0);
     void *f = NULL;
@@ -278,11 +279,11 @@ static void run_madd(const char *opt, int which, float out[2]) {
     free(ptx);
     free(log);
     const float x[3] = {1.0f + 0x1p-12f, 1.0f + 0x1p-12f, -(1.0f + 0x1p-11f)};
-    CUdeviceptr o = dalloc(2 * sizeof(float)), dx = dalloc(sizeof x);
+    CUdeviceptr o = dalloc(3 * sizeof(float)), dx = dalloc(sizeof x);
     upload(dx, x, sizeof x);
     void *args[] = {&o, &dx};
     ck_assert_int_eq(launch(f, 1, 1, 1, 1, 1, 1, 0, args), CU_OK);
-    download(out, o, 2 * sizeof(float));
+    download(out, o, 3 * sizeof(float));
     dfree(o);
     dfree(dx);
 }
@@ -290,7 +291,7 @@ static void run_madd(const char *opt, int which, float out[2]) {
 START_TEST(test_fma_contraction) {
     ck_assert_int_eq(emu_init(), CU_OK);
     unsetenv("NB_EMU_FMAD");
-    float on[2], off[2];
+    float on[3], off[3];
     run_madd(NULL, 0, on); /* NVRTC's default, --fmad=true */
     run_madd("--fmad=false", 1, off);
 #if defined(__x86_64__)
@@ -305,6 +306,9 @@ START_TEST(test_fma_contraction) {
     /* the _rn intrinsics round every operation on its own either way */
     ck_assert_msg(on[1] == 0.0f && off[1] == 0.0f, "__fadd_rn(__fmul_rn()): %g / %g, want 0", (double)on[1],
                   (double)off[1]);
+    /* and take no part in a fusion with a plain product given to them */
+    ck_assert_msg(on[2] == 0.0f && off[2] == 0.0f, "__fadd_rn(a * b, c): %g / %g, want 0", (double)on[2],
+                  (double)off[2]);
 }
 END_TEST
 

@@ -125,6 +125,11 @@ START_TEST(csv_bad_files_are_errors) {
     ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), -1);
     ck_assert_msg(strstr(err, ":1: CSV header has two 'dialogue' columns (2 and 4)"), "%s", err);
     unlink(p);
+    p = temp_file(".csv", "fname,id,dialogue\nf1,i1,#Person1#: Hi\n"); /* both names: 'id' is the id */
+    ck_assert_int_eq(bg_load_file(p, &s, NULL, NULL, err, sizeof err), 0);
+    ck_assert_str_eq(s.ex[0].id, "i1");
+    bg_split_free(&s);
+    unlink(p);
     ck_assert_int_eq(bg_load_file("/nonexistent/nb/train.csv", &s, NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/nb/train.csv"));
     ck_assert_int_eq(bg_load_file("/tmp", &s, NULL, NULL, err, sizeof err), -1);

@@ -337,16 +337,20 @@ static int load_csv(const char *buf, size_t len, const char *name, bg_split *out
         goto done;
     }
     nhead = r.nf;
+    long fname = -1; /* DialogSum's other name for the id, used when there is no 'id' */
     for (size_t i = 0; i < r.nf; i++)
-        for (int c = 0; c < 4; c++)
-            if (col_is(csv_field(&r, i), names[c]) || (c == 0 && col_is(csv_field(&r, i), "fname"))) {
-                if (col[c] >= 0) { /* which one holds the data would be a guess */
-                    set_err(err, errlen, "%s:%zu: CSV header has two '%s' columns (%ld and %zu)", name,
-                            r.start_line, names[c], col[c] + 1, i + 1);
-                    goto done;
-                }
-                col[c] = (long)i;
+        for (int c = 0; c < 5; c++) {
+            const char *want = c < 4 ? names[c] : "fname";
+            long *slot = c < 4 ? &col[c] : &fname;
+            if (!col_is(csv_field(&r, i), want)) continue;
+            if (*slot >= 0) { /* which one holds the data would be a guess */
+                set_err(err, errlen, "%s:%zu: CSV header has two '%s' columns (%ld and %zu)", name,
+                        r.start_line, want, *slot + 1, i + 1);
+                goto done;
             }
+            *slot = (long)i;
+        }
+    if (col[0] < 0) col[0] = fname;
     if (col[1] < 0) {
         set_err(err, errlen, "%s:%zu: CSV header has no 'dialogue' column", name, r.start_line);
         goto done;

@@ -62,6 +62,27 @@ static nb_tensor *batch_loss(trainer *t, const int32_t *ids, size_t n, nb_rng *r
 /* Mean loss over n_batches fixed batches (drawn with `seed`), in eval mode, no grad; NAN if a batch
  * fails. With `interruptible` it also stops (NAN) once Ctrl-C was pressed: the first evaluation,
  * before any step, has nothing to save, so an interrupt there ends the run at once. */
+/* Whether tokenizer folders a and b hold the same encoder.json and vocab.bpe, byte for byte. */
+static bool same_tokenizer(const char *a, const char *b) {
+    static const char *const files[] = {"encoder.json", "vocab.bpe"};
+    bool same = true;
+    for (int i = 0; i < 2 && same; i++) {
+        char pa[4300], pb[4300];
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+        same = fa && fb;
+        for (int ca = 0, cb = 0; same && ca != EOF;) {
+            ca = getc(fa);
+            cb = getc(fb);
+            same = ca == cb;
+        }
+        if (fa) fclose(fa);
+        if (fb) fclose(fb);
+    }
+    return same;
+}
+
 static double evaluate(trainer *t, const int32_t *ids, size_t n, int n_batches, uint64_t seed,
                        bool interruptible) {
     nb_rng r;
@@ -264,11 +285,8 @@ int bg_train(const bg_train_opts *o) {
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
     else if (o->resume) {
         bg_parent_dir(resume_file, out, sizeof out);
-    } else snprintf(out, sizeof out, "out");
-    if (bg_mkdirs(out)) {
-        fprintf(stderr, "babygpt: --out %s: cannot create folder: %s\n", out, strerror(errno));
-        goto done;
-    }
+    } else
+        snprintf(out, sizeof out, "out");
     snprintf(tokdir, sizeof tokdir, "%s/tokenizer", out);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", out);
     snprintf(best, sizeof best, "%s/best.safetensors", out);
@@ -290,11 +308,11 @@ int bg_train(const bg_train_opts *o) {
         char rdir[4096], rtok[4200];
         bg_parent_dir(resume_file, rdir, sizeof rdir);
         snprintf(rtok, sizeof rtok, "%s/tokenizer", rdir);
-        if (bg_is_dir(rtok)) {
+        if (bg_is_dir(rtok) && !same_tokenizer(vocab, rtok)) {
             fprintf(stderr,
-                    "babygpt: --vocab: a resumed run keeps the tokenizer it was trained with (%s); leave "
-                    "--vocab out\n",
-                    rtok);
+                    "babygpt: --vocab %s: a resumed run keeps the tokenizer it was trained with (%s), and "
+                    "this one differs; leave --vocab out\n",
+                    vocab, rtok);
             status = 2;
             goto done;
         }
@@ -342,6 +360,10 @@ int bg_train(const bg_train_opts *o) {
             }
         }
         fprintf(stderr, "babygpt: --overwrite: removed the previous run in %s\n", out);
+    }
+    if (bg_mkdirs(out)) {
+        fprintf(stderr, "babygpt: --out %s: cannot create folder: %s\n", out, strerror(errno));
+        goto done;
     }
     int stale = bg_remove_stale_tmp(out);
     if (stale)

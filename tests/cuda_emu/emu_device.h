@@ -316,8 +316,8 @@ static inline unsigned __float_as_uint(float f) {
 }
 /* The modules are built with FMA contraction where NVRTC would contract (--fmad=true, its
  * default): a*b+c may become one fused operation, as on the GPU. These intrinsics round each
- * operation on its own, as on the GPU: the empty asm hides the result from the optimiser, so it
- * cannot be fused into the next operation. */
+ * operation on its own, as on the GPU: the empty asm hides their operands and result from the
+ * optimiser, so none can be fused with the operation before or after. */
 #if defined(__x86_64__) || defined(__i386__)
 #define NBEMU_ROUNDED(r) __asm__("" : "+x"(r))
 #elif defined(__aarch64__)
@@ -326,26 +326,36 @@ static inline unsigned __float_as_uint(float f) {
 #define NBEMU_ROUNDED(r) __asm__("" : "+m"(r))
 #endif
 static inline float __fadd_rn(float a, float b) {
+    NBEMU_ROUNDED(a); /* an operand computed by a plain a*b cannot be fused in either */
+    NBEMU_ROUNDED(b);
     float r = a + b;
     NBEMU_ROUNDED(r);
     return r;
 }
 static inline float __fsub_rn(float a, float b) {
+    NBEMU_ROUNDED(a); /* an operand computed by a plain a*b cannot be fused in either */
+    NBEMU_ROUNDED(b);
     float r = a - b;
     NBEMU_ROUNDED(r);
     return r;
 }
 static inline float __fmul_rn(float a, float b) {
+    NBEMU_ROUNDED(a); /* an operand computed by a plain a*b cannot be fused in either */
+    NBEMU_ROUNDED(b);
     float r = a * b;
     NBEMU_ROUNDED(r);
     return r;
 }
 static inline double __dadd_rn(double a, double b) {
+    NBEMU_ROUNDED(a); /* an operand computed by a plain a*b cannot be fused in either */
+    NBEMU_ROUNDED(b);
     double r = a + b;
     NBEMU_ROUNDED(r);
     return r;
 }
 static inline double __dmul_rn(double a, double b) {
+    NBEMU_ROUNDED(a); /* an operand computed by a plain a*b cannot be fused in either */
+    NBEMU_ROUNDED(b);
     double r = a * b;
     NBEMU_ROUNDED(r);
     return r;

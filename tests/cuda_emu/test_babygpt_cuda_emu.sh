@@ -102,7 +102,10 @@ check "an unknown --device is a usage error (exit 2)" test $? -eq 2
 serve_summary() { # device, output file
     local log=$tmp/serve-$1.log
     if [ "$1" = cuda ]; then
-        emu "$bg" serve --checkpoint "$tmp/cuda" --port 0 --quiet --device cuda >"$log" 2>&1 &
+        # not through emu(): a backgrounded function is a subshell, and $! would be its pid, not
+        # the server's (which then outlived the kill below)
+        NABLA_LIBCUDA=$emu NABLA_NVRTC=$emu NABLA_CUDA_CACHE= NABLA_CUBLAS=$emu NB_EMU_CACHE=$cache \
+            "$bg" serve --checkpoint "$tmp/cuda" --port 0 --quiet --device cuda >"$log" 2>&1 &
     else
         "$bg" serve --checkpoint "$tmp/cuda" --port 0 --quiet >"$log" 2>&1 &
     fi
