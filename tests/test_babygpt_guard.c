@@ -121,6 +121,12 @@ START_TEST(an_existing_run_is_not_overwritten) {
     ck_assert_msg(rc == 0, "resume: %s", buf);
     ck_assert_msg(strstr(buf, "loss.csv:5: not a row of numbers; skipped"), "%s", buf);
     ck_assert_msg(strstr(buf, "removed 2 temporary file(s)"), "%s", buf);
+    size_t nl;
+    char *csv = slurp("keep", "loss.csv", &nl); /* the run's --eval-every 2 was kept: rows 4 and 6, no 5 */
+    ck_assert_ptr_nonnull(csv);
+    csv[nl] = '\0';
+    ck_assert_msg(strstr(csv, "\n4,") && strstr(csv, "\n6,") && !strstr(csv, "\n5,"), "%s", csv);
+    free(csv);
     ck_assert(!slurp("keep", "ckpt.safetensors.tmp.Ab12Cd", &nc) &&
               !slurp("keep", "loss.png.tmp.zz99zz", &nc));
     /* resuming from best.safetensors would replace the newer ckpt.safetensors beside it */

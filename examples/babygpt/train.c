@@ -209,18 +209,26 @@ static void fmt_eta(double s, char *buf, size_t len) {
     else snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
 }
 
+/* The evaluation settings a checkpoint carries, so that a resumed run keeps them. */
+typedef struct {
+    int every, batches;
+} eval_opts;
+
 static int save_ckpt(const char *path, bg_model *m, nb_optim *opt, int64_t step, const nb_rng *brng,
-                     double best_val, double tl, double vl, const char *data) {
+                     double best_val, double tl, double vl, const char *data, eval_opts ev) {
     char *cfg = bg_config_to_json(&m->cfg);
-    char s1[32], s2[32], s3[64], s4[64], s5[64];
+    char s1[32], s2[32], s3[64], s4[64], s5[64], s6[16], s7[16];
     snprintf(s1, sizeof s1, "%llu", (unsigned long long)brng->seed);
     snprintf(s2, sizeof s2, "%llu", (unsigned long long)brng->offset);
     snprintf(s3, sizeof s3, "%.9g", best_val);
     snprintf(s4, sizeof s4, "%.6f", tl);
     snprintf(s5, sizeof s5, "%.6f", vl);
-    const char *keys[] = {"batch_rng_seed", "batch_rng_offset", "best_val", "train_loss", "val_loss", "data"};
-    const char *vals[] = {s1, s2, s3, s4, s5, data ? data : "(built-in corpus)"};
-    int rc = nb_checkpoint_save(path, m->root, opt, step, cfg, keys, vals, 6);
+    snprintf(s6, sizeof s6, "%d", ev.every);
+    snprintf(s7, sizeof s7, "%d", ev.batches);
+    const char *keys[] = {"batch_rng_seed", "batch_rng_offset", "best_val",    "train_loss", "val_loss",
+                          "data",           "eval_every",       "eval_batches"};
+    const char *vals[] = {s1, s2, s3, s4, s5, data ? data : "(built-in corpus)", s6, s7};
+    int rc = nb_checkpoint_save(path, m->root, opt, step, cfg, keys, vals, 8);
     free(cfg);
     if (rc) fprintf(stderr, "babygpt: saving %s failed: %s\n", path, nb_last_error());
     return rc;
@@ -340,6 +348,13 @@ int bg_train(const bg_train_opts *o) {
         fprintf(stderr, "babygpt: --config: %s\n", err);
         goto done;
     }
+    if (o->resume && ((o->batch > 0 && o->batch != cfg.batch) || (o->lr > 0 && o->lr != cfg.lr)))
+        fprintf(
+            stderr,
+            "babygpt: --resume: batch %d and lr %g instead of the run's %d and %g (the losses will differ "
+            "from an uninterrupted run's)\n",
+            o->batch > 0 ? o->batch : cfg.batch, (double)(o->lr > 0 ? o->lr : cfg.lr), cfg.batch,
+            (double)cfg.lr);
     if (o->batch > 0) cfg.batch = o->batch;
     if (o->lr > 0) cfg.lr = o->lr;
     if (o->steps > 0) cfg.steps = o->steps;
@@ -426,6 +441,14 @@ int bg_train(const bg_train_opts *o) {
     nb_ctx *prev_ctx = nb_ctx_use(t.step);
     int eval_every = o->eval_every > 0 ? o->eval_every : (cfg.steps >= 20 ? cfg.steps / 10 : 1);
     int eval_batches = o->eval_batches > 0 ? o->eval_batches : 8;
+    if (o->resume) { /* unless given again, the run's own evaluation settings */
+        const char *ee = nb_safetensors_meta(rf, "eval_every"), *eb = nb_safetensors_meta(rf, "eval_batches");
+        long v;
+        if (o->eval_every <= 0 && ee && (v = strtol(ee, NULL, 10)) >= 1 && v <= 10000000) eval_every = (int)v;
+        if (o->eval_batches <= 0 && eb && (v = strtol(eb, NULL, 10)) >= 1 && v <= 100000)
+            eval_batches = (int)v;
+    }
+    const eval_opts ev = {eval_every, eval_batches};
     const char *data_name = data ? strrchr(data, '/') ? strrchr(data, '/') + 1 : data : "built-in corpus";
     if (data_name && !*data_name) data_name = data;
     fprintf(stderr,
@@ -512,9 +535,9 @@ int bg_train(const bg_train_opts *o) {
             if (plot(out, &cfg, data_name, rows, n_rows)) write_failed = 1;
             if (vl < best_val) {
                 best_val = vl;
-                if (save_ckpt(best, m, opt, step, &brng, best_val, tl, vl, data)) write_failed = 1;
+                if (save_ckpt(best, m, opt, step, &brng, best_val, tl, vl, data, ev)) write_failed = 1;
             }
-            if (save_ckpt(ckpt, m, opt, step, &brng, best_val, tl, vl, data)) {
+            if (save_ckpt(ckpt, m, opt, step, &brng, best_val, tl, vl, data, ev)) {
                 failed = 1;
                 break;
             }
