@@ -59,7 +59,10 @@ int nb_gradcheck(nb_grad_fn fn, nb_tensor **inputs, int n, void *user, const nb_
 
     /* analytic gradients */
     nb_tensor *out = fn(inputs, n, user);
-    if (!out) goto done;
+    if (!out) {
+        if (!nb_last_error()[0]) nb_set_error("gradcheck: the function returned NULL");
+        goto done;
+    }
     if (out->dtype != NB_F32) {
         nb_set_error("gradcheck: the function must return an f32 tensor");
         goto done;
@@ -113,6 +116,7 @@ int nb_gradcheck(nb_grad_fn fn, nb_tensor **inputs, int n, void *user, const nb_
             bad = bad || !ym || project(ym, r, &fm);
             *p = x0;
             if (bad) {
+                if (!nb_last_error()[0]) nb_set_error("gradcheck: the function failed at a perturbed input");
                 result = -1;
                 break;
             }

@@ -30,7 +30,7 @@ static nb_tensor *csa_fwd(nb_module *m, nb_tensor *x) {
 }
 
 nb_module *nb_causal_self_attention_new(nb_ctx *ctx, int64_t dim, int n_head, float dropout, nb_rng *rng) {
-    if (n_head <= 0 || dim <= 0 || dim % n_head)
+    if (n_head <= 0 || dim <= 0 || dim % n_head || dim > INT64_MAX / 4)
         return nb_set_error("causal_self_attention_new: dim %lld is not a positive multiple of "
                             "n_head %d",
                             (long long)dim, n_head);

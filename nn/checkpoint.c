@@ -272,6 +272,18 @@ static uint64_t meta_u64(plan *p, const char *key, bool *ok) {
     return v;
 }
 
+/* A step count: a u64 that fits int64 with room to count one more. */
+static uint64_t meta_step(plan *p, const char *key, bool *ok) {
+    bool good = true;
+    uint64_t v = meta_u64(p, key, &good);
+    if (good && v >= (uint64_t)INT64_MAX) {
+        problem(p, "metadata '%s' is out of range (%llu)", key, (unsigned long long)v);
+        good = false;
+    }
+    if (!good) *ok = false;
+    return good ? v : 0;
+}
+
 int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *step) {
     if (!m || !path) return nb_set_error("checkpoint_load: NULL module or path"), -1;
     nb_safetensors *f = nb_safetensors_open(path);
@@ -285,7 +297,7 @@ int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *s
     if (rc == 0) {
         if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
             problem(&p, "not a nabla training checkpoint (format '%s')", fmt ? fmt : "missing");
-        st = meta_u64(&p, "step", &ok);
+        st = meta_step(&p, "step", &ok);
         rs = meta_u64(&p, "rng.seed", &ok);
         ro = meta_u64(&p, "rng.offset", &ok);
         gs = meta_u64(&p, "rng_global.seed", &ok);
@@ -295,7 +307,7 @@ int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *s
             const char *want = opt->kind == NB_OPTIM_ADAMW ? "adamw" : "sgd";
             if (!kind || strcmp(kind, want) != 0)
                 problem(&p, "optimiser is '%s' in the file but '%s' here", kind ? kind : "missing", want);
-            ostep = meta_u64(&p, "optim.step", &ok);
+            ostep = meta_step(&p, "optim.step", &ok);
         }
         for (int g = 0; opt && g < opt->n_groups && rc == 0; g++)
             for (int i = 0; i < opt->groups[g].n && rc == 0; i++)

@@ -25,7 +25,7 @@ nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng
     c->in = in;
     c->out = out;
     nb_tensor *w = nb_module_add_param(m, "weight", nb_randn(ctx, NB_SHAPE(out, in), 0.0f, 0.02f, rng));
-    nb_tensor *b = bias ? nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(out))) : w;
+    nb_tensor *b = bias && w ? nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(out))) : w;
     if (!w || !b) {
         nb_module_free(m);
         return NULL;
@@ -121,7 +121,10 @@ nb_module *nb_sequential_new(void) { return nb_module_new("Sequential", NULL, se
 nb_module *nb_module_list_new(void) { return nb_module_new("ModuleList", NULL, NULL, 0); }
 
 int nb_sequential_append(nb_module *seq, nb_module *child) {
-    if (!child) return -1;
+    if (!child) { /* the constructor that failed set the message; else say so */
+        if (!nb_last_error()[0]) nb_set_error("sequential_append: NULL child");
+        return -1;
+    }
     if (!seq) {
         nb_module_free(child);
         return nb_set_error("sequential_append: NULL container"), -1;

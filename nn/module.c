@@ -69,7 +69,10 @@ static bool is_ancestor(const nb_module *a, const nb_module *m) {
 }
 
 int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
-    if (!child) return -1; /* the constructor that failed set the message */
+    if (!child) { /* the constructor that failed set the message; else say so */
+        if (!nb_last_error()[0]) nb_set_error("module_add: NULL child '%s'", name ? name : "(null)");
+        return -1;
+    }
     int rc = -1;
     if (!parent) {
         nb_set_error("module_add: NULL parent");
@@ -117,7 +120,10 @@ int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
 }
 
 nb_tensor *nb_module_add_param(nb_module *m, const char *name, nb_tensor *t) {
-    if (!t) return NULL;
+    if (!t) {
+        if (!nb_last_error()[0]) nb_set_error("module_add_param: NULL tensor '%s'", name ? name : "(null)");
+        return NULL;
+    }
     if (!m) return nb_set_error("module_add_param: NULL module");
     if (check_local_name("module_add_param", name)) return NULL;
     if (t->dtype != NB_F32)
@@ -227,7 +233,10 @@ bool nb_module_record_shapes(bool on) {
 }
 
 nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x) {
-    if (!x) return NULL;
+    if (!x) {
+        if (!nb_last_error()[0]) nb_set_error("module_forward: NULL input");
+        return NULL;
+    }
     if (!m) return nb_set_error("module_forward: NULL module");
     if (!m->forward) return nb_set_error("module_forward: %s '%s' has no forward", m->type, m->name);
     nb_tensor *y = m->forward(m, x);

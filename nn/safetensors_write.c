@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nabla/nn.h"
@@ -134,10 +135,38 @@ static void fsync_dir(const char *path) {
     free(copy);
 }
 
+static int save_to(const char *path, const char *const *names, nb_tensor *const *tensors, int n,
+                   const char *const *meta_keys, const char *const *meta_vals, int n_meta);
+
 int nb_safetensors_save(const char *path, const char *const *names, nb_tensor *const *tensors, int n,
                         const char *const *meta_keys, const char *const *meta_vals, int n_meta) {
     if (!path || !*path) return nb_set_error("safetensors_save: NULL or empty path"), -1;
     if (check_args(path, names, tensors, n, meta_keys, meta_vals, n_meta)) return -1;
+    /* the rename below replaces what is at path: a file, not a device, FIFO or folder; through a
+     * symbolic link it writes the link's target, so the link stays */
+    struct stat st;
+    char *resolved = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        if (!(resolved = realpath(path, NULL)))
+            return nb_set_error("safetensors_save: %s: a symbolic link to nothing usable: %s", path,
+                                strerror(errno)),
+                   -1;
+        path = resolved;
+    }
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        nb_set_error("safetensors_save: %s is not a regular file (a folder, device or FIFO); not replaced",
+                     path);
+        free(resolved);
+        return -1;
+    }
+    int rc = save_to(path, names, tensors, n, meta_keys, meta_vals, n_meta);
+    free(resolved);
+    return rc;
+}
+
+/* nb_safetensors_save to a path checked to be a regular file or nothing. */
+static int save_to(const char *path, const char *const *names, nb_tensor *const *tensors, int n,
+                   const char *const *meta_keys, const char *const *meta_vals, int n_meta) {
     size_t hlen = 0;
     char *header = build_header(path, names, tensors, n, meta_keys, meta_vals, n_meta, &hlen);
     if (!header) return -1;

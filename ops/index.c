@@ -35,7 +35,10 @@ static int cat_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim) {
     if (n <= 0 || !ts) return nb_set_error("cat: needs at least one tensor (got n=%d)", n);
     for (int i = 0; i < n; i++)
-        if (!ts[i]) return NULL;
+        if (!ts[i]) {
+            if (!nb_last_error()[0]) nb_set_error("cat: tensor %d is NULL", i);
+            return NULL;
+        }
     const nb_tensor *f = ts[0];
     int d = nb_norm_dim("cat", dim, f->ndim);
     if (d < 0) return NULL;
@@ -81,7 +84,10 @@ int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out
         return nb_set_error("split: needs n >= 1 sizes and an output array (n=%d)", n), -1;
     for (int i = 0; i < n; i++)
         out[i] = NULL;
-    if (!a) return -1;
+    if (!a) {
+        if (!nb_last_error()[0]) nb_set_error("split: NULL tensor");
+        return -1;
+    }
     int d = nb_norm_dim("split", dim, a->ndim);
     if (d < 0) return -1;
     if (a->ndim == 0) return nb_set_error("split: cannot split a 0-d tensor"), -1;
@@ -89,7 +95,8 @@ int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out
     for (int i = 0; i < n; i++) {
         if (sizes[i] < 0)
             return nb_set_error("split: size %d is negative (%lld)", i, (long long)sizes[i]), -1;
-        total += sizes[i];
+        if (__builtin_add_overflow(total, sizes[i], &total))
+            return nb_set_error("split: sizes add up to more than 2^63"), -1;
     }
     if (total != a->shape[d]) {
         char x[96];

@@ -46,7 +46,12 @@ int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x) {
         return nb_set_error("axpy: x %s does not broadcast to y %s", NB_SHP(x, a), NB_SHP(y, b)), -1;
     }
     const nb_backend *be = nb_be(y);
-    return be ? be->axpy(y, alpha, &e) : -1;
+    if (!be) return -1;
+    nb_ctx *tmp;
+    const nb_tensor *u = nb_unaliased(y, &e, &tmp); /* x a shifted or transposed view of y */
+    int rc = u ? be->axpy(y, alpha, u) : -1;
+    nb_ctx_free(tmp);
+    return rc;
 }
 
 int nb_scale_(nb_tensor *t, float s) {

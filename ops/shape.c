@@ -159,6 +159,11 @@ nb_tensor *nb_expand(nb_tensor *a, int nd, const int64_t *shape) {
     for (int i = 0; i < nd; i++) {
         int j = i - (nd - a->ndim);
         s[i] = shape[i] == -1 && j >= 0 ? a->shape[j] : shape[i];
+        if (s[i] < 0) {
+            char y[96];
+            return nb_set_error("expand: negative size %lld in %s (-1 keeps a dim)", (long long)shape[i],
+                                nb_fmt_shape(nd, shape, y, sizeof y));
+        }
     }
     nb_tensor e;
     if (nb_expand_desc(a, nd, s, &e)) {

@@ -47,9 +47,56 @@ int nb_to_array(const nb_tensor *t, nb_dtype dt, void *dst) {
     return rc;
 }
 
+/* The lowest and highest element offsets a view reaches (an empty view reaches none: lo > hi). */
+static void view_span(const nb_tensor *t, int64_t *lo, int64_t *hi) {
+    *lo = *hi = t->offset;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] == 0) {
+            *lo = 1, *hi = 0;
+            return;
+        }
+        int64_t r = (t->shape[i] - 1) * t->stride[i];
+        if (r < 0)
+            *lo += r;
+        else
+            *hi += r;
+    }
+}
+
+static int copy_into(nb_tensor *dst, const nb_tensor *src);
+
+const nb_tensor *nb_unaliased(const nb_tensor *dst, const nb_tensor *src, nb_ctx **tmp) {
+    *tmp = NULL;
+    if (!dst->storage || dst->storage != src->storage) return src;
+    bool same = dst->offset == src->offset && dst->ndim == src->ndim &&
+                memcmp(dst->shape, src->shape, sizeof(int64_t) * (size_t)dst->ndim) == 0 &&
+                memcmp(dst->stride, src->stride, sizeof(int64_t) * (size_t)dst->ndim) == 0;
+    int64_t dl, dh, sl, sh;
+    view_span(dst, &dl, &dh);
+    view_span(src, &sl, &sh);
+    if (same || dl > dh || sl > sh || dh < sl || sh < dl) return src; /* elementwise in place, or apart */
+    const nb_backend *be = nb_backend_get(src->device);
+    nb_tensor *c = NULL;
+    if (be && (*tmp = nb_ctx_new(0)) &&
+        (c = nb_tensor_new(*tmp, src->dtype, src->device, src->ndim, src->shape)) && be->copy(c, src) == 0)
+        return c;
+    nb_ctx_free(*tmp);
+    *tmp = NULL;
+    return NULL;
+}
+
 int nb_copy_(nb_tensor *dst, const nb_tensor *src) {
     if (nb_check_writable("copy_", dst)) return -1;
     if (!src) return nb_set_error("copy_: NULL source"), -1;
+    nb_ctx *tmp;
+    if (!(src = nb_unaliased(dst, src, &tmp))) return -1;
+    int rc = copy_into(dst, src);
+    nb_ctx_free(tmp);
+    return rc;
+}
+
+/* nb_copy_ from a source that does not overlap dst in another layout. */
+static int copy_into(nb_tensor *dst, const nb_tensor *src) {
     nb_tensor s;
     if (nb_expand_desc(src, dst->ndim, dst->shape, &s)) {
         char a[96], b[96];
@@ -90,7 +137,10 @@ int nb_copy_(nb_tensor *dst, const nb_tensor *src) {
 }
 
 nb_tensor *nb_to_device(nb_ctx *ctx, const nb_tensor *t, nb_device dev) {
-    if (!t) return NULL;
+    if (!t) { /* a failed call's message stays; otherwise say what was NULL */
+        if (!nb_last_error()[0]) nb_set_error("to_device: NULL tensor");
+        return NULL;
+    }
     if (!ctx) ctx = nb_out_ctx(t);
     nb_tensor *o = nb_tensor_new(ctx, t->dtype, dev, t->ndim, t->shape);
     if (!o || nb_copy_(o, t)) return NULL;
@@ -98,6 +148,7 @@ nb_tensor *nb_to_device(nb_ctx *ctx, const nb_tensor *t, nb_device dev) {
 }
 
 nb_tensor *nb_clone(nb_ctx *ctx, const nb_tensor *t) {
+    if (!t && !nb_last_error()[0]) nb_set_error("clone: NULL tensor");
     return t ? nb_to_device(ctx, t, t->device) : NULL;
 }
 

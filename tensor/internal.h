@@ -32,6 +32,11 @@ nb_tensor *nb_tensor_new(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, cons
 /* A new tensor header sharing `base`'s storage, with the given geometry. */
 nb_tensor *nb_tensor_view(nb_ctx *ctx, const nb_tensor *base, int ndim, const int64_t *shape,
                           const int64_t *stride, int64_t offset);
+/* The source of an in-place update of dst, safe to read while dst is written: src itself, or,
+ * when it overlaps dst's memory in another layout (a shifted or transposed view of the same
+ * storage), a copy made in a new context *tmp (the caller frees it; NULL when none was needed).
+ * NULL with a message when the copy fails. */
+const nb_tensor *nb_unaliased(const nb_tensor *dst, const nb_tensor *src, nb_ctx **tmp);
 /* The context an op's result goes in: the current one, else the first input's. */
 nb_ctx *nb_out_ctx(const nb_tensor *first);
 /* Fills `stride` with row-major strides for `shape`. */

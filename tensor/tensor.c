@@ -57,7 +57,7 @@ static int check_shape(const char *op, nb_dtype dt, int ndim, const int64_t *sha
             nb_set_error("%s: shape too large", op);
             return -1;
         }
-        n *= shape[i];
+        n *= shape[i] ? shape[i] : 1; /* a 0 dim still has strides: the others' product must fit */
     }
     return 0;
 }
@@ -226,6 +226,7 @@ bool nb_same_shape(const nb_tensor *a, const nb_tensor *b) {
 }
 
 char *nb_shape_str(const nb_tensor *t, char *buf, size_t len) {
+    if (!buf || !len) return buf;
     if (!t) {
         if (buf && len) snprintf(buf, len, "(null)");
         return buf;

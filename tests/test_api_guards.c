@@ -2,7 +2,11 @@
  * what is wrong, and never crashes, overflows or silently computes something wrong. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nabla.h"
 #include "tests/nb_check.h"
@@ -137,6 +141,89 @@ START_TEST(module_cycles_are_refused) {
 }
 END_TEST
 
+/* Saving replaces a file by renaming a temp file over it: never a FIFO or device (as root this
+ * replaced /dev/full), and through a symbolic link its target, keeping the link. */
+START_TEST(saving_keeps_special_files_and_links) {
+    char dir[] = "/tmp/nb_guard_XXXXXX", fifo[64], link[64], target[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    snprintf(target, sizeof target, "%s/target.safetensors", dir);
+    nb_tensor *t = nb_ones(ctx, NB_F32, NB_SHAPE(3));
+    const char *names[] = {"t"};
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(nb_safetensors_save(fifo, names, &t, 1, NULL, NULL, 0), -1);
+    ERR_HAS("not a regular file");
+    struct stat st;
+    ck_assert(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    ck_assert_int_eq(symlink("target.safetensors", link), 0);
+    ck_assert_int_eq(nb_safetensors_save(link, names, &t, 1, NULL, NULL, 0), -1); /* to nothing yet */
+    ERR_HAS("a symbolic link to nothing usable");
+    ck_assert_int_eq(nb_safetensors_save(target, names, &t, 1, NULL, NULL, 0), 0);
+    ck_assert_int_eq(nb_safetensors_save(link, names, &t, 1, NULL, NULL, 0), 0);
+    ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    ck_assert(stat(target, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0);
+    nb_safetensors *f = nb_safetensors_open(link);
+    ck_assert_ptr_nonnull(f);
+    nb_safetensors_close(f);
+    unlink(fifo);
+    unlink(link);
+    unlink(target);
+    rmdir(dir);
+}
+END_TEST
+
+/* Found by a review that called every public function with hostile arguments. */
+START_TEST(hostile_sizes_and_aliases) {
+    /* expand to a negative size used to succeed, and nb_cat then wrote outside its output */
+    nb_tensor *one = nb_ones(ctx, NB_F32, NB_SHAPE(1, 3));
+    ck_assert_ptr_null(nb_expand(one, 2, (const int64_t[]){-40, 3}));
+    ERR_HAS("expand: negative size -40");
+    ck_assert_ptr_nonnull(nb_expand(one, 2, (const int64_t[]){-1, 3})); /* -1 keeps a dim */
+    /* sizes whose sum, or whose strides, overflow int64 */
+    nb_tensor *f = nb_zeros(ctx, NB_F32, NB_SHAPE(6));
+    nb_tensor *out[3];
+    ck_assert_int_eq(nb_split(f, 0, 3, (const int64_t[]){INT64_MAX, INT64_MAX, 4}, out), -1);
+    ERR_HAS("split: sizes add up to more than 2^63");
+    ck_assert_ptr_null(nb_zeros(ctx, NB_F32, NB_SHAPE(0, INT64_MAX, INT64_MAX)));
+    ERR_HAS("shape too large");
+    /* a NULL buffer */
+    ck_assert_ptr_null(nb_shape_str(f, NULL, 10));
+    /* in-place updates whose source is a shifted or transposed view of the destination read the
+     * source as it was */
+    nb_tensor *a = nb_from_data(ctx, NB_F32, NB_SHAPE(6), (const float[]){0, 1, 2, 3, 4, 5});
+    ck_assert_int_eq(nb_copy_(nb_narrow(a, 0, 0, 5), nb_narrow(a, 0, 1, 5)), 0);
+    const float want_a[6] = {1, 2, 3, 4, 5, 5};
+    ck_assert_mem_eq(nb_data_f32(a), want_a, sizeof want_a);
+    nb_tensor *b = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){0, 1, 2, 3});
+    ck_assert_int_eq(nb_copy_(b, nb_transpose(b, 0, 1)), 0);
+    const float want_b[4] = {0, 2, 1, 3};
+    ck_assert_mem_eq(nb_data_f32(b), want_b, sizeof want_b);
+    nb_tensor *y = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){0, 1, 2, 3});
+    ck_assert_int_eq(nb_axpy_(y, 1.0f, nb_transpose(y, 0, 1)), 0);
+    const float want_y[4] = {0, 3, 3, 6};
+    ck_assert_mem_eq(nb_data_f32(y), want_y, sizeof want_y);
+    ck_assert_int_eq(nb_axpy_(y, 1.0f, y), 0); /* the same view: elementwise, in place */
+    const float want_y2[4] = {0, 6, 6, 12};
+    ck_assert_mem_eq(nb_data_f32(y), want_y2, sizeof want_y2);
+    /* a NULL with no earlier error is named */
+    nb_clear_error();
+    ck_assert_ptr_null(nb_clone(ctx, NULL));
+    ERR_HAS("clone: NULL tensor");
+    nb_clear_error();
+    ck_assert_ptr_null(nb_cat((nb_tensor *[]){f, NULL}, 2, 0));
+    ERR_HAS("cat: tensor 1 is NULL");
+    nb_clear_error();
+    ck_assert_int_eq(nb_split(NULL, 0, 1, (const int64_t[]){1}, out), -1);
+    ERR_HAS("split: NULL tensor");
+    /* a Linear whose weight cannot be made does not make its bias (16 GiB here) */
+    nb_ctx *big = nb_ctx_new(0);
+    ck_assert_ptr_null(nb_linear_new(big, (int64_t)1 << 32, (int64_t)1 << 32, true, NULL));
+    ck_assert_uint_lt(nb_ctx_reserved(big), (size_t)1 << 30);
+    nb_ctx_free(big);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("api_guards");
     TCase *tc = tcase_create("guards");
@@ -146,6 +233,8 @@ Suite *make_suite(void) {
     tcase_add_test(tc, autograd_rejects_bad_seeds_and_options);
     tcase_add_test(tc, null_inputs_are_named);
     tcase_add_test(tc, module_cycles_are_refused);
+    tcase_add_test(tc, hostile_sizes_and_aliases);
+    tcase_add_test(tc, saving_keeps_special_files_and_links);
     suite_add_tcase(s, tc);
     return s;
 }
