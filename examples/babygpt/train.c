@@ -311,12 +311,13 @@ int bg_train(const bg_train_opts *o) {
                 out, held, out, held);
         goto done;
     }
-    if (o->resume && vocab) { /* the run's tokenizer is part of the run: another would silently
-                               * give its ids new meanings */
-        char rdir[4096], rtok[4200];
+    if (o->resume) { /* the run's tokenizer is part of the run: another would silently give its ids
+                      * new meanings */
+        static char rtok[4200];
+        char rdir[4096];
         bg_parent_dir(resume_file, rdir, sizeof rdir);
         snprintf(rtok, sizeof rtok, "%s/tokenizer", rdir);
-        if (bg_is_dir(rtok) && !same_tokenizer(vocab, rtok)) {
+        if (vocab && bg_is_dir(rtok) && !same_tokenizer(vocab, rtok)) {
             fprintf(stderr,
                     "babygpt: --vocab %s: a resumed run keeps the tokenizer it was trained with (%s), and "
                     "this one differs; leave --vocab out\n",
@@ -324,13 +325,7 @@ int bg_train(const bg_train_opts *o) {
             status = 2;
             goto done;
         }
-    }
-    if (o->resume && !vocab) {
-        static char rtok[4200];
-        char rdir[4096];
-        bg_parent_dir(resume_file, rdir, sizeof rdir);
-        snprintf(rtok, sizeof rtok, "%s/tokenizer", rdir);
-        vocab = rtok;
+        if (!vocab) vocab = rtok;
     }
 
     /* data and tokenizer, all checked before anything in --out is replaced */
