@@ -87,6 +87,8 @@ int nb_module_summary(nb_module *m, nb_dtype dtype, int ndim, const int64_t *sha
     bool g = nb_no_grad_begin();
     nb_tensor *x =
         dtype == NB_I32 ? nb_zeros(scratch, NB_I32, ndim, shape) : nb_ones(scratch, NB_F32, ndim, shape);
+    /* the example input goes where the module's parameters are */
+    if (x && l.n > 0 && l.tensors[0]->device != NB_CPU) x = nb_to_device(scratch, x, l.tensors[0]->device);
     bool rec = nb_module_record_shapes(true);
     nb_tensor *y = nb_module_forward(m, x);
     nb_module_record_shapes(rec);

@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "ops/op_util.h"
+#include "tensor/half.h"
 #include "tensor/internal.h"
 
 /* Copies a device tensor's elements (row-major) into a malloc'd host buffer of dtype dt. */
@@ -22,7 +23,7 @@ static void *host_copy(const nb_tensor *t, nb_dtype dt) {
 
 int nb_to_array(const nb_tensor *t, nb_dtype dt, void *dst) {
     if (!t || !dst) return nb_set_error("to_array: NULL argument"), -1;
-    if (dt != NB_F32 && dt != NB_I32) return nb_set_error("to_array: unsupported dtype %s", nb_dtype_name(dt)), -1;
+    if (nb_dtype_size(dt) == 0) return nb_set_error("to_array: invalid dtype %d", (int)dt), -1;
     int64_t n = nb_numel(t);
     if (t->device == NB_CPU) {
         nb_tensor d = {0};
@@ -163,14 +164,25 @@ double nb_get(const nb_tensor *t, const int64_t *index) {
         }
         off += index[i] * t->stride[i];
     }
+    size_t es = nb_dtype_size(t->dtype);
+    const char *p = (const char *)t->storage->data + off * (int64_t)es;
+    union {
+        float f;
+        int32_t i;
+        uint16_t h;
+    } v;
     if (t->device == NB_CPU) {
-        const char *p = (const char *)t->storage->data + off * (int64_t)nb_dtype_size(t->dtype);
-        return t->dtype == NB_F32 ? (double)*(const float *)p : (double)*(const int32_t *)p;
+        memcpy(&v, p, es);
+    } else {
+        const nb_backend *be = nb_backend_get(t->device);
+        if (!be || be->download(&v, p, es)) return NAN;
     }
-    const nb_backend *be = nb_backend_get(t->device);
-    union { float f; int32_t i; } v;
-    if (!be || be->download(&v, (const char *)t->storage->data + off * 4, 4)) return NAN;
-    return t->dtype == NB_F32 ? (double)v.f : (double)v.i;
+    switch (t->dtype) {
+    case NB_F32: return (double)v.f;
+    case NB_I32: return (double)v.i;
+    case NB_F16: return (double)nb_f16_to_f32(v.h);
+    default: return (double)nb_bf16_to_f32(v.h);
+    }
 }
 
 double nb_item(const nb_tensor *t) {

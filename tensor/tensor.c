@@ -132,6 +132,13 @@ nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double 
     if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step))
         return nb_set_error("arange: invalid range start=%g end=%g step=%g", start, end, step);
     double n = ceil((end - start) / step);
+    if (!(n < 0x1p62))
+        return nb_set_error("arange: %g values from %g to %g by %g; too many", n, start, end, step);
+    if (dt == NB_I32 && n > 0) {
+        double last = start + (n - 1) * step;
+        if (fmin(start, last) < -2147483648.0 || fmax(start, last) > 2147483647.0)
+            return nb_set_error("arange: i32 values from %g to %g are outside the i32 range", start, last);
+    }
     int64_t len = n > 0 ? (int64_t)n : 0;
     nb_tensor *t = nb_empty(ctx, dt, 1, &len);
     if (!t || nb_cpu_backend.arange(t, start, step)) return NULL;

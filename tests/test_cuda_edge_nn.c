@@ -3,9 +3,13 @@
  * T = 1 and around the block and tile sizes, D 1 to 128, strided, expanded and stride-0 operands
  * and gradients, and its errors; repeated and bad indices; ignore_index cases; dropout and random
  * streams at odd sizes, bit for bit; copies across layouts, dtypes and devices; AdamW off the
- * block size; the backend used from a second thread. Without a GPU (real or emulated) every case is skipped
+ * block size; the backend used from a second thread; a module's summary on the GPU; f16 and bf16
+ * conversions, bit for bit. Without a GPU (real or emulated) every case is skipped
  * with a SKIP line. */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "nabla.h"
 #include "tests/nb_check.h"
@@ -321,10 +325,110 @@ START_TEST(test_other_thread) {
 }
 END_TEST
 
+/* ---- f16 and bf16 ---------------------------------------------------------------------------- */
+
+/* The bytes of t (any device, any layout), row-major. */
+static void bytes_of(nb_ctx *c, const nb_tensor *t, void *out) {
+    nb_tensor *h = nb_to_device(c, t, NB_CPU);
+    ck_assert_msg(h != NULL, "%s", nb_last_error());
+    nb_tensor *k = nb_contiguous(h);
+    ck_assert_msg(k != NULL, "%s", nb_last_error());
+    memcpy(out, nb_data(k), (size_t)nb_numel(k) * nb_dtype_size(k->dtype));
+}
+
+START_TEST(test_sixteen_bit) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_ctx_use(c);
+    /* every f16 pattern, and as many bf16 ones, to f32 and i32 on both, through a transposed view */
+    uint16_t *pat = malloc(65536 * 2);
+    for (unsigned i = 0; i < 65536; i++)
+        pat[i] = (uint16_t)i;
+    static uint32_t a[65536], b[65536];
+    for (int dt = NB_F16; dt <= NB_BF16; dt++) {
+        nb_tensor *h = nb_transpose(nb_from_data(c, (nb_dtype)dt, NB_SHAPE(256, 256), pat), 0, 1);
+        nb_tensor *g = nb_to_device(c, h, NB_CUDA);
+        for (int to = NB_F32; to <= NB_I32; to++) {
+            bytes_of(c, nb_cast(h, (nb_dtype)to), a);
+            bytes_of(c, nb_cast(g, (nb_dtype)to), b);
+            for (int i = 0; i < 65536; i++)
+                ck_assert_msg(a[i] == b[i], "%s %04x -> %s: cpu %08x, cuda %08x", nb_dtype_name((nb_dtype)dt),
+                              pat[(i % 256) * 256 + i / 256], nb_dtype_name((nb_dtype)to), a[i], b[i]);
+        }
+    }
+    /* f32 values from 2^-28 to 2^19 (f16's subnormals, normals and overflow) and of every
+     * exponent, to f16 and bf16 (and between them), bit for bit; a quarter of them halfway
+     * between two f16 values and a quarter halfway between two bf16 values */
+    nb_rng r = {11, 0};
+    for (int i = 0; i < 65536; i++) {
+        uint32_t m = (uint32_t)(nb_rng_uniform(&r) * 8388608.0f) & 0x7fffffu;
+        uint32_t e = i < 49152 ? 99u + (uint32_t)(i % 48) : (uint32_t)(i % 256);
+        if (i % 4 == 0) m = (m & ~0x1fffu) | 0x1000u;
+        if (i % 4 == 1) m = (m & ~0xffffu) | 0x8000u;
+        a[i] = (i & 1024 ? 0x80000000u : 0) | (e << 23) | m;
+    }
+    nb_tensor *f = nb_transpose(nb_from_data(c, NB_F32, NB_SHAPE(256, 256), a), 0, 1);
+    nb_tensor *fg = nb_to_device(c, f, NB_CUDA);
+    uint16_t *hc = malloc(65536 * 2), *hg = malloc(65536 * 2);
+    for (int dt = NB_F16; dt <= NB_BF16; dt++) {
+        nb_tensor *tc = nb_cast(f, (nb_dtype)dt), *tg = nb_cast(fg, (nb_dtype)dt);
+        nb_dtype other = dt == NB_F16 ? NB_BF16 : NB_F16;
+        for (int pass = 0; pass < 2; pass++) {
+            bytes_of(c, tc, hc);
+            bytes_of(c, tg, hg);
+            for (int i = 0; i < 65536; i++)
+                ck_assert_msg(hc[i] == hg[i], "pass %d, f32 %08x -> %s: cpu %04x, cuda %04x", pass,
+                              a[(i % 256) * 256 + i / 256], nb_dtype_name(tc->dtype), hc[i], hg[i]);
+            tc = nb_cast(tc, other), tg = nb_cast(tg, other);
+        }
+    }
+    /* fills of a strided view, and copies between 16-bit views on the GPU */
+    nb_tensor *z = nb_zeros_on(c, NB_BF16, NB_CUDA, NB_SHAPE(4, 6));
+    ck_assert_int_eq(nb_fill_(nb_slice(z, 1, 1, 4, 2), -2.5), 0);
+    ck_assert_int_eq(nb_copy_(nb_slice(z, 0, 2, 4, 1), nb_slice(z, 0, 0, 2, 1)), 0);
+    ck_assert_double_eq(nb_get(z, (int64_t[]){3, 3}), -2.5);
+    ck_assert_double_eq(nb_get(z, (int64_t[]){3, 2}), 0.0);
+    free(pat);
+    free(hc);
+    free(hg);
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
+/* A module's summary: the same table after the module moved to the GPU. */
+static char *summary_text(nb_module *m) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int rc = nb_module_summary(m, NB_F32, 2, (const int64_t[]){3, 8}, f);
+    fclose(f);
+    ck_assert_msg(rc == 0, "module_summary: %s", nb_last_error());
+    return buf;
+}
+
+START_TEST(test_module_summary) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_rng r = {3, 0};
+    nb_module *seq = nb_sequential_new();
+    ck_assert_int_eq(nb_sequential_append(seq, nb_linear_new(c, 8, 16, true, &r)), 0);
+    ck_assert_int_eq(nb_sequential_append(seq, nb_gelu_new()), 0);
+    ck_assert_int_eq(nb_sequential_append(seq, nb_linear_new(c, 16, 4, false, &r)), 0);
+    char *cpu = summary_text(seq);
+    ck_assert_msg(nb_module_to(seq, NB_CUDA) == 0, "%s", nb_last_error());
+    char *gpu = summary_text(seq);
+    ck_assert_msg(strstr(cpu, "[3,4]") != NULL, "%s", cpu);
+    ck_assert_str_eq(cpu, gpu);
+    free(cpu);
+    free(gpu);
+    nb_module_free(seq);
+    nb_ctx_free(c);
+}
+END_TEST
+
 Suite *make_suite(void) {
-    const TTest *tests[] = {test_attention_shapes, test_indices, test_cross_entropy_cases,
-                            test_random_streams,   test_copies,  test_adamw_sizes,
-                            test_other_thread};
+    const TTest *tests[] = {test_attention_shapes, test_indices,        test_cross_entropy_cases,
+                            test_random_streams,   test_copies,         test_adamw_sizes,
+                            test_other_thread,     test_module_summary, test_sixteen_bit};
     return cuda_suite("cuda_edge_nn",
                       "cuda edge cases vs cpu (attention, indices, losses, random streams, copies, adamw)",
                       tests, sizeof tests / sizeof *tests);

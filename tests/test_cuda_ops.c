@@ -380,6 +380,14 @@ START_TEST(test_adamw_and_copies) {
     nb_tensor *f = rnd(c, NB_SHAPE(7, 9), -50, 50, 9), *fg = nb_to_device(c, f, NB_CUDA);
     expect_close("cast", nb_cast(nb_cast(nb_transpose(f, 0, 1), NB_I32), NB_F32),
                  nb_cast(nb_cast(nb_transpose(fg, 0, 1), NB_I32), NB_F32), 0);
+    /* float -> i32 saturates and sends NaN to 0 on both (a plain cast is undefined there in C) */
+    const float ext[] = {NAN, INFINITY, -INFINITY, 3e9f, -3e9f, 2147483520.0f, -2.9f, 2.9f};
+    nb_tensor *xc = nb_from_data(c, NB_F32, NB_SHAPE(8), ext), *xg = nb_to_device(c, xc, NB_CUDA);
+    int32_t ic[8], ig[8];
+    ck_assert_int_eq(nb_to_array(nb_cast(xc, NB_I32), NB_I32, ic), 0);
+    ck_assert_int_eq(nb_to_array(nb_cast(xg, NB_I32), NB_I32, ig), 0);
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(ic[i] == ig[i], "cast %g: cpu %d, cuda %d", (double)ext[i], ic[i], ig[i]);
     nb_tensor *ar = nb_arange(c, NB_F32, 0, 10, 0.5);
     ck_assert_ptr_nonnull(ar);
     expect_close("axpy", (nb_axpy_(t[0], 0.5f, t[1]), t[0]), (nb_axpy_(g[0], 0.5f, g[1]), g[0]), 1e-6);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
+#include "tensor/half.h"
 
 static void *cpu_alloc(size_t n) {
     void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
@@ -25,6 +26,7 @@ typedef struct {
     int dtype;
     float f;
     int32_t i;
+    uint16_t h; /* the f16 or bf16 bits */
 } fill_args;
 
 static void fill_run(void *u, int64_t n, char **p, const int64_t *st) {
@@ -32,6 +34,10 @@ static void fill_run(void *u, int64_t n, char **p, const int64_t *st) {
     if (a->dtype == NB_I32) {
         int32_t *o = (int32_t *)p[0];
         for (int64_t k = 0; k < n; k++) o[k * st[0]] = a->i;
+    } else if (a->dtype == NB_F16 || a->dtype == NB_BF16) {
+        uint16_t *o = (uint16_t *)p[0];
+        for (int64_t k = 0; k < n; k++)
+            o[k * st[0]] = a->h;
     } else {
         float *o = (float *)p[0];
         if (st[0] == 1)
@@ -42,13 +48,15 @@ static void fill_run(void *u, int64_t n, char **p, const int64_t *st) {
 }
 
 static int cpu_fill(nb_tensor *out, double v) {
-    if (out->dtype != NB_F32 && out->dtype != NB_I32)
-        return nb_set_error("fill: dtype %s not supported on cpu", nb_dtype_name(out->dtype)), -1;
     nb_loop L;
     const nb_tensor *t[1] = {out};
     nb_loop_init(&L, 1, t);
-    fill_args a = {(int)out->dtype, (float)v, 0};
-    if (out->dtype == NB_I32) a.i = v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v;
+    fill_args a = {(int)out->dtype, (float)v, 0, 0};
+    /* i32: toward zero, clamped to the range, NaN as 0 */
+    if (out->dtype == NB_I32)
+        a.i = v != v ? 0 : v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v;
+    if (out->dtype == NB_F16) a.h = nb_f32_to_f16((float)v);
+    if (out->dtype == NB_BF16) a.h = nb_f32_to_bf16((float)v);
     nb_loop_run(&L, fill_run, &a);
     return 0;
 }
@@ -70,10 +78,16 @@ static void copy_run(void *u, int64_t n, char **p, const int64_t *st) {
         for (int64_t k = 0; k < n; k++) o[k * st[0]] = (float)a[k * st[1]];
         break;
     }
-    case 2: { /* i32 <- f32 (truncation toward zero) */
+    case 2: { /* i32 <- f32: toward zero, saturating at the i32 range, NaN to 0 (as CUDA) */
         int32_t *o = (int32_t *)p[0];
         const float *a = (const float *)p[1];
-        for (int64_t k = 0; k < n; k++) o[k * st[0]] = (int32_t)a[k * st[1]];
+        for (int64_t k = 0; k < n; k++) {
+            float x = a[k * st[1]];
+            o[k * st[0]] = x != x               ? 0
+                           : x >= 2147483648.0f ? INT32_MAX
+                           : x < -2147483648.0f ? INT32_MIN
+                                                : (int32_t)x;
+        }
         break;
     }
     default: { /* i32 <- i32 */
@@ -84,13 +98,51 @@ static void copy_run(void *u, int64_t n, char **p, const int64_t *st) {
     }
 }
 
+/* Element k of a 32- or 16-bit array of dtype dt, as f32 (i32 values rounded to nearest). */
+static inline float load_f32(int dt, const char *p, int64_t k) {
+    switch (dt) {
+    case NB_F32: return ((const float *)p)[k];
+    case NB_I32: return (float)((const int32_t *)p)[k];
+    case NB_F16: return nb_f16_to_f32(((const uint16_t *)p)[k]);
+    default: return nb_bf16_to_f32(((const uint16_t *)p)[k]);
+    }
+}
+
+/* Copies that involve f16 or bf16: through f32, one element at a time. */
+static void copy_half_run(void *u, int64_t n, char **p, const int64_t *st) {
+    const int *dt = u;    /* {dst, src} */
+    if (dt[0] == dt[1]) { /* the same 16-bit type: the bits */
+        uint16_t *o = (uint16_t *)p[0];
+        const uint16_t *a = (const uint16_t *)p[1];
+        for (int64_t k = 0; k < n; k++)
+            o[k * st[0]] = a[k * st[1]];
+        return;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        float x = load_f32(dt[1], p[1], k * st[1]);
+        switch (dt[0]) {
+        case NB_F32: ((float *)p[0])[k * st[0]] = x; break;
+        case NB_I32:
+            ((int32_t *)p[0])[k * st[0]] = x != x               ? 0
+                                           : x >= 2147483648.0f ? INT32_MAX
+                                           : x < -2147483648.0f ? INT32_MIN
+                                                                : (int32_t)x;
+            break;
+        case NB_F16: ((uint16_t *)p[0])[k * st[0]] = nb_f32_to_f16(x); break;
+        default: ((uint16_t *)p[0])[k * st[0]] = nb_f32_to_bf16(x);
+        }
+    }
+}
+
 static int cpu_copy(nb_tensor *out, const nb_tensor *a) {
-    if ((out->dtype != NB_F32 && out->dtype != NB_I32) || (a->dtype != NB_F32 && a->dtype != NB_I32))
-        return nb_set_error("copy: dtypes %s <- %s not supported on cpu", nb_dtype_name(out->dtype),
-                            nb_dtype_name(a->dtype)), -1;
     nb_loop L;
     const nb_tensor *t[2] = {out, a};
     nb_loop_init(&L, 2, t);
+    if (nb_dtype_size(out->dtype) == 2 || nb_dtype_size(a->dtype) == 2) {
+        int dt[2] = {(int)out->dtype, (int)a->dtype};
+        nb_loop_run(&L, copy_half_run, dt);
+        return 0;
+    }
     int mode = (int)out->dtype * 2 + (int)a->dtype;
     nb_loop_run(&L, copy_run, &mode);
     return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backends/cuda/cuda_internal.h"
+#include "tensor/half.h"
 
 #define NB_CU_BLOCK 256
 
@@ -146,10 +147,16 @@ int nb_cuda_axpy(nb_tensor *y, float alpha, const nb_tensor *x) {
 /* ---- creation and copies ------------------------------------------------------------------------- */
 
 int nb_cuda_fill(nb_tensor *out, double value) {
-    if (out->dtype != NB_F32 && out->dtype != NB_I32)
-        return nb_set_error("fill: dtype %s not supported on cuda", nb_dtype_name(out->dtype)), -1;
     int64_t n = nb_numel(out);
     if (n == 0) return 0;
+    if (out->dtype == NB_F16 || out->dtype == NB_BF16) {
+        unsigned short h = out->dtype == NB_F16 ? nb_f32_to_f16((float)value) : nb_f32_to_bf16((float)value);
+        const nb_tensor *t[1] = {out};
+        void *extra[1] = {&h};
+        return nb_cu_elementwise(NB_CU_MOD_MISC, "fill_h", 1, t, extra, 1);
+    }
+    if (out->dtype != NB_F32 && out->dtype != NB_I32)
+        return nb_set_error("fill: dtype %s not supported on cuda", nb_dtype_name(out->dtype)), -1;
     union {
         float f;
         int32_t i;
@@ -157,8 +164,11 @@ int nb_cuda_fill(nb_tensor *out, double value) {
     } v;
     if (out->dtype == NB_F32)
         v.f = (float)value;
-    else /* clamped to the int32 range, as on the CPU */
-        v.i = value >= 2147483647.0 ? INT32_MAX : value <= -2147483648.0 ? INT32_MIN : (int32_t)value;
+    else /* clamped to the int32 range, NaN as 0, as on the CPU */
+        v.i = value != value           ? 0
+              : value >= 2147483647.0  ? INT32_MAX
+              : value <= -2147483648.0 ? INT32_MIN
+                                       : (int32_t)value;
     if (nb_is_contiguous(out)) {
         CUresult rc = nb_cu.cu.cuMemsetD32(nb_cu_ptr(out), v.u, (size_t)n);
         return rc == NB_CU_SUCCESS ? 0 : nb_cu_fail("fill", rc);
@@ -170,9 +180,7 @@ int nb_cuda_fill(nb_tensor *out, double value) {
 }
 
 int nb_cuda_copy(nb_tensor *out, const nb_tensor *a) {
-    bool okd = (out->dtype == NB_F32 || out->dtype == NB_I32) &&
-               (a->dtype == NB_F32 || a->dtype == NB_I32);
-    if (!okd)
+    if (nb_dtype_size(out->dtype) == 0 || nb_dtype_size(a->dtype) == 0)
         return nb_set_error("copy: dtypes %s <- %s not supported on cuda",
                             nb_dtype_name(out->dtype), nb_dtype_name(a->dtype)),
                -1;
@@ -180,8 +188,15 @@ int nb_cuda_copy(nb_tensor *out, const nb_tensor *a) {
     if (n == 0) return 0;
     if (out->dtype == a->dtype && nb_is_contiguous(out) && nb_is_contiguous(a)) {
         if (nb_cu_ptr(out) == nb_cu_ptr(a)) return 0;
-        CUresult rc = nb_cu.cu.cuMemcpyDtoD(nb_cu_ptr(out), nb_cu_ptr(a), (size_t)n * 4);
+        CUresult rc =
+            nb_cu.cu.cuMemcpyDtoD(nb_cu_ptr(out), nb_cu_ptr(a), (size_t)n * nb_dtype_size(a->dtype));
         return rc == NB_CU_SUCCESS ? 0 : nb_cu_fail("copy", rc);
+    }
+    if (nb_dtype_size(out->dtype) == 2 || nb_dtype_size(a->dtype) == 2) {
+        int dto = (int)out->dtype, dta = (int)a->dtype;
+        const nb_tensor *t[2] = {out, a};
+        void *extra[2] = {&dto, &dta};
+        return nb_cu_elementwise(NB_CU_MOD_MISC, "copy_16", 2, t, extra, 2);
     }
     static const char *const names[2][2] = {{"copy_ff", "copy_fi"}, {"copy_if", "copy_ii"}};
     const nb_tensor *t[2] = {out, a};

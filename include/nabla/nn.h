@@ -317,7 +317,8 @@ int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *s
  * output shape for an input of `dtype` and shape, parameter count), then the
  * totals (total / trainable / non-trainable, shared counted once) and the MB
  * taken by parameters, gradients and AdamW state. The forward runs under
- * no-grad in a scratch context (i32 inputs are zeros, f32 inputs ones). 0/-1. */
+ * no-grad in a scratch context on the device of m's parameters (i32 inputs are zeros, f32
+ * inputs ones). 0, or -1 with an error. */
 int nb_module_summary(nb_module *m, nb_dtype dtype, int ndim, const int64_t *shape, FILE *f);
 
 #ifdef __cplusplus

@@ -63,9 +63,11 @@ nb_tensor *nb_empty_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const 
 nb_tensor *nb_zeros_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape);
 /* A tensor filled with ones. */
 nb_tensor *nb_ones(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape);
-/* A tensor filled with `value` (converted to the dtype). */
+/* A tensor filled with `value` converted to the dtype (for i32: toward zero, clamped to the
+ * i32 range, NaN as 0). */
 nb_tensor *nb_full(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape, double value);
-/* A 1-D tensor start, start+step, ... below `end` (above, for step < 0). */
+/* A 1-D tensor start, start+step, ... below `end` (above, for step < 0). NULL with an error
+ * for a zero or non-finite step, 2^62 or more values, or i32 values outside the i32 range. */
 nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double step);
 /* A tensor holding a copy of `data` (numel elements of `dt`, row-major). */
 nb_tensor *nb_from_data(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape, const void *data);
