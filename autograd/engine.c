@@ -83,7 +83,13 @@ nb_tensor *nb_op_finish(nb_tensor *out, const char *op, nb_backward_fn bw, int n
     nb_node *n = nb_ctx_alloc(ctx, sizeof *n, 8);
     nb_tensor **ins = n ? nb_ctx_alloc(ctx, sizeof(nb_tensor *) * (size_t)(n_in ? n_in : 1), 8) : NULL;
     if (!ins) return NULL;
+    uint32_t *ver = nb_ctx_alloc(ctx, sizeof(uint32_t) * (size_t)(n_in + 1), 4);
+    if (!ver) return NULL;
     memcpy(ins, in, sizeof(nb_tensor *) * (size_t)n_in);
+    for (int i = 0; i < n_in; i++)
+        ver[i] = in[i] && in[i]->storage ? in[i]->storage->version : 0;
+    ver[n_in] = out->storage ? out->storage->version : 0;
+    n->version = ver;
     n->op = op;
     n->backward = bw;
     n->n_in = n_in;
@@ -245,6 +251,28 @@ static int distribute(nb_node *n, nb_tensor **gin) {
     return 0;
 }
 
+/* 0 when no tensor the node recorded was written in place since; else -1 with an error saying
+ * which one (its gradient would be computed from the new values, silently wrong). */
+static int check_versions(const nb_node *n) {
+    if (n->any_version) return 0;
+    for (int i = 0; i <= n->n_in; i++) {
+        const nb_tensor *t = i < n->n_in ? n->in[i] : n->out;
+        if (!t || !t->storage || t->storage->version == n->version[i]) continue;
+        char b[96], what[48];
+        if (i < n->n_in)
+            snprintf(what, sizeof what, "input %d", i);
+        else
+            snprintf(what, sizeof what, "output");
+        return nb_set_error("backward of %s: its %s (%s %s) was changed in place after %s used it "
+                            "(version %u, recorded at %u), so its gradient would be wrong; change a "
+                            "copy (nb_clone), or make the change before the op",
+                            n->op, what, nb_dtype_name(t->dtype), NB_SHP(t, b), n->op,
+                            (unsigned)t->storage->version, (unsigned)n->version[i]),
+               -1;
+    }
+    return 0;
+}
+
 static int cmp_seq_desc(const void *a, const void *b) {
     uint64_t x = (*(nb_node *const *)a)->seq, y = (*(nb_node *const *)b)->seq;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -320,6 +348,7 @@ int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
             if (!gin) goto done;
         }
         memset(gin, 0, sizeof(nb_tensor *) * (size_t)(n->n_in < 8 ? 8 : n->n_in));
+        if (check_versions(n)) goto done;
         if (n->backward(n, n->gout, gin)) {
             char msg[768];
             snprintf(msg, sizeof msg, "%s", nb_last_error());

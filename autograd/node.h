@@ -28,6 +28,11 @@ struct nb_node {
     int64_t i[NB_MAX_DIMS + 4]; /* integer arguments (axes, sizes, seeds) */
     float f[4];                 /* float arguments (scalars, eps, p) */
     uint64_t seq;               /* creation order */
+    /* the storage versions of in[0..n_in-1] and of out (at [n_in]) when the node was recorded;
+     * before the rule runs the engine checks that none changed (an in-place write since), unless
+     * the op set any_version (its rule reads none of their values: views, sums, add) */
+    uint32_t *version;
+    bool any_version;
     /* used by the engine during nb_backward */
     nb_tensor *gout;
     uint64_t mark;

@@ -342,7 +342,9 @@ int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tenso
     if (!e) return -1;
     if (!dst) return nb_set_error("safetensors_read %s: NULL destination for '%s'", f->what, name), -1;
     if (nb_check_writable("safetensors_read", dst)) return -1;
-    if (e->dt != dst->dtype || e->ndim != dst->ndim ||
+    bool fl_e = e->dt == NB_F32 || e->dt == NB_F16 || e->dt == NB_BF16;
+    bool fl_d = dst->dtype == NB_F32 || dst->dtype == NB_F16 || dst->dtype == NB_BF16;
+    if ((e->dt != dst->dtype && !(fl_e && fl_d)) || e->ndim != dst->ndim ||
         memcmp(e->shape, dst->shape, sizeof(int64_t) * (size_t)e->ndim) != 0) {
         char a[128], b[128];
         return nb_set_error("safetensors_read %s: tensor '%.120s' is %s %s in the file, %s %s in "
@@ -351,7 +353,7 @@ int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tenso
                             st_dtype_name(dst->dtype), nb_shape_str(dst, b, sizeof b)),
                -1;
     }
-    if (dst->device == NB_CPU && nb_is_contiguous(dst)) {
+    if (dst->device == NB_CPU && nb_is_contiguous(dst) && e->dt == dst->dtype) {
         if (e->end > e->begin) memcpy(nb_data(dst), f->buf + f->data_start + e->begin, e->end - e->begin);
         return 0;
     }

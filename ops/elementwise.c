@@ -45,6 +45,9 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
         n->i[0] = op;
         n->f[0] = p0;
         n->f[1] = p1;
+        /* derivatives that read neither x nor y */
+        n->any_version = op == NB_UN_NEG || op == NB_UN_ADD_S || op == NB_UN_MUL_S || op == NB_UN_DIV_S ||
+                         op == NB_UN_RSUB_S;
     }
     return out;
 }
@@ -123,7 +126,10 @@ static nb_tensor *binary(nb_binop op, nb_tensor *a, nb_tensor *b) {
     nb_node *n;
     nb_tensor *ins[2] = {a, b};
     if (!nb_op_finish(out, name, bin_diff[op] ? binary_backward : NULL, 2, ins, &n)) return NULL;
-    if (n) n->i[0] = op;
+    if (n) {
+        n->i[0] = op;
+        n->any_version = op == NB_BIN_ADD || op == NB_BIN_SUB; /* derivatives 1 and -1 */
+    }
     return out;
 }
 

@@ -75,7 +75,7 @@ nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim) {
     }
     nb_node *node;
     if (!nb_op_finish(out, "cat", f->dtype == NB_F32 ? cat_backward : NULL, n, ts, &node)) return NULL;
-    if (node) node->i[0] = d;
+    if (node) node->i[0] = d, node->any_version = true;
     return out;
 }
 
@@ -300,5 +300,8 @@ nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt) {
     nb_tensor *out = nb_new_like_shape(a, dt, a->ndim, a->shape);
     if (!out || (nb_numel(out) && be->copy(out, a))) return NULL;
     bool diff = a->dtype == NB_F32 && dt == NB_F32;
-    return nb_op_finish(out, "cast", diff ? cast_backward : NULL, 1, &a, NULL);
+    nb_node *n;
+    if (!nb_op_finish(out, "cast", diff ? cast_backward : NULL, 1, &a, &n)) return NULL;
+    if (n) n->any_version = true;
+    return out;
 }

@@ -31,6 +31,7 @@ int nb_adamw_update_(nb_tensor *param, const nb_tensor *grad, nb_tensor *m, nb_t
     const nb_backend *be = nb_be(param);
     if (!be) return -1;
     if (!be->adamw) return nb_unsupported(op, be), -1;
+    param->storage->version++, m->storage->version++, v->storage->version++;
     return be->adamw(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
 }
 

@@ -75,8 +75,13 @@ static int reshape_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 
 static nb_tensor *make_view(const char *op, nb_tensor *a, int nd, const int64_t *shape, const int64_t *stride,
                             int64_t offset, nb_backward_fn bw, nb_node **node) {
+    if (node) *node = NULL;
     nb_tensor *v = nb_tensor_view(nb_out_ctx(a), a, nd, shape, stride, offset);
-    return nb_op_finish(v, op, bw, 1, &a, node);
+    nb_node *n;
+    if (!nb_op_finish(v, op, bw, 1, &a, &n)) return NULL;
+    if (n) n->any_version = true; /* a view's gradient reads no values */
+    if (node) *node = n;
+    return v;
 }
 
 static nb_tensor *reshape_impl(const char *op, nb_tensor *a, int nd, const int64_t *shape, bool allow_copy) {
@@ -281,7 +286,10 @@ nb_tensor *nb_contiguous(nb_tensor *a) {
     if (!be) return NULL;
     nb_tensor *out = nb_new_like_shape(a, a->dtype, a->ndim, a->shape);
     if (!out || be->copy(out, a)) return NULL;
-    return nb_op_finish(out, "contiguous", identity_backward, 1, &a, NULL);
+    nb_node *n;
+    if (!nb_op_finish(out, "contiguous", identity_backward, 1, &a, &n)) return NULL;
+    if (n) n->any_version = true;
+    return out;
 }
 
 nb_tensor *nb_detach(nb_tensor *a) {

@@ -197,6 +197,7 @@ int nb_check_writable(const char *op, const nb_tensor *t) {
                        op, nb_shape_str(t, s, sizeof s), d, (long long)t->shape[d]),
                    -1;
         }
+    t->storage->version++; /* about to be written: autograd's check (autograd/node.h) */
     return 0;
 }
 

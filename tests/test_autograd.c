@@ -1,6 +1,8 @@
 /* The autograd engine: accumulation, broadcast, views, reuse, no-grad,
- * gradcheck (and that it rejects a wrong gradient), DOT output, anomaly mode. */
+ * gradcheck (and that it rejects a wrong gradient), DOT output, anomaly mode, and the check
+ * that what an op recorded was not changed in place before its backward. */
 #include <math.h>
+#include <string.h>
 
 #include "autograd/node.h"
 #include "nabla.h"
@@ -177,6 +179,78 @@ START_TEST(intermediate_grads_in_current_context) {
 }
 END_TEST
 
+/* The error of a backward that must fail, naming `what`. */
+static void expect_backward_error(nb_tensor *loss, const char *what) {
+    ck_assert_int_eq(nb_backward(loss), -1);
+    ck_assert_msg(strstr(nb_last_error(), "changed in place") != NULL &&
+                      strstr(nb_last_error(), what) != NULL,
+                  "error '%s' lacks '%s'", nb_last_error(), what);
+}
+
+START_TEST(in_place_changes_are_caught) {
+    int64_t s[1] = {4};
+    /* an input that mul's gradient reads, changed after mul: the grads would use the new values */
+    nb_tensor *a = param(1, s), *b = param(1, s);
+    nb_tensor *y = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_fill_(a, 0.0), 0);
+    expect_backward_error(y, "backward of mul: its input 0 (f32 [4])");
+    /* through a view of the input, or a detached alias of it: the same storage */
+    y = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_fill_(nb_slice(b, 0, 1, 3, 1), 2.0), 0);
+    expect_backward_error(y, "input 1");
+    y = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_scale_(nb_detach(b), 0.5f), 0);
+    expect_backward_error(y, "input 1");
+    /* an output whose value the rule reads (exp: dy/dx = y) */
+    nb_tensor *e = nb_exp(a);
+    y = nb_sum_all(e);
+    ck_assert_int_eq(nb_scale_(e, 2.0f), 0);
+    expect_backward_error(y, "backward of exp: its output");
+    /* an optimiser step between the forward and the backward */
+    nb_tensor *w = param(1, s);
+    y = nb_sum_all(nb_mul(w, w));
+    w->grad = nb_ones(ctx, NB_F32, 1, s);
+    nb_optim *o = nb_sgd_new(ctx, 0.1f, 0.0f, 0.0f, false);
+    ck_assert_int_eq(nb_optim_add_group(o, 1, NULL, &w, 0.0f, 1.0f), 0);
+    ck_assert_int_eq(nb_optim_step(o), 0);
+    expect_backward_error(y, "mul");
+    nb_optim_free(o);
+    y = nb_sum_all(nb_mul(w, w));
+    nb_tensor *m1 = nb_zeros(ctx, NB_F32, 1, s), *m2 = nb_zeros(ctx, NB_F32, 1, s);
+    ck_assert_int_eq(nb_adamw_update_(w, w->grad, m1, m2, 0.1f, 0.9f, 0.99f, 1e-8f, 0.0f, 1), 0);
+    expect_backward_error(y, "mul");
+    /* checks stay off for a failed in-place call that writes nothing */
+    y = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_fill_(nb_expand(nb_slice(a, 0, 0, 1, 1), 1, s), 1.0), -1);
+    ck_assert_int_eq(nb_backward(y), 0);
+}
+END_TEST
+
+START_TEST(in_place_changes_that_are_allowed) {
+    int64_t s[1] = {4};
+    nb_tensor *a = param(1, s), *b = param(1, s);
+    /* a change before the op */
+    ck_assert_int_eq(nb_fill_(a, 3.0), 0);
+    nb_tensor *y = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_backward(y), 0);
+    ck_assert_float_eq(nb_data_f32(b->grad)[2], 3.0f);
+    /* ops whose gradients read no values: add, views, sums, scalar scaling */
+    nb_zero_grad(a);
+    nb_tensor *v = nb_reshape(a, 2, (const int64_t[]){2, 2});
+    y = nb_add(nb_sum_all(nb_mul_scalar(nb_add(a, b), 2.0f)), nb_sum_all(v));
+    ck_assert_int_eq(nb_fill_(a, -1.0), 0);
+    ck_assert_int_eq(nb_copy_(b, a), 0);
+    ck_assert_msg(nb_backward(y) == 0, "%s", nb_last_error());
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(nb_data_f32(a->grad)[i], 3.0f);
+    /* the grads themselves may be changed in place between passes */
+    ck_assert_int_eq(nb_scale_(a->grad, 0.0f), 0);
+    y = nb_sum_all(nb_mul(a, b));
+    ck_assert_int_eq(nb_backward(y), 0);
+    ck_assert_float_eq(nb_data_f32(a->grad)[0], -1.0f);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("autograd");
     TCase *tc = tcase_create("autograd");
@@ -190,6 +264,8 @@ Suite *make_suite(void) {
     tcase_add_test(tc, dot_graph);
     tcase_add_test(tc, anomaly_mode_names_the_op);
     tcase_add_test(tc, intermediate_grads_in_current_context);
+    tcase_add_test(tc, in_place_changes_are_caught);
+    tcase_add_test(tc, in_place_changes_that_are_allowed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -103,6 +103,10 @@ START_TEST(an_existing_run_is_not_overwritten) {
     struct stat est;
     snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", tmp);
     ck_assert_msg(stat(elsewhere, &est) != 0, "a refused run created its --out folder");
+    /* other data than the run's is named before it is read */
+    rc = sh(buf, sizeof buf, "%s train --resume keep --data /dev/null --steps 6 --quiet 2>&1", bin);
+    ck_assert_msg(rc == 1 && strstr(buf, "training on /dev/null, not on the run's (built-in corpus)"),
+                  "rc %d: %s", rc, buf);
     /* --overwrite with inputs that fail: the old run is still there */
     rc = sh(buf, sizeof buf, "%s train --steps 2 --out keep --overwrite --data /dev/null --quiet 2>&1", bin);
     ck_assert_msg(rc == 1 && strstr(buf, "/dev/null") && !strstr(buf, "removed"), "rc %d: %s", rc, buf);
@@ -116,9 +120,10 @@ START_TEST(an_existing_run_is_not_overwritten) {
      * silently dropped); --overwrite replaces it */
     rc = sh(buf, sizeof buf,
             "echo garbage >> keep/loss.csv && %s train --resume keep --vocab keep/tokenizer --steps 6 "
-            "--quiet 2>&1",
+            "--seed 5 --quiet 2>&1",
             bin); /* its own tokenizer may be named */
     ck_assert_msg(rc == 0, "resume: %s", buf);
+    ck_assert_msg(strstr(buf, "--seed is not used"), "%s", buf);
     ck_assert_msg(strstr(buf, "loss.csv:5: not a row of numbers; skipped"), "%s", buf);
     ck_assert_msg(strstr(buf, "removed 2 temporary file(s)"), "%s", buf);
     size_t nl;

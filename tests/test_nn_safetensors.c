@@ -172,6 +172,53 @@ static const unsigned char PY_FILE[] = {
     0xff, 0xff, 0xff, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x7f,
 };
 
+/* f16 and bf16 tensors are saved as F16 / BF16 and load into f32 (or each other), converted. */
+START_TEST(test_half_precision_files) {
+    make_dir();
+    nb_ctx *ctx = nb_ctx_new(1 << 20);
+    const float v[6] = {1.0f, -2.5f, 0.1f, 65504.0f, 1e-7f, 3.14159265f};
+    nb_tensor *f = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 3), v);
+    nb_tensor *h = nb_cast(f, NB_F16), *b = nb_cast(f, NB_BF16);
+    ck_assert(h && b);
+    nb_tensor *ts[2] = {h, b};
+    const char *names[2] = {"h", "b"};
+    char path[128];
+    snprintf(path, sizeof path, "%s/half.safetensors", dir);
+    ck_assert_int_eq(nb_safetensors_save(path, names, ts, 2, NULL, NULL, 0), 0);
+    nb_safetensors *sf = nb_safetensors_open(path);
+    ck_assert_msg(sf != NULL, "%s", nb_last_error());
+    nb_dtype dt;
+    int nd;
+    int64_t shape[NB_MAX_DIMS];
+    ck_assert_int_eq(nb_safetensors_info(sf, nb_safetensors_find(sf, "h"), &dt, &nd, shape), 0);
+    ck_assert_int_eq(dt, NB_F16);
+    /* into f32, contiguous and transposed: the values the casts give */
+    nb_tensor *want_h = nb_cast(h, NB_F32), *want_b = nb_cast(b, NB_F32);
+    nb_tensor *d1 = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)),
+              *d2 = nb_transpose(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 2)), 0, 1);
+    ck_assert_msg(nb_safetensors_read_into(sf, "h", d1) == 0, "%s", nb_last_error());
+    ck_assert_msg(nb_safetensors_read_into(sf, "b", d2) == 0, "%s", nb_last_error());
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) {
+            int64_t ix[2] = {i, j};
+            ck_assert_double_eq(nb_get(d1, ix), nb_get(want_h, ix));
+            ck_assert_double_eq(nb_get(d2, ix), nb_get(want_b, ix));
+        }
+    ck_assert_double_eq(nb_get(d1, (int64_t[]){0, 2}), 0.0999755859375); /* 0.1 in f16 */
+    ck_assert_double_eq(nb_get(d2, (int64_t[]){1, 0}), 65536.0);         /* 65504 in bf16 */
+    /* f16 into bf16 goes through f32; an integer destination is still an error */
+    nb_tensor *d3 = nb_zeros(ctx, NB_BF16, NB_SHAPE(2, 3));
+    ck_assert_int_eq(nb_safetensors_read_into(sf, "h", d3), 0);
+    ck_assert_double_eq(nb_get(d3, (int64_t[]){0, 1}), -2.5);
+    nb_tensor *d4 = nb_zeros(ctx, NB_I32, NB_SHAPE(2, 3));
+    ck_assert_int_eq(nb_safetensors_read_into(sf, "h", d4), -1);
+    ck_assert_msg(strstr(nb_last_error(), "F16") && strstr(nb_last_error(), "I32"), "%s", nb_last_error());
+    nb_safetensors_close(sf);
+    nb_ctx_free(ctx);
+    remove_dir();
+}
+END_TEST
+
 START_TEST(test_reads_python_file) {
     nb_ctx *ctx = nb_ctx_new(1 << 16);
     nb_safetensors *f = nb_safetensors_open_memory(PY_FILE, sizeof PY_FILE, "python.safetensors");
@@ -478,6 +525,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_roundtrip_bit_exact);
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_reads_python_file);
+    tcase_add_test(tc, test_half_precision_files);
     tcase_add_test(tc, test_truncated_everywhere);
     tcase_add_test(tc, test_corrupt_headers);
     tcase_add_test(tc, test_header_limit);

@@ -50,6 +50,8 @@ static int cmd_train(int argc, char **argv) {
                            a, N(a), argc, argv, 2);
     if (rc) return rc > 0 ? 0 : 2;
     if (quiet) o.progress = false;
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--seed") == 0 || strncmp(argv[i], "--seed=", 7) == 0) o.seed_given = true;
     return bg_train(&o);
 }
 

@@ -158,6 +158,9 @@ static bool same_folder(const char *file, const char *dir) {
     return bg_same_file(d, dir);
 }
 
+/* Whether --data a names the data the run recorded as b (the same text, or the same file). */
+static bool same_data(const char *a, const char *b) { return strcmp(a, b) == 0 || bg_same_file(a, b); }
+
 /* Reads back loss.csv rows with step <= upto (for --resume). */
 static int read_csv(const char *dir, int64_t upto, eval_row *rows, int cap) {
     char path[4200], line[512];
@@ -278,6 +281,15 @@ int bg_train(const bg_train_opts *o) {
         }
         const char *d = nb_safetensors_meta(rf, "data");
         if (!data && d && strcmp(d, "(built-in corpus)") != 0) data = d;
+        else if (data && d && !same_data(data, d))
+            fprintf(stderr,
+                    "babygpt: --resume: training on %s, not on the run's %s (the losses will differ from an "
+                    "uninterrupted run's)\n",
+                    data, d);
+        if (o->seed_given)
+            fprintf(stderr,
+                    "babygpt: --resume: --seed is not used: the run goes on with the random streams its "
+                    "checkpoint saved\n");
     }
     /* every option is checked before anything is written */
     if (o->resume && o->config && strcmp(o->config, cfg.name) != 0) {

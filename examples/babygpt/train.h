@@ -17,6 +17,7 @@ typedef struct {
     int eval_every, eval_batches;
     const char *out;
     uint64_t seed;
+    bool seed_given; /* --seed was on the command line (a resumed run does not use it) */
     int threads;
     const char *device;  /* cpu | cuda */
     const char *resume;  /* checkpoint file or run folder */

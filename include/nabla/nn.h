@@ -276,7 +276,9 @@ int nb_safetensors_find(const nb_safetensors *f, const char *name);
 int nb_safetensors_info(const nb_safetensors *f, int i, nb_dtype *dt, int *ndim, int64_t *shape);
 /* A new CPU tensor in ctx holding tensor `name`. NULL with message. */
 nb_tensor *nb_safetensors_read(const nb_safetensors *f, nb_ctx *ctx, const char *name);
-/* Copies tensor `name` into dst (any device) after checking dtype and shape. 0/-1. */
+/* Copies tensor `name` into dst (any device, any layout) after checking its shape. The dtypes
+ * must match, except among f32, f16 and bf16, which convert (as PyTorch's load_state_dict
+ * does): an f16 file loads into an f32 model. 0, or -1 with a message. */
 int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tensor *dst);
 /* Metadata value for `key`, or NULL. Owned by f. */
 const char *nb_safetensors_meta(const nb_safetensors *f, const char *key);

@@ -27,6 +27,8 @@ typedef struct nb_storage {
     uint64_t pass; /* the backward pass that made it (0: made outside one) */
     int32_t refs;  /* holders during that pass */
     bool released; /* given back to the context: its data is no longer valid */
+    uint32_t version; /* counts in-place writes (nb_fill_, nb_copy_, ...): autograd checks that
+                         what an op recorded was not changed before its backward ran */
 } nb_storage;
 
 struct nb_node;
