@@ -105,6 +105,41 @@ START_TEST(csv_malformed_rows_reported_and_skipped) {
 }
 END_TEST
 
+START_TEST(csv_broken_multiline_record_skipped_whole) {
+    /* undoubled quotes inside a field that goes on over lines: the whole record is skipped, and
+     * its later lines (one of which has the header's four fields) are not read as a row */
+    const char *csv = "id,dialogue,summary,topic\n"                                  /* 1 */
+                      "a,\"#Person1#: He said \"hi\" to me\n"                        /* 2 broken */
+                      "#Person2#: well, I think, maybe, yes\n"                       /* 3 (4 fields) */
+                      "#Person1#: ok.\",s,t\n"                                       /* 4 */
+                      "b,\"#Person1#: fine\",s,t\n"                                  /* 5 good */
+                      "c,\"#Person1#: x\"y\"z,s,t\n"                                 /* 6 odd stray quote */
+                      "d,\"#Person1#: good\",s,t\n"                                  /* 7 good */
+                      "e,\"#Person1#: say \"so\"\r\n#Person2#: no, no, no\",s,t\r\n" /* 8-9 broken, CRLF */
+                      "f,#Person1#: last,s,t\n";                                     /* 10 good */
+    const char *path = temp_file(".csv", csv);
+    const char *base = strrchr(path, '/') + 1;
+    bg_split s = {0};
+    warns w = {0};
+    char err[256] = "", want[256];
+    ck_assert_int_eq(bg_load_file(path, &s, collect, &w, err, sizeof err), 0);
+    ck_assert_uint_eq(s.n, 3);
+    ck_assert_str_eq(s.ex[0].id, "b");
+    ck_assert_str_eq(s.ex[1].id, "d");
+    ck_assert_str_eq(s.ex[2].id, "f");
+    ck_assert_uint_eq(s.skipped, 3);
+    ck_assert_int_eq(w.n, 3);
+    snprintf(want, sizeof want, "%s:2: unexpected text after a closing quote", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s (first: %s)", want, w.msg[0]);
+    snprintf(want, sizeof want, "%s:6: unexpected text after a closing quote", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    snprintf(want, sizeof want, "%s:8: unexpected text after a closing quote", base);
+    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    bg_split_free(&s);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(csv_bad_files_are_errors) {
     bg_split s = {0};
     char err[256] = "";
@@ -422,6 +457,7 @@ Suite *make_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, csv_quotes_newlines_crlf_reordered);
     tcase_add_test(tc, csv_malformed_rows_reported_and_skipped);
+    tcase_add_test(tc, csv_broken_multiline_record_skipped_whole);
     tcase_add_test(tc, csv_bad_files_are_errors);
     tcase_add_test(tc, jsonl_good_and_malformed);
     tcase_add_test(tc, jsonl_errors_and_sniffing);
