@@ -254,20 +254,26 @@ static int distribute(nb_node *n, nb_tensor **gin) {
 /* 0 when no tensor the node recorded was written in place since; else -1 with an error saying
  * which one (its gradient would be computed from the new values, silently wrong). */
 static int check_versions(const nb_node *n) {
-    if (n->any_version) return 0;
-    for (int i = 0; i <= n->n_in; i++) {
-        const nb_tensor *t = i < n->n_in ? n->in[i] : n->out;
-        if (!t || !t->storage || t->storage->version == n->version[i]) continue;
+    /* inputs 0..n_in-1, then the output, then the saved tensors (those are always read) */
+    for (int i = 0; i <= n->n_in + 4; i++) {
+        int k = i - n->n_in - 1; /* index into saved[] */
+        if (i < n->n_in && (i < 31 ? (n->unread >> i) & 1u : n->unread == NB_UNREAD_ALL)) continue;
+        if (i == n->n_in && (n->unread & NB_UNREAD_OUT)) continue;
+        const nb_tensor *t = i < n->n_in ? n->in[i] : k < 0 ? n->out : n->saved[k];
+        uint32_t v = k < 0 ? n->version[i] : n->saved_version[k];
+        if (!t || !t->storage || t->storage->version == v) continue;
         char b[96], what[48];
         if (i < n->n_in)
             snprintf(what, sizeof what, "input %d", i);
-        else
+        else if (k < 0)
             snprintf(what, sizeof what, "output");
+        else
+            snprintf(what, sizeof what, "saved tensor %d", k);
         return nb_set_error("backward of %s: its %s (%s %s) was changed in place after %s used it "
                             "(version %u, recorded at %u), so its gradient would be wrong; change a "
                             "copy (nb_clone), or make the change before the op",
                             n->op, what, nb_dtype_name(t->dtype), NB_SHP(t, b), n->op,
-                            (unsigned)t->storage->version, (unsigned)n->version[i]),
+                            (unsigned)t->storage->version, (unsigned)v),
                -1;
     }
     return 0;

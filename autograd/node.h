@@ -11,6 +11,12 @@
 
 typedef struct nb_node nb_node;
 
+/* Bits of nb_node.unread: input i's values (i < 31), the output's, or none of them. An input
+ * past the 31st is checked unless the node has NB_UNREAD_ALL. */
+#define NB_UNREAD_IN(i) (1u << (i))
+#define NB_UNREAD_OUT   (1u << 31)
+#define NB_UNREAD_ALL   0xffffffffu
+
 /* Computes gin[i] (the gradient with respect to in[i], at in[i]'s shape or
  * broadcastable to it) for every input that requires grad, from gout (the
  * gradient of the output). gin[] arrives NULL-filled. 0, or -1 with error. A rule may return
@@ -29,10 +35,11 @@ struct nb_node {
     float f[4];                 /* float arguments (scalars, eps, p) */
     uint64_t seq;               /* creation order */
     /* the storage versions of in[0..n_in-1] and of out (at [n_in]) when the node was recorded;
-     * before the rule runs the engine checks that none changed (an in-place write since), unless
-     * the op set any_version (its rule reads none of their values: views, sums, add) */
+     * before the rule runs the engine checks that none changed (an in-place write since), except
+     * for those the op marked in `unread` because its rule never reads their values */
     uint32_t *version;
-    bool any_version;
+    uint32_t unread;           /* NB_UNREAD_IN(i) | NB_UNREAD_OUT, or NB_UNREAD_ALL */
+    uint32_t saved_version[4]; /* of saved[] when saved (nb_node_save); always checked */
     /* used by the engine during nb_backward */
     nb_tensor *gout;
     uint64_t mark;
@@ -58,6 +65,13 @@ nb_tensor *nb_node_leaf_grad(nb_node *n, int i);
 /* The gin[] value of an input whose gradient the rule already added into its leaf's grad. */
 extern nb_tensor nb_gin_accumulated_;
 #define NB_GIN_ACCUMULATED (&nb_gin_accumulated_)
+
+/* Keeps t in n->saved[i] for the backward rule, noting its storage version: the engine checks
+ * it like the inputs' (a saved tensor may be the caller's own, e.g. contiguous indices). */
+static inline void nb_node_save(nb_node *n, int i, nb_tensor *t) {
+    n->saved[i] = t;
+    n->saved_version[i] = t && t->storage ? t->storage->version : 0;
+}
 
 /* Reduces a gradient to `shape` by summing over broadcast dimensions. */
 nb_tensor *nb_sum_to(nb_tensor *g, int ndim, const int64_t *shape);

@@ -354,6 +354,7 @@ int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tenso
                -1;
     }
     if (dst->device == NB_CPU && nb_is_contiguous(dst) && e->dt == dst->dtype) {
+        nb_mark_written(dst);
         if (e->end > e->begin) memcpy(nb_data(dst), f->buf + f->data_start + e->begin, e->end - e->begin);
         return 0;
     }

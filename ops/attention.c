@@ -66,7 +66,7 @@ nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v) {
     nb_tensor *in[3] = {qc, kc, vc};
     if (!nb_op_finish(out, op, attention_backward, 3, in, &n)) return NULL;
     if (n) {
-        n->saved[0] = lse;
+        nb_node_save(n, 0, lse);
         n->f[0] = scale;
     }
     return out;
@@ -132,7 +132,7 @@ nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head) {
     nb_node *n;
     if (!nb_op_finish(out, op, attention_qkv_backward, 1, &x, &n)) return NULL;
     if (n) {
-        n->saved[0] = lse;
+        nb_node_save(n, 0, lse);
         n->i[0] = H;
         n->f[0] = scale;
     }

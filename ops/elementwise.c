@@ -45,9 +45,15 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
         n->i[0] = op;
         n->f[0] = p0;
         n->f[1] = p1;
-        /* derivatives that read neither x nor y */
-        n->any_version = op == NB_UN_NEG || op == NB_UN_ADD_S || op == NB_UN_MUL_S || op == NB_UN_DIV_S ||
-                         op == NB_UN_RSUB_S;
+        /* the values each derivative reads (ops/elementwise.def): none, y only, or x only */
+        if (op == NB_UN_NEG || op == NB_UN_ADD_S || op == NB_UN_MUL_S || op == NB_UN_DIV_S ||
+            op == NB_UN_RSUB_S)
+            n->unread = NB_UNREAD_ALL;
+        else if (op == NB_UN_EXP || op == NB_UN_SQRT || op == NB_UN_RSQRT || op == NB_UN_TANH ||
+                 op == NB_UN_SIGMOID)
+            n->unread = NB_UNREAD_IN(0);
+        else
+            n->unread = NB_UNREAD_OUT;
     }
     return out;
 }
@@ -128,7 +134,8 @@ static nb_tensor *binary(nb_binop op, nb_tensor *a, nb_tensor *b) {
     if (!nb_op_finish(out, name, bin_diff[op] ? binary_backward : NULL, 2, ins, &n)) return NULL;
     if (n) {
         n->i[0] = op;
-        n->any_version = op == NB_BIN_ADD || op == NB_BIN_SUB; /* derivatives 1 and -1 */
+        /* add and sub: derivatives 1 and -1; the others read a and b (never y) */
+        n->unread = op == NB_BIN_ADD || op == NB_BIN_SUB ? NB_UNREAD_ALL : NB_UNREAD_OUT;
     }
     return out;
 }
@@ -180,7 +187,10 @@ nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b) {
     nb_expand_desc(b, nd2, s2, &eb);
     if (nb_be(a)->where(out, &ec, &ea, &eb)) return NULL;
     nb_tensor *ins[3] = {cond, a, b};
-    return nb_op_finish(out, "where", where_backward, 3, ins, NULL);
+    nb_node *n;
+    if (!nb_op_finish(out, "where", where_backward, 3, ins, &n)) return NULL;
+    if (n) n->unread = NB_UNREAD_IN(1) | NB_UNREAD_IN(2) | NB_UNREAD_OUT; /* reads cond only */
+    return out;
 }
 
 nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value) {

@@ -75,7 +75,7 @@ nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim) {
     }
     nb_node *node;
     if (!nb_op_finish(out, "cat", f->dtype == NB_F32 ? cat_backward : NULL, n, ts, &node)) return NULL;
-    if (node) node->i[0] = d, node->any_version = true;
+    if (node) node->i[0] = d, node->unread = NB_UNREAD_ALL;
     return out;
 }
 
@@ -204,7 +204,7 @@ nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx) {
     nb_tensor *ins[2] = {a, idx};
     nb_node *node;
     if (!nb_op_finish(out, "index_select", index_select_backward, 2, ins, &node)) return NULL;
-    if (node) node->i[0] = d;
+    if (node) node->i[0] = d, node->unread = NB_UNREAD_IN(0) | NB_UNREAD_OUT; /* reads idx only */
     return out;
 }
 
@@ -244,7 +244,7 @@ nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx) {
     nb_tensor *ins[2] = {a, idx};
     nb_node *node;
     if (!nb_op_finish(out, "gather", gather_backward, 2, ins, &node)) return NULL;
-    if (node) node->i[0] = d;
+    if (node) node->i[0] = d, node->unread = NB_UNREAD_IN(0) | NB_UNREAD_OUT; /* reads idx only */
     return out;
 }
 
@@ -270,7 +270,7 @@ nb_tensor *nb_tril(nb_tensor *a, int64_t k) {
     if (!out || (nb_numel(out) && be->tril(out, a, k))) return NULL;
     nb_node *node;
     if (!nb_op_finish(out, "tril", a->dtype == NB_F32 ? tril_backward : NULL, 1, &a, &node)) return NULL;
-    if (node) node->i[0] = k;
+    if (node) node->i[0] = k, node->unread = NB_UNREAD_ALL;
     return out;
 }
 
@@ -302,6 +302,6 @@ nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt) {
     bool diff = a->dtype == NB_F32 && dt == NB_F32;
     nb_node *n;
     if (!nb_op_finish(out, "cast", diff ? cast_backward : NULL, 1, &a, &n)) return NULL;
-    if (n) n->any_version = true;
+    if (n) n->unread = NB_UNREAD_ALL;
     return out;
 }

@@ -293,9 +293,10 @@ nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_
     nb_node *n;
     if (!nb_op_finish(J.loss, OP, lce_backward, n_in, ins, &n)) return NULL;
     if (n) {
-        n->saved[0] = J.dx;
-        n->saved[1] = J.dw;
-        n->saved[2] = J.db;
+        nb_node_save(n, 0, J.dx);
+        nb_node_save(n, 1, J.dw);
+        nb_node_save(n, 2, J.db);
+        n->unread = NB_UNREAD_ALL; /* the gradients were made in the forward: the rule reads no input */
     }
     return J.loss;
 }

@@ -337,7 +337,10 @@ nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b) {
     nb_tensor po = promote_out(out, &G);
     if (mm_batched(be, &po, &G.ea, &G.eb, 0.0f)) return NULL;
     nb_tensor *ins[2] = {a, b};
-    return nb_op_finish(out, "matmul", matmul_backward, 2, ins, NULL);
+    nb_node *n;
+    if (!nb_op_finish(out, "matmul", matmul_backward, 2, ins, &n)) return NULL;
+    if (n) n->unread = NB_UNREAD_OUT;
+    return out;
 }
 
 /* ---- linear ------------------------------------------------------------------------------- */
@@ -425,5 +428,8 @@ nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *b) {
     }
     if (mm_batched(be, &po, &G.ea, &G.eb, b ? 1.0f : 0.0f)) return NULL;
     nb_tensor *ins[3] = {x, w, b};
-    return nb_op_finish(out, "linear", linear_backward, b ? 3 : 2, ins, NULL);
+    nb_node *n;
+    if (!nb_op_finish(out, "linear", linear_backward, b ? 3 : 2, ins, &n)) return NULL;
+    if (n) n->unread = NB_UNREAD_IN(2) | NB_UNREAD_OUT; /* reads x and w, not b or y */
+    return out;
 }

@@ -35,7 +35,7 @@ static nb_tensor *softmax_impl(const char *name, nb_tensor *a, int dim, bool log
     if (!y || be->softmax(y, x, log)) return NULL;
     nb_node *n;
     if (!nb_op_finish(y, name, softmax_backward, 1, &x, &n)) return NULL;
-    if (n) n->i[0] = log;
+    if (n) n->i[0] = log, n->unread = NB_UNREAD_IN(0); /* the rule reads y, not x */
     return moved ? nb_transpose(y, d, last) : y;
 }
 
@@ -99,9 +99,10 @@ nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float
     nb_tensor *in[3] = {xc, wc, bc};
     if (!nb_op_finish(y, "layer_norm", layer_norm_backward, 3, in, &n)) return NULL;
     if (n) {
-        n->saved[0] = mean;
-        n->saved[1] = rstd;
+        nb_node_save(n, 0, mean);
+        nb_node_save(n, 1, rstd);
         n->f[0] = eps;
+        n->unread = NB_UNREAD_IN(2) | NB_UNREAD_OUT; /* reads x and w (and mean, rstd) */
     }
     return y;
 }
@@ -187,7 +188,10 @@ nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx) {
     if (n > 0 && C > 0 && be->index_select(&out2, weight, 0, flat)) return NULL;
     nb_node *node;
     if (!nb_op_finish(out, "embedding", embedding_backward, 1, &weight, &node)) return NULL;
-    if (node) node->saved[0] = flat;
+    if (node) {
+        nb_node_save(node, 0, flat);
+        node->unread = NB_UNREAD_IN(0) | NB_UNREAD_OUT; /* reads the indices only */
+    }
     return out;
 }
 
@@ -239,9 +243,10 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_in
     nb_node *n;
     if (!nb_op_finish(loss, op, cross_entropy_backward, 1, &xc, &n)) return NULL;
     if (n) {
-        n->saved[0] = lse;
-        n->saved[1] = tc;
+        nb_node_save(n, 0, lse);
+        nb_node_save(n, 1, tc);
         n->i[0] = ignore_index;
+        n->unread = NB_UNREAD_OUT; /* reads the logits, lse and targets, not the loss */
     }
     return loss;
 }
@@ -276,6 +281,7 @@ nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng) {
         n->i[0] = (int64_t)seed;
         n->i[1] = (int64_t)offset;
         n->f[0] = p;
+        n->unread = NB_UNREAD_ALL; /* the mask is drawn again from (seed, offset) */
     }
     return out;
 }

@@ -31,7 +31,7 @@ int nb_adamw_update_(nb_tensor *param, const nb_tensor *grad, nb_tensor *m, nb_t
     const nb_backend *be = nb_be(param);
     if (!be) return -1;
     if (!be->adamw) return nb_unsupported(op, be), -1;
-    param->storage->version++, m->storage->version++, v->storage->version++;
+    nb_mark_written(param), nb_mark_written(m), nb_mark_written(v);
     return be->adamw(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
 }
 
@@ -48,6 +48,7 @@ int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x) {
     }
     const nb_backend *be = nb_be(y);
     if (!be) return -1;
+    nb_mark_written(y);
     nb_ctx *tmp;
     const nb_tensor *u = nb_unaliased(y, &e, &tmp); /* x a shifted or transposed view of y */
     int rc = u ? be->axpy(y, alpha, u) : -1;
@@ -59,7 +60,9 @@ int nb_scale_(nb_tensor *t, float s) {
     if (nb_check_writable("scale_", t)) return -1;
     if (nb_check_dtype("scale", t, NB_F32, "tensor")) return -1;
     const nb_backend *be = nb_be(t);
-    return be ? be->unary(NB_UN_MUL_S, t, t, s, 0) : -1;
+    if (!be) return -1;
+    nb_mark_written(t);
+    return be->unary(NB_UN_MUL_S, t, t, s, 0);
 }
 
 double nb_sumsq(const nb_tensor *t) {

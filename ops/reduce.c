@@ -85,7 +85,7 @@ static nb_tensor *reduce(nb_redop op, const char *name, nb_tensor *a, int naxes,
     if (n) {
         n->i[0] = op;
         for (int i = 0; i < a->ndim; i++) n->i[i + 1] = mask[i];
-        n->any_version = op == NB_RED_SUM; /* a sum's gradient reads no values */
+        n->unread = op == NB_RED_SUM ? NB_UNREAD_ALL : 0; /* a sum's gradient reads no values */
     }
     return out;
 }

@@ -79,7 +79,7 @@ static nb_tensor *make_view(const char *op, nb_tensor *a, int nd, const int64_t 
     nb_tensor *v = nb_tensor_view(nb_out_ctx(a), a, nd, shape, stride, offset);
     nb_node *n;
     if (!nb_op_finish(v, op, bw, 1, &a, &n)) return NULL;
-    if (n) n->any_version = true; /* a view's gradient reads no values */
+    if (n) n->unread = NB_UNREAD_ALL; /* a view's gradient reads no values */
     if (node) *node = n;
     return v;
 }
@@ -288,7 +288,7 @@ nb_tensor *nb_contiguous(nb_tensor *a) {
     if (!out || be->copy(out, a)) return NULL;
     nb_node *n;
     if (!nb_op_finish(out, "contiguous", identity_backward, 1, &a, &n)) return NULL;
-    if (n) n->any_version = true;
+    if (n) n->unread = NB_UNREAD_ALL;
     return out;
 }
 

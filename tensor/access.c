@@ -105,6 +105,7 @@ static int copy_into(nb_tensor *dst, const nb_tensor *src) {
                      nb_shape_str(dst, b, sizeof b));
         return -1;
     }
+    nb_mark_written(dst);
     if (dst->device == src->device) {
         const nb_backend *be = nb_backend_get(dst->device);
         return be ? be->copy(dst, &s) : -1;

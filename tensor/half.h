@@ -1,8 +1,10 @@
 /* tensor/half.h - conversions between f32 and the 16-bit storage types f16 (IEEE half) and
  * bf16 (the top half of an f32), rounding to nearest even (internal).
  *
- * f16 and bf16 are storage types in nabla: tensors of them can be made, filled, copied,
- * saved and loaded, and cast to and from f32 on the CPU; arithmetic runs in f32. */
+ * f16 and bf16 are storage types in nabla: tensors of them can be made, filled, copied, saved
+ * and loaded, and cast to and from f32 and i32 on the CPU and on CUDA (whose kernels in
+ * backends/cuda/cuda_sources.c compute exactly these); arithmetic runs in f32. A double (a fill
+ * value, an arange step) is rounded to f32 first, as PyTorch does. */
 #ifndef NB_TENSOR_HALF_H
 #define NB_TENSOR_HALF_H
 

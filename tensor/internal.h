@@ -43,10 +43,13 @@ nb_ctx *nb_out_ctx(const nb_tensor *first);
 void nb_contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 /* Product of a shape. */
 int64_t nb_shape_numel(int ndim, const int64_t *shape);
-/* 0 when t can be written in place, counting the write in its storage's version (which autograd
- * checks); -1 with an error naming op when t is NULL or a broadcast view (a stride-0 dim of
- * size > 1: one element would be written several times, racing). Call it just before writing. */
+/* 0 when t can be written in place; -1 with an error naming op when t is NULL or a broadcast
+ * view (a stride-0 dim of size > 1: one element would be written several times, racing). */
 int nb_check_writable(const char *op, const nb_tensor *t);
+/* Counts an in-place write to t's storage (storage->version, which autograd checks): call it
+ * once the write is sure to be attempted, after every argument check, so that a call refused
+ * for a bad argument leaves recorded graphs usable. */
+void nb_mark_written(const nb_tensor *t);
 /* Formats a shape as "[a,b,c]" into buf. */
 char *nb_fmt_shape(int ndim, const int64_t *shape, char *buf, size_t len);
 /* Number of CPU threads kernels should use. */

@@ -160,6 +160,7 @@ int nb_rand_(nb_tensor *t, float lo, float hi, nb_rng *rng) {
     if (t->dtype != NB_F32) return nb_set_error("rand: needs an f32 tensor"), -1;
     const nb_backend *be = nb_backend_get(t->device);
     rng = rng_or_global(rng);
+    if (be) nb_mark_written(t);
     if (!be || be->random(t, NB_RAND_UNIFORM, lo, hi, rng->seed, rng->offset)) return -1;
     rng->offset += (uint64_t)(nb_numel(t) + 3) / 4;
     return 0;
@@ -170,6 +171,7 @@ int nb_randn_(nb_tensor *t, float mean, float std, nb_rng *rng) {
     if (t->dtype != NB_F32) return nb_set_error("randn: needs an f32 tensor"), -1;
     const nb_backend *be = nb_backend_get(t->device);
     rng = rng_or_global(rng);
+    if (be) nb_mark_written(t);
     if (!be || be->random(t, NB_RAND_NORMAL, mean, std, rng->seed, rng->offset)) return -1;
     rng->offset += (uint64_t)(nb_numel(t) + 3) / 4;
     return 0;
@@ -197,14 +199,19 @@ int nb_check_writable(const char *op, const nb_tensor *t) {
                        op, nb_shape_str(t, s, sizeof s), d, (long long)t->shape[d]),
                    -1;
         }
-    t->storage->version++; /* about to be written: autograd's check (autograd/node.h) */
     return 0;
+}
+
+void nb_mark_written(const nb_tensor *t) {
+    if (t && t->storage) t->storage->version++;
 }
 
 int nb_fill_(nb_tensor *t, double value) {
     if (nb_check_writable("fill_", t)) return -1;
     const nb_backend *be = nb_backend_get(t->device);
-    return be ? be->fill(t, value) : -1;
+    if (!be) return -1;
+    nb_mark_written(t);
+    return be->fill(t, value);
 }
 
 int64_t nb_numel(const nb_tensor *t) { return t ? nb_shape_numel(t->ndim, t->shape) : 0; }

@@ -219,10 +219,23 @@ START_TEST(in_place_changes_are_caught) {
     nb_tensor *m1 = nb_zeros(ctx, NB_F32, 1, s), *m2 = nb_zeros(ctx, NB_F32, 1, s);
     ck_assert_int_eq(nb_adamw_update_(w, w->grad, m1, m2, 0.1f, 0.9f, 0.99f, 1e-8f, 0.0f, 1), 0);
     expect_backward_error(y, "mul");
-    /* checks stay off for a failed in-place call that writes nothing */
+    /* indices and targets an op kept for its backward (the caller's own, when contiguous) */
+    nb_tensor *idx = nb_from_data(ctx, NB_I32, 1, (const int64_t[]){2}, (const int32_t[]){0, 1});
+    nb_tensor *emb = param(2, (const int64_t[]){4, 3});
+    y = nb_sum_all(nb_mul(nb_embedding(emb, idx), nb_embedding(emb, idx)));
+    ck_assert_int_eq(
+        nb_copy_(idx, nb_from_data(ctx, NB_I32, 1, (const int64_t[]){2}, (const int32_t[]){3, 3})), 0);
+    expect_backward_error(y, "backward of embedding: its saved tensor 0 (i32 [2])");
+    nb_tensor *logits = param(2, (const int64_t[]){2, 4});
+    y = nb_cross_entropy(logits, idx, -100);
+    ck_assert_int_eq(nb_fill_(idx, 1.0), 0);
+    expect_backward_error(y, "saved tensor 1 (i32 [2])");
+    /* in-place calls refused for a bad argument write nothing, and count as no change */
     y = nb_sum_all(nb_mul(a, b));
     ck_assert_int_eq(nb_fill_(nb_expand(nb_slice(a, 0, 0, 1, 1), 1, s), 1.0), -1);
-    ck_assert_int_eq(nb_backward(y), 0);
+    ck_assert_int_eq(nb_copy_(a, nb_zeros(ctx, NB_F32, 1, (const int64_t[]){3})), -1);
+    ck_assert_int_eq(nb_axpy_(b, 1.0f, nb_zeros(ctx, NB_F32, 1, (const int64_t[]){3})), -1);
+    ck_assert_msg(nb_backward(y) == 0, "%s", nb_last_error());
 }
 END_TEST
 
@@ -243,6 +256,43 @@ START_TEST(in_place_changes_that_are_allowed) {
     ck_assert_msg(nb_backward(y) == 0, "%s", nb_last_error());
     for (int i = 0; i < 4; i++)
         ck_assert_float_eq(nb_data_f32(a->grad)[i], 3.0f);
+    /* values a rule does not read (linear's bias and output, softmax's input, embedding's table)
+     * may change: the gradients are those of an unchanged run */
+    float ref[3][12];
+    for (int pass = 0; pass < 2; pass++) {
+        nb_rng_init(&rng, 5);
+        nb_tensor *x = param(2, (const int64_t[]){2, 4}), *w = param(2, (const int64_t[]){3, 4});
+        nb_tensor *bias = param(1, (const int64_t[]){3}), *table = param(2, (const int64_t[]){3, 4});
+        nb_tensor *idx = nb_from_data(ctx, NB_I32, 1, (const int64_t[]){2}, (const int32_t[]){1, 2});
+        nb_tensor *lin = nb_linear(x, w, bias), *sm_in = nb_mul_scalar(x, 2.0f);
+        nb_tensor *sm = nb_softmax(sm_in, -1), *emb = nb_embedding(table, idx);
+        nb_tensor *loss = nb_add(nb_add(nb_sum_all(nb_mul(lin, lin)), nb_sum_all(nb_mul(sm, sm))),
+                                 nb_sum_all(nb_mul(emb, emb)));
+        if (pass == 1) {
+            ck_assert_int_eq(nb_fill_(bias, 5.0), 0);
+            ck_assert_int_eq(nb_fill_(sm_in, 0.0), 0);
+            ck_assert_int_eq(nb_fill_(table, -3.0), 0);
+        }
+        ck_assert_msg(nb_backward(loss) == 0, "pass %d: %s", pass, nb_last_error());
+        nb_tensor *gs[3] = {x->grad, w->grad, table->grad};
+        for (int k = 0; k < 3; k++)
+            for (int e = 0; e < nb_numel(gs[k]); e++)
+                if (pass == 0)
+                    ref[k][e] = nb_data_f32(gs[k])[e];
+                else
+                    ck_assert_float_eq(nb_data_f32(gs[k])[e], ref[k][e]);
+        /* the values the rules read: linear's weight, softmax's output */
+        if (pass == 1) {
+            nb_tensor *l2 = nb_linear(x, w, bias);
+            loss = nb_sum_all(nb_mul(l2, l2));
+            ck_assert_int_eq(nb_scale_(w, 2.0f), 0);
+            expect_backward_error(loss, "backward of linear: its input 1 (f32 [3,4])");
+            nb_tensor *y2 = nb_softmax(x, -1);
+            loss = nb_sum_all(nb_mul_scalar(y2, 3.0f)); /* mul_scalar reads nothing */
+            ck_assert_int_eq(nb_fill_(y2, 0.25), 0);
+            expect_backward_error(loss, "backward of softmax: its output");
+        }
+    }
     /* the grads themselves may be changed in place between passes */
     ck_assert_int_eq(nb_scale_(a->grad, 0.0f), 0);
     y = nb_sum_all(nb_mul(a, b));

@@ -231,6 +231,17 @@ START_TEST(arange_limits) {
     ck_assert_ptr_nonnull(a);
     ck_assert_int_eq(((int32_t *)nb_data(a))[0], INT32_MIN);
     ck_assert_ptr_null(nb_arange(ctx, NB_F32, 0, 1, NAN));
+    /* 16-bit ranges: each value rounded from f32 (0.1 steps are not exact in either) */
+    for (int dt = NB_F16; dt <= NB_BF16; dt++) {
+        nb_tensor *h = nb_arange(ctx, (nb_dtype)dt, 0, 2, 0.1);
+        ck_assert_ptr_nonnull(h);
+        ck_assert_int_eq(nb_numel(h), 20);
+        for (int i = 0; i < 20; i++) {
+            float want = (float)(0.1 * i);
+            uint16_t bits = ((uint16_t *)nb_data(h))[i];
+            ck_assert_uint_eq(bits, dt == NB_F16 ? f16_ref(want) : bf16_ref(want));
+        }
+    }
     ck_assert_ptr_null(nb_cast(nb_zeros(ctx, NB_F32, NB_SHAPE(1)), (nb_dtype)9));
 }
 END_TEST

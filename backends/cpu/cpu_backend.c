@@ -152,8 +152,12 @@ static int cpu_arange(nb_tensor *out, double start, double step) {
     int64_t n = out->shape[0];
     for (int64_t i = 0; i < n; i++) {
         double v = start + (double)i * step;
-        if (out->dtype == NB_I32) ((int32_t *)nb_ptr(out))[i * out->stride[0]] = (int32_t)v;
-        else ((float *)nb_ptr(out))[i * out->stride[0]] = (float)v;
+        switch (out->dtype) {
+        case NB_I32: ((int32_t *)nb_ptr(out))[i * out->stride[0]] = (int32_t)v; break;
+        case NB_F16: ((uint16_t *)nb_ptr(out))[i * out->stride[0]] = nb_f32_to_f16((float)v); break;
+        case NB_BF16: ((uint16_t *)nb_ptr(out))[i * out->stride[0]] = nb_f32_to_bf16((float)v); break;
+        default: ((float *)nb_ptr(out))[i * out->stride[0]] = (float)v;
+        }
     }
     return 0;
 }

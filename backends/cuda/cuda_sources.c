@@ -21,6 +21,9 @@
 
 /* ---- prelude: types, geometry, elementwise driver, reductions, Philox ------------------ */
 
+/* The kernel sources keep their own layout: clang-format would read them as C. */
+/* clang-format off */
+
 static const char prelude[] =
     "#define NB_DEVFN __device__ __forceinline__\n"
     "#define NB_FULL 0xffffffffu\n"
@@ -31,97 +34,91 @@ static const char prelude[] =
     "extern \"C\" __global__ void NAME##_s PARAMS "
     "{ nb_ew<NOPS, 0, long long>(nb_g, [&](long long i, const long long *k) __VA_ARGS__); } "
     "extern \"C\" __global__ void NAME##_s32 PARAMS "
-    "{ nb_ew<NOPS, 0, int>(nb_g, [&](int i, const int *k) __VA_ARGS__); }\n" NB_CU_CODE(
-        typedef unsigned int u32; typedef unsigned long long u64;
+    "{ nb_ew<NOPS, 0, int>(nb_g, [&](int i, const int *k) __VA_ARGS__); }\n"
+    NB_CU_CODE(
+    typedef unsigned int u32;
+    typedef unsigned long long u64;
 
-        /* merged strided geometry of up to 5 operands (layout = nb_cu_geom on the host) */
-        struct nb_geom {
-            long long n;
-            int ndim, contig;
-            long long shape[8];
-            long long st[5][8];
-        };
+    /* merged strided geometry of up to 5 operands (layout = nb_cu_geom on the host) */
+    struct nb_geom {
+        long long n;
+        int ndim, contig;
+        long long shape[8];
+        long long st[5][8];
+    };
 
-        NB_DEVFN float nb_inf(void) { return __int_as_float(0x7f800000); }
+    NB_DEVFN float nb_inf(void) { return __int_as_float(0x7f800000); }
 
-        /* offsets of flat element i in each operand */
-        template <int NOPS, typename I>
-        __device__ __forceinline__ void nb_offs(const nb_geom &g, I i, I *o) {
-            for (int k = 0; k < NOPS; k++)
-                o[k] = 0;
-            for (int d = g.ndim - 1; d >= 0; d--) {
-                I s = (I)g.shape[d], c = i % s;
-                i /= s;
-                for (int k = 0; k < NOPS; k++)
-                    o[k] += c * (I)g.st[k][d];
+    /* offsets of flat element i in each operand */
+    template <int NOPS, typename I>
+    __device__ __forceinline__ void nb_offs(const nb_geom &g, I i, I *o) {
+        for (int k = 0; k < NOPS; k++) o[k] = 0;
+        for (int d = g.ndim - 1; d >= 0; d--) {
+            I s = (I)g.shape[d], c = i % s;
+            i /= s;
+            for (int k = 0; k < NOPS; k++) o[k] += c * (I)g.st[k][d];
+        }
+    }
+
+    /* grid-stride loop over the geometry, calling f(flat index, operand offsets) */
+    template <int NOPS, int CONTIG, typename I, typename F>
+    __device__ __forceinline__ void nb_ew(const nb_geom &g, F f) {
+        const I n = (I)g.n, step = (I)gridDim.x * (I)blockDim.x;
+        for (I i = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; i < n; i += step) {
+            I o[NOPS];
+            if (CONTIG) {
+                for (int k = 0; k < NOPS; k++) o[k] = i;
+            } else {
+                nb_offs<NOPS, I>(g, i, o);
             }
+            f(i, o);
         }
+    }
 
-        /* grid-stride loop over the geometry, calling f(flat index, operand offsets) */
-        template <int NOPS, int CONTIG, typename I, typename F>
-        __device__ __forceinline__ void nb_ew(const nb_geom &g, F f) {
-            const I n = (I)g.n, step = (I)gridDim.x * (I)blockDim.x;
-            for (I i = (I)blockIdx.x * (I)blockDim.x + (I)threadIdx.x; i < n; i += step) {
-                I o[NOPS];
-                if (CONTIG) {
-                    for (int k = 0; k < NOPS; k++)
-                        o[k] = i;
-                } else {
-                    nb_offs<NOPS, I>(g, i, o);
-                }
-                f(i, o);
-            }
+    /* block-wide reduction (blockDim a multiple of 32); every thread gets the
+     * result; a fixed tree, so the result is the same run to run */
+    template <typename T, typename F>
+    __device__ __forceinline__ T nb_block_red(T v, T ident, F f) {
+        __shared__ T sh[33];
+        const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+        for (int o = 16; o > 0; o >>= 1) v = f(v, __shfl_down_sync(NB_FULL, v, o));
+        if (lane == 0) sh[w] = v;
+        __syncthreads();
+        if (w == 0) {
+            v = lane < nw ? sh[lane] : ident;
+            for (int o = 16; o > 0; o >>= 1) v = f(v, __shfl_down_sync(NB_FULL, v, o));
+            if (lane == 0) sh[32] = v;
         }
+        __syncthreads();
+        v = sh[32];
+        __syncthreads();
+        return v;
+    }
 
-        /* block-wide reduction (blockDim a multiple of 32); every thread gets the
-         * result; a fixed tree, so the result is the same run to run */
-        template <typename T, typename F>
-        __device__ __forceinline__ T nb_block_red(T v, T ident, F f) {
-            __shared__ T sh[33];
-            const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
-            for (int o = 16; o > 0; o >>= 1)
-                v = f(v, __shfl_down_sync(NB_FULL, v, o));
-            if (lane == 0) sh[w] = v;
-            __syncthreads();
-            if (w == 0) {
-                v = lane < nw ? sh[lane] : ident;
-                for (int o = 16; o > 0; o >>= 1)
-                    v = f(v, __shfl_down_sync(NB_FULL, v, o));
-                if (lane == 0) sh[32] = v;
-            }
-            __syncthreads();
-            v = sh[32];
-            __syncthreads();
-            return v;
-        }
-
-        NB_DEVFN float nb_block_sum(float v) {
-            return nb_block_red<float>(v, 0.0f, [](float a, float b) { return a + b; });
-        } NB_DEVFN float nb_block_max(float v) {
-            return nb_block_red<float>(v, -nb_inf(), [](float a, float b) { return fmaxf(a, b); });
-        }
-        /* all lanes of a warp get the same (bit-identical) sum / max */
-        NB_DEVFN float nb_warp_sum(float v) {
-            for (int o = 16; o > 0; o >>= 1)
-                v += __shfl_xor_sync(NB_FULL, v, o);
-            return v;
-        } NB_DEVFN float nb_warp_max(float v) {
-            for (int o = 16; o > 0; o >>= 1)
-                v = fmaxf(v, __shfl_xor_sync(NB_FULL, v, o));
-            return v;
-        }
-        /* f32 to i32 toward zero, saturating, NaN to 0 (as the CPU's copy; written out so that the
-         * emulator, where a plain (int) cast out of range is undefined, computes the same) */
-        NB_DEVFN int nb_f2i(float x) {
-            return x != x               ? 0
-                   : x >= 2147483648.0f ? 2147483647
-                   : x < -2147483648.0f ? -2147483647 - 1
-                                        : (int)x;
-        } NB_DEVFN long long nb_min_ll(long long a, long long b) {
-            return a < b ? a : b;
-        } NB_DEVFN int nb_min_i(int a, int b) { return a < b ? a : b; } NB_DEVFN int nb_max_i(int a, int b) {
-            return a > b ? a : b;
-        });
+    NB_DEVFN float nb_block_sum(float v) {
+        return nb_block_red<float>(v, 0.0f, [](float a, float b) { return a + b; });
+    }
+    NB_DEVFN float nb_block_max(float v) {
+        return nb_block_red<float>(v, -nb_inf(), [](float a, float b) { return fmaxf(a, b); });
+    }
+    /* all lanes of a warp get the same (bit-identical) sum / max */
+    NB_DEVFN float nb_warp_sum(float v) {
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(NB_FULL, v, o);
+        return v;
+    }
+    NB_DEVFN float nb_warp_max(float v) {
+        for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(NB_FULL, v, o));
+        return v;
+    }
+    /* f32 to i32 toward zero, saturating, NaN to 0 (as the CPU's copy; written out so that the
+     * emulator, where a plain (int) cast out of range is undefined, computes the same) */
+    NB_DEVFN int nb_f2i(float x) {
+        return x != x ? 0 : x >= 2147483648.0f ? 2147483647 : x < -2147483648.0f ? -2147483647 - 1 : (int)x;
+    }
+    NB_DEVFN long long nb_min_ll(long long a, long long b) { return a < b ? a : b; }
+    NB_DEVFN int nb_min_i(int a, int b) { return a < b ? a : b; }
+    NB_DEVFN int nb_max_i(int a, int b) { return a > b ? a : b; }
+    );
 
 /* ---- elementwise templates (one module per op of ops/elementwise.def) ---------------------- */
 
@@ -217,11 +214,11 @@ static const char misc_src[] = NB_CU_CODE(
     }
 
     NB_EW3(fill_f, 1, (float *o, nb_geom nb_g, float v), { o[k[0]] = v; })
-        NB_EW3(fill_i, 1, (int *o, nb_geom nb_g, int v), { o[k[0]] = v; })
-            NB_EW3(copy_ff, 2, (float *o, const float *a, nb_geom nb_g), { o[k[0]] = a[k[1]]; })
-                NB_EW3(copy_fi, 2, (float *o, const int *a, nb_geom nb_g), { o[k[0]] = (float)a[k[1]]; })
-                    NB_EW3(copy_if, 2, (int *o, const float *a, nb_geom nb_g), { o[k[0]] = nb_f2i(a[k[1]]); })
-                        NB_EW3(copy_ii, 2, (int *o, const int *a, nb_geom nb_g), { o[k[0]] = a[k[1]]; })
+    NB_EW3(fill_i, 1, (int *o, nb_geom nb_g, int v), { o[k[0]] = v; })
+    NB_EW3(copy_ff, 2, (float *o, const float *a, nb_geom nb_g), { o[k[0]] = a[k[1]]; })
+    NB_EW3(copy_fi, 2, (float *o, const int *a, nb_geom nb_g), { o[k[0]] = (float)a[k[1]]; })
+    NB_EW3(copy_if, 2, (int *o, const float *a, nb_geom nb_g), { o[k[0]] = nb_f2i(a[k[1]]); })
+    NB_EW3(copy_ii, 2, (int *o, const int *a, nb_geom nb_g), { o[k[0]] = a[k[1]]; })
 
     /* f16 and bf16, as tensor/half.h on the CPU: through f32, rounding to nearest even */
     NB_DEVFN unsigned short nb_f32_to_f16(float f) {
@@ -235,18 +232,21 @@ static const char misc_src[] = NB_CU_CODE(
         const unsigned odd = (a >> 13) & 1u;
         a += 0xc8000fffu + odd;
         return (unsigned short)(sign | (a >> 13));
-    } NB_DEVFN float nb_f16_to_f32(unsigned short h) {
+    }
+    NB_DEVFN float nb_f16_to_f32(unsigned short h) {
         const unsigned sign = (unsigned)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
         if (e == 0x1f) return __uint_as_float(sign | 0x7f800000u | (m << 13));
         if (e) return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
         const float v = __fmul_rn((float)m, 5.9604644775390625e-8f); /* m * 2^-24, exact */
         return sign ? -v : v;
-    } NB_DEVFN unsigned short nb_f32_to_bf16(float f) {
+    }
+    NB_DEVFN unsigned short nb_f32_to_bf16(float f) {
         unsigned u = __float_as_uint(f);
         if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
         u += 0x7fffu + ((u >> 16) & 1u);
         return (unsigned short)(u >> 16);
-    } NB_DEVFN float nb_bf16_to_f32(unsigned short b) { return __uint_as_float((unsigned)b << 16); }
+    }
+    NB_DEVFN float nb_bf16_to_f32(unsigned short b) { return __uint_as_float((unsigned)b << 16); }
 
     /* dtype codes: 0 f32, 1 i32, 2 f16, 3 bf16 (nb_dtype) */
     NB_DEVFN float nb_load_any(const void *p, long long k, int dt) {
@@ -254,61 +254,60 @@ static const char misc_src[] = NB_CU_CODE(
                : dt == 1 ? (float)((const int *)p)[k]
                : dt == 2 ? nb_f16_to_f32(((const unsigned short *)p)[k])
                          : nb_bf16_to_f32(((const unsigned short *)p)[k]);
-    } NB_EW3(fill_h, 1, (unsigned short *o, nb_geom nb_g, unsigned short v), { o[k[0]] = v; })
+    }
+    NB_EW3(fill_h, 1, (unsigned short *o, nb_geom nb_g, unsigned short v), { o[k[0]] = v; })
     /* copies that involve a 16-bit type (the same one: its bits) */
-    NB_EW3(copy_16, 2, (void *o, const void *a, nb_geom nb_g, int dto, int dta),
+    NB_EW3(copy_16, 2, (void *o, const void *a, nb_geom nb_g, int dto, int dta), {
+        if (dto == dta) {
+            ((unsigned short *)o)[k[0]] = ((const unsigned short *)a)[k[1]];
+        } else {
+            const float x = nb_load_any(a, k[1], dta);
+            if (dto == 0) ((float *)o)[k[0]] = x;
+            else if (dto == 1) ((int *)o)[k[0]] = nb_f2i(x);
+            else if (dto == 2) ((unsigned short *)o)[k[0]] = nb_f32_to_f16(x);
+            else ((unsigned short *)o)[k[0]] = nb_f32_to_bf16(x);
+        }
+    })
+
+    NB_EW3(random, 1,
+           (float *o, nb_geom nb_g, int normal, float a, float b, u64 seed, u64 offset),
            {
-               if (dto == dta) {
-                   ((unsigned short *)o)[k[0]] = ((const unsigned short *)a)[k[1]];
-               } else {
-                   const float x = nb_load_any(a, k[1], dta);
-                   if (dto == 0)
-                       ((float *)o)[k[0]] = x;
-                   else if (dto == 1)
-                       ((int *)o)[k[0]] = nb_f2i(x);
-                   else if (dto == 2)
-                       ((unsigned short *)o)[k[0]] = nb_f32_to_f16(x);
-                   else
-                       ((unsigned short *)o)[k[0]] = nb_f32_to_bf16(x);
-               }
+               const float v = nb_philox_value(seed, offset, (u64)i, normal);
+               /* no contraction into fma, so the values match the CPU's bit for bit */
+               o[k[0]] = normal ? __fadd_rn(a, __fmul_rn(b, v))
+                                : __fadd_rn(a, __fmul_rn(__fsub_rn(b, a), v));
            })
 
-        NB_EW3(random, 1, (float *o, nb_geom nb_g, int normal, float a, float b, u64 seed, u64 offset),
-               {
-                   const float v = nb_philox_value(seed, offset, (u64)i, normal);
-                   /* no contraction into fma, so the values match the CPU's bit for bit */
-                   o[k[0]] =
-                       normal ? __fadd_rn(a, __fmul_rn(b, v)) : __fadd_rn(a, __fmul_rn(__fsub_rn(b, a), v));
-               })
-
-            NB_EW3(where, 4, (float *o, const float *c, const float *a, const float *b, nb_geom nb_g),
-                   { o[k[0]] = c[k[1]] != 0.0f ? a[k[2]] : b[k[3]]; })
+    NB_EW3(where, 4, (float *o, const float *c, const float *a, const float *b, nb_geom nb_g),
+           { o[k[0]] = c[k[1]] != 0.0f ? a[k[2]] : b[k[3]]; })
 
     /* i is the row-major index over the full shape, whose last two dims are R x C */
-    NB_EW3(tril, 2, (u32 * o, const u32 *a, nb_geom nb_g, long long R, long long C, long long kd),
+    NB_EW3(tril, 2,
+           (u32 *o, const u32 *a, nb_geom nb_g, long long R, long long C, long long kd),
            {
                const long long col = (long long)i % C, row = ((long long)i / C) % R;
                o[k[0]] = col - row <= kd ? a[k[1]] : 0u;
            })
 
-        NB_EW3(axpy, 2, (float *y, const float *x, nb_geom nb_g, float alpha),
-               { y[k[0]] += alpha * x[k[1]]; })
+    NB_EW3(axpy, 2, (float *y, const float *x, nb_geom nb_g, float alpha),
+           { y[k[0]] += alpha * x[k[1]]; })
 
-            extern "C" __global__ void arange_f(float *o, long long n, long long st, double start,
-                                                double step) {
-                for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-                     i += (long long)gridDim.x * blockDim.x)
-                    o[i * st] = (float)__dadd_rn(start, __dmul_rn((double)i, step));
-            } extern "C" __global__ void arange_i(int *o, long long n, long long st, double start,
-                                                  double step) {
-                for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-                     i += (long long)gridDim.x * blockDim.x)
-                    o[i * st] = (int)__dadd_rn(start, __dmul_rn((double)i, step));
-            }
+    extern "C" __global__ void arange_f(float *o, long long n, long long st, double start,
+                                        double step) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x)
+            o[i * st] = (float)__dadd_rn(start, __dmul_rn((double)i, step));
+    }
+    extern "C" __global__ void arange_i(int *o, long long n, long long st, double start,
+                                        double step) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x)
+            o[i * st] = (int)__dadd_rn(start, __dmul_rn((double)i, step));
+    }
 
     /* element i keeps when lane i%4 of Philox(seed, offset + i/4) is >= p (as the CPU) */
-    extern "C" __global__ void dropout(float *o, const float *x, long long n, float p, float scale, u64 seed,
-                                       u64 offset) {
+    extern "C" __global__ void dropout(float *o, const float *x, long long n, float p,
+                                       float scale, u64 seed, u64 offset) {
         const long long nblk = (n + 3) / 4;
         for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < nblk;
              b += (long long)gridDim.x * blockDim.x) {
@@ -324,8 +323,9 @@ static const char misc_src[] = NB_CU_CODE(
     }
 
     /* the fused AdamW step of backends/cpu/cpu_optim.c */
-    extern "C" __global__ void adamw(float *P, const float *G, float *M, float *V, long long n, float b1,
-                                     float b2, float eps, float step, float sbc2, float decay) {
+    extern "C" __global__ void adamw(float *P, const float *G, float *M, float *V, long long n,
+                                     float b1, float b2, float eps, float step, float sbc2,
+                                     float decay) {
         for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
              i += (long long)gridDim.x * blockDim.x) {
             const float gi = G[i];
@@ -335,7 +335,10 @@ static const char misc_src[] = NB_CU_CODE(
             V[i] = vi;
             P[i] = P[i] * decay - step * mi / (sqrtf(vi) / sbc2 + eps);
         }
-    });
+    }
+    );
+
+/* clang-format on */
 
 /* ---- the table ---------------------------------------------------------------------------------- */
 

@@ -6,6 +6,9 @@
 /* Kernel sources are long string literals by nature; gcc and clang handle them. */
 #pragma GCC diagnostic ignored "-Woverlength-strings"
 
+/* The kernel sources keep their own layout: clang-format would read them as C. */
+/* clang-format off */
+
 /* ---- neural-network kernels: softmax, layer norm, cross-entropy (one block per row) ------------ */
 
 const char nb_cu_nn_src[] = NB_CU_CODE(
@@ -469,3 +472,4 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
             }
         }
     });
+/* clang-format on */

@@ -6,6 +6,9 @@
 /* Kernel sources are long string literals by nature; gcc and clang handle them. */
 #pragma GCC diagnostic ignored "-Woverlength-strings"
 
+/* The kernel sources keep their own layout: clang-format would read them as C. */
+/* clang-format off */
+
 /* ---- reductions ------------------------------------------------------------------------------ */
 
 const char nb_cu_reduce_src[] = NB_CU_CODE(
@@ -308,3 +311,4 @@ const char nb_cu_index_src[] = NB_CU_CODE(
         }
     }
     );
+/* clang-format on */

@@ -13,7 +13,8 @@ extern "C" {
 #define NB_MAX_DIMS 8
 
 /* Element types. Every tensor carries one. f16 and bf16 are storage types: tensors of them can
- * be made, filled, copied, cast to and from f32, saved and loaded on the CPU; ops compute in f32. */
+ * be made, filled, copied, cast to and from f32 and i32, moved between devices, saved and loaded;
+ * ops compute in f32 (cast first). */
 typedef enum { NB_F32 = 0, NB_I32 = 1, NB_F16 = 2, NB_BF16 = 3, NB_DTYPE_COUNT } nb_dtype;
 
 /* Where a tensor's storage lives. */

@@ -130,8 +130,8 @@ nb_tensor *nb_tril(nb_tensor *a, int64_t k);
  * (NULL: the current context). NULL when n < 0 or there is no context. */
 nb_tensor *nb_tril_mask(nb_ctx *ctx, int64_t n);
 /* A copy of `a` converted to `dt`, owned by the current context (else a's). Floats to i32 go
- * toward zero, saturating at the i32 range (NaN: 0); to f16/bf16 round to nearest even (f16 and
- * bf16 on the CPU only). Differentiable only f32 -> f32. NULL with an error. */
+ * toward zero, saturating at the i32 range (NaN: 0); to f16/bf16 round to nearest even, the
+ * same on every backend. Differentiable only f32 -> f32. NULL with an error. */
 nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt);
 /* A tensor sharing a's data with no autograd history. */
 nb_tensor *nb_detach(nb_tensor *a);

@@ -89,8 +89,9 @@ nb_tensor *nb_to_device(nb_ctx *ctx, const nb_tensor *t, nb_device dev);
 
 /* Sets every element of `t` to `value`. */
 int nb_fill_(nb_tensor *t, double value);
-/* Copies `src` into `dst` (same shape, or broadcastable to it; any strides,
- * devices and dtypes f32/i32). */
+/* Copies `src` into `dst` (same shape, or broadcastable to it; any strides, devices and dtypes,
+ * converting as nb_cast does). 0, or -1 with an error (dst and any graph that recorded it are
+ * then unchanged). */
 int nb_copy_(nb_tensor *dst, const nb_tensor *src);
 /* Fills `t` with normal (mean, std) values drawn from `rng` (NULL: global). */
 int nb_randn_(nb_tensor *t, float mean, float std, nb_rng *rng);
