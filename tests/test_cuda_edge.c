@@ -219,6 +219,16 @@ START_TEST(test_reduce_axes) {
 }
 END_TEST
 
+/* maximum/minimum (ties split the gradient) and NaN through them, relu, clamp, max/min with a
+ * scalar: the generated kernels against the CPU's */
+static nb_tensor *f_maxmin(nb_tensor **in, void *u) {
+    (void)u;
+    nb_tensor *a = in[0], *b = in[1];
+    nb_tensor *y = nb_add(nb_maximum(a, b), nb_mul_scalar(nb_minimum(a, b), 3.0f));
+    y = nb_add(y, nb_add(nb_relu(a), nb_clamp(b, 0.5f, 1.5f)));
+    return nb_add(y, nb_add(nb_maximum_scalar(a, 1.0f), nb_minimum_scalar(b, 1.0f)));
+}
+
 START_TEST(test_ties_and_nan) {
     nb_ctx *c = nb_ctx_new(0);
     const int64_t ns[] = {5, 64, 65, 1000}; /* argmax: 32 threads up to 64, then 256 */
@@ -231,6 +241,16 @@ START_TEST(test_ties_and_nan) {
         compare("argmax down columns (ties, NaN)", f_menu, &t, 1, OP(M_ARGMAX0), 0, 0);
         compare("max along rows (ties share the gradient)", f_menu, &t, 1, OP(M_MAX_LAST), 1e-6, 1);
         compare("min down columns (ties share the gradient)", f_menu, &t, 1, OP(M_MIN_FIRST), 1e-6, 1);
+    }
+    for (int k = 0; k < 2; k++) { /* values in {0, 1, 2}: ties between a and b, with each other */
+        nb_tensor *ab[2];
+        for (int i = 0; i < 2; i++) {
+            ab[i] = nb_cast(nb_cast(rnd(c, 2, (const int64_t[]){4, 33}, 0, 2.99f, 10 + 2 * k + i), NB_I32),
+                            NB_F32);
+            if (k) nb_data_f32(ab[i])[7 + 40 * i] = NAN;
+        }
+        compare(k ? "maximum, minimum, relu, clamp (NaN)" : "maximum, minimum, relu, clamp (ties)", f_maxmin,
+                ab, 2, NULL, 0, 3);
     }
     nb_tensor *z = nb_zeros(c, NB_F32, NB_SHAPE(2, 3000)); /* one value: index 0 */
     compare("argmax of equal values", f_menu, &z, 1, OP(M_ARGMAX), 0, 0);

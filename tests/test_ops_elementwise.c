@@ -214,6 +214,41 @@ START_TEST(where_and_masked_fill) {
 }
 END_TEST
 
+/* NaN goes through relu, clamp and every max/min, on either side (as in PyTorch); ties split the
+ * gradient of maximum/minimum between the two inputs. */
+START_TEST(nan_and_ties_as_pytorch) {
+    const float av[4] = {NAN, 1.0f, 2.0f, -3.0f}, bv[4] = {1.0f, NAN, 2.0f, -3.0f};
+    nb_tensor *a = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(4), av), true);
+    nb_tensor *b = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(4), bv), true);
+    nb_tensor *mx = nb_maximum(a, b), *mn = nb_minimum(a, b);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(isnan(nb_data_f32(mx)[i]), "maximum, NaN on side %d: %g", i,
+                      (double)nb_data_f32(mx)[i]);
+        ck_assert_msg(isnan(nb_data_f32(mn)[i]), "minimum, NaN on side %d: %g", i,
+                      (double)nb_data_f32(mn)[i]);
+    }
+    nb_tensor *un[4] = {nb_relu(a), nb_clamp(a, 0.0f, 1.0f), nb_maximum_scalar(a, 0.0f),
+                        nb_minimum_scalar(a, 0.0f)};
+    const char *names[4] = {"relu", "clamp", "maximum_scalar", "minimum_scalar"};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_msg(un[k] != NULL, "%s: %s", names[k], nb_last_error());
+        ck_assert_msg(isnan(nb_data_f32(un[k])[0]), "%s(NaN) is not NaN", names[k]);
+        ck_assert_float_eq(nb_data_f32(un[k])[1], k == 3 ? 0.0f : 1.0f); /* and numbers as before */
+    }
+    /* ties (elements 2 and 3): g/2 to each side; elsewhere all to the chosen one */
+    const float cv[3] = {2.0f, 5.0f, -1.0f}, dv[3] = {2.0f, 4.0f, 0.0f};
+    nb_tensor *c = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3), cv), true);
+    nb_tensor *d = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3), dv), true);
+    ck_assert_int_eq(
+        nb_backward(nb_sum_all(nb_add(nb_maximum(c, d), nb_mul_scalar(nb_minimum(c, d), 10.0f)))), 0);
+    const float gc[3] = {5.5f, 1.0f, 10.0f}, gd[3] = {5.5f, 10.0f, 1.0f};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_float_eq(nb_data_f32(c->grad)[i], gc[i]);
+        ck_assert_float_eq(nb_data_f32(d->grad)[i], gd[i]);
+    }
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     nb_tensor *b = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3));
@@ -250,6 +285,7 @@ Suite *make_suite(void) {
     tcase_add_loop_test(tc, binary_backward_broadcast, 0, N_BIN);
     tcase_add_test(tc, scalar_forms);
     tcase_add_test(tc, where_and_masked_fill);
+    tcase_add_test(tc, nan_and_ties_as_pytorch);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, large_parallel_matches_serial);
     suite_add_tcase(s, tc);

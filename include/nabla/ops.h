@@ -23,8 +23,8 @@ nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b);     /* a - b */
 nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b);     /* a * b */
 nb_tensor *nb_div(nb_tensor *a, nb_tensor *b);     /* a / b */
 nb_tensor *nb_pow(nb_tensor *a, nb_tensor *b);     /* a ^ b (a > 0 where b is not an integer) */
-nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b); /* max(a, b); the gradient goes to a on ties */
-nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b); /* min(a, b); the gradient goes to a on ties */
+nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b); /* max(a, b), NaN if either is; ties split g */
+nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b); /* min(a, b), NaN if either is; ties split g */
 
 /* Scalar forms: the same ops with a constant right operand. */
 nb_tensor *nb_add_scalar(nb_tensor *a, float s);
