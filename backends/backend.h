@@ -81,7 +81,9 @@ typedef struct nb_backend {
     int (*layer_norm_backward)(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, const nb_tensor *dy,
                                const nb_tensor *x, const nb_tensor *mean, const nb_tensor *rstd,
                                const nb_tensor *w);
-    /* loss: 0-d mean over non-ignored rows; lse: [N] log-sum-exp per row */
+    /* loss: 0-d mean over non-ignored rows; lse: [N, 2], per row the log-sum-exp as the pair
+     * (m, log sum exp(x - m)), m the row's max ((0, 0) on ignored rows): kept apart because
+     * m + log(...) rounds to m's ulp, and the backward's exp((x - m) - ls) would lose it */
     int (*cross_entropy)(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits,
                          const nb_tensor *targets, int ignore_index);
     /* dlogits = g * (softmax - onehot) / count, rows with ignored targets 0 */
@@ -89,8 +91,8 @@ typedef struct nb_backend {
                                   const nb_tensor *targets, const nb_tensor *lse, int ignore_index);
     /* Cross-entropy forward and backward in one pass over each row, in place (optional: NULL
      * makes the ops layer call cross_entropy then cross_entropy_backward). For logits [N,C] and
-     * targets [N]: loss (0-d) = k * sum over kept rows of (lse - logits[target]), summed in
-     * double; lse [N] per row (0 on ignored rows); logits overwritten with
+     * targets [N]: loss (0-d) = k * sum over kept rows of (ls - (logits[target] - m)), summed
+     * in double; lse [N, 2] the pairs (m, ls) as for cross_entropy; logits overwritten with
      * k * (softmax - onehot(target)) on kept rows and 0 on ignored rows. A target outside
      * [0, C) that is not ignore_index gives -1 (the logits are then unspecified). */
     int (*cross_entropy_fused)(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits,

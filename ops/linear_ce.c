@@ -137,7 +137,7 @@ typedef struct {
     const int32_t *host;
 } lce_job;
 
-/* The chunk buffers: logits [R,V] (turned into dlogits in place), lse [R], the chunk's loss and
+/* The chunk buffers: logits [R,V] (turned into dlogits in place), lse [R,2], the chunk's loss and
  * gradient scale (0-d; the scale only for the two-kernel path), ones [1,R] for db. */
 typedef struct {
     int64_t R;
@@ -221,7 +221,7 @@ static int lce_run(lce_job *J) {
     bool grad = J->dx || J->dw || J->db;
     lce_bufs B = {.R = chunk_rows(J->N, J->V)};
     B.logits = nb_new_like_shape(J->x, NB_F32, 2, (const int64_t[]){B.R, J->V});
-    B.lse = B.logits ? nb_new_like_shape(J->x, NB_F32, 1, &B.R) : NULL;
+    B.lse = B.logits ? nb_new_like_shape(J->x, NB_F32, 2, (const int64_t[]){B.R, 2}) : NULL;
     B.lc = B.lse ? nb_new_like_shape(J->x, NB_F32, 0, NULL) : NULL;
     bool need_gs = grad && !J->fused; /* the two-kernel path's gradient scale */
     B.gs = B.lc && need_gs ? nb_new_like_shape(J->x, NB_F32, 0, NULL) : NULL;

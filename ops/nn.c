@@ -238,7 +238,8 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_in
     nb_tensor *xc = nb_contiguous(logits), *tc = nb_contiguous(targets);
     if (!xc || !tc) return NULL;
     nb_tensor *loss = nb_new_like_shape(xc, NB_F32, 0, NULL);
-    nb_tensor *lse = loss ? nb_new_like_shape(xc, NB_F32, 1, &rows) : NULL;
+    int64_t ls_shape[2] = {rows, 2}; /* (max, log-sum) per row (backends/backend.h) */
+    nb_tensor *lse = loss ? nb_new_like_shape(xc, NB_F32, 2, ls_shape) : NULL;
     if (!lse || be->cross_entropy(loss, lse, xc, tc, ignore_index)) return NULL;
     nb_node *n;
     if (!nb_op_finish(loss, op, cross_entropy_backward, 1, &xc, &n)) return NULL;

@@ -140,6 +140,14 @@ START_TEST(test_cross_entropy_cases) {
     compare("cross_entropy, [2,3,7] logits, [2,3] targets", f_xent, d3, 2, &ign, 1e-5, 1);
     nb_tensor *big[2] = {rnd(c, NB_SHAPE(6, 300), -90, 90, 3), nb_from_data(c, NB_I32, NB_SHAPE(6), t)};
     compare("cross_entropy, logits up to 90", f_xent, big, 2, &ign, 1e-5, 1);
+    /* far from 0: the (max, log-sum) pairs keep the loss and gradient precise on both */
+    nb_tensor *far[2] = {nb_add_scalar(rnd(c, NB_SHAPE(6, 300), -3, 3, 10), 1e6f),
+                         nb_from_data(c, NB_I32, NB_SHAPE(6), t)};
+    compare("cross_entropy, logits around 1e6", f_xent, far, 2, &ign, 1e-5, 1);
+    nb_tensor *l_far[4] = {rnd(c, NB_SHAPE(6, 8), -1, 1, 11), rnd(c, NB_SHAPE(5, 8), -1, 1, 12),
+                           nb_add_scalar(rnd(c, NB_SHAPE(5), -1, 1, 13), -1e6f),
+                           nb_from_data(c, NB_I32, NB_SHAPE(6), t)};
+    compare("linear_cross_entropy, bias around -1e6", f_lce, l_far, 4, &ign, 1e-5, 7);
     /* linear_cross_entropy: no rows; one class; rows ignored chunk by chunk (chunks of 2) */
     int32_t lt[5] = {-100, -100, 0, -100, 0};
     nb_tensor *l0[4] = {rnd(c, NB_SHAPE(0, 8), -1, 1, 4), rnd(c, NB_SHAPE(5, 8), -1, 1, 5),

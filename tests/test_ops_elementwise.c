@@ -249,6 +249,51 @@ START_TEST(nan_and_ties_as_pytorch) {
 }
 END_TEST
 
+/* The gradient of one element of op(in...) for each input, by backward of the sum. */
+static void grads_of(nb_tensor *y, nb_tensor **in, int n, float *g) {
+    for (int i = 0; i < n; i++)
+        nb_zero_grad(in[i]);
+    ck_assert_msg(nb_backward(nb_sum_all(y)) == 0, "%s", nb_last_error());
+    for (int i = 0; i < n; i++)
+        g[i] = in[i]->grad ? nb_data_f32(in[i]->grad)[0] : 0.0f;
+}
+
+/* Special points where PyTorch's derivative conventions decide (checked against torch 1.13). */
+START_TEST(special_gradients_as_pytorch) {
+    float g[2];
+    nb_tensor *in[2];
+#define ONE(v) nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1), (const float[]){v}), true)
+    /* maximum/minimum with a NaN operand: g to both; relu at NaN: g */
+    in[0] = ONE(NAN), in[1] = ONE(1.0f);
+    grads_of(nb_maximum(in[0], in[1]), in, 2, g);
+    ck_assert(g[0] == 1.0f && g[1] == 1.0f);
+    grads_of(nb_minimum(in[1], in[0]), in, 2, g);
+    ck_assert(g[0] == 1.0f && g[1] == 1.0f);
+    grads_of(nb_relu(in[0]), in, 1, g);
+    ck_assert_float_eq(g[0], 1.0f);
+    ck_assert(isnan(nb_data_f32(nb_maximum_scalar(in[1], NAN))[0])); /* a NaN bound too */
+    ck_assert(isnan(nb_data_f32(nb_minimum_scalar(in[1], NAN))[0]));
+    /* pow: 0 where torch masks (exponent 0; base 0 with exponent >= 0), not NaN */
+    in[0] = ONE(0.0f), in[1] = ONE(2.0f);
+    grads_of(nb_pow(in[0], in[1]), in, 2, g);
+    ck_assert(g[0] == 0.0f && g[1] == 0.0f);
+    in[1] = ONE(0.0f);
+    grads_of(nb_pow(in[0], in[1]), in, 2, g);
+    ck_assert(g[0] == 0.0f && g[1] == 0.0f);
+    grads_of(nb_pow_scalar(in[0], 0.0f), in, 1, g);
+    ck_assert_float_eq(g[0], 0.0f);
+    in[0] = ONE(4.0f), in[1] = ONE(0.5f); /* and the usual values elsewhere */
+    grads_of(nb_pow(in[0], in[1]), in, 2, g);
+    ck_assert_float_eq_tol(g[0], 0.25f, 1e-7);
+    ck_assert_float_eq_tol(g[1], 2.0f * logf(4.0f), 1e-6);
+    /* div: d/db = -(a/b)/b stays finite where -a/(b*b) overflowed */
+    in[0] = ONE(3e-20f), in[1] = ONE(1e-25f);
+    grads_of(nb_div(in[0], in[1]), in, 2, g);
+    ck_assert_msg(isfinite(g[1]) && fabsf(g[1] / -3e30f - 1.0f) < 1e-5f, "d/db %g", (double)g[1]);
+#undef ONE
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     nb_tensor *b = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3));
@@ -286,6 +331,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, scalar_forms);
     tcase_add_test(tc, where_and_masked_fill);
     tcase_add_test(tc, nan_and_ties_as_pytorch);
+    tcase_add_test(tc, special_gradients_as_pytorch);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, large_parallel_matches_serial);
     suite_add_tcase(s, tc);

@@ -96,6 +96,46 @@ START_TEST(test_softmax_stable) {
 }
 END_TEST
 
+/* Logits far from 0 (1e6 + a few, 1e8 + a few, -FLT_MAX): log_softmax, the cross-entropy loss
+ * and its gradient as precise as near 0. max + log(sum) rounds to the max's ulp (0.06 at 1e6),
+ * so x - (max + log sum) lost every digit; (x - max) - log sum does not. */
+START_TEST(test_log_softmax_far_from_zero) {
+    nb_ctx *ctx = nb_ctx_new(0);
+    nb_ctx_use(ctx);
+    const float base[3] = {1e6f, -1e8f, -3.4028235e38f};
+    for (int b = 0; b < 3; b++) {
+        float v[6];
+        for (int j = 0; j < 6; j++)
+            v[j] = b == 2 ? base[b] : base[b] + (b == 0 ? 0.75f : 8.0f) * (float)j;
+        double m = v[0], s = 0;
+        for (int j = 0; j < 6; j++)
+            m = fmax(m, v[j]);
+        for (int j = 0; j < 6; j++)
+            s += exp((double)v[j] - m);
+        nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1, 6), v), true);
+        const float *l = host(ctx, nb_log_softmax(x, 1));
+        for (int j = 0; j < 6; j++) {
+            double want = ((double)v[j] - m) - log(s);
+            ck_assert_msg(fabs(l[j] - want) <= 1e-6 * (1 + fabs(want)), "base %g, j %d: %.9g vs %.9g",
+                          (double)base[b], j, (double)l[j], want);
+        }
+        nb_tensor *t = nb_from_data(ctx, NB_I32, NB_SHAPE(1), (const int32_t[]){2});
+        nb_tensor *loss = nb_cross_entropy(x, t, -1);
+        double want = log(s) - ((double)v[2] - m);
+        ck_assert_msg(fabs(nb_item(loss) - want) <= 1e-6 * (1 + want), "base %g: loss %.9g vs %.9g",
+                      (double)base[b], nb_item(loss), want);
+        ck_assert_int_eq(nb_backward(loss), 0);
+        for (int j = 0; j < 6; j++) {
+            double g = exp((double)v[j] - m) / s - (j == 2);
+            ck_assert_msg(fabs(nb_data_f32(x->grad)[j] - g) <= 1e-6, "base %g: grad %d %.9g vs %.9g",
+                          (double)base[b], j, (double)nb_data_f32(x->grad)[j], g);
+        }
+    }
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+END_TEST
+
 static nb_tensor *fn_softmax_last(nb_tensor **in, int n, void *u) {
     (void)n;
     return *(int *)u ? nb_log_softmax(in[0], -1) : nb_softmax(in[0], -1);
@@ -284,6 +324,7 @@ Suite *make_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_softmax_forward);
     tcase_add_test(tc, test_softmax_stable);
+    tcase_add_test(tc, test_log_softmax_far_from_zero);
     tcase_add_test(tc, test_softmax_grad);
     tcase_add_test(tc, test_softmax_errors);
     tcase_add_test(tc, test_cross_entropy_forward);

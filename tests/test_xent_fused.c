@@ -22,7 +22,8 @@ static float *host_f32(const nb_tensor *t) {
     return p;
 }
 
-/* The results of one cross-entropy pass: loss (0-d), lse [N], dlogits [N,C] (host copies). */
+/* The results of one cross-entropy pass: loss (0-d), lse [N,2] (max, log-sum), dlogits [N,C]
+ * (host copies). */
 typedef struct {
     double loss;
     float *lse, *d;
@@ -36,7 +37,7 @@ static void xent_out_free(xent_out *o) {
 /* The fused kernel on a copy of X [N,C] (the in-place result is dlogits). */
 static xent_out run_fused(const nb_backend *be, nb_ctx *ctx, const nb_tensor *X, const nb_tensor *t,
                           int ignore, float k) {
-    nb_tensor *d = nb_clone(ctx, X), *lse = nb_zeros(ctx, NB_F32, NB_SHAPE(X->shape[0]));
+    nb_tensor *d = nb_clone(ctx, X), *lse = nb_zeros(ctx, NB_F32, NB_SHAPE(X->shape[0], 2));
     nb_tensor *loss = nb_zeros(ctx, NB_F32, 0, NULL);
     ck_assert(d && lse && loss);
     ck_assert_msg(be->cross_entropy_fused(loss, lse, d, t, ignore, k) == 0, "%s", nb_last_error());
@@ -47,7 +48,7 @@ static xent_out run_fused(const nb_backend *be, nb_ctx *ctx, const nb_tensor *X,
  * scale the gradient by k); the loss is turned from the mean into k * sum. */
 static xent_out run_two(const nb_backend *be, nb_ctx *ctx, const nb_tensor *X, const nb_tensor *t, int ignore,
                         float k, int64_t count) {
-    nb_tensor *d = nb_zeros(ctx, NB_F32, 2, X->shape), *lse = nb_zeros(ctx, NB_F32, NB_SHAPE(X->shape[0]));
+    nb_tensor *d = nb_zeros(ctx, NB_F32, 2, X->shape), *lse = nb_zeros(ctx, NB_F32, NB_SHAPE(X->shape[0], 2));
     nb_tensor *loss = nb_zeros(ctx, NB_F32, 0, NULL), *g = nb_scalar(ctx, k * (float)count);
     ck_assert(d && lse && loss && g);
     ck_assert_msg(be->cross_entropy(loss, lse, X, t, ignore) == 0, "%s", nb_last_error());
@@ -73,8 +74,9 @@ static nb_tensor *xent_logits(nb_ctx *ctx, nb_rng *r, int64_t N, int64_t C, floa
     return t;
 }
 
-/* Asserts the fused result against a double-precision reference: lse and the loss to ~1e-6
- * relative, every dlogit to 4e-6 of itself plus 2e-6 k (the target's k * (p - 1) cancels). */
+/* Asserts a result against a double-precision reference: the row's max exactly, its log-sum and
+ * the loss to ~1e-6 relative (of log-sum and x[target] - max, whatever the logits' offset),
+ * every dlogit to 4e-6 of itself plus 2e-6 k (the target's k * (p - 1) cancels). */
 static void check_vs_reference(const xent_out *f, const float *X, const int32_t *T, int64_t N, int64_t C,
                                int ignore, float k) {
     double loss = 0.0, lse_abs = 0.0;
@@ -82,7 +84,7 @@ static void check_vs_reference(const xent_out *f, const float *X, const int32_t 
         const float *x = X + r * C;
         const float *d = f->d + r * C;
         if (T[r] == ignore) {
-            ck_assert(f->lse[r] == 0.0f);
+            ck_assert(f->lse[2 * r] == 0.0f && f->lse[2 * r + 1] == 0.0f);
             for (int64_t j = 0; j < C; j++)
                 ck_assert_msg(d[j] == 0.0f, "ignored row %lld col %lld: %g", (long long)r, (long long)j,
                               (double)d[j]);
@@ -93,11 +95,12 @@ static void check_vs_reference(const xent_out *f, const float *X, const int32_t 
             m = x[j] > m ? x[j] : m;
         for (int64_t j = 0; j < C; j++)
             s += exp((double)x[j] - m);
-        double lse = m + log(s);
-        ck_assert_msg(isfinite(f->lse[r]) && nb_close(f->lse[r], lse, 1e-6, 1e-6),
-                      "row %lld: lse %.9g vs %.9g", (long long)r, (double)f->lse[r], lse);
-        loss += lse - x[T[r]];
-        lse_abs += fabs(lse);
+        ck_assert_msg(f->lse[2 * r] == (float)m, "row %lld: max %.9g vs %.9g", (long long)r,
+                      (double)f->lse[2 * r], m);
+        ck_assert_msg(isfinite(f->lse[2 * r + 1]) && nb_close(f->lse[2 * r + 1], log(s), 1e-6, 1e-6),
+                      "row %lld: log-sum %.9g vs %.9g", (long long)r, (double)f->lse[2 * r + 1], log(s));
+        loss += log(s) - ((double)x[T[r]] - m);
+        lse_abs += fabs(log(s)) + fabs((double)x[T[r]] - m);
         for (int64_t j = 0; j < C; j++) {
             double want = (double)k * (exp((double)x[j] - m) / s - (j == T[r] ? 1.0 : 0.0));
             ck_assert_msg(isfinite(d[j]) && fabs(d[j] - want) <= 4e-6 * fabs(want) + 2e-6 * fabs((double)k),
@@ -105,7 +108,7 @@ static void check_vs_reference(const xent_out *f, const float *X, const int32_t 
                           want);
         }
     }
-    /* each row's lse - x[target] is a difference of floats: up to an ulp of |lse| each */
+    /* each row's log-sum - (x[target] - max): up to an ulp of each part */
     loss *= k;
     double atol = 1e-6 + fabs((double)k) * lse_abs * 2.4e-7;
     ck_assert_msg(isfinite(f->loss) && nb_close(f->loss, loss, 2e-6, atol), "loss %.9g vs %.9g", f->loss,
@@ -144,6 +147,7 @@ static void check_xent_case(const xent_case *c, uint64_t seed) {
     check_vs_reference(&f, X_h, T, c->N, c->C, -100, c->k);
     /* the logits given to the two kernels are unchanged (run_fused worked on a copy) */
     xent_out two = run_two(be, ctx, X, t, -100, c->k, count);
+    if (!c->extreme) check_vs_reference(&two, X_h, T, c->N, c->C, -100, c->k);
     if (!c->extreme && fabsf(c->offset) < 100.0f) { /* both paths are accurate to ~1e-6 here */
         ck_assert_msg(nb_close(f.loss, two.loss, 1e-6, 1e-7), "loss fused %.9g, two kernels %.9g", f.loss,
                       two.loss);
@@ -153,9 +157,9 @@ static void check_xent_case(const xent_case *c, uint64_t seed) {
             mb = fmax(mb, fabs((double)two.d[i]));
         }
         ck_assert_msg(md <= 1e-6 * mb, "dlogits differ by %g (largest %g)", md, mb);
-        for (int64_t i = 0; i < c->N; i++)
-            ck_assert_msg(nb_close(f.lse[i], two.lse[i], 1e-6, 1e-6), "lse row %lld: %.9g vs %.9g",
-                          (long long)i, (double)f.lse[i], (double)two.lse[i]);
+        for (int64_t i = 0; i < 2 * c->N; i++)
+            ck_assert_msg(nb_close(f.lse[i], two.lse[i], 1e-6, 1e-6), "lse %lld: %.9g vs %.9g", (long long)i,
+                          (double)f.lse[i], (double)two.lse[i]);
     }
     xent_out_free(&f);
     xent_out_free(&two);
@@ -177,6 +181,10 @@ START_TEST(test_fused_kernel) {
         {4, 1001, 30.0f, 1e4f, true, 0, 0, 1.0f},
         {4, 1001, 30.0f, -1e4f, true, 2, 9, 1.0f},
         {4, 1001, 80.0f, 0.0f, true, 0, 0, 2.0f},
+        /* logits far from 0: the loss and gradients as precise as at 0 (max + log-sum would
+         * round to the offset's ulp, 0.06 at 1e6) */
+        {5, 301, 3.0f, 1e6f, false, 1, 4, 1.0f},
+        {5, 301, 3.0f, -1e8f, false, 0, 0, 0.5f},
         /* enough rows * columns for the rows to run in parallel */
         {64, 1031, 5.0f, 0.0f, false, 3, 7, 1.0f / 64.0f},
     };
@@ -202,7 +210,8 @@ START_TEST(test_fused_kernel_deterministic_and_errors) {
     nb_set_num_threads(old);
     xent_out c = run_fused(be, ctx, X, t, -1, 0.01f);
     ck_assert(a.loss == b.loss && a.loss == c.loss);
-    ck_assert(memcmp(a.lse, b.lse, sizeof(float) * N) == 0 && memcmp(a.lse, c.lse, sizeof(float) * N) == 0);
+    ck_assert(memcmp(a.lse, b.lse, sizeof(float) * 2 * N) == 0 &&
+              memcmp(a.lse, c.lse, sizeof(float) * 2 * N) == 0);
     ck_assert(memcmp(a.d, b.d, sizeof(float) * N * C) == 0 && memcmp(a.d, c.d, sizeof(float) * N * C) == 0);
     xent_out_free(&a);
     xent_out_free(&b);
@@ -210,7 +219,7 @@ START_TEST(test_fused_kernel_deterministic_and_errors) {
     /* target 11 at row 2 is out of [0, 10): error, logits untouched */
     int32_t tb[4] = {0, 9, 11, -1};
     nb_tensor *Xs = xent_logits(ctx, &r, 4, 10, 1.0f, 0.0f, false), *Xc = nb_clone(ctx, Xs);
-    nb_tensor *lse = nb_zeros(ctx, NB_F32, NB_SHAPE(4)), *loss = nb_zeros(ctx, NB_F32, 0, NULL);
+    nb_tensor *lse = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 2)), *loss = nb_zeros(ctx, NB_F32, 0, NULL);
     nb_tensor *tt = nb_from_data(ctx, NB_I32, NB_SHAPE(4), tb);
     ck_assert_int_eq(be->cross_entropy_fused(loss, lse, Xc, tt, -1, 1.0f), -1);
     ck_assert_msg(strstr(nb_last_error(), "target 11 at row 2") != NULL, "%s", nb_last_error());

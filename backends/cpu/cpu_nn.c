@@ -76,10 +76,10 @@ NN_CLONES static void softmax_row(float *y, const float *x, int64_t n, bool log)
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; j++)
             s += nb_cpu_expf(x[j] - m);
-        float ls = m + logf(s);
+        float ls = logf(s); /* (x - m) - log s: m + log s would round to m's ulp */
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
-            y[j] = x[j] - ls;
+            y[j] = (x[j] - m) - ls;
     } else {
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; j++) {
@@ -273,19 +273,22 @@ static int64_t xent_count(const int32_t *T, int64_t rows, int64_t C, int ignore_
     return count;
 }
 
-/* One row's log-sum-exp. The row (C floats) is read twice, but the second
- * read comes from cache: for C = 50257 the row is 200 KB, well inside L2. */
-NN_CLONES static float row_lse(const float *x, int64_t n) {
+/* One row's log-sum-exp as the pair (m, log sum exp(x - m)), m the row's max: kept apart, because
+ * their sum rounds to m's ulp (8 at m = 1e8) and x - lse then loses every digit. A row whose
+ * max is infinite gives (m, 0). The row (C floats) is read twice, but the second read comes
+ * from cache: for C = 50257 the row is 200 KB, well inside L2. */
+NN_CLONES static float row_lse(const float *x, int64_t n, float *mp) {
     float m = row_max(x, n), s = 0.0f;
-    if (m == -INFINITY || m == INFINITY) return m;
+    *mp = m;
+    if (m == -INFINITY || m == INFINITY) return 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < n; j++)
         s += nb_cpu_expf(x[j] - m);
-    return m + logf(s);
+    return logf(s);
 }
 
-/* Rows whose target is ignored get lse 0 and add nothing. With every row
- * ignored the loss is 0 (not NaN). */
+/* lse [rows, 2]: (max, log-sum) per row, as row_lse. Rows whose target is ignored get (0, 0)
+ * and add nothing. With every row ignored the loss is 0 (not NaN). */
 int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets,
                          int ignore_index) {
     int64_t rows, C;
@@ -300,14 +303,15 @@ int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logit
 #pragma omp parallel for num_threads(nb_nthreads()) if (rows * C > NN_PAR_WORK) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         if (T[r] == ignore_index) {
-            L[r] = 0.0f;
+            L[2 * r] = L[2 * r + 1] = 0.0f;
             per_row[r] = 0.0f;
             continue;
         }
         const float *x = X + r * C;
-        float l = row_lse(x, C);
-        L[r] = l;
-        per_row[r] = l - x[T[r]];
+        float m, ls = row_lse(x, C, &m);
+        L[2 * r] = m;
+        L[2 * r + 1] = ls;
+        per_row[r] = ls - (x[T[r]] - m);
     }
     double sum = 0.0;
     for (int64_t r = 0; r < rows; r++)
@@ -316,12 +320,12 @@ int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logit
     return 0;
 }
 
-/* d[j] = k * exp(x[j] - lse): k times the softmax of the row. d may be x (in place: each
+/* d[j] = k * exp((x[j] - m) - ls): k times the softmax of the row. d may be x (in place: each
  * element is read before it is written, so no restrict). */
-NN_CLONES static void xent_grad_row(float *d, const float *x, float lse, float k, int64_t n) {
+NN_CLONES static void xent_grad_row(float *d, const float *x, float m, float ls, float k, int64_t n) {
 #pragma omp simd
     for (int64_t j = 0; j < n; j++)
-        d[j] = k * nb_cpu_expf(x[j] - lse);
+        d[j] = k * nb_cpu_expf((x[j] - m) - ls);
 }
 
 int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
@@ -341,7 +345,7 @@ int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const 
             memset(d, 0, (size_t)C * sizeof(float));
             continue;
         }
-        xent_grad_row(d, X + r * C, L[r], k, C);
+        xent_grad_row(d, X + r * C, L[2 * r], L[2 * r + 1], k, C);
         d[T[r]] -= k;
     }
     return 0;
@@ -350,16 +354,17 @@ int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const 
 /* One row of the fused forward + backward, in place: x becomes k * (softmax(x) - onehot(t)).
  * The row is read once from memory (the max); exp(x - max) is computed once per element and
  * stored over x while it is summed, then scaled by k / sum while the row is still in cache.
- * Returns the row's lse; *xt gets x[t] as it was. */
-NN_CLONES_512 static float xent_fused_row(float *x, int64_t n, int32_t t, float k, float *xt) {
+ * Returns the row's log-sum and *mp its max (row_lse's pair); *xt gets x[t] as it was. */
+NN_CLONES_512 static float xent_fused_row(float *x, int64_t n, int32_t t, float k, float *xt, float *mp) {
     *xt = x[t];
     float m = row_max(x, n);
-    if (m == -INFINITY || m == INFINITY) { /* as the two kernels: lse = m */
+    *mp = m;
+    if (m == -INFINITY || m == INFINITY) { /* as the two kernels: (m, 0) */
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
             x[j] = k * nb_cpu_expf(x[j] - m);
         x[t] -= k;
-        return m;
+        return 0.0f;
     }
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -373,7 +378,7 @@ NN_CLONES_512 static float xent_fused_row(float *x, int64_t n, int32_t t, float 
     for (int64_t j = 0; j < n; j++)
         x[j] *= ks;
     x[t] -= k;
-    return m + logf(s);
+    return logf(s);
 }
 
 /* Targets are checked before anything is written. Deterministic: each row is one thread's,
@@ -392,13 +397,14 @@ int nb_cpu_cross_entropy_fused(nb_tensor *loss, nb_tensor *lse, nb_tensor *logit
         float *x = X + r * C;
         if (T[r] == ignore_index) {
             memset(x, 0, (size_t)C * sizeof(float));
-            L[r] = 0.0f;
+            L[2 * r] = L[2 * r + 1] = 0.0f;
             per_row[r] = 0.0f;
             continue;
         }
-        float xt, l = xent_fused_row(x, C, T[r], k, &xt);
-        L[r] = l;
-        per_row[r] = l - xt;
+        float xt, m, ls = xent_fused_row(x, C, T[r], k, &xt, &m);
+        L[2 * r] = m;
+        L[2 * r + 1] = ls;
+        per_row[r] = ls - (xt - m);
     }
     double sum = 0.0;
     for (int64_t r = 0; r < rows; r++)

@@ -25,9 +25,9 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
             s += expf(xr[j] - m);
         s = nb_block_sum(s);
         if (lg) {
-            const float ls = m + logf(s);
+            const float ls = logf(s); /* (x - m) - log s, as the CPU */
             for (long long j = threadIdx.x; j < C; j += blockDim.x)
-                yr[j] = xr[j] - ls;
+                yr[j] = (xr[j] - m) - ls;
         } else {
             const float inv = 1.0f / s;
             for (long long j = threadIdx.x; j < C; j += blockDim.x)
@@ -125,15 +125,17 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         if (db) db[c] = sb;
     }
 
-    /* per row: lse and lse - x[target]; ignored rows give 0 and 0; a target out
-     * of range records its row in *bad (the host reports it) */
+    /* per row: lse as the pair (max, log-sum) (lse[2 row], lse[2 row + 1]; their sum would
+     * round to the max's ulp) and the loss log-sum - (x[target] - max), as the CPU; ignored
+     * rows give (0, 0) and 0; a target out of range records its row in *bad (the host reports
+     * it) */
     extern "C" __global__ void ce_fwd(float *rowloss, float *lse, int *bad, const float *x, const int *t,
                                       long long C, int ignore) {
         const long long row = blockIdx.x;
         const int tr = t[row];
         if (tr == ignore || tr < 0 || tr >= C) {
             if (threadIdx.x == 0) {
-                lse[row] = 0.0f;
+                lse[2 * row] = lse[2 * row + 1] = 0.0f;
                 rowloss[row] = 0.0f;
                 if (tr != ignore) atomicMin(bad, (int)row);
             }
@@ -144,16 +146,17 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         for (long long j = threadIdx.x; j < C; j += blockDim.x)
             m = xr[j] > m ? xr[j] : m;
         m = nb_block_max(m);
-        float l = m;
+        float ls = 0.0f;
         if (m != -nb_inf() && m != nb_inf()) {
             float s = 0.0f;
             for (long long j = threadIdx.x; j < C; j += blockDim.x)
                 s += expf(xr[j] - m);
-            l = m + logf(nb_block_sum(s));
+            ls = logf(nb_block_sum(s));
         }
         if (threadIdx.x == 0) {
-            lse[row] = l;
-            rowloss[row] = l - xr[tr];
+            lse[2 * row] = m;
+            lse[2 * row + 1] = ls;
+            rowloss[row] = ls - (xr[tr] - m);
         }
     }
 
@@ -186,9 +189,9 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
                 dx[base + j] = 0.0f;
             return;
         }
-        const float l = lse[row];
+        const float m = lse[2 * row], ls = lse[2 * row + 1];
         for (long long j = threadIdx.x; j < C; j += blockDim.x) {
-            float d = k * expf(x[base + j] - l);
+            float d = k * expf((x[base + j] - m) - ls);
             if (j == tr) d -= k;
             dx[base + j] = d;
         }
@@ -196,7 +199,7 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
 
     /* forward and backward in one pass, in place: per kept row, x[target] is read first, then
      * the max, then e = exp(x - max) is stored over x while it is summed, then x = e * k / sum
-     * (- k at the target); rowloss = lse - x[target], lse as ce_fwd. Ignored rows: 0, lse 0,
+     * (- k at the target); lse and rowloss as ce_fwd. Ignored rows: 0, lse (0, 0),
      * rowloss 0. A target out of range records its row in *bad (the row is left as it was). */
     extern "C" __global__ void ce_fused(float *rowloss, float *lse, int *bad, float *x, const int *t,
                                         long long C, int ignore, float k) {
@@ -208,7 +211,7 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
                 for (long long j = threadIdx.x; j < C; j += blockDim.x)
                     xr[j] = 0.0f;
             if (threadIdx.x == 0) {
-                lse[row] = 0.0f;
+                lse[2 * row] = lse[2 * row + 1] = 0.0f;
                 rowloss[row] = 0.0f;
                 if (tr != ignore) atomicMin(bad, (int)row);
             }
@@ -219,7 +222,7 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
         for (long long j = threadIdx.x; j < C; j += blockDim.x)
             m = xr[j] > m ? xr[j] : m;
         m = nb_block_max(m);
-        float l = m;
+        float ls = 0.0f;
         if (m != -nb_inf() && m != nb_inf()) {
             float s = 0.0f;
             for (long long j = threadIdx.x; j < C; j += blockDim.x) {
@@ -228,14 +231,14 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
                 s += e;
             }
             s = nb_block_sum(s);
-            l = m + logf(s);
+            ls = logf(s);
             const float ks = k / s;
             for (long long j = threadIdx.x; j < C; j += blockDim.x) {
                 float d = xr[j] * ks; /* this thread's own e from above */
                 if (j == tr) d -= k;
                 xr[j] = d;
             }
-        } else { /* as ce_fwd + ce_bwd: lse = m */
+        } else { /* as ce_fwd + ce_bwd: lse (m, 0) */
             for (long long j = threadIdx.x; j < C; j += blockDim.x) {
                 float d = k * expf(xr[j] - m);
                 if (j == tr) d -= k;
@@ -243,8 +246,9 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
             }
         }
         if (threadIdx.x == 0) {
-            lse[row] = l;
-            rowloss[row] = l - xt;
+            lse[2 * row] = m;
+            lse[2 * row + 1] = ls;
+            rowloss[row] = ls - (xt - m);
         }
     }
 

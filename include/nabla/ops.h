@@ -146,8 +146,9 @@ nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float
 /* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
 /* Mean cross-entropy of logits [N,C] (or [...,C]) against i32 targets [N]
- * (or [...]), ignoring targets equal to ignore_index; fused with the softmax,
- * the probabilities are never stored. A 0-d tensor. */
+ * (or [...]), ignoring targets equal to ignore_index (every row ignored: 0, with zero gradients);
+ * fused with the softmax, the probabilities are never stored. A 0-d tensor in the current
+ * context; NULL with an error for a shape mismatch or a target outside [0, C). */
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_index);
 /* Mean cross-entropy of the logits x @ w^T (+ b) against i32 targets, computed in row chunks so
  * that the full [N,V] logits and their gradient are never stored: x [..., C], w [V,C] (row-major
@@ -159,7 +160,8 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_in
 nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *targets,
                                    int ignore_index);
 /* Dropout: in training, zeroes each element with probability p and scales
- * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise. */
+ * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise (x itself).
+ * p must be in [0, 1) (p = 1 would scale by infinity): NULL with an error otherwise. */
 nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng);
 /* Causal scaled-dot-product attention, fused: q, k, v [B,H,T,D] ->
  * softmax(q k^T / sqrt(D) + causal mask) v, [B,H,T,D]. */
