@@ -8,6 +8,7 @@
 #   make bench            benchmarks
 #   make CUDA=0           leave the CUDA backend out
 #   make fuzz             libFuzzer runs of every fuzz target (FUZZ_SECONDS=60 each)
+#   make parity-ops       every op on edge-case inputs against PyTorch (tools/reference/ops_edge)
 CC       ?= gcc
 PREFIX   ?= /usr/local
 .DEFAULT_GOAL := all
@@ -66,7 +67,7 @@ EX_BINS  := $(EX_SRCS:examples/%/main.c=$(BUILD)/examples/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib check clean install uninstall babygpt bench deps format parity fuzz
+.PHONY: all lib check clean install uninstall babygpt bench deps format parity parity-ops fuzz
 all: deps lib $(BUILD)/babygpt
 
 lib: $(BUILD)/libnabla.a $(BUILD)/libnabla.so
@@ -142,6 +143,15 @@ parity: deps lib $(BUILD)/libbabygpt.a
 	$(CC) $(ALL_CFLAGS) -MF $(BUILD)/parity/parity.d -o $(BUILD)/parity/parity tools/parity/parity.c $(BUILD)/libbabygpt.a $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
 	$(BUILD)/parity/parity $(BUILD)/parity
 	/usr/bin/python3 tools/reference/babygpt_parity.py $(BUILD)/parity
+
+# Every op on edge cases (NaN, infinities, signed zeros, empty, bad arguments, large offsets)
+# against PyTorch, with the differences nabla makes on purpose listed (tools/reference/ops_edge)
+OPS_EDGE_SRCS := tools/reference/ops_edge/ops_edge.c tools/reference/ops_edge/ops_edge_cases.c
+parity-ops: deps lib
+	@mkdir -p $(BUILD)/ops_edge
+	$(CC) $(ALL_CFLAGS) -MF $(BUILD)/ops_edge/ops_edge.d -MT $(BUILD)/ops_edge/ops_edge -o $(BUILD)/ops_edge/ops_edge $(OPS_EDGE_SRCS) $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)
+	$(BUILD)/ops_edge/ops_edge $(BUILD)/ops_edge/out
+	/usr/bin/python3 tools/reference/ops_edge/ops_edge_parity.py $(BUILD)/ops_edge/out
 
 babygpt: deps
 	$(MAKE) -j$$(nproc) all

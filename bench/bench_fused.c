@@ -201,7 +201,7 @@ static int bench_xent_pass(nb_ctx *keep, nb_ctx *step, int reps, const inputs *l
     nb_rng r;
     nb_rng_init(&r, 5);
     nb_tensor *src = nb_randn(keep, NB_SHAPE(R, V), 0, 2, &r), *x = nb_zeros(keep, NB_F32, NB_SHAPE(R, V));
-    nb_tensor *lse = nb_zeros(keep, NB_F32, NB_SHAPE(R)), *loss = nb_zeros(keep, NB_F32, 0, NULL);
+    nb_tensor *lse = nb_zeros(keep, NB_F32, NB_SHAPE(R, 2)), *loss = nb_zeros(keep, NB_F32, 0, NULL);
     nb_tensor *g = nb_scalar(keep, 1.0f), *d1 = nb_zeros(keep, NB_F32, NB_SHAPE(R, V));
     int32_t tg[R];
     for (int i = 0; i < R; i++)

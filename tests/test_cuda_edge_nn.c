@@ -122,6 +122,11 @@ END_TEST
 
 static nb_tensor *f_xent(nb_tensor **in, void *u) { return nb_cross_entropy(in[0], in[1], *(int *)u); }
 
+static nb_tensor *f_log_softmax_far(nb_tensor **in, void *u) {
+    (void)u;
+    return nb_log_softmax(in[0], -1);
+}
+
 static nb_tensor *f_lce(nb_tensor **in, void *u) {
     return nb_linear_cross_entropy(in[0], in[1], in[2], in[3], *(int *)u);
 }
@@ -140,14 +145,19 @@ START_TEST(test_cross_entropy_cases) {
     compare("cross_entropy, [2,3,7] logits, [2,3] targets", f_xent, d3, 2, &ign, 1e-5, 1);
     nb_tensor *big[2] = {rnd(c, NB_SHAPE(6, 300), -90, 90, 3), nb_from_data(c, NB_I32, NB_SHAPE(6), t)};
     compare("cross_entropy, logits up to 90", f_xent, big, 2, &ign, 1e-5, 1);
-    /* far from 0: the (max, log-sum) pairs keep the loss and gradient precise on both */
+    /* far from 0: the same (max, log-sum) pairs on both (the CPU's are checked against double
+     * references in test_ops_nn and test_xent_fused); linear_cross_entropy in chunks of 2 */
     nb_tensor *far[2] = {nb_add_scalar(rnd(c, NB_SHAPE(6, 300), -3, 3, 10), 1e6f),
                          nb_from_data(c, NB_I32, NB_SHAPE(6), t)};
     compare("cross_entropy, logits around 1e6", f_xent, far, 2, &ign, 1e-5, 1);
     nb_tensor *l_far[4] = {rnd(c, NB_SHAPE(6, 8), -1, 1, 11), rnd(c, NB_SHAPE(5, 8), -1, 1, 12),
                            nb_add_scalar(rnd(c, NB_SHAPE(5), -1, 1, 13), -1e6f),
                            nb_from_data(c, NB_I32, NB_SHAPE(6), t)};
+    setenv("NABLA_LCE_CHUNK", "2", 1);
     compare("linear_cross_entropy, bias around -1e6", f_lce, l_far, 4, &ign, 1e-5, 7);
+    unsetenv("NABLA_LCE_CHUNK");
+    nb_tensor *ls_far = nb_add_scalar(rnd(c, NB_SHAPE(4, 300), -3, 3, 14), 1e6f);
+    compare("log_softmax, logits around 1e6", f_log_softmax_far, &ls_far, 1, NULL, 1e-5, 1);
     /* linear_cross_entropy: no rows; one class; rows ignored chunk by chunk (chunks of 2) */
     int32_t lt[5] = {-100, -100, 0, -100, 0};
     nb_tensor *l0[4] = {rnd(c, NB_SHAPE(0, 8), -1, 1, 4), rnd(c, NB_SHAPE(5, 8), -1, 1, 5),

@@ -235,7 +235,7 @@ START_TEST(nan_and_ties_as_pytorch) {
         ck_assert_msg(isnan(nb_data_f32(un[k])[0]), "%s(NaN) is not NaN", names[k]);
         ck_assert_float_eq(nb_data_f32(un[k])[1], k == 3 ? 0.0f : 1.0f); /* and numbers as before */
     }
-    /* ties (elements 2 and 3): g/2 to each side; elsewhere all to the chosen one */
+    /* ties (c and d's element 0): g/2 to each side; elsewhere all to the chosen one */
     const float cv[3] = {2.0f, 5.0f, -1.0f}, dv[3] = {2.0f, 4.0f, 0.0f};
     nb_tensor *c = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3), cv), true);
     nb_tensor *d = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3), dv), true);

@@ -184,7 +184,7 @@ START_TEST(test_fused_kernel) {
         /* logits far from 0: the loss and gradients as precise as at 0 (max + log-sum would
          * round to the offset's ulp, 0.06 at 1e6) */
         {5, 301, 3.0f, 1e6f, false, 1, 4, 1.0f},
-        {5, 301, 3.0f, -1e8f, false, 0, 0, 0.5f},
+        {5, 301, 200.0f, -1e8f, false, 0, 0, 0.5f}, /* floats 8 apart there: a scale of 200 */
         /* enough rows * columns for the rows to run in parallel */
         {64, 1031, 5.0f, 0.0f, false, 3, 7, 1.0f / 64.0f},
     };

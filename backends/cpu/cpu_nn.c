@@ -287,12 +287,22 @@ NN_CLONES static float row_lse(const float *x, int64_t n, float *mp) {
     return logf(s);
 }
 
+/* 0 when lse is a contiguous f32 [rows, 2] (the pairs); -1 with an error otherwise. */
+static int check_lse(const char *op, const nb_tensor *lse, int64_t rows) {
+    if (lse->dtype != NB_F32 || !nb_is_contiguous(lse) || nb_numel(lse) != 2 * rows)
+        return nb_set_error("%s: lse must be a contiguous f32 [%lld, 2] (max, log-sum per row)", op,
+                            (long long)rows),
+               -1;
+    return 0;
+}
+
 /* lse [rows, 2]: (max, log-sum) per row, as row_lse. Rows whose target is ignored get (0, 0)
  * and add nothing. With every row ignored the loss is 0 (not NaN). */
 int nb_cpu_cross_entropy(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets,
                          int ignore_index) {
     int64_t rows, C;
     rows_cols(logits, &rows, &C);
+    if (check_lse("cross_entropy", lse, rows)) return -1;
     const float *X = (const float *)nb_ptr(logits);
     const int32_t *T = (const int32_t *)nb_ptr(targets);
     float *L = (float *)nb_ptr(lse);
@@ -332,6 +342,7 @@ int nb_cpu_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const 
                                   const nb_tensor *targets, const nb_tensor *lse, int ignore_index) {
     int64_t rows, C;
     rows_cols(logits, &rows, &C);
+    if (check_lse("cross_entropy backward", lse, rows)) return -1;
     const float *X = (const float *)nb_ptr(logits), *L = (const float *)nb_ptr(lse);
     const int32_t *T = (const int32_t *)nb_ptr(targets);
     float *D = (float *)nb_ptr(dlogits);
@@ -387,6 +398,7 @@ int nb_cpu_cross_entropy_fused(nb_tensor *loss, nb_tensor *lse, nb_tensor *logit
                                int ignore_index, float k) {
     int64_t rows, C;
     rows_cols(logits, &rows, &C);
+    if (check_lse("cross_entropy (fused)", lse, rows)) return -1;
     float *X = (float *)nb_ptr(logits), *L = (float *)nb_ptr(lse);
     const int32_t *T = (const int32_t *)nb_ptr(targets);
     if (xent_count(T, rows, C, ignore_index, true) < 0) return -1;

@@ -113,8 +113,8 @@ static int ce_begin(const char *op, const nb_tensor *logits, const nb_tensor *ta
                     long long *rows, long long *C, CUdeviceptr *bad, CUdeviceptr *rowloss) {
     if (rows_cols(op, logits, rows, C)) return -1;
     if (targets->dtype != NB_I32 || !nb_is_contiguous(targets) || nb_numel(targets) != *rows ||
-        !nb_is_contiguous(lse))
-        return nb_set_error("%s (cuda): bad targets or lse", op), -1;
+        !nb_is_contiguous(lse) || nb_numel(lse) != 2 * *rows)
+        return nb_set_error("%s (cuda): bad targets, or lse not [%lld, 2]", op, *rows), -1;
     if (*rows == 0) return 0;
     char *s = nb_cu_scratch(2, (size_t)*rows * sizeof(float) + 64);
     if (!s) return -1;
@@ -157,6 +157,8 @@ int nb_cuda_cross_entropy_backward(nb_tensor *dlogits, const nb_tensor *g, const
     if (rows_cols("cross_entropy backward", logits, &rows, &C) ||
         rows_cols("cross_entropy backward", dlogits, &rows, &C))
         return -1;
+    if (!nb_is_contiguous(lse) || nb_numel(lse) != 2 * rows)
+        return nb_set_error("cross_entropy backward (cuda): lse not [%lld, 2]", rows), -1;
     if (rows == 0 || C == 0) return 0;
     char *s = nb_cu_scratch(3, 64);
     if (!s) return -1;

@@ -1,0 +1,308 @@
+/* ops_edge.c - runs nabla ops on edge-case inputs (signed zeros, NaN, infinities, FLT_MAX,
+ * subnormals, ties, empty and 0-d tensors, bad arguments, large offsets) and records what each
+ * gives, for ops_edge_parity.py to check against PyTorch (see README.md in this folder).
+ *
+ * Usage: ops_edge OUT_DIR [NAME_SUBSTRING]
+ *
+ * Each case (listed in ops_edge_cases.c) runs in its own child process, so a crash or a hang
+ * (30 s) is recorded instead of ending the run. For case i it writes OUT_DIR/NNNN.json (i in 4
+ * digits): the op, its parameters and inputs, and then either nabla's error message or the
+ * output and, when the output needs a gradient, the gradient of sum(out * w) with respect to
+ * every differentiable input (w: N(0,1) values of the output's shape, recorded too). Floats are
+ * written as their uint32 bit patterns, so NaN, infinities and signed zeros survive. At the end
+ * it writes OUT_DIR/cases.json ({"count": N, "filter": ...}). With NAME_SUBSTRING, only the
+ * cases whose name contains it run. Old NNNN.json files in OUT_DIR are removed first; the folder
+ * is created if missing. Exit status 0 once every case has run (crashed or not), 1 otherwise. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ops_edge.h"
+
+static nb_ctx *CTX;
+static int NCASE;
+static const char *OUTDIR;
+static const char *ONLY;
+
+nb_tensor *oe_f32(int ndim, const int64_t *shape, const float *data) {
+    return data ? nb_from_data(CTX, NB_F32, ndim, shape, data) : nb_zeros(CTX, NB_F32, ndim, shape);
+}
+nb_tensor *oe_i32(int ndim, const int64_t *shape, const int32_t *data) {
+    return data ? nb_from_data(CTX, NB_I32, ndim, shape, data) : nb_zeros(CTX, NB_I32, ndim, shape);
+}
+nb_tensor *oe_randn(int ndim, const int64_t *shape, uint64_t seed) {
+    nb_rng r;
+    nb_rng_init(&r, seed);
+    return nb_randn(CTX, ndim, shape, 0, 1, &r);
+}
+nb_tensor *oe_scalar(float v) { return nb_scalar(CTX, v); }
+
+static int n_inputs(const oe_case *c) {
+    int n = 0;
+    while (n < OE_MAXIN && c->in[n])
+        n++;
+    return n;
+}
+
+/* Input i is differentiated: an f32 input not marked constant. */
+static bool wants_grad(const oe_case *c, int i) { return !(c->nograd >> i & 1) && c->in[i]->dtype == NB_F32; }
+
+/* The op table. Parameters: reductions ip[0] keepdim, ip[1] correction, ip[2] number of axes,
+ * ip[3..] the axes; split ip[0] dim, ip[1] pieces, ip[2..] sizes (each piece i is scaled by
+ * i + 1, then they are concatenated again); layer_norm ip[0]/ip[1] has weight/bias, fp[0] eps;
+ * linear_cross_entropy ip[0] ignore index, ip[1] has bias; the others read ip[0] and fp[0..1]. */
+#define IS(name) (strcmp(c->op, name) == 0)
+static nb_tensor *apply(oe_case *c) {
+    nb_tensor **in = c->in;
+    const int *ip = c->ip;
+    const float *fp = c->fp;
+    static const struct {
+        const char *name;
+        nb_tensor *(*fn)(nb_tensor *);
+    } un[] = {{"neg", nb_neg},     {"exp", nb_exp},   {"log", nb_log},         {"sqrt", nb_sqrt},
+              {"rsqrt", nb_rsqrt}, {"tanh", nb_tanh}, {"sigmoid", nb_sigmoid}, {"relu", nb_relu},
+              {"gelu", nb_gelu},   {"abs", nb_abs},   {"sin", nb_sin},         {"cos", nb_cos}};
+    static const struct {
+        const char *name;
+        nb_tensor *(*fn)(nb_tensor *, float);
+    } sc[] = {{"add_scalar", nb_add_scalar},         {"sub_scalar", nb_sub_scalar},
+              {"mul_scalar", nb_mul_scalar},         {"div_scalar", nb_div_scalar},
+              {"pow_scalar", nb_pow_scalar},         {"maximum_scalar", nb_maximum_scalar},
+              {"minimum_scalar", nb_minimum_scalar}, {"rsub_scalar", nb_rsub_scalar}};
+    static const struct {
+        const char *name;
+        nb_tensor *(*fn)(nb_tensor *, nb_tensor *);
+    } bin[] = {{"add", nb_add},         {"sub", nb_sub},       {"mul", nb_mul},
+               {"div", nb_div},         {"pow", nb_pow},       {"maximum", nb_maximum},
+               {"minimum", nb_minimum}, {"eq", nb_eq},         {"ne", nb_ne},
+               {"lt", nb_lt},           {"le", nb_le},         {"gt", nb_gt},
+               {"ge", nb_ge},           {"matmul", nb_matmul}, {"embedding", nb_embedding}};
+    for (int i = 0; i < COUNT(un); i++)
+        if (IS(un[i].name)) return un[i].fn(in[0]);
+    for (int i = 0; i < COUNT(sc); i++)
+        if (IS(sc[i].name)) return sc[i].fn(in[0], fp[0]);
+    for (int i = 0; i < COUNT(bin); i++)
+        if (IS(bin[i].name)) return bin[i].fn(in[0], in[1]);
+    if (IS("clamp")) return nb_clamp(in[0], fp[0], fp[1]);
+    if (IS("where")) return nb_where(in[0], in[1], in[2]);
+    if (IS("masked_fill")) return nb_masked_fill(in[0], in[1], fp[0]);
+    if (IS("sum")) return nb_sum(in[0], ip[2], ip + 3, ip[0]);
+    if (IS("mean")) return nb_mean(in[0], ip[2], ip + 3, ip[0]);
+    if (IS("max")) return nb_max(in[0], ip[2], ip + 3, ip[0]);
+    if (IS("min")) return nb_min(in[0], ip[2], ip + 3, ip[0]);
+    if (IS("var")) return nb_var(in[0], ip[2], ip + 3, ip[1], ip[0]);
+    if (IS("argmax")) return nb_argmax(in[0], ip[0], ip[1]);
+    if (IS("sum_all")) return nb_sum_all(in[0]);
+    if (IS("mean_all")) return nb_mean_all(in[0]);
+    if (IS("linear")) return nb_linear(in[0], in[1], in[2]);
+    if (IS("cat")) return nb_cat(in, n_inputs(c), ip[0]);
+    if (IS("split")) {
+        nb_tensor *out[OE_MAXIN];
+        int64_t sz[OE_MAXIN];
+        for (int i = 0; i < ip[1]; i++)
+            sz[i] = ip[2 + i];
+        if (nb_split(in[0], ip[0], ip[1], sz, out)) return NULL;
+        for (int i = 0; i < ip[1]; i++)
+            out[i] = nb_mul_scalar(out[i], (float)(i + 1));
+        return nb_cat(out, ip[1], ip[0]);
+    }
+    if (IS("index_select")) return nb_index_select(in[0], ip[0], in[1]);
+    if (IS("gather")) return nb_gather(in[0], ip[0], in[1]);
+    if (IS("tril")) return nb_tril(in[0], ip[0]);
+    if (IS("softmax")) return nb_softmax(in[0], ip[0]);
+    if (IS("log_softmax")) return nb_log_softmax(in[0], ip[0]);
+    if (IS("layer_norm"))
+        return nb_layer_norm(in[0], ip[0] ? in[1] : NULL, ip[1] ? in[1 + ip[0]] : NULL, fp[0]);
+    if (IS("cross_entropy")) return nb_cross_entropy(in[0], in[1], ip[0]);
+    if (IS("linear_cross_entropy"))
+        return nb_linear_cross_entropy(in[0], in[1], ip[1] ? in[2] : NULL, in[ip[1] ? 3 : 2], ip[0]);
+    if (IS("dropout")) {
+        nb_rng r;
+        nb_rng_init(&r, 1234);
+        return nb_dropout(in[0], fp[0], ip[0], &r);
+    }
+    if (IS("attention")) return nb_attention(in[0], in[1], in[2]);
+    if (IS("attention_qkv")) return nb_attention_qkv(in[0], ip[0]);
+    if (IS("cast")) return nb_cast(in[0], (nb_dtype)ip[0]);
+    return nb_set_error("ops_edge: unknown op %s", c->op);
+}
+
+static json_t *bits_json(uint32_t u) { return json_integer((json_int_t)u); }
+
+/* {"shape": [...], "dtype": "f32"|"i32"|"f16"|"bf16", "bits": [...]}: f32 values as uint32 bits,
+ * i32 values as integers (f16/bf16 are read back as f32). */
+static json_t *tensor_json(const nb_tensor *t) {
+    if (!t) return json_null();
+    json_t *o = json_object(), *sh = json_array(), *b = json_array();
+    for (int i = 0; i < t->ndim; i++)
+        json_array_append_new(sh, json_integer(t->shape[i]));
+    json_object_set_new(o, "shape", sh);
+    int64_t n = nb_numel(t);
+    void *d = malloc(4 * (size_t)(n ? n : 1));
+    bool i32 = t->dtype == NB_I32;
+    if (!d || nb_to_array(t, i32 ? NB_I32 : NB_F32, d)) {
+        json_object_set_new(o, "to_array_error", json_string(d ? nb_last_error() : "out of memory"));
+        n = 0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, (char *)d + 4 * i, 4);
+        json_array_append_new(b, i32 ? json_integer(((int32_t *)d)[i]) : bits_json(u));
+    }
+    free(d);
+    json_object_set_new(o, "dtype", json_string(nb_dtype_name(t->dtype)));
+    json_object_set_new(o, "bits", b);
+    return o;
+}
+
+/* The case as given: name, op, parameters, inputs; "alias"[i] is the index of an earlier input
+ * that is the very same tensor (cat(a, a)), or -1. */
+static json_t *case_json(const oe_case *c, const char *name, int idx) {
+    json_t *o = json_object(), *ins = json_array(), *rg = json_array(), *alias = json_array();
+    json_t *ipj = json_array(), *fpj = json_array();
+    json_object_set_new(o, "index", json_integer(idx));
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "op", json_string(c->op));
+    for (int i = 0; i < n_inputs(c); i++) {
+        int a = -1;
+        for (int j = 0; j < i && a < 0; j++)
+            if (c->in[j] == c->in[i]) a = j;
+        json_array_append_new(ins, tensor_json(c->in[i]));
+        json_array_append_new(rg, json_boolean(wants_grad(c, i)));
+        json_array_append_new(alias, json_integer(a));
+    }
+    for (int i = 0; i < OE_NIP; i++)
+        json_array_append_new(ipj, json_integer(c->ip[i]));
+    for (int i = 0; i < OE_NFP; i++) {
+        uint32_t u;
+        memcpy(&u, c->fp + i, 4);
+        json_array_append_new(fpj, bits_json(u));
+    }
+    json_object_set_new(o, "inputs", ins);
+    json_object_set_new(o, "rg", rg);
+    json_object_set_new(o, "alias", alias);
+    json_object_set_new(o, "ip", ipj);
+    json_object_set_new(o, "fp", fpj);
+    return o;
+}
+
+static void child(oe_case *c, const char *name, int idx, const char *path) {
+    alarm(30);
+    nb_ctx_use(CTX);
+    for (int i = 0; i < n_inputs(c); i++)
+        if (wants_grad(c, i)) nb_requires_grad_(c->in[i], true);
+    json_t *o = case_json(c, name, idx);
+    nb_clear_error();
+    nb_tensor *out = apply(c);
+    if (!out) {
+        json_object_set_new(o, "error", json_string(nb_last_error()));
+    } else {
+        json_object_set_new(o, "out", tensor_json(out));
+        if (out->dtype == NB_F32 && out->requires_grad) {
+            nb_tensor *w = oe_randn(out->ndim, out->shape, 777 + (uint64_t)idx);
+            json_object_set_new(o, "w", tensor_json(w));
+            nb_tensor *loss = nb_sum_all(nb_mul(out, w));
+            if (!loss || nb_backward(loss)) {
+                json_object_set_new(o, "backward_error", json_string(nb_last_error()));
+            } else {
+                json_t *g = json_array();
+                for (int i = 0; i < n_inputs(c); i++)
+                    json_array_append_new(g, wants_grad(c, i) ? tensor_json(c->in[i]->grad) : json_null());
+                json_object_set_new(o, "grads", g);
+            }
+        }
+    }
+    int rc = json_dump_file(o, path, JSON_COMPACT) ? 1 : 0;
+    fflush(NULL);
+    _exit(rc);
+}
+
+void oe_run(oe_case c, const char *fmt, ...) {
+    char name[200], path[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int idx = NCASE++;
+    if (ONLY && !strstr(name, ONLY)) return;
+    snprintf(path, sizeof path, "%s/%04d.json", OUTDIR, idx);
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) {
+        perror("ops_edge: fork");
+        exit(1);
+    }
+    if (p == 0) child(&c, name, idx, path);
+    int st = 0;
+    waitpid(p, &st, 0);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
+    char msg[64];
+    if (WIFSIGNALED(st))
+        snprintf(msg, sizeof msg, "signal %d", WTERMSIG(st));
+    else
+        snprintf(msg, sizeof msg, "exit %d", WEXITSTATUS(st));
+    json_t *o = case_json(&c, name, idx);
+    json_object_set_new(o, "crash", json_string(msg));
+    json_dump_file(o, path, JSON_COMPACT);
+    json_decref(o);
+    fprintf(stderr, "ops_edge: case %d %s: %s\n", idx, name, msg);
+}
+
+/* Creates OUT_DIR if missing and removes the NNNN.json files of an earlier run. */
+static int prepare_outdir(const char *dir) {
+    if (mkdir(dir, 0777) && errno != EEXIST) {
+        fprintf(stderr, "ops_edge: cannot create %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "ops_edge: cannot open %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        const char *s = e->d_name;
+        if (strlen(s) == 9 && strspn(s, "0123456789") == 4 && strcmp(s + 4, ".json") == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, s);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: %s OUT_DIR [NAME_SUBSTRING]\n", argv[0]);
+        return 1;
+    }
+    OUTDIR = argv[1];
+    ONLY = argc > 2 ? argv[2] : NULL;
+    if (prepare_outdir(OUTDIR)) return 1;
+    nb_set_num_threads(2);
+    CTX = nb_ctx_new(0);
+    if (!CTX) return fprintf(stderr, "ops_edge: no context\n"), 1;
+    nb_ctx_use(CTX);
+    oe_unary_cases();
+    oe_binary_cases();
+    oe_reduce_cases();
+    oe_nn_cases();
+    oe_index_cases();
+    oe_offset_cases();
+    json_t *o = json_pack("{s:i, s:s?}", "count", NCASE, "filter", ONLY);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cases.json", OUTDIR);
+    int rc = json_dump_file(o, path, 0);
+    json_decref(o);
+    fprintf(stderr, "ops_edge: %d cases written to %s\n", NCASE, OUTDIR);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,44 @@
+/* ops_edge.h - what the two halves of the op edge-case harness share: ops_edge.c runs and
+ * records the cases, ops_edge_cases.c lists them (see README.md in this folder). */
+#ifndef OPS_EDGE_H
+#define OPS_EDGE_H
+
+#include <nabla.h>
+
+enum { OE_MAXIN = 8, OE_NIP = 16, OE_NFP = 8 };
+
+/* One case: an op of ops_edge.c's table applied to inputs, with integer and float parameters
+ * whose meaning is the op's (see apply() in ops_edge.c). Written as a compound literal:
+ *   oe_run((oe_case){.op = "cat", .ip = {1}, .in = {a, b}}, "cat(a,b dim1)"); */
+typedef struct {
+    const char *op;
+    nb_tensor *in[OE_MAXIN]; /* the inputs; the list ends at the first NULL */
+    int ip[OE_NIP];
+    float fp[OE_NFP];
+    unsigned nograd; /* bit i set: input i is a constant (a mask, a condition), never differentiated */
+} oe_case;
+
+/* Runs one case in a child process (a crash or hang is recorded, not fatal) and writes its JSON
+ * record; the name is printf-formatted. */
+void oe_run(oe_case c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Inputs, in the harness's context: f32 or i32 data (zeros when data is NULL), N(0,1) values. */
+nb_tensor *oe_f32(int ndim, const int64_t *shape, const float *data);
+nb_tensor *oe_i32(int ndim, const int64_t *shape, const int32_t *data);
+nb_tensor *oe_randn(int ndim, const int64_t *shape, uint64_t seed);
+nb_tensor *oe_scalar(float v);
+
+#define SH(...)  ((const int64_t[]){__VA_ARGS__})
+#define FV(...)  ((const float[]){__VA_ARGS__})
+#define IV(...)  ((const int32_t[]){__VA_ARGS__})
+#define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
+
+/* The case lists (ops_edge_cases.c), run in this order. */
+void oe_unary_cases(void);
+void oe_binary_cases(void);
+void oe_reduce_cases(void);
+void oe_nn_cases(void);
+void oe_index_cases(void);
+void oe_offset_cases(void);
+
+#endif

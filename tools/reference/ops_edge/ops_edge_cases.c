@@ -1,0 +1,514 @@
+/* ops_edge_cases.c - the edge cases ops_edge.c runs, about 400 of them. A case's name says what
+ * it feeds the op; ops_edge_parity.py's list of accepted differences refers to cases by name,
+ * so renaming one here may need the same change there. */
+#include <float.h>
+#include <math.h>
+
+#include "ops_edge.h"
+
+/* The special values: zeros of both signs, ones, halves, NaN, infinities, FLT_MAX, subnormals,
+ * FLT_MIN, huge, exp's overflow edge and ordinary values. */
+#define NSV 28
+static const float SV[NSV] = {0.0f,   -0.0f,   1.0f,     -1.0f,     0.5f,    -0.5f,    2.0f,
+                              -2.0f,  NAN,     INFINITY, -INFINITY, FLT_MAX, -FLT_MAX, 1e-45f,
+                              1e-39f, -1e-39f, FLT_MIN,  1e30f,     -1e30f,  88.7f,    -88.7f,
+                              100.0f, -100.0f, 1e-20f,   3.0f,      10.0f,   -3.0f,    1.5f};
+static nb_tensor *f1(int64_t n, const float *d) { return oe_f32(1, SH(n), d); }
+static nb_tensor *svt(void) { return f1(NSV, SV); }
+
+void oe_unary_cases(void) {
+    const char *ops[] = {"neg",     "exp",  "log",  "sqrt", "rsqrt", "tanh",
+                         "sigmoid", "relu", "gelu", "abs",  "sin",   "cos"};
+    for (int i = 0; i < COUNT(ops); i++)
+        oe_run((oe_case){.op = ops[i], .in = {svt()}}, "%s(SV)", ops[i]);
+    /* a dense range, -20 to 20 by 0.5 */
+    float r[81];
+    for (int i = 0; i < 81; i++)
+        r[i] = -20.0f + 0.5f * (float)i;
+    const char *dops[] = {"gelu", "tanh", "sigmoid", "exp"};
+    for (int i = 0; i < COUNT(dops); i++)
+        oe_run((oe_case){.op = dops[i], .in = {f1(81, r)}}, "%s(range)", dops[i]);
+    const float sc[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, NAN, INFINITY, -INFINITY, 2.0f, 1e-39f, FLT_MAX};
+    const char *sops[] = {"add_scalar",     "sub_scalar",     "mul_scalar", "div_scalar",
+                          "maximum_scalar", "minimum_scalar", "rsub_scalar"};
+    for (int i = 0; i < COUNT(sops); i++)
+        for (int j = 0; j < COUNT(sc); j++)
+            oe_run((oe_case){.op = sops[i], .fp = {sc[j]}, .in = {svt()}}, "%s(SV, %g)", sops[i],
+                   (double)sc[j]);
+    const float pe[] = {0.0f,  -0.0f, 1.0f, 2.0f,  3.0f, 0.5f,     -0.5f,     -1.0f,
+                        -2.0f, 1.5f,  2.5f, -1.5f, NAN,  INFINITY, -INFINITY, 1e-39f};
+    for (int j = 0; j < COUNT(pe); j++)
+        oe_run((oe_case){.op = "pow_scalar", .fp = {pe[j]}, .in = {svt()}}, "pow_scalar(SV, %g)",
+               (double)pe[j]);
+    const float cl[][2] = {{-1, 1},
+                           {0, 0},
+                           {-INFINITY, INFINITY},
+                           {0, 1},
+                           {-0.0f, 0.0f},
+                           {1, -1},
+                           {NAN, 1},
+                           {0, NAN},
+                           {1e-39f, FLT_MAX},
+                           {INFINITY, INFINITY}};
+    for (int j = 0; j < COUNT(cl); j++)
+        oe_run((oe_case){.op = "clamp", .fp = {cl[j][0], cl[j][1]}, .in = {svt()}}, "clamp(SV, %g, %g)",
+               (double)cl[j][0], (double)cl[j][1]);
+}
+
+void oe_binary_cases(void) {
+    static float a[NSV * NSV], b[NSV * NSV];
+    for (int i = 0; i < NSV; i++)
+        for (int j = 0; j < NSV; j++)
+            a[i * NSV + j] = SV[i], b[i * NSV + j] = SV[j];
+    const char *ops[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
+                         "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+    for (int i = 0; i < COUNT(ops); i++)
+        oe_run((oe_case){.op = ops[i], .in = {f1(NSV * NSV, a), f1(NSV * NSV, b)}}, "%s(SVxSV)", ops[i]);
+    /* broadcasting, the gradients summed back */
+    const char *bops[] = {"add", "mul", "div", "pow", "maximum"};
+    for (int i = 0; i < COUNT(bops); i++)
+        oe_run((oe_case){.op = bops[i],
+                         .in = {oe_f32(2, SH(4, 1), FV(1, NAN, INFINITY, 0)), f1(3, FV(2, 0, -INFINITY))}},
+               "%s(bcast [4,1]x[3])", bops[i]);
+    /* tiny denominators: b * b underflows */
+    oe_run((oe_case){.op = "div",
+                     .in = {f1(5, FV(1e-20f, 1.0f, 1e-30f, 3e-20f, 1e20f)),
+                            f1(5, FV(1e-20f, 1e-20f, 1e-30f, 1e-25f, 1e20f))}},
+           "div(tiny)");
+    /* where / masked_fill: conditions that are NaN, -0, inf */
+    float cond[NSV], other[NSV];
+    const float cv[] = {0, 1, NAN, -0.0f, 2, -1, INFINITY};
+    for (int i = 0; i < NSV; i++)
+        cond[i] = cv[i % 7], other[i] = SV[NSV - 1 - i];
+    oe_run((oe_case){.op = "where", .nograd = 1, .in = {f1(NSV, cond), svt(), f1(NSV, other)}},
+           "where(cond special, SV, revSV)");
+    oe_run((oe_case){.op = "where",
+                     .nograd = 1,
+                     .in = {oe_f32(2, SH(4, 1), FV(1, 0, NAN, 1)), f1(3, FV(1, NAN, INFINITY)),
+                            oe_randn(2, SH(4, 3), 5)}},
+           "where(bcast cond [4,1], a [3], b [4,3])");
+    const float fills[] = {0.0f, NAN, -INFINITY, 5.0f};
+    for (int j = 0; j < COUNT(fills); j++)
+        oe_run((oe_case){.op = "masked_fill", .fp = {fills[j]}, .nograd = 2, .in = {svt(), f1(NSV, cond)}},
+               "masked_fill(SV, cond special, %g)", (double)fills[j]);
+    oe_run((oe_case){.op = "masked_fill",
+                     .fp = {-INFINITY},
+                     .nograd = 2,
+                     .in = {oe_randn(2, SH(4, 3), 6), f1(3, FV(1, 0, 1))}},
+           "masked_fill(bcast mask [3])");
+}
+
+/* A [8,5] matrix to reduce: plain, NaN, both infinities, ties, all -inf, FLT_MAX, signed zeros, 1e30. */
+static const float RED[8][5] = {{1, 2, 3, 4, 5},
+                                {NAN, 1, 2, 3, 4},
+                                {INFINITY, -INFINITY, 1, 2, 3},
+                                {3, 3, 1, 3, 2},
+                                {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY},
+                                {FLT_MAX, FLT_MAX, -FLT_MAX, 1, 0},
+                                {0.0f, -0.0f, 0.0f, -0.0f, -1},
+                                {1e30f, 1e30f, 1e30f, 1e30f, 1e30f}};
+
+static void red(const char *op, int keep, int corr, int naxes, const int *axes, nb_tensor *x,
+                const char *tag) {
+    oe_case c = {.op = op, .ip = {keep, corr, naxes}, .in = {x}};
+    for (int i = 0; i < naxes; i++)
+        c.ip[3 + i] = axes[i];
+    oe_run(c, "%s(%s, axes[%d]=%d%s%d, keep=%d, corr=%d)", op, tag, naxes, naxes ? axes[0] : 0,
+           naxes > 1 ? "," : "", naxes > 1 ? axes[1] : 0, keep, corr);
+}
+
+void oe_reduce_cases(void) {
+    nb_tensor *M = oe_f32(2, SH(8, 5), &RED[0][0]);
+    const char *ops[] = {"sum", "mean", "max", "min", "var"};
+    const int a0[] = {0}, a1[] = {1}, an[] = {-1}, a01[] = {0, 1}, dup[] = {1, 1}, bad[] = {2}, neg[] = {-3};
+    for (int i = 0; i < COUNT(ops); i++) {
+        for (int corr = 0; corr <= (i == 4 ? 1 : 0); corr++) {
+            red(ops[i], 0, corr, 1, a1, M, "RED");
+            red(ops[i], 1, corr, 1, a0, M, "RED");
+            red(ops[i], 0, corr, 1, an, M, "RED");
+            red(ops[i], 0, corr, 2, a01, M, "RED");
+            red(ops[i], 0, corr, 0, NULL, M, "RED");
+        }
+        /* one element, nothing, bad axes, 0-d */
+        red(ops[i], 0, i == 4 ? 1 : 0, 1, a0, f1(1, FV(2.5f)), "[1]");
+        red(ops[i], 0, 0, 1, a0, f1(0, NULL), "empty[0]");
+        red(ops[i], 0, 0, 1, a0, oe_f32(2, SH(0, 3), NULL), "empty[0,3] ax0");
+        red(ops[i], 0, 0, 1, a1, oe_f32(2, SH(0, 3), NULL), "empty[0,3] ax1");
+        red(ops[i], 0, 0, 2, dup, M, "RED dup");
+        red(ops[i], 0, 0, 1, bad, M, "RED bad");
+        red(ops[i], 0, 0, 1, neg, M, "RED neg");
+        red(ops[i], 0, 0, 0, NULL, oe_scalar(3.0f), "0-d");
+    }
+    /* var: correction 2 and 3 on rows of 2, correction -1; precision at large offsets */
+    const int corrs[] = {2, 3, -1};
+    for (int i = 0; i < COUNT(corrs); i++)
+        red("var", 0, corrs[i], 1, a1, oe_f32(2, SH(2, 2), FV(1, 2, 3, 3)), "[2,2]");
+    red("var", 0, 1, 1, a1, oe_f32(2, SH(1, 4), FV(1e4f + 1, 1e4f + 2, 1e4f + 3, 1e4f + 4)), "offset 1e4");
+    red("var", 0, 1, 1, a1, oe_f32(2, SH(1, 4), FV(1e7f + 1, 1e7f + 2, 1e7f + 3, 1e7f + 4)), "offset 1e7");
+    red("sum", 0, 0, 1, a1, oe_f32(2, SH(1, 3), FV(FLT_MAX, FLT_MAX, -FLT_MAX)), "overflow-order");
+    red("mean", 0, 0, 1, a1, oe_f32(2, SH(1, 2), FV(FLT_MAX, FLT_MAX)), "mean overflow");
+    /* argmax: the input is a constant (the output is an index) */
+    for (int ax = -2; ax <= 1; ax++)
+        for (int k = 0; k <= 1; k++)
+            oe_run((oe_case){.op = "argmax", .ip = {ax, k}, .nograd = 1, .in = {M}},
+                   "argmax(RED, %d, keep=%d)", ax, k);
+    oe_run((oe_case){.op = "argmax", .ip = {2}, .nograd = 1, .in = {M}}, "argmax(RED, 2)");
+    for (int ax = 0; ax <= 1; ax++)
+        oe_run((oe_case){.op = "argmax", .ip = {ax}, .nograd = 1, .in = {oe_f32(2, SH(0, 3), NULL)}},
+               "argmax(empty[0,3], %d)", ax);
+    oe_run((oe_case){.op = "argmax", .nograd = 1, .in = {oe_scalar(1)}}, "argmax(0-d)");
+    oe_run((oe_case){.op = "argmax", .nograd = 1, .in = {f1(4, FV(1, 5, NAN, NAN))}}, "argmax(NaN later)");
+    oe_run((oe_case){.op = "sum_all", .in = {M}}, "sum_all(RED)");
+    oe_run((oe_case){.op = "mean_all", .in = {M}}, "mean_all(RED)");
+    oe_run((oe_case){.op = "mean_all", .in = {f1(0, NULL)}}, "mean_all(empty)");
+    oe_run((oe_case){.op = "sum_all", .in = {f1(0, NULL)}}, "sum_all(empty)");
+}
+
+/* Rows for softmax: all -inf, +inf among finite, two +inf, +-1e30, NaN, FLT_MAX twice, all
+ * -FLT_MAX, zeros, -inf on both sides, subnormals. */
+static const float SM[10][4] = {{-INFINITY, -INFINITY, -INFINITY, -INFINITY},
+                                {INFINITY, 0, 1, 2},
+                                {INFINITY, INFINITY, 0, 0},
+                                {1e30f, -1e30f, 0, 1},
+                                {NAN, 1, 2, 3},
+                                {FLT_MAX, FLT_MAX, 0, 0},
+                                {-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX},
+                                {0, 0, 0, 0},
+                                {-INFINITY, 0, 1, -INFINITY},
+                                {1e-45f, 0, -1e-45f, 100}};
+
+static void layer_norm_cases(void) {
+    const float ln[6][4] = {{1, 1, 1, 1},   {1, 2, 3, 4},        {1e30f, -1e30f, 1e30f, -1e30f},
+                            {NAN, 1, 2, 3}, {INFINITY, 1, 2, 3}, {1e4f, 1e4f + 1, 1e4f + 2, 1e4f + 3}};
+    const float eps[] = {1e-5f, 0.0f, 1.0f};
+    nb_tensor *w = f1(4, FV(1.5f, -1, 0, 2)), *b = f1(4, FV(0.1f, 0.2f, -0.3f, 0));
+    for (int e = 0; e < COUNT(eps); e++)
+        for (int wb = 0; wb < 3; wb++)
+            oe_run((oe_case){.op = "layer_norm",
+                             .fp = {eps[e]},
+                             .ip = {wb >= 1, wb >= 2},
+                             .in = {oe_f32(2, SH(6, 4), &ln[0][0]), wb >= 1 ? w : NULL, wb >= 2 ? b : NULL}},
+                   "layer_norm(LN, eps=%g, w=%d b=%d)", (double)eps[e], wb >= 1, wb >= 2);
+    oe_run((oe_case){.op = "layer_norm",
+                     .fp = {1e-5f},
+                     .ip = {1, 1},
+                     .in = {oe_f32(2, SH(3, 1), FV(1, -2, NAN)), f1(1, FV(2)), f1(1, FV(0.5f))}},
+           "layer_norm(C=1)");
+    oe_run((oe_case){.op = "layer_norm", .fp = {-1.0f}, .in = {oe_f32(2, SH(6, 4), &ln[0][0])}},
+           "layer_norm(eps<0)");
+    oe_run((oe_case){.op = "layer_norm", .fp = {NAN}, .in = {oe_f32(2, SH(6, 4), &ln[0][0])}},
+           "layer_norm(eps NaN)");
+    oe_run((oe_case){.op = "layer_norm",
+                     .fp = {1e-5f},
+                     .ip = {1},
+                     .in = {oe_f32(2, SH(6, 4), &ln[0][0]), f1(3, FV(1, 1, 1))}},
+           "layer_norm(wrong w shape)");
+}
+
+static void cross_entropy_cases(void) {
+    /* logits rows: plain, -inf, -inf, +inf, +-1e30, NaN */
+    const float lg[6][4] = {{1, 2, 3, 4},        {-INFINITY, 0, 1, 2},  {0, 1, -INFINITY, 2},
+                            {INFINITY, 0, 0, 0}, {1e30f, -1e30f, 0, 0}, {NAN, 0, 0, 0}};
+    const struct {
+        int32_t t[6];
+        int ign;
+        const char *tag;
+    } ce[] = {
+        {{0, 1, 3, 0, 0, 1}, -100, "basic"},
+        {{0, 0, 3, 1, 1, 1}, -100, "-inf at target row1"},
+        {{0, 1, 2, 1, 0, 1}, -100, "-inf at target row2"},
+        {{-100, 1, 3, -100, -100, -100}, -100, "ignored -100 rows 0,3,4,5"},
+        {{2, 2, 2, 2, 2, 2}, 2, "all ignored (ign=2)"},
+        {{-100, -100, -100, -100, -100, -100}, -100, "all ignored -100"},
+        {{0, 1, 4, 0, 0, 1}, -100, "target 4 out of range"},
+        {{0, -1, 3, 0, 0, 1}, -100, "target -1"},
+        {{0, -5, 3, 0, 0, 1}, -5, "ignore_index -5"},
+        {{0, 1, 3, 3, 0, 2}, 3, "ignore 3 (in range)"},
+    };
+    nb_tensor *L = oe_f32(2, SH(6, 4), &lg[0][0]);
+    for (int i = 0; i < COUNT(ce); i++)
+        oe_run((oe_case){.op = "cross_entropy", .ip = {ce[i].ign}, .in = {L, oe_i32(1, SH(6), ce[i].t)}},
+               "cross_entropy(LG, %s)", ce[i].tag);
+    oe_run((oe_case){.op = "cross_entropy",
+                     .ip = {-100},
+                     .in = {oe_f32(2, SH(3, 4), &lg[0][0]), oe_i32(1, SH(3), IV(3, 2, 1))}},
+           "cross_entropy(finite, ignore rows 3-5)");
+    oe_run((oe_case){.op = "cross_entropy",
+                     .ip = {-100},
+                     .in = {oe_f32(3, SH(2, 3, 4), &lg[0][0]), oe_i32(2, SH(2, 3), IV(0, 1, 3, -100, 0, 1))}},
+           "cross_entropy(3d logits [2,3,4])");
+    oe_run(
+        (oe_case){.op = "cross_entropy", .ip = {-100}, .nograd = 2, .in = {L, f1(6, FV(0, 1, 2, 3, 0, 1))}},
+        "cross_entropy(f32 targets)");
+    oe_run((oe_case){.op = "cross_entropy", .ip = {-100}, .in = {L, oe_i32(1, SH(5), IV(0, 1, 2, 3, 0))}},
+           "cross_entropy(targets shape mismatch)");
+    oe_run((oe_case){.op = "cross_entropy",
+                     .ip = {-100},
+                     .in = {oe_f32(2, SH(0, 4), NULL), oe_i32(1, SH(0), NULL)}},
+           "cross_entropy(N=0)");
+    oe_run((oe_case){.op = "cross_entropy", .ip = {-100}, .in = {f1(4, &lg[0][0]), oe_i32(0, NULL, IV(2))}},
+           "cross_entropy(1-d logits)");
+    /* the fused linear cross-entropy: x [5,3] (rows with inf and 1e20), w [4,3], b [4] */
+    const float lx[5][3] = {{1, 2, 3}, {0.5f, -1, 0}, {INFINITY, 0, 0}, {1e20f, 1e20f, 0}, {0, 0, 0}};
+    const float lw[4][3] = {{0.1f, 0.2f, 0.3f}, {-0.5f, 0, 1}, {1, 1, 1}, {0, -1, 0.5f}};
+    const struct {
+        int32_t t[5];
+        int rows;
+        const char *tag;
+    } lce[] = {
+        {{0, 1, 2, 3, 1}, 2, "finite rows"},
+        {{0, -100, 2, 3, 1}, 2, "one ignored"},
+        {{-100, -100, 2, 3, 1}, 2, "all ignored"},
+        {{0, 1, 2, 3, 1}, 5, "inf/1e20 rows"},
+        {{0, 1, -100, -100, 1}, 5, "inf rows ignored"},
+        {{0, 4, 2, 3, 1}, 2, "target 4 oor"},
+        {{0, -2, 2, 3, 1}, 2, "target -2"},
+    };
+    for (int i = 0; i < COUNT(lce); i++)
+        for (int hb = 0; hb <= 1; hb++) {
+            nb_tensor *x = oe_f32(2, SH(lce[i].rows, 3), &lx[0][0]), *w = oe_f32(2, SH(4, 3), &lw[0][0]);
+            nb_tensor *t = oe_i32(1, SH(lce[i].rows), lce[i].t);
+            oe_case c = {.op = "linear_cross_entropy", .ip = {-100, hb}, .in = {x, w, t}};
+            if (hb) c.in[2] = f1(4, FV(0, 1, -1, 0.5f)), c.in[3] = t;
+            oe_run(c, "linear_cross_entropy(%s, bias=%d)", lce[i].tag, hb);
+        }
+}
+
+void oe_nn_cases(void) {
+    nb_tensor *S = oe_f32(2, SH(10, 4), &SM[0][0]);
+    for (int d = -2; d <= 1; d++) {
+        oe_run((oe_case){.op = "softmax", .ip = {d}, .in = {S}}, "softmax(SM, %d)", d);
+        oe_run((oe_case){.op = "log_softmax", .ip = {d}, .in = {S}}, "log_softmax(SM, %d)", d);
+    }
+    oe_run((oe_case){.op = "softmax", .ip = {2}, .in = {S}}, "softmax(SM, 2) bad dim");
+    oe_run((oe_case){.op = "softmax", .in = {oe_scalar(3)}}, "softmax(0-d)");
+    oe_run((oe_case){.op = "log_softmax", .in = {oe_scalar(3)}}, "log_softmax(0-d)");
+    oe_run((oe_case){.op = "softmax", .ip = {1}, .in = {oe_f32(2, SH(0, 4), NULL)}}, "softmax(empty [0,4])");
+    oe_run((oe_case){.op = "softmax", .ip = {1}, .in = {oe_f32(3, SH(2, 5, 4), &SM[0][0])}},
+           "softmax(3d, 1)");
+    oe_run((oe_case){.op = "log_softmax", .ip = {1}, .in = {oe_f32(3, SH(2, 5, 4), &SM[0][0])}},
+           "log_softmax(3d, 1)");
+    /* wide rows (the vector paths): an inf, a NaN, a row of -inf */
+    static float wide[3 * 37];
+    for (int i = 0; i < 3 * 37; i++)
+        wide[i] = i >= 74 ? -INFINITY : (float)((i * 7) % 11) - 5.0f;
+    wide[5] = INFINITY, wide[37 + 20] = NAN;
+    oe_run((oe_case){.op = "softmax", .ip = {-1}, .in = {oe_f32(2, SH(3, 37), wide)}}, "softmax(wide37)");
+    oe_run((oe_case){.op = "log_softmax", .ip = {-1}, .in = {oe_f32(2, SH(3, 37), wide)}},
+           "log_softmax(wide37)");
+    layer_norm_cases();
+    cross_entropy_cases();
+}
+
+static void gather_cases(void) {
+    nb_tensor *W = oe_f32(2, SH(4, 3), FV(1, 2, 3, 4, NAN, 6, 7, 8, INFINITY, 10, 11, 12));
+    const struct {
+        const char *tag;
+        int ndim;
+        int64_t shape[2];
+        int32_t idx[6];
+    } emb[] = {{"repeated", 2, {2, 3}, {1, 1, 3, 0, 1, 2}},
+               {"oor 4", 1, {2}, {1, 4}},
+               {"neg -1", 1, {2}, {1, -1}},
+               {"empty idx", 1, {0}, {0}},
+               {"0-d idx", 0, {0}, {2}}};
+    for (int i = 0; i < COUNT(emb); i++)
+        oe_run((oe_case){.op = "embedding", .in = {W, oe_i32(emb[i].ndim, emb[i].shape, emb[i].idx)}},
+               "embedding(%s)", emb[i].tag);
+    oe_run((oe_case){.op = "embedding", .nograd = 2, .in = {W, f1(2, FV(1, 2))}}, "embedding(f32 idx)");
+    for (int d = -1; d <= 1; d++)
+        oe_run((oe_case){.op = "index_select", .ip = {d}, .in = {W, oe_i32(1, SH(4), IV(2, 0, 2, 2))}},
+               "index_select(W, %d, repeated)", d);
+    oe_run((oe_case){.op = "index_select", .in = {W, oe_i32(1, SH(2), IV(0, 4))}}, "index_select(W, 0, oor)");
+    oe_run((oe_case){.op = "index_select", .in = {W, oe_i32(1, SH(2), IV(0, -1))}}, "index_select(W, 0, -1)");
+    oe_run((oe_case){.op = "index_select", .in = {W, oe_i32(2, SH(1, 2), IV(0, 1))}},
+           "index_select(W, 0, 2-d idx)");
+    oe_run((oe_case){.op = "index_select", .in = {W, oe_i32(1, SH(0), NULL)}}, "index_select(W, 0, empty)");
+    const struct {
+        const char *tag;
+        int dim, ndim;
+        int64_t shape[2];
+        int32_t idx[16];
+    } ga[] = {{"1, repeated", 1, 2, {4, 4}, {0, 0, 0, 2, 1, 1, 2, 1, 2, 2, 2, 2, 0, 1, 2, 0}},
+              {"0, repeated, smaller idx", 0, 2, {2, 2}, {3, 3, 3, 1}},
+              {"-1, smaller idx", -1, 2, {2, 2}, {2, 2, 0, 1}},
+              {"1, oor", 1, 2, {1, 1}, {3}},
+              {"1, neg", 1, 2, {1, 1}, {-1}},
+              {"1, idx larger dim0", 1, 2, {5, 1}, {0, 1, 2, 0, 1}},
+              {"1, idx 1-d", 1, 1, {2}, {0, 1}}};
+    for (int i = 0; i < COUNT(ga); i++)
+        oe_run((oe_case){.op = "gather",
+                         .ip = {ga[i].dim},
+                         .in = {W, oe_i32(ga[i].ndim, ga[i].shape, ga[i].idx)}},
+               "gather(W, %s)", ga[i].tag);
+}
+
+static void shape_cases(void) {
+    nb_tensor *A = oe_f32(2, SH(2, 3), FV(1, NAN, 3, 4, 5, INFINITY)),
+              *B = oe_f32(2, SH(2, 2), FV(7, 8, 9, 10));
+    oe_run((oe_case){.op = "cat", .ip = {1}, .in = {A, B, oe_f32(2, SH(2, 0), NULL)}}, "cat(A,B,E dim1)");
+    oe_run((oe_case){.op = "cat", .ip = {-1}, .in = {A, B}}, "cat(A,B dim -1)");
+    oe_run((oe_case){.op = "cat", .ip = {0}, .in = {A, B}}, "cat(A,B dim0 mismatch)");
+    oe_run((oe_case){.op = "cat", .ip = {0}, .in = {A, A}}, "cat(A,A dim0)");
+    oe_run((oe_case){.op = "cat", .ip = {0}, .in = {A, f1(0, NULL)}}, "cat(A, empty1d)");
+    oe_run((oe_case){.op = "cat", .ip = {2}, .in = {A}}, "cat(A) dim 2");
+    oe_run((oe_case){.op = "cat", .ip = {0}, .in = {oe_scalar(1), oe_scalar(2)}}, "cat(0-d)");
+    oe_run((oe_case){.op = "split", .ip = {1, 3, 1, 0, 2}, .in = {A}}, "split(A, 1, [1,0,2])");
+    oe_run((oe_case){.op = "split", .ip = {-1, 1, 3}, .in = {A}}, "split(A, -1, [3])");
+    oe_run((oe_case){.op = "split", .ip = {1, 2, 1, 1}, .in = {A}}, "split(A, 1, [1,1]) bad sum");
+    oe_run((oe_case){.op = "split", .ip = {1, 2, 4, -1}, .in = {A}}, "split(A, 1, [4,-1]) neg size");
+    float tr[2 * 3 * 4];
+    for (int i = 0; i < 24; i++)
+        tr[i] = (i % 5 == 2) ? NAN : (i % 7 == 3 ? INFINITY : (float)i);
+    const int ks[] = {0, -1, 1, -5, 5, 2, -2, 100, -100};
+    for (int i = 0; i < COUNT(ks); i++)
+        oe_run((oe_case){.op = "tril", .ip = {ks[i]}, .in = {oe_f32(3, SH(2, 3, 4), tr)}}, "tril(3d NaN, %d)",
+               ks[i]);
+    oe_run((oe_case){.op = "tril", .in = {f1(3, tr)}}, "tril(1-d)");
+    /* dropout: p in and out of range, in training and not; x has NaN, inf and a 0 */
+    const float dp[] = {0.0f, 0.5f, 0.999999f, 1.0f, -0.1f, 1.1f, NAN};
+    float dx[64];
+    for (int i = 0; i < 64; i++)
+        dx[i] = (i % 9 == 0) ? NAN : (i % 13 == 0 ? INFINITY : (float)i - 30);
+    for (int i = 0; i < COUNT(dp); i++)
+        for (int train = 0; train <= 1; train++)
+            if (train || i == 0 || i >= 4)
+                oe_run(
+                    (oe_case){.op = "dropout", .fp = {dp[i]}, .ip = {train}, .in = {oe_f32(2, SH(8, 8), dx)}},
+                    "dropout(p=%g, train=%d)", (double)dp[i], train);
+}
+
+static void matmul_cases(void) {
+    nb_tensor *MA = oe_f32(2, SH(2, 3), FV(INFINITY, 1, 0, NAN, 0, 1));
+    nb_tensor *MB = oe_f32(2, SH(3, 2), FV(0, 1, 2, 3, 0, -INFINITY));
+    oe_run((oe_case){.op = "matmul", .in = {MA, MB}}, "matmul(inf/nan 2x3 @ 3x2)");
+    oe_run((oe_case){.op = "matmul",
+                     .in = {oe_f32(2, SH(1, 2), FV(0, 1)), oe_f32(2, SH(2, 2), FV(INFINITY, NAN, 1, 1))}},
+           "matmul(0 @ inf)");
+    oe_run((oe_case){.op = "matmul",
+                     .in = {oe_f32(2, SH(1, 2), FV(FLT_MAX, FLT_MAX)), oe_f32(2, SH(2, 1), FV(1, -1))}},
+           "matmul(FLT_MAX overflow)");
+    /* the GEMM kernel's path: 40x33 @ 33x20, a zero row meeting inf and NaN, a NaN in a */
+    static float ga[40 * 33], gb[33 * 20];
+    for (int i = 0; i < 40 * 33; i++)
+        ga[i] = (i / 33 == 5) ? 0.0f : (float)((i * 37) % 17) / 8.0f - 1.0f;
+    for (int i = 0; i < 33 * 20; i++)
+        gb[i] = (float)((i * 11) % 13) / 6.0f - 1.0f;
+    gb[7 * 20 + 3] = INFINITY, gb[2 * 20 + 9] = NAN, ga[11 * 33 + 4] = NAN;
+    oe_run((oe_case){.op = "matmul", .in = {oe_f32(2, SH(40, 33), ga), oe_f32(2, SH(33, 20), gb)}},
+           "matmul(40x33 @ 33x20 specials)");
+    oe_run((oe_case){.op = "matmul", .in = {f1(3, FV(1, 0, INFINITY)), f1(3, FV(0, NAN, 1))}},
+           "matmul(1d@1d)");
+    oe_run((oe_case){.op = "matmul", .in = {f1(3, FV(1, 0, 2)), MB}}, "matmul(1d@2d)");
+    oe_run((oe_case){.op = "matmul", .in = {MA, f1(3, FV(1, 0, 2))}}, "matmul(2d@1d)");
+    oe_run((oe_case){.op = "matmul", .in = {oe_randn(4, SH(2, 1, 2, 3), 11), oe_randn(3, SH(3, 3, 2), 12)}},
+           "matmul(batched bcast [2,1,2,3]@[3,3,2])");
+    oe_run((oe_case){.op = "matmul", .in = {oe_f32(2, SH(2, 0), NULL), oe_f32(2, SH(0, 3), NULL)}},
+           "matmul(k=0)");
+    oe_run((oe_case){.op = "matmul", .in = {MA, MA}}, "matmul(shape mismatch)");
+    oe_run((oe_case){.op = "matmul", .in = {oe_scalar(2), MA}}, "matmul(0-d)");
+    oe_run((oe_case){.op = "linear",
+                     .in = {MA, oe_f32(2, SH(2, 3), FV(1, 2, 3, 0, 0, 0)), f1(2, FV(NAN, -INFINITY))}},
+           "linear(inf x, bias)");
+}
+
+static void attention_cases(void) {
+    const int64_t *s1 = SH(1, 2, 1, 3), *s4 = SH(1, 1, 4, 2), *sb = SH(2, 3, 17, 8), *s0 = SH(1, 1, 0, 2);
+    oe_run(
+        (oe_case){.op = "attention", .in = {oe_randn(4, s1, 21), oe_randn(4, s1, 22), oe_randn(4, s1, 23)}},
+        "attention(T=1)");
+    oe_run((oe_case){.op = "attention",
+                     .in = {oe_f32(4, s4, FV(1, 2, 1e30f, 0, NAN, 0, 0.5f, -1)),
+                            oe_f32(4, s4, FV(1, 0, -INFINITY, 0, 0, 1, 2, 2)),
+                            oe_f32(4, s4, FV(1, 2, 3, 4, 5, 6, INFINITY, 8))}},
+           "attention(specials T=4)");
+    oe_run(
+        (oe_case){.op = "attention",
+                  .in = {oe_f32(4, s4, FV(1e20f, 1e20f, 1, 1, 2, 2, 3, 3)),
+                         oe_f32(4, s4, FV(1e20f, 1e20f, -1e20f, 1e20f, 1, -1, 0, 0)), oe_randn(4, s4, 24)}},
+        "attention(huge T=4)");
+    oe_run(
+        (oe_case){.op = "attention", .in = {oe_randn(4, sb, 25), oe_randn(4, sb, 26), oe_randn(4, sb, 27)}},
+        "attention(random 2x3x17x8)");
+    oe_run(
+        (oe_case){.op = "attention", .in = {oe_randn(4, sb, 25), oe_randn(4, s4, 26), oe_randn(4, sb, 27)}},
+        "attention(shape mismatch)");
+    oe_run(
+        (oe_case){.op = "attention", .in = {oe_f32(4, s0, NULL), oe_f32(4, s0, NULL), oe_f32(4, s0, NULL)}},
+        "attention(T=0)");
+    nb_tensor *qkv = oe_randn(3, SH(2, 5, 12), 28);
+    oe_run((oe_case){.op = "attention_qkv", .ip = {2}, .in = {qkv}}, "attention_qkv(2x5x12, 2 heads)");
+    oe_run((oe_case){.op = "attention_qkv", .ip = {3}, .in = {qkv}}, "attention_qkv(n_head 3 bad)");
+    oe_run((oe_case){.op = "attention_qkv", .ip = {0}, .in = {qkv}}, "attention_qkv(n_head 0)");
+    oe_run((oe_case){.op = "attention_qkv", .ip = {1}, .in = {oe_randn(3, SH(1, 1, 6), 29)}},
+           "attention_qkv(T=1)");
+}
+
+void oe_index_cases(void) {
+    gather_cases();
+    shape_cases();
+    matmul_cases();
+    attention_cases();
+    /* casts: NaN, infinities, out of i32 range, f16 overflow and rounding edges, subnormals */
+    const float cv[] = {NAN,    INFINITY, -INFINITY, 1e10f,         -1e10f,        -0.5f,         2.7f,
+                        -2.7f,  65504.0f, 65520.0f,  65519.0f,      1e-8f,         6e-8f,         3e-8f,
+                        1e-39f, -0.0f,    3.0e38f,   2147483520.0f, 2147483648.0f, -2147483648.0f};
+    const nb_dtype dts[] = {NB_I32, NB_F16, NB_BF16, NB_F32};
+    for (int i = 0; i < COUNT(dts); i++)
+        oe_run((oe_case){.op = "cast", .ip = {dts[i]}, .in = {f1(COUNT(cv), cv)}}, "cast(specials -> %s)",
+               nb_dtype_name(dts[i]));
+    oe_run(
+        (oe_case){.op = "cast", .ip = {NB_F32}, .in = {oe_i32(1, SH(3), IV(INT32_MAX, INT32_MIN, 16777217))}},
+        "cast(i32 -> f32)");
+}
+
+/* Precision far from 0: softmax and cross-entropy rows around offsets up to 1e8, a bias offset
+ * in the fused linear cross-entropy, attention scores around a large common offset, gelu's tail. */
+void oe_offset_cases(void) {
+    const float offs[] = {1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, -1e4f, -1e6f, -1e8f};
+    enum { NO = COUNT(offs) };
+    float X[NO][6];
+    int32_t tg[NO];
+    for (int i = 0; i < NO; i++) {
+        for (int j = 0; j < 6; j++)
+            X[i][j] = offs[i] + (float)((j * 5) % 6) * 0.75f;
+        tg[i] = i % 6;
+    }
+    oe_run((oe_case){.op = "log_softmax", .ip = {-1}, .in = {oe_f32(2, SH(NO, 6), &X[0][0])}},
+           "log_softmax(offset rows)");
+    oe_run((oe_case){.op = "softmax", .ip = {-1}, .in = {oe_f32(2, SH(NO, 6), &X[0][0])}},
+           "softmax(offset rows)");
+    oe_run((oe_case){.op = "log_softmax", .ip = {0}, .in = {oe_f32(2, SH(6, NO), &X[0][0])}},
+           "log_softmax(offset rows, dim0)");
+    for (int i = 0; i < NO; i++)
+        oe_run((oe_case){.op = "cross_entropy",
+                         .ip = {-100},
+                         .in = {oe_f32(2, SH(1, 6), X[i]), oe_i32(1, SH(1), &tg[i])}},
+               "cross_entropy(offset row %g)", (double)offs[i]);
+    const float lo[] = {1e3f, 1e4f, 1e6f};
+    for (int k = 0; k < COUNT(lo); k++) {
+        float b[6];
+        for (int j = 0; j < 6; j++)
+            b[j] = lo[k] + 0.5f * (float)j;
+        oe_run((oe_case){.op = "linear_cross_entropy",
+                         .ip = {-100, 1},
+                         .in = {oe_randn(2, SH(4, 3), 40 + k), oe_randn(2, SH(6, 3), 50 + k), f1(6, b),
+                                oe_i32(1, SH(4), IV(0, 5, 2, 3))}},
+               "linear_cross_entropy(bias offset %g)", (double)lo[k]);
+    }
+    const float so[] = {30.0f, 100.0f, 300.0f};
+    for (int k = 0; k < COUNT(so); k++) {
+        float q[10], kk[10];
+        for (int t = 0; t < 5; t++)
+            q[2 * t] = kk[2 * t] = so[k], q[2 * t + 1] = 1.0f + (float)t,
+                  kk[2 * t + 1] = 0.3f * (float)t - 0.5f;
+        const int64_t *sh = SH(1, 1, 5, 2);
+        oe_run((oe_case){.op = "attention",
+                         .in = {oe_f32(4, sh, q), oe_f32(4, sh, kk), oe_randn(4, sh, 60 + k)}},
+               "attention(score offset %g^2/sqrt2)", (double)so[k]);
+    }
+    oe_run((oe_case){.op = "gelu",
+                     .in = {f1(11, FV(-3.0f, -3.5f, -4.0f, -4.5f, -5.0f, -5.5f, -6.0f, -7.0f, -8.0f, -9.0f,
+                                      -10.0f))}},
+           "gelu(neg tail)");
+}
