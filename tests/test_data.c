@@ -62,6 +62,13 @@ START_TEST(csv_quotes_newlines_crlf_reordered) {
 }
 END_TEST
 
+/* Asserts that w holds the warning "<base>:<line>: <what>..." */
+static void expect_warn(const warns *w, const char *base, int line, const char *what) {
+    char want[256];
+    snprintf(want, sizeof want, "%s:%d: %s", base, line, what);
+    ck_assert_msg(has_warn(w, want), "no warning %s (first: %s)", want, w->n ? w->msg[0] : "none");
+}
+
 START_TEST(csv_malformed_rows_reported_and_skipped) {
     const char *csv = "id,dialogue,summary,topic\n"                   /* line 1 */
                       "a,\"#Person1#: ok\",s,t\n"                     /* 2 good */
@@ -78,7 +85,7 @@ START_TEST(csv_malformed_rows_reported_and_skipped) {
     const char *base = strrchr(path, '/') + 1;
     bg_split s = {0};
     warns w = {0};
-    char err[256] = "", want[256];
+    char err[256] = "";
     ck_assert_int_eq(bg_load_file(path, &s, collect, &w, err, sizeof err), 0);
     ck_assert_uint_eq(s.n, 3);
     ck_assert_str_eq(s.ex[0].id, "a");
@@ -86,20 +93,13 @@ START_TEST(csv_malformed_rows_reported_and_skipped) {
     ck_assert_str_eq(s.ex[2].id, "h");
     ck_assert_uint_eq(s.skipped, 7);
     ck_assert_int_eq(w.n, 7);
-    snprintf(want, sizeof want, "%s:3: wrong number of fields", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s (first: %s)", want, w.msg[0]);
-    snprintf(want, sizeof want, "%s:4: unexpected text after a closing quote", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
-    snprintf(want, sizeof want, "%s:5: missing dialogue", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
-    snprintf(want, sizeof want, "%s:8: wrong number of fields: expected 4, got 5", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
-    snprintf(want, sizeof want, "%s:9: unterminated quoted field", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
-    snprintf(want, sizeof want, "%s:11: invalid UTF-8 in a field", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
-    snprintf(want, sizeof want, "%s:12: invalid UTF-8 in a field", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    expect_warn(&w, base, 3, "wrong number of fields");
+    expect_warn(&w, base, 4, "unexpected text after a closing quote");
+    expect_warn(&w, base, 5, "missing dialogue");
+    expect_warn(&w, base, 8, "wrong number of fields: expected 4, got 5");
+    expect_warn(&w, base, 9, "unterminated quoted field");
+    expect_warn(&w, base, 11, "invalid UTF-8 in a field");
+    expect_warn(&w, base, 12, "invalid UTF-8 in a field");
     bg_split_free(&s);
     unlink(path);
 }
@@ -121,7 +121,7 @@ START_TEST(csv_broken_multiline_record_skipped_whole) {
     const char *base = strrchr(path, '/') + 1;
     bg_split s = {0};
     warns w = {0};
-    char err[256] = "", want[256];
+    char err[256] = "";
     ck_assert_int_eq(bg_load_file(path, &s, collect, &w, err, sizeof err), 0);
     ck_assert_uint_eq(s.n, 3);
     ck_assert_str_eq(s.ex[0].id, "b");
@@ -129,12 +129,9 @@ START_TEST(csv_broken_multiline_record_skipped_whole) {
     ck_assert_str_eq(s.ex[2].id, "f");
     ck_assert_uint_eq(s.skipped, 3);
     ck_assert_int_eq(w.n, 3);
-    snprintf(want, sizeof want, "%s:2: unexpected text after a closing quote", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s (first: %s)", want, w.msg[0]);
-    snprintf(want, sizeof want, "%s:6: unexpected text after a closing quote", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
-    snprintf(want, sizeof want, "%s:8: unexpected text after a closing quote", base);
-    ck_assert_msg(has_warn(&w, want), "no warning %s", want);
+    expect_warn(&w, base, 2, "unexpected text after a closing quote");
+    expect_warn(&w, base, 6, "unexpected text after a closing quote");
+    expect_warn(&w, base, 8, "unexpected text after a closing quote");
     bg_split_free(&s);
     unlink(path);
 }

@@ -61,6 +61,11 @@ static int cpu_fill(nb_tensor *out, double v) {
     return 0;
 }
 
+/* f32 -> i32 toward zero, saturating at the i32 range, NaN to 0 (as CUDA's nb_f2i). */
+static inline int32_t f32_to_i32(float x) {
+    return x != x ? 0 : x >= 2147483648.0f ? INT32_MAX : x < -2147483648.0f ? INT32_MIN : (int32_t)x;
+}
+
 static void copy_run(void *u, int64_t n, char **p, const int64_t *st) {
     int mode = *(const int *)u; /* dst dtype * 2 + src dtype */
     switch (mode) {
@@ -81,13 +86,8 @@ static void copy_run(void *u, int64_t n, char **p, const int64_t *st) {
     case 2: { /* i32 <- f32: toward zero, saturating at the i32 range, NaN to 0 (as CUDA) */
         int32_t *o = (int32_t *)p[0];
         const float *a = (const float *)p[1];
-        for (int64_t k = 0; k < n; k++) {
-            float x = a[k * st[1]];
-            o[k * st[0]] = x != x               ? 0
-                           : x >= 2147483648.0f ? INT32_MAX
-                           : x < -2147483648.0f ? INT32_MIN
-                                                : (int32_t)x;
-        }
+        for (int64_t k = 0; k < n; k++)
+            o[k * st[0]] = f32_to_i32(a[k * st[1]]);
         break;
     }
     default: { /* i32 <- i32 */
@@ -122,12 +122,7 @@ static void copy_half_run(void *u, int64_t n, char **p, const int64_t *st) {
         float x = load_f32(dt[1], p[1], k * st[1]);
         switch (dt[0]) {
         case NB_F32: ((float *)p[0])[k * st[0]] = x; break;
-        case NB_I32:
-            ((int32_t *)p[0])[k * st[0]] = x != x               ? 0
-                                           : x >= 2147483648.0f ? INT32_MAX
-                                           : x < -2147483648.0f ? INT32_MIN
-                                                                : (int32_t)x;
-            break;
+        case NB_I32: ((int32_t *)p[0])[k * st[0]] = f32_to_i32(x); break;
         case NB_F16: ((uint16_t *)p[0])[k * st[0]] = nb_f32_to_f16(x); break;
         default: ((uint16_t *)p[0])[k * st[0]] = nb_f32_to_bf16(x);
         }
