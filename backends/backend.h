@@ -99,7 +99,8 @@ typedef struct nb_backend {
                                const nb_tensor *targets, int ignore_index, float k);
     /* out = x * keep / (1-p), keep drawn from Philox(seed, offset + i/4, lane i%4) */
     int (*dropout)(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset);
-    /* causal attention over [B,H,T,D]; lse [B,H,T] saved for the backward */
+    /* causal attention over [B,H,T,D]; lse [B,H,T,2], each row's log-sum-exp as the pair (max,
+     * log of the sum of exps), saved for the backward */
     int (*attention)(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const nb_tensor *k,
                      const nb_tensor *v, float scale);
     int (*attention_backward)(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const nb_tensor *dout,

@@ -1,11 +1,12 @@
 /* ops/attention.c - causal scaled-dot-product attention as one fused op.
  *
  * out = softmax(q k^T / sqrt(D) + causal mask) v for q, k, v [B,H,T,D]. The
- * forward saves only the output and the per-row log-sum-exp [B,H,T]; the
- * backward recomputes the probabilities from them (flash-attention style).
- * Views are read in place when their last dimension has unit stride and their
- * rows do not overlap (as for q, k, v reshaped and transposed out of a [B,T,3C]
- * projection); otherwise they are made contiguous first. */
+ * forward saves only the output and each row's log-sum-exp as the pair (max,
+ * log-sum) [B,H,T,2], exact even at huge scores; the backward recomputes the
+ * probabilities from them (flash-attention style). Views are read in place
+ * when their last dimension has unit stride and their rows do not overlap
+ * (as for q, k, v reshaped and transposed out of a [B,T,3C] projection);
+ * otherwise they are made contiguous first. */
 #include <math.h>
 
 #include "ops/op_util.h"
@@ -59,7 +60,8 @@ nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v) {
     int64_t D = q->shape[3];
     float scale = D > 0 ? 1.0f / sqrtf((float)D) : 1.0f;
     nb_tensor *out = nb_new_like_shape(qc, NB_F32, 4, q->shape);
-    nb_tensor *lse = out ? nb_new_like_shape(qc, NB_F32, 3, q->shape) : NULL;
+    nb_tensor *lse =
+        out ? nb_new_like_shape(qc, NB_F32, NB_SHAPE(q->shape[0], q->shape[1], q->shape[2], 2)) : NULL;
     if (!lse) return NULL;
     if (nb_numel(q) > 0 && be->attention(out, lse, qc, kc, vc, scale)) return NULL;
     nb_node *n;
@@ -124,7 +126,7 @@ nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head) {
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2] / 3, H = n_head, D = C / H;
     float scale = D > 0 ? 1.0f / sqrtf((float)D) : 1.0f;
     nb_tensor *out = nb_new_like_shape(x, NB_F32, NB_SHAPE(B, T, C));
-    nb_tensor *lse = out ? nb_new_like_shape(x, NB_F32, NB_SHAPE(B, H, T)) : NULL;
+    nb_tensor *lse = out ? nb_new_like_shape(x, NB_F32, NB_SHAPE(B, H, T, 2)) : NULL;
     if (!lse) return NULL;
     nb_tensor q = qkv_part(x, H, 0), k = qkv_part(x, H, 1), v = qkv_part(x, H, 2);
     nb_tensor o = heads_view(out, H, D, 0);

@@ -27,6 +27,21 @@ static nb_tensor *f_attention_qkv(nb_tensor **in, void *u) {
     return h < 0 ? nb_sum(y, 1, (const int[]){1}, false) : y;
 }
 
+/* q or k [1,H,T,4] whose scores (scale 1/2) lie near 65536 and are exact in float: rows
+ * (256, 256, a, b) with small integers a, b (seed picks the pattern). */
+static nb_tensor *far_qk(nb_ctx *c, int64_t H, int64_t T, int seed) {
+    float *d = malloc(sizeof(float) * (size_t)(H * T * 4));
+    for (int64_t i = 0; i < H * T; i++) {
+        d[4 * i] = d[4 * i + 1] = 256.0f;
+        d[4 * i + 2] = (float)((i * (seed + 1)) % 7) - 3.0f;
+        d[4 * i + 3] = (float)((i * (2 * seed + 3) + seed) % 7) - 3.0f;
+    }
+    nb_tensor *t = nb_from_data(c, NB_F32, NB_SHAPE(1, H, T, 4), d);
+    free(d);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
 START_TEST(test_attention_shapes) {
     /* T = 1, T below, at and above the 8 rows a block and the 32-key tiles; D from 1 to 128 */
     /* clang-format off */
@@ -50,6 +65,11 @@ START_TEST(test_attention_shapes) {
     nb_ctx *c = nb_ctx_new(0);
     nb_tensor *x = rnd(c, NB_SHAPE(1, 2, 19, 24), -1, 1, 95), *same[3] = {x, x, x};
     compare("attention(x, x, x)", f_menu, same, 3, OP(M_ATT), 2e-4, 7);
+    /* scores near 65536: both backends recompute the backward's probabilities from the saved
+     * (max, log-sum) pairs (the CPU's are checked against double in test_ops_attention), where a
+     * one-float log-sum-exp would put the gradients 0.4% apart */
+    nb_tensor *far[3] = {far_qk(c, 2, 40, 0), far_qk(c, 2, 40, 1), rnd(c, NB_SHAPE(1, 2, 40, 4), -1, 1, 96)};
+    compare("attention, scores around 65536", f_menu, far, 3, OP(M_ATT), 1e-4, 7);
     int heads = 2;
     nb_tensor *qkv = rnd(c, NB_SHAPE(2, 1, 3 * 2 * 8), -1, 1, 93);
     compare("attention_qkv, T = 1", f_attention_qkv, &qkv, 1, &heads, 2e-4, 1);

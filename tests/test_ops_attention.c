@@ -148,6 +148,53 @@ START_TEST(test_attention_reference) {
 }
 END_TEST
 
+/* Largest |got - want| over the largest |want|: an error relative to the array's scale. */
+static double scaled_err(const float *got, const double *want, int64_t n) {
+    double e = 0, w = 0;
+    for (int64_t i = 0; i < n; i++) {
+        e = fmax(e, fabs(got[i] - want[i]));
+        w = fmax(w, fabs(want[i]));
+    }
+    return e / (w > 0 ? w : 1);
+}
+
+/* Scores near 65536 that float holds exactly (q_i = (256, 256, a_i, a'_i), k_j likewise with
+ * small integers; scale 1/2): the softmax's probabilities, recomputed in the backward from the
+ * saved (max, log-sum) pair, lose nothing, so the gradients match the double reference as
+ * closely as at scores near 0. A log-sum-exp kept as one float, max + log(sum), is off by up
+ * to half of ulp(65536) = 2^-8 there, and the gradients by about 0.4%. */
+START_TEST(test_attention_far_from_zero) {
+    nb_ctx *ctx = nb_ctx_new(0);
+    nb_rng r;
+    nb_rng_init(&r, 23);
+    enum { H = 2, T = 40, D = 4, N = H * T * D };
+    float qd[N], kd[N];
+    for (int64_t i = 0; i < H * T; i++) {
+        float *qi = qd + i * D, *ki = kd + i * D;
+        qi[0] = qi[1] = ki[0] = ki[1] = 256.0f;
+        qi[2] = (float)(i % 7) - 3.0f, qi[3] = (float)((i * 5) % 7) - 3.0f;
+        ki[2] = (float)((i * 3) % 7) - 3.0f, ki[3] = (float)((i * 2 + 1) % 7) - 3.0f;
+    }
+    nb_tensor *q = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1, H, T, D), qd), true);
+    nb_tensor *k = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1, H, T, D), kd), true);
+    nb_tensor *v = nb_requires_grad_(randn(ctx, &r, NB_SHAPE(1, H, T, D)), true);
+    nb_tensor *g = randn(ctx, &r, NB_SHAPE(1, H, T, D));
+    nb_tensor *out = nb_attention(q, k, v);
+    ck_assert_msg(out != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward_with(out, g), 0);
+    double *want = malloc(sizeof(double) * N * 4);
+    ref_attention(qd, kd, host(ctx, v), host(ctx, g), H, T, D, want, want + N, want + 2 * N, want + 3 * N);
+    const double e_out = scaled_err(host(ctx, out), want, N),
+                 e_dq = scaled_err(host(ctx, q->grad), want + N, N),
+                 e_dk = scaled_err(host(ctx, k->grad), want + 2 * N, N),
+                 e_dv = scaled_err(host(ctx, v->grad), want + 3 * N, N);
+    ck_assert_msg(e_out < 1e-5 && e_dv < 1e-5, "out %.3g, dv %.3g off the double reference", e_out, e_dv);
+    ck_assert_msg(e_dq < 1e-4 && e_dk < 1e-4, "dq %.3g, dk %.3g off the double reference", e_dq, e_dk);
+    free(want);
+    nb_ctx_free(ctx);
+}
+END_TEST
+
 /* q, k, v sliced out of one [B,T,3C] projection are read in place, forward and backward. */
 START_TEST(test_attention_views) {
     nb_ctx *ctx = nb_ctx_new(0);
@@ -388,6 +435,7 @@ Suite *make_suite(void) {
     TCase *tc = tcase_create("attention");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_attention_reference);
+    tcase_add_test(tc, test_attention_far_from_zero);
     tcase_add_test(tc, test_attention_views);
     tcase_add_test(tc, test_attention_composed);
     tcase_add_test(tc, test_attention_gradcheck);

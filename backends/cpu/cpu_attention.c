@@ -1,6 +1,7 @@
 /* backends/cpu/cpu_attention.c - fused causal scaled-dot-product attention on
  * the CPU, forward and backward, flash-attention style: the forward keeps only
- * the output and the per-row log-sum-exp; the backward recomputes the
+ * the output and each row's log-sum-exp as the pair (max, log of the sum of
+ * exps), which loses nothing at large scores; the backward recomputes the
  * probabilities from it. No [T,T] matrix is ever stored: a thread holds the
  * scores of one block of ATT_QB queries at a time.
  *
@@ -79,7 +80,7 @@ static inline float dot(const float *a, const float *b, int64_t n) {
 #define ATT_CLONES
 #endif
 
-/* One head's operands and sizes. lst is the stride of lse along T. */
+/* One head's operands and sizes. lse holds (max, log-sum) pairs, lst apart along T. */
 typedef struct {
     head q, k, v, out, dout, dq, dk, dv;
     float *lse;
@@ -87,14 +88,15 @@ typedef struct {
     float scale;
 } att_head;
 
-/* Row r of a score block (query i = i0 + r, keys j < n): exp(s_j - m) in place for j <= i, 0
- * past it (the causal mask); returns the sum of the exps. m is the row's max for the forward,
- * its log-sum-exp for the backward (the sum is then unused). */
-ATT_CLONES static float exp_row(float *s, int64_t keep, int64_t n, float m) {
+/* Row r of a score block (query i = i0 + r, keys j < n): exp((s_j - m) - ls) in place for
+ * j <= i, 0 past it (the causal mask); returns the sum of the exps. The forward passes the
+ * row's max and ls = 0, the backward the saved (max, log-sum) pair, whose sum is then unused.
+ * Subtracting m first keeps s_j - m exact near the max even when the scores are huge. */
+ATT_CLONES static float exp_row(float *s, int64_t keep, int64_t n, float m, float ls) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < keep; j++) {
-        const float e = nb_cpu_expf(s[j] - m);
+        const float e = nb_cpu_expf((s[j] - m) - ls);
         s[j] = e;
         sum += e;
     }
@@ -123,9 +125,10 @@ static int att_head_fwd(const att_head *a, float *s) {
         for (int64_t r = 0; r < rb; r++) {
             float *sr = s + r * ld;
             const int64_t keep = i0 + r + 1;
-            const float m = row_max(sr, keep), sum = exp_row(sr, keep, n, m);
+            const float m = row_max(sr, keep), sum = exp_row(sr, keep, n, m, 0.0f);
             inv[r] = 1.0f / sum;
-            a->lse[(i0 + r) * a->lst] = m + logf(sum);
+            a->lse[(i0 + r) * a->lst] = m;
+            a->lse[(i0 + r) * a->lst + 1] = logf(sum);
         }
         /* out[i0:i0+rb] = (exp block) v[0:n], then each row divided by its sum */
         float *o = a->out.p + i0 * a->out.st;
@@ -155,12 +158,12 @@ static int att_head_bwd(const att_head *a, float *p) {
     for (int64_t i0 = 0; i0 < T; i0 += ATT_QB) {
         const int64_t rb = T - i0 < ATT_QB ? T - i0 : ATT_QB, n = i0 + rb;
         const float *qb = a->q.p + i0 * a->q.st, *gb = a->dout.p + i0 * a->dout.st;
-        /* p = exp(scale * q k^T - lse), recomputed; ds = dout v^T */
+        /* p = exp((scale * q k^T - m) - ls), recomputed; ds = dout v^T */
         rc |= nb_cpu_sgemm_serial(0, 1, rb, n, D, scale, qb, a->q.st, a->k.p, a->k.st, 0.0f, p, ld);
         rc |= nb_cpu_sgemm_serial(0, 1, rb, n, D, 1.0f, gb, a->dout.st, a->v.p, a->v.st, 0.0f, ds, ld);
         for (int64_t r = 0; r < rb; r++) {
             const int64_t i = i0 + r;
-            exp_row(p + r * ld, i + 1, n, a->lse[i * a->lst]);
+            exp_row(p + r * ld, i + 1, n, a->lse[i * a->lst], a->lse[i * a->lst + 1]);
             const float di = dot(gb + r * a->dout.st, a->out.p + i * a->out.st, D);
             dsoftmax_row(ds + r * ld, p + r * ld, n, di);
         }
@@ -173,10 +176,22 @@ static int att_head_bwd(const att_head *a, float *p) {
     return rc;
 }
 
+/* 0 when lse is an f32 [B,H,T,2] (the (max, log-sum) pair of each of q's rows) with each pair
+ * contiguous, else -1 with the error set. */
+static int check_lse(const char *op, const nb_tensor *lse, const nb_tensor *q) {
+    if (lse->dtype == NB_F32 && lse->ndim == 4 && lse->shape[3] == 2 && lse->stride[3] == 1 &&
+        lse->shape[0] == q->shape[0] && lse->shape[1] == q->shape[1] && lse->shape[2] == q->shape[2])
+        return 0;
+    char a[96];
+    nb_shape_str(lse, a, sizeof a);
+    return nb_set_error("%s: lse must be an f32 [B,H,T,2] (max, log-sum per row), got %s", op, a), -1;
+}
+
 int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const nb_tensor *k,
                      const nb_tensor *v, float scale) {
     const int64_t B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3];
     const int64_t BH = B * H;
+    if (check_lse("attention", lse, q)) return -1;
     if (BH == 0 || T == 0) return 0;
     int failed = 0;
 #pragma omp parallel for num_threads(nb_nthreads()) if (BH > 1 && BH * T * T * D > 65536) schedule(static)   \
@@ -204,7 +219,7 @@ int nb_cpu_attention(nb_tensor *out, nb_tensor *lse, const nb_tensor *q, const n
     return 0;
 }
 
-/* dq, dk and dv are overwritten. Per head, row i: p_j = exp(s_ij - lse_i),
+/* dq, dk and dv are overwritten. Per head, row i: p_j = exp((s_ij - m_i) - ls_i),
  * D_i = dout_i . out_i, ds_j = p_j (dout_i . v_j - D_i); dq_i = scale sum_j ds_j k_j,
  * dk_j += scale ds_j q_i, dv_j += p_j dout_i. */
 int nb_cpu_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const nb_tensor *dout,
@@ -212,6 +227,7 @@ int nb_cpu_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, const
                               const nb_tensor *out, const nb_tensor *lse, float scale) {
     const int64_t B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3];
     const int64_t BH = B * H;
+    if (check_lse("attention backward", lse, q)) return -1;
     if (BH == 0 || T == 0) return 0;
     int failed = 0;
 #pragma omp parallel for num_threads(nb_nthreads()) if (BH > 1 && BH * T * T * D > 32768) schedule(static)   \

@@ -222,7 +222,8 @@ typedef struct {
     long long ks[NB_MAX_DIMS], ka[NB_MAX_DIMS], ko[NB_MAX_DIMS], rs[NB_MAX_DIMS], ra[NB_MAX_DIMS];
 } nb_cu_rgeom;
 
-/* Attention geometry (layout = struct nb_ageom): [B,H,T,D] strides of every operand. */
+/* Attention geometry (layout = struct nb_ageom): [B,H,T,D] strides of every operand, and of
+ * lse [B,H,T,2] along B, H and T (each (max, log-sum) pair is contiguous). */
 typedef struct {
     int B, H, T, D;
     long long q[4], k[4], v[4], o[4], dq[4], dk[4], dv[4], g[4], lse[3];

@@ -199,8 +199,11 @@ static void strides4(long long *dst, const nb_tensor *t) {
 
 static int att_check(const char *op, const nb_tensor *q, const nb_tensor *k, const nb_tensor *v,
                      const nb_tensor *lse, ageom *g) {
-    if (q->ndim != 4 || !nb_same_shape(q, k) || !nb_same_shape(q, v) || lse->ndim != 3)
+    if (q->ndim != 4 || !nb_same_shape(q, k) || !nb_same_shape(q, v))
         return nb_set_error("%s (cuda): q, k, v must be [B,H,T,D] of one shape", op), -1;
+    if (lse->dtype != NB_F32 || lse->ndim != 4 || lse->shape[3] != 2 || lse->stride[3] != 1 ||
+        lse->shape[0] != q->shape[0] || lse->shape[1] != q->shape[1] || lse->shape[2] != q->shape[2])
+        return nb_set_error("%s (cuda): lse must be an f32 [B,H,T,2] (max, log-sum per row)", op), -1;
     int64_t B = q->shape[0], H = q->shape[1], T = q->shape[2], D = q->shape[3];
     if (D > 128)
         return nb_set_error("%s (cuda): head size %lld is above the 128 the fused kernel supports", op,
@@ -258,7 +261,7 @@ int nb_cuda_attention_backward(nb_tensor *dq, nb_tensor *dk, nb_tensor *dv, cons
     void *a1[] = {&dqp, &Dd, &gp, &qp, &kp, &vp, &op, &lp, &g, &scale};
     if (nb_cu_launch2(nb_cu_function(NB_CU_MOD_ATTN, "attn_bwd_dq"), gx, gy, 32 * NB_ATT_WARPS, smem1, a1))
         return -1;
-    unsigned smem2 = (unsigned)(2 * 32 * (g.D + 1) + 64 + 2 * NB_ATT_WARPS * g.D) * 4;
+    unsigned smem2 = (unsigned)(2 * 32 * (g.D + 1) + 96 + 2 * NB_ATT_WARPS * g.D) * 4;
     void *a2[] = {&dkp, &dvp, &Dd, &gp, &qp, &kp, &vp, &lp, &g, &scale};
     return nb_cu_launch2(nb_cu_function(NB_CU_MOD_ATTN, "attn_bwd_dkdv"), gx, gy, 32 * NB_ATT_WARPS, smem2,
                          a2);

@@ -264,7 +264,7 @@ const char nb_cu_nn_src[] = NB_CU_CODE(
 /* ---- fused causal attention (flash style, no [T,T] matrix stored) -------------------------------- */
 
 const char nb_cu_attn_src[] = NB_CU_CODE(
-    /* [B,H,T,D] strides of every operand; lse [B,H,T] */
+    /* [B,H,T,D] strides of every operand; lse [B,H,T,2] (max, log-sum pairs), strides of B, H, T */
     struct nb_ageom {
         int B, H, T, D;
         long long q[4], k[4], v[4], o[4], dq[4], dk[4], dv[4], g[4], lse[3];
@@ -330,7 +330,11 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                 const int d = lane + 32 * t;
                 if (d < D) ob[d * g.o[3]] = acc[t] * inv;
             }
-            if (lane == 0) lse[b * g.lse[0] + h * g.lse[1] + i * g.lse[2]] = m + logf(l);
+            if (lane == 0) {
+                float *li = lse + b * g.lse[0] + h * g.lse[1] + i * g.lse[2];
+                li[0] = m;
+                li[1] = logf(l);
+            }
         }
     }
 
@@ -347,7 +351,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
         const int row0 = blockIdx.y * nw, i = row0 + warp;
         const float *kb = k + b * g.k[0] + h * g.k[1], *vb = v + b * g.v[0] + h * g.v[1];
         float *qs = Qs + warp * D, *gs = Gs + warp * D;
-        float Di = 0.0f, li = 0.0f;
+        float Di = 0.0f, mi = 0.0f, li = 0.0f;
         if (i < T) {
             const float *qi = q + b * g.q[0] + h * g.q[1] + i * g.q[2];
             const float *gi = dout + b * g.g[0] + h * g.g[1] + i * g.g[2];
@@ -358,7 +362,9 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                 Di += gs[d] * oi[d * g.o[3]];
             }
             Di = nb_warp_sum(Di);
-            li = lse[b * g.lse[0] + h * g.lse[1] + i * g.lse[2]];
+            const float *lsi = lse + b * g.lse[0] + h * g.lse[1] + i * g.lse[2];
+            mi = lsi[0];
+            li = lsi[1];
             if (lane == 0) Dd[(long long)bh * T + i] = Di;
         }
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -380,7 +386,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                         sd += qs[d] * Ks[lane * DP + d];
                         pd += gs[d] * Vs[lane * DP + d];
                     }
-                    const float p = expf(sd * scale - li);
+                    const float p = expf((sd * scale - mi) - li);
                     ds = p * (pd - Di);
                 }
                 const int jmax = nb_min_i(31, i - j0);
@@ -410,7 +416,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
         extern __shared__ float sm[];
         const int D = g.D, T = g.T, DP = D + 1;
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
-        float *Qs = sm, *Gs = Qs + 32 * DP, *Ls = Gs + 32 * DP, *Ds = Ls + 32;
+        float *Qs = sm, *Gs = Qs + 32 * DP, *Ls = Gs + 32 * DP, *Ds = Ls + 64;
         float *Kr = Ds + 32, *Vr = Kr + nw * D;
         const int bh = blockIdx.x, b = bh / g.H, h = bh % g.H;
         const int row0 = blockIdx.y * nw, j = row0 + warp;
@@ -435,7 +441,8 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
             }
             if (threadIdx.x < 32) {
                 const int i = i0 + threadIdx.x;
-                Ls[threadIdx.x] = i < T ? lb[i * g.lse[2]] : 0.0f;
+                Ls[2 * threadIdx.x] = i < T ? lb[i * g.lse[2]] : 0.0f;
+                Ls[2 * threadIdx.x + 1] = i < T ? lb[i * g.lse[2] + 1] : 0.0f;
                 Ds[threadIdx.x] = i < T ? Dd[(long long)bh * T + i] : 0.0f;
             }
             __syncthreads();
@@ -448,7 +455,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                         sd += Qs[lane * DP + d] * kr[d];
                         pd += Gs[lane * DP + d] * vr[d];
                     }
-                    p = expf(sd * scale - Ls[lane]);
+                    p = expf((sd * scale - Ls[2 * lane]) - Ls[2 * lane + 1]);
                     ds = p * (pd - Ds[lane]);
                 }
                 const int t0 = nb_max_i(0, j - i0), t1 = nb_min_i(31, T - 1 - i0);
