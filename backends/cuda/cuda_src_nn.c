@@ -272,7 +272,9 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
 
     /* Grid (B*H, row tiles). One warp per query row, blockDim/32 consecutive rows per block; keys in tiles
      * of 32 through shared memory (lane j scores key j of the tile), with an
-     * online softmax. Each lane owns output dims lane + 32 t (D <= 128). */
+     * online softmax. Each lane owns output dims lane + 32 t (D <= 128). A score is rounded by
+     * __fmul_rn, never fused with what follows, so the backward kernels recompute it bit for bit
+     * and their exp((s - max) - log-sum) is the forward's probability even at huge scores. */
     extern "C" __global__ void attn_fwd(float *o, float *lse, const float *q, const float *k, const float *v,
                                         nb_ageom g, float scale) {
         extern __shared__ float sm[];
@@ -304,7 +306,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                     float dot = 0.0f;
                     for (int d = 0; d < D; d++)
                         dot += qs[d] * Ks[lane * DP + d];
-                    s = dot * scale;
+                    s = __fmul_rn(dot, scale); /* never fused: the backward rounds it alike */
                 }
                 const float mn = fmaxf(m, nb_warp_max(s));
                 const float p = j <= i ? expf(s - mn) : 0.0f;
@@ -386,7 +388,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                         sd += qs[d] * Ks[lane * DP + d];
                         pd += gs[d] * Vs[lane * DP + d];
                     }
-                    const float p = expf((sd * scale - mi) - li);
+                    const float p = expf((__fmul_rn(sd, scale) - mi) - li);
                     ds = p * (pd - Di);
                 }
                 const int jmax = nb_min_i(31, i - j0);
@@ -455,7 +457,7 @@ const char nb_cu_attn_src[] = NB_CU_CODE(
                         sd += Qs[lane * DP + d] * kr[d];
                         pd += Gs[lane * DP + d] * vr[d];
                     }
-                    p = expf((sd * scale - Ls[2 * lane]) - Ls[2 * lane + 1]);
+                    p = expf((__fmul_rn(sd, scale) - Ls[2 * lane]) - Ls[2 * lane + 1]);
                     ds = p * (pd - Ds[lane]);
                 }
                 const int t0 = nb_max_i(0, j - i0), t1 = nb_min_i(31, T - 1 - i0);
