@@ -3,27 +3,6 @@
 
 #include "ops/op_util.h"
 
-int nb_expand_desc(const nb_tensor *a, int ndim, const int64_t *shape, nb_tensor *out) {
-    if (ndim < a->ndim) return -1;
-    *out = *a;
-    out->ndim = ndim;
-    int off = ndim - a->ndim;
-    for (int i = ndim - 1; i >= 0; i--) {
-        int j = i - off;
-        int64_t sz = j >= 0 ? a->shape[j] : 1, st = j >= 0 ? a->stride[j] : 0;
-        if (sz == shape[i]) {
-            out->shape[i] = sz;
-            out->stride[i] = sz == 1 ? 0 : st;
-        } else if (sz == 1) {
-            out->shape[i] = shape[i];
-            out->stride[i] = 0;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int nb_broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, int *ndim, int64_t *shape) {
     int n = a->ndim > b->ndim ? a->ndim : b->ndim;
     for (int i = 0; i < n; i++) {

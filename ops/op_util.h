@@ -7,9 +7,6 @@
 #include "nabla/ops.h"
 #include "tensor/internal.h"
 
-/* A descriptor (no allocation) of `a` broadcast to `shape`; 0, or -1 when
- * the shapes are not broadcast-compatible (no message set). */
-int nb_expand_desc(const nb_tensor *a, int ndim, const int64_t *shape, nb_tensor *out);
 /* The broadcast shape of a and b into (ndim, shape); 0 or -1 with a message naming op. */
 int nb_broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, int *ndim, int64_t *shape);
 /* Normalises a possibly negative dim for an ndim-D tensor; -1 with message when out of range. */

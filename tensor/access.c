@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "ops/op_util.h"
 #include "tensor/half.h"
 #include "tensor/internal.h"
 

@@ -29,6 +29,9 @@ void nb_storage_release(nb_storage *s);
 uint64_t nb_storage_set_pass(uint64_t pass);
 /* A new contiguous tensor with fresh storage, uninitialised. */
 nb_tensor *nb_tensor_new(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape);
+/* A descriptor (no allocation) of `a` broadcast to `shape`; 0, or -1 when
+ * the shapes are not broadcast-compatible (no message set). */
+int nb_expand_desc(const nb_tensor *a, int ndim, const int64_t *shape, nb_tensor *out);
 /* A new tensor header sharing `base`'s storage, with the given geometry. */
 nb_tensor *nb_tensor_view(nb_ctx *ctx, const nb_tensor *base, int ndim, const int64_t *shape,
                           const int64_t *stride, int64_t offset);

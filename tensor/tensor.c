@@ -128,7 +128,7 @@ nb_tensor *nb_ones(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape) {
 
 nb_tensor *nb_scalar(nb_ctx *ctx, float value) { return nb_full(ctx, NB_F32, 0, NULL, value); }
 
-nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double step) {
+nb_tensor *nb_arange_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, double start, double end, double step) {
     if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step))
         return nb_set_error("arange: invalid range start=%g end=%g step=%g", start, end, step);
     double n = ceil((end - start) / step);
@@ -140,9 +140,15 @@ nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double 
             return nb_set_error("arange: i32 values from %g to %g are outside the i32 range", start, last);
     }
     int64_t len = n > 0 ? (int64_t)n : 0;
-    nb_tensor *t = nb_empty(ctx, dt, 1, &len);
-    if (!t || nb_cpu_backend.arange(t, start, step)) return NULL;
+    nb_tensor *t = nb_empty_on(ctx, dt, dev, 1, &len);
+    if (!t) return NULL;
+    const nb_backend *be = nb_backend_get(dev);
+    if (!be || be->arange(t, start, step)) return NULL;
     return t;
+}
+
+nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double step) {
+    return nb_arange_on(ctx, dt, NB_CPU, start, end, step);
 }
 
 nb_tensor *nb_from_data(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape, const void *data) {
@@ -261,4 +267,25 @@ void *nb_data(const nb_tensor *t) {
 
 float *nb_data_f32(const nb_tensor *t) {
     return t && t->dtype == NB_F32 ? (float *)nb_data(t) : NULL;
+}
+
+int nb_expand_desc(const nb_tensor *a, int ndim, const int64_t *shape, nb_tensor *out) {
+    if (ndim < a->ndim) return -1;
+    *out = *a;
+    out->ndim = ndim;
+    int off = ndim - a->ndim;
+    for (int i = ndim - 1; i >= 0; i--) {
+        int j = i - off;
+        int64_t sz = j >= 0 ? a->shape[j] : 1, st = j >= 0 ? a->stride[j] : 0;
+        if (sz == shape[i]) {
+            out->shape[i] = sz;
+            out->stride[i] = sz == 1 ? 0 : st;
+        } else if (sz == 1) {
+            out->shape[i] = shape[i];
+            out->stride[i] = 0;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -119,6 +119,7 @@ static const abi abis[] = {
     {NB_CU_MOD_MISC, "axpy_s32", 4, {8, 8, G, 4}},
     {NB_CU_MOD_MISC, "arange_f", 5, {8, 8, 8, 8, 8}},
     {NB_CU_MOD_MISC, "arange_i", 5, {8, 8, 8, 8, 8}},
+    {NB_CU_MOD_MISC, "arange_h", 6, {8, 8, 8, 8, 8, 4}},
     {NB_CU_MOD_MISC, "dropout", 7, {8, 8, 8, 4, 4, 8, 8}},
     {NB_CU_MOD_MISC, "adamw", 11, {8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4}},
     {NB_CU_MOD_REDUCE, "red_block", 6, {8, 8, RG, 4, 8, 4}},

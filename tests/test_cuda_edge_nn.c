@@ -433,6 +433,35 @@ START_TEST(test_sixteen_bit) {
 }
 END_TEST
 
+/* nb_arange_on the GPU: bit for bit the CPU's values in every dtype, including a range whose
+ * step is not exact in binary and values past f16's range (inf) and bf16's precision. */
+START_TEST(test_arange) {
+    nb_ctx *c = nb_ctx_new(0);
+    static const double r[][3] = {{0, 10, 0.5}, {-3.3, 9e4, 0.77}, {7, -7, -1.1}, {-5, 1e5, 3}, {2, 2, 1}};
+    for (int dt = 0; dt < NB_DTYPE_COUNT; dt++)
+        for (size_t k = 0; k < sizeof r / sizeof *r; k++) {
+            nb_tensor *h = nb_arange(c, (nb_dtype)dt, r[k][0], r[k][1], r[k][2]);
+            nb_tensor *g = nb_arange_on(c, (nb_dtype)dt, NB_CUDA, r[k][0], r[k][1], r[k][2]);
+            ck_assert_msg(h && g, "arange %s %g..%g: %s", nb_dtype_name((nb_dtype)dt), r[k][0], r[k][1],
+                          nb_last_error());
+            ck_assert_int_eq(g->device, NB_CUDA);
+            ck_assert_int_eq(nb_numel(h), nb_numel(g));
+            size_t n = (size_t)nb_numel(h) * nb_dtype_size(h->dtype);
+            char *a = malloc(n + 1), *b = malloc(n + 1);
+            bytes_of(c, h, a);
+            bytes_of(c, g, b);
+            ck_assert_msg(memcmp(a, b, n) == 0, "arange %s %g..%g by %g: cpu and cuda differ",
+                          nb_dtype_name((nb_dtype)dt), r[k][0], r[k][1], r[k][2]);
+            free(a);
+            free(b);
+        }
+    /* the CPU's checks come first on every device */
+    ck_assert_ptr_null(nb_arange_on(c, NB_I32, NB_CUDA, 0, 3e9, 1));
+    ck_assert_msg(strstr(nb_last_error(), "i32 range") != NULL, "%s", nb_last_error());
+    nb_ctx_free(c);
+}
+END_TEST
+
 /* A module's summary: the same table after the module moved to the GPU. */
 static char *summary_text(nb_module *m) {
     char *buf = NULL;
@@ -464,9 +493,9 @@ START_TEST(test_module_summary) {
 END_TEST
 
 Suite *make_suite(void) {
-    const TTest *tests[] = {test_attention_shapes, test_indices,        test_cross_entropy_cases,
-                            test_random_streams,   test_copies,         test_adamw_sizes,
-                            test_other_thread,     test_module_summary, test_sixteen_bit};
+    const TTest *tests[] = {
+        test_attention_shapes, test_indices,      test_cross_entropy_cases, test_random_streams, test_copies,
+        test_adamw_sizes,      test_other_thread, test_module_summary,      test_sixteen_bit,    test_arange};
     return cuda_suite("cuda_edge_nn",
                       "cuda edge cases vs cpu (attention, indices, losses, random streams, copies, adamw)",
                       tests, sizeof tests / sizeof *tests);

@@ -47,6 +47,17 @@ START_TEST(creation) {
         ck_assert_int_eq(zg->device, NB_CUDA); /* a GPU (or the CUDA emulator) is there */
     else
         ck_assert_msg(strstr(nb_last_error(), "cuda") != NULL, "message: %s", nb_last_error());
+    nb_tensor *ac = nb_arange_on(ctx, NB_BF16, NB_CPU, 0, 3, 0.5);
+    ck_assert_ptr_nonnull(ac);
+    ck_assert_int_eq(ac->device, NB_CPU);
+    ck_assert_int_eq(nb_numel(ac), 6);
+    ck_assert_double_eq(nb_get(ac, (int64_t[]){5}), 2.5);
+    nb_clear_error();
+    nb_tensor *ag = nb_arange_on(ctx, NB_F32, NB_CUDA, 0, 3, 0.5);
+    if (ag)
+        ck_assert_int_eq(ag->device, NB_CUDA);
+    else
+        ck_assert_msg(strstr(nb_last_error(), "cuda") != NULL, "message: %s", nb_last_error());
 }
 END_TEST
 

@@ -205,13 +205,17 @@ int nb_cuda_copy(nb_tensor *out, const nb_tensor *a) {
 }
 
 int nb_cuda_arange(nb_tensor *out, double start, double step) {
-    if (out->dtype != NB_F32 && out->dtype != NB_I32)
-        return nb_set_error("arange: dtype %s not supported on cuda", nb_dtype_name(out->dtype)), -1;
     if (out->ndim != 1) return nb_set_error("arange: output must be 1-D"), -1;
     long long n = out->shape[0], st = out->stride[0];
     if (n == 0) return 0;
-    CUfunction f = nb_cu_function(NB_CU_MOD_MISC, out->dtype == NB_F32 ? "arange_f" : "arange_i");
     CUdeviceptr o = nb_cu_ptr(out);
+    if (out->dtype == NB_F16 || out->dtype == NB_BF16) {
+        int bf16 = out->dtype == NB_BF16;
+        void *args[] = {&o, &n, &st, &start, &step, &bf16};
+        return nb_cu_launch(nb_cu_function(NB_CU_MOD_MISC, "arange_h"), nb_cu_blocks(n, NB_CU_BLOCK),
+                            NB_CU_BLOCK, 0, args);
+    }
+    CUfunction f = nb_cu_function(NB_CU_MOD_MISC, out->dtype == NB_F32 ? "arange_f" : "arange_i");
     void *args[] = {&o, &n, &st, &start, &step};
     return nb_cu_launch(f, nb_cu_blocks(n, NB_CU_BLOCK), NB_CU_BLOCK, 0, args);
 }

@@ -304,6 +304,14 @@ static const char misc_src[] = NB_CU_CODE(
              i += (long long)gridDim.x * blockDim.x)
             o[i * st] = (int)__dadd_rn(start, __dmul_rn((double)i, step));
     }
+    extern "C" __global__ void arange_h(unsigned short *o, long long n, long long st, double start,
+                                        double step, int bf16) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x) {
+            const float v = (float)__dadd_rn(start, __dmul_rn((double)i, step));
+            o[i * st] = bf16 ? nb_f32_to_bf16(v) : nb_f32_to_f16(v);
+        }
+    }
 
     /* element i keeps when lane i%4 of Philox(seed, offset + i/4) is >= p (as the CPU) */
     extern "C" __global__ void dropout(float *o, const float *x, long long n, float p,

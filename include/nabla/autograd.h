@@ -75,6 +75,7 @@ int nb_graph_dot(const nb_tensor *t, FILE *f);
  * that produces one fails with its name and its inputs' shapes. Also on when
  * the environment has NABLA_ANOMALY=1. Returns the previous setting. */
 bool nb_set_anomaly(bool on);
+/* Whether anomaly mode is on (nb_set_anomaly or NABLA_ANOMALY=1). */
 bool nb_anomaly_enabled(void);
 
 #ifdef __cplusplus

@@ -88,7 +88,8 @@ typedef struct nb_rng {
 
 /* Initialises `r` with `seed` and offset 0 (NULL: nothing). */
 void nb_rng_init(nb_rng *r, uint64_t seed);
-/* The global generator used when an op is given a NULL generator. */
+/* The global generator used when an op is given a NULL generator: process-wide, owned by
+ * nabla (never freed by the caller); never NULL. */
 nb_rng *nb_rng_global(void);
 /* Reseeds the global generator. */
 void nb_manual_seed(uint64_t seed);

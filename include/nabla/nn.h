@@ -68,11 +68,12 @@ nb_tensor *nb_module_add_param(nb_module *m, const char *name, nb_tensor *t);
 /* Replaces m's parameter `name` by `t` (same shape), e.g. to tie lm_head's
  * weight to the token embedding; the shared tensor is counted once. 0/-1. */
 int nb_module_set_param(nb_module *m, const char *name, nb_tensor *t);
-/* The direct child called `name`, or NULL (no message). */
+/* The direct child called `name` (owned by m's tree), or NULL (no message). */
 nb_module *nb_module_child(const nb_module *m, const char *name);
-/* The descendant at a dotted path ("blocks.0.attn"), or NULL with a message. */
+/* The descendant at a dotted path ("blocks.0.attn"), owned by m's tree; NULL with a message. */
 nb_module *nb_module_find(const nb_module *m, const char *path);
-/* The parameter at a dotted path ("blocks.0.attn.qkv.weight"), or NULL with a message. */
+/* The parameter at a dotted path ("blocks.0.attn.qkv.weight"), owned by its module's
+ * context; NULL with a message. */
 nb_tensor *nb_module_param(const nb_module *m, const char *path);
 /* Runs m's forward on x (recording its output shape when this thread records
  * shapes). NULL on error (a NULL x propagates). Custom forwards should call
@@ -85,11 +86,12 @@ nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x);
 bool nb_module_record_shapes(bool on);
 /* Sets train (true) or eval (false) mode on m and every descendant. */
 void nb_module_train(nb_module *m, bool on);
-/* The generator of m's tree (its root's), used by Dropout. Never NULL. */
+/* The generator of m's tree (its root's, owned by the tree), used by Dropout. Never NULL. */
 nb_rng *nb_module_rng(nb_module *m);
 /* Seeds the generator of m's tree (on its root). */
 void nb_module_seed(nb_module *m, uint64_t seed);
-/* Full dotted name of m relative to its root, written into buf; returns buf. */
+/* Full dotted name of m relative to its root, written into buf (caller's) and cut to len - 1
+ * characters; "" for the root or a NULL m. Returns buf (NULL buf or len 0: nothing written). */
 char *nb_module_path(const nb_module *m, char *buf, size_t len);
 
 /* A list of parameters with full dotted names (malloc'ed; free with
@@ -211,7 +213,7 @@ void nb_optim_zero_grad(nb_optim *o);
 void nb_optim_set_lr(nb_optim *o, float lr);
 /* Moves the optimiser state to `dev` in place. 0/-1. */
 int nb_optim_to(nb_optim *o, nb_device dev);
-/* Bytes of optimiser state. */
+/* Bytes of optimiser state (the moments); 0 for a NULL optimiser. */
 size_t nb_optim_state_bytes(const nb_optim *o);
 /* Frees the optimiser (its state tensors live in its context). NULL-safe. */
 void nb_optim_free(nb_optim *o);
@@ -238,10 +240,11 @@ typedef struct nb_lr_schedule {
     int64_t total;  /* step at which the cosine reaches min_lr */
 } nb_lr_schedule;
 
-/* A constant schedule. */
+/* A constant schedule (a value: nothing to free). Arguments are checked by nb_lr_at, which
+ * gives NAN with an error for an invalid schedule. */
 nb_lr_schedule nb_lr_constant(float lr);
 /* Linear warm-up lr*(step+1)/warmup for step < warmup, then cosine decay from
- * lr to min_lr at step `total`, then min_lr. */
+ * lr to min_lr at step `total`, then min_lr. Checked by nb_lr_at, as nb_lr_constant. */
 nb_lr_schedule nb_lr_warmup_cosine(float lr, float min_lr, int64_t warmup, int64_t total);
 /* The learning rate at 0-based `step`; NAN for an invalid schedule (message set). */
 float nb_lr_at(const nb_lr_schedule *s, int64_t step);

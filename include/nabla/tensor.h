@@ -71,6 +71,9 @@ nb_tensor *nb_full(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape, dou
 /* A 1-D tensor start, start+step, ... below `end` (above, for step < 0). NULL with an error
  * for a zero or non-finite step, 2^62 or more values, or i32 values outside the i32 range. */
 nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double step);
+/* nb_arange on device `dev` (the same values on every device), owned by `ctx`; NULL with an
+ * error as nb_arange, or when that device cannot be used. */
+nb_tensor *nb_arange_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, double start, double end, double step);
 /* A tensor holding a copy of `data` (numel elements of `dt`, row-major). */
 nb_tensor *nb_from_data(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape, const void *data);
 /* A 0-d f32 tensor holding `value`. */
@@ -79,10 +82,11 @@ nb_tensor *nb_scalar(nb_ctx *ctx, float value);
 nb_tensor *nb_rand(nb_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi, nb_rng *rng);
 /* Normal values with `mean` and `std` from `rng` (NULL: the global generator). */
 nb_tensor *nb_randn(nb_ctx *ctx, int ndim, const int64_t *shape, float mean, float std, nb_rng *rng);
-/* A contiguous copy of `t` in `ctx` (NULL ctx: the current context), on the
+/* A contiguous copy of `t` in `ctx` (NULL ctx: the current context, else t's), on the
  * same device, detached from autograd. */
 nb_tensor *nb_clone(nb_ctx *ctx, const nb_tensor *t);
-/* A contiguous copy of `t` on `dev` in `ctx` (NULL ctx: current), detached. */
+/* A contiguous copy of `t` on `dev` in `ctx` (NULL ctx: the current context, else t's),
+ * detached. NULL with an error when `dev` cannot be used or has no memory left. */
 nb_tensor *nb_to_device(nb_ctx *ctx, const nb_tensor *t, nb_device dev);
 
 /* ---- In-place updates (no autograd; return 0, or -1 with nb_last_error) ---- */
