@@ -31,6 +31,10 @@ bool nb_anomaly_enabled(void) { return atomic_load(&nb_anomaly); }
 nb_tensor *nb_requires_grad_(nb_tensor *t, bool on) {
     if (!t) return NULL;
     if (on && t->dtype != NB_F32) return nb_set_error("requires_grad: only f32 tensors can require grad");
+    if (!on && t->node) /* as PyTorch: clearing the flag would silently cut the graph behind t */
+        return nb_set_error("requires_grad: cannot turn it off for the result of %s (not a leaf); use "
+                            "nb_detach for a copy without history",
+                            t->node->op);
     t->requires_grad = on;
     return t;
 }

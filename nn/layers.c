@@ -178,7 +178,7 @@ static int seen(seen_set *s, nb_tensor *t) {
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 32;
         nb_tensor **d = realloc(s->done, sizeof *d * (size_t)cap);
-        if (!d) return nb_set_error("init_gpt2: out of memory"), -1;
+        if (!d) return nb_set_error("init: out of memory"), -1;
         s->done = d;
         s->cap = cap;
     }
@@ -186,10 +186,24 @@ static int seen(seen_set *s, nb_tensor *t) {
     return 0;
 }
 
-static int init_tree(nb_module *m, nb_rng *rng, int n_layer, seen_set *s) {
+/* The two schemes: GPT-2's (n_layer scales residual projections) and Kaiming's. */
+typedef enum { INIT_GPT2, INIT_KAIMING } init_kind;
+
+/* One non-bias, non-LayerNorm parameter t of module m under scheme `kind`. */
+static int init_weight(const nb_module *m, nb_tensor *t, init_kind kind, int n_layer, nb_rng *rng) {
+    if (kind == INIT_GPT2) {
+        float std = 0.02f;
+        if (m->residual && n_layer > 0) std = 0.02f / sqrtf(2.0f * (float)n_layer);
+        return nb_randn_(t, 0.0f, std, rng);
+    }
+    if (strcmp(m->type, "Embedding") == 0) return nb_randn_(t, 0.0f, 1.0f, rng);
+    if (t->ndim < 2 || t->shape[0] == 0) return 0; /* no fan-in: left as it is */
+    const int64_t fan_in = nb_numel(t) / t->shape[0];
+    return fan_in > 0 ? nb_randn_(t, 0.0f, sqrtf(2.0f / (float)fan_in), rng) : 0;
+}
+
+static int init_tree(nb_module *m, init_kind kind, nb_rng *rng, int n_layer, seen_set *s) {
     bool is_ln = strcmp(m->type, "LayerNorm") == 0;
-    float std = 0.02f;
-    if (m->residual && n_layer > 0) std = 0.02f / sqrtf(2.0f * (float)n_layer);
     for (int i = 0; i < m->n_params; i++) {
         nb_tensor *t = m->params[i].t;
         int k = seen(s, t);
@@ -201,18 +215,24 @@ static int init_tree(nb_module *m, nb_rng *rng, int n_layer, seen_set *s) {
         else if (is_ln)
             rc = nb_fill_(t, 1.0);
         else
-            rc = nb_randn_(t, 0.0f, std, rng);
+            rc = init_weight(m, t, kind, n_layer, rng);
         if (rc) return -1;
     }
     for (int i = 0; i < m->n_children; i++)
-        if (init_tree(m->children[i], rng, n_layer, s)) return -1;
+        if (init_tree(m->children[i], kind, rng, n_layer, s)) return -1;
     return 0;
 }
 
-int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer) {
-    if (!m) return nb_set_error("init_gpt2: NULL module"), -1;
+static int init_all(const char *op, nb_module *m, init_kind kind, nb_rng *rng, int n_layer) {
+    if (!m) return nb_set_error("%s: NULL module", op), -1;
     seen_set s = {0};
-    int rc = init_tree(m, rng, n_layer, &s);
+    int rc = init_tree(m, kind, rng, n_layer, &s);
     free(s.done);
     return rc;
 }
+
+int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer) {
+    return init_all("init_gpt2", m, INIT_GPT2, rng, n_layer);
+}
+
+int nb_init_kaiming(nb_module *m, nb_rng *rng) { return init_all("init_kaiming", m, INIT_KAIMING, rng, 0); }

@@ -272,12 +272,21 @@ nb_safetensors *nb_safetensors_open(const char *path) {
     if (!path) return nb_set_error("safetensors_open: NULL path");
     FILE *fp = fopen(path, "rb");
     if (!fp) return nb_set_error("safetensors %s: cannot open: %s", path, strerror(errno));
-    nb_safetensors *f = calloc(1, sizeof *f);
     struct stat st;
-    if (!f || fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(fp), &st) != 0) {
+        int e = errno;
         fclose(fp);
-        free(f);
-        return nb_set_error("safetensors %s: not a regular file or out of memory", path);
+        return nb_set_error("safetensors %s: cannot read its size: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return nb_set_error("safetensors %s: not a regular file%s", path,
+                            S_ISDIR(st.st_mode) ? " (a directory)" : "");
+    }
+    nb_safetensors *f = calloc(1, sizeof *f);
+    if (!f) {
+        fclose(fp);
+        return nb_set_error("safetensors %s: out of memory", path);
     }
     f->what = dup_str(path);
     f->len = (size_t)st.st_size;
@@ -338,17 +347,17 @@ nb_tensor *nb_safetensors_read(const nb_safetensors *f, nb_ctx *ctx, const char 
 }
 
 int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tensor *dst) {
-    const st_entry *e = lookup(f, name, "safetensors_read");
+    const st_entry *e = lookup(f, name, "safetensors_read_into");
     if (!e) return -1;
-    if (!dst) return nb_set_error("safetensors_read %s: NULL destination for '%s'", f->what, name), -1;
-    if (nb_check_writable("safetensors_read", dst)) return -1;
+    if (!dst) return nb_set_error("safetensors_read_into %s: NULL destination for '%s'", f->what, name), -1;
+    if (nb_check_writable("safetensors_read_into", dst)) return -1;
     bool fl_e = e->dt == NB_F32 || e->dt == NB_F16 || e->dt == NB_BF16;
     bool fl_d = dst->dtype == NB_F32 || dst->dtype == NB_F16 || dst->dtype == NB_BF16;
     if ((e->dt != dst->dtype && !(fl_e && fl_d)) || e->ndim != dst->ndim ||
         memcmp(e->shape, dst->shape, sizeof(int64_t) * (size_t)e->ndim) != 0) {
         char a[128], b[128];
-        return nb_set_error("safetensors_read %s: tensor '%.120s' is %s %s in the file, %s %s in "
-                            "the model",
+        return nb_set_error("safetensors_read_into %s: tensor '%.120s' is %s %s in the file, %s %s in "
+                            "the destination",
                             f->what, name, st_dtype_name(e->dt), nb_fmt_shape(e->ndim, e->shape, a, sizeof a),
                             st_dtype_name(dst->dtype), nb_shape_str(dst, b, sizeof b)),
                -1;

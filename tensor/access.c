@@ -197,7 +197,16 @@ double nb_item(const nb_tensor *t) {
     return nb_get(t, zero);
 }
 
-static void print_rec(FILE *f, const nb_tensor *t, const float *v, int dim, int64_t *pos, int64_t off) {
+/* Element o of a host copy: i32 values exactly, f32 with 6 significant digits, f16 and bf16
+ * (3 or fewer digits of their own) with 4. */
+static void print_elem(FILE *f, const nb_tensor *t, const void *v, int64_t o) {
+    if (t->dtype == NB_I32)
+        fprintf(f, "%d", ((const int32_t *)v)[o]);
+    else
+        fprintf(f, t->dtype == NB_F32 ? "%.6g" : "%.4g", (double)((const float *)v)[o]);
+}
+
+static void print_rec(FILE *f, const nb_tensor *t, const void *v, int dim, int64_t *pos, int64_t off) {
     const int64_t edge = 3;
     int64_t n = t->shape[dim];
     fputc('[', f);
@@ -212,8 +221,7 @@ static void print_rec(FILE *f, const nb_tensor *t, const float *v, int dim, int6
         for (int d = t->ndim - 1; d > dim; d--) stride *= t->shape[d];
         o = off + i * stride;
         if (dim == t->ndim - 1) {
-            if (t->dtype == NB_I32) fprintf(f, "%d", (int)v[o]);
-            else fprintf(f, "%.4g", (double)v[o]);
+            print_elem(f, t, v, o);
         } else {
             print_rec(f, t, v, dim + 1, pos, o);
         }
@@ -232,12 +240,13 @@ void nb_print(const nb_tensor *t, FILE *f) {
     fprintf(f, "tensor(shape=%s, dtype=%s, device=%s%s%s%s)\n", nb_shape_str(t, b, sizeof b),
             nb_dtype_name(t->dtype), nb_device_name(t->device), t->requires_grad ? ", requires_grad" : "",
             t->name ? ", name=" : "", t->name ? t->name : "");
-    float *v = host_copy(t, NB_F32);
+    void *v = host_copy(t, t->dtype == NB_I32 ? NB_I32 : NB_F32);
     if (!v) {
         fprintf(f, "  <unreadable: %s>\n", nb_last_error());
         return;
     }
-    if (t->ndim == 0) fprintf(f, "%.6g", (double)v[0]);
+    if (t->ndim == 0)
+        print_elem(f, t, v, 0);
     else {
         int64_t pos[NB_MAX_DIMS] = {0};
         print_rec(f, t, v, 0, pos, 0);

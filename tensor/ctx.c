@@ -99,8 +99,14 @@ static bool exact_device(int dev) { return dev != NB_CPU && dev != NB_META && nb
 static _Thread_local nb_ctx *nb_current;
 static _Thread_local uint64_t nb_pass_stamp;
 
+/* The largest chunk, and so the largest single request: 1 EiB, far past any machine, and far
+ * enough below SIZE_MAX that rounding up to pages or huge pages cannot wrap around. */
+#define NB_CTX_MAX_CHUNK ((size_t)1 << 60)
+
 nb_ctx *nb_ctx_new(size_t chunk_bytes) {
     nb_init_once();
+    if (chunk_bytes > NB_CTX_MAX_CHUNK)
+        return nb_set_error("ctx_new: chunk size of %zu bytes is too large (at most 2^60)", chunk_bytes);
     nb_ctx *c = calloc(1, sizeof *c);
     if (!c) return nb_set_error("ctx_new: out of memory");
     /* 32 MiB by default: a step context's last, partly used chunk and the tails the bump pointer
@@ -256,6 +262,8 @@ static void count_used(nb_ctx *c, size_t n) {
 }
 
 static nb_chunk *chunk_new(nb_ctx *c, int dev, size_t need) {
+    if (need > NB_CTX_MAX_CHUNK) /* so that rounding the size up cannot wrap around */
+        return nb_set_error("ctx: a request of %zu bytes is too large (at most 2^60)", need);
     size_t base = c->chunk_bytes;
     size_t lo = (size_t)64 << 10, hi = (size_t)2 << 20;
     if (dev == NB_META) /* headers are small: chunks of 1/16, 64 KiB (or the whole) to 2 MiB */

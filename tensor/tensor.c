@@ -63,7 +63,8 @@ static int check_shape(const char *op, nb_dtype dt, int ndim, const int64_t *sha
 }
 
 nb_tensor *nb_tensor_new(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape) {
-    if (!ctx) return nb_set_error("tensor: no context (pass one, or call nb_ctx_use)");
+    if (!ctx) ctx = nb_ctx_current();
+    if (!ctx) return nb_set_error("tensor: no context (pass one, or make one current with nb_ctx_use)");
     if (check_shape("tensor", dt, ndim, shape)) return NULL;
     nb_tensor *t = nb_ctx_alloc(ctx, sizeof *t, 8);
     if (!t) return NULL;

@@ -94,6 +94,16 @@ START_TEST(backward_errors) {
     ck_assert_int_eq(nb_backward_with(y, nb_full(ctx, NB_F32, NB_SHAPE(3), 2.0)), 0);
     ck_assert_float_eq_tol(nb_data_f32(x->grad)[1], 2 * expf(nb_data_f32(x)[1]), 1e-5);
     ck_assert_ptr_null(nb_requires_grad_(nb_zeros(ctx, NB_I32, NB_SHAPE(2)), true));
+    /* turning the flag off for an op's result would cut the graph silently: refused, as in
+     * PyTorch, and the graph still works; on a leaf, or through nb_detach, it is fine */
+    nb_tensor *z = nb_exp(x);
+    ck_assert_ptr_null(nb_requires_grad_(z, false));
+    ck_assert_msg(strstr(nb_last_error(), "result of exp") && strstr(nb_last_error(), "nb_detach"), "%s",
+                  nb_last_error());
+    ck_assert(z->requires_grad);
+    ck_assert_int_eq(nb_backward(nb_sum_all(z)), 0);
+    ck_assert_ptr_eq(nb_requires_grad_(z, true), z);
+    ck_assert(!nb_requires_grad_(nb_detach(z), false)->requires_grad);
 }
 END_TEST
 

@@ -477,6 +477,56 @@ START_TEST(test_gpt2_init) {
 }
 END_TEST
 
+/* Kaiming: std sqrt(2 / in) for Linear weights whatever their size, N(0, 1) embeddings, zero
+ * biases, LayerNorm weight 1; reproducible; a ReLU MLP's activations keep their scale through
+ * depth (GPT-2's fixed 0.02 shrinks them by about 10x a layer at width 256). */
+START_TEST(test_kaiming_init) {
+    nb_module *mlp = nb_sequential_new(), *emb = nb_embedding_new(ctx, 50, 16, &rng);
+    const int64_t w[5] = {16, 256, 256, 256, 64};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(nb_sequential_append(mlp, nb_linear_new(ctx, w[i], w[i + 1], true, &rng)), 0);
+        ck_assert_int_eq(nb_sequential_append(mlp, nb_relu_new()), 0);
+    }
+    ck_assert_int_eq(nb_sequential_append(mlp, nb_layernorm_new(ctx, 64, 1e-5f, true)), 0);
+    nb_fill_(nb_module_param(mlp, "0.bias"), 3.0);
+    nb_fill_(nb_module_param(mlp, "8.weight"), 3.0);
+    nb_rng r1;
+    nb_rng_init(&r1, 7);
+    ck_assert_int_eq(nb_init_kaiming(mlp, &r1), 0);
+    ck_assert_int_eq(nb_init_kaiming(emb, &r1), 0);
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d.weight", 2 * i);
+        double s = stddev(nb_module_param(mlp, name)), want = sqrt(2.0 / (double)w[i]);
+        ck_assert_msg(fabs(s - want) < 0.05 * want, "%s std %g, want %g", name, s, want);
+    }
+    double se = stddev(nb_module_param(emb, "weight"));
+    ck_assert_msg(fabs(se - 1.0) < 0.05, "embedding std %g", se);
+    ck_assert_float_eq(nb_data_f32(nb_module_param(mlp, "0.bias"))[3], 0.0f);
+    ck_assert_float_eq(nb_data_f32(nb_module_param(mlp, "8.weight"))[3], 1.0f);
+    /* the same seed gives the same weights */
+    nb_module *again = nb_linear_new(ctx, 16, 256, true, &rng);
+    nb_rng_init(&r1, 7);
+    ck_assert_int_eq(nb_init_kaiming(again, &r1), 0);
+    ck_assert(memcmp(nb_data(nb_module_param(again, "weight")), nb_data(nb_module_param(mlp, "0.weight")),
+                     16 * 256 * 4) == 0);
+    /* activations keep their scale through four ReLU layers */
+    nb_rng xr;
+    nb_rng_init(&xr, 8);
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(512, 16), 0, 1, &xr);
+    nb_tensor *h = x;
+    for (int i = 0; i < 6; i++) /* 3 Linear + ReLU pairs */
+        h = nb_module_forward(nb_module_child(mlp, (char[2]){(char)('0' + i), 0}), h);
+    double rms = sqrt(nb_item(nb_mean(nb_mul(h, h), 0, NULL, false)));
+    ck_assert_msg(rms > 0.5 && rms < 2.0, "rms after three ReLU layers %g", rms);
+    ck_assert_int_eq(nb_init_kaiming(NULL, &r1), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "init_kaiming"));
+    nb_module_free(mlp);
+    nb_module_free(emb);
+    nb_module_free(again);
+}
+END_TEST
+
 START_TEST(test_tree_errors_and_lookup) {
     nb_module *root = nb_module_new("Root", ctx, NULL, 0);
     nb_module *lin = nb_linear_new(ctx, 2, 2, true, &rng);
@@ -523,6 +573,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_heads_match_fused);
     tcase_add_test(tc, test_transformer_block);
     tcase_add_test(tc, test_gpt2_init);
+    tcase_add_test(tc, test_kaiming_init);
     tcase_add_test(tc, test_tree_errors_and_lookup);
     suite_add_tcase(s, tc);
     return s;

@@ -223,8 +223,15 @@ END_TEST
 START_TEST(errors_are_reported) {
     ck_assert_ptr_null(nb_zeros(ctx, NB_F32, NB_SHAPE(2, -3)));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "negative"));
-    ck_assert_ptr_null(nb_zeros(NULL, NB_F32, NB_SHAPE(2)));
-    ck_assert_ptr_nonnull(strstr(nb_last_error(), "context"));
+    ck_assert_ptr_null(nb_zeros(NULL, NB_F32, NB_SHAPE(2))); /* no context given, none current */
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "no context"));
+    nb_ctx_use(ctx); /* NULL: the current one */
+    nb_tensor *cur = nb_arange(NULL, NB_F32, 0, 3, 1);
+    ck_assert_ptr_nonnull(cur);
+    ck_assert_ptr_eq(cur->ctx, ctx);
+    nb_ctx_use(NULL);
+    ck_assert_ptr_null(nb_ctx_new(SIZE_MAX)); /* its chunks' size would wrap around */
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "too large"));
     ck_assert_ptr_null(nb_zeros(ctx, (nb_dtype)99, NB_SHAPE(2)));
     ck_assert_ptr_null(nb_arange(ctx, NB_F32, 0, 1, 0));
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
@@ -273,7 +280,14 @@ START_TEST(printing) {
     nb_tensor *a = nb_arange(ctx, NB_F32, 0, 6, 1);
     nb_print(nb_reshape(a, NB_SHAPE(2, 3)), f);
     nb_print(nb_arange(ctx, NB_I32, 0, 100, 1), f);
+    /* i32 exactly (not through float), floats to 6 digits */
+    nb_print(nb_from_data(ctx, NB_I32, NB_SHAPE(3), (int32_t[]){2147483647, 16777217, -2147483647}), f);
+    nb_print(nb_arange(ctx, NB_F32, 99998, 100001, 1), f);
+    nb_print(nb_from_data(ctx, NB_I32, 0, NULL, (int32_t[]){16777217}), f);
     fclose(f);
+    ck_assert_msg(strstr(buf, "[2147483647, 16777217, -2147483647]") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "[99998, 99999, 100000]") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "device=cpu)\n16777217\n") != NULL, "%s", buf);
     ck_assert_ptr_nonnull(strstr(buf, "shape=[2,3]"));
     ck_assert_ptr_nonnull(strstr(buf, "[[0, 1, 2],"));
     ck_assert_ptr_nonnull(strstr(buf, "..."));

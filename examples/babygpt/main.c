@@ -1,12 +1,13 @@
 /* main.c - babygpt: one program, many subcommands.
  *   babygpt train | sample | chat | summarize | eval | tokenize | summary
  * Every subcommand takes --help; unknown flags and bad values are errors. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "examples/babygpt/args.h"
 #include "examples/babygpt/chat.h"
@@ -379,7 +380,19 @@ static void usage(FILE *f) {
     for (int i = 0; i < N(cmds); i++) fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
 
+/* OpenMP threads that spin after each parallel region (libgomp's default) compete with any other
+ * busy process for the core their partner needs: with one other job running, training took 1.7x
+ * as long as with OMP_WAIT_POLICY=passive (docs/performance.md, "Under load"); on a quiet machine
+ * the two are alike. libgomp reads the variable before main, so when the user has not set it the
+ * program runs itself again, once, with passive; if that exec fails it carries on as it is. */
+static void prefer_passive_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_wait(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -16,7 +16,8 @@ extern "C" {
 #endif
 
 /* Marks a leaf tensor as requiring grad (or not); returns t. NULL for a NULL t, or with a
- * message when turning it on for a tensor that is not f32. */
+ * message when turning it on for a tensor that is not f32, or off for an op's result (not a
+ * leaf: nb_detach gives a tensor without history). */
 nb_tensor *nb_requires_grad_(nb_tensor *t, bool on);
 /* Back-propagates from a one-element tensor (seed gradient 1). Leaves' grads
  * are allocated in their own context on first use, then accumulated. 0, or -1
@@ -64,7 +65,8 @@ typedef struct nb_gradcheck_opts {
  * the difference, the function itself runs in f32). A non-scalar output is
  * reduced as sum(out * r) with a fixed random r. Returns 1 when every element
  * agrees, 0 when one does not (message in nb_last_error names the input,
- * the index and both values), -1 on error. opts may be NULL. */
+ * the index and both values), -1 on error. opts may be NULL. The inputs' .grad
+ * are zeroed and then hold the analytic gradient of that reduction. */
 int nb_gradcheck(nb_grad_fn fn, nb_tensor **inputs, int n, void *user, const nb_gradcheck_opts *opts);
 
 /* Writes the graph behind `t` as Graphviz DOT to `f`: one box per tensor

@@ -46,8 +46,9 @@ void *nb_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * steps of the same shape allocate nothing from the operating system. */
 typedef struct nb_ctx nb_ctx;
 
-/* A new empty context whose chunks are at least `chunk_bytes` (0: 32 MiB).
- * NULL when out of memory. Free with nb_ctx_free. */
+/* A new empty context whose chunks are at least `chunk_bytes` (0: 32 MiB), owned by the
+ * caller: free it with nb_ctx_free. NULL with an error when out of memory or for a chunk
+ * size above 2^60. */
 nb_ctx *nb_ctx_new(size_t chunk_bytes);
 /* Frees a context and every tensor in it (NULL is a no-op). */
 void nb_ctx_free(nb_ctx *ctx);
@@ -72,7 +73,9 @@ nb_ctx *nb_ctx_current(void);
 
 /* Sets the number of CPU threads kernels use (n <= 0: all cores; at most 1024). The
  * default comes from NABLA_NUM_THREADS (1..1024; anything else is reported on stderr
- * once and ignored), else the number of cores. */
+ * once and ignored), else the number of cores. On a machine other busy processes share,
+ * start the program with OMP_WAIT_POLICY=passive (or use fewer threads): spinning OpenMP
+ * threads can make a small model many times slower there (docs/performance.md). */
 void nb_set_num_threads(int n);
 /* The number of CPU threads kernels use. */
 int nb_get_num_threads(void);

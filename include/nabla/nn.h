@@ -60,7 +60,9 @@ nb_module *nb_module_new(const char *type, nb_ctx *ctx, nb_forward_fn forward, s
 /* Frees a module tree (the module, its children, names; not the tensors). */
 void nb_module_free(nb_module *m);
 /* Attaches `child` under `parent` as `name` (unique among its siblings, no
- * dots). Takes ownership of child in every case: on error it is freed. 0/-1. */
+ * dots). Takes ownership of child, even on error, where it is freed; except when
+ * child already has a parent or is parent or one of its ancestors (its tree still
+ * owns it then). 0/-1. */
 int nb_module_add(nb_module *parent, const char *name, nb_module *child);
 /* Registers `t` (f32) as parameter `name` of m: marks it as requiring grad and
  * gives it a zeroed gradient in its context. Returns t, NULL on error. */
@@ -123,6 +125,12 @@ int nb_module_to(nb_module *m, nb_device dev);
  * sqrt(2 n_layer)) (n_layer <= 0: no scaling), biases 0, LayerNorm weight 1.
  * Reproducible for a given rng state; tied tensors are initialised once. 0/-1. */
 int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer);
+/* Kaiming (He) initialisation for ReLU networks, over a whole tree as nb_init_gpt2: each
+ * weight of two or more dims ~ N(0, sqrt(2 / fan_in)) with fan_in its elements per row
+ * (a Linear's in_features), Embedding weights ~ N(0, 1), biases 0, LayerNorm weight 1;
+ * other 1-D parameters are left as they are. Reproducible for a given rng state (NULL: the
+ * global generator); tied tensors are initialised once. 0/-1. */
+int nb_init_kaiming(nb_module *m, nb_rng *rng);
 
 /* ---- Provided modules (each: NULL on error; ctx holds the parameters;
  *      rng draws the initial weights (NULL: the global generator); the

@@ -7,7 +7,11 @@
  * keeping the message of the call that failed before (so a chain of ops
  * reports its first failure), or naming the NULL input when there is none.
  * Binary elementwise ops broadcast as NumPy does. Dimensions may be negative
- * (counted from the end). See docs/ops.md for each op's backward rule. */
+ * (counted from the end). Arithmetic, comparisons, reductions and the nn
+ * functions compute in f32: other dtypes are refused with a message (nb_cast
+ * them first; e.g. accuracy is nb_eq(nb_cast(pred, NB_F32), nb_cast(y, NB_F32))).
+ * i32 goes in as indices (embedding, index_select, gather, targets) and comes
+ * out of nb_argmax. See docs/ops.md for each op's backward rule. */
 #ifndef NABLA_OPS_H
 #define NABLA_OPS_H
 

@@ -53,7 +53,8 @@ typedef struct nb_tensor {
 #define NB_SHAPE(...)                                                                                        \
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) { __VA_ARGS__ }
 
-/* ---- Creation: each returns a new tensor owned by `ctx`, NULL on error. ---- */
+/* ---- Creation: each returns a new tensor owned by `ctx` (NULL: the current context, see
+ * nb_ctx_use), NULL on error. ---- */
 
 /* A contiguous tensor with uninitialised contents. */
 nb_tensor *nb_empty(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape);
