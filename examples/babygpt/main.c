@@ -384,10 +384,18 @@ static void usage(FILE *f) {
  * busy process for the core their partner needs: with one other job running, training took 1.7x
  * as long as with OMP_WAIT_POLICY=passive (docs/performance.md, "Under load"); on a quiet machine
  * the two are alike. libgomp reads the variable before main, so when the user has not set it the
- * program runs itself again, once, with passive; if that exec fails it carries on as it is. */
+ * program runs itself again, once, with passive; if that exec fails it carries on as it is. The
+ * program is exec'd by its real path (so it keeps its process name, for ps and pkill), and not
+ * at all under valgrind (whose /proc/self/exe is valgrind's own launcher). */
 static void prefer_passive_wait(char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1)) return;
-    execv("/proc/self/exe", argv);
+    const char *pre = getenv("LD_PRELOAD");
+    if (getenv("OMP_WAIT_POLICY") || (pre && strstr(pre, "vgpreload"))) return;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1) return;
+    self[n] = '\0';
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv(self, argv);
     unsetenv("OMP_WAIT_POLICY");
 }
 
