@@ -181,7 +181,9 @@ START_TEST(a_diverged_run_stops_before_saving) {
     char buf[8192], path[600];
     make_run("nan");
     snprintf(path, sizeof path, "%s/nan/ckpt.safetensors", tmp);
-    poison(path, "wte.weight");
+    /* finite weights, a spoiled optimiser state: the first update spoils the weights, and the
+     * run stops at the next step without saving */
+    poison(path, "optim.wte.weight.m");
     size_t n;
     char *ck = slurp("nan", "ckpt.safetensors", &n);
     int rc = sh(buf, sizeof buf, "%s train --resume nan --steps 8 --quiet 2>&1", bin);
@@ -190,7 +192,12 @@ START_TEST(a_diverged_run_stops_before_saving) {
                   "rc %d: %s", rc, buf);
     ck_assert(same_file("nan", "ckpt.safetensors", ck, n));
     free(ck);
-    /* such weights are refused where a model is loaded for use */
+    /* non-finite weights are refused up front, resuming too (not blamed on the learning rate) */
+    poison(path, "wte.weight");
+    rc = sh(buf, sizeof buf, "%s train --resume nan --steps 8 --quiet 2>&1", bin);
+    ck_assert_msg(rc == 1 && strstr(buf, "parameter 'wte.weight' holds a non-finite value") &&
+                      strstr(buf, "resume from an earlier checkpoint") && !strstr(buf, "--lr"),
+                  "rc %d: %s", rc, buf);
     rc = sh(buf, sizeof buf, "%s sample --checkpoint nan/ckpt.safetensors --max-tokens 3 2>&1", bin);
     ck_assert_msg(rc == 1 && strstr(buf, "parameter 'wte.weight' holds a non-finite value"), "rc %d: %s", rc,
                   buf);
@@ -221,6 +228,8 @@ START_TEST(bad_input_and_output_are_errors) {
         {"NABLA_NUM_THREADS=100000 %s summary --config tiny 2>&1",
          "NABLA_NUM_THREADS='100000' is not a whole number", 0},
         {"%s chat --checkpoint io < . 2>&1", "reading stdin: Is a directory", 1},
+        /* an --out that is a file is refused before the data and a BPE are prepared */
+        {"touch afile && %s train --steps 2 --out afile 2>&1", "--out afile: not a folder", 2},
         /* more memory than allowed: a message, not the kernel's out-of-memory killer */
         {"NABLA_HOST_MEMORY_MB=64 %s train --steps 2 --batch 64 --bpe-size 300 --out big 2>&1",
          "over its limit of 64 MB", 1},

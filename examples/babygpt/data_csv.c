@@ -1,6 +1,8 @@
 /* data_csv.c - the DialogSum CSV reader (RFC 4180 with CRLF, LF or CR line ends, quoted fields
  * over several lines, a byte order mark, blank lines): one row per record, malformed records
- * reported and skipped (see data.h). */
+ * reported and skipped (see data.h). A quoted field the file ends inside takes the rest of the
+ * file with it, as RFC 4180 (and Python's csv, and pandas) read it: a file cut short. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +20,7 @@ typedef struct {
     size_t *flen;          /* field lengths */
     int nul;               /* a field held a NUL byte */
     const char *why;       /* error message for REC_ERR */
+    char whybuf[96];       /* room for a why with numbers in it */
     size_t start_line, err_line;
 } csv_rd;
 
@@ -105,17 +108,20 @@ static int csv_record(csv_rd *r) {
     r->buf.n = 0;
     r->nul = 0;
     r->start_line = r->line;
-    size_t start_pos = r->pos;
     if (r->pos >= r->len) return REC_EOF;
     for (;;) {
         size_t fstart = r->buf.n;
         if (r->b[r->pos] == '"') {
             r->pos++;
             for (;;) {
-                if (r->pos >= r->len) {
-                    r->why = "unterminated quoted field";
+                if (r->pos >= r->len) { /* the rest of the file is inside the quote: a file cut short */
+                    size_t last =
+                        r->line - (r->len > 0 && (r->b[r->len - 1] == '\n' || r->b[r->len - 1] == '\r'));
+                    snprintf(r->whybuf, sizeof r->whybuf,
+                             "unterminated quoted field: the file ends inside it (lines %zu-%zu)",
+                             r->start_line, last > r->start_line ? last : r->start_line);
+                    r->why = r->whybuf;
                     r->err_line = r->start_line;
-                    csv_skip_line(r, start_pos, r->start_line);
                     return REC_ERR;
                 }
                 char c = r->b[r->pos];

@@ -198,9 +198,7 @@ void bg_parent_dir(const char *path, char *out, size_t len) {
         snprintf(out, len, ".");
 }
 
-/* 0 when every parameter of m is finite; else -1 with err naming the first that is not (a
- * diverged run's weights would only produce garbage). */
-static int nonfinite_param(const nb_module *m, const char *path, char *err, size_t errlen) {
+int bg_params_finite(const nb_module *m, const char *path, char *err, size_t errlen) {
     nb_param_list l;
     if (nb_module_parameters(m, &l)) {
         snprintf(err, errlen, "%s", nb_last_error());
@@ -287,7 +285,7 @@ int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_
         bg_run_free(r);
         return -1;
     }
-    if (nonfinite_param(r->model->root, r->path, err, errlen)) {
+    if (bg_params_finite(r->model->root, r->path, err, errlen)) {
         bg_run_free(r);
         return -1;
     }

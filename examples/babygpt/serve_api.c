@@ -321,7 +321,8 @@ int bg_serve_parse_summarize(const char *body, size_t len, const bg_run *run, in
     }
     if (!strstr(doc, "#Person")) {
         free(doc);
-        snprintf(err, errlen, "dialogue: holds no turns (lines starting '#Person1#: ' or '#Person2#: ')");
+        snprintf(err, errlen,
+                 "dialogue: holds no turns (lines starting '#PersonN#: ', such as '#Person1#: ')");
         goto done;
     }
     sbuf p = {0};

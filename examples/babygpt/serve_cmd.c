@@ -88,7 +88,7 @@ int bg_cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     bg_server *s = bg_serve_start(&run, dir, &o, err, sizeof err);
     if (!s) {
-        fprintf(stderr, "babygpt serve: %s\n", err);
+        fprintf(stderr, "babygpt %s\n", err); /* err starts "serve: " */
         bg_run_free(&run);
         return 1;
     }

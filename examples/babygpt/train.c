@@ -200,7 +200,7 @@ static int plot(const char *dir, const bg_config *c, const char *data_name, cons
     bg_series s[2] = {{"train", x, yt, (size_t)n, 0}, {"validation", x, yv, (size_t)n, 0}};
     bg_plot_opts o = {title, "step", "cross-entropy loss", 0, 0, 0};
     int rc = bg_plot_png(path, &o, s, 2, err, sizeof err) < 0 ? -1 : 0;
-    if (rc) fprintf(stderr, "babygpt: plot: %s\n", err);
+    if (rc) fprintf(stderr, "babygpt: %s\n", err); /* err names the plot */
     free(x);
     return rc;
 }
@@ -310,6 +310,13 @@ int bg_train(const bg_train_opts *o) {
     snprintf(tokdir, sizeof tokdir, "%s/tokenizer", out);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", out);
     snprintf(best, sizeof best, "%s/best.safetensors", out);
+    /* an --out that exists but is no folder fails now, not after the data and a BPE are ready */
+    struct stat ost;
+    if (stat(out, &ost) == 0 && !S_ISDIR(ost.st_mode)) {
+        fprintf(stderr, "babygpt: --out %s: not a folder\n", out);
+        status = 2;
+        goto done;
+    }
     /* a run already in --out is not overwritten by accident (a resumed run continues its own) */
     const char *held = bg_is_file(ckpt) ? "ckpt.safetensors" : bg_is_file(best) ? "best.safetensors" : NULL;
     /* resuming continues the folder's own run: its ckpt, or its best when it has no ckpt (resuming
@@ -390,8 +397,12 @@ int bg_train(const bg_train_opts *o) {
     int stale = bg_remove_stale_tmp(out);
     if (stale)
         fprintf(stderr, "babygpt: removed %d temporary file(s) an interrupted run left in %s\n", stale, out);
-    if (bg_mkdirs(tokdir) || bg_tokenizer_save(corpus.tok, tokdir, err, sizeof err)) {
-        fprintf(stderr, "babygpt: %s\n", bg_is_dir(tokdir) ? err : "cannot create the tokenizer folder");
+    if (bg_mkdirs(tokdir)) {
+        fprintf(stderr, "babygpt: --out %s: cannot create folder: %s\n", tokdir, strerror(errno));
+        goto done;
+    }
+    if (bg_tokenizer_save(corpus.tok, tokdir, err, sizeof err)) {
+        fprintf(stderr, "babygpt: %s\n", err);
         goto done;
     }
     m = bg_model_new(&cfg, o->seed, err, sizeof err);
@@ -418,6 +429,10 @@ int bg_train(const bg_train_opts *o) {
     if (o->resume) {
         if (nb_checkpoint_load(resume_file, m->root, opt, &start)) {
             fprintf(stderr, "babygpt: --resume: %s\n", nb_last_error());
+            goto done;
+        }
+        if (bg_params_finite(m->root, resume_file, err, sizeof err)) { /* not the learning rate's fault */
+            fprintf(stderr, "babygpt: --resume: %s; resume from an earlier checkpoint\n", err);
             goto done;
         }
         const char *s = nb_safetensors_meta(rf, "batch_rng_seed"), *f = nb_safetensors_meta(rf, "batch_rng_offset");
