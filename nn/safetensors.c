@@ -243,6 +243,23 @@ static int parse(nb_safetensors *f) {
                          f->e[i].name);
             goto done;
         }
+    /* as the format's reference reader: the tensors cover the data exactly, end to end */
+    uint64_t at = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (f->e[i].begin != at) {
+            nb_set_error("safetensors %s: %llu bytes before tensor '%.80s' belong to no tensor", w,
+                         (unsigned long long)(f->e[i].begin - at), f->e[i].name);
+            goto done;
+        }
+        at = f->e[i].end;
+    }
+    if (at != data_len) {
+        nb_set_error(
+            "safetensors %s: %llu bytes after the last tensor belong to no tensor (extra bytes at the "
+            "end of the file?)",
+            w, (unsigned long long)(data_len - at));
+        goto done;
+    }
     rc = 0;
 done:
     json_decref(root);

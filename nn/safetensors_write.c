@@ -178,6 +178,7 @@ static int save_to(const char *path, const char *const *names, nb_tensor *const 
     }
     snprintf(tmp, plen, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
+    if (fd >= 0) (void)fchmod(fd, 0644); /* mkstemp's 0600 would hide the file from the user's group */
     FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     const char *stage = "create a temp file beside";
     int rc = -1;

@@ -146,8 +146,17 @@ static size_t host_limit(void) {
     if (l) return l;
     const char *e = getenv("NABLA_HOST_MEMORY_MB");
     char *end = NULL;
-    unsigned long long mb = e && *e ? strtoull(e, &end, 10) : 0;
-    if (e && *e && end && !*end && mb > 0 && mb < ((unsigned long long)SIZE_MAX >> 20))
+    unsigned long long mb = e && *e && *e != '-' ? strtoull(e, &end, 10) : 0;
+    bool valid = e && *e && end && end != e && !*end && mb > 0 && mb < ((unsigned long long)SIZE_MAX >> 20);
+    if (e && *e && !valid) { /* said once, as for NABLA_NUM_THREADS */
+        static atomic_flag said = ATOMIC_FLAG_INIT;
+        if (!atomic_flag_test_and_set(&said))
+            fprintf(stderr,
+                    "nabla: NABLA_HOST_MEMORY_MB='%s' is not a positive whole number of MB; using "
+                    "the machine's memory\n",
+                    e);
+    }
+    if (valid)
         l = (size_t)mb << 20;
     else {
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

@@ -227,6 +227,8 @@ START_TEST(bad_input_and_output_are_errors) {
         {"sample --checkpoint io --seed ' -1' 2>&1", "--seed: expected a number without leading spaces", 2},
         {"NABLA_NUM_THREADS=100000 %s summary --config tiny 2>&1",
          "NABLA_NUM_THREADS='100000' is not a whole number", 0},
+        {"NABLA_HOST_MEMORY_MB=-5 %s summary --config tiny 2>&1",
+         "NABLA_HOST_MEMORY_MB='-5' is not a positive whole number of MB", 0},
         {"%s chat --checkpoint io < . 2>&1", "reading stdin: Is a directory", 1},
         /* an --out that is a file is refused before the data and a BPE are prepared */
         {"touch afile && %s train --steps 2 --out afile 2>&1", "--out afile: not a folder", 2},

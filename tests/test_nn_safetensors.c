@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +99,8 @@ START_TEST(test_roundtrip_bit_exact) {
     snprintf(path, sizeof path, "%s/x.safetensors", dir);
     ck_assert_int_eq(nb_safetensors_save(path, names, ts, 6, mk, mv, 2), 0);
     ck_assert_int_eq(count_files(), 1); /* no temp file left */
+    struct stat fst;                    /* readable as the run's other files are, not mkstemp's 0600 */
+    ck_assert(stat(path, &fst) == 0 && (fst.st_mode & 0777) == 0644);
 
     ck_assert_ptr_null(nb_safetensors_open(dir)); /* a folder: said so, not "out of memory" */
     ck_assert_msg(strstr(nb_last_error(), "not a regular file (a directory)"), "%s", nb_last_error());
@@ -318,6 +321,21 @@ START_TEST(test_truncated_everywhere) {
     nb_safetensors *ok = nb_safetensors_open_memory(buf, len, "whole");
     ck_assert_ptr_nonnull(ok);
     nb_safetensors_close(ok);
+    /* bytes past the last tensor, or before one, belong to no tensor: refused, as the format's
+     * reference reader refuses them */
+    unsigned char *more = malloc(len + 4);
+    memcpy(more, buf, len);
+    memset(more + len, 0, 4);
+    ck_assert_ptr_null(nb_safetensors_open_memory(more, len + 4, "longer"));
+    ck_assert_msg(strstr(nb_last_error(), "4 bytes after the last tensor belong to no tensor"), "%s",
+                  nb_last_error());
+    free(more);
+    static const char gap_hdr[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+    unsigned char gap[8 + sizeof gap_hdr - 1 + 8] = {(unsigned char)(sizeof gap_hdr - 1)};
+    memcpy(gap + 8, gap_hdr, sizeof gap_hdr - 1);
+    ck_assert_ptr_null(nb_safetensors_open_memory(gap, sizeof gap, "gap"));
+    ck_assert_msg(strstr(nb_last_error(), "4 bytes before tensor 'a' belong to no tensor"), "%s",
+                  nb_last_error());
     free(buf);
     nb_ctx_free(ctx);
     remove_dir();

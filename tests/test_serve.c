@@ -138,6 +138,7 @@ START_TEST(bad_requests_get_clear_errors) {
     expect_error(port, "POST", chat, "{\"message\": \"hi\"", 400, "invalid JSON");
     expect_error(port, "POST", chat, "", 400, "invalid JSON");
     expect_error(port, "POST", chat, "[1, 2]", 400, "must be a JSON object");
+    expect_error(port, "POST", chat, "{\"message\": \"a\\u0000b\"}", 400, "(NUL) is not allowed in a string");
     expect_error(port, "POST", chat, "{}", 400, "message: missing");
     expect_error(port, "POST", chat, "{\"message\": 5}", 400, "message: must be a string");
     expect_error(port, "POST", chat, "{\"message\": \"  \"}", 400, "must not be empty");

@@ -156,8 +156,11 @@ static json_t *parse_body(const char *body, size_t len, const char *const *allow
     json_error_t je;
     json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
+        /* jansson names its own flag for a \u0000; say what it means instead */
+        const char *why =
+            strstr(je.text, "JSON_ALLOW_NUL") ? "a \\u0000 (NUL) is not allowed in a string" : je.text;
         snprintf(err, errlen, "request body: invalid JSON at line %d, column %d: %s", je.line, je.column,
-                 je.text);
+                 why);
         return NULL;
     }
     if (!json_is_object(root)) {
