@@ -3,8 +3,8 @@
  * The header maps each tensor name to {"dtype", "shape", "data_offsets":
  * [begin, end]} (offsets relative to the data section) and may hold a
  * "__metadata__" object of string pairs. Everything is validated before any
- * tensor is read: lengths, JSON, dtypes, shape sizes against offsets, bounds
- * and overlaps. Writes are atomic: temp file, fsync, rename, fsync folder. */
+ * tensor is read: lengths, JSON, dtypes, shape sizes against offsets, bounds,
+ * overlaps, and that the tensors cover the data end to end. Writes are atomic: temp file, fsync, rename, fsync folder. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
