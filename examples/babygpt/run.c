@@ -121,6 +121,12 @@ int bg_corpus_prepare(const char *data, const char *vocab, int bpe_size, const c
         if (verbose) fprintf(stderr, "babygpt: training a %d-token byte-level BPE on %zu bytes of text\n", bpe_size, tlen);
         c->tok = bg_tokenizer_train(ttext, tlen, bpe_size, err, errlen);
         if (!c->tok) goto done;
+        int got = bg_tokenizer_vocab_size(c->tok);
+        if (verbose && got < bpe_size)
+            fprintf(stderr,
+                    "babygpt: note: the BPE has %d tokens, not %d: past that no pair of tokens occurs twice "
+                    "in the training text\n",
+                    got, bpe_size);
     }
     if (tok_out) {
         if (bg_mkdirs(tok_out)) {
