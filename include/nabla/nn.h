@@ -213,7 +213,10 @@ int nb_optim_add_group(nb_optim *o, int n, const char *const *names, nb_tensor *
  * with >= 2 dims (matmul weights, embeddings) get `weight_decay`; biases and
  * LayerNorm weights get none. 0/-1. */
 int nb_optim_add_module(nb_optim *o, nb_module *m, float weight_decay);
-/* One step on every parameter that requires grad and has a gradient. 0/-1. */
+/* One step on every parameter that requires grad and has a gradient. 0/-1. A module's
+ * parameters always have one (zeroed, not absent as PyTorch's None), so a parameter the
+ * loss did not use is still stepped: weight decay shrinks it. Freeze it with
+ * nb_requires_grad_(t, false) to leave it alone. */
 int nb_optim_step(nb_optim *o);
 /* Zeroes every gradient of o's parameters. */
 void nb_optim_zero_grad(nb_optim *o);
