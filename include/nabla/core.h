@@ -31,7 +31,9 @@ const char *nb_device_name(nb_device dev);
  * Library calls never abort on user error: they return NULL (or -1) and
  * leave one message, per thread, naming the op and the shapes involved. */
 
-/* The last error message of this thread, or "" when none. Owned by nabla. */
+/* The last error message of this thread, or "" when none. Owned by nabla. A call that
+ * succeeds leaves it as it was (as errno): read it only after a call reported failure, or
+ * nb_clear_error() first. */
 const char *nb_last_error(void);
 /* Clears this thread's last error. */
 void nb_clear_error(void);
