@@ -283,7 +283,7 @@ START_TEST(printing) {
     /* i32 exactly (not through float), floats to 6 digits */
     nb_print(nb_from_data(ctx, NB_I32, NB_SHAPE(3), (int32_t[]){2147483647, 16777217, -2147483647}), f);
     nb_print(nb_arange(ctx, NB_F32, 99998, 100001, 1), f);
-    nb_print(nb_from_data(ctx, NB_I32, 0, NULL, (int32_t[]){16777217}), f);
+    nb_print(nb_from_data(ctx, NB_I32, NB_SHAPE0, (int32_t[]){16777217}), f);
     fclose(f);
     ck_assert_msg(strstr(buf, "[2147483647, 16777217, -2147483647]") != NULL, "%s", buf);
     ck_assert_msg(strstr(buf, "[99998, 99999, 100000]") != NULL, "%s", buf);

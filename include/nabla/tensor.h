@@ -49,6 +49,9 @@ typedef struct nb_tensor {
     uint64_t id;      /* unique per process, for graphs */
 } nb_tensor;
 
+/* The (ndim, shape) pair of a 0-d tensor, which NB_SHAPE cannot spell: nb_zeros(ctx, NB_F32,
+ * NB_SHAPE0). */
+#define NB_SHAPE0 0, (const int64_t *)NULL
 /* Builds an (ndim, shape) argument pair: nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)). */
 #define NB_SHAPE(...)                                                                                        \
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) { __VA_ARGS__ }
