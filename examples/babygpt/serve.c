@@ -38,12 +38,15 @@ bg_serve_opts bg_serve_defaults(void) {
     return (bg_serve_opts){"127.0.0.1", 8080, 2, 16, 256, 64 * 1024, 512, 0, false};
 }
 
-/* Per-connection state: the request body as it arrives. */
+/* Per-connection state: the request body as it arrives; for a streamed reply, its log line,
+ * written when the stream ends (with its real duration). */
 typedef struct {
     char *body;
     size_t n, cap;
     bool too_big;
     double t0;
+    bool streamed;
+    char what[256]; /* "POST /api/chat -> 200" */
 } conn_state;
 
 static double now_s(void) {
@@ -184,6 +187,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
         free(u.reply);
         if (rc) {
             bg_job_cancel(st->job);
+            fprintf(stderr, "babygpt serve: a chat stream ended early: out of memory for its next event\n");
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
     }
@@ -353,9 +357,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                        "image/png");
         else
             ret = answer_error(c, s, 404, "this run has no loss.png");
-    } else if (strcmp(url, "/api/chat") == 0)
+    } else if (strcmp(url, "/api/chat") == 0) {
         ret = do_chat(c, s, cs, &status);
-    else
+        if (status == 200 && cs) { /* a stream: logged when it ends (on_completed) */
+            cs->streamed = true;
+            snprintf(cs->what, sizeof cs->what, "%s %s -> %u", method, url, status);
+            return ret;
+        }
+    } else
         ret = do_summarize(c, s, cs, &status);
     log_request(s, method, url, status, cs);
     return ret;
@@ -363,9 +372,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)c, (void)toe;
+    (void)c;
+    bg_server *s = cls;
     conn_state *cs = *con_cls;
     if (!cs) return;
+    if (cs->streamed && !s->o.quiet)
+        fprintf(stderr, "babygpt serve: %s (%.0f ms%s)\n", cs->what, (now_s() - cs->t0) * 1e3,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", the client left before the end");
     free(cs->body);
     free(cs);
     *con_cls = NULL;
@@ -374,8 +387,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     bg_server *s = cls;
     if (s->o.quiet) return;
-    fprintf(stderr, "babygpt serve: ");
-    vfprintf(stderr, fmt, ap);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* a chat stream whose client left ends this way; on_completed says so in its own words */
+    if (strstr(msg, "application error generating response")) return;
+    fprintf(stderr, "babygpt serve: %s", msg);
 }
 
 /* ---- start / stop --------------------------------------------------------------------------- */
