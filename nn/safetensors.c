@@ -4,7 +4,8 @@
  * [begin, end]} (offsets relative to the data section) and may hold a
  * "__metadata__" object of string pairs. Everything is validated before any
  * tensor is read: lengths, JSON, dtypes, shape sizes against offsets, bounds,
- * overlaps, and that the tensors cover the data end to end. Writes are atomic: temp file, fsync, rename, fsync folder. */
+ * and that the tensors cover the data end to end without overlapping. Writes
+ * are atomic: temp file, fsync, rename, fsync folder. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -237,16 +238,16 @@ static int parse(nb_safetensors *f) {
         f->n++;
     }
     qsort(f->e, (size_t)f->n, sizeof *f->e, cmp_begin);
-    for (int i = 1; i < f->n; i++)
-        if (f->e[i].begin < f->e[i - 1].end) {
+    /* as the format's reference reader: in order of their offsets, the tensors cover the data
+     * exactly, end to end (no overlap, no gap, nothing after the last) */
+    uint64_t at = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (f->e[i].begin < at) {
             nb_set_error("safetensors %s: tensors '%.80s' and '%.80s' overlap", w, f->e[i - 1].name,
                          f->e[i].name);
             goto done;
         }
-    /* as the format's reference reader: the tensors cover the data exactly, end to end */
-    uint64_t at = 0;
-    for (int i = 0; i < f->n; i++) {
-        if (f->e[i].begin != at) {
+        if (f->e[i].begin > at) {
             nb_set_error("safetensors %s: %llu bytes before tensor '%.80s' belong to no tensor", w,
                          (unsigned long long)(f->e[i].begin - at), f->e[i].name);
             goto done;

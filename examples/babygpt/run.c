@@ -204,7 +204,7 @@ void bg_parent_dir(const char *path, char *out, size_t len) {
         snprintf(out, len, ".");
 }
 
-int bg_params_finite(const nb_module *m, const char *path, char *err, size_t errlen) {
+int bg_check_params_finite(const nb_module *m, const char *path, char *err, size_t errlen) {
     nb_param_list l;
     if (nb_module_parameters(m, &l)) {
         snprintf(err, errlen, "%s", nb_last_error());
@@ -291,7 +291,7 @@ int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_
         bg_run_free(r);
         return -1;
     }
-    if (bg_params_finite(r->model->root, r->path, err, errlen)) {
+    if (bg_check_params_finite(r->model->root, r->path, err, errlen)) {
         bg_run_free(r);
         return -1;
     }

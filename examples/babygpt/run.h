@@ -46,7 +46,7 @@ void bg_run_free(bg_run *r);
 
 /* 0 when every parameter of m is finite; else -1 with err naming the file (path), the first
  * parameter that is not and where (a diverged run's weights would only produce garbage). */
-int bg_params_finite(const nb_module *m, const char *path, char *err, size_t errlen);
+int bg_check_params_finite(const nb_module *m, const char *path, char *err, size_t errlen);
 /* Creates a folder and its parents. 0, or -1 with errno. */
 int bg_mkdirs(const char *path);
 /* Whether path is a regular file. */

@@ -431,7 +431,8 @@ int bg_train(const bg_train_opts *o) {
             fprintf(stderr, "babygpt: --resume: %s\n", nb_last_error());
             goto done;
         }
-        if (bg_params_finite(m->root, resume_file, err, sizeof err)) { /* not the learning rate's fault */
+        if (bg_check_params_finite(m->root, resume_file, err,
+                                   sizeof err)) { /* not the learning rate's fault */
             fprintf(stderr, "babygpt: --resume: %s; resume from an earlier checkpoint\n", err);
             goto done;
         }
