@@ -373,21 +373,23 @@ static int grads_scale(nb_tensor *const *params, int n, double coef) {
 
 double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm) {
     if (n < 0 || (n > 0 && !params)) return nb_set_error("clip_grad_norm: no parameters"), -1.0;
-    if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
+    if (!(max_norm >= 0))
+        return nb_set_error("clip_grad_norm: max_norm must be >= 0, got %g", max_norm), -1.0;
     sumsq_acc acc = {0};
     nb_clear_error(); /* a NaN sum with an error set is a failure; with none, NaN gradients */
     int rc = grads_sumsq(params, n, &acc);
     double total = sumsq_total(&acc);
     if (rc || (isnan(total) && nb_last_error()[0])) return -1.0;
     double norm = sqrt(total), coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0 && grads_scale(params, n, coef)) return -1.0;
+    if (isfinite(norm) && coef < 1.0 && grads_scale(params, n, coef)) return -1.0;
     return norm;
 }
 
 /* The same, group by group (no array of every parameter is built, so a step allocates nothing). */
 double nb_optim_clip_grad_norm(nb_optim *o, double max_norm) {
     if (!o) return nb_set_error("clip_grad_norm: NULL optimiser"), -1.0;
-    if (!(max_norm > 0)) return nb_set_error("clip_grad_norm: max_norm must be > 0, got %g", max_norm), -1.0;
+    if (!(max_norm >= 0))
+        return nb_set_error("clip_grad_norm: max_norm must be >= 0, got %g", max_norm), -1.0;
     sumsq_acc acc = {.scratch = o->scratch};
     nb_clear_error();
     int rc = 0;
@@ -400,7 +402,7 @@ double nb_optim_clip_grad_norm(nb_optim *o, double max_norm) {
     double total = sumsq_total(&acc);
     if (rc || (isnan(total) && nb_last_error()[0])) return -1.0;
     double norm = sqrt(total), coef = max_norm / (norm + 1e-6);
-    for (int g = 0; g < o->n_groups && coef < 1.0; g++)
+    for (int g = 0; g < o->n_groups && isfinite(norm) && coef < 1.0; g++)
         if (grads_scale(o->groups[g].params, o->groups[g].n, coef)) return -1.0;
     return norm;
 }

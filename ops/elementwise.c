@@ -33,7 +33,7 @@ static int unary_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 }
 
 static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
-    NB_NULL_GUARD(a);
+    NB_NULL_GUARD_NAMED(un_names[op], a);
     if (nb_check_dtype(un_names[op], a, NB_F32, "input")) return NULL;
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
@@ -50,7 +50,7 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
             op == NB_UN_RSUB_S)
             n->unread = NB_UNREAD_ALL;
         else if (op == NB_UN_EXP || op == NB_UN_SQRT || op == NB_UN_RSQRT || op == NB_UN_TANH ||
-                 op == NB_UN_SIGMOID)
+                 op == NB_UN_SIGMOID || op == NB_UN_EXPM1)
             n->unread = NB_UNREAD_IN(0);
         else
             n->unread = NB_UNREAD_OUT;
@@ -70,6 +70,17 @@ nb_tensor *nb_gelu(nb_tensor *a) { return unary(NB_UN_GELU, a, 0, 0); }
 nb_tensor *nb_abs(nb_tensor *a) { return unary(NB_UN_ABS, a, 0, 0); }
 nb_tensor *nb_sin(nb_tensor *a) { return unary(NB_UN_SIN, a, 0, 0); }
 nb_tensor *nb_cos(nb_tensor *a) { return unary(NB_UN_COS, a, 0, 0); }
+nb_tensor *nb_log1p(nb_tensor *a) { return unary(NB_UN_LOG1P, a, 0, 0); }
+nb_tensor *nb_expm1(nb_tensor *a) { return unary(NB_UN_EXPM1, a, 0, 0); }
+nb_tensor *nb_erf(nb_tensor *a) { return unary(NB_UN_ERF, a, 0, 0); }
+nb_tensor *nb_gelu_erf(nb_tensor *a) { return unary(NB_UN_GELU_ERF, a, 0, 0); }
+nb_tensor *nb_silu(nb_tensor *a) { return unary(NB_UN_SILU, a, 0, 0); }
+nb_tensor *nb_softplus(nb_tensor *a) { return unary(NB_UN_SOFTPLUS, a, 0, 0); }
+
+nb_tensor *nb_leaky_relu(nb_tensor *a, float slope) {
+    if (slope != slope) return nb_set_error("leaky_relu: the slope is NaN");
+    return unary(NB_UN_LEAKY_RELU, a, slope, 0);
+}
 
 nb_tensor *nb_clamp(nb_tensor *a, float lo, float hi) {
     if (!(lo <= hi)) return nb_set_error("clamp: lo %g is greater than hi %g", (double)lo, (double)hi);
@@ -113,7 +124,7 @@ static int binary_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 }
 
 static nb_tensor *binary(nb_binop op, nb_tensor *a, nb_tensor *b) {
-    NB_NULL_GUARD(a, b);
+    NB_NULL_GUARD_NAMED(bin_names[op], a, b);
     const char *name = bin_names[op];
     if (nb_check_dtype(name, a, NB_F32, "left operand") || nb_check_dtype(name, b, NB_F32, "right operand") ||
         nb_same_device(name, a, b))

@@ -20,7 +20,7 @@ static int softmax_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 }
 
 static nb_tensor *softmax_impl(const char *name, nb_tensor *a, int dim, bool log) {
-    NB_NULL_GUARD(a);
+    NB_NULL_GUARD_NAMED(name, a);
     if (nb_check_dtype(name, a, NB_F32, "input")) return NULL;
     int d = nb_norm_dim(name, dim, a->ndim);
     if (d < 0) return NULL;

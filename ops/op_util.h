@@ -27,16 +27,18 @@ void *nb_unsupported(const char *op, const nb_backend *be);
 /* Shape string helper for messages: up to 4 per call site. */
 #define NB_SHP(t, buf) nb_shape_str((t), (buf), sizeof(buf))
 
-/* Propagates NULL inputs without touching the error message. */
-#define NB_NULL_GUARD(...)                                                                                   \
+/* Propagates NULL inputs without touching the error message; with none set, says which input
+ * of `name` was NULL. NB_NULL_GUARD names the enclosing function. */
+#define NB_NULL_GUARD_NAMED(name, ...)                                                                       \
     do {                                                                                                     \
         const void *nb_guard_[] = {__VA_ARGS__};                                                             \
         for (size_t nb_gi_ = 0; nb_gi_ < sizeof nb_guard_ / sizeof *nb_guard_; nb_gi_++)                     \
             if (!nb_guard_[nb_gi_]) {                                                                        \
                 /* an earlier failed call's message stays; otherwise say what was NULL */                    \
-                if (!nb_last_error()[0]) nb_set_error("%s: NULL input %zu", __func__, nb_gi_);               \
+                if (!nb_last_error()[0]) nb_set_error("%s: NULL input %zu", (name), nb_gi_);                 \
                 return NULL;                                                                                 \
             }                                                                                                \
     } while (0)
+#define NB_NULL_GUARD(...) NB_NULL_GUARD_NAMED(__func__, __VA_ARGS__)
 
 #endif

@@ -60,19 +60,22 @@ static int reduce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 }
 
 static nb_tensor *reduce(nb_redop op, const char *name, nb_tensor *a, int naxes, const int *axes, bool keepdim) {
-    NB_NULL_GUARD(a);
+    NB_NULL_GUARD_NAMED(name, a);
     if (nb_check_dtype(name, a, NB_F32, "input")) return NULL;
     bool mask[NB_MAX_DIMS];
     if (axes_mask(name, a, naxes, axes, mask)) return NULL;
-    if (op != NB_RED_SUM && nb_numel(a) == 0)
-        return nb_set_error("%s: cannot reduce an empty tensor", name);
+    for (int i = 0; i < a->ndim && op != NB_RED_SUM; i++)
+        if (mask[i] && a->shape[i] == 0) { /* no elements to take the max or min of */
+            char x[96];
+            return nb_set_error("%s: cannot reduce over axis %d of %s: it is empty", name, i, NB_SHP(a, x));
+        }
     int64_t ks[NB_MAX_DIMS], s[NB_MAX_DIMS];
     reduced_shape(a, mask, true, ks);
     int nd = reduced_shape(a, mask, keepdim, s);
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
     nb_tensor *out = nb_new_like_shape(a, NB_F32, a->ndim, ks);
-    if (!out || be->reduce(op, out, a)) return NULL;
+    if (!out || (nb_numel(out) > 0 && be->reduce(op, out, a))) return NULL;
     if (!keepdim) {
         int64_t st[NB_MAX_DIMS];
         nb_contig_strides(nd, s, st);

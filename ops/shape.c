@@ -85,7 +85,7 @@ static nb_tensor *make_view(const char *op, nb_tensor *a, int nd, const int64_t 
 }
 
 static nb_tensor *reshape_impl(const char *op, nb_tensor *a, int nd, const int64_t *shape, bool allow_copy) {
-    NB_NULL_GUARD(a);
+    NB_NULL_GUARD_NAMED(op, a);
     int64_t s[NB_MAX_DIMS], st[NB_MAX_DIMS];
     if (infer_shape(op, a, nd, shape, s)) return NULL;
     if (view_strides(a->ndim, a->shape, a->stride, nd, s, st) == 0)

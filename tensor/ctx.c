@@ -39,11 +39,11 @@
 #include <sanitizer/asan_interface.h>
 #define NB_POISON(dev, p, n)                                                                                 \
     do {                                                                                                     \
-        if ((int)(dev) == NB_CPU) ASAN_POISON_MEMORY_REGION((p), (n));                                       \
+        if ((int)(dev) == NB_CPU || (int)(dev) == NB_META) ASAN_POISON_MEMORY_REGION((p), (n));              \
     } while (0)
 #define NB_UNPOISON(dev, p, n)                                                                               \
     do {                                                                                                     \
-        if ((int)(dev) == NB_CPU) ASAN_UNPOISON_MEMORY_REGION((p), (n));                                     \
+        if ((int)(dev) == NB_CPU || (int)(dev) == NB_META) ASAN_UNPOISON_MEMORY_REGION((p), (n));            \
     } while (0)
 #else
 #define NB_POISON(dev, p, n)   ((void)(dev), (void)(p), (void)(n))
@@ -208,7 +208,9 @@ void nb_ctx_reset(nb_ctx *c) {
             c->arena[d].reserved = 0;
         }
         for (nb_chunk *ch = c->arena[d].head; ch; ch = ch->next) {
-            NB_UNPOISON(d, ch->base, ch->size);
+            /* under ASan, a tensor, header or block used after the reset is reported until the
+             * memory is handed out again */
+            NB_POISON(d, ch->base, ch->size);
             ch->used = 0;
         }
         c->arena[d].cur = c->arena[d].head;
@@ -366,6 +368,7 @@ void *nb_ctx_alloc(nb_ctx *c, size_t nbytes, size_t align) {
     if (!c) return nb_set_error("ctx: no context (pass one, or call nb_ctx_use)");
     void *p = arena_alloc(c, NB_META, nbytes, align, NULL);
     if (!p) return NULL;
+    NB_UNPOISON(NB_META, p, nbytes ? nbytes : 1);
     count_used(c, nbytes ? nbytes : 1);
     memset(p, 0, nbytes);
     return p;
@@ -478,6 +481,7 @@ static bool free_insert(nb_ctx *c, nb_arena *a, nb_chunk *ch, char *data, size_t
     } else {
         f = arena_alloc(c, NB_META, sizeof *f, 8, NULL);
         if (!f) return false;
+        NB_UNPOISON(NB_META, f, sizeof *f);
         count_used(c, sizeof *f);
     }
     *f = tmp;

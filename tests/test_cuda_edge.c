@@ -229,6 +229,15 @@ static nb_tensor *f_maxmin(nb_tensor **in, void *u) {
     return nb_add(y, nb_add(nb_maximum_scalar(a, 1.0f), nb_minimum_scalar(b, 1.0f)));
 }
 
+/* sqrt at 0 sends an infinite gradient back: relu, clamp, the scalar max and maximum must pass 0
+ * (a select), not inf * 0 = NaN, where they are flat, as on the CPU */
+static nb_tensor *f_sqrt_masks(nb_tensor **in, void *u) {
+    (void)u;
+    nb_tensor *a = in[0], *b = in[1];
+    nb_tensor *y = nb_add(nb_sqrt(nb_relu(a)), nb_sqrt(nb_clamp(b, 0.0f, 1.5f)));
+    return nb_add(y, nb_add(nb_sqrt(nb_maximum_scalar(a, 0.0f)), nb_sqrt(nb_maximum(a, b))));
+}
+
 START_TEST(test_ties_and_nan) {
     nb_ctx *c = nb_ctx_new(0);
     const int64_t ns[] = {5, 64, 65, 1000}; /* argmax: 32 threads up to 64, then 256 */
@@ -252,6 +261,10 @@ START_TEST(test_ties_and_nan) {
         compare(k ? "maximum, minimum, relu, clamp (NaN)" : "maximum, minimum, relu, clamp (ties)", f_maxmin,
                 ab, 2, NULL, 0, 3);
     }
+    nb_tensor *ab[2]; /* values in {-1, 0, 1, 2}: zeros under each sqrt */
+    for (int i = 0; i < 2; i++)
+        ab[i] = nb_cast(nb_cast(rnd(c, 2, (const int64_t[]){4, 33}, -1.99f, 2.99f, 20 + i), NB_I32), NB_F32);
+    compare("sqrt of relu, clamp, maximum at 0 (infinite gradients masked)", f_sqrt_masks, ab, 2, NULL, 0, 3);
     nb_tensor *z = nb_zeros(c, NB_F32, NB_SHAPE(2, 3000)); /* one value: index 0 */
     compare("argmax of equal values", f_menu, &z, 1, OP(M_ARGMAX), 0, 0);
     nb_ctx_free(c);

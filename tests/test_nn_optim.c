@@ -231,9 +231,10 @@ START_TEST(test_clip_grad_norm) {
     nb_optim *o = nb_sgd_new(t.ctx, 0.1f, 0.0f, 0.0f, false);
     ck_assert_int_eq(nb_optim_add_module(o, t.m, 0.0f), 0);
     ck_assert(nb_close(nb_optim_clip_grad_norm(o, 1.0), 0.5, 1e-5, 0));
-    ck_assert(nb_clip_grad_norm(ps, 2, 0.0) < 0);
+    ck_assert(nb_clip_grad_norm(ps, 2, -0.5) < 0);
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "clip_grad_norm"));
     ck_assert(nb_optim_clip_grad_norm(o, -1.0) < 0);
+    ck_assert(nb_clip_grad_norm(ps, 2, NAN) < 0);
     /* a NaN gradient gives a NaN norm (not an error, even with a stale error message set) and
      * scales nothing */
     float b1 = nb_data_f32(t.b->grad)[1];
@@ -242,6 +243,19 @@ START_TEST(test_clip_grad_norm) {
     ck_assert(isnan(nb_optim_clip_grad_norm(o, 1e-3)));
     ck_assert(isnan(nb_clip_grad_norm(ps, 2, 1e-3)));
     ck_assert_float_eq(nb_data_f32(t.b->grad)[1], b1);
+    /* an infinite gradient: the norm is inf and, as for NaN, nothing is scaled (a scale of 0
+     * would have turned the inf into NaN and zeroed the rest) */
+    nb_data_f32(t.w->grad)[2] = INFINITY;
+    ck_assert(isinf(nb_clip_grad_norm(ps, 2, 1.0)));
+    ck_assert(isinf(nb_optim_clip_grad_norm(o, 1.0)));
+    ck_assert_float_eq(nb_data_f32(t.b->grad)[1], b1);
+    ck_assert(isinf(nb_data_f32(t.w->grad)[2]));
+    /* max_norm 0 zeroes finite gradients, as torch */
+    nb_data_f32(t.w->grad)[2] = 1.0f;
+    ck_assert(nb_clip_grad_norm(ps, 2, 0.0) > 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(nb_data_f32(t.w->grad)[i], 0.0f);
+    ck_assert_float_eq(nb_data_f32(t.b->grad)[1], 0.0f);
     nb_optim_free(o);
     toy_free(&t);
 }

@@ -31,14 +31,32 @@ static double r_rsqrt(double x) { return 1 / sqrt(x); }
 static double r_sigmoid(double x) { return 1 / (1 + exp(-x)); }
 static double r_relu(double x) { return x > 0 ? x : 0; }
 static double r_gelu(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+static double r_gelu_erf(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double r_silu(double x) { return x / (1 + exp(-x)); }
+static double r_softplus(double x) { return log1p(exp(x)); }
+static double r_leaky(double x) { return x > 0 ? x : 0.1 * x; }
+static nb_tensor *leaky01(nb_tensor *a) { return nb_leaky_relu(a, 0.1f); }
 
 static const un_case un_cases[] = {
-    {"neg", nb_neg, r_neg, -2, 2},        {"exp", nb_exp, exp, -2, 2},
-    {"log", nb_log, log, 0.2f, 3},        {"sqrt", nb_sqrt, sqrt, 0.2f, 3},
-    {"rsqrt", nb_rsqrt, r_rsqrt, 0.3f, 3}, {"tanh", nb_tanh, tanh, -2, 2},
-    {"sigmoid", nb_sigmoid, r_sigmoid, -3, 3}, {"relu", nb_relu, r_relu, -2, 2},
-    {"gelu", nb_gelu, r_gelu, -3, 3},     {"abs", nb_abs, fabs, -2, 2},
-    {"sin", nb_sin, sin, -3, 3},          {"cos", nb_cos, cos, -3, 3},
+    {"neg", nb_neg, r_neg, -2, 2},
+    {"exp", nb_exp, exp, -2, 2},
+    {"log", nb_log, log, 0.2f, 3},
+    {"sqrt", nb_sqrt, sqrt, 0.2f, 3},
+    {"rsqrt", nb_rsqrt, r_rsqrt, 0.3f, 3},
+    {"tanh", nb_tanh, tanh, -2, 2},
+    {"sigmoid", nb_sigmoid, r_sigmoid, -3, 3},
+    {"relu", nb_relu, r_relu, -2, 2},
+    {"gelu", nb_gelu, r_gelu, -3, 3},
+    {"abs", nb_abs, fabs, -2, 2},
+    {"sin", nb_sin, sin, -3, 3},
+    {"cos", nb_cos, cos, -3, 3},
+    {"log1p", nb_log1p, log1p, -0.5f, 3},
+    {"expm1", nb_expm1, expm1, -2, 2},
+    {"erf", nb_erf, erf, -2.5f, 2.5f},
+    {"gelu_erf", nb_gelu_erf, r_gelu_erf, -4, 4},
+    {"silu", nb_silu, r_silu, -4, 4},
+    {"softplus", nb_softplus, r_softplus, -4, 4},
+    {"leaky_relu", leaky01, r_leaky, -2, 2},
 };
 #define N_UN (int)(sizeof un_cases / sizeof *un_cases)
 
@@ -294,11 +312,94 @@ START_TEST(special_gradients_as_pytorch) {
 }
 END_TEST
 
+/* The piecewise ops pass g or 0 (a select, as PyTorch's where) rather than multiplying g by a
+ * 0/1 derivative: an infinite or NaN g stays 0 where the op is flat. The everyday case is
+ * sqrt(relu(x)): sqrt's gradient at 0 is inf, and relu must stop it (it was NaN, and NaN
+ * reached every weight through the matmul before). Log and div divide g by the divisor, so a
+ * subnormal divisor gives a finite gradient where g * (1/x) overflowed. */
+START_TEST(nonfinite_gradients_masked_as_pytorch) {
+    const float xs[4] = {-1.0f, 0.5f, 2.0f, 3.0f};
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(4), xs), true);
+    nb_tensor *other = nb_from_data(ctx, NB_F32, NB_SHAPE(4), (const float[]){0.0f, 1.0f, 1.0f, 5.0f});
+    struct {
+        const char *name;
+        nb_tensor *y;
+        float want[4]; /* the gradient for g = {inf, 1, NaN, -inf}: 0 where the op is flat */
+    } cases[] = {
+        {"relu", nb_relu(nb_sub_scalar(x, 1.0f)), {0, 0, NAN, -INFINITY}},
+        {"clamp", nb_clamp(x, 0.0f, 2.5f), {0, 1, NAN, 0}},
+        {"maximum_scalar", nb_maximum_scalar(x, 1.0f), {0, 0, NAN, -INFINITY}},
+        {"minimum_scalar", nb_minimum_scalar(x, 1.0f), {INFINITY, 1, 0, 0}},
+        {"maximum", nb_maximum(x, other), {0, 0, NAN, 0}},
+        {"minimum", nb_minimum(x, other), {INFINITY, 1, 0, -INFINITY}},
+        {"pow_scalar 0", nb_pow_scalar(x, 0.0f), {0, 0, 0, 0}},
+    };
+    const float seed[4] = {INFINITY, 1.0f, NAN, -INFINITY};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        ck_assert_ptr_nonnull(cases[c].y);
+        nb_zero_grad(x);
+        nb_tensor *g = nb_from_data(ctx, NB_F32, NB_SHAPE(4), seed);
+        ck_assert_msg(nb_backward_with(cases[c].y, g) == 0, "%s: %s", cases[c].name, nb_last_error());
+        const float *got = nb_data_f32(x->grad);
+        for (int i = 0; i < 4; i++) {
+            const float w = cases[c].want[i];
+            ck_assert_msg(isnan(w) ? isnan(got[i]) : got[i] == w, "%s: dx[%d] = %g, want %g", cases[c].name,
+                          i, (double)got[i], (double)w);
+        }
+    }
+    /* sqrt(relu(x)) @ w: finite gradients for w, 0 for the x < 0 entries */
+    nb_tensor *w = nb_requires_grad_(nb_ones(ctx, NB_F32, NB_SHAPE(4, 2)), true);
+    nb_zero_grad(x);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_matmul(nb_unsqueeze(nb_sqrt(nb_relu(x)), 0), w))), 0);
+    ck_assert_float_eq(nb_data_f32(x->grad)[0], 0.0f);
+    for (int i = 0; i < 8; i++)
+        ck_assert(isfinite(nb_data_f32(w->grad)[i]));
+    /* a subnormal divisor */
+    nb_tensor *tiny =
+        nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1), (const float[]){1e-39f}), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul_scalar(nb_log(tiny), 1e-3f))), 0);
+    ck_assert_msg(isfinite(nb_data_f32(tiny->grad)[0]), "log: d/dx %g", (double)nb_data_f32(tiny->grad)[0]);
+    ck_assert_float_eq_tol(nb_data_f32(tiny->grad)[0], 1e36f, 1e31f);
+}
+END_TEST
+
+/* The newer unary ops at their special points, as torch: softplus is x itself above 20 (gradient
+ * g) and never overflows below; log1p and expm1 keep the digits near 0 that log(1 + x) and
+ * exp(x) - 1 lose; erf and the exact GELU saturate; leaky_relu takes its slope (and refuses NaN). */
+START_TEST(special_points_of_newer_ops) {
+    nb_tensor *x = nb_requires_grad_(
+        nb_from_data(ctx, NB_F32, NB_SHAPE(5), (const float[]){25.0f, -100.0f, 1e-7f, -8.0f, 8.0f}), true);
+    const float *sp = nb_data_f32(nb_softplus(x));
+    ck_assert_float_eq(sp[0], 25.0f);
+    ck_assert(sp[1] >= 0.0f && sp[1] < 1e-40f);
+    ck_assert_float_eq_tol(nb_data_f32(nb_log1p(x))[2], 1e-7f, 1e-13f);
+    ck_assert_float_eq_tol(nb_data_f32(nb_expm1(x))[2], 1e-7f, 1e-13f);
+    const float *e = nb_data_f32(nb_erf(x)), *ge = nb_data_f32(nb_gelu_erf(x));
+    ck_assert(e[3] == -1.0f && e[4] == 1.0f && ge[4] == 8.0f && fabsf(ge[3]) < 1e-12f);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_softplus(x))), 0);
+    ck_assert_float_eq(nb_data_f32(x->grad)[0], 1.0f); /* the x branch above the threshold */
+    ck_assert_float_eq_tol(nb_data_f32(x->grad)[2], 0.5f, 1e-6f);
+    nb_zero_grad(x);
+    nb_tensor *lr = nb_leaky_relu(x, 0.25f);
+    ck_assert_float_eq(nb_data_f32(lr)[3], -2.0f);
+    ck_assert_int_eq(nb_backward(nb_sum_all(lr)), 0);
+    ck_assert(nb_data_f32(x->grad)[3] == 0.25f && nb_data_f32(x->grad)[4] == 1.0f);
+    ck_assert_ptr_null(nb_leaky_relu(x, NAN));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "leaky_relu"));
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     nb_tensor *b = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3));
     ck_assert_ptr_null(nb_add(a, b));
     ck_assert_str_eq(nb_last_error(), "add: shapes [2,3] and [4,3] do not broadcast (dim 0: 2 vs 4)");
+    nb_clear_error(); /* a NULL input with no earlier message: the op and the input are named */
+    ck_assert_ptr_null(nb_sub(a, NULL));
+    ck_assert_str_eq(nb_last_error(), "sub: NULL input 1");
+    nb_clear_error();
+    ck_assert_ptr_null(nb_tanh(NULL));
+    ck_assert_str_eq(nb_last_error(), "tanh: NULL input 0");
     nb_tensor *i = nb_zeros(ctx, NB_I32, NB_SHAPE(2, 3));
     ck_assert_ptr_null(nb_mul(a, i));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "mul: right operand must be f32, got i32"));
@@ -332,6 +433,8 @@ Suite *make_suite(void) {
     tcase_add_test(tc, where_and_masked_fill);
     tcase_add_test(tc, nan_and_ties_as_pytorch);
     tcase_add_test(tc, special_gradients_as_pytorch);
+    tcase_add_test(tc, nonfinite_gradients_masked_as_pytorch);
+    tcase_add_test(tc, special_points_of_newer_ops);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, large_parallel_matches_serial);
     suite_add_tcase(s, tc);

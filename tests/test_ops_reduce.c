@@ -166,6 +166,17 @@ START_TEST(errors) {
     ck_assert_ptr_null(nb_var(x, 1, (int[]){0}, 2, false));
     ck_assert_ptr_null(nb_argmax(x, 3, false));
     ck_assert_ptr_null(nb_max(nb_zeros(ctx, NB_F32, NB_SHAPE(0)), 0, NULL, false));
+    ck_assert_str_eq(nb_last_error(), "max: cannot reduce over axis 0 of [0]: it is empty");
+    /* an empty tensor reduced over an axis that is not: an empty result, as sum (and torch's amax),
+     * and its backward */
+    nb_tensor *e = nb_requires_grad_(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3)), true);
+    nb_tensor *m = nb_max(e, 1, (int[]){1}, false), *mn = nb_min(e, 1, (int[]){-1}, true);
+    ck_assert_msg(m && mn, "%s", nb_last_error());
+    ck_assert(m->ndim == 1 && m->shape[0] == 0 && mn->ndim == 2 && mn->shape[0] == 0 && mn->shape[1] == 1);
+    ck_assert_int_eq(nb_backward(nb_add(nb_sum_all(m), nb_sum_all(mn))), 0);
+    ck_assert(e->grad && nb_numel(e->grad) == 0);
+    ck_assert_ptr_null(nb_min(e, 1, (int[]){0}, false));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "axis 0 of [0,3]"));
     ck_assert_ptr_null(nb_sum(nb_zeros(ctx, NB_I32, NB_SHAPE(2)), 0, NULL, false));
 }
 END_TEST

@@ -220,6 +220,29 @@ START_TEST(huge_context_fails_on_its_data_chunk) {
 }
 END_TEST
 
+#ifdef NB_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+/* Under AddressSanitizer a reset poisons the context's memory, so that a tensor kept past
+ * nb_ctx_reset (a use after free in all but name) is reported where it is read; what is handed
+ * out afterwards is usable again. Built into the sanitizer run of make check only. */
+START_TEST(reset_poisons_under_asan) {
+    nb_ctx *c = nb_ctx_new(1 << 16);
+    ck_assert_ptr_nonnull(c);
+    nb_tensor *t = nb_ones(c, NB_F32, NB_SHAPE(4, 5));
+    ck_assert_ptr_nonnull(t);
+    float *d = nb_data_f32(t);
+    ck_assert(!__asan_address_is_poisoned(t) && !__asan_address_is_poisoned(d));
+    nb_ctx_reset(c);
+    ck_assert_msg(__asan_address_is_poisoned(t), "the header of a tensor is readable after the reset");
+    ck_assert_msg(__asan_address_is_poisoned(d + 19), "the data of a tensor is readable after the reset");
+    nb_tensor *u = nb_ones(c, NB_F32, NB_SHAPE(4, 5));
+    ck_assert_ptr_nonnull(u);
+    ck_assert_float_eq(nb_sum_all(u) ? nb_item(nb_sum_all(u)) : -1.0f, 20.0f);
+    nb_ctx_free(c);
+}
+END_TEST
+#endif
+
 START_TEST(errors_are_reported) {
     ck_assert_ptr_null(nb_zeros(ctx, NB_F32, NB_SHAPE(2, -3)));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "negative"));
@@ -307,6 +330,9 @@ Suite *make_suite(void) {
     tcase_add_test(tc, rng_philox_and_determinism);
     tcase_add_test(tc, context_reuse_allocates_nothing);
     tcase_add_test(tc, huge_context_fails_on_its_data_chunk);
+#ifdef NB_TEST_ASAN
+    tcase_add_test(tc, reset_poisons_under_asan);
+#endif
     tcase_add_test(tc, errors_are_reported);
     tcase_add_test(tc, printing);
     suite_add_tcase(s, tc);

@@ -135,13 +135,13 @@ static void unb_run(void *u, int64_t n, char **p, const int64_t *st) {
         return;
     }
     switch ((nb_unop)a->op) {
-#define NB_UNARY_OP(NAME, LNAME, FWD, DER)                                                   \
-    case NB_UN_##NAME:                                                                \
-        for (int64_t i = 0; i < n; i++) {                                             \
-            float x = xs[i * st[2]], y = ys[i * st[3]];                               \
-            (void)x, (void)y;                                                         \
-            gi[i * st[0]] = go[i * st[1]] * (DER);                                    \
-        }                                                                             \
+#define NB_UNARY_OP(NAME, LNAME, FWD, DER)                                                                   \
+    case NB_UN_##NAME:                                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                                    \
+            float g = go[i * st[1]], x = xs[i * st[2]], y = ys[i * st[3]];                                   \
+            (void)x, (void)y;                                                                                \
+            gi[i * st[0]] = (DER);                                                                           \
+        }                                                                                                    \
         break;
 #include "ops/elementwise.def"
 #undef NB_UNARY_OP
@@ -206,17 +206,17 @@ typedef struct {
 static void binb_run(void *u, int64_t n, char **p, const int64_t *st) {
     const binb_args *ar = u;
     float *gx = (float *)p[0];
-    const float *g = (const float *)p[1], *as = (const float *)p[2], *bs = (const float *)p[3];
+    const float *gs = (const float *)p[1], *as = (const float *)p[2], *bs = (const float *)p[3];
     /* y is recomputed from a and b: cheaper than a fifth operand */
     switch ((nb_binop)ar->op) {
-#define NB_BINARY_OP(NAME, LNAME, FWD, DA, DB, DIFF)                                         \
-    case NB_BIN_##NAME:                                                               \
-        for (int64_t i = 0; i < n; i++) {                                             \
-            float a = as[i * st[2]], b = bs[i * st[3]];                               \
-            float y = (FWD);                                                          \
-            (void)y;                                                                  \
-            gx[i * st[0]] = g[i * st[1]] * (ar->which ? (float)(DB) : (float)(DA));   \
-        }                                                                             \
+#define NB_BINARY_OP(NAME, LNAME, FWD, DA, DB, DIFF)                                                         \
+    case NB_BIN_##NAME:                                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                                    \
+            float g = gs[i * st[1]], a = as[i * st[2]], b = bs[i * st[3]];                                   \
+            float y = (FWD);                                                                                 \
+            (void)g, (void)y;                                                                                \
+            gx[i * st[0]] = ar->which ? (float)(DB) : (float)(DA);                                           \
+        }                                                                                                    \
         break;
 #include "ops/elementwise.def"
 #undef NB_BINARY_OP

@@ -22,9 +22,20 @@ nb_cu_state nb_cu;
 
 /* ---- dlopen helpers ------------------------------------------------------------- */
 
+/* The CUDA major version the driver supports (cuDriverGetVersion / 1000) once the driver has
+ * started; 0 before. NVRTC and cuBLAS of a newer major need a newer driver (CUDA 13's PTX,
+ * cubins and cuBLAS do not run on a 12.x driver), so open_lib tries the others first. */
+static int driver_major;
+
+/* The major version in a name like "libnvrtc.so.12" or "libnvrtc.so.11.2"; 0 when none. */
+static int so_major(const char *name) {
+    const char *v = strstr(name, ".so.");
+    return v ? atoi(v + 4) : 0;
+}
+
 /* Opens the first loadable of `names` (plain, then under $CUDA_HOME/lib64 and
- * the build-time toolkit); `env` may name an exact path that overrides them.
- * The last dlerror() text goes into err. */
+ * the build-time toolkit); `env` may name an exact path that overrides them. Names of a
+ * newer CUDA than the driver's come last. The last dlerror() text goes into err. */
 static void *open_lib(const char *env, const char *const *names, char *err, size_t errlen) {
     const char *over = env ? getenv(env) : NULL;
     if (over && *over) {
@@ -40,16 +51,19 @@ static void *open_lib(const char *env, const char *const *names, char *err, size
         dirs[1] = homedir;
     }
     err[0] = '\0';
-    for (int d = 0; d < 4; d++) {
-        if (!dirs[d]) continue;
-        for (int i = 0; names[i]; i++) {
-            char path[768];
-            snprintf(path, sizeof path, "%s%s", dirs[d], names[i]);
-            void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-            if (h) return h;
-            if (!err[0] || d == 0) snprintf(err, errlen, "%s", dlerror());
+    for (int pass = 0; pass < 2; pass++)
+        for (int d = 0; d < 4; d++) {
+            if (!dirs[d]) continue;
+            for (int i = 0; names[i]; i++) {
+                const bool newer = driver_major > 0 && so_major(names[i]) > driver_major;
+                if (newer != (pass == 1)) continue;
+                char path[768];
+                snprintf(path, sizeof path, "%s%s", dirs[d], names[i]);
+                void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+                if (h) return h;
+                if (!err[0] || d == 0) snprintf(err, errlen, "%s", dlerror());
+            }
         }
-    }
     return NULL;
 }
 
@@ -206,6 +220,8 @@ static void init(void) {
                  s ? s : "unknown error", rc);
         return;
     }
+    int drv = 0;
+    if (d->cuDriverGetVersion(&drv) == NB_CU_SUCCESS && drv >= 1000) driver_major = drv / 1000;
     int count = 0;
     if (d->cuDeviceGetCount(&count) != NB_CU_SUCCESS || count <= 0) {
         snprintf(init_msg, sizeof init_msg, "cuda: no GPU present");
@@ -296,9 +312,13 @@ int nb_cu_blas_ready(void) {
             int st = b->create(&nb_cu.blas_handle);
             if (st != 0) {
                 snprintf(blas_msg, sizeof blas_msg, "cuda: cublasCreate failed (status %d)", st);
+            } else if ((st = b->set_stream(nb_cu.blas_handle, nb_cu.stream)) != 0 ||
+                       (st = b->set_math_mode(nb_cu.blas_handle, 0)) != 0) {
+                snprintf(blas_msg, sizeof blas_msg,
+                         "cuda: cuBLAS refused its stream or math mode (status %d)", st);
+                b->destroy(nb_cu.blas_handle);
+                nb_cu.blas_handle = NULL;
             } else {
-                b->set_stream(nb_cu.blas_handle, nb_cu.stream);
-                b->set_math_mode(nb_cu.blas_handle, 0);
                 nb_cu.blas_tf32 = 0;
                 blas_state = 1;
             }

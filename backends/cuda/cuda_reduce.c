@@ -153,7 +153,11 @@ int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float
     if (nb_cu_blas_ready()) return -1;
     int tf32 = nb_cu_tf32_allowed();
     if (tf32 != nb_cu.blas_tf32) {
-        nb_cu.blas.set_math_mode(nb_cu.blas_handle, tf32 ? 3 : 0); /* CUBLAS_TF32_TENSOR_OP_MATH */
+        int ms = nb_cu.blas.set_math_mode(nb_cu.blas_handle, tf32 ? 3 : 0); /* CUBLAS_TF32_TENSOR_OP_MATH */
+        if (ms != 0)
+            return nb_set_error("matmul (cuda): cublasSetMathMode(%s) failed (status %d)",
+                                tf32 ? "TF32" : "default", ms),
+                   -1;
         nb_cu.blas_tf32 = tf32;
     }
     /* cuBLAS is column-major: C^T[N,M] = op(B)^T-view @ op(A)^T-view */

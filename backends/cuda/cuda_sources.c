@@ -126,21 +126,21 @@ static const char math_funcs[] = NB_CU_MATH_FUNCS(NB_CU_CODE);
 
 static const char unary_tmpl[] = NB_CU_CODE(
     NB_DEVFN float nb_fwd(float x, float p0, float p1) { return (NB_FWD); }
-    NB_DEVFN float nb_der(float x, float y, float p0, float p1) { return (float)(NB_DER); }
+    NB_DEVFN float nb_der(float g, float x, float y, float p0, float p1) { return (float)(NB_DER); }
 
     NB_EW3(un_fwd, 2, (float *o, const float *a, nb_geom nb_g, float p0, float p1),
            { o[k[0]] = nb_fwd(a[k[1]], p0, p1); })
-    /* gin = gout * d op(x)/dx, where y = op(x) */
+    /* gin = dL/dx from g = gout, where y = op(x) (g times the derivative, or a select) */
     NB_EW3(un_bwd, 4,
            (float *gi, const float *go, const float *x, const float *y, nb_geom nb_g, float p0,
             float p1),
-           { gi[k[0]] = go[k[1]] * nb_der(x[k[2]], y[k[3]], p0, p1); })
+           { gi[k[0]] = nb_der(go[k[1]], x[k[2]], y[k[3]], p0, p1); })
     );
 
 static const char binary_tmpl[] = NB_CU_CODE(
     NB_DEVFN float nb_fwd(float a, float b) { return (NB_FWD); }
-    NB_DEVFN float nb_da(float a, float b, float y) { return (float)(NB_DA); }
-    NB_DEVFN float nb_db(float a, float b, float y) { return (float)(NB_DB); }
+    NB_DEVFN float nb_da(float g, float a, float b, float y) { return (float)(NB_DA); }
+    NB_DEVFN float nb_db(float g, float a, float b, float y) { return (float)(NB_DB); }
 
     NB_EW3(bin_fwd, 3, (float *o, const float *a, const float *b, nb_geom nb_g),
            { o[k[0]] = nb_fwd(a[k[1]], b[k[2]]); })
@@ -148,19 +148,19 @@ static const char binary_tmpl[] = NB_CU_CODE(
     NB_EW3(bin_bwd_a, 4, (float *ga, const float *g, const float *a, const float *b, nb_geom nb_g),
            {
                const float av = a[k[2]], bv = b[k[3]];
-               ga[k[0]] = g[k[1]] * nb_da(av, bv, nb_fwd(av, bv));
+               ga[k[0]] = nb_da(g[k[1]], av, bv, nb_fwd(av, bv));
            })
     NB_EW3(bin_bwd_b, 4, (float *gb, const float *g, const float *a, const float *b, nb_geom nb_g),
            {
                const float av = a[k[2]], bv = b[k[3]];
-               gb[k[0]] = g[k[1]] * nb_db(av, bv, nb_fwd(av, bv));
+               gb[k[0]] = nb_db(g[k[1]], av, bv, nb_fwd(av, bv));
            })
     NB_EW3(bin_bwd_ab, 5,
            (float *ga, float *gb, const float *g, const float *a, const float *b, nb_geom nb_g),
            {
                const float av = a[k[3]], bv = b[k[4]], gv = g[k[2]], y = nb_fwd(av, bv);
-               ga[k[0]] = gv * nb_da(av, bv, y);
-               gb[k[1]] = gv * nb_db(av, bv, y);
+               ga[k[0]] = nb_da(gv, av, bv, y);
+               gb[k[1]] = nb_db(gv, av, bv, y);
            })
     );
 

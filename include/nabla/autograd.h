@@ -17,7 +17,8 @@ extern "C" {
 
 /* Marks a leaf tensor as requiring grad (or not); returns t. NULL for a NULL t, or with a
  * message when turning it on for a tensor that is not f32, or off for an op's result (not a
- * leaf: nb_detach gives a tensor without history). */
+ * leaf: nb_detach gives a tensor without history). Turning it on for an op's result changes
+ * nothing: it already requires grad, and only leaves get a ->grad (there is no retain_grad). */
 nb_tensor *nb_requires_grad_(nb_tensor *t, bool on);
 /* Back-propagates from a one-element tensor (seed gradient 1). Leaves' grads
  * are allocated in their own context on first use, then accumulated. 0, or -1

@@ -230,9 +230,10 @@ size_t nb_optim_state_bytes(const nb_optim *o);
 void nb_optim_free(nb_optim *o);
 
 /* Clips the gradients of n parameters by their global L2 norm as PyTorch's
- * clip_grad_norm_ (scale max_norm / (norm + 1e-6) when norm > max_norm).
- * Returns the norm before clipping (NaN or inf when a gradient holds them;
- * nothing is scaled then), or -1 on error. */
+ * clip_grad_norm_ (scale max_norm / (norm + 1e-6) when norm > max_norm; max_norm 0 zeroes
+ * them). Returns the norm before clipping, or -1 on error (a negative or NaN max_norm). When a
+ * gradient holds inf or NaN the norm is inf or NaN and nothing is scaled (PyTorch would scale
+ * by 0 or NaN): check the result before stepping. */
 double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm);
 /* The same over every parameter of an optimiser. */
 double nb_optim_clip_grad_norm(nb_optim *o, double max_norm);

@@ -53,6 +53,15 @@ nb_tensor *nb_gelu(nb_tensor *a);    /* tanh approximation, as GPT-2 */
 nb_tensor *nb_abs(nb_tensor *a);     /* |a|; gradient 0 at 0 */
 nb_tensor *nb_sin(nb_tensor *a);     /* sin(a) */
 nb_tensor *nb_cos(nb_tensor *a);     /* cos(a) */
+nb_tensor *nb_log1p(nb_tensor *a);   /* log(1 + a), accurate near 0 */
+nb_tensor *nb_expm1(nb_tensor *a);   /* e^a - 1, accurate near 0 */
+nb_tensor *nb_erf(nb_tensor *a);     /* the error function */
+nb_tensor *nb_gelu_erf(nb_tensor *a); /* exact GELU, 0.5 a (1 + erf(a / sqrt 2)): torch's F.gelu default */
+nb_tensor *nb_silu(nb_tensor *a);     /* a * sigmoid(a) (swish) */
+nb_tensor *nb_softplus(nb_tensor *a); /* log(1 + e^a); a itself above 20, as torch's default threshold */
+/* a where a > 0, else slope * a (torch's negative_slope, 0.01 there by default); NULL for a NaN
+ * slope. */
+nb_tensor *nb_leaky_relu(nb_tensor *a, float slope);
 /* a limited to [lo, hi] (gradient 1 inside, bounds included, 0 outside); NULL when lo > hi or
  * either is NaN. */
 nb_tensor *nb_clamp(nb_tensor *a, float lo, float hi);
@@ -75,7 +84,8 @@ nb_tensor *nb_sum(nb_tensor *a, int naxes, const int *axes, bool keepdim); /* su
 /* mean; NULL over no elements */
 nb_tensor *nb_mean(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* max / min; a NaN among the elements gives NaN; the gradient is shared equally among tied
- * maxima (minima); NULL for an empty tensor */
+ * maxima (minima); NULL when a reduced axis is empty (an empty tensor reduced over non-empty
+ * axes gives an empty result) */
 nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* Variance with `correction` (0: population, 1: sample/Bessel). */

@@ -67,16 +67,20 @@ static nb_tensor *apply(oe_case *c) {
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *);
-    } un[] = {{"neg", nb_neg},     {"exp", nb_exp},   {"log", nb_log},         {"sqrt", nb_sqrt},
-              {"rsqrt", nb_rsqrt}, {"tanh", nb_tanh}, {"sigmoid", nb_sigmoid}, {"relu", nb_relu},
-              {"gelu", nb_gelu},   {"abs", nb_abs},   {"sin", nb_sin},         {"cos", nb_cos}};
+    } un[] = {{"neg", nb_neg},           {"exp", nb_exp},     {"log", nb_log},
+              {"sqrt", nb_sqrt},         {"rsqrt", nb_rsqrt}, {"tanh", nb_tanh},
+              {"sigmoid", nb_sigmoid},   {"relu", nb_relu},   {"gelu", nb_gelu},
+              {"abs", nb_abs},           {"sin", nb_sin},     {"cos", nb_cos},
+              {"log1p", nb_log1p},       {"expm1", nb_expm1}, {"erf", nb_erf},
+              {"gelu_erf", nb_gelu_erf}, {"silu", nb_silu},   {"softplus", nb_softplus}};
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *, float);
     } sc[] = {{"add_scalar", nb_add_scalar},         {"sub_scalar", nb_sub_scalar},
               {"mul_scalar", nb_mul_scalar},         {"div_scalar", nb_div_scalar},
               {"pow_scalar", nb_pow_scalar},         {"maximum_scalar", nb_maximum_scalar},
-              {"minimum_scalar", nb_minimum_scalar}, {"rsub_scalar", nb_rsub_scalar}};
+              {"minimum_scalar", nb_minimum_scalar}, {"rsub_scalar", nb_rsub_scalar},
+              {"leaky_relu", nb_leaky_relu}};
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *, nb_tensor *);

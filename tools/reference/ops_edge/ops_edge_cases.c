@@ -17,15 +17,15 @@ static nb_tensor *f1(int64_t n, const float *d) { return oe_f32(1, SH(n), d); }
 static nb_tensor *svt(void) { return f1(NSV, SV); }
 
 void oe_unary_cases(void) {
-    const char *ops[] = {"neg",     "exp",  "log",  "sqrt", "rsqrt", "tanh",
-                         "sigmoid", "relu", "gelu", "abs",  "sin",   "cos"};
+    const char *ops[] = {"neg", "exp", "log", "sqrt",  "rsqrt", "tanh", "sigmoid",  "relu", "gelu",
+                         "abs", "sin", "cos", "log1p", "expm1", "erf",  "gelu_erf", "silu", "softplus"};
     for (int i = 0; i < COUNT(ops); i++)
         oe_run((oe_case){.op = ops[i], .in = {svt()}}, "%s(SV)", ops[i]);
     /* a dense range, -20 to 20 by 0.5 */
     float r[81];
     for (int i = 0; i < 81; i++)
         r[i] = -20.0f + 0.5f * (float)i;
-    const char *dops[] = {"gelu", "tanh", "sigmoid", "exp"};
+    const char *dops[] = {"gelu", "tanh", "sigmoid", "exp", "gelu_erf", "silu", "softplus", "erf", "expm1"};
     for (int i = 0; i < COUNT(dops); i++)
         oe_run((oe_case){.op = dops[i], .in = {f1(81, r)}}, "%s(range)", dops[i]);
     const float sc[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, NAN, INFINITY, -INFINITY, 2.0f, 1e-39f, FLT_MAX};
@@ -35,6 +35,10 @@ void oe_unary_cases(void) {
         for (int j = 0; j < COUNT(sc); j++)
             oe_run((oe_case){.op = sops[i], .fp = {sc[j]}, .in = {svt()}}, "%s(SV, %g)", sops[i],
                    (double)sc[j]);
+    const float ls[] = {0.01f, 0.2f, 0.0f, -0.5f, 1.0f, INFINITY};
+    for (int j = 0; j < COUNT(ls); j++)
+        oe_run((oe_case){.op = "leaky_relu", .fp = {ls[j]}, .in = {svt()}}, "leaky_relu(SV, %g)",
+               (double)ls[j]);
     const float pe[] = {0.0f,  -0.0f, 1.0f, 2.0f,  3.0f, 0.5f,     -0.5f,     -1.0f,
                         -2.0f, 1.5f,  2.5f, -1.5f, NAN,  INFINITY, -INFINITY, 1e-39f};
     for (int j = 0; j < COUNT(pe); j++)
