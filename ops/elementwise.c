@@ -50,7 +50,7 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
             op == NB_UN_RSUB_S)
             n->unread = NB_UNREAD_ALL;
         else if (op == NB_UN_EXP || op == NB_UN_SQRT || op == NB_UN_RSQRT || op == NB_UN_TANH ||
-                 op == NB_UN_SIGMOID || op == NB_UN_EXPM1)
+                 op == NB_UN_SIGMOID || op == NB_UN_EXPM1 || op == NB_UN_STD_SQRT)
             n->unread = NB_UNREAD_IN(0);
         else
             n->unread = NB_UNREAD_OUT;
@@ -76,6 +76,9 @@ nb_tensor *nb_erf(nb_tensor *a) { return unary(NB_UN_ERF, a, 0, 0); }
 nb_tensor *nb_gelu_erf(nb_tensor *a) { return unary(NB_UN_GELU_ERF, a, 0, 0); }
 nb_tensor *nb_silu(nb_tensor *a) { return unary(NB_UN_SILU, a, 0, 0); }
 nb_tensor *nb_softplus(nb_tensor *a) { return unary(NB_UN_SOFTPLUS, a, 0, 0); }
+
+/* std's square root: gradient 0 where the result is 0 (a constant slice), as torch's std. */
+nb_tensor *nb_std_sqrt(nb_tensor *a) { return unary(NB_UN_STD_SQRT, a, 0, 0); }
 
 nb_tensor *nb_leaky_relu(nb_tensor *a, float slope) {
     if (slope != slope) return nb_set_error("leaky_relu: the slope is NaN");

@@ -1,4 +1,4 @@
-/* ops/index.c - indexing and joining: cat, split, index_select, gather, tril, tril_mask, cast.
+/* ops/index.c - indexing and joining: cat, stack, split, index_select, gather, tril, tril_mask, cast.
  * Indices are i32 and bounds-checked here, before any kernel runs, with a message naming the
  * offending index and its position. The backward rules scatter gradients deterministically
  * (index_add / scatter_add kernels never race; see backends/cpu/cpu_index.c). */
@@ -76,6 +76,35 @@ nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim) {
     nb_node *node;
     if (!nb_op_finish(out, "cat", f->dtype == NB_F32 ? cat_backward : NULL, n, ts, &node)) return NULL;
     if (node) node->i[0] = d, node->unread = NB_UNREAD_ALL;
+    return out;
+}
+
+/* stack = cat of the inputs, each with a new size-1 dim at `dim` (views: nothing is copied twice). */
+nb_tensor *nb_stack(nb_tensor *const *ts, int n, int dim) {
+    if (n <= 0 || !ts) return nb_set_error("stack: needs at least one tensor (got n=%d)", n);
+    for (int i = 0; i < n; i++)
+        if (!ts[i]) {
+            if (!nb_last_error()[0]) nb_set_error("stack: tensor %d is NULL", i);
+            return NULL;
+        }
+    for (int i = 1; i < n; i++)
+        if (!nb_same_shape(ts[i], ts[0])) {
+            char x[96], y[96];
+            return nb_set_error("stack: tensor %d has shape %s but tensor 0 has %s (all must match)", i,
+                                NB_SHP(ts[i], x), NB_SHP(ts[0], y));
+        }
+    if (dim < -(ts[0]->ndim + 1) || dim > ts[0]->ndim)
+        return nb_set_error("stack: dim %d out of range for %d-d tensors", dim, ts[0]->ndim);
+    nb_tensor **u = nb_ctx_alloc(nb_out_ctx(ts[0]), sizeof *u * (size_t)n, sizeof *u);
+    if (!u) return NULL;
+    for (int i = 0; i < n; i++)
+        if (!(u[i] = nb_unsqueeze(ts[i], dim))) return NULL;
+    nb_tensor *out = nb_cat(u, n, dim);
+    if (!out && strncmp(nb_last_error(), "cat:", 4) == 0) {
+        char m[512];
+        snprintf(m, sizeof m, "%s", nb_last_error() + 4);
+        nb_set_error("stack:%s", m);
+    }
     return out;
 }
 

@@ -1,7 +1,8 @@
-/* ops/reduce.c - reductions over any set of axes: sum, mean, max, min, var,
- * argmax. sum/max/min are primitives with a kernel; mean and var are
- * compositions, so autograd differentiates them for free. */
+/* ops/reduce.c - reductions over any set of axes: sum, mean, max, min, var, std, logsumexp,
+ * argmax, argmin. sum/max/min and argmax are primitives with a kernel; mean, var, std and
+ * logsumexp are compositions, so autograd differentiates them for free. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -147,4 +148,50 @@ nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim) {
     const nb_backend *be = nb_be(a);
     if (!out || !be || be->argmax(out, a, d)) return NULL;
     return keepdim ? out : nb_squeeze(out, d);
+}
+
+nb_tensor *nb_std(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim) {
+    NB_NULL_GUARD(a);
+    nb_tensor *v = nb_var(a, naxes, axes, correction, keepdim);
+    if (!v && strncmp(nb_last_error(), "var:", 4) == 0) {
+        char m[256];
+        snprintf(m, sizeof m, "%s", nb_last_error() + 4);
+        nb_set_error("std:%s", m);
+    }
+    return v ? nb_std_sqrt(v) : NULL;
+}
+
+/* log(sum(exp(a))) = m + log(sum(exp(a - m))) with m the (constant) max of each slice, replaced
+ * by 0 where it is infinite or NaN so that an all -inf slice gives -inf, a +inf one +inf, and NaN
+ * propagates; the gradient, through the composition, is the softmax of each slice (exactly: it
+ * is exp(a - m) / sum, never exp(a - result), whose result rounds m + log(k) to m for huge m).
+ * Over an empty axis: -inf. */
+nb_tensor *nb_logsumexp(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD(a);
+    if (nb_check_dtype("logsumexp", a, NB_F32, "input")) return NULL;
+    bool mask[NB_MAX_DIMS];
+    if (axes_mask("logsumexp", a, naxes, axes, mask)) return NULL;
+    for (int i = 0; i < a->ndim; i++)
+        if (mask[i] && a->shape[i] == 0) /* a sum of nothing: log(0) = -inf, as torch */
+            return nb_log(nb_sum(nb_exp(a), naxes, axes, keepdim));
+    nb_tensor *m = nb_detach(nb_max(a, naxes, axes, true));
+    nb_tensor *z = nb_sub(m, m); /* 0, or NaN where m is not finite */
+    m = nb_masked_fill(m, nb_ne(z, z), 0.0f);
+    nb_tensor *r = nb_add(nb_log(nb_sum(nb_exp(nb_sub(a, m)), naxes, axes, true)), m);
+    if (!r || keepdim) return r;
+    int64_t s[NB_MAX_DIMS];
+    int nd = reduced_shape(a, mask, false, s);
+    return nb_reshape(r, nd, s);
+}
+
+nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim) {
+    NB_NULL_GUARD(a);
+    if (nb_check_dtype("argmin", a, NB_F32, "input")) return NULL;
+    int d = nb_norm_dim("argmin", axis, a->ndim);
+    if (d < 0) return NULL;
+    if (a->ndim == 0 || a->shape[d] == 0) return nb_set_error("argmin: empty or 0-d input");
+    bool was = nb_set_grad_enabled(false);           /* an index has no gradient: record nothing */
+    nb_tensor *r = nb_argmax(nb_neg(a), d, keepdim); /* NaN stays NaN: its first index wins, as torch */
+    nb_set_grad_enabled(was);
+    return r;
 }

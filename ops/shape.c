@@ -230,12 +230,13 @@ nb_tensor *nb_narrow(nb_tensor *a, int dim, int64_t start, int64_t length) {
     NB_NULL_GUARD(a);
     int d = nb_norm_dim("narrow", dim, a->ndim);
     if (d < 0) return NULL;
-    if (start < 0 || length < 0 || start > a->shape[d] || length > a->shape[d] - start) {
+    const int64_t s0 = start < 0 && start >= -a->shape[d] ? start + a->shape[d] : start; /* from the end */
+    if (s0 < 0 || length < 0 || s0 > a->shape[d] || length > a->shape[d] - s0) {
         char x[96];
         return nb_set_error("narrow: start %lld, length %lld out of bounds for dim %d of %s",
                             (long long)start, (long long)length, dim, NB_SHP(a, x));
     }
-    return nb_slice(a, d, start, start + length, 1);
+    return nb_slice(a, d, s0, s0 + length, 1);
 }
 
 nb_tensor *nb_squeeze(nb_tensor *a, int dim) {

@@ -124,8 +124,19 @@ static nb_tensor *f_reduce(nb_tensor **in, void *u) {
     case 1: return nb_max(x, r->naxes, r->axes, r->keep);
     case 2: return nb_min(x, r->naxes, r->axes, r->keep);
     case 3: return nb_mean(x, r->naxes, r->axes, r->keep);
+    case 5: return nb_logsumexp(x, r->naxes, r->axes, r->keep);
+    case 6: return nb_std(x, r->naxes, r->axes, 0, r->keep);
     default: return nb_var(x, r->naxes, r->axes, 1, r->keep);
     }
+}
+
+static nb_tensor *f_argmin(nb_tensor **in, void *u) {
+    return nb_cast(nb_argmin(in[0], *(int *)u, true), NB_F32);
+}
+
+static nb_tensor *f_stack(nb_tensor **in, void *u) {
+    nb_tensor *ts[3] = {in[0], nb_transpose(in[1], 0, 1), in[0]};
+    return nb_stack(ts, 3, *(int *)u);
 }
 
 static nb_tensor *f_argmax(nb_tensor **in, void *u) {
@@ -135,11 +146,17 @@ static nb_tensor *f_argmax(nb_tensor **in, void *u) {
 START_TEST(test_reduce) {
     nb_ctx *c = nb_ctx_new(0);
     nb_tensor *x = rnd(c, NB_SHAPE(6, 37, 129), -3, 3, 7);
-    red_case cases[] = {{0, 1, {2}, false, false},    {0, 1, {0}, true, false},  {0, 2, {0, 2}, false, true},
-                        {0, 0, {0}, false, false},    {1, 1, {2}, false, false}, {1, 1, {1}, true, true},
-                        {2, 2, {0, 1}, false, false}, {3, 1, {1}, false, true},  {4, 1, {2}, true, false}};
+    red_case cases[] = {{0, 1, {2}, false, false},    {0, 1, {0}, true, false},   {0, 2, {0, 2}, false, true},
+                        {0, 0, {0}, false, false},    {1, 1, {2}, false, false},  {1, 1, {1}, true, true},
+                        {2, 2, {0, 1}, false, false}, {3, 1, {1}, false, true},   {4, 1, {2}, true, false},
+                        {5, 1, {2}, false, false},    {5, 2, {0, 1}, true, true}, {6, 1, {1}, false, false}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         compare("reduce", f_reduce, &x, 1, &cases[k], 1e-4, cases[k].kind == 4 ? 0 : 1);
+    for (int ax = 0; ax < 3; ax++)
+        compare("argmin", f_argmin, &x, 1, &ax, 0, 0);
+    nb_tensor *sq[2] = {rnd(c, NB_SHAPE(5, 7), -1, 1, 9), rnd(c, NB_SHAPE(7, 5), -1, 1, 10)};
+    for (int d = -3; d < 3; d += 2)
+        compare("stack", f_stack, sq, 2, &d, 0, 3);
     nb_tensor *big = rnd(c, NB_SHAPE(3, 200000), -1, 1, 8); /* split into parts */
     red_case all = {0, 0, {0}, false, false}, inner = {0, 1, {1}, false, false};
     compare("sum all (large)", f_reduce, &big, 1, &all, 1e-4, 0);

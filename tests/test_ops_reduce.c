@@ -1,6 +1,7 @@
 /* Reductions over any set of axes: forward against plain loops, backward
  * through gradcheck, argmax, errors. */
 #include <math.h>
+#include <string.h>
 
 #include "nabla.h"
 #include "tests/nb_check.h"
@@ -18,12 +19,13 @@ static void teardown(void) {
     nb_ctx_free(ctx);
 }
 
-enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_VAR };
+enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_VAR, R_STD, R_LSE };
 
 /* reference over x [2,3,4] (row-major copy) reducing axes in mask */
 static double ref_reduce(const float *x, int op, const bool *mask, const int *keep_idx) {
     double acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : 0, n = 0, mean = 0;
-    for (int pass = 0; pass < (op == R_VAR ? 2 : 1); pass++) {
+    const bool var = op == R_VAR || op == R_STD;
+    for (int pass = 0; pass < (var ? 2 : 1); pass++) {
         acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : 0;
         n = 0;
         for (int i = 0; i < 2; i++)
@@ -38,13 +40,18 @@ static double ref_reduce(const float *x, int op, const bool *mask, const int *ke
                     n++;
                     if (op == R_MAX) acc = fmax(acc, v);
                     else if (op == R_MIN) acc = fmin(acc, v);
-                    else if (op == R_VAR && pass == 1) acc += (v - mean) * (v - mean);
+                    else if (var && pass == 1)
+                        acc += (v - mean) * (v - mean);
+                    else if (op == R_LSE)
+                        acc += exp(v);
                     else acc += v;
                 }
-        if (op == R_VAR && pass == 0) mean = acc / n;
+        if (var && pass == 0) mean = acc / n;
     }
     if (op == R_MEAN) return acc / n;
     if (op == R_VAR) return acc / (n - 1);
+    if (op == R_STD) return sqrt(acc / (n - 1));
+    if (op == R_LSE) return log(acc);
     return acc;
 }
 
@@ -54,7 +61,9 @@ static nb_tensor *apply(int op, nb_tensor *x, int na, const int *axes, bool keep
     case R_MEAN: return nb_mean(x, na, axes, keep);
     case R_MAX: return nb_max(x, na, axes, keep);
     case R_MIN: return nb_min(x, na, axes, keep);
-    default: return nb_var(x, na, axes, 1, keep);
+    case R_VAR: return nb_var(x, na, axes, 1, keep);
+    case R_STD: return nb_std(x, na, axes, 1, keep);
+    default: return nb_logsumexp(x, na, axes, keep);
     }
 }
 
@@ -143,6 +152,66 @@ START_TEST(argmax) {
 }
 END_TEST
 
+/* logsumexp where the naive form fails (large values, -inf and +inf slices, NaN), argmin (ties,
+ * NaN as torch), stack (values, gradient, errors). */
+START_TEST(logsumexp_argmin_stack) {
+    float d[12] = {1000,   1000,     999, -1e30f, /**/ -INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                   /**/ 1, INFINITY, 2,   3};
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3, 4), d), true);
+    nb_tensor *l = nb_logsumexp(x, 1, (int[]){1}, false);
+    ck_assert(l && l->ndim == 1);
+    ck_assert_float_eq_tol(nb_data_f32(l)[0], 1000.0f + (float)log(2 + exp(-1.0)), 1e-3f);
+    ck_assert(isinf(nb_data_f32(l)[1]) && nb_data_f32(l)[1] < 0);
+    ck_assert(isinf(nb_data_f32(l)[2]) && nb_data_f32(l)[2] > 0);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_narrow(l, 0, 0, 1))), 0); /* the softmax of row 0 */
+    const double e1 = exp(-1.0), z = 2 + e1;
+    ck_assert_float_eq_tol(nb_data_f32(x->grad)[0], (float)(1 / z), 1e-6f);
+    ck_assert_float_eq_tol(nb_data_f32(x->grad)[2], (float)(e1 / z), 1e-6f);
+    ck_assert_float_eq(nb_data_f32(x->grad)[3], 0.0f);
+    nb_tensor *k = nb_logsumexp(nb_detach(x), 1, (int[]){-1}, true);
+    ck_assert(k->ndim == 2 && k->shape[1] == 1);
+    float dn[4] = {NAN, 0, 1, 2};
+    ck_assert(isnan(nb_item(nb_logsumexp(nb_from_data(ctx, NB_F32, NB_SHAPE(4), dn), 0, NULL, false))));
+    nb_tensor *le = nb_logsumexp(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 0)), 1, (int[]){1}, false);
+    ck_assert(le && le->shape[0] == 2 && isinf(nb_data_f32(le)[1]) && nb_data_f32(le)[1] < 0); /* log 0 */
+    /* std of a constant slice: 0, with gradient 0 (not 0 * inf = NaN), as torch */
+    nb_tensor *cs =
+        nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){2, 2, 1, 3}), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_std(cs, 1, (int[]){1}, 1, false))), 0);
+    ck_assert(nb_data_f32(cs->grad)[0] == 0.0f && nb_data_f32(cs->grad)[1] == 0.0f);
+    ck_assert_float_eq_tol(nb_data_f32(cs->grad)[3], (float)(1 / sqrt(2.0)), 1e-6f);
+
+    float m[8] = {3, 1, 1, 2, /**/ 5, NAN, -7, NAN};
+    nb_tensor *am = nb_argmin(nb_from_data(ctx, NB_F32, NB_SHAPE(2, 4), m), 1, false);
+    ck_assert(am && am->dtype == NB_I32 && am->ndim == 1);
+    ck_assert_int_eq((int)nb_get(am, (int64_t[]){0}), 1); /* the first of the tied minima */
+    ck_assert_int_eq((int)nb_get(am, (int64_t[]){1}), 1); /* the first NaN */
+    ck_assert_ptr_null(nb_argmin(nb_scalar(ctx, 1.0f), 0, false));
+
+    nb_tensor *a = nb_requires_grad_(nb_arange(ctx, NB_F32, 0, 6, 1), true);
+    nb_tensor *b = nb_requires_grad_(nb_arange(ctx, NB_F32, 10, 16, 1), true);
+    nb_tensor *ar = nb_reshape(a, NB_SHAPE(2, 3)), *br = nb_reshape(b, NB_SHAPE(2, 3));
+    nb_tensor *s0 = nb_stack((nb_tensor *[]){ar, br}, 2, 0), *s2 = nb_stack((nb_tensor *[]){ar, br}, 2, -1);
+    ck_assert(s0 && s0->ndim == 3 && s0->shape[0] == 2 && s0->shape[1] == 2 && s0->shape[2] == 3);
+    ck_assert(s2 && s2->shape[0] == 2 && s2->shape[1] == 3 && s2->shape[2] == 2);
+    ck_assert_double_eq(nb_get(s0, (int64_t[]){1, 1, 2}), 15.0);
+    ck_assert_double_eq(nb_get(s2, (int64_t[]){1, 2, 0}), 5.0);
+    ck_assert_double_eq(nb_get(s2, (int64_t[]){0, 1, 1}), 11.0);
+    nb_tensor *w = nb_arange(ctx, NB_F32, 0, 12, 1);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(nb_flatten(s2), w))), 0);
+    ck_assert_float_eq(nb_data_f32(a->grad)[5], 10.0f); /* s2[1,2,0] is element 10 */
+    ck_assert_float_eq(nb_data_f32(b->grad)[1], 3.0f);  /* s2[0,1,1] is element 3 */
+    ck_assert_ptr_null(nb_stack((nb_tensor *[]){ar, a}, 2, 0));
+    ck_assert_str_eq(nb_last_error(),
+                     "stack: tensor 1 has shape [6] but tensor 0 has [2,3] (all must match)");
+    ck_assert_ptr_null(nb_stack((nb_tensor *[]){ar, br}, 2, 3));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "stack: dim 3 out of range"));
+    ck_assert_ptr_null(nb_stack((nb_tensor *[]){ar, nb_cast(br, NB_I32)}, 2, 0));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "stack: tensor 1 is i32"));
+    ck_assert_ptr_null(nb_stack(NULL, 0, 0));
+}
+END_TEST
+
 START_TEST(large_sum_is_deterministic_and_accurate) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(1536, 384), 0, 1, &rng);
     int ax0[1] = {0};
@@ -186,10 +255,11 @@ Suite *make_suite(void) {
     TCase *tc = tcase_create("reduce");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, forward_all_axis_sets, R_SUM, R_VAR + 1);
-    tcase_add_loop_test(tc, backward, R_SUM, R_VAR + 1);
+    tcase_add_loop_test(tc, forward_all_axis_sets, R_SUM, R_LSE + 1);
+    tcase_add_loop_test(tc, backward, R_SUM, R_LSE + 1);
     tcase_add_test(tc, max_ties_share_gradient);
     tcase_add_test(tc, argmax);
+    tcase_add_test(tc, logsumexp_argmin_stack);
     tcase_add_test(tc, large_sum_is_deterministic_and_accurate);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);

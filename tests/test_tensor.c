@@ -87,6 +87,10 @@ START_TEST(views_share_storage) {
     ck_assert(nb_same_shape(q, a));
     nb_tensor *n = nb_narrow(a, 1, 1, 2);
     ck_assert_double_eq(nb_get(n, (int64_t[]){0, 0, 0}), 4.0);
+    nb_tensor *nn = nb_narrow(a, 1, -2, 2); /* a negative start counts from the end, as torch */
+    ck_assert(nn && nn->shape[1] == 2);
+    ck_assert_double_eq(nb_get(nn, (int64_t[]){0, 0, 0}), 4.0);
+    ck_assert_ptr_null(nb_narrow(a, 1, -4, 1));
     /* a view of a transposed tensor that re-splits a contiguous run needs no copy */
     nb_tensor *t = nb_transpose(nb_reshape(a, NB_SHAPE(2, 12)), 0, 1); /* [12,2] */
     nb_tensor *tv = nb_view(t, NB_SHAPE(3, 4, 2));

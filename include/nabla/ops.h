@@ -90,8 +90,18 @@ nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* Variance with `correction` (0: population, 1: sample/Bessel). */
 nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
-/* Index (i32) of the largest element along `axis`; first one on ties. */
+/* Standard deviation: sqrt of nb_var (same arguments and errors); its gradient is 0 over a
+ * slice whose deviation is 0, as torch. */
+nb_tensor *nb_std(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
+/* log(sum(exp(a))) over the axes, computed stably (an all -inf slice, or an empty axis, gives
+ * -inf); its gradient is the softmax of each slice. */
+nb_tensor *nb_logsumexp(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* Index (i32) of the largest element along `axis`; first one on ties (a NaN counts as the
+ * largest). NULL for an empty axis or a 0-d tensor. */
 nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim);
+/* Index (i32) of the smallest element along `axis`; first one on ties (a NaN counts as the
+ * smallest, as torch). NULL as nb_argmax. */
+nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim);
 /* Sum of every element, as a 0-d tensor. */
 nb_tensor *nb_sum_all(nb_tensor *a);
 /* Mean of every element, as a 0-d tensor. */
@@ -119,7 +129,8 @@ nb_tensor *nb_expand(nb_tensor *a, int ndim, const int64_t *shape);
 /* Elements start, start+step, ... below end along `dim` (negative start/end
  * count from the end; clamped as in Python). step >= 1. */
 nb_tensor *nb_slice(nb_tensor *a, int dim, int64_t start, int64_t end, int64_t step);
-/* `length` elements from `start` along `dim`. */
+/* `length` elements from `start` along `dim` (a negative start counts from the end); a view.
+ * NULL when they do not fit. */
 nb_tensor *nb_narrow(nb_tensor *a, int dim, int64_t start, int64_t length);
 /* Removes dimension `dim` of size 1. */
 nb_tensor *nb_squeeze(nb_tensor *a, int dim);
@@ -131,6 +142,9 @@ nb_tensor *nb_flatten(nb_tensor *a);
 nb_tensor *nb_contiguous(nb_tensor *a);
 /* Concatenates n tensors along `dim` (other dims must match). */
 nb_tensor *nb_cat(nb_tensor *const *ts, int n, int dim);
+/* Joins n tensors of one shape along a new dimension `dim` (-ndim-1 .. ndim): [n, ...] for dim 0.
+ * NULL with an error naming the first tensor whose shape, dtype or device differs. */
+nb_tensor *nb_stack(nb_tensor *const *ts, int n, int dim);
 /* Splits along `dim` into n views of the given sizes (summing to the size), sharing a's data
  * and owned by the current context (else a's); fills out[0..n-1]. 0, or -1 on error. */
 int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out);

@@ -103,7 +103,10 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("max")) return nb_max(in[0], ip[2], ip + 3, ip[0]);
     if (IS("min")) return nb_min(in[0], ip[2], ip + 3, ip[0]);
     if (IS("var")) return nb_var(in[0], ip[2], ip + 3, ip[1], ip[0]);
+    if (IS("std")) return nb_std(in[0], ip[2], ip + 3, ip[1], ip[0]);
+    if (IS("logsumexp")) return nb_logsumexp(in[0], ip[2], ip + 3, ip[0]);
     if (IS("argmax")) return nb_argmax(in[0], ip[0], ip[1]);
+    if (IS("argmin")) return nb_argmin(in[0], ip[0], ip[1]);
     if (IS("sum_all")) return nb_sum_all(in[0]);
     if (IS("mean_all")) return nb_mean_all(in[0]);
     if (IS("linear")) return nb_linear(in[0], in[1], in[2]);
@@ -302,6 +305,7 @@ int main(int argc, char **argv) {
     oe_nn_cases();
     oe_index_cases();
     oe_offset_cases();
+    oe_newer_cases();
     json_t *o = json_pack("{s:i, s:s?}", "count", NCASE, "filter", ONLY);
     char path[4096];
     snprintf(path, sizeof path, "%s/cases.json", OUTDIR);

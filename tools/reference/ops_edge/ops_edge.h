@@ -40,5 +40,6 @@ void oe_reduce_cases(void);
 void oe_nn_cases(void);
 void oe_index_cases(void);
 void oe_offset_cases(void);
+void oe_newer_cases(void);
 
 #endif
