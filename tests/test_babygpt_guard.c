@@ -239,6 +239,12 @@ START_TEST(bad_input_and_output_are_errors) {
         {"LC_ALL=C sed 's/\\(batch..\\):2,/\\1:0,/' io/ckpt.safetensors > bad.safetensors && "
          "%s train --resume bad.safetensors --out badrun --quiet 2>&1",
          "implausible sizes", 1},
+        /* a config whose sizes its weights do not have (a few bytes can ask for a model of any size):
+         * refused before that model is built, for generation and for --resume */
+        {"LC_ALL=C sed 's/\\(n_embd..\\):128,/\\1:960,/' io/ckpt.safetensors > wide.safetensors && "
+         "%s sample --checkpoint wide.safetensors --vocab io/tokenizer 2>&1",
+         "does not match its weights: tensor 'wte.weight'", 1},
+        {"%s train --resume wide.safetensors --out widerun --quiet 2>&1", "does not match its weights", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char line[1024];

@@ -228,6 +228,40 @@ int bg_check_params_finite(const nb_module *m, const char *path, char *err, size
     return rc;
 }
 
+/* Whether f holds tensor `name` as f32 [rows, cols]. */
+static bool has_matrix(const nb_safetensors *f, const char *name, int64_t rows, int64_t cols) {
+    nb_dtype dt;
+    int nd;
+    int64_t sh[NB_MAX_DIMS];
+    int i = nb_safetensors_find(f, name);
+    return i >= 0 && nb_safetensors_info(f, i, &dt, &nd, sh) == 0 && dt == NB_F32 && nd == 2 &&
+           sh[0] == rows && sh[1] == cols;
+}
+
+int bg_check_config_fits(const nb_safetensors *f, const bg_config *c, const char *path, char *err,
+                         size_t errlen) {
+    int64_t C = c->n_embd;
+    char name[64];
+    const char *bad = !has_matrix(f, "wte.weight", c->vocab_size, C)   ? "wte.weight"
+                      : !has_matrix(f, "wpe.weight", c->block_size, C) ? "wpe.weight"
+                                                                       : NULL;
+    for (int l = 0; !bad && l < c->n_layer; l++) {
+        snprintf(name, sizeof name, "blocks.%d.attn.qkv.weight", l);
+        if (!has_matrix(f, name, 3 * C, C))
+            bad = name;
+        else {
+            snprintf(name, sizeof name, "blocks.%d.mlp.fc.weight", l);
+            if (!has_matrix(f, name, 4 * C, C)) bad = name;
+        }
+    }
+    if (!bad) return 0;
+    snprintf(err, errlen,
+             "%s: its model config (%d layers, n_embd %d, context %d, vocabulary %d) does not match its "
+             "weights: tensor '%s' is missing or not f32 of that shape",
+             path, c->n_layer, c->n_embd, c->block_size, c->vocab_size, bad);
+    return -1;
+}
+
 int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     struct stat st;
@@ -264,6 +298,10 @@ int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_
         char why[512];
         snprintf(why, sizeof why, "%s", err);
         snprintf(err, errlen, "%s: %s", r->path, why);
+        nb_safetensors_close(f);
+        return -1;
+    }
+    if (bg_check_config_fits(f, &cfg, r->path, err, errlen)) {
         nb_safetensors_close(f);
         return -1;
     }

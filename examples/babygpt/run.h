@@ -44,6 +44,13 @@ typedef struct {
 int bg_run_load(const char *path, const char *vocab, bg_run *r, char *err, size_t errlen);
 void bg_run_free(bg_run *r);
 
+/* 0 when the checkpoint f (named path) holds, as f32 of the shapes the config c implies, the
+ * weights that grow with c's sizes: wte.weight, wpe.weight and each block's attn.qkv.weight and
+ * mlp.fc.weight. Else -1 with a message in err. Checked before the model is built, so that a config
+ * whose sizes do not match its file (corrupt or hostile: a few KB can ask for a model of any size)
+ * is refused at once instead of allocating and initialising that model first. */
+int bg_check_config_fits(const nb_safetensors *f, const bg_config *c, const char *path, char *err,
+                         size_t errlen);
 /* 0 when every parameter of m is finite; else -1 with err naming the file (path), the first
  * parameter that is not and where (a diverged run's weights would only produce garbage). */
 int bg_check_params_finite(const nb_module *m, const char *path, char *err, size_t errlen);

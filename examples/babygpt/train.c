@@ -279,6 +279,10 @@ int bg_train(const bg_train_opts *o) {
             fprintf(stderr, "babygpt: --resume: %s: %s\n", resume_file, cj ? err : "no model config in metadata");
             goto done;
         }
+        if (bg_check_config_fits(rf, &cfg, resume_file, err, sizeof err)) {
+            fprintf(stderr, "babygpt: --resume: %s\n", err);
+            goto done;
+        }
         const char *d = nb_safetensors_meta(rf, "data");
         if (!data && d && strcmp(d, "(built-in corpus)") != 0) data = d;
         else if (data && d && !same_data(data, d))
