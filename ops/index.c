@@ -100,11 +100,7 @@ nb_tensor *nb_stack(nb_tensor *const *ts, int n, int dim) {
     for (int i = 0; i < n; i++)
         if (!(u[i] = nb_unsqueeze(ts[i], dim))) return NULL;
     nb_tensor *out = nb_cat(u, n, dim);
-    if (!out && strncmp(nb_last_error(), "cat:", 4) == 0) {
-        char m[512];
-        snprintf(m, sizeof m, "%s", nb_last_error() + 4);
-        nb_set_error("stack:%s", m);
-    }
+    if (!out) nb_rename_error("cat", "stack");
     return out;
 }
 

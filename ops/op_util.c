@@ -1,4 +1,5 @@
 /* ops/op_util.c - checks and helpers shared by the ops. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -51,6 +52,15 @@ const nb_backend *nb_be(const nb_tensor *t) { return nb_backend_get(t->device); 
 
 nb_tensor *nb_new_like_shape(const nb_tensor *a, nb_dtype dt, int ndim, const int64_t *shape) {
     return nb_tensor_new(nb_out_ctx(a), dt, a->device, ndim, shape);
+}
+
+void nb_rename_error(const char *from, const char *to) {
+    const char *e = nb_last_error();
+    size_t n = strlen(from);
+    if (strncmp(e, from, n) != 0 || e[n] != ':') return;
+    char m[512];
+    snprintf(m, sizeof m, "%s", e + n);
+    nb_set_error("%s%s", to, m);
 }
 
 void *nb_unsupported(const char *op, const nb_backend *be) {

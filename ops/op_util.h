@@ -24,6 +24,8 @@ nb_tensor *nb_new_like_shape(const nb_tensor *a, nb_dtype dt, int ndim, const in
 bool nb_mat_usable(const nb_tensor *t);
 /* Reports that the backend lacks an op. */
 void *nb_unsupported(const char *op, const nb_backend *be);
+/* Rewrites a last error "from: ..." as "to: ..." (an op composed of another reports as itself). */
+void nb_rename_error(const char *from, const char *to);
 /* sqrt whose gradient is 0 where the result is 0 (nb_std's; ops/elementwise.c). */
 nb_tensor *nb_std_sqrt(nb_tensor *a);
 /* Shape string helper for messages: up to 4 per call site. */

@@ -2,7 +2,6 @@
  * argmax, argmin. sum/max/min and argmax are primitives with a kernel; mean, var, std and
  * logsumexp are compositions, so autograd differentiates them for free. */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -153,11 +152,7 @@ nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim) {
 nb_tensor *nb_std(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim) {
     NB_NULL_GUARD(a);
     nb_tensor *v = nb_var(a, naxes, axes, correction, keepdim);
-    if (!v && strncmp(nb_last_error(), "var:", 4) == 0) {
-        char m[256];
-        snprintf(m, sizeof m, "%s", nb_last_error() + 4);
-        nb_set_error("std:%s", m);
-    }
+    if (!v) nb_rename_error("var", "std");
     return v ? nb_std_sqrt(v) : NULL;
 }
 

@@ -233,6 +233,8 @@ START_TEST(errors) {
     ck_assert_ptr_null(nb_mean(x, 2, (int[]){0, -2}, false));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "repeated"));
     ck_assert_ptr_null(nb_var(x, 1, (int[]){0}, 2, false));
+    ck_assert_ptr_null(nb_std(x, 1, (int[]){0}, 2, false)); /* composed of var, reported as std */
+    ck_assert_str_eq(nb_last_error(), "std: 2 elements with correction 2");
     ck_assert_ptr_null(nb_argmax(x, 3, false));
     ck_assert_ptr_null(nb_max(nb_zeros(ctx, NB_F32, NB_SHAPE(0)), 0, NULL, false));
     ck_assert_str_eq(nb_last_error(), "max: cannot reduce over axis 0 of [0]: it is empty");
