@@ -182,11 +182,9 @@ nb_tensor *nb_logsumexp(nb_tensor *a, int naxes, const int *axes, bool keepdim) 
 nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim) {
     NB_NULL_GUARD(a);
     if (nb_check_dtype("argmin", a, NB_F32, "input")) return NULL;
-    int d = nb_norm_dim("argmin", axis, a->ndim);
-    if (d < 0) return NULL;
-    if (a->ndim == 0 || a->shape[d] == 0) return nb_set_error("argmin: empty or 0-d input");
-    bool was = nb_set_grad_enabled(false);           /* an index has no gradient: record nothing */
-    nb_tensor *r = nb_argmax(nb_neg(a), d, keepdim); /* NaN stays NaN: its first index wins, as torch */
+    bool was = nb_set_grad_enabled(false);              /* an index has no gradient: record nothing */
+    nb_tensor *r = nb_argmax(nb_neg(a), axis, keepdim); /* NaN stays NaN: its first index wins, as torch */
     nb_set_grad_enabled(was);
+    if (!r) nb_rename_error("argmax", "argmin");
     return r;
 }

@@ -340,6 +340,7 @@ static void *arena_alloc(nb_ctx *c, int dev, size_t nbytes, size_t align, nb_chu
             ch->used = off + nbytes;
             a->cur = ch;
             if (chunk_out) *chunk_out = ch;
+            NB_UNPOISON(dev, ch->base + off, nbytes); /* poisoned by the last reset */
             return ch->base + off;
         }
         retire_tail(c, dev, ch);
@@ -368,7 +369,6 @@ void *nb_ctx_alloc(nb_ctx *c, size_t nbytes, size_t align) {
     if (!c) return nb_set_error("ctx: no context (pass one, or call nb_ctx_use)");
     void *p = arena_alloc(c, NB_META, nbytes, align, NULL);
     if (!p) return NULL;
-    NB_UNPOISON(NB_META, p, nbytes ? nbytes : 1);
     count_used(c, nbytes ? nbytes : 1);
     memset(p, 0, nbytes);
     return p;
@@ -481,7 +481,6 @@ static bool free_insert(nb_ctx *c, nb_arena *a, nb_chunk *ch, char *data, size_t
     } else {
         f = arena_alloc(c, NB_META, sizeof *f, 8, NULL);
         if (!f) return false;
-        NB_UNPOISON(NB_META, f, sizeof *f);
         count_used(c, sizeof *f);
     }
     *f = tmp;

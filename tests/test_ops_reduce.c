@@ -187,6 +187,7 @@ START_TEST(logsumexp_argmin_stack) {
     ck_assert_int_eq((int)nb_get(am, (int64_t[]){0}), 1); /* the first of the tied minima */
     ck_assert_int_eq((int)nb_get(am, (int64_t[]){1}), 1); /* the first NaN */
     ck_assert_ptr_null(nb_argmin(nb_scalar(ctx, 1.0f), 0, false));
+    ck_assert_str_eq(nb_last_error(), "argmin: empty or 0-d input"); /* argmax's check, under its name */
 
     nb_tensor *a = nb_requires_grad_(nb_arange(ctx, NB_F32, 0, 6, 1), true);
     nb_tensor *b = nb_requires_grad_(nb_arange(ctx, NB_F32, 10, 16, 1), true);
