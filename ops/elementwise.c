@@ -47,7 +47,8 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
         n->f[1] = p1;
         /* the values each derivative reads (ops/elementwise.def): none, y only, or x only */
         if (op == NB_UN_NEG || op == NB_UN_ADD_S || op == NB_UN_MUL_S || op == NB_UN_DIV_S ||
-            op == NB_UN_RSUB_S)
+            op == NB_UN_RSUB_S || op == NB_UN_SIGN || op == NB_UN_FLOOR || op == NB_UN_CEIL ||
+            op == NB_UN_ROUND || op == NB_UN_TRUNC)
             n->unread = NB_UNREAD_ALL;
         else if (op == NB_UN_EXP || op == NB_UN_SQRT || op == NB_UN_RSQRT || op == NB_UN_TANH ||
                  op == NB_UN_SIGMOID || op == NB_UN_EXPM1 || op == NB_UN_STD_SQRT)
@@ -76,6 +77,11 @@ nb_tensor *nb_erf(nb_tensor *a) { return unary(NB_UN_ERF, a, 0, 0); }
 nb_tensor *nb_gelu_erf(nb_tensor *a) { return unary(NB_UN_GELU_ERF, a, 0, 0); }
 nb_tensor *nb_silu(nb_tensor *a) { return unary(NB_UN_SILU, a, 0, 0); }
 nb_tensor *nb_softplus(nb_tensor *a) { return unary(NB_UN_SOFTPLUS, a, 0, 0); }
+nb_tensor *nb_sign(nb_tensor *a) { return unary(NB_UN_SIGN, a, 0, 0); }
+nb_tensor *nb_floor(nb_tensor *a) { return unary(NB_UN_FLOOR, a, 0, 0); }
+nb_tensor *nb_ceil(nb_tensor *a) { return unary(NB_UN_CEIL, a, 0, 0); }
+nb_tensor *nb_round(nb_tensor *a) { return unary(NB_UN_ROUND, a, 0, 0); }
+nb_tensor *nb_trunc(nb_tensor *a) { return unary(NB_UN_TRUNC, a, 0, 0); }
 
 /* std's square root: gradient 0 where the result is 0 (a constant slice), as torch's std. */
 nb_tensor *nb_std_sqrt(nb_tensor *a) { return unary(NB_UN_STD_SQRT, a, 0, 0); }

@@ -32,12 +32,13 @@ static nb_tensor *leaky01(nb_tensor *a) { return nb_leaky_relu(a, 0.1f); }
 
 START_TEST(test_unary) {
     nb_ctx *c = nb_ctx_new(0);
-    un_fn fns[] = {nb_neg,  nb_exp,  nb_log,      nb_sqrt,     nb_rsqrt, nb_tanh,  nb_sigmoid,
-                   nb_relu, nb_gelu, nb_abs,      nb_sin,      nb_cos,   nb_log1p, nb_expm1,
-                   nb_erf,  nb_silu, nb_softplus, nb_gelu_erf, leaky01};
-    const char *names[] = {"neg",  "exp",  "log",      "sqrt",     "rsqrt",     "tanh",  "sigmoid",
-                           "relu", "gelu", "abs",      "sin",      "cos",       "log1p", "expm1",
-                           "erf",  "silu", "softplus", "gelu_erf", "leaky_relu"};
+    un_fn fns[] = {nb_neg,      nb_exp,      nb_log,  nb_sqrt, nb_rsqrt, nb_tanh,  nb_sigmoid, nb_relu,
+                   nb_gelu,     nb_abs,      nb_sin,  nb_cos,  nb_log1p, nb_expm1, nb_erf,     nb_silu,
+                   nb_softplus, nb_gelu_erf, leaky01, nb_sign, nb_floor, nb_ceil,  nb_round,   nb_trunc};
+    const char *names[] = {"neg",        "exp",   "log",   "sqrt", "rsqrt",    "tanh",
+                           "sigmoid",    "relu",  "gelu",  "abs",  "sin",      "cos",
+                           "log1p",      "expm1", "erf",   "silu", "softplus", "gelu_erf",
+                           "leaky_relu", "sign",  "floor", "ceil", "round",    "trunc"};
     for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
         bool pos = k == 2 || k == 3 || k == 4 || k == 12;
         nb_tensor *x = rnd(c, NB_SHAPE(3, 5, 7), pos ? 0.5f : -2.0f, 2.0f, 10 + k);

@@ -24,6 +24,7 @@ typedef struct {
     un_fn f;
     double (*ref)(double);
     float lo, hi; /* input domain */
+    bool step;    /* piecewise constant: the gradient check keeps off the jumps */
 } un_case;
 
 static double r_neg(double x) { return -x; }
@@ -36,27 +37,33 @@ static double r_silu(double x) { return x / (1 + exp(-x)); }
 static double r_softplus(double x) { return log1p(exp(x)); }
 static double r_leaky(double x) { return x > 0 ? x : 0.1 * x; }
 static nb_tensor *leaky01(nb_tensor *a) { return nb_leaky_relu(a, 0.1f); }
+static double r_sign(double x) { return (x > 0) - (x < 0); }
 
 static const un_case un_cases[] = {
-    {"neg", nb_neg, r_neg, -2, 2},
-    {"exp", nb_exp, exp, -2, 2},
-    {"log", nb_log, log, 0.2f, 3},
-    {"sqrt", nb_sqrt, sqrt, 0.2f, 3},
-    {"rsqrt", nb_rsqrt, r_rsqrt, 0.3f, 3},
-    {"tanh", nb_tanh, tanh, -2, 2},
-    {"sigmoid", nb_sigmoid, r_sigmoid, -3, 3},
-    {"relu", nb_relu, r_relu, -2, 2},
-    {"gelu", nb_gelu, r_gelu, -3, 3},
-    {"abs", nb_abs, fabs, -2, 2},
-    {"sin", nb_sin, sin, -3, 3},
-    {"cos", nb_cos, cos, -3, 3},
-    {"log1p", nb_log1p, log1p, -0.5f, 3},
-    {"expm1", nb_expm1, expm1, -2, 2},
-    {"erf", nb_erf, erf, -2.5f, 2.5f},
-    {"gelu_erf", nb_gelu_erf, r_gelu_erf, -4, 4},
-    {"silu", nb_silu, r_silu, -4, 4},
-    {"softplus", nb_softplus, r_softplus, -4, 4},
-    {"leaky_relu", leaky01, r_leaky, -2, 2},
+    {"neg", nb_neg, r_neg, -2, 2, false},
+    {"exp", nb_exp, exp, -2, 2, false},
+    {"log", nb_log, log, 0.2f, 3, false},
+    {"sqrt", nb_sqrt, sqrt, 0.2f, 3, false},
+    {"rsqrt", nb_rsqrt, r_rsqrt, 0.3f, 3, false},
+    {"tanh", nb_tanh, tanh, -2, 2, false},
+    {"sigmoid", nb_sigmoid, r_sigmoid, -3, 3, false},
+    {"relu", nb_relu, r_relu, -2, 2, false},
+    {"gelu", nb_gelu, r_gelu, -3, 3, false},
+    {"abs", nb_abs, fabs, -2, 2, false},
+    {"sin", nb_sin, sin, -3, 3, false},
+    {"cos", nb_cos, cos, -3, 3, false},
+    {"log1p", nb_log1p, log1p, -0.5f, 3, false},
+    {"expm1", nb_expm1, expm1, -2, 2, false},
+    {"erf", nb_erf, erf, -2.5f, 2.5f, false},
+    {"gelu_erf", nb_gelu_erf, r_gelu_erf, -4, 4, false},
+    {"silu", nb_silu, r_silu, -4, 4, false},
+    {"softplus", nb_softplus, r_softplus, -4, 4, false},
+    {"leaky_relu", leaky01, r_leaky, -2, 2, false},
+    {"sign", nb_sign, r_sign, -2, 2, true},
+    {"floor", nb_floor, floor, -3, 3, true},
+    {"ceil", nb_ceil, ceil, -3, 3, true},
+    {"round", nb_round, nearbyint, -3, 3, true},
+    {"trunc", nb_trunc, trunc, -3, 3, true},
 };
 #define N_UN (int)(sizeof un_cases / sizeof *un_cases)
 
@@ -93,6 +100,9 @@ START_TEST(unary_backward) {
     const un_case *c = &un_cases[_i];
     nb_tensor *x = nb_requires_grad_(nb_rand(ctx, NB_SHAPE(3, 4), c->lo, c->hi, &rng), true);
     away_from_zero(x);
+    if (c->step) /* a quarter from every integer and every half: the steps are flat there */
+        for (int64_t i = 0; i < nb_numel(x); i++)
+            nb_data_f32(x)[i] = floorf(nb_data_f32(x)[i]) + 0.25f;
     gc_fn = c->f;
     nb_tensor *in[1] = {x};
     ck_assert_msg(nb_gradcheck(gc_unary, in, 1, NULL, NULL) == 1, "%s: %s", c->name, nb_last_error());
@@ -363,6 +373,42 @@ START_TEST(nonfinite_gradients_masked_as_pytorch) {
 }
 END_TEST
 
+/* The steps at their special points, as torch 1.13 prints them: sign(NaN) is 0 and sign(-0) is
+ * +0; round takes halves to even; the others keep NaN, infinities and the sign of zero. Their
+ * gradient is 0 everywhere, even for an infinite or NaN g (not g * 0). */
+START_TEST(steps_as_pytorch) {
+    const float xs[11] = {NAN, -0.0f, 0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -2.5f, INFINITY, -INFINITY, -1.7f};
+    const float want[5][11] = {
+        {0, 0, 0, 1, 1, 1, -1, -1, 1, -1, -1},
+        {NAN, -0.0f, 0, 0, 1, 2, -1, -3, INFINITY, -INFINITY, -2},
+        {NAN, -0.0f, 0, 1, 2, 3, -0.0f, -2, INFINITY, -INFINITY, -1},
+        {NAN, -0.0f, 0, 0, 2, 2, -0.0f, -2, INFINITY, -INFINITY, -2},
+        {NAN, -0.0f, 0, 0, 1, 2, -0.0f, -2, INFINITY, -INFINITY, -1},
+    };
+    un_fn fns[5] = {nb_sign, nb_floor, nb_ceil, nb_round, nb_trunc};
+    const char *names[5] = {"sign", "floor", "ceil", "round", "trunc"};
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(11), xs), true);
+    float seed[11];
+    for (int i = 0; i < 11; i++)
+        seed[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : 1.0f;
+    for (int k = 0; k < 5; k++) {
+        nb_tensor *y = fns[k](x);
+        ck_assert_msg(y != NULL, "%s: %s", names[k], nb_last_error());
+        const float *got = nb_data_f32(y);
+        for (int i = 0; i < 11; i++) {
+            const float w = want[k][i];
+            ck_assert_msg(isnan(w) ? isnan(got[i]) : got[i] == w && signbit(got[i]) == signbit(w),
+                          "%s(%g) = %g, want %g", names[k], (double)xs[i], (double)got[i], (double)w);
+        }
+        nb_zero_grad(x);
+        ck_assert_int_eq(nb_backward_with(y, nb_from_data(ctx, NB_F32, NB_SHAPE(11), seed)), 0);
+        for (int i = 0; i < 11; i++)
+            ck_assert_msg(nb_data_f32(x->grad)[i] == 0.0f, "%s: dx[%d] = %g, want 0", names[k], i,
+                          (double)nb_data_f32(x->grad)[i]);
+    }
+}
+END_TEST
+
 /* The newer unary ops at their special points, as torch: softplus is x itself above 20 (gradient
  * g) and never overflows below; log1p and expm1 keep the digits near 0 that log(1 + x) and
  * exp(x) - 1 lose; erf and the exact GELU saturate; leaky_relu takes its slope (and refuses NaN). */
@@ -435,6 +481,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, special_gradients_as_pytorch);
     tcase_add_test(tc, nonfinite_gradients_masked_as_pytorch);
     tcase_add_test(tc, special_points_of_newer_ops);
+    tcase_add_test(tc, steps_as_pytorch);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, large_parallel_matches_serial);
     suite_add_tcase(s, tc);

@@ -139,7 +139,7 @@ static void unb_run(void *u, int64_t n, char **p, const int64_t *st) {
     case NB_UN_##NAME:                                                                                       \
         for (int64_t i = 0; i < n; i++) {                                                                    \
             float g = go[i * st[1]], x = xs[i * st[2]], y = ys[i * st[3]];                                   \
-            (void)x, (void)y;                                                                                \
+            (void)g, (void)x, (void)y;                                                                       \
             gi[i * st[0]] = (DER);                                                                           \
         }                                                                                                    \
         break;

@@ -59,6 +59,12 @@ nb_tensor *nb_erf(nb_tensor *a);     /* the error function */
 nb_tensor *nb_gelu_erf(nb_tensor *a); /* exact GELU, 0.5 a (1 + erf(a / sqrt 2)): torch's F.gelu default */
 nb_tensor *nb_silu(nb_tensor *a);     /* a * sigmoid(a) (swish) */
 nb_tensor *nb_softplus(nb_tensor *a); /* log(1 + e^a); a itself above 20, as torch's default threshold */
+/* Steps, each with gradient 0 everywhere (as PyTorch). */
+nb_tensor *nb_sign(nb_tensor *a);  /* -1, 0 or 1; 0 for NaN (as torch.sign) */
+nb_tensor *nb_floor(nb_tensor *a); /* the largest integer <= a */
+nb_tensor *nb_ceil(nb_tensor *a);  /* the smallest integer >= a */
+nb_tensor *nb_round(nb_tensor *a); /* the nearest integer, halves to even (as torch.round) */
+nb_tensor *nb_trunc(nb_tensor *a); /* a with its fraction dropped, towards 0 */
 /* a where a > 0, else slope * a (torch's negative_slope, 0.01 there by default); NULL for a NaN
  * slope. */
 nb_tensor *nb_leaky_relu(nb_tensor *a, float slope);

@@ -67,12 +67,13 @@ static nb_tensor *apply(oe_case *c) {
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *);
-    } un[] = {{"neg", nb_neg},           {"exp", nb_exp},     {"log", nb_log},
-              {"sqrt", nb_sqrt},         {"rsqrt", nb_rsqrt}, {"tanh", nb_tanh},
-              {"sigmoid", nb_sigmoid},   {"relu", nb_relu},   {"gelu", nb_gelu},
-              {"abs", nb_abs},           {"sin", nb_sin},     {"cos", nb_cos},
-              {"log1p", nb_log1p},       {"expm1", nb_expm1}, {"erf", nb_erf},
-              {"gelu_erf", nb_gelu_erf}, {"silu", nb_silu},   {"softplus", nb_softplus}};
+    } un[] = {
+        {"neg", nb_neg},     {"exp", nb_exp},           {"log", nb_log},         {"sqrt", nb_sqrt},
+        {"rsqrt", nb_rsqrt}, {"tanh", nb_tanh},         {"sigmoid", nb_sigmoid}, {"relu", nb_relu},
+        {"gelu", nb_gelu},   {"abs", nb_abs},           {"sin", nb_sin},         {"cos", nb_cos},
+        {"log1p", nb_log1p}, {"expm1", nb_expm1},       {"erf", nb_erf},         {"gelu_erf", nb_gelu_erf},
+        {"silu", nb_silu},   {"softplus", nb_softplus}, {"sign", nb_sign},       {"floor", nb_floor},
+        {"ceil", nb_ceil},   {"round", nb_round},       {"trunc", nb_trunc}};
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *, float);

@@ -556,4 +556,16 @@ void oe_newer_cases(void) {
         oe_run((oe_case){.op = "argmin", .ip = {ax, ax & 1}, .nograd = 1, .in = {M}}, "argmin(RED, %d)", ax);
     oe_run((oe_case){.op = "argmin", .nograd = 1, .in = {f1(4, FV(1, -5, NAN, -5))}}, "argmin(NaN later)");
     oe_run((oe_case){.op = "argmin", .nograd = 1, .in = {oe_scalar(1)}}, "argmin(0-d)");
+
+    /* the steps: special values, and halves and near-integers either side of each jump */
+    const char *steps[] = {"sign", "floor", "ceil", "round", "trunc"};
+    float h[24];
+    for (int i = 0; i < 12; i++) {
+        h[i] = -3.0f + 0.5f * (float)i;
+        h[12 + i] = nextafterf((float)(i - 6), (i & 1) ? INFINITY : -INFINITY);
+    }
+    for (int i = 0; i < COUNT(steps); i++) {
+        oe_run((oe_case){.op = steps[i], .in = {svt()}}, "%s(SV)", steps[i]);
+        oe_run((oe_case){.op = steps[i], .in = {f1(24, h)}}, "%s(halves)", steps[i]);
+    }
 }

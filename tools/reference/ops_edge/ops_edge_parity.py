@@ -74,7 +74,7 @@ def forward(c, x, dt, variant):
     """The op in PyTorch on the torch inputs x, in dtype dt."""
     op, ip, fp = c["op"], c["ip"], c["fp_f"]
     if op in ("neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
-              "log1p", "expm1", "erf"):
+              "log1p", "expm1", "erf", "sign", "floor", "ceil", "round", "trunc"):
         return getattr(torch, op)(x[0])
     if op in ("silu", "softplus"):
         return getattr(F, op)(x[0])
