@@ -243,6 +243,41 @@ START_TEST(test_nn) {
 }
 END_TEST
 
+static nb_tensor *f_loss(nb_tensor **in, void *u) {
+    switch (*(int *)u) {
+    case 0: return nb_mse_loss(in[0], in[1]);
+    case 1: return nb_l1_loss(in[0], in[1]);
+    case 2: return nb_huber_loss(in[0], in[1], 0.5f);
+    case 3: return nb_bce_with_logits(in[0], in[1]);
+    default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100);
+    }
+}
+
+/* The composed losses (ops/loss.c) run their inner ops on the GPU: values and both gradients
+ * as on the CPU, and nll_loss's out-of-range target reported under its name. */
+START_TEST(test_losses) {
+    nb_ctx *c = nb_ctx_new(0);
+    const char *names[4] = {"mse_loss", "l1_loss", "huber_loss", "bce_with_logits"};
+    for (int k = 0; k < 4; k++) {
+        nb_tensor *in[2] = {rnd(c, NB_SHAPE(7, 33), -3, 3, 40 + k),
+                            rnd(c, NB_SHAPE(7, 33), k == 3 ? 0 : -3, k == 3 ? 1 : 3, 50 + k)};
+        compare(names[k], f_loss, in, 2, &k, 1e-5, 3);
+    }
+    int nll = 4;
+    int32_t tg[6] = {2, -100, 0, 4, 4, 1};
+    nb_tensor *in[2] = {rnd(c, NB_SHAPE(2, 3, 5), -3, 3, 60), nb_from_data(c, NB_I32, NB_SHAPE(2, 3), tg)};
+    compare("nll_loss", f_loss, in, 2, &nll, 1e-5, 1);
+    tg[3] = 5;
+    nb_tensor *x = nb_to_device(c, in[0], NB_CUDA);
+    nb_tensor *t = nb_to_device(c, nb_from_data(c, NB_I32, NB_SHAPE(6), tg), NB_CUDA);
+    nb_ctx_use(c);
+    ck_assert_ptr_null(nb_nll_loss(nb_reshape(x, NB_SHAPE(6, 5)), t, -100));
+    ck_assert_msg(strstr(nb_last_error(), "nll_loss: target 5 at position 3") != NULL, "%s", nb_last_error());
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+}
+END_TEST
+
 /* nb_linear_cross_entropy: with gradients it runs the backend's one-pass cross_entropy_fused
  * (or, with NABLA_LCE_UNFUSED=1, cross_entropy + cross_entropy_backward) on each chunk. */
 static nb_tensor *f_lce(nb_tensor **in, void *u) {
@@ -521,6 +556,7 @@ Suite *make_suite(void) {
                             test_nn,
                             test_cross_entropy_bad_target,
                             test_linear_cross_entropy,
+                            test_losses,
                             test_attention,
                             test_attention_qkv,
                             test_index,

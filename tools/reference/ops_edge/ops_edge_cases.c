@@ -568,4 +568,49 @@ void oe_newer_cases(void) {
         oe_run((oe_case){.op = steps[i], .in = {svt()}}, "%s(SV)", steps[i]);
         oe_run((oe_case){.op = steps[i], .in = {f1(24, h)}}, "%s(halves)", steps[i]);
     }
+
+    /* the losses: special values against their reverse, the kinks, extreme logits */
+    float rev[NSV];
+    for (int i = 0; i < NSV; i++)
+        rev[i] = SV[NSV - 1 - i];
+    const char *pl[] = {"mse_loss", "l1_loss", "bce_with_logits"};
+    for (int i = 0; i < COUNT(pl); i++)
+        oe_run((oe_case){.op = pl[i], .in = {svt(), f1(NSV, rev)}}, "%s(SV, reversed)", pl[i]);
+    const float deltas[] = {1.0f, 0.5f, 1e-3f};
+    for (int j = 0; j < COUNT(deltas); j++)
+        oe_run((oe_case){.op = "huber_loss", .fp = {deltas[j]}, .in = {svt(), f1(NSV, rev)}},
+               "huber_loss(SV, reversed, %g)", (double)deltas[j]);
+    const float kp[] = {0.5f, -0.5f, 1.5f, 0.0f, 0.25f, -2.0f}, kt[] = {0, 0, 0, 0, 0, 0};
+    const char *kl[] = {"mse_loss", "l1_loss", "huber_loss"};
+    for (int i = 0; i < COUNT(kl); i++)
+        oe_run((oe_case){.op = kl[i], .fp = {0.5f}, .in = {f1(6, kp), f1(6, kt)}}, "%s(kinks)", kl[i]);
+    oe_run((oe_case){.op = "bce_with_logits",
+                     .in = {f1(8, FV(100, -100, 1e30f, -1e30f, 100, -100, 30, -30)),
+                            f1(8, FV(1, 0, 1, 0, 0, 1, 0.3f, 0.7f))}},
+           "bce_with_logits(extreme logits)");
+    oe_run((oe_case){.op = "mse_loss", .in = {f1(3, FV(1, 2, 3)), oe_f32(2, SH(2, 3), FV(1, 2, 3, 4, 5, 6))}},
+           "mse_loss(broadcast [3] to [2,3])");
+
+    const float lp[6][4] = {{-1, -2, -3, -0.5f}, {-INFINITY, -1, -2, -3}, {-1, -2, -INFINITY, -3},
+                            {NAN, -1, -1, -1},   {-1e30f, -1, -2, -3},    {0, -1, -2, -3}};
+    const struct {
+        int32_t t[6];
+        int ign;
+        const char *tag;
+    } nl[] = {
+        {{0, 1, 3, 1, 1, 0}, -100, "basic"},
+        {{0, 0, 3, 1, 1, 0}, -100, "-inf at target row1"},
+        {{0, -100, 3, -100, 1, 0}, -100, "ignored rows with -inf, NaN at entry 0"},
+        {{2, 2, 2, 2, 2, 2}, 2, "all ignored"},
+        {{0, 1, 4, 0, 0, 1}, -100, "target 4 out of range"},
+        {{0, -1, 3, 0, 0, 1}, -100, "target -1"},
+    };
+    nb_tensor *LP = oe_f32(2, SH(6, 4), &lp[0][0]);
+    for (int i = 0; i < COUNT(nl); i++)
+        oe_run((oe_case){.op = "nll_loss", .ip = {nl[i].ign}, .in = {LP, oe_i32(1, SH(6), nl[i].t)}},
+               "nll_loss(LP, %s)", nl[i].tag);
+    oe_run((oe_case){.op = "nll_loss",
+                     .ip = {-100},
+                     .in = {oe_f32(3, SH(2, 3, 4), &lp[0][0]), oe_i32(2, SH(2, 3), IV(0, 1, 3, -100, 0, 1))}},
+           "nll_loss(3d [2,3,4])");
 }

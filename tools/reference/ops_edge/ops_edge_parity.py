@@ -152,6 +152,19 @@ def forward(c, x, dt, variant):
         if lg.dim() > 2:
             lg, t = lg.reshape(-1, lg.shape[-1]), t.reshape(-1)
         return F.cross_entropy(lg, t, ignore_index=ip[0])
+    if op == "bce_with_logits":
+        return F.binary_cross_entropy_with_logits(x[0], x[1])
+    if op in ("mse_loss", "l1_loss"):
+        return getattr(F, op)(x[0], x[1])
+    if op == "huber_loss":
+        return F.huber_loss(x[0], x[1], delta=fp[0])
+    if op == "nll_loss":
+        lp, t = x[0], x[1]
+        if t.is_floating_point():
+            raise TypeError("targets must be integers")
+        if lp.dim() > 2:
+            lp, t = lp.reshape(-1, lp.shape[-1]), t.reshape(-1)
+        return F.nll_loss(lp, t, ignore_index=ip[0])
     if op == "linear_cross_entropy":
         b, t = (x[2], x[3]) if ip[1] else (None, x[2])
         return F.cross_entropy(F.linear(x[0], x[1], b), t, ignore_index=ip[0])
@@ -427,6 +440,8 @@ REFUSED = {  # case name -> why nabla gives an error where PyTorch gives NaN, in
     "std(empty[0], axes[1]=00, keep=0, corr=0)": "std of nothing (as var)",
     "std(empty[0,3] ax0, axes[1]=00, keep=0, corr=0)": "std of nothing (as var)",
     "cat(A, empty1d)": "cat with a legacy 1-D empty tensor of another rank",
+    "mse_loss(broadcast [3] to [2,3])": "pred and target of different shapes (torch broadcasts, warning "
+                                        "that the result is probably wrong)",
 }
 
 def logsumexp_huge_ties(f):
@@ -511,10 +526,10 @@ ACCEPTED = [
     # float -> i32 saturates (NaN -> 0); PyTorch (C's undefined conversion on x86) gives INT_MIN.
     Accept("cast-saturates", {"cast"}, {"int"}, cast_saturates, "float->i32 saturates, NaN -> 0"),
     # No row left to average (all ignored, or N = 0): loss 0 and zero gradients (PyTorch 0/0).
-    Accept("ce-nothing-to-average", {"cross_entropy", "linear_cross_entropy"}, {"nan"},
+    Accept("ce-nothing-to-average", {"cross_entropy", "linear_cross_entropy", "nll_loss"}, {"nan"},
            ce_nothing_to_average, "cross-entropy over no rows is 0 with zero gradients"),
     # An ignored row contributes nothing, even when its logits are inf/NaN (PyTorch: 0 * NaN).
-    Accept("ce-ignored-rows", {"cross_entropy", "linear_cross_entropy"}, {"nan"}, ce_ignored_rows,
+    Accept("ce-ignored-rows", {"cross_entropy", "linear_cross_entropy", "nll_loss"}, {"nan"}, ce_ignored_rows,
            "ignored rows with non-finite logits get 0 gradient"),
     # sum and mean accumulate in double: FLT_MAX + FLT_MAX - FLT_MAX is FLT_MAX, not inf.
     Accept("double-accumulation", {"sum", "mean", "sum_all", "mean_all"}, {"value", "inf"}, closer,

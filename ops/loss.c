@@ -1,0 +1,117 @@
+/* ops/loss.c - the losses beyond cross-entropy, each composed from differentiable ops so that
+ * its gradient (and its CUDA version) comes from theirs: mean squared error, mean absolute
+ * error, Huber, binary cross-entropy on logits, and negative log-likelihood. Each returns the
+ * mean as a 0-d tensor, as PyTorch's default reduction; an error of an inner op is reported
+ * under the loss's name. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/op_util.h"
+
+/* pred and target: f32, one shape, one device (PyTorch broadcasts them with a warning that the
+ * result is probably wrong; here a mismatch is refused). */
+static int check_pair(const char *op, const nb_tensor *pred, const nb_tensor *target) {
+    if (nb_check_dtype(op, pred, NB_F32, "pred") || nb_check_dtype(op, target, NB_F32, "target")) return -1;
+    if (!nb_same_shape(pred, target)) {
+        char a[64], b[64];
+        nb_set_error("%s: pred %s and target %s differ in shape", op, NB_SHP(pred, a), NB_SHP(target, b));
+        return -1;
+    }
+    return nb_same_device(op, pred, target);
+}
+
+static nb_tensor *named(nb_tensor *r, const char *op) {
+    if (!r) {
+        static const char *inner[] = {"sub",
+                                      "mul",
+                                      "abs",
+                                      "minimum_scalar",
+                                      "rsub_scalar",
+                                      "mean_all",
+                                      "softplus",
+                                      "cast",
+                                      "sign",
+                                      "gather",
+                                      "sum_all",
+                                      "div",
+                                      "maximum_scalar",
+                                      "neg",
+                                      "unsqueeze",
+                                      "squeeze",
+                                      "masked_fill"};
+        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
+            nb_rename_error(inner[i], op);
+    }
+    return r;
+}
+
+nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target) {
+    NB_NULL_GUARD_NAMED("mse_loss", pred, target);
+    if (check_pair("mse_loss", pred, target)) return NULL;
+    nb_tensor *d = nb_sub(pred, target);
+    return named(nb_mean_all(nb_mul(d, d)), "mse_loss");
+}
+
+nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target) {
+    NB_NULL_GUARD_NAMED("l1_loss", pred, target);
+    if (check_pair("l1_loss", pred, target)) return NULL;
+    return named(nb_mean_all(nb_abs(nb_sub(pred, target))), "l1_loss");
+}
+
+/* With a = |pred - target| and q = min(a, delta): q (a - q/2) is a^2/2 inside delta and
+ * delta (a - delta/2) outside, and its gradient is the difference inside and delta times its
+ * sign outside (0 at a difference of 0), as torch.nn.functional.huber_loss. */
+nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta) {
+    NB_NULL_GUARD_NAMED("huber_loss", pred, target);
+    if (!(delta > 0.0f) || delta == INFINITY)
+        return nb_set_error("huber_loss: delta %g is not a positive finite number", (double)delta);
+    if (check_pair("huber_loss", pred, target)) return NULL;
+    nb_tensor *a = nb_abs(nb_sub(pred, target));
+    nb_tensor *q = nb_minimum_scalar(a, delta);
+    return named(nb_mean_all(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f)))), "huber_loss");
+}
+
+/* -(t log s(x) + (1 - t) log(1 - s(x))) = softplus(x) - t x: no log of a rounded probability,
+ * finite for any finite logit, and its gradient is s(x) - t exactly (softplus' is the sigmoid). */
+nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target) {
+    NB_NULL_GUARD_NAMED("bce_with_logits", logits, target);
+    if (check_pair("bce_with_logits", logits, target)) return NULL;
+    return named(nb_mean_all(nb_sub(nb_softplus(logits), nb_mul(target, logits))), "bce_with_logits");
+}
+
+/* -logp[..., t] averaged over the rows whose target is not ignore_index: kept = |sign(t - i)|
+ * is 1 for a counted row and 0 for an ignored one, whose target becomes 0 for the gather and
+ * whose pick is then replaced by 0, so that its row, whatever it holds, adds nothing. */
+nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index) {
+    NB_NULL_GUARD_NAMED("nll_loss", logp, targets);
+    if (nb_check_dtype("nll_loss", logp, NB_F32, "log-probabilities") ||
+        nb_check_dtype("nll_loss", targets, NB_I32, "targets") || nb_same_device("nll_loss", logp, targets))
+        return NULL;
+    bool ok = logp->ndim == targets->ndim + 1 && logp->shape[logp->ndim - 1] > 0;
+    for (int i = 0; ok && i < targets->ndim; i++)
+        ok = logp->shape[i] == targets->shape[i];
+    if (!ok) {
+        char a[64], b[64];
+        return nb_set_error(
+            "nll_loss: log-probabilities %s do not match targets %s (want [..., C] with C > 0 "
+            "against [...])",
+            NB_SHP(logp, a), NB_SHP(targets, b));
+    }
+    nb_tensor *t = nb_cast(targets, NB_F32);
+    nb_tensor *kept = nb_abs(nb_sign(nb_sub_scalar(t, (float)ignore_index)));
+    nb_tensor *safe = nb_cast(nb_mul(t, kept), NB_I32);
+    nb_tensor *picked = nb_squeeze(nb_gather(logp, -1, nb_unsqueeze(safe, -1)), -1);
+    if (!picked) { /* gather's "index 7 at position 2 is out of range ...", said of the targets */
+        char e[256];
+        snprintf(e, sizeof e, "%s", nb_last_error());
+        const char *tail = strstr(e, " (index tensor");
+        if (strncmp(e, "gather: index ", 14) == 0 && tail)
+            return nb_set_error("nll_loss: target %.*s", (int)(tail - e - 14), e + 14);
+    }
+    nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f); /* all ignored: 0, as cross-entropy */
+    /* masked, not multiplied: an ignored row's pick (its entry 0) may be -inf or NaN */
+    nb_tensor *counted = nb_masked_fill(picked, nb_rsub_scalar(kept, 1.0f), 0.0f);
+    return named(nb_rsub_scalar(nb_div(nb_sum_all(counted), count), 0.0f),
+                 "nll_loss"); /* 0 - x: +0, not -0 */
+}
