@@ -61,6 +61,9 @@ typedef struct nb_backend {
     /* reductions: `out` has a's ndim with size 1 on the reduced axes */
     int (*reduce)(nb_redop op, nb_tensor *out, const nb_tensor *a);
     int (*argmax)(nb_tensor *out, const nb_tensor *a, int axis); /* out keeps axis with size 1 */
+    /* out[..., i, ...] = the sum of a[..., j, ...] over j <= i along dim (j >= i when reverse),
+     * accumulated in double in index order; f32, one shape, any strides (0 included) */
+    int (*cumsum)(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 
     /* out[b] = a[b] @ b[b] + beta * out[b]; all 3-D [B,M,K]@[B,K,N]; a and b
      * are row-major or transposed in their last two dims; batch strides may be 0 */

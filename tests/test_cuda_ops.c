@@ -243,6 +243,26 @@ START_TEST(test_nn) {
 }
 END_TEST
 
+static nb_tensor *f_cumsum(nb_tensor **in, void *u) {
+    const int d = *(int *)u;
+    return nb_cumsum(d >= 10 ? nb_transpose(in[0], 0, 1) : in[0], d % 10);
+}
+
+/* cumsum: each line one serial double sum in index order on both backends, so they agree bit for
+ * bit (tolerance 0), along each axis, through a transposed view, on long lines. */
+START_TEST(test_cumsum) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *x = rnd(c, NB_SHAPE(33, 70, 5), -3, 3, 70);
+    for (int d = -3; d < 3; d++)
+        compare("cumsum", f_cumsum, &x, 1, &d, 0, 1);
+    nb_tensor *l = rnd(c, NB_SHAPE(3, 20000), -1, 1, 71);
+    int ds[3] = {1, 10, 11};
+    for (int k = 0; k < 3; k++)
+        compare("cumsum (long lines, views)", f_cumsum, &l, 1, &ds[k], 0, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_loss(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_mse_loss(in[0], in[1]);
@@ -557,6 +577,7 @@ Suite *make_suite(void) {
                             test_cross_entropy_bad_target,
                             test_linear_cross_entropy,
                             test_losses,
+                            test_cumsum,
                             test_attention,
                             test_attention_qkv,
                             test_index,

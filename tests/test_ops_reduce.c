@@ -227,6 +227,64 @@ START_TEST(large_sum_is_deterministic_and_accurate) {
 }
 END_TEST
 
+static int gc_axis;
+static nb_tensor *gc_cumsum(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_cumsum(nb_transpose(in[0], 0, 2), gc_axis);
+}
+
+/* cumsum along every axis of a transposed (non-contiguous) [4,3,5] view, against a double loop;
+ * its gradient (the reversed running sum) through gradcheck, along each axis and through a
+ * broadcast input; 0-d, empty and the errors. */
+START_TEST(cumsum) {
+    nb_tensor *base = nb_randn(ctx, NB_SHAPE(5, 3, 4), 0, 1, &rng);
+    nb_tensor *x = nb_permute(base, (const int[]){2, 1, 0}); /* [4,3,5] */
+    for (int d = -3; d < 3; d++) {
+        nb_tensor *y = nb_cumsum(x, d);
+        ck_assert_msg(y != NULL, "dim %d: %s", d, nb_last_error());
+        const int ax = d < 0 ? d + 3 : d;
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 5; k++) {
+                    const int idx[3] = {i, j, k};
+                    double want = 0;
+                    for (int t = 0; t <= idx[ax]; t++) {
+                        int s[3] = {i, j, k};
+                        s[ax] = t;
+                        want += nb_data_f32(base)[s[2] * 12 + s[1] * 4 + s[0]];
+                    }
+                    const double got = nb_get(y, (int64_t[]){i, j, k});
+                    ck_assert_msg(fabs(got - want) <= 1e-6 * (1 + fabs(want)),
+                                  "dim %d (%d,%d,%d): %g, want %g", d, i, j, k, got, want);
+                }
+    }
+    for (int d = 0; d < 3; d++) {
+        nb_tensor *p = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(3, 4, 2), 0, 1, &rng), true);
+        gc_axis = d;
+        ck_assert_msg(nb_gradcheck(gc_cumsum, &p, 1, NULL, NULL) == 1, "dim %d: %s", d, nb_last_error());
+    }
+    /* the gradient of sum(cumsum(x)) along n is n - i at position i: the engine hands the rule an
+     * expanded (stride 0) gradient */
+    nb_tensor *v = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(6), 0, 1, &rng), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_cumsum(v, 0))), 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(nb_data_f32(v->grad)[i], (float)(6 - i));
+    /* accumulated in double: 1e8 + 1 + ... stays exact where a float running sum would not */
+    nb_tensor *big = nb_from_data(ctx, NB_F32, NB_SHAPE(4), (const float[]){1e8f, 1.0f, 1.0f, -1e8f});
+    ck_assert_float_eq(nb_data_f32(nb_cumsum(big, 0))[3], 2.0f);
+    nb_tensor *z = nb_scalar(ctx, 2.5f);
+    nb_tensor *zc = nb_cumsum(z, -1);
+    ck_assert_msg(zc && zc->ndim == 0 && nb_item(zc) == 2.5, "0-d: %s", nb_last_error());
+    nb_tensor *e = nb_cumsum(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3)), 0);
+    ck_assert_msg(e && e->shape[0] == 0 && e->shape[1] == 3, "empty: %s", nb_last_error());
+    ck_assert_ptr_null(nb_cumsum(x, 3));
+    ck_assert_str_eq(nb_last_error(), "cumsum: dim 3 out of range for a 3-d tensor");
+    ck_assert_ptr_null(nb_cumsum(z, 1));
+    ck_assert_ptr_null(nb_cumsum(nb_zeros(ctx, NB_I32, NB_SHAPE(2)), 0));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "cumsum"));
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     ck_assert_ptr_null(nb_sum(x, 1, (int[]){2}, false));
@@ -264,6 +322,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, argmax);
     tcase_add_test(tc, logsumexp_argmin_stack);
     tcase_add_test(tc, large_sum_is_deterministic_and_accurate);
+    tcase_add_test(tc, cumsum);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

@@ -43,6 +43,7 @@ int nb_cpu_where(nb_tensor *out, const nb_tensor *cond, const nb_tensor *a, cons
 
 int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a);
 int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis);
+int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);
 
 int nb_cpu_index_select(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);

@@ -212,6 +212,7 @@ const nb_backend nb_cpu_backend = {
     .where = nb_cpu_where,
     .reduce = nb_cpu_reduce,
     .argmax = nb_cpu_argmax,
+    .cumsum = nb_cpu_cumsum,
     .matmul = nb_cpu_matmul,
     .index_select = nb_cpu_index_select,
     .index_add = nb_cpu_index_add,

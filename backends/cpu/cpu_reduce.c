@@ -1,4 +1,4 @@
-/* backends/cpu/cpu_reduce.c - sum/max/min over any axes, and argmax.
+/* backends/cpu/cpu_reduce.c - sum/max/min over any axes, argmax, and cumsum.
  * The input is viewed as [kept..., reduced...]; each output element is
  * reduced by one thread in a fixed order, so results are deterministic.
  * Sums accumulate in double. */
@@ -156,6 +156,34 @@ int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
             }
         }
         O[oo] = (int32_t)best;
+    }
+    return 0;
+}
+
+/* Each line along dim is one serial running sum in double, in index order (from the end when
+ * reverse); the lines are split across threads. The line starts come from geom() on views of
+ * out and a with dim shrunk to 1. */
+int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+    if (a->dtype != NB_F32 || out->dtype != NB_F32 || !nb_same_shape(out, a) || dim < 0 || dim >= a->ndim)
+        return nb_set_error("cumsum (cpu): bad operands"), -1;
+    const int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
+    if (n == 0 || nb_numel(a) == 0) return 0;
+    nb_tensor o1 = *out, a1 = *a;
+    o1.shape[dim] = a1.shape[dim] = 1;
+    red_geom g;
+    geom(&o1, &a1, &g);
+    const float *A = (const float *)nb_ptr(a);
+    float *O = (float *)nb_ptr(out);
+    const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
+#pragma omp parallel for num_threads(nb_nthreads()) if (g.K * n > 65536) schedule(static)
+    for (int64_t k = 0; k < g.K; k++) {
+        int64_t ao, oo;
+        offsets(&g, k, &ao, &oo);
+        double acc = 0.0;
+        for (int64_t i = 0, j = first; i < n; i++, j += step) {
+            acc += (double)A[ao + j * sa];
+            O[oo + j * so] = (float)acc;
+        }
     }
     return 0;
 }

@@ -44,6 +44,7 @@ const nb_backend nb_cuda_backend = {
     .where = nb_cuda_where,
     .reduce = nb_cuda_reduce,
     .argmax = nb_cuda_argmax,
+    .cumsum = nb_cuda_cumsum,
     .matmul = nb_cuda_matmul,
     .index_select = nb_cuda_index_select,
     .index_add = nb_cuda_index_add,

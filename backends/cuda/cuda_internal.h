@@ -261,6 +261,7 @@ int nb_cuda_adamw(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, 
 
 int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a);
 int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis);
+int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);
 
 int nb_cuda_index_select(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);

@@ -1,4 +1,4 @@
-/* backends/cuda/cuda_reduce.c - reductions (sum/max/min over any axes), argmax,
+/* backends/cuda/cuda_reduce.c - reductions (sum/max/min over any axes), argmax, cumsum,
  * and matmul through cuBLAS.
  *
  * Reductions are deterministic: every output element is reduced by a fixed
@@ -174,4 +174,17 @@ int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float
                -1;
     }
     return 0;
+}
+
+int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+    if (a->dtype != NB_F32 || out->dtype != NB_F32 || !nb_same_shape(out, a) || dim < 0 || dim >= a->ndim)
+        return nb_set_error("cumsum (cuda): bad operands"), -1;
+    long long n = a->shape[dim], so = out->stride[dim], sa = a->stride[dim];
+    int rev = reverse;
+    if (n == 0) return 0;
+    nb_tensor o1 = *out, a1 = *a; /* the lines' first elements */
+    o1.shape[dim] = a1.shape[dim] = 1;
+    const nb_tensor *t[2] = {&o1, &a1};
+    void *extra[4] = {&n, &so, &sa, &rev};
+    return nb_cu_elementwise(NB_CU_MOD_REDUCE, "cumsum", 2, t, extra, 4);
 }

@@ -149,6 +149,18 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
             out[oo] = (int)(bi < 0 ? 0 : bi);
         }
     }
+
+    /* one thread per line along the axis (k: the line's first element, from views with the axis
+     * shrunk to 1), a serial running sum in double as on the CPU, so the two agree bit for bit */
+    NB_EW3(cumsum, 2, (float *o, const float *a, nb_geom nb_g, long long n, long long so, long long sa, int rev),
+           {
+               double acc = 0.0;
+               for (long long t = 0; t < n; t++) {
+                   const long long j = rev ? n - 1 - t : t;
+                   acc += (double)a[k[1] + j * sa];
+                   o[k[0] + j * so] = (float)acc;
+               }
+           })
     );
 
 /* ---- indexing ----------------------------------------------------------------------------------- */

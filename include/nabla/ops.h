@@ -108,6 +108,10 @@ nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim);
 /* Index (i32) of the smallest element along `axis`; first one on ties (a NaN counts as the
  * smallest, as torch). NULL as nb_argmax. */
 nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim);
+/* Running sum along `dim` (negative counts from the end): out[..., i, ...] is the sum of
+ * a[..., j, ...] for j <= i, accumulated in double in index order on every backend. A new f32
+ * tensor of a's shape; NULL with an error for a bad dim or dtype. */
+nb_tensor *nb_cumsum(nb_tensor *a, int dim);
 /* Sum of every element, as a 0-d tensor. */
 nb_tensor *nb_sum_all(nb_tensor *a);
 /* Mean of every element, as a 0-d tensor. */

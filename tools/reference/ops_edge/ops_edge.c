@@ -130,6 +130,7 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("layer_norm"))
         return nb_layer_norm(in[0], ip[0] ? in[1] : NULL, ip[1] ? in[1 + ip[0]] : NULL, fp[0]);
     if (IS("cross_entropy")) return nb_cross_entropy(in[0], in[1], ip[0]);
+    if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1]);
     if (IS("l1_loss")) return nb_l1_loss(in[0], in[1]);
     if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0]);

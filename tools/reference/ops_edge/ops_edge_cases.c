@@ -613,4 +613,15 @@ void oe_newer_cases(void) {
                      .ip = {-100},
                      .in = {oe_f32(3, SH(2, 3, 4), &lp[0][0]), oe_i32(2, SH(2, 3), IV(0, 1, 3, -100, 0, 1))}},
            "nll_loss(3d [2,3,4])");
+
+    /* cumsum: special values (inf - inf, NaN onwards), overflow past FLT_MAX and back, each axis */
+    oe_run((oe_case){.op = "cumsum", .in = {svt()}}, "cumsum(SV)");
+    oe_run((oe_case){.op = "cumsum", .in = {f1(4, FV(FLT_MAX, FLT_MAX, -FLT_MAX, -FLT_MAX))}},
+           "cumsum(past FLT_MAX and back)");
+    oe_run((oe_case){.op = "cumsum", .in = {f1(5, FV(1e8f, 1, 1, 1, -1e8f))}}, "cumsum(1e8 + ones)");
+    for (int ax = -2; ax < 2; ax++)
+        oe_run((oe_case){.op = "cumsum", .ip = {ax}, .in = {M}}, "cumsum(RED, %d)", ax);
+    oe_run((oe_case){.op = "cumsum", .in = {oe_scalar(3.0f)}}, "cumsum(0-d)");
+    oe_run((oe_case){.op = "cumsum", .ip = {1}, .in = {oe_f32(2, SH(0, 3), NULL)}}, "cumsum(empty[0,3], 1)");
+    oe_run((oe_case){.op = "cumsum", .ip = {2}, .in = {M}}, "cumsum(RED, 2)");
 }
