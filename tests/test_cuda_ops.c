@@ -263,6 +263,28 @@ START_TEST(test_cumsum) {
 }
 END_TEST
 
+static nb_tensor *f_rearrange(nb_tensor **in, void *u) {
+    nb_tensor *x = nb_transpose(in[0], 0, 2);
+    switch (*(int *)u) {
+    case 0: return nb_flip(x, 2, (const int[]){0, 2});
+    case 1: return nb_roll(x, 7, 1);
+    case 2: return nb_repeat(x, 4, (const int64_t[]){2, 3, 1, 2});
+    default: return nb_pad(x, 6, (const int64_t[]){2, 1, -1, 3, 0, 1}, -2.0);
+    }
+}
+
+/* flip, roll, repeat and pad run index_select, narrow, cat and fill on the GPU: the same values
+ * (copies: tolerance 0) and gradients as on the CPU. */
+START_TEST(test_rearrange) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *x = rnd(c, NB_SHAPE(5, 4, 6), -3, 3, 80);
+    const char *names[4] = {"flip", "roll", "repeat", "pad"};
+    for (int k = 0; k < 4; k++)
+        compare(names[k], f_rearrange, &x, 1, &k, 0, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_loss(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_mse_loss(in[0], in[1]);
@@ -578,6 +600,7 @@ Suite *make_suite(void) {
                             test_linear_cross_entropy,
                             test_losses,
                             test_cumsum,
+                            test_rearrange,
                             test_attention,
                             test_attention_qkv,
                             test_index,

@@ -158,6 +158,19 @@ nb_tensor *nb_stack(nb_tensor *const *ts, int n, int dim);
 /* Splits along `dim` into n views of the given sizes (summing to the size), sharing a's data
  * and owned by the current context (else a's); fills out[0..n-1]. 0, or -1 on error. */
 int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out);
+/* Copies that move elements (each a new tensor in the current context, differentiable for f32;
+ * NULL with an error naming the op and the bad argument): */
+/* a reversed along each of the n dims in `dims` (torch.flip). NULL for no dims or a repeated one. */
+nb_tensor *nb_flip(nb_tensor *a, int n, const int *dims);
+/* a rotated along dim: element i moves to (i + shift) mod size, any shift (torch.roll). */
+nb_tensor *nb_roll(nb_tensor *a, int64_t shift, int dim);
+/* a tiled reps[i] times along dim i (Tensor.repeat): n >= a's ndim counts, the extra ones adding
+ * leading dims; a count of 0 gives an empty dim. NULL for a negative count. */
+nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps);
+/* a with pad[2i] elements of `value` before and pad[2i+1] after dim ndim-1-i (the pairs run
+ * from the last dim backwards, as torch.nn.functional.pad); a negative size crops. npad even,
+ * at most 2 * ndim; NULL when a dim would end with a negative size. */
+nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value);
 /* Picks entries of `a` along `dim` at the i32 indices in 1-D `idx`. */
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
 /* out[i][j] = a[i][idx[i][j]] along `dim` (idx i32, same ndim as a). */

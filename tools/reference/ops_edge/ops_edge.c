@@ -131,6 +131,20 @@ static nb_tensor *apply(oe_case *c) {
         return nb_layer_norm(in[0], ip[0] ? in[1] : NULL, ip[1] ? in[1 + ip[0]] : NULL, fp[0]);
     if (IS("cross_entropy")) return nb_cross_entropy(in[0], in[1], ip[0]);
     if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
+    if (IS("flip")) return nb_flip(in[0], ip[0], ip + 1);
+    if (IS("roll")) return nb_roll(in[0], ip[0], ip[1]);
+    if (IS("repeat")) {
+        int64_t r[NB_MAX_DIMS];
+        for (int i = 0; i < ip[0] && i < NB_MAX_DIMS; i++)
+            r[i] = ip[1 + i];
+        return nb_repeat(in[0], ip[0], r);
+    }
+    if (IS("pad")) {
+        int64_t p[2 * NB_MAX_DIMS];
+        for (int i = 0; i < ip[0] && i < 2 * NB_MAX_DIMS; i++)
+            p[i] = ip[1 + i];
+        return nb_pad(in[0], ip[0], p, fp[0]);
+    }
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1]);
     if (IS("l1_loss")) return nb_l1_loss(in[0], in[1]);
     if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0]);

@@ -624,4 +624,25 @@ void oe_newer_cases(void) {
     oe_run((oe_case){.op = "cumsum", .in = {oe_scalar(3.0f)}}, "cumsum(0-d)");
     oe_run((oe_case){.op = "cumsum", .ip = {1}, .in = {oe_f32(2, SH(0, 3), NULL)}}, "cumsum(empty[0,3], 1)");
     oe_run((oe_case){.op = "cumsum", .ip = {2}, .in = {M}}, "cumsum(RED, 2)");
+
+    /* flip, roll, repeat, pad: ip[0] counts the dims, shifts or sizes that follow */
+    oe_run((oe_case){.op = "flip", .ip = {1, 0}, .in = {M}}, "flip(RED, 0)");
+    oe_run((oe_case){.op = "flip", .ip = {2, 1, -2}, .in = {M}}, "flip(RED, 1, -2)");
+    oe_run((oe_case){.op = "flip", .ip = {1, 0}, .in = {svt()}}, "flip(SV)");
+    oe_run((oe_case){.op = "flip", .ip = {2, 0, -2}, .in = {M}}, "flip(RED, 0, -2 repeated)");
+    oe_run((oe_case){.op = "roll", .ip = {3, 0}, .in = {M}}, "roll(RED, 3, 0)");
+    oe_run((oe_case){.op = "roll", .ip = {-7, 1}, .in = {M}}, "roll(RED, -7, 1)");
+    oe_run((oe_case){.op = "roll", .ip = {100, 0}, .in = {svt()}}, "roll(SV, 100)");
+    oe_run((oe_case){.op = "roll", .ip = {2, 0}, .in = {f1(0, NULL)}}, "roll(empty, 2)");
+    oe_run((oe_case){.op = "repeat", .ip = {3, 2, 1, 3}, .in = {M}}, "repeat(RED, 2, 1, 3)");
+    oe_run((oe_case){.op = "repeat", .ip = {2, 1, 0}, .in = {M}}, "repeat(RED, 1, 0)");
+    oe_run((oe_case){.op = "repeat", .ip = {2, 2, 2}, .in = {svt()}}, "repeat(SV, 2, 2)");
+    oe_run((oe_case){.op = "repeat", .ip = {1, 3}, .in = {oe_scalar(2.0f)}}, "repeat(0-d, 3)");
+    oe_run((oe_case){.op = "repeat", .ip = {1, 3}, .in = {M}}, "repeat(RED, too few)");
+    oe_run((oe_case){.op = "pad", .ip = {2, 1, 2}, .fp = {NAN}, .in = {M}}, "pad(RED, 1, 2, NaN)");
+    oe_run((oe_case){.op = "pad", .ip = {4, 1, -2, 0, 3}, .fp = {INFINITY}, .in = {M}},
+           "pad(RED, crop, inf)");
+    oe_run((oe_case){.op = "pad", .ip = {2, -3, 2}, .fp = {0}, .in = {svt()}}, "pad(SV, -3, 2)");
+    oe_run((oe_case){.op = "pad", .ip = {2, -4, -4}, .fp = {0}, .in = {f1(5, FV(1, 2, 3, 4, 5))}},
+           "pad(negative size)");
 }

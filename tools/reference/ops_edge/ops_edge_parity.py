@@ -152,6 +152,14 @@ def forward(c, x, dt, variant):
         if lg.dim() > 2:
             lg, t = lg.reshape(-1, lg.shape[-1]), t.reshape(-1)
         return F.cross_entropy(lg, t, ignore_index=ip[0])
+    if op == "flip":
+        return torch.flip(x[0], ip[1:1 + ip[0]])
+    if op == "roll":
+        return torch.roll(x[0], ip[0], ip[1])
+    if op == "repeat":
+        return x[0].repeat(*ip[1:1 + ip[0]])
+    if op == "pad":
+        return F.pad(x[0], ip[1:1 + ip[0]], value=fp[0])
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
     if op == "bce_with_logits":

@@ -1,0 +1,127 @@
+/* ops/rearrange.c - copies that move elements around: flip, roll, repeat and constant pad.
+ * Each is composed from index_select, narrow and cat, whose gradients (and backend kernels)
+ * it uses: the gradient of a flip is the flipped gradient, of a roll the gradient rolled back,
+ * of a repeat the sum of the tiles, of a pad the gradient with the padding cut off. */
+#include <string.h>
+
+#include "ops/op_util.h"
+#include "tensor/internal.h"
+
+static nb_tensor *renamed(nb_tensor *r, const char *op) {
+    if (!r) {
+        static const char *inner[] = {"index_select", "narrow", "cat", "reshape", "arange", "zeros", "fill_"};
+        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
+            nb_rename_error(inner[i], op);
+    }
+    return r;
+}
+
+/* A differentiable copy of a in a storage of its own (0-d included), for the cases that move
+ * nothing: the result never aliases the input, as in torch. */
+static nb_tensor *copy_of(nb_tensor *a) {
+    if (a->ndim) return nb_cat(&a, 1, 0);
+    nb_tensor *one = nb_reshape(a, NB_SHAPE(1));
+    return one ? nb_reshape(nb_cat(&one, 1, 0), NB_SHAPE0) : NULL;
+}
+
+nb_tensor *nb_flip(nb_tensor *a, int n, const int *dims) {
+    NB_NULL_GUARD_NAMED("flip", a);
+    if (n < 1 || !dims) return nb_set_error("flip: no dims given (n = %d)", n);
+    bool seen[NB_MAX_DIMS] = {false};
+    for (int i = 0; i < n; i++) {
+        const int d = nb_norm_dim("flip", dims[i], a->ndim);
+        if (d < 0) return NULL;
+        if (seen[d]) return nb_set_error("flip: dim %d is given twice", d);
+        seen[d] = true;
+    }
+    nb_tensor *r = a;
+    for (int d = 0; d < a->ndim && r; d++) {
+        if (!seen[d]) continue;
+        const int64_t s = a->shape[d]; /* s - 1, s - 2, ..., 0 */
+        nb_tensor *idx = nb_arange_on(NULL, NB_I32, a->device, (double)s - 1, -1, -1);
+        r = idx ? nb_index_select(r, d, idx) : NULL;
+    }
+    return renamed(r, "flip");
+}
+
+nb_tensor *nb_roll(nb_tensor *a, int64_t shift, int dim) {
+    NB_NULL_GUARD_NAMED("roll", a);
+    const int d = nb_norm_dim("roll", dim, a->ndim);
+    if (d < 0) return NULL;
+    const int64_t s = a->shape[d];
+    const int64_t k = s ? ((shift % s) + s) % s : 0; /* elements that wrap to the front */
+    if (k == 0) return renamed(copy_of(a), "roll");
+    nb_tensor *parts[2] = {nb_narrow(a, d, s - k, k), nb_narrow(a, d, 0, s - k)};
+    return renamed(parts[0] && parts[1] ? nb_cat(parts, 2, d) : NULL, "roll");
+}
+
+nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps) {
+    NB_NULL_GUARD_NAMED("repeat", a);
+    if (n < a->ndim || n > NB_MAX_DIMS || (n && !reps))
+        return nb_set_error("repeat: %d repeat counts for a %d-d tensor (want %d to %d)", n, a->ndim, a->ndim,
+                            NB_MAX_DIMS);
+    int64_t shape[NB_MAX_DIMS], most = 1;
+    for (int i = 0; i < n; i++) {
+        if (reps[i] < 0)
+            return nb_set_error("repeat: count %lld for dim %d is negative", (long long)reps[i], i);
+        if (reps[i] > most) most = reps[i];
+        shape[i] = i < n - a->ndim ? 1 : a->shape[i - (n - a->ndim)];
+        if (shape[i] && reps[i] > INT64_MAX / 8 / shape[i])
+            return nb_set_error("repeat: %lld copies of dim %d is too many", (long long)reps[i], i);
+    }
+    nb_tensor *r = nb_reshape(a, n, shape); /* leading dims of 1 (a view) */
+    nb_tensor **copies =
+        r ? nb_ctx_alloc(nb_out_ctx(a), (size_t)most * sizeof *copies, sizeof *copies) : NULL;
+    if (!copies) return renamed(NULL, "repeat");
+    for (int i = 0; i < n && r; i++) {
+        if (reps[i] == 0) {
+            r = nb_narrow(r, i, 0, 0);
+            continue;
+        }
+        for (int64_t c = 0; c < reps[i]; c++)
+            copies[c] = r;
+        r = nb_cat(copies, (int)reps[i], i);
+    }
+    /* no count above 1 (or a zero one) leaves a view of a: give back a tensor of its own */
+    return renamed(r && r->storage == a->storage ? copy_of(r) : r, "repeat");
+}
+
+nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
+    NB_NULL_GUARD_NAMED("pad", a);
+    if (npad < 0 || npad % 2 || npad / 2 > a->ndim || (npad && !pad))
+        return nb_set_error("pad: %d pad sizes for a %d-d tensor (want an even count, at most %d)", npad,
+                            a->ndim, 2 * a->ndim);
+    nb_tensor *r = a;
+    for (int p = 0; p < npad / 2 && r; p++) {
+        const int d = a->ndim - 1 - p; /* the pairs run from the last dim backwards, as torch */
+        int64_t before = pad[2 * p], after = pad[2 * p + 1];
+        const int64_t s = r->shape[d];
+        if (before < -s || after < -s || s + before + after < 0)
+            return nb_set_error("pad: (%lld, %lld) on dim %d of size %lld leaves a negative size",
+                                (long long)before, (long long)after, d, (long long)s);
+        if (before < 0 || after < 0) { /* negative pads crop */
+            const int64_t b = before < 0 ? -before : 0, e = after < 0 ? -after : 0;
+            r = nb_narrow(r, d, b, s - b - e);
+            before = before < 0 ? 0 : before;
+            after = after < 0 ? 0 : after;
+        }
+        if (!r || (before == 0 && after == 0)) continue;
+        nb_tensor *parts[3];
+        int np = 0;
+        for (int side = 0; side < 2; side++) {
+            const int64_t w = side ? after : before;
+            if (side) parts[np++] = r;
+            if (w == 0) continue;
+            int64_t sh[NB_MAX_DIMS];
+            memcpy(sh, r->shape, sizeof sh);
+            sh[d] = w;
+            nb_tensor *f = nb_zeros_on(NULL, r->dtype, r->device, r->ndim, sh);
+            if (f && value != 0 && nb_fill_(f, value)) f = NULL;
+            if (!f) return renamed(NULL, "pad");
+            parts[np++] = f;
+        }
+        r = nb_cat(parts, np, d);
+    }
+    /* nothing padded, or only cropped: still a copy, as torch */
+    return renamed(r && r->storage == a->storage ? copy_of(r) : r, "pad");
+}
