@@ -285,6 +285,29 @@ START_TEST(test_rearrange) {
 }
 END_TEST
 
+static nb_tensor *f_conv(nb_tensor **in, void *u) {
+    const nb_conv_opts o = {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2};
+    switch (*(int *)u) {
+    case 0: return nb_conv2d(in[0], in[1], in[2], &o);
+    case 1: return nb_max_pool2d(in[0], (const int[]){3, 2}, &(nb_conv_opts){.padding = {1, 1}});
+    default: return nb_avg_pool2d(in[0], (const int[]){2, 2}, &(nb_conv_opts){.stride = {1, 1}});
+    }
+}
+
+/* conv2d and the pools run pad, index_select (im2col), matmul and their backwards on the GPU */
+START_TEST(test_conv) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *in[3] = {rnd(c, NB_SHAPE(2, 6, 9, 11), -1, 1, 90), rnd(c, NB_SHAPE(8, 3, 3, 2), -1, 1, 91),
+                        rnd(c, NB_SHAPE(8), -1, 1, 92)};
+    for (int k = 0; k < 3; k++)
+        compare(k == 0   ? "conv2d"
+                : k == 1 ? "max_pool2d"
+                         : "avg_pool2d",
+                f_conv, in, k == 0 ? 3 : 1, &k, 1e-5, k == 0 ? 7 : 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_loss(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_mse_loss(in[0], in[1]);
@@ -601,6 +624,7 @@ Suite *make_suite(void) {
                             test_losses,
                             test_cumsum,
                             test_rearrange,
+                            test_conv,
                             test_attention,
                             test_attention_qkv,
                             test_index,

@@ -226,6 +226,28 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index);
  * context; NULL on error (bad shapes/dtypes/devices, a target outside [0,V)). */
 nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *targets,
                                    int ignore_index);
+/* Options of the convolutions and pooling: [0] is the height, [1] the width (conv1d reads
+ * [0] for its length). A zero field takes the default: stride 1 (for pooling, the window), padding
+ * 0, dilation 1, groups 1; a NULL pointer takes every default. */
+typedef struct nb_conv_opts {
+    int stride[2];
+    int padding[2]; /* zeros on each side (pooling: -inf for max, zeros counted by avg, as torch) */
+    int dilation[2];
+    int groups; /* channels split into groups, each with its own filters (conv only) */
+} nb_conv_opts;
+/* 2-D cross-correlation, as torch.nn.functional.conv2d: x [N,C,H,W], w [O,C/groups,KH,KW], b [O]
+ * or NULL -> [N,O,OH,OW], OH = (H + 2 pad - dil (KH - 1) - 1) / stride + 1. Composed of pad,
+ * im2col (index_select) and one batched matmul. NULL with an error for shapes that do not
+ * match, a window larger than the padded input, or bad options. */
+nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* 1-D cross-correlation: x [N,C,L], w [O,C/groups,K], b [O] or NULL -> [N,O,OL]; as nb_conv2d. */
+nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* Max over each kernel[0] x kernel[1] window of x [N,C,H,W] -> [N,C,OH,OW]; padding at most half
+ * the window. The gradient goes to one element of each window, its first largest (a NaN if
+ * there is one), as torch (which takes the last of several NaNs). */
+nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
+/* Mean over each window, padding counted as zeros (torch's count_include_pad=True default). */
+nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
 /* Dropout: in training, zeroes each element with probability p and scales
  * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise (x itself).
  * p must be in [0, 1) (p = 1 would scale by infinity): NULL with an error otherwise. */

@@ -645,4 +645,47 @@ void oe_newer_cases(void) {
     oe_run((oe_case){.op = "pad", .ip = {2, -3, 2}, .fp = {0}, .in = {svt()}}, "pad(SV, -3, 2)");
     oe_run((oe_case){.op = "pad", .ip = {2, -4, -4}, .fp = {0}, .in = {f1(5, FV(1, 2, 3, 4, 5))}},
            "pad(negative size)");
+
+    /* conv and pools: ip = stride h w, padding h w, dilation h w, groups, bias or kernel h w */
+    nb_tensor *img = oe_randn(4, SH(2, 4, 6, 7), 90), *img_sv = oe_randn(4, SH(1, 2, 4, 5), 91);
+    float *sv = nb_data_f32(img_sv); /* special values inside an image */
+    sv[0] = NAN, sv[7] = INFINITY, sv[13] = -INFINITY, sv[22] = 1e30f, sv[31] = -0.0f;
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {1, 1, 0, 0, 1, 1, 1, 1},
+                     .in = {img, oe_randn(4, SH(3, 4, 3, 3), 92), oe_randn(1, SH(3), 93)}},
+           "conv2d(3x3, bias)");
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {2, 1, 1, 2, 1, 2, 2, 0},
+                     .in = {img, oe_randn(4, SH(6, 2, 2, 3), 94)}},
+           "conv2d(stride 2,1 pad 1,2 dil 1,2 groups 2)");
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {1, 1, 1, 1, 1, 1, 4, 1},
+                     .in = {img, oe_randn(4, SH(4, 1, 3, 3), 95), oe_randn(1, SH(4), 96)}},
+           "conv2d(depthwise)");
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {1, 1, 1, 1, 1, 1, 1, 0},
+                     .in = {img_sv, oe_randn(4, SH(2, 2, 2, 2), 97)}},
+           "conv2d(special values)");
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {1, 1, 0, 0, 1, 1, 1, 0},
+                     .in = {img, oe_randn(4, SH(2, 4, 7, 3), 98)}},
+           "conv2d(window too large)");
+    oe_run((oe_case){.op = "conv1d",
+                     .ip = {2, 0, 3, 0, 2, 0, 1, 1},
+                     .in = {oe_randn(3, SH(2, 3, 11), 99), oe_randn(3, SH(4, 3, 4), 100),
+                            oe_randn(1, SH(4), 101)}},
+           "conv1d(stride 2 pad 3 dil 2)");
+    oe_run((oe_case){.op = "max_pool2d", .ip = {0, 0, 0, 0, 0, 0, 0, 2, 2}, .in = {img}}, "max_pool2d(2x2)");
+    oe_run((oe_case){.op = "max_pool2d", .ip = {2, 1, 1, 1, 1, 2, 0, 3, 2}, .in = {img}},
+           "max_pool2d(3x2 stride 2,1 pad 1 dil 1,2)");
+    oe_run((oe_case){.op = "max_pool2d", .ip = {1, 1, 1, 1, 0, 0, 0, 3, 3}, .in = {img_sv}},
+           "max_pool2d(special values)");
+    oe_run((oe_case){.op = "max_pool2d",
+                     .ip = {1, 1, 0, 0, 0, 0, 0, 2, 2},
+                     .in = {oe_f32(4, SH(1, 1, 3, 3), NULL)}},
+           "max_pool2d(zeros: ties)");
+    oe_run((oe_case){.op = "avg_pool2d", .ip = {0, 0, 1, 1, 0, 0, 0, 3, 2}, .in = {img}},
+           "avg_pool2d(3x2 pad 1)");
+    oe_run((oe_case){.op = "avg_pool2d", .ip = {1, 1, 0, 0, 0, 0, 0, 2, 2}, .in = {img_sv}},
+           "avg_pool2d(special values)");
 }

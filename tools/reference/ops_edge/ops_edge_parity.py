@@ -160,6 +160,19 @@ def forward(c, x, dt, variant):
         return x[0].repeat(*ip[1:1 + ip[0]])
     if op == "pad":
         return F.pad(x[0], ip[1:1 + ip[0]], value=fp[0])
+    if op in ("conv2d", "conv1d"):
+        n = 2 if op == "conv2d" else 1
+        s, p, d = ip[0:n], ip[2:2 + n], ip[4:4 + n]
+        fn = F.conv2d if op == "conv2d" else F.conv1d
+        return fn(x[0], x[1], x[2] if ip[7] else None, stride=[v or 1 for v in s], padding=p,
+                  dilation=[v or 1 for v in d], groups=ip[6] or 1)
+    if op == "max_pool2d":
+        k = ip[7:9]
+        return F.max_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4],
+                            dilation=[v or 1 for v in ip[4:6]])
+    if op == "avg_pool2d":
+        k = ip[7:9]
+        return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4])
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
     if op == "bce_with_logits":

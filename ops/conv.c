@@ -1,0 +1,194 @@
+/* ops/conv.c - 2-D and 1-D convolution and pooling, composed: the input is padded (nb_pad),
+ * its windows are gathered into columns (im2col: one nb_index_select over the flattened image
+ * with an index table built here), and the columns meet the weights in one batched nb_matmul
+ * (pooling picks from them with nb_argmax and nb_gather, or averages them with nb_mean). Every gradient is
+ * the composition's: index_select's is a deterministic index_add (col2im), matmul's two GEMMs, pad's a slice.
+ * So each runs on every backend with no kernel of its own, and at GEMM speed. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/op_util.h"
+#include "tensor/internal.h"
+
+typedef struct {
+    int64_t N, C, H, W; /* input */
+    int64_t KH, KW;     /* window */
+    int64_t sh, sw, ph, pw, dh, dw;
+    int64_t Hp, Wp, OH, OW; /* padded input, output */
+} geom;
+
+/* The options with their defaults filled in (stride and dilation 1, padding 0, groups 1). */
+static void opts_or_default(const nb_conv_opts *o, int64_t s[2], int64_t p[2], int64_t d[2],
+                            int64_t *groups) {
+    for (int i = 0; i < 2; i++) {
+        s[i] = o && o->stride[i] ? o->stride[i] : 1;
+        p[i] = o ? o->padding[i] : 0;
+        d[i] = o && o->dilation[i] ? o->dilation[i] : 1;
+    }
+    *groups = o && o->groups ? o->groups : 1;
+}
+
+static int make_geom(const char *op, const nb_tensor *x, int64_t KH, int64_t KW, const int64_t s[2],
+                     const int64_t p[2], const int64_t d[2], geom *g) {
+    for (int i = 0; i < 2; i++)
+        if (s[i] < 1 || p[i] < 0 || d[i] < 1 || s[i] > INT32_MAX || p[i] > INT32_MAX || d[i] > INT32_MAX)
+            return nb_set_error(
+                       "%s: stride %lld, padding %lld and dilation %lld (dim %d) must be >= 1, >= 0, >= 1",
+                       op, (long long)s[i], (long long)p[i], (long long)d[i], i),
+                   -1;
+    *g = (geom){.N = x->shape[0],
+                .C = x->shape[1],
+                .H = x->shape[2],
+                .W = x->shape[3],
+                .KH = KH,
+                .KW = KW,
+                .sh = s[0],
+                .sw = s[1],
+                .ph = p[0],
+                .pw = p[1],
+                .dh = d[0],
+                .dw = d[1]};
+    g->Hp = g->H + 2 * g->ph;
+    g->Wp = g->W + 2 * g->pw;
+    const int64_t eh = g->dh * (KH - 1) + 1, ew = g->dw * (KW - 1) + 1; /* the dilated window */
+    if (KH < 1 || KW < 1 || eh > g->Hp || ew > g->Wp) {
+        char b[64];
+        return nb_set_error("%s: the window %lldx%lld (dilated %lldx%lld) does not fit the padded input %s + "
+                            "padding (%lld, %lld)",
+                            op, (long long)KH, (long long)KW, (long long)eh, (long long)ew, NB_SHP(x, b),
+                            (long long)g->ph, (long long)g->pw),
+               -1;
+    }
+    g->OH = (g->Hp - eh) / g->sh + 1;
+    g->OW = (g->Wp - ew) / g->sw + 1;
+    if (g->Hp * g->Wp > INT32_MAX || g->KH * g->KW * g->OH * g->OW > INT32_MAX)
+        return nb_set_error("%s: a %lldx%lld padded image is too large for i32 window indices", op,
+                            (long long)g->Hp, (long long)g->Wp),
+               -1;
+    return 0;
+}
+
+/* x [N,C,H,W] -> columns [N, C, KH*KW, OH*OW]: column (k, l) of channel c is the padded image's
+ * element at window position k of output position l. `fill` pads (0 for conv, -inf for max). */
+static nb_tensor *im2col(nb_tensor *x, const geom *g, double fill) {
+    nb_tensor *xp = g->ph || g->pw ? nb_pad(x, 4, (const int64_t[]){g->pw, g->pw, g->ph, g->ph}, fill) : x;
+    nb_tensor *flat = xp ? nb_reshape(xp, NB_SHAPE(g->N, g->C, g->Hp * g->Wp)) : NULL;
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW;
+    nb_ctx *cx = nb_out_ctx(x);
+    nb_tensor *idx = flat ? nb_empty(cx, NB_I32, NB_SHAPE(K * L)) : NULL;
+    if (!idx) return NULL;
+    int32_t *ip = nb_data(idx);
+    for (int64_t kh = 0; kh < g->KH; kh++)
+        for (int64_t kw = 0; kw < g->KW; kw++)
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                for (int64_t ow = 0; ow < g->OW; ow++)
+                    *ip++ = (int32_t)((oh * g->sh + kh * g->dh) * g->Wp + ow * g->sw + kw * g->dw);
+    if (x->device != NB_CPU) idx = nb_to_device(cx, idx, x->device);
+    nb_tensor *cols = idx ? nb_index_select(flat, 2, idx) : NULL;
+    return cols ? nb_reshape(cols, NB_SHAPE(g->N, g->C, K, L)) : NULL;
+}
+
+static nb_tensor *renamed(nb_tensor *r, const char *op) {
+    if (!r) {
+        static const char *inner[] = {"pad",    "reshape", "index_select", "matmul", "add",       "argmax",
+                                      "gather", "mean",    "to_device",    "empty",  "unsqueeze", "squeeze"};
+        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
+            nb_rename_error(inner[i], op);
+    }
+    return r;
+}
+
+nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED("conv2d", x, w);
+    if (nb_check_dtype("conv2d", x, NB_F32, "input") || nb_check_dtype("conv2d", w, NB_F32, "weight") ||
+        nb_same_device("conv2d", x, w) ||
+        (b && (nb_check_dtype("conv2d", b, NB_F32, "bias") || nb_same_device("conv2d", x, b))))
+        return NULL;
+    int64_t s[2], p[2], d[2], G;
+    opts_or_default(opts, s, p, d, &G);
+    char xs[64], ws[64], bs[64];
+    if (x->ndim != 4 || w->ndim != 4)
+        return nb_set_error("conv2d: want input [N,C,H,W] and weight [O,C/groups,KH,KW], got %s and %s",
+                            NB_SHP(x, xs), NB_SHP(w, ws));
+    const int64_t C = x->shape[1], O = w->shape[0];
+    if (G < 1 || C % G || O % G || w->shape[1] * G != C)
+        return nb_set_error(
+            "conv2d: input %s and weight %s do not match for %lld groups (want weight dim 1 = C / "
+            "groups, C and O divisible by groups)",
+            NB_SHP(x, xs), NB_SHP(w, ws), (long long)G);
+    if (b && (b->ndim != 1 || b->shape[0] != O))
+        return nb_set_error("conv2d: bias %s does not match %lld output channels", NB_SHP(b, bs),
+                            (long long)O);
+    geom g;
+    if (make_geom("conv2d", x, w->shape[2], w->shape[3], s, p, d, &g)) return NULL;
+    const int64_t K = g.KH * g.KW, L = g.OH * g.OW, Cg = C / G;
+    nb_tensor *cols = im2col(x, &g, 0.0);
+    /* [G, O/G, Cg*K] @ [N, G, Cg*K, L] -> [N, G, O/G, L] */
+    cols = cols ? nb_reshape(cols, NB_SHAPE(g.N, G, Cg * K, L)) : NULL;
+    nb_tensor *wm = nb_reshape(w, NB_SHAPE(G, O / G, Cg * K));
+    nb_tensor *y = cols && wm ? nb_matmul(wm, cols) : NULL;
+    y = y ? nb_reshape(y, NB_SHAPE(g.N, O, g.OH, g.OW)) : NULL;
+    if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
+    return renamed(y, "conv2d");
+}
+
+nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED("conv1d", x, w);
+    char xs[64], ws[64];
+    if (x->ndim != 3 || w->ndim != 3)
+        return nb_set_error("conv1d: want input [N,C,L] and weight [O,C/groups,K], got %s and %s",
+                            NB_SHP(x, xs), NB_SHP(w, ws));
+    /* a conv2d over [N,C,1,L] with a 1 x K window: the options' first entries apply to L */
+    nb_conv_opts o = {.stride = {1, 1}, .dilation = {1, 1}, .groups = opts ? opts->groups : 1};
+    if (opts) {
+        o.stride[1] = opts->stride[0] ? opts->stride[0] : 1;
+        o.padding[1] = opts->padding[0];
+        o.dilation[1] = opts->dilation[0] ? opts->dilation[0] : 1;
+    }
+    nb_tensor *y = nb_conv2d(nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b, &o);
+    if (!y) {
+        nb_rename_error("conv2d", "conv1d");
+        return NULL;
+    }
+    return renamed(nb_squeeze(y, 2), "conv1d");
+}
+
+/* max or average pooling: the windows as columns, reduced over the window axis */
+static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kernel[2],
+                         const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED(op, x);
+    if (nb_check_dtype(op, x, NB_F32, "input")) return NULL;
+    char xs[64];
+    if (x->ndim != 4) return nb_set_error("%s: want input [N,C,H,W], got %s", op, NB_SHP(x, xs));
+    if (!kernel || kernel[0] < 1 || kernel[1] < 1)
+        return nb_set_error("%s: the window must be at least 1x1, got %dx%d", op, kernel ? kernel[0] : 0,
+                            kernel ? kernel[1] : 0);
+    int64_t s[2], p[2], d[2], G;
+    opts_or_default(opts, s, p, d, &G);
+    for (int i = 0; i < 2; i++) {
+        if (!opts || !opts->stride[i]) s[i] = kernel[i]; /* torch's default stride is the window */
+        if (p[i] > (d[i] * (kernel[i] - 1) + 1) / 2)
+            return nb_set_error("%s: padding %lld is more than half the window %d (dim %d)", op,
+                                (long long)p[i], kernel[i], i);
+    }
+    if (G != 1) return nb_set_error("%s: groups do not apply to pooling", op);
+    geom g;
+    if (make_geom(op, x, kernel[0], kernel[1], s, p, d, &g)) return NULL;
+    nb_tensor *cols = im2col(x, &g, max ? -INFINITY : 0.0), *r = NULL;
+    if (cols && max) { /* the window's first largest element (a NaN first), which alone gets the gradient */
+        nb_tensor *at = nb_argmax(cols, 2, true);
+        r = at ? nb_gather(cols, 2, at) : NULL;
+    } else if (cols) {
+        r = nb_mean(cols, 1, (const int[]){2}, false);
+    }
+    return renamed(r ? nb_reshape(r, NB_SHAPE(g.N, g.C, g.OH, g.OW)) : NULL, op);
+}
+
+nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
+    return pool2d("max_pool2d", true, x, kernel, opts);
+}
+
+nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
+    return pool2d("avg_pool2d", false, x, kernel, opts);
+}

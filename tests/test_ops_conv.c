@@ -1,0 +1,219 @@
+/* Convolution and pooling (ops/conv.c): values against direct loops in double over strides,
+ * padding, dilation and groups; gradients of input, weight and bias through gradcheck; errors. */
+#include <math.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 24);
+    nb_ctx_use(ctx);
+    nb_rng_init(&rng, 11);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+#define ERR_STARTS(s)                                                                                        \
+    ck_assert_msg(strncmp(nb_last_error(), (s), strlen(s)) == 0, "error was '%s', want '%s...'",             \
+                  nb_last_error(), (s))
+
+static float X(const nb_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w) {
+    return nb_data_f32((nb_tensor *)t)[((n * t->shape[1] + c) * t->shape[2] + h) * t->shape[3] + w];
+}
+
+/* direct conv2d at one output element, in double */
+static double ref_conv(const nb_tensor *x, const nb_tensor *w, const nb_tensor *b, nb_conv_opts o, int64_t n,
+                       int64_t oc, int64_t oh, int64_t ow) {
+    const int64_t G = o.groups ? o.groups : 1, Cg = w->shape[1], Og = w->shape[0] / G, g = oc / Og;
+    double acc = b ? nb_data_f32((nb_tensor *)b)[oc] : 0;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t kh = 0; kh < w->shape[2]; kh++)
+            for (int64_t kw = 0; kw < w->shape[3]; kw++) {
+                const int64_t ih = oh * o.stride[0] - o.padding[0] + kh * o.dilation[0];
+                const int64_t iw = ow * o.stride[1] - o.padding[1] + kw * o.dilation[1];
+                if (ih < 0 || iw < 0 || ih >= x->shape[2] || iw >= x->shape[3]) continue;
+                acc += (double)X(x, n, g * Cg + c, ih, iw) * X(w, oc, c, kh, kw);
+            }
+    return acc;
+}
+
+static const nb_conv_opts conv_cases[] = {
+    {.stride = {1, 1}, .padding = {0, 0}, .dilation = {1, 1}, .groups = 1},
+    {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2},
+    {.stride = {1, 3}, .padding = {2, 0}, .dilation = {2, 1}, .groups = 4}, /* depthwise */
+};
+
+START_TEST(conv2d_against_loops) {
+    const nb_conv_opts o = conv_cases[_i];
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 4, 7, 9), 0, 1, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(8, 4 / o.groups, 3, 2), 0, 1, &rng);
+    nb_tensor *b = nb_randn(ctx, NB_SHAPE(8), 0, 1, &rng);
+    nb_tensor *y = nb_conv2d(x, w, b, &o);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    const int64_t OH = (7 + 2 * o.padding[0] - o.dilation[0] * 2 - 1) / o.stride[0] + 1;
+    const int64_t OW = (9 + 2 * o.padding[1] - o.dilation[1] * 1 - 1) / o.stride[1] + 1;
+    ck_assert(y->ndim == 4 && y->shape[0] == 2 && y->shape[1] == 8 && y->shape[2] == OH && y->shape[3] == OW);
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t c = 0; c < 8; c++)
+            for (int64_t h = 0; h < OH; h++)
+                for (int64_t v = 0; v < OW; v++) {
+                    const double want = ref_conv(x, w, b, o, n, c, h, v), got = X(y, n, c, h, v);
+                    ck_assert_msg(fabs(got - want) < 1e-4 * (1 + fabs(want)),
+                                  "(%lld,%lld,%lld,%lld): %g, want %g", (long long)n, (long long)c,
+                                  (long long)h, (long long)v, got, want);
+                }
+    /* NULL options and no bias: stride 1, no padding */
+    nb_tensor *y0 = nb_conv2d(x, nb_randn(ctx, NB_SHAPE(3, 4, 2, 2), 0, 1, &rng), NULL, NULL);
+    ck_assert(y0 && y0->shape[1] == 3 && y0->shape[2] == 6 && y0->shape[3] == 8);
+}
+END_TEST
+
+START_TEST(conv1d_against_loops) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 2, 11), 0, 1, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(5, 2, 4), 0, 1, &rng);
+    nb_conv_opts o = {.stride = {2}, .padding = {3}, .dilation = {2}};
+    nb_tensor *y = nb_conv1d(x, w, NULL, &o);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    const int64_t OL = (11 + 6 - 2 * 3 - 1) / 2 + 1;
+    ck_assert(y->ndim == 3 && y->shape[1] == 5 && y->shape[2] == OL);
+    for (int64_t n = 0; n < 3; n++)
+        for (int64_t c = 0; c < 5; c++)
+            for (int64_t l = 0; l < OL; l++) {
+                double want = 0;
+                for (int64_t ci = 0; ci < 2; ci++)
+                    for (int64_t k = 0; k < 4; k++) {
+                        const int64_t i = l * 2 - 3 + k * 2;
+                        if (i >= 0 && i < 11)
+                            want += (double)nb_data_f32(x)[(n * 2 + ci) * 11 + i] *
+                                    nb_data_f32(w)[(c * 2 + ci) * 4 + k];
+                    }
+                const double got = nb_get(y, (int64_t[]){n, c, l});
+                ck_assert_msg(fabs(got - want) < 1e-4 * (1 + fabs(want)), "(%lld,%lld,%lld): %g, want %g",
+                              (long long)n, (long long)c, (long long)l, got, want);
+            }
+}
+END_TEST
+
+/* ReLU then max pooling: windows of zeros tie, and the whole gradient goes to the first element
+ * of each window, as torch (not shared among the ties). */
+START_TEST(max_pool_ties_give_the_gradient_to_the_first) {
+    nb_tensor *x = nb_requires_grad_(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 1, 4, 4)), true);
+    nb_data_f32(x)[10] = 5.0f; /* (2,2): the max of the bottom-right window */
+    nb_tensor *y = nb_max_pool2d(x, (const int[]){2, 2}, NULL);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    const int first[4] = {0, 2, 8, 10}; /* each window's first element, or its max */
+    for (int i = 0; i < 16; i++) {
+        const float want = i == first[0] || i == first[1] || i == first[2] || i == first[3] ? 1.0f : 0.0f;
+        ck_assert_msg(nb_data_f32(x->grad)[i] == want, "dx[%d] = %g, want %g", i,
+                      (double)nb_data_f32(x->grad)[i], (double)want);
+    }
+}
+END_TEST
+
+START_TEST(pools_against_loops) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 7, 8), 0, 1, &rng);
+    const int k[2] = {3, 2};
+    nb_conv_opts o = {.stride = {2, 0}, .padding = {1, 1}};
+    nb_tensor *mx = nb_max_pool2d(x, k, &o), *av = nb_avg_pool2d(x, k, &o);
+    ck_assert_msg(mx && av, "%s", nb_last_error());
+    const int64_t OH = (7 + 2 - 3) / 2 + 1, OW = (8 + 2 - 2) / 2 + 1; /* stride[1] 0: the window, 2 */
+    ck_assert(mx->shape[2] == OH && mx->shape[3] == OW && av->shape[2] == OH && av->shape[3] == OW);
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t c = 0; c < 3; c++)
+            for (int64_t h = 0; h < OH; h++)
+                for (int64_t v = 0; v < OW; v++) {
+                    double m = -INFINITY, s = 0;
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 2; kw++) {
+                            const int64_t ih = h * 2 - 1 + kh, iw = v * 2 - 1 + kw;
+                            if (ih < 0 || iw < 0 || ih >= 7 || iw >= 8) continue;
+                            const double e = X(x, n, c, ih, iw);
+                            m = e > m ? e : m;
+                            s += e;
+                        }
+                    ck_assert_float_eq(X(mx, n, c, h, v), (float)m);
+                    ck_assert_msg(fabs(X(av, n, c, h, v) - s / 6) < 1e-6, "avg (%lld,%lld): %g, want %g",
+                                  (long long)h, (long long)v, (double)X(av, n, c, h, v), s / 6);
+                }
+}
+END_TEST
+
+static int gc_which;
+static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    const nb_conv_opts o = {.stride = {2, 1}, .padding = {1, 1}, .dilation = {1, 2}, .groups = 2};
+    const int k[2] = {2, 3};
+    switch (gc_which) {
+    case 0: return nb_conv2d(in[0], in[1], in[2], &o);
+    case 1:
+        return nb_conv1d(nb_squeeze(in[0], 2), nb_squeeze(in[1], 2), in[2], &(nb_conv_opts){.padding = {1}});
+    case 2: return nb_max_pool2d(in[0], k, &(nb_conv_opts){.stride = {1, 2}, .padding = {1, 1}});
+    default: return nb_avg_pool2d(in[0], k, &(nb_conv_opts){.stride = {1, 1}, .padding = {1, 1}});
+    }
+}
+
+START_TEST(gradients) {
+    for (gc_which = 0; gc_which < 4; gc_which++) {
+        const bool one_d = gc_which == 1;
+        nb_tensor *in[3] = {
+            nb_requires_grad_(nb_randn(ctx, 4, (const int64_t[]){2, 4, one_d ? 1 : 5, 6}, 0, 1, &rng), true),
+            nb_requires_grad_(
+                nb_randn(ctx, 4, (const int64_t[]){4, one_d ? 4 : 2, one_d ? 1 : 2, 3}, 0, 1, &rng), true),
+            nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4), 0, 1, &rng), true)};
+        ck_assert_msg(nb_gradcheck(gc_fn, in, gc_which < 2 ? 3 : 1, NULL, NULL) == 1, "case %d: %s", gc_which,
+                      nb_last_error());
+    }
+}
+END_TEST
+
+START_TEST(errors) {
+    nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 5, 5));
+    nb_tensor *w = nb_zeros(ctx, NB_F32, NB_SHAPE(6, 4, 3, 3));
+    ck_assert_ptr_null(nb_conv2d(x, nb_zeros(ctx, NB_F32, NB_SHAPE(6, 3, 3, 3)), NULL, NULL));
+    ERR_STARTS("conv2d: input [1,4,5,5] and weight [6,3,3,3] do not match for 1 groups");
+    ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.groups = 3}));
+    ck_assert_ptr_null(nb_conv2d(x, w, nb_zeros(ctx, NB_F32, NB_SHAPE(5)), NULL));
+    ERR_STARTS("conv2d: bias [5] does not match 6 output channels");
+    ck_assert_ptr_null(nb_conv2d(x, nb_zeros(ctx, NB_F32, NB_SHAPE(6, 4, 7, 3)), NULL, NULL));
+    ERR_STARTS("conv2d: the window 7x3");
+    ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.stride = {-1, 1}}));
+    ERR_STARTS("conv2d: stride -1");
+    ck_assert_ptr_null(nb_conv2d(nb_zeros(ctx, NB_F32, NB_SHAPE(4, 5, 5)), w, NULL, NULL));
+    ERR_STARTS("conv2d: want input [N,C,H,W]");
+    ck_assert_ptr_null(nb_conv1d(x, w, NULL, NULL));
+    ERR_STARTS("conv1d: want input [N,C,L]");
+    ck_assert_ptr_null(nb_conv1d(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 2)),
+                                 nb_zeros(ctx, NB_F32, NB_SHAPE(2, 4, 3)), NULL, NULL));
+    ERR_STARTS("conv1d: the window");
+    ck_assert_ptr_null(nb_max_pool2d(x, (const int[]){2, 2}, &(nb_conv_opts){.padding = {2, 0}}));
+    ERR_STARTS("max_pool2d: padding 2 is more than half the window 2");
+    ck_assert_ptr_null(nb_avg_pool2d(x, (const int[]){0, 2}, NULL));
+    ERR_STARTS("avg_pool2d: the window must be at least 1x1");
+    ck_assert_ptr_null(nb_conv2d(x, nb_zeros(ctx, NB_I32, NB_SHAPE(6, 4, 3, 3)), NULL, NULL));
+    ERR_STARTS("conv2d: weight must be f32");
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("ops_conv");
+    TCase *tc = tcase_create("conv");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, conv2d_against_loops, 0, 3);
+    tcase_add_test(tc, conv1d_against_loops);
+    tcase_add_test(tc, pools_against_loops);
+    tcase_add_test(tc, max_pool_ties_give_the_gradient_to_the_first);
+    tcase_add_test(tc, gradients);
+    tcase_add_test(tc, errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
