@@ -30,6 +30,13 @@ typedef enum {
 typedef enum { NB_RED_SUM, NB_RED_MAX, NB_RED_MIN, NB_RED_COUNT } nb_redop;
 typedef enum { NB_RAND_UNIFORM, NB_RAND_NORMAL } nb_randkind;
 
+/* The windows of a convolution or pooling over x [N,C,H,W]: window KHxKW, stride, padding
+ * (positions outside x read `pad`), dilation; the output is OHxOW. */
+typedef struct nb_im2col_geom {
+    int64_t N, C, H, W, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW;
+    float pad;
+} nb_im2col_geom;
+
 typedef struct nb_backend {
     const char *name;
     nb_device device;
@@ -75,6 +82,11 @@ typedef struct nb_backend {
     int (*gather)(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);
     int (*scatter_add)(nb_tensor *out, int dim, const nb_tensor *idx, const nb_tensor *src);
     int (*tril)(nb_tensor *out, const nb_tensor *a, int64_t k);
+    /* cols [N,C,KH*KW,OH*OW] (contiguous) = the windows of x (f32 [N,C,H,W], any strides) */
+    int (*im2col)(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
+    /* dx [N,C,H,W] (contiguous, overwritten) = for each pixel, the sum of the entries of dcols
+     * (contiguous, as cols) that read it, in window order (kh, kw), then output order */
+    int (*col2im)(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
 
     /* fused neural-network kernels (inputs contiguous, over the last dim) */
     int (*softmax)(nb_tensor *out, const nb_tensor *a, bool log);

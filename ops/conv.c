@@ -1,9 +1,9 @@
-/* ops/conv.c - 2-D and 1-D convolution and pooling, composed: the input is padded (nb_pad),
- * its windows are gathered into columns (im2col: one nb_index_select over the flattened image
- * with an index table built here), and the columns meet the weights in one batched nb_matmul
- * (pooling picks from them with nb_argmax and nb_gather, or averages them with nb_mean). Every gradient is
- * the composition's: index_select's is a deterministic index_add (col2im), matmul's two GEMMs, pad's a slice.
- * So each runs on every backend with no kernel of its own, and at GEMM speed. */
+/* ops/conv.c - 2-D and 1-D convolution and pooling: the windows of the input are copied into
+ * columns by the backend's im2col (padding included; its gradient is col2im, which adds each
+ * pixel's window entries back in a fixed order), and the columns meet the weights in one batched
+ * nb_matmul; pooling picks from them with nb_argmax and nb_gather, or averages them with
+ * nb_mean. Everything but im2col/col2im is composed, so the arithmetic runs at GEMM speed and
+ * every other gradient is an existing op's. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -62,31 +62,45 @@ static int make_geom(const char *op, const nb_tensor *x, int64_t KH, int64_t KW,
     }
     g->OH = (g->Hp - eh) / g->sh + 1;
     g->OW = (g->Wp - ew) / g->sw + 1;
-    if (g->Hp * g->Wp > INT32_MAX || g->KH * g->KW * g->OH * g->OW > INT32_MAX)
-        return nb_set_error("%s: a %lldx%lld padded image is too large for i32 window indices", op,
-                            (long long)g->Hp, (long long)g->Wp),
-               -1;
     return 0;
 }
 
-/* x [N,C,H,W] -> columns [N, C, KH*KW, OH*OW]: column (k, l) of channel c is the padded image's
- * element at window position k of output position l. `fill` pads (0 for conv, -inf for max). */
-static nb_tensor *im2col(nb_tensor *x, const geom *g, double fill) {
-    nb_tensor *xp = g->ph || g->pw ? nb_pad(x, 4, (const int64_t[]){g->pw, g->pw, g->ph, g->ph}, fill) : x;
-    nb_tensor *flat = xp ? nb_reshape(xp, NB_SHAPE(g->N, g->C, g->Hp * g->Wp)) : NULL;
-    const int64_t K = g->KH * g->KW, L = g->OH * g->OW;
-    nb_ctx *cx = nb_out_ctx(x);
-    nb_tensor *idx = flat ? nb_empty(cx, NB_I32, NB_SHAPE(K * L)) : NULL;
-    if (!idx) return NULL;
-    int32_t *ip = nb_data(idx);
-    for (int64_t kh = 0; kh < g->KH; kh++)
-        for (int64_t kw = 0; kw < g->KW; kw++)
-            for (int64_t oh = 0; oh < g->OH; oh++)
-                for (int64_t ow = 0; ow < g->OW; ow++)
-                    *ip++ = (int32_t)((oh * g->sh + kh * g->dh) * g->Wp + ow * g->sw + kw * g->dw);
-    if (x->device != NB_CPU) idx = nb_to_device(cx, idx, x->device);
-    nb_tensor *cols = idx ? nb_index_select(flat, 2, idx) : NULL;
-    return cols ? nb_reshape(cols, NB_SHAPE(g->N, g->C, K, L)) : NULL;
+static nb_im2col_geom backend_geom(const geom *g, float pad) {
+    return (nb_im2col_geom){g->N,  g->C,  g->H,  g->W,  g->KH, g->KW, g->sh, g->sw,
+                            g->ph, g->pw, g->dh, g->dw, g->OH, g->OW, pad};
+}
+
+/* the gradient of the columns goes back to the pixels they were read from (col2im) */
+static int im2col_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    nb_tensor *x = n->in[0];
+    const int64_t *v = n->i; /* KH, KW, sh, sw, ph, pw, dh, dw, OH, OW */
+    const nb_im2col_geom bg = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], v[0], v[1], v[2], v[3],
+                               v[4],        v[5],        v[6],        v[7],        v[8], v[9], 0.0f};
+    nb_tensor *gc = nb_contiguous(gout);
+    nb_tensor *dx = gc ? nb_new_like_shape(gc, NB_F32, 4, x->shape) : NULL;
+    if (!dx || nb_be(x)->col2im(dx, gc, &bg)) return -1;
+    gin[0] = dx;
+    return 0;
+}
+
+/* x [N,C,H,W] -> columns [N, C, KH*KW, OH*OW]: column (k, l) of channel c is the element at
+ * window position k of output position l, `pad` outside x (0 for conv, -inf for max pooling). */
+static nb_tensor *im2col(nb_tensor *x, const geom *g, float pad) {
+    const nb_backend *be = nb_be(x);
+    if (!be) return NULL;
+    if (!be->im2col || !be->col2im) return nb_unsupported("im2col", be);
+    nb_tensor *cols =
+        nb_new_like_shape(x, NB_F32, 4, (const int64_t[]){g->N, g->C, g->KH * g->KW, g->OH * g->OW});
+    const nb_im2col_geom bg = backend_geom(g, pad);
+    if (!cols || be->im2col(cols, x, &bg)) return NULL;
+    nb_node *n;
+    if (!nb_op_finish(cols, "im2col", im2col_backward, 1, &x, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_ALL; /* the rule reads only shapes */
+        const int64_t v[10] = {g->KH, g->KW, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->OH, g->OW};
+        memcpy(n->i, v, sizeof v);
+    }
+    return cols;
 }
 
 static nb_tensor *renamed(nb_tensor *r, const char *op) {
@@ -97,6 +111,23 @@ static nb_tensor *renamed(nb_tensor *r, const char *op) {
             nb_rename_error(inner[i], op);
     }
     return r;
+}
+
+nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED("unfold", x);
+    if (nb_check_dtype("unfold", x, NB_F32, "input")) return NULL;
+    char xs[64];
+    if (x->ndim != 4) return nb_set_error("unfold: want input [N,C,H,W], got %s", NB_SHP(x, xs));
+    if (!kernel || kernel[0] < 1 || kernel[1] < 1)
+        return nb_set_error("unfold: the window must be at least 1x1, got %dx%d", kernel ? kernel[0] : 0,
+                            kernel ? kernel[1] : 0);
+    int64_t s[2], p[2], d[2], G;
+    opts_or_default(opts, s, p, d, &G);
+    if (G != 1) return nb_set_error("unfold: groups do not apply");
+    geom g;
+    if (make_geom("unfold", x, kernel[0], kernel[1], s, p, d, &g)) return NULL;
+    nb_tensor *cols = im2col(x, &g, 0.0f);
+    return renamed(cols ? nb_reshape(cols, NB_SHAPE(g.N, g.C * g.KH * g.KW, g.OH * g.OW)) : NULL, "unfold");
 }
 
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {

@@ -290,6 +290,9 @@ static nb_tensor *f_conv(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_conv2d(in[0], in[1], in[2], &o);
     case 1: return nb_max_pool2d(in[0], (const int[]){3, 2}, &(nb_conv_opts){.padding = {1, 1}});
+    case 3:
+        return nb_unfold(nb_transpose(in[0], 2, 3), (const int[]){3, 2},
+                         &(nb_conv_opts){{2, 1}, {1, 2}, {1, 2}, 0});
     default: return nb_avg_pool2d(in[0], (const int[]){2, 2}, &(nb_conv_opts){.stride = {1, 1}});
     }
 }
@@ -304,6 +307,10 @@ START_TEST(test_conv) {
                 : k == 1 ? "max_pool2d"
                          : "avg_pool2d",
                 f_conv, in, k == 0 ? 3 : 1, &k, 1e-5, k == 0 ? 7 : 1);
+    /* im2col and col2im alone, from a transposed view: copies, and each pixel's sum in the same
+     * order on both backends, so bit for bit */
+    int u = 3;
+    compare("unfold", f_conv, in, 1, &u, 0, 1);
     nb_ctx_free(c);
 }
 END_TEST

@@ -145,6 +145,36 @@ START_TEST(pools_against_loops) {
 }
 END_TEST
 
+/* unfold against the definition: entry (c*KH*KW + k, l) is x at window position k of output l */
+START_TEST(unfold_against_loops) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 6, 7), 0, 1, &rng);
+    const nb_conv_opts o = {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}};
+    nb_tensor *u = nb_unfold(x, (const int[]){3, 2}, &o);
+    ck_assert_msg(u != NULL, "%s", nb_last_error());
+    const int64_t OH = (6 + 2 - 3) / 2 + 1, OW = (7 + 4 - 2 - 1) / 1 + 1;
+    ck_assert(u->ndim == 3 && u->shape[0] == 2 && u->shape[1] == 18 && u->shape[2] == OH * OW);
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t c = 0; c < 3; c++)
+            for (int64_t k = 0; k < 6; k++)
+                for (int64_t l = 0; l < OH * OW; l++) {
+                    const int64_t ih = (l / OW) * 2 - 1 + (k / 2), iw = (l % OW) - 2 + (k % 2) * 2;
+                    const float want = ih >= 0 && ih < 6 && iw >= 0 && iw < 7 ? X(x, n, c, ih, iw) : 0.0f;
+                    ck_assert_float_eq((float)nb_get(u, (int64_t[]){n, c * 6 + k, l}), want);
+                }
+    /* the gradient: each pixel gets as many g as windows read it */
+    nb_tensor *xg = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(1, 1, 4, 4), 0, 1, &rng), true);
+    ck_assert_int_eq(
+        nb_backward(nb_sum_all(nb_unfold(xg, (const int[]){3, 3}, &(nb_conv_opts){.padding = {1, 1}}))), 0);
+    const float corner = 4, edge = 6, inner = 9;
+    ck_assert_float_eq(nb_data_f32(xg->grad)[0], corner);
+    ck_assert_float_eq(nb_data_f32(xg->grad)[1], edge);
+    ck_assert_float_eq(nb_data_f32(xg->grad)[5], inner);
+    ck_assert_ptr_null(nb_unfold(x, (const int[]){3, 3}, &(nb_conv_opts){.groups = 2}));
+    ck_assert_ptr_null(nb_unfold(x, (const int[]){7, 1}, NULL));
+    ERR_STARTS("unfold: the window 7x1");
+}
+END_TEST
+
 static int gc_which;
 static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
@@ -154,13 +184,15 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     case 0: return nb_conv2d(in[0], in[1], in[2], &o);
     case 1:
         return nb_conv1d(nb_squeeze(in[0], 2), nb_squeeze(in[1], 2), in[2], &(nb_conv_opts){.padding = {1}});
+    case 4:
+        return nb_unfold(in[0], k, &(nb_conv_opts){.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
     case 2: return nb_max_pool2d(in[0], k, &(nb_conv_opts){.stride = {1, 2}, .padding = {1, 1}});
     default: return nb_avg_pool2d(in[0], k, &(nb_conv_opts){.stride = {1, 1}, .padding = {1, 1}});
     }
 }
 
 START_TEST(gradients) {
-    for (gc_which = 0; gc_which < 4; gc_which++) {
+    for (gc_which = 0; gc_which < 5; gc_which++) {
         const bool one_d = gc_which == 1;
         nb_tensor *in[3] = {
             nb_requires_grad_(nb_randn(ctx, 4, (const int64_t[]){2, 4, one_d ? 1 : 5, 6}, 0, 1, &rng), true),
@@ -208,6 +240,7 @@ Suite *make_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, conv2d_against_loops, 0, 3);
     tcase_add_test(tc, conv1d_against_loops);
+    tcase_add_test(tc, unfold_against_loops);
     tcase_add_test(tc, pools_against_loops);
     tcase_add_test(tc, max_pool_ties_give_the_gradient_to_the_first);
     tcase_add_test(tc, gradients);

@@ -214,6 +214,12 @@ typedef struct {
     long long st[NB_CU_MAXOP][NB_MAX_DIMS];
 } nb_cu_geom;
 
+/* Convolution windows (kernel argument; the layout matches struct nb_i2c in the index module). */
+typedef struct {
+    long long N, C, H, W, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, xs[4];
+    float pad;
+} nb_cu_i2c;
+
 /* Reduction geometry (layout = struct nb_rgeom in the reduce kernels): kept
  * dims (sizes ks, strides ka in the input, ko in the output) and reduced dims. */
 typedef struct {
@@ -262,6 +268,8 @@ int nb_cuda_adamw(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, 
 int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a);
 int nb_cuda_argmax(nb_tensor *out, const nb_tensor *a, int axis);
 int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
+int nb_cuda_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
+int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);
 
 int nb_cuda_index_select(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);

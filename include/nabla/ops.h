@@ -226,7 +226,7 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index);
  * context; NULL on error (bad shapes/dtypes/devices, a target outside [0,V)). */
 nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *targets,
                                    int ignore_index);
-/* Options of the convolutions and pooling: [0] is the height, [1] the width (conv1d reads
+/* Options of the convolutions, pooling and unfold: [0] is the height, [1] the width (conv1d reads
  * [0] for its length). A zero field takes the default: stride 1 (for pooling, the window), padding
  * 0, dilation 1, groups 1; a NULL pointer takes every default. */
 typedef struct nb_conv_opts {
@@ -235,6 +235,10 @@ typedef struct nb_conv_opts {
     int dilation[2];
     int groups; /* channels split into groups, each with its own filters (conv only) */
 } nb_conv_opts;
+/* The sliding windows of x [N,C,H,W] as columns (im2col, torch.nn.functional.unfold):
+ * [N, C*KH*KW, L] with L = OH*OW output positions, zeros where a window leaves the input (the
+ * gradient adds each column entry back to its pixel). NULL for a bad shape or window. */
+nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
 /* 2-D cross-correlation, as torch.nn.functional.conv2d: x [N,C,H,W], w [O,C/groups,KH,KW], b [O]
  * or NULL -> [N,O,OH,OW], OH = (H + 2 pad - dil (KH - 1) - 1) / stride + 1. Composed of pad,
  * im2col (index_select) and one batched matmul. NULL with an error for shapes that do not

@@ -131,12 +131,13 @@ static nb_tensor *apply(oe_case *c) {
         return nb_layer_norm(in[0], ip[0] ? in[1] : NULL, ip[1] ? in[1 + ip[0]] : NULL, fp[0]);
     if (IS("cross_entropy")) return nb_cross_entropy(in[0], in[1], ip[0]);
     if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
-    if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d")) {
+    if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d") || IS("unfold")) {
         /* ip: stride h w, padding h w, dilation h w, groups, has bias (conv) or kernel h w (pools) */
         nb_conv_opts o = {{ip[0], ip[1]}, {ip[2], ip[3]}, {ip[4], ip[5]}, ip[6]};
         if (IS("conv2d")) return nb_conv2d(in[0], in[1], ip[7] ? in[2] : NULL, &o);
         if (IS("conv1d")) return nb_conv1d(in[0], in[1], ip[7] ? in[2] : NULL, &o);
         const int k[2] = {ip[7], ip[8]};
+        if (IS("unfold")) return nb_unfold(in[0], k, &o);
         return IS("max_pool2d") ? nb_max_pool2d(in[0], k, &o) : nb_avg_pool2d(in[0], k, &o);
     }
     if (IS("flip")) return nb_flip(in[0], ip[0], ip + 1);

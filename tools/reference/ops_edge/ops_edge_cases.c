@@ -688,4 +688,8 @@ void oe_newer_cases(void) {
            "avg_pool2d(3x2 pad 1)");
     oe_run((oe_case){.op = "avg_pool2d", .ip = {1, 1, 0, 0, 0, 0, 0, 2, 2}, .in = {img_sv}},
            "avg_pool2d(special values)");
+    oe_run((oe_case){.op = "unfold", .ip = {2, 1, 1, 2, 1, 2, 0, 3, 2}, .in = {img}},
+           "unfold(3x2 stride 2,1 pad 1,2 dil 1,2)");
+    oe_run((oe_case){.op = "unfold", .ip = {1, 1, 1, 1, 0, 0, 0, 2, 2}, .in = {img_sv}},
+           "unfold(special values)");
 }

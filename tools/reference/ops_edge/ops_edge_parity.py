@@ -170,6 +170,9 @@ def forward(c, x, dt, variant):
         k = ip[7:9]
         return F.max_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4],
                             dilation=[v or 1 for v in ip[4:6]])
+    if op == "unfold":
+        return F.unfold(x[0], ip[7:9], stride=[v or 1 for v in ip[0:2]], padding=ip[2:4],
+                        dilation=[v or 1 for v in ip[4:6]])
     if op == "avg_pool2d":
         k = ip[7:9]
         return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4])
