@@ -315,6 +315,33 @@ START_TEST(test_conv) {
 }
 END_TEST
 
+static nb_tensor *f_sort(nb_tensor **in, void *u) {
+    const int k = *(int *)u;
+    nb_tensor *x = nb_transpose(in[0], 0, 1), *idx = NULL;
+    nb_tensor *v = k == 2 ? nb_topk(x, 5, 1, true, &idx) : nb_sort(x, k == 3 ? 0 : 1, k == 1, &idx);
+    /* the values and the positions (as f32) side by side, so one comparison checks both */
+    return v && idx ? nb_cat((nb_tensor *[]){v, nb_cast(idx, NB_F32)}, 2, 1) : NULL;
+}
+
+/* argsort is a total order (ties by position, NaN the largest): the GPU's bitonic sort and the
+ * CPU's merge sort give the same positions, so the comparison is exact (values, positions and
+ * the gradient through gather); lines from 1 (padding up to a power of two) to 3000 long. */
+START_TEST(test_sort) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *x = rnd(c, NB_SHAPE(3000, 7), -2, 2, 85);
+    for (int64_t i = 0; i < nb_numel(x); i += 5) /* ties */
+        nb_data_f32(x)[i] = nb_data_f32(x)[i + 1];
+    nb_data_f32(x)[10] = NAN;
+    nb_data_f32(x)[20] = -INFINITY;
+    for (int k = 0; k < 4; k++)
+        compare(k == 2 ? "topk" : "sort", f_sort, &x, 1, &k, 0, 1);
+    nb_tensor *one = rnd(c, NB_SHAPE(1, 9), -2, 2, 86);
+    int k0 = 0;
+    compare("sort (lines of 1)", f_sort, &one, 1, &k0, 0, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_loss(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_mse_loss(in[0], in[1]);
@@ -632,6 +659,7 @@ Suite *make_suite(void) {
                             test_cumsum,
                             test_rearrange,
                             test_conv,
+                            test_sort,
                             test_attention,
                             test_attention_qkv,
                             test_index,

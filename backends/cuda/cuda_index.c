@@ -161,3 +161,27 @@ int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *
     void *args[] = {&d, &c, &a};
     return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "col2im"), nb_cu_blocks(n, 256), 256, 0, args);
 }
+
+int nb_cuda_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc) {
+    if (a->dtype != NB_F32 || idx->dtype != NB_I32 || !nb_same_shape(idx, a) || dim < 0 || dim >= a->ndim ||
+        a->shape[dim] >= INT_MAX / 2)
+        return nb_set_error("argsort (cuda): bad operands"), -1;
+    long long n = a->shape[dim], P = 1, ist = idx->stride[dim], ast = a->stride[dim];
+    int dsc = desc;
+    if (n == 0 || nb_numel(a) == 0) return 0;
+    while (P < n)
+        P <<= 1;
+    nb_tensor i1 = *idx, a1 = *a; /* the lines' first elements */
+    i1.shape[dim] = a1.shape[dim] = 1;
+    nb_cu_geom g;
+    const nb_tensor *t[2] = {&i1, &a1};
+    nb_cu_geom_init(&g, 2, t);
+    const long long blocks = g.n < 1024 ? g.n : 1024;
+    char *s = nb_cu_scratch(1, (size_t)(blocks * P) * (sizeof(float) + sizeof(int)));
+    if (!s) return -1;
+    CUdeviceptr ip = nb_cu_ptr(idx), ap = nb_cu_ptr(a), sv = (CUdeviceptr)(uintptr_t)s,
+                si = sv + (CUdeviceptr)(blocks * P) * sizeof(float);
+    void *args[] = {&ip, &ap, &sv, &si, &g, &n, &P, &ist, &ast, &dsc};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "argsort"), (unsigned)blocks, P < 256 ? 32 : 256, 0,
+                        args);
+}

@@ -365,5 +365,50 @@ const char nb_cu_index_src[] = NB_CU_CODE(
             dx[i] = acc;
         }
     }
+
+    /* argsort: whether (x, i) goes before (y, j), as the CPU's merge sort orders them; positions
+     * at or past n are the padding up to a power of two, and go last */
+    NB_DEVFN bool nb_before(float x, int i, float y, int j, long long n, int desc) {
+        if (j >= n) return i < n || i < j;
+        if (i >= n) return false;
+        const bool xn = x != x, yn = y != y;
+        if (xn || yn) return xn && yn ? i < j : desc ? xn : yn;
+        if (x != y) return desc ? x > y : x < y;
+        return i < j;
+    }
+    /* one block per line (g: the lines' first elements in idx and a): a bitonic sort of
+     * (value, position) keys over P = 2^k >= n slots of global scratch, so the result is the
+     * unique order the CPU's merge sort gives */
+    extern "C" __global__ void argsort(int *idx, const float *a, float *sv, int *si, nb_geom g, long long n,
+                                       long long P, long long ist, long long ast, int desc) {
+        float *kv = sv + blockIdx.x * P;
+        int *ki = si + blockIdx.x * P;
+        for (long long line = blockIdx.x; line < g.n; line += gridDim.x) {
+            long long o[2];
+            nb_offs<2, long long>(g, line, o);
+            for (long long t = threadIdx.x; t < P; t += blockDim.x) {
+                kv[t] = t < n ? a[o[1] + t * ast] : 0.0f;
+                ki[t] = (int)t;
+            }
+            __syncthreads();
+            for (long long size = 2; size <= P; size <<= 1)
+                for (long long stride = size >> 1; stride > 0; stride >>= 1) {
+                    for (long long t = threadIdx.x; t < P; t += blockDim.x) {
+                        const long long u = t ^ stride;
+                        if (u <= t) continue;
+                        const bool up = (t & size) == 0;
+                        const float vt = kv[t], vu = kv[u];
+                        const int it = ki[t], iu = ki[u];
+                        if (up ? nb_before(vu, iu, vt, it, n, desc) : nb_before(vt, it, vu, iu, n, desc)) {
+                            kv[t] = vu, kv[u] = vt;
+                            ki[t] = iu, ki[u] = it;
+                        }
+                    }
+                    __syncthreads();
+                }
+            for (long long t = threadIdx.x; t < n; t += blockDim.x) idx[o[0] + t * ist] = ki[t];
+            __syncthreads();
+        }
+    }
     );
 /* clang-format on */

@@ -112,6 +112,16 @@ nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim);
  * a[..., j, ...] for j <= i, accumulated in double in index order on every backend. A new f32
  * tensor of a's shape; NULL with an error for a bad dim or dtype. */
 nb_tensor *nb_cumsum(nb_tensor *a, int dim);
+/* The positions (i32, a's shape) that sort a along dim, ascending or descending. The order is
+ * total, the same on every backend: ties keep their order (stable), a NaN counts as the largest.
+ * Not differentiable. NULL with an error for a bad dim or dtype. */
+nb_tensor *nb_argsort(nb_tensor *a, int dim, bool descending);
+/* a sorted along dim (as nb_argsort orders it); the positions go to *indices when indices is not
+ * NULL. The gradient goes back to each value's position (through gather). */
+nb_tensor *nb_sort(nb_tensor *a, int dim, bool descending, nb_tensor **indices);
+/* The k largest (smallest when !largest) values along dim, in sorted order, ties by position, a
+ * NaN the largest (torch.topk); positions to *indices as nb_sort. NULL unless 0 <= k <= size. */
+nb_tensor *nb_topk(nb_tensor *a, int64_t k, int dim, bool largest, nb_tensor **indices);
 /* Sum of every element, as a 0-d tensor. */
 nb_tensor *nb_sum_all(nb_tensor *a);
 /* Mean of every element, as a 0-d tensor. */

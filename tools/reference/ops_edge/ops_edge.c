@@ -108,6 +108,12 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("logsumexp")) return nb_logsumexp(in[0], ip[2], ip + 3, ip[0]);
     if (IS("argmax")) return nb_argmax(in[0], ip[0], ip[1]);
     if (IS("argmin")) return nb_argmin(in[0], ip[0], ip[1]);
+    if (IS("argsort")) return nb_argsort(in[0], ip[0], ip[1]);
+    if (IS("sort")) return nb_sort(in[0], ip[0], ip[1], NULL);
+    if (IS("topk") || IS("topk_idx")) { /* ip: k, dim, largest */
+        nb_tensor *idx = NULL, *v = nb_topk(in[0], ip[0], ip[1], ip[2], &idx);
+        return IS("topk") ? v : idx;
+    }
     if (IS("sum_all")) return nb_sum_all(in[0]);
     if (IS("mean_all")) return nb_mean_all(in[0]);
     if (IS("linear")) return nb_linear(in[0], in[1], in[2]);

@@ -692,4 +692,26 @@ void oe_newer_cases(void) {
            "unfold(3x2 stride 2,1 pad 1,2 dil 1,2)");
     oe_run((oe_case){.op = "unfold", .ip = {1, 1, 1, 1, 0, 0, 0, 2, 2}, .in = {img_sv}},
            "unfold(special values)");
+
+    /* sort (torch's stable sort), argsort, topk (without ties: torch leaves their order open) */
+    for (int desc = 0; desc < 2; desc++) {
+        oe_run((oe_case){.op = "sort", .ip = {0, desc}, .in = {svt()}}, "sort(SV, desc %d)", desc);
+        oe_run((oe_case){.op = "argsort", .ip = {0, desc}, .nograd = 1, .in = {svt()}},
+               "argsort(SV, desc %d)", desc);
+        for (int ax = -2; ax < 2; ax++) {
+            oe_run((oe_case){.op = "sort", .ip = {ax, desc}, .in = {M}}, "sort(RED, %d, desc %d)", ax, desc);
+            oe_run((oe_case){.op = "argsort", .ip = {ax, desc}, .nograd = 1, .in = {M}},
+                   "argsort(RED, %d, desc %d)", ax, desc);
+        }
+    }
+    nb_tensor *distinct = oe_randn(2, SH(6, 9), 120);
+    for (int largest = 0; largest < 2; largest++)
+        for (int k = 0; k <= 9; k += 3) {
+            oe_run((oe_case){.op = "topk", .ip = {k, 1, largest}, .in = {distinct}}, "topk(%d, largest %d)",
+                   k, largest);
+            oe_run((oe_case){.op = "topk_idx", .ip = {k, 1, largest}, .nograd = 1, .in = {distinct}},
+                   "topk indices(%d, largest %d)", k, largest);
+        }
+    oe_run((oe_case){.op = "topk", .ip = {10, 1, 1}, .in = {distinct}}, "topk(k past the size)");
+    oe_run((oe_case){.op = "sort", .ip = {0, 0}, .in = {oe_scalar(1.5f)}}, "sort(0-d)");
 }

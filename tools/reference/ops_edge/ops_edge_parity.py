@@ -118,6 +118,13 @@ def forward(c, x, dt, variant):
     if op == "logsumexp":
         keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
         return torch.logsumexp(x[0], dim=axes or tuple(range(x[0].dim())), keepdim=keep)
+    if op == "argsort":
+        return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).indices.to(torch.int32)
+    if op == "sort":
+        return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).values
+    if op in ("topk", "topk_idx"):
+        r = torch.topk(x[0], ip[0], ip[1], largest=bool(ip[2]))
+        return r.values if op == "topk" else r.indices.to(torch.int32)
     if op in ("argmax", "argmin"):
         return getattr(torch, op)(x[0], dim=ip[0], keepdim=bool(ip[1]))
     if op in ("sum_all", "mean_all"):
