@@ -148,6 +148,19 @@ nb_module *nb_dropout_new(float p);
 /* GELU (tanh approximation) and ReLU activations. */
 nb_module *nb_gelu_new(void);
 nb_module *nb_relu_new(void);
+/* Conv2d: weight [out, in/groups, kh, kw] and bias [out] (when bias) in ctx, both uniform in
+ * +-1/sqrt(in/groups * kh * kw) as torch's; forward nb_conv2d with a copy of opts (NULL: the
+ * defaults). NULL with an error for a non-positive size or groups that do not divide in and out. */
+nb_module *nb_conv2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw, const nb_conv_opts *opts,
+                         bool bias, nb_rng *rng);
+/* Conv1d: weight [out, in/groups, k], as nb_conv2d_new (opts' [0] entries apply to the length). */
+nb_module *nb_conv1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts, bool bias,
+                         nb_rng *rng);
+/* Pooling layers over kh x kw windows (nb_max_pool2d, nb_avg_pool2d); no parameters. */
+nb_module *nb_max_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
+nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
+/* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */
+nb_module *nb_flatten_new(void);
 /* Sequential: applies its children in order. ModuleList: holds children only. */
 nb_module *nb_sequential_new(void);
 nb_module *nb_module_list_new(void);

@@ -1,0 +1,102 @@
+/* nn/conv.c - the convolution and pooling layers (Conv2d, Conv1d, MaxPool2d, AvgPool2d) and
+ * Flatten, each a module around the ops of ops/conv.c. Weights and biases start as
+ * torch.nn.Conv2d's: uniform in +-1/sqrt(fan_in), fan_in = in/groups * window. */
+#include <math.h>
+#include <string.h>
+
+#include "nn/nn_internal.h"
+
+typedef struct {
+    int64_t in, out;
+    int k[2];
+    nb_conv_opts o;
+    bool one_d; /* Conv1d: k[1] and o's [0] entries are the length's */
+} conv_cfg;
+
+static nb_tensor *conv_fwd(nb_module *m, nb_tensor *x) {
+    const conv_cfg *c = m->impl;
+    nb_tensor *b = m->n_params > 1 ? m->params[1].t : NULL;
+    return c->one_d ? nb_conv1d(x, m->params[0].t, b, &c->o) : nb_conv2d(x, m->params[0].t, b, &c->o);
+}
+
+static nb_module *conv_new(const char *op, bool one_d, nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw,
+                           const nb_conv_opts *opts, bool bias, nb_rng *rng) {
+    if (!ctx) return nb_set_error("%s: NULL context", op);
+    const int64_t groups = opts && opts->groups ? opts->groups : 1;
+    if (in <= 0 || out <= 0 || kh <= 0 || kw <= 0 || groups < 1 || in % groups || out % groups)
+        return nb_set_error(
+            "%s: in %lld, out %lld and the window %dx%d must be positive, in and out divisible by "
+            "groups %lld",
+            op, (long long)in, (long long)out, kh, kw, (long long)groups);
+    nb_module *m = nb_module_new(one_d ? "Conv1d" : "Conv2d", ctx, conv_fwd, sizeof(conv_cfg));
+    if (!m) return NULL;
+    conv_cfg *c = m->impl;
+    *c = (conv_cfg){
+        .in = in, .out = out, .k = {kh, kw}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}, .one_d = one_d};
+    const float bound = 1.0f / sqrtf((float)(in / groups * kh * kw));
+    nb_tensor *w = one_d ? nb_rand(ctx, NB_SHAPE(out, in / groups, kw), -bound, bound, rng)
+                         : nb_rand(ctx, NB_SHAPE(out, in / groups, kh, kw), -bound, bound, rng);
+    w = nb_module_add_param(m, "weight", w);
+    nb_tensor *b =
+        bias && w ? nb_module_add_param(m, "bias", nb_rand(ctx, NB_SHAPE(out), -bound, bound, rng)) : w;
+    if (!w || !b) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+nb_module *nb_conv2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw, const nb_conv_opts *opts,
+                         bool bias, nb_rng *rng) {
+    return conv_new("conv2d_new", false, ctx, in, out, kh, kw, opts, bias, rng);
+}
+
+nb_module *nb_conv1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts, bool bias,
+                         nb_rng *rng) {
+    return conv_new("conv1d_new", true, ctx, in, out, 1, k, opts, bias, rng);
+}
+
+/* ---- pooling and Flatten --------------------------------------------------------------------- */
+
+typedef struct {
+    int k[2];
+    nb_conv_opts o;
+} pool_cfg;
+
+static nb_tensor *max_pool_fwd(nb_module *m, nb_tensor *x) {
+    const pool_cfg *c = m->impl;
+    return nb_max_pool2d(x, c->k, &c->o);
+}
+
+static nb_tensor *avg_pool_fwd(nb_module *m, nb_tensor *x) {
+    const pool_cfg *c = m->impl;
+    return nb_avg_pool2d(x, c->k, &c->o);
+}
+
+static nb_module *pool_new(const char *op, const char *type, nb_forward_fn fwd, int kh, int kw,
+                           const nb_conv_opts *opts) {
+    if (kh <= 0 || kw <= 0) return nb_set_error("%s: the window must be at least 1x1, got %dx%d", op, kh, kw);
+    nb_module *m = nb_module_new(type, NULL, fwd, sizeof(pool_cfg));
+    if (!m) return NULL;
+    pool_cfg *c = m->impl;
+    *c = (pool_cfg){.k = {kh, kw}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}};
+    return m;
+}
+
+nb_module *nb_max_pool2d_new(int kh, int kw, const nb_conv_opts *opts) {
+    return pool_new("max_pool2d_new", "MaxPool2d", max_pool_fwd, kh, kw, opts);
+}
+
+nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts) {
+    return pool_new("avg_pool2d_new", "AvgPool2d", avg_pool_fwd, kh, kw, opts);
+}
+
+/* [N, ...] -> [N, the product of the rest] (torch.nn.Flatten's default start_dim 1) */
+static nb_tensor *flatten_fwd(nb_module *m, nb_tensor *x) {
+    (void)m;
+    if (!x) return NULL;
+    if (x->ndim < 1) return nb_set_error("Flatten: a 0-d input has no batch dim");
+    return nb_reshape(x, NB_SHAPE(x->shape[0], x->shape[0] ? -1 : 0));
+}
+
+nb_module *nb_flatten_new(void) { return nb_module_new("Flatten", NULL, flatten_fwd, 0); }
