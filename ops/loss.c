@@ -23,23 +23,11 @@ static int check_pair(const char *op, const nb_tensor *pred, const nb_tensor *ta
 
 static nb_tensor *named(nb_tensor *r, const char *op) {
     if (!r) {
-        static const char *inner[] = {"sub",
-                                      "mul",
-                                      "abs",
-                                      "minimum_scalar",
-                                      "rsub_scalar",
-                                      "mean_all",
-                                      "softplus",
-                                      "cast",
-                                      "sign",
-                                      "gather",
-                                      "sum_all",
-                                      "div",
-                                      "maximum_scalar",
-                                      "neg",
-                                      "unsqueeze",
-                                      "squeeze",
-                                      "masked_fill"};
+        static const char *inner[] = {"sub",       "mul",         "abs",      "minimum_scalar", "rsub_scalar",
+                                      "mean_all",  "softplus",    "cast",     "sign",           "gather",
+                                      "sum_all",   "div",         "neg",      "maximum_scalar", "unsqueeze",
+                                      "squeeze",   "masked_fill", "nll_loss", "mean",           "add",
+                                      "mul_scalar"};
         for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
             nb_rename_error(inner[i], op);
     }
@@ -114,4 +102,29 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index) {
     nb_tensor *counted = nb_masked_fill(picked, nb_rsub_scalar(kept, 1.0f), 0.0f);
     return named(nb_rsub_scalar(nb_div(nb_sum_all(counted), count), 0.0f),
                  "nll_loss"); /* 0 - x: +0, not -0 */
+}
+
+/* With q = (1 - e) onehot + e / C as the target distribution: -sum q log p = (1 - e)(lse - x_t)
+ * + e (lse - mean x) = cross_entropy + e (x_t - mean x), each averaged over the counted rows.
+ * The fused cross-entropy keeps its memory savings; the extra terms read the logits once more
+ * (nll_loss picks x_t, the row means are masked as nll_loss masks its picks). */
+nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing) {
+    NB_NULL_GUARD_NAMED("cross_entropy_smooth", logits, targets);
+    if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+        return nb_set_error("cross_entropy_smooth: label smoothing %g is outside [0, 1]", (double)smoothing);
+    nb_tensor *ce = nb_cross_entropy(logits, targets, ignore_index);
+    if (!ce) {
+        nb_rename_error("cross_entropy", "cross_entropy_smooth");
+        return NULL;
+    }
+    if (smoothing == 0.0f) return ce;
+    nb_tensor *picked = nb_nll_loss(logits, targets, ignore_index); /* -mean x_t */
+    nb_tensor *t = nb_cast(targets, NB_F32);
+    nb_tensor *kept = nb_abs(nb_sign(nb_sub_scalar(t, (float)ignore_index)));
+    nb_tensor *rowmean = nb_mean(logits, 1, (const int[]){-1}, false);
+    nb_tensor *counted = nb_masked_fill(rowmean, nb_rsub_scalar(kept, 1.0f), 0.0f);
+    nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f);
+    nb_tensor *mean_of_means = nb_div(nb_sum_all(counted), count);
+    nb_tensor *extra = nb_mul_scalar(nb_add(picked, mean_of_means), -smoothing); /* e (x_t - mean x) */
+    return named(nb_add(ce, extra), "cross_entropy_smooth");
 }

@@ -202,6 +202,54 @@ START_TEST(nll_gradcheck_and_all_ignored) {
 }
 END_TEST
 
+static void want_error(nb_tensor *r, const char *prefix, const char *what);
+
+/* label smoothing against -sum q log softmax in double, q = (1 - s) onehot + s / C, over the
+ * counted rows of a [2,3,5] batch; its gradient by finite differences; s = 0 and the errors */
+static nb_tensor *ls_targets;
+static nb_tensor *gc_ls(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_cross_entropy_smooth(in[0], ls_targets, -100, 0.3f);
+}
+
+START_TEST(label_smoothing) {
+    const int tv[6] = {4, -100, 0, 2, 3, 1};
+    ls_targets = nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), tv);
+    nb_tensor *z = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 3, 5), 0, 2, &rng), true);
+    for (int k = 0; k < 3; k++) {
+        const float s = k == 0 ? 0.0f : k == 1 ? 0.1f : 1.0f;
+        nb_tensor *y = nb_cross_entropy_smooth(z, ls_targets, -100, s);
+        ck_assert_msg(y != NULL, "%s", nb_last_error());
+        double want = 0;
+        for (int r = 0; r < 6; r++) {
+            if (tv[r] == -100) continue;
+            const float *x = nb_data_f32(z) + r * 5;
+            double m = -INFINITY, se = 0;
+            for (int j = 0; j < 5; j++)
+                m = x[j] > m ? x[j] : m;
+            for (int j = 0; j < 5; j++)
+                se += exp(x[j] - m);
+            const double lse = m + log(se);
+            for (int j = 0; j < 5; j++)
+                want += ((j == tv[r] ? 1 - s : 0) + s / 5) * (lse - x[j]);
+        }
+        want /= 5;
+        ck_assert_msg(nb_close(nb_item(y), want, 1e-5, 1e-6), "s %g: %g, want %g", (double)s, nb_item(y),
+                      want);
+    }
+    ck_assert_msg(nb_gradcheck(gc_ls, &z, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_tensor *all =
+        nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), (const int[]){-100, -100, -100, -100, -100, -100});
+    nb_tensor *y0 = nb_cross_entropy_smooth(z, all, -100, 0.2f);
+    ck_assert(y0 && nb_item(y0) == 0);
+    want_error(nb_cross_entropy_smooth(z, ls_targets, -100, 1.5f),
+               "cross_entropy_smooth: label smoothing 1.5 is outside [0, 1]", "s 1.5");
+    want_error(nb_cross_entropy_smooth(
+                   z, nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), (const int[]){0, 0, 9, 0, 0, 0}), -100, 0.1f),
+               "cross_entropy_smooth: target 9", "target out of range");
+}
+END_TEST
+
 static void want_error(nb_tensor *r, const char *prefix, const char *what) {
     ck_assert_msg(r == NULL, "%s: no error", what);
     ck_assert_msg(strncmp(nb_last_error(), prefix, strlen(prefix)) == 0,
@@ -244,6 +292,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, nll_matches_cross_entropy);
     tcase_add_test(tc, nll_gradcheck_and_all_ignored);
     tcase_add_test(tc, errors_name_the_loss);
+    tcase_add_test(tc, label_smoothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -227,6 +227,11 @@ nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target);
  * nb_log_softmax), i32 targets [...] in [0, C); every target ignored gives 0 (as
  * nb_cross_entropy). NULL with an error for a mismatch or a target out of range. */
 nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index);
+/* nb_cross_entropy against targets smoothed as torch's label_smoothing: (1 - s) of the weight on
+ * the target and s spread evenly over all C classes, i.e. the cross-entropy plus
+ * s (logit[t] - mean logit) averaged over the counted rows. s = 0 is nb_cross_entropy itself.
+ * NULL unless 0 <= s <= 1, or as nb_cross_entropy. */
+nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing);
 /* Mean cross-entropy of the logits x @ w^T (+ b) against i32 targets, computed in row chunks so
  * that the full [N,V] logits and their gradient are never stored: x [..., C], w [V,C] (row-major
  * or a transposed view), b [V] or NULL, targets x's leading shape (or [N]); rows whose target is

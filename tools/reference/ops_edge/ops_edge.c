@@ -136,6 +136,7 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("layer_norm"))
         return nb_layer_norm(in[0], ip[0] ? in[1] : NULL, ip[1] ? in[1 + ip[0]] : NULL, fp[0]);
     if (IS("cross_entropy")) return nb_cross_entropy(in[0], in[1], ip[0]);
+    if (IS("cross_entropy_smooth")) return nb_cross_entropy_smooth(in[0], in[1], ip[0], fp[0]);
     if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
     if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d") || IS("unfold")) {
         /* ip: stride h w, padding h w, dilation h w, groups, has bias (conv) or kernel h w (pools) */

@@ -714,4 +714,23 @@ void oe_newer_cases(void) {
         }
     oe_run((oe_case){.op = "topk", .ip = {10, 1, 1}, .in = {distinct}}, "topk(k past the size)");
     oe_run((oe_case){.op = "sort", .ip = {0, 0}, .in = {oe_scalar(1.5f)}}, "sort(0-d)");
+
+    /* label smoothing: finite logits with ignored rows, the LP rows (-inf, NaN), all ignored */
+    const float sm[] = {0.0f, 0.1f, 0.5f, 1.0f};
+    for (int i = 0; i < COUNT(sm); i++)
+        oe_run((oe_case){.op = "cross_entropy_smooth",
+                         .ip = {-100},
+                         .fp = {sm[i]},
+                         .in = {oe_randn(3, SH(2, 3, 7), 130), oe_i32(2, SH(2, 3), IV(0, 6, -100, 3, 2, 1))}},
+               "cross_entropy_smooth(%g)", (double)sm[i]);
+    oe_run((oe_case){.op = "cross_entropy_smooth",
+                     .ip = {-100},
+                     .fp = {0.2f},
+                     .in = {LP, oe_i32(1, SH(6), IV(0, -100, 3, -100, 1, 0))}},
+           "cross_entropy_smooth(LP, ignored -inf/NaN rows)");
+    oe_run((oe_case){.op = "cross_entropy_smooth",
+                     .ip = {2},
+                     .fp = {0.2f},
+                     .in = {LP, oe_i32(1, SH(6), IV(2, 2, 2, 2, 2, 2))}},
+           "cross_entropy_smooth(all ignored)");
 }

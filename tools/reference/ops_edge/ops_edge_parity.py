@@ -185,6 +185,11 @@ def forward(c, x, dt, variant):
         return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4])
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
+    if op == "cross_entropy_smooth":
+        lg, t = x[0], x[1]
+        if lg.dim() > 2:
+            lg, t = lg.reshape(-1, lg.shape[-1]), t.reshape(-1)
+        return F.cross_entropy(lg, t, ignore_index=ip[0], label_smoothing=fp[0])
     if op == "bce_with_logits":
         return F.binary_cross_entropy_with_logits(x[0], x[1])
     if op in ("mse_loss", "l1_loss"):
@@ -559,10 +564,10 @@ ACCEPTED = [
     # float -> i32 saturates (NaN -> 0); PyTorch (C's undefined conversion on x86) gives INT_MIN.
     Accept("cast-saturates", {"cast"}, {"int"}, cast_saturates, "float->i32 saturates, NaN -> 0"),
     # No row left to average (all ignored, or N = 0): loss 0 and zero gradients (PyTorch 0/0).
-    Accept("ce-nothing-to-average", {"cross_entropy", "linear_cross_entropy", "nll_loss"}, {"nan"},
+    Accept("ce-nothing-to-average", {"cross_entropy", "linear_cross_entropy", "nll_loss", "cross_entropy_smooth"}, {"nan"},
            ce_nothing_to_average, "cross-entropy over no rows is 0 with zero gradients"),
     # An ignored row contributes nothing, even when its logits are inf/NaN (PyTorch: 0 * NaN).
-    Accept("ce-ignored-rows", {"cross_entropy", "linear_cross_entropy", "nll_loss"}, {"nan"}, ce_ignored_rows,
+    Accept("ce-ignored-rows", {"cross_entropy", "linear_cross_entropy", "nll_loss", "cross_entropy_smooth"}, {"nan"}, ce_ignored_rows,
            "ignored rows with non-finite logits get 0 gradient"),
     # sum and mean accumulate in double: FLT_MAX + FLT_MAX - FLT_MAX is FLT_MAX, not inf.
     Accept("double-accumulation", {"sum", "mean", "sum_all", "mean_all"}, {"value", "inf"}, closer,
