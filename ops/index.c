@@ -330,3 +330,31 @@ nb_tensor *nb_cast(nb_tensor *a, nb_dtype dt) {
     if (n) n->unread = NB_UNREAD_ALL;
     return out;
 }
+
+/* eq(idx as f32 with a trailing dim of 1, arange(C)): the classes are checked first (one
+ * read-back of the min and max on a GPU), as torch. */
+nb_tensor *nb_one_hot(nb_tensor *idx, int64_t num_classes) {
+    NB_NULL_GUARD_NAMED("one_hot", idx);
+    if (nb_check_dtype("one_hot", idx, NB_I32, "index")) return NULL;
+    if (num_classes > (1 << 24))
+        return nb_set_error("one_hot: %lld classes is more than f32 can count exactly",
+                            (long long)num_classes);
+    nb_tensor *t = nb_cast(idx, NB_F32);
+    if (!t) return NULL;
+    double lo = 0, hi = -1;
+    if (nb_numel(idx) > 0) {
+        bool g = nb_no_grad_begin();
+        lo = nb_item(nb_min(t, 0, NULL, false));
+        hi = nb_item(nb_max(t, 0, NULL, false));
+        nb_no_grad_end(g);
+        if (lo < 0) return nb_set_error("one_hot: index %lld is negative", (long long)lo);
+    } else if (num_classes < 0) {
+        return nb_set_error("one_hot: cannot infer the number of classes from an empty index");
+    }
+    const int64_t C = num_classes < 0 ? (int64_t)hi + 1 : num_classes;
+    if (hi >= (double)C)
+        return nb_set_error("one_hot: index %lld is out of range for %lld classes", (long long)hi,
+                            (long long)C);
+    nb_tensor *classes = nb_arange_on(NULL, NB_F32, idx->device, 0, (double)C, 1);
+    return classes ? nb_eq(nb_unsqueeze(t, -1), classes) : NULL;
+}

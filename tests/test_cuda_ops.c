@@ -349,6 +349,7 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
     case 2: return nb_huber_loss(in[0], in[1], 0.5f);
     case 3: return nb_bce_with_logits(in[0], in[1]);
     case 5: return nb_cross_entropy_smooth(in[0], in[1], -100, 0.1f);
+    case 6: return nb_one_hot(in[1], -1);
     default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100);
     }
 }
@@ -367,8 +368,10 @@ START_TEST(test_losses) {
     int32_t tg[6] = {2, -100, 0, 4, 4, 1};
     nb_tensor *in[2] = {rnd(c, NB_SHAPE(2, 3, 5), -3, 3, 60), nb_from_data(c, NB_I32, NB_SHAPE(2, 3), tg)};
     compare("nll_loss", f_loss, in, 2, &nll, 1e-5, 1);
-    int smooth = 5;
+    int smooth = 5, oh = 6;
     compare("cross_entropy_smooth", f_loss, in, 2, &smooth, 1e-5, 1);
+    in[1] = nb_from_data(c, NB_I32, NB_SHAPE(2, 3), (const int32_t[]){2, 0, 0, 4, 4, 1});
+    compare("one_hot", f_loss, in, 2, &oh, 0, 0);
     tg[3] = 5;
     nb_tensor *x = nb_to_device(c, in[0], NB_CUDA);
     nb_tensor *t = nb_to_device(c, nb_from_data(c, NB_I32, NB_SHAPE(6), tg), NB_CUDA);

@@ -402,6 +402,29 @@ START_TEST(cast) {
 }
 END_TEST
 
+/* one_hot: rows of the identity at each index, any index shape, C given or inferred; errors */
+START_TEST(one_hot) {
+    const int iv[6] = {2, 0, 4, 4, 1, 0};
+    nb_tensor *idx = nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), iv);
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *h = nb_one_hot(idx, k ? -1 : 7);
+        const int64_t C = k ? 5 : 7;
+        ck_assert_msg(h && h->dtype == NB_F32 && h->ndim == 3 && h->shape[2] == C, "%s", nb_last_error());
+        for (int r = 0; r < 6; r++)
+            for (int64_t c = 0; c < C; c++)
+                ck_assert_float_eq(nb_data_f32(h)[r * C + c], c == iv[r] ? 1.0f : 0.0f);
+    }
+    nb_tensor *e = nb_one_hot(nb_zeros(ctx, NB_I32, NB_SHAPE(0)), 3);
+    ck_assert(e && e->shape[0] == 0 && e->shape[1] == 3);
+    ck_assert_ptr_null(nb_one_hot(idx, 4));
+    ck_assert_str_eq(nb_last_error(), "one_hot: index 4 is out of range for 4 classes");
+    ck_assert_ptr_null(nb_one_hot(nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int[]){1, -3}), 5));
+    ck_assert_str_eq(nb_last_error(), "one_hot: index -3 is negative");
+    ck_assert_ptr_null(nb_one_hot(nb_zeros(ctx, NB_I32, NB_SHAPE(0)), -1));
+    ck_assert_ptr_null(nb_one_hot(nb_zeros(ctx, NB_F32, NB_SHAPE(2)), 3));
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_index");
     TCase *tc = tcase_create("index");
@@ -421,6 +444,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, tril_forward_backward);
     tcase_add_test(tc, tril_gradcheck);
     tcase_add_test(tc, cast);
+    tcase_add_test(tc, one_hot);
     suite_add_tcase(s, tc);
     return s;
 }

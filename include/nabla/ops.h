@@ -185,6 +185,10 @@ nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value);
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
 /* out[i][j] = a[i][idx[i][j]] along `dim` (idx i32, same ndim as a). */
 nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx);
+/* idx (i32, any shape) as one-hot rows: f32 [..., C] with 1 at each index (torch.one_hot, in f32
+ * for arithmetic; nb_cast for i32). num_classes < 0 infers C as the largest index + 1. NULL for
+ * a negative index, one >= C, or an empty index with C to infer. */
+nb_tensor *nb_one_hot(nb_tensor *idx, int64_t num_classes);
 /* Zeroes the elements above the k-th diagonal of the last two dims. */
 nb_tensor *nb_tril(nb_tensor *a, int64_t k);
 /* A [n,n] f32 lower-triangular mask of ones (1 where col <= row) on the CPU, owned by ctx

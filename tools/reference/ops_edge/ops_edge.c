@@ -109,6 +109,7 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("argmax")) return nb_argmax(in[0], ip[0], ip[1]);
     if (IS("argmin")) return nb_argmin(in[0], ip[0], ip[1]);
     if (IS("argsort")) return nb_argsort(in[0], ip[0], ip[1]);
+    if (IS("one_hot")) return nb_one_hot(in[0], ip[0]);
     if (IS("sort")) return nb_sort(in[0], ip[0], ip[1], NULL);
     if (IS("topk") || IS("topk_idx")) { /* ip: k, dim, largest */
         nb_tensor *idx = NULL, *v = nb_topk(in[0], ip[0], ip[1], ip[2], &idx);

@@ -733,4 +733,14 @@ void oe_newer_cases(void) {
                      .fp = {0.2f},
                      .in = {LP, oe_i32(1, SH(6), IV(2, 2, 2, 2, 2, 2))}},
            "cross_entropy_smooth(all ignored)");
+
+    /* one_hot: C given, inferred, too small; a negative index; an empty index */
+    nb_tensor *oh = oe_i32(2, SH(2, 3), IV(2, 0, 4, 4, 1, 0));
+    const int ohc[] = {7, -1, 4};
+    for (int i = 0; i < COUNT(ohc); i++)
+        oe_run((oe_case){.op = "one_hot", .ip = {ohc[i]}, .nograd = 1, .in = {oh}}, "one_hot(C %d)", ohc[i]);
+    oe_run((oe_case){.op = "one_hot", .ip = {5}, .nograd = 1, .in = {oe_i32(1, SH(2), IV(1, -3))}},
+           "one_hot(-3)");
+    oe_run((oe_case){.op = "one_hot", .ip = {3}, .nograd = 1, .in = {oe_i32(1, SH(0), NULL)}},
+           "one_hot(empty)");
 }

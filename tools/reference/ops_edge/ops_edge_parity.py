@@ -118,6 +118,8 @@ def forward(c, x, dt, variant):
     if op == "logsumexp":
         keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
         return torch.logsumexp(x[0], dim=axes or tuple(range(x[0].dim())), keepdim=keep)
+    if op == "one_hot":
+        return F.one_hot(x[0].long(), ip[0]).to(dt)
     if op == "argsort":
         return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).indices.to(torch.int32)
     if op == "sort":
