@@ -123,6 +123,11 @@ nb_tensor *nb_zeros_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const 
     return t && !nb_fill_(t, 0.0) ? t : NULL;
 }
 
+nb_tensor *nb_full_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape, double value) {
+    nb_tensor *t = nb_empty_on(ctx, dt, dev, ndim, shape);
+    return t && !nb_fill_(t, value) ? t : NULL;
+}
+
 nb_tensor *nb_ones(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape) {
     return nb_full(ctx, dt, ndim, shape, 1.0);
 }

@@ -41,6 +41,9 @@ START_TEST(creation) {
     for (int i = 0; i < 6; i++)
         ck_assert_int_eq(((int32_t *)nb_data(zc))[i], 0);
     ck_assert_ptr_nonnull(nb_empty_on(ctx, NB_F32, NB_CPU, NB_SHAPE(4)));
+    nb_tensor *fc = nb_full_on(ctx, NB_I32, NB_CPU, NB_SHAPE(2), -7.9);
+    ck_assert(fc && ((int32_t *)nb_data(fc))[1] == -7); /* toward zero, as nb_full */
+    ck_assert_ptr_null(nb_full_on(ctx, NB_F32, NB_CPU, NB_SHAPE(-1), 1));
     nb_clear_error();
     nb_tensor *zg = nb_zeros_on(ctx, NB_F32, NB_CUDA, NB_SHAPE(2));
     if (zg)

@@ -72,6 +72,9 @@ nb_tensor *nb_ones(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape);
 /* A tensor filled with `value` converted to the dtype (for i32: toward zero, clamped to the
  * i32 range, NaN as 0). */
 nb_tensor *nb_full(nb_ctx *ctx, nb_dtype dt, int ndim, const int64_t *shape, double value);
+/* nb_full on device `dev` (nb_full_on(ctx, dt, NB_CUDA, ..., 1) for ones on the GPU); NULL with
+ * an error as nb_empty_on. */
+nb_tensor *nb_full_on(nb_ctx *ctx, nb_dtype dt, nb_device dev, int ndim, const int64_t *shape, double value);
 /* A 1-D tensor start, start+step, ... below `end` (above, for step < 0). NULL with an error
  * for a zero or non-finite step, 2^62 or more values, or i32 values outside the i32 range. */
 nb_tensor *nb_arange(nb_ctx *ctx, nb_dtype dt, double start, double end, double step);
