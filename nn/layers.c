@@ -108,6 +108,41 @@ nb_module *nb_gelu_new(void) { return nb_module_new("GELU", NULL, gelu_fwd, 0); 
 
 nb_module *nb_relu_new(void) { return nb_module_new("ReLU", NULL, relu_fwd, 0); }
 
+/* the other activations, each its op */
+#define NB_ACTIVATION(fn, type, op)                                                                          \
+    static nb_tensor *fn##_fwd(nb_module *m, nb_tensor *x) {                                                 \
+        (void)m;                                                                                             \
+        return op(x);                                                                                        \
+    }                                                                                                        \
+    nb_module *nb_##fn##_new(void) { return nb_module_new(type, NULL, fn##_fwd, 0); }
+NB_ACTIVATION(gelu_erf, "GELU(erf)", nb_gelu_erf)
+NB_ACTIVATION(silu, "SiLU", nb_silu)
+NB_ACTIVATION(sigmoid, "Sigmoid", nb_sigmoid)
+NB_ACTIVATION(tanh, "Tanh", nb_tanh)
+#undef NB_ACTIVATION
+
+static nb_tensor *identity_fwd(nb_module *m, nb_tensor *x) {
+    (void)m;
+    return x;
+}
+
+nb_module *nb_identity_new(void) { return nb_module_new("Identity", NULL, identity_fwd, 0); }
+
+typedef struct {
+    float slope;
+} leaky_cfg;
+
+static nb_tensor *leaky_relu_fwd(nb_module *m, nb_tensor *x) {
+    return nb_leaky_relu(x, ((leaky_cfg *)m->impl)->slope);
+}
+
+nb_module *nb_leaky_relu_new(float slope) {
+    if (slope != slope) return nb_set_error("leaky_relu_new: the slope is NaN");
+    nb_module *m = nb_module_new("LeakyReLU", NULL, leaky_relu_fwd, sizeof(leaky_cfg));
+    if (m) ((leaky_cfg *)m->impl)->slope = slope;
+    return m;
+}
+
 /* ---- Sequential / ModuleList -------------------------------------------- */
 
 static nb_tensor *sequential_fwd(nb_module *m, nb_tensor *x) {

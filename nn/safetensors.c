@@ -349,7 +349,8 @@ int nb_safetensors_info(const nb_safetensors *f, int i, nb_dtype *dt, int *ndim,
 }
 
 static const st_entry *lookup(const nb_safetensors *f, const char *name, const char *op) {
-    if (!f || !name) return nb_set_error("%s: NULL argument", op);
+    if (!f && nb_last_error()[0]) return NULL; /* the failed open's message stays, as the ops' NULL guards */
+    if (!f || !name) return nb_set_error("%s: NULL %s", op, f ? "name" : "file");
     int i = nb_safetensors_find(f, name);
     if (i < 0) return nb_set_error("%s %s: no tensor '%.120s'", op, f->what, name);
     return &f->e[i];

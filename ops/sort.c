@@ -51,7 +51,7 @@ nb_tensor *nb_topk(nb_tensor *a, int64_t k, int dim, bool largest, nb_tensor **i
     const int d = nb_norm_dim("topk", dim, a->ndim ? a->ndim : 1);
     if (d < 0) return NULL;
     const int64_t n = a->ndim ? a->shape[d] : 1;
-    if (k < 0 || k > n || (a->ndim == 0 && k != 1))
+    if (k < 0 || k > n) /* a 0-d tensor takes k 0 or 1 and gives itself, as torch */
         return nb_set_error("topk: k = %lld is outside [0, %lld], the size of dim %d", (long long)k,
                             (long long)n, d);
     nb_tensor *idx = nb_argsort(a, d, largest);

@@ -214,6 +214,31 @@ START_TEST(test_activations_and_sequential) {
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "ModuleList"));
     nb_module_free(list);
     nb_module_free(seq);
+    /* the other activation modules are their ops, with their types */
+    struct {
+        nb_module *m;
+        nb_tensor *(*op)(nb_tensor *);
+        const char *type;
+    } acts[] = {{nb_gelu_erf_new(), nb_gelu_erf, "GELU(erf)"},
+                {nb_silu_new(), nb_silu, "SiLU"},
+                {nb_sigmoid_new(), nb_sigmoid, "Sigmoid"},
+                {nb_tanh_new(), nb_tanh, "Tanh"}};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_str_eq(acts[k].m->type, acts[k].type);
+        nb_tensor *a = nb_module_forward(acts[k].m, x), *b = acts[k].op(x);
+        for (int i = 0; i < 12; i++)
+            ck_assert_float_eq(nb_data_f32(a)[i], nb_data_f32(b)[i]);
+        nb_module_free(acts[k].m);
+    }
+    nb_module *lr = nb_leaky_relu_new(0.2f), *id = nb_identity_new();
+    nb_tensor *ly = nb_module_forward(lr, x);
+    for (int i = 0; i < 12; i++) {
+        const float v = nb_data_f32(x)[i];
+        ck_assert_float_eq(nb_data_f32(ly)[i], v > 0 ? v : 0.2f * v);
+    }
+    ck_assert_ptr_eq(nb_module_forward(id, x), x);
+    nb_module_free(lr), nb_module_free(id);
+    ck_assert_ptr_null(nb_leaky_relu_new(NAN));
 }
 END_TEST
 

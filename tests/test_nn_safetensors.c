@@ -404,6 +404,12 @@ START_TEST(test_header_limit) {
     fclose(fp);
     ck_assert_ptr_null(nb_safetensors_open(path));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "100 MB"));
+    /* reading from the failed open keeps its message (as the ops' NULL guards do) */
+    ck_assert_ptr_null(nb_safetensors_read(nb_safetensors_open(path), NULL, "x"));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "100 MB"));
+    nb_clear_error();
+    ck_assert_ptr_null(nb_safetensors_read(NULL, NULL, "x"));
+    ck_assert_str_eq(nb_last_error(), "safetensors_read: NULL file");
     remove_dir();
 }
 END_TEST

@@ -131,6 +131,12 @@ START_TEST(topk) {
     ck_assert_ptr_null(nb_topk(x, -1, 0, true, NULL));
     ck_assert_ptr_null(nb_topk(x, 1, 2, true, NULL));
     ERR_STARTS("topk: dim 2 out of range");
+    for (int k = 0; k < 2; k++) { /* a 0-d tensor: itself for k 0 or 1, as torch */
+        nb_tensor *z = nb_topk(nb_scalar(ctx, 3), k, 0, true, &idx);
+        ck_assert_msg(z && z->ndim == 0 && nb_item(z) == 3 && nb_item(idx) == 0, "k %d: %s", k,
+                      nb_last_error());
+    }
+    ck_assert_ptr_null(nb_topk(nb_scalar(ctx, 3), 2, 0, true, NULL));
 }
 END_TEST
 

@@ -145,9 +145,18 @@ nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng);
 nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias);
 /* Dropout with probability p in [0, 1) in train mode, drawing from the tree's rng. */
 nb_module *nb_dropout_new(float p);
-/* GELU (tanh approximation) and ReLU activations. */
+/* GELU (the tanh approximation, as GPT-2) and ReLU activations. */
 nb_module *nb_gelu_new(void);
 nb_module *nb_relu_new(void);
+/* The exact GELU: torch.nn.GELU()'s default (nb_gelu_erf); use it when porting torch code. */
+nb_module *nb_gelu_erf_new(void);
+/* SiLU, Sigmoid, Tanh and Identity (returns its input) activations. */
+nb_module *nb_silu_new(void);
+nb_module *nb_sigmoid_new(void);
+nb_module *nb_tanh_new(void);
+nb_module *nb_identity_new(void);
+/* LeakyReLU with the given negative slope (torch's default is 0.01); NULL for a NaN slope. */
+nb_module *nb_leaky_relu_new(float slope);
 /* Conv2d: weight [out, in/groups, kh, kw] and bias [out] (when bias) in ctx, both uniform in
  * +-1/sqrt(in/groups * kh * kw) as torch's; forward nb_conv2d with a copy of opts (NULL: the
  * defaults). NULL with an error for a non-positive size or groups that do not divide in and out. */

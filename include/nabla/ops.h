@@ -120,7 +120,8 @@ nb_tensor *nb_argsort(nb_tensor *a, int dim, bool descending);
  * NULL. The gradient goes back to each value's position (through gather). */
 nb_tensor *nb_sort(nb_tensor *a, int dim, bool descending, nb_tensor **indices);
 /* The k largest (smallest when !largest) values along dim, in sorted order, ties by position, a
- * NaN the largest (torch.topk); positions to *indices as nb_sort. NULL unless 0 <= k <= size. */
+ * NaN the largest (torch.topk); positions to *indices as nb_sort. NULL unless 0 <= k <= size
+ * (a 0-d tensor: k 0 or 1 give the tensor itself, as torch). */
 nb_tensor *nb_topk(nb_tensor *a, int64_t k, int dim, bool largest, nb_tensor **indices);
 /* Sum of every element, as a 0-d tensor. */
 nb_tensor *nb_sum_all(nb_tensor *a);
@@ -210,7 +211,8 @@ nb_tensor *nb_log_softmax(nb_tensor *a, int dim);
 nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float eps);
 /* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
-/* Mean cross-entropy of logits [N,C] (or [...,C]) against i32 targets [N]
+/* Mean cross-entropy of logits [N,C] (or [...,C]: the classes are the LAST dim, where torch
+ * takes dim 1 of an [N,C,d...] input; permute such logits first) against i32 targets [N]
  * (or [...]), ignoring targets equal to ignore_index (every row ignored: 0, with zero gradients);
  * fused with the softmax, the probabilities are never stored. A 0-d tensor in the current
  * context; NULL with an error for a shape mismatch or a target outside [0, C). */
