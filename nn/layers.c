@@ -143,6 +143,43 @@ nb_module *nb_leaky_relu_new(float slope) {
     return m;
 }
 
+/* ---- BatchNorm ----------------------------------------------------------- */
+
+typedef struct {
+    float eps, momentum;
+} batchnorm_cfg;
+
+static nb_tensor *batchnorm_fwd(nb_module *m, nb_tensor *x) {
+    const batchnorm_cfg *c = m->impl;
+    return nb_batch_norm(x, m->params[2].t, m->params[3].t, m->params[0].t, m->params[1].t, m->training,
+                         c->momentum, c->eps);
+}
+
+nb_module *nb_batchnorm_new(nb_ctx *ctx, int64_t channels, float eps, float momentum) {
+    if (!ctx) return nb_set_error("batchnorm_new: NULL context");
+    if (channels <= 0 || !(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return nb_set_error(
+            "batchnorm_new: channels %lld must be positive, eps %g >= 0, momentum %g in [0, 1]",
+            (long long)channels, (double)eps, (double)momentum);
+    nb_module *m = nb_module_new("BatchNorm", ctx, batchnorm_fwd, sizeof(batchnorm_cfg));
+    if (!m) return NULL;
+    *(batchnorm_cfg *)m->impl = (batchnorm_cfg){eps, momentum};
+    nb_tensor *w = nb_module_add_param(m, "weight", nb_ones(ctx, NB_F32, NB_SHAPE(channels)));
+    nb_tensor *b = w ? nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(channels))) : NULL;
+    /* the running statistics: saved, loaded and moved with the module, never trained */
+    nb_tensor *rm =
+        b ? nb_module_add_param(m, "running_mean", nb_zeros(ctx, NB_F32, NB_SHAPE(channels))) : NULL;
+    nb_tensor *rv =
+        rm ? nb_module_add_param(m, "running_var", nb_ones(ctx, NB_F32, NB_SHAPE(channels))) : NULL;
+    if (!rv) {
+        nb_module_free(m);
+        return NULL;
+    }
+    nb_requires_grad_(rm, false);
+    nb_requires_grad_(rv, false);
+    return m;
+}
+
 /* ---- Sequential / ModuleList -------------------------------------------- */
 
 static nb_tensor *sequential_fwd(nb_module *m, nb_tensor *x) {

@@ -143,6 +143,11 @@ nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng
 nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng);
 /* LayerNorm over the last dimension (weight 1, and bias 0 when `bias`). */
 nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias);
+/* BatchNorm over the channels (dim 1) of [N, C, ...] inputs (torch's BatchNorm1d/2d/3d):
+ * weight [C] (1) and bias [C] (0) trained; running_mean [C] (0) and running_var [C] (1) kept as
+ * parameters that do not require grad (saved, loaded and moved with the module; optimisers
+ * skip them), updated with `momentum` (torch: 0.1) in train mode and used in eval mode. */
+nb_module *nb_batchnorm_new(nb_ctx *ctx, int64_t channels, float eps, float momentum);
 /* Dropout with probability p in [0, 1) in train mode, drawing from the tree's rng. */
 nb_module *nb_dropout_new(float p);
 /* GELU (the tanh approximation, as GPT-2) and ReLU activations. */

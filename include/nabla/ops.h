@@ -209,6 +209,15 @@ nb_tensor *nb_softmax(nb_tensor *a, int dim);
 nb_tensor *nb_log_softmax(nb_tensor *a, int dim);
 /* Layer norm over the last dimension with optional weight and bias ([C]). */
 nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float eps);
+/* Batch normalization of x [N, C, ...] (channels at dim 1, as torch.nn.functional.batch_norm).
+ * In training each channel is normalized by the mean and biased variance of its values, and
+ * running_mean/running_var (f32 [C], both or neither) are updated in place:
+ * r = (1 - momentum) r + momentum s, with the unbiased variance. In eval the running statistics
+ * normalize (they are required then). weight, bias [C] or NULL. Differentiable through the
+ * batch statistics. NULL with an error for a shape mismatch, eval without running statistics,
+ * or training over a single value per channel. */
+nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
+                         nb_tensor *bias, bool training, float momentum, float eps);
 /* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
 /* Mean cross-entropy of logits [N,C] (or [...,C]: the classes are the LAST dim, where torch

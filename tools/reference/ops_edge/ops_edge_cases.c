@@ -743,4 +743,37 @@ void oe_newer_cases(void) {
            "one_hot(-3)");
     oe_run((oe_case){.op = "one_hot", .ip = {3}, .nograd = 1, .in = {oe_i32(1, SH(0), NULL)}},
            "one_hot(empty)");
+    /* batch_norm: training and eval, with and without running statistics and affine; a large
+     * offset; special values; one value per channel */
+    nb_tensor *bx = oe_randn(4, SH(4, 3, 2, 5), 140), *bm = oe_randn(1, SH(3), 141);
+    nb_tensor *bv = oe_f32(1, SH(3), FV(0.5f, 1.0f, 2.0f)), *bw = oe_randn(1, SH(3), 142),
+              *bb = oe_randn(1, SH(3), 143);
+    for (int tr = 0; tr < 2; tr++)
+        for (int st = 0; st < 2; st++)
+            for (int af = 0; af < 2; af++)
+                oe_run((oe_case){.op = "batch_norm",
+                                 .ip = {tr, st, af},
+                                 .fp = {0.1f, 1e-5f},
+                                 .nograd = 6,
+                                 .in = {bx, bm, bv, bw, bb}},
+                       "batch_norm(training %d, stats %d, affine %d)", tr, st, af);
+    float off[24];
+    for (int i = 0; i < 24; i++)
+        off[i] = 1e4f + (float)(i % 7) * 0.25f;
+    oe_run((oe_case){.op = "batch_norm",
+                     .ip = {1, 1, 1},
+                     .fp = {0.1f, 1e-5f},
+                     .nograd = 6,
+                     .in = {oe_f32(3, SH(4, 3, 2), off), bm, bv, bw, bb}},
+           "batch_norm(offset 1e4)");
+    oe_run(
+        (oe_case){
+            .op = "batch_norm", .ip = {1, 0, 0}, .fp = {0.1f, 1e-5f}, .in = {oe_f32(2, SH(NSV / 2, 2), SV)}},
+        "batch_norm(SV)");
+    oe_run((oe_case){.op = "batch_norm",
+                     .ip = {1, 1, 0},
+                     .fp = {0.1f, 1e-5f},
+                     .nograd = 6,
+                     .in = {oe_f32(2, SH(1, 3), FV(1, 2, 3)), bm, bv}},
+           "batch_norm(one value per channel)");
 }

@@ -118,6 +118,10 @@ def forward(c, x, dt, variant):
     if op == "logsumexp":
         keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
         return torch.logsumexp(x[0], dim=axes or tuple(range(x[0].dim())), keepdim=keep)
+    if op == "batch_norm":
+        rm, rv = (x[1].clone(), x[2].clone()) if ip[1] else (None, None)
+        w, b = (x[3], x[4]) if ip[2] else (None, None)
+        return F.batch_norm(x[0], rm, rv, w, b, training=bool(ip[0]), momentum=fp[0], eps=fp[1])
     if op == "one_hot":
         return F.one_hot(x[0].long(), ip[0]).to(dt)
     if op == "argsort":
@@ -582,8 +586,8 @@ ACCEPTED = [
     # forming 1 + x and gives inf.
     Accept("log1p-huge", {"log1p"}, {"inf"}, closer, "log1p of FLT_MAX finite, as float64 (torch: inf)"),
     # var and layer_norm around a large offset (1e4, 1e7): nabla is closer to float64.
-    Accept("offset-precision", {"var", "layer_norm"}, {"value"}, closer,
-           "var and layer_norm near large offsets more accurate than torch float32"),
+    Accept("offset-precision", {"var", "layer_norm", "batch_norm"}, {"value"}, closer,
+           "var, layer_norm and batch_norm near large offsets more accurate than torch float32"),
     # The scalar forms are clamp_min/clamp_max: the full g on a tie, 0 at a NaN x, and 0
     # everywhere for a NaN bound (torch.maximum with a NaN tensor splits / passes g instead).
     # Float32 scores at huge offsets, rounded differently by nabla and torch.
