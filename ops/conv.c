@@ -105,8 +105,9 @@ static nb_tensor *im2col(nb_tensor *x, const geom *g, float pad) {
 
 static nb_tensor *renamed(nb_tensor *r, const char *op) {
     if (!r) {
-        static const char *inner[] = {"pad",    "reshape", "index_select", "matmul", "add",       "argmax",
-                                      "gather", "mean",    "to_device",    "empty",  "unsqueeze", "squeeze"};
+        static const char *inner[] = {"pad",       "reshape", "index_select", "matmul",    "add",
+                                      "argmax",    "gather",  "mean",         "to_device", "empty",
+                                      "unsqueeze", "squeeze", "where",        "cast",      "expand"};
         for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
             nb_rename_error(inner[i], op);
     }
@@ -209,6 +210,19 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
     nb_tensor *cols = im2col(x, &g, max ? -INFINITY : 0.0), *r = NULL;
     if (cols && max) { /* the window's first largest element (a NaN first), which alone gets the gradient */
         nb_tensor *at = nb_argmax(cols, 2, true);
+        if (at && (g.ph || g.pw)) {
+            /* a window whose values are all -inf ties with its -inf padding, and the padding may come
+             * first: take the window's first element inside x then, as torch (which never looks at
+             * padding). valid [1,1,K,L] is 1 inside x, 0 on padding. */
+            geom g1 = g;
+            g1.N = g1.C = 1;
+            nb_tensor *ones = nb_full_on(NULL, NB_F32, x->device, NB_SHAPE(1, 1, g.H, g.W), 1.0);
+            nb_tensor *valid = ones ? im2col(ones, &g1, 0.0f) : NULL;
+            nb_tensor *first = valid ? nb_argmax(valid, 2, true) : NULL;
+            nb_tensor *inside = first ? nb_gather(nb_expand(valid, 4, cols->shape), 2, at) : NULL;
+            at = inside ? nb_cast(nb_where(inside, nb_cast(at, NB_F32), nb_cast(first, NB_F32)), NB_I32)
+                        : NULL;
+        }
         r = at ? nb_gather(cols, 2, at) : NULL;
     } else if (cols) {
         r = nb_mean(cols, 1, (const int[]){2}, false);

@@ -117,6 +117,23 @@ START_TEST(max_pool_ties_give_the_gradient_to_the_first) {
 }
 END_TEST
 
+/* a window whose values are all -inf ties with its -inf padding: the gradient goes to the
+ * window's first element inside the input, as torch (printed by torch 1.13: 4 2 0 2 1 0 0 0 0) */
+START_TEST(max_pool_all_minus_inf) {
+    nb_tensor *x = nb_requires_grad_(nb_full(ctx, NB_F32, NB_SHAPE(1, 1, 3, 3), -INFINITY), true);
+    nb_tensor *y =
+        nb_max_pool2d(x, (const int[]){3, 3}, &(nb_conv_opts){.stride = {1, 1}, .padding = {1, 1}});
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    const float want[9] = {4, 2, 0, 2, 1, 0, 0, 0, 0};
+    for (int i = 0; i < 9; i++) {
+        ck_assert(nb_data_f32(y)[i] == -INFINITY);
+        ck_assert_msg(nb_data_f32(x->grad)[i] == want[i], "dx[%d] = %g, want %g", i,
+                      (double)nb_data_f32(x->grad)[i], (double)want[i]);
+    }
+}
+END_TEST
+
 START_TEST(pools_against_loops) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 7, 8), 0, 1, &rng);
     const int k[2] = {3, 2};
@@ -243,6 +260,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, unfold_against_loops);
     tcase_add_test(tc, pools_against_loops);
     tcase_add_test(tc, max_pool_ties_give_the_gradient_to_the_first);
+    tcase_add_test(tc, max_pool_all_minus_inf);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);

@@ -684,6 +684,14 @@ void oe_newer_cases(void) {
                      .ip = {1, 1, 0, 0, 0, 0, 0, 2, 2},
                      .in = {oe_f32(4, SH(1, 1, 3, 3), NULL)}},
            "max_pool2d(zeros: ties)");
+    float ninf[9];
+    for (int i = 0; i < 9; i++)
+        ninf[i] = -INFINITY;
+    ninf[8] = 2.0f;
+    oe_run((oe_case){.op = "max_pool2d",
+                     .ip = {1, 1, 1, 1, 0, 0, 0, 3, 3},
+                     .in = {oe_f32(4, SH(1, 1, 3, 3), ninf)}},
+           "max_pool2d(-inf windows and padding)");
     oe_run((oe_case){.op = "avg_pool2d", .ip = {0, 0, 1, 1, 0, 0, 0, 3, 2}, .in = {img}},
            "avg_pool2d(3x2 pad 1)");
     oe_run((oe_case){.op = "avg_pool2d", .ip = {1, 1, 0, 0, 0, 0, 0, 2, 2}, .in = {img_sv}},
