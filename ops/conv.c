@@ -118,7 +118,11 @@ nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts
     NB_NULL_GUARD_NAMED("unfold", x);
     if (nb_check_dtype("unfold", x, NB_F32, "input")) return NULL;
     char xs[64];
-    if (x->ndim != 4) return nb_set_error("unfold: want input [N,C,H,W], got %s", NB_SHP(x, xs));
+    if (x->ndim == 3) { /* unbatched [C,H,W], as torch */
+        nb_tensor *u = nb_unfold(nb_unsqueeze(x, 0), kernel, opts);
+        return u ? nb_squeeze(u, 0) : NULL;
+    }
+    if (x->ndim != 4) return nb_set_error("unfold: want input [N,C,H,W] or [C,H,W], got %s", NB_SHP(x, xs));
     if (!kernel || kernel[0] < 1 || kernel[1] < 1)
         return nb_set_error("unfold: the window must be at least 1x1, got %dx%d", kernel ? kernel[0] : 0,
                             kernel ? kernel[1] : 0);
@@ -140,9 +144,14 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
     int64_t s[2], p[2], d[2], G;
     opts_or_default(opts, s, p, d, &G);
     char xs[64], ws[64], bs[64];
+    if (x->ndim == 3 && w->ndim == 4) { /* unbatched [C,H,W], as torch */
+        nb_tensor *y = nb_conv2d(nb_unsqueeze(x, 0), w, b, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
     if (x->ndim != 4 || w->ndim != 4)
-        return nb_set_error("conv2d: want input [N,C,H,W] and weight [O,C/groups,KH,KW], got %s and %s",
-                            NB_SHP(x, xs), NB_SHP(w, ws));
+        return nb_set_error(
+            "conv2d: want input [N,C,H,W] (or [C,H,W]) and weight [O,C/groups,KH,KW], got %s and %s",
+            NB_SHP(x, xs), NB_SHP(w, ws));
     const int64_t C = x->shape[1], O = w->shape[0];
     if (G < 1 || C % G || O % G || w->shape[1] * G != C)
         return nb_set_error(
@@ -168,8 +177,12 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
 nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
     NB_NULL_GUARD_NAMED("conv1d", x, w);
     char xs[64], ws[64];
+    if (x->ndim == 2 && w->ndim == 3) { /* unbatched [C,L], as torch */
+        nb_tensor *y = nb_conv1d(nb_unsqueeze(x, 0), w, b, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
     if (x->ndim != 3 || w->ndim != 3)
-        return nb_set_error("conv1d: want input [N,C,L] and weight [O,C/groups,K], got %s and %s",
+        return nb_set_error("conv1d: want input [N,C,L] (or [C,L]) and weight [O,C/groups,K], got %s and %s",
                             NB_SHP(x, xs), NB_SHP(w, ws));
     /* a conv2d over [N,C,1,L] with a 1 x K window: the options' first entries apply to L */
     nb_conv_opts o = {.stride = {1, 1}, .dilation = {1, 1}, .groups = opts ? opts->groups : 1};
@@ -192,7 +205,11 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
     NB_NULL_GUARD_NAMED(op, x);
     if (nb_check_dtype(op, x, NB_F32, "input")) return NULL;
     char xs[64];
-    if (x->ndim != 4) return nb_set_error("%s: want input [N,C,H,W], got %s", op, NB_SHP(x, xs));
+    if (x->ndim == 3) { /* unbatched [C,H,W], as torch */
+        nb_tensor *y = pool2d(op, max, nb_unsqueeze(x, 0), kernel, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (x->ndim != 4) return nb_set_error("%s: want input [N,C,H,W] or [C,H,W], got %s", op, NB_SHP(x, xs));
     if (!kernel || kernel[0] < 1 || kernel[1] < 1)
         return nb_set_error("%s: the window must be at least 1x1, got %dx%d", op, kernel ? kernel[0] : 0,
                             kernel ? kernel[1] : 0);

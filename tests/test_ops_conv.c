@@ -222,6 +222,29 @@ START_TEST(gradients) {
 }
 END_TEST
 
+/* unbatched inputs ([C,H,W], [C,L]) give the batched result without its batch dim, as torch */
+START_TEST(unbatched_inputs) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 6, 5), 0, 1, &rng),
+              *w = nb_randn(ctx, NB_SHAPE(2, 3, 3, 3), 0, 1, &rng);
+    const nb_conv_opts o = {.padding = {1, 1}};
+    nb_tensor *pairs[4][2] = {
+        {nb_conv2d(x, w, NULL, &o), nb_conv2d(nb_unsqueeze(x, 0), w, NULL, &o)},
+        {nb_max_pool2d(x, (const int[]){2, 2}, NULL),
+         nb_max_pool2d(nb_unsqueeze(x, 0), (const int[]){2, 2}, NULL)},
+        {nb_unfold(x, (const int[]){2, 3}, NULL), nb_unfold(nb_unsqueeze(x, 0), (const int[]){2, 3}, NULL)},
+        {NULL, NULL}};
+    nb_tensor *x1 = nb_reshape(x, NB_SHAPE(3, 30)), *w1 = nb_randn(ctx, NB_SHAPE(4, 3, 5), 0, 1, &rng);
+    pairs[3][0] = nb_conv1d(x1, w1, NULL, NULL);
+    pairs[3][1] = nb_conv1d(nb_unsqueeze(x1, 0), w1, NULL, NULL);
+    for (int k = 0; k < 4; k++) {
+        ck_assert_msg(pairs[k][0] && pairs[k][1], "case %d: %s", k, nb_last_error());
+        ck_assert_int_eq(pairs[k][0]->ndim + 1, pairs[k][1]->ndim);
+        for (int64_t i = 0; i < nb_numel(pairs[k][0]); i++)
+            ck_assert_float_eq(nb_data_f32(pairs[k][0])[i], nb_data_f32(nb_contiguous(pairs[k][1]))[i]);
+    }
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 5, 5));
     nb_tensor *w = nb_zeros(ctx, NB_F32, NB_SHAPE(6, 4, 3, 3));
@@ -234,10 +257,10 @@ START_TEST(errors) {
     ERR_STARTS("conv2d: the window 7x3");
     ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.stride = {-1, 1}}));
     ERR_STARTS("conv2d: stride -1");
-    ck_assert_ptr_null(nb_conv2d(nb_zeros(ctx, NB_F32, NB_SHAPE(4, 5, 5)), w, NULL, NULL));
-    ERR_STARTS("conv2d: want input [N,C,H,W]");
+    ck_assert_ptr_null(nb_conv2d(nb_zeros(ctx, NB_F32, NB_SHAPE(5, 5)), w, NULL, NULL));
+    ERR_STARTS("conv2d: want input [N,C,H,W] (or [C,H,W])");
     ck_assert_ptr_null(nb_conv1d(x, w, NULL, NULL));
-    ERR_STARTS("conv1d: want input [N,C,L]");
+    ERR_STARTS("conv1d: want input [N,C,L] (or [C,L])");
     ck_assert_ptr_null(nb_conv1d(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 2)),
                                  nb_zeros(ctx, NB_F32, NB_SHAPE(2, 4, 3)), NULL, NULL));
     ERR_STARTS("conv1d: the window");
@@ -262,6 +285,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, max_pool_ties_give_the_gradient_to_the_first);
     tcase_add_test(tc, max_pool_all_minus_inf);
     tcase_add_test(tc, gradients);
+    tcase_add_test(tc, unbatched_inputs);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

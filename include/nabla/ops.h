@@ -274,7 +274,8 @@ nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts
  * im2col (index_select) and one batched matmul. NULL with an error for shapes that do not
  * match, a window larger than the padded input, or bad options. */
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
-/* 1-D cross-correlation: x [N,C,L], w [O,C/groups,K], b [O] or NULL -> [N,O,OL]; as nb_conv2d. */
+/* 1-D cross-correlation: x [N,C,L], w [O,C/groups,K], b [O] or NULL -> [N,O,OL]; as nb_conv2d.
+ * The convolutions, pools and unfold also take one unbatched input ([C,H,W], [C,L]) as torch. */
 nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
 /* Max over each kernel[0] x kernel[1] window of x [N,C,H,W] -> [N,C,OH,OW]; padding at most half
  * the window. The gradient goes to one element of each window, its first largest (a NaN if
