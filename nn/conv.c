@@ -96,7 +96,10 @@ static nb_tensor *flatten_fwd(nb_module *m, nb_tensor *x) {
     (void)m;
     if (!x) return NULL;
     if (x->ndim < 1) return nb_set_error("Flatten: a 0-d input has no batch dim");
-    return nb_reshape(x, NB_SHAPE(x->shape[0], x->shape[0] ? -1 : 0));
+    int64_t rest = 1;
+    for (int i = 1; i < x->ndim; i++)
+        rest *= x->shape[i];
+    return nb_reshape(x, NB_SHAPE(x->shape[0], rest));
 }
 
 nb_module *nb_flatten_new(void) { return nb_module_new("Flatten", NULL, flatten_fwd, 0); }

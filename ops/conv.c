@@ -217,7 +217,7 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
     opts_or_default(opts, s, p, d, &G);
     for (int i = 0; i < 2; i++) {
         if (!opts || !opts->stride[i]) s[i] = kernel[i]; /* torch's default stride is the window */
-        if (p[i] > (d[i] * (kernel[i] - 1) + 1) / 2)
+        if (p[i] > kernel[i] / 2) /* as torch: so no window lies wholly in the padding */
             return nb_set_error("%s: padding %lld is more than half the window %d (dim %d)", op,
                                 (long long)p[i], kernel[i], i);
     }

@@ -79,6 +79,9 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index) {
     bool ok = logp->ndim == targets->ndim + 1 && logp->shape[logp->ndim - 1] > 0;
     for (int i = 0; ok && i < targets->ndim; i++)
         ok = logp->shape[i] == targets->shape[i];
+    if (ok && logp->shape[logp->ndim - 1] > (1 << 24)) /* the targets pass through f32 below */
+        return nb_set_error("nll_loss: %lld classes is more than f32 can index exactly (2^24)",
+                            (long long)logp->shape[logp->ndim - 1]);
     if (!ok) {
         char a[64], b[64];
         return nb_set_error(

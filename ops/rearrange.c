@@ -2,6 +2,7 @@
  * Each is composed from index_select, narrow and cat, whose gradients (and backend kernels)
  * it uses: the gradient of a flip is the flipped gradient, of a roll the gradient rolled back,
  * of a repeat the sum of the tiles, of a pad the gradient with the padding cut off. */
+#include <math.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -9,7 +10,8 @@
 
 static nb_tensor *renamed(nb_tensor *r, const char *op) {
     if (!r) {
-        static const char *inner[] = {"index_select", "narrow", "cat", "reshape", "arange", "zeros", "fill_"};
+        static const char *inner[] = {"index_select", "narrow", "cat",    "reshape",  "arange",
+                                      "zeros",        "fill_",  "expand", "unsqueeze"};
         for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
             nb_rename_error(inner[i], op);
     }
@@ -60,27 +62,37 @@ nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps) {
     if (n < a->ndim || n > NB_MAX_DIMS || (n && !reps))
         return nb_set_error("repeat: %d repeat counts for a %d-d tensor (want %d to %d)", n, a->ndim, a->ndim,
                             NB_MAX_DIMS);
-    int64_t shape[NB_MAX_DIMS], most = 1;
-    for (int i = 0; i < n; i++) {
+    int64_t shape[NB_MAX_DIMS] = {0}, total = 1;
+    for (int i = 0; i < n; i++) { /* each dim's size and the result's, without overflow */
         if (reps[i] < 0)
             return nb_set_error("repeat: count %lld for dim %d is negative", (long long)reps[i], i);
-        if (reps[i] > most) most = reps[i];
         shape[i] = i < n - a->ndim ? 1 : a->shape[i - (n - a->ndim)];
         if (shape[i] && reps[i] > INT64_MAX / 8 / shape[i])
-            return nb_set_error("repeat: %lld copies of dim %d is too many", (long long)reps[i], i);
+            return nb_set_error("repeat: %lld copies of dim %d (size %lld) is too many", (long long)reps[i],
+                                i, (long long)shape[i]);
+        const int64_t d = shape[i] * reps[i];
+        if (total && d && total > INT64_MAX / 8 / d)
+            return nb_set_error("repeat: the result would have more than 2^60 elements");
+        total *= d;
     }
     nb_tensor *r = nb_reshape(a, n, shape); /* leading dims of 1 (a view) */
-    nb_tensor **copies =
-        r ? nb_ctx_alloc(nb_out_ctx(a), (size_t)most * sizeof *copies, sizeof *copies) : NULL;
-    if (!copies) return renamed(NULL, "repeat");
     for (int i = 0; i < n && r; i++) {
+        if (reps[i] == 1) continue;
         if (reps[i] == 0) {
             r = nb_narrow(r, i, 0, 0);
             continue;
         }
-        for (int64_t c = 0; c < reps[i]; c++)
-            copies[c] = r;
-        r = nb_cat(copies, (int)reps[i], i);
+        /* dim i as [A, s, B] -> [A, 1, s, B] -> expanded [A, reps, s, B] -> [A, reps * s, B]: the
+         * tiles in one copy, whose gradient sums them (at most 4 dims on the way, for any n) */
+        int64_t A = 1, B = 1, out[NB_MAX_DIMS];
+        for (int k = 0; k < n; k++) {
+            if (k < i) A *= r->shape[k];
+            if (k > i) B *= r->shape[k];
+            out[k] = k == i ? r->shape[k] * reps[i] : r->shape[k];
+        }
+        nb_tensor *v = nb_unsqueeze(nb_reshape(r, NB_SHAPE(A, r->shape[i], B)), 1);
+        v = v ? nb_expand(v, 4, (const int64_t[]){A, reps[i], r->shape[i], B}) : NULL;
+        r = v ? nb_reshape(nb_reshape(v, NB_SHAPE(A, reps[i] * r->shape[i], B)), n, out) : NULL;
     }
     /* no count above 1 (or a zero one) leaves a view of a: give back a tensor of its own */
     return renamed(r && r->storage == a->storage ? copy_of(r) : r, "repeat");
@@ -96,6 +108,9 @@ nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
         const int d = a->ndim - 1 - p; /* the pairs run from the last dim backwards, as torch */
         int64_t before = pad[2 * p], after = pad[2 * p + 1];
         const int64_t s = r->shape[d];
+        if (before > INT64_MAX / 4 || after > INT64_MAX / 4) /* then s + before + after cannot overflow */
+            return nb_set_error("pad: (%lld, %lld) on dim %d is too large", (long long)before,
+                                (long long)after, d);
         if (before < -s || after < -s || s + before + after < 0)
             return nb_set_error("pad: (%lld, %lld) on dim %d of size %lld leaves a negative size",
                                 (long long)before, (long long)after, d, (long long)s);
@@ -116,7 +131,7 @@ nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
             memcpy(sh, r->shape, sizeof sh);
             sh[d] = w;
             nb_tensor *f = nb_zeros_on(NULL, r->dtype, r->device, r->ndim, sh);
-            if (f && value != 0 && nb_fill_(f, value)) f = NULL;
+            if (f && (value != 0 || signbit(value)) && nb_fill_(f, value)) f = NULL; /* -0 too */
             if (!f) return renamed(NULL, "pad");
             parts[np++] = f;
         }

@@ -588,6 +588,8 @@ START_TEST(test_conv_layers) {
     ck_assert_int_eq(nb_sequential_append(s, nb_flatten_new()), 0);
     nb_tensor *f = nb_module_forward(s, x); /* [2,4,7,5] -> [2,4,3,2] -> [2,4,3,1] -> [2,12] */
     ck_assert_msg(f && f->ndim == 2 && f->shape[0] == 2 && f->shape[1] == 12, "%s", nb_last_error());
+    nb_tensor *fe = nb_module_forward(nb_module_child(s, "2"), nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3, 4)));
+    ck_assert_msg(fe && fe->shape[0] == 0 && fe->shape[1] == 12, "an empty batch flattens to [0,12]");
     nb_module_free(s);
 
     ck_assert_ptr_null(nb_conv2d_new(ctx, 3, 6, 3, 3, &(nb_conv_opts){.groups = 2}, true, &rng));

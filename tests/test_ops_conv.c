@@ -266,6 +266,10 @@ START_TEST(errors) {
     ERR_STARTS("conv1d: the window");
     ck_assert_ptr_null(nb_max_pool2d(x, (const int[]){2, 2}, &(nb_conv_opts){.padding = {2, 0}}));
     ERR_STARTS("max_pool2d: padding 2 is more than half the window 2");
+    /* half the window, not the dilated window, as torch */
+    ck_assert_ptr_null(
+        nb_max_pool2d(x, (const int[]){3, 3}, &(nb_conv_opts){.padding = {2, 0}, .dilation = {2, 1}}));
+    ERR_STARTS("max_pool2d: padding 2 is more than half the window 3");
     ck_assert_ptr_null(nb_avg_pool2d(x, (const int[]){0, 2}, NULL));
     ERR_STARTS("avg_pool2d: the window must be at least 1x1");
     ck_assert_ptr_null(nb_conv2d(x, nb_zeros(ctx, NB_I32, NB_SHAPE(6, 4, 3, 3)), NULL, NULL));

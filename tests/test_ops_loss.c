@@ -274,6 +274,11 @@ START_TEST(errors_name_the_loss) {
     want_error(nb_nll_loss(a, i3, -100), "nll_loss: log-probabilities [2,3] do not match targets [2,3]",
                "nll shapes");
     want_error(nb_nll_loss(a, nb_zeros(ctx, NB_F32, NB_SHAPE(2)), -100), "nll_loss:", "nll f32 targets");
+    /* more classes than f32 counts exactly (a broadcast view: no memory) */
+    nb_tensor *wide =
+        nb_expand(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 1)), 2, (const int64_t[]){1, (1 << 24) + 2});
+    want_error(nb_nll_loss(wide, nb_zeros(ctx, NB_I32, NB_SHAPE(1)), -100),
+               "nll_loss: 16777218 classes is more than f32 can index exactly", "nll 2^24 + 2 classes");
     /* an earlier failure passes through with its own message */
     nb_set_error("earlier");
     ck_assert_ptr_null(nb_mse_loss(NULL, a));

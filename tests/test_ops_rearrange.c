@@ -119,6 +119,11 @@ START_TEST(repeat) {
     ERR_STARTS("repeat: 2 repeat counts for a 3-d tensor");
     ck_assert_ptr_null(nb_repeat(x, 3, (const int64_t[]){1, -1, 1}));
     ERR_STARTS("repeat: count -1 for dim 1 is negative");
+    /* an empty input repeated 2^33 times is still empty (no array of 2^33 tiles), as torch */
+    nb_tensor *big = nb_repeat(nb_zeros(ctx, NB_F32, NB_SHAPE(0)), 1, (const int64_t[]){1LL << 33});
+    ck_assert_msg(big && big->ndim == 1 && big->shape[0] == 0, "%s", nb_last_error());
+    ck_assert_ptr_null(nb_repeat(x, 3, (const int64_t[]){1LL << 40, 1LL << 40, 1}));
+    ERR_STARTS("repeat: the result would have more than 2^60 elements");
 }
 END_TEST
 
@@ -146,6 +151,10 @@ START_TEST(pad) {
     ck_assert_ptr_null(nb_pad(x, 3, (const int64_t[]){1, 1, 1}, 0));
     ERR_STARTS("pad: 3 pad sizes for a 3-d tensor");
     ck_assert_ptr_null(nb_pad(x, 8, (const int64_t[]){0, 0, 0, 0, 0, 0, 0, 0}, 0));
+    nb_tensor *nz = nb_pad(x, 2, (const int64_t[]){1, 0}, -0.0);
+    ck_assert(nz && nb_data_f32(nz)[0] == 0 && signbit(nb_data_f32(nz)[0])); /* -0 fills -0, as torch */
+    ck_assert_ptr_null(nb_pad(x, 2, (const int64_t[]){INT64_MAX, INT64_MAX}, 0));
+    ERR_STARTS("pad: (9223372036854775807, 9223372036854775807) on dim 2 is too large");
     ck_assert_ptr_null(nb_pad(x, 2, (const int64_t[]){-3, -2}, 0));
     ERR_STARTS("pad: (-3, -2) on dim 2 of size 4 leaves a negative size");
     nb_clear_error();

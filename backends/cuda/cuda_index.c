@@ -163,9 +163,12 @@ int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *
 }
 
 int nb_cuda_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc) {
-    if (a->dtype != NB_F32 || idx->dtype != NB_I32 || !nb_same_shape(idx, a) || dim < 0 || dim >= a->ndim ||
-        a->shape[dim] >= INT_MAX / 2)
+    if (a->dtype != NB_F32 || idx->dtype != NB_I32 || !nb_same_shape(idx, a) || dim < 0 || dim >= a->ndim)
         return nb_set_error("argsort (cuda): bad operands"), -1;
+    if (a->shape[dim] > (1LL << 28)) /* the bitonic sort's scratch: 8 bytes a key, up to 2^29 keys */
+        return nb_set_error("argsort (cuda): lines of %lld elements are longer than 2^28",
+                            (long long)a->shape[dim]),
+               -1;
     long long n = a->shape[dim], P = 1, ist = idx->stride[dim], ast = a->stride[dim];
     int dsc = desc;
     if (n == 0 || nb_numel(a) == 0) return 0;
