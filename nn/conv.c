@@ -1,6 +1,6 @@
-/* nn/conv.c - the convolution and pooling layers (Conv2d, Conv1d, MaxPool2d, AvgPool2d) and
- * Flatten, each a module around the ops of ops/conv.c. Weights and biases start as
- * torch.nn.Conv2d's: uniform in +-1/sqrt(fan_in), fan_in = in/groups * window. */
+/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, MaxPool2d, AvgPool2d,
+ * AdaptiveAvgPool2d, GroupNorm) and Flatten, each a module around the ops of ops/conv.c. Weights and biases
+ * start as torch.nn.Conv2d's: uniform in +-1/sqrt(fan_in), fan_in = in/groups * window. */
 #include <math.h>
 #include <string.h>
 
@@ -89,6 +89,44 @@ nb_module *nb_max_pool2d_new(int kh, int kw, const nb_conv_opts *opts) {
 
 nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts) {
     return pool_new("avg_pool2d_new", "AvgPool2d", avg_pool_fwd, kh, kw, opts);
+}
+
+static nb_tensor *adaptive_fwd(nb_module *m, nb_tensor *x) {
+    const pool_cfg *c = m->impl;
+    return nb_adaptive_avg_pool2d(x, c->k[0], c->k[1]);
+}
+
+nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow) {
+    return pool_new("adaptive_avg_pool2d_new", "AdaptiveAvgPool2d", adaptive_fwd, oh, ow, NULL);
+}
+
+/* ---- GroupNorm ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t groups;
+    float eps;
+} groupnorm_cfg;
+
+static nb_tensor *groupnorm_fwd(nb_module *m, nb_tensor *x) {
+    const groupnorm_cfg *c = m->impl;
+    return nb_group_norm(x, c->groups, m->params[0].t, m->params[1].t, c->eps);
+}
+
+nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float eps) {
+    if (!ctx) return nb_set_error("groupnorm_new: NULL context");
+    if (groups < 1 || channels < 1 || channels % groups || !(eps >= 0.0f))
+        return nb_set_error("groupnorm_new: %lld groups must divide %lld channels (eps %g >= 0)",
+                            (long long)groups, (long long)channels, (double)eps);
+    nb_module *m = nb_module_new("GroupNorm", ctx, groupnorm_fwd, sizeof(groupnorm_cfg));
+    if (!m) return NULL;
+    *(groupnorm_cfg *)m->impl = (groupnorm_cfg){groups, eps};
+    nb_tensor *w = nb_module_add_param(m, "weight", nb_ones(ctx, NB_F32, NB_SHAPE(channels)));
+    nb_tensor *b = w ? nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(channels))) : NULL;
+    if (!b) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
 }
 
 /* [N, ...] -> [N, the product of the rest] (torch.nn.Flatten's default start_dim 1) */

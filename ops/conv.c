@@ -254,3 +254,47 @@ nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *
 nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
     return pool2d("avg_pool2d", false, x, kernel, opts);
 }
+
+/* The mean of x over the adaptive windows of dim d (torch's: output o averages the inputs
+ * floor(o I / O) .. ceil((o + 1) I / O) - 1): when O divides I one mean over a split dim, else
+ * one narrow + mean per output, then a cat. Only window elements meet (an inf or NaN stays in
+ * its windows), and the gradient is the composition's. */
+static nb_tensor *adaptive_mean(nb_tensor *x, int d, int64_t O) {
+    if (!x) return NULL;
+    const int64_t I = x->shape[d];
+    if (I % O == 0 && x->ndim < NB_MAX_DIMS) {
+        int64_t s[NB_MAX_DIMS];
+        for (int k = 0, j = 0; k < x->ndim; k++) {
+            s[j++] = k == d ? O : x->shape[k];
+            if (k == d) s[j++] = I / O;
+        }
+        return nb_mean(nb_reshape(x, x->ndim + 1, s), 1, (const int[]){d + 1}, false);
+    }
+    nb_tensor **parts = nb_ctx_alloc(nb_out_ctx(x), (size_t)O * sizeof *parts, sizeof *parts);
+    if (!parts) return NULL;
+    for (int64_t o = 0; o < O; o++) {
+        const int64_t a = o * I / O, e = ((o + 1) * I + O - 1) / O;
+        parts[o] = nb_mean(nb_narrow(x, d, a, e - a), 1, (const int[]){d}, true);
+        if (!parts[o]) return NULL;
+    }
+    return nb_cat(parts, (int)O, d);
+}
+
+/* rows, then columns: the windows are rectangles, so the mean of the row means is the window's */
+nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow) {
+    NB_NULL_GUARD_NAMED("adaptive_avg_pool2d", x);
+    char xs[64];
+    if (nb_check_dtype("adaptive_avg_pool2d", x, NB_F32, "input")) return NULL;
+    if (x->ndim != 3 && x->ndim != 4)
+        return nb_set_error("adaptive_avg_pool2d: want input [N,C,H,W] or [C,H,W], got %s", NB_SHP(x, xs));
+    const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
+    if (oh < 1 || ow < 1 || H < 1 || W < 1 || oh > INT32_MAX || ow > INT32_MAX)
+        return nb_set_error("adaptive_avg_pool2d: output %lldx%lld from input %s (want both sizes positive)",
+                            (long long)oh, (long long)ow, NB_SHP(x, xs));
+    nb_tensor *y = adaptive_mean(adaptive_mean(x, x->ndim - 2, oh), x->ndim - 1, ow);
+    if (!y) {
+        nb_rename_error("narrow", "adaptive_avg_pool2d");
+        nb_rename_error("cat", "adaptive_avg_pool2d");
+    }
+    return renamed(y, "adaptive_avg_pool2d");
+}

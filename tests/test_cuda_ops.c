@@ -351,6 +351,8 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
     case 5: return nb_cross_entropy_smooth(in[0], in[1], -100, 0.1f);
     case 6: return nb_one_hot(in[1], -1);
     case 7: return nb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1f, 1e-5f);
+    case 8: return nb_group_norm(in[0], 5, in[1], in[2], 1e-5f);
+    case 9: return nb_adaptive_avg_pool2d(in[0], 3, 2);
     default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100);
     }
 }
@@ -377,6 +379,9 @@ START_TEST(test_losses) {
     nb_tensor *bin[3] = {rnd(c, NB_SHAPE(6, 5, 7, 3), -2, 3, 64), rnd(c, NB_SHAPE(5), 0.5f, 1.5f, 65),
                          rnd(c, NB_SHAPE(5), -1, 1, 66)};
     compare("batch_norm", f_loss, bin, 3, &bn, 1e-4, 7);
+    int gn = 8, ap = 9;
+    compare("group_norm", f_loss, bin, 3, &gn, 1e-4, 7);
+    compare("adaptive_avg_pool2d", f_loss, bin, 1, &ap, 1e-5, 1);
     tg[3] = 5;
     nb_tensor *x = nb_to_device(c, in[0], NB_CUDA);
     nb_tensor *t = nb_to_device(c, nb_from_data(c, NB_I32, NB_SHAPE(6), tg), NB_CUDA);

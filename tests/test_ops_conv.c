@@ -245,6 +245,44 @@ START_TEST(unbatched_inputs) {
 }
 END_TEST
 
+/* adaptive average pooling against torch's windows: rows floor(i H / oh) .. ceil((i + 1) H / oh) - 1 */
+START_TEST(adaptive_avg_pool) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 7, 5), 0, 1, &rng);
+    const int64_t sizes[3][2] = {{3, 2}, {1, 1}, {7, 5}};
+    for (int k = 0; k < 3; k++) {
+        const int64_t oh = sizes[k][0], ow = sizes[k][1];
+        nb_tensor *y = nb_adaptive_avg_pool2d(x, oh, ow);
+        ck_assert_msg(y && y->shape[2] == oh && y->shape[3] == ow, "%s", nb_last_error());
+        for (int64_t n = 0; n < 2; n++)
+            for (int64_t c = 0; c < 3; c++)
+                for (int64_t i = 0; i < oh; i++)
+                    for (int64_t j = 0; j < ow; j++) {
+                        const int64_t h0 = i * 7 / oh, h1 = ((i + 1) * 7 + oh - 1) / oh;
+                        const int64_t w0 = j * 5 / ow, w1 = ((j + 1) * 5 + ow - 1) / ow;
+                        double s = 0;
+                        for (int64_t h = h0; h < h1; h++)
+                            for (int64_t w = w0; w < w1; w++)
+                                s += X(x, n, c, h, w);
+                        s /= (double)((h1 - h0) * (w1 - w0));
+                        ck_assert_msg(fabs(X(y, n, c, i, j) - s) < 1e-6, "%lldx%lld (%lld,%lld): %g, want %g",
+                                      (long long)oh, (long long)ow, (long long)i, (long long)j,
+                                      (double)X(y, n, c, i, j), s);
+                    }
+    }
+    gc_which = 5;
+    nb_tensor *xg = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(1, 2, 5, 4), 0, 1, &rng), true);
+    ck_assert_msg(nb_gradcheck(gc_fn, &xg, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_tensor *u = nb_adaptive_avg_pool2d(nb_randn(ctx, NB_SHAPE(3, 4, 4), 0, 1, &rng), 2, 2);
+    ck_assert(u && u->ndim == 3 && u->shape[1] == 2);
+    /* an inf stays in its windows (7 rows to 3: rows 0-2, 2-4, 4-6; row 0 only in the first) */
+    nb_data_f32(x)[0] = INFINITY;
+    nb_tensor *yi = nb_adaptive_avg_pool2d(x, 3, 1);
+    ck_assert(X(yi, 0, 0, 0, 0) == INFINITY && isfinite(X(yi, 0, 0, 1, 0)) && isfinite(X(yi, 0, 1, 0, 0)));
+    ck_assert_ptr_null(nb_adaptive_avg_pool2d(x, 0, 2));
+    ERR_STARTS("adaptive_avg_pool2d: output 0x2");
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 5, 5));
     nb_tensor *w = nb_zeros(ctx, NB_F32, NB_SHAPE(6, 4, 3, 3));
@@ -290,6 +328,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, max_pool_all_minus_inf);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, unbatched_inputs);
+    tcase_add_test(tc, adaptive_avg_pool);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

@@ -173,6 +173,10 @@ nb_module *nb_conv1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_c
 /* Pooling layers over kh x kw windows (nb_max_pool2d, nb_avg_pool2d); no parameters. */
 nb_module *nb_max_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
 nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
+/* AdaptiveAvgPool2d to oh x ow (nb_adaptive_avg_pool2d); (1, 1) is global average pooling. */
+nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow);
+/* GroupNorm: weight [C] (1) and bias [C] (0), nb_group_norm over `groups` groups. */
+nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float eps);
 /* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */
 nb_module *nb_flatten_new(void);
 /* Sequential: applies its children in order. ModuleList: holds children only. */

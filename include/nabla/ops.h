@@ -218,6 +218,10 @@ nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float
  * or training over a single value per channel. */
 nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
                          nb_tensor *bias, bool training, float momentum, float eps);
+/* Group normalization (torch.nn.functional.group_norm): the C channels of x [N, C, ...] in
+ * `groups` groups, each (sample, group) normalized by its own mean and biased variance, then
+ * weight and bias [C] (or NULL) per channel. NULL for groups that do not divide C. */
+nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_tensor *bias, float eps);
 /* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
 /* Mean cross-entropy of logits [N,C] (or [...,C]: the classes are the LAST dim, where torch
@@ -281,6 +285,10 @@ nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
  * the window. The gradient goes to one element of each window, its first largest (a NaN if
  * there is one), as torch (which takes the last of several NaNs). */
 nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
+/* Average pooling to an oh x ow output whatever the input's size (torch's adaptive_avg_pool2d:
+ * output (i, j) averages rows floor(i H / oh) .. ceil((i + 1) H / oh) - 1, and the same for
+ * columns); oh = ow = 1 is the global average. x [N,C,H,W] or [C,H,W]. */
+nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow);
 /* Mean over each window, padding counted as zeros (torch's count_include_pad=True default). */
 nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
 /* Dropout: in training, zeroes each element with probability p and scales

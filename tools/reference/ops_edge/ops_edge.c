@@ -110,6 +110,9 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("argmin")) return nb_argmin(in[0], ip[0], ip[1]);
     if (IS("argsort")) return nb_argsort(in[0], ip[0], ip[1]);
     if (IS("one_hot")) return nb_one_hot(in[0], ip[0]);
+    if (IS("group_norm"))
+        return nb_group_norm(in[0], ip[0], ip[1] ? in[1] : NULL, ip[1] ? in[2] : NULL, fp[0]);
+    if (IS("adaptive_avg_pool2d")) return nb_adaptive_avg_pool2d(in[0], ip[0], ip[1]);
     if (IS("batch_norm")) /* ip[0] training, ip[1] has running stats, ip[2] has weight and bias */
         return nb_batch_norm(in[0], ip[1] ? in[1] : NULL, ip[1] ? in[2] : NULL, ip[2] ? in[3] : NULL,
                              ip[2] ? in[4] : NULL, ip[0], fp[0], fp[1]);

@@ -784,4 +784,23 @@ void oe_newer_cases(void) {
                      .nograd = 6,
                      .in = {oe_f32(2, SH(1, 3), FV(1, 2, 3)), bm, bv}},
            "batch_norm(one value per channel)");
+
+    /* group_norm: affine or not, one group or one per channel, an offset; adaptive pooling */
+    const int gg[] = {1, 3, 6};
+    nb_tensor *gx = oe_randn(3, SH(2, 6, 5), 150), *gw = oe_randn(1, SH(6), 151),
+              *gb2 = oe_randn(1, SH(6), 152);
+    for (int i = 0; i < COUNT(gg); i++)
+        for (int af = 0; af < 2; af++)
+            oe_run((oe_case){.op = "group_norm", .ip = {gg[i], af}, .fp = {1e-5f}, .in = {gx, gw, gb2}},
+                   "group_norm(%d groups, affine %d)", gg[i], af);
+    oe_run((oe_case){.op = "group_norm", .ip = {4, 0}, .fp = {1e-5f}, .in = {gx}},
+           "group_norm(4 groups of 6)");
+    const int64_t aps[][2] = {{3, 2}, {1, 1}, {7, 5}, {4, 3}, {9, 6}};
+    for (int i = 0; i < COUNT(aps); i++)
+        oe_run((oe_case){.op = "adaptive_avg_pool2d",
+                         .ip = {(int)aps[i][0], (int)aps[i][1]},
+                         .in = {oe_randn(4, SH(2, 3, 7, 5), 153)}},
+               "adaptive_avg_pool2d(7x5 -> %lldx%lld)", (long long)aps[i][0], (long long)aps[i][1]);
+    oe_run((oe_case){.op = "adaptive_avg_pool2d", .ip = {2, 2}, .in = {img_sv}},
+           "adaptive_avg_pool2d(special values)");
 }

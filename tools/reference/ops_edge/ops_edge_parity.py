@@ -122,6 +122,10 @@ def forward(c, x, dt, variant):
         rm, rv = (x[1].clone(), x[2].clone()) if ip[1] else (None, None)
         w, b = (x[3], x[4]) if ip[2] else (None, None)
         return F.batch_norm(x[0], rm, rv, w, b, training=bool(ip[0]), momentum=fp[0], eps=fp[1])
+    if op == "group_norm":
+        return F.group_norm(x[0], ip[0], x[1] if ip[1] else None, x[2] if ip[1] else None, fp[0])
+    if op == "adaptive_avg_pool2d":
+        return F.adaptive_avg_pool2d(x[0], (ip[0], ip[1]))
     if op == "one_hot":
         return F.one_hot(x[0].long(), ip[0]).to(dt)
     if op == "argsort":

@@ -1,6 +1,6 @@
-/* Batch normalization (ops/batch_norm.c, the BatchNorm module): training and eval values
- * against double loops, the running statistics' update, gradients through gradcheck, the
- * module's modes, saving and the optimiser skipping its statistics, errors. */
+/* Batch and group normalization (ops/norm.c, the BatchNorm and GroupNorm modules): training
+ * and eval values against double loops, the running statistics' update, gradients through
+ * gradcheck, the module's modes, saving and the optimiser skipping its statistics, errors. */
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +77,11 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     return nb_batch_norm(nb_transpose(in[0], 0, 2), rm, rv, in[1], in[2], gc_train, 0.1f, 1e-5f);
 }
 
+static nb_tensor *gc_group(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_group_norm(nb_transpose(in[0], 1, 2), 2, in[1], in[2], 1e-5f); /* [2,3,4] -> [2,4,3] */
+}
+
 START_TEST(gradients) {
     for (int t = 0; t < 2; t++) {
         gc_train = t;
@@ -128,6 +133,44 @@ START_TEST(module) {
 }
 END_TEST
 
+/* group norm of x [3, 6, 5] in 2 groups: each (n, g) normalized over its 3 channels x 5 */
+START_TEST(group_norm) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 6, 5), 1, 2, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(6), 1, 0.5f, &rng), *b = nb_randn(ctx, NB_SHAPE(6), 0, 1, &rng);
+    nb_tensor *y = nb_group_norm(x, 2, w, b, 1e-5f);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    const float *X = nb_data_f32(x), *Y = nb_data_f32(y);
+    for (int n = 0; n < 3; n++)
+        for (int g = 0; g < 2; g++) {
+            double m = 0, v = 0;
+            for (int i = 0; i < 15; i++)
+                m += X[n * 30 + g * 15 + i];
+            m /= 15;
+            for (int i = 0; i < 15; i++)
+                v += (X[n * 30 + g * 15 + i] - m) * (X[n * 30 + g * 15 + i] - m);
+            for (int i = 0; i < 15; i++) {
+                const int c = g * 3 + i / 5;
+                const double want = (X[n * 30 + g * 15 + i] - m) / sqrt(v / 15 + 1e-5) * nb_data_f32(w)[c] +
+                                    nb_data_f32(b)[c];
+                ck_assert_msg(fabs(Y[n * 30 + g * 15 + i] - want) < 1e-5, "(%d,%d,%d): %g, want %g", n, g, i,
+                              (double)Y[n * 30 + g * 15 + i], want);
+            }
+        }
+    nb_tensor *in[3] = {nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 3, 4), 0, 1, &rng), true),
+                        nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4), 1, 0.3f, &rng), true),
+                        nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4), 0, 1, &rng), true)};
+    ck_assert_msg(nb_gradcheck(gc_group, in, 3, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_module *gn = nb_groupnorm_new(ctx, 2, 6, 1e-5f);
+    nb_tensor *ym = nb_module_forward(gn, x), *y0 = nb_group_norm(x, 2, NULL, NULL, 1e-5f);
+    for (int i = 0; i < 90; i++)
+        ck_assert_float_eq(nb_data_f32(ym)[i], nb_data_f32(y0)[i]);
+    nb_module_free(gn);
+    ck_assert_ptr_null(nb_group_norm(x, 4, NULL, NULL, 1e-5f));
+    ck_assert_str_eq(nb_last_error(), "group_norm: 4 groups do not divide the 6 channels of [3,6,5]");
+    ck_assert_ptr_null(nb_groupnorm_new(ctx, 4, 6, 1e-5f));
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3, 4)), *s3 = nb_zeros(ctx, NB_F32, NB_SHAPE(3));
     ck_assert_ptr_null(nb_batch_norm(x, s3, NULL, NULL, NULL, true, 0.1f, 1e-5f));
@@ -149,12 +192,13 @@ START_TEST(errors) {
 END_TEST
 
 Suite *make_suite(void) {
-    Suite *s = suite_create("ops_batch_norm");
-    TCase *tc = tcase_create("batch_norm");
+    Suite *s = suite_create("ops_norm");
+    TCase *tc = tcase_create("norm");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, training_and_eval_against_loops);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, module);
+    tcase_add_test(tc, group_norm);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

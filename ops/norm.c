@@ -1,7 +1,7 @@
-/* ops/batch_norm.c - batch normalization (torch.nn.functional.batch_norm), composed: the
- * statistics are nb_mean over every dim but the channels (dim 1), so the gradient, through the
- * composition, is the exact batch-norm gradient (the batch mean and variance depend on x);
- * the running statistics are updated in place outside autograd. */
+/* ops/norm.c - batch and group normalization (torch.nn.functional.batch_norm, group_norm),
+ * composed: the statistics are nb_mean over the normalized dims, so the gradient, through the
+ * composition, is the exact one (the mean and variance depend on x); batch norm's running
+ * statistics are updated in place outside autograd. (Layer norm, fused, is in ops/nn.c.) */
 #include "ops/op_util.h"
 
 /* v [C] viewed as [1, C, 1, ...] for an nd-dim input */
@@ -12,13 +12,13 @@ static nb_tensor *per_channel(nb_tensor *v, int nd) {
     return nb_reshape(v, nd, s);
 }
 
-static int check_stat(const char *what, const nb_tensor *t, const nb_tensor *x) {
+static int check_stat(const char *op, const char *what, const nb_tensor *t, const nb_tensor *x) {
     if (!t) return 0;
     char a[64], b[64];
-    if (nb_check_dtype("batch_norm", t, NB_F32, what) || nb_same_device("batch_norm", x, t)) return -1;
+    if (nb_check_dtype(op, t, NB_F32, what) || nb_same_device(op, x, t)) return -1;
     if (t->ndim != 1 || t->shape[0] != x->shape[1])
-        return nb_set_error("batch_norm: %s %s does not match the %lld channels of input %s", what,
-                            NB_SHP(t, a), (long long)x->shape[1], NB_SHP(x, b)),
+        return nb_set_error("%s: %s %s does not match the %lld channels of input %s", op, what, NB_SHP(t, a),
+                            (long long)x->shape[1], NB_SHP(x, b)),
                -1;
     return 0;
 }
@@ -31,8 +31,9 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
     if (x->ndim < 2) return nb_set_error("batch_norm: want input [N, C, ...], got %s", NB_SHP(x, xs));
     if (!((running_mean == NULL) == (running_var == NULL)))
         return nb_set_error("batch_norm: give both running statistics or neither");
-    if (check_stat("running_mean", running_mean, x) || check_stat("running_var", running_var, x) ||
-        check_stat("weight", weight, x) || check_stat("bias", bias, x))
+    if (check_stat("batch_norm", "running_mean", running_mean, x) ||
+        check_stat("batch_norm", "running_var", running_var, x) ||
+        check_stat("batch_norm", "weight", weight, x) || check_stat("batch_norm", "bias", bias, x))
         return NULL;
     if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
         return nb_set_error("batch_norm: eps %g must be >= 0 and momentum %g in [0, 1]", (double)eps,
@@ -74,6 +75,34 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
         static const char *inner[] = {"mean", "sub", "mul", "rsqrt", "add_scalar", "add", "reshape"};
         for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
             nb_rename_error(inner[i], "batch_norm");
+    }
+    return y;
+}
+
+/* x [N, C, ...] as [N, G, C/G * ...]: mean and biased variance over the last dim per (n, g) */
+nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_tensor *bias, float eps) {
+    NB_NULL_GUARD_NAMED("group_norm", x);
+    char xs[64];
+    if (nb_check_dtype("group_norm", x, NB_F32, "input")) return NULL;
+    if (x->ndim < 2) return nb_set_error("group_norm: want input [N, C, ...], got %s", NB_SHP(x, xs));
+    if (groups < 1 || x->shape[1] % groups)
+        return nb_set_error("group_norm: %lld groups do not divide the %lld channels of %s",
+                            (long long)groups, (long long)x->shape[1], NB_SHP(x, xs));
+    if (check_stat("group_norm", "weight", weight, x) || check_stat("group_norm", "bias", bias, x))
+        return NULL;
+    if (!(eps >= 0.0f)) return nb_set_error("group_norm: eps %g must be >= 0", (double)eps);
+    const int64_t N = x->shape[0], per = N && groups ? nb_numel(x) / N / groups : 0;
+    nb_tensor *v = nb_reshape(x, NB_SHAPE(N, groups, per));
+    nb_tensor *mean = v ? nb_mean(v, 1, (const int[]){2}, true) : NULL;
+    nb_tensor *xc = mean ? nb_sub(v, mean) : NULL;
+    nb_tensor *var = xc ? nb_mean(nb_mul(xc, xc), 1, (const int[]){2}, true) : NULL;
+    nb_tensor *y = var ? nb_reshape(nb_mul(xc, nb_rsqrt(nb_add_scalar(var, eps))), x->ndim, x->shape) : NULL;
+    if (y && weight) y = nb_mul(y, per_channel(weight, x->ndim));
+    if (y && bias) y = nb_add(y, per_channel(bias, x->ndim));
+    if (!y) {
+        static const char *inner[] = {"mean", "sub", "mul", "rsqrt", "add_scalar", "add", "reshape"};
+        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
+            nb_rename_error(inner[i], "group_norm");
     }
     return y;
 }
