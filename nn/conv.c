@@ -97,6 +97,8 @@ static nb_tensor *adaptive_fwd(nb_module *m, nb_tensor *x) {
 }
 
 nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow) {
+    if (oh <= 0 || ow <= 0)
+        return nb_set_error("adaptive_avg_pool2d_new: the output must be at least 1x1, got %dx%d", oh, ow);
     return pool_new("adaptive_avg_pool2d_new", "AdaptiveAvgPool2d", adaptive_fwd, oh, ow, NULL);
 }
 

@@ -172,7 +172,7 @@ int nb_module_set_param(nb_module *m, const char *name, nb_tensor *t) {
             t->grad = nb_tensor_new(t->ctx, NB_F32, t->device, t->ndim, t->shape);
             if (!t->grad || nb_fill_(t->grad, 0.0)) return t->grad = NULL, -1;
         }
-        nb_requires_grad_(t, true);
+        nb_requires_grad_(t, old->requires_grad); /* a running statistic stays untrained */
         m->params[i].t = t;
         return 0;
     }

@@ -28,6 +28,22 @@ static void clear_shapes(nb_module *m) {
 }
 
 /* Unique parameter elements in m's subtree; -1 on error. */
+/* each module's train/eval flag, depth first: saved, then put back after the summary's forward */
+static int count_modules(const nb_module *m) {
+    int n = 1;
+    for (int i = 0; i < m->n_children; i++)
+        n += count_modules(m->children[i]);
+    return n;
+}
+static void modes(nb_module *m, bool *flags, int *k, bool restore) {
+    if (restore)
+        m->training = flags[(*k)++];
+    else
+        flags[(*k)++] = m->training;
+    for (int i = 0; i < m->n_children; i++)
+        modes(m->children[i], flags, k, restore);
+}
+
 static int64_t subtree_params(const nb_module *m) { return nb_module_num_params(m); }
 
 typedef struct {
@@ -82,6 +98,17 @@ int nb_module_summary(nb_module *m, nb_dtype dtype, int ndim, const int64_t *sha
         return -1;
     }
     nb_rng saved = *nb_module_rng(m), saved_global = *nb_rng_global();
+    /* in eval mode, so that nothing the forward keeps (BatchNorm's running statistics) changes and
+     * nothing random runs; each module's own mode is put back after */
+    bool *flags = malloc((size_t)count_modules(m) * sizeof *flags);
+    if (!flags) {
+        nb_ctx_free(scratch);
+        nb_param_list_free(&l);
+        return nb_set_error("module_summary: out of memory"), -1;
+    }
+    int k = 0;
+    modes(m, flags, &k, false);
+    nb_module_train(m, false);
     clear_shapes(m);
     nb_ctx *prev = nb_ctx_use(scratch);
     bool g = nb_no_grad_begin();
@@ -96,6 +123,9 @@ int nb_module_summary(nb_module *m, nb_dtype dtype, int ndim, const int64_t *sha
     nb_ctx_use(prev);
     *nb_module_rng(m) = saved;
     *nb_rng_global() = saved_global;
+    k = 0;
+    modes(m, flags, &k, true);
+    free(flags);
     if (!y) {
         nb_nn_wrap_error("module_summary: forward failed");
         nb_ctx_free(scratch);

@@ -45,6 +45,7 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
     if (!training && !running_mean)
         return nb_set_error("batch_norm: eval mode needs the running statistics (as torch)");
     const bool batch_stats = training;
+    if (nb_numel(x) == 0) return nb_mul_scalar(x, 1.0f); /* an empty batch: an empty copy, stats unchanged */
     if (batch_stats && n <= 1)
         return nb_set_error(
             "batch_norm: %lld value(s) per channel in input %s; batch statistics need more than 1",
@@ -91,7 +92,12 @@ nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_ten
     if (check_stat("group_norm", "weight", weight, x) || check_stat("group_norm", "bias", bias, x))
         return NULL;
     if (!(eps >= 0.0f)) return nb_set_error("group_norm: eps %g must be >= 0", (double)eps);
-    const int64_t N = x->shape[0], per = N && groups ? nb_numel(x) / N / groups : 0;
+    int64_t per = 1; /* the elements of one (sample, group) */
+    for (int i = 1; i < x->ndim; i++)
+        per *= x->shape[i];
+    per /= groups;
+    const int64_t N = x->shape[0];
+    if (N == 0 || per == 0) return nb_mul_scalar(x, 1.0f); /* nothing to normalize: an empty copy, as torch */
     nb_tensor *v = nb_reshape(x, NB_SHAPE(N, groups, per));
     nb_tensor *mean = v ? nb_mean(v, 1, (const int[]){2}, true) : NULL;
     nb_tensor *xc = mean ? nb_sub(v, mean) : NULL;

@@ -595,6 +595,9 @@ START_TEST(test_conv_layers) {
     ck_assert_ptr_null(nb_conv2d_new(ctx, 3, 6, 3, 3, &(nb_conv_opts){.groups = 2}, true, &rng));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "conv2d_new: in 3, out 6"));
     ck_assert_ptr_null(nb_conv1d_new(ctx, 3, 6, 0, NULL, true, &rng));
+    ck_assert_ptr_null(nb_adaptive_avg_pool2d_new(0, 1));
+    ck_assert_ptr_nonnull(
+        strstr(nb_last_error(), "adaptive_avg_pool2d_new: the output must be at least 1x1"));
     ck_assert_ptr_null(nb_max_pool2d_new(0, 2, NULL));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "max_pool2d_new: the window must be at least 1x1"));
     ck_assert_ptr_null(nb_conv2d_new(NULL, 3, 6, 3, 3, NULL, true, &rng));

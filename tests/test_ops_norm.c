@@ -100,6 +100,16 @@ START_TEST(module) {
               !nb_module_param(bn, "running_mean")->requires_grad);
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(8, 4, 3, 3), 5, 2, &rng);
     nb_tensor *rm = nb_module_param(bn, "running_mean");
+    /* a summary runs the forward in eval mode: the running statistics stay, the mode comes back */
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_int_eq(nb_module_summary(bn, NB_F32, NB_SHAPE(2, 4, 3, 3), devnull), 0);
+    fclose(devnull);
+    ck_assert(nb_data_f32(rm)[0] == 0 && nb_data_f32(nb_module_param(bn, "running_var"))[0] == 1 &&
+              bn->training);
+    /* a replaced running statistic stays untrained */
+    ck_assert_int_eq(nb_module_set_param(bn, "running_mean", nb_zeros(ctx, NB_F32, NB_SHAPE(4))), 0);
+    rm = nb_module_param(bn, "running_mean");
+    ck_assert(!rm->requires_grad);
     ck_assert_ptr_nonnull(nb_module_forward(bn, x));
     const float after_one = nb_data_f32(rm)[0];
     ck_assert(after_one > 0.2f && after_one < 0.8f); /* 0.1 of a mean near 5 */
@@ -165,6 +175,13 @@ START_TEST(group_norm) {
     for (int i = 0; i < 90; i++)
         ck_assert_float_eq(nb_data_f32(ym)[i], nb_data_f32(y0)[i]);
     nb_module_free(gn);
+    /* empty inputs give empty outputs, as torch */
+    const int64_t empties[3][3] = {{0, 6, 4}, {2, 6, 0}, {2, 0, 3}};
+    for (int k = 0; k < 3; k++) {
+        nb_tensor *e = nb_group_norm(nb_zeros(ctx, NB_F32, 3, empties[k]), k == 2 ? 1 : 2, NULL, NULL, 1e-5f);
+        ck_assert_msg(e && nb_numel(e) == 0 && e->shape[1] == empties[k][1], "empty %d: %s", k,
+                      nb_last_error());
+    }
     ck_assert_ptr_null(nb_group_norm(x, 4, NULL, NULL, 1e-5f));
     ck_assert_str_eq(nb_last_error(), "group_norm: 4 groups do not divide the 6 channels of [3,6,5]");
     ck_assert_ptr_null(nb_groupnorm_new(ctx, 4, 6, 1e-5f));
@@ -179,6 +196,11 @@ START_TEST(errors) {
         nb_batch_norm(x, NULL, NULL, nb_zeros(ctx, NB_F32, NB_SHAPE(4)), NULL, true, 0.1f, 1e-5f));
     ck_assert_str_eq(nb_last_error(),
                      "batch_norm: weight [4] does not match the 3 channels of input [2,3,4]");
+    /* an empty batch: an empty output, the running statistics unchanged (as torch) */
+    nb_tensor *r3 = nb_zeros(ctx, NB_F32, NB_SHAPE(3)), *v3 = nb_ones(ctx, NB_F32, NB_SHAPE(3));
+    nb_tensor *e =
+        nb_batch_norm(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3, 4)), r3, v3, NULL, NULL, true, 0.1f, 1e-5f);
+    ck_assert_msg(e && nb_numel(e) == 0 && nb_data_f32(v3)[0] == 1, "%s", nb_last_error());
     ck_assert_ptr_null(
         nb_batch_norm(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 3)), s3, s3, NULL, NULL, true, 0.1f, 1e-5f));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "1 value(s) per channel"));

@@ -68,7 +68,8 @@ int nb_module_add(nb_module *parent, const char *name, nb_module *child);
  * gives it a zeroed gradient in its context. Returns t, NULL on error. */
 nb_tensor *nb_module_add_param(nb_module *m, const char *name, nb_tensor *t);
 /* Replaces m's parameter `name` by `t` (same shape), e.g. to tie lm_head's
- * weight to the token embedding; the shared tensor is counted once. 0/-1. */
+ * weight to the token embedding; the shared tensor is counted once. t takes the old
+ * parameter's requires_grad (a running statistic stays untrained). 0/-1. */
 int nb_module_set_param(nb_module *m, const char *name, nb_tensor *t);
 /* The direct child called `name` (owned by m's tree), or NULL (no message). */
 nb_module *nb_module_child(const nb_module *m, const char *name);
@@ -365,8 +366,9 @@ int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *s
  * output shape for an input of `dtype` and shape, parameter count), then the
  * totals (total / trainable / non-trainable, shared counted once) and the MB
  * taken by parameters, gradients and AdamW state. The forward runs under
- * no-grad in a scratch context on the device of m's parameters (i32 inputs are zeros, f32
- * inputs ones). 0, or -1 with an error. */
+ * no-grad in eval mode (each module's mode is put back after, so BatchNorm's running statistics
+ * and every generator are left as they were) in a scratch context on the device of m's
+ * parameters (i32 inputs are zeros, f32 inputs ones). 0, or -1 with an error. */
 int nb_module_summary(nb_module *m, nb_dtype dtype, int ndim, const int64_t *shape, FILE *f);
 
 #ifdef __cplusplus
