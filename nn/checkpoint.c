@@ -115,11 +115,19 @@ static int plan_module(plan *p, nb_module *m) {
     return rc;
 }
 
-/* Reports unexpected file tensors (not matched; optim.* only when `optim`). */
+/* torch's BatchNorm counter, which nabla's BatchNorm does not keep: ignored when loading */
+static bool torch_counter(const char *nm) {
+    const size_t n = strlen(nm), k = strlen("num_batches_tracked");
+    return n >= k && strcmp(nm + n - k, "num_batches_tracked") == 0 && (n == k || nm[n - k - 1] == '.');
+}
+
+/* Reports unexpected file tensors (not matched; optim.* only when `optim`; never torch's
+ * num_batches_tracked). */
 static void plan_unexpected(plan *p, bool optim_expected) {
     for (int i = 0; i < nb_safetensors_count(p->f); i++) {
         const char *nm = nb_safetensors_name(p->f, i);
-        if (p->matched[i] || (!optim_expected && strncmp(nm, "optim.", 6) == 0)) continue;
+        if (p->matched[i] || (!optim_expected && strncmp(nm, "optim.", 6) == 0) || torch_counter(nm))
+            continue;
         problem(p, "unexpected tensor '%s'", nm);
     }
 }

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +23,8 @@
 
 typedef struct {
     char *name;
-    nb_dtype dt;
+    nb_dtype dt; /* what nabla reads it as */
+    int wide;    /* 0: stored as dt; 1: I64 in the file, read as i32; 2: F64, read as f32 */
     int ndim;
     int64_t shape[NB_MAX_DIMS];
     uint64_t begin, end; /* relative to the data section */
@@ -55,10 +58,15 @@ static const char *st_dtype_name(nb_dtype dt) {
     }
 }
 
-/* 0 and *dt for a supported dtype; 1 for a dtype of the format nabla cannot hold; -1 unknown. */
-static int st_dtype_parse(const char *s, nb_dtype *dt) {
-    static const char *const other[] = {"BOOL", "U8",  "I8",  "I16",     "U16",    "U32",
-                                        "I64",  "U64", "F64", "F8_E4M3", "F8_E5M2"};
+/* 0 and *dt for a supported dtype (I64 and F64, torch's defaults, are read as i32 and f32: *wide
+ * 1 or 2); 1 for a dtype of the format nabla cannot hold; -1 unknown. */
+static int st_dtype_parse(const char *s, nb_dtype *dt, int *wide) {
+    static const char *const other[] = {"BOOL", "U8", "I8", "I16", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2"};
+    *wide = strcmp(s, "I64") == 0 ? 1 : strcmp(s, "F64") == 0 ? 2 : 0;
+    if (*wide) {
+        *dt = *wide == 1 ? NB_I32 : NB_F32;
+        return 0;
+    }
     for (int d = 0; d < NB_DTYPE_COUNT; d++)
         if (st_dtype_name((nb_dtype)d) && strcmp(s, st_dtype_name((nb_dtype)d)) == 0) {
             *dt = (nb_dtype)d;
@@ -132,7 +140,7 @@ static int parse_entry(nb_safetensors *f, const char *name, json_t *v, st_entry 
            *off = json_object_get(v, "data_offsets");
     if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off))
         return nb_set_error("safetensors %s: tensor '%.80s' lacks dtype, shape or data_offsets", w, name), -1;
-    int k = st_dtype_parse(json_string_value(dt), &e->dt);
+    int k = st_dtype_parse(json_string_value(dt), &e->dt, &e->wide);
     if (k != 0)
         return nb_set_error("safetensors %s: tensor '%.80s' has %s dtype '%.20s'", w, name,
                             k > 0 ? "unsupported" : "unknown", json_string_value(dt)),
@@ -172,7 +180,7 @@ static int parse_entry(nb_safetensors *f, const char *name, json_t *v, st_entry 
     bool zero = false;
     for (int i = 0; i < e->ndim; i++)
         zero = zero || e->shape[i] == 0;
-    uint64_t nbytes = zero ? 0 : numel * nb_dtype_size(e->dt);
+    uint64_t nbytes = zero ? 0 : numel * (e->wide ? 8 : nb_dtype_size(e->dt));
     if ((big && !zero) || nbytes != e->end - e->begin)
         return nb_set_error("safetensors %s: tensor '%.80s' shape needs %s%llu bytes but "
                             "data_offsets span %llu",
@@ -356,13 +364,46 @@ static const st_entry *lookup(const nb_safetensors *f, const char *name, const c
     return &f->e[i];
 }
 
+static const char *file_dtype_name(const st_entry *e) {
+    return e->wide == 1 ? "I64" : e->wide == 2 ? "F64" : st_dtype_name(e->dt);
+}
+
+/* Fills dst (host memory of e's numel elements of e->dt) from the file: a copy, or I64 -> i32
+ * (every value must fit) and F64 -> f32 (rounded; beyond the f32 range, +-inf). 0/-1. */
+static int load(const nb_safetensors *f, const st_entry *e, void *dst, const char *op) {
+    const uint8_t *src = f->buf + f->data_start + e->begin;
+    const uint64_t nbytes = e->end - e->begin;
+    if (!e->wide) {
+        if (nbytes) memcpy(dst, src, nbytes);
+        return 0;
+    }
+    for (uint64_t i = 0; i < nbytes / 8; i++) {
+        if (e->wide == 1) {
+            int64_t v;
+            memcpy(&v, src + 8 * i, 8);
+            if (v < INT32_MIN || v > INT32_MAX)
+                return nb_set_error(
+                           "%s %s: tensor '%.120s' holds the I64 value %lld at %llu, outside the i32 range "
+                           "nabla reads I64 into",
+                           op, f->what, e->name, (long long)v, (unsigned long long)i),
+                       -1;
+            ((int32_t *)dst)[i] = (int32_t)v;
+        } else {
+            double v;
+            memcpy(&v, src + 8 * i, 8);
+            /* 0x1.ffffffp127 is halfway between FLT_MAX and 2^128: it and beyond round to inf */
+            ((float *)dst)[i] = v >= 0x1.ffffffp127 ? INFINITY : v <= -0x1.ffffffp127 ? -INFINITY : (float)v;
+        }
+    }
+    return 0;
+}
+
 nb_tensor *nb_safetensors_read(const nb_safetensors *f, nb_ctx *ctx, const char *name) {
     const st_entry *e = lookup(f, name, "safetensors_read");
     if (!e) return NULL;
     nb_tensor *t = nb_empty(ctx ? ctx : nb_ctx_current(), e->dt, e->ndim, e->shape);
     if (!t) return NULL;
-    if (e->end > e->begin) memcpy(nb_data(t), f->buf + f->data_start + e->begin, e->end - e->begin);
-    return t;
+    return load(f, e, nb_data(t), "safetensors_read") ? NULL : t;
 }
 
 int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tensor *dst) {
@@ -377,23 +418,19 @@ int nb_safetensors_read_into(const nb_safetensors *f, const char *name, nb_tenso
         char a[128], b[128];
         return nb_set_error("safetensors_read_into %s: tensor '%.120s' is %s %s in the file, %s %s in "
                             "the destination",
-                            f->what, name, st_dtype_name(e->dt), nb_fmt_shape(e->ndim, e->shape, a, sizeof a),
+                            f->what, name, file_dtype_name(e), nb_fmt_shape(e->ndim, e->shape, a, sizeof a),
                             st_dtype_name(dst->dtype), nb_shape_str(dst, b, sizeof b)),
                -1;
     }
-    if (dst->device == NB_CPU && nb_is_contiguous(dst) && e->dt == dst->dtype) {
+    if (dst->device == NB_CPU && nb_is_contiguous(dst) && e->dt == dst->dtype && !e->wide) {
         nb_mark_written(dst);
-        if (e->end > e->begin) memcpy(nb_data(dst), f->buf + f->data_start + e->begin, e->end - e->begin);
-        return 0;
+        return load(f, e, nb_data(dst), "safetensors_read_into");
     }
     nb_ctx *tmp = nb_ctx_new(((size_t)(e->end - e->begin) + 8191) & ~(size_t)4095);
     if (!tmp) return -1;
     nb_tensor *t = nb_empty(tmp, e->dt, e->ndim, e->shape);
     int rc = -1;
-    if (t) {
-        if (e->end > e->begin) memcpy(nb_data(t), f->buf + f->data_start + e->begin, e->end - e->begin);
-        rc = nb_copy_(dst, t);
-    }
+    if (t && !load(f, e, nb_data(t), "safetensors_read_into")) rc = nb_copy_(dst, t);
     nb_ctx_free(tmp);
     return rc;
 }

@@ -248,6 +248,70 @@ START_TEST(test_reads_python_file) {
 }
 END_TEST
 
+/* torch's default dtypes: I64 read as i32 (each value must fit), F64 as f32 (rounded, inf
+ * beyond the f32 range); a torch BatchNorm's num_batches_tracked (I64) is ignored by
+ * nb_module_load. */
+START_TEST(test_reads_torch_wide_dtypes) {
+    nb_ctx *ctx = nb_ctx_new(1 << 16);
+    const char *json = "{\"t\":{\"dtype\":\"I64\",\"shape\":[3],\"data_offsets\":[0,24]},"
+                       "\"x\":{\"dtype\":\"F64\",\"shape\":[3],\"data_offsets\":[24,48]}}";
+    size_t len;
+    unsigned char *b = image(json, 48, &len);
+    const int64_t tv[3] = {5, -2, 2147483647};
+    const double xv[3] = {0.1, -1e300, 3.0};
+    memcpy(b + 8 + strlen(json), tv, 24);
+    memcpy(b + 8 + strlen(json) + 24, xv, 24);
+    nb_safetensors *f = nb_safetensors_open_memory(b, len, "torch.safetensors");
+    ck_assert_msg(f != NULL, "%s", nb_last_error());
+    nb_dtype dt;
+    ck_assert_int_eq(nb_safetensors_info(f, 0, &dt, NULL, NULL), 0);
+    ck_assert_int_eq(dt, NB_I32);
+    nb_tensor *t = nb_safetensors_read(f, ctx, "t"), *x = nb_safetensors_read(f, ctx, "x");
+    ck_assert(t && t->dtype == NB_I32 && x && x->dtype == NB_F32);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(((int32_t *)nb_data(t))[i], (int32_t)tv[i]);
+    ck_assert(nb_data_f32(x)[0] == 0.1f && nb_data_f32(x)[1] == -INFINITY && nb_data_f32(x)[2] == 3.0f);
+    nb_tensor *dst = nb_zeros(ctx, NB_F32, NB_SHAPE(3));
+    ck_assert_int_eq(nb_safetensors_read_into(f, "x", dst), 0);
+    ck_assert(nb_data_f32(dst)[0] == 0.1f);
+    nb_safetensors_close(f);
+    /* an I64 value beyond i32 */
+    const int64_t big = 1LL << 40;
+    memcpy(b + 8 + strlen(json) + 8, &big, 8);
+    f = nb_safetensors_open_memory(b, len, "torch.safetensors");
+    ck_assert_ptr_null(nb_safetensors_read(f, ctx, "t"));
+    ck_assert_ptr_nonnull(
+        strstr(nb_last_error(), "holds the I64 value 1099511627776 at 1, outside the i32 range"));
+    nb_safetensors_close(f);
+    free(b);
+    /* a torch BatchNorm state: its counter is skipped, the rest loads */
+    make_dir();
+    char path[160];
+    snprintf(path, sizeof path, "%s/bn.safetensors", dir);
+    const char *bj = "{\"bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                     "\"num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[8,16]},"
+                     "\"running_mean\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]},"
+                     "\"running_var\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]},"
+                     "\"weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[32,40]}}";
+    unsigned char *bb = image(bj, 40, &len);
+    const float vals[10] = {0.5f, -0.5f, 0, 0, 1.0f, 2.0f, 3.0f, 4.0f, 1.5f, 2.5f};
+    memcpy(bb + 8 + strlen(bj), vals, 40);
+    const int64_t seven = 7;
+    memcpy(bb + 8 + strlen(bj) + 8, &seven, 8);
+    FILE *fp = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(bb, 1, len, fp), len);
+    fclose(fp);
+    free(bb);
+    nb_module *bn = nb_batchnorm_new(ctx, 2, 1e-5f, 0.1f);
+    ck_assert_msg(nb_module_load(bn, path) == 0, "%s", nb_last_error());
+    ck_assert_float_eq(nb_data_f32(nb_module_param(bn, "running_var"))[1], 4.0f);
+    ck_assert_float_eq(nb_data_f32(nb_module_param(bn, "weight"))[0], 1.5f);
+    nb_module_free(bn);
+    remove_dir();
+    nb_ctx_free(ctx);
+}
+END_TEST
+
 /* The bytes on disk follow the format, checked independently with jansson. */
 START_TEST(test_layout) {
     make_dir();
@@ -353,7 +417,8 @@ START_TEST(test_corrupt_headers) {
                "\"data_offsets\":[0,16]}}",
                16, "span 16");
     expect_bad("{\"a\":{\"dtype\":\"X99\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "unknown dtype");
-    expect_bad("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "unsupported dtype");
+    expect_bad("{\"a\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "unsupported dtype");
+    expect_bad("{\"a\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "needs 16 bytes");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "invalid shape");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
                "9 dimensions");
@@ -551,6 +616,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_roundtrip_bit_exact);
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_reads_python_file);
+    tcase_add_test(tc, test_reads_torch_wide_dtypes);
     tcase_add_test(tc, test_half_precision_files);
     tcase_add_test(tc, test_truncated_everywhere);
     tcase_add_test(tc, test_corrupt_headers);

@@ -306,7 +306,9 @@ typedef struct nb_safetensors nb_safetensors;
 int nb_safetensors_save(const char *path, const char *const *names, nb_tensor *const *tensors, int n,
                         const char *const *meta_keys, const char *const *meta_vals, int n_meta);
 /* Opens and validates a file (read into memory). NULL with a message naming
- * the file and the problem. Close with nb_safetensors_close. */
+ * the file and the problem. Close with nb_safetensors_close. Tensors stored as F32, I32, F16,
+ * BF16, and torch's defaults I64 and F64, which are read as i32 (each value must fit: an error
+ * naming the first that does not) and f32 (rounded). */
 nb_safetensors *nb_safetensors_open(const char *path);
 /* Validates an in-memory file image; `buf` is copied. `what` names it in messages. NULL with
  * a message when invalid. Close with nb_safetensors_close. */
@@ -319,7 +321,7 @@ int nb_safetensors_count(const nb_safetensors *f);
 const char *nb_safetensors_name(const nb_safetensors *f, int i);
 /* Index of tensor `name`, or -1 (no message). */
 int nb_safetensors_find(const nb_safetensors *f, const char *name);
-/* dtype, ndim and shape (NB_MAX_DIMS entries) of tensor i. 0/-1. */
+/* dtype (as read: I64 gives i32, F64 f32), ndim and shape (NB_MAX_DIMS entries) of tensor i. 0/-1. */
 int nb_safetensors_info(const nb_safetensors *f, int i, nb_dtype *dt, int *ndim, int64_t *shape);
 /* A new CPU tensor in ctx holding tensor `name`. NULL with message. */
 nb_tensor *nb_safetensors_read(const nb_safetensors *f, nb_ctx *ctx, const char *name);
@@ -341,8 +343,9 @@ const char *nb_safetensors_meta_value(const nb_safetensors *f, int i);
  * optional metadata pairs. 0/-1. */
 int nb_module_save(nb_module *m, const char *path, const char *const *meta_keys, const char *const *meta_vals,
                    int n_meta);
-/* Loads m's parameters from a file, checking every name, dtype and shape
- * first; reports every mismatch (missing, unexpected, wrong shape/dtype) in
+/* Loads m's parameters from a file (torch's BatchNorm num_batches_tracked entries are ignored),
+ * checking every name, dtype and shape first; reports every mismatch (missing, unexpected,
+ * wrong shape/dtype) in
  * one message and changes nothing then. 0/-1. */
 int nb_module_load(nb_module *m, const char *path);
 
