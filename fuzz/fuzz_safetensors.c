@@ -64,7 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             bytes *= (uint64_t)shape[d];
         if (bytes > size) abort(); /* an accepted shape always fits in the input */
         nb_tensor *t = nb_safetensors_read(f, ctx, nb_safetensors_name(f, k));
-        if (!t) abort();
+        if (!t) { /* an accepted file always reads, but for an I64 value beyond i32 (read as i32) */
+            if (!strstr(nb_last_error(), "outside the i32 range")) abort();
+            nb_clear_error();
+            continue;
+        }
         volatile uint8_t sink = 0;
         const uint8_t *p = nb_data(t);
         for (uint64_t b = 0; b < bytes; b++)
