@@ -23,56 +23,71 @@ static int check_pair(const char *op, const nb_tensor *pred, const nb_tensor *ta
 
 static nb_tensor *named(nb_tensor *r, const char *op) {
     if (!r) {
-        static const char *inner[] = {"sub",       "mul",         "abs",      "minimum_scalar", "rsub_scalar",
-                                      "mean_all",  "softplus",    "cast",     "sign",           "gather",
-                                      "sum_all",   "div",         "neg",      "maximum_scalar", "unsqueeze",
-                                      "squeeze",   "masked_fill", "nll_loss", "mean",           "add",
-                                      "mul_scalar"};
+        static const char *inner[] = {
+            "sub",        "mul",         "abs",      "minimum_scalar", "rsub_scalar",
+            "mean_all",   "softplus",    "cast",     "sign",           "gather",
+            "sum_all",    "div",         "neg",      "maximum_scalar", "unsqueeze",
+            "squeeze",    "masked_fill", "nll_loss", "mean",           "add",
+            "mul_scalar", "logsumexp"};
         for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
             nb_rename_error(inner[i], op);
     }
     return r;
 }
 
-nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target) {
-    NB_NULL_GUARD_NAMED("mse_loss", pred, target);
-    if (check_pair("mse_loss", pred, target)) return NULL;
-    nb_tensor *d = nb_sub(pred, target);
-    return named(nb_mean_all(nb_mul(d, d)), "mse_loss");
+/* the elementwise losses reduced as asked: their mean, their sum, or themselves */
+static nb_tensor *reduced(nb_tensor *each, nb_reduction r, const char *op) {
+    nb_tensor *out = r == NB_REDUCE_MEAN ? nb_mean_all(each) : r == NB_REDUCE_SUM ? nb_sum_all(each) : each;
+    return named(out, op);
 }
 
-nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target) {
+static int check_reduction(const char *op, nb_reduction r) {
+    if (r != NB_REDUCE_MEAN && r != NB_REDUCE_SUM && r != NB_REDUCE_NONE)
+        return nb_set_error("%s: unknown reduction %d", op, (int)r), -1;
+    return 0;
+}
+
+nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r) {
+    NB_NULL_GUARD_NAMED("mse_loss", pred, target);
+    if (check_reduction("mse_loss", r) || check_pair("mse_loss", pred, target)) return NULL;
+    nb_tensor *d = nb_sub(pred, target);
+    return reduced(nb_mul(d, d), r, "mse_loss");
+}
+
+nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r) {
     NB_NULL_GUARD_NAMED("l1_loss", pred, target);
-    if (check_pair("l1_loss", pred, target)) return NULL;
-    return named(nb_mean_all(nb_abs(nb_sub(pred, target))), "l1_loss");
+    if (check_reduction("l1_loss", r) || check_pair("l1_loss", pred, target)) return NULL;
+    return reduced(nb_abs(nb_sub(pred, target)), r, "l1_loss");
 }
 
 /* With a = |pred - target| and q = min(a, delta): q (a - q/2) is a^2/2 inside delta and
  * delta (a - delta/2) outside, and its gradient is the difference inside and delta times its
  * sign outside (0 at a difference of 0), as torch.nn.functional.huber_loss. */
-nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta) {
+nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r) {
     NB_NULL_GUARD_NAMED("huber_loss", pred, target);
+    if (check_reduction("huber_loss", r)) return NULL;
     if (!(delta > 0.0f) || delta == INFINITY)
         return nb_set_error("huber_loss: delta %g is not a positive finite number", (double)delta);
     if (check_pair("huber_loss", pred, target)) return NULL;
     nb_tensor *a = nb_abs(nb_sub(pred, target));
     nb_tensor *q = nb_minimum_scalar(a, delta);
-    return named(nb_mean_all(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f)))), "huber_loss");
+    return reduced(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f))), r, "huber_loss");
 }
 
 /* -(t log s(x) + (1 - t) log(1 - s(x))) = softplus(x) - t x: no log of a rounded probability,
  * finite for any finite logit, and its gradient is s(x) - t exactly (softplus' is the sigmoid). */
-nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target) {
+nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r) {
     NB_NULL_GUARD_NAMED("bce_with_logits", logits, target);
-    if (check_pair("bce_with_logits", logits, target)) return NULL;
-    return named(nb_mean_all(nb_sub(nb_softplus(logits), nb_mul(target, logits))), "bce_with_logits");
+    if (check_reduction("bce_with_logits", r) || check_pair("bce_with_logits", logits, target)) return NULL;
+    return reduced(nb_sub(nb_softplus(logits), nb_mul(target, logits)), r, "bce_with_logits");
 }
 
 /* -logp[..., t] averaged over the rows whose target is not ignore_index: kept = |sign(t - i)|
  * is 1 for a counted row and 0 for an ignored one, whose target becomes 0 for the gather and
  * whose pick is then replaced by 0, so that its row, whatever it holds, adds nothing. */
-nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index) {
+nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index, nb_reduction r) {
     NB_NULL_GUARD_NAMED("nll_loss", logp, targets);
+    if (check_reduction("nll_loss", r)) return NULL;
     if (nb_check_dtype("nll_loss", logp, NB_F32, "log-probabilities") ||
         nb_check_dtype("nll_loss", targets, NB_I32, "targets") || nb_same_device("nll_loss", logp, targets))
         return NULL;
@@ -100,34 +115,50 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index) {
         if (strncmp(e, "gather: index ", 14) == 0 && tail)
             return nb_set_error("nll_loss: target %.*s", (int)(tail - e - 14), e + 14);
     }
-    nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f); /* all ignored: 0, as cross-entropy */
     /* masked, not multiplied: an ignored row's pick (its entry 0) may be -inf or NaN */
     nb_tensor *counted = nb_masked_fill(picked, nb_rsub_scalar(kept, 1.0f), 0.0f);
-    return named(nb_rsub_scalar(nb_div(nb_sum_all(counted), count), 0.0f),
-                 "nll_loss"); /* 0 - x: +0, not -0 */
+    if (r == NB_REDUCE_NONE)
+        return named(nb_rsub_scalar(counted, 0.0f), "nll_loss"); /* 0 - x: +0 when ignored */
+    nb_tensor *sum = nb_sum_all(counted);
+    if (r == NB_REDUCE_SUM) return named(nb_rsub_scalar(sum, 0.0f), "nll_loss");
+    nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f); /* all ignored: 0, as cross-entropy */
+    return named(nb_rsub_scalar(nb_div(sum, count), 0.0f), "nll_loss");
 }
 
 /* With q = (1 - e) onehot + e / C as the target distribution: -sum q log p = (1 - e)(lse - x_t)
  * + e (lse - mean x) = cross_entropy + e (x_t - mean x), each averaged over the counted rows.
- * The fused cross-entropy keeps its memory savings; the extra terms read the logits once more
- * (nll_loss picks x_t, the row means are masked as nll_loss masks its picks). */
-nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing) {
+ * The mean keeps the fused cross-entropy's memory savings, the extra terms reading the logits
+ * once more (nll_loss picks x_t, the row means are masked as nll_loss masks its picks); the sum
+ * is that mean times the count; per row ('none') it is lse - (1 - e) x_t - e mean x from
+ * nb_logsumexp, 0 on ignored rows. */
+nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing,
+                                   nb_reduction r) {
     NB_NULL_GUARD_NAMED("cross_entropy_smooth", logits, targets);
+    if (check_reduction("cross_entropy_smooth", r)) return NULL;
     if (!(smoothing >= 0.0f && smoothing <= 1.0f))
         return nb_set_error("cross_entropy_smooth: label smoothing %g is outside [0, 1]", (double)smoothing);
-    nb_tensor *ce = nb_cross_entropy(logits, targets, ignore_index);
+    nb_tensor *ce = nb_cross_entropy(logits, targets, ignore_index); /* checks shapes and targets */
     if (!ce) {
         nb_rename_error("cross_entropy", "cross_entropy_smooth");
         return NULL;
     }
-    if (smoothing == 0.0f) return ce;
-    nb_tensor *picked = nb_nll_loss(logits, targets, ignore_index); /* -mean x_t */
     nb_tensor *t = nb_cast(targets, NB_F32);
     nb_tensor *kept = nb_abs(nb_sign(nb_sub_scalar(t, (float)ignore_index)));
+    nb_tensor *ignored = nb_rsub_scalar(kept, 1.0f);
     nb_tensor *rowmean = nb_mean(logits, 1, (const int[]){-1}, false);
-    nb_tensor *counted = nb_masked_fill(rowmean, nb_rsub_scalar(kept, 1.0f), 0.0f);
+    if (r == NB_REDUCE_NONE) {
+        nb_tensor *lse = nb_logsumexp(logits, 1, (const int[]){-1}, false);
+        nb_tensor *rest = nb_masked_fill(nb_sub(lse, nb_mul_scalar(rowmean, smoothing)), ignored, 0.0f);
+        nb_tensor *neg_xt = nb_nll_loss(logits, targets, ignore_index, NB_REDUCE_NONE); /* -x_t, 0 ignored */
+        return named(nb_add(rest, nb_mul_scalar(neg_xt, 1.0f - smoothing)), "cross_entropy_smooth");
+    }
     nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f);
-    nb_tensor *mean_of_means = nb_div(nb_sum_all(counted), count);
-    nb_tensor *extra = nb_mul_scalar(nb_add(picked, mean_of_means), -smoothing); /* e (x_t - mean x) */
-    return named(nb_add(ce, extra), "cross_entropy_smooth");
+    nb_tensor *mean = ce;
+    if (smoothing != 0.0f) {
+        nb_tensor *picked = nb_nll_loss(logits, targets, ignore_index, NB_REDUCE_MEAN); /* -mean x_t */
+        nb_tensor *counted = nb_masked_fill(rowmean, ignored, 0.0f);
+        nb_tensor *mean_of_means = nb_div(nb_sum_all(counted), count);
+        mean = nb_add(ce, nb_mul_scalar(nb_add(picked, mean_of_means), -smoothing)); /* + e (x_t - mean x) */
+    }
+    return named(r == NB_REDUCE_SUM ? nb_mul(mean, count) : mean, "cross_entropy_smooth");
 }

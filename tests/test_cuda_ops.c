@@ -344,16 +344,16 @@ END_TEST
 
 static nb_tensor *f_loss(nb_tensor **in, void *u) {
     switch (*(int *)u) {
-    case 0: return nb_mse_loss(in[0], in[1]);
-    case 1: return nb_l1_loss(in[0], in[1]);
-    case 2: return nb_huber_loss(in[0], in[1], 0.5f);
-    case 3: return nb_bce_with_logits(in[0], in[1]);
-    case 5: return nb_cross_entropy_smooth(in[0], in[1], -100, 0.1f);
+    case 0: return nb_mse_loss(in[0], in[1], NB_REDUCE_MEAN);
+    case 1: return nb_l1_loss(in[0], in[1], NB_REDUCE_MEAN);
+    case 2: return nb_huber_loss(in[0], in[1], 0.5f, NB_REDUCE_MEAN);
+    case 3: return nb_bce_with_logits(in[0], in[1], NB_REDUCE_MEAN);
+    case 5: return nb_cross_entropy_smooth(in[0], in[1], -100, 0.1f, NB_REDUCE_MEAN);
     case 6: return nb_one_hot(in[1], -1);
     case 7: return nb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1f, 1e-5f);
     case 8: return nb_group_norm(in[0], 5, in[1], in[2], 1e-5f);
     case 9: return nb_adaptive_avg_pool2d(in[0], 3, 2);
-    default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100);
+    default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100, NB_REDUCE_MEAN);
     }
 }
 
@@ -386,7 +386,7 @@ START_TEST(test_losses) {
     nb_tensor *x = nb_to_device(c, in[0], NB_CUDA);
     nb_tensor *t = nb_to_device(c, nb_from_data(c, NB_I32, NB_SHAPE(6), tg), NB_CUDA);
     nb_ctx_use(c);
-    ck_assert_ptr_null(nb_nll_loss(nb_reshape(x, NB_SHAPE(6, 5)), t, -100));
+    ck_assert_ptr_null(nb_nll_loss(nb_reshape(x, NB_SHAPE(6, 5)), t, -100, NB_REDUCE_MEAN));
     ck_assert_msg(strstr(nb_last_error(), "nll_loss: target 5 at position 3") != NULL, "%s", nb_last_error());
     nb_ctx_use(NULL);
     nb_ctx_free(c);

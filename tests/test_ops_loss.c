@@ -19,8 +19,8 @@ static void teardown(void) {
     nb_ctx_free(ctx);
 }
 
-typedef nb_tensor *(*pair_fn)(nb_tensor *, nb_tensor *);
-static nb_tensor *huber07(nb_tensor *p, nb_tensor *t) { return nb_huber_loss(p, t, 0.7f); }
+typedef nb_tensor *(*pair_fn)(nb_tensor *, nb_tensor *, nb_reduction);
+static nb_tensor *huber07(nb_tensor *p, nb_tensor *t, nb_reduction r) { return nb_huber_loss(p, t, 0.7f, r); }
 
 static double r_mse(double d, double t) { return (d - t) * (d - t); }
 static double r_l1(double d, double t) { return fabs(d - t); }
@@ -66,7 +66,7 @@ START_TEST(value_against_reference) {
     nb_tensor *p = nb_transpose(base, 0, 1); /* a non-contiguous [6,4] */
     nb_tensor *t = cases[_i].prob_target ? nb_rand(ctx, NB_SHAPE(6, 4), 0, 1, &rng)
                                          : nb_randn(ctx, NB_SHAPE(6, 4), 0, 1, &rng);
-    nb_tensor *y = cases[_i].f(p, t);
+    nb_tensor *y = cases[_i].f(p, t, NB_REDUCE_MEAN);
     ck_assert_msg(y != NULL, "%s: %s", cases[_i].name, nb_last_error());
     ck_assert_int_eq(y->ndim, 0);
     double want = 0;
@@ -76,13 +76,27 @@ START_TEST(value_against_reference) {
     want /= 24;
     ck_assert_msg(nb_close(nb_item(y), want, 1e-5, 1e-6), "%s: %g, want %g", cases[_i].name, nb_item(y),
                   want);
+    /* the sum, and each element (none) */
+    nb_tensor *sum = cases[_i].f(p, t, NB_REDUCE_SUM), *each = cases[_i].f(p, t, NB_REDUCE_NONE);
+    ck_assert_msg(sum && each && sum->ndim == 0 && nb_same_shape(each, p), "%s: %s", cases[_i].name,
+                  nb_last_error());
+    ck_assert_msg(nb_close(nb_item(sum), want * 24, 1e-5, 1e-5), "%s sum: %g", cases[_i].name, nb_item(sum));
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 4; j++) {
+            const double w = cases[_i].ref(nb_data_f32(base)[j * 6 + i], nb_data_f32(t)[i * 4 + j]);
+            const double g = nb_get(each, (int64_t[]){i, j});
+            ck_assert_msg(nb_close(g, w, 1e-5, 1e-6), "%s none (%d,%d): %g, want %g", cases[_i].name, i, j, g,
+                          w);
+        }
+    ck_assert_ptr_null(cases[_i].f(p, t, (nb_reduction)7));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "unknown reduction 7"));
 }
 END_TEST
 
 static pair_fn gc_f;
 static nb_tensor *gc_pair(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
-    return gc_f(in[0], in[1]);
+    return gc_f(in[0], in[1], NB_REDUCE_MEAN);
 }
 
 START_TEST(gradients_through_both_inputs) {
@@ -103,7 +117,7 @@ START_TEST(gradients_at_the_kinks) {
     for (int c = 0; c < N_CASES; c++) {
         nb_tensor *p = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(5), pv), true);
         nb_tensor *t = nb_from_data(ctx, NB_F32, NB_SHAPE(5), tv);
-        ck_assert_int_eq(nb_backward(cases[c].f(p, t)), 0);
+        ck_assert_int_eq(nb_backward(cases[c].f(p, t, NB_REDUCE_MEAN)), 0);
         for (int i = 0; i < 5; i++) {
             double d = (double)pv[i] - tv[i], s = (d > 0) - (d < 0), want;
             if (c == 0)
@@ -130,7 +144,7 @@ START_TEST(bce_with_logits_extreme) {
     const float tv[6] = {1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f};
     nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(6), xv), true);
     nb_tensor *t = nb_from_data(ctx, NB_F32, NB_SHAPE(6), tv);
-    nb_tensor *y = nb_bce_with_logits(x, t);
+    nb_tensor *y = nb_bce_with_logits(x, t, NB_REDUCE_MEAN);
     ck_assert_ptr_nonnull(y);
     /* the first four are right with certainty (loss ~0); the last two wrong by 100 each */
     ck_assert_msg(nb_close(nb_item(y), 200.0 / 6, 1e-6, 1e-6), "bce: %g", nb_item(y));
@@ -149,7 +163,7 @@ START_TEST(nll_matches_cross_entropy) {
     nb_tensor *targets = nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), tv);
     nb_tensor *z1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 3, 5), 0, 1, &rng), true);
     nb_tensor *z2 = nb_requires_grad_(nb_clone(ctx, z1), true);
-    nb_tensor *a = nb_nll_loss(nb_log_softmax(z1, -1), targets, -100);
+    nb_tensor *a = nb_nll_loss(nb_log_softmax(z1, -1), targets, -100, NB_REDUCE_MEAN);
     nb_tensor *b = nb_cross_entropy(z2, targets, -100);
     ck_assert_msg(a && b, "%s", nb_last_error());
     ck_assert_msg(nb_close(nb_item(a), nb_item(b), 1e-6, 1e-7), "nll %g, ce %g", nb_item(a), nb_item(b));
@@ -159,6 +173,14 @@ START_TEST(nll_matches_cross_entropy) {
         ck_assert_msg(nb_close(nb_data_f32(z1->grad)[i], nb_data_f32(z2->grad)[i], 1e-5, 1e-7),
                       "grad[%d]: %g vs %g", i, (double)nb_data_f32(z1->grad)[i],
                       (double)nb_data_f32(z2->grad)[i]);
+    /* none: each row's -logp[t], 0 for the ignored; sum: their sum */
+    nb_tensor *lsm = nb_log_softmax(z1, -1);
+    nb_tensor *each = nb_nll_loss(lsm, targets, -100, NB_REDUCE_NONE),
+              *sum = nb_nll_loss(lsm, targets, -100, NB_REDUCE_SUM);
+    ck_assert(each && sum && each->ndim == 2 && each->shape[1] == 3);
+    for (int r = 0; r < 6; r++)
+        ck_assert_float_eq(nb_data_f32(each)[r], tv[r] == -100 ? 0.0f : -nb_data_f32(lsm)[r * 5 + tv[r]]);
+    ck_assert(nb_close(nb_item(sum), 4 * nb_item(a), 1e-6, 1e-6));
     /* the mean is over the 4 counted rows, and an ignored row gets no gradient */
     double want = 0;
     for (int r = 0; r < 6; r++)
@@ -172,7 +194,7 @@ END_TEST
 static nb_tensor *targets_g;
 static nb_tensor *gc_nll(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
-    return nb_nll_loss(in[0], targets_g, 1);
+    return nb_nll_loss(in[0], targets_g, 1, NB_REDUCE_MEAN);
 }
 
 START_TEST(nll_gradcheck_and_all_ignored) {
@@ -182,7 +204,7 @@ START_TEST(nll_gradcheck_and_all_ignored) {
     /* every target ignored: 0 and zero gradients, as nb_cross_entropy */
     nb_tensor *all = nb_from_data(ctx, NB_I32, NB_SHAPE(4), (const int[]){7, 7, 7, 7});
     nb_zero_grad(logp);
-    nb_tensor *y = nb_nll_loss(logp, all, 7);
+    nb_tensor *y = nb_nll_loss(logp, all, 7, NB_REDUCE_MEAN);
     ck_assert_ptr_nonnull(y);
     ck_assert_msg(nb_item(y) == 0.0f && !signbit(nb_item(y)), "all ignored: %g", nb_item(y));
     ck_assert_int_eq(nb_backward(y), 0);
@@ -191,7 +213,8 @@ START_TEST(nll_gradcheck_and_all_ignored) {
     /* an ignored row adds nothing even when it holds -inf and NaN (the product 0 * -inf would) */
     nb_tensor *bad = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){-INFINITY, NAN, -0.5f, -1.0f});
     nb_requires_grad_(bad, true);
-    y = nb_nll_loss(bad, nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int[]){-100, 1}), -100);
+    y = nb_nll_loss(bad, nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int[]){-100, 1}), -100,
+                    NB_REDUCE_MEAN);
     ck_assert_ptr_nonnull(y);
     ck_assert_float_eq(nb_item(y), 1.0f);
     ck_assert_int_eq(nb_backward(y), 0);
@@ -207,9 +230,10 @@ static void want_error(nb_tensor *r, const char *prefix, const char *what);
 /* label smoothing against -sum q log softmax in double, q = (1 - s) onehot + s / C, over the
  * counted rows of a [2,3,5] batch; its gradient by finite differences; s = 0 and the errors */
 static nb_tensor *ls_targets;
+static int gc_ls_r;
 static nb_tensor *gc_ls(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
-    return nb_cross_entropy_smooth(in[0], ls_targets, -100, 0.3f);
+    return nb_cross_entropy_smooth(in[0], ls_targets, -100, 0.3f, (nb_reduction)gc_ls_r);
 }
 
 START_TEST(label_smoothing) {
@@ -218,11 +242,17 @@ START_TEST(label_smoothing) {
     nb_tensor *z = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 3, 5), 0, 2, &rng), true);
     for (int k = 0; k < 3; k++) {
         const float s = k == 0 ? 0.0f : k == 1 ? 0.1f : 1.0f;
-        nb_tensor *y = nb_cross_entropy_smooth(z, ls_targets, -100, s);
-        ck_assert_msg(y != NULL, "%s", nb_last_error());
+        nb_tensor *y = nb_cross_entropy_smooth(z, ls_targets, -100, s, NB_REDUCE_MEAN);
+        nb_tensor *ysum = nb_cross_entropy_smooth(z, ls_targets, -100, s, NB_REDUCE_SUM);
+        nb_tensor *rows = nb_cross_entropy_smooth(z, ls_targets, -100, s, NB_REDUCE_NONE);
+        ck_assert_msg(y && ysum && rows && rows->ndim == 2 && rows->shape[1] == 3, "%s", nb_last_error());
         double want = 0;
         for (int r = 0; r < 6; r++) {
-            if (tv[r] == -100) continue;
+            if (tv[r] == -100) {
+                ck_assert_float_eq(nb_data_f32(rows)[r], 0.0f);
+                continue;
+            }
+            const double before = want;
             const float *x = nb_data_f32(z) + r * 5;
             double m = -INFINITY, se = 0;
             for (int j = 0; j < 5; j++)
@@ -232,21 +262,31 @@ START_TEST(label_smoothing) {
             const double lse = m + log(se);
             for (int j = 0; j < 5; j++)
                 want += ((j == tv[r] ? 1 - s : 0) + s / 5) * (lse - x[j]);
+            ck_assert_msg(nb_close(nb_data_f32(rows)[r], want - before, 1e-5, 1e-6),
+                          "s %g row %d: %g, want %g", (double)s, r, (double)nb_data_f32(rows)[r],
+                          want - before);
         }
+        ck_assert_msg(nb_close(nb_item(ysum), want, 1e-5, 1e-5), "s %g sum: %g, want %g", (double)s,
+                      nb_item(ysum), want);
         want /= 5;
         ck_assert_msg(nb_close(nb_item(y), want, 1e-5, 1e-6), "s %g: %g, want %g", (double)s, nb_item(y),
                       want);
     }
-    ck_assert_msg(nb_gradcheck(gc_ls, &z, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    /* a step of 1e-2: the sum is 5 times the mean, and so is the rounding noise of a difference */
+    const nb_gradcheck_opts go = {.eps = 1e-2, .atol = 1e-3, .rtol = 1e-2};
+    for (gc_ls_r = 0; gc_ls_r < 3; gc_ls_r++)
+        ck_assert_msg(nb_gradcheck(gc_ls, &z, 1, NULL, &go) == 1, "reduction %d: %s", gc_ls_r,
+                      nb_last_error());
     nb_tensor *all =
         nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), (const int[]){-100, -100, -100, -100, -100, -100});
-    nb_tensor *y0 = nb_cross_entropy_smooth(z, all, -100, 0.2f);
+    nb_tensor *y0 = nb_cross_entropy_smooth(z, all, -100, 0.2f, NB_REDUCE_MEAN);
     ck_assert(y0 && nb_item(y0) == 0);
-    want_error(nb_cross_entropy_smooth(z, ls_targets, -100, 1.5f),
+    want_error(nb_cross_entropy_smooth(z, ls_targets, -100, 1.5f, NB_REDUCE_MEAN),
                "cross_entropy_smooth: label smoothing 1.5 is outside [0, 1]", "s 1.5");
-    want_error(nb_cross_entropy_smooth(
-                   z, nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), (const int[]){0, 0, 9, 0, 0, 0}), -100, 0.1f),
-               "cross_entropy_smooth: target 9", "target out of range");
+    want_error(
+        nb_cross_entropy_smooth(z, nb_from_data(ctx, NB_I32, NB_SHAPE(2, 3), (const int[]){0, 0, 9, 0, 0, 0}),
+                                -100, 0.1f, NB_REDUCE_MEAN),
+        "cross_entropy_smooth: target 9", "target out of range");
 }
 END_TEST
 
@@ -260,28 +300,32 @@ static void want_error(nb_tensor *r, const char *prefix, const char *what) {
 START_TEST(errors_name_the_loss) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)), *b = nb_zeros(ctx, NB_F32, NB_SHAPE(3, 2));
     nb_tensor *i3 = nb_zeros(ctx, NB_I32, NB_SHAPE(2, 3));
-    want_error(nb_mse_loss(a, b), "mse_loss: pred [2,3] and target [3,2] differ in shape", "mse shapes");
-    want_error(nb_l1_loss(a, nb_zeros(ctx, NB_F32, NB_SHAPE(3))), "l1_loss: pred", "l1 broadcast refused");
-    want_error(nb_bce_with_logits(a, i3), "bce_with_logits:", "bce i32 target");
-    want_error(nb_huber_loss(a, a, 0.0f), "huber_loss: delta 0", "huber delta 0");
-    want_error(nb_huber_loss(a, a, NAN), "huber_loss: delta", "huber delta NaN");
-    want_error(nb_mse_loss(NULL, a), "mse_loss: NULL input 0", "NULL pred");
+    want_error(nb_mse_loss(a, b, NB_REDUCE_MEAN), "mse_loss: pred [2,3] and target [3,2] differ in shape",
+               "mse shapes");
+    want_error(nb_l1_loss(a, nb_zeros(ctx, NB_F32, NB_SHAPE(3)), NB_REDUCE_MEAN), "l1_loss: pred",
+               "l1 broadcast refused");
+    want_error(nb_bce_with_logits(a, i3, NB_REDUCE_MEAN), "bce_with_logits:", "bce i32 target");
+    want_error(nb_huber_loss(a, a, 0.0f, NB_REDUCE_MEAN), "huber_loss: delta 0", "huber delta 0");
+    want_error(nb_huber_loss(a, a, NAN, NB_REDUCE_MEAN), "huber_loss: delta", "huber delta NaN");
+    want_error(nb_mse_loss(NULL, a, NB_REDUCE_MEAN), "mse_loss: NULL input 0", "NULL pred");
     nb_tensor *t = nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int[]){1, 3});
-    want_error(nb_nll_loss(a, t, -100), "nll_loss: target 3 at position 1 is out of range",
+    want_error(nb_nll_loss(a, t, -100, NB_REDUCE_MEAN), "nll_loss: target 3 at position 1 is out of range",
                "nll target 3 of 3 classes");
-    want_error(nb_nll_loss(a, nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int[]){-1, 0}), -100),
-               "nll_loss:", "nll target -1");
-    want_error(nb_nll_loss(a, i3, -100), "nll_loss: log-probabilities [2,3] do not match targets [2,3]",
-               "nll shapes");
-    want_error(nb_nll_loss(a, nb_zeros(ctx, NB_F32, NB_SHAPE(2)), -100), "nll_loss:", "nll f32 targets");
+    want_error(
+        nb_nll_loss(a, nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int[]){-1, 0}), -100, NB_REDUCE_MEAN),
+        "nll_loss:", "nll target -1");
+    want_error(nb_nll_loss(a, i3, -100, NB_REDUCE_MEAN),
+               "nll_loss: log-probabilities [2,3] do not match targets [2,3]", "nll shapes");
+    want_error(nb_nll_loss(a, nb_zeros(ctx, NB_F32, NB_SHAPE(2)), -100, NB_REDUCE_MEAN),
+               "nll_loss:", "nll f32 targets");
     /* more classes than f32 counts exactly (a broadcast view: no memory) */
     nb_tensor *wide =
         nb_expand(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 1)), 2, (const int64_t[]){1, (1 << 24) + 2});
-    want_error(nb_nll_loss(wide, nb_zeros(ctx, NB_I32, NB_SHAPE(1)), -100),
+    want_error(nb_nll_loss(wide, nb_zeros(ctx, NB_I32, NB_SHAPE(1)), -100, NB_REDUCE_MEAN),
                "nll_loss: 16777218 classes is more than f32 can index exactly", "nll 2^24 + 2 classes");
     /* an earlier failure passes through with its own message */
     nb_set_error("earlier");
-    ck_assert_ptr_null(nb_mse_loss(NULL, a));
+    ck_assert_ptr_null(nb_mse_loss(NULL, a, NB_REDUCE_MEAN));
     ck_assert_str_eq(nb_last_error(), "earlier");
 }
 END_TEST

@@ -230,27 +230,34 @@ nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
  * fused with the softmax, the probabilities are never stored. A 0-d tensor in the current
  * context; NULL with an error for a shape mismatch or a target outside [0, C). */
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_index);
-/* Losses composed from the ops above (gradients through them, on any backend): each is the mean
- * over every element (nll_loss: over the rows it counts) as a 0-d tensor in the current context;
- * NULL with an error under the loss's name for a dtype, shape or device mismatch. pred and
- * target must have one shape (no broadcasting). */
-nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target); /* mean (pred - target)^2 */
-nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target);  /* mean |pred - target| */
-/* mean of d^2/2 where |d| < delta, delta (|d| - delta/2) elsewhere, d = pred - target (as
- * torch's huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
-nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta);
+/* How a loss reduces its per-element (per-row for nll and cross-entropy) values, as PyTorch's
+ * `reduction`: their mean (PyTorch's default), their sum, or none (a tensor of them). */
+typedef enum nb_reduction { NB_REDUCE_MEAN = 0, NB_REDUCE_SUM, NB_REDUCE_NONE } nb_reduction;
+/* Losses composed from the ops above (gradients through them, on any backend), reduced by r:
+ * a 0-d tensor (mean, sum) or pred's shape (none; nll_loss and cross_entropy_smooth: the
+ * targets' shape, 0 on ignored rows), in the current context; NULL with an error under the
+ * loss's name for a dtype, shape or device mismatch, or an unknown r. pred and target must
+ * have one shape (no broadcasting). */
+nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r); /* (pred - target)^2 */
+nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r);  /* |pred - target| */
+/* d^2/2 where |d| < delta, delta (|d| - delta/2) elsewhere, d = pred - target (as torch's
+ * huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
+nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r);
 /* Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed from the logits
  * as softplus(x) - t x (stable for any logit; gradient sigmoid(x) - t). */
-nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target);
-/* -logp[..., t] averaged over the targets not equal to ignore_index: logp [..., C] (e.g. from
- * nb_log_softmax), i32 targets [...] in [0, C); every target ignored gives 0 (as
- * nb_cross_entropy). NULL with an error for a mismatch or a target out of range. */
-nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index);
+nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r);
+/* -logp[..., t] for the targets not equal to ignore_index: logp [..., C] (e.g. from
+ * nb_log_softmax; C at most 2^24), i32 targets [...] in [0, C); the mean is over the counted
+ * rows, and every target ignored gives 0 (as nb_cross_entropy). NULL with an error for a
+ * mismatch or a target out of range. */
+nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index, nb_reduction r);
 /* nb_cross_entropy against targets smoothed as torch's label_smoothing: (1 - s) of the weight on
  * the target and s spread evenly over all C classes, i.e. the cross-entropy plus
- * s (logit[t] - mean logit) averaged over the counted rows. s = 0 is nb_cross_entropy itself.
- * NULL unless 0 <= s <= 1, or as nb_cross_entropy. */
-nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing);
+ * s (logit[t] - mean logit) over the counted rows. The mean and the sum keep the fused
+ * cross-entropy's memory savings; none goes through nb_logsumexp. NULL unless 0 <= s <= 1, or
+ * as nb_cross_entropy. */
+nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing,
+                                   nb_reduction r);
 /* Mean cross-entropy of the logits x @ w^T (+ b) against i32 targets, computed in row chunks so
  * that the full [N,V] logits and their gradient are never stored: x [..., C], w [V,C] (row-major
  * or a transposed view), b [V] or NULL, targets x's leading shape (or [N]); rows whose target is

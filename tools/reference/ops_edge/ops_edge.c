@@ -143,7 +143,8 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("layer_norm"))
         return nb_layer_norm(in[0], ip[0] ? in[1] : NULL, ip[1] ? in[1 + ip[0]] : NULL, fp[0]);
     if (IS("cross_entropy")) return nb_cross_entropy(in[0], in[1], ip[0]);
-    if (IS("cross_entropy_smooth")) return nb_cross_entropy_smooth(in[0], in[1], ip[0], fp[0]);
+    if (IS("cross_entropy_smooth"))
+        return nb_cross_entropy_smooth(in[0], in[1], ip[0], fp[0], (nb_reduction)ip[7]);
     if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
     if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d") || IS("unfold")) {
         /* ip: stride h w, padding h w, dilation h w, groups, has bias (conv) or kernel h w (pools) */
@@ -168,11 +169,11 @@ static nb_tensor *apply(oe_case *c) {
             p[i] = ip[1 + i];
         return nb_pad(in[0], ip[0], p, fp[0]);
     }
-    if (IS("mse_loss")) return nb_mse_loss(in[0], in[1]);
-    if (IS("l1_loss")) return nb_l1_loss(in[0], in[1]);
-    if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0]);
-    if (IS("bce_with_logits")) return nb_bce_with_logits(in[0], in[1]);
-    if (IS("nll_loss")) return nb_nll_loss(in[0], in[1], ip[0]);
+    if (IS("mse_loss")) return nb_mse_loss(in[0], in[1], (nb_reduction)ip[7]);
+    if (IS("l1_loss")) return nb_l1_loss(in[0], in[1], (nb_reduction)ip[7]);
+    if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0], (nb_reduction)ip[7]);
+    if (IS("bce_with_logits")) return nb_bce_with_logits(in[0], in[1], (nb_reduction)ip[7]);
+    if (IS("nll_loss")) return nb_nll_loss(in[0], in[1], ip[0], (nb_reduction)ip[7]);
     if (IS("linear_cross_entropy"))
         return nb_linear_cross_entropy(in[0], in[1], ip[1] ? in[2] : NULL, in[ip[1] ? 3 : 2], ip[0]);
     if (IS("dropout")) {

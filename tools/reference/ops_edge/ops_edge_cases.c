@@ -803,4 +803,27 @@ void oe_newer_cases(void) {
                "adaptive_avg_pool2d(7x5 -> %lldx%lld)", (long long)aps[i][0], (long long)aps[i][1]);
     oe_run((oe_case){.op = "adaptive_avg_pool2d", .ip = {2, 2}, .in = {img_sv}},
            "adaptive_avg_pool2d(special values)");
+
+    /* the losses' sum and none reductions (ip[7]: nb_reduction) */
+    for (int red = 1; red <= 2; red++) {
+        for (int i = 0; i < COUNT(pl); i++)
+            oe_run((oe_case){.op = pl[i], .ip = {[7] = red}, .in = {svt(), f1(NSV, rev)}},
+                   "%s(SV, reversed, red %d)", pl[i], red);
+        oe_run((oe_case){.op = "huber_loss", .ip = {[7] = red}, .fp = {0.5f}, .in = {svt(), f1(NSV, rev)}},
+               "huber_loss(SV, reversed, 0.5, red %d)", red);
+        oe_run((oe_case){.op = "nll_loss",
+                         .ip = {-100, [7] = red},
+                         .in = {LP, oe_i32(1, SH(6), IV(0, -100, 3, -100, 1, 0))}},
+               "nll_loss(LP, ignored -inf/NaN rows, red %d)", red);
+        oe_run((oe_case){.op = "nll_loss",
+                         .ip = {-100, [7] = red},
+                         .in = {oe_f32(3, SH(2, 3, 4), &lp[0][0]),
+                                oe_i32(2, SH(2, 3), IV(0, 1, 3, -100, 0, 1))}},
+               "nll_loss(3d, red %d)", red);
+        oe_run((oe_case){.op = "cross_entropy_smooth",
+                         .ip = {-100, [7] = red},
+                         .fp = {0.2f},
+                         .in = {oe_randn(3, SH(2, 3, 7), 130), oe_i32(2, SH(2, 3), IV(0, 6, -100, 3, 2, 1))}},
+               "cross_entropy_smooth(0.2, red %d)", red);
+    }
 }

@@ -195,24 +195,31 @@ def forward(c, x, dt, variant):
         return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4])
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
+    red = ("mean", "sum", "none")[ip[7]] if op.endswith("loss") or op in (
+        "bce_with_logits", "cross_entropy_smooth") else "mean"  # ip[7]: nabla's nb_reduction
     if op == "cross_entropy_smooth":
         lg, t = x[0], x[1]
         if lg.dim() > 2:
-            lg, t = lg.reshape(-1, lg.shape[-1]), t.reshape(-1)
-        return F.cross_entropy(lg, t, ignore_index=ip[0], label_smoothing=fp[0])
+            shape = t.shape
+            r = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), t.reshape(-1), ignore_index=ip[0],
+                                label_smoothing=fp[0], reduction=red)
+            return r.reshape(shape) if red == "none" else r
+        return F.cross_entropy(lg, t, ignore_index=ip[0], label_smoothing=fp[0], reduction=red)
     if op == "bce_with_logits":
-        return F.binary_cross_entropy_with_logits(x[0], x[1])
+        return F.binary_cross_entropy_with_logits(x[0], x[1], reduction=red)
     if op in ("mse_loss", "l1_loss"):
-        return getattr(F, op)(x[0], x[1])
+        return getattr(F, op)(x[0], x[1], reduction=red)
     if op == "huber_loss":
-        return F.huber_loss(x[0], x[1], delta=fp[0])
+        return F.huber_loss(x[0], x[1], delta=fp[0], reduction=red)
     if op == "nll_loss":
         lp, t = x[0], x[1]
         if t.is_floating_point():
             raise TypeError("targets must be integers")
         if lp.dim() > 2:
-            lp, t = lp.reshape(-1, lp.shape[-1]), t.reshape(-1)
-        return F.nll_loss(lp, t, ignore_index=ip[0])
+            shape = t.shape
+            r = F.nll_loss(lp.reshape(-1, lp.shape[-1]), t.reshape(-1), ignore_index=ip[0], reduction=red)
+            return r.reshape(shape) if red == "none" else r
+        return F.nll_loss(lp, t, ignore_index=ip[0], reduction=red)
     if op == "linear_cross_entropy":
         b, t = (x[2], x[3]) if ip[1] else (None, x[2])
         return F.cross_entropy(F.linear(x[0], x[1], b), t, ignore_index=ip[0])
@@ -511,6 +518,15 @@ def std_overflow(f):
         f.f64 is not None and math.isfinite(f.f64) and abs(f.f64) > 1e38
 
 
+def bce_target_outside(f):
+    """bce_with_logits with a target outside [0, 1] (not a probability): nabla's softplus(x) - t x
+    is the exact value of the formula; torch's rearrangement cancels (or gives inf - inf)."""
+    if f.case["op"] != "bce_with_logits" or f.where != "out" or not f.idx:
+        return False
+    t = float(f.case["x"][1][f.idx])
+    return not (0.0 <= t <= 1.0)
+
+
 def attention_score_offset(f):
     """At huge score offsets the scores themselves are rounded: q.k near 9e4 has an ulp of
     0.0078 in float32, so each probability carries an error of a few 1e-3 relative in nabla and
@@ -589,6 +605,11 @@ ACCEPTED = [
     # log1p(FLT_MAX): C's log1pf gives 88.72 (the float64 answer); torch's float32 kernel overflows
     # forming 1 + x and gives inf.
     Accept("log1p-huge", {"log1p"}, {"inf"}, closer, "log1p of FLT_MAX finite, as float64 (torch: inf)"),
+    # mse_loss near FLT_MAX summed (not averaged): torch's 2 d g overflows to inf; nabla's
+    # gradient, d g + g d per operand of the product, is the float64 value.
+    Accept("loss-overflow", {"mse_loss"}, {"inf"}, closer, "mse_loss's gradient near FLT_MAX, as float64"),
+    Accept("bce-target-outside-01", {"bce_with_logits"}, {"nan", "value"}, bce_target_outside,
+           "bce_with_logits with a target outside [0, 1]: softplus(x) - t x exactly"),
     # var and layer_norm around a large offset (1e4, 1e7): nabla is closer to float64.
     Accept("offset-precision", {"var", "layer_norm", "batch_norm"}, {"value"}, closer,
            "var, layer_norm and batch_norm near large offsets more accurate than torch float32"),
