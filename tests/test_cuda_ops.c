@@ -345,9 +345,11 @@ END_TEST
 static nb_tensor *f_loss(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_mse_loss(in[0], in[1], NB_REDUCE_MEAN);
-    case 1: return nb_l1_loss(in[0], in[1], NB_REDUCE_MEAN);
-    case 2: return nb_huber_loss(in[0], in[1], 0.5f, NB_REDUCE_MEAN);
+    case 1: return nb_l1_loss(in[0], in[1], NB_REDUCE_SUM);
+    case 2: return nb_huber_loss(in[0], in[1], 0.5f, NB_REDUCE_NONE);
     case 3: return nb_bce_with_logits(in[0], in[1], NB_REDUCE_MEAN);
+    case 10: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100, NB_REDUCE_NONE);
+    case 11: return nb_cross_entropy_smooth(in[0], in[1], -100, 0.1f, NB_REDUCE_NONE);
     case 5: return nb_cross_entropy_smooth(in[0], in[1], -100, 0.1f, NB_REDUCE_MEAN);
     case 6: return nb_one_hot(in[1], -1);
     case 7: return nb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1f, 1e-5f);
@@ -361,7 +363,7 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
  * as on the CPU, and nll_loss's out-of-range target reported under its name. */
 START_TEST(test_losses) {
     nb_ctx *c = nb_ctx_new(0);
-    const char *names[4] = {"mse_loss", "l1_loss", "huber_loss", "bce_with_logits"};
+    const char *names[4] = {"mse_loss (mean)", "l1_loss (sum)", "huber_loss (none)", "bce_with_logits"};
     for (int k = 0; k < 4; k++) {
         nb_tensor *in[2] = {rnd(c, NB_SHAPE(7, 33), -3, 3, 40 + k),
                             rnd(c, NB_SHAPE(7, 33), k == 3 ? 0 : -3, k == 3 ? 1 : 3, 50 + k)};
@@ -371,6 +373,9 @@ START_TEST(test_losses) {
     int32_t tg[6] = {2, -100, 0, 4, 4, 1};
     nb_tensor *in[2] = {rnd(c, NB_SHAPE(2, 3, 5), -3, 3, 60), nb_from_data(c, NB_I32, NB_SHAPE(2, 3), tg)};
     compare("nll_loss", f_loss, in, 2, &nll, 1e-5, 1);
+    int nll_none = 10, smooth_none = 11;
+    compare("nll_loss (none)", f_loss, in, 2, &nll_none, 1e-5, 1);
+    compare("cross_entropy_smooth (none)", f_loss, in, 2, &smooth_none, 1e-5, 1);
     int smooth = 5, oh = 6;
     compare("cross_entropy_smooth", f_loss, in, 2, &smooth, 1e-5, 1);
     in[1] = nb_from_data(c, NB_I32, NB_SHAPE(2, 3), (const int32_t[]){2, 0, 0, 4, 4, 1});
