@@ -33,6 +33,11 @@ static inline void nb_test_skip(const char *test, const char *why) {
     fflush(stdout);
 }
 
+/* Asserts that the last error message starts with s (an op's errors start with its name). */
+#define ERR_STARTS(s)                                                                                        \
+    ck_assert_msg(strncmp(nb_last_error(), (s), strlen(s)) == 0, "error was '%s', want '%s...'",             \
+                  nb_last_error(), (s))
+
 /* Relative closeness with an absolute floor, for float comparisons. */
 static inline int nb_close(double a, double b, double rtol, double atol) {
     double d = a > b ? a - b : b - a;

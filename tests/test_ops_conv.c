@@ -19,10 +19,6 @@ static void teardown(void) {
     nb_ctx_free(ctx);
 }
 
-#define ERR_STARTS(s)                                                                                        \
-    ck_assert_msg(strncmp(nb_last_error(), (s), strlen(s)) == 0, "error was '%s', want '%s...'",             \
-                  nb_last_error(), (s))
-
 static float X(const nb_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w) {
     return nb_data_f32((nb_tensor *)t)[((n * t->shape[1] + c) * t->shape[2] + h) * t->shape[3] + w];
 }

@@ -19,10 +19,6 @@ static void teardown(void) {
     nb_ctx_free(ctx);
 }
 
-#define ERR_STARTS(s)                                                                                        \
-    ck_assert_msg(strncmp(nb_last_error(), (s), strlen(s)) == 0, "error was '%s', want '%s...'",             \
-                  nb_last_error(), (s))
-
 /* x: a transposed [2,3,4] view of a [4,3,2] tensor whose value at (i,j,k) is 100i + 10j + k */
 static nb_tensor *numbered(void) {
     nb_tensor *b = nb_empty(ctx, NB_F32, NB_SHAPE(4, 3, 2));

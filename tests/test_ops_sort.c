@@ -20,10 +20,6 @@ static void teardown(void) {
     nb_ctx_free(ctx);
 }
 
-#define ERR_STARTS(s)                                                                                        \
-    ck_assert_msg(strncmp(nb_last_error(), (s), strlen(s)) == 0, "error was '%s', want '%s...'",             \
-                  nb_last_error(), (s))
-
 /* the order of ops/sort.c, independently: by value (NaN largest), then position */
 static bool goes_before(float x, int i, float y, int j, bool desc) {
     if (isnan(x) || isnan(y)) return isnan(x) && isnan(y) ? i < j : desc ? isnan(x) : isnan(y);
