@@ -103,17 +103,6 @@ static nb_tensor *im2col(nb_tensor *x, const geom *g, float pad) {
     return cols;
 }
 
-static nb_tensor *renamed(nb_tensor *r, const char *op) {
-    if (!r) {
-        static const char *inner[] = {"pad",       "reshape", "index_select", "matmul",    "add",
-                                      "argmax",    "gather",  "mean",         "to_device", "empty",
-                                      "unsqueeze", "squeeze", "where",        "cast",      "expand"};
-        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
-            nb_rename_error(inner[i], op);
-    }
-    return r;
-}
-
 nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
     NB_NULL_GUARD_NAMED("unfold", x);
     if (nb_check_dtype("unfold", x, NB_F32, "input")) return NULL;
@@ -132,7 +121,7 @@ nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts
     geom g;
     if (make_geom("unfold", x, kernel[0], kernel[1], s, p, d, &g)) return NULL;
     nb_tensor *cols = im2col(x, &g, 0.0f);
-    return renamed(cols ? nb_reshape(cols, NB_SHAPE(g.N, g.C * g.KH * g.KW, g.OH * g.OW)) : NULL, "unfold");
+    return nb_as_op(cols ? nb_reshape(cols, NB_SHAPE(g.N, g.C * g.KH * g.KW, g.OH * g.OW)) : NULL, "unfold");
 }
 
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
@@ -171,7 +160,7 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
     nb_tensor *y = cols && wm ? nb_matmul(wm, cols) : NULL;
     y = y ? nb_reshape(y, NB_SHAPE(g.N, O, g.OH, g.OW)) : NULL;
     if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
-    return renamed(y, "conv2d");
+    return nb_as_op(y, "conv2d");
 }
 
 nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
@@ -192,11 +181,8 @@ nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
         o.dilation[1] = opts->dilation[0] ? opts->dilation[0] : 1;
     }
     nb_tensor *y = nb_conv2d(nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b, &o);
-    if (!y) {
-        nb_rename_error("conv2d", "conv1d");
-        return NULL;
-    }
-    return renamed(nb_squeeze(y, 2), "conv1d");
+    if (!y) return nb_as_op(NULL, "conv1d");
+    return nb_as_op(nb_squeeze(y, 2), "conv1d");
 }
 
 /* max or average pooling: the windows as columns, reduced over the window axis */
@@ -244,7 +230,7 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
     } else if (cols) {
         r = nb_mean(cols, 1, (const int[]){2}, false);
     }
-    return renamed(r ? nb_reshape(r, NB_SHAPE(g.N, g.C, g.OH, g.OW)) : NULL, op);
+    return nb_as_op(r ? nb_reshape(r, NB_SHAPE(g.N, g.C, g.OH, g.OW)) : NULL, op);
 }
 
 nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
@@ -291,10 +277,5 @@ nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow) {
     if (oh < 1 || ow < 1 || H < 1 || W < 1 || oh > INT32_MAX || ow > INT32_MAX)
         return nb_set_error("adaptive_avg_pool2d: output %lldx%lld from input %s (want both sizes positive)",
                             (long long)oh, (long long)ow, NB_SHP(x, xs));
-    nb_tensor *y = adaptive_mean(adaptive_mean(x, x->ndim - 2, oh), x->ndim - 1, ow);
-    if (!y) {
-        nb_rename_error("narrow", "adaptive_avg_pool2d");
-        nb_rename_error("cat", "adaptive_avg_pool2d");
-    }
-    return renamed(y, "adaptive_avg_pool2d");
+    return nb_as_op(adaptive_mean(adaptive_mean(x, x->ndim - 2, oh), x->ndim - 1, ow), "adaptive_avg_pool2d");
 }

@@ -21,24 +21,10 @@ static int check_pair(const char *op, const nb_tensor *pred, const nb_tensor *ta
     return nb_same_device(op, pred, target);
 }
 
-static nb_tensor *named(nb_tensor *r, const char *op) {
-    if (!r) {
-        static const char *inner[] = {
-            "sub",        "mul",         "abs",      "minimum_scalar", "rsub_scalar",
-            "mean_all",   "softplus",    "cast",     "sign",           "gather",
-            "sum_all",    "div",         "neg",      "maximum_scalar", "unsqueeze",
-            "squeeze",    "masked_fill", "nll_loss", "mean",           "add",
-            "mul_scalar", "logsumexp"};
-        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
-            nb_rename_error(inner[i], op);
-    }
-    return r;
-}
-
 /* the elementwise losses reduced as asked: their mean, their sum, or themselves */
 static nb_tensor *reduced(nb_tensor *each, nb_reduction r, const char *op) {
     nb_tensor *out = r == NB_REDUCE_MEAN ? nb_mean_all(each) : r == NB_REDUCE_SUM ? nb_sum_all(each) : each;
-    return named(out, op);
+    return nb_as_op(out, op);
 }
 
 static int check_reduction(const char *op, nb_reduction r) {
@@ -118,11 +104,11 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index, nb
     /* masked, not multiplied: an ignored row's pick (its entry 0) may be -inf or NaN */
     nb_tensor *counted = nb_masked_fill(picked, nb_rsub_scalar(kept, 1.0f), 0.0f);
     if (r == NB_REDUCE_NONE)
-        return named(nb_rsub_scalar(counted, 0.0f), "nll_loss"); /* 0 - x: +0 when ignored */
+        return nb_as_op(nb_rsub_scalar(counted, 0.0f), "nll_loss"); /* 0 - x: +0 when ignored */
     nb_tensor *sum = nb_sum_all(counted);
-    if (r == NB_REDUCE_SUM) return named(nb_rsub_scalar(sum, 0.0f), "nll_loss");
+    if (r == NB_REDUCE_SUM) return nb_as_op(nb_rsub_scalar(sum, 0.0f), "nll_loss");
     nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f); /* all ignored: 0, as cross-entropy */
-    return named(nb_rsub_scalar(nb_div(sum, count), 0.0f), "nll_loss");
+    return nb_as_op(nb_rsub_scalar(nb_div(sum, count), 0.0f), "nll_loss");
 }
 
 /* With q = (1 - e) onehot + e / C as the target distribution: -sum q log p = (1 - e)(lse - x_t)
@@ -138,10 +124,7 @@ nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ig
     if (!(smoothing >= 0.0f && smoothing <= 1.0f))
         return nb_set_error("cross_entropy_smooth: label smoothing %g is outside [0, 1]", (double)smoothing);
     nb_tensor *ce = nb_cross_entropy(logits, targets, ignore_index); /* checks shapes and targets */
-    if (!ce) {
-        nb_rename_error("cross_entropy", "cross_entropy_smooth");
-        return NULL;
-    }
+    if (!ce) return nb_as_op(NULL, "cross_entropy_smooth");
     nb_tensor *t = nb_cast(targets, NB_F32);
     nb_tensor *kept = nb_abs(nb_sign(nb_sub_scalar(t, (float)ignore_index)));
     nb_tensor *ignored = nb_rsub_scalar(kept, 1.0f);
@@ -150,7 +133,7 @@ nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ig
         nb_tensor *lse = nb_logsumexp(logits, 1, (const int[]){-1}, false);
         nb_tensor *rest = nb_masked_fill(nb_sub(lse, nb_mul_scalar(rowmean, smoothing)), ignored, 0.0f);
         nb_tensor *neg_xt = nb_nll_loss(logits, targets, ignore_index, NB_REDUCE_NONE); /* -x_t, 0 ignored */
-        return named(nb_add(rest, nb_mul_scalar(neg_xt, 1.0f - smoothing)), "cross_entropy_smooth");
+        return nb_as_op(nb_add(rest, nb_mul_scalar(neg_xt, 1.0f - smoothing)), "cross_entropy_smooth");
     }
     nb_tensor *count = nb_maximum_scalar(nb_sum_all(kept), 1.0f);
     nb_tensor *mean = ce;
@@ -160,5 +143,5 @@ nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ig
         nb_tensor *mean_of_means = nb_div(nb_sum_all(counted), count);
         mean = nb_add(ce, nb_mul_scalar(nb_add(picked, mean_of_means), -smoothing)); /* + e (x_t - mean x) */
     }
-    return named(r == NB_REDUCE_SUM ? nb_mul(mean, count) : mean, "cross_entropy_smooth");
+    return nb_as_op(r == NB_REDUCE_SUM ? nb_mul(mean, count) : mean, "cross_entropy_smooth");
 }

@@ -72,12 +72,7 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
     nb_tensor *y = mean && var ? nb_mul(nb_sub(x, mean), nb_rsqrt(nb_add_scalar(var, eps))) : NULL;
     if (y && weight) y = nb_mul(y, per_channel(weight, x->ndim));
     if (y && bias) y = nb_add(y, per_channel(bias, x->ndim));
-    if (!y) {
-        static const char *inner[] = {"mean", "sub", "mul", "rsqrt", "add_scalar", "add", "reshape"};
-        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
-            nb_rename_error(inner[i], "batch_norm");
-    }
-    return y;
+    return nb_as_op(y, "batch_norm");
 }
 
 /* x [N, C, ...] as [N, G, C/G * ...]: mean and biased variance over the last dim per (n, g) */
@@ -105,10 +100,5 @@ nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_ten
     nb_tensor *y = var ? nb_reshape(nb_mul(xc, nb_rsqrt(nb_add_scalar(var, eps))), x->ndim, x->shape) : NULL;
     if (y && weight) y = nb_mul(y, per_channel(weight, x->ndim));
     if (y && bias) y = nb_add(y, per_channel(bias, x->ndim));
-    if (!y) {
-        static const char *inner[] = {"mean", "sub", "mul", "rsqrt", "add_scalar", "add", "reshape"};
-        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
-            nb_rename_error(inner[i], "group_norm");
-    }
-    return y;
+    return nb_as_op(y, "group_norm");
 }

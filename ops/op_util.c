@@ -63,6 +63,17 @@ void nb_rename_error(const char *from, const char *to) {
     nb_set_error("%s%s", to, m);
 }
 
+nb_tensor *nb_as_op(nb_tensor *r, const char *op) {
+    const char *e = nb_last_error();
+    const size_t n = strlen(op);
+    if (r || !e[0] || (strncmp(e, op, n) == 0 && (e[n] == ':' || e[n] == ' '))) return r;
+    const char *colon = strstr(e, ": ");
+    char m[512];
+    snprintf(m, sizeof m, "%s", colon ? colon + 2 : e);
+    nb_set_error("%s: %s", op, m);
+    return NULL;
+}
+
 void *nb_unsupported(const char *op, const nb_backend *be) {
     return nb_set_error("%s: not supported by the %s backend", op, be ? be->name : "?");
 }

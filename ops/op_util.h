@@ -26,6 +26,9 @@ bool nb_mat_usable(const nb_tensor *t);
 void *nb_unsupported(const char *op, const nb_backend *be);
 /* Rewrites a last error "from: ..." as "to: ..." (an op composed of another reports as itself). */
 void nb_rename_error(const char *from, const char *to);
+/* For an op composed of others: when r is NULL, the error of whichever inner op failed is said of
+ * `op` ("mean: cannot average over zero elements" -> "batch_norm: cannot average ..."). Returns r. */
+nb_tensor *nb_as_op(nb_tensor *r, const char *op);
 /* sqrt whose gradient is 0 where the result is 0 (nb_std's; ops/elementwise.c). */
 nb_tensor *nb_std_sqrt(nb_tensor *a);
 /* Shape string helper for messages: up to 4 per call site. */

@@ -8,16 +8,6 @@
 #include "ops/op_util.h"
 #include "tensor/internal.h"
 
-static nb_tensor *renamed(nb_tensor *r, const char *op) {
-    if (!r) {
-        static const char *inner[] = {"index_select", "narrow", "cat",    "reshape",  "arange",
-                                      "zeros",        "fill_",  "expand", "unsqueeze"};
-        for (size_t i = 0; i < sizeof inner / sizeof *inner; i++)
-            nb_rename_error(inner[i], op);
-    }
-    return r;
-}
-
 /* A differentiable copy of a in a storage of its own (0-d included), for the cases that move
  * nothing: the result never aliases the input, as in torch. */
 static nb_tensor *copy_of(nb_tensor *a) {
@@ -43,7 +33,7 @@ nb_tensor *nb_flip(nb_tensor *a, int n, const int *dims) {
         nb_tensor *idx = nb_arange_on(NULL, NB_I32, a->device, (double)s - 1, -1, -1);
         r = idx ? nb_index_select(r, d, idx) : NULL;
     }
-    return renamed(r, "flip");
+    return nb_as_op(r, "flip");
 }
 
 nb_tensor *nb_roll(nb_tensor *a, int64_t shift, int dim) {
@@ -52,9 +42,9 @@ nb_tensor *nb_roll(nb_tensor *a, int64_t shift, int dim) {
     if (d < 0) return NULL;
     const int64_t s = a->shape[d];
     const int64_t k = s ? ((shift % s) + s) % s : 0; /* elements that wrap to the front */
-    if (k == 0) return renamed(copy_of(a), "roll");
+    if (k == 0) return nb_as_op(copy_of(a), "roll");
     nb_tensor *parts[2] = {nb_narrow(a, d, s - k, k), nb_narrow(a, d, 0, s - k)};
-    return renamed(parts[0] && parts[1] ? nb_cat(parts, 2, d) : NULL, "roll");
+    return nb_as_op(parts[0] && parts[1] ? nb_cat(parts, 2, d) : NULL, "roll");
 }
 
 nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps) {
@@ -95,7 +85,7 @@ nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps) {
         r = v ? nb_reshape(nb_reshape(v, NB_SHAPE(A, reps[i] * r->shape[i], B)), n, out) : NULL;
     }
     /* no count above 1 (or a zero one) leaves a view of a: give back a tensor of its own */
-    return renamed(r && r->storage == a->storage ? copy_of(r) : r, "repeat");
+    return nb_as_op(r && r->storage == a->storage ? copy_of(r) : r, "repeat");
 }
 
 nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
@@ -132,11 +122,11 @@ nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
             sh[d] = w;
             nb_tensor *f = nb_zeros_on(NULL, r->dtype, r->device, r->ndim, sh);
             if (f && (value != 0 || signbit(value)) && nb_fill_(f, value)) f = NULL; /* -0 too */
-            if (!f) return renamed(NULL, "pad");
+            if (!f) return nb_as_op(NULL, "pad");
             parts[np++] = f;
         }
         r = nb_cat(parts, np, d);
     }
     /* nothing padded, or only cropped: still a copy, as torch */
-    return renamed(r && r->storage == a->storage ? copy_of(r) : r, "pad");
+    return nb_as_op(r && r->storage == a->storage ? copy_of(r) : r, "pad");
 }

@@ -32,11 +32,7 @@ static nb_tensor *pick(const char *op, nb_tensor *a, int dim, nb_tensor *idx, nb
                        : nb_reshape(nb_gather(nb_reshape(a, NB_SHAPE(1)), 0, nb_reshape(idx, NB_SHAPE(1))),
                                     NB_SHAPE0))
             : NULL;
-    if (!v) {
-        nb_rename_error("gather", op);
-        nb_rename_error("argsort", op);
-        return NULL;
-    }
+    if (!v) return nb_as_op(NULL, op);
     if (indices) *indices = idx;
     return v;
 }
@@ -56,6 +52,5 @@ nb_tensor *nb_topk(nb_tensor *a, int64_t k, int dim, bool largest, nb_tensor **i
                             (long long)n, d);
     nb_tensor *idx = nb_argsort(a, d, largest);
     if (idx && a->ndim) idx = nb_contiguous(nb_narrow(idx, d, 0, k)); /* the first k, a tensor of their own */
-    if (!idx) nb_rename_error("argsort", "topk");
     return pick("topk", a, d, idx, indices);
 }
