@@ -1,6 +1,8 @@
-/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, MaxPool2d, AvgPool2d,
- * AdaptiveAvgPool2d, GroupNorm) and Flatten, each a module around the ops of ops/conv.c. Weights and biases
- * start as torch.nn.Conv2d's: uniform in +-1/sqrt(fan_in), fan_in = in/groups * window. */
+/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, ConvTranspose2d,
+ * ConvTranspose1d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Upsample, GroupNorm) and Flatten,
+ * each a module around the ops of ops/conv.c, ops/pool.c and ops/resize.c. Weights and biases
+ * start as torch's: uniform in +-1/sqrt(fan_in), fan_in = the weight's dim 1 times the window
+ * (in/groups; out/groups for the transposed ones). */
 #include <math.h>
 #include <string.h>
 
@@ -10,17 +12,20 @@ typedef struct {
     int64_t in, out;
     int k[2];
     nb_conv_opts o;
-    bool one_d; /* Conv1d: k[1] and o's [0] entries are the length's */
+    bool one_d;      /* Conv1d: k[1] and o's [0] entries are the length's */
+    bool transposed; /* ConvTranspose: weight [in, out/groups, ...] */
 } conv_cfg;
 
 static nb_tensor *conv_fwd(nb_module *m, nb_tensor *x) {
     const conv_cfg *c = m->impl;
-    nb_tensor *b = m->n_params > 1 ? m->params[1].t : NULL;
-    return c->one_d ? nb_conv1d(x, m->params[0].t, b, &c->o) : nb_conv2d(x, m->params[0].t, b, &c->o);
+    nb_tensor *w = m->params[0].t, *b = m->n_params > 1 ? m->params[1].t : NULL;
+    if (c->transposed)
+        return c->one_d ? nb_conv_transpose1d(x, w, b, &c->o) : nb_conv_transpose2d(x, w, b, &c->o);
+    return c->one_d ? nb_conv1d(x, w, b, &c->o) : nb_conv2d(x, w, b, &c->o);
 }
 
-static nb_module *conv_new(const char *op, bool one_d, nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw,
-                           const nb_conv_opts *opts, bool bias, nb_rng *rng) {
+static nb_module *conv_new(const char *op, bool one_d, bool transposed, nb_ctx *ctx, int64_t in, int64_t out,
+                           int kh, int kw, const nb_conv_opts *opts, bool bias, nb_rng *rng) {
     if (!ctx) return nb_set_error("%s: NULL context", op);
     const int64_t groups = opts && opts->groups ? opts->groups : 1;
     if (in <= 0 || out <= 0 || kh <= 0 || kw <= 0 || groups < 1 || in % groups || out % groups)
@@ -28,14 +33,23 @@ static nb_module *conv_new(const char *op, bool one_d, nb_ctx *ctx, int64_t in, 
             "%s: in %lld, out %lld and the window %dx%d must be positive, in and out divisible by "
             "groups %lld",
             op, (long long)in, (long long)out, kh, kw, (long long)groups);
-    nb_module *m = nb_module_new(one_d ? "Conv1d" : "Conv2d", ctx, conv_fwd, sizeof(conv_cfg));
+    if (transposed && opts && (opts->same || opts->pad_mode != NB_PAD_ZEROS))
+        return nb_set_error("%s: only zero padding applies ('same' and pad_mode do not, as in torch)", op);
+    static const char *types[2][2] = {{"Conv2d", "Conv1d"}, {"ConvTranspose2d", "ConvTranspose1d"}};
+    nb_module *m = nb_module_new(types[transposed][one_d], ctx, conv_fwd, sizeof(conv_cfg));
     if (!m) return NULL;
     conv_cfg *c = m->impl;
-    *c = (conv_cfg){
-        .in = in, .out = out, .k = {kh, kw}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}, .one_d = one_d};
-    const float bound = 1.0f / sqrtf((float)(in / groups * kh * kw));
-    nb_tensor *w = one_d ? nb_rand(ctx, NB_SHAPE(out, in / groups, kw), -bound, bound, rng)
-                         : nb_rand(ctx, NB_SHAPE(out, in / groups, kh, kw), -bound, bound, rng);
+    *c = (conv_cfg){.in = in,
+                    .out = out,
+                    .k = {kh, kw},
+                    .o = opts ? *opts : (nb_conv_opts){.groups = 0},
+                    .one_d = one_d,
+                    .transposed = transposed};
+    /* torch's fan_in is the weight's dim 1 times the window: in/groups, or out/groups transposed */
+    const int64_t d0 = transposed ? in : out, d1 = transposed ? out / groups : in / groups;
+    const float bound = 1.0f / sqrtf((float)(d1 * kh * kw));
+    nb_tensor *w = one_d ? nb_rand(ctx, NB_SHAPE(d0, d1, kw), -bound, bound, rng)
+                         : nb_rand(ctx, NB_SHAPE(d0, d1, kh, kw), -bound, bound, rng);
     w = nb_module_add_param(m, "weight", w);
     nb_tensor *b =
         bias && w ? nb_module_add_param(m, "bias", nb_rand(ctx, NB_SHAPE(out), -bound, bound, rng)) : w;
@@ -48,12 +62,22 @@ static nb_module *conv_new(const char *op, bool one_d, nb_ctx *ctx, int64_t in, 
 
 nb_module *nb_conv2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw, const nb_conv_opts *opts,
                          bool bias, nb_rng *rng) {
-    return conv_new("conv2d_new", false, ctx, in, out, kh, kw, opts, bias, rng);
+    return conv_new("conv2d_new", false, false, ctx, in, out, kh, kw, opts, bias, rng);
 }
 
 nb_module *nb_conv1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts, bool bias,
                          nb_rng *rng) {
-    return conv_new("conv1d_new", true, ctx, in, out, 1, k, opts, bias, rng);
+    return conv_new("conv1d_new", true, false, ctx, in, out, 1, k, opts, bias, rng);
+}
+
+nb_module *nb_conv_transpose2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw,
+                                   const nb_conv_opts *opts, bool bias, nb_rng *rng) {
+    return conv_new("conv_transpose2d_new", false, true, ctx, in, out, kh, kw, opts, bias, rng);
+}
+
+nb_module *nb_conv_transpose1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts,
+                                   bool bias, nb_rng *rng) {
+    return conv_new("conv_transpose1d_new", true, true, ctx, in, out, 1, k, opts, bias, rng);
 }
 
 /* ---- pooling and Flatten --------------------------------------------------------------------- */
@@ -100,6 +124,37 @@ nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow) {
     if (oh <= 0 || ow <= 0)
         return nb_set_error("adaptive_avg_pool2d_new: the output must be at least 1x1, got %dx%d", oh, ow);
     return pool_new("adaptive_avg_pool2d_new", "AdaptiveAvgPool2d", adaptive_fwd, oh, ow, NULL);
+}
+
+/* ---- Upsample ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    int scale[2];
+    nb_interp_mode mode;
+    bool align_corners;
+} upsample_cfg;
+
+static nb_tensor *upsample_fwd(nb_module *m, nb_tensor *x) {
+    const upsample_cfg *c = m->impl;
+    if (!x) return NULL;
+    if (x->ndim != 3 && x->ndim != 4) {
+        char xs[64];
+        return nb_set_error("Upsample: want input [N,C,L] or [N,C,H,W], got %s",
+                            nb_shape_str(x, xs, sizeof xs));
+    }
+    int64_t size[2];
+    for (int i = 0; i < x->ndim - 2; i++)
+        size[i] = x->shape[2 + i] * c->scale[i];
+    return nb_interpolate(x, size, c->mode, c->align_corners);
+}
+
+nb_module *nb_upsample_new(int sh, int sw, nb_interp_mode mode, bool align_corners) {
+    if (sh < 1 || sw < 1 || (unsigned)mode > NB_INTERP_LINEAR)
+        return nb_set_error("upsample_new: scale %dx%d (want both >= 1) and mode %d", sh, sw, (int)mode);
+    nb_module *m = nb_module_new("Upsample", NULL, upsample_fwd, sizeof(upsample_cfg));
+    if (!m) return NULL;
+    *(upsample_cfg *)m->impl = (upsample_cfg){{sh, sw}, mode, align_corners};
+    return m;
 }
 
 /* ---- GroupNorm ---------------------------------------------------------------------------------- */

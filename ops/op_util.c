@@ -77,3 +77,8 @@ nb_tensor *nb_as_op(nb_tensor *r, const char *op) {
 void *nb_unsupported(const char *op, const nb_backend *be) {
     return nb_set_error("%s: not supported by the %s backend", op, be ? be->name : "?");
 }
+
+nb_tensor *nb_host_1d(nb_device dev, nb_dtype dt, int64_t n, const void *data) {
+    nb_tensor *t = nb_from_data(NULL, dt, 1, &n, data);
+    return t && dev != NB_CPU ? nb_to_device(NULL, t, dev) : t;
+}

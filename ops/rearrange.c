@@ -1,8 +1,10 @@
-/* ops/rearrange.c - copies that move elements around: flip, roll, repeat and constant pad.
- * Each is composed from index_select, narrow and cat, whose gradients (and backend kernels)
- * it uses: the gradient of a flip is the flipped gradient, of a roll the gradient rolled back,
- * of a repeat the sum of the tiles, of a pad the gradient with the padding cut off. */
+/* ops/rearrange.c - copies that move elements around: flip, roll, repeat, and pad (constant,
+ * reflect, replicate, circular). Each is composed from index_select, narrow and cat, whose gradients (and
+ * backend kernels) it uses: the gradient of a flip is the flipped gradient, of a roll the gradient rolled
+ * back, of a repeat the sum of the tiles, of a pad the gradient with the padding cut off (or, for the other
+ * modes, added back to the elements the padding copies). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -129,4 +131,48 @@ nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
     }
     /* nothing padded, or only cropped: still a copy, as torch */
     return nb_as_op(r && r->storage == a->storage ? copy_of(r) : r, "pad");
+}
+
+/* where padded position q (q < 0 before the dim, q >= s after it) copies from */
+static int64_t pad_source(int64_t q, int64_t s, nb_pad_kind mode) {
+    if (q >= 0 && q < s) return q;
+    switch (mode) {
+    case NB_PAD_REFLECT: return q < 0 ? -q : 2 * (s - 1) - q;
+    case NB_PAD_REPLICATE: return q < 0 ? 0 : s - 1;
+    default: return ((q % s) + s) % s; /* circular */
+    }
+}
+
+nb_tensor *nb_pad_mode(nb_tensor *a, int npad, const int64_t *pad, nb_pad_kind mode) {
+    NB_NULL_GUARD_NAMED("pad_mode", a);
+    static const char *names[] = {"zeros", "reflect", "replicate", "circular"};
+    if ((unsigned)mode > NB_PAD_CIRCULAR) return nb_set_error("pad_mode: unknown padding mode %d", (int)mode);
+    if (mode == NB_PAD_ZEROS) return nb_as_op(nb_pad(a, npad, pad, 0.0), "pad_mode");
+    if (npad < 0 || npad % 2 || npad / 2 > a->ndim || (npad && !pad))
+        return nb_set_error("pad_mode: %d pad sizes for a %d-d tensor (want an even count, at most %d)", npad,
+                            a->ndim, 2 * a->ndim);
+    nb_tensor *r = a;
+    for (int p = 0; p < npad / 2 && r; p++) {
+        const int d = a->ndim - 1 - p; /* the pairs run from the last dim backwards, as torch */
+        const int64_t before = pad[2 * p], after = pad[2 * p + 1], s = a->shape[d];
+        if (before == 0 && after == 0) continue;
+        /* reflect reaches at most s - 1 past an end, circular s, replicate any distance */
+        const int64_t most = mode == NB_PAD_REFLECT ? s - 1 : mode == NB_PAD_CIRCULAR ? s : INT32_MAX;
+        if (s < 1 || s > INT32_MAX || before > most || after > most || before < -s || after < -s ||
+            s + before + after < 0)
+            return nb_set_error("pad_mode: %s padding (%lld, %lld) on dim %d of size %lld (want %s)",
+                                names[mode], (long long)before, (long long)after, d, (long long)s,
+                                mode == NB_PAD_REFLECT    ? "each below the size"
+                                : mode == NB_PAD_CIRCULAR ? "each at most the size"
+                                                          : "a non-empty dim");
+        const int64_t n = s + before + after;
+        int32_t *src = malloc((size_t)n * sizeof *src + 1);
+        if (!src) return nb_set_error("pad_mode: out of memory for %lld indices", (long long)n);
+        for (int64_t j = 0; j < n; j++)
+            src[j] = (int32_t)pad_source(j - before, s, mode);
+        nb_tensor *idx = nb_host_1d(a->device, NB_I32, n, src);
+        free(src);
+        r = idx ? nb_index_select(r, d, idx) : NULL;
+    }
+    return nb_as_op(r && r->storage == a->storage ? copy_of(r) : r, "pad_mode");
 }

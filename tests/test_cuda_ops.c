@@ -292,7 +292,7 @@ static nb_tensor *f_conv(nb_tensor **in, void *u) {
     case 1: return nb_max_pool2d(in[0], (const int[]){3, 2}, &(nb_conv_opts){.padding = {1, 1}});
     case 3:
         return nb_unfold(nb_transpose(in[0], 2, 3), (const int[]){3, 2},
-                         &(nb_conv_opts){{2, 1}, {1, 2}, {1, 2}, 0});
+                         &(nb_conv_opts){.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}});
     default: return nb_avg_pool2d(in[0], (const int[]){2, 2}, &(nb_conv_opts){.stride = {1, 1}});
     }
 }
@@ -311,6 +311,58 @@ START_TEST(test_conv) {
      * order on both backends, so bit for bit */
     int u = 3;
     compare("unfold", f_conv, in, 1, &u, 0, 1);
+    nb_ctx_free(c);
+}
+END_TEST
+
+static nb_tensor *f_resample(nb_tensor **in, void *u) {
+    switch (*(int *)u) {
+    case 0:
+        return nb_conv_transpose2d(in[0], in[1], in[2],
+                                   &(nb_conv_opts){.stride = {2, 3},
+                                                   .padding = {1, 0},
+                                                   .dilation = {1, 2},
+                                                   .groups = 2,
+                                                   .output_padding = {1, 2}});
+    case 1: return nb_fold(in[0], (const int64_t[]){5, 8}, (const int[]){2, 2}, NULL);
+    case 2:
+        return nb_conv2d(
+            in[0], nb_narrow(in[1], 0, 0, 6), NULL,
+            &(nb_conv_opts){.dilation = {2, 1}, .groups = 2, .same = true, .pad_mode = NB_PAD_REFLECT});
+    case 3: return nb_pad_mode(in[0], 4, (const int64_t[]){3, 2, 1, 4}, NB_PAD_CIRCULAR);
+    case 4:
+        return nb_avg_pool2d(
+            in[0], (const int[]){3, 3},
+            &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true, .exclude_pad = true});
+    case 5:
+        return nb_max_pool2d(in[0], (const int[]){2, 3},
+                             &(nb_conv_opts){.stride = {2, 2}, .ceil_mode = true});
+    case 6: return nb_interpolate(in[0], (const int64_t[]){17, 7}, NB_INTERP_LINEAR, false);
+    default: return nb_interpolate(in[0], (const int64_t[]){20, 25}, NB_INTERP_NEAREST, false);
+    }
+}
+
+/* transposed conv (matmul + col2im), fold, padding modes (index_select), pooling options and
+ * interpolation (index_select with weights) forward and backward on the GPU */
+START_TEST(test_resample) {
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *in[3] = {rnd(c, NB_SHAPE(2, 6, 9, 11), -1, 1, 95), rnd(c, NB_SHAPE(6, 3, 3, 2), -1, 1, 96),
+                        rnd(c, NB_SHAPE(6), -1, 1, 97)};
+    const char *names[8] = {"conv_transpose2d",
+                            "fold",
+                            "conv2d(same, reflect)",
+                            "pad_mode(circular)",
+                            "avg_pool2d(ceil, exclude_pad)",
+                            "max_pool2d(ceil)",
+                            "interpolate(bilinear)",
+                            "interpolate(nearest)"};
+    for (int k = 0; k < 8; k++) {
+        if (k == 1) continue;
+        compare(names[k], f_resample, in, k == 0 ? 3 : k == 2 ? 2 : 1, &k, 1e-5, k == 0 ? 7 : k == 2 ? 3 : 1);
+    }
+    nb_tensor *cols = rnd(c, NB_SHAPE(2, 24, 28), -1, 1, 98); /* 4x7 windows of 2x2 in 5x8 */
+    int k1 = 1;
+    compare(names[1], f_resample, &cols, 1, &k1, 0, 1);
     nb_ctx_free(c);
 }
 END_TEST
@@ -680,6 +732,7 @@ Suite *make_suite(void) {
                             test_cumsum,
                             test_rearrange,
                             test_conv,
+                            test_resample,
                             test_sort,
                             test_attention,
                             test_attention_qkv,

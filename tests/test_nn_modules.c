@@ -604,6 +604,54 @@ START_TEST(test_conv_layers) {
 }
 END_TEST
 
+/* the decoder side: ConvTranspose2d doubles the size, Upsample too, and they compose */
+START_TEST(test_upsampling_layers) {
+    const nb_conv_opts o = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}, .groups = 2};
+    nb_module *t = nb_conv_transpose2d_new(ctx, 4, 6, 3, 3, &o, true, &rng);
+    ck_assert_msg(t != NULL, "%s", nb_last_error());
+    ck_assert_str_eq(t->type, "ConvTranspose2d");
+    nb_tensor *w = nb_module_param(t, "weight"), *b = nb_module_param(t, "bias");
+    /* torch's layout [in, out/groups, kh, kw] and bound 1/sqrt(out/groups * kh * kw) */
+    ck_assert(w && b && w->shape[0] == 4 && w->shape[1] == 3 && w->shape[2] == 3 && b->shape[0] == 6);
+    const float bound = 1.0f / sqrtf(3 * 3 * 3);
+    for (int64_t i = 0; i < nb_numel(w); i++)
+        ck_assert(fabsf(nb_data_f32(w)[i]) <= bound);
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 4, 5, 7), 0, 1, &rng);
+    nb_tensor *y = nb_module_forward(t, x), *want = nb_conv_transpose2d(x, w, b, &o);
+    ck_assert_msg(y && want && y->shape[2] == 10 && y->shape[3] == 14, "%s", nb_last_error());
+    for (int64_t i = 0; i < nb_numel(y); i++)
+        ck_assert_float_eq(nb_data_f32(y)[i], nb_data_f32(want)[i]);
+    nb_module_free(t);
+
+    nb_module *t1 = nb_conv_transpose1d_new(ctx, 3, 2, 4, &(nb_conv_opts){.stride = {2}}, false, &rng);
+    ck_assert(t1 && t1->n_params == 1 && nb_module_param(t1, "weight")->shape[0] == 3);
+    nb_tensor *y1 = nb_module_forward(t1, nb_randn(ctx, NB_SHAPE(2, 3, 6), 0, 1, &rng));
+    ck_assert(y1 && y1->shape[1] == 2 && y1->shape[2] == (6 - 1) * 2 + 4);
+    nb_module_free(t1);
+
+    nb_module *u = nb_upsample_new(2, 3, NB_INTERP_LINEAR, false);
+    ck_assert(u != NULL);
+    nb_tensor *up = nb_module_forward(u, x);
+    ck_assert(up && up->shape[2] == 10 && up->shape[3] == 21);
+    nb_tensor *ref = nb_interpolate(x, (const int64_t[]){10, 21}, NB_INTERP_LINEAR, false);
+    for (int64_t i = 0; i < nb_numel(up); i++)
+        ck_assert_float_eq(nb_data_f32(up)[i], nb_data_f32(ref)[i]);
+    nb_tensor *u1 = nb_module_forward(u, nb_randn(ctx, NB_SHAPE(1, 2, 4), 0, 1, &rng));
+    ck_assert(u1 && u1->shape[2] == 8);
+    ck_assert_ptr_null(nb_module_forward(u, nb_zeros(ctx, NB_F32, NB_SHAPE(3, 4))));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "want input [N,C,L] or [N,C,H,W], got [3,4]"));
+    nb_module_free(u);
+
+    ck_assert_ptr_null(nb_upsample_new(0, 2, NB_INTERP_NEAREST, false));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "upsample_new: scale 0x2"));
+    ck_assert_ptr_null(
+        nb_conv_transpose2d_new(ctx, 4, 6, 3, 3, &(nb_conv_opts){.pad_mode = NB_PAD_REFLECT}, true, &rng));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "conv_transpose2d_new: only zero padding applies"));
+    ck_assert_ptr_null(nb_conv_transpose2d_new(ctx, 4, 6, 3, 3, &(nb_conv_opts){.groups = 4}, true, &rng));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "conv_transpose2d_new: in 4, out 6"));
+}
+END_TEST
+
 START_TEST(test_tree_errors_and_lookup) {
     nb_module *root = nb_module_new("Root", ctx, NULL, 0);
     nb_module *lin = nb_linear_new(ctx, 2, 2, true, &rng);
@@ -652,6 +700,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_gpt2_init);
     tcase_add_test(tc, test_kaiming_init);
     tcase_add_test(tc, test_conv_layers);
+    tcase_add_test(tc, test_upsampling_layers);
     tcase_add_test(tc, test_tree_errors_and_lookup);
     suite_add_tcase(s, tc);
     return s;

@@ -171,9 +171,20 @@ nb_module *nb_conv2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw, c
 /* Conv1d: weight [out, in/groups, k], as nb_conv2d_new (opts' [0] entries apply to the length). */
 nb_module *nb_conv1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts, bool bias,
                          nb_rng *rng);
+/* ConvTranspose2d / ConvTranspose1d (nb_conv_transpose2d, 1d): weight [in, out/groups, kh, kw]
+ * ([in, out/groups, k]) and bias [out], uniform in +-1/sqrt(out/groups * window) as torch's.
+ * opts->output_padding picks among the output sizes a strided layer can give (U-Nets,
+ * decoders). NULL with an error for bad sizes or a non-zero padding mode. */
+nb_module *nb_conv_transpose2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw,
+                                   const nb_conv_opts *opts, bool bias, nb_rng *rng);
+nb_module *nb_conv_transpose1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts,
+                                   bool bias, nb_rng *rng);
 /* Pooling layers over kh x kw windows (nb_max_pool2d, nb_avg_pool2d); no parameters. */
 nb_module *nb_max_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
 nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
+/* Upsample by whole factors (torch.nn.Upsample with an integer scale_factor): [N,C,H,W] ->
+ * [N,C,H*sh,W*sw] ([N,C,L] -> [N,C,L*sh]) through nb_interpolate; no parameters. */
+nb_module *nb_upsample_new(int sh, int sw, nb_interp_mode mode, bool align_corners);
 /* AdaptiveAvgPool2d to oh x ow (nb_adaptive_avg_pool2d); (1, 1) is global average pooling. */
 nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow);
 /* GroupNorm: weight [C] (1) and bias [C] (0), nb_group_norm over `groups` groups. */

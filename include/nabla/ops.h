@@ -182,6 +182,15 @@ nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps);
  * from the last dim backwards, as torch.nn.functional.pad); a negative size crops. npad even,
  * at most 2 * ndim; NULL when a dim would end with a negative size. */
 nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value);
+/* What padding holds (nb_pad_mode, and the convolutions' pad_mode), as torch's padding modes:
+ * zeros (constant), the mirror image without the edge (reflect: 1 2 3 -> 3 2 | 1 2 3 | 2 1),
+ * the edge repeated (replicate) or the other end (circular, wrapping around). */
+typedef enum { NB_PAD_ZEROS = 0, NB_PAD_REFLECT, NB_PAD_REPLICATE, NB_PAD_CIRCULAR } nb_pad_kind;
+/* a padded as nb_pad (the same pair order; a negative size crops), the padding copied from a as
+ * `mode` says (NB_PAD_ZEROS is nb_pad with 0). reflect needs each size below the dim's, circular
+ * at most the dim's, replicate a non-empty dim. The gradient of a padded element goes back to
+ * the element it copies. NULL with an error otherwise. */
+nb_tensor *nb_pad_mode(nb_tensor *a, int npad, const int64_t *pad, nb_pad_kind mode);
 /* Picks entries of `a` along `dim` at the i32 indices in 1-D `idx`. */
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
 /* out[i][j] = a[i][idx[i][j]] along `dim` (idx i32, same ndim as a). */
@@ -267,27 +276,47 @@ nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ig
  * context; NULL on error (bad shapes/dtypes/devices, a target outside [0,V)). */
 nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *targets,
                                    int ignore_index);
-/* Options of the convolutions, pooling and unfold: [0] is the height, [1] the width (conv1d reads
- * [0] for its length). A zero field takes the default: stride 1 (for pooling, the window), padding
- * 0, dilation 1, groups 1; a NULL pointer takes every default. */
+/* Options of the convolutions, pooling, unfold and fold: [0] is the height, [1] the width
+ * (the 1-d ops read [0] for the length). A zero field takes the default: stride 1 (for pooling,
+ * the window), padding 0, dilation 1, groups 1, zero padding, no output padding, floor; a NULL
+ * pointer takes every default. */
 typedef struct nb_conv_opts {
     int stride[2];
-    int padding[2]; /* zeros on each side (pooling: -inf for max, zeros counted by avg, as torch) */
+    int padding[2]; /* on each side (pooling: -inf for max, zeros counted by avg, as torch) */
     int dilation[2];
     int groups; /* channels split into groups, each with its own filters (conv only) */
+    int output_padding[2]; /* transposed conv: extra rows/columns at the end, < stride or dilation */
+    bool same;             /* conv (stride 1): padding so the output is the input's size, torch's
+                              padding='same' (the odd one extra after); `padding` is ignored */
+    nb_pad_kind pad_mode;  /* conv: what the padding holds (torch's padding_mode) */
+    bool ceil_mode;        /* pooling: count a last, partial window (torch's ceil_mode) */
+    bool exclude_pad;      /* avg pooling: divide by the elements inside the input, not the window
+                              (torch's count_include_pad=False) */
 } nb_conv_opts;
 /* The sliding windows of x [N,C,H,W] as columns (im2col, torch.nn.functional.unfold):
  * [N, C*KH*KW, L] with L = OH*OW output positions, zeros where a window leaves the input (the
  * gradient adds each column entry back to its pixel). NULL for a bad shape or window. */
 nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
+/* The inverse layout (col2im, torch.nn.functional.fold): columns [N, C*KH*KW, L] (or unbatched
+ * [C*KH*KW, L]) -> [N, C, out[0], out[1]], each pixel the sum of the column entries that fall
+ * on it. L must be the number of windows in that output; NULL with an error otherwise. */
+nb_tensor *nb_fold(nb_tensor *cols, const int64_t out[2], const int kernel[2], const nb_conv_opts *opts);
 /* 2-D cross-correlation, as torch.nn.functional.conv2d: x [N,C,H,W], w [O,C/groups,KH,KW], b [O]
- * or NULL -> [N,O,OH,OW], OH = (H + 2 pad - dil (KH - 1) - 1) / stride + 1. Composed of pad,
- * im2col (index_select) and one batched matmul. NULL with an error for shapes that do not
- * match, a window larger than the padded input, or bad options. */
+ * or NULL -> [N,O,OH,OW], OH = (H + 2 pad - dil (KH - 1) - 1) / stride + 1. Composed of im2col
+ * (and nb_pad_mode for a non-zero pad_mode or uneven 'same' padding) and one batched matmul.
+ * NULL with an error for shapes that do not match, a window larger than the padded input, or
+ * bad options. */
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
 /* 1-D cross-correlation: x [N,C,L], w [O,C/groups,K], b [O] or NULL -> [N,O,OL]; as nb_conv2d.
  * The convolutions, pools and unfold also take one unbatched input ([C,H,W], [C,L]) as torch. */
 nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* Transposed 2-D convolution (the gradient of conv2d with respect to its input), as torch's
+ * conv_transpose2d: x [N,C,H,W], w [C,O/groups,KH,KW], b [O] or NULL -> [N,O,OH,OW] with
+ * OH = (H - 1) stride - 2 pad + dil (KH - 1) + output_padding + 1. One batched matmul, then
+ * col2im. NULL with an error for shapes that do not match or bad options. */
+nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* Transposed 1-D convolution: x [N,C,L], w [C,O/groups,K], b [O] or NULL -> [N,O,OL]. */
+nb_tensor *nb_conv_transpose1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
 /* Max over each kernel[0] x kernel[1] window of x [N,C,H,W] -> [N,C,OH,OW]; padding at most half
  * the window. The gradient goes to one element of each window, its first largest (a NaN if
  * there is one), as torch (which takes the last of several NaNs). */
@@ -296,8 +325,17 @@ nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *
  * output (i, j) averages rows floor(i H / oh) .. ceil((i + 1) H / oh) - 1, and the same for
  * columns); oh = ow = 1 is the global average. x [N,C,H,W] or [C,H,W]. */
 nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow);
-/* Mean over each window, padding counted as zeros (torch's count_include_pad=True default). */
+/* Mean over each window, padding counted as zeros (torch's count_include_pad=True default;
+ * opts->exclude_pad counts only the input's elements). With ceil_mode, a last partial window
+ * divides by its part inside the padded input, as torch. */
 nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
+/* Resizing of x [N,C,L] (size[0]) or [N,C,H,W] (size[0], size[1]) as torch's interpolate with
+ * `size`: nearest (the input at floor(o * in / out)), or linear / bilinear (align_corners: the
+ * corner pixels' centres meet; else the pixels' areas, as torch's default). Composed of
+ * index_select, so the gradient of an output goes to the inputs it was taken from. NULL with an
+ * error for a bad shape or size. */
+typedef enum { NB_INTERP_NEAREST = 0, NB_INTERP_LINEAR } nb_interp_mode;
+nb_tensor *nb_interpolate(nb_tensor *x, const int64_t *size, nb_interp_mode mode, bool align_corners);
 /* Dropout: in training, zeroes each element with probability p and scales
  * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise (x itself).
  * p must be in [0, 1) (p = 1 would scale by infinity): NULL with an error otherwise. */

@@ -146,13 +146,22 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("cross_entropy_smooth"))
         return nb_cross_entropy_smooth(in[0], in[1], ip[0], fp[0], (nb_reduction)ip[7]);
     if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
-    if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d") || IS("unfold")) {
-        /* ip: stride h w, padding h w, dilation h w, groups, has bias (conv) or kernel h w (pools) */
-        nb_conv_opts o = {{ip[0], ip[1]}, {ip[2], ip[3]}, {ip[4], ip[5]}, ip[6]};
+    if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d") || IS("unfold") || IS("fold") ||
+        IS("conv_transpose2d") || IS("conv_transpose1d")) {
+        /* ip: stride h w, padding h w, dilation h w, groups, has bias (conv) or kernel h w (pools),
+         * output padding h w (fold: the output size), same, pad_mode, ceil_mode, exclude_pad */
+        nb_conv_opts o = {{ip[0], ip[1]}, {ip[2], ip[3]},      {ip[4], ip[5]}, ip[6],      {ip[9], ip[10]},
+                          ip[11] != 0,    (nb_pad_kind)ip[12], ip[13] != 0,    ip[14] != 0};
         if (IS("conv2d")) return nb_conv2d(in[0], in[1], ip[7] ? in[2] : NULL, &o);
         if (IS("conv1d")) return nb_conv1d(in[0], in[1], ip[7] ? in[2] : NULL, &o);
+        if (IS("conv_transpose2d")) return nb_conv_transpose2d(in[0], in[1], ip[7] ? in[2] : NULL, &o);
+        if (IS("conv_transpose1d")) return nb_conv_transpose1d(in[0], in[1], ip[7] ? in[2] : NULL, &o);
         const int k[2] = {ip[7], ip[8]};
         if (IS("unfold")) return nb_unfold(in[0], k, &o);
+        if (IS("fold")) {
+            o.output_padding[0] = o.output_padding[1] = 0;
+            return nb_fold(in[0], (const int64_t[]){ip[9], ip[10]}, k, &o);
+        }
         return IS("max_pool2d") ? nb_max_pool2d(in[0], k, &o) : nb_avg_pool2d(in[0], k, &o);
     }
     if (IS("flip")) return nb_flip(in[0], ip[0], ip + 1);
@@ -169,6 +178,14 @@ static nb_tensor *apply(oe_case *c) {
             p[i] = ip[1 + i];
         return nb_pad(in[0], ip[0], p, fp[0]);
     }
+    if (IS("pad_mode")) { /* ip: the mode, the count, the sizes */
+        int64_t p[2 * NB_MAX_DIMS];
+        for (int i = 0; i < ip[1] && i < 2 * NB_MAX_DIMS; i++)
+            p[i] = ip[2 + i];
+        return nb_pad_mode(in[0], ip[1], p, (nb_pad_kind)ip[0]);
+    }
+    if (IS("interpolate")) /* ip: the mode, align_corners, the sizes */
+        return nb_interpolate(in[0], (const int64_t[]){ip[2], ip[3]}, (nb_interp_mode)ip[0], ip[1] != 0);
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1], (nb_reduction)ip[7]);
     if (IS("l1_loss")) return nb_l1_loss(in[0], in[1], (nb_reduction)ip[7]);
     if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0], (nb_reduction)ip[7]);

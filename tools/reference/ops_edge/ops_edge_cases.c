@@ -826,4 +826,120 @@ void oe_newer_cases(void) {
                          .in = {oe_randn(3, SH(2, 3, 7), 130), oe_i32(2, SH(2, 3), IV(0, 6, -100, 3, 2, 1))}},
                "cross_entropy_smooth(0.2, red %d)", red);
     }
+
+    /* transposed convolutions, fold; ip as conv2d, output padding in ip[9..10] */
+    nb_tensor *timg = oe_randn(4, SH(2, 4, 5, 6), 160);
+    oe_run((oe_case){.op = "conv_transpose2d",
+                     .ip = {1, 1, 0, 0, 1, 1, 1, 1},
+                     .in = {timg, oe_randn(4, SH(4, 3, 3, 3), 161), oe_randn(1, SH(3), 162)}},
+           "conv_transpose2d(3x3, bias)");
+    oe_run((oe_case){.op = "conv_transpose2d",
+                     .ip = {2, 3, 1, 2, 1, 2, 2, 0, [9] = 1, [10] = 1},
+                     .in = {timg, oe_randn(4, SH(4, 3, 3, 2), 163)}},
+           "conv_transpose2d(stride 2,3 pad 1,2 dil 1,2 groups 2 outpad 1,1)");
+    oe_run((oe_case){.op = "conv_transpose2d",
+                     .ip = {2, 2, 0, 0, 1, 1, 4, 1},
+                     .in = {timg, oe_randn(4, SH(4, 1, 2, 2), 164), oe_randn(1, SH(4), 165)}},
+           "conv_transpose2d(depthwise 2x2 stride 2)");
+    oe_run((oe_case){.op = "conv_transpose2d",
+                     .ip = {1, 1, 1, 1, 1, 1, 1, 0},
+                     .in = {img_sv, oe_randn(4, SH(2, 2, 3, 3), 166)}},
+           "conv_transpose2d(special values)");
+    oe_run((oe_case){.op = "conv_transpose2d",
+                     .ip = {1, 1, 0, 0, 1, 1, 1, 0, [9] = 1},
+                     .in = {timg, oe_randn(4, SH(4, 3, 3, 3), 167)}},
+           "conv_transpose2d(output padding not below the stride)");
+    oe_run((oe_case){.op = "conv_transpose1d",
+                     .ip = {3, 0, 2, 0, 2, 0, 1, 1, [9] = 2},
+                     .in = {oe_randn(3, SH(2, 3, 7), 168), oe_randn(3, SH(3, 5, 3), 169),
+                            oe_randn(1, SH(5), 170)}},
+           "conv_transpose1d(stride 3 pad 2 dil 2 outpad 2)");
+    oe_run((oe_case){.op = "fold",
+                     .ip = {2, 1, 1, 2, 1, 2, 0, 3, 2, 6, 7},
+                     .in = {oe_randn(3, SH(2, 4 * 6, 3 * 9), 171)}},
+           "fold(6x7, 3x2 stride 2,1 pad 1,2 dil 1,2)");
+    oe_run((oe_case){.op = "fold",
+                     .ip = {1, 1, 0, 0, 1, 1, 0, 2, 2, 4, 4},
+                     .in = {oe_randn(3, SH(1, 8, 9), 172)}},
+           "fold(4x4, 2x2 overlapping)");
+    oe_run((oe_case){.op = "fold",
+                     .ip = {1, 1, 0, 0, 1, 1, 0, 2, 2, 4, 5},
+                     .in = {oe_randn(3, SH(1, 8, 9), 173)}},
+           "fold(wrong block count)");
+
+    /* conv2d's padding modes and 'same' (ip[11] same, ip[12] pad_mode) */
+    static const char *pm[] = {"zeros", "reflect", "replicate", "circular"};
+    for (int m = 0; m < 4; m++) {
+        oe_run((oe_case){.op = "conv2d",
+                         .ip = {1, 2, 2, 1, 1, 1, 1, 1, [12] = m},
+                         .in = {img, oe_randn(4, SH(3, 4, 3, 3), 174), oe_randn(1, SH(3), 175)}},
+               "conv2d(pad 2,1 stride 1,2 %s)", pm[m]);
+        oe_run((oe_case){.op = "conv2d",
+                         .ip = {1, 1, 0, 0, 2, 1, 2, 0, [11] = 1, [12] = m},
+                         .in = {img, oe_randn(4, SH(4, 2, 2, 4), 176)}},
+               "conv2d(same, even window, dil 2,1, groups 2, %s)", pm[m]);
+        oe_run((oe_case){.op = "conv1d",
+                         .ip = {1, 0, 0, 0, 1, 0, 1, 1, [11] = 1, [12] = m},
+                         .in = {oe_randn(3, SH(2, 3, 9), 177), oe_randn(3, SH(2, 3, 4), 178),
+                                oe_randn(1, SH(2), 179)}},
+               "conv1d(same, window 4, %s)", pm[m]);
+    }
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {2, 1, 0, 0, 1, 1, 1, 0, [11] = 1},
+                     .in = {img, oe_randn(4, SH(3, 4, 3, 3), 180)}},
+           "conv2d(same with stride 2)");
+    oe_run((oe_case){.op = "conv2d",
+                     .ip = {1, 1, 6, 1, 1, 1, 1, 0, [12] = 1},
+                     .in = {img, oe_randn(4, SH(3, 4, 3, 3), 181)}},
+           "conv2d(reflect padding as large as the input)");
+
+    /* pad modes (ip: mode, count, sizes) */
+    for (int m = 1; m < 4; m++) {
+        oe_run((oe_case){.op = "pad_mode", .ip = {m, 4, 2, 1, 0, 3}, .in = {img}}, "pad_mode(%s, 2 1 0 3)",
+               pm[m]);
+        oe_run((oe_case){.op = "pad_mode", .ip = {m, 2, 3, 4}, .in = {oe_randn(3, SH(2, 3, 5), 182)}},
+               "pad_mode(%s, 1-d 3 4)", pm[m]);
+        oe_run((oe_case){.op = "pad_mode", .ip = {m, 4, 1, 1, 2, 1}, .in = {img_sv}},
+               "pad_mode(%s, special values)", pm[m]);
+        oe_run((oe_case){.op = "pad_mode", .ip = {m, 4, 7, 0, 0, 0}, .in = {img}},
+               "pad_mode(%s, beyond the size)", pm[m]);
+    }
+
+    /* pooling's ceil_mode (ip[13]) and exclude_pad (ip[14]) */
+    nb_tensor *odd = oe_randn(4, SH(2, 3, 7, 8), 183);
+    for (int ex = 0; ex < 2; ex++)
+        for (int ce = 0; ce < 2; ce++) {
+            oe_run((oe_case){.op = "avg_pool2d",
+                             .ip = {2, 3, 1, 1, 0, 0, 0, 3, 3, [13] = ce, [14] = ex},
+                             .in = {odd}},
+                   "avg_pool2d(3x3 stride 2,3 pad 1 ceil %d exclude_pad %d)", ce, ex);
+            oe_run((oe_case){.op = "avg_pool2d",
+                             .ip = {0, 0, 0, 0, 0, 0, 0, 2, 3, [13] = ce, [14] = ex},
+                             .in = {odd}},
+                   "avg_pool2d(2x3 ceil %d exclude_pad %d)", ce, ex);
+        }
+    oe_run((oe_case){.op = "max_pool2d", .ip = {2, 2, 0, 0, 0, 0, 0, 2, 2, [13] = 1}, .in = {odd}},
+           "max_pool2d(2x2 ceil)");
+    oe_run((oe_case){.op = "max_pool2d", .ip = {2, 3, 1, 1, 1, 2, 0, 3, 2, [13] = 1}, .in = {odd}},
+           "max_pool2d(3x2 stride 2,3 pad 1 dil 1,2 ceil)");
+    oe_run((oe_case){.op = "max_pool2d", .ip = {2, 2, 0, 0, 0, 0, 0, 2, 2, [13] = 1}, .in = {img_sv}},
+           "max_pool2d(special values, ceil)");
+
+    /* interpolate (ip: mode, align_corners, sizes) */
+    const int64_t sz[][2] = {{10, 14}, {3, 4}, {6, 7}, {1, 1}, {13, 2}};
+    for (int i = 0; i < COUNT(sz); i++) {
+        oe_run((oe_case){.op = "interpolate", .ip = {0, 0, (int)sz[i][0], (int)sz[i][1]}, .in = {img}},
+               "interpolate(nearest, 6x7 -> %lldx%lld)", (long long)sz[i][0], (long long)sz[i][1]);
+        for (int ac = 0; ac < 2; ac++)
+            oe_run((oe_case){.op = "interpolate", .ip = {1, ac, (int)sz[i][0], (int)sz[i][1]}, .in = {img}},
+                   "interpolate(bilinear, align_corners %d, 6x7 -> %lldx%lld)", ac, (long long)sz[i][0],
+                   (long long)sz[i][1]);
+    }
+    for (int ac = 0; ac < 2; ac++)
+        oe_run((oe_case){.op = "interpolate", .ip = {1, ac, 11}, .in = {oe_randn(3, SH(2, 3, 5), 184)}},
+               "interpolate(linear, align_corners %d, 5 -> 11)", ac);
+    oe_run((oe_case){.op = "interpolate", .ip = {0, 0, 2}, .in = {oe_randn(3, SH(2, 3, 5), 185)}},
+           "interpolate(nearest, 5 -> 2)");
+    oe_run((oe_case){.op = "interpolate", .ip = {1, 0, 4, 4}, .in = {img_sv}},
+           "interpolate(bilinear, special values)");
 }

@@ -177,22 +177,46 @@ def forward(c, x, dt, variant):
         return x[0].repeat(*ip[1:1 + ip[0]])
     if op == "pad":
         return F.pad(x[0], ip[1:1 + ip[0]], value=fp[0])
+    # conv and pools, ip: stride h w, padding h w, dilation h w, groups, bias (conv) or kernel h w,
+    # output padding h w (fold: the output size), same, pad_mode, ceil_mode, exclude_pad
     if op in ("conv2d", "conv1d"):
         n = 2 if op == "conv2d" else 1
         s, p, d = ip[0:n], ip[2:2 + n], ip[4:4 + n]
-        fn = F.conv2d if op == "conv2d" else F.conv1d
-        return fn(x[0], x[1], x[2] if ip[7] else None, stride=[v or 1 for v in s], padding=p,
-                  dilation=[v or 1 for v in d], groups=ip[6] or 1)
+        mode = ("zeros", "reflect", "replicate", "circular")[ip[12]]
+        layer = (torch.nn.Conv2d if n == 2 else torch.nn.Conv1d)(
+            x[0].shape[1], x[1].shape[0], tuple(x[1].shape[2:]), stride=[v or 1 for v in s],
+            padding="same" if ip[11] else p, dilation=[v or 1 for v in d], groups=ip[6] or 1,
+            bias=bool(ip[7]), padding_mode=mode)
+        # the module pads as padding_mode says, then calls the functional conv with x's weight
+        return layer._conv_forward(x[0], x[1], x[2] if ip[7] else None)
+    if op in ("conv_transpose2d", "conv_transpose1d"):
+        n = 2 if op == "conv_transpose2d" else 1
+        fn = F.conv_transpose2d if n == 2 else F.conv_transpose1d
+        return fn(x[0], x[1], x[2] if ip[7] else None, stride=[v or 1 for v in ip[0:n]],
+                  padding=ip[2:2 + n], output_padding=ip[9:9 + n], groups=ip[6] or 1,
+                  dilation=[v or 1 for v in ip[4:4 + n]])
     if op == "max_pool2d":
         k = ip[7:9]
         return F.max_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4],
-                            dilation=[v or 1 for v in ip[4:6]])
+                            dilation=[v or 1 for v in ip[4:6]], ceil_mode=bool(ip[13]))
     if op == "unfold":
         return F.unfold(x[0], ip[7:9], stride=[v or 1 for v in ip[0:2]], padding=ip[2:4],
                         dilation=[v or 1 for v in ip[4:6]])
+    if op == "fold":
+        return F.fold(x[0], ip[9:11], ip[7:9], stride=[v or 1 for v in ip[0:2]], padding=ip[2:4],
+                      dilation=[v or 1 for v in ip[4:6]])
     if op == "avg_pool2d":
         k = ip[7:9]
-        return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4])
+        return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4],
+                            ceil_mode=bool(ip[13]), count_include_pad=not ip[14])
+    if op == "pad_mode":
+        mode = ("constant", "reflect", "replicate", "circular")[ip[0]]
+        return F.pad(x[0], ip[2:2 + ip[1]], mode=mode)
+    if op == "interpolate":
+        nd = x[0].dim() - 2
+        mode = "nearest" if ip[0] == 0 else ("linear", "bilinear")[nd - 1]
+        return F.interpolate(x[0], size=ip[2:2 + nd], mode=mode,
+                             align_corners=None if ip[0] == 0 else bool(ip[1]))
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
     red = ("mean", "sum", "none")[ip[7]] if op.endswith("loss") or op in (
@@ -550,6 +574,9 @@ KNOWN_CASES = {  # case name prefix -> why the remaining non-finite differences 
     "position), finite elsewhere; torch makes the whole row NaN",
     "linear_cross_entropy(inf/1e20 rows": "as cross_entropy: rows with inf (or logits past "
     "float range) are NaN only where inf - inf arises; torch spreads the NaN to the row, W and b",
+    "interpolate(bilinear, special values": "each dim mixes its two neighbours as w0 x0 + w1 x1 "
+    "(torch's 1-d linear form), so an inf meets a 0 weight as NaN only there; torch's 2-d kernel "
+    "places its NaN and inf differently (its own 1-d and 2-d results disagree on inf too)",
     "dropout(": "a dropped element is written as 0, so a dropped NaN or inf gives 0; torch "
     "multiplies by the 0 mask (NaN)",
 }
@@ -619,7 +646,7 @@ ACCEPTED = [
     Accept("attention-score-offset", {"attention"}, {"value"}, attention_score_offset,
            "scores near 6e4 are rounded (ulp 0.004) differently by nabla and torch"),
     # Non-finite rows where nabla and torch produce NaN/inf in different places (KNOWN_CASES).
-    Accept("known-nonfinite", {"var", "cross_entropy", "linear_cross_entropy", "dropout"},
+    Accept("known-nonfinite", {"var", "cross_entropy", "linear_cross_entropy", "dropout", "interpolate"},
            {"nan", "inf", "value"}, known_case, "non-finite inputs: NaN/inf placed differently"),
     Accept("scalar-max-min-as-clamp", {"maximum_scalar", "minimum_scalar"}, {"value", "nan"},
            lambda f: grad_index(f) is not None and as_clamp(f),

@@ -1,0 +1,129 @@
+/* ops/pool.c - max, average and adaptive average pooling over 2-D windows: the windows are
+ * copied into columns by im2col (ops/window.c: -inf padding for max, zeros for average), then
+ * max pooling picks from them with nb_argmax and nb_gather (the gradient goes to the picked
+ * element) and average pooling sums them and divides by the window's count. Adaptive pooling
+ * averages narrowed slices. Everything is composed, so the gradients are existing ops'. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/window.h"
+#include "tensor/internal.h"
+
+/* max or average pooling: the windows as columns, reduced over the window axis */
+static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kernel[2],
+                         const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED(op, x);
+    if (nb_check_dtype(op, x, NB_F32, "input")) return NULL;
+    char xs[64];
+    if (x->ndim == 3) { /* unbatched [C,H,W], as torch */
+        nb_tensor *y = pool2d(op, max, nb_unsqueeze(x, 0), kernel, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (x->ndim != 4) return nb_set_error("%s: want input [N,C,H,W] or [C,H,W], got %s", op, NB_SHP(x, xs));
+    if (!kernel || kernel[0] < 1 || kernel[1] < 1)
+        return nb_set_error("%s: the window must be at least 1x1, got %dx%d", op, kernel ? kernel[0] : 0,
+                            kernel ? kernel[1] : 0);
+    int64_t s[2], p[2], d[2], G;
+    nb_win_opts(opts, s, p, d, &G);
+    for (int i = 0; i < 2; i++) {
+        if (!opts || !opts->stride[i]) s[i] = kernel[i]; /* torch's default stride is the window */
+        if (p[i] > kernel[i] / 2) /* as torch: so no window lies wholly in the padding */
+            return nb_set_error("%s: padding %lld is more than half the window %d (dim %d)", op,
+                                (long long)p[i], kernel[i], i);
+    }
+    if (G != 1) return nb_set_error("%s: groups do not apply to pooling", op);
+    nb_win_geom g;
+    if (nb_win_geom_make(op, x->shape, kernel[0], kernel[1], s, p, d, &g)) return NULL;
+    const bool ceil = opts && opts->ceil_mode;
+    if (ceil) { /* one more window where a partial one is left, if it starts inside x or its left
+                   padding (torch's rule) */
+        const int64_t oh = (g.Hp - g.dh * (g.KH - 1) - 1 + g.sh - 1) / g.sh + 1,
+                      ow = (g.Wp - g.dw * (g.KW - 1) - 1 + g.sw - 1) / g.sw + 1;
+        g.OH = (oh - 1) * g.sh >= g.H + g.ph ? oh - 1 : oh;
+        g.OW = (ow - 1) * g.sw >= g.W + g.pw ? ow - 1 : ow;
+    }
+    nb_tensor *cols = nb_win_im2col(x, &g, max ? -INFINITY : 0.0), *r = NULL;
+    if (cols && max) { /* the window's first largest element (a NaN first), which alone gets the gradient */
+        nb_tensor *at = nb_argmax(cols, 2, true);
+        if (at && (g.ph || g.pw || ceil)) {
+            /* a window whose values are all -inf ties with its -inf padding, and the padding may come
+             * first (as may the part of a ceil_mode window past the padding): take the window's
+             * first element inside x then, as torch (which never looks at padding). valid
+             * [1,1,K,L] is 1 inside x, 0 on padding. */
+            nb_win_geom g1 = g;
+            g1.N = g1.C = 1;
+            nb_tensor *ones = nb_full_on(NULL, NB_F32, x->device, NB_SHAPE(1, 1, g.H, g.W), 1.0);
+            nb_tensor *valid = ones ? nb_win_im2col(ones, &g1, 0.0f) : NULL;
+            nb_tensor *first = valid ? nb_argmax(valid, 2, true) : NULL;
+            nb_tensor *inside = first ? nb_gather(nb_expand(valid, 4, cols->shape), 2, at) : NULL;
+            at = inside ? nb_cast(nb_where(inside, nb_cast(at, NB_F32), nb_cast(first, NB_F32)), NB_I32)
+                        : NULL;
+        }
+        r = at ? nb_gather(cols, 2, at) : NULL;
+    } else if (cols && !ceil && !(opts && opts->exclude_pad)) {
+        r = nb_mean(cols, 1, (const int[]){2}, false);
+    } else if (cols) {
+        /* divide by the count of each window's elements inside x (exclude_pad) or inside the
+         * padded input (a ceil_mode window may reach past it): the windows of a ones image,
+         * summed. Constant: no gradient flows through the count. */
+        nb_win_geom g1 = g;
+        g1.N = g1.C = 1;
+        int64_t img[4] = {1, 1, g.H, g.W};
+        if (!opts->exclude_pad) {
+            img[2] = g.Hp, img[3] = g.Wp;
+            g1.H = g.Hp, g1.W = g.Wp, g1.ph = g1.pw = 0;
+        }
+        nb_tensor *ones = nb_full_on(NULL, NB_F32, x->device, 4, img, 1.0);
+        nb_tensor *count = ones ? nb_sum(nb_win_im2col(ones, &g1, 0.0f), 1, (const int[]){2}, false) : NULL;
+        r = count ? nb_div(nb_sum(cols, 1, (const int[]){2}, false), count) : NULL;
+    }
+    return nb_as_op(r ? nb_reshape(r, NB_SHAPE(g.N, g.C, g.OH, g.OW)) : NULL, op);
+}
+
+nb_tensor *nb_max_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
+    return pool2d("max_pool2d", true, x, kernel, opts);
+}
+
+nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts) {
+    return pool2d("avg_pool2d", false, x, kernel, opts);
+}
+
+/* The mean of x over the adaptive windows of dim d (torch's: output o averages the inputs
+ * floor(o I / O) .. ceil((o + 1) I / O) - 1): when O divides I one mean over a split dim, else
+ * one narrow + mean per output, then a cat. Only window elements meet (an inf or NaN stays in
+ * its windows), and the gradient is the composition's. */
+static nb_tensor *adaptive_mean(nb_tensor *x, int d, int64_t O) {
+    if (!x) return NULL;
+    const int64_t I = x->shape[d];
+    if (I % O == 0 && x->ndim < NB_MAX_DIMS) {
+        int64_t s[NB_MAX_DIMS];
+        for (int k = 0, j = 0; k < x->ndim; k++) {
+            s[j++] = k == d ? O : x->shape[k];
+            if (k == d) s[j++] = I / O;
+        }
+        return nb_mean(nb_reshape(x, x->ndim + 1, s), 1, (const int[]){d + 1}, false);
+    }
+    nb_tensor **parts = nb_ctx_alloc(nb_out_ctx(x), (size_t)O * sizeof *parts, sizeof *parts);
+    if (!parts) return NULL;
+    for (int64_t o = 0; o < O; o++) {
+        const int64_t a = o * I / O, e = ((o + 1) * I + O - 1) / O;
+        parts[o] = nb_mean(nb_narrow(x, d, a, e - a), 1, (const int[]){d}, true);
+        if (!parts[o]) return NULL;
+    }
+    return nb_cat(parts, (int)O, d);
+}
+
+/* rows, then columns: the windows are rectangles, so the mean of the row means is the window's */
+nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow) {
+    NB_NULL_GUARD_NAMED("adaptive_avg_pool2d", x);
+    char xs[64];
+    if (nb_check_dtype("adaptive_avg_pool2d", x, NB_F32, "input")) return NULL;
+    if (x->ndim != 3 && x->ndim != 4)
+        return nb_set_error("adaptive_avg_pool2d: want input [N,C,H,W] or [C,H,W], got %s", NB_SHP(x, xs));
+    const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
+    if (oh < 1 || ow < 1 || H < 1 || W < 1 || oh > INT32_MAX || ow > INT32_MAX)
+        return nb_set_error("adaptive_avg_pool2d: output %lldx%lld from input %s (want both sizes positive)",
+                            (long long)oh, (long long)ow, NB_SHP(x, xs));
+    return nb_as_op(adaptive_mean(adaptive_mean(x, x->ndim - 2, oh), x->ndim - 1, ow), "adaptive_avg_pool2d");
+}

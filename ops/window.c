@@ -1,0 +1,121 @@
+/* ops/window.c - the windows of convolution, pooling, unfold and fold: their geometry, and the
+ * backend's im2col (copy each window into a column, padding included) and col2im (add each
+ * column entry back to its pixel, in a fixed order) as a pair of differentiable ops, each the
+ * other's gradient. */
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/window.h"
+#include "tensor/internal.h"
+
+void nb_win_opts(const nb_conv_opts *o, int64_t s[2], int64_t p[2], int64_t d[2], int64_t *groups) {
+    for (int i = 0; i < 2; i++) {
+        s[i] = o && o->stride[i] ? o->stride[i] : 1;
+        p[i] = o ? o->padding[i] : 0;
+        d[i] = o && o->dilation[i] ? o->dilation[i] : 1;
+    }
+    *groups = o && o->groups ? o->groups : 1;
+}
+
+int nb_win_check(const char *op, const int64_t s[2], const int64_t p[2], const int64_t d[2]) {
+    for (int i = 0; i < 2; i++)
+        if (s[i] < 1 || p[i] < 0 || d[i] < 1 || s[i] > INT32_MAX || p[i] > INT32_MAX || d[i] > INT32_MAX)
+            return nb_set_error(
+                       "%s: stride %lld, padding %lld and dilation %lld (dim %d) must be >= 1, >= 0, >= 1",
+                       op, (long long)s[i], (long long)p[i], (long long)d[i], i),
+                   -1;
+    return 0;
+}
+
+int nb_win_geom_make(const char *op, const int64_t shape[4], int64_t KH, int64_t KW, const int64_t s[2],
+                     const int64_t p[2], const int64_t d[2], nb_win_geom *g) {
+    if (nb_win_check(op, s, p, d)) return -1;
+    *g = (nb_win_geom){.N = shape[0],
+                       .C = shape[1],
+                       .H = shape[2],
+                       .W = shape[3],
+                       .KH = KH,
+                       .KW = KW,
+                       .sh = s[0],
+                       .sw = s[1],
+                       .ph = p[0],
+                       .pw = p[1],
+                       .dh = d[0],
+                       .dw = d[1]};
+    g->Hp = g->H + 2 * g->ph;
+    g->Wp = g->W + 2 * g->pw;
+    const int64_t eh = g->dh * (KH - 1) + 1, ew = g->dw * (KW - 1) + 1; /* the dilated window */
+    if (KH < 1 || KW < 1 || eh > g->Hp || ew > g->Wp)
+        return nb_set_error("%s: the window %lldx%lld (dilated %lldx%lld) does not fit the input %lldx%lld + "
+                            "padding (%lld, %lld)",
+                            op, (long long)KH, (long long)KW, (long long)eh, (long long)ew, (long long)g->H,
+                            (long long)g->W, (long long)g->ph, (long long)g->pw),
+               -1;
+    g->OH = (g->Hp - eh) / g->sh + 1;
+    g->OW = (g->Wp - ew) / g->sw + 1;
+    return 0;
+}
+
+/* the backend's geometry for an [N,C,H,W] image */
+static nb_im2col_geom backend_geom(const nb_tensor *img, const int64_t v[10], float pad) {
+    return (nb_im2col_geom){img->shape[0], img->shape[1], img->shape[2], img->shape[3], v[0],
+                            v[1],          v[2],          v[3],          v[4],          v[5],
+                            v[6],          v[7],          v[8],          v[9],          pad};
+}
+
+static void pack(const nb_win_geom *g, int64_t v[10]) {
+    const int64_t p[10] = {g->KH, g->KW, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->OH, g->OW};
+    memcpy(v, p, sizeof p);
+}
+
+/* img [N,C,H,W] -> cols, or cols -> img (to_cols false), without autograd */
+static nb_tensor *move(nb_tensor *src, const int64_t img_shape[4], const int64_t v[10], bool to_cols,
+                       float pad) {
+    const nb_backend *be = nb_be(src);
+    if (!be) return NULL;
+    if (!be->im2col || !be->col2im) return nb_unsupported(to_cols ? "im2col" : "col2im", be);
+    const int64_t cols_shape[4] = {img_shape[0], img_shape[1], v[0] * v[1], v[8] * v[9]};
+    nb_tensor *out = nb_new_like_shape(src, NB_F32, 4, to_cols ? cols_shape : img_shape);
+    if (!out) return NULL;
+    if (to_cols) {
+        const nb_im2col_geom bg = backend_geom(src, v, pad);
+        return be->im2col(out, src, &bg) ? NULL : out;
+    }
+    nb_tensor *c = nb_contiguous(src);
+    const nb_im2col_geom bg = backend_geom(out, v, 0.0f);
+    return c && !be->col2im(out, c, &bg) ? out : NULL;
+}
+
+/* im2col's gradient: the columns' gradient back to the pixels they were read from */
+static int im2col_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    return (gin[0] = move(gout, n->in[0]->shape, n->i, false, 0.0f)) ? 0 : -1;
+}
+
+/* col2im's gradient: each pixel's gradient to every column entry that was added into it */
+static int col2im_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    return (gin[0] = move(gout, gout->shape, n->i, true, 0.0f)) ? 0 : -1;
+}
+
+static nb_tensor *finish(nb_tensor *out, nb_tensor *in, const char *op, nb_backward_fn rule,
+                         const int64_t v[10]) {
+    nb_node *n;
+    if (!out || !nb_op_finish(out, op, rule, 1, &in, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_ALL; /* the rules read only shapes */
+        memcpy(n->i, v, 10 * sizeof *v);
+    }
+    return out;
+}
+
+nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad) {
+    int64_t v[10];
+    pack(g, v);
+    return finish(move(x, x->shape, v, true, pad), x, "im2col", im2col_backward, v);
+}
+
+nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g) {
+    int64_t v[10];
+    pack(g, v);
+    const int64_t img[4] = {g->N, g->C, g->H, g->W};
+    return finish(move(cols, img, v, false, 0.0f), cols, "col2im", col2im_backward, v);
+}

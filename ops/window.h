@@ -1,0 +1,30 @@
+/* ops/window.h - the sliding windows of convolution and pooling (internal): their geometry and
+ * the differentiable im2col / col2im pair over the backend kernels (ops/window.c). */
+#ifndef NB_OPS_WINDOW_H
+#define NB_OPS_WINDOW_H
+
+#include "ops/op_util.h"
+
+typedef struct {
+    int64_t N, C, H, W; /* input */
+    int64_t KH, KW;     /* window */
+    int64_t sh, sw, ph, pw, dh, dw;
+    int64_t Hp, Wp, OH, OW; /* padded input, output */
+} nb_win_geom;
+
+/* The options with their defaults filled in (stride and dilation 1, padding 0, groups 1). */
+void nb_win_opts(const nb_conv_opts *o, int64_t s[2], int64_t p[2], int64_t d[2], int64_t *groups);
+/* 0, or -1 with an error naming op when a stride, padding or dilation is out of range. */
+int nb_win_check(const char *op, const int64_t s[2], const int64_t p[2], const int64_t d[2]);
+/* The windows of an image of `shape` [N,C,H,W] for a KH x KW window: 0, or -1 with an error
+ * naming op when an option is out of range or the dilated window does not fit the padded input.
+ * OH and OW count the windows that fit (floor). */
+int nb_win_geom_make(const char *op, const int64_t shape[4], int64_t KH, int64_t KW, const int64_t s[2],
+                     const int64_t p[2], const int64_t d[2], nb_win_geom *g);
+/* x [N,C,H,W] -> columns [N, C, KH*KW, OH*OW], `pad` outside x; its gradient is col2im. */
+nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad);
+/* columns [N, C, KH*KW, OH*OW] -> [N,C,H,W], each pixel the sum of the entries that read it
+ * (the adjoint of im2col); its gradient is im2col. */
+nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g);
+
+#endif

@@ -1,0 +1,233 @@
+/* Transposed convolutions and fold (ops/conv.c): values against direct loops in double, the
+ * adjoint identities that define them (<conv_transpose(x), u> = <x, conv(u)>, <fold(c), x> =
+ * <c, unfold(x)>), gradients through gradcheck, unbatched inputs and errors. */
+#include <math.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 24);
+    nb_ctx_use(ctx);
+    nb_rng_init(&rng, 21);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+static float X(const nb_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w) {
+    return nb_data_f32((nb_tensor *)t)[((n * t->shape[1] + c) * t->shape[2] + h) * t->shape[3] + w];
+}
+
+/* the sum of a * b over every element, in double */
+static double dot(nb_tensor *a, nb_tensor *b) {
+    a = nb_contiguous(a), b = nb_contiguous(b);
+    ck_assert(a && b && nb_numel(a) == nb_numel(b));
+    double s = 0;
+    for (int64_t i = 0; i < nb_numel(a); i++)
+        s += (double)nb_data_f32(a)[i] * nb_data_f32(b)[i];
+    return s;
+}
+
+static const nb_conv_opts tcases[] = {
+    {.stride = {1, 1}},
+    {.stride = {2, 3}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2, .output_padding = {1, 2}},
+    {.stride = {2, 2}, .groups = 4}, /* depthwise, 2x upsampling */
+    {.stride = {1, 1}, .padding = {1, 0}, .dilation = {3, 1}, .output_padding = {2, 0}}, /* outpad < dil */
+};
+
+/* every input pixel adds w times itself to the output window it spreads to */
+START_TEST(conv_transpose2d_against_loops) {
+    const nb_conv_opts o = tcases[_i];
+    const int64_t G = o.groups ? o.groups : 1, C = 4, O = 2 * G, H = 5, W = 4, KH = 3, KW = 2;
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, C, H, W), 0, 1, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(C, O / G, KH, KW), 0, 1, &rng);
+    nb_tensor *b = nb_randn(ctx, NB_SHAPE(O), 0, 1, &rng);
+    nb_tensor *y = nb_conv_transpose2d(x, w, b, &o);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    const int64_t s[2] = {o.stride[0], o.stride[1]}, p[2] = {o.padding[0], o.padding[1]},
+                  d[2] = {o.dilation[0] ? o.dilation[0] : 1, o.dilation[1] ? o.dilation[1] : 1};
+    const int64_t OH = (H - 1) * s[0] - 2 * p[0] + d[0] * (KH - 1) + o.output_padding[0] + 1;
+    const int64_t OW = (W - 1) * s[1] - 2 * p[1] + d[1] * (KW - 1) + o.output_padding[1] + 1;
+    ck_assert(y->ndim == 4 && y->shape[0] == 2 && y->shape[1] == O && y->shape[2] == OH && y->shape[3] == OW);
+    const int64_t len = 2 * O * OH * OW;
+    double *want = calloc((size_t)len, sizeof *want);
+    for (int64_t n = 0; n < 2; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ih = 0; ih < H; ih++)
+                for (int64_t iw = 0; iw < W; iw++)
+                    for (int64_t oc = 0; oc < O / G; oc++)
+                        for (int64_t kh = 0; kh < KH; kh++)
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                const int64_t oh = ih * s[0] - p[0] + kh * d[0],
+                                              ow = iw * s[1] - p[1] + kw * d[1];
+                                if (oh < 0 || ow < 0 || oh >= OH || ow >= OW) continue;
+                                const int64_t o_ = c / (C / G) * (O / G) + oc;
+                                want[((n * O + o_) * OH + oh) * OW + ow] +=
+                                    (double)X(x, n, c, ih, iw) * X(w, c, oc, kh, kw);
+                            }
+    for (int64_t i = 0; i < len; i++) {
+        const double e = want[i] + nb_data_f32(b)[(i / (OH * OW)) % O], got = nb_data_f32(y)[i];
+        ck_assert_msg(fabs(got - e) < 1e-4 * (1 + fabs(e)), "case %d, element %lld: %g, want %g", _i,
+                      (long long)i, got, e);
+    }
+    free(want);
+    /* the adjoint of conv2d with the same options: <conv_transpose2d(x), u> = <x, conv2d(u)> */
+    nb_tensor *u = nb_randn(ctx, 4, y->shape, 0, 1, &rng);
+    nb_conv_opts co = o;
+    co.output_padding[0] = co.output_padding[1] = 0;
+    nb_tensor *yt = nb_conv_transpose2d(x, w, NULL, &o), *cu = nb_conv2d(u, w, NULL, &co);
+    ck_assert_msg(yt && cu, "%s", nb_last_error());
+    /* an output padding of the dilation's size or more adds windows that no input pixel made */
+    ck_assert(cu->shape[2] >= H && cu->shape[3] >= W);
+    const double l = dot(yt, u), r = dot(x, nb_narrow(nb_narrow(cu, 2, 0, H), 3, 0, W));
+    ck_assert_msg(fabs(l - r) < 1e-4 * (1 + fabs(l)), "case %d: <ct(x), u> = %g, <x, conv(u)> = %g", _i, l,
+                  r);
+}
+END_TEST
+
+START_TEST(conv_transpose1d_against_2d) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 4, 7), 0, 1, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(4, 3, 3), 0, 1, &rng), *b = nb_randn(ctx, NB_SHAPE(6), 0, 1, &rng);
+    const nb_conv_opts o = {
+        .stride = {3}, .padding = {2}, .dilation = {2}, .groups = 2, .output_padding = {1}};
+    nb_tensor *y = nb_conv_transpose1d(x, w, b, &o);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert(y->ndim == 3 && y->shape[1] == 6 && y->shape[2] == (7 - 1) * 3 - 4 + 2 * 2 + 1 + 1);
+    /* the same numbers as a 2-D transposed convolution over a 1-row image */
+    nb_tensor *y2 = nb_conv_transpose2d(
+        nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b,
+        &(nb_conv_opts){
+            .stride = {1, 3}, .padding = {0, 2}, .dilation = {1, 2}, .groups = 2, .output_padding = {0, 1}});
+    ck_assert(y2 && nb_numel(y2) == nb_numel(y));
+    for (int64_t i = 0; i < nb_numel(y); i++)
+        ck_assert_float_eq(nb_data_f32(y)[i], nb_data_f32(y2)[i]);
+    /* unbatched inputs, as torch */
+    nb_tensor *u = nb_conv_transpose1d(nb_squeeze(nb_narrow(x, 0, 1, 1), 0), w, b, &o);
+    ck_assert(u && u->ndim == 2 && u->shape[1] == y->shape[2]);
+    for (int64_t i = 0; i < nb_numel(u); i++)
+        ck_assert_float_eq(nb_data_f32(u)[i], nb_data_f32(y)[nb_numel(u) + i]);
+}
+END_TEST
+
+/* fold is unfold's adjoint; overlapping windows add up */
+START_TEST(fold_is_unfolds_adjoint) {
+    const nb_conv_opts o = {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}};
+    const int k[2] = {3, 2};
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 6, 7), 0, 1, &rng);
+    nb_tensor *cols = nb_unfold(x, k, &o);
+    ck_assert_msg(cols != NULL, "%s", nb_last_error());
+    nb_tensor *c = nb_randn(ctx, 3, cols->shape, 0, 1, &rng);
+    nb_tensor *f = nb_fold(c, (const int64_t[]){6, 7}, k, &o);
+    ck_assert_msg(f && f->ndim == 4 && f->shape[1] == 3 && f->shape[2] == 6 && f->shape[3] == 7, "%s",
+                  nb_last_error());
+    const double l = dot(f, x), r = dot(c, cols);
+    ck_assert_msg(fabs(l - r) < 1e-4 * (1 + fabs(l)), "<fold(c), x> = %g, <c, unfold(x)> = %g", l, r);
+    /* fold(unfold(ones)) counts the windows over each pixel: 3x3 windows, padding 1, on 4x4 */
+    nb_tensor *ones = nb_ones(ctx, NB_F32, NB_SHAPE(1, 1, 4, 4));
+    const nb_conv_opts p1 = {.padding = {1, 1}};
+    nb_tensor *cnt =
+        nb_fold(nb_unfold(ones, (const int[]){3, 3}, &p1), (const int64_t[]){4, 4}, (const int[]){3, 3}, &p1);
+    ck_assert(cnt != NULL);
+    ck_assert_float_eq(nb_data_f32(cnt)[0], 4);
+    ck_assert_float_eq(nb_data_f32(cnt)[1], 6);
+    ck_assert_float_eq(nb_data_f32(cnt)[5], 9);
+    /* unbatched columns */
+    nb_tensor *f1 = nb_fold(nb_squeeze(nb_narrow(c, 0, 1, 1), 0), (const int64_t[]){6, 7}, k, &o);
+    ck_assert(f1 && f1->ndim == 3);
+    for (int64_t i = 0; i < nb_numel(f1); i++)
+        ck_assert_float_eq(nb_data_f32(f1)[i], nb_data_f32(f)[nb_numel(f1) + i]);
+}
+END_TEST
+
+static int gc_which;
+static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    switch (gc_which) {
+    case 0:
+        return nb_conv_transpose2d(in[0], in[1], in[2],
+                                   &(nb_conv_opts){.stride = {2, 1},
+                                                   .padding = {1, 0},
+                                                   .dilation = {1, 2},
+                                                   .groups = 2,
+                                                   .output_padding = {1, 0}});
+    case 1:
+        return nb_conv_transpose1d(nb_squeeze(in[0], 2), nb_squeeze(in[1], 2), in[2],
+                                   &(nb_conv_opts){.stride = {2}, .padding = {1}});
+    default:
+        return nb_fold(nb_reshape(in[0], NB_SHAPE(2, 4, 12)), (const int64_t[]){4, 6}, (const int[]){2, 2},
+                       &(nb_conv_opts){.stride = {1, 1}, .padding = {0, 1}, .dilation = {2, 2}});
+    }
+}
+
+START_TEST(gradients) {
+    for (gc_which = 0; gc_which < 3; gc_which++) {
+        const bool one_d = gc_which == 1;
+        nb_tensor *in[3] = {
+            nb_requires_grad_(nb_randn(ctx, 4, (const int64_t[]){2, 4, one_d ? 1 : 3, 4}, 0, 1, &rng), true),
+            nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4, 3, one_d ? 1 : 2, 3), 0, 1, &rng), true),
+            nb_requires_grad_(nb_randn(ctx, NB_SHAPE(one_d ? 3 : 6), 0, 1, &rng), true)};
+        if (gc_which == 2) in[0] = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 4, 1, 12), 0, 1, &rng), true);
+        ck_assert_msg(nb_gradcheck(gc_fn, in, gc_which < 2 ? 3 : 1, NULL, NULL) == 1, "case %d: %s", gc_which,
+                      nb_last_error());
+    }
+}
+END_TEST
+
+START_TEST(errors) {
+    nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 5, 5)),
+              *w = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3, 3, 3));
+    ck_assert_ptr_null(nb_conv_transpose2d(x, nb_zeros(ctx, NB_F32, NB_SHAPE(3, 3, 3, 3)), NULL, NULL));
+    ERR_STARTS("conv_transpose2d: input [1,4,5,5] and weight [3,3,3,3] do not match for 1 groups");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.groups = 3}));
+    ERR_STARTS("conv_transpose2d: input [1,4,5,5] and weight [4,3,3,3] do not match for 3 groups");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, w, nb_zeros(ctx, NB_F32, NB_SHAPE(4)), NULL));
+    ERR_STARTS("conv_transpose2d: bias [4] does not match 3 output channels");
+    ck_assert_ptr_null(
+        nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.stride = {2, 2}, .output_padding = {2, 0}}));
+    ERR_STARTS("conv_transpose2d: output padding 2 (dim 0) must be >= 0 and below the stride 2");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.padding = {4, 0}}));
+    ERR_STARTS(
+        "conv_transpose2d: input [1,4,5,5] with weight [4,3,3,3] and padding (4, 0) gives an empty output");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.same = true}));
+    ERR_STARTS("conv_transpose2d: only zero padding applies");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.stride = {0, -2}}));
+    ERR_STARTS("conv_transpose2d: stride -2, padding 0 and dilation 1 (dim 1) must be");
+    ck_assert_ptr_null(nb_conv_transpose1d(x, w, NULL, NULL));
+    ERR_STARTS("conv_transpose1d: want input [N,C,L] (or [C,L])");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, nb_zeros(ctx, NB_I32, NB_SHAPE(4, 3, 3, 3)), NULL, NULL));
+    ERR_STARTS("conv_transpose2d: weight must be f32");
+    nb_tensor *c = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 8, 9));
+    ck_assert_ptr_null(nb_fold(c, (const int64_t[]){4, 5}, (const int[]){2, 2}, NULL));
+    ERR_STARTS("fold: columns [1,8,9] hold 9 windows, but a 4x5 output has 12 (3x4)");
+    ck_assert_ptr_null(nb_fold(c, (const int64_t[]){4, 4}, (const int[]){3, 3}, NULL));
+    ERR_STARTS("fold: columns [1,8,9]: dim 1 is not a multiple of the 3x3 window");
+    ck_assert_ptr_null(nb_fold(c, (const int64_t[]){0, 4}, (const int[]){2, 2}, NULL));
+    ERR_STARTS("fold: the output must be at least 1x1");
+    ck_assert_ptr_null(nb_fold(c, (const int64_t[]){1, 4}, (const int[]){2, 2}, NULL));
+    ERR_STARTS("fold: the window 2x2 (dilated 2x2) does not fit the input 1x4");
+    ck_assert_ptr_null(nb_fold(x, (const int64_t[]){4, 4}, (const int[]){2, 2}, NULL));
+    ERR_STARTS("fold: want columns [N, C*KH*KW, L]");
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("ops_conv_transpose");
+    TCase *tc = tcase_create("conv_transpose");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, conv_transpose2d_against_loops, 0, sizeof tcases / sizeof *tcases);
+    tcase_add_test(tc, conv_transpose1d_against_2d);
+    tcase_add_test(tc, fold_is_unfolds_adjoint);
+    tcase_add_test(tc, gradients);
+    tcase_add_test(tc, errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
