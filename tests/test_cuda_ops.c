@@ -367,6 +367,52 @@ START_TEST(test_resample) {
 }
 END_TEST
 
+/* a 2-layer bidirectional LSTM or GRU over in[0] whose parameters are views of the flat in[1];
+ * the module's own (replaced) parameters go to rnn_ctx */
+static nb_ctx *rnn_ctx;
+static nb_tensor *f_rnn(nb_tensor **in, void *u) {
+    const int kind = *(int *)u;
+    if (kind == 0) { /* the cells alone */
+        nb_tensor *c2 = NULL, *h2 = nb_lstm_cell(in[0], in[1], in[2], in[3], in[4], in[5], NULL, &c2);
+        return h2 ? nb_cat((nb_tensor *[]){h2, c2}, 2, 1) : NULL;
+    }
+    const nb_rnn_opts o = {.num_layers = 2, .bidirectional = true, .batch_first = true};
+    nb_module *m = kind == 1 ? nb_lstm_new(rnn_ctx, 5, 4, &o, NULL) : nb_gru_new(rnn_ctx, 5, 4, &o, NULL);
+    ck_assert(m != NULL);
+    int64_t at = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        nb_tensor *t = m->params[i].t;
+        m->params[i].t = nb_reshape(nb_narrow(in[1], 0, at, nb_numel(t)), t->ndim, t->shape);
+        at += nb_numel(t);
+    }
+    nb_tensor *hn = NULL, *y = nb_rnn_run(m, in[0], in[2], kind == 1 ? in[3] : NULL, &hn, NULL);
+    nb_module_free(m);
+    return y && hn ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(hn, NB_SHAPE(-1))}, 2, 0)
+                   : NULL;
+}
+
+/* recurrent cells and layers: many small matmuls and gates, forward and backward through time */
+START_TEST(test_rnn) {
+    nb_ctx *c = nb_ctx_new(0);
+    rnn_ctx = nb_ctx_new(0);
+    nb_tensor *cell[6] = {rnd(c, NB_SHAPE(3, 5), -1, 1, 100),  rnd(c, NB_SHAPE(3, 4), -1, 1, 101),
+                          rnd(c, NB_SHAPE(3, 4), -1, 1, 102),  rnd(c, NB_SHAPE(16, 5), -1, 1, 103),
+                          rnd(c, NB_SHAPE(16, 4), -1, 1, 104), rnd(c, NB_SHAPE(16), -1, 1, 105)};
+    int k0 = 0;
+    compare("lstm_cell", f_rnn, cell, 6, &k0, 1e-5, 63);
+    for (int kind = 1; kind <= 2; kind++) {
+        const int64_t G = kind == 1 ? 4 : 3,
+                      np = 2 * (G * 4 * 5 + G * 4 * 4 + 2 * G * 4) + 2 * (G * 4 * 8 + G * 4 * 4 + 2 * G * 4);
+        nb_tensor *in[4] = {rnd(c, NB_SHAPE(2, 7, 5), -1, 1, 106), rnd(c, NB_SHAPE(np), -0.5, 0.5, 107),
+                            rnd(c, NB_SHAPE(4, 2, 4), -1, 1, 108), rnd(c, NB_SHAPE(4, 2, 4), -1, 1, 109)};
+        compare(kind == 1 ? "lstm (2 layers, bidirectional)" : "gru (2 layers, bidirectional)", f_rnn, in,
+                kind == 1 ? 4 : 3, &kind, 1e-5, kind == 1 ? 15 : 7);
+    }
+    nb_ctx_free(rnn_ctx);
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_sort(nb_tensor **in, void *u) {
     const int k = *(int *)u;
     nb_tensor *x = nb_transpose(in[0], 0, 1), *idx = NULL;
@@ -733,6 +779,7 @@ Suite *make_suite(void) {
                             test_rearrange,
                             test_conv,
                             test_resample,
+                            test_rnn,
                             test_sort,
                             test_attention,
                             test_attention_qkv,

@@ -187,6 +187,31 @@ nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
 nb_module *nb_upsample_new(int sh, int sw, nb_interp_mode mode, bool align_corners);
 /* AdaptiveAvgPool2d to oh x ow (nb_adaptive_avg_pool2d); (1, 1) is global average pooling. */
 nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow);
+/* Options of the recurrent layers (torch's nn.RNN / LSTM / GRU arguments); zero fields are torch's
+ * defaults, a NULL pointer all of them. */
+typedef struct nb_rnn_opts {
+    int num_layers;     /* stacked layers (0: 1) */
+    bool no_bias;       /* torch's bias=False: no bias_ih / bias_hh */
+    bool batch_first;   /* input [N,T,in] and output [N,T,D*H] instead of [T,N,...] */
+    bool bidirectional; /* a second pass from the last step back, its outputs beside the first's */
+    bool relu;          /* nb_rnn_new only: ReLU instead of tanh (torch's nonlinearity) */
+    float dropout;      /* on each layer's outputs but the last's, in train mode */
+} nb_rnn_opts;
+/* Recurrent layers: weight_ih_l{k}[_reverse] [G*hidden, in (k > 0: D*hidden)], weight_hh_l{k}
+ * [G*hidden, hidden], bias_ih_l{k} and bias_hh_l{k} [G*hidden], all uniform in
+ * +-1/sqrt(hidden) as torch (G = 1 for RNN, 4 for LSTM, 3 for GRU; gates as nb_lstm_cell).
+ * nb_module_forward gives the outputs from zero states; nb_rnn_run the states too. NULL with an
+ * error for a non-positive size or a dropout outside [0, 1). */
+nb_module *nb_rnn_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng);
+nb_module *nb_lstm_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng);
+nb_module *nb_gru_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng);
+/* Runs an RNN, LSTM or GRU module m over x [T,N,in] ([N,T,in] batch_first; unbatched [T,in]) from
+ * the states h0 (and, LSTM only, c0) [layers*directions, N, hidden] (NULL: zeros). Returns the
+ * last layer's outputs [T,N,D*hidden] (both directions side by side); the last states go to
+ * *h_n and *c_n when those are not NULL (*c_n NULL but for an LSTM). All in the current context;
+ * NULL with an error for a shape that does not fit or a module of another type. */
+nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, nb_tensor **h_n,
+                      nb_tensor **c_n);
 /* GroupNorm: weight [C] (1) and bias [C] (0), nb_group_norm over `groups` groups. */
 nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float eps);
 /* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */

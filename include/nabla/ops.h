@@ -336,6 +336,20 @@ nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *
  * error for a bad shape or size. */
 typedef enum { NB_INTERP_NEAREST = 0, NB_INTERP_LINEAR } nb_interp_mode;
 nb_tensor *nb_interpolate(nb_tensor *x, const int64_t *size, nb_interp_mode mode, bool align_corners);
+/* One step of torch's recurrent cells (nn.LSTMCell, GRUCell, RNNCell), with their layouts:
+ * x [N,in] (or unbatched [in]), h and c [N,H] ([H]); w_ih [G*H, in] and w_hh [G*H, H] hold the
+ * G gates side by side (LSTM: input, forget, cell, output; GRU: reset, update, new), b_ih and
+ * b_hh [G*H] or NULL. Composed, so the gradients reach every input. Each returns the new hidden
+ * state in the current context, NULL with an error for shapes that do not fit. */
+/* LSTM (G = 4): c' = f c + i g, h' = o tanh(c'); the new cell state goes to *c_out. */
+nb_tensor *nb_lstm_cell(nb_tensor *x, nb_tensor *h, nb_tensor *c, nb_tensor *w_ih, nb_tensor *w_hh,
+                        nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor **c_out);
+/* GRU (G = 3): n = tanh(x_n + r (h_n)), h' = (1 - z) n + z h, b_hh's n part inside r's product. */
+nb_tensor *nb_gru_cell(nb_tensor *x, nb_tensor *h, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih,
+                       nb_tensor *b_hh);
+/* Elman RNN (G = 1): h' = tanh (or relu) of x w_ih^T + b_ih + h w_hh^T + b_hh. */
+nb_tensor *nb_rnn_cell(nb_tensor *x, nb_tensor *h, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih,
+                       nb_tensor *b_hh, bool relu);
 /* Dropout: in training, zeroes each element with probability p and scales
  * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise (x itself).
  * p must be in [0, 1) (p = 1 would scale by infinity): NULL with an error otherwise. */

@@ -59,6 +59,40 @@ static bool wants_grad(const oe_case *c, int i) { return !(c->nograd >> i & 1) &
  * ip[3..] the axes; split ip[0] dim, ip[1] pieces, ip[2..] sizes (each piece i is scaled by
  * i + 1, then they are concatenated again); layer_norm ip[0]/ip[1] has weight/bias, fp[0] eps;
  * linear_cross_entropy ip[0] ignore index, ip[1] has bias; the others read ip[0] and fp[0..1]. */
+/* An RNN / LSTM / GRU module over in[0] whose parameters are views of the flat in[1] (in torch's
+ * order), from the states in[2] (h0) and in[3] (c0) when given; ip: kind (0 tanh, 1 relu, 2 LSTM,
+ * 3 GRU), layers, bidirectional, batch_first, bias, hidden. The outputs, h_n and c_n, flattened
+ * and side by side. */
+static nb_tensor *rnn_seq(oe_case *c) {
+    const int *ip = c->ip, kind = ip[0];
+    nb_tensor **in = c->in;
+    const nb_rnn_opts o = {.num_layers = ip[1],
+                           .bidirectional = ip[2] != 0,
+                           .batch_first = ip[3] != 0,
+                           .no_bias = !ip[4],
+                           .relu = kind == 1};
+    const int64_t I = in[0]->shape[2];
+    nb_module *m = kind == 2   ? nb_lstm_new(CTX, I, ip[5], &o, NULL)
+                   : kind == 3 ? nb_gru_new(CTX, I, ip[5], &o, NULL)
+                               : nb_rnn_new(CTX, I, ip[5], &o, NULL);
+    if (!m) return NULL;
+    int64_t at = 0;
+    for (int i = 0; i < m->n_params; i++) { /* the harness's views stand in for the parameters */
+        nb_tensor *t = m->params[i].t;
+        const int64_t n = nb_numel(t);
+        if (at + n > nb_numel(in[1])) return nb_module_free(m), nb_set_error("rnn_seq: too few parameters");
+        m->params[i].t = nb_reshape(nb_narrow(in[1], 0, at, n), t->ndim, t->shape);
+        at += n;
+    }
+    nb_tensor *hn = NULL, *cn = NULL;
+    nb_tensor *y = nb_rnn_run(m, in[0], in[2], kind == 2 ? in[3] : NULL, &hn, &cn);
+    nb_module_free(m);
+    if (!y) return NULL;
+    nb_tensor *parts[3] = {nb_reshape(y, NB_SHAPE(-1)), nb_reshape(hn, NB_SHAPE(-1)),
+                           cn ? nb_reshape(cn, NB_SHAPE(-1)) : NULL};
+    return nb_cat(parts, cn ? 3 : 2, 0);
+}
+
 #define IS(name) (strcmp(c->op, name) == 0)
 static nb_tensor *apply(oe_case *c) {
     nb_tensor **in = c->in;
@@ -184,6 +218,13 @@ static nb_tensor *apply(oe_case *c) {
             p[i] = ip[2 + i];
         return nb_pad_mode(in[0], ip[1], p, (nb_pad_kind)ip[0]);
     }
+    if (IS("lstm_cell")) { /* the new h and c side by side */
+        nb_tensor *c2 = NULL, *h2 = nb_lstm_cell(in[0], in[1], in[2], in[3], in[4], in[5], in[6], &c2);
+        return h2 ? nb_cat((nb_tensor *[]){h2, c2}, 2, -1) : NULL;
+    }
+    if (IS("gru_cell")) return nb_gru_cell(in[0], in[1], in[2], in[3], in[4], in[5]);
+    if (IS("rnn_cell")) return nb_rnn_cell(in[0], in[1], in[2], in[3], in[4], in[5], ip[0] != 0);
+    if (IS("rnn_seq")) return rnn_seq(c);
     if (IS("interpolate")) /* ip: the mode, align_corners, the sizes */
         return nb_interpolate(in[0], (const int64_t[]){ip[2], ip[3]}, (nb_interp_mode)ip[0], ip[1] != 0);
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1], (nb_reduction)ip[7]);

@@ -942,4 +942,48 @@ void oe_newer_cases(void) {
            "interpolate(nearest, 5 -> 2)");
     oe_run((oe_case){.op = "interpolate", .ip = {1, 0, 4, 4}, .in = {img_sv}},
            "interpolate(bilinear, special values)");
+
+    /* recurrent cells (torch.lstm_cell, gru_cell, rnn_tanh_cell / rnn_relu_cell) */
+    nb_tensor *rx = oe_randn(2, SH(3, 5), 190), *rh = oe_randn(2, SH(3, 4), 191),
+              *rc = oe_randn(2, SH(3, 4), 192);
+    oe_run((oe_case){.op = "lstm_cell",
+                     .in = {rx, rh, rc, oe_randn(2, SH(16, 5), 193), oe_randn(2, SH(16, 4), 194),
+                            oe_randn(1, SH(16), 195), oe_randn(1, SH(16), 196)}},
+           "lstm_cell");
+    oe_run((oe_case){.op = "gru_cell",
+                     .in = {rx, rh, oe_randn(2, SH(12, 5), 197), oe_randn(2, SH(12, 4), 198),
+                            oe_randn(1, SH(12), 199), oe_randn(1, SH(12), 200)}},
+           "gru_cell");
+    for (int relu = 0; relu < 2; relu++)
+        oe_run((oe_case){.op = "rnn_cell",
+                         .ip = {relu},
+                         .in = {rx, rh, oe_randn(2, SH(4, 5), 201), oe_randn(2, SH(4, 4), 202),
+                                oe_randn(1, SH(4), 203), oe_randn(1, SH(4), 204)}},
+               "rnn_cell(relu %d)", relu);
+    oe_run((oe_case){.op = "lstm_cell",
+                     .in = {rx, rh, rc, oe_randn(2, SH(16, 4), 193), oe_randn(2, SH(16, 4), 194),
+                            oe_randn(1, SH(16), 195), oe_randn(1, SH(16), 196)}},
+           "lstm_cell(weight_ih too narrow)");
+
+    /* whole sequences: ip = kind, layers, bidirectional, batch_first, bias, hidden; in = x, the
+     * parameters flat in torch's order, h0, c0 */
+    static const char *kinds[] = {"rnn_tanh", "rnn_relu", "lstm", "gru"};
+    for (int kind = 0; kind < 4; kind++) {
+        const int64_t G = kind == 2 ? 4 : kind == 3 ? 3 : 1, H = 3, I = 4;
+        for (int cfg = 0; cfg < 3; cfg++) {
+            const int layers = cfg == 2 ? 2 : 1, bidir = cfg >= 1, bf = cfg == 1, bias = cfg != 1;
+            const int64_t D = bidir ? 2 : 1;
+            int64_t np = 0;
+            for (int l = 0; l < layers; l++)
+                np += D * (G * H * (l ? H * D : I) + G * H * H + (bias ? 2 * G * H : 0));
+            nb_tensor *seq = bf ? oe_randn(3, SH(2, 5, I), 210 + cfg) : oe_randn(3, SH(5, 2, I), 210 + cfg);
+            nb_tensor *h0 = oe_randn(3, SH(layers * D, 2, H), 214),
+                      *c0 = oe_randn(3, SH(layers * D, 2, H), 215);
+            oe_run((oe_case){.op = "rnn_seq",
+                             .ip = {kind, layers, bidir, bf, bias, (int)H},
+                             .in = {seq, oe_randn(1, SH(np), 220 + kind), h0, kind == 2 ? c0 : NULL}},
+                   "rnn_seq(%s, %d layers, bidir %d, batch_first %d, bias %d)", kinds[kind], layers, bidir,
+                   bf, bias);
+        }
+    }
 }

@@ -1,0 +1,166 @@
+/* nn/rnn.c - recurrent layers over sequences (torch's nn.RNN, nn.LSTM, nn.GRU): layers stacked,
+ * optionally bidirectional, with dropout between layers in training. Each layer and direction
+ * projects every step's input in one matmul, then runs the cell's recurrent part step by step
+ * (ops/rnn.c). Parameters have torch's names and layouts (weight_ih_l0, weight_hh_l0_reverse,
+ * ...), so a torch state_dict loads as it is; they start uniform in +-1/sqrt(hidden), as torch. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/nn_internal.h"
+#include "ops/op_util.h"
+#include "ops/rnn.h"
+
+typedef enum { KIND_RNN, KIND_LSTM, KIND_GRU } rnn_kind;
+
+typedef struct {
+    rnn_kind kind;
+    int64_t in, hidden;
+    nb_rnn_opts o;
+    int layers, dirs, per; /* per: parameters per layer and direction (4, or 2 without biases) */
+} rnn_cfg;
+
+static nb_tensor *rnn_fwd(nb_module *m, nb_tensor *x) { return nb_rnn_run(m, x, NULL, NULL, NULL, NULL); }
+
+static int gates_of(rnn_kind k) { return k == KIND_LSTM ? 4 : k == KIND_GRU ? 3 : 1; }
+
+static nb_module *rnn_new(const char *op, const char *type, rnn_kind kind, nb_ctx *ctx, int64_t in,
+                          int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng) {
+    if (!ctx) return nb_set_error("%s: NULL context", op);
+    const nb_rnn_opts o = opts ? *opts : (nb_rnn_opts){.num_layers = 0};
+    const int layers = o.num_layers ? o.num_layers : 1;
+    if (in < 1 || hidden < 1 || layers < 1 || !(o.dropout >= 0.0f && o.dropout < 1.0f))
+        return nb_set_error(
+            "%s: input size %lld, hidden size %lld and %d layers must be positive, dropout %g in "
+            "[0, 1)",
+            op, (long long)in, (long long)hidden, layers, (double)o.dropout);
+    if (o.relu && kind != KIND_RNN) return nb_set_error("%s: relu applies to nb_rnn_new only", op);
+    nb_module *m = nb_module_new(type, ctx, rnn_fwd, sizeof(rnn_cfg));
+    if (!m) return NULL;
+    rnn_cfg *c = m->impl;
+    *c = (rnn_cfg){kind, in, hidden, o, layers, o.bidirectional ? 2 : 1, o.no_bias ? 2 : 4};
+    const int64_t G = gates_of(kind);
+    const float bound = 1.0f / sqrtf((float)hidden);
+    for (int l = 0; l < layers; l++)
+        for (int d = 0; d < c->dirs; d++) {
+            const int64_t lin = l ? hidden * c->dirs : in;
+            const char *sfx = d ? "_reverse" : "";
+            char name[64];
+            for (int j = 0; j < c->per; j++) {
+                static const char *base[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+                snprintf(name, sizeof name, "%s_l%d%s", base[j], l, sfx);
+                nb_tensor *t = j == 0   ? nb_rand(ctx, NB_SHAPE(G * hidden, lin), -bound, bound, rng)
+                               : j == 1 ? nb_rand(ctx, NB_SHAPE(G * hidden, hidden), -bound, bound, rng)
+                                        : nb_rand(ctx, NB_SHAPE(G * hidden), -bound, bound, rng);
+                if (!nb_module_add_param(m, name, t)) {
+                    nb_module_free(m);
+                    return NULL;
+                }
+            }
+        }
+    return m;
+}
+
+nb_module *nb_rnn_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng) {
+    return rnn_new("rnn_new", "RNN", KIND_RNN, ctx, in, hidden, opts, rng);
+}
+
+nb_module *nb_lstm_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng) {
+    return rnn_new("lstm_new", "LSTM", KIND_LSTM, ctx, in, hidden, opts, rng);
+}
+
+nb_module *nb_gru_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts *opts, nb_rng *rng) {
+    return rnn_new("gru_new", "GRU", KIND_GRU, ctx, in, hidden, opts, rng);
+}
+
+/* state k ([N,H]) of an initial state [L*D, N, H], or zeros */
+static nb_tensor *initial(nb_tensor *s0, int k, const nb_tensor *x, int64_t N, int64_t H) {
+    return s0 ? nb_squeeze(nb_narrow(s0, 0, k, 1), 0) : nb_zeros_on(NULL, NB_F32, x->device, NB_SHAPE(N, H));
+}
+
+/* checks an initial state against [L*D, N, H]; 0 or -1 */
+static int check_state(const char *op, const char *what, nb_tensor *s, const nb_tensor *x, int64_t LD,
+                       int64_t N, int64_t H) {
+    if (!s) return 0;
+    if (nb_check_dtype(op, s, NB_F32, what) || nb_same_device(op, x, s)) return -1;
+    if (s->ndim == 3 && s->shape[0] == LD && s->shape[1] == N && s->shape[2] == H) return 0;
+    char ss[64];
+    return nb_set_error("%s: %s %s does not match [layers*directions, N, hidden] = [%lld,%lld,%lld]", op,
+                        what, NB_SHP(s, ss), (long long)LD, (long long)N, (long long)H),
+           -1;
+}
+
+/* one layer in one direction over seq [T,N,in]: the outputs [T,N,H]; the last states in *h, *c */
+static nb_tensor *run_dir(const rnn_cfg *c, nb_param *p, nb_tensor *seq, bool reverse, nb_tensor **h,
+                          nb_tensor **cs) {
+    const int64_t T = seq->shape[0];
+    nb_tensor *b_ih = c->per == 4 ? p[2].t : NULL, *b_hh = c->per == 4 ? p[3].t : NULL;
+    nb_tensor *gi = nb_linear(seq, p[0].t, b_ih); /* every step's input projection at once */
+    nb_tensor **outs = nb_ctx_alloc(nb_out_ctx(seq), (size_t)T * sizeof *outs, sizeof *outs);
+    if (!gi || !outs) return NULL;
+    for (int64_t s = 0; s < T; s++) {
+        const int64_t t = reverse ? T - 1 - s : s;
+        nb_tensor *g = nb_squeeze(nb_narrow(gi, 0, t, 1), 0);
+        if (!g) return NULL;
+        switch (c->kind) {
+        case KIND_LSTM: *h = nb_lstm_step(g, *h, *cs, p[1].t, b_hh, cs); break;
+        case KIND_GRU: *h = nb_gru_step(g, *h, p[1].t, b_hh); break;
+        default: *h = nb_rnn_step(g, *h, p[1].t, b_hh, c->o.relu);
+        }
+        if (!(outs[t] = *h)) return NULL;
+    }
+    return nb_stack(outs, (int)T, 0);
+}
+
+nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, nb_tensor **h_n,
+                      nb_tensor **c_n) {
+    if (!m || m->forward != rnn_fwd) return nb_set_error("rnn_run: not an RNN, LSTM or GRU module");
+    const rnn_cfg *c = m->impl;
+    const char *op = m->type;
+    if (!x) return nb_last_error()[0] ? NULL : nb_set_error("%s: NULL input", op);
+    if (nb_check_dtype(op, x, NB_F32, "input")) return NULL;
+    if (c->kind != KIND_LSTM && c0) return nb_set_error("%s: only an LSTM has a cell state", op);
+    char xs[64];
+    if (x->ndim == 2) { /* unbatched [T,in] and states [L*D, H], as torch */
+        nb_tensor *hn = NULL, *cn = NULL, *h1 = h0 ? nb_unsqueeze(h0, 1) : NULL,
+                  *c1 = c0 ? nb_unsqueeze(c0, 1) : NULL;
+        if ((h0 && h0->ndim != 2) || (c0 && c0->ndim != 2))
+            return nb_set_error("%s: an unbatched input [T,in] wants states [layers*directions, hidden]", op);
+        nb_tensor *y = nb_rnn_run(m, nb_unsqueeze(x, c->o.batch_first ? 0 : 1), h1, c1, h_n ? &hn : NULL,
+                                  c_n ? &cn : NULL);
+        if (!y) return NULL;
+        if (h_n) *h_n = nb_squeeze(hn, 1);
+        if (c_n) *c_n = cn ? nb_squeeze(cn, 1) : NULL;
+        return nb_squeeze(y, c->o.batch_first ? 0 : 1);
+    }
+    if (x->ndim != 3 || x->shape[2] != c->in)
+        return nb_set_error("%s: want input [T,N,%lld] (batch_first: [N,T,%lld]) or [T,%lld], got %s", op,
+                            (long long)c->in, (long long)c->in, (long long)c->in, NB_SHP(x, xs));
+    nb_tensor *seq = c->o.batch_first ? nb_transpose(x, 0, 1) : x;
+    if (!seq) return NULL;
+    const int64_t T = seq->shape[0], N = seq->shape[1], H = c->hidden, LD = (int64_t)c->layers * c->dirs;
+    if (T < 1) return nb_set_error("%s: the input %s has no time steps", op, NB_SHP(x, xs));
+    if (check_state(op, "h0", h0, x, LD, N, H) || check_state(op, "c0", c0, x, LD, N, H)) return NULL;
+    nb_tensor **hs = nb_ctx_alloc(nb_out_ctx(x), (size_t)(2 * LD) * sizeof *hs, sizeof *hs);
+    if (!hs) return NULL;
+    nb_tensor **cs = hs + LD;
+    for (int l = 0; l < c->layers && seq; l++) {
+        nb_tensor *out[2] = {NULL, NULL};
+        for (int d = 0; d < c->dirs; d++) {
+            const int k = l * c->dirs + d;
+            hs[k] = initial(h0, k, x, N, H);
+            cs[k] = c->kind == KIND_LSTM ? initial(c0, k, x, N, H) : NULL;
+            if (!hs[k] || (c->kind == KIND_LSTM && !cs[k])) return NULL;
+            out[d] = run_dir(c, m->params + k * c->per, seq, d == 1, &hs[k], &cs[k]);
+            if (!out[d]) return nb_as_op(NULL, op);
+        }
+        seq = c->dirs == 2 ? nb_cat(out, 2, 2) : out[0];
+        if (seq && l + 1 < c->layers && c->o.dropout > 0 && m->training)
+            seq = nb_dropout(seq, c->o.dropout, true, nb_module_rng(m));
+    }
+    if (seq && c->o.batch_first) seq = nb_transpose(seq, 0, 1);
+    if (seq && h_n && !(*h_n = nb_stack(hs, (int)LD, 0))) seq = NULL;
+    if (seq && c_n) *c_n = c->kind == KIND_LSTM ? nb_stack(cs, (int)LD, 0) : NULL;
+    if (seq && c_n && c->kind == KIND_LSTM && !*c_n) seq = NULL;
+    return nb_as_op(seq, op);
+}
