@@ -276,8 +276,10 @@ START_TEST(errors) {
     ERR_STARTS("LSTM: c0 [2,3,3] does not match");
     ck_assert_ptr_null(nb_rnn_run(m, nb_zeros(ctx, NB_F32, NB_SHAPE(0, 2, 4)), NULL, NULL, NULL, NULL));
     ERR_STARTS("LSTM: the input [0,2,4] has no time steps");
-    ck_assert_ptr_null(nb_rnn_run(nb_linear_new(ctx, 2, 2, true, &rng), x, NULL, NULL, NULL, NULL));
+    nb_module *lin = nb_linear_new(ctx, 2, 2, true, &rng);
+    ck_assert_ptr_null(nb_rnn_run(lin, x, NULL, NULL, NULL, NULL));
     ERR_STARTS("rnn_run: not an RNN, LSTM or GRU module");
+    nb_module_free(lin);
     nb_module *g = nb_gru_new(ctx, 4, 3, NULL, &rng);
     ck_assert_ptr_null(nb_rnn_run(g, x, NULL, rn(NB_SHAPE(1, 2, 3)), NULL, NULL));
     ERR_STARTS("GRU: only an LSTM has a cell state");
