@@ -413,6 +413,48 @@ START_TEST(test_rnn) {
 }
 END_TEST
 
+/* general attention: sdpa with a mask and its probabilities, and MultiheadAttention whose
+ * parameters are views of the flat in[3] (in_proj_weight, in_proj_bias, out_proj's) */
+static nb_tensor *f_attn(nb_tensor **in, void *u) {
+    nb_tensor *p = NULL, *y;
+    if (*(int *)u == 0) {
+        y = nb_scaled_dot_product_attention(in[0], in[1], in[2],
+                                            &(nb_sdpa_opts){.mask = in[3], .causal = true}, &p);
+        return y ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(p, NB_SHAPE(-1))}, 2, 0)
+                 : NULL;
+    }
+    nb_module *m = nb_multihead_attention_new(rnn_ctx, 8, 2, 0.0f, true, false, NULL);
+    ck_assert(m != NULL);
+    nb_module *out = nb_module_child(m, "out_proj");
+    nb_param *ps[4] = {&m->params[0], &m->params[1], &out->params[0], &out->params[1]};
+    int64_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        nb_tensor *t = ps[i]->t;
+        ps[i]->t = nb_reshape(nb_narrow(in[3], 0, at, nb_numel(t)), t->ndim, t->shape);
+        at += nb_numel(t);
+    }
+    y = nb_mha_run(m, in[0], in[1], in[2], NULL, NULL, true, &p);
+    nb_module_free(m);
+    return y ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(p, NB_SHAPE(-1))}, 2, 0) : NULL;
+}
+
+START_TEST(test_general_attention) {
+    nb_ctx *c = nb_ctx_new(0);
+    rnn_ctx = nb_ctx_new(0);
+    nb_tensor *in[4] = {rnd(c, NB_SHAPE(2, 3, 5, 4), -1, 1, 110), rnd(c, NB_SHAPE(2, 3, 7, 4), -1, 1, 111),
+                        rnd(c, NB_SHAPE(2, 3, 7, 6), -1, 1, 112), rnd(c, NB_SHAPE(5, 7), -1, 1, 113)};
+    int k = 0;
+    compare("scaled_dot_product_attention", f_attn, in, 4, &k, 1e-5, 15);
+    nb_tensor *m[4] = {rnd(c, NB_SHAPE(5, 2, 8), -1, 1, 114), rnd(c, NB_SHAPE(7, 2, 8), -1, 1, 115),
+                       rnd(c, NB_SHAPE(7, 2, 8), -1, 1, 116),
+                       rnd(c, NB_SHAPE(4 * 64 + 4 * 8), -0.5, 0.5, 117)};
+    k = 1;
+    compare("MultiheadAttention", f_attn, m, 4, &k, 1e-5, 15);
+    nb_ctx_free(rnn_ctx);
+    nb_ctx_free(c);
+}
+END_TEST
+
 static nb_tensor *f_sort(nb_tensor **in, void *u) {
     const int k = *(int *)u;
     nb_tensor *x = nb_transpose(in[0], 0, 1), *idx = NULL;
@@ -780,6 +822,7 @@ Suite *make_suite(void) {
                             test_conv,
                             test_resample,
                             test_rnn,
+                            test_general_attention,
                             test_sort,
                             test_attention,
                             test_attention_qkv,

@@ -212,6 +212,21 @@ nb_module *nb_gru_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts
  * NULL with an error for a shape that does not fit or a module of another type. */
 nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, nb_tensor **h_n,
                       nb_tensor **c_n);
+/* MultiheadAttention, as torch's: in_proj_weight [3*dim, dim] (xavier uniform), in_proj_bias
+ * [3*dim] (0), out_proj (a Linear: weight uniform in +-1/sqrt(dim), bias 0); `bias` false drops
+ * both biases. dropout applies to the attention probabilities in train mode. batch_first reads
+ * [N, L, dim] instead of torch's default [L, N, dim]. nb_module_forward is self-attention. NULL
+ * with an error when heads does not divide dim. */
+nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,
+                                      bool batch_first, nb_rng *rng);
+/* Runs a MultiheadAttention module: query [L, N, dim] attends to key and value [S, N, dim]
+ * ([N, ...] batch_first; unbatched [L, dim]). attn_mask (f32, [L, S] or [N*heads, L, S]) is added
+ * to the scores (0 keeps, -inf drops); key_padding_mask [N, S] (any dtype) drops the keys where
+ * it is non-zero (torch's True); causal drops the keys after each query. The head-averaged
+ * probabilities [N, L, S] go to *weights when it is not NULL (torch's need_weights). Returns
+ * [L, N, dim] in the current context; NULL with an error for shapes that do not fit. */
+nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value, nb_tensor *attn_mask,
+                      nb_tensor *key_padding_mask, bool causal, nb_tensor **weights);
 /* GroupNorm: weight [C] (1) and bias [C] (0), nb_group_norm over `groups` groups. */
 nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float eps);
 /* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */

@@ -363,6 +363,22 @@ nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v);
  * tensor in the current context; NULL on error (not [B,T,3C], C not a multiple of n_head). */
 nb_tensor *nb_attention_qkv(nb_tensor *qkv, int n_head);
 
+/* Options of nb_scaled_dot_product_attention; zero fields are the defaults, NULL all of them. */
+typedef struct nb_sdpa_opts {
+    nb_tensor *mask; /* f32 added to the scores (broadcast to [..., Tq, Tk]): 0 keeps, -inf drops */
+    bool causal;     /* query i sees keys j <= i (torch's is_causal, aligned at the top left) */
+    float scale;     /* the scores' factor; 0: 1/sqrt(D) */
+    float dropout;   /* dropped probabilities, in [0, 1), drawn from rng (NULL: the global one) */
+    nb_rng *rng;
+} nb_sdpa_opts;
+/* softmax(q k^T scale + mask) v, as torch's F.scaled_dot_product_attention: q [..., Tq, D],
+ * k [..., Tk, D], v [..., Tk, Dv] (leading dims broadcast) -> [..., Tq, Dv]. The probabilities
+ * [..., Tq, Tk] (after dropout) go to *probs when probs is not NULL. A row whose keys are all
+ * masked is NaN, as torch. A causal call with no mask, dropout, probs or scale on [B,H,T,D]
+ * runs the fused nb_attention. NULL with an error for shapes that do not fit. */
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *opts,
+                                           nb_tensor **probs);
+
 /* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
 /* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,
  * bias correction for step t >= 1), updating the moments m and v in place. */

@@ -93,6 +93,33 @@ static nb_tensor *rnn_seq(oe_case *c) {
     return nb_cat(parts, cn ? 3 : 2, 0);
 }
 
+/* MultiheadAttention over query in[0], key in[1], value in[2], its parameters views of the flat
+ * in[3] (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), then attn_mask and
+ * key_padding_mask (in[4], in[5]) when given; ip: heads, batch_first, causal, has attn_mask, has
+ * key_padding_mask, bias. The output and the head-averaged weights, flattened, side by side. */
+static nb_tensor *mha(oe_case *c) {
+    const int *ip = c->ip;
+    nb_tensor **in = c->in;
+    const int64_t E = in[0]->shape[2];
+    nb_module *m = nb_multihead_attention_new(CTX, E, ip[0], 0.0f, ip[5] != 0, ip[1] != 0, NULL);
+    if (!m) return NULL;
+    nb_module *out = nb_module_child(m, "out_proj");
+    nb_param *ps[4] = {&m->params[0], ip[5] ? &m->params[1] : NULL, &out->params[0],
+                       ip[5] ? &out->params[1] : NULL};
+    int64_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!ps[i]) continue;
+        nb_tensor *t = ps[i]->t;
+        ps[i]->t = nb_reshape(nb_narrow(in[3], 0, at, nb_numel(t)), t->ndim, t->shape);
+        at += nb_numel(t);
+    }
+    nb_tensor *w = NULL;
+    nb_tensor *y = nb_mha_run(m, in[0], in[1], in[2], ip[3] ? in[4] : NULL, ip[4] ? in[ip[3] ? 5 : 4] : NULL,
+                              ip[2] != 0, &w);
+    nb_module_free(m);
+    return y ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(w, NB_SHAPE(-1))}, 2, 0) : NULL;
+}
+
 #define IS(name) (strcmp(c->op, name) == 0)
 static nb_tensor *apply(oe_case *c) {
     nb_tensor **in = c->in;
@@ -225,6 +252,14 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("gru_cell")) return nb_gru_cell(in[0], in[1], in[2], in[3], in[4], in[5]);
     if (IS("rnn_cell")) return nb_rnn_cell(in[0], in[1], in[2], in[3], in[4], in[5], ip[0] != 0);
     if (IS("rnn_seq")) return rnn_seq(c);
+    if (IS("sdpa")) { /* ip: causal, has mask (in[3]), return the probabilities too; fp: scale */
+        const nb_sdpa_opts o = {.mask = ip[1] ? in[3] : NULL, .causal = ip[0] != 0, .scale = fp[0]};
+        nb_tensor *p = NULL, *y = nb_scaled_dot_product_attention(in[0], in[1], in[2], &o, ip[2] ? &p : NULL);
+        return y && ip[2]
+                   ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(p, NB_SHAPE(-1))}, 2, 0)
+                   : y;
+    }
+    if (IS("mha")) return mha(c);
     if (IS("interpolate")) /* ip: the mode, align_corners, the sizes */
         return nb_interpolate(in[0], (const int64_t[]){ip[2], ip[3]}, (nb_interp_mode)ip[0], ip[1] != 0);
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1], (nb_reduction)ip[7]);

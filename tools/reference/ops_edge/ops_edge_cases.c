@@ -986,4 +986,50 @@ void oe_newer_cases(void) {
                    bf, bias);
         }
     }
+
+    /* scaled-dot-product attention: ip = causal, has mask, probabilities too; fp = scale */
+    nb_tensor *aq = oe_randn(4, SH(2, 3, 5, 4), 230), *ak = oe_randn(4, SH(2, 3, 7, 4), 231),
+              *av = oe_randn(4, SH(2, 3, 7, 6), 232);
+    float am[5 * 7];
+    for (int i = 0; i < 5 * 7; i++)
+        am[i] = i % 4 == 3 ? -INFINITY : 0.25f * (float)(i % 3);
+    nb_tensor *amask = oe_f32(2, SH(5, 7), am);
+    for (int causal = 0; causal < 2; causal++)
+        for (int masked = 0; masked < 2; masked++)
+            oe_run((oe_case){.op = "sdpa", .ip = {causal, masked, 1}, .in = {aq, ak, av, amask}},
+                   "sdpa(5 queries, 7 keys, causal %d, mask %d)", causal, masked);
+    nb_tensor *sq = oe_randn(4, SH(2, 2, 6, 8), 233);
+    oe_run((oe_case){.op = "sdpa",
+                     .ip = {1, 0, 0},
+                     .in = {sq, oe_randn(4, SH(2, 2, 6, 8), 234), oe_randn(4, SH(2, 2, 6, 8), 235)}},
+           "sdpa(causal, fused path)");
+    oe_run((oe_case){.op = "sdpa",
+                     .ip = {0, 0, 1},
+                     .fp = {0.7f},
+                     .in = {oe_randn(3, SH(3, 5, 4), 236), oe_randn(3, SH(3, 7, 4), 237),
+                            oe_randn(3, SH(3, 7, 2), 238)}},
+           "sdpa(3-d, scale 0.7)");
+    oe_run((oe_case){.op = "sdpa", .ip = {0, 0, 0}, .in = {aq, av, av}}, "sdpa(D of q and k differ)");
+
+    /* MultiheadAttention: ip = heads, batch_first, causal, has attn_mask, has key_padding_mask, bias */
+    const int64_t E = 8;
+    nb_tensor *mq = oe_randn(3, SH(5, 2, E), 240), *mk = oe_randn(3, SH(7, 2, E), 241),
+              *mv = oe_randn(3, SH(7, 2, E), 242);
+    nb_tensor *mqb = oe_randn(3, SH(2, 5, E), 243), *mkb = oe_randn(3, SH(2, 7, E), 244);
+    nb_tensor *flat_b = oe_randn(1, SH(4 * E * E + 4 * E), 245), *flat_nb = oe_randn(1, SH(4 * E * E), 246);
+    nb_tensor *kpm = oe_i32(2, SH(2, 7), IV(0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1));
+    oe_run((oe_case){.op = "mha", .ip = {2, 0, 0, 0, 0, 1}, .nograd = 1u << 5, .in = {mq, mk, mv, flat_b}},
+           "mha(cross, 2 heads)");
+    oe_run(
+        (oe_case){
+            .op = "mha", .ip = {4, 0, 0, 1, 1, 1}, .nograd = 1u << 5, .in = {mq, mk, mv, flat_b, amask, kpm}},
+        "mha(cross, 4 heads, attn_mask, key_padding_mask)");
+    oe_run((oe_case){.op = "mha", .ip = {2, 0, 1, 0, 0, 0}, .in = {mq, mq, mq, flat_nb}},
+           "mha(self, causal, no bias)");
+    oe_run(
+        (oe_case){
+            .op = "mha", .ip = {1, 1, 0, 0, 1, 1}, .nograd = 1u << 4, .in = {mqb, mkb, mkb, flat_b, kpm}},
+        "mha(batch_first, key_padding_mask)");
+    oe_run((oe_case){.op = "mha", .ip = {3, 0, 0, 0, 0, 1}, .in = {mq, mk, mv, flat_b}},
+           "mha(3 heads do not divide 8)");
 }

@@ -239,6 +239,37 @@ def forward(c, x, dt, variant):
         fn = (torch.rnn_tanh, torch.rnn_relu, None, torch.gru)[kind]
         y, hn = fn(x[0], h0, params, bias, layers, 0.0, False, bidir, bf)
         return torch.cat([y.reshape(-1), hn.reshape(-1)])
+    if op == "sdpa":  # ip: causal, has mask (x[3]), probabilities too; fp: scale (0: 1/sqrt(D))
+        q, k, v = x[0], x[1], x[2]
+        s = q @ k.transpose(-1, -2) * (fp[0] or 1.0 / math.sqrt(q.shape[-1]))
+        if ip[0]:
+            s = s.masked_fill(~torch.ones(s.shape[-2], s.shape[-1], dtype=torch.bool).tril(), float("-inf"))
+        if ip[1]:
+            s = s + x[3]
+        p = torch.softmax(s, -1)
+        y = p @ v
+        return torch.cat([y.reshape(-1), p.reshape(-1)]) if ip[2] else y
+    if op == "mha":  # ip: heads, batch_first, causal, has attn_mask, has key_padding_mask, bias
+        H, bf, causal, bias = ip[0], bool(ip[1]), bool(ip[2]), bool(ip[5])
+        q, k, v = (t.transpose(0, 1) if bf else t for t in x[:3])  # torch's [L, N, E]
+        E, L, S = q.shape[2], q.shape[0], k.shape[0]
+        sizes = [3 * E * E] + ([3 * E] if bias else []) + [E * E] + ([E] if bias else [])
+        parts = list(torch.split(x[3], sizes))
+        w_in = parts.pop(0).reshape(3 * E, E)
+        b_in = parts.pop(0) if bias else None
+        w_out = parts.pop(0).reshape(E, E)
+        b_out = parts.pop(0) if bias else None
+        mask = x[4] if ip[3] else None
+        if causal:
+            cm = torch.zeros(L, S, dtype=dt).masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), float("-inf"))
+            mask = cm if mask is None else mask + cm
+        kpm = (x[5 if ip[3] else 4] != 0) if ip[4] else None
+        y, w = F.multi_head_attention_forward(q, k, v, E, H, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+                                              training=False, key_padding_mask=kpm, need_weights=True,
+                                              attn_mask=mask)
+        if bf:
+            y = y.transpose(0, 1)
+        return torch.cat([y.reshape(-1), w.reshape(-1)])
     if op == "interpolate":
         nd = x[0].dim() - 2
         mode = "nearest" if ip[0] == 0 else ("linear", "bilinear")[nd - 1]
@@ -329,12 +360,15 @@ TRANSCENDENTAL = {"gelu", "tanh", "sigmoid", "attention", "attention_qkv", "exp"
                   "log1p", "expm1", "erf", "gelu_erf", "silu", "softplus", "logsumexp", "std",
                   "layer_norm", "var", "pow", "pow_scalar"}
 
-# Whole recurrent sequences: rounding builds up over the steps and layers (backpropagation
-# through time). Both float32 results stray from float64 by up to about 1e-5 of a gradient's
-# typical size (in a 2-layer bidirectional tanh RNN, torch by 7e-6 and nabla by 2.6e-6 at one
-# element, nabla by 2.4e-6 and torch by 3.5e-7 at another), so the tolerance is 10x the usual;
-# a wrong gate or weight layout differs by 1e-1.
-RECURRENT = {"rnn_seq"}
+# Deep compositions: whole recurrent sequences, where rounding builds up over the steps and
+# layers (backpropagation through time), and MultiheadAttention (six matmuls and a softmax
+# deep). Both float32 results stray from float64 by up to about 1e-5 of a gradient's typical
+# size: in a 2-layer bidirectional tanh RNN, torch by 7e-6 and nabla by 2.6e-6 at one element,
+# nabla by 2.4e-6 and torch by 3.5e-7 at another. The key bias of attention has a true gradient
+# of 0 (softmax ignores a constant added to every score); both results hold noise of 1e-6
+# there. So the tolerance is 10x the usual. A wrong gate, weight layout or head split differs
+# by 1e-1.
+RECURRENT = {"rnn_seq", "mha"}
 
 # One disagreement: where is "status", "out" or "grad[k]"; idx the element; nab, ref, f64 the
 # values (nabla, PyTorch float32, PyTorch float64).
