@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/nn_internal.h"
+#include "ops/window.h"
 
 typedef struct {
     int64_t in, out;
@@ -33,8 +34,9 @@ static nb_module *conv_new(const char *op, bool one_d, bool transposed, nb_ctx *
             "%s: in %lld, out %lld and the window %dx%d must be positive, in and out divisible by "
             "groups %lld",
             op, (long long)in, (long long)out, kh, kw, (long long)groups);
-    if (transposed && opts && (opts->same || opts->pad_mode != NB_PAD_ZEROS))
-        return nb_set_error("%s: only zero padding applies ('same' and pad_mode do not, as in torch)", op);
+    /* the options are checked now, not at the first forward */
+    if (nb_win_opts_check(op, transposed ? NB_WIN_CONV_T : NB_WIN_CONV, opts, one_d ? 1 : 2, NULL))
+        return NULL;
     static const char *types[2][2] = {{"Conv2d", "Conv1d"}, {"ConvTranspose2d", "ConvTranspose1d"}};
     nb_module *m = nb_module_new(types[transposed][one_d], ctx, conv_fwd, sizeof(conv_cfg));
     if (!m) return NULL;
@@ -100,6 +102,9 @@ static nb_tensor *avg_pool_fwd(nb_module *m, nb_tensor *x) {
 static nb_module *pool_new(const char *op, const char *type, nb_forward_fn fwd, int kh, int kw,
                            const nb_conv_opts *opts) {
     if (kh <= 0 || kw <= 0) return nb_set_error("%s: the window must be at least 1x1, got %dx%d", op, kh, kw);
+    if (nb_win_opts_check(op, fwd == max_pool_fwd ? NB_WIN_MAXPOOL : NB_WIN_AVGPOOL, opts, 2,
+                          (const int[]){kh, kw}))
+        return NULL;
     nb_module *m = nb_module_new(type, NULL, fwd, sizeof(pool_cfg));
     if (!m) return NULL;
     pool_cfg *c = m->impl;

@@ -112,7 +112,7 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
             return nb_set_error(
                 "%s: key_padding_mask %s: want [N, S] = [%lld, %lld] (non-zero: a padded key)", op,
                 NB_SHP(key_padding_mask, s1), (long long)N, (long long)S);
-        nb_tensor *z = nb_zeros_on(NULL, NB_F32, query->device, NB_SHAPE(N, 1, 1, S));
+        nb_tensor *z = nb_zeros_on(nb_out_ctx(query), NB_F32, query->device, NB_SHAPE(N, 1, 1, S));
         nb_tensor *kpm =
             key_padding_mask->dtype == NB_F32 ? key_padding_mask : nb_cast(key_padding_mask, NB_F32);
         nb_tensor *pad =

@@ -75,7 +75,8 @@ nb_module *nb_gru_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts
 
 /* state k ([N,H]) of an initial state [L*D, N, H], or zeros */
 static nb_tensor *initial(nb_tensor *s0, int k, const nb_tensor *x, int64_t N, int64_t H) {
-    return s0 ? nb_squeeze(nb_narrow(s0, 0, k, 1), 0) : nb_zeros_on(NULL, NB_F32, x->device, NB_SHAPE(N, H));
+    return s0 ? nb_squeeze(nb_narrow(s0, 0, k, 1), 0)
+              : nb_zeros_on(nb_out_ctx(x), NB_F32, x->device, NB_SHAPE(N, H));
 }
 
 /* checks an initial state against [L*D, N, H]; 0 or -1 */

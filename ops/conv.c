@@ -27,11 +27,11 @@ nb_tensor *nb_unfold(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts
     }
     if (x->ndim != 4) return nb_set_error("unfold: want input [N,C,H,W] or [C,H,W], got %s", NB_SHP(x, xs));
     if (check_kernel("unfold", kernel)) return NULL;
+    if (nb_win_opts_check("unfold", NB_WIN_UNFOLD, opts, 2, kernel)) return NULL;
     int64_t s[2], p[2], d[2], G;
     nb_win_opts(opts, s, p, d, &G);
-    if (G != 1) return nb_set_error("unfold: groups do not apply");
     nb_win_geom g;
-    if (nb_win_geom_make("unfold", x->shape, kernel[0], kernel[1], s, p, d, &g)) return NULL;
+    if (nb_win_geom_make("unfold", x->shape, kernel[0], kernel[1], s, p, d, false, &g)) return NULL;
     nb_tensor *cols = nb_win_im2col(x, &g, 0.0f);
     return nb_as_op(cols ? nb_reshape(cols, NB_SHAPE(g.N, g.C * g.KH * g.KW, g.OH * g.OW)) : NULL, "unfold");
 }
@@ -50,16 +50,16 @@ nb_tensor *nb_fold(nb_tensor *cols, const int64_t out[2], const int kernel[2], c
     if (!out || out[0] < 1 || out[1] < 1)
         return nb_set_error("fold: the output must be at least 1x1, got %lldx%lld",
                             out ? (long long)out[0] : 0, out ? (long long)out[1] : 0);
+    if (nb_win_opts_check("fold", NB_WIN_UNFOLD, opts, 2, kernel)) return NULL;
     int64_t s[2], p[2], d[2], G;
     nb_win_opts(opts, s, p, d, &G);
-    if (G != 1) return nb_set_error("fold: groups do not apply");
     const int64_t K = (int64_t)kernel[0] * kernel[1];
     if (cols->shape[1] % K)
         return nb_set_error("fold: columns %s: dim 1 is not a multiple of the %dx%d window", NB_SHP(cols, cs),
                             kernel[0], kernel[1]);
     nb_win_geom g;
     const int64_t img[4] = {cols->shape[0], cols->shape[1] / K, out[0], out[1]};
-    if (nb_win_geom_make("fold", img, kernel[0], kernel[1], s, p, d, &g)) return NULL;
+    if (nb_win_geom_make("fold", img, kernel[0], kernel[1], s, p, d, false, &g)) return NULL;
     if (cols->shape[2] != g.OH * g.OW)
         return nb_set_error("fold: columns %s hold %lld windows, but a %lldx%lld output has %lld (%lldx%lld)",
                             NB_SHP(cols, cs), (long long)cols->shape[2], (long long)out[0], (long long)out[1],
@@ -77,50 +77,53 @@ static int check_operands(const char *op, nb_tensor *x, nb_tensor *w, nb_tensor 
                : 0;
 }
 
-nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
-    NB_NULL_GUARD_NAMED("conv2d", x, w);
-    if (check_operands("conv2d", x, w, b)) return NULL;
-    int64_t s[2], p[2], d[2], G;
-    nb_win_opts(opts, s, p, d, &G);
+/* the name of spatial dim i (0 height, 1 width) of an op over nd spatial dims */
+static const char *dim_name(int nd, int i) { return nd == 1 ? "the length" : i ? "the width" : "the height"; }
+
+/* conv2d, or conv1d (nd 1) as a conv2d over [N,C,1,L]: its messages name the length */
+static nb_tensor *conv_nd(const char *op, int nd, nb_tensor *x, nb_tensor *w, nb_tensor *b,
+                          const nb_conv_opts *opts) {
     char xs[64], ws[64], bs[64];
-    if (x->ndim == 3 && w->ndim == 4) { /* unbatched [C,H,W], as torch */
-        nb_tensor *y = nb_conv2d(nb_unsqueeze(x, 0), w, b, opts);
-        return y ? nb_squeeze(y, 0) : NULL;
-    }
     if (x->ndim != 4 || w->ndim != 4)
         return nb_set_error(
             "conv2d: want input [N,C,H,W] (or [C,H,W]) and weight [O,C/groups,KH,KW], got %s and %s",
             NB_SHP(x, xs), NB_SHP(w, ws));
+    if (nd == 2 && nb_win_opts_check(op, NB_WIN_CONV, opts, 2, NULL)) return NULL;
+    int64_t s[2], p[2], d[2], G;
+    nb_win_opts(opts, s, p, d, &G);
     const int64_t C = x->shape[1], O = w->shape[0];
     if (G < 1 || C % G || O % G || w->shape[1] * G != C)
         return nb_set_error(
-            "conv2d: input %s and weight %s do not match for %lld groups (want weight dim 1 = C / "
+            "%s: input %s and weight %s do not match for %lld groups (want weight dim 1 = C / "
             "groups, C and O divisible by groups)",
-            NB_SHP(x, xs), NB_SHP(w, ws), (long long)G);
+            op, NB_SHP(x, xs), NB_SHP(w, ws), (long long)G);
     if (b && (b->ndim != 1 || b->shape[0] != O))
-        return nb_set_error("conv2d: bias %s does not match %lld output channels", NB_SHP(b, bs),
+        return nb_set_error("%s: bias %s does not match %lld output channels", op, NB_SHP(b, bs),
                             (long long)O);
     const nb_pad_kind mode = opts ? opts->pad_mode : NB_PAD_ZEROS;
-    if ((unsigned)mode > NB_PAD_CIRCULAR) return nb_set_error("conv2d: unknown padding mode %d", (int)mode);
+    static const char *modes[] = {"zeros", "reflect", "replicate", "circular"};
     /* the padding before and after each dim: 'same' spreads d (K - 1) with the odd one after */
     int64_t lo[2] = {p[0], p[1]}, hi[2] = {p[0], p[1]};
-    if (opts && opts->same)
-        for (int i = 0; i < 2; i++) {
-            if (s[i] != 1)
-                return nb_set_error("conv2d: 'same' padding needs stride 1, got %lld (dim %d)",
-                                    (long long)s[i], i);
+    for (int i = 0; i < 2; i++) {
+        if (opts && opts->same) {
             const int64_t total = d[i] * (w->shape[2 + i] - 1);
             lo[i] = total / 2, hi[i] = total - lo[i];
         }
+        const int64_t n = x->shape[2 + i], most = mode == NB_PAD_REFLECT ? n - 1 : n;
+        if (mode != NB_PAD_ZEROS && mode != NB_PAD_REPLICATE && hi[i] > most)
+            return nb_set_error("%s: %s padding %lld on %s of size %lld (want %s the size)", op, modes[mode],
+                                (long long)hi[i], dim_name(nd, nd == 1 ? 0 : i), (long long)n,
+                                mode == NB_PAD_REFLECT ? "below" : "at most");
+    }
     nb_tensor *xp = x;
     if (mode != NB_PAD_ZEROS || lo[0] != hi[0] || lo[1] != hi[1]) { /* padded here, not by im2col */
-        if (nb_win_check("conv2d", s, lo, d) || nb_win_check("conv2d", s, hi, d)) return NULL;
+        if (nb_win_check(op, s, lo, d) || nb_win_check(op, s, hi, d)) return NULL;
         xp = nb_pad_mode(x, 4, (const int64_t[]){lo[1], hi[1], lo[0], hi[0]}, mode);
-        if (!xp) return nb_as_op(NULL, "conv2d");
+        if (!xp) return NULL;
         lo[0] = lo[1] = 0;
     }
     nb_win_geom g;
-    if (nb_win_geom_make("conv2d", xp->shape, w->shape[2], w->shape[3], s, lo, d, &g)) return NULL;
+    if (nb_win_geom_make(op, xp->shape, w->shape[2], w->shape[3], s, lo, d, false, &g)) return NULL;
     const int64_t K = g.KH * g.KW, L = g.OH * g.OW, Cg = C / G;
     nb_tensor *cols = nb_win_im2col(xp, &g, 0.0);
     /* [G, O/G, Cg*K] @ [N, G, Cg*K, L] -> [N, G, O/G, L] */
@@ -129,7 +132,17 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
     nb_tensor *y = cols && wm ? nb_matmul(wm, cols) : NULL;
     y = y ? nb_reshape(y, NB_SHAPE(g.N, O, g.OH, g.OW)) : NULL;
     if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
-    return nb_as_op(y, "conv2d");
+    return y;
+}
+
+nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED("conv2d", x, w);
+    if (check_operands("conv2d", x, w, b)) return NULL;
+    if (x->ndim == 3 && w->ndim == 4) { /* unbatched [C,H,W], as torch */
+        nb_tensor *y = nb_conv2d(nb_unsqueeze(x, 0), w, b, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    return nb_as_op(conv_nd("conv2d", 2, x, w, b, opts), "conv2d");
 }
 
 /* The 2-D options of a 1-D op over [N,C,1,L]: the length's entries ([0]) go to the width. */
@@ -148,6 +161,7 @@ static nb_conv_opts opts_1d(const nb_conv_opts *o) {
 
 nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
     NB_NULL_GUARD_NAMED("conv1d", x, w);
+    if (check_operands("conv1d", x, w, b)) return NULL;
     char xs[64], ws[64];
     if (x->ndim == 2 && w->ndim == 3) { /* unbatched [C,L], as torch */
         nb_tensor *y = nb_conv1d(nb_unsqueeze(x, 0), w, b, opts);
@@ -156,24 +170,17 @@ nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
     if (x->ndim != 3 || w->ndim != 3)
         return nb_set_error("conv1d: want input [N,C,L] (or [C,L]) and weight [O,C/groups,K], got %s and %s",
                             NB_SHP(x, xs), NB_SHP(w, ws));
+    if (nb_win_opts_check("conv1d", NB_WIN_CONV, opts, 1, NULL)) return NULL;
     const nb_conv_opts o = opts_1d(opts); /* a conv2d over [N,C,1,L] with a 1 x K window */
-    nb_tensor *y = nb_conv2d(nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b, &o);
+    nb_tensor *y = conv_nd("conv1d", 1, nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b, &o);
     return nb_as_op(y ? nb_squeeze(y, 2) : NULL, "conv1d");
 }
 
-nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
-    const char *op = "conv_transpose2d";
-    NB_NULL_GUARD_NAMED(op, x, w);
-    if (check_operands(op, x, w, b)) return NULL;
+/* conv_transpose2d, or conv_transpose1d (nd 1) over [N,C,1,L] */
+static nb_tensor *conv_transpose_nd(const char *op, int nd, nb_tensor *x, nb_tensor *w, nb_tensor *b,
+                                    const nb_conv_opts *opts) {
     char xs[64], ws[64], bs[64];
-    if (x->ndim == 3 && w->ndim == 4) { /* unbatched [C,H,W], as torch */
-        nb_tensor *y = nb_conv_transpose2d(nb_unsqueeze(x, 0), w, b, opts);
-        return y ? nb_squeeze(y, 0) : NULL;
-    }
-    if (x->ndim != 4 || w->ndim != 4)
-        return nb_set_error(
-            "%s: want input [N,C,H,W] (or [C,H,W]) and weight [C,O/groups,KH,KW], got %s and %s", op,
-            NB_SHP(x, xs), NB_SHP(w, ws));
+    if (nd == 2 && nb_win_opts_check(op, NB_WIN_CONV_T, opts, 2, NULL)) return NULL;
     int64_t s[2], p[2], d[2], G;
     nb_win_opts(opts, s, p, d, &G);
     const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -185,25 +192,23 @@ nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const n
     if (b && (b->ndim != 1 || b->shape[0] != O))
         return nb_set_error("%s: bias %s does not match %lld output channels", op, NB_SHP(b, bs),
                             (long long)O);
-    if (opts && (opts->same || opts->pad_mode != NB_PAD_ZEROS))
-        return nb_set_error("%s: only zero padding applies ('same' and pad_mode do not, as in torch)", op);
+    if (KH < 1 || KW < 1 || H < 1 || W < 1)
+        return nb_set_error("%s: input %s and weight %s: the window and the input must not be empty", op,
+                            NB_SHP(x, xs), NB_SHP(w, ws));
     if (nb_win_check(op, s, p, d)) return NULL;
-    int64_t op_[2], out[2];
-    for (int i = 0; i < 2; i++) {
-        op_[i] = opts ? opts->output_padding[i] : 0;
-        if (op_[i] < 0 || (op_[i] >= s[i] && op_[i] >= d[i]))
-            return nb_set_error(
-                "%s: output padding %lld (dim %d) must be >= 0 and below the stride %lld or the "
-                "dilation %lld",
-                op, (long long)op_[i], i, (long long)s[i], (long long)d[i]);
-        const int64_t in = x->shape[2 + i], k = w->shape[2 + i];
-        out[i] = (in - 1) * s[i] - 2 * p[i] + d[i] * (k - 1) + op_[i] + 1;
+    int64_t out[2];
+    for (int i = nd == 1 ? 1 : 0; i < 2; i++) {
+        const int64_t in = x->shape[2 + i], k = w->shape[2 + i], op_ = opts ? opts->output_padding[i] : 0;
+        if (in > INT32_MAX || k > INT32_MAX) /* then every product below fits in 64 bits */
+            return nb_set_error("%s: input %s and weight %s: sizes past 2^31 - 1", op, NB_SHP(x, xs),
+                                NB_SHP(w, ws));
+        out[i] = (in - 1) * s[i] - 2 * p[i] + d[i] * (k - 1) + op_ + 1;
+        if (out[i] < 1)
+            return nb_set_error("%s: input %s, weight %s and padding %lld give an empty output (%s %lld)", op,
+                                NB_SHP(x, xs), NB_SHP(w, ws), (long long)p[i], dim_name(nd, nd == 1 ? 0 : i),
+                                (long long)out[i]);
     }
-    if (out[0] < 1 || out[1] < 1)
-        return nb_set_error(
-            "%s: input %s with weight %s and padding (%lld, %lld) gives an empty output %lldx%lld", op,
-            NB_SHP(x, xs), NB_SHP(w, ws), (long long)p[0], (long long)p[1], (long long)out[0],
-            (long long)out[1]);
+    if (nd == 1) out[0] = 1;
     /* the output image's windows, one per input pixel: col2im adds them up */
     const nb_win_geom g = {.N = N,
                            .C = O,
@@ -229,21 +234,39 @@ nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const n
     cols = cols ? nb_reshape(cols, NB_SHAPE(N, O, K, H * W)) : NULL;
     nb_tensor *y = cols ? nb_win_col2im(cols, &g) : NULL;
     if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
-    return nb_as_op(y, op);
+    return y;
+}
+
+nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
+    const char *op = "conv_transpose2d";
+    NB_NULL_GUARD_NAMED(op, x, w);
+    if (check_operands(op, x, w, b)) return NULL;
+    char xs[64], ws[64];
+    if (x->ndim == 3 && w->ndim == 4) { /* unbatched [C,H,W], as torch */
+        nb_tensor *y = nb_conv_transpose2d(nb_unsqueeze(x, 0), w, b, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (x->ndim != 4 || w->ndim != 4)
+        return nb_set_error(
+            "%s: want input [N,C,H,W] (or [C,H,W]) and weight [C,O/groups,KH,KW], got %s and %s", op,
+            NB_SHP(x, xs), NB_SHP(w, ws));
+    return nb_as_op(conv_transpose_nd(op, 2, x, w, b, opts), op);
 }
 
 nb_tensor *nb_conv_transpose1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
-    NB_NULL_GUARD_NAMED("conv_transpose1d", x, w);
+    const char *op = "conv_transpose1d";
+    NB_NULL_GUARD_NAMED(op, x, w);
+    if (check_operands(op, x, w, b)) return NULL;
     char xs[64], ws[64];
     if (x->ndim == 2 && w->ndim == 3) { /* unbatched [C,L], as torch */
         nb_tensor *y = nb_conv_transpose1d(nb_unsqueeze(x, 0), w, b, opts);
         return y ? nb_squeeze(y, 0) : NULL;
     }
     if (x->ndim != 3 || w->ndim != 3)
-        return nb_set_error(
-            "conv_transpose1d: want input [N,C,L] (or [C,L]) and weight [C,O/groups,K], got %s and %s",
-            NB_SHP(x, xs), NB_SHP(w, ws));
+        return nb_set_error("%s: want input [N,C,L] (or [C,L]) and weight [C,O/groups,K], got %s and %s", op,
+                            NB_SHP(x, xs), NB_SHP(w, ws));
+    if (nb_win_opts_check(op, NB_WIN_CONV_T, opts, 1, NULL)) return NULL;
     const nb_conv_opts o = opts_1d(opts);
-    nb_tensor *y = nb_conv_transpose2d(nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b, &o);
-    return nb_as_op(y ? nb_squeeze(y, 2) : NULL, "conv_transpose1d");
+    nb_tensor *y = conv_transpose_nd(op, 1, nb_unsqueeze(x, 2), nb_unsqueeze(w, 2), b, &o);
+    return nb_as_op(y ? nb_squeeze(y, 2) : NULL, op);
 }

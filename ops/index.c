@@ -355,6 +355,6 @@ nb_tensor *nb_one_hot(nb_tensor *idx, int64_t num_classes) {
     if (hi >= (double)C)
         return nb_set_error("one_hot: index %lld is out of range for %lld classes", (long long)hi,
                             (long long)C);
-    nb_tensor *classes = nb_arange_on(NULL, NB_F32, idx->device, 0, (double)C, 1);
+    nb_tensor *classes = nb_arange_on(nb_out_ctx(idx), NB_F32, idx->device, 0, (double)C, 1);
     return classes ? nb_eq(nb_unsqueeze(t, -1), classes) : NULL;
 }

@@ -78,7 +78,8 @@ void *nb_unsupported(const char *op, const nb_backend *be) {
     return nb_set_error("%s: not supported by the %s backend", op, be ? be->name : "?");
 }
 
-nb_tensor *nb_host_1d(nb_device dev, nb_dtype dt, int64_t n, const void *data) {
-    nb_tensor *t = nb_from_data(NULL, dt, 1, &n, data);
-    return t && dev != NB_CPU ? nb_to_device(NULL, t, dev) : t;
+nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data) {
+    nb_ctx *ctx = nb_out_ctx(like);
+    nb_tensor *t = nb_from_data(ctx, dt, 1, &n, data);
+    return t && like->device != NB_CPU ? nb_to_device(ctx, t, like->device) : t;
 }

@@ -29,9 +29,9 @@ void nb_rename_error(const char *from, const char *to);
 /* For an op composed of others: when r is NULL, the error of whichever inner op failed is said of
  * `op` ("mean: cannot average over zero elements" -> "batch_norm: cannot average ..."). Returns r. */
 nb_tensor *nb_as_op(nb_tensor *r, const char *op);
-/* A 1-D tensor of n values of dt copied from host `data` onto dev, in the current context (the
- * index and weight tables of composed ops); NULL with an error. */
-nb_tensor *nb_host_1d(nb_device dev, nb_dtype dt, int64_t n, const void *data);
+/* A 1-D tensor of n values of dt copied from host `data` onto like's device, in the context of
+ * an op on `like` (nb_out_ctx): the index and weight tables of composed ops. NULL with an error. */
+nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data);
 /* sqrt whose gradient is 0 where the result is 0 (nb_std's; ops/elementwise.c). */
 nb_tensor *nb_std_sqrt(nb_tensor *a);
 /* Shape string helper for messages: up to 4 per call site. */

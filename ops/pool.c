@@ -24,25 +24,14 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
     if (!kernel || kernel[0] < 1 || kernel[1] < 1)
         return nb_set_error("%s: the window must be at least 1x1, got %dx%d", op, kernel ? kernel[0] : 0,
                             kernel ? kernel[1] : 0);
+    if (nb_win_opts_check(op, max ? NB_WIN_MAXPOOL : NB_WIN_AVGPOOL, opts, 2, kernel)) return NULL;
     int64_t s[2], p[2], d[2], G;
     nb_win_opts(opts, s, p, d, &G);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         if (!opts || !opts->stride[i]) s[i] = kernel[i]; /* torch's default stride is the window */
-        if (p[i] > kernel[i] / 2) /* as torch: so no window lies wholly in the padding */
-            return nb_set_error("%s: padding %lld is more than half the window %d (dim %d)", op,
-                                (long long)p[i], kernel[i], i);
-    }
-    if (G != 1) return nb_set_error("%s: groups do not apply to pooling", op);
-    nb_win_geom g;
-    if (nb_win_geom_make(op, x->shape, kernel[0], kernel[1], s, p, d, &g)) return NULL;
     const bool ceil = opts && opts->ceil_mode;
-    if (ceil) { /* one more window where a partial one is left, if it starts inside x or its left
-                   padding (torch's rule) */
-        const int64_t oh = (g.Hp - g.dh * (g.KH - 1) - 1 + g.sh - 1) / g.sh + 1,
-                      ow = (g.Wp - g.dw * (g.KW - 1) - 1 + g.sw - 1) / g.sw + 1;
-        g.OH = (oh - 1) * g.sh >= g.H + g.ph ? oh - 1 : oh;
-        g.OW = (ow - 1) * g.sw >= g.W + g.pw ? ow - 1 : ow;
-    }
+    nb_win_geom g;
+    if (nb_win_geom_make(op, x->shape, kernel[0], kernel[1], s, p, d, ceil, &g)) return NULL;
     nb_tensor *cols = nb_win_im2col(x, &g, max ? -INFINITY : 0.0), *r = NULL;
     if (cols && max) { /* the window's first largest element (a NaN first), which alone gets the gradient */
         nb_tensor *at = nb_argmax(cols, 2, true);
@@ -53,7 +42,7 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
              * [1,1,K,L] is 1 inside x, 0 on padding. */
             nb_win_geom g1 = g;
             g1.N = g1.C = 1;
-            nb_tensor *ones = nb_full_on(NULL, NB_F32, x->device, NB_SHAPE(1, 1, g.H, g.W), 1.0);
+            nb_tensor *ones = nb_full_on(nb_out_ctx(x), NB_F32, x->device, NB_SHAPE(1, 1, g.H, g.W), 1.0);
             nb_tensor *valid = ones ? nb_win_im2col(ones, &g1, 0.0f) : NULL;
             nb_tensor *first = valid ? nb_argmax(valid, 2, true) : NULL;
             nb_tensor *inside = first ? nb_gather(nb_expand(valid, 4, cols->shape), 2, at) : NULL;
@@ -74,7 +63,7 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
             img[2] = g.Hp, img[3] = g.Wp;
             g1.H = g.Hp, g1.W = g.Wp, g1.ph = g1.pw = 0;
         }
-        nb_tensor *ones = nb_full_on(NULL, NB_F32, x->device, 4, img, 1.0);
+        nb_tensor *ones = nb_full_on(nb_out_ctx(x), NB_F32, x->device, 4, img, 1.0);
         nb_tensor *count = ones ? nb_sum(nb_win_im2col(ones, &g1, 0.0f), 1, (const int[]){2}, false) : NULL;
         r = count ? nb_div(nb_sum(cols, 1, (const int[]){2}, false), count) : NULL;
     }

@@ -32,7 +32,7 @@ nb_tensor *nb_flip(nb_tensor *a, int n, const int *dims) {
     for (int d = 0; d < a->ndim && r; d++) {
         if (!seen[d]) continue;
         const int64_t s = a->shape[d]; /* s - 1, s - 2, ..., 0 */
-        nb_tensor *idx = nb_arange_on(NULL, NB_I32, a->device, (double)s - 1, -1, -1);
+        nb_tensor *idx = nb_arange_on(nb_out_ctx(a), NB_I32, a->device, (double)s - 1, -1, -1);
         r = idx ? nb_index_select(r, d, idx) : NULL;
     }
     return nb_as_op(r, "flip");
@@ -122,7 +122,7 @@ nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {
             int64_t sh[NB_MAX_DIMS];
             memcpy(sh, r->shape, sizeof sh);
             sh[d] = w;
-            nb_tensor *f = nb_zeros_on(NULL, r->dtype, r->device, r->ndim, sh);
+            nb_tensor *f = nb_zeros_on(nb_out_ctx(r), r->dtype, r->device, r->ndim, sh);
             if (f && (value != 0 || signbit(value)) && nb_fill_(f, value)) f = NULL; /* -0 too */
             if (!f) return nb_as_op(NULL, "pad");
             parts[np++] = f;
@@ -154,23 +154,37 @@ nb_tensor *nb_pad_mode(nb_tensor *a, int npad, const int64_t *pad, nb_pad_kind m
     nb_tensor *r = a;
     for (int p = 0; p < npad / 2 && r; p++) {
         const int d = a->ndim - 1 - p; /* the pairs run from the last dim backwards, as torch */
-        const int64_t before = pad[2 * p], after = pad[2 * p + 1], s = a->shape[d];
+        const int64_t before = pad[2 * p], after = pad[2 * p + 1], s0 = a->shape[d];
         if (before == 0 && after == 0) continue;
+        /* negative sizes crop first, and the padding copies from what is left (as torch) */
+        if (before < -s0 || after < -s0 || s0 + (before < 0 ? before : 0) + (after < 0 ? after : 0) < 0)
+            return nb_set_error(
+                "pad_mode: cropping (%lld, %lld) from dim %d of size %lld leaves a negative size",
+                (long long)before, (long long)after, d, (long long)s0);
+        const int64_t cb = before < 0 ? -before : 0, ca = after < 0 ? -after : 0, s = s0 - cb - ca;
+        const int64_t pb = before > 0 ? before : 0, pa = after > 0 ? after : 0;
+        if (cb || ca) r = nb_narrow(r, d, cb, s);
+        if (!r || (pb == 0 && pa == 0)) continue;
         /* reflect reaches at most s - 1 past an end, circular s, replicate any distance */
-        const int64_t most = mode == NB_PAD_REFLECT ? s - 1 : mode == NB_PAD_CIRCULAR ? s : INT32_MAX;
-        if (s < 1 || s > INT32_MAX || before > most || after > most || before < -s || after < -s ||
-            s + before + after < 0)
+        const int64_t most = mode == NB_PAD_REFLECT ? s - 1 : mode == NB_PAD_CIRCULAR ? s : INT64_MAX;
+        if (s < 1)
+            return nb_set_error("pad_mode: %s padding (%lld, %lld) of dim %d, which is empty%s", names[mode],
+                                (long long)before, (long long)after, d, cb || ca ? " once cropped" : "");
+        if (pb > most || pa > most)
             return nb_set_error("pad_mode: %s padding (%lld, %lld) on dim %d of size %lld (want %s)",
                                 names[mode], (long long)before, (long long)after, d, (long long)s,
-                                mode == NB_PAD_REFLECT    ? "each below the size"
-                                : mode == NB_PAD_CIRCULAR ? "each at most the size"
-                                                          : "a non-empty dim");
-        const int64_t n = s + before + after;
+                                mode == NB_PAD_REFLECT ? "each below the size" : "each at most the size");
+        if (s + pb + pa > INT32_MAX)
+            return nb_set_error(
+                "pad_mode: %s padding (%lld, %lld) of dim %d of size %lld: more than 2^31 - 1 "
+                "positions",
+                names[mode], (long long)before, (long long)after, d, (long long)s);
+        const int64_t n = s + pb + pa;
         int32_t *src = malloc((size_t)n * sizeof *src + 1);
         if (!src) return nb_set_error("pad_mode: out of memory for %lld indices", (long long)n);
         for (int64_t j = 0; j < n; j++)
-            src[j] = (int32_t)pad_source(j - before, s, mode);
-        nb_tensor *idx = nb_host_1d(a->device, NB_I32, n, src);
+            src[j] = (int32_t)pad_source(j - pb, s, mode);
+        nb_tensor *idx = nb_host_1d(r, NB_I32, n, src);
         free(src);
         r = idx ? nb_index_select(r, d, idx) : NULL;
     }

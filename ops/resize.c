@@ -1,8 +1,8 @@
 /* ops/resize.c - interpolation (torch.nn.functional.interpolate with `size`): nearest and
  * (bi)linear resizing, one spatial dim at a time. Each dim is one or two index_selects of the
  * input rows it reads, mixed by per-row weights, so the gradient of an output row goes back to
- * those rows with the same weights. The index and weight tables are computed here in float, as
- * torch's CPU kernels compute them. */
+ * those rows with the same weights. The index and weight tables are computed here as torch
+ * 1.13's CPU kernels compute them (nearest in float; linear: a float scale, then double). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,22 +28,24 @@ static nb_tensor *resize_dim(nb_tensor *x, int d, int64_t out, nb_interp_mode mo
             i0[o] = (int32_t)(src < in - 1 ? src : in - 1);
         }
     } else {
+        /* the scale in float, the source position and weight in double, as torch 1.13's CPU
+         * kernels: their weights agree exactly */
         const float scale =
             align_corners ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f) : (float)in / (float)out;
         for (int64_t o = 0; o < out; o++) {
-            float src = align_corners ? scale * (float)o : scale * ((float)o + 0.5f) - 0.5f;
+            double src = align_corners ? (double)scale * (double)o : (double)scale * ((double)o + 0.5) - 0.5;
             if (src < 0) src = 0;
-            int64_t lo = (int64_t)floorf(src);
+            int64_t lo = (int64_t)src;
             if (lo > in - 1) lo = in - 1;
-            float w = src - (float)lo;
+            double w = src - (double)lo;
             w = w < 0 ? 0 : w > 1 ? 1 : w;
             i0[o] = (int32_t)lo;
             i1[o] = (int32_t)(lo < in - 1 ? lo + 1 : lo);
-            l1[o] = w;
-            l0[o] = 1.0f - w;
+            l1[o] = (float)w;
+            l0[o] = (float)(1.0 - w);
         }
     }
-    nb_tensor *idx0 = nb_host_1d(x->device, NB_I32, out, i0), *r = NULL;
+    nb_tensor *idx0 = nb_host_1d(x, NB_I32, out, i0), *r = NULL;
     if (mode == NB_INTERP_NEAREST) {
         r = idx0 ? nb_index_select(x, d, idx0) : NULL;
     } else if (idx0) {
@@ -53,9 +55,9 @@ static nb_tensor *resize_dim(nb_tensor *x, int d, int64_t out, nb_interp_mode mo
         ws[0] = out;
         for (int k = 1; k < wn; k++)
             ws[k] = 1;
-        nb_tensor *idx1 = nb_host_1d(x->device, NB_I32, out, i1);
-        nb_tensor *w0 = nb_reshape(nb_host_1d(x->device, NB_F32, out, l0), wn, ws);
-        nb_tensor *w1 = nb_reshape(nb_host_1d(x->device, NB_F32, out, l1), wn, ws);
+        nb_tensor *idx1 = nb_host_1d(x, NB_I32, out, i1);
+        nb_tensor *w0 = nb_reshape(nb_host_1d(x, NB_F32, out, l0), wn, ws);
+        nb_tensor *w1 = nb_reshape(nb_host_1d(x, NB_F32, out, l1), wn, ws);
         r = idx1 && w0 && w1
                 ? nb_add(nb_mul(nb_index_select(x, d, idx0), w0), nb_mul(nb_index_select(x, d, idx1), w1))
                 : NULL;
@@ -71,6 +73,8 @@ nb_tensor *nb_interpolate(nb_tensor *x, const int64_t *size, nb_interp_mode mode
     if (x->ndim != 3 && x->ndim != 4)
         return nb_set_error("interpolate: want input [N,C,L] or [N,C,H,W], got %s", NB_SHP(x, xs));
     if ((unsigned)mode > NB_INTERP_LINEAR) return nb_set_error("interpolate: unknown mode %d", (int)mode);
+    if (mode == NB_INTERP_NEAREST && align_corners)
+        return nb_set_error("interpolate: align_corners applies to the linear modes only (as torch)");
     if (!size) return nb_set_error("interpolate: NULL size");
     const int ns = x->ndim - 2;
     for (int i = 0; i < ns; i++)

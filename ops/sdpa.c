@@ -10,7 +10,7 @@
 #include "tensor/internal.h"
 
 /* [Tq, Tk]: 0 where key j <= query i, -inf above (torch's is_causal: top-left aligned) */
-static nb_tensor *causal_mask(nb_device dev, int64_t Tq, int64_t Tk) {
+static nb_tensor *causal_mask(const nb_tensor *q, int64_t Tq, int64_t Tk) {
     float *m = malloc((size_t)(Tq * Tk) * sizeof *m + 1);
     if (!m)
         return nb_set_error("scaled_dot_product_attention: out of memory for a %lldx%lld mask", (long long)Tq,
@@ -18,7 +18,7 @@ static nb_tensor *causal_mask(nb_device dev, int64_t Tq, int64_t Tk) {
     for (int64_t i = 0; i < Tq; i++)
         for (int64_t j = 0; j < Tk; j++)
             m[i * Tk + j] = j <= i ? 0.0f : -INFINITY;
-    nb_tensor *t = nb_host_1d(dev, NB_F32, Tq * Tk, m);
+    nb_tensor *t = nb_host_1d(q, NB_F32, Tq * Tk, m);
     free(m);
     return t ? nb_reshape(t, NB_SHAPE(Tq, Tk)) : NULL;
 }
@@ -47,7 +47,7 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
         nb_same_shape(q, v) && scale == 1.0f / sqrtf((float)D) && D > 0)
         return nb_attention(q, k, v); /* fused: the probabilities are never stored */
     nb_tensor *s = nb_mul_scalar(nb_matmul(q, nb_transpose(k, k->ndim - 2, k->ndim - 1)), scale);
-    if (s && o.causal) s = nb_add(s, causal_mask(q->device, Tq, Tk));
+    if (s && o.causal) s = nb_add(s, causal_mask(q, Tq, Tk));
     if (s && o.mask) s = nb_add(s, o.mask);
     nb_tensor *p = s ? nb_softmax(s, -1) : NULL;
     if (p && o.dropout > 0) p = nb_dropout(p, o.dropout, true, o.rng);

@@ -28,7 +28,7 @@ int nb_win_check(const char *op, const int64_t s[2], const int64_t p[2], const i
 }
 
 int nb_win_geom_make(const char *op, const int64_t shape[4], int64_t KH, int64_t KW, const int64_t s[2],
-                     const int64_t p[2], const int64_t d[2], nb_win_geom *g) {
+                     const int64_t p[2], const int64_t d[2], bool ceil, nb_win_geom *g) {
     if (nb_win_check(op, s, p, d)) return -1;
     *g = (nb_win_geom){.N = shape[0],
                        .C = shape[1],
@@ -44,15 +44,69 @@ int nb_win_geom_make(const char *op, const int64_t shape[4], int64_t KH, int64_t
                        .dw = d[1]};
     g->Hp = g->H + 2 * g->ph;
     g->Wp = g->W + 2 * g->pw;
-    const int64_t eh = g->dh * (KH - 1) + 1, ew = g->dw * (KW - 1) + 1; /* the dilated window */
-    if (KH < 1 || KW < 1 || eh > g->Hp || ew > g->Wp)
-        return nb_set_error("%s: the window %lldx%lld (dilated %lldx%lld) does not fit the input %lldx%lld + "
-                            "padding (%lld, %lld)",
-                            op, (long long)KH, (long long)KW, (long long)eh, (long long)ew, (long long)g->H,
-                            (long long)g->W, (long long)g->ph, (long long)g->pw),
-               -1;
-    g->OH = (g->Hp - eh) / g->sh + 1;
-    g->OW = (g->Wp - ew) / g->sw + 1;
+    const int64_t in[2] = {g->H, g->W}, padded[2] = {g->Hp, g->Wp}, k[2] = {KH, KW};
+    int64_t out[2];
+    for (int i = 0; i < 2; i++) {
+        /* the dilated window, and the windows that fit; ceil_mode counts a last partial one if
+         * it starts inside the input or its left padding (torch's rule) */
+        const int64_t e = k[i] < 1 || k[i] > INT32_MAX ? -1 : d[i] * (k[i] - 1) + 1;
+        const int64_t room = e < 0 ? -1 : padded[i] - e + (ceil ? s[i] - 1 : 0);
+        out[i] = room < 0 ? 0 : room / s[i] + 1;
+        if (ceil && out[i] > 0 && (out[i] - 1) * s[i] >= in[i] + p[i]) out[i]--;
+        if (out[i] < 1)
+            return nb_set_error(
+                       "%s: the window %lldx%lld (dilated %lldx%lld) does not fit the input %lldx%lld + "
+                       "padding (%lld, %lld)",
+                       op, (long long)KH, (long long)KW, (long long)(d[0] * (KH - 1) + 1),
+                       (long long)(d[1] * (KW - 1) + 1), (long long)g->H, (long long)g->W, (long long)g->ph,
+                       (long long)g->pw),
+                   -1;
+    }
+    g->OH = out[0];
+    g->OW = out[1];
+    return 0;
+}
+
+int nb_win_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o, int nd, const int kernel[2]) {
+    if (!o) return 0;
+    const bool conv = kind == NB_WIN_CONV, convt = kind == NB_WIN_CONV_T, pool = kind >= NB_WIN_MAXPOOL;
+    const char *bad = NULL;
+    for (int i = 0; i < nd && !bad; i++) {
+        if (o->output_padding[i] && !convt) bad = "output_padding (transposed convolutions only)";
+        if (o->dilation[i] > 1 && kind == NB_WIN_AVGPOOL)
+            bad = "dilation (max pooling and convolutions only)";
+    }
+    if (!bad && o->same && !conv) bad = "'same' padding (plain convolutions only)";
+    if (!bad && o->pad_mode != NB_PAD_ZEROS && !conv) bad = "pad_mode (plain convolutions only)";
+    if (!bad && o->ceil_mode && !pool) bad = "ceil_mode (pooling only)";
+    if (!bad && o->exclude_pad && kind != NB_WIN_AVGPOOL) bad = "exclude_pad (average pooling only)";
+    if (!bad && o->groups > 1 && !conv && !convt) bad = "groups (convolutions only)";
+    if (bad) return nb_set_error("%s: %s does not apply", op, bad), -1;
+    if ((unsigned)o->pad_mode > NB_PAD_CIRCULAR)
+        return nb_set_error("%s: unknown padding mode %d", op, (int)o->pad_mode), -1;
+    if (o->groups < 0) return nb_set_error("%s: groups %d must be positive", op, o->groups), -1;
+    for (int i = 0; i < nd; i++) {
+        const char *dim = nd == 1 ? "the length" : i ? "the width" : "the height";
+        const int s = o->stride[i]     ? o->stride[i]
+                      : pool && kernel ? kernel[i]
+                                       : 1,
+                  d = o->dilation[i] ? o->dilation[i] : 1;
+        if (o->stride[i] < 0 || o->padding[i] < 0 || o->dilation[i] < 0)
+            return nb_set_error("%s: stride %d, padding %d and dilation %d (%s) must be >= 1, >= 0, >= 1", op,
+                                o->stride[i], o->padding[i], o->dilation[i], dim),
+                   -1;
+        if (o->same && s != 1)
+            return nb_set_error("%s: 'same' padding needs stride 1, got %d (%s)", op, s, dim), -1;
+        if (convt && (o->output_padding[i] < 0 || (o->output_padding[i] >= s && o->output_padding[i] >= d)))
+            return nb_set_error(
+                       "%s: output padding %d (%s) must be >= 0 and below the stride %d or the dilation %d",
+                       op, o->output_padding[i], dim, s, d),
+                   -1;
+        if (pool && kernel && o->padding[i] > kernel[i] / 2) /* as torch: no window wholly in the padding */
+            return nb_set_error("%s: padding %d is more than half the window %d (%s)", op, o->padding[i],
+                                kernel[i], dim),
+                   -1;
+    }
     return 0;
 }
 

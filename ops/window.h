@@ -17,10 +17,19 @@ void nb_win_opts(const nb_conv_opts *o, int64_t s[2], int64_t p[2], int64_t d[2]
 /* 0, or -1 with an error naming op when a stride, padding or dilation is out of range. */
 int nb_win_check(const char *op, const int64_t s[2], const int64_t p[2], const int64_t d[2]);
 /* The windows of an image of `shape` [N,C,H,W] for a KH x KW window: 0, or -1 with an error
- * naming op when an option is out of range or the dilated window does not fit the padded input.
- * OH and OW count the windows that fit (floor). */
+ * naming op when an option is out of range or no window fits the padded input. OH and OW count
+ * the windows that fit (floor), or with `ceil` also a last partial one that starts inside the
+ * input or its left padding (torch's ceil_mode). */
 int nb_win_geom_make(const char *op, const int64_t shape[4], int64_t KH, int64_t KW, const int64_t s[2],
-                     const int64_t p[2], const int64_t d[2], nb_win_geom *g);
+                     const int64_t p[2], const int64_t d[2], bool ceil, nb_win_geom *g);
+/* What an op does with nb_conv_opts: which fields apply and how they are checked. */
+typedef enum { NB_WIN_CONV, NB_WIN_CONV_T, NB_WIN_UNFOLD, NB_WIN_MAXPOOL, NB_WIN_AVGPOOL } nb_win_kind;
+/* Checks the options of an op of `kind` over nd spatial dims (1: the [0] entries are a length's):
+ * no field set that does not apply (output_padding, 'same', pad_mode, ceil_mode, exclude_pad,
+ * groups, avg pooling's dilation), none negative, 'same' with stride 1, output padding below the
+ * stride or dilation, pooling padding at most half the window (kernel, for pooling). 0, or -1
+ * with an error naming op and the dim. */
+int nb_win_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o, int nd, const int kernel[2]);
 /* x [N,C,H,W] -> columns [N, C, KH*KW, OH*OW], `pad` outside x; its gradient is col2im. */
 nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad);
 /* columns [N, C, KH*KW, OH*OW] -> [N,C,H,W], each pixel the sum of the entries that read it

@@ -190,14 +190,30 @@ START_TEST(errors) {
     ERR_STARTS("conv_transpose2d: bias [4] does not match 3 output channels");
     ck_assert_ptr_null(
         nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.stride = {2, 2}, .output_padding = {2, 0}}));
-    ERR_STARTS("conv_transpose2d: output padding 2 (dim 0) must be >= 0 and below the stride 2");
+    ERR_STARTS("conv_transpose2d: output padding 2 (the height) must be >= 0 and below the stride 2");
     ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.padding = {4, 0}}));
-    ERR_STARTS(
-        "conv_transpose2d: input [1,4,5,5] with weight [4,3,3,3] and padding (4, 0) gives an empty output");
+    ERR_STARTS("conv_transpose2d: input [1,4,5,5], weight [4,3,3,3] and padding 4 give an empty output (the "
+               "height -1)");
     ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.same = true}));
-    ERR_STARTS("conv_transpose2d: only zero padding applies");
+    ERR_STARTS("conv_transpose2d: 'same' padding (plain convolutions only) does not apply");
     ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.stride = {0, -2}}));
-    ERR_STARTS("conv_transpose2d: stride -2, padding 0 and dilation 1 (dim 1) must be");
+    ERR_STARTS("conv_transpose2d: stride -2, padding 0 and dilation 0 (the width) must be");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3, 0, 3)), NULL, NULL));
+    ERR_STARTS(
+        "conv_transpose2d: input [1,4,5,5] and weight [4,3,0,3]: the window and the input must not be empty");
+    ck_assert_ptr_null(nb_conv_transpose2d(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 0, 5)), w, NULL, NULL));
+    ERR_STARTS(
+        "conv_transpose2d: input [1,4,0,5] and weight [4,3,3,3]: the window and the input must not be empty");
+    ck_assert_ptr_null(nb_conv_transpose2d(x, w, NULL, &(nb_conv_opts){.ceil_mode = true}));
+    ERR_STARTS("conv_transpose2d: ceil_mode (pooling only) does not apply");
+    /* a 1-d op names the length, not the internal 2-d view */
+    nb_tensor *x1 = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 2, 5)), *w1 = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3, 3));
+    ck_assert_ptr_null(nb_conv_transpose1d(x1, w1, NULL, &(nb_conv_opts){.padding = {9}}));
+    ERR_STARTS("conv_transpose1d: input [1,2,1,5], weight [2,3,1,3] and padding 9 give an empty output (the "
+               "length -11)");
+    ck_assert_ptr_null(
+        nb_conv_transpose1d(x1, w1, NULL, &(nb_conv_opts){.stride = {2}, .output_padding = {2}}));
+    ERR_STARTS("conv_transpose1d: output padding 2 (the length) must be >= 0");
     ck_assert_ptr_null(nb_conv_transpose1d(x, w, NULL, NULL));
     ERR_STARTS("conv_transpose1d: want input [N,C,L] (or [C,L])");
     ck_assert_ptr_null(nb_conv_transpose2d(x, nb_zeros(ctx, NB_I32, NB_SHAPE(4, 3, 3, 3)), NULL, NULL));

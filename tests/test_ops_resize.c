@@ -47,11 +47,17 @@ START_TEST(pad_modes_1d) {
         for (int i = 0; i < 7; i++)
             ck_assert_float_eq(nb_data_f32(y)[i], want[m][i]);
     }
-    /* a negative size crops, as nb_pad; zeros is nb_pad with 0 */
-    nb_tensor *c = nb_pad_mode(x, 2, (const int64_t[]){-1, 2}, NB_PAD_CIRCULAR);
-    ck_assert(c && c->shape[0] == 4);
-    ck_assert(nb_data_f32(c)[0] == 2 && nb_data_f32(c)[1] == 3 && nb_data_f32(c)[2] == 1 &&
-              nb_data_f32(c)[3] == 2);
+    /* a negative size crops first, and the padding copies from what is left, as torch:
+     * 0..5 cropped by 2 in front wraps around 2 3 4 5 */
+    nb_tensor *six = nb_arange(ctx, NB_F32, 0, 6, 1);
+    const int64_t crop[2][2] = {{-2, 3}, {3, -2}};
+    const float cwant[2][7] = {{2, 3, 4, 5, 2, 3, 4}, {1, 2, 3, 0, 1, 2, 3}};
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *c = nb_pad_mode(six, 2, crop[k], NB_PAD_CIRCULAR);
+        ck_assert_msg(c && c->shape[0] == 7, "%s", nb_last_error());
+        for (int i = 0; i < 7; i++)
+            ck_assert_float_eq(nb_data_f32(c)[i], cwant[k][i]);
+    }
     nb_tensor *z = nb_pad_mode(x, 2, (const int64_t[]){1, 0}, NB_PAD_ZEROS);
     ck_assert(z && z->shape[0] == 4 && nb_data_f32(z)[0] == 0 && nb_data_f32(z)[1] == 1);
 }
@@ -98,7 +104,14 @@ START_TEST(pad_mode_errors) {
     ERR_STARTS("pad_mode: circular padding (0, 4) on dim 1 of size 3 (want each at most the size)");
     ck_assert_ptr_null(
         nb_pad_mode(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 0)), 2, (const int64_t[]){1, 1}, NB_PAD_REPLICATE));
-    ERR_STARTS("pad_mode: replicate padding (1, 1) on dim 1 of size 0 (want a non-empty dim)");
+    ERR_STARTS("pad_mode: replicate padding (1, 1) of dim 1, which is empty");
+    ck_assert_ptr_null(nb_pad_mode(x, 2, (const int64_t[]){-7, 0}, NB_PAD_REPLICATE));
+    ERR_STARTS("pad_mode: cropping (-7, 0) from dim 1 of size 3 leaves a negative size");
+    ck_assert_ptr_null(nb_pad_mode(x, 2, (const int64_t[]){-3, 1}, NB_PAD_REPLICATE));
+    ERR_STARTS("pad_mode: replicate padding (-3, 1) of dim 1, which is empty once cropped");
+    ck_assert_ptr_null(nb_pad_mode(x, 2, (const int64_t[]){(int64_t)1 << 40, 0}, NB_PAD_REPLICATE));
+    ERR_STARTS(
+        "pad_mode: replicate padding (1099511627776, 0) of dim 1 of size 3: more than 2^31 - 1 positions");
     ck_assert_ptr_null(nb_pad_mode(x, 3, (const int64_t[]){1, 1, 1}, NB_PAD_REFLECT));
     ERR_STARTS("pad_mode: 3 pad sizes for a 2-d tensor");
     ck_assert_ptr_null(nb_pad_mode(x, 2, (const int64_t[]){1, 1}, (nb_pad_kind)7));
@@ -141,12 +154,12 @@ START_TEST(conv_same_and_pad_modes) {
                   NULL, &(nb_conv_opts){.same = true, .pad_mode = NB_PAD_CIRCULAR});
     ck_assert_msg(y1 && y1->shape[2] == 9, "%s", nb_last_error());
     ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.stride = {1, 2}, .groups = 2, .same = true}));
-    ERR_STARTS("conv2d: 'same' padding needs stride 1, got 2 (dim 1)");
+    ERR_STARTS("conv2d: 'same' padding needs stride 1, got 2 (the width)");
     ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {6, 0}, .groups = 2, .pad_mode = 1}));
-    ERR_STARTS("conv2d: reflect padding (6, 6) on dim 2 of size 6");
+    ERR_STARTS("conv2d: reflect padding 6 on the height of size 6 (want below the size)");
     ck_assert_ptr_null(
         nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {-1, 0}, .groups = 2, .pad_mode = 2}));
-    ERR_STARTS("conv2d: stride 1, padding -1");
+    ERR_STARTS("conv2d: stride 0, padding -1 and dilation 0 (the height) must be");
     ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.groups = 2, .pad_mode = 9}));
     ERR_STARTS("conv2d: unknown padding mode 9");
 }
@@ -167,7 +180,9 @@ START_TEST(pool_options_against_loops) {
     const int k[2] = {3, 3};
     const int64_t s[2] = {2, 3}, p[2] = {1, 1};
     const nb_conv_opts o = {.stride = {2, 3}, .padding = {1, 1}, .ceil_mode = ceil, .exclude_pad = excl};
-    nb_tensor *av = nb_avg_pool2d(x, k, &o), *mx = nb_max_pool2d(x, k, &o);
+    nb_tensor *av = nb_avg_pool2d(x, k, &o),
+              *mx = nb_max_pool2d(x, k,
+                                  &(nb_conv_opts){.stride = {2, 3}, .padding = {1, 1}, .ceil_mode = ceil});
     ck_assert_msg(av && mx, "%s", nb_last_error());
     const int64_t OH = pool_out(8, 3, 2, 1, ceil), OW = pool_out(8, 3, 3, 1, ceil);
     ck_assert(av->shape[2] == OH && av->shape[3] == OW && mx->shape[2] == OH && mx->shape[3] == OW);
@@ -199,15 +214,88 @@ START_TEST(pool_options_against_loops) {
 }
 END_TEST
 
+/* ceil_mode counts a window that overshoots the padded input by less than the stride, as torch:
+ * a 3x3 window with stride 2 over a 2x2 input gives one output, the mean of the 4 elements */
+START_TEST(pool_ceil_small_input) {
+    nb_tensor *x = nb_from_data(ctx, NB_F32, NB_SHAPE(1, 1, 2, 2), (const float[]){1, 2, 3, 6});
+    const nb_conv_opts o = {.stride = {2, 2}, .ceil_mode = true};
+    nb_tensor *mx = nb_max_pool2d(x, (const int[]){3, 3}, &o),
+              *av = nb_avg_pool2d(x, (const int[]){3, 3}, &o);
+    ck_assert_msg(mx && av && mx->shape[2] == 1 && mx->shape[3] == 1 && av->shape[2] == 1, "%s",
+                  nb_last_error());
+    ck_assert_float_eq(nb_data_f32(mx)[0], 6);
+    ck_assert_float_eq(nb_data_f32(av)[0], 3);
+    ck_assert_ptr_null(nb_max_pool2d(x, (const int[]){3, 3}, &(nb_conv_opts){.stride = {2, 2}}));
+    ERR_STARTS("max_pool2d: the window 3x3 (dilated 3x3) does not fit the input 2x2");
+}
+END_TEST
+
+/* options that an op does not use are errors, not silently ignored */
+START_TEST(options_that_do_not_apply) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(1, 2, 6, 6), 0, 1, &rng),
+              *w = nb_randn(ctx, NB_SHAPE(2, 2, 3, 3), 0, 1, &rng);
+    const int k[2] = {2, 2};
+    ck_assert_ptr_null(nb_max_pool2d(x, k, &(nb_conv_opts){.pad_mode = NB_PAD_REFLECT}));
+    ERR_STARTS("max_pool2d: pad_mode (plain convolutions only) does not apply");
+    ck_assert_ptr_null(nb_avg_pool2d(x, k, &(nb_conv_opts){.dilation = {2, 1}}));
+    ERR_STARTS("avg_pool2d: dilation (max pooling and convolutions only) does not apply");
+    ck_assert_ptr_null(nb_max_pool2d(x, k, &(nb_conv_opts){.exclude_pad = true}));
+    ERR_STARTS("max_pool2d: exclude_pad (average pooling only) does not apply");
+    ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.output_padding = {1, 0}}));
+    ERR_STARTS("conv2d: output_padding (transposed convolutions only) does not apply");
+    ck_assert_ptr_null(nb_conv2d(x, w, NULL, &(nb_conv_opts){.ceil_mode = true}));
+    ERR_STARTS("conv2d: ceil_mode (pooling only) does not apply");
+    ck_assert_ptr_null(nb_unfold(x, k, &(nb_conv_opts){.same = true}));
+    ERR_STARTS("unfold: 'same' padding (plain convolutions only) does not apply");
+    ck_assert_ptr_null(nb_max_pool2d(x, k, &(nb_conv_opts){.groups = 2}));
+    ERR_STARTS("max_pool2d: groups (convolutions only) does not apply");
+    /* 1-d ops name the length */
+    nb_tensor *x1 = nb_randn(ctx, NB_SHAPE(1, 2, 5), 0, 1, &rng),
+              *w1 = nb_randn(ctx, NB_SHAPE(2, 2, 3), 0, 1, &rng);
+    ck_assert_ptr_null(nb_conv1d(x1, w1, NULL, &(nb_conv_opts){.stride = {2}, .same = true}));
+    ERR_STARTS("conv1d: 'same' padding needs stride 1, got 2 (the length)");
+    ck_assert_ptr_null(nb_conv1d(x1, w1, NULL, &(nb_conv_opts){.padding = {5}, .pad_mode = NB_PAD_REFLECT}));
+    ERR_STARTS("conv1d: reflect padding 5 on the length of size 5 (want below the size)");
+    /* the layers check their options when they are made */
+    ck_assert_ptr_null(
+        nb_conv2d_new(ctx, 2, 2, 3, 3, &(nb_conv_opts){.stride = {2, 1}, .same = true}, true, &rng));
+    ERR_STARTS("conv2d_new: 'same' padding needs stride 1, got 2 (the height)");
+    ck_assert_ptr_null(nb_max_pool2d_new(2, 2, &(nb_conv_opts){.padding = {3, 0}}));
+    ERR_STARTS("max_pool2d_new: padding 3 is more than half the window 2 (the height)");
+    ck_assert_ptr_null(nb_conv_transpose2d_new(
+        ctx, 2, 2, 3, 3, &(nb_conv_opts){.stride = {2, 2}, .output_padding = {3, 0}}, true, &rng));
+    ERR_STARTS("conv_transpose2d_new: output padding 3 (the height) must be >= 0 and below the stride 2");
+}
+END_TEST
+
+/* with no current context, the results go to the input's context (core.h), for every op here */
+START_TEST(no_current_context) {
+    nb_ctx_use(NULL);
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(1, 2, 6, 7), 0, 1, &rng),
+              *w = nb_randn(ctx, NB_SHAPE(2, 2, 2, 2), 0, 1, &rng);
+    nb_tensor *r[7] = {
+        nb_pad_mode(x, 2, (const int64_t[]){1, 1}, NB_PAD_REFLECT),
+        nb_interpolate(x, (const int64_t[]){9, 9}, NB_INTERP_LINEAR, false),
+        nb_conv2d(x, w, NULL, &(nb_conv_opts){.same = true}),
+        nb_avg_pool2d(x, (const int[]){2, 2}, &(nb_conv_opts){.ceil_mode = true, .exclude_pad = true}),
+        nb_max_pool2d(x, (const int[]){3, 3}, &(nb_conv_opts){.padding = {1, 1}}),
+        nb_flip(x, 1, (const int[]){3}),
+        nb_scaled_dot_product_attention(x, x, x, &(nb_sdpa_opts){.causal = true, .scale = 0.5f}, NULL)};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(r[i] && r[i]->ctx == ctx, "op %d: %s", i, nb_last_error());
+    nb_ctx_use(ctx);
+}
+END_TEST
+
 /* ---- interpolate ----------------------------------------------------------------------------------- */
 
-/* torch's source coordinate of output o (float, as its CPU kernels) */
+/* torch's source coordinate of output o (a float scale, then double, as its CPU kernels) */
 static void linear_src(int64_t o, int64_t in, int64_t out, bool ac, int64_t *i0, int64_t *i1, double *l) {
     const float scale = ac ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f) : (float)in / (float)out;
-    float src = ac ? scale * (float)o : fmaxf(scale * ((float)o + 0.5f) - 0.5f, 0.0f);
+    double src = ac ? (double)scale * (double)o : fmax((double)scale * ((double)o + 0.5) - 0.5, 0.0);
     *i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
     *i1 = *i0 < in - 1 ? *i0 + 1 : *i0;
-    *l = src - (float)*i0;
+    *l = src - (double)*i0;
 }
 
 START_TEST(interpolate_against_loops) {
@@ -310,6 +398,8 @@ START_TEST(interpolate_errors) {
     ERR_STARTS("interpolate: unknown mode 5");
     ck_assert_ptr_null(nb_interpolate(x, NULL, NB_INTERP_NEAREST, false));
     ERR_STARTS("interpolate: NULL size");
+    ck_assert_ptr_null(nb_interpolate(x, (const int64_t[]){2, 2}, NB_INTERP_NEAREST, true));
+    ERR_STARTS("interpolate: align_corners applies to the linear modes only");
     ck_assert_ptr_null(
         nb_interpolate(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 2, 0, 4)), (const int64_t[]){2, 2}, 0, false));
     ERR_STARTS("interpolate: size 2 (dim 2) for input [1,2,0,4]");
@@ -326,6 +416,9 @@ Suite *make_suite(void) {
     tcase_add_test(tc, pad_mode_errors);
     tcase_add_test(tc, conv_same_and_pad_modes);
     tcase_add_loop_test(tc, pool_options_against_loops, 0, 4);
+    tcase_add_test(tc, pool_ceil_small_input);
+    tcase_add_test(tc, options_that_do_not_apply);
+    tcase_add_test(tc, no_current_context);
     tcase_add_test(tc, interpolate_against_loops);
     tcase_add_test(tc, interpolate_gradient_mass);
     tcase_add_test(tc, gradients);
