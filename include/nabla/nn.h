@@ -227,6 +227,32 @@ nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float
  * [L, N, dim] in the current context; NULL with an error for shapes that do not fit. */
 nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value, nb_tensor *attn_mask,
                       nb_tensor *key_padding_mask, bool causal, nb_tensor **weights);
+/* Options of the Transformer layers; zero fields are torch's defaults, NULL all of them. */
+typedef struct nb_transformer_opts {
+    bool gelu;        /* activation: exact GELU (torch's activation="gelu"); else ReLU */
+    bool norm_first;  /* LayerNorm before each block (pre-LN); else after the residual add */
+    bool batch_first; /* [N, L, dim] instead of [L, N, dim] */
+    float eps;        /* the LayerNorms' eps; 0: 1e-5 */
+} nb_transformer_opts;
+/* torch's nn.TransformerEncoderLayer: children self_attn (MultiheadAttention), linear1 [ff, dim],
+ * dropout, linear2 [dim, ff], norm1, norm2, dropout1, dropout2, with torch's initialisation;
+ * nb_module_forward runs it unmasked. NULL with an error when heads does not divide dim. */
+nb_module *nb_transformer_encoder_layer_new(nb_ctx *ctx, int64_t dim, int heads, int64_t ff, float dropout,
+                                            const nb_transformer_opts *opts, nb_rng *rng);
+/* torch's nn.TransformerDecoderLayer: self_attn, multihead_attn (over the memory), linear1,
+ * dropout, linear2, norm1..3, dropout1..3. Run it with nb_decoder_layer_run. */
+nb_module *nb_transformer_decoder_layer_new(nb_ctx *ctx, int64_t dim, int heads, int64_t ff, float dropout,
+                                            const nb_transformer_opts *opts, nb_rng *rng);
+/* One encoder layer over src [L, N, dim] ([N, L, dim] batch_first; unbatched [L, dim]) with the
+ * masks of nb_mha_run. The output has src's shape, in the current context; NULL with an error. */
+nb_tensor *nb_encoder_layer_run(nb_module *m, nb_tensor *src, nb_tensor *mask, nb_tensor *key_padding_mask,
+                                bool causal);
+/* One decoder layer: tgt [T, N, dim] attends to itself (tgt_mask, tgt_key_padding_mask,
+ * tgt_causal: a generating decoder wants it true), then to memory [S, N, dim] (memory_mask,
+ * memory_key_padding_mask). tgt's shape, in the current context; NULL with an error. */
+nb_tensor *nb_decoder_layer_run(nb_module *m, nb_tensor *tgt, nb_tensor *memory, nb_tensor *tgt_mask,
+                                nb_tensor *memory_mask, nb_tensor *tgt_key_padding_mask,
+                                nb_tensor *memory_key_padding_mask, bool tgt_causal);
 /* GroupNorm: weight [C] (1) and bias [C] (0), nb_group_norm over `groups` groups. */
 nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float eps);
 /* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */

@@ -120,6 +120,38 @@ static nb_tensor *mha(oe_case *c) {
     return y ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(w, NB_SHAPE(-1))}, 2, 0) : NULL;
 }
 
+/* Replaces m's parameters, depth first in torch's order, by views of flat from *at. 0 or -1. */
+static int take_params(nb_module *m, nb_tensor *flat, int64_t *at) {
+    for (int i = 0; i < m->n_params; i++) {
+        nb_tensor *t = m->params[i].t;
+        if (*at + nb_numel(t) > nb_numel(flat)) return nb_set_error("take_params: too few parameters"), -1;
+        m->params[i].t = nb_reshape(nb_narrow(flat, 0, *at, nb_numel(t)), t->ndim, t->shape);
+        *at += nb_numel(t);
+    }
+    for (int i = 0; i < m->n_children; i++)
+        if (take_params(m->children[i], flat, at)) return -1;
+    return 0;
+}
+
+/* A TransformerEncoderLayer over in[0] (ip[0] 0), or a TransformerDecoderLayer over in[0] and the
+ * memory in[1] (ip[0] 1), with parameters from the flat in[1 + decoder]; ip: decoder, heads,
+ * dim_feedforward, norm_first, gelu, batch_first, causal (the target's), a key padding mask
+ * (encoder: the source's; decoder: the memory's) as the last input. */
+static nb_tensor *transformer_layer(oe_case *c) {
+    const int *ip = c->ip, dec = ip[0];
+    nb_tensor **in = c->in;
+    const nb_transformer_opts o = {.norm_first = ip[3] != 0, .gelu = ip[4] != 0, .batch_first = ip[5] != 0};
+    nb_module *m = (dec ? nb_transformer_decoder_layer_new : nb_transformer_encoder_layer_new)(
+        CTX, in[0]->shape[2], ip[1], ip[2], 0.0f, &o, NULL);
+    int64_t at = 0;
+    if (!m || take_params(m, in[1 + dec], &at)) return m ? (nb_module_free(m), NULL) : NULL;
+    nb_tensor *kpm = ip[7] ? in[2 + dec] : NULL;
+    nb_tensor *y = dec ? nb_decoder_layer_run(m, in[0], in[1], NULL, NULL, NULL, kpm, ip[6] != 0)
+                       : nb_encoder_layer_run(m, in[0], NULL, kpm, ip[6] != 0);
+    nb_module_free(m);
+    return y;
+}
+
 #define IS(name) (strcmp(c->op, name) == 0)
 static nb_tensor *apply(oe_case *c) {
     nb_tensor **in = c->in;
@@ -260,6 +292,7 @@ static nb_tensor *apply(oe_case *c) {
                    : y;
     }
     if (IS("mha")) return mha(c);
+    if (IS("encoder_layer") || IS("decoder_layer")) return transformer_layer(c);
     if (IS("interpolate")) /* ip: the mode, align_corners, the sizes */
         return nb_interpolate(in[0], (const int64_t[]){ip[2], ip[3]}, (nb_interp_mode)ip[0], ip[1] != 0);
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1], (nb_reduction)ip[7]);

@@ -1032,4 +1032,37 @@ void oe_newer_cases(void) {
         "mha(batch_first, key_padding_mask)");
     oe_run((oe_case){.op = "mha", .ip = {3, 0, 0, 0, 0, 1}, .in = {mq, mk, mv, flat_b}},
            "mha(3 heads do not divide 8)");
+
+    /* Transformer layers: ip = decoder, heads, dim_feedforward, norm_first, gelu, batch_first,
+     * causal, key padding mask; parameters flat in torch's named_parameters order */
+    const int64_t enc_np = 4 * E * E + 4 * E + 2 * 16 * E + 16 + E + 4 * E,
+                  dec_np = enc_np + 4 * E * E + 4 * E + 2 * E;
+    nb_tensor *src = oe_randn(3, SH(5, 2, E), 250), *srcb = oe_randn(3, SH(2, 5, E), 251);
+    /* parameters at about xavier's scale: N(0, 1) weights make scores of ~10, a saturated softmax
+     * whose gradient is ill-conditioned (there the fused causal kernel's D = dout . out term,
+     * flash attention's, rounds to 2e-4 relative, where the composed softmax gets 3e-5) */
+    nb_tensor *pe[4], *pd[2];
+    for (int i = 0; i < 4; i++)
+        nb_scale_(pe[i] = oe_randn(1, SH(enc_np), 252 + i), 0.4f);
+    for (int i = 0; i < 2; i++)
+        nb_scale_(pd[i] = oe_randn(1, SH(dec_np), 256 + i), 0.4f);
+    nb_tensor *kpm5 = oe_i32(2, SH(2, 5), IV(0, 0, 0, 1, 1, 0, 0, 0, 0, 1));
+    for (int nf = 0; nf < 2; nf++)
+        for (int gelu = 0; gelu < 2; gelu++)
+            oe_run((oe_case){.op = "encoder_layer",
+                             .ip = {0, 2, 16, nf, gelu, 0, gelu, 0},
+                             .in = {src, pe[2 * nf + gelu]}},
+                   "encoder_layer(norm_first %d, gelu %d, causal %d)", nf, gelu, gelu);
+    oe_run((oe_case){.op = "encoder_layer",
+                     .ip = {0, 4, 16, 0, 0, 1, 0, 1},
+                     .nograd = 1u << 2,
+                     .in = {srcb, pe[0], kpm5}},
+           "encoder_layer(batch_first, key padding mask)");
+    nb_tensor *mem = oe_randn(3, SH(7, 2, E), 254);
+    for (int nf = 0; nf < 2; nf++)
+        oe_run((oe_case){.op = "decoder_layer",
+                         .ip = {1, 2, 16, nf, 0, 0, 1, 1},
+                         .nograd = 1u << 3,
+                         .in = {src, mem, pd[nf], kpm}},
+               "decoder_layer(norm_first %d, causal, memory key padding mask)", nf);
 }
