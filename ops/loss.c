@@ -145,3 +145,123 @@ nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ig
     }
     return nb_as_op(r == NB_REDUCE_SUM ? nb_mul(mean, count) : mean, "cross_entropy_smooth");
 }
+
+/* checks a per-class weight [C] (f32, on like's device); 0 or -1 */
+static int check_class_weight(const char *op, const nb_tensor *w, const nb_tensor *like, int64_t C) {
+    if (nb_check_dtype(op, w, NB_F32, "class weight") || nb_same_device(op, like, w)) return -1;
+    if (w->ndim == 1 && w->shape[0] == C) return 0;
+    char a[64];
+    return nb_set_error("%s: class weight %s does not match %lld classes (want [C])", op, NB_SHP(w, a),
+                        (long long)C),
+           -1;
+}
+
+/* each row's loss times its target's class weight (0 on ignored rows), reduced as torch: the
+ * mean divides by the sum of the counted rows' weights (all ignored, or weights summing to 0:
+ * 0, as the unweighted losses) */
+static nb_tensor *class_weighted(const char *op, nb_tensor *rows, nb_tensor *targets, nb_tensor *weight,
+                                 int ignore_index, nb_reduction r) {
+    nb_tensor *t = nb_cast(targets, NB_F32);
+    nb_tensor *kept = nb_abs(nb_sign(nb_sub_scalar(t, (float)ignore_index)));
+    nb_tensor *safe = nb_cast(nb_mul(t, kept), NB_I32);
+    nb_tensor *flat = safe ? nb_reshape(safe, NB_SHAPE(nb_numel(safe))) : NULL;
+    nb_tensor *wt = flat ? nb_reshape(nb_index_select(weight, 0, flat), safe->ndim, safe->shape) : NULL;
+    wt = wt ? nb_mul(wt, kept) : NULL;
+    nb_tensor *each = wt ? nb_mul(rows, wt) : NULL;
+    if (r == NB_REDUCE_NONE || !each) return nb_as_op(each, op);
+    nb_tensor *sum = nb_sum_all(each);
+    if (r == NB_REDUCE_SUM) return nb_as_op(sum, op);
+    nb_tensor *den = nb_sum_all(wt);
+    nb_tensor *zero = den ? nb_eq(den, nb_zeros_on(nb_out_ctx(den), NB_F32, den->device, 0, NULL)) : NULL;
+    return nb_as_op(zero ? nb_div(sum, nb_add(den, zero)) : NULL, op); /* den + (den == 0) */
+}
+
+nb_tensor *nb_nll_loss_weighted(nb_tensor *logp, nb_tensor *targets, nb_tensor *weight, int ignore_index,
+                                nb_reduction r) {
+    const char *op = "nll_loss";
+    NB_NULL_GUARD_NAMED(op, logp, targets);
+    if (!weight) return nb_nll_loss(logp, targets, ignore_index, r);
+    if (check_reduction(op, r)) return NULL;
+    nb_tensor *rows = nb_nll_loss(logp, targets, ignore_index, NB_REDUCE_NONE); /* checks the rest */
+    if (!rows || check_class_weight(op, weight, logp, logp->shape[logp->ndim - 1])) return NULL;
+    return class_weighted(op, rows, targets, weight, ignore_index, r);
+}
+
+/* With weights w and smoothing e over C classes, as torch: row i costs
+ * (1 - e) w[t_i] (-logp[i, t_i]) + (e / C) sum_c w[c] (-logp[i, c]), 0 when ignored; the mean
+ * divides by the sum of w[t_i] over the counted rows. Composed over nb_log_softmax (the
+ * probabilities are stored, unlike nb_cross_entropy's fused kernel). */
+nb_tensor *nb_cross_entropy_weighted(nb_tensor *logits, nb_tensor *targets, nb_tensor *weight,
+                                     int ignore_index, float smoothing, nb_reduction r) {
+    const char *op = "cross_entropy";
+    NB_NULL_GUARD_NAMED(op, logits, targets);
+    if (!weight) {
+        if (r == NB_REDUCE_MEAN && smoothing == 0.0f) return nb_cross_entropy(logits, targets, ignore_index);
+        return nb_as_op(nb_cross_entropy_smooth(logits, targets, ignore_index, smoothing, r), op);
+    }
+    if (check_reduction(op, r)) return NULL;
+    if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+        return nb_set_error("%s: label smoothing %g is outside [0, 1]", op, (double)smoothing);
+    if (nb_check_dtype(op, logits, NB_F32, "logits")) return NULL;
+    nb_tensor *logp = nb_log_softmax(logits, -1);
+    nb_tensor *rows = logp ? nb_nll_loss(logp, targets, ignore_index, NB_REDUCE_NONE) : NULL; /* checks */
+    if (!rows) return nb_as_op(NULL, op);
+    const int64_t C = logits->shape[logits->ndim - 1];
+    if (check_class_weight(op, weight, logits, C)) return NULL;
+    if (smoothing == 0.0f) return class_weighted(op, rows, targets, weight, ignore_index, r);
+    /* the smoothed part of each row, 0 on ignored rows; the target part through class_weighted,
+     * whose mean denominator (the sum of the target weights) torch uses for both parts */
+    nb_tensor *t = nb_cast(targets, NB_F32);
+    nb_tensor *kept = nb_abs(nb_sign(nb_sub_scalar(t, (float)ignore_index)));
+    nb_tensor *spread = nb_sum(nb_mul(logp, weight), 1, (const int[]){-1}, false); /* sum_c w[c] logp[c] */
+    /* masked, not multiplied: an ignored row may hold -inf or NaN */
+    spread = spread ? nb_masked_fill(nb_mul_scalar(spread, -smoothing / (float)C), nb_rsub_scalar(kept, 1.0f),
+                                     0.0f)
+                    : NULL;
+    nb_tensor *target_part = nb_mul_scalar(rows, 1.0f - smoothing);
+    if (r == NB_REDUCE_NONE)
+        return nb_as_op(nb_add(class_weighted(op, target_part, targets, weight, ignore_index, r), spread),
+                        op);
+    nb_tensor *sum = nb_add(class_weighted(op, target_part, targets, weight, ignore_index, NB_REDUCE_SUM),
+                            nb_sum_all(spread));
+    if (r == NB_REDUCE_SUM) return nb_as_op(sum, op);
+    /* the mean: both parts over the target weights' sum, as the target part alone is divided */
+    nb_tensor *ones =
+        nb_full_on(nb_out_ctx(logits), NB_F32, logits->device, targets->ndim, targets->shape, 1.0);
+    nb_tensor *den = class_weighted(op, ones, targets, weight, ignore_index, NB_REDUCE_SUM);
+    nb_tensor *zero = den ? nb_eq(den, nb_zeros_on(nb_out_ctx(den), NB_F32, den->device, 0, NULL)) : NULL;
+    return nb_as_op(zero ? nb_div(sum, nb_add(den, zero)) : NULL, op);
+}
+
+/* -w [pw t log s(x) + (1 - t) log(1 - s(x))] = w [pw t softplus(-x) + (1 - t) softplus(x)], as
+ * torch's binary_cross_entropy_with_logits with weight and pos_weight (and in its arrangement,
+ * so that special values come out as torch's) */
+nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_tensor *weight,
+                                       nb_tensor *pos_weight, nb_reduction r) {
+    const char *op = "bce_with_logits";
+    NB_NULL_GUARD_NAMED(op, logits, target);
+    if (check_reduction(op, r) || check_pair(op, logits, target)) return NULL;
+    char a[64], b[64];
+    nb_tensor *extra[2] = {weight, pos_weight};
+    static const char *what[2] = {"weight", "pos_weight"};
+    for (int i = 0; i < 2; i++) {
+        if (!extra[i]) continue;
+        if (nb_check_dtype(op, extra[i], NB_F32, what[i]) || nb_same_device(op, logits, extra[i]))
+            return NULL;
+        int nd;
+        int64_t shape[NB_MAX_DIMS];
+        if (nb_broadcast_shape(op, logits, extra[i], &nd, shape)) return NULL;
+        if (nd != logits->ndim || memcmp(shape, logits->shape, (size_t)nd * sizeof *shape))
+            return nb_set_error("%s: %s %s does not broadcast to the logits %s", op, what[i],
+                                NB_SHP(extra[i], a), NB_SHP(logits, b));
+    }
+    /* with pos_weight, torch's arrangement (1 - t) x + (1 + (pw - 1) t) softplus(-x); without, the
+     * unweighted loss's softplus(x) - t x */
+    nb_tensor *each =
+        pos_weight ? nb_add(nb_mul(nb_rsub_scalar(target, 1.0f), logits),
+                            nb_mul(nb_add_scalar(nb_mul(nb_sub_scalar(pos_weight, 1.0f), target), 1.0f),
+                                   nb_softplus(nb_neg(logits))))
+                   : nb_sub(nb_softplus(logits), nb_mul(target, logits));
+    if (weight) each = nb_mul(each, weight);
+    return reduced(each, r, op);
+}

@@ -495,6 +495,8 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
     case 7: return nb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1f, 1e-5f);
     case 8: return nb_group_norm(in[0], 5, in[1], in[2], 1e-5f);
     case 9: return nb_adaptive_avg_pool2d(in[0], 3, 2);
+    case 12: return nb_cross_entropy_weighted(in[0], in[1], in[2], -100, 0.1f, NB_REDUCE_MEAN);
+    case 13: return nb_bce_with_logits_weighted(in[0], in[1], in[2], in[3], NB_REDUCE_SUM);
     default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100, NB_REDUCE_MEAN);
     }
 }
@@ -520,6 +522,12 @@ START_TEST(test_losses) {
     compare("cross_entropy_smooth", f_loss, in, 2, &smooth, 1e-5, 1);
     in[1] = nb_from_data(c, NB_I32, NB_SHAPE(2, 3), (const int32_t[]){2, 0, 0, 4, 4, 1});
     compare("one_hot", f_loss, in, 2, &oh, 0, 0);
+    int cw = 12, bw = 13;
+    nb_tensor *win[3] = {in[0], in[1], rnd(c, NB_SHAPE(5), 0, 2, 67)};
+    compare("cross_entropy_weighted", f_loss, win, 3, &cw, 1e-5, 1);
+    nb_tensor *bwin[4] = {rnd(c, NB_SHAPE(7, 3), -3, 3, 68), rnd(c, NB_SHAPE(7, 3), 0, 1, 69),
+                          rnd(c, NB_SHAPE(7, 1), 0, 2, 70), rnd(c, NB_SHAPE(3), 0.5f, 3, 71)};
+    compare("bce_with_logits_weighted", f_loss, bwin, 4, &bw, 1e-5, 15);
     int bn = 7;
     nb_tensor *bin[3] = {rnd(c, NB_SHAPE(6, 5, 7, 3), -2, 3, 64), rnd(c, NB_SHAPE(5), 0.5f, 1.5f, 65),
                          rnd(c, NB_SHAPE(5), -1, 1, 66)};

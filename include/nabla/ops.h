@@ -267,6 +267,20 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index, nb
  * as nb_cross_entropy. */
 nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing,
                                    nb_reduction r);
+/* The losses with torch's weights. weight [C] scales each row by its target's class weight and
+ * the mean divides by the sum of those weights over the counted rows (all ignored, or a zero
+ * sum: 0). A NULL weight gives the unweighted loss. nb_cross_entropy_weighted also takes
+ * label smoothing (torch's weighted formula); it runs over nb_log_softmax, so it stores the
+ * probabilities. NULL with an error for a weight that is not an f32 [C] on the logits' device. */
+nb_tensor *nb_nll_loss_weighted(nb_tensor *logp, nb_tensor *targets, nb_tensor *weight, int ignore_index,
+                                nb_reduction r);
+nb_tensor *nb_cross_entropy_weighted(nb_tensor *logits, nb_tensor *targets, nb_tensor *weight,
+                                     int ignore_index, float smoothing, nb_reduction r);
+/* nb_bce_with_logits with torch's weight (broadcast to the logits, scaling each element) and
+ * pos_weight (broadcast, e.g. [C] per class: scales the positive term, pw t softplus(-x)); either
+ * may be NULL. */
+nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_tensor *weight,
+                                       nb_tensor *pos_weight, nb_reduction r);
 /* Mean cross-entropy of the logits x @ w^T (+ b) against i32 targets, computed in row chunks so
  * that the full [N,V] logits and their gradient are never stored: x [..., C], w [V,C] (row-major
  * or a transposed view), b [V] or NULL, targets x's leading shape (or [N]); rows whose target is

@@ -295,6 +295,12 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("encoder_layer") || IS("decoder_layer")) return transformer_layer(c);
     if (IS("interpolate")) /* ip: the mode, align_corners, the sizes */
         return nb_interpolate(in[0], (const int64_t[]){ip[2], ip[3]}, (nb_interp_mode)ip[0], ip[1] != 0);
+    if (IS("nll_loss_weighted")) return nb_nll_loss_weighted(in[0], in[1], in[2], ip[0], (nb_reduction)ip[7]);
+    if (IS("cross_entropy_weighted"))
+        return nb_cross_entropy_weighted(in[0], in[1], in[2], ip[0], fp[0], (nb_reduction)ip[7]);
+    if (IS("bce_with_logits_weighted")) /* ip[1], ip[2]: weight, pos_weight given (in[2], then in[3]) */
+        return nb_bce_with_logits_weighted(in[0], in[1], ip[1] ? in[2] : NULL,
+                                           ip[2] ? in[ip[1] ? 3 : 2] : NULL, (nb_reduction)ip[7]);
     if (IS("mse_loss")) return nb_mse_loss(in[0], in[1], (nb_reduction)ip[7]);
     if (IS("l1_loss")) return nb_l1_loss(in[0], in[1], (nb_reduction)ip[7]);
     if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0], (nb_reduction)ip[7]);

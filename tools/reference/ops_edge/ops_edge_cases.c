@@ -1065,4 +1065,48 @@ void oe_newer_cases(void) {
                          .nograd = 1u << 3,
                          .in = {src, mem, pd[nf], kpm}},
                "decoder_layer(norm_first %d, causal, memory key padding mask)", nf);
+
+    /* weighted losses: ip[0] ignore_index, ip[7] reduction; fp[0] smoothing */
+    nb_tensor *wl = oe_randn(2, SH(6, 5), 260), *wt = oe_i32(1, SH(6), IV(0, 4, -100, 2, 4, 1));
+    float cwv[5] = {0.5f, 2.0f, 1.0f, 0.0f, 3.0f};
+    nb_tensor *cw = oe_f32(1, SH(5), cwv);
+    for (int red = 0; red < 3; red++) {
+        oe_run(
+            (oe_case){.op = "nll_loss_weighted", .ip = {-100, [7] = red}, .nograd = 6u, .in = {wl, wt, cw}},
+            "nll_loss_weighted(red %d)", red);
+        for (int sm = 0; sm < 2; sm++)
+            oe_run((oe_case){.op = "cross_entropy_weighted",
+                             .ip = {-100, [7] = red},
+                             .fp = {sm ? 0.2f : 0.0f},
+                             .nograd = 6u,
+                             .in = {wl, wt, cw}},
+                   "cross_entropy_weighted(smoothing %g, red %d)", sm ? 0.2 : 0.0, red);
+    }
+    oe_run((oe_case){.op = "cross_entropy_weighted",
+                     .ip = {-100},
+                     .nograd = 6u,
+                     .in = {wl, oe_i32(1, SH(6), IV(-100, -100, -100, -100, -100, -100)), cw}},
+           "cross_entropy_weighted(all ignored)");
+    oe_run((oe_case){.op = "cross_entropy_weighted",
+                     .ip = {-100},
+                     .nograd = 6u,
+                     .in = {wl, wt, oe_f32(1, SH(4), cwv)}},
+           "cross_entropy_weighted(weight of 4 for 5 classes)");
+    float tv[12];
+    for (int i = 0; i < 12; i++)
+        tv[i] = (float)(i % 5) / 4.0f; /* targets in [0, 1], soft ones included */
+    nb_tensor *bl = oe_randn(2, SH(4, 3), 261), *bt = oe_f32(2, SH(4, 3), tv);
+    float pwv[3] = {0.5f, 1.0f, 4.0f};
+    for (int red = 0; red < 3; red++) {
+        oe_run((oe_case){.op = "bce_with_logits_weighted",
+                         .ip = {0, 1, 1, [7] = red},
+                         .nograd = 12u,
+                         .in = {bl, bt, oe_randn(2, SH(4, 1), 263), oe_f32(1, SH(3), pwv)}},
+               "bce_with_logits_weighted(weight, pos_weight, red %d)", red);
+        oe_run((oe_case){.op = "bce_with_logits_weighted",
+                         .ip = {0, 0, 1, [7] = red},
+                         .nograd = 4u,
+                         .in = {svt(), f1(NSV, rev), oe_scalar(3.0f)}},
+               "bce_with_logits_weighted(SV, pos_weight 3, red %d)", red);
+    }
 }

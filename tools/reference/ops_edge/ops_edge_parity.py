@@ -301,7 +301,17 @@ def forward(c, x, dt, variant):
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
     red = ("mean", "sum", "none")[ip[7]] if op.endswith("loss") or op in (
-        "bce_with_logits", "cross_entropy_smooth") else "mean"  # ip[7]: nabla's nb_reduction
+        "bce_with_logits", "cross_entropy_smooth", "nll_loss_weighted", "cross_entropy_weighted",
+        "bce_with_logits_weighted") else "mean"  # ip[7]: nabla's nb_reduction
+    if op == "nll_loss_weighted":
+        return F.nll_loss(x[0], x[1].long(), weight=x[2], ignore_index=ip[0], reduction=red)
+    if op == "cross_entropy_weighted":
+        return F.cross_entropy(x[0], x[1].long(), weight=x[2], ignore_index=ip[0], reduction=red,
+                               label_smoothing=fp[0])
+    if op == "bce_with_logits_weighted":
+        w = x[2] if ip[1] else None
+        pw = x[3 if ip[1] else 2] if ip[2] else None
+        return F.binary_cross_entropy_with_logits(x[0], x[1], weight=w, pos_weight=pw, reduction=red)
     if op == "cross_entropy_smooth":
         lg, t = x[0], x[1]
         if lg.dim() > 2:
@@ -558,8 +568,10 @@ def cast_saturates(f):
 
 
 def ce_targets(case):
-    """(targets, ignore_index) of a cross-entropy case."""
-    return case["x"][-1].astype(np.int64), case["ip"][0]
+    """(targets, ignore_index) of a cross-entropy case: the last input, or the second of the
+    weighted ones (logits, targets, weight)."""
+    t = case["x"][1] if case["op"].endswith("_weighted") else case["x"][-1]
+    return t.astype(np.int64), case["ip"][0]
 
 
 def ce_nothing_to_average(f):
@@ -637,11 +649,16 @@ def std_overflow(f):
 
 def bce_target_outside(f):
     """bce_with_logits with a target outside [0, 1] (not a probability): nabla's softplus(x) - t x
-    is the exact value of the formula; torch's rearrangement cancels (or gives inf - inf)."""
-    if f.case["op"] != "bce_with_logits" or f.where != "out" or not f.idx:
+    is the exact value of the formula; torch's rearrangement cancels (or gives inf - inf). With
+    pos_weight, nabla uses torch's arrangement for the value, but its gradient is composed: at
+    logits beyond 1e30 (products near FLT_MAX) or such targets, nabla's inf and torch's fused
+    NaN both miss float64's finite value."""
+    if f.case["op"] not in ("bce_with_logits", "bce_with_logits_weighted") or not f.idx:
         return False
-    t = float(f.case["x"][1][f.idx])
-    return not (0.0 <= t <= 1.0)
+    t, x = float(f.case["x"][1][f.idx]), float(f.case["x"][0][f.idx])
+    if f.where == "out":
+        return not (0.0 <= t <= 1.0)
+    return f.case["op"] == "bce_with_logits_weighted" and (not (0.0 <= t <= 1.0) or abs(x) > 1e30)
 
 
 def attention_score_offset(f):
@@ -710,10 +727,12 @@ ACCEPTED = [
     # float -> i32 saturates (NaN -> 0); PyTorch (C's undefined conversion on x86) gives INT_MIN.
     Accept("cast-saturates", {"cast"}, {"int"}, cast_saturates, "float->i32 saturates, NaN -> 0"),
     # No row left to average (all ignored, or N = 0): loss 0 and zero gradients (PyTorch 0/0).
-    Accept("ce-nothing-to-average", {"cross_entropy", "linear_cross_entropy", "nll_loss", "cross_entropy_smooth"}, {"nan"},
+    Accept("ce-nothing-to-average", {"cross_entropy", "linear_cross_entropy", "nll_loss", "cross_entropy_smooth",
+                                     "nll_loss_weighted", "cross_entropy_weighted"}, {"nan"},
            ce_nothing_to_average, "cross-entropy over no rows is 0 with zero gradients"),
     # An ignored row contributes nothing, even when its logits are inf/NaN (PyTorch: 0 * NaN).
-    Accept("ce-ignored-rows", {"cross_entropy", "linear_cross_entropy", "nll_loss", "cross_entropy_smooth"}, {"nan"}, ce_ignored_rows,
+    Accept("ce-ignored-rows", {"cross_entropy", "linear_cross_entropy", "nll_loss", "cross_entropy_smooth",
+                               "nll_loss_weighted", "cross_entropy_weighted"}, {"nan"}, ce_ignored_rows,
            "ignored rows with non-finite logits get 0 gradient"),
     # sum and mean accumulate in double: FLT_MAX + FLT_MAX - FLT_MAX is FLT_MAX, not inf.
     Accept("double-accumulation", {"sum", "mean", "sum_all", "mean_all"}, {"value", "inf"}, closer,
@@ -728,7 +747,8 @@ ACCEPTED = [
     # mse_loss near FLT_MAX summed (not averaged): torch's 2 d g overflows to inf; nabla's
     # gradient, d g + g d per operand of the product, is the float64 value.
     Accept("loss-overflow", {"mse_loss"}, {"inf"}, closer, "mse_loss's gradient near FLT_MAX, as float64"),
-    Accept("bce-target-outside-01", {"bce_with_logits"}, {"nan", "value"}, bce_target_outside,
+    Accept("bce-target-outside-01", {"bce_with_logits", "bce_with_logits_weighted"}, {"nan", "value", "inf"},
+           bce_target_outside,
            "bce_with_logits with a target outside [0, 1]: softplus(x) - t x exactly"),
     # var and layer_norm around a large offset (1e4, 1e7): nabla is closer to float64.
     Accept("offset-precision", {"var", "layer_norm", "batch_norm"}, {"value"}, closer,
