@@ -282,6 +282,21 @@ START_TEST(test_schedules) {
     /* no warm-up */
     nb_lr_schedule z = nb_lr_warmup_cosine(1.0f, 0.0f, 0, 100);
     ck_assert(nb_close(nb_lr_at(&z, 0), 1.0, 1e-6, 0));
+    /* warm-up then a straight line to the floor */
+    nb_lr_schedule li = nb_lr_warmup_linear(1e-3f, 1e-4f, 10, 110);
+    ck_assert(nb_close(nb_lr_at(&li, 4), 5e-4, 1e-6, 0));
+    ck_assert(nb_close(nb_lr_at(&li, 10), 1e-3, 1e-6, 0));
+    ck_assert(nb_close(nb_lr_at(&li, 60), 5.5e-4, 1e-6, 0));
+    ck_assert(nb_close(nb_lr_at(&li, 85), 1e-4 + 0.25 * 9e-4, 1e-6, 0));
+    ck_assert(nb_close(nb_lr_at(&li, 500), 1e-4, 1e-6, 0));
+    /* torch's StepLR (step_size 30, gamma 0.1) and ExponentialLR (gamma 0.9) */
+    nb_lr_schedule st = nb_lr_step(0.1f, 30, 0.1f), ex = nb_lr_exponential(0.1f, 0.9f);
+    ck_assert(nb_close(nb_lr_at(&st, 0), 0.1, 1e-7, 0) && nb_close(nb_lr_at(&st, 29), 0.1, 1e-7, 0));
+    ck_assert(nb_close(nb_lr_at(&st, 30), 0.01, 1e-6, 0) && nb_close(nb_lr_at(&st, 95), 1e-4, 1e-6, 0));
+    ck_assert(nb_close(nb_lr_at(&ex, 3), 0.1 * 0.729, 1e-7, 0));
+    nb_lr_schedule bst = nb_lr_step(0.1f, 0, 0.1f), bex = nb_lr_exponential(0.1f, 1.5f);
+    ck_assert(isnan(nb_lr_at(&bst, 1)) && strstr(nb_last_error(), "step_size 0"));
+    ck_assert(isnan(nb_lr_at(&bex, 1)) && strstr(nb_last_error(), "gamma 1.5"));
     /* errors */
     nb_lr_schedule bad = nb_lr_warmup_cosine(1e-3f, 1e-2f, 10, 100);
     ck_assert(isnan(nb_lr_at(&bad, 5)));

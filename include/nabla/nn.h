@@ -351,14 +351,22 @@ double nb_optim_clip_grad_norm(nb_optim *o, double max_norm);
  * Learning-rate schedules
  * ====================================================================== */
 
-typedef enum { NB_LR_CONSTANT = 0, NB_LR_WARMUP_COSINE = 1 } nb_lr_kind;
+typedef enum {
+    NB_LR_CONSTANT = 0,
+    NB_LR_WARMUP_COSINE = 1,
+    NB_LR_WARMUP_LINEAR = 2,
+    NB_LR_STEP = 3,
+    NB_LR_EXPONENTIAL = 4
+} nb_lr_kind;
 
 typedef struct nb_lr_schedule {
     nb_lr_kind kind;
-    float lr;       /* peak / constant learning rate */
-    float min_lr;   /* floor of the cosine */
-    int64_t warmup; /* steps of linear warm-up */
-    int64_t total;  /* step at which the cosine reaches min_lr */
+    float lr;          /* peak / constant / initial learning rate */
+    float min_lr;      /* floor of the cosine or linear decay */
+    int64_t warmup;    /* steps of linear warm-up */
+    int64_t total;     /* step at which the decay reaches min_lr */
+    float gamma;       /* the factor of the step and exponential decays */
+    int64_t step_size; /* steps between two step decays */
 } nb_lr_schedule;
 
 /* A constant schedule (a value: nothing to free). Arguments are checked by nb_lr_at, which
@@ -367,6 +375,13 @@ nb_lr_schedule nb_lr_constant(float lr);
 /* Linear warm-up lr*(step+1)/warmup for step < warmup, then cosine decay from
  * lr to min_lr at step `total`, then min_lr. Checked by nb_lr_at, as nb_lr_constant. */
 nb_lr_schedule nb_lr_warmup_cosine(float lr, float min_lr, int64_t warmup, int64_t total);
+/* Linear warm-up as nb_lr_warmup_cosine, then a straight line from lr to min_lr at `total`
+ * (transformers' get_linear_schedule_with_warmup, with a floor). */
+nb_lr_schedule nb_lr_warmup_linear(float lr, float min_lr, int64_t warmup, int64_t total);
+/* torch's StepLR: lr gamma^(step / step_size) (integer division). */
+nb_lr_schedule nb_lr_step(float lr, int64_t step_size, float gamma);
+/* torch's ExponentialLR: lr gamma^step. */
+nb_lr_schedule nb_lr_exponential(float lr, float gamma);
 /* The learning rate at 0-based `step`; NAN for an invalid schedule (message set). */
 float nb_lr_at(const nb_lr_schedule *s, int64_t step);
 
