@@ -23,11 +23,12 @@ static nb_tensor *mha_fwd(nb_module *m, nb_tensor *x) {
 nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,
                                       bool batch_first, nb_rng *rng) {
     if (!ctx) return nb_set_error("multihead_attention_new: NULL context");
-    if (dim < 1 || heads < 1 || dim % heads || dim > INT32_MAX || !(dropout >= 0.0f && dropout < 1.0f))
-        return nb_set_error(
-            "multihead_attention_new: dim %lld must be a positive multiple of %d heads, dropout "
-            "%g in [0, 1)",
-            (long long)dim, heads, (double)dropout);
+    if (heads < 1) return nb_set_error("multihead_attention_new: %d heads (want at least 1)", heads);
+    if (dim < 1 || dim > INT32_MAX / 3 || dim % heads)
+        return nb_set_error("multihead_attention_new: dim %lld must be a multiple of the %d heads in [1, %d]",
+                            (long long)dim, heads, INT32_MAX / 3);
+    if (!(dropout >= 0.0f && dropout < 1.0f))
+        return nb_set_error("multihead_attention_new: dropout %g must be in [0, 1)", (double)dropout);
     nb_module *m = nb_module_new("MultiheadAttention", ctx, mha_fwd, sizeof(mha_cfg));
     if (!m) return NULL;
     *(mha_cfg *)m->impl = (mha_cfg){dim, heads, dropout, batch_first};
@@ -76,6 +77,11 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
         check_seq("value", value, query, E, nd))
         return NULL;
     if (nd == 2) { /* unbatched [L, E]: a batch of one; masks without their batch dim */
+        char ks[64];
+        if (key_padding_mask && (key_padding_mask->ndim != 1 || key_padding_mask->shape[0] != key->shape[0]))
+            return nb_set_error("%s: key_padding_mask %s: an unbatched key [%lld, %lld] wants [S] = [%lld]",
+                                op, NB_SHP(key_padding_mask, ks), (long long)key->shape[0], (long long)E,
+                                (long long)key->shape[0]);
         nb_tensor *w = NULL, *kpm = key_padding_mask ? nb_unsqueeze(key_padding_mask, 0) : NULL;
         const int b = c->batch_first ? 0 : 1;
         nb_tensor *y = nb_mha_run(m, nb_unsqueeze(query, b), nb_unsqueeze(key, b), nb_unsqueeze(value, b),
@@ -109,14 +115,18 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
     if (key_padding_mask) {
         if (nb_same_device(op, query, key_padding_mask)) return NULL;
         if (key_padding_mask->ndim != 2 || key_padding_mask->shape[0] != N || key_padding_mask->shape[1] != S)
-            return nb_set_error(
-                "%s: key_padding_mask %s: want [N, S] = [%lld, %lld] (non-zero: a padded key)", op,
-                NB_SHP(key_padding_mask, s1), (long long)N, (long long)S);
-        nb_tensor *z = nb_zeros_on(nb_out_ctx(query), NB_F32, query->device, NB_SHAPE(N, 1, 1, S));
-        nb_tensor *kpm =
-            key_padding_mask->dtype == NB_F32 ? key_padding_mask : nb_cast(key_padding_mask, NB_F32);
-        nb_tensor *pad =
-            z && kpm ? nb_masked_fill(z, nb_reshape(kpm, NB_SHAPE(N, 1, 1, S)), -INFINITY) : NULL;
+            return nb_set_error("%s: key_padding_mask %s: want [N, S] = [%lld, %lld]", op,
+                                NB_SHP(key_padding_mask, s1), (long long)N, (long long)S);
+        /* as torch 1.13: an f32 mask is added to the scores; another dtype (torch's bool) drops
+         * the keys where it is non-zero */
+        nb_tensor *pad;
+        if (key_padding_mask->dtype == NB_F32) {
+            pad = nb_reshape(key_padding_mask, NB_SHAPE(N, 1, 1, S));
+        } else {
+            nb_tensor *z = nb_zeros_on(nb_out_ctx(query), NB_F32, query->device, NB_SHAPE(N, 1, 1, S));
+            nb_tensor *kpm = nb_cast(key_padding_mask, NB_F32);
+            pad = z && kpm ? nb_masked_fill(z, nb_reshape(kpm, NB_SHAPE(N, 1, 1, S)), -INFINITY) : NULL;
+        }
         mask = !pad ? NULL : mask ? nb_add(mask, pad) : pad;
         if (!mask) return nb_as_op(NULL, op);
     }

@@ -29,11 +29,16 @@ static nb_module *rnn_new(const char *op, const char *type, rnn_kind kind, nb_ct
     if (!ctx) return nb_set_error("%s: NULL context", op);
     const nb_rnn_opts o = opts ? *opts : (nb_rnn_opts){.num_layers = 0};
     const int layers = o.num_layers ? o.num_layers : 1;
-    if (in < 1 || hidden < 1 || layers < 1 || !(o.dropout >= 0.0f && o.dropout < 1.0f))
-        return nb_set_error(
-            "%s: input size %lld, hidden size %lld and %d layers must be positive, dropout %g in "
-            "[0, 1)",
-            op, (long long)in, (long long)hidden, layers, (double)o.dropout);
+    /* sizes below 2^31 / 8, so that the gates of both directions (8 hidden) fit in 32 bits */
+    const int64_t most = INT32_MAX / 8;
+    if (in < 1 || in > most)
+        return nb_set_error("%s: input size %lld must be in [1, %lld]", op, (long long)in, (long long)most);
+    if (hidden < 1 || hidden > most)
+        return nb_set_error("%s: hidden size %lld must be in [1, %lld]", op, (long long)hidden,
+                            (long long)most);
+    if (layers < 1) return nb_set_error("%s: %d layers (want at least 1)", op, layers);
+    if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
+        return nb_set_error("%s: dropout %g must be in [0, 1)", op, (double)o.dropout);
     if (o.relu && kind != KIND_RNN) return nb_set_error("%s: relu applies to nb_rnn_new only", op);
     nb_module *m = nb_module_new(type, ctx, rnn_fwd, sizeof(rnn_cfg));
     if (!m) return NULL;
@@ -125,8 +130,19 @@ nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, 
     if (x->ndim == 2) { /* unbatched [T,in] and states [L*D, H], as torch */
         nb_tensor *hn = NULL, *cn = NULL, *h1 = h0 ? nb_unsqueeze(h0, 1) : NULL,
                   *c1 = c0 ? nb_unsqueeze(c0, 1) : NULL;
-        if ((h0 && h0->ndim != 2) || (c0 && c0->ndim != 2))
-            return nb_set_error("%s: an unbatched input [T,in] wants states [layers*directions, hidden]", op);
+        const int64_t LD = (int64_t)c->layers * c->dirs;
+        if (x->shape[1] != c->in)
+            return nb_set_error("%s: want input [T,N,%lld] (batch_first: [N,T,%lld]) or [T,%lld], got %s", op,
+                                (long long)c->in, (long long)c->in, (long long)c->in, NB_SHP(x, xs));
+        nb_tensor *st[2] = {h0, c0};
+        for (int i = 0; i < 2; i++)
+            if (st[i] && (st[i]->ndim != 2 || st[i]->shape[0] != LD || st[i]->shape[1] != c->hidden)) {
+                char ss[64];
+                return nb_set_error(
+                    "%s: %s %s: an unbatched input [T,in] wants states [layers*directions, hidden] "
+                    "= [%lld,%lld]",
+                    op, i ? "c0" : "h0", NB_SHP(st[i], ss), (long long)LD, (long long)c->hidden);
+            }
         nb_tensor *y = nb_rnn_run(m, nb_unsqueeze(x, c->o.batch_first ? 0 : 1), h1, c1, h_n ? &hn : NULL,
                                   c_n ? &cn : NULL);
         if (!y) return NULL;

@@ -77,9 +77,23 @@ nb_tensor *nb_rnn_step(nb_tensor *gi, nb_tensor *h, nb_tensor *w_hh, nb_tensor *
     return relu ? nb_relu(a) : nb_tanh(a);
 }
 
+/* a zero state for x [N, in] (or [in]) and w_hh [G*H, H]: [N, H] (or [H]), as torch's hx=None */
+static nb_tensor *zero_state(const char *op, const nb_tensor *x, const nb_tensor *w_hh) {
+    if (x->ndim < 1 || x->ndim > 2 || w_hh->ndim != 2) {
+        char xs[64], ws[64];
+        return nb_set_error("%s: want input [N,in] (or [in]) and weight_hh [G*H, H], got %s and %s", op,
+                            NB_SHP(x, xs), NB_SHP(w_hh, ws));
+    }
+    const int64_t H = w_hh->shape[1];
+    return x->ndim == 2 ? nb_zeros_on(nb_out_ctx(x), NB_F32, x->device, NB_SHAPE(x->shape[0], H))
+                        : nb_zeros_on(nb_out_ctx(x), NB_F32, x->device, NB_SHAPE(H));
+}
+
 nb_tensor *nb_lstm_cell(nb_tensor *x, nb_tensor *h, nb_tensor *c, nb_tensor *w_ih, nb_tensor *w_hh,
                         nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor **c_out) {
-    NB_NULL_GUARD_NAMED("lstm_cell", x, h, c, w_ih, w_hh, c_out);
+    NB_NULL_GUARD_NAMED("lstm_cell", x, w_ih, w_hh, c_out);
+    if (!h && !(h = zero_state("lstm_cell", x, w_hh))) return NULL;
+    if (!c && !(c = zero_state("lstm_cell", x, w_hh))) return NULL;
     int64_t H;
     if (check_cell("lstm_cell", 4, x, h, c, w_ih, w_hh, b_ih, b_hh, &H)) return NULL;
     nb_tensor *r = nb_lstm_step(nb_linear(x, w_ih, b_ih), h, c, w_hh, b_hh, c_out);
@@ -88,7 +102,8 @@ nb_tensor *nb_lstm_cell(nb_tensor *x, nb_tensor *h, nb_tensor *c, nb_tensor *w_i
 
 nb_tensor *nb_gru_cell(nb_tensor *x, nb_tensor *h, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih,
                        nb_tensor *b_hh) {
-    NB_NULL_GUARD_NAMED("gru_cell", x, h, w_ih, w_hh);
+    NB_NULL_GUARD_NAMED("gru_cell", x, w_ih, w_hh);
+    if (!h && !(h = zero_state("gru_cell", x, w_hh))) return NULL;
     int64_t H;
     if (check_cell("gru_cell", 3, x, h, NULL, w_ih, w_hh, b_ih, b_hh, &H)) return NULL;
     return nb_as_op(nb_gru_step(nb_linear(x, w_ih, b_ih), h, w_hh, b_hh), "gru_cell");
@@ -96,7 +111,8 @@ nb_tensor *nb_gru_cell(nb_tensor *x, nb_tensor *h, nb_tensor *w_ih, nb_tensor *w
 
 nb_tensor *nb_rnn_cell(nb_tensor *x, nb_tensor *h, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih,
                        nb_tensor *b_hh, bool relu) {
-    NB_NULL_GUARD_NAMED("rnn_cell", x, h, w_ih, w_hh);
+    NB_NULL_GUARD_NAMED("rnn_cell", x, w_ih, w_hh);
+    if (!h && !(h = zero_state("rnn_cell", x, w_hh))) return NULL;
     int64_t H;
     if (check_cell("rnn_cell", 1, x, h, NULL, w_ih, w_hh, b_ih, b_hh, &H)) return NULL;
     return nb_as_op(nb_rnn_step(nb_linear(x, w_ih, b_ih), h, w_hh, b_hh, relu), "rnn_cell");

@@ -5,6 +5,7 @@
  * without the rest goes to the fused nb_attention, which stores none. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops/op_util.h"
 #include "tensor/internal.h"
@@ -48,7 +49,16 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
         return nb_attention(q, k, v); /* fused: the probabilities are never stored */
     nb_tensor *s = nb_mul_scalar(nb_matmul(q, nb_transpose(k, k->ndim - 2, k->ndim - 1)), scale);
     if (s && o.causal) s = nb_add(s, causal_mask(q, Tq, Tk));
-    if (s && o.mask) s = nb_add(s, o.mask);
+    if (s && o.mask) { /* the mask may broadcast to the scores, not widen them */
+        int nd;
+        int64_t shape[NB_MAX_DIMS];
+        char ms[64], ss[64];
+        if (nb_broadcast_shape(op, s, o.mask, &nd, shape)) return NULL;
+        if (nd != s->ndim || memcmp(shape, s->shape, (size_t)nd * sizeof *shape))
+            return nb_set_error("%s: mask %s does not broadcast to the scores %s", op, NB_SHP(o.mask, ms),
+                                NB_SHP(s, ss));
+        s = nb_add(s, o.mask);
+    }
     nb_tensor *p = s ? nb_softmax(s, -1) : NULL;
     if (p && o.dropout > 0) p = nb_dropout(p, o.dropout, true, o.rng);
     nb_tensor *out = p ? nb_matmul(p, v) : NULL;

@@ -126,6 +126,9 @@ START_TEST(sdpa_errors) {
     ck_assert_ptr_null(
         nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.mask = rn(NB_SHAPE(3, 5))}, NULL));
     ERR_STARTS("scaled_dot_product_attention:");
+    ck_assert_ptr_null(
+        nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.mask = rn(NB_SHAPE(4, 2, 4, 5))}, NULL));
+    ERR_STARTS("scaled_dot_product_attention: mask [4,2,4,5] does not broadcast to the scores [2,4,5]");
     ck_assert_ptr_null(nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.dropout = 1.0f}, NULL));
     ERR_STARTS("scaled_dot_product_attention: dropout 1 must be in [0, 1)");
     ck_assert_ptr_null(nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.scale = -1.0f}, NULL));
@@ -222,6 +225,18 @@ START_TEST(mha_masks_mean_what_they_say) {
         nb_data_f32(x2)[4 * E + e] += 5, nb_data_f32(x2)[5 * E + e] -= 3;
     nb_tensor *y2 = nb_mha_run(m, x, x2, x2, NULL, kpm, false, NULL);
     assert_close(y2, y, 1e-5, "padded keys ignored");
+    /* an f32 key_padding_mask is added to the scores, as torch 1.13: 0 / -inf drops as the i32
+     * mask does, and other values shift the scores */
+    float padf[12];
+    for (int i = 0; i < 12; i++)
+        padf[i] = pad[i] ? -INFINITY : 0.0f;
+    nb_tensor *yf =
+        nb_mha_run(m, x, x, x, NULL, nb_from_data(ctx, NB_F32, NB_SHAPE(N, L), padf), false, NULL);
+    assert_close(yf, y, 1e-6, "f32 0/-inf padding mask");
+    nb_tensor *half = nb_full(ctx, NB_F32, NB_SHAPE(N, L), 0.5);
+    nb_tensor *shifted =
+        nb_mha_run(m, x, x, x, NULL, half, false, NULL); /* the same shift on every key: no change */
+    assert_close(shifted, nb_mha_run(m, x, x, x, NULL, NULL, false, NULL), 1e-5, "uniform f32 padding mask");
     /* causal: changing the last position leaves the earlier outputs as they were */
     nb_tensor *c1 = nb_mha_run(m, x, x, x, NULL, NULL, true, NULL);
     nb_tensor *x3 = nb_clone(ctx, x);
@@ -297,7 +312,15 @@ START_TEST(mha_errors) {
     ck_assert_ptr_null(nb_mha_run(lin, q, k, k, NULL, NULL, false, NULL));
     ERR_STARTS("mha_run: not a MultiheadAttention module");
     ck_assert_ptr_null(nb_multihead_attention_new(ctx, 8, 3, 0.0f, true, false, &rng));
-    ERR_STARTS("multihead_attention_new: dim 8 must be a positive multiple of 3 heads");
+    ERR_STARTS("multihead_attention_new: dim 8 must be a multiple of the 3 heads in [1, 715827882]");
+    ck_assert_ptr_null(nb_multihead_attention_new(ctx, 8, 0, 0.0f, true, false, &rng));
+    ERR_STARTS("multihead_attention_new: 0 heads (want at least 1)");
+    ck_assert_ptr_null(nb_multihead_attention_new(ctx, (int64_t)1 << 31, 2, 0.0f, true, false, &rng));
+    ERR_STARTS("multihead_attention_new: dim 2147483648 must be a multiple of the 2 heads in [1, 715827882]");
+    /* an unbatched key wants a key_padding_mask [S] */
+    nb_tensor *q1 = rn(NB_SHAPE(5, 8)), *k1 = rn(NB_SHAPE(7, 8));
+    ck_assert_ptr_null(nb_mha_run(m, q1, k1, k1, NULL, rn(NB_SHAPE(1, 7)), false, NULL));
+    ERR_STARTS("MultiheadAttention: key_padding_mask [1,7]: an unbatched key [7, 8] wants [S] = [7]");
     nb_module_free(lin);
     nb_module_free(m);
 }

@@ -284,9 +284,23 @@ START_TEST(errors) {
     ck_assert_ptr_null(nb_rnn_run(g, x, NULL, rn(NB_SHAPE(1, 2, 3)), NULL, NULL));
     ERR_STARTS("GRU: only an LSTM has a cell state");
     ck_assert_ptr_null(nb_gru_new(ctx, 4, 0, NULL, &rng));
-    ERR_STARTS("gru_new: input size 4, hidden size 0");
+    ERR_STARTS("gru_new: hidden size 0 must be in [1, 268435455]");
+    ck_assert_ptr_null(nb_lstm_new(ctx, 4, (int64_t)1 << 62, NULL, &rng)); /* no overflow on the way */
+    ERR_STARTS("lstm_new: hidden size 4611686018427387904 must be in [1, 268435455]");
     ck_assert_ptr_null(nb_lstm_new(ctx, 4, 3, &(nb_rnn_opts){.dropout = 1.0f}, &rng));
-    ERR_STARTS("lstm_new: input size 4, hidden size 3 and 1 layers must be positive, dropout 1");
+    ERR_STARTS("lstm_new: dropout 1 must be in [0, 1)");
+    ck_assert_ptr_null(nb_lstm_new(ctx, 4, 3, &(nb_rnn_opts){.num_layers = -2}, &rng));
+    ERR_STARTS("lstm_new: -2 layers (want at least 1)");
+    /* unbatched inputs: the messages show the caller's shapes */
+    ck_assert_ptr_null(nb_rnn_run(m, rn(NB_SHAPE(6, 3)), NULL, NULL, NULL, NULL));
+    ERR_STARTS("LSTM: want input [T,N,4] (batch_first: [N,T,4]) or [T,4], got [6,3]");
+    ck_assert_ptr_null(nb_rnn_run(m, rn(NB_SHAPE(6, 4)), rn(NB_SHAPE(2, 5)), NULL, NULL, NULL));
+    ERR_STARTS("LSTM: h0 [2,5]: an unbatched input [T,in] wants states [layers*directions, hidden] = [2,3]");
+    /* a NULL state in a cell is zeros, as torch's hx=None */
+    nb_tensor *cx = rn(NB_SHAPE(2, 4)), *cw = rn(NB_SHAPE(9, 4)), *ch = rn(NB_SHAPE(9, 3));
+    nb_tensor *g0 = nb_gru_cell(cx, NULL, cw, ch, NULL, NULL),
+              *g1 = nb_gru_cell(cx, nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)), cw, ch, NULL, NULL);
+    assert_close(g0, g1, 0, "gru_cell with a NULL state");
     ck_assert_ptr_null(nb_lstm_new(ctx, 4, 3, &(nb_rnn_opts){.relu = true}, &rng));
     ERR_STARTS("lstm_new: relu applies to nb_rnn_new only");
     nb_tensor *h = rn(NB_SHAPE(2, 3)), *c2 = NULL;

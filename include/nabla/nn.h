@@ -221,10 +221,11 @@ nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float
                                       bool batch_first, nb_rng *rng);
 /* Runs a MultiheadAttention module: query [L, N, dim] attends to key and value [S, N, dim]
  * ([N, ...] batch_first; unbatched [L, dim]). attn_mask (f32, [L, S] or [N*heads, L, S]) is added
- * to the scores (0 keeps, -inf drops); key_padding_mask [N, S] (any dtype) drops the keys where
- * it is non-zero (torch's True); causal drops the keys after each query. The head-averaged
- * probabilities [N, L, S] go to *weights when it is not NULL (torch's need_weights). Returns
- * [L, N, dim] in the current context; NULL with an error for shapes that do not fit. */
+ * to the scores (0 keeps, -inf drops); key_padding_mask [N, S] drops the keys where it is
+ * non-zero when it is i32 (torch's bool True) and is added to the scores when f32 (as torch 1.13); causal
+ * drops the keys after each query. The head-averaged probabilities [N, L, S] go to *weights when it is not
+ * NULL (torch's need_weights). Returns [L, N, dim] in the current context; NULL with an error for shapes that
+ * do not fit. */
 nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value, nb_tensor *attn_mask,
                       nb_tensor *key_padding_mask, bool causal, nb_tensor **weights);
 /* Options of the Transformer layers; zero fields are torch's defaults, NULL all of them. */

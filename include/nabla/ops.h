@@ -353,8 +353,9 @@ nb_tensor *nb_interpolate(nb_tensor *x, const int64_t *size, nb_interp_mode mode
 /* One step of torch's recurrent cells (nn.LSTMCell, GRUCell, RNNCell), with their layouts:
  * x [N,in] (or unbatched [in]), h and c [N,H] ([H]); w_ih [G*H, in] and w_hh [G*H, H] hold the
  * G gates side by side (LSTM: input, forget, cell, output; GRU: reset, update, new), b_ih and
- * b_hh [G*H] or NULL. Composed, so the gradients reach every input. Each returns the new hidden
- * state in the current context, NULL with an error for shapes that do not fit. */
+ * b_hh [G*H] or NULL. A NULL h or c is zeros (torch's hx=None). Composed, so the gradients
+ * reach every input. Each returns the new hidden state in the current context, NULL with an
+ * error for shapes that do not fit. */
 /* LSTM (G = 4): c' = f c + i g, h' = o tanh(c'); the new cell state goes to *c_out. */
 nb_tensor *nb_lstm_cell(nb_tensor *x, nb_tensor *h, nb_tensor *c, nb_tensor *w_ih, nb_tensor *w_hh,
                         nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor **c_out);

@@ -1032,6 +1032,14 @@ void oe_newer_cases(void) {
         "mha(batch_first, key_padding_mask)");
     oe_run((oe_case){.op = "mha", .ip = {3, 0, 0, 0, 0, 1}, .in = {mq, mk, mv, flat_b}},
            "mha(3 heads do not divide 8)");
+    float kf[14];
+    for (int i = 0; i < 14; i++)
+        kf[i] = i == 5 ? -INFINITY : 0.5f * (float)(i % 3) - 0.5f;
+    oe_run((oe_case){.op = "mha",
+                     .ip = {2, 0, 0, 0, 1, 1},
+                     .nograd = 1u << 4,
+                     .in = {mq, mk, mv, flat_b, oe_f32(2, SH(2, 7), kf)}},
+           "mha(f32 key_padding_mask, added)");
 
     /* Transformer layers: ip = decoder, heads, dim_feedforward, norm_first, gelu, batch_first,
      * causal, key padding mask; parameters flat in torch's named_parameters order */

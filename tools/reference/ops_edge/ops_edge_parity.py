@@ -263,7 +263,9 @@ def forward(c, x, dt, variant):
         if causal:
             cm = torch.zeros(L, S, dtype=dt).masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), float("-inf"))
             mask = cm if mask is None else mask + cm
-        kpm = (x[5 if ip[3] else 4] != 0) if ip[4] else None
+        kpm = x[5 if ip[3] else 4] if ip[4] else None
+        if kpm is not None and not kpm.is_floating_point():  # an i32 mask stands for torch's bool
+            kpm = kpm != 0
         y, w = F.multi_head_attention_forward(q, k, v, E, H, w_in, b_in, None, None, False, 0.0, w_out, b_out,
                                               training=False, key_padding_mask=kpm, need_weights=True,
                                               attn_mask=mask)
