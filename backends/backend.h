@@ -87,6 +87,13 @@ typedef struct nb_backend {
     int (*tril)(nb_tensor *out, const nb_tensor *a, int64_t k);
     /* cols [N,C,KH*KW,OH*OW] (contiguous) = the windows of x (f32 [N,C,H,W], any strides) */
     int (*im2col)(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
+    /* out [A, n_out, B] = w[0][o] x[A, idx[0][o], B] + w[1][o] x[A, idx[1][o], B] for each o
+     * (interpolation along one dim): x [A, n_in, B] and out contiguous f32, idx i32 and w f32
+     * [2, n_out] contiguous, on the device */
+    int (*lerp_dim)(nb_tensor *out, const nb_tensor *x, const nb_tensor *idx, const nb_tensor *w);
+    /* its adjoint: dx [A, n_in, B] (overwritten) gets, for o in order, w[0][o] g[A, o, B] at
+     * idx[0][o] then w[1][o] g[A, o, B] at idx[1][o]: the same order on every backend */
+    int (*lerp_dim_backward)(nb_tensor *dx, const nb_tensor *g, const nb_tensor *idx, const nb_tensor *w);
     /* dx [N,C,H,W] (contiguous, overwritten) = for each pixel, the sum of the entries of dcols
      * (contiguous, as cols) that read it, in window order (kh, kw), then output order */
     int (*col2im)(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);

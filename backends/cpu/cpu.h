@@ -47,6 +47,8 @@ int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cpu_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
+int nb_cpu_lerp_dim(nb_tensor *out, const nb_tensor *x, const nb_tensor *idx, const nb_tensor *w);
+int nb_cpu_lerp_dim_backward(nb_tensor *dx, const nb_tensor *g, const nb_tensor *idx, const nb_tensor *w);
 int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);
 
 int nb_cpu_index_select(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);

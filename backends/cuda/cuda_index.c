@@ -162,6 +162,43 @@ int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *
     return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "col2im"), nb_cu_blocks(n, 256), 256, 0, args);
 }
 
+/* [A, n, B] operands of lerp_dim: big and small share A and B; idx and w are [2, n_out] */
+static int lerp_args(const char *op, const nb_tensor *big, const nb_tensor *small, const nb_tensor *idx,
+                     const nb_tensor *w, long long *A, long long *nb, long long *ns, long long *B) {
+    if (big->dtype != NB_F32 || small->dtype != NB_F32 || idx->dtype != NB_I32 || w->dtype != NB_F32 ||
+        big->ndim != 3 || small->ndim != 3 || idx->ndim != 2 || w->ndim != 2 || !nb_is_contiguous(big) ||
+        !nb_is_contiguous(small) || !nb_is_contiguous(idx) || !nb_is_contiguous(w) ||
+        big->shape[0] != small->shape[0] || big->shape[2] != small->shape[2] || idx->shape[0] != 2 ||
+        w->shape[0] != 2)
+        return nb_set_error("%s (cuda): bad operands", op), -1;
+    *A = big->shape[0], *nb = big->shape[1], *ns = small->shape[1], *B = big->shape[2];
+    return 0;
+}
+
+int nb_cuda_lerp_dim(nb_tensor *out, const nb_tensor *x, const nb_tensor *idx, const nb_tensor *w) {
+    long long A, n_out, n_in, B;
+    if (lerp_args("lerp_dim", out, x, idx, w, &A, &n_out, &n_in, &B) || idx->shape[1] != n_out ||
+        w->shape[1] != n_out)
+        return nb_set_error("lerp_dim (cuda): bad operands"), -1;
+    const long long n = A * n_out * B;
+    if (n == 0) return 0;
+    CUdeviceptr o = nb_cu_ptr(out), xp = nb_cu_ptr(x), ip = nb_cu_ptr(idx), wp = nb_cu_ptr(w);
+    void *args[] = {&o, &xp, &ip, &wp, &A, &n_in, &n_out, &B};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "lerp_dim"), nb_cu_blocks(n, 256), 256, 0, args);
+}
+
+int nb_cuda_lerp_dim_backward(nb_tensor *dx, const nb_tensor *g, const nb_tensor *idx, const nb_tensor *w) {
+    long long A, n_in, n_out, B;
+    if (lerp_args("lerp_dim_backward", dx, g, idx, w, &A, &n_in, &n_out, &B) || idx->shape[1] != n_out ||
+        w->shape[1] != n_out)
+        return nb_set_error("lerp_dim_backward (cuda): bad operands"), -1;
+    const long long n = A * B;
+    if (n == 0 || n_in == 0) return 0;
+    CUdeviceptr d = nb_cu_ptr(dx), gp = nb_cu_ptr(g), ip = nb_cu_ptr(idx), wp = nb_cu_ptr(w);
+    void *args[] = {&d, &gp, &ip, &wp, &A, &n_in, &n_out, &B};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "lerp_dim_bwd"), nb_cu_blocks(n, 256), 256, 0, args);
+}
+
 int nb_cuda_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc) {
     if (a->dtype != NB_F32 || idx->dtype != NB_I32 || !nb_same_shape(idx, a) || dim < 0 || dim >= a->ndim)
         return nb_set_error("argsort (cuda): bad operands"), -1;

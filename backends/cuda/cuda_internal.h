@@ -271,6 +271,8 @@ int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cuda_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cuda_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
+int nb_cuda_lerp_dim(nb_tensor *out, const nb_tensor *x, const nb_tensor *idx, const nb_tensor *w);
+int nb_cuda_lerp_dim_backward(nb_tensor *dx, const nb_tensor *g, const nb_tensor *idx, const nb_tensor *w);
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);
 
 int nb_cuda_index_select(nb_tensor *out, const nb_tensor *a, int dim, const nb_tensor *idx);

@@ -366,6 +366,40 @@ const char nb_cu_index_src[] = NB_CU_CODE(
         }
     }
 
+    /* interpolation along one dim of [A, n, B] tensors: one thread per output element, the CPU's
+     * expression w0 x0 + w1 x1, rounded as the CPU rounds it (no fused multiply-add), so the two
+     * agree bit for bit */
+    extern "C" __global__ void lerp_dim(float *o, const float *x, const int *idx, const float *w, long long A,
+                                        long long n_in, long long n_out, long long B) {
+        const long long n = A * n_out * B;
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x) {
+            const long long k = i % B, r = i / B, oo = r % n_out, a = r / n_out;
+            const float *xa = x + a * n_in * B + k;
+            o[i] = __fadd_rn(__fmul_rn(w[oo], xa[(long long)idx[oo] * B]),
+                             __fmul_rn(w[n_out + oo], xa[(long long)idx[n_out + oo] * B]));
+        }
+    }
+    /* its adjoint: one thread per column (a, k) of dx, zeroed, then every output row added back in
+     * output order (w0 term, then w1 term), as the CPU adds them */
+    extern "C" __global__ void lerp_dim_bwd(float *dx, const float *g, const int *idx, const float *w, long long A,
+                                            long long n_in, long long n_out, long long B) {
+        const long long n = A * B;
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+             i += (long long)gridDim.x * blockDim.x) {
+            const long long k = i % B, a = i / B;
+            float *d = dx + a * n_in * B + k;
+            const float *ga = g + a * n_out * B + k;
+            for (long long j = 0; j < n_in; j++) d[j * B] = 0.0f;
+            for (long long oo = 0; oo < n_out; oo++) {
+                const float gv = ga[oo * B];
+                float *d0 = d + (long long)idx[oo] * B, *d1 = d + (long long)idx[n_out + oo] * B;
+                *d0 = __fadd_rn(*d0, __fmul_rn(w[oo], gv));
+                *d1 = __fadd_rn(*d1, __fmul_rn(w[n_out + oo], gv));
+            }
+        }
+    }
+
     /* argsort: whether (x, i) goes before (y, j), as the CPU's merge sort orders them; positions
      * at or past n are the padding up to a power of two, and go last */
     NB_DEVFN bool nb_before(float x, int i, float y, int j, long long n, int desc) {
