@@ -119,7 +119,70 @@ NB_ACTIVATION(gelu_erf, "GELU(erf)", nb_gelu_erf)
 NB_ACTIVATION(silu, "SiLU", nb_silu)
 NB_ACTIVATION(sigmoid, "Sigmoid", nb_sigmoid)
 NB_ACTIVATION(tanh, "Tanh", nb_tanh)
+NB_ACTIVATION(selu, "SELU", nb_selu)
+NB_ACTIVATION(relu6, "ReLU6", nb_relu6)
+NB_ACTIVATION(hardsigmoid, "Hardsigmoid", nb_hardsigmoid)
+NB_ACTIVATION(hardswish, "Hardswish", nb_hardswish)
+NB_ACTIVATION(mish, "Mish", nb_mish)
+NB_ACTIVATION(softsign, "Softsign", nb_softsign)
 #undef NB_ACTIVATION
+
+/* activations with two float settings (ELU's alpha; hardtanh's bounds), and softmax's dim */
+typedef struct {
+    float a, b;
+    int dim;
+} act2_cfg;
+
+static nb_tensor *elu_fwd(nb_module *m, nb_tensor *x) { return nb_elu(x, ((act2_cfg *)m->impl)->a); }
+
+static nb_tensor *hardtanh_fwd(nb_module *m, nb_tensor *x) {
+    const act2_cfg *c = m->impl;
+    return nb_hardtanh(x, c->a, c->b);
+}
+
+static nb_tensor *softmax_fwd(nb_module *m, nb_tensor *x) {
+    return nb_softmax(x, ((act2_cfg *)m->impl)->dim);
+}
+
+static nb_tensor *log_softmax_fwd(nb_module *m, nb_tensor *x) {
+    return nb_log_softmax(x, ((act2_cfg *)m->impl)->dim);
+}
+
+static nb_module *act2_new(const char *type, nb_forward_fn fwd, float a, float b, int dim) {
+    nb_module *m = nb_module_new(type, NULL, fwd, sizeof(act2_cfg));
+    if (m) *(act2_cfg *)m->impl = (act2_cfg){a, b, dim};
+    return m;
+}
+
+nb_module *nb_elu_new(float alpha) {
+    if (!isfinite(alpha)) return nb_set_error("elu_new: alpha %g must be finite", (double)alpha);
+    return act2_new("ELU", elu_fwd, alpha, 0, 0);
+}
+
+nb_module *nb_hardtanh_new(float lo, float hi) {
+    if (!(lo <= hi))
+        return nb_set_error("hardtanh_new: min %g must not exceed max %g", (double)lo, (double)hi);
+    return act2_new("Hardtanh", hardtanh_fwd, lo, hi, 0);
+}
+
+nb_module *nb_softmax_new(int dim) { return act2_new("Softmax", softmax_fwd, 0, 0, dim); }
+
+nb_module *nb_log_softmax_new(int dim) { return act2_new("LogSoftmax", log_softmax_fwd, 0, 0, dim); }
+
+static nb_tensor *prelu_fwd(nb_module *m, nb_tensor *x) { return nb_prelu(x, m->params[0].t); }
+
+nb_module *nb_prelu_new(nb_ctx *ctx, int64_t n, float init) {
+    if (!ctx) return nb_set_error("prelu_new: NULL context");
+    if (n < 1 || !isfinite(init))
+        return nb_set_error("prelu_new: %lld slopes (want at least 1), init %g (want finite)", (long long)n,
+                            (double)init);
+    nb_module *m = nb_module_new("PReLU", ctx, prelu_fwd, 0);
+    if (m && !nb_module_add_param(m, "weight", nb_full(ctx, NB_F32, NB_SHAPE(n), init))) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
 
 static nb_tensor *identity_fwd(nb_module *m, nb_tensor *x) {
     (void)m;

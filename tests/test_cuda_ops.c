@@ -497,6 +497,12 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
     case 9: return nb_adaptive_avg_pool2d(in[0], 3, 2);
     case 12: return nb_cross_entropy_weighted(in[0], in[1], in[2], -100, 0.1f, NB_REDUCE_MEAN);
     case 13: return nb_bce_with_logits_weighted(in[0], in[1], in[2], in[3], NB_REDUCE_SUM);
+    case 14: /* the composed activations, side by side */
+        return nb_cat((nb_tensor *[]){nb_elu(in[0], 0.7f), nb_selu(in[0]), nb_hardtanh(in[0], -1, 2),
+                                      nb_relu6(in[0]), nb_hardsigmoid(in[0]), nb_hardswish(in[0]),
+                                      nb_mish(in[0]), nb_softsign(in[0])},
+                      8, 0);
+    case 15: return nb_prelu(in[0], in[1]);
     default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100, NB_REDUCE_MEAN);
     }
 }
@@ -528,6 +534,10 @@ START_TEST(test_losses) {
     nb_tensor *bwin[4] = {rnd(c, NB_SHAPE(7, 3), -3, 3, 68), rnd(c, NB_SHAPE(7, 3), 0, 1, 69),
                           rnd(c, NB_SHAPE(7, 1), 0, 2, 70), rnd(c, NB_SHAPE(3), 0.5f, 3, 71)};
     compare("bce_with_logits_weighted", f_loss, bwin, 4, &bw, 1e-5, 15);
+    int acts = 14, pr = 15;
+    nb_tensor *ain[2] = {rnd(c, NB_SHAPE(4, 3, 9), -8, 8, 72), rnd(c, NB_SHAPE(3), -1, 1, 73)};
+    compare("activations", f_loss, ain, 1, &acts, 1e-5, 1);
+    compare("prelu", f_loss, ain, 2, &pr, 1e-5, 3);
     int bn = 7;
     nb_tensor *bin[3] = {rnd(c, NB_SHAPE(6, 5, 7, 3), -2, 3, 64), rnd(c, NB_SHAPE(5), 0.5f, 1.5f, 65),
                          rnd(c, NB_SHAPE(5), -1, 1, 66)};

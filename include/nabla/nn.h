@@ -161,6 +161,21 @@ nb_module *nb_silu_new(void);
 nb_module *nb_sigmoid_new(void);
 nb_module *nb_tanh_new(void);
 nb_module *nb_identity_new(void);
+/* More activation modules, each its op (ops.h): SELU, ReLU6, Hardsigmoid, Hardswish, Mish,
+ * Softsign; ELU(alpha) (torch's default 1.0), Hardtanh(lo, hi) (torch's default -1, 1),
+ * Softmax and LogSoftmax over `dim`; NULL with an error for a bad setting. */
+nb_module *nb_selu_new(void);
+nb_module *nb_relu6_new(void);
+nb_module *nb_hardsigmoid_new(void);
+nb_module *nb_hardswish_new(void);
+nb_module *nb_mish_new(void);
+nb_module *nb_softsign_new(void);
+nb_module *nb_elu_new(float alpha);
+nb_module *nb_hardtanh_new(float lo, float hi);
+nb_module *nb_softmax_new(int dim);
+nb_module *nb_log_softmax_new(int dim);
+/* PReLU: parameter weight [n] (n = 1, or the channels) filled with init (torch's 0.25). */
+nb_module *nb_prelu_new(nb_ctx *ctx, int64_t n, float init);
 /* LeakyReLU with the given negative slope (torch's default is 0.01); NULL for a NaN slope. */
 nb_module *nb_leaky_relu_new(float slope);
 /* Conv2d: weight [out, in/groups, kh, kw] and bias [out] (when bias) in ctx, both uniform in

@@ -72,6 +72,23 @@ nb_tensor *nb_leaky_relu(nb_tensor *a, float slope);
  * either is NaN. */
 nb_tensor *nb_clamp(nb_tensor *a, float lo, float hi);
 
+/* More activations, composed (ops/activation.c), with torch's values and gradients at the kinks:
+ * ELU (a above 0, alpha (e^a - 1) else), SELU (torch's fixed scale and alpha), hardtanh (clamp
+ * to [lo, hi], gradient 0 on the bounds; NULL when lo > hi), ReLU6 (hardtanh to [0, 6]),
+ * hardsigmoid (relu6(a + 3) / 6), hardswish (a hardsigmoid(a)), Mish (a tanh(softplus(a))),
+ * softsign (a / (1 + |a|)). A new tensor in the current context; NULL with an error. */
+nb_tensor *nb_elu(nb_tensor *a, float alpha);
+nb_tensor *nb_selu(nb_tensor *a);
+nb_tensor *nb_hardtanh(nb_tensor *a, float lo, float hi);
+nb_tensor *nb_relu6(nb_tensor *a);
+nb_tensor *nb_hardsigmoid(nb_tensor *a);
+nb_tensor *nb_hardswish(nb_tensor *a);
+nb_tensor *nb_mish(nb_tensor *a);
+nb_tensor *nb_softsign(nb_tensor *a);
+/* PReLU: a above 0, w a below, with w [1] (one slope) or [C] (one per channel, a's dim 1); the
+ * slopes get a gradient. NULL with an error for a weight that does not fit. */
+nb_tensor *nb_prelu(nb_tensor *a, nb_tensor *w);
+
 /* ---- Comparisons (f32 masks of 0 and 1; not differentiable) ----------------- */
 nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b); /* a == b */
 nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b); /* a != b (1 where either is NaN) */

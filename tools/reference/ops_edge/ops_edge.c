@@ -160,13 +160,35 @@ static nb_tensor *apply(oe_case *c) {
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *);
-    } un[] = {
-        {"neg", nb_neg},     {"exp", nb_exp},           {"log", nb_log},         {"sqrt", nb_sqrt},
-        {"rsqrt", nb_rsqrt}, {"tanh", nb_tanh},         {"sigmoid", nb_sigmoid}, {"relu", nb_relu},
-        {"gelu", nb_gelu},   {"abs", nb_abs},           {"sin", nb_sin},         {"cos", nb_cos},
-        {"log1p", nb_log1p}, {"expm1", nb_expm1},       {"erf", nb_erf},         {"gelu_erf", nb_gelu_erf},
-        {"silu", nb_silu},   {"softplus", nb_softplus}, {"sign", nb_sign},       {"floor", nb_floor},
-        {"ceil", nb_ceil},   {"round", nb_round},       {"trunc", nb_trunc}};
+    } un[] = {{"neg", nb_neg},
+              {"exp", nb_exp},
+              {"log", nb_log},
+              {"sqrt", nb_sqrt},
+              {"rsqrt", nb_rsqrt},
+              {"tanh", nb_tanh},
+              {"sigmoid", nb_sigmoid},
+              {"relu", nb_relu},
+              {"gelu", nb_gelu},
+              {"abs", nb_abs},
+              {"sin", nb_sin},
+              {"cos", nb_cos},
+              {"log1p", nb_log1p},
+              {"expm1", nb_expm1},
+              {"erf", nb_erf},
+              {"gelu_erf", nb_gelu_erf},
+              {"silu", nb_silu},
+              {"softplus", nb_softplus},
+              {"sign", nb_sign},
+              {"floor", nb_floor},
+              {"ceil", nb_ceil},
+              {"round", nb_round},
+              {"trunc", nb_trunc},
+              {"selu", nb_selu},
+              {"relu6", nb_relu6},
+              {"hardsigmoid", nb_hardsigmoid},
+              {"hardswish", nb_hardswish},
+              {"mish", nb_mish},
+              {"softsign", nb_softsign}};
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *, float);
@@ -277,6 +299,9 @@ static nb_tensor *apply(oe_case *c) {
             p[i] = ip[2 + i];
         return nb_pad_mode(in[0], ip[1], p, (nb_pad_kind)ip[0]);
     }
+    if (IS("elu")) return nb_elu(in[0], fp[0]);
+    if (IS("hardtanh")) return nb_hardtanh(in[0], fp[0], fp[1]);
+    if (IS("prelu")) return nb_prelu(in[0], in[1]);
     if (IS("lstm_cell")) { /* the new h and c side by side */
         nb_tensor *c2 = NULL, *h2 = nb_lstm_cell(in[0], in[1], in[2], in[3], in[4], in[5], in[6], &c2);
         return h2 ? nb_cat((nb_tensor *[]){h2, c2}, 2, -1) : NULL;

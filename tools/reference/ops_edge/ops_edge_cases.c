@@ -1117,4 +1117,30 @@ void oe_newer_cases(void) {
                          .in = {svt(), f1(NSV, rev), oe_scalar(3.0f)}},
                "bce_with_logits_weighted(SV, pos_weight 3, red %d)", red);
     }
+
+    /* more activations, on special values and on a range through their kinks (-3, 0, 3, 6) */
+    float kr[61];
+    for (int i = 0; i < 61; i++)
+        kr[i] = -7.5f + 0.25f * (float)i; /* -7.5 .. 7.5 in quarters: every kink exactly */
+    const char *acts[] = {"selu", "relu6", "hardsigmoid", "hardswish", "mish", "softsign"};
+    for (int i = 0; i < COUNT(acts); i++) {
+        oe_run((oe_case){.op = acts[i], .in = {svt()}}, "%s(SV)", acts[i]);
+        oe_run((oe_case){.op = acts[i], .in = {f1(61, kr)}}, "%s(kinks)", acts[i]);
+    }
+    const float alphas[] = {1.0f, 0.3f, 2.5f};
+    for (int i = 0; i < COUNT(alphas); i++) {
+        oe_run((oe_case){.op = "elu", .fp = {alphas[i]}, .in = {svt()}}, "elu(SV, %g)", (double)alphas[i]);
+        oe_run((oe_case){.op = "elu", .fp = {alphas[i]}, .in = {f1(61, kr)}}, "elu(kinks, %g)",
+               (double)alphas[i]);
+    }
+    oe_run((oe_case){.op = "hardtanh", .fp = {-1.0f, 1.0f}, .in = {f1(61, kr)}}, "hardtanh(kinks, -1, 1)");
+    oe_run((oe_case){.op = "hardtanh", .fp = {-2.0f, 4.5f}, .in = {svt()}}, "hardtanh(SV, -2, 4.5)");
+    oe_run((oe_case){.op = "hardtanh", .fp = {2.0f, 1.0f}, .in = {svt()}}, "hardtanh(min above max)");
+    nb_tensor *px = oe_randn(4, SH(2, 3, 4, 5), 270);
+    nb_data_f32(px)[0] = 0.0f, nb_data_f32(px)[7] = -0.0f;
+    oe_run((oe_case){.op = "prelu", .in = {px, oe_f32(1, SH(3), FV(0.25f, -0.5f, 2.0f))}},
+           "prelu(per channel)");
+    oe_run((oe_case){.op = "prelu", .in = {svt(), oe_f32(1, SH(1), FV(0.1f))}}, "prelu(SV, one slope)");
+    oe_run((oe_case){.op = "prelu", .in = {px, oe_f32(1, SH(4), FV(0.1f, 0.2f, 0.3f, 0.4f))}},
+           "prelu(4 slopes for 3 channels)");
 }
