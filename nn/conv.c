@@ -162,6 +162,31 @@ nb_module *nb_upsample_new(int sh, int sw, nb_interp_mode mode, bool align_corne
     return m;
 }
 
+/* ---- PixelShuffle / PixelUnshuffle -------------------------------------------------------------- */
+
+static nb_tensor *pixel_shuffle_fwd(nb_module *m, nb_tensor *x) {
+    return nb_pixel_shuffle(x, *(int *)m->impl);
+}
+
+static nb_tensor *pixel_unshuffle_fwd(nb_module *m, nb_tensor *x) {
+    return nb_pixel_unshuffle(x, *(int *)m->impl);
+}
+
+static nb_module *shuffle_new(const char *op, const char *type, nb_forward_fn fwd, int r) {
+    if (r < 1) return nb_set_error("%s: the factor must be at least 1, got %d", op, r);
+    nb_module *m = nb_module_new(type, NULL, fwd, sizeof(int));
+    if (m) *(int *)m->impl = r;
+    return m;
+}
+
+nb_module *nb_pixel_shuffle_new(int r) {
+    return shuffle_new("pixel_shuffle_new", "PixelShuffle", pixel_shuffle_fwd, r);
+}
+
+nb_module *nb_pixel_unshuffle_new(int r) {
+    return shuffle_new("pixel_unshuffle_new", "PixelUnshuffle", pixel_unshuffle_fwd, r);
+}
+
 /* ---- GroupNorm ---------------------------------------------------------------------------------- */
 
 typedef struct {

@@ -35,7 +35,35 @@ nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng
 
 /* ---- Embedding -------------------------------------------------------- */
 
-static nb_tensor *embedding_fwd(nb_module *m, nb_tensor *idx) { return nb_embedding(m->params[0].t, idx); }
+static nb_tensor *embedding_fwd(nb_module *m, nb_tensor *idx) {
+    const nb_embedding_cfg *c = m->impl;
+    nb_tensor *w = m->params[0].t, *e = nb_embedding(w, idx);
+    if (!c->padded || !e) return e;
+    /* torch's padding_idx: the padding row comes in as a constant, so no gradient reaches it */
+    const bool g = nb_no_grad_begin();
+    nb_ctx *ctx = nb_ctx_current() ? nb_ctx_current() : idx->ctx;
+    nb_tensor *row = nb_clone(ctx, nb_narrow(w, 0, c->padding_idx, 1));
+    nb_tensor *pad = nb_full_on(ctx, NB_F32, idx->device, 0, NULL, (double)c->padding_idx);
+    nb_tensor *is_pad = pad ? nb_unsqueeze(nb_eq(nb_cast(idx, NB_F32), pad), -1) : NULL;
+    nb_no_grad_end(g);
+    return row && is_pad ? nb_where(is_pad, row, e) : NULL;
+}
+
+int nb_embedding_padding(nb_module *m, int64_t padding_idx) {
+    if (!m || m->forward != embedding_fwd)
+        return nb_set_error("embedding_padding: not an Embedding module"), -1;
+    nb_embedding_cfg *c = m->impl;
+    const int64_t i = padding_idx < 0 ? padding_idx + c->num : padding_idx;
+    if (i < 0 || i >= c->num || c->num > (1 << 24)) /* the indices are compared as f32 */
+        return nb_set_error(
+                   "embedding_padding: padding_idx %lld outside [-%lld, %lld) (or more than 2^24 rows)",
+                   (long long)padding_idx, (long long)c->num, (long long)c->num),
+               -1;
+    if (nb_fill_(nb_narrow(m->params[0].t, 0, i, 1), 0.0)) return -1;
+    c->padding_idx = i;
+    c->padded = true;
+    return 0;
+}
 
 nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng) {
     if (!ctx) return nb_set_error("embedding_new: NULL context");

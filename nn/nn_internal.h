@@ -11,6 +11,8 @@ typedef struct {
 
 typedef struct {
     int64_t num, dim;
+    int64_t padding_idx; /* when padded: the row whose gradient is always 0 */
+    bool padded;
 } nb_embedding_cfg;
 
 typedef struct {

@@ -190,3 +190,42 @@ nb_tensor *nb_pad_mode(nb_tensor *a, int npad, const int64_t *pad, nb_pad_kind m
     }
     return nb_as_op(r && r->storage == a->storage ? copy_of(r) : r, "pad_mode");
 }
+
+/* [*, C r^2, H, W] <-> [*, C, H r, W r]: a reshape, a permute and a reshape (one copy) */
+static nb_tensor *pixel_shuffle(const char *op, nb_tensor *x, int64_t r, bool down) {
+    NB_NULL_GUARD_NAMED(op, x);
+    char xs[64];
+    if (x->ndim < 3 || x->ndim > NB_MAX_DIMS - 2 || r < 1 || r > INT32_MAX)
+        return nb_set_error("%s: want [*, C, H, W] and a factor >= 1, got %s and %lld", op, NB_SHP(x, xs),
+                            (long long)r);
+    const int lead = x->ndim - 3;
+    const int64_t C = x->shape[lead], H = x->shape[lead + 1], W = x->shape[lead + 2];
+    if (down ? (H % r || W % r) : C % (r * r))
+        return nb_set_error("%s: %s: %s is not a multiple of %lld", op, NB_SHP(x, xs),
+                            down ? "the height or width" : "the channel count",
+                            (long long)(down ? r : r * r));
+    int64_t s6[NB_MAX_DIMS], out[NB_MAX_DIMS];
+    int perm[NB_MAX_DIMS];
+    for (int k = 0; k < lead; k++)
+        s6[k] = out[k] = x->shape[k], perm[k] = k;
+    const int64_t c = down ? C : C / (r * r), h = down ? H / r : H, w = down ? W / r : W;
+    /* shuffle: [c, r, r, h, w] -> [c, h, r, w, r]; unshuffle: [c, h, r, w, r] -> [c, r, r, h, w] */
+    const int64_t up6[5] = {c, r, r, h, w}, dn6[5] = {c, h, r, w, r};
+    const int up_p[5] = {0, 3, 1, 4, 2}, dn_p[5] = {0, 2, 4, 1, 3};
+    for (int k = 0; k < 5; k++) {
+        s6[lead + k] = down ? dn6[k] : up6[k];
+        perm[lead + k] = lead + (down ? dn_p[k] : up_p[k]);
+    }
+    out[lead] = down ? c * r * r : c;
+    out[lead + 1] = down ? h : h * r;
+    out[lead + 2] = down ? w : w * r;
+    nb_tensor *v = nb_reshape(x, lead + 5, s6);
+    v = v ? nb_permute(v, perm) : NULL;
+    return nb_as_op(v ? nb_reshape(nb_contiguous(v), lead + 3, out) : NULL, op);
+}
+
+nb_tensor *nb_pixel_shuffle(nb_tensor *x, int64_t r) { return pixel_shuffle("pixel_shuffle", x, r, false); }
+
+nb_tensor *nb_pixel_unshuffle(nb_tensor *x, int64_t r) {
+    return pixel_shuffle("pixel_unshuffle", x, r, true);
+}

@@ -138,6 +138,25 @@ START_TEST(test_embedding) {
     nb_param_list_free(&l);
     int32_t bad[1] = {7};
     ck_assert_ptr_null(nb_module_forward(m, nb_from_data(ctx, NB_I32, NB_SHAPE(1), bad)));
+    /* torch's padding_idx: row 3 zeroed, and no gradient ever reaches it */
+    ck_assert_int_eq(nb_embedding_padding(m, -4), 0);
+    nb_tensor *wt = nb_module_param(m, "weight");
+    for (int c = 0; c < 3; c++)
+        ck_assert(nb_data_f32(wt)[9 + c] == 0);
+    nb_data_f32(wt)[9] = 0.5f; /* a loaded, non-zero padding row is read as it is */
+    nb_zero_grad(wt);
+    nb_tensor *yp = nb_module_forward(m, idx);
+    ck_assert(yp && nb_data_f32(yp)[6] == 0.5f && nb_data_f32(yp)[9] == 0.5f);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(yp, yp))), 0);
+    for (int c = 0; c < 3; c++)
+        ck_assert(nb_data_f32(wt->grad)[9 + c] == 0);              /* the padding row */
+    ck_assert(nb_data_f32(wt->grad)[0] == 2 * nb_data_f32(wt)[0]); /* row 0, once */
+    ck_assert_int_eq(nb_embedding_padding(m, 7), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "embedding_padding: padding_idx 7 outside [-7, 7)"));
+    nb_module *lin = nb_linear_new(ctx, 2, 2, true, &rng);
+    ck_assert_int_eq(nb_embedding_padding(lin, 0), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "embedding_padding: not an Embedding module"));
+    nb_module_free(lin);
     nb_module_free(m);
 }
 END_TEST

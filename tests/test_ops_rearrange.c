@@ -159,6 +159,44 @@ START_TEST(pad) {
 }
 END_TEST
 
+static nb_tensor *gc_shuffle(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_pixel_unshuffle(nb_mul(nb_pixel_shuffle(in[0], 2), nb_pixel_shuffle(in[0], 2)), 2);
+}
+
+/* out[n, c, h r + i, w r + j] = x[n, c r^2 + i r + j, h, w], and unshuffle undoes it */
+START_TEST(pixel_shuffle) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 12, 3, 4), 0, 1, &rng);
+    nb_tensor *y = nb_pixel_shuffle(x, 2);
+    ck_assert_msg(y && y->ndim == 4 && y->shape[1] == 3 && y->shape[2] == 6 && y->shape[3] == 8, "%s",
+                  nb_last_error());
+    const float *X = nb_data_f32(x), *Y = nb_data_f32(y);
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 3; c++)
+            for (int h = 0; h < 6; h++)
+                for (int w = 0; w < 8; w++)
+                    ck_assert_float_eq(Y[((n * 3 + c) * 6 + h) * 8 + w],
+                                       X[((n * 12 + c * 4 + (h % 2) * 2 + w % 2) * 3 + h / 2) * 4 + w / 2]);
+    nb_tensor *back = nb_pixel_unshuffle(y, 2);
+    ck_assert(back && nb_same_shape(back, x));
+    for (int64_t i = 0; i < nb_numel(x); i++)
+        ck_assert_float_eq(nb_data_f32(back)[i], X[i]);
+    nb_tensor *g = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(1, 4, 2, 3), 0, 1, &rng), true);
+    ck_assert_msg(nb_gradcheck(gc_shuffle, &g, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_module *m = nb_pixel_shuffle_new(2);
+    nb_tensor *ym = nb_module_forward(m, x);
+    ck_assert(ym && nb_same_shape(ym, y));
+    nb_module_free(m);
+    ck_assert_ptr_null(nb_pixel_shuffle(nb_randn(ctx, NB_SHAPE(2, 6, 3, 4), 0, 1, &rng), 2));
+    ERR_STARTS("pixel_shuffle: [2,6,3,4]: the channel count is not a multiple of 4");
+    ck_assert_ptr_null(nb_pixel_unshuffle(x, 2));
+    ERR_STARTS("pixel_unshuffle: [2,12,3,4]: the height or width is not a multiple of 2");
+    ck_assert_ptr_null(nb_pixel_shuffle(x, 0));
+    ERR_STARTS("pixel_shuffle: want [*, C, H, W] and a factor >= 1");
+    ck_assert_ptr_null(nb_pixel_shuffle_new(0));
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_rearrange");
     TCase *tc = tcase_create("rearrange");
@@ -168,6 +206,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, repeat);
     tcase_add_test(tc, pad);
     tcase_add_test(tc, gradients);
+    tcase_add_test(tc, pixel_shuffle);
     suite_add_tcase(s, tc);
     return s;
 }

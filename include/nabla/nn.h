@@ -142,6 +142,10 @@ int nb_init_kaiming(nb_module *m, nb_rng *rng);
 nb_module *nb_linear_new(nb_ctx *ctx, int64_t in, int64_t out, bool bias, nb_rng *rng);
 /* Embedding: rows of weight [num, dim] ~ N(0, 0.02) at i32 indices. */
 nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng);
+/* Makes row padding_idx of Embedding m torch's padding_idx (negative counts from the end):
+ * zeroed now, and its gradient always 0 (its value is read as a constant). 0, or -1 with an
+ * error for another module or an index out of range. */
+int nb_embedding_padding(nb_module *m, int64_t padding_idx);
 /* LayerNorm over the last dimension (weight 1, and bias 0 when `bias`). */
 nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias);
 /* BatchNorm over the channels (dim 1) of [N, C, ...] inputs (torch's BatchNorm1d/2d/3d):
@@ -200,6 +204,9 @@ nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
 /* Upsample by whole factors (torch.nn.Upsample with an integer scale_factor): [N,C,H,W] ->
  * [N,C,H*sh,W*sw] ([N,C,L] -> [N,C,L*sh]) through nb_interpolate; no parameters. */
 nb_module *nb_upsample_new(int sh, int sw, nb_interp_mode mode, bool align_corners);
+/* PixelShuffle / PixelUnshuffle by a factor r (nb_pixel_shuffle, nb_pixel_unshuffle). */
+nb_module *nb_pixel_shuffle_new(int r);
+nb_module *nb_pixel_unshuffle_new(int r);
 /* AdaptiveAvgPool2d to oh x ow (nb_adaptive_avg_pool2d); (1, 1) is global average pooling. */
 nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow);
 /* Options of the recurrent layers (torch's nn.RNN / LSTM / GRU arguments); zero fields are torch's

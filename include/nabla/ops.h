@@ -208,6 +208,11 @@ typedef enum { NB_PAD_ZEROS = 0, NB_PAD_REFLECT, NB_PAD_REPLICATE, NB_PAD_CIRCUL
  * at most the dim's, replicate a non-empty dim. The gradient of a padded element goes back to
  * the element it copies. NULL with an error otherwise. */
 nb_tensor *nb_pad_mode(nb_tensor *a, int npad, const int64_t *pad, nb_pad_kind mode);
+/* torch's pixel_shuffle: [*, C r^2, H, W] -> [*, C, H r, W r] (each group of r^2 channels
+ * spread over an r x r block), and its inverse pixel_unshuffle; a copy. NULL with an error when
+ * the channels (or the height and width) are not multiples. */
+nb_tensor *nb_pixel_shuffle(nb_tensor *x, int64_t r);
+nb_tensor *nb_pixel_unshuffle(nb_tensor *x, int64_t r);
 /* Picks entries of `a` along `dim` at the i32 indices in 1-D `idx`. */
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
 /* out[i][j] = a[i][idx[i][j]] along `dim` (idx i32, same ndim as a). */

@@ -300,6 +300,8 @@ static nb_tensor *apply(oe_case *c) {
         return nb_pad_mode(in[0], ip[1], p, (nb_pad_kind)ip[0]);
     }
     if (IS("elu")) return nb_elu(in[0], fp[0]);
+    if (IS("pixel_shuffle")) return nb_pixel_shuffle(in[0], ip[0]);
+    if (IS("pixel_unshuffle")) return nb_pixel_unshuffle(in[0], ip[0]);
     if (IS("hardtanh")) return nb_hardtanh(in[0], fp[0], fp[1]);
     if (IS("prelu")) return nb_prelu(in[0], in[1]);
     if (IS("lstm_cell")) { /* the new h and c side by side */

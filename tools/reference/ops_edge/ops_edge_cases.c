@@ -1143,4 +1143,14 @@ void oe_newer_cases(void) {
     oe_run((oe_case){.op = "prelu", .in = {svt(), oe_f32(1, SH(1), FV(0.1f))}}, "prelu(SV, one slope)");
     oe_run((oe_case){.op = "prelu", .in = {px, oe_f32(1, SH(4), FV(0.1f, 0.2f, 0.3f, 0.4f))}},
            "prelu(4 slopes for 3 channels)");
+
+    /* pixel shuffle: ip[0] the factor */
+    oe_run((oe_case){.op = "pixel_shuffle", .ip = {2}, .in = {oe_randn(4, SH(2, 12, 3, 4), 280)}},
+           "pixel_shuffle(2)");
+    oe_run((oe_case){.op = "pixel_shuffle", .ip = {3}, .in = {oe_randn(3, SH(9, 2, 2), 281)}},
+           "pixel_shuffle(3, unbatched)");
+    oe_run((oe_case){.op = "pixel_unshuffle", .ip = {2}, .in = {oe_randn(4, SH(2, 3, 4, 6), 282)}},
+           "pixel_unshuffle(2)");
+    oe_run((oe_case){.op = "pixel_shuffle", .ip = {2}, .in = {oe_randn(4, SH(2, 6, 3, 4), 283)}},
+           "pixel_shuffle(channels not a multiple of 4)");
 }

@@ -78,6 +78,8 @@ def forward(c, x, dt, variant):
         return getattr(torch, op)(x[0])
     if op in ("silu", "softplus", "selu", "relu6", "hardsigmoid", "hardswish", "mish", "softsign"):
         return getattr(F, op)(x[0])
+    if op in ("pixel_shuffle", "pixel_unshuffle"):
+        return getattr(F, op)(x[0], ip[0])
     if op == "elu":
         return F.elu(x[0], fp[0])
     if op == "hardtanh":
