@@ -510,6 +510,7 @@ int main(int argc, char **argv) {
     oe_index_cases();
     oe_offset_cases();
     oe_newer_cases();
+    oe_layer_cases();
     json_t *o = json_pack("{s:i, s:s?}", "count", NCASE, "filter", ONLY);
     char path[4096];
     snprintf(path, sizeof path, "%s/cases.json", OUTDIR);

@@ -33,7 +33,12 @@ nb_tensor *oe_scalar(float v);
 #define IV(...)  ((const int32_t[]){__VA_ARGS__})
 #define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
 
-/* The case lists (ops_edge_cases.c), run in this order. */
+/* The special values (ops_edge_cases.c): zeros of both signs, ones, halves, NaN, infinities,
+ * FLT_MAX, subnormals, FLT_MIN, huge, exp's overflow edge and ordinary values. */
+#define NSV 28
+extern const float oe_sv[NSV];
+
+/* The case lists (ops_edge_cases.c, then ops_edge_layers.c), run in this order. */
 void oe_unary_cases(void);
 void oe_binary_cases(void);
 void oe_reduce_cases(void);
@@ -41,5 +46,6 @@ void oe_nn_cases(void);
 void oe_index_cases(void);
 void oe_offset_cases(void);
 void oe_newer_cases(void);
+void oe_layer_cases(void);
 
 #endif

@@ -1,0 +1,319 @@
+"""ops_edge_torch.py - the PyTorch side of tools/reference/ops_edge: forward(c, x, dt, variant)
+computes case c's op in PyTorch on the torch inputs x, in dtype dt (float32, or float64 for the
+exact reference). ops_edge_parity.py imports it; the op names and the meaning of a case's ip
+and fp slots are those of ops_edge.c's apply()."""
+import math
+
+import torch
+import torch.nn.functional as F
+
+DTYPES = {0: "f32", 1: "i32", 2: "f16", 3: "bf16"}  # nb_dtype's values
+
+
+def causal_attention(q, k, v):
+    T, D = q.shape[-2], q.shape[-1]
+    s = q @ k.transpose(-1, -2) / math.sqrt(D)
+    s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    return torch.softmax(s, -1) @ v
+
+
+def forward(c, x, dt, variant):
+    """The op in PyTorch on the torch inputs x, in dtype dt."""
+    op, ip, fp = c["op"], c["ip"], c["fp_f"]
+    if op in ("neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
+              "log1p", "expm1", "erf", "sign", "floor", "ceil", "round", "trunc"):
+        return getattr(torch, op)(x[0])
+    if op in ("silu", "softplus", "selu", "relu6", "hardsigmoid", "hardswish", "mish", "softsign"):
+        return getattr(F, op)(x[0])
+    if op in ("pixel_shuffle", "pixel_unshuffle"):
+        return getattr(F, op)(x[0], ip[0])
+    if op == "elu":
+        return F.elu(x[0], fp[0])
+    if op == "hardtanh":
+        return F.hardtanh(x[0], fp[0], fp[1])
+    if op == "prelu":
+        return F.prelu(x[0], x[1])
+    if op == "gelu_erf":
+        return F.gelu(x[0])
+    if op == "leaky_relu":
+        return F.leaky_relu(x[0], fp[0])
+    if op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul"):
+        return getattr(torch, op)(x[0], x[1])
+    if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        return getattr(torch, op)(x[0], x[1]).to(dt)
+    scalar = {"add_scalar": lambda a, s: a + s, "sub_scalar": lambda a, s: a - s,
+              "mul_scalar": lambda a, s: a * s, "div_scalar": lambda a, s: a / s,
+              "rsub_scalar": lambda a, s: s - a, "pow_scalar": torch.pow}
+    if op in scalar:
+        return scalar[op](x[0], fp[0])
+    if op in ("maximum_scalar", "minimum_scalar"):
+        if variant == "clamp":  # the convention nabla follows (see ACCEPTED)
+            return (torch.clamp_min if op == "maximum_scalar" else torch.clamp_max)(x[0], fp[0])
+        return getattr(torch, op[:7])(x[0], torch.tensor(fp[0], dtype=dt))
+    if op == "gelu":
+        return F.gelu(x[0], approximate="tanh")
+    if op == "clamp":
+        return torch.clamp(x[0], fp[0], fp[1])
+    if op == "where":
+        return torch.where(x[0] != 0, x[1], x[2])
+    if op == "masked_fill":
+        return x[0].masked_fill(x[1] != 0, fp[0])
+    if op in ("sum", "mean", "max", "min", "var"):
+        keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
+        if op == "sum":
+            return x[0].sum(dim=axes, keepdim=keep) if axes else x[0].sum()
+        if op == "mean":
+            return x[0].mean(dim=axes, keepdim=keep) if axes else x[0].mean()
+        if op in ("max", "min"):
+            return getattr(torch, "a" + op)(x[0], dim=axes, keepdim=keep)
+        return torch.var(x[0], dim=axes or None, correction=ip[1], keepdim=keep)
+    if op == "std":
+        keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
+        return torch.std(x[0], dim=axes or None, correction=ip[1], keepdim=keep)
+    if op == "logsumexp":
+        keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
+        return torch.logsumexp(x[0], dim=axes or tuple(range(x[0].dim())), keepdim=keep)
+    if op == "batch_norm":
+        rm, rv = (x[1].clone(), x[2].clone()) if ip[1] else (None, None)
+        w, b = (x[3], x[4]) if ip[2] else (None, None)
+        return F.batch_norm(x[0], rm, rv, w, b, training=bool(ip[0]), momentum=fp[0], eps=fp[1])
+    if op == "group_norm":
+        return F.group_norm(x[0], ip[0], x[1] if ip[1] else None, x[2] if ip[1] else None, fp[0])
+    if op == "adaptive_avg_pool2d":
+        return F.adaptive_avg_pool2d(x[0], (ip[0], ip[1]))
+    if op == "one_hot":
+        return F.one_hot(x[0].long(), ip[0]).to(dt)
+    if op == "argsort":
+        return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).indices.to(torch.int32)
+    if op == "sort":
+        return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).values
+    if op in ("topk", "topk_idx"):
+        r = torch.topk(x[0], ip[0], ip[1], largest=bool(ip[2]))
+        return r.values if op == "topk" else r.indices.to(torch.int32)
+    if op in ("argmax", "argmin"):
+        return getattr(torch, op)(x[0], dim=ip[0], keepdim=bool(ip[1]))
+    if op in ("sum_all", "mean_all"):
+        return getattr(x[0], op[:-4])()
+    if op == "linear":
+        return F.linear(x[0], x[1], x[2] if len(x) > 2 else None)
+    if op == "cat":
+        return torch.cat(x, ip[0])
+    if op == "split":
+        pieces = torch.split(x[0], ip[2:2 + ip[1]], ip[0])
+        if len(pieces) != ip[1]:
+            raise RuntimeError("split: sizes do not add up")
+        return torch.cat([p * float(i + 1) for i, p in enumerate(pieces)], ip[0])
+    if op == "index_select":
+        return torch.index_select(x[0], ip[0], x[1])
+    if op == "gather":
+        return torch.gather(x[0], ip[0], x[1])
+    if op == "embedding":
+        return F.embedding(x[1], x[0])
+    if op == "tril":
+        return torch.tril(x[0], ip[0])
+    if op in ("softmax", "log_softmax"):
+        return getattr(torch, op)(x[0], ip[0])
+    if op == "layer_norm":
+        w = x[1] if ip[0] else None
+        b = x[1 + ip[0]] if ip[1] else None
+        return F.layer_norm(x[0], (x[0].shape[-1],), w, b, fp[0])
+    if op == "cross_entropy":
+        lg, t = x[0], x[1]
+        if t.is_floating_point():
+            raise TypeError("targets must be integers")
+        if lg.dim() > 2:
+            lg, t = lg.reshape(-1, lg.shape[-1]), t.reshape(-1)
+        return F.cross_entropy(lg, t, ignore_index=ip[0])
+    if op == "flip":
+        return torch.flip(x[0], ip[1:1 + ip[0]])
+    if op == "roll":
+        return torch.roll(x[0], ip[0], ip[1])
+    if op == "repeat":
+        return x[0].repeat(*ip[1:1 + ip[0]])
+    if op == "pad":
+        return F.pad(x[0], ip[1:1 + ip[0]], value=fp[0])
+    # conv and pools, ip: stride h w, padding h w, dilation h w, groups, bias (conv) or kernel h w,
+    # output padding h w (fold: the output size), same, pad_mode, ceil_mode, exclude_pad
+    if op in ("conv2d", "conv1d"):
+        n = 2 if op == "conv2d" else 1
+        s, p, d = ip[0:n], ip[2:2 + n], ip[4:4 + n]
+        mode = ("zeros", "reflect", "replicate", "circular")[ip[12]]
+        layer = (torch.nn.Conv2d if n == 2 else torch.nn.Conv1d)(
+            x[0].shape[1], x[1].shape[0], tuple(x[1].shape[2:]), stride=[v or 1 for v in s],
+            padding="same" if ip[11] else p, dilation=[v or 1 for v in d], groups=ip[6] or 1,
+            bias=bool(ip[7]), padding_mode=mode)
+        # the module pads as padding_mode says, then calls the functional conv with x's weight
+        return layer._conv_forward(x[0], x[1], x[2] if ip[7] else None)
+    if op in ("conv_transpose2d", "conv_transpose1d"):
+        n = 2 if op == "conv_transpose2d" else 1
+        fn = F.conv_transpose2d if n == 2 else F.conv_transpose1d
+        return fn(x[0], x[1], x[2] if ip[7] else None, stride=[v or 1 for v in ip[0:n]],
+                  padding=ip[2:2 + n], output_padding=ip[9:9 + n], groups=ip[6] or 1,
+                  dilation=[v or 1 for v in ip[4:4 + n]])
+    if op == "max_pool2d":
+        k = ip[7:9]
+        return F.max_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4],
+                            dilation=[v or 1 for v in ip[4:6]], ceil_mode=bool(ip[13]))
+    if op == "unfold":
+        return F.unfold(x[0], ip[7:9], stride=[v or 1 for v in ip[0:2]], padding=ip[2:4],
+                        dilation=[v or 1 for v in ip[4:6]])
+    if op == "fold":
+        return F.fold(x[0], ip[9:11], ip[7:9], stride=[v or 1 for v in ip[0:2]], padding=ip[2:4],
+                      dilation=[v or 1 for v in ip[4:6]])
+    if op == "avg_pool2d":
+        k = ip[7:9]
+        return F.avg_pool2d(x[0], k, stride=[s or kk for s, kk in zip(ip[0:2], k)], padding=ip[2:4],
+                            ceil_mode=bool(ip[13]), count_include_pad=not ip[14])
+    if op == "pad_mode":
+        mode = ("constant", "reflect", "replicate", "circular")[ip[0]]
+        return F.pad(x[0], ip[2:2 + ip[1]], mode=mode)
+    if op == "lstm_cell":
+        return torch.cat(torch.lstm_cell(x[0], (x[1], x[2]), x[3], x[4], x[5], x[6]), -1)
+    if op == "gru_cell":
+        return torch.gru_cell(x[0], x[1], x[2], x[3], x[4], x[5])
+    if op == "rnn_cell":
+        return (torch.rnn_relu_cell if ip[0] else torch.rnn_tanh_cell)(x[0], x[1], x[2], x[3], x[4], x[5])
+    if op == "rnn_seq":  # ip: kind (0 tanh, 1 relu, 2 lstm, 3 gru), layers, bidir, batch_first, bias, hidden
+        kind, layers, bidir, bf, bias, H = ip[0], ip[1] or 1, bool(ip[2]), bool(ip[3]), bool(ip[4]), ip[5]
+        G, D, I = (1, 1, 4, 3)[kind], 2 if bidir else 1, x[0].shape[2]
+        params, at = [], 0
+        for layer in range(layers):
+            for d in range(D):
+                lin = I if layer == 0 else H * D
+                shapes = [(G * H, lin), (G * H, H)] + ([(G * H,), (G * H,)] if bias else [])
+                for sh in shapes:
+                    n = math.prod(sh)
+                    params.append(x[1][at:at + n].reshape(sh))
+                    at += n
+        N = x[0].shape[0 if bf else 1]
+        h0 = x[2] if len(x) > 2 else torch.zeros(layers * D, N, H, dtype=dt)
+        if kind == 2:
+            c0 = x[3] if len(x) > 3 else torch.zeros(layers * D, N, H, dtype=dt)
+            y, hn, cn = torch.lstm(x[0], (h0, c0), params, bias, layers, 0.0, False, bidir, bf)
+            return torch.cat([y.reshape(-1), hn.reshape(-1), cn.reshape(-1)])
+        fn = (torch.rnn_tanh, torch.rnn_relu, None, torch.gru)[kind]
+        y, hn = fn(x[0], h0, params, bias, layers, 0.0, False, bidir, bf)
+        return torch.cat([y.reshape(-1), hn.reshape(-1)])
+    if op == "sdpa":  # ip: causal, has mask (x[3]), probabilities too; fp: scale (0: 1/sqrt(D))
+        q, k, v = x[0], x[1], x[2]
+        s = q @ k.transpose(-1, -2) * (fp[0] or 1.0 / math.sqrt(q.shape[-1]))
+        if ip[0]:
+            s = s.masked_fill(~torch.ones(s.shape[-2], s.shape[-1], dtype=torch.bool).tril(), float("-inf"))
+        if ip[1]:
+            s = s + x[3]
+        p = torch.softmax(s, -1)
+        y = p @ v
+        return torch.cat([y.reshape(-1), p.reshape(-1)]) if ip[2] else y
+    if op == "mha":  # ip: heads, batch_first, causal, has attn_mask, has key_padding_mask, bias
+        H, bf, causal, bias = ip[0], bool(ip[1]), bool(ip[2]), bool(ip[5])
+        q, k, v = (t.transpose(0, 1) if bf else t for t in x[:3])  # torch's [L, N, E]
+        E, L, S = q.shape[2], q.shape[0], k.shape[0]
+        sizes = [3 * E * E] + ([3 * E] if bias else []) + [E * E] + ([E] if bias else [])
+        parts = list(torch.split(x[3], sizes))
+        w_in = parts.pop(0).reshape(3 * E, E)
+        b_in = parts.pop(0) if bias else None
+        w_out = parts.pop(0).reshape(E, E)
+        b_out = parts.pop(0) if bias else None
+        mask = x[4] if ip[3] else None
+        if causal:
+            cm = torch.zeros(L, S, dtype=dt).masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), float("-inf"))
+            mask = cm if mask is None else mask + cm
+        kpm = x[5 if ip[3] else 4] if ip[4] else None
+        if kpm is not None and not kpm.is_floating_point():  # an i32 mask stands for torch's bool
+            kpm = kpm != 0
+        y, w = F.multi_head_attention_forward(q, k, v, E, H, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+                                              training=False, key_padding_mask=kpm, need_weights=True,
+                                              attn_mask=mask)
+        if bf:
+            y = y.transpose(0, 1)
+        return torch.cat([y.reshape(-1), w.reshape(-1)])
+    if op in ("encoder_layer", "decoder_layer"):
+        # ip: decoder, heads, dim_feedforward, norm_first, gelu, batch_first, causal, key padding mask
+        dec, H, ff, nf, gelu, bf, causal, haskpm = ip[0], ip[1], ip[2], bool(ip[3]), bool(ip[4]), bool(ip[5]), \
+            bool(ip[6]), bool(ip[7])
+        E = x[0].shape[2]
+        cls = torch.nn.TransformerDecoderLayer if dec else torch.nn.TransformerEncoderLayer
+        layer = cls(E, H, ff, dropout=0.0, activation="gelu" if gelu else "relu", batch_first=bf,
+                    norm_first=nf).to(dt)
+        flat, at, params = x[1 + dec], 0, {}
+        for name, p in layer.named_parameters():
+            params[name] = flat[at:at + p.numel()].reshape(p.shape)
+            at += p.numel()
+        kpm = (x[2 + dec] != 0) if haskpm else None
+        L = x[0].shape[1 if bf else 0]
+        cm = torch.zeros(L, L, dtype=dt).masked_fill(~torch.ones(L, L, dtype=torch.bool).tril(),
+                                                     float("-inf")) if causal else None
+        if dec:
+            args = (x[0], x[1])
+            kw = {"tgt_mask": cm, "memory_key_padding_mask": kpm}
+        else:
+            args = (x[0],)
+            kw = {"src_mask": cm, "src_key_padding_mask": kpm}
+        return torch.nn.utils.stateless.functional_call(layer, params, args, kw)
+    if op == "interpolate":
+        nd = x[0].dim() - 2
+        mode = "nearest" if ip[0] == 0 else ("linear", "bilinear")[nd - 1]
+        return F.interpolate(x[0], size=ip[2:2 + nd], mode=mode,
+                             align_corners=None if ip[0] == 0 else bool(ip[1]))
+    if op == "cumsum":
+        return torch.cumsum(x[0], ip[0])
+    red = ("mean", "sum", "none")[ip[7]] if op.endswith("loss") or op in (
+        "bce_with_logits", "cross_entropy_smooth", "nll_loss_weighted", "cross_entropy_weighted",
+        "bce_with_logits_weighted") else "mean"  # ip[7]: nabla's nb_reduction
+    if op == "nll_loss_weighted":
+        return F.nll_loss(x[0], x[1].long(), weight=x[2], ignore_index=ip[0], reduction=red)
+    if op == "cross_entropy_weighted":
+        return F.cross_entropy(x[0], x[1].long(), weight=x[2], ignore_index=ip[0], reduction=red,
+                               label_smoothing=fp[0])
+    if op == "bce_with_logits_weighted":
+        w = x[2] if ip[1] else None
+        pw = x[3 if ip[1] else 2] if ip[2] else None
+        return F.binary_cross_entropy_with_logits(x[0], x[1], weight=w, pos_weight=pw, reduction=red)
+    if op == "cross_entropy_smooth":
+        lg, t = x[0], x[1]
+        if lg.dim() > 2:
+            shape = t.shape
+            r = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), t.reshape(-1), ignore_index=ip[0],
+                                label_smoothing=fp[0], reduction=red)
+            return r.reshape(shape) if red == "none" else r
+        return F.cross_entropy(lg, t, ignore_index=ip[0], label_smoothing=fp[0], reduction=red)
+    if op == "bce_with_logits":
+        return F.binary_cross_entropy_with_logits(x[0], x[1], reduction=red)
+    if op in ("mse_loss", "l1_loss"):
+        return getattr(F, op)(x[0], x[1], reduction=red)
+    if op == "huber_loss":
+        return F.huber_loss(x[0], x[1], delta=fp[0], reduction=red)
+    if op == "nll_loss":
+        lp, t = x[0], x[1]
+        if t.is_floating_point():
+            raise TypeError("targets must be integers")
+        if lp.dim() > 2:
+            shape = t.shape
+            r = F.nll_loss(lp.reshape(-1, lp.shape[-1]), t.reshape(-1), ignore_index=ip[0], reduction=red)
+            return r.reshape(shape) if red == "none" else r
+        return F.nll_loss(lp, t, ignore_index=ip[0], reduction=red)
+    if op == "linear_cross_entropy":
+        b, t = (x[2], x[3]) if ip[1] else (None, x[2])
+        return F.cross_entropy(F.linear(x[0], x[1], b), t, ignore_index=ip[0])
+    if op == "dropout":
+        p, train = fp[0], bool(ip[0])
+        if train and 0 < p < 1 and c.get("keep") is not None:  # nabla's mask, PyTorch's formula
+            return x[0] * (torch.from_numpy(c["keep"]).to(dt) / (1 - p))
+        return F.dropout(x[0], p, train)
+    if op == "attention":
+        if not (x[0].shape == x[1].shape == x[2].shape) or x[0].dim() != 4:
+            raise RuntimeError("attention: q, k, v must be [B,H,T,D] alike")
+        return causal_attention(x[0], x[1], x[2])
+    if op == "attention_qkv":
+        qkv, H = x[0], ip[0]
+        B, T, C3 = qkv.shape
+        C = C3 // 3
+        if H <= 0 or C % H:
+            raise RuntimeError("attention_qkv: bad n_head")
+        heads = [t.reshape(B, T, H, C // H).transpose(1, 2) for t in qkv.split(C, 2)]
+        return causal_attention(*heads).transpose(1, 2).reshape(B, T, C)
+    if op == "cast":
+        target = {"f32": dt, "i32": torch.int32, "f16": torch.float16, "bf16": torch.bfloat16}[DTYPES[ip[0]]]
+        out = x[0].to(target)
+        return out.to(dt) if target in (torch.float16, torch.bfloat16) else out
+    raise NotImplementedError(op)
