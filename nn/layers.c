@@ -42,7 +42,8 @@ static nb_tensor *embedding_fwd(nb_module *m, nb_tensor *idx) {
     /* torch's padding_idx: the padding row comes in as a constant, so no gradient reaches it */
     const bool g = nb_no_grad_begin();
     nb_ctx *ctx = nb_ctx_current() ? nb_ctx_current() : idx->ctx;
-    nb_tensor *row = nb_clone(ctx, nb_narrow(w, 0, c->padding_idx, 1));
+    nb_tensor *row =
+        nb_reshape(nb_clone(ctx, nb_narrow(w, 0, c->padding_idx, 1)), NB_SHAPE(c->dim)); /* [dim] */
     nb_tensor *pad = nb_full_on(ctx, NB_F32, idx->device, 0, NULL, (double)c->padding_idx);
     nb_tensor *is_pad = pad ? nb_unsqueeze(nb_eq(nb_cast(idx, NB_F32), pad), -1) : NULL;
     nb_no_grad_end(g);

@@ -35,10 +35,10 @@ float nb_lr_at(const nb_lr_schedule *s, int64_t step) {
     case NB_LR_CONSTANT: return s->lr;
     case NB_LR_STEP:
     case NB_LR_EXPONENTIAL:
-        if (!(s->gamma >= 0.0f && s->gamma <= 1.0f) || (s->kind == NB_LR_STEP && s->step_size < 1))
-            return nb_set_error("lr_at: invalid decay (gamma %g must be in [0, 1], step_size %lld >= 1)",
-                                (double)s->gamma, (long long)s->step_size),
-                   NAN;
+        if (!(s->gamma >= 0.0f) || !isfinite(s->gamma))
+            return nb_set_error("lr_at: gamma %g must be finite and >= 0", (double)s->gamma), NAN;
+        if (s->kind == NB_LR_STEP && s->step_size < 1)
+            return nb_set_error("lr_at: step_size %lld must be >= 1", (long long)s->step_size), NAN;
         return (float)((double)s->lr *
                        pow((double)s->gamma, (double)(s->kind == NB_LR_STEP ? step / s->step_size : step)));
     case NB_LR_WARMUP_COSINE:

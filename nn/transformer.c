@@ -38,12 +38,15 @@ static nb_module *layer_new(const char *op, bool decoder, nb_ctx *ctx, int64_t d
                             float dropout, const nb_transformer_opts *opts, nb_rng *rng) {
     if (!ctx) return nb_set_error("%s: NULL context", op);
     const nb_transformer_opts o = opts ? *opts : (nb_transformer_opts){.eps = 0};
-    if (dim < 1 || heads < 1 || dim % heads || ff < 1 || !(dropout >= 0.0f && dropout < 1.0f) ||
-        !(o.eps >= 0.0f))
-        return nb_set_error(
-            "%s: d_model %lld must be a positive multiple of %d heads, dim_feedforward %lld positive, "
-            "dropout %g in [0, 1), eps %g >= 0",
-            op, (long long)dim, heads, (long long)ff, (double)dropout, (double)o.eps);
+    if (heads < 1) return nb_set_error("%s: %d heads (want at least 1)", op, heads);
+    if (dim < 1 || dim % heads)
+        return nb_set_error("%s: d_model %lld must be a positive multiple of the %d heads", op,
+                            (long long)dim, heads);
+    if (ff < 1) return nb_set_error("%s: dim_feedforward %lld must be positive", op, (long long)ff);
+    if (!(dropout >= 0.0f && dropout < 1.0f))
+        return nb_set_error("%s: dropout %g must be in [0, 1)", op, (double)dropout);
+    if (!(o.eps >= 0.0f) || !isfinite(o.eps))
+        return nb_set_error("%s: eps %g must be finite and >= 0 (0: 1e-5)", op, (double)o.eps);
     nb_module *m = nb_module_new(decoder ? "TransformerDecoderLayer" : "TransformerEncoderLayer", ctx,
                                  decoder ? decoder_fwd : encoder_fwd, sizeof(tf_cfg));
     if (!m) return NULL;

@@ -166,7 +166,8 @@ static nb_tensor *class_weighted(const char *op, nb_tensor *rows, nb_tensor *tar
     nb_tensor *safe = nb_cast(nb_mul(t, kept), NB_I32);
     nb_tensor *flat = safe ? nb_reshape(safe, NB_SHAPE(nb_numel(safe))) : NULL;
     nb_tensor *wt = flat ? nb_reshape(nb_index_select(weight, 0, flat), safe->ndim, safe->shape) : NULL;
-    wt = wt ? nb_mul(wt, kept) : NULL;
+    /* masked, not multiplied: an ignored row reads weight[0], which may be inf or NaN */
+    wt = wt ? nb_masked_fill(wt, nb_rsub_scalar(kept, 1.0f), 0.0f) : NULL;
     nb_tensor *each = wt ? nb_mul(rows, wt) : NULL;
     if (r == NB_REDUCE_NONE || !each) return nb_as_op(each, op);
     nb_tensor *sum = nb_sum_all(each);
@@ -234,8 +235,10 @@ nb_tensor *nb_cross_entropy_weighted(nb_tensor *logits, nb_tensor *targets, nb_t
 }
 
 /* -w [pw t log s(x) + (1 - t) log(1 - s(x))] = w [pw t softplus(-x) + (1 - t) softplus(x)], as
- * torch's binary_cross_entropy_with_logits with weight and pos_weight (and in its arrangement,
- * so that special values come out as torch's) */
+ * torch's binary_cross_entropy_with_logits with weight and pos_weight. With pos_weight the value
+ * is computed in torch's arrangement (special values come out as torch's); without, it is the
+ * unweighted softplus(x) - t x, whose one special-value difference is a +inf logit with target
+ * 0: NaN (inf - 0 inf), where torch gives inf. */
 nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_tensor *weight,
                                        nb_tensor *pos_weight, nb_reduction r) {
     const char *op = "bce_with_logits";

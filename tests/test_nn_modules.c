@@ -151,6 +151,8 @@ START_TEST(test_embedding) {
     for (int c = 0; c < 3; c++)
         ck_assert(nb_data_f32(wt->grad)[9 + c] == 0);              /* the padding row */
     ck_assert(nb_data_f32(wt->grad)[0] == 2 * nb_data_f32(wt)[0]); /* row 0, once */
+    nb_tensor *one = nb_module_forward(m, nb_from_data(ctx, NB_I32, 0, NULL, (const int32_t[]){3})); /* 0-d */
+    ck_assert_msg(one && one->ndim == 1 && one->shape[0] == 3, "a 0-d index gives [dim]");
     ck_assert_int_eq(nb_embedding_padding(m, 7), -1);
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "embedding_padding: padding_idx 7 outside [-7, 7)"));
     nb_module *lin = nb_linear_new(ctx, 2, 2, true, &rng);

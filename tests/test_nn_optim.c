@@ -294,9 +294,11 @@ START_TEST(test_schedules) {
     ck_assert(nb_close(nb_lr_at(&st, 0), 0.1, 1e-7, 0) && nb_close(nb_lr_at(&st, 29), 0.1, 1e-7, 0));
     ck_assert(nb_close(nb_lr_at(&st, 30), 0.01, 1e-6, 0) && nb_close(nb_lr_at(&st, 95), 1e-4, 1e-6, 0));
     ck_assert(nb_close(nb_lr_at(&ex, 3), 0.1 * 0.729, 1e-7, 0));
-    nb_lr_schedule bst = nb_lr_step(0.1f, 0, 0.1f), bex = nb_lr_exponential(0.1f, 1.5f);
-    ck_assert(isnan(nb_lr_at(&bst, 1)) && strstr(nb_last_error(), "step_size 0"));
-    ck_assert(isnan(nb_lr_at(&bex, 1)) && strstr(nb_last_error(), "gamma 1.5"));
+    nb_lr_schedule bst = nb_lr_step(0.1f, 0, 0.1f), bex = nb_lr_exponential(0.1f, -0.5f);
+    ck_assert(isnan(nb_lr_at(&bst, 1)) && strstr(nb_last_error(), "step_size 0 must be >= 1"));
+    ck_assert(isnan(nb_lr_at(&bex, 1)) && strstr(nb_last_error(), "gamma -0.5 must be finite and >= 0"));
+    nb_lr_schedule grow = nb_lr_exponential(0.1f, 1.1f); /* torch allows a growing rate */
+    ck_assert(nb_close(nb_lr_at(&grow, 2), 0.121, 1e-6, 0));
     /* errors */
     nb_lr_schedule bad = nb_lr_warmup_cosine(1e-3f, 1e-2f, 10, 100);
     ck_assert(isnan(nb_lr_at(&bad, 5)));

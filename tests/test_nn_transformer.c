@@ -183,7 +183,10 @@ START_TEST(dropout_and_errors) {
     ck_assert_ptr_null(nb_decoder_layer_run(m, x, x, NULL, NULL, NULL, NULL, false));
     ERR_STARTS("decoder_layer_run: not a TransformerDecoderLayer");
     ck_assert_ptr_null(nb_transformer_encoder_layer_new(ctx, 8, 3, 16, 0.1f, NULL, &rng));
-    ERR_STARTS("transformer_encoder_layer_new: d_model 8 must be a positive multiple of 3 heads");
+    ERR_STARTS("transformer_encoder_layer_new: d_model 8 must be a positive multiple of the 3 heads");
+    ck_assert_ptr_null(
+        nb_transformer_encoder_layer_new(ctx, 8, 2, 16, 0.1f, &(nb_transformer_opts){.eps = INFINITY}, &rng));
+    ERR_STARTS("transformer_encoder_layer_new: eps inf must be finite and >= 0");
     nb_module_free(lin);
     nb_module_free(m);
 }

@@ -79,6 +79,12 @@ START_TEST(cross_entropy_and_nll_against_formula) {
     nb_tensor *z =
         nb_nll_loss_weighted(x, nb_from_data(ctx, NB_I32, NB_SHAPE(N), zero_t), w, IGN, NB_REDUCE_MEAN);
     ck_assert(a && z && nb_item(a) == 0 && nb_item(z) == 0);
+    /* an ignored row reads nothing of the weights: an inf weight of class 0 does not reach it */
+    const float winf[C] = {INFINITY, 1, 1, 1, 1};
+    const int32_t t1[N] = {1, IGN, 2, 3, 4, 1};
+    nb_tensor *ni = nb_nll_loss_weighted(nb_log_softmax(x, -1), nb_from_data(ctx, NB_I32, NB_SHAPE(N), t1),
+                                         nb_from_data(ctx, NB_F32, NB_SHAPE(C), winf), IGN, NB_REDUCE_MEAN);
+    ck_assert_msg(ni && isfinite(nb_item(ni)), "%s", ni ? "not finite" : nb_last_error());
 }
 END_TEST
 

@@ -398,10 +398,11 @@ nb_lr_schedule nb_lr_constant(float lr);
 /* Linear warm-up lr*(step+1)/warmup for step < warmup, then cosine decay from
  * lr to min_lr at step `total`, then min_lr. Checked by nb_lr_at, as nb_lr_constant. */
 nb_lr_schedule nb_lr_warmup_cosine(float lr, float min_lr, int64_t warmup, int64_t total);
-/* Linear warm-up as nb_lr_warmup_cosine, then a straight line from lr to min_lr at `total`
- * (transformers' get_linear_schedule_with_warmup, with a floor). */
+/* Linear warm-up as nb_lr_warmup_cosine (lr (step + 1) / warmup, so the peak comes one step
+ * before transformers' get_linear_schedule_with_warmup, whose warm-up is lr step / warmup),
+ * then a straight line from lr to min_lr at `total`. */
 nb_lr_schedule nb_lr_warmup_linear(float lr, float min_lr, int64_t warmup, int64_t total);
-/* torch's StepLR: lr gamma^(step / step_size) (integer division). */
+/* torch's StepLR: lr gamma^(step / step_size) (integer division); any finite gamma >= 0. */
 nb_lr_schedule nb_lr_step(float lr, int64_t step_size, float gamma);
 /* torch's ExponentialLR: lr gamma^step. */
 nb_lr_schedule nb_lr_exponential(float lr, float gamma);
