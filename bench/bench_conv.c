@@ -18,6 +18,8 @@
 
 #include <nabla.h>
 
+#include "bench/bench_ref.h"
+
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -97,40 +99,14 @@ int main(int argc, char **argv) {
     double nf[NSHAPES], nb[NSHAPES], tf[NSHAPES], tb[NSHAPES];
     for (int i = 0; i < NSHAPES; i++) {
         if (time_nabla(&shapes[i], reps, &nf[i], &nb[i])) return 1;
-        tf[i] = tb[i] = -1;
     }
     /* PyTorch, on the same shapes and thread count, from the same program */
-    const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s bench/pytorch_conv.py %d %d 2>&1", py, reps, nb_get_num_threads());
-    FILE *p = popen(cmd, "r");
-    char line[256], why[256] = "bench/pytorch_conv.py did not run";
-    while (p && fgets(line, sizeof line, p)) {
-        char name[32];
-        double f, b;
-        if (sscanf(line, "%31s %lf %lf", name, &f, &b) == 3) {
-            for (int i = 0; i < NSHAPES; i++)
-                if (strcmp(name, shapes[i].name) == 0) tf[i] = f, tb[i] = b;
-        } else {
-            snprintf(why, sizeof why, "%s", line);
-            why[strcspn(why, "\n")] = 0;
-        }
-    }
-    if (p) pclose(p);
-    printf("%d threads, best of %d; ms (ratio: PyTorch / nabla, above 1 is faster)\n", nb_get_num_threads(),
-           reps);
-    printf("%-10s %9s %9s %7s %9s %9s %7s\n", "shape", "nabla fwd", "torch fwd", "ratio", "nabla f+b",
-           "torch f+b", "ratio");
-    bool any = false;
-    for (int i = 0; i < NSHAPES; i++) {
-        if (tf[i] < 0) {
-            printf("%-10s %9.2f %9s %7s %9.2f %9s %7s\n", shapes[i].name, nf[i], "-", "-", nb[i], "-", "-");
-            continue;
-        }
-        any = true;
-        printf("%-10s %9.2f %9.2f %6.2fx %9.2f %9.2f %6.2fx\n", shapes[i].name, nf[i], tf[i], tf[i] / nf[i],
-               nb[i], tb[i], tb[i] / nb[i]);
-    }
-    if (!any) printf("SKIP: the PyTorch reference: %s\n", why);
+    const char *names[NSHAPES];
+    for (int i = 0; i < NSHAPES; i++)
+        names[i] = shapes[i].name;
+    char why[256];
+    bench_reference("bench/pytorch_conv.py", reps, nb_get_num_threads(), names, NSHAPES, tf, tb, why,
+                    sizeof why);
+    bench_print("shape", names, NSHAPES, nf, nb, tf, tb, reps, why);
     return 0;
 }

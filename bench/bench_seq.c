@@ -17,6 +17,8 @@
 
 #include <nabla.h>
 
+#include "bench/bench_ref.h"
+
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -100,39 +102,10 @@ int main(int argc, char **argv) {
     double nf[NCASES], nbw[NCASES], tf[NCASES], tb[NCASES];
     for (int i = 0; i < NCASES; i++) {
         if (time_nabla(i, reps, &nf[i], &nbw[i])) return 1;
-        tf[i] = tb[i] = -1;
     }
-    const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s bench/pytorch_seq.py %d %d 2>&1", py, reps, nb_get_num_threads());
-    FILE *p = popen(cmd, "r");
-    char line[256], why[256] = "bench/pytorch_seq.py did not run";
-    while (p && fgets(line, sizeof line, p)) {
-        char name[32];
-        double f, b;
-        if (sscanf(line, "%31s %lf %lf", name, &f, &b) == 3) {
-            for (int i = 0; i < NCASES; i++)
-                if (strcmp(name, names[i]) == 0) tf[i] = f, tb[i] = b;
-        } else {
-            snprintf(why, sizeof why, "%s", line);
-            why[strcspn(why, "\n")] = 0;
-        }
-    }
-    if (p) pclose(p);
-    printf("%d threads, best of %d; ms (ratio: PyTorch / nabla, above 1 is faster)\n", nb_get_num_threads(),
-           reps);
-    printf("%-10s %9s %9s %7s %9s %9s %7s\n", "case", "nabla fwd", "torch fwd", "ratio", "nabla f+b",
-           "torch f+b", "ratio");
-    bool any = false;
-    for (int i = 0; i < NCASES; i++) {
-        if (tf[i] < 0) {
-            printf("%-10s %9.2f %9s %7s %9.2f %9s %7s\n", names[i], nf[i], "-", "-", nbw[i], "-", "-");
-            continue;
-        }
-        any = true;
-        printf("%-10s %9.2f %9.2f %6.2fx %9.2f %9.2f %6.2fx\n", names[i], nf[i], tf[i], tf[i] / nf[i], nbw[i],
-               tb[i], tb[i] / nbw[i]);
-    }
-    if (!any) printf("SKIP: the PyTorch reference: %s\n", why);
+    char why[256];
+    bench_reference("bench/pytorch_seq.py", reps, nb_get_num_threads(), names, NCASES, tf, tb, why,
+                    sizeof why);
+    bench_print("case", names, NCASES, nf, nbw, tf, tb, reps, why);
     return 0;
 }

@@ -11,10 +11,13 @@
 #define NB_CHECK_H
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "nabla.h"
 
 /* The shared data folder: $NABLA_DATA, else ../shared/data; NULL if absent. */
 static inline const char *nb_test_data_dir(void) {
@@ -31,6 +34,21 @@ static inline const char *nb_test_data_dir(void) {
 static inline void nb_test_skip(const char *test, const char *why) {
     printf("SKIP: %s: %s\n", test, why);
     fflush(stdout);
+}
+
+/* Asserts that tensors a and b (f32, any layout) hold the same number of elements and agree
+ * within tol * (1 + |b|) element by element; `what` names the check in the failure message. */
+#define NB_ASSERT_CLOSE(a, b, tol, what) nb_assert_close_((a), (b), (tol), (what))
+static inline void nb_assert_close_(nb_tensor *a, nb_tensor *b, double tol, const char *what) {
+    ck_assert_msg(a && b, "%s: %s", what, nb_last_error());
+    ck_assert_msg(nb_numel(a) == nb_numel(b), "%s: %lld vs %lld elements", what, (long long)nb_numel(a),
+                  (long long)nb_numel(b));
+    a = nb_contiguous(a), b = nb_contiguous(b);
+    for (int64_t i = 0; i < nb_numel(a); i++) {
+        const double u = nb_data_f32(a)[i], v = nb_data_f32(b)[i];
+        ck_assert_msg(fabs(u - v) <= tol * (1 + fabs(v)), "%s, element %lld: %g, want %g", what, (long long)i,
+                      u, v);
+    }
 }
 
 /* Asserts that the last error message starts with s (an op's errors start with its name). */

@@ -24,17 +24,6 @@ static void teardown(void) {
 static nb_tensor *rn(int ndim, const int64_t *shape) { return nb_randn(ctx, ndim, shape, 0, 1, &rng); }
 static float F(const nb_tensor *t, int64_t i) { return nb_data_f32(nb_contiguous((nb_tensor *)t))[i]; }
 
-static void assert_close(nb_tensor *a, nb_tensor *b, double tol, const char *what) {
-    ck_assert_msg(a && b, "%s: %s", what, nb_last_error());
-    ck_assert_int_eq(nb_numel(a), nb_numel(b));
-    a = nb_contiguous(a), b = nb_contiguous(b);
-    for (int64_t i = 0; i < nb_numel(a); i++) {
-        const double u = nb_data_f32(a)[i], v = nb_data_f32(b)[i];
-        ck_assert_msg(fabs(u - v) <= tol * (1 + fabs(v)), "%s, element %lld: %g, want %g", what, (long long)i,
-                      u, v);
-    }
-}
-
 /* attention of one head in double: q [Tq,D], k [Tk,D], v [Tk,Dv] at the given offsets (rows of
  * a contiguous tensor), mask [Tq,Tk] or NULL, into out [Tq,Dv] and p [Tq,Tk] */
 static void attend(const float *q, const float *k, const float *v, const float *mask, bool causal,
@@ -90,13 +79,13 @@ START_TEST(sdpa_fused_and_broadcast) {
     nb_tensor *q = rn(NB_SHAPE(2, 3, 6, 8)), *k = rn(NB_SHAPE(2, 3, 6, 8)), *v = rn(NB_SHAPE(2, 3, 6, 8)), *p;
     nb_tensor *fused = nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.causal = true}, NULL);
     nb_tensor *comp = nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.causal = true}, &p);
-    assert_close(fused, comp, 1e-5, "fused vs composed");
+    NB_ASSERT_CLOSE(fused, comp, 1e-5, "fused vs composed");
     /* one key/value set for every head: [2,1,T,D] broadcasts against [2,3,T,D] */
     nb_tensor *k1 = nb_narrow(k, 1, 0, 1), *v1 = nb_narrow(v, 1, 0, 1);
     nb_tensor *bc = nb_scaled_dot_product_attention(q, k1, v1, NULL, NULL);
     nb_tensor *ex = nb_scaled_dot_product_attention(q, nb_expand(k1, 4, k->shape), nb_expand(v1, 4, v->shape),
                                                     NULL, NULL);
-    assert_close(bc, ex, 1e-6, "broadcast");
+    NB_ASSERT_CLOSE(bc, ex, 1e-6, "broadcast");
 }
 END_TEST
 
@@ -224,7 +213,7 @@ START_TEST(mha_masks_mean_what_they_say) {
     for (int64_t e = 0; e < E; e++) /* change the padded keys of batch 0 (positions 4, 5) in key/value only */
         nb_data_f32(x2)[4 * E + e] += 5, nb_data_f32(x2)[5 * E + e] -= 3;
     nb_tensor *y2 = nb_mha_run(m, x, x2, x2, NULL, kpm, false, NULL);
-    assert_close(y2, y, 1e-5, "padded keys ignored");
+    NB_ASSERT_CLOSE(y2, y, 1e-5, "padded keys ignored");
     /* an f32 key_padding_mask is added to the scores, as torch 1.13: 0 / -inf drops as the i32
      * mask does, and other values shift the scores */
     float padf[12];
@@ -232,25 +221,26 @@ START_TEST(mha_masks_mean_what_they_say) {
         padf[i] = pad[i] ? -INFINITY : 0.0f;
     nb_tensor *yf =
         nb_mha_run(m, x, x, x, NULL, nb_from_data(ctx, NB_F32, NB_SHAPE(N, L), padf), false, NULL);
-    assert_close(yf, y, 1e-6, "f32 0/-inf padding mask");
+    NB_ASSERT_CLOSE(yf, y, 1e-6, "f32 0/-inf padding mask");
     nb_tensor *half = nb_full(ctx, NB_F32, NB_SHAPE(N, L), 0.5);
     nb_tensor *shifted =
         nb_mha_run(m, x, x, x, NULL, half, false, NULL); /* the same shift on every key: no change */
-    assert_close(shifted, nb_mha_run(m, x, x, x, NULL, NULL, false, NULL), 1e-5, "uniform f32 padding mask");
+    NB_ASSERT_CLOSE(shifted, nb_mha_run(m, x, x, x, NULL, NULL, false, NULL), 1e-5,
+                    "uniform f32 padding mask");
     /* causal: changing the last position leaves the earlier outputs as they were */
     nb_tensor *c1 = nb_mha_run(m, x, x, x, NULL, NULL, true, NULL);
     nb_tensor *x3 = nb_clone(ctx, x);
     for (int64_t e = 0; e < E; e++)
         nb_data_f32(x3)[(L - 1) * E + e] += 2;
     nb_tensor *c2 = nb_mha_run(m, x3, x3, x3, NULL, NULL, true, NULL);
-    assert_close(nb_narrow(c2, 1, 0, L - 1), nb_narrow(c1, 1, 0, L - 1), 1e-5, "causal");
+    NB_ASSERT_CLOSE(nb_narrow(c2, 1, 0, L - 1), nb_narrow(c1, 1, 0, L - 1), 1e-5, "causal");
     ck_assert(fabs(F(nb_contiguous(c2), (L - 1) * E) - F(nb_contiguous(c1), (L - 1) * E)) > 1e-4);
     /* nb_module_forward is unmasked self-attention; unbatched [L, E] is a batch of one */
-    assert_close(nb_module_forward(m, x), nb_mha_run(m, x, x, x, NULL, NULL, false, NULL), 0, "forward");
+    NB_ASSERT_CLOSE(nb_module_forward(m, x), nb_mha_run(m, x, x, x, NULL, NULL, false, NULL), 0, "forward");
     nb_tensor *x0 = nb_squeeze(nb_narrow(x, 0, 1, 1), 0), *w0 = NULL;
     nb_tensor *u = nb_mha_run(m, x0, x0, x0, NULL, NULL, true, &w0);
     ck_assert_msg(u && u->ndim == 2 && w0 && w0->ndim == 2, "%s", nb_last_error());
-    assert_close(u, nb_narrow(c1, 0, 1, 1), 1e-6, "unbatched");
+    NB_ASSERT_CLOSE(u, nb_narrow(c1, 0, 1, 1), 1e-6, "unbatched");
     nb_module_free(m);
 }
 END_TEST

@@ -24,16 +24,6 @@ static nb_tensor *rn(int ndim, const int64_t *shape) { return nb_randn(ctx, ndim
 static float F(const nb_tensor *t, int64_t i) { return nb_data_f32((nb_tensor *)t)[i]; }
 static double sig(double v) { return 1 / (1 + exp(-v)); }
 
-static void assert_close(nb_tensor *a, nb_tensor *b, double tol, const char *what) {
-    ck_assert_msg(a && b, "%s: %s", what, nb_last_error());
-    ck_assert_msg(nb_numel(a) == nb_numel(b), "%s: %lld vs %lld elements", what, (long long)nb_numel(a),
-                  (long long)nb_numel(b));
-    a = nb_contiguous(a), b = nb_contiguous(b);
-    for (int64_t i = 0; i < nb_numel(a); i++)
-        ck_assert_msg(fabs(F(a, i) - F(b, i)) <= tol * (1 + fabs(F(b, i))), "%s, element %lld: %g, want %g",
-                      what, (long long)i, (double)F(a, i), (double)F(b, i));
-}
-
 /* gate pre-activations of row n, gate unit j: x w_ih^T + b_ih (+ h w_hh^T + b_hh when both) */
 static double pre(nb_tensor *x, nb_tensor *w, nb_tensor *b, int64_t n, int64_t j) {
     const int64_t in = x->shape[1];
@@ -91,7 +81,7 @@ START_TEST(cells_against_equations) {
     nb_tensor *u = nb_gru_cell(nb_reshape(nb_narrow(x, 0, 1, 1), NB_SHAPE(I)),
                                nb_reshape(nb_narrow(h, 0, 1, 1), NB_SHAPE(H)), gi, gh, gbi, gbh);
     ck_assert_msg(u && u->ndim == 1 && u->shape[0] == H, "%s", nb_last_error());
-    assert_close(u, nb_narrow(g2, 0, 1, 1), 1e-6, "unbatched gru_cell");
+    NB_ASSERT_CLOSE(u, nb_narrow(g2, 0, 1, 1), 1e-6, "unbatched gru_cell");
 }
 END_TEST
 
@@ -167,10 +157,10 @@ START_TEST(layers_against_cells) {
     ck_assert(hn && hn->shape[0] == 4 && hn->shape[1] == N && hn->shape[2] == H);
     ck_assert(kind == 2 ? cn != NULL : cn == NULL);
     nb_tensor *ref = by_hand(m, kind, x, 2, 2, H, &hn_ref);
-    assert_close(y, ref, 1e-6, "outputs");
-    assert_close(hn, hn_ref, 1e-6, "h_n");
+    NB_ASSERT_CLOSE(y, ref, 1e-6, "outputs");
+    NB_ASSERT_CLOSE(hn, hn_ref, 1e-6, "h_n");
     /* the forward of the module is the run from zero states */
-    assert_close(nb_module_forward(m, x), y, 0, "forward");
+    NB_ASSERT_CLOSE(nb_module_forward(m, x), y, 0, "forward");
     /* batch_first reads and writes [N,T,...]; unbatched [T,in] is one sequence */
     nb_rnn_opts ob = o;
     ob.batch_first = true;
@@ -179,11 +169,11 @@ START_TEST(layers_against_cells) {
                                 : nb_rnn_new(ctx, I, H, &ob, &rng);
     for (int i = 0; i < 16; i++)
         ck_assert_int_eq(nb_module_set_param(mb, m->params[i].name, m->params[i].t), 0);
-    assert_close(nb_rnn_run(mb, nb_transpose(x, 0, 1), NULL, NULL, NULL, NULL), nb_transpose(y, 0, 1), 1e-6,
-                 "batch_first");
+    NB_ASSERT_CLOSE(nb_rnn_run(mb, nb_transpose(x, 0, 1), NULL, NULL, NULL, NULL), nb_transpose(y, 0, 1),
+                    1e-6, "batch_first");
     nb_tensor *hu = NULL, *yu = nb_rnn_run(m, nb_squeeze(nb_narrow(x, 1, 1, 1), 1), NULL, NULL, &hu, NULL);
     ck_assert_msg(yu && yu->ndim == 2 && hu && hu->ndim == 2, "%s", nb_last_error());
-    assert_close(yu, nb_narrow(y, 1, 1, 1), 1e-6, "unbatched");
+    NB_ASSERT_CLOSE(yu, nb_narrow(y, 1, 1, 1), 1e-6, "unbatched");
     nb_module_free(m);
     nb_module_free(mb);
 }
@@ -300,7 +290,7 @@ START_TEST(errors) {
     nb_tensor *cx = rn(NB_SHAPE(2, 4)), *cw = rn(NB_SHAPE(9, 4)), *ch = rn(NB_SHAPE(9, 3));
     nb_tensor *g0 = nb_gru_cell(cx, NULL, cw, ch, NULL, NULL),
               *g1 = nb_gru_cell(cx, nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3)), cw, ch, NULL, NULL);
-    assert_close(g0, g1, 0, "gru_cell with a NULL state");
+    NB_ASSERT_CLOSE(g0, g1, 0, "gru_cell with a NULL state");
     ck_assert_ptr_null(nb_lstm_new(ctx, 4, 3, &(nb_rnn_opts){.relu = true}, &rng));
     ERR_STARTS("lstm_new: relu applies to nb_rnn_new only");
     nb_tensor *h = rn(NB_SHAPE(2, 3)), *c2 = NULL;

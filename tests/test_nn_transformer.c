@@ -23,17 +23,6 @@ static void teardown(void) {
 
 static nb_tensor *rn(int ndim, const int64_t *shape) { return nb_randn(ctx, ndim, shape, 0, 1, &rng); }
 
-static void assert_close(nb_tensor *a, nb_tensor *b, double tol, const char *what) {
-    ck_assert_msg(a && b, "%s: %s", what, nb_last_error());
-    ck_assert_int_eq(nb_numel(a), nb_numel(b));
-    a = nb_contiguous(a), b = nb_contiguous(b);
-    for (int64_t i = 0; i < nb_numel(a); i++) {
-        const double u = nb_data_f32(a)[i], v = nb_data_f32(b)[i];
-        ck_assert_msg(fabs(u - v) <= tol * (1 + fabs(v)), "%s, element %lld: %g, want %g", what, (long long)i,
-                      u, v);
-    }
-}
-
 static nb_tensor *fwd(nb_module *m, const char *name, nb_tensor *x) {
     return nb_module_forward(nb_module_child(m, name), x);
 }
@@ -99,9 +88,9 @@ START_TEST(encoder_against_composition) {
         nb_tensor *h = fwd(m, "norm1", nb_add(x, nb_mha_run(sa, x, x, x, NULL, kpm, true, NULL)));
         want = fwd(m, "norm2", nb_add(h, ff_by_hand(m, h, gelu)));
     }
-    assert_close(y, want, 1e-6, "encoder layer");
+    NB_ASSERT_CLOSE(y, want, 1e-6, "encoder layer");
     /* unmasked, through nb_module_forward */
-    assert_close(nb_module_forward(m, x), nb_encoder_layer_run(m, x, NULL, NULL, false), 0, "forward");
+    NB_ASSERT_CLOSE(nb_module_forward(m, x), nb_encoder_layer_run(m, x, NULL, NULL, false), 0, "forward");
     nb_module_free(m);
 }
 END_TEST
@@ -125,13 +114,13 @@ START_TEST(decoder_against_composition) {
         h = fwd(m, "norm2", nb_add(h, nb_mha_run(ca, h, mem, mem, NULL, NULL, false, NULL)));
         want = fwd(m, "norm3", nb_add(h, ff_by_hand(m, h, false)));
     }
-    assert_close(y, want, 1e-6, "decoder layer");
+    NB_ASSERT_CLOSE(y, want, 1e-6, "decoder layer");
     /* causal: a later target position changes nothing before it */
     nb_tensor *t2 = nb_clone(ctx, t);
     for (int64_t e = 0; e < 16; e++)
         nb_data_f32(t2)[3 * 16 + e] += 1; /* position 3, both batch rows */
     nb_tensor *y2 = nb_decoder_layer_run(m, t2, mem, NULL, NULL, NULL, NULL, true);
-    assert_close(nb_narrow(y2, 0, 0, 3), nb_narrow(y, 0, 0, 3), 1e-6, "causal");
+    NB_ASSERT_CLOSE(nb_narrow(y2, 0, 0, 3), nb_narrow(y, 0, 0, 3), 1e-6, "causal");
     ck_assert_ptr_null(nb_module_forward(m, t));
     ERR_STARTS("TransformerDecoderLayer: a decoder layer needs the memory");
     nb_module_free(m);

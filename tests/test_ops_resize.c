@@ -24,17 +24,6 @@ static float X(const nb_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w) {
     return nb_data_f32((nb_tensor *)t)[((n * t->shape[1] + c) * t->shape[2] + h) * t->shape[3] + w];
 }
 
-static void assert_close(nb_tensor *a, nb_tensor *b, double tol, const char *what) {
-    ck_assert_msg(a && b, "%s: %s", what, nb_last_error());
-    ck_assert_int_eq(nb_numel(a), nb_numel(b));
-    a = nb_contiguous(a), b = nb_contiguous(b);
-    for (int64_t i = 0; i < nb_numel(a); i++) {
-        const double u = nb_data_f32(a)[i], v = nb_data_f32(b)[i];
-        ck_assert_msg(fabs(u - v) <= tol * (1 + fabs(v)), "%s, element %lld: %g, want %g", what, (long long)i,
-                      u, v);
-    }
-}
-
 /* ---- padding modes ---------------------------------------------------------------------------- */
 
 /* 1 2 3 padded by (2, 2): the three modes by their definitions */
@@ -134,19 +123,20 @@ START_TEST(conv_same_and_pad_modes) {
         nb_tensor *y = nb_conv2d(x, w, b, &o);
         ck_assert_msg(y && y->shape[2] == 6 && y->shape[3] == 7, "mode %d: %s", m, nb_last_error());
         nb_tensor *xp = nb_pad_mode(x, 4, (const int64_t[]){1, 1, 3, 3}, (nb_pad_kind)m);
-        assert_close(y, nb_conv2d(xp, w, b, &(nb_conv_opts){.dilation = {2, 1}, .groups = 2}), 1e-5, "same");
+        NB_ASSERT_CLOSE(y, nb_conv2d(xp, w, b, &(nb_conv_opts){.dilation = {2, 1}, .groups = 2}), 1e-5,
+                        "same");
         /* an uneven 'same': a 2x2 window puts its odd row and column after */
         nb_tensor *w2 = nb_randn(ctx, NB_SHAPE(3, 4, 2, 2), 0, 1, &rng);
         nb_tensor *y2 = nb_conv2d(x, w2, NULL, &(nb_conv_opts){.same = true, .pad_mode = (nb_pad_kind)m});
         nb_tensor *xp2 = nb_pad_mode(x, 4, (const int64_t[]){0, 1, 0, 1}, (nb_pad_kind)m);
-        assert_close(y2, nb_conv2d(xp2, w2, NULL, NULL), 1e-5, "uneven same");
+        NB_ASSERT_CLOSE(y2, nb_conv2d(xp2, w2, NULL, NULL), 1e-5, "uneven same");
         /* explicit padding with a mode, and a stride */
         nb_tensor *y3 = nb_conv2d(
             x, w, NULL,
             &(nb_conv_opts){.stride = {2, 1}, .padding = {1, 2}, .groups = 2, .pad_mode = (nb_pad_kind)m});
         nb_tensor *xp3 = nb_pad_mode(x, 4, (const int64_t[]){2, 2, 1, 1}, (nb_pad_kind)m);
-        assert_close(y3, nb_conv2d(xp3, w, NULL, &(nb_conv_opts){.stride = {2, 1}, .groups = 2}), 1e-5,
-                     "pad mode");
+        NB_ASSERT_CLOSE(y3, nb_conv2d(xp3, w, NULL, &(nb_conv_opts){.stride = {2, 1}, .groups = 2}), 1e-5,
+                        "pad mode");
     }
     /* conv1d 'same' keeps the length */
     nb_tensor *y1 =
@@ -333,11 +323,11 @@ START_TEST(interpolate_against_loops) {
     ck_assert_float_eq(X(ac, 0, 0, 8, 10), X(x, 0, 0, 4, 5));
     ck_assert_float_eq(X(ac, 0, 1, 0, 0), X(x, 0, 1, 0, 0));
     nb_tensor *n2 = nb_interpolate(x, (const int64_t[]){10, 12}, NB_INTERP_NEAREST, false);
-    assert_close(n2,
-                 nb_reshape(nb_expand(nb_reshape(x, NB_SHAPE(2, 3, 5, 1, 6, 1)), 6,
-                                      (const int64_t[]){2, 3, 5, 2, 6, 2}),
-                            NB_SHAPE(2, 3, 10, 12)),
-                 0, "2x nearest");
+    NB_ASSERT_CLOSE(n2,
+                    nb_reshape(nb_expand(nb_reshape(x, NB_SHAPE(2, 3, 5, 1, 6, 1)), 6,
+                                         (const int64_t[]){2, 3, 5, 2, 6, 2}),
+                               NB_SHAPE(2, 3, 10, 12)),
+                    0, "2x nearest");
     /* 1-d: [N,C,L] */
     nb_tensor *l = nb_interpolate(nb_randn(ctx, NB_SHAPE(2, 3, 5), 0, 1, &rng), (const int64_t[]){9},
                                   NB_INTERP_LINEAR, false);
