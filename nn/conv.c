@@ -120,6 +120,43 @@ nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts) {
     return pool_new("avg_pool2d_new", "AvgPool2d", avg_pool_fwd, kh, kw, opts);
 }
 
+static nb_tensor *max_pool1d_fwd(nb_module *m, nb_tensor *x) {
+    const pool_cfg *c = m->impl;
+    return nb_max_pool1d(x, c->k[0], &c->o);
+}
+
+static nb_tensor *avg_pool1d_fwd(nb_module *m, nb_tensor *x) {
+    const pool_cfg *c = m->impl;
+    return nb_avg_pool1d(x, c->k[0], &c->o);
+}
+
+static nb_tensor *adaptive1d_fwd(nb_module *m, nb_tensor *x) {
+    return nb_adaptive_avg_pool1d(x, ((const pool_cfg *)m->impl)->k[0]);
+}
+
+/* a 1-d pooling layer: the options are checked now, with the length's names */
+static nb_module *pool1d_new(const char *op, const char *type, nb_forward_fn fwd, int k,
+                             const nb_conv_opts *opts, bool max) {
+    if (k <= 0) return nb_set_error("%s: the window must be at least 1, got %d", op, k);
+    if (opts && nb_win_opts_check(op, max ? NB_WIN_MAXPOOL : NB_WIN_AVGPOOL, opts, 1, (const int[]){k, k}))
+        return NULL;
+    nb_module *m = nb_module_new(type, NULL, fwd, sizeof(pool_cfg));
+    if (m) *(pool_cfg *)m->impl = (pool_cfg){.k = {k, 1}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}};
+    return m;
+}
+
+nb_module *nb_max_pool1d_new(int k, const nb_conv_opts *opts) {
+    return pool1d_new("max_pool1d_new", "MaxPool1d", max_pool1d_fwd, k, opts, true);
+}
+
+nb_module *nb_avg_pool1d_new(int k, const nb_conv_opts *opts) {
+    return pool1d_new("avg_pool1d_new", "AvgPool1d", avg_pool1d_fwd, k, opts, false);
+}
+
+nb_module *nb_adaptive_avg_pool1d_new(int ol) {
+    return pool1d_new("adaptive_avg_pool1d_new", "AdaptiveAvgPool1d", adaptive1d_fwd, ol, NULL, false);
+}
+
 static nb_tensor *adaptive_fwd(nb_module *m, nb_tensor *x) {
     const pool_cfg *c = m->impl;
     return nb_adaptive_avg_pool2d(x, c->k[0], c->k[1]);

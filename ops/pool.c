@@ -78,6 +78,33 @@ nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *
     return pool2d("avg_pool2d", false, x, kernel, opts);
 }
 
+/* 1-d pooling: the 2-d pool over [N,C,1,L] (or [C,1,L]) with a 1 x k window; the options' [0]
+ * entries (stride, padding, dilation) apply to the length */
+static nb_tensor *pool1d(const char *op, bool max, nb_tensor *x, int k, const nb_conv_opts *opts) {
+    NB_NULL_GUARD_NAMED(op, x);
+    char xs[64];
+    if (x->ndim != 2 && x->ndim != 3)
+        return nb_set_error("%s: want input [N,C,L] or [C,L], got %s", op, NB_SHP(x, xs));
+    if (k < 1) return nb_set_error("%s: the window must be at least 1, got %d", op, k);
+    if (nb_win_opts_check(op, max ? NB_WIN_MAXPOOL : NB_WIN_AVGPOOL, opts, 1, (const int[]){k, k}))
+        return NULL;
+    nb_conv_opts o = opts ? *opts : (nb_conv_opts){.groups = 0};
+    o.stride[1] = opts && opts->stride[0] ? opts->stride[0] : k, o.stride[0] = 1;
+    o.padding[1] = o.padding[0], o.padding[0] = 0;
+    o.dilation[1] = o.dilation[0], o.dilation[0] = 0;
+    const int d = x->ndim - 1; /* [.., C, L] -> [.., C, 1, L] */
+    nb_tensor *y = pool2d(op, max, nb_unsqueeze(x, d), (const int[]){1, k}, &o);
+    return nb_as_op(y ? nb_squeeze(y, d) : NULL, op);
+}
+
+nb_tensor *nb_max_pool1d(nb_tensor *x, int k, const nb_conv_opts *opts) {
+    return pool1d("max_pool1d", true, x, k, opts);
+}
+
+nb_tensor *nb_avg_pool1d(nb_tensor *x, int k, const nb_conv_opts *opts) {
+    return pool1d("avg_pool1d", false, x, k, opts);
+}
+
 /* The mean of x over the adaptive windows of dim d (torch's: output o averages the inputs
  * floor(o I / O) .. ceil((o + 1) I / O) - 1): when O divides I one mean over a split dim, else
  * one narrow + mean per output, then a cat. Only window elements meet (an inf or NaN stays in
@@ -101,6 +128,19 @@ static nb_tensor *adaptive_mean(nb_tensor *x, int d, int64_t O) {
         if (!parts[o]) return NULL;
     }
     return nb_cat(parts, (int)O, d);
+}
+
+nb_tensor *nb_adaptive_avg_pool1d(nb_tensor *x, int64_t ol) {
+    NB_NULL_GUARD_NAMED("adaptive_avg_pool1d", x);
+    char xs[64];
+    if (nb_check_dtype("adaptive_avg_pool1d", x, NB_F32, "input")) return NULL;
+    if (x->ndim != 2 && x->ndim != 3)
+        return nb_set_error("adaptive_avg_pool1d: want input [N,C,L] or [C,L], got %s", NB_SHP(x, xs));
+    const int64_t L = x->shape[x->ndim - 1];
+    if (ol < 1 || L < 1 || ol > INT32_MAX)
+        return nb_set_error("adaptive_avg_pool1d: output %lld from input %s (want both sizes positive)",
+                            (long long)ol, NB_SHP(x, xs));
+    return nb_as_op(adaptive_mean(x, x->ndim - 1, ol), "adaptive_avg_pool1d");
 }
 
 /* rows, then columns: the windows are rectangles, so the mean of the row means is the window's */

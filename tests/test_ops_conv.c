@@ -311,6 +311,43 @@ START_TEST(errors) {
 }
 END_TEST
 
+static nb_tensor *gc_pool1d(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    const nb_conv_opts o = {.stride = {2}, .padding = {1}, .ceil_mode = true, .exclude_pad = true};
+    return nb_add(nb_avg_pool1d(in[0], 3, &o), nb_adaptive_avg_pool1d(in[0], 5));
+}
+
+/* the 1-d pools are the 2-d pools over [N,C,1,L] with a 1 x k window */
+START_TEST(pools_1d) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 11), 0, 1, &rng), *x4 = nb_unsqueeze(x, 2);
+    const nb_conv_opts o1 = {.stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true};
+    const nb_conv_opts o2 = {.stride = {1, 2}, .padding = {0, 1}, .dilation = {1, 2}, .ceil_mode = true};
+    nb_tensor *pairs[3][2] = {{nb_max_pool1d(x, 3, &o1), nb_max_pool2d(x4, (const int[]){1, 3}, &o2)},
+                              {nb_avg_pool1d(x, 2, NULL), nb_avg_pool2d(x4, (const int[]){1, 2}, NULL)},
+                              {nb_adaptive_avg_pool1d(x, 4), nb_adaptive_avg_pool2d(x4, 1, 4)}};
+    for (int k = 0; k < 3; k++) {
+        ck_assert_msg(pairs[k][0] && pairs[k][1] && pairs[k][0]->ndim == 3, "case %d: %s", k,
+                      nb_last_error());
+        for (int64_t i = 0; i < nb_numel(pairs[k][0]); i++)
+            ck_assert_float_eq(nb_data_f32(pairs[k][0])[i], nb_data_f32(nb_contiguous(pairs[k][1]))[i]);
+    }
+    nb_tensor *g = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 2, 9), 0, 1, &rng), true);
+    ck_assert_msg(nb_gradcheck(gc_pool1d, &g, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_module *m = nb_max_pool1d_new(3, &o1);
+    nb_tensor *ym = nb_module_forward(m, x);
+    ck_assert(ym && nb_same_shape(ym, pairs[0][0]));
+    nb_module_free(m);
+    ck_assert_ptr_null(nb_max_pool1d(x, 2, &(nb_conv_opts){.padding = {2}}));
+    ERR_STARTS("max_pool1d: padding 2 is more than half the window 2 (the length)");
+    ck_assert_ptr_null(nb_avg_pool1d(nb_randn(ctx, NB_SHAPE(11), 0, 1, &rng), 2, NULL));
+    ERR_STARTS("avg_pool1d: want input [N,C,L] or [C,L], got [11]");
+    ck_assert_ptr_null(nb_avg_pool1d_new(2, &(nb_conv_opts){.dilation = {2}}));
+    ERR_STARTS("avg_pool1d_new: dilation (max pooling and convolutions only) does not apply");
+    ck_assert_ptr_null(nb_adaptive_avg_pool1d(x, 0));
+    ERR_STARTS("adaptive_avg_pool1d: output 0 from input [2,3,11]");
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_conv");
     TCase *tc = tcase_create("conv");
@@ -326,6 +363,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, unbatched_inputs);
     tcase_add_test(tc, adaptive_avg_pool);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, pools_1d);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -201,6 +201,10 @@ nb_module *nb_conv_transpose1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, 
 /* Pooling layers over kh x kw windows (nb_max_pool2d, nb_avg_pool2d); no parameters. */
 nb_module *nb_max_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
 nb_module *nb_avg_pool2d_new(int kh, int kw, const nb_conv_opts *opts);
+/* 1-d pooling layers over [N,C,L] (nb_max_pool1d, nb_avg_pool1d, nb_adaptive_avg_pool1d). */
+nb_module *nb_max_pool1d_new(int k, const nb_conv_opts *opts);
+nb_module *nb_avg_pool1d_new(int k, const nb_conv_opts *opts);
+nb_module *nb_adaptive_avg_pool1d_new(int ol);
 /* Upsample by whole factors (torch.nn.Upsample with an integer scale_factor): [N,C,H,W] ->
  * [N,C,H*sh,W*sw] ([N,C,L] -> [N,C,L*sh]) through nb_interpolate; no parameters. */
 nb_module *nb_upsample_new(int sh, int sw, nb_interp_mode mode, bool align_corners);

@@ -365,6 +365,11 @@ nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow);
  * opts->exclude_pad counts only the input's elements). With ceil_mode, a last partial window
  * divides by its part inside the padded input, as torch. */
 nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *opts);
+/* 1-d pooling over x [N,C,L] (or [C,L]) with a window of k: the options' [0] entries apply to the
+ * length (stride defaults to k); as the 2-d pools otherwise. Adaptive average pooling to ol. */
+nb_tensor *nb_max_pool1d(nb_tensor *x, int k, const nb_conv_opts *opts);
+nb_tensor *nb_avg_pool1d(nb_tensor *x, int k, const nb_conv_opts *opts);
+nb_tensor *nb_adaptive_avg_pool1d(nb_tensor *x, int64_t ol);
 /* Resizing of x [N,C,L] (size[0]) or [N,C,H,W] (size[0], size[1]) as torch's interpolate with
  * `size`: nearest (the input at floor(o * in / out)), or linear / bilinear (align_corners: the
  * corner pixels' centres meet; else the pixels' areas, as torch's default). Composed of

@@ -301,6 +301,15 @@ static nb_tensor *apply(oe_case *c) {
     }
     if (IS("elu")) return nb_elu(in[0], fp[0]);
     if (IS("pixel_shuffle")) return nb_pixel_shuffle(in[0], ip[0]);
+    if (IS("max_pool1d") || IS("avg_pool1d")) { /* ip: window, stride, padding, dilation, ceil, exclude_pad */
+        const nb_conv_opts o = {.stride = {ip[1]},
+                                .padding = {ip[2]},
+                                .dilation = {ip[3]},
+                                .ceil_mode = ip[4] != 0,
+                                .exclude_pad = ip[5] != 0};
+        return IS("max_pool1d") ? nb_max_pool1d(in[0], ip[0], &o) : nb_avg_pool1d(in[0], ip[0], &o);
+    }
+    if (IS("adaptive_avg_pool1d")) return nb_adaptive_avg_pool1d(in[0], ip[0]);
     if (IS("pixel_unshuffle")) return nb_pixel_unshuffle(in[0], ip[0]);
     if (IS("hardtanh")) return nb_hardtanh(in[0], fp[0], fp[1]);
     if (IS("prelu")) return nb_prelu(in[0], in[1]);

@@ -347,4 +347,19 @@ void oe_layer_cases(void) {
            "pixel_unshuffle(2)");
     oe_run((oe_case){.op = "pixel_shuffle", .ip = {2}, .in = {oe_randn(4, SH(2, 6, 3, 4), 283)}},
            "pixel_shuffle(channels not a multiple of 4)");
+
+    /* 1-d pooling: ip = window, stride, padding, dilation, ceil_mode, exclude_pad */
+    nb_tensor *seq = oe_randn(3, SH(2, 3, 11), 290);
+    oe_run((oe_case){.op = "max_pool1d", .ip = {3}, .in = {seq}}, "max_pool1d(3)");
+    oe_run((oe_case){.op = "max_pool1d", .ip = {3, 2, 1, 2, 1}, .in = {seq}},
+           "max_pool1d(3 stride 2 pad 1 dil 2 ceil)");
+    oe_run((oe_case){.op = "avg_pool1d", .ip = {4, 3, 2, 0, 1, 1}, .in = {seq}},
+           "avg_pool1d(4 stride 3 pad 2 ceil exclude_pad)");
+    oe_run((oe_case){.op = "avg_pool1d", .ip = {2}, .in = {oe_randn(2, SH(3, 9), 291)}},
+           "avg_pool1d(2, unbatched)");
+    oe_run((oe_case){.op = "max_pool1d", .ip = {2}, .in = {f1(NSV, SV)}},
+           "max_pool1d(SV as [28], refused: 1-d)");
+    oe_run((oe_case){.op = "adaptive_avg_pool1d", .ip = {4}, .in = {seq}}, "adaptive_avg_pool1d(11 -> 4)");
+    oe_run((oe_case){.op = "max_pool1d", .ip = {2, 0, 2}, .in = {seq}},
+           "max_pool1d(padding above half the window)");
 }

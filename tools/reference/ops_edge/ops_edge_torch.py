@@ -25,6 +25,14 @@ def forward(c, x, dt, variant):
         return getattr(torch, op)(x[0])
     if op in ("silu", "softplus", "selu", "relu6", "hardsigmoid", "hardswish", "mish", "softsign"):
         return getattr(F, op)(x[0])
+    if op == "max_pool1d":  # ip: window, stride, padding, dilation, ceil, exclude_pad
+        return F.max_pool1d(x[0], ip[0], stride=ip[1] or ip[0], padding=ip[2], dilation=ip[3] or 1,
+                            ceil_mode=bool(ip[4]))
+    if op == "avg_pool1d":
+        return F.avg_pool1d(x[0], ip[0], stride=ip[1] or ip[0], padding=ip[2], ceil_mode=bool(ip[4]),
+                            count_include_pad=not ip[5])
+    if op == "adaptive_avg_pool1d":
+        return F.adaptive_avg_pool1d(x[0], ip[0])
     if op in ("pixel_shuffle", "pixel_unshuffle"):
         return getattr(F, op)(x[0], ip[0])
     if op == "elu":
