@@ -143,5 +143,9 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
     nb_tensor *y = a ? nb_module_forward(m->children[0], a) : NULL;
     if (y && !c->batch_first) y = nb_transpose(y, 0, 1);
     if (y && weights && !(*weights = nb_mean(p, 1, (const int[]){1}, false))) y = NULL; /* over the heads */
+    if (y) { /* the output shape, for nb_module_summary (run directly, not through nb_module_forward) */
+        m->out_ndim = y->ndim;
+        memcpy(m->out_shape, y->shape, sizeof y->shape);
+    }
     return nb_as_op(y, op);
 }
