@@ -209,23 +209,12 @@ static nb_tensor *conv_transpose_nd(const char *op, int nd, nb_tensor *x, nb_ten
                                 (long long)out[i]);
     }
     if (nd == 1) out[0] = 1;
-    /* the output image's windows, one per input pixel: col2im adds them up */
-    const nb_win_geom g = {.N = N,
-                           .C = O,
-                           .H = out[0],
-                           .W = out[1],
-                           .KH = KH,
-                           .KW = KW,
-                           .sh = s[0],
-                           .sw = s[1],
-                           .ph = p[0],
-                           .pw = p[1],
-                           .dh = d[0],
-                           .dw = d[1],
-                           .Hp = out[0] + 2 * p[0],
-                           .Wp = out[1] + 2 * p[1],
-                           .OH = H,
-                           .OW = W};
+    /* the output image's windows, one per input pixel: col2im adds them up. The padded output
+     * always holds the dilated window; the windows are the input's pixels, not all that fit
+     * (an output padding of the dilation's size or more leaves room for more) */
+    nb_win_geom g;
+    if (nb_win_geom_make(op, (const int64_t[]){N, O, out[0], out[1]}, KH, KW, s, p, d, false, &g)) return NULL;
+    g.OH = H, g.OW = W;
     const int64_t K = KH * KW, Cg = C / G, Og = O / G;
     /* [G, Og*K, Cg] @ [N, G, Cg, H*W] -> [N, G, Og*K, H*W]: each pixel's contribution to its window */
     nb_tensor *wm = nb_transpose(nb_reshape(w, NB_SHAPE(G, Cg, Og * K)), 1, 2);
