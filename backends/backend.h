@@ -97,6 +97,23 @@ typedef struct nb_backend {
     /* dx [N,C,H,W] (contiguous, overwritten) = for each pixel, the sum of the entries of dcols
      * (contiguous, as cols) that read it, in window order (kh, kw), then output order */
     int (*col2im)(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
+    /* Depthwise convolution, all operands contiguous f32: y [N, C*m, OH, OW] = for output channel
+     * o, the windows of input channel o / m of x [N,C,H,W] (zeros outside) weighted by w[o]
+     * [C*m, KH*KW], summed in window order (kh, kw) from 0, each term rounded (no FMA) */
+    int (*dwconv)(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g);
+    /* Its gradients, either may be NULL: dx [N,C,H,W] (overwritten) = per pixel the sum, over the
+     * multiplier j then the window position (kh, kw), of w[o][k] dy at the output that read it;
+     * dw [C*m, KH*KW] (overwritten) = per weight the sum over (n, oh, ow) of dy x (any fixed order) */
+    int (*dwconv_backward)(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
+                           const nb_tensor *w, const nb_im2col_geom *g);
+    /* Max pooling of x [N,C,H,W] (contiguous): y [N,C,OH,OW] = each window's largest element
+     * inside x (padding is never picked; a NaN beats any number, the first one on ties), idx (i32,
+     * y's shape) its position h W + w in the plane */
+    int (*max_pool)(nb_tensor *y, nb_tensor *idx, const nb_tensor *x, const nb_im2col_geom *g);
+    /* dx [N,C,H,W] (contiguous, overwritten) = per pixel the sum of dy over the outputs whose idx
+     * picked it, in output order */
+    int (*max_pool_backward)(nb_tensor *dx, const nb_tensor *dy, const nb_tensor *idx,
+                             const nb_im2col_geom *g);
 
     /* fused neural-network kernels (inputs contiguous, over the last dim) */
     int (*softmax)(nb_tensor *out, const nb_tensor *a, bool log);

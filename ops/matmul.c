@@ -131,7 +131,8 @@ static int mm_batched(const nb_backend *be, const nb_tensor *out, const nb_tenso
 }
 
 /* out[P,Q] = sum over the batch of L[b] @ R[b] (L [Bs..,P,J], R [Bs..,J,Q]) as one GEMM with
- * the batch folded into the contraction (+ beta * out). 1 when the strides do not allow it, 0, or -1. */
+ * the batch folded into the contraction (+ beta * out). 1 when the strides do not allow it, 0, or
+ * -1; with out NULL, only whether it can (0 or 1). */
 static int mm_reduce(const nb_backend *be, const nb_tensor *out, const nb_tensor *L, const nb_tensor *R,
                      float beta) {
     int nb = L->ndim - 2, dims[NB_MAX_DIMS];
@@ -142,11 +143,13 @@ static int mm_reduce(const nb_backend *be, const nb_tensor *out, const nb_tensor
     if (!merge(L, dims, nb + 1, &jl, &sl)) return 1;
     dims[nb] = nb;
     if (!merge(R, dims, nb + 1, &jr, &sr) || jl != jr) return 1;
-    nb_tensor l3 = desc3(L, 1, 0, 0), r3 = desc3(R, 1, 0, 0), o3 = desc3(out, 1, 0, 0);
+    nb_tensor l3 = desc3(L, 1, 0, 0), r3 = desc3(R, 1, 0, 0);
     l3.shape[2] = r3.shape[1] = jl;
     l3.stride[2] = jl == 1 ? 1 : sl;
     r3.stride[1] = jl == 1 ? r3.shape[2] : sr;
     if (!nb_mat_usable(&l3) || !nb_mat_usable(&r3)) return 1;
+    if (!out) return 0;
+    nb_tensor o3 = desc3(out, 1, 0, 0);
     if (!be->matmul) return nb_unsupported("matmul", be), -1;
     return be->matmul(&o3, &l3, &r3, beta) ? -1 : 0;
 }
@@ -241,23 +244,71 @@ static void mm_full_shape(const nb_tensor *L, const nb_tensor *R, int64_t *full)
     full[nb + 1] = R->shape[nb + 1];
 }
 
+/* Writes sum_batch(L @ R) (+ beta * dst) into dst (the promoted target shape (nd, shape)) as one
+ * batched product per position of the summed batch dims, each added into dst (beta 1 after the
+ * first): no temporary of the whole batch and no separate sum (a convolution's weight gradient,
+ * whose batch cannot fold into the contraction: the temporary would be batch times the weight). Only when
+ * each product is big enough to be worth a GEMM call: 1 when it is not (nothing written), 0, or -1; with dst
+ * NULL, only whether it would run (0 or 1). */
+static int mm_sum_loop(const nb_backend *be, const nb_tensor *dst, const nb_tensor *L, const nb_tensor *R,
+                       int nd, const int64_t *shape, float beta) {
+    const int nb = L->ndim - 2, lead = nb - (nd - 2);
+    if (lead < 0) return 1;
+    nb_tensor o = dst ? *dst : *L, l = *L, r = *R; /* o: dst at the batch rank of L and R */
+    o.ndim = nb + 2;
+    int sd[NB_MAX_DIMS], ns = 0;
+    int64_t kept = 1, positions = 1;
+    for (int i = 0; i < nb; i++) {
+        const int ti = i - lead;
+        if (ti >= 0 && shape[ti] == L->shape[i]) {
+            o.shape[i] = L->shape[i];
+            o.stride[i] = dst ? dst->stride[ti] : 0;
+            kept *= L->shape[i];
+            continue;
+        }
+        o.shape[i] = l.shape[i] = r.shape[i] = 1;
+        o.stride[i] = 0;
+        if (L->shape[i] > 1) sd[ns++] = i, positions *= L->shape[i];
+    }
+    const int64_t macs = kept * L->shape[nb] * L->shape[nb + 1] * R->shape[nb + 1];
+    if (ns == 0 || positions < 2 || macs < ((int64_t)1 << 20)) return 1;
+    if (!dst) return 0;
+    o.shape[nb] = L->shape[nb], o.stride[nb] = dst->stride[nd - 2];
+    o.shape[nb + 1] = R->shape[nb + 1], o.stride[nb + 1] = dst->stride[nd - 1];
+    int64_t idx[NB_MAX_DIMS] = {0};
+    for (int64_t p = 0; p < positions; p++) {
+        l.offset = L->offset, r.offset = R->offset;
+        for (int k = 0; k < ns; k++) {
+            l.offset += idx[k] * L->stride[sd[k]];
+            r.offset += idx[k] * R->stride[sd[k]];
+        }
+        if (mm_batched(be, &o, &l, &r, p ? 1.0f : beta)) return -1;
+        for (int k = ns - 1; k >= 0 && ++idx[k] == L->shape[sd[k]]; k--)
+            idx[k] = 0;
+    }
+    return 0;
+}
+
 /* Writes sum_batch(L @ R) (+ beta * dst) into the contiguous dst of the (promoted) target shape
- * (nd, shape): batch dims the target lacks (or has as 1) are summed, folded into one GEMM.
- * 1 when that takes more than one GEMM (nothing written), 0, or -1. */
-static int mm_grad_into(const nb_backend *be, nb_tensor *dst, const nb_tensor *L, const nb_tensor *R, int nd,
-                        const int64_t *shape, float beta) {
+ * (nd, shape): batch dims the target lacks (or has as 1) are summed, folded into one GEMM or
+ * added up by a loop of them. 1 when neither applies (nothing written), 0, or -1; with dst
+ * NULL, only whether one applies (0 or 1). */
+static int mm_grad_into(const nb_backend *be, const nb_tensor *dst, const nb_tensor *L, const nb_tensor *R,
+                        int nd, const int64_t *shape, float beta) {
     int nb = L->ndim - 2;
     int64_t full[NB_MAX_DIMS], tb = 1;
     mm_full_shape(L, R, full);
     for (int i = 0; i < nd - 2; i++)
         tb *= shape[i];
     if (nd == nb + 2 && memcmp(shape, full, sizeof(int64_t) * (size_t)nd) == 0)
-        return mm_batched(be, dst, L, R, beta) ? -1 : 0;
+        return !dst ? 0 : mm_batched(be, dst, L, R, beta) ? -1 : 0;
     if (tb == 1 && nb > 0) {
-        nb_tensor d2 = desc3(dst, 1, 0, 0);
-        return mm_reduce(be, &d2, L, R, beta);
+        nb_tensor d2;
+        if (dst) d2 = desc3(dst, 1, 0, 0);
+        const int rc = mm_reduce(be, dst ? &d2 : NULL, L, R, beta);
+        if (rc <= 0) return rc;
     }
-    return 1;
+    return mm_sum_loop(be, dst, L, R, nd, shape, beta);
 }
 
 /* The gradient at the (promoted) target shape of sum_batch(L @ R): L [Bs..,P,J], R [Bs..,J,Q].
@@ -267,12 +318,9 @@ static nb_tensor *mm_grad(const nb_tensor *like, const nb_tensor *L, const nb_te
     const nb_backend *be = nb_be(like);
     if (!be) return NULL;
     int nb = L->ndim - 2;
-    int64_t full[NB_MAX_DIMS], tb = 1;
+    int64_t full[NB_MAX_DIMS];
     mm_full_shape(L, R, full);
-    for (int i = 0; i < nd - 2; i++)
-        tb *= shape[i];
-    bool same = nd == nb + 2 && memcmp(shape, full, sizeof(int64_t) * (size_t)nd) == 0;
-    if (same || (tb == 1 && nb > 0)) {
+    if (mm_grad_into(be, NULL, L, R, nd, shape, 0.0f) == 0) {
         nb_tensor *d = nb_new_like_shape(like, NB_F32, nd, shape);
         if (!d) return NULL;
         int rc = mm_grad_into(be, d, L, R, nd, shape, 0.0f);

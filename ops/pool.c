@@ -1,8 +1,7 @@
-/* ops/pool.c - max, average and adaptive average pooling over 2-D windows: the windows are
- * copied into columns by im2col (ops/window.c: -inf padding for max, zeros for average), then
- * max pooling picks from them with nb_argmax and nb_gather (the gradient goes to the picked
- * element) and average pooling sums them and divides by the window's count. Adaptive pooling
- * averages narrowed slices. Everything is composed, so the gradients are existing ops'. */
+/* ops/pool.c - max, average and adaptive average pooling over 2-D windows. Max pooling is the
+ * backend's kernel (ops/window.c: each window's largest element and its position, where the
+ * gradient goes); average pooling sums the windows by a depthwise convolution with ones (no copy
+ * of the windows) and divides by the window's count. Adaptive pooling averages narrowed slices. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,30 +31,17 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
     const bool ceil = opts && opts->ceil_mode;
     nb_win_geom g;
     if (nb_win_geom_make(op, x->shape, kernel[0], kernel[1], s, p, d, ceil, &g)) return NULL;
-    nb_tensor *cols = nb_win_im2col(x, &g, max ? -INFINITY : 0.0), *r = NULL;
-    if (cols && max) { /* the window's first largest element (a NaN first), which alone gets the gradient */
-        nb_tensor *at = nb_argmax(cols, 2, true);
-        if (at && (g.ph || g.pw || ceil)) {
-            /* a window whose values are all -inf ties with its -inf padding, and the padding may come
-             * first (as may the part of a ceil_mode window past the padding): take the window's
-             * first element inside x then, as torch (which never looks at padding). valid
-             * [1,1,K,L] is 1 inside x, 0 on padding. */
-            nb_win_geom g1 = g;
-            g1.N = g1.C = 1;
-            nb_tensor *ones = nb_full_on(nb_out_ctx(x), NB_F32, x->device, NB_SHAPE(1, 1, g.H, g.W), 1.0);
-            nb_tensor *valid = ones ? nb_win_im2col(ones, &g1, 0.0f) : NULL;
-            nb_tensor *first = valid ? nb_argmax(valid, 2, true) : NULL;
-            nb_tensor *inside = first ? nb_gather(nb_expand(valid, 4, cols->shape), 2, at) : NULL;
-            at = inside ? nb_cast(nb_where(inside, nb_cast(at, NB_F32), nb_cast(first, NB_F32)), NB_I32)
-                        : NULL;
-        }
-        r = at ? nb_gather(cols, 2, at) : NULL;
-    } else if (cols && !ceil && !(opts && opts->exclude_pad)) {
-        r = nb_mean(cols, 1, (const int[]){2}, false);
-    } else if (cols) {
+    if (max) return nb_as_op(nb_win_max_pool(x, &g), op);
+    /* the windows' sums: a depthwise convolution by ones (zeros outside x) */
+    nb_ctx *ctx = nb_out_ctx(x);
+    nb_tensor *ones = nb_full_on(ctx, NB_F32, x->device, NB_SHAPE(g.C, 1, g.KH, g.KW), 1.0);
+    nb_tensor *sum = ones ? nb_win_dwconv(x, ones, &g) : NULL, *r = NULL;
+    if (sum && !ceil && !(opts && opts->exclude_pad)) {
+        r = nb_div_scalar(sum, (float)(g.KH * g.KW));
+    } else if (sum) {
         /* divide by the count of each window's elements inside x (exclude_pad) or inside the
-         * padded input (a ceil_mode window may reach past it): the windows of a ones image,
-         * summed. Constant: no gradient flows through the count. */
+         * padded input (a ceil_mode window may reach past it): the window sums of a ones image.
+         * Constant: no gradient flows through the count. */
         nb_win_geom g1 = g;
         g1.N = g1.C = 1;
         int64_t img[4] = {1, 1, g.H, g.W};
@@ -63,9 +49,10 @@ static nb_tensor *pool2d(const char *op, bool max, nb_tensor *x, const int kerne
             img[2] = g.Hp, img[3] = g.Wp;
             g1.H = g.Hp, g1.W = g.Wp, g1.ph = g1.pw = 0;
         }
-        nb_tensor *ones = nb_full_on(nb_out_ctx(x), NB_F32, x->device, 4, img, 1.0);
-        nb_tensor *count = ones ? nb_sum(nb_win_im2col(ones, &g1, 0.0f), 1, (const int[]){2}, false) : NULL;
-        r = count ? nb_div(nb_sum(cols, 1, (const int[]){2}, false), count) : NULL;
+        nb_tensor *one = nb_full_on(ctx, NB_F32, x->device, 4, img, 1.0);
+        nb_tensor *w1 = one ? nb_full_on(ctx, NB_F32, x->device, NB_SHAPE(1, 1, g.KH, g.KW), 1.0) : NULL;
+        nb_tensor *count = w1 ? nb_win_dwconv(one, w1, &g1) : NULL;
+        r = count ? nb_div(sum, count) : NULL;
     }
     return nb_as_op(r ? nb_reshape(r, NB_SHAPE(g.N, g.C, g.OH, g.OW)) : NULL, op);
 }

@@ -173,3 +173,91 @@ nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g) {
     const int64_t img[4] = {g->N, g->C, g->H, g->W};
     return finish(move(cols, img, v, false, 0.0f), cols, "col2im", col2im_backward, v);
 }
+
+/* a [rows, cols] view of contiguous t (a weight [O,1,KH,KW] as [O, KH*KW]) */
+static nb_tensor as_2d(const nb_tensor *t, int64_t rows, int64_t cols) {
+    nb_tensor d = *t;
+    d.ndim = 2;
+    d.shape[0] = rows, d.shape[1] = cols;
+    d.stride[0] = cols, d.stride[1] = 1;
+    return d;
+}
+
+static int dwconv_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    nb_tensor *x = n->in[0], *w = n->in[1], *dy = nb_contiguous(gout);
+    const nb_backend *be = dy ? nb_be(dy) : NULL;
+    if (!be) return -1;
+    const int64_t O = w->shape[0], K = n->i[0] * n->i[1];
+    nb_tensor *dx = x->requires_grad ? nb_new_like_shape(dy, NB_F32, 4, x->shape) : NULL;
+    nb_tensor *dw = w->requires_grad ? nb_new_like_shape(dy, NB_F32, w->ndim, w->shape) : NULL;
+    if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return -1;
+    const nb_tensor w2 = as_2d(w, O, K);
+    nb_tensor dw2 = dw ? as_2d(dw, O, K) : w2;
+    const nb_im2col_geom bg = backend_geom(x, n->i, 0.0f);
+    if (be->dwconv_backward(dx, dw ? &dw2 : NULL, dy, x, &w2, &bg)) return -1;
+    gin[0] = dx;
+    gin[1] = dw;
+    return 0;
+}
+
+nb_tensor *nb_win_dwconv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g) {
+    const nb_backend *be = nb_be(x);
+    if (!be) return NULL;
+    if (!be->dwconv || !be->dwconv_backward) return nb_unsupported("dwconv", be);
+    nb_tensor *xc = nb_contiguous(x), *wc = nb_contiguous(w);
+    if (!xc || !wc) return NULL;
+    int64_t v[10];
+    pack(g, v);
+    const int64_t O = w->shape[0], ys[4] = {g->N, O, g->OH, g->OW};
+    nb_tensor *y = nb_new_like_shape(xc, NB_F32, 4, ys);
+    if (!y) return NULL;
+    const nb_tensor w2 = as_2d(wc, O, g->KH * g->KW);
+    const nb_im2col_geom bg = backend_geom(xc, v, 0.0f);
+    if (be->dwconv(y, xc, &w2, &bg)) return NULL;
+    nb_tensor *ins[2] = {xc, wc};
+    nb_node *n;
+    if (!nb_op_finish(y, "dwconv2d", dwconv_backward, 2, ins, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
+        memcpy(n->i, v, sizeof v);
+    }
+    return y;
+}
+
+static int max_pool_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    nb_tensor *x = n->in[0], *dy = nb_contiguous(gout);
+    const nb_backend *be = dy ? nb_be(dy) : NULL;
+    nb_tensor *dx = be ? nb_new_like_shape(dy, NB_F32, 4, x->shape) : NULL;
+    if (!dx) return -1;
+    const nb_im2col_geom bg = backend_geom(x, n->i, 0.0f);
+    if (be->max_pool_backward(dx, dy, n->saved[0], &bg)) return -1;
+    gin[0] = dx;
+    return 0;
+}
+
+nb_tensor *nb_win_max_pool(nb_tensor *x, const nb_win_geom *g) {
+    const nb_backend *be = nb_be(x);
+    if (!be) return NULL;
+    if (!be->max_pool || !be->max_pool_backward) return nb_unsupported("max_pool", be);
+    if (g->H * g->W > INT32_MAX) /* the positions are i32 */
+        return nb_set_error("max_pool: a plane of %lldx%lld is over 2^31 elements", (long long)g->H,
+                            (long long)g->W);
+    nb_tensor *xc = nb_contiguous(x);
+    if (!xc) return NULL;
+    int64_t v[10];
+    pack(g, v);
+    const int64_t ys[4] = {g->N, g->C, g->OH, g->OW};
+    nb_tensor *y = nb_new_like_shape(xc, NB_F32, 4, ys),
+              *idx = y ? nb_new_like_shape(xc, NB_I32, 4, ys) : NULL;
+    if (!idx) return NULL;
+    const nb_im2col_geom bg = backend_geom(xc, v, 0.0f);
+    if (be->max_pool(y, idx, xc, &bg)) return NULL;
+    nb_node *n;
+    if (!nb_op_finish(y, "max_pool", max_pool_backward, 1, &xc, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_ALL; /* the rule reads the saved positions and shapes only */
+        memcpy(n->i, v, sizeof v);
+        nb_node_save(n, 0, idx);
+    }
+    return y;
+}

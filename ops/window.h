@@ -35,5 +35,12 @@ nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad);
 /* columns [N, C, KH*KW, OH*OW] -> [N,C,H,W], each pixel the sum of the entries that read it
  * (the adjoint of im2col); its gradient is im2col. */
 nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g);
+/* Depthwise convolution of x [N,C,H,W] by w [C*m, 1, KH, KW] (output channel o reads input
+ * channel o / m; zeros outside x): y [N, C*m, OH, OW], straight over the image (no columns),
+ * differentiable in x and w. Shapes are the caller's to check. */
+nb_tensor *nb_win_dwconv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g);
+/* Max pooling of x [N,C,H,W]: each window's largest element inside x (padding never picked; a
+ * NaN first, the first on ties), which alone gets the gradient: y [N,C,OH,OW]. */
+nb_tensor *nb_win_max_pool(nb_tensor *x, const nb_win_geom *g);
 
 #endif

@@ -90,6 +90,7 @@ static int ptx_params(const char *ptx, const char *name, int *sz, int max) {
 #define G  (int)sizeof(nb_cu_geom)
 #define RG (int)sizeof(nb_cu_rgeom)
 #define AG (int)sizeof(nb_cu_ageom)
+#define WG (int)sizeof(nb_cu_i2c)
 
 typedef struct {
     int mod;
@@ -148,6 +149,13 @@ static const abi abis[] = {
     {NB_CU_MOD_ATTN, "attn_fwd", 7, {8, 8, 8, 8, 8, AG, 4}},
     {NB_CU_MOD_ATTN, "attn_bwd_dq", 10, {8, 8, 8, 8, 8, 8, 8, 8, AG, 4}},
     {NB_CU_MOD_ATTN, "attn_bwd_dkdv", 10, {8, 8, 8, 8, 8, 8, 8, 8, AG, 4}},
+    {NB_CU_MOD_WINDOW, "im2col", 3, {8, 8, WG}},
+    {NB_CU_MOD_WINDOW, "col2im", 3, {8, 8, WG}},
+    {NB_CU_MOD_WINDOW, "dwconv", 5, {8, 8, 8, WG, 8}},
+    {NB_CU_MOD_WINDOW, "dwconv_dx", 5, {8, 8, 8, WG, 8}},
+    {NB_CU_MOD_WINDOW, "dwconv_dw", 5, {8, 8, 8, WG, 8}},
+    {NB_CU_MOD_WINDOW, "max_pool", 4, {8, 8, 8, WG}},
+    {NB_CU_MOD_WINDOW, "max_pool_bwd", 4, {8, 8, 8, WG}},
 };
 
 START_TEST(test_kernel_abi) {

@@ -293,11 +293,19 @@ static nb_tensor *f_conv(nb_tensor **in, void *u) {
     case 3:
         return nb_unfold(nb_transpose(in[0], 2, 3), (const int[]){3, 2},
                          &(nb_conv_opts){.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}});
+    case 4: /* depthwise (one input channel per group): the window kernels, not im2col */
+        return nb_conv2d(
+            in[0], in[1], in[2],
+            &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}, .dilation = {1, 2}, .groups = 6});
+    case 5:
+        return nb_max_pool2d(in[0], (const int[]){3, 3},
+                             &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}});
     default: return nb_avg_pool2d(in[0], (const int[]){2, 2}, &(nb_conv_opts){.stride = {1, 1}});
     }
 }
 
-/* conv2d and the pools run pad, index_select (im2col), matmul and their backwards on the GPU */
+/* conv2d (im2col and a matmul, or the depthwise kernels) and the pools (the window kernels)
+ * forward and backward on the GPU */
 START_TEST(test_conv) {
     nb_ctx *c = nb_ctx_new(0);
     nb_tensor *in[3] = {rnd(c, NB_SHAPE(2, 6, 9, 11), -1, 1, 90), rnd(c, NB_SHAPE(8, 3, 3, 2), -1, 1, 91),
@@ -311,6 +319,15 @@ START_TEST(test_conv) {
      * order on both backends, so bit for bit */
     int u = 3;
     compare("unfold", f_conv, in, 1, &u, 0, 1);
+    /* depthwise convolution (multiplier 2): the forward and the input gradient add in the CPU's
+     * order, so bit for bit; the weight gradient is a block's tree */
+    nb_tensor *dw[3] = {in[0], rnd(c, NB_SHAPE(12, 1, 3, 2), -1, 1, 93), rnd(c, NB_SHAPE(12), -1, 1, 94)};
+    u = 4;
+    compare("conv2d (depthwise)", f_conv, dw, 3, &u, 0, 0);
+    compare("conv2d (depthwise), gradients", f_conv, dw, 3, &u, 1e-5, 7);
+    compare("conv2d (depthwise), input gradient", f_conv, dw, 3, &u, 0, 1);
+    u = 5; /* max pooling, forward and backward: the same picks and sums, bit for bit */
+    compare("max_pool2d (3x3, stride 2)", f_conv, in, 1, &u, 0, 1);
     nb_ctx_free(c);
 }
 END_TEST

@@ -47,6 +47,19 @@ int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cpu_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
+/* [lo, hi): the window positions ow whose input column iw = ow sw + off falls inside [0, W) */
+static inline void nb_cpu_col_range(const nb_im2col_geom *g, int64_t off, int64_t *lo, int64_t *hi) {
+    *lo = off < 0 ? (-off + g->sw - 1) / g->sw : 0;
+    *hi = g->W - off > 0 ? (g->W - off + g->sw - 1) / g->sw : 0;
+    if (*hi > g->OW) *hi = g->OW;
+    if (*lo > *hi) *lo = *hi;
+}
+int nb_cpu_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g);
+int nb_cpu_dwconv_backward(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
+                           const nb_tensor *w, const nb_im2col_geom *g);
+int nb_cpu_max_pool(nb_tensor *y, nb_tensor *idx, const nb_tensor *x, const nb_im2col_geom *g);
+int nb_cpu_max_pool_backward(nb_tensor *dx, const nb_tensor *dy, const nb_tensor *idx,
+                             const nb_im2col_geom *g);
 int nb_cpu_lerp_dim(nb_tensor *out, const nb_tensor *x, const nb_tensor *idx, const nb_tensor *w);
 int nb_cpu_lerp_dim_backward(nb_tensor *dx, const nb_tensor *g, const nb_tensor *idx, const nb_tensor *w);
 int nb_cpu_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);

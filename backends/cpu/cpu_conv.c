@@ -27,12 +27,9 @@ int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g) 
         const int64_t k = r % K, c = (r / K) % g->C, n = r / K / g->C, kh = k / g->KW, kw = k % g->KW;
         const float *xp = X + n * xs[0] + c * xs[1];
         float *o = O + r * L;
-        /* the outputs whose column iw = ow sw - pw + kw dw falls inside [0, W) */
         const int64_t off = kw * g->dw - g->pw;
-        int64_t lo = off < 0 ? (-off + g->sw - 1) / g->sw : 0,
-                hi = g->W - off > 0 ? (g->W - off + g->sw - 1) / g->sw : 0;
-        if (hi > g->OW) hi = g->OW;
-        if (lo > hi) lo = hi;
+        int64_t lo, hi;
+        nb_cpu_col_range(g, off, &lo, &hi);
         for (int64_t oh = 0; oh < g->OH; oh++, o += g->OW) {
             const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
             if (ih < 0 || ih >= g->H) {
@@ -45,6 +42,9 @@ int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g) 
                 o[ow] = pad;
             if (g->sw == 1 && xs[3] == 1)
                 memcpy(o + lo, row + lo + off, (size_t)(hi - lo) * sizeof *o);
+            else if (g->sw == 2 && xs[3] == 1) /* a constant stride: vectorised with shuffles */
+                for (int64_t ow = lo; ow < hi; ow++)
+                    o[ow] = row[2 * ow + off];
             else
                 for (int64_t ow = lo; ow < hi; ow++)
                     o[ow] = row[(ow * g->sw + off) * xs[3]];
@@ -68,14 +68,19 @@ int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g
         for (int64_t k = 0; k < K; k++) { /* window order: each pixel gets at most one entry per k */
             const int64_t kh = k / g->KW, kw = k % g->KW, off = kw * g->dw - g->pw;
             const float *src = D + (p * K + k) * L;
+            int64_t lo, hi;
+            nb_cpu_col_range(g, off, &lo, &hi);
             for (int64_t oh = 0; oh < g->OH; oh++) {
                 const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
                 if (ih < 0 || ih >= g->H) continue;
                 float *row = d + ih * g->W;
-                for (int64_t ow = 0; ow < g->OW; ow++) {
-                    const int64_t iw = ow * g->sw + off;
-                    if (iw >= 0 && iw < g->W) row[iw] += src[oh * g->OW + ow];
-                }
+                const float *s = src + oh * g->OW;
+                if (g->sw == 1) /* a straight run: vectorised */
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        row[ow + off] += s[ow];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        row[ow * g->sw + off] += s[ow];
             }
         }
     }

@@ -30,7 +30,13 @@ static inline float nb_cpu_expf(float x) {
 }
 
 /* Scratch users: each has its own per-thread buffer. */
-enum { NB_SCRATCH_NN = 0, NB_SCRATCH_ATTENTION = 1, NB_SCRATCH_SORT = 2, NB_SCRATCH_SLOTS = 3 };
+enum {
+    NB_SCRATCH_NN = 0,
+    NB_SCRATCH_ATTENTION = 1,
+    NB_SCRATCH_SORT = 2,
+    NB_SCRATCH_WINDOW = 3,
+    NB_SCRATCH_SLOTS = 4
+};
 
 /* This thread's scratch buffer `slot` of at least n floats, 64-byte aligned;
  * it grows only when a bigger size is asked for and stays reachable for the

@@ -1,7 +1,7 @@
 /* backends/cpu/cpu_reduce.c - sum/max/min over any axes, argmax, and cumsum.
  * The input is viewed as [kept..., reduced...]; each output element is
  * reduced by one thread in a fixed order, so results are deterministic.
- * Sums accumulate in double. */
+ * Sums accumulate in double, a contiguous run in interleaved lanes (sum_run). */
 #include <math.h>
 #include <omp.h>
 
@@ -14,13 +14,22 @@ typedef struct {
     int64_t K, R;
 } red_geom;
 
+/* Kept and reduced dims of a (size-1 dims dropped). A reduced dim that continues the one before
+ * it in memory (stride[prev] == stride * size) is merged into it: the index order, and so the
+ * order of a sum, stays the same. */
 static void geom(const nb_tensor *out, const nb_tensor *a, red_geom *g) {
     g->nk = g->nr = 0;
     g->K = g->R = 1;
     for (int i = 0; i < a->ndim; i++) {
         if (out->shape[i] == 1 && a->shape[i] != 1) {
-            g->rshape[g->nr] = a->shape[i];
-            g->rstride[g->nr++] = a->stride[i];
+            const int n = g->nr;
+            if (n > 0 && g->rstride[n - 1] == a->stride[i] * a->shape[i]) {
+                g->rshape[n - 1] *= a->shape[i];
+                g->rstride[n - 1] = a->stride[i];
+            } else {
+                g->rshape[g->nr] = a->shape[i];
+                g->rstride[g->nr++] = a->stride[i];
+            }
             g->R *= a->shape[i];
         } else if (a->shape[i] != 1) {
             g->kshape[g->nk] = a->shape[i];
@@ -43,6 +52,24 @@ static inline void offsets(const red_geom *g, int64_t k, int64_t *ao, int64_t *o
     *oo = o;
 }
 
+/* The sum of p[0..n) in double: NB_LANES interleaved partial sums (element i goes to lane
+ * i % NB_LANES, so the adds vectorise and do not wait on each other), then the lanes in order.
+ * The order depends on n alone: the same on any thread count. */
+enum { NB_LANES = 32 };
+static double sum_run(const float *p, int64_t n) {
+    double acc[NB_LANES] = {0};
+    int64_t i = 0;
+    for (; i + NB_LANES <= n; i += NB_LANES)
+        for (int j = 0; j < NB_LANES; j++)
+            acc[j] += p[i + j];
+    for (int j = 0; i < n; i++, j++)
+        acc[j] += p[i];
+    double s = 0;
+    for (int j = 0; j < NB_LANES; j++)
+        s += acc[j];
+    return s;
+}
+
 /* a contiguous, reduced over its leading dims only: [R, K] rows summed column-wise,
  * streaming through memory once (the bias-gradient pattern). */
 static bool leading_only(const nb_tensor *out, const nb_tensor *a, int64_t *R, int64_t *K) {
@@ -55,7 +82,8 @@ static bool leading_only(const nb_tensor *out, const nb_tensor *a, int64_t *R, i
         if (out->shape[i] != a->shape[i]) return false;
         *K *= a->shape[i];
     }
-    return nb_is_contiguous(out) && *R > 1;
+    /* a few columns: the generic path's contiguous runs (sum_run) beat so few chains */
+    return nb_is_contiguous(out) && *R > 1 && *K >= 8;
 }
 
 static void reduce_rows(nb_redop op, float *O, const float *A, int64_t R, int64_t K) {
@@ -103,15 +131,25 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
         double s = 0;
         float m = op == NB_RED_MAX ? -INFINITY : INFINITY;
         bool nan = false;
-        if (inner_contig) {
-            if (op == NB_RED_SUM) {
-                for (int64_t r = 0; r < g.R; r++) s += p[r];
-            } else {
-                for (int64_t r = 0; r < g.R; r++) {
-                    float v = p[r];
-                    nan |= v != v;
-                    m = op == NB_RED_MAX ? (v > m ? v : m) : (v < m ? v : m);
+        if (op == NB_RED_SUM && g.nr > 0 && g.rstride[g.nr - 1] == 1) {
+            /* runs along the contiguous innermost reduced dim, in index order */
+            const int64_t run = g.rshape[g.nr - 1], outer = run ? g.R / run : 0;
+            int64_t idx[NB_MAX_DIMS] = {0};
+            for (int64_t r = 0; r < outer; r++) {
+                int64_t off = 0;
+                for (int i = 0; i < g.nr - 1; i++)
+                    off += idx[i] * g.rstride[i];
+                s += sum_run(p + off, run);
+                for (int i = g.nr - 2; i >= 0; i--) {
+                    if (++idx[i] < g.rshape[i]) break;
+                    idx[i] = 0;
                 }
+            }
+        } else if (inner_contig) { /* max or min */
+            for (int64_t r = 0; r < g.R; r++) {
+                float v = p[r];
+                nan |= v != v;
+                m = op == NB_RED_MAX ? (v > m ? v : m) : (v < m ? v : m);
             }
         } else {
             int64_t idx[NB_MAX_DIMS] = {0};

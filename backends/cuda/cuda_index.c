@@ -1,5 +1,5 @@
 /* backends/cuda/cuda_index.c - index_select, index_add (the embedding and its
- * backward), gather and scatter_add, and the convolution windows (im2col, col2im) on the GPU.
+ * backward), gather and scatter_add, interpolation (lerp_dim) and argsort on the GPU.
  *
  * The ops layer checks every index before a kernel runs; the kernels still
  * guard against out-of-range ones (they are skipped, never read or written).
@@ -125,41 +125,6 @@ int nb_cuda_index_add(nb_tensor *out, int dim, const nb_tensor *idx, const nb_te
     void *a5[] = {&o, &sp, &list, &start, &g, &dim};
     return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "ia_apply"), nb_cu_blocks(g.n, 256), 256, 0,
                         a5);
-}
-
-static int i2c_args(const char *op, const nb_tensor *img, const nb_tensor *cols, const nb_im2col_geom *g,
-                    nb_cu_i2c *a) {
-    if (img->dtype != NB_F32 || cols->dtype != NB_F32 || img->ndim != 4 || cols->ndim != 4 ||
-        img->shape[0] != g->N || img->shape[1] != g->C || img->shape[2] != g->H || img->shape[3] != g->W ||
-        cols->shape[2] != g->KH * g->KW || cols->shape[3] != g->OH * g->OW || !nb_is_contiguous(cols))
-        return nb_set_error("%s (cuda): bad operands", op), -1;
-    *a = (nb_cu_i2c){
-        g->N,  g->C,  g->H,  g->W,  g->KH,
-        g->KW, g->sh, g->sw, g->ph, g->pw,
-        g->dh, g->dw, g->OH, g->OW, {img->stride[0], img->stride[1], img->stride[2], img->stride[3]},
-        g->pad};
-    return 0;
-}
-
-int nb_cuda_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g) {
-    nb_cu_i2c a;
-    if (i2c_args("im2col", x, cols, g, &a)) return -1;
-    const long long n = nb_numel(cols);
-    if (n == 0) return 0;
-    CUdeviceptr o = nb_cu_ptr(cols), xp = nb_cu_ptr(x);
-    void *args[] = {&o, &xp, &a};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "im2col"), nb_cu_blocks(n, 256), 256, 0, args);
-}
-
-int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g) {
-    nb_cu_i2c a;
-    if (i2c_args("col2im", dx, dcols, g, &a)) return -1;
-    if (!nb_is_contiguous(dx)) return nb_set_error("col2im (cuda): bad operands"), -1;
-    const long long n = nb_numel(dx);
-    if (n == 0) return 0;
-    CUdeviceptr d = nb_cu_ptr(dx), c = nb_cu_ptr(dcols);
-    void *args[] = {&d, &c, &a};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_INDEX, "col2im"), nb_cu_blocks(n, 256), 256, 0, args);
 }
 
 /* [A, n, B] operands of lerp_dim: big and small share A and B; idx and w are [2, n_out] */

@@ -143,6 +143,7 @@ enum {
     NB_CU_MOD_INDEX,  /* index_select, index_add, gather, scatter_add */
     NB_CU_MOD_NN,     /* softmax, layer norm, cross-entropy */
     NB_CU_MOD_ATTN,   /* fused causal attention */
+    NB_CU_MOD_WINDOW, /* im2col, col2im, depthwise convolution, max pooling */
     NB_CU_MOD_COUNT
 };
 
@@ -214,7 +215,7 @@ typedef struct {
     long long st[NB_CU_MAXOP][NB_MAX_DIMS];
 } nb_cu_geom;
 
-/* Convolution windows (kernel argument; the layout matches struct nb_i2c in the index module). */
+/* Convolution windows (kernel argument; the layout matches struct nb_i2c in the window module). */
 typedef struct {
     long long N, C, H, W, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, xs[4];
     float pad;
@@ -271,6 +272,12 @@ int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cuda_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cuda_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
+int nb_cuda_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g);
+int nb_cuda_dwconv_backward(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
+                            const nb_tensor *w, const nb_im2col_geom *g);
+int nb_cuda_max_pool(nb_tensor *y, nb_tensor *idx, const nb_tensor *x, const nb_im2col_geom *g);
+int nb_cuda_max_pool_backward(nb_tensor *dx, const nb_tensor *dy, const nb_tensor *idx,
+                              const nb_im2col_geom *g);
 int nb_cuda_lerp_dim(nb_tensor *out, const nb_tensor *x, const nb_tensor *idx, const nb_tensor *w);
 int nb_cuda_lerp_dim_backward(nb_tensor *dx, const nb_tensor *g, const nb_tensor *idx, const nb_tensor *w);
 int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float beta);

@@ -323,49 +323,6 @@ const char nb_cu_index_src[] = NB_CU_CODE(
         }
     }
 
-    /* convolution windows (layout = nb_cu_i2c on the host): x [N,C,H,W] with strides xs */
-    struct nb_i2c {
-        long long N, C, H, W, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, xs[4];
-        float pad;
-    };
-    /* one thread per column entry: cols [N,C,KH*KW,OH*OW] */
-    extern "C" __global__ void im2col(float *o, const float *x, nb_i2c g) {
-        const long long K = g.KH * g.KW, L = g.OH * g.OW, n = g.N * g.C * K * L;
-        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-             i += (long long)gridDim.x * blockDim.x) {
-            const long long l = i % L, r = i / L, k = r % K, nc = r / K;
-            const long long ih = (l / g.OW) * g.sh - g.ph + (k / g.KW) * g.dh;
-            const long long iw = (l % g.OW) * g.sw - g.pw + (k % g.KW) * g.dw;
-            o[i] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W
-                       ? x[(nc / g.C) * g.xs[0] + (nc % g.C) * g.xs[1] + ih * g.xs[2] + iw * g.xs[3]]
-                       : g.pad;
-        }
-    }
-    /* one thread per pixel of dx [N,C,H,W] (contiguous): the entries of dcols that read it, in
-     * window order (kh, kw), as the CPU's col2im adds them */
-    extern "C" __global__ void col2im(float *dx, const float *dc, nb_i2c g) {
-        const long long K = g.KH * g.KW, L = g.OH * g.OW, n = g.N * g.C * g.H * g.W;
-        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-             i += (long long)gridDim.x * blockDim.x) {
-            const long long w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.W * g.H);
-            const float *src = dc + nc * K * L;
-            float acc = 0.0f;
-            for (long long kh = 0; kh < g.KH; kh++) {
-                const long long t = h + g.ph - kh * g.dh;
-                if (t < 0 || t % g.sh) continue;
-                const long long oh = t / g.sh;
-                if (oh >= g.OH) continue;
-                for (long long kw = 0; kw < g.KW; kw++) {
-                    const long long u = w + g.pw - kw * g.dw;
-                    if (u < 0 || u % g.sw) continue;
-                    const long long ow = u / g.sw;
-                    if (ow < g.OW) acc += src[(kh * g.KW + kw) * L + oh * g.OW + ow];
-                }
-            }
-            dx[i] = acc;
-        }
-    }
-
     /* interpolation along one dim of [A, n, B] tensors: one thread per output element, the CPU's
      * expression w0 x0 + w1 x1, rounded as the CPU rounds it (no fused multiply-add), so the two
      * agree bit for bit */

@@ -1,0 +1,220 @@
+/* backends/cpu/cpu_window.c - depthwise convolution and max pooling straight over the image,
+ * without im2col's copy of every window (which for a 3x3 window is nine times the image, for
+ * one multiply-add or compare per element). The weights and windows are walked in a fixed order
+ * that the CUDA kernels follow too (backends/cuda/cuda_src_window.c): products rounded before
+ * each add, so the forward pass, the input gradient and max pooling agree bit for bit. */
+#include <math.h>
+#include <string.h>
+
+#include "backends/cpu/cpu.h"
+#include "backends/cpu/cpu_math.h"
+
+/* x [N,C,H,W] and y [N,O,OH,OW] contiguous f32 with O a multiple of C: 0, or -1 with a message */
+static int check(const char *op, const nb_tensor *x, const nb_tensor *y, const nb_im2col_geom *g) {
+    if (x->dtype != NB_F32 || y->dtype != NB_F32 || x->ndim != 4 || y->ndim != 4 || !nb_is_contiguous(x) ||
+        !nb_is_contiguous(y) || x->shape[0] != g->N || x->shape[1] != g->C || x->shape[2] != g->H ||
+        x->shape[3] != g->W || y->shape[0] != g->N || y->shape[2] != g->OH || y->shape[3] != g->OW ||
+        g->C < 1 || y->shape[1] % g->C)
+        return nb_set_error("%s (cpu): bad operands", op), -1;
+    return 0;
+}
+
+/* w [O, KH*KW] contiguous f32 */
+static int check_w(const char *op, const nb_tensor *w, int64_t O, const nb_im2col_geom *g) {
+    if (w->dtype != NB_F32 || w->ndim != 2 || !nb_is_contiguous(w) || w->shape[0] != O ||
+        w->shape[1] != g->KH * g->KW)
+        return nb_set_error("%s (cpu): bad weight", op), -1;
+    return 0;
+}
+
+int nb_cpu_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g) {
+    if (check("dwconv", x, y, g) || check_w("dwconv", w, y->shape[1], g)) return -1;
+    const int64_t O = y->shape[1], m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
+    const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
+    float *Y = (float *)nb_ptr(y);
+#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
+    for (int64_t p = 0; p < g->N * O; p++) { /* one output plane: every window position in turn */
+        const int64_t n = p / O, o = p % O;
+        const float *xp = X + (n * g->C + o / m) * HW, *wo = Wt + o * K;
+        float *yp = Y + p * L;
+        memset(yp, 0, (size_t)L * sizeof *yp);
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
+            const float wv = wo[k];
+            int64_t lo, hi;
+            nb_cpu_col_range(g, off, &lo, &hi);
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->H) continue;
+                const float *row = xp + ih * g->W;
+                float *yr = yp + oh * g->OW;
+                if (g->sw == 1)
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * row[ow + off];
+                else if (g->sw == 2)
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * row[2 * ow + off];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * row[ow * g->sw + off];
+            }
+        }
+    }
+    return 0;
+}
+
+/* dx: one input plane per task, its m output planes and window positions in order */
+static void dwconv_dx(float *DX, const float *DY, const float *Wt, const nb_im2col_geom *g, int64_t O) {
+    const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
+#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
+    for (int64_t p = 0; p < g->N * g->C; p++) {
+        const int64_t n = p / g->C, c = p % g->C;
+        float *dxp = DX + p * HW;
+        memset(dxp, 0, (size_t)HW * sizeof *dxp);
+        for (int64_t j = 0; j < m; j++) {
+            const int64_t o = c * m + j;
+            const float *dyp = DY + (n * O + o) * L, *wo = Wt + o * K;
+            for (int64_t k = 0; k < K; k++) { /* each pixel gets at most one term per (j, k) */
+                const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
+                const float wv = wo[k];
+                int64_t lo, hi;
+                nb_cpu_col_range(g, off, &lo, &hi);
+                for (int64_t oh = 0; oh < g->OH; oh++) {
+                    const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                    if (ih < 0 || ih >= g->H) continue;
+                    float *row = dxp + ih * g->W;
+                    const float *dyr = dyp + oh * g->OW;
+                    if (g->sw == 1)
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            row[ow + off] += wv * dyr[ow];
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            row[ow * g->sw + off] += wv * dyr[ow];
+                }
+            }
+        }
+    }
+}
+
+/* dw: one weight per task; per window column a float running sum over (n, oh) in a scratch row,
+ * then the row summed in double. 0, or -1 when out of memory for the row. */
+static int dwconv_dw(float *DW, const float *DY, const float *X, const nb_im2col_geom *g, int64_t O) {
+    const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
+    int oom = 0;
+#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
+    for (int64_t q = 0; q < O * K; q++) {
+        const int64_t o = q / K, k = q % K, kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
+        float *acc = nb_cpu_scratch(NB_SCRATCH_WINDOW, (size_t)g->OW);
+        if (!acc) {
+#pragma omp atomic write
+            oom = 1;
+            continue;
+        }
+        int64_t lo, hi;
+        nb_cpu_col_range(g, off, &lo, &hi);
+        memset(acc, 0, (size_t)g->OW * sizeof *acc);
+        for (int64_t n = 0; n < g->N; n++) {
+            const float *xp = X + (n * g->C + o / m) * HW, *dyp = DY + (n * O + o) * L;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->H) continue;
+                const float *row = xp + ih * g->W, *dyr = dyp + oh * g->OW;
+                if (g->sw == 1)
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        acc[ow] += dyr[ow] * row[ow + off];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        acc[ow] += dyr[ow] * row[ow * g->sw + off];
+            }
+        }
+        double s = 0;
+        for (int64_t ow = lo; ow < hi; ow++)
+            s += acc[ow];
+        DW[q] = (float)s;
+    }
+    return oom ? nb_set_error("dwconv_backward (cpu): out of memory for a scratch row of %lld floats",
+                              (long long)g->OW),
+           -1  : 0;
+}
+
+int nb_cpu_dwconv_backward(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
+                           const nb_tensor *w, const nb_im2col_geom *g) {
+    if (check("dwconv_backward", x, dy, g) || (dx && check("dwconv_backward", dx, dy, g)) ||
+        check_w("dwconv_backward", w, dy->shape[1], g) ||
+        (dw && check_w("dwconv_backward", dw, dy->shape[1], g)))
+        return -1;
+    const int64_t O = dy->shape[1];
+    const float *DY = (const float *)nb_ptr(dy);
+    if (dx) dwconv_dx((float *)nb_ptr(dx), DY, (const float *)nb_ptr(w), g, O);
+    return dw ? dwconv_dw((float *)nb_ptr(dw), DY, (const float *)nb_ptr(x), g, O) : 0;
+}
+
+int nb_cpu_max_pool(nb_tensor *y, nb_tensor *idx, const nb_tensor *x, const nb_im2col_geom *g) {
+    if (check("max_pool", x, y, g) || y->shape[1] != g->C || idx->dtype != NB_I32 || !nb_same_shape(idx, y) ||
+        !nb_is_contiguous(idx))
+        return nb_set_error("max_pool (cpu): bad operands"), -1;
+    const int64_t L = g->OH * g->OW, HW = g->H * g->W;
+    const float *X = (const float *)nb_ptr(x);
+    float *Y = (float *)nb_ptr(y);
+    int32_t *I = (int32_t *)nb_ptr(idx);
+#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * g->C * L * g->KH * g->KW > 32768)             \
+    schedule(static)
+    for (int64_t p = 0; p < g->N * g->C; p++) {
+        const float *xp = X + p * HW;
+        float *yp = Y + p * L;
+        int32_t *ip = I + p * L;
+        /* a row of outputs at a time, the window positions in order, each one a pass of
+         * compare-and-select over the outputs that read it (branch-free: vectorised) */
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            float *yr = yp + oh * g->OW;
+            int32_t *ir = ip + oh * g->OW;
+            for (int64_t ow = 0; ow < g->OW; ow++)
+                yr[ow] = -INFINITY, ir[ow] = -1;
+            for (int64_t k = 0; k < g->KH * g->KW; k++) {
+                const int64_t ih = oh * g->sh - g->ph + (k / g->KW) * g->dh,
+                              off = (k % g->KW) * g->dw - g->pw;
+                if (ih < 0 || ih >= g->H) continue;
+                int64_t lo, hi;
+                nb_cpu_col_range(g, off, &lo, &hi);
+                const float *row = xp + ih * g->W;
+                const int32_t base = (int32_t)(ih * g->W + off);
+                if (g->sw == 2)
+                    for (int64_t ow = lo; ow < hi; ow++) {
+                        const float v = row[2 * ow + off], b = yr[ow];
+                        const bool take = ir[ow] < 0 || v > b || (v != v && b == b);
+                        yr[ow] = take ? v : b;
+                        ir[ow] = take ? base + 2 * (int32_t)ow : ir[ow];
+                    }
+                else
+                    for (int64_t ow = lo; ow < hi; ow++) {
+                        const float v = row[ow * g->sw + off], b = yr[ow];
+                        const bool take = ir[ow] < 0 || v > b || (v != v && b == b);
+                        yr[ow] = take ? v : b;
+                        ir[ow] = take ? base + (int32_t)(ow * g->sw) : ir[ow];
+                    }
+            }
+        }
+    }
+    return 0;
+}
+
+int nb_cpu_max_pool_backward(nb_tensor *dx, const nb_tensor *dy, const nb_tensor *idx,
+                             const nb_im2col_geom *g) {
+    if (check("max_pool_backward", dx, dy, g) || dy->shape[1] != g->C || idx->dtype != NB_I32 ||
+        !nb_same_shape(idx, dy) || !nb_is_contiguous(idx))
+        return nb_set_error("max_pool_backward (cpu): bad operands"), -1;
+    const int64_t L = g->OH * g->OW, HW = g->H * g->W;
+    const float *DY = (const float *)nb_ptr(dy);
+    const int32_t *I = (const int32_t *)nb_ptr(idx);
+    float *DX = (float *)nb_ptr(dx);
+#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * g->C * (L + HW) > 32768) schedule(static)
+    for (int64_t p = 0; p < g->N * g->C; p++) {
+        float *d = DX + p * HW;
+        const float *gy = DY + p * L;
+        const int32_t *ip = I + p * L;
+        memset(d, 0, (size_t)HW * sizeof *d);
+        for (int64_t l = 0; l < L; l++)
+            if (ip[l] >= 0 && ip[l] < HW) d[ip[l]] += gy[l];
+    }
+    return 0;
+}

@@ -1,0 +1,208 @@
+/* The window kernels that work straight over the image (backends/cpu/cpu_window.c): depthwise
+ * convolution (conv2d with one input channel per group, and average pooling) and max pooling.
+ * Depthwise results and both gradients are checked against the same convolution as a dense one
+ * through im2col and a GEMM (its weight zero off each output channel's own input channel), over
+ * strides 1, 2 and 3, padding, dilation, channel multipliers, odd widths (vector loops and their
+ * tails) and a non-contiguous input; gradcheck on small cases; max pooling against loops with
+ * NaN, ties, ceil_mode and dilation. */
+#include <math.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 24);
+    nb_ctx_use(ctx);
+    nb_rng_init(&rng, 23);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+typedef struct {
+    int64_t C, m, H, W, KH, KW;
+    nb_conv_opts o;
+    bool transposed; /* x given as a transposed (non-contiguous) view */
+} dw_case;
+
+static const dw_case dw_cases[] = {
+    {3, 1, 9, 37, 3, 3, {.stride = {1, 1}, .padding = {1, 1}}, false},
+    {4, 2, 8, 35, 3, 3, {.stride = {2, 2}, .padding = {1, 1}}, false},
+    {2, 3, 11, 29, 2, 5, {.stride = {3, 3}, .padding = {0, 2}, .dilation = {2, 1}}, false},
+    {5, 1, 7, 33, 5, 3, {.stride = {1, 2}, .padding = {2, 0}, .dilation = {1, 3}}, true},
+    {1, 4, 6, 40, 3, 3, {.stride = {1, 1}}, false}, /* C = 1: a plain conv of one input channel */
+};
+
+/* the dense weight [C*m, C, KH, KW] of a depthwise one [C*m, 1, KH, KW]: zero off the diagonal */
+static nb_tensor *dense_weight(nb_tensor *w, int64_t C, int64_t m) {
+    const int64_t O = C * m;
+    nb_tensor *mask = nb_zeros(ctx, NB_F32, NB_SHAPE(O, C, 1, 1));
+    for (int64_t o = 0; o < O; o++)
+        nb_data_f32(mask)[o * C + o / m] = 1.0f;
+    return nb_mul(nb_expand(w, 4, (const int64_t[]){O, C, w->shape[2], w->shape[3]}), mask);
+}
+
+static void assert_close_all(const nb_tensor *a, const nb_tensor *b, double tol, const char *what, int k) {
+    ck_assert_msg(a && b && nb_numel(a) == nb_numel(b), "case %d %s: %s", k, what, nb_last_error());
+    nb_tensor *ac = nb_contiguous((nb_tensor *)a), *bc = nb_contiguous((nb_tensor *)b);
+    for (int64_t i = 0; i < nb_numel(a); i++) {
+        const double u = nb_data_f32(ac)[i], v = nb_data_f32(bc)[i];
+        ck_assert_msg(fabs(u - v) <= tol * (1 + fabs(v)), "case %d %s[%lld]: %.9g, want %.9g", k, what,
+                      (long long)i, u, v);
+    }
+}
+
+START_TEST(depthwise_against_dense) {
+    const dw_case *c = &dw_cases[_i];
+    const int64_t O = c->C * c->m, N = 2;
+    nb_tensor *x0 = c->transposed ? nb_randn(ctx, NB_SHAPE(N, c->C, c->W, c->H), 0, 1, &rng)
+                                  : nb_randn(ctx, NB_SHAPE(N, c->C, c->H, c->W), 0, 1, &rng);
+    nb_tensor *x = nb_requires_grad_(x0, true);
+    nb_tensor *xin = c->transposed ? nb_transpose(x, 2, 3) : x;
+    nb_tensor *w = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(O, 1, c->KH, c->KW), 0, 1, &rng), true);
+    nb_tensor *b = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(O), 0, 1, &rng), true);
+    nb_conv_opts o = c->o;
+    o.groups = (int)c->C;
+    nb_tensor *y = nb_conv2d(xin, w, b, &o);
+    ck_assert_msg(y != NULL, "case %d: %s", _i, nb_last_error());
+    nb_tensor *r = nb_randn(ctx, y->ndim, y->shape, 0, 1, &rng);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, r))), 0);
+    nb_tensor *dx = nb_clone(ctx, x->grad), *dw = nb_clone(ctx, w->grad), *db = nb_clone(ctx, b->grad);
+    nb_zero_grad(x), nb_zero_grad(w), nb_zero_grad(b);
+
+    nb_conv_opts od = c->o; /* the same convolution, dense: im2col and one GEMM */
+    nb_tensor *yd = nb_conv2d(xin, dense_weight(w, c->C, c->m), b, &od);
+    ck_assert_msg(yd != NULL, "case %d dense: %s", _i, nb_last_error());
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(yd, r))), 0);
+    assert_close_all(y, yd, 1e-5, "y", _i);
+    assert_close_all(dx, x->grad, 1e-5, "dx", _i);
+    assert_close_all(dw, w->grad, 1e-4, "dw", _i);
+    assert_close_all(db, b->grad, 1e-5, "db", _i);
+}
+END_TEST
+
+static int gc_case;
+static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    const dw_case *c = &dw_cases[gc_case];
+    nb_conv_opts o = c->o;
+    o.groups = (int)c->C;
+    return nb_conv2d(in[0], in[1], NULL, &o);
+}
+
+START_TEST(depthwise_gradcheck) {
+    for (gc_case = 0; gc_case < 3; gc_case++) {
+        const dw_case *c = &dw_cases[gc_case];
+        nb_tensor *in[2] = {
+            nb_requires_grad_(nb_randn(ctx, NB_SHAPE(1, c->C, c->H - 2, 9), 0, 1, &rng), true),
+            nb_requires_grad_(nb_randn(ctx, NB_SHAPE(c->C * c->m, 1, c->KH, c->KW), 0, 1, &rng), true)};
+        ck_assert_msg(nb_gradcheck(gc_fn, in, 2, NULL, NULL) == 1, "case %d: %s", gc_case, nb_last_error());
+    }
+}
+END_TEST
+
+/* max pooling against loops over the window (positions inside x only): the value, and the
+ * gradient of sum(y * r) going to the first NaN, else the first largest element */
+static void max_pool_check(nb_tensor *x, const int k[2], const nb_conv_opts *o) {
+    nb_requires_grad_(x, true);
+    nb_zero_grad(x);
+    nb_tensor *y = nb_max_pool2d(x, k, o);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    nb_tensor *r = nb_randn(ctx, y->ndim, y->shape, 0, 1, &rng);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, r))), 0);
+    const int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
+    const int64_t sh = o->stride[0] ? o->stride[0] : k[0], sw = o->stride[1] ? o->stride[1] : k[1];
+    const int64_t dh = o->dilation[0] ? o->dilation[0] : 1, dwl = o->dilation[1] ? o->dilation[1] : 1;
+    nb_tensor *want = nb_zeros(ctx, NB_F32, 4, x->shape);
+    const float *X = nb_data_f32(x), *R = nb_data_f32(r);
+    for (int64_t p = 0; p < x->shape[0] * C; p++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t best = -1;
+                for (int64_t kh = 0; kh < k[0]; kh++)
+                    for (int64_t kw = 0; kw < k[1]; kw++) {
+                        const int64_t ih = oh * sh - o->padding[0] + kh * dh,
+                                      iw = ow * sw - o->padding[1] + kw * dwl;
+                        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+                        const float v = X[p * H * W + ih * W + iw], bv = best < 0 ? 0 : X[p * H * W + best];
+                        if (best < 0 || (isnan(v) && !isnan(bv)) || v > bv) best = ih * W + iw;
+                    }
+                const float got = nb_data_f32(y)[(p * OH + oh) * OW + ow], wv = X[p * H * W + best];
+                ck_assert_msg(got == wv || (isnan(got) && isnan(wv)), "y[%lld,%lld,%lld] = %g, want %g",
+                              (long long)p, (long long)oh, (long long)ow, (double)got, (double)wv);
+                nb_data_f32(want)[p * H * W + best] += R[(p * OH + oh) * OW + ow];
+            }
+    for (int64_t i = 0; i < nb_numel(x); i++)
+        ck_assert_msg(fabsf(nb_data_f32(x->grad)[i] - nb_data_f32(want)[i]) <= 1e-6f,
+                      "dx[%lld] = %g, want %g", (long long)i, (double)nb_data_f32(x->grad)[i],
+                      (double)nb_data_f32(want)[i]);
+}
+
+START_TEST(max_pool_against_loops) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 13, 37), 0, 1, &rng);
+    float *X = nb_data_f32(x);
+    for (int i = 0; i < 40; i++) /* ties (rounded values) and a few NaNs */
+        X[(i * 97) % nb_numel(x)] = i % 5 == 0 ? NAN : roundf(X[(i * 89) % nb_numel(x)]);
+    for (int64_t i = 0; i < nb_numel(x); i += 7)
+        X[i] = roundf(X[i]);
+    max_pool_check(x, (const int[]){2, 2}, &(nb_conv_opts){.groups = 0});
+    max_pool_check(x, (const int[]){3, 3}, &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}});
+    max_pool_check(x, (const int[]){3, 2},
+                   &(nb_conv_opts){.stride = {1, 3}, .padding = {1, 1}, .dilation = {2, 2}});
+    max_pool_check(x, (const int[]){2, 3}, &(nb_conv_opts){.stride = {2, 2}, .ceil_mode = true});
+    max_pool_check(x, (const int[]){1, 1}, &(nb_conv_opts){.groups = 0});
+}
+END_TEST
+
+/* average pooling is a depthwise convolution by ones: against a mean of loops, with padding
+ * counted, excluded, and ceil_mode windows reaching past the padded input */
+START_TEST(avg_pool_against_loops) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 9, 21), 0, 1, &rng);
+    const nb_conv_opts opts[3] = {{.stride = {2, 2}, .padding = {1, 1}},
+                                  {.stride = {2, 2}, .padding = {1, 1}, .exclude_pad = true},
+                                  {.stride = {2, 2}, .padding = {1, 0}, .ceil_mode = true}};
+    for (int c = 0; c < 3; c++) {
+        const nb_conv_opts *o = &opts[c];
+        nb_tensor *y = nb_avg_pool2d(x, (const int[]){3, 3}, o);
+        ck_assert_msg(y != NULL, "%s", nb_last_error());
+        for (int64_t p = 0; p < 6; p++)
+            for (int64_t oh = 0; oh < y->shape[2]; oh++)
+                for (int64_t ow = 0; ow < y->shape[3]; ow++) {
+                    double s = 0;
+                    int inside = 0, padded = 0;
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            const int64_t ih = oh * 2 - o->padding[0] + kh, iw = ow * 2 - o->padding[1] + kw;
+                            if (ih < 9 + o->padding[0] && iw < 21 + o->padding[1]) padded++;
+                            if (ih < 0 || iw < 0 || ih >= 9 || iw >= 21) continue;
+                            s += nb_data_f32(x)[p * 189 + ih * 21 + iw];
+                            inside++;
+                        }
+                    const double want = s / (o->exclude_pad ? inside : padded);
+                    const double got = nb_data_f32(y)[(p * y->shape[2] + oh) * y->shape[3] + ow];
+                    ck_assert_msg(fabs(got - want) < 1e-5, "case %d (%lld,%lld,%lld): %g, want %g", c,
+                                  (long long)p, (long long)oh, (long long)ow, got, want);
+                }
+    }
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("ops_window");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, depthwise_against_dense, 0, (int)(sizeof dw_cases / sizeof *dw_cases));
+    tcase_add_test(tc, depthwise_gradcheck);
+    tcase_add_test(tc, max_pool_against_loops);
+    tcase_add_test(tc, avg_pool_against_loops);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
