@@ -1,5 +1,6 @@
-/* bench/bench_conv.c - nabla's composed convolution and pooling (ops/conv.c: pad, im2col by
- * index_select, one batched matmul) against PyTorch's on the same shapes, on the CPU:
+/* bench/bench_conv.c - nabla's convolution and pooling (ops/conv.c: im2col and one batched
+ * matmul; depthwise convolutions and pooling: the window kernels of backends/cpu/cpu_window.c)
+ * against PyTorch's on the same shapes, on the CPU:
  *   conv3x3   x [16,32,32,32], w [64,32,3,3], b [64], padding 1 (a ResNet-style layer)
  *   conv5x5s2 x [16,16,64,64], w [32,16,5,5], stride 2, padding 2 (a downsampling stem)
  *   depthwise x [16,64,32,32], w [64,1,3,3], padding 1, groups 64

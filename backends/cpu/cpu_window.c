@@ -9,6 +9,14 @@
 #include "backends/cpu/cpu.h"
 #include "backends/cpu/cpu_math.h"
 
+/* The per-plane loops compiled for AVX-512, AVX2 and the baseline; the loader picks one for the
+ * machine. No FMA in any (products rounded before the add, as the CUDA kernels). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define WIN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define WIN_CLONES
+#endif
+
 /* x [N,C,H,W] and y [N,O,OH,OW] contiguous f32 with O a multiple of C: 0, or -1 with a message */
 static int check(const char *op, const nb_tensor *x, const nb_tensor *y, const nb_im2col_geom *g) {
     if (x->dtype != NB_F32 || y->dtype != NB_F32 || x->ndim != 4 || y->ndim != 4 || !nb_is_contiguous(x) ||
@@ -27,113 +35,131 @@ static int check_w(const char *op, const nb_tensor *w, int64_t O, const nb_im2co
     return 0;
 }
 
+/* one output plane yp [OH,OW] from its input plane xp and weights wo [KH*KW] */
+WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo, const nb_im2col_geom *g) {
+    memset(yp, 0, (size_t)(g->OH * g->OW) * sizeof *yp);
+    for (int64_t k = 0; k < g->KH * g->KW; k++) {
+        const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
+        const float wv = wo[k];
+        int64_t lo, hi;
+        nb_cpu_col_range(g, off, &lo, &hi);
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+            if (ih < 0 || ih >= g->H) continue;
+            const float *row = xp + ih * g->W;
+            float *yr = yp + oh * g->OW;
+            if (g->sw == 1)
+                for (int64_t ow = lo; ow < hi; ow++)
+                    yr[ow] += wv * row[ow + off];
+            else if (g->sw == 2)
+                for (int64_t ow = lo; ow < hi; ow++)
+                    yr[ow] += wv * row[2 * ow + off];
+            else
+                for (int64_t ow = lo; ow < hi; ow++)
+                    yr[ow] += wv * row[ow * g->sw + off];
+        }
+    }
+}
+
 int nb_cpu_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g) {
     if (check("dwconv", x, y, g) || check_w("dwconv", w, y->shape[1], g)) return -1;
     const int64_t O = y->shape[1], m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
     const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
     float *Y = (float *)nb_ptr(y);
 #pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
-    for (int64_t p = 0; p < g->N * O; p++) { /* one output plane: every window position in turn */
-        const int64_t n = p / O, o = p % O;
-        const float *xp = X + (n * g->C + o / m) * HW, *wo = Wt + o * K;
-        float *yp = Y + p * L;
-        memset(yp, 0, (size_t)L * sizeof *yp);
-        for (int64_t k = 0; k < K; k++) {
+    for (int64_t p = 0; p < g->N * O; p++) /* one output plane: every window position in turn */
+        dwconv_plane(Y + p * L, X + ((p / O) * g->C + (p % O) / m) * HW, Wt + (p % O) * K, g);
+    return 0;
+}
+
+/* dx: one input plane dxp [H,W] from its m output planes dyp [m, OH, OW] and their weights
+ * wo [m, KH*KW], window positions in order */
+WIN_CLONES static void dwconv_dx_plane(float *dxp, const float *dyp, const float *wo, int64_t m,
+                                       const nb_im2col_geom *g) {
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW;
+    memset(dxp, 0, (size_t)(g->H * g->W) * sizeof *dxp);
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t k = 0; k < K; k++) { /* each pixel gets at most one term per (j, k) */
             const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
-            const float wv = wo[k];
+            const float wv = wo[j * K + k];
             int64_t lo, hi;
             nb_cpu_col_range(g, off, &lo, &hi);
             for (int64_t oh = 0; oh < g->OH; oh++) {
                 const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
                 if (ih < 0 || ih >= g->H) continue;
-                const float *row = xp + ih * g->W;
-                float *yr = yp + oh * g->OW;
+                float *row = dxp + ih * g->W;
+                const float *dyr = dyp + j * L + oh * g->OW;
                 if (g->sw == 1)
                     for (int64_t ow = lo; ow < hi; ow++)
-                        yr[ow] += wv * row[ow + off];
-                else if (g->sw == 2)
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        yr[ow] += wv * row[2 * ow + off];
+                        row[ow + off] += wv * dyr[ow];
                 else
                     for (int64_t ow = lo; ow < hi; ow++)
-                        yr[ow] += wv * row[ow * g->sw + off];
+                        row[ow * g->sw + off] += wv * dyr[ow];
             }
         }
-    }
-    return 0;
 }
 
-/* dx: one input plane per task, its m output planes and window positions in order */
 static void dwconv_dx(float *DX, const float *DY, const float *Wt, const nb_im2col_geom *g, int64_t O) {
     const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
 #pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
-    for (int64_t p = 0; p < g->N * g->C; p++) {
+    for (int64_t p = 0; p < g->N * g->C; p++) { /* output channels c m .. c m + m - 1 read channel c */
         const int64_t n = p / g->C, c = p % g->C;
-        float *dxp = DX + p * HW;
-        memset(dxp, 0, (size_t)HW * sizeof *dxp);
-        for (int64_t j = 0; j < m; j++) {
-            const int64_t o = c * m + j;
-            const float *dyp = DY + (n * O + o) * L, *wo = Wt + o * K;
-            for (int64_t k = 0; k < K; k++) { /* each pixel gets at most one term per (j, k) */
-                const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
-                const float wv = wo[k];
-                int64_t lo, hi;
-                nb_cpu_col_range(g, off, &lo, &hi);
-                for (int64_t oh = 0; oh < g->OH; oh++) {
-                    const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-                    if (ih < 0 || ih >= g->H) continue;
-                    float *row = dxp + ih * g->W;
-                    const float *dyr = dyp + oh * g->OW;
-                    if (g->sw == 1)
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            row[ow + off] += wv * dyr[ow];
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            row[ow * g->sw + off] += wv * dyr[ow];
-                }
-            }
-        }
+        dwconv_dx_plane(DX + p * HW, DY + (n * O + c * m) * L, Wt + c * m * K, m, g);
     }
 }
 
-/* dw: one weight per task; per window column a float running sum over (n, oh) in a scratch row,
- * then the row summed in double. 0, or -1 when out of memory for the row. */
-static int dwconv_dw(float *DW, const float *DY, const float *X, const nb_im2col_geom *g, int64_t O) {
-    const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
-    int oom = 0;
-#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
-    for (int64_t q = 0; q < O * K; q++) {
-        const int64_t o = q / K, k = q % K, kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
-        float *acc = nb_cpu_scratch(NB_SCRATCH_WINDOW, (size_t)g->OW);
-        if (!acc) {
-#pragma omp atomic write
-            oom = 1;
-            continue;
-        }
-        int64_t lo, hi;
-        nb_cpu_col_range(g, off, &lo, &hi);
-        memset(acc, 0, (size_t)g->OW * sizeof *acc);
-        for (int64_t n = 0; n < g->N; n++) {
-            const float *xp = X + (n * g->C + o / m) * HW, *dyp = DY + (n * O + o) * L;
+/* the gradient of one output channel's weights dwo [KH*KW]: per weight and window column a float
+ * running sum over (n, oh) in acc [KH*KW, OW], then each weight's row summed in double. dy0 and
+ * x0 are the first image's planes of the output channel and its input channel; images are dys
+ * and xs apart. Every weight's sum runs in the same order whatever the thread count. */
+WIN_CLONES static void dwconv_dw_channel(float *dwo, float *acc, const float *dy0, const float *x0,
+                                         int64_t dys, int64_t xs, const nb_im2col_geom *g) {
+    const int64_t K = g->KH * g->KW;
+    memset(acc, 0, (size_t)(K * g->OW) * sizeof *acc);
+    for (int64_t n = 0; n < g->N; n++) {
+        const float *xp = x0 + n * xs, *dyp = dy0 + n * dys;
+        for (int64_t k = 0; k < K; k++) { /* the image's two planes stay in cache across k */
+            const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
+            float *ak = acc + k * g->OW;
+            int64_t lo, hi;
+            nb_cpu_col_range(g, off, &lo, &hi);
             for (int64_t oh = 0; oh < g->OH; oh++) {
                 const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
                 if (ih < 0 || ih >= g->H) continue;
                 const float *row = xp + ih * g->W, *dyr = dyp + oh * g->OW;
                 if (g->sw == 1)
                     for (int64_t ow = lo; ow < hi; ow++)
-                        acc[ow] += dyr[ow] * row[ow + off];
+                        ak[ow] += dyr[ow] * row[ow + off];
                 else
                     for (int64_t ow = lo; ow < hi; ow++)
-                        acc[ow] += dyr[ow] * row[ow * g->sw + off];
+                        ak[ow] += dyr[ow] * row[ow * g->sw + off];
             }
         }
-        double s = 0;
-        for (int64_t ow = lo; ow < hi; ow++)
-            s += acc[ow];
-        DW[q] = (float)s;
     }
-    return oom ? nb_set_error("dwconv_backward (cpu): out of memory for a scratch row of %lld floats",
-                              (long long)g->OW),
+    for (int64_t k = 0; k < K; k++) {
+        double s = 0;
+        for (int64_t ow = 0; ow < g->OW; ow++) /* columns never reached hold 0 */
+            s += acc[k * g->OW + ow];
+        dwo[k] = (float)s;
+    }
+}
+
+/* dw: one output channel per task; 0, or -1 when out of memory for the scratch rows */
+static int dwconv_dw(float *DW, const float *DY, const float *X, const nb_im2col_geom *g, int64_t O) {
+    const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
+    int oom = 0;
+#pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
+    for (int64_t o = 0; o < O; o++) {
+        float *acc = nb_cpu_scratch(NB_SCRATCH_WINDOW, (size_t)(K * g->OW));
+        if (!acc) {
+#pragma omp atomic write
+            oom = 1;
+            continue;
+        }
+        dwconv_dw_channel(DW + o * K, acc, DY + o * L, X + (o / m) * HW, O * L, g->C * HW, g);
+    }
+    return oom ? nb_set_error("dwconv_backward (cpu): out of memory for %lld scratch floats",
+                              (long long)(K * g->OW)),
            -1  : 0;
 }
 
@@ -149,6 +175,39 @@ int nb_cpu_dwconv_backward(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, co
     return dw ? dwconv_dw((float *)nb_ptr(dw), DY, (const float *)nb_ptr(x), g, O) : 0;
 }
 
+/* one plane: a row of outputs at a time, the window positions in order, each one a pass of
+ * compare-and-select over the outputs that read it (branch-free: vectorised) */
+WIN_CLONES static void max_pool_plane(float *yp, int32_t *ip, const float *xp, const nb_im2col_geom *g) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *yr = yp + oh * g->OW;
+        int32_t *ir = ip + oh * g->OW;
+        for (int64_t ow = 0; ow < g->OW; ow++)
+            yr[ow] = -INFINITY, ir[ow] = -1;
+        for (int64_t k = 0; k < g->KH * g->KW; k++) {
+            const int64_t ih = oh * g->sh - g->ph + (k / g->KW) * g->dh, off = (k % g->KW) * g->dw - g->pw;
+            if (ih < 0 || ih >= g->H) continue;
+            int64_t lo, hi;
+            nb_cpu_col_range(g, off, &lo, &hi);
+            const float *row = xp + ih * g->W;
+            const int32_t base = (int32_t)(ih * g->W + off);
+            if (g->sw == 2)
+                for (int64_t ow = lo; ow < hi; ow++) {
+                    const float v = row[2 * ow + off], b = yr[ow];
+                    const bool take = ir[ow] < 0 || v > b || (v != v && b == b);
+                    yr[ow] = take ? v : b;
+                    ir[ow] = take ? base + 2 * (int32_t)ow : ir[ow];
+                }
+            else
+                for (int64_t ow = lo; ow < hi; ow++) {
+                    const float v = row[ow * g->sw + off], b = yr[ow];
+                    const bool take = ir[ow] < 0 || v > b || (v != v && b == b);
+                    yr[ow] = take ? v : b;
+                    ir[ow] = take ? base + (int32_t)(ow * g->sw) : ir[ow];
+                }
+        }
+    }
+}
+
 int nb_cpu_max_pool(nb_tensor *y, nb_tensor *idx, const nb_tensor *x, const nb_im2col_geom *g) {
     if (check("max_pool", x, y, g) || y->shape[1] != g->C || idx->dtype != NB_I32 || !nb_same_shape(idx, y) ||
         !nb_is_contiguous(idx))
@@ -159,42 +218,8 @@ int nb_cpu_max_pool(nb_tensor *y, nb_tensor *idx, const nb_tensor *x, const nb_i
     int32_t *I = (int32_t *)nb_ptr(idx);
 #pragma omp parallel for num_threads(nb_nthreads()) if (g->N * g->C * L * g->KH * g->KW > 32768)             \
     schedule(static)
-    for (int64_t p = 0; p < g->N * g->C; p++) {
-        const float *xp = X + p * HW;
-        float *yp = Y + p * L;
-        int32_t *ip = I + p * L;
-        /* a row of outputs at a time, the window positions in order, each one a pass of
-         * compare-and-select over the outputs that read it (branch-free: vectorised) */
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            float *yr = yp + oh * g->OW;
-            int32_t *ir = ip + oh * g->OW;
-            for (int64_t ow = 0; ow < g->OW; ow++)
-                yr[ow] = -INFINITY, ir[ow] = -1;
-            for (int64_t k = 0; k < g->KH * g->KW; k++) {
-                const int64_t ih = oh * g->sh - g->ph + (k / g->KW) * g->dh,
-                              off = (k % g->KW) * g->dw - g->pw;
-                if (ih < 0 || ih >= g->H) continue;
-                int64_t lo, hi;
-                nb_cpu_col_range(g, off, &lo, &hi);
-                const float *row = xp + ih * g->W;
-                const int32_t base = (int32_t)(ih * g->W + off);
-                if (g->sw == 2)
-                    for (int64_t ow = lo; ow < hi; ow++) {
-                        const float v = row[2 * ow + off], b = yr[ow];
-                        const bool take = ir[ow] < 0 || v > b || (v != v && b == b);
-                        yr[ow] = take ? v : b;
-                        ir[ow] = take ? base + 2 * (int32_t)ow : ir[ow];
-                    }
-                else
-                    for (int64_t ow = lo; ow < hi; ow++) {
-                        const float v = row[ow * g->sw + off], b = yr[ow];
-                        const bool take = ir[ow] < 0 || v > b || (v != v && b == b);
-                        yr[ow] = take ? v : b;
-                        ir[ow] = take ? base + (int32_t)(ow * g->sw) : ir[ow];
-                    }
-            }
-        }
-    }
+    for (int64_t p = 0; p < g->N * g->C; p++)
+        max_pool_plane(Y + p * L, I + p * L, X + p * HW, g);
     return 0;
 }
 
