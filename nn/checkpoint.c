@@ -207,9 +207,13 @@ static void nl_free(name_list *l) {
     free(l->ts);
 }
 
-/* "optim.<name>.m" etc. for state tensor kind s (0: m / momentum, 1: v). */
-static void state_name(char *buf, size_t len, const nb_optim *o, const char *pname, int s) {
-    snprintf(buf, len, "optim.%s.%s", pname, o->kind == NB_OPTIM_SGD ? "momentum" : s ? "v" : "m");
+/* "optim.<name>.m" etc. for state slot s (0: m, 1: v, 2: s; nb_optim_slot_name), and the
+ * slot's tensor; NULL when the optimiser keeps nothing there. */
+static nb_tensor *state_slot(char *buf, size_t len, const nb_optim *o, int g, int i, int s) {
+    const char *slot = nb_optim_slot_name(o, s);
+    if (!slot) return NULL;
+    snprintf(buf, len, "optim.%s.%s", o->groups[g].names[i], slot);
+    return s == 0 ? o->groups[g].m[i] : s == 1 ? o->groups[g].v[i] : o->groups[g].s[i];
 }
 
 int nb_checkpoint_save(const char *path, nb_module *m, const nb_optim *opt, int64_t step, const char *config,
@@ -226,10 +230,10 @@ int nb_checkpoint_save(const char *path, nb_module *m, const nb_optim *opt, int6
         rc = nl_push(&nl, l.names[i], "", l.tensors[i]);
     for (int g = 0; opt && g < opt->n_groups && rc == 0; g++)
         for (int i = 0; i < opt->groups[g].n && rc == 0; i++)
-            for (int s = 0; s < (opt->kind == NB_OPTIM_ADAMW ? 2 : 1) && rc == 0; s++) {
+            for (int s = 0; s < 3 && rc == 0; s++) {
                 char nm[512];
-                state_name(nm, sizeof nm, opt, opt->groups[g].names[i], s);
-                rc = nl_push(&nl, nm, "", s ? opt->groups[g].v[i] : opt->groups[g].m[i]);
+                nb_tensor *t = state_slot(nm, sizeof nm, opt, g, i, s);
+                if (t) rc = nl_push(&nl, nm, "", t);
             }
     nb_param_list_free(&l);
     enum { NK = 9 };
@@ -244,7 +248,7 @@ int nb_checkpoint_save(const char *path, nb_module *m, const nb_optim *opt, int6
     snprintf(vals[3], 64, "%" PRIu64, r->offset);
     snprintf(vals[4], 64, "%" PRIu64, gr->seed);
     snprintf(vals[5], 64, "%" PRIu64, gr->offset);
-    snprintf(vals[6], 64, "%s", !opt ? "none" : opt->kind == NB_OPTIM_ADAMW ? "adamw" : "sgd");
+    snprintf(vals[6], 64, "%s", !opt ? "none" : nb_optim_kind_name(opt->kind));
     snprintf(vals[7], 64, "%" PRId64, opt ? opt->step : 0);
     snprintf(vals[8], 64, "%.9g", opt ? (double)opt->lr : 0.0);
     int nm = NK + (config ? 1 : 0) + n_extra;
@@ -312,18 +316,18 @@ int nb_checkpoint_load(const char *path, nb_module *m, nb_optim *opt, int64_t *s
         go = meta_u64(&p, "rng_global.offset", &ok);
         const char *kind = nb_safetensors_meta(f, "optim.kind");
         if (opt) {
-            const char *want = opt->kind == NB_OPTIM_ADAMW ? "adamw" : "sgd";
+            const char *want = nb_optim_kind_name(opt->kind);
             if (!kind || strcmp(kind, want) != 0)
                 problem(&p, "optimiser is '%s' in the file but '%s' here", kind ? kind : "missing", want);
             ostep = meta_step(&p, "optim.step", &ok);
         }
         for (int g = 0; opt && g < opt->n_groups && rc == 0; g++)
             for (int i = 0; i < opt->groups[g].n && rc == 0; i++)
-                for (int s = 0; s < (opt->kind == NB_OPTIM_ADAMW ? 2 : 1) && rc == 0; s++) {
+                for (int s = 0; s < 3 && rc == 0; s++) {
                     char nm[512];
                     const char *names[1] = {nm};
-                    state_name(nm, sizeof nm, opt, opt->groups[g].names[i], s);
-                    rc = plan_add(&p, names, 1, s ? opt->groups[g].v[i] : opt->groups[g].m[i]);
+                    nb_tensor *t = state_slot(nm, sizeof nm, opt, g, i, s);
+                    if (t) rc = plan_add(&p, names, 1, t);
                 }
     }
     if (rc == 0) {

@@ -31,6 +31,9 @@ typedef struct {
 
 /* Copies the current error message, then sets "<prefix>: <message>". */
 void nb_nn_wrap_error(const char *prefix);
+/* One step of Adam, RMSprop or Adagrad (nn/optim_rules.c) on parameter i of group g at the
+ * group's learning rate lr: 0, or -1 with a message. */
+int nb_optim_rule_step(nb_optim *o, nb_param_group *g, int i, float lr);
 
 /* Moves t's data to dev keeping the handle (storage, device, strides replaced). 0/-1. */
 int nb_nn_move_tensor(nb_tensor *t, nb_device dev);

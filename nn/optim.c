@@ -1,5 +1,6 @@
-/* nn/optim.c - optimisers (SGD with momentum, AdamW) with parameter groups,
- * gradient clipping by global norm, and zeroing gradients. */
+/* nn/optim.c - optimisers (SGD with momentum, AdamW, and Adam, RMSprop, Adagrad whose rules
+ * are in nn/optim_rules.c) with parameter groups, gradient clipping by global norm, and zeroing
+ * gradients. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,57 @@ nb_optim *nb_sgd_new(nb_ctx *ctx, float lr, float momentum, float dampening, boo
     return o;
 }
 
+nb_optim *nb_adam_new(nb_ctx *ctx, float lr, float beta1, float beta2, float eps, bool amsgrad) {
+    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps >= 0))
+        return nb_set_error("adam_new: invalid betas (%g, %g) or eps %g", (double)beta1, (double)beta2,
+                            (double)eps);
+    nb_optim *o = optim_new(ctx, NB_OPTIM_ADAM, lr);
+    if (!o) return NULL;
+    o->beta1 = beta1, o->beta2 = beta2, o->eps = eps, o->amsgrad = amsgrad;
+    return o;
+}
+
+nb_optim *nb_rmsprop_new(nb_ctx *ctx, float lr, float alpha, float eps, float momentum, bool centered) {
+    if (!(alpha >= 0 && alpha <= 1 && eps >= 0 && momentum >= 0 && isfinite(momentum)))
+        return nb_set_error("rmsprop_new: invalid alpha %g (want 0..1), eps %g or momentum %g", (double)alpha,
+                            (double)eps, (double)momentum);
+    nb_optim *o = optim_new(ctx, NB_OPTIM_RMSPROP, lr);
+    if (!o) return NULL;
+    o->alpha = alpha, o->eps = eps, o->momentum = momentum, o->centered = centered;
+    return o;
+}
+
+nb_optim *nb_adagrad_new(nb_ctx *ctx, float lr, float lr_decay, float eps, float initial_accumulator) {
+    if (!(lr_decay >= 0 && eps >= 0 && initial_accumulator >= 0 && isfinite(lr_decay) &&
+          isfinite(initial_accumulator)))
+        return nb_set_error("adagrad_new: invalid lr_decay %g, eps %g or initial_accumulator %g",
+                            (double)lr_decay, (double)eps, (double)initial_accumulator);
+    nb_optim *o = optim_new(ctx, NB_OPTIM_ADAGRAD, lr);
+    if (!o) return NULL;
+    o->lr_decay = lr_decay, o->eps = eps, o->initial_accumulator = initial_accumulator;
+    return o;
+}
+
+const char *nb_optim_kind_name(nb_optim_kind kind) {
+    static const char *names[] = {"sgd", "adamw", "adam", "rmsprop", "adagrad"};
+    return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "unknown";
+}
+
+const char *nb_optim_slot_name(const nb_optim *o, int slot) {
+    if (!o || slot < 0 || slot > 2) return NULL;
+    switch (o->kind) {
+    case NB_OPTIM_SGD: return slot == 0 ? "momentum" : NULL;
+    case NB_OPTIM_ADAMW: return slot == 0 ? "m" : slot == 1 ? "v" : NULL;
+    case NB_OPTIM_ADAM: return slot == 0 ? "m" : slot == 1 ? "v" : o->amsgrad ? "max_v" : NULL;
+    case NB_OPTIM_RMSPROP:
+        return slot == 0   ? (o->momentum > 0 ? "momentum" : NULL)
+               : slot == 1 ? "square_avg"
+                           : (o->centered ? "grad_avg" : NULL);
+    case NB_OPTIM_ADAGRAD: return slot == 1 ? "sum" : NULL;
+    }
+    return NULL;
+}
+
 static void group_free(nb_param_group *g) {
     if (g->names)
         for (int i = 0; i < g->n; i++)
@@ -53,6 +105,7 @@ static void group_free(nb_param_group *g) {
     free(g->params);
     free(g->m);
     free(g->v);
+    free(g->s);
 }
 
 static void clip_scratch_free(struct nb_clip_scratch *s);
@@ -63,6 +116,7 @@ void nb_optim_free(nb_optim *o) {
         group_free(&o->groups[i]);
     free(o->groups);
     clip_scratch_free(o->scratch);
+    nb_ctx_free(o->tmp);
     free(o);
 }
 
@@ -106,10 +160,11 @@ int nb_optim_add_group(nb_optim *o, int n, const char *const *names, nb_tensor *
     g->names = calloc(cnt, sizeof *g->names);
     g->params = calloc(cnt, sizeof *g->params);
     g->m = calloc(cnt, sizeof *g->m);
-    g->v = o->kind == NB_OPTIM_ADAMW ? calloc(cnt, sizeof *g->v) : NULL;
+    g->v = calloc(cnt, sizeof *g->v);
+    g->s = calloc(cnt, sizeof *g->s);
     g->weight_decay = weight_decay;
     g->lr_scale = lr_scale;
-    if (!g->names || !g->params || !g->m || (o->kind == NB_OPTIM_ADAMW && !g->v)) {
+    if (!g->names || !g->params || !g->m || !g->v || !g->s) {
         group_free(g);
         return nb_set_error("optim_add_group: out of memory"), -1;
     }
@@ -120,9 +175,16 @@ int nb_optim_add_group(nb_optim *o, int n, const char *const *names, nb_tensor *
         size_t len = strlen(nm) + 1;
         g->names[i] = malloc(len);
         g->params[i] = params[i];
-        g->m[i] = zeros_like(o->ctx, params[i]);
-        if (g->v) g->v[i] = zeros_like(o->ctx, params[i]);
-        if (!g->names[i] || !g->m[i] || (g->v && !g->v[i])) {
+        nb_tensor **slots[3] = {g->m, g->v, g->s};
+        bool bad = false;
+        for (int k = 0; k < 3; k++)
+            if (nb_optim_slot_name(o, k)) {
+                slots[k][i] = zeros_like(o->ctx, params[i]);
+                bad |= !slots[k][i];
+            }
+        if (!bad && o->kind == NB_OPTIM_ADAGRAD && o->initial_accumulator != 0.0f)
+            bad = nb_fill_(g->v[i], o->initial_accumulator) != 0;
+        if (!g->names[i] || bad) {
             if (!g->names[i]) nb_set_error("optim_add_group: out of memory");
             g->n += g->names[i] != NULL;
             group_free(g);
@@ -194,8 +256,10 @@ int nb_optim_step(nb_optim *o) {
             if (o->kind == NB_OPTIM_ADAMW)
                 rc = nb_adamw_update_(p, p->grad, g->m[i], g->v[i], lr, o->beta1, o->beta2, o->eps,
                                       g->weight_decay, o->step);
-            else
+            else if (o->kind == NB_OPTIM_SGD)
                 rc = sgd_param(o, p, g->m[i], lr, g->weight_decay);
+            else
+                rc = nb_optim_rule_step(o, g, i, lr);
             if (rc) {
                 char pre[300];
                 snprintf(pre, sizeof pre, "optim_step %lld: parameter '%s'", (long long)o->step, g->names[i]);
@@ -222,12 +286,14 @@ void nb_optim_set_lr(nb_optim *o, float lr) {
 int nb_optim_to(nb_optim *o, nb_device dev) {
     if (!o) return nb_set_error("optim_to: NULL optimiser"), -1;
     for (int g = 0; g < o->n_groups; g++)
-        for (int i = 0; i < o->groups[g].n; i++)
-            if (nb_nn_move_tensor(o->groups[g].m[i], dev) ||
-                (o->groups[g].v && nb_nn_move_tensor(o->groups[g].v[i], dev))) {
-                nb_nn_wrap_error("optim_to");
-                return -1;
-            }
+        for (int i = 0; i < o->groups[g].n; i++) {
+            nb_tensor *st[3] = {o->groups[g].m[i], o->groups[g].v[i], o->groups[g].s[i]};
+            for (int k = 0; k < 3; k++)
+                if (st[k] && nb_nn_move_tensor(st[k], dev)) {
+                    nb_nn_wrap_error("optim_to");
+                    return -1;
+                }
+        }
     return 0;
 }
 
@@ -236,7 +302,8 @@ size_t nb_optim_state_bytes(const nb_optim *o) {
     if (!o) return 0;
     for (int g = 0; g < o->n_groups; g++)
         for (int i = 0; i < o->groups[g].n; i++)
-            b += (size_t)nb_numel(o->groups[g].params[i]) * sizeof(float) * (o->groups[g].v ? 2 : 1);
+            for (int k = 0; k < 3; k++)
+                if (nb_optim_slot_name(o, k)) b += (size_t)nb_numel(o->groups[g].params[i]) * sizeof(float);
     return b;
 }
 

@@ -768,6 +768,28 @@ START_TEST(test_adamw_and_copies) {
                   free_norm);
     nb_optim_free(oc);
     nb_optim_free(og);
+    /* the composed rules (Adam with amsgrad, centered RMSprop with momentum, Adagrad): three steps
+     * on each device, with weight decay, state kept on the GPU; the CPU's gradients clipped as
+     * the GPU's were just now */
+    nb_clip_grad_norm(pc, 3, 0.5);
+    for (int kind = 0; kind < 3; kind++) {
+        nb_optim *rc[2];
+        for (int d = 0; d < 2; d++) {
+            rc[d] = kind == 0   ? nb_adam_new(c, 1e-2f, 0.9f, 0.99f, 1e-8f, true)
+                    : kind == 1 ? nb_rmsprop_new(c, 1e-2f, 0.9f, 1e-6f, 0.5f, true)
+                                : nb_adagrad_new(c, 1e-1f, 0.01f, 1e-10f, 0.1f);
+            ck_assert_int_ge(nb_optim_add_group(rc[d], 3, NULL, d ? pg : pc, 0.05f, 1.0f), 0);
+        }
+        for (int step = 0; step < 3; step++) {
+            ck_assert_msg(nb_optim_step(rc[0]) == 0 && nb_optim_step(rc[1]) == 0, "%s", nb_last_error());
+            for (int i = 0; i < 3; i++) {
+                ck_assert(rc[1]->groups[0].v[i]->device == NB_CUDA);
+                expect_close(nb_optim_kind_name(rc[0]->kind), pc[i], pg[i], 1e-5);
+            }
+        }
+        nb_optim_free(rc[0]);
+        nb_optim_free(rc[1]);
+    }
     nb_ctx_use(NULL);
     nb_ctx_free(c);
 }

@@ -1,6 +1,9 @@
-/* test_nn_optim.c - optimisers (AdamW, SGD) against PyTorch numbers, parameter
- * groups (no-decay), gradient clipping, zeroing, and learning-rate schedules. */
+/* test_nn_optim.c - optimisers (AdamW, SGD, Adam, RMSprop, Adagrad) against PyTorch numbers,
+ * parameter groups (no-decay), their state through a checkpoint, gradient clipping, zeroing,
+ * and learning-rate schedules. */
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "nabla.h"
 #include "tests/nb_check.h"
@@ -26,6 +29,37 @@ static const double sgd_nesterov_b1[3] = {0.0279999971, -0.173000008, 0.27300000
 static const double sgd_nesterov_w5[6] = {0.202709645, 0.0841044262,  0.403607428,
                                           0.904416442, -0.0435925722, 0.237568781};
 static const double sgd_nesterov_b5[3] = {-0.282801479, -0.00619219383, 0.124425985};
+
+static const double adam_w1[6] = {0.49000001,  -0.290000021, 0.790000021,
+                                  -1.19000006, 0.0400000028, 0.390000015};
+static const double adam_b1[3] = {0.0900000036, -0.189999998, 0.290000021};
+static const double adam_w5[6] = {0.450090557, -0.250118673,   0.750037074,
+                                  -1.1500231,  0.000114624389, 0.350254416};
+static const double adam_b5[3] = {0.0501170047, -0.150073797, 0.250164866};
+static const double adam_amsgrad_w1[6] = {0.450000107, -0.25000006,    0.750000119,
+                                          -1.1500001,  3.57627869e-07, 0.350000173};
+static const double adam_amsgrad_b1[3] = {0.0500000641, -0.15000017, 0.250000179};
+static const double adam_amsgrad_w5[6] = {0.254326642,  -0.0563282222, 0.551327169,
+                                          -0.950788617, -0.195164233,  0.176839933};
+static const double adam_amsgrad_b5[3] = {-0.143738478, 0.0467311814, 0.0614556819};
+static const double rmsprop_w1[6] = {0.400000036, -0.200000018,  0.700000048,
+                                     -1.10000002, -0.0499999188, 0.300000042};
+static const double rmsprop_b1[3] = {7.4505806e-09, -0.100000039, 0.200000048};
+static const double rmsprop_w5[6] = {0.221571028,  -0.0364042073, 0.493785948,
+                                     -0.886777699, -0.215718925,  0.20146291};
+static const double rmsprop_b5[3] = {-0.164462149, 0.0872462541, 0.0602513812};
+static const double rmsprop_centered_w1[6] = {0.483333439, -0.283333421, 0.783333421,
+                                              -1.1833334,  0.0333337337, 0.383333534};
+static const double rmsprop_centered_b1[3] = {0.0833334029, -0.183333516, 0.28333354};
+static const double rmsprop_centered_w5[6] = {0.372858137, -0.173988059,  0.670436084,
+                                              -1.06986654, -0.0772505701, 0.280030549};
+static const double rmsprop_centered_b5[3] = {-0.0260260608, -0.0721378326, 0.175929919};
+static const double adagrad_w1[6] = {0.415245652, -0.206955001, 0.711282372,
+                                     -1.10017037, 0.0100031942, 0.330696851};
+static const double adagrad_b1[3] = {0.00700188428, -0.13117528, 0.231175289};
+static const double adagrad_w5[6] = {0.261509329,  -0.0594184622, 0.533201933,
+                                     -0.909089923, -0.0962797254, 0.236531034};
+static const double adagrad_b5[3] = {-0.140585408, 0.0156825092, 0.110795915};
 
 static const float W0[6] = {0.5f, -0.3f, 0.8f, -1.2f, 0.05f, 0.4f};
 static const float B0[3] = {0.1f, -0.2f, 0.3f};
@@ -129,6 +163,78 @@ START_TEST(test_sgd_nesterov_matches_torch) {
 }
 END_TEST
 
+/* Adam (L2 decay), RMSprop (plain; centered with momentum) and Adagrad: W decays, b does not */
+static nb_optim *rule_optim(nb_ctx *ctx, int which) {
+    switch (which) {
+    case 0: return nb_adam_new(ctx, 0.01f, 0.9f, 0.99f, 1e-8f, false);
+    case 1: return nb_adam_new(ctx, 0.05f, 0.8f, 0.9f, 1e-6f, true);
+    case 2: return nb_rmsprop_new(ctx, 0.01f, 0.99f, 1e-8f, 0.0f, false);
+    case 3: return nb_rmsprop_new(ctx, 0.005f, 0.9f, 1e-6f, 0.7f, true);
+    default: return nb_adagrad_new(ctx, 0.1f, 0.05f, 1e-10f, 0.1f);
+    }
+}
+static const float rule_wd[5] = {0.1f, 0.05f, 0.1f, 0.02f, 0.01f};
+static const double *const rule_want[5][4] = {
+    {adam_w1, adam_b1, adam_w5, adam_b5},
+    {adam_amsgrad_w1, adam_amsgrad_b1, adam_amsgrad_w5, adam_amsgrad_b5},
+    {rmsprop_w1, rmsprop_b1, rmsprop_w5, rmsprop_b5},
+    {rmsprop_centered_w1, rmsprop_centered_b1, rmsprop_centered_w5, rmsprop_centered_b5},
+    {adagrad_w1, adagrad_b1, adagrad_w5, adagrad_b5}};
+static const int rule_slots[5] = {2, 3, 1, 3, 1}; /* state tensors per parameter */
+
+START_TEST(test_rules_match_torch) {
+    toy t = toy_new();
+    nb_optim *o = rule_optim(t.ctx, _i);
+    ck_assert_msg(o != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_optim_add_module(o, t.m, rule_wd[_i]), 0);
+    run_steps(&t, o, rule_want[_i][0], rule_want[_i][1], rule_want[_i][2], rule_want[_i][3]);
+    ck_assert_uint_eq(nb_optim_state_bytes(o), 9 * rule_slots[_i] * sizeof(float));
+    nb_optim_free(o);
+    toy_free(&t);
+}
+END_TEST
+
+/* The state goes through a checkpoint: 3 steps, save, a fresh optimiser loads it, then both
+ * take 2 more steps and agree bit for bit; a checkpoint of another optimiser is refused. */
+START_TEST(test_rule_state_in_checkpoint) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/nb_optim_ckpt_%d.safetensors", (int)getpid());
+    toy a = toy_new(), b = toy_new();
+    nb_optim *oa = rule_optim(a.ctx, 3), *ob = rule_optim(b.ctx, 3);
+    ck_assert_int_eq(nb_optim_add_module(oa, a.m, 0.02f), 0);
+    ck_assert_int_eq(nb_optim_add_module(ob, b.m, 0.02f), 0);
+    for (int step = 0; step < 5; step++) {
+        if (step == 3) {
+            ck_assert_int_eq(nb_checkpoint_save(path, a.m, oa, 3, NULL, NULL, NULL, 0), 0);
+            int64_t st = 0;
+            ck_assert_msg(nb_checkpoint_load(path, b.m, ob, &st) == 0, "%s", nb_last_error());
+            ck_assert_int_eq(st, 3);
+            ck_assert_int_eq(ob->step, 3);
+        }
+        set_grad(a.w, AW, TW), set_grad(a.b, AB, TB);
+        ck_assert_int_eq(nb_optim_step(oa), 0);
+        if (step >= 3) {
+            set_grad(b.w, AW, TW), set_grad(b.b, AB, TB);
+            ck_assert_int_eq(nb_optim_step(ob), 0);
+        }
+    }
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(nb_data_f32(a.w)[i], nb_data_f32(b.w)[i]);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(nb_data_f32(a.b)[i], nb_data_f32(b.b)[i]);
+    nb_optim *adam = rule_optim(b.ctx, 0);
+    ck_assert_int_eq(nb_optim_add_module(adam, b.m, 0.0f), 0);
+    ck_assert_int_eq(nb_checkpoint_load(path, b.m, adam, NULL), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "optimiser is 'rmsprop' in the file but 'adam' here"));
+    unlink(path);
+    nb_optim_free(adam);
+    nb_optim_free(oa);
+    nb_optim_free(ob);
+    toy_free(&a);
+    toy_free(&b);
+}
+END_TEST
+
 /* Plain SGD (no momentum) against the update written out by hand. */
 START_TEST(test_sgd_plain_and_lr_scale) {
     toy t = toy_new();
@@ -182,6 +288,14 @@ START_TEST(test_optim_errors) {
     ck_assert_ptr_null(nb_sgd_new(t.ctx, 0.1f, 0.0f, 0.0f, true));
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "Nesterov"));
     ck_assert_ptr_null(nb_adamw_new(NULL, 0.01f, 0.9f, 0.999f, 1e-8f));
+    ck_assert_ptr_null(nb_adam_new(t.ctx, 0.01f, 0.9f, 1.0f, 1e-8f, false));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "adam_new: invalid betas"));
+    ck_assert_ptr_null(nb_rmsprop_new(t.ctx, 0.01f, 1.5f, 1e-8f, 0.0f, false));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "rmsprop_new: invalid alpha 1.5"));
+    ck_assert_ptr_null(nb_adagrad_new(t.ctx, 0.01f, -1.0f, 1e-10f, 0.0f));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "adagrad_new: invalid lr_decay -1"));
+    ck_assert_ptr_null(nb_adagrad_new(t.ctx, NAN, 0.0f, 1e-10f, 0.0f));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "invalid lr"));
     nb_optim *o = nb_adamw_new(t.ctx, 0.01f, 0.9f, 0.999f, 1e-8f);
     nb_tensor *w[2] = {t.w, t.w};
     ck_assert_int_eq(nb_optim_add_group(o, 2, NULL, w, 0.0f, 1.0f), -1);
@@ -320,6 +434,8 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_adamw_matches_torch);
     tcase_add_test(tc, test_sgd_matches_torch);
     tcase_add_test(tc, test_sgd_nesterov_matches_torch);
+    tcase_add_loop_test(tc, test_rules_match_torch, 0, 5);
+    tcase_add_test(tc, test_rule_state_in_checkpoint);
     tcase_add_test(tc, test_sgd_plain_and_lr_scale);
     tcase_add_test(tc, test_frozen_params_and_zero_grad);
     tcase_add_test(tc, test_optim_errors);

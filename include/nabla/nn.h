@@ -308,29 +308,42 @@ nb_module *nb_transformer_block_new(nb_ctx *ctx, int64_t dim, int n_head, float 
  * Optimisers
  * ====================================================================== */
 
-typedef enum { NB_OPTIM_SGD = 0, NB_OPTIM_ADAMW = 1 } nb_optim_kind;
+typedef enum {
+    NB_OPTIM_SGD = 0,
+    NB_OPTIM_ADAMW = 1,
+    NB_OPTIM_ADAM = 2,
+    NB_OPTIM_RMSPROP = 3,
+    NB_OPTIM_ADAGRAD = 4
+} nb_optim_kind;
 
-/* A parameter group: its own weight decay and learning-rate multiplier. */
+/* A parameter group: its own weight decay and learning-rate multiplier. The state arrays hold
+ * one tensor per parameter (in opt->ctx), or NULL entries where the optimiser keeps none. */
 typedef struct nb_param_group {
     int n;
     char **names;       /* owned copies */
     nb_tensor **params; /* not owned */
-    nb_tensor **m;      /* AdamW first moment / SGD momentum buffer (in opt->ctx) */
-    nb_tensor **v;      /* AdamW second moment (NULL array for SGD) */
+    nb_tensor **m;      /* first moment (Adam, AdamW), momentum buffer (SGD, RMSprop with momentum) */
+    nb_tensor **v;      /* second moment (Adam, AdamW), square average (RMSprop), sum of squares (Adagrad) */
+    nb_tensor **s; /* the running maximum of v (Adam with amsgrad), the mean gradient (centered RMSprop) */
     float weight_decay;
     float lr_scale; /* the group's lr is opt->lr * lr_scale */
 } nb_param_group;
 
 typedef struct nb_optim {
     nb_optim_kind kind;
-    float lr, beta1, beta2, eps; /* AdamW */
-    float momentum, dampening;   /* SGD */
+    float lr, beta1, beta2, eps; /* Adam, AdamW (eps also RMSprop's and Adagrad's) */
+    float momentum, dampening;   /* SGD (momentum also RMSprop's) */
     bool nesterov;               /* SGD */
-    int64_t step;                /* steps taken so far */
-    nb_ctx *ctx;                 /* holds the state tensors */
+    bool amsgrad;                /* Adam */
+    float alpha;                 /* RMSprop's smoothing constant */
+    bool centered;               /* RMSprop */
+    float lr_decay, initial_accumulator; /* Adagrad */
+    int64_t step;                        /* steps taken so far */
+    nb_ctx *ctx;                         /* holds the state tensors */
     int n_groups;
     nb_param_group *groups;
     struct nb_clip_scratch *scratch; /* internal: clip_grad_norm's contexts for GPU gradients */
+    nb_ctx *tmp;                     /* internal: the composed update rules' temporaries */
 } nb_optim;
 
 /* AdamW as PyTorch defines it (decoupled decay, bias correction). Add
@@ -340,6 +353,19 @@ nb_optim *nb_adamw_new(nb_ctx *ctx, float lr, float beta1, float beta2, float ep
 /* SGD with momentum/dampening/Nesterov and (coupled) weight decay, as PyTorch. NULL with a
  * message for an invalid combination. The caller owns it: free with nb_optim_free. */
 nb_optim *nb_sgd_new(nb_ctx *ctx, float lr, float momentum, float dampening, bool nesterov);
+/* Adam as PyTorch's torch.optim.Adam: the group's weight decay is added to the gradient (L2,
+ * coupled; AdamW decouples it), bias correction, and with amsgrad the running maximum of the
+ * second moment in the denominator. NULL with a message for invalid betas or eps. The caller
+ * owns it: free with nb_optim_free. */
+nb_optim *nb_adam_new(nb_ctx *ctx, float lr, float beta1, float beta2, float eps, bool amsgrad);
+/* RMSprop as PyTorch's: v = alpha v + (1 - alpha) g^2, the step g / (sqrt(v) + eps), with
+ * `centered` sqrt(v - mean(g)^2) instead, with momentum through a buffer; coupled weight decay.
+ * NULL with a message for invalid values. The caller owns it: free with nb_optim_free. */
+nb_optim *nb_rmsprop_new(nb_ctx *ctx, float lr, float alpha, float eps, float momentum, bool centered);
+/* Adagrad as PyTorch's: the sum of squared gradients (from initial_accumulator), the step
+ * g / (sqrt(sum) + eps) at lr / (1 + (step - 1) lr_decay); coupled weight decay. NULL with a
+ * message for invalid values. The caller owns it: free with nb_optim_free. */
+nb_optim *nb_adagrad_new(nb_ctx *ctx, float lr, float lr_decay, float eps, float initial_accumulator);
 /* Adds a group of n parameters (names may be NULL) with its weight decay and
  * lr multiplier; allocates their zeroed state. A tensor already in another
  * group is an error. Returns the group index, -1 on error. */
@@ -360,6 +386,11 @@ void nb_optim_zero_grad(nb_optim *o);
 void nb_optim_set_lr(nb_optim *o, float lr);
 /* Moves the optimiser state to `dev` in place. 0/-1. */
 int nb_optim_to(nb_optim *o, nb_device dev);
+/* The name of state slot `slot` (0: m, 1: v, 2: s) as checkpoints store it ("m", "momentum",
+ * "square_avg", ...), or NULL when o keeps nothing there. Not owned. */
+const char *nb_optim_slot_name(const nb_optim *o, int slot);
+/* The optimiser's name as checkpoints store it ("sgd", "adamw", "adam", "rmsprop", "adagrad"). */
+const char *nb_optim_kind_name(nb_optim_kind kind);
 /* Bytes of optimiser state (the moments); 0 for a NULL optimiser. */
 size_t nb_optim_state_bytes(const nb_optim *o);
 /* Frees the optimiser (its state tensors live in its context). NULL-safe. */

@@ -49,6 +49,26 @@ CASES = {
     "sgd_nesterov": lambda w, b: torch.optim.SGD(
         [{"params": [w], "weight_decay": 0.02}, {"params": [b], "weight_decay": 0.0}],
         lr=0.05, momentum=0.8, nesterov=True),
+    # Adam lr 0.01, betas (0.9, 0.99), eps 1e-8, L2 weight decay 0.1 on W (added to the gradient)
+    "adam": lambda w, b: torch.optim.Adam(
+        [{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}],
+        lr=0.01, betas=(0.9, 0.99), eps=1e-8),
+    # Adam with amsgrad, lr 0.05, betas (0.8, 0.9), eps 1e-6, weight decay 0.05 on W
+    "adam_amsgrad": lambda w, b: torch.optim.Adam(
+        [{"params": [w], "weight_decay": 0.05}, {"params": [b], "weight_decay": 0.0}],
+        lr=0.05, betas=(0.8, 0.9), eps=1e-6, amsgrad=True),
+    # RMSprop lr 0.01, alpha 0.99, eps 1e-8, no momentum, weight decay 0.1 on W
+    "rmsprop": lambda w, b: torch.optim.RMSprop(
+        [{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}],
+        lr=0.01, alpha=0.99, eps=1e-8),
+    # RMSprop lr 0.005, alpha 0.9, eps 1e-6, momentum 0.7, centered, weight decay 0.02 on W
+    "rmsprop_centered": lambda w, b: torch.optim.RMSprop(
+        [{"params": [w], "weight_decay": 0.02}, {"params": [b], "weight_decay": 0.0}],
+        lr=0.005, alpha=0.9, eps=1e-6, momentum=0.7, centered=True),
+    # Adagrad lr 0.1, lr_decay 0.05, eps 1e-10, initial accumulator 0.1, weight decay 0.01 on W
+    "adagrad": lambda w, b: torch.optim.Adagrad(
+        [{"params": [w], "weight_decay": 0.01}, {"params": [b], "weight_decay": 0.0}],
+        lr=0.1, lr_decay=0.05, eps=1e-10, initial_accumulator_value=0.1),
 }
 
 
