@@ -108,6 +108,27 @@ nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias) {
     return m;
 }
 
+static nb_tensor *rmsnorm_fwd(nb_module *m, nb_tensor *x) {
+    nb_layernorm_cfg *c = m->impl;
+    return nb_rms_norm(x, m->n_params ? m->params[0].t : NULL, c->eps);
+}
+
+nb_module *nb_rmsnorm_new(nb_ctx *ctx, int64_t dim, float eps, bool affine) {
+    if (!ctx) return nb_set_error("rmsnorm_new: NULL context");
+    if (dim <= 0 || !(eps >= 0))
+        return nb_set_error("rmsnorm_new: invalid dim=%lld eps=%g", (long long)dim, (double)eps);
+    nb_module *m = nb_module_new("RMSNorm", ctx, rmsnorm_fwd, sizeof(nb_layernorm_cfg));
+    if (!m) return NULL;
+    nb_layernorm_cfg *c = m->impl;
+    c->dim = dim;
+    c->eps = eps;
+    if (affine && !nb_module_add_param(m, "weight", nb_ones(ctx, NB_F32, NB_SHAPE(dim)))) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* ---- Dropout and activations --------------------------------------------- */
 
 static nb_tensor *dropout_fwd(nb_module *m, nb_tensor *x) {

@@ -1,9 +1,9 @@
 /* ops/activation.c - the activations beyond the elementwise table, composed (so they run on
  * every backend with the gradients of the ops they use): ELU and SELU, hardtanh and ReLU6,
- * hardsigmoid and hardswish, Mish, softsign, PReLU. Each matches torch 1.13's values and its
- * gradient at the kinks: hardtanh's and hardsigmoid's gradients are 0 on their bounds (torch's
- * rule, unlike clamp's); hardswish's value is torch's expression and its slope torch's own
- * backward rule (the middle piece from -3 up to 3, 1 from 3 on). */
+ * hardsigmoid and hardswish, Mish, softsign, PReLU, log-sigmoid, GLU. Each matches torch 1.13's values and
+ * its gradient at the kinks: hardtanh's and hardsigmoid's gradients are 0 on their bounds (torch's rule,
+ * unlike clamp's); hardswish's value is torch's expression and its slope torch's own backward rule (the
+ * middle piece from -3 up to 3, 1 from 3 on). */
 #include <math.h>
 
 #include "ops/op_util.h"
@@ -118,4 +118,36 @@ nb_tensor *nb_prelu(nb_tensor *x, nb_tensor *w) {
     nb_tensor *pos = nb_gt(x, scalar_like(x, 0.0f));
     nb_tensor *neg = wb && pos ? nb_mul(wb, nb_where(pos, scalar_like(x, 0.0f), x)) : NULL;
     return nb_as_op(neg ? nb_where(pos, x, neg) : NULL, "prelu");
+}
+
+/* log-sigmoid's slope, torch's: sigmoid(-x) (1/2 at 0, where the composition's pieces tie) */
+static int log_sigmoid_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    return (gin[0] = nb_mul(g, nb_sigmoid(nb_neg(n->in[0])))) ? 0 : -1;
+}
+
+nb_tensor *nb_log_sigmoid(nb_tensor *x) {
+    NB_NULL_GUARD_NAMED("log_sigmoid", x);
+    if (nb_check_dtype("log_sigmoid", x, NB_F32, "input")) return NULL;
+    /* min(x, 0) - log1p(exp(-|x|)): no overflow either way (torch's form) */
+    const bool g = nb_no_grad_begin();
+    nb_tensor *y = nb_sub(nb_minimum_scalar(x, 0.0f), nb_log1p(nb_exp(nb_neg(nb_abs(x)))));
+    nb_no_grad_end(g);
+    if (!y) return nb_as_op(NULL, "log_sigmoid");
+    nb_node *n;
+    return nb_op_finish(y, "log_sigmoid", log_sigmoid_backward, 1, &x, &n);
+}
+
+nb_tensor *nb_glu(nb_tensor *x, int dim) {
+    NB_NULL_GUARD_NAMED("glu", x);
+    char xs[64];
+    if (nb_check_dtype("glu", x, NB_F32, "input")) return NULL;
+    if (x->ndim < 1 || dim < -x->ndim || dim >= x->ndim)
+        return nb_set_error("glu: dim %d out of range for input %s", dim, NB_SHP(x, xs));
+    if (dim < 0) dim += x->ndim;
+    const int64_t h = x->shape[dim] / 2;
+    if (x->shape[dim] % 2)
+        return nb_set_error("glu: dim %d of input %s has an odd size (it is split in halves)", dim,
+                            NB_SHP(x, xs));
+    /* the first half times the sigmoid of the second */
+    return nb_as_op(nb_mul(nb_narrow(x, dim, 0, h), nb_sigmoid(nb_narrow(x, dim, h, h))), "glu");
 }

@@ -299,6 +299,18 @@ nb_tensor *nb_tril(nb_tensor *a, int64_t k) {
     return out;
 }
 
+nb_tensor *nb_triu(nb_tensor *a, int64_t k) {
+    NB_NULL_GUARD_NAMED("triu", a);
+    char as[64];
+    if (a->ndim < 2) return nb_set_error("triu: want at least 2 dims, got %s", NB_SHP(a, as));
+    if (k <= INT64_MIN + 1 || k == INT64_MAX)
+        return nb_set_error("triu: diagonal %lld out of range", (long long)k);
+    /* the lower triangle at -k of the transposed view, transposed back: a[i][j] kept where j - i >= k */
+    const int d = a->ndim;
+    nb_tensor *t = nb_tril(nb_transpose(a, d - 2, d - 1), -k);
+    return nb_as_op(t ? nb_transpose(t, d - 2, d - 1) : NULL, "triu");
+}
+
 nb_tensor *nb_tril_mask(nb_ctx *ctx, int64_t n) {
     if (!ctx) ctx = nb_ctx_current();
     if (!ctx) return nb_set_error("tril_mask: no context given and none current");

@@ -1,13 +1,14 @@
 /* ops/loss.c - the losses beyond cross-entropy, each composed from differentiable ops so that
  * its gradient (and its CUDA version) comes from theirs: mean squared error, mean absolute
- * error, Huber, binary cross-entropy on logits, and negative log-likelihood. Each returns the
- * mean as a 0-d tensor, as PyTorch's default reduction; an error of an inner op is reported
- * under the loss's name. */
+ * error, Huber, binary cross-entropy on logits and on probabilities (whose gradient is torch's
+ * own rule), KL divergence, and negative log-likelihood. Each returns the mean as a 0-d tensor,
+ * as PyTorch's default reduction; an error of an inner op is reported under the loss's name. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ops/op_util.h"
+#include "tensor/internal.h"
 
 /* pred and target: f32, one shape, one device (PyTorch broadcasts them with a warning that the
  * result is probably wrong; here a mismatch is refused). */
@@ -28,6 +29,7 @@ static nb_tensor *reduced(nb_tensor *each, nb_reduction r, const char *op) {
 }
 
 static int check_reduction(const char *op, nb_reduction r) {
+    if (r == NB_REDUCE_BATCHMEAN) return nb_set_error("%s: reduction batchmean is kl_div's only", op), -1;
     if (r != NB_REDUCE_MEAN && r != NB_REDUCE_SUM && r != NB_REDUCE_NONE)
         return nb_set_error("%s: unknown reduction %d", op, (int)r), -1;
     return 0;
@@ -267,4 +269,67 @@ nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_
                    : nb_sub(nb_softplus(logits), nb_mul(target, logits));
     if (weight) each = nb_mul(each, weight);
     return reduced(each, r, op);
+}
+
+/* t log t, 0 where t is 0 (torch's xlogy(t, t)), differentiable: the log reads 1 where t is 0, so
+ * its gradient there is log(1) + 0 = 0, never 0 * inf */
+static nb_tensor *xlogx(nb_tensor *t) {
+    nb_tensor *zero = nb_full_on(nb_out_ctx(t), NB_F32, t->device, 0, NULL, 0.0), *one = NULL;
+    nb_tensor *is0 = zero ? nb_eq(t, zero) : NULL;
+    one = is0 ? nb_full_on(nb_out_ctx(t), NB_F32, t->device, 0, NULL, 1.0) : NULL;
+    return one ? nb_mul(t, nb_log(nb_where(is0, one, t))) : NULL;
+}
+
+nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction r, bool log_target) {
+    NB_NULL_GUARD_NAMED("kl_div", input, target);
+    if (r != NB_REDUCE_BATCHMEAN && check_reduction("kl_div", r)) return NULL;
+    if (check_pair("kl_div", input, target)) return NULL;
+    /* torch 1.13: exp(t) (t - x) with log targets, else xlogy(t, t) - t x */
+    nb_tensor *each = log_target ? nb_mul(nb_exp(target), nb_sub(target, input))
+                                 : nb_sub(xlogx(target), nb_mul(target, input));
+    if (r != NB_REDUCE_BATCHMEAN) return reduced(each, r, "kl_div");
+    /* the sum over the batch's size (input's dim 0; a 0-d input counts as one) */
+    const float batch = input->ndim ? (float)input->shape[0] : 1.0f;
+    return nb_as_op(nb_div_scalar(nb_sum_all(each), batch), "kl_div");
+}
+
+/* binary cross-entropy's gradient in p, torch's: g (p - t) / max((1 - p) p, 1e-12) (weighted by
+ * w when given); in t (when asked): g (log(1 - p) - log p) */
+static int bce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *p = n->in[0], *t = n->in[1], *w = n->n_in > 2 ? n->in[2] : NULL;
+    nb_tensor *gw = w ? nb_mul(g, w) : g;
+    if (p->requires_grad) {
+        nb_tensor *den = nb_maximum_scalar(nb_mul(nb_rsub_scalar(p, 1.0f), p), 1e-12f);
+        if (!(gin[0] = nb_div(nb_mul(gw, nb_sub(p, t)), den))) return -1;
+    }
+    if (t->requires_grad) /* torch's logs here are not clamped */
+        if (!(gin[1] = nb_mul(gw, nb_sub(nb_log(nb_rsub_scalar(p, 1.0f)), nb_log(p))))) return -1;
+    return 0;
+}
+
+nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reduction r) {
+    NB_NULL_GUARD_NAMED("bce", p, target);
+    if (check_reduction("bce", r) || check_pair("bce", p, target)) return NULL;
+    char ws[64], ps[64];
+    if (weight && (nb_check_dtype("bce", weight, NB_F32, "weight") || nb_same_device("bce", p, weight)))
+        return NULL;
+    if (weight && weight->requires_grad && nb_grad_enabled())
+        return nb_set_error("bce: the weight must not require grad (the loss is not differentiable in it)");
+    nb_tensor *we = NULL;
+    if (weight && !(we = nb_expand(weight, p->ndim, p->shape)))
+        return nb_set_error("bce: weight %s does not broadcast to input %s", NB_SHP(weight, ws),
+                            NB_SHP(p, ps));
+    /* -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), torch's clamped logs, computed without
+     * recording; the gradient is torch's rule (bce_backward) */
+    const bool g = nb_no_grad_begin();
+    nb_tensor *l0 = nb_maximum_scalar(nb_log(p), -100.0f),
+              *l1 = nb_maximum_scalar(nb_log(nb_rsub_scalar(p, 1.0f)), -100.0f);
+    nb_tensor *each = nb_neg(nb_add(nb_mul(target, l0), nb_mul(nb_rsub_scalar(target, 1.0f), l1)));
+    if (each && we) each = nb_mul(each, we);
+    nb_no_grad_end(g);
+    if (!each) return nb_as_op(NULL, "bce");
+    nb_tensor *ins[3] = {p, target, we};
+    nb_node *n;
+    if (!nb_op_finish(each, "bce", bce_backward, we ? 3 : 2, ins, &n)) return NULL;
+    return reduced(each, r, "bce");
 }

@@ -1,4 +1,5 @@
-/* ops/norm.c - batch and group normalization (torch.nn.functional.batch_norm, group_norm),
+/* ops/norm.c - batch, group and RMS normalization (torch.nn.functional.batch_norm, group_norm;
+ * RMSNorm as LLaMA's and torch 2.4's nn.RMSNorm),
  * composed: the statistics are nb_mean over the normalized dims, so the gradient, through the
  * composition, is the exact one (the mean and variance depend on x); batch norm's running
  * statistics are updated in place outside autograd. (Layer norm, fused, is in ops/nn.c.) */
@@ -101,4 +102,25 @@ nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_ten
     if (y && weight) y = nb_mul(y, per_channel(weight, x->ndim));
     if (y && bias) y = nb_add(y, per_channel(bias, x->ndim));
     return nb_as_op(y, "group_norm");
+}
+
+nb_tensor *nb_rms_norm(nb_tensor *x, nb_tensor *weight, float eps) {
+    NB_NULL_GUARD_NAMED("rms_norm", x);
+    char xs[64], ws[64];
+    if (nb_check_dtype("rms_norm", x, NB_F32, "input")) return NULL;
+    if (x->ndim < 1) return nb_set_error("rms_norm: want an input of at least 1 dim, got %s", NB_SHP(x, xs));
+    if (!(eps >= 0.0f)) return nb_set_error("rms_norm: eps %g must be >= 0", (double)eps);
+    const int64_t C = x->shape[x->ndim - 1];
+    if (weight &&
+        (nb_check_dtype("rms_norm", weight, NB_F32, "weight") || nb_same_device("rms_norm", x, weight)))
+        return NULL;
+    if (weight && (weight->ndim != 1 || weight->shape[0] != C))
+        return nb_set_error("rms_norm: weight %s does not match the last dim of input %s", NB_SHP(weight, ws),
+                            NB_SHP(x, xs));
+    /* x rsqrt(mean(x^2) + eps), then the weight: the composition's gradient is the exact one */
+    const int last = -1;
+    nb_tensor *ms = nb_mean(nb_mul(x, x), 1, &last, true);
+    nb_tensor *y = ms ? nb_mul(x, nb_rsqrt(nb_add_scalar(ms, eps))) : NULL;
+    if (y && weight) y = nb_mul(y, weight);
+    return nb_as_op(y, "rms_norm");
 }

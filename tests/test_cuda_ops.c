@@ -520,6 +520,27 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
                                       nb_mish(in[0]), nb_softsign(in[0])},
                       8, 0);
     case 15: return nb_prelu(in[0], in[1]);
+    case 16: /* the norms and what is built on them, flattened side by side */
+        return nb_cat((nb_tensor *[]){nb_norm(in[0], 2.0f, 1, (const int[]){1}, false),
+                                      nb_norm(in[0], INFINITY, 1, (const int[]){0}, false),
+                                      nb_reshape(nb_norm(in[0], 3.0f, 0, NULL, true), NB_SHAPE(1)),
+                                      nb_reshape(nb_normalize(in[0], 2.0f, 1, 1e-12f), NB_SHAPE(-1)),
+                                      nb_cosine_similarity(in[0], in[1], 1, 1e-8f),
+                                      nb_reshape(nb_rms_norm(in[0], in[2], 1e-6f), NB_SHAPE(-1)),
+                                      nb_reshape(nb_log_sigmoid(in[0]), NB_SHAPE(-1)),
+                                      nb_reshape(nb_glu(in[0], 1), NB_SHAPE(-1)),
+                                      nb_reshape(nb_triu(in[0], 1), NB_SHAPE(-1))},
+                      9, 0);
+    case 17: /* KL divergence (batchmean, log targets) and bce on probabilities, side by side */
+        return nb_cat(
+            (nb_tensor *[]){
+                nb_reshape(
+                    nb_kl_div(nb_log_softmax(in[0], 1), nb_softmax(in[1], 1), NB_REDUCE_BATCHMEAN, false),
+                    NB_SHAPE(1)),
+                nb_reshape(nb_kl_div(nb_log_softmax(in[0], 1), nb_log_softmax(in[1], 1), NB_REDUCE_SUM, true),
+                           NB_SHAPE(1)),
+                nb_reshape(nb_bce(nb_sigmoid(in[0]), nb_sigmoid(in[1]), NULL, NB_REDUCE_NONE), NB_SHAPE(-1))},
+            3, 0);
     default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100, NB_REDUCE_MEAN);
     }
 }
@@ -555,6 +576,12 @@ START_TEST(test_losses) {
     nb_tensor *ain[2] = {rnd(c, NB_SHAPE(4, 3, 9), -8, 8, 72), rnd(c, NB_SHAPE(3), -1, 1, 73)};
     compare("activations", f_loss, ain, 1, &acts, 1e-5, 1);
     compare("prelu", f_loss, ain, 2, &pr, 1e-5, 3);
+    int nrm = 16, kl = 17;
+    nb_tensor *nin[3] = {rnd(c, NB_SHAPE(5, 8), -2, 2, 74), rnd(c, NB_SHAPE(5, 8), -2, 2, 75),
+                         rnd(c, NB_SHAPE(8), 0.5f, 1.5f, 76)};
+    compare("norms, normalize, cosine_similarity, rms_norm, log_sigmoid, glu, triu", f_loss, nin, 3, &nrm,
+            1e-5, 7);
+    compare("kl_div, bce", f_loss, nin, 2, &kl, 1e-5, 3);
     int bn = 7;
     nb_tensor *bin[3] = {rnd(c, NB_SHAPE(6, 5, 7, 3), -2, 3, 64), rnd(c, NB_SHAPE(5), 0.5f, 1.5f, 65),
                          rnd(c, NB_SHAPE(5), -1, 1, 66)};

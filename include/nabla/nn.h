@@ -148,6 +148,10 @@ nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng);
 int nb_embedding_padding(nb_module *m, int64_t padding_idx);
 /* LayerNorm over the last dimension (weight 1, and bias 0 when `bias`). */
 nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias);
+/* RMSNorm over the last dim (torch 2.4's nn.RMSNorm, LLaMA's): x / sqrt(mean(x^2) + eps), times
+ * weight [dim] (1) when affine. NULL with a message for dim <= 0 or eps < 0. Free with
+ * nb_module_free. */
+nb_module *nb_rmsnorm_new(nb_ctx *ctx, int64_t dim, float eps, bool affine);
 /* BatchNorm over the channels (dim 1) of [N, C, ...] inputs (torch's BatchNorm1d/2d/3d):
  * weight [C] (1) and bias [C] (0) trained; running_mean [C] (0) and running_var [C] (1) kept as
  * parameters that do not require grad (saved, loaded and moved with the module; optimisers

@@ -88,6 +88,11 @@ nb_tensor *nb_softsign(nb_tensor *a);
 /* PReLU: a above 0, w a below, with w [1] (one slope) or [C] (one per channel, a's dim 1); the
  * slopes get a gradient. NULL with an error for a weight that does not fit. */
 nb_tensor *nb_prelu(nb_tensor *a, nb_tensor *w);
+/* log(sigmoid(a)), computed without overflow (torch's F.logsigmoid); its slope sigmoid(-a). */
+nb_tensor *nb_log_sigmoid(nb_tensor *a);
+/* The gated linear unit along dim (torch's F.glu): the first half times the sigmoid of the
+ * second. NULL with an error when the dim's size is odd. */
+nb_tensor *nb_glu(nb_tensor *a, int dim);
 
 /* ---- Comparisons (f32 masks of 0 and 1; not differentiable) ----------------- */
 nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b); /* a == b */
@@ -116,6 +121,16 @@ nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool
 /* Standard deviation: sqrt of nb_var (same arguments and errors); its gradient is 0 over a
  * slice whose deviation is 0, as torch. */
 nb_tensor *nb_std(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
+/* The vector p-norm over the axes (torch.linalg.vector_norm): (sum |a|^p)^(1/p) for any p,
+ * INFINITY the largest |a|, -INFINITY the smallest, 0 the count of non-zeros; its gradient is
+ * torch's, 0 where the norm is 0. NULL with an error for a NaN p. */
+nb_tensor *nb_norm(nb_tensor *a, float p, int naxes, const int *axes, bool keepdim);
+/* a / max(norm_p(a along dim), eps) (torch's F.normalize; p 2 and eps 1e-12 are its defaults). */
+nb_tensor *nb_normalize(nb_tensor *a, float p, int dim, float eps);
+/* The cosine of the angle between a and b along dim (broadcast to one shape, dim dropped), as
+ * torch 1.13's F.cosine_similarity: each divided by its norm, its square clamped below at eps^2
+ * (a constant: the gradient is the unclamped one's, as torch's); eps 1e-8 is torch's default. */
+nb_tensor *nb_cosine_similarity(nb_tensor *a, nb_tensor *b, int dim, float eps);
 /* log(sum(exp(a))) over the axes, computed stably (an all -inf slice, or an empty axis, gives
  * -inf); its gradient is the softmax of each slice. */
 nb_tensor *nb_logsumexp(nb_tensor *a, int naxes, const int *axes, bool keepdim);
@@ -223,6 +238,8 @@ nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx);
 nb_tensor *nb_one_hot(nb_tensor *idx, int64_t num_classes);
 /* Zeroes the elements above the k-th diagonal of the last two dims. */
 nb_tensor *nb_tril(nb_tensor *a, int64_t k);
+/* Zeroes the elements below the k-th diagonal of the last two dims (torch.triu). */
+nb_tensor *nb_triu(nb_tensor *a, int64_t k);
 /* A [n,n] f32 lower-triangular mask of ones (1 where col <= row) on the CPU, owned by ctx
  * (NULL: the current context). NULL when n < 0 or there is no context. */
 nb_tensor *nb_tril_mask(nb_ctx *ctx, int64_t n);
@@ -253,6 +270,9 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
  * `groups` groups, each (sample, group) normalized by its own mean and biased variance, then
  * weight and bias [C] (or NULL) per channel. NULL for groups that do not divide C. */
 nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_tensor *bias, float eps);
+/* RMS normalization over the last dim (LLaMA's; torch 2.4's F.rms_norm): x / sqrt(mean(x^2) + eps)
+ * times weight [C] (or NULL). NULL with an error for a weight that does not fit or eps < 0. */
+nb_tensor *nb_rms_norm(nb_tensor *x, nb_tensor *weight, float eps);
 /* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
 /* Mean cross-entropy of logits [N,C] (or [...,C]: the classes are the LAST dim, where torch
@@ -262,8 +282,14 @@ nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
  * context; NULL with an error for a shape mismatch or a target outside [0, C). */
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *targets, int ignore_index);
 /* How a loss reduces its per-element (per-row for nll and cross-entropy) values, as PyTorch's
- * `reduction`: their mean (PyTorch's default), their sum, or none (a tensor of them). */
-typedef enum nb_reduction { NB_REDUCE_MEAN = 0, NB_REDUCE_SUM, NB_REDUCE_NONE } nb_reduction;
+ * `reduction`: their mean (PyTorch's default), their sum, or none (a tensor of them); batchmean
+ * (the sum over the input's dim 0) is kl_div's alone. */
+typedef enum nb_reduction {
+    NB_REDUCE_MEAN = 0,
+    NB_REDUCE_SUM,
+    NB_REDUCE_NONE,
+    NB_REDUCE_BATCHMEAN
+} nb_reduction;
 /* Losses composed from the ops above (gradients through them, on any backend), reduced by r:
  * a 0-d tensor (mean, sum) or pred's shape (none; nll_loss and cross_entropy_smooth: the
  * targets' shape, 0 on ignored rows), in the current context; NULL with an error under the
@@ -271,6 +297,15 @@ typedef enum nb_reduction { NB_REDUCE_MEAN = 0, NB_REDUCE_SUM, NB_REDUCE_NONE } 
  * have one shape (no broadcasting). */
 nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r); /* (pred - target)^2 */
 nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r);  /* |pred - target| */
+/* KL divergence as torch's F.kl_div: input holds log-probabilities; target t probabilities
+ * (t log t - t input, 0 where t is 0) or, with log_target, log-probabilities (exp(t) (t - input)).
+ * NB_REDUCE_BATCHMEAN divides the sum by input's dim 0, the mathematically right mean. */
+nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction r, bool log_target);
+/* Binary cross-entropy of probabilities p (torch's F.binary_cross_entropy): -(t log p + (1 - t)
+ * log(1 - p)), each log clamped at -100, times weight (broadcast to p; NULL: none; it must not
+ * require grad, as torch). The gradient in p is torch's, (p - t) / max(p (1 - p), 1e-12). p is not
+ * checked to lie in [0, 1] (torch refuses; the check would read p back on a GPU). */
+nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reduction r);
 /* d^2/2 where |d| < delta, delta (|d| - delta/2) elsewhere, d = pred - target (as torch's
  * huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
 nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r);

@@ -341,6 +341,15 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("l1_loss")) return nb_l1_loss(in[0], in[1], (nb_reduction)ip[7]);
     if (IS("huber_loss")) return nb_huber_loss(in[0], in[1], fp[0], (nb_reduction)ip[7]);
     if (IS("bce_with_logits")) return nb_bce_with_logits(in[0], in[1], (nb_reduction)ip[7]);
+    if (IS("norm")) return nb_norm(in[0], fp[0], ip[2], ip + 3, ip[0] != 0);
+    if (IS("normalize")) return nb_normalize(in[0], fp[0], ip[0], fp[1]);
+    if (IS("cosine_similarity")) return nb_cosine_similarity(in[0], in[1], ip[0], fp[0]);
+    if (IS("rms_norm")) return nb_rms_norm(in[0], ip[0] ? in[1] : NULL, fp[0]);
+    if (IS("kl_div")) return nb_kl_div(in[0], in[1], (nb_reduction)ip[7], ip[0] != 0);
+    if (IS("bce")) return nb_bce(in[0], in[1], ip[1] ? in[2] : NULL, (nb_reduction)ip[7]);
+    if (IS("log_sigmoid")) return nb_log_sigmoid(in[0]);
+    if (IS("glu")) return nb_glu(in[0], ip[0]);
+    if (IS("triu")) return nb_triu(in[0], ip[0]);
     if (IS("nll_loss")) return nb_nll_loss(in[0], in[1], ip[0], (nb_reduction)ip[7]);
     if (IS("linear_cross_entropy"))
         return nb_linear_cross_entropy(in[0], in[1], ip[1] ? in[2] : NULL, in[ip[1] ? 3 : 2], ip[0]);
@@ -520,6 +529,7 @@ int main(int argc, char **argv) {
     oe_offset_cases();
     oe_newer_cases();
     oe_layer_cases();
+    oe_more_cases();
     json_t *o = json_pack("{s:i, s:s?}", "count", NCASE, "filter", ONLY);
     char path[4096];
     snprintf(path, sizeof path, "%s/cases.json", OUTDIR);

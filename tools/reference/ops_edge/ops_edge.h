@@ -38,7 +38,7 @@ nb_tensor *oe_scalar(float v);
 #define NSV 28
 extern const float oe_sv[NSV];
 
-/* The case lists (ops_edge_cases.c, then ops_edge_layers.c), run in this order. */
+/* The case lists (ops_edge_cases.c, ops_edge_layers.c, then ops_edge_more.c), run in this order. */
 void oe_unary_cases(void);
 void oe_binary_cases(void);
 void oe_reduce_cases(void);
@@ -47,5 +47,6 @@ void oe_index_cases(void);
 void oe_offset_cases(void);
 void oe_newer_cases(void);
 void oe_layer_cases(void);
+void oe_more_cases(void);
 
 #endif

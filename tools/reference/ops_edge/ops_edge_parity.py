@@ -476,6 +476,10 @@ ACCEPTED = [
     Accept("hardswish-kink", {"hardswish"}, {"value", "nan"},
            lambda f: f.where != "out" and (lambda v: v is not None and (v == 3.0 or math.isnan(v)))(input_at(f)),
            "hardswish's slope at exactly 3 and at NaN (torch's two loops differ)"),
+    # torch checks that binary_cross_entropy's probabilities lie in [0, 1] and refuses others;
+    # nabla does not read them back to check (a GPU sync every call) and gives the formula's value.
+    Accept("bce-p-unchecked", {"bce"}, {"torch-raises"}, lambda f: "between 0 and 1" in f.note,
+           "bce does not check that p lies in [0, 1] (torch refuses)"),
     Accept("scalar-max-min-as-clamp", {"maximum_scalar", "minimum_scalar"}, {"value", "nan"},
            lambda f: grad_index(f) is not None and as_clamp(f),
            "maximum_scalar/minimum_scalar follow torch.clamp_min/clamp_max"),

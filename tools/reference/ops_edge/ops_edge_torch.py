@@ -287,6 +287,30 @@ def forward(c, x, dt, variant):
         return F.cross_entropy(lg, t, ignore_index=ip[0], label_smoothing=fp[0], reduction=red)
     if op == "bce_with_logits":
         return F.binary_cross_entropy_with_logits(x[0], x[1], reduction=red)
+    if op == "norm":  # ip as the reductions; fp[0] p
+        keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
+        return torch.linalg.vector_norm(x[0], fp[0], dim=axes or None, keepdim=keep)
+    if op == "normalize":
+        return F.normalize(x[0], p=fp[0], dim=ip[0], eps=fp[1])
+    if op == "cosine_similarity":
+        return F.cosine_similarity(x[0], x[1], dim=ip[0], eps=fp[0])
+    if op == "rms_norm":  # LLaMA's RMSNorm (torch 1.13 has none)
+        if ip[0] and x[1].shape != x[0].shape[-1:]:
+            raise RuntimeError("rms_norm: weight does not match")
+        y = x[0] * torch.rsqrt(x[0].pow(2).mean(-1, keepdim=True) + fp[0])
+        return y * x[1] if ip[0] else y
+    if op == "kl_div":
+        kl_red = ("mean", "sum", "none", "batchmean")[ip[7]]
+        return F.kl_div(x[0], x[1], reduction=kl_red, log_target=bool(ip[0]))
+    if op == "bce":
+        bce_red = ("mean", "sum", "none")[ip[7]]
+        return F.binary_cross_entropy(x[0], x[1], weight=x[2] if ip[1] else None, reduction=bce_red)
+    if op == "log_sigmoid":
+        return F.logsigmoid(x[0])
+    if op == "glu":
+        return F.glu(x[0], ip[0])
+    if op == "triu":
+        return torch.triu(x[0], ip[0])
     if op in ("mse_loss", "l1_loss"):
         return getattr(F, op)(x[0], x[1], reduction=red)
     if op == "huber_loss":

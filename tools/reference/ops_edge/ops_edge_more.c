@@ -1,0 +1,112 @@
+/* ops_edge_more.c - the edge cases of the ops added after the layers: vector norms, normalize,
+ * cosine similarity, RMS norm, KL divergence, binary cross-entropy on probabilities, log-sigmoid,
+ * GLU and triu, run by ops_edge.c after ops_edge_layers.c. Names are referred to by
+ * ops_edge_parity.py's lists, as in ops_edge_cases.c. */
+#include <float.h>
+#include <math.h>
+
+#include "ops_edge.h"
+
+#define SV oe_sv
+static nb_tensor *svt(void) { return oe_f32(1, SH(NSV), SV); }
+
+void oe_more_cases(void) {
+    /* norms: ip[0] keepdim, ip[2] axes count, ip[3..] axes (as the reductions); fp[0] p */
+    nb_tensor *m = oe_randn(3, SH(3, 4, 5), 300);
+    nb_tensor *z = oe_f32(2, SH(2, 3), FV(0, 0, 0, 1, -2, 2)); /* a zero row */
+    const float ps[] = {2.0f, 1.0f, INFINITY, 3.0f, 0.5f};
+    for (int i = 0; i < COUNT(ps); i++) {
+        oe_run((oe_case){.op = "norm", .ip = {0, 0, 1, 2}, .fp = {ps[i]}, .in = {m}}, "norm(p %g, dim 2)",
+               (double)ps[i]);
+        oe_run((oe_case){.op = "norm", .ip = {1, 0, 1, 1}, .fp = {ps[i]}, .in = {z}},
+               "norm(p %g, a zero row, keepdim)", (double)ps[i]);
+    }
+    oe_run((oe_case){.op = "norm", .ip = {0, 0, 2, 0, 2}, .fp = {2.0f}, .in = {m}}, "norm(2, dims 0 and 2)");
+    oe_run((oe_case){.op = "norm", .ip = {0, 0, 0}, .fp = {2.0f}, .in = {svt()}}, "norm(2, SV, all)");
+    oe_run((oe_case){.op = "norm", .ip = {0, 0, 0}, .fp = {INFINITY}, .in = {svt()}}, "norm(inf, SV, all)");
+    oe_run(
+        (oe_case){.op = "norm", .ip = {0, 0, 0}, .fp = {2.0f}, .in = {oe_f32(1, SH(3), FV(1e20f, 1e20f, 0))}},
+        "norm(2, overflowing squares)");
+    oe_run(
+        (oe_case){
+            .op = "norm", .ip = {0, 0, 1, 2}, .fp = {4.0f}, .in = {oe_f32(2, SH(2, 2), FV(3, 3, -1, 1))}},
+        "norm(4, ties)");
+    oe_run((oe_case){.op = "norm",
+                     .ip = {0, 0, 1, 1},
+                     .fp = {INFINITY},
+                     .in = {oe_f32(2, SH(2, 3), FV(3, -3, 1, 2, 2, 2))}},
+           "norm(inf, tied maxima)");
+    oe_run((oe_case){.op = "norm", .ip = {0, 0, 1, 0}, .fp = {-1.0f}, .in = {m}}, "norm(p -1)");
+    oe_run((oe_case){.op = "norm", .ip = {0, 0, 1, 1}, .fp = {0.0f}, .in = {z}}, "norm(p 0: non-zeros)");
+    oe_run((oe_case){.op = "norm", .ip = {0, 0, 1, 2}, .fp = {-INFINITY}, .in = {m}}, "norm(p -inf)");
+
+    /* normalize: ip[0] dim, fp[0] p, fp[1] eps */
+    oe_run((oe_case){.op = "normalize", .ip = {1}, .fp = {2.0f, 1e-12f}, .in = {m}}, "normalize(2, dim 1)");
+    oe_run((oe_case){.op = "normalize", .ip = {-1}, .fp = {1.0f, 1e-12f}, .in = {z}},
+           "normalize(1, a zero row)");
+    oe_run((oe_case){.op = "normalize",
+                     .ip = {1},
+                     .fp = {2.0f, 0.5f},
+                     .in = {oe_f32(2, SH(2, 2), FV(0.1f, 0.2f, 3, 4))}},
+           "normalize(2, a norm under eps)");
+
+    /* cosine similarity: ip[0] dim, fp[0] eps */
+    oe_run(
+        (oe_case){
+            .op = "cosine_similarity", .ip = {1}, .fp = {1e-8f}, .in = {m, oe_randn(3, SH(3, 4, 5), 301)}},
+        "cosine_similarity(dim 1)");
+    oe_run(
+        (oe_case){
+            .op = "cosine_similarity", .ip = {-1}, .fp = {1e-8f}, .in = {m, oe_randn(2, SH(4, 5), 302)}},
+        "cosine_similarity(broadcast)");
+    oe_run((oe_case){.op = "cosine_similarity",
+                     .ip = {1},
+                     .fp = {1e-8f},
+                     .in = {oe_f32(2, SH(3, 2), FV(3e-9f, 4e-9f, 0, 0, 1e20f, 1e20f)),
+                            oe_f32(2, SH(3, 2), FV(1, 2, 1, 1, 1e20f, 0))}},
+           "cosine_similarity(tiny, zero and overflowing norms)");
+    oe_run(
+        (oe_case){.op = "cosine_similarity", .ip = {1}, .fp = {1e-8f}, .in = {m, oe_randn(2, SH(3, 5), 303)}},
+        "cosine_similarity(shapes that do not broadcast)");
+
+    /* rms_norm: ip[0] has a weight (in[1]); fp[0] eps */
+    oe_run((oe_case){.op = "rms_norm", .ip = {1}, .fp = {1e-6f}, .in = {m, oe_randn(1, SH(5), 304)}},
+           "rms_norm(weight)");
+    oe_run((oe_case){.op = "rms_norm",
+                     .fp = {1e-5f},
+                     .in = {oe_f32(2, SH(2, 3), FV(0, 0, 0, 1e-3f, -2e-3f, 5e-4f))}},
+           "rms_norm(a zero row, no weight)");
+    oe_run((oe_case){.op = "rms_norm", .ip = {1}, .fp = {1e-6f}, .in = {m, oe_randn(1, SH(4), 305)}},
+           "rms_norm(weight of the wrong size)");
+
+    /* kl_div: ip[7] reduction (3 batchmean), ip[0] log_target */
+    nb_tensor *lp = oe_randn(2, SH(4, 6), 306), *pt = oe_f32(2, SH(2, 3), FV(0, 0.25f, 0.75f, 1, 0, 0));
+    nb_tensor *lq = oe_f32(2, SH(2, 3), FV(-1.0f, -2.0f, -0.5f, -0.1f, -3.0f, -INFINITY));
+    for (int r = 0; r < 4; r++)
+        oe_run((oe_case){.op = "kl_div", .ip = {0, [7] = r}, .in = {lp, oe_randn(2, SH(4, 6), 307)}},
+               "kl_div(reduction %d, targets of both signs)", r);
+    oe_run((oe_case){.op = "kl_div", .ip = {0, [7] = 3}, .in = {lq, pt}, .nograd = 2},
+           "kl_div(zero targets)");
+    oe_run((oe_case){.op = "kl_div", .ip = {1, [7] = 0}, .in = {lp, oe_randn(2, SH(4, 6), 308)}},
+           "kl_div(log targets)");
+
+    /* bce on probabilities: ip[7] reduction, ip[1] has a weight (in[2]) */
+    nb_tensor *pp = oe_f32(1, SH(8), FV(0, 1, 0.5f, 1e-30f, 0.999999f, 0.2f, 0.7f, 1e-45f));
+    nb_tensor *tt = oe_f32(1, SH(8), FV(1, 0, 0.5f, 1, 0, 0, 1, 0));
+    oe_run((oe_case){.op = "bce", .in = {pp, tt}}, "bce(extremes)");
+    oe_run(
+        (oe_case){
+            .op = "bce", .ip = {0, 1, [7] = 2}, .in = {pp, tt, oe_f32(1, SH(1), FV(2.5f))}, .nograd = 4},
+        "bce(weight, reduction none)");
+    oe_run((oe_case){.op = "bce",
+                     .ip = {[7] = 1},
+                     .in = {oe_f32(1, SH(3), FV(1.5f, -0.5f, NAN)), oe_f32(1, SH(3), FV(1, 0, 1))}},
+           "bce(probabilities outside [0, 1])");
+
+    /* log_sigmoid, glu (ip[0] dim), triu (ip[0] k) */
+    oe_run((oe_case){.op = "log_sigmoid", .in = {svt()}}, "log_sigmoid(SV)");
+    oe_run((oe_case){.op = "glu", .ip = {-1}, .in = {oe_randn(3, SH(2, 3, 8), 309)}}, "glu(last dim)");
+    oe_run((oe_case){.op = "glu", .ip = {0}, .in = {oe_randn(2, SH(3, 2), 310)}}, "glu(odd dim, refused)");
+    for (int k = -2; k <= 2; k += 2)
+        oe_run((oe_case){.op = "triu", .ip = {k}, .in = {oe_randn(3, SH(2, 4, 5), 311)}}, "triu(k %d)", k);
+}
