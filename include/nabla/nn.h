@@ -418,17 +418,27 @@ typedef enum {
     NB_LR_WARMUP_COSINE = 1,
     NB_LR_WARMUP_LINEAR = 2,
     NB_LR_STEP = 3,
-    NB_LR_EXPONENTIAL = 4
+    NB_LR_EXPONENTIAL = 4,
+    NB_LR_MULTISTEP = 5,
+    NB_LR_ONE_CYCLE = 6,
+    NB_LR_COSINE_RESTARTS = 7
 } nb_lr_kind;
+
+enum { NB_LR_MAX_MILESTONES = 16 };
 
 typedef struct nb_lr_schedule {
     nb_lr_kind kind;
-    float lr;          /* peak / constant / initial learning rate */
-    float min_lr;      /* floor of the cosine or linear decay */
+    float lr;          /* peak / constant / initial learning rate (one-cycle: max_lr) */
+    float min_lr;      /* floor of the cosine or linear decay (restarts: eta_min) */
     int64_t warmup;    /* steps of linear warm-up */
-    int64_t total;     /* step at which the decay reaches min_lr */
-    float gamma;       /* the factor of the step and exponential decays */
-    int64_t step_size; /* steps between two step decays */
+    int64_t total;     /* step at which the decay reaches min_lr (one-cycle: total_steps) */
+    float gamma;       /* the factor of the step, multi-step and exponential decays */
+    int64_t step_size; /* steps between two step decays (restarts: the first period T_0) */
+    int n_milestones;  /* multi-step: the steps at which the rate is multiplied by gamma */
+    int64_t milestones[NB_LR_MAX_MILESTONES];
+    float pct_start, div_factor, final_div_factor; /* one-cycle */
+    bool three_phase, anneal_linear;               /* one-cycle */
+    int64_t t_mult;                                /* restarts: each period's factor over the last */
 } nb_lr_schedule;
 
 /* A constant schedule (a value: nothing to free). Arguments are checked by nb_lr_at, which
@@ -445,8 +455,39 @@ nb_lr_schedule nb_lr_warmup_linear(float lr, float min_lr, int64_t warmup, int64
 nb_lr_schedule nb_lr_step(float lr, int64_t step_size, float gamma);
 /* torch's ExponentialLR: lr gamma^step. */
 nb_lr_schedule nb_lr_exponential(float lr, float gamma);
+/* torch's MultiStepLR: lr gamma^(the number of milestones <= step); up to NB_LR_MAX_MILESTONES
+ * milestones, increasing (checked by nb_lr_at). */
+nb_lr_schedule nb_lr_multistep(float lr, int n, const int64_t *milestones, float gamma);
+/* torch's OneCycleLR over total_steps: from max_lr / div_factor up to max_lr over the first
+ * pct_start of the steps, then down to max_lr / div_factor / final_div_factor (three_phase:
+ * back to the start, then down), cosine or (anneal_linear) straight; torch's defaults are
+ * pct_start 0.3, div_factor 25, final_div_factor 1e4. A step past total_steps is an error. */
+nb_lr_schedule nb_lr_one_cycle(float max_lr, int64_t total_steps, float pct_start, float div_factor,
+                               float final_div_factor, bool three_phase, bool anneal_linear);
+/* torch's CosineAnnealingWarmRestarts: cosine from lr to eta_min over periods of t_0 steps, each
+ * period t_mult (an integer >= 1) times the last, restarting at lr. */
+nb_lr_schedule nb_lr_cosine_restarts(float lr, float eta_min, int64_t t_0, int64_t t_mult);
 /* The learning rate at 0-based `step`; NAN for an invalid schedule (message set). */
 float nb_lr_at(const nb_lr_schedule *s, int64_t step);
+
+/* torch's ReduceLROnPlateau: the rate is multiplied by factor (to no less than min_lr) once the
+ * metric has not improved by more than threshold (relative: best (1 -+ threshold)) for more
+ * than patience calls, then rests for cooldown calls. A value with its state: make it with
+ * nb_plateau_new (torch's defaults: factor 0.1, patience 10, threshold 1e-4, cooldown 0, min_lr
+ * 0), then call nb_plateau_step once per evaluation. Nothing to free. */
+typedef struct nb_plateau {
+    float lr, factor, threshold, min_lr;
+    bool maximize; /* mode 'max': larger metrics are better */
+    int patience, cooldown;
+    double best;
+    int bad, cooldown_left;
+    int64_t calls;
+} nb_plateau;
+nb_plateau nb_plateau_new(float lr, bool maximize, float factor, int patience, float threshold, int cooldown,
+                          float min_lr);
+/* Records one metric and returns the learning rate to use from now on; NAN with an error for an
+ * invalid plateau (factor outside [0, 1), negative patience or cooldown) or a NaN metric. */
+float nb_plateau_step(nb_plateau *p, double metric);
 
 /* ======================================================================
  * safetensors files
