@@ -817,6 +817,16 @@ START_TEST(test_adamw_and_copies) {
         nb_optim_free(rc[0]);
         nb_optim_free(rc[1]);
     }
+    /* multinomial reads a GPU's weights back and gives the CPU's draws, on the GPU */
+    nb_rng ra, rb;
+    nb_rng_init(&ra, 21), nb_rng_init(&rb, 21);
+    nb_tensor *wc = rnd(c, NB_SHAPE(3, 40), 0, 1, 60), *dc = nb_multinomial(wc, 7, false, &ra),
+              *dg = nb_multinomial(nb_to_device(c, wc, NB_CUDA), 7, false, &rb);
+    ck_assert_msg(dc && dg && dg->device == NB_CUDA, "multinomial: %s", nb_last_error());
+    int32_t mc[21], mg[21];
+    ck_assert_int_eq(nb_to_array(dc, NB_I32, mc), 0);
+    ck_assert_int_eq(nb_to_array(dg, NB_I32, mg), 0);
+    ck_assert(memcmp(mc, mg, sizeof mc) == 0);
     nb_ctx_use(NULL);
     nb_ctx_free(c);
 }

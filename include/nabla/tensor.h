@@ -89,6 +89,24 @@ nb_tensor *nb_scalar(nb_ctx *ctx, float value);
 nb_tensor *nb_rand(nb_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi, nb_rng *rng);
 /* Normal values with `mean` and `std` from `rng` (NULL: the global generator). */
 nb_tensor *nb_randn(nb_ctx *ctx, int ndim, const int64_t *shape, float mean, float std, nb_rng *rng);
+/* The n x m f32 identity (m < 0: n x n), on the CPU. */
+nb_tensor *nb_eye(nb_ctx *ctx, int64_t n, int64_t m);
+/* `steps` f32 values from start to end, evenly spaced (torch.linspace's two halves, so both ends
+ * are exact; computed in double, then rounded), on the CPU. NULL with an error for negative steps
+ * or a non-finite end. */
+nb_tensor *nb_linspace(nb_ctx *ctx, double start, double end, int64_t steps);
+/* i32 values uniform in [lo, hi) from `rng` (NULL: the global generator), on the CPU (move with
+ * nb_to_device). NULL with an error unless lo < hi within the i32 range. */
+nb_tensor *nb_randint(nb_ctx *ctx, int ndim, const int64_t *shape, int64_t lo, int64_t hi, nb_rng *rng);
+/* A random permutation of 0 .. n-1 (i32 [n]) from `rng` (NULL: the global generator), on the CPU:
+ * to shuffle a dataset. */
+nb_tensor *nb_randperm(nb_ctx *ctx, int64_t n, nb_rng *rng);
+/* n category indices (i32 [n], or [N, n] for rows [N, C]) drawn from each row of `probs` as
+ * weights (torch.multinomial: finite, >= 0, not all 0; need not sum to 1), with or without
+ * replacement, from `rng` (NULL: the global generator); on probs' device (a GPU's weights are
+ * read back), in the current context (else probs'). NULL with an error naming the row and the
+ * weight for a bad row, or too many draws without replacement. */
+nb_tensor *nb_multinomial(const nb_tensor *probs, int64_t n, bool replacement, nb_rng *rng);
 /* A contiguous copy of `t` in `ctx` (NULL ctx: the current context, else t's), on the
  * same device, detached from autograd. */
 nb_tensor *nb_clone(nb_ctx *ctx, const nb_tensor *t);
