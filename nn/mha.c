@@ -1,8 +1,9 @@
 /* nn/mha.c - torch's nn.MultiheadAttention: query, key and value projected by one packed
- * in_proj_weight [3E, E] (and in_proj_bias), split into heads, attended with
- * nb_scaled_dot_product_attention under an additive mask and a key padding mask, and projected
- * back by out_proj. Parameter names, layouts and initialisation are torch's, so a torch
- * state_dict loads as it is; self-attention, cross-attention and encoder-decoder use it alike. */
+ * in_proj_weight [3E, E] (or q/k/v_proj_weight when the key and value widths kdim, vdim differ
+ * from E) and in_proj_bias, optionally extended by bias_k / bias_v and a zero key and value,
+ * split into heads, attended with nb_scaled_dot_product_attention under an additive mask and a
+ * key padding mask, and projected back by out_proj. Parameter names, layouts and initialisation are torch's,
+ * so a torch state_dict loads as it is; self-attention, cross-attention and encoder-decoder use it alike. */
 #include <math.h>
 #include <string.h>
 
@@ -10,10 +11,10 @@
 #include "ops/op_util.h"
 
 typedef struct {
-    int64_t dim;
+    int64_t dim, kdim, vdim;
     int heads;
     float dropout;
-    bool batch_first;
+    bool batch_first, packed, bias_kv, zero_attn, bias;
 } mha_cfg;
 
 static nb_tensor *mha_fwd(nb_module *m, nb_tensor *x) {
@@ -22,6 +23,17 @@ static nb_tensor *mha_fwd(nb_module *m, nb_tensor *x) {
 
 nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,
                                       bool batch_first, nb_rng *rng) {
+    return nb_multihead_attention_new_ex(ctx, dim, heads, dropout, bias, batch_first, NULL, rng);
+}
+
+/* xavier_uniform_ of a [rows, cols] weight: uniform in +-sqrt(6 / (rows + cols)) */
+static nb_tensor *xavier(nb_ctx *ctx, int64_t rows, int64_t cols, nb_rng *rng) {
+    const float b = sqrtf(6.0f / (float)(rows + cols));
+    return nb_rand(ctx, NB_SHAPE(rows, cols), -b, b, rng);
+}
+
+nb_module *nb_multihead_attention_new_ex(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,
+                                         bool batch_first, const nb_mha_opts *opts, nb_rng *rng) {
     if (!ctx) return nb_set_error("multihead_attention_new: NULL context");
     if (heads < 1) return nb_set_error("multihead_attention_new: %d heads (want at least 1)", heads);
     if (dim < 1 || dim > INT32_MAX / 3 || dim % heads)
@@ -29,16 +41,39 @@ nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float
                             (long long)dim, heads, INT32_MAX / 3);
     if (!(dropout >= 0.0f && dropout < 1.0f))
         return nb_set_error("multihead_attention_new: dropout %g must be in [0, 1)", (double)dropout);
+    const int64_t kdim = opts && opts->kdim ? opts->kdim : dim, vdim = opts && opts->vdim ? opts->vdim : dim;
+    if (kdim < 1 || vdim < 1 || kdim > INT32_MAX || vdim > INT32_MAX)
+        return nb_set_error("multihead_attention_new: kdim %lld and vdim %lld must be positive",
+                            (long long)kdim, (long long)vdim);
     nb_module *m = nb_module_new("MultiheadAttention", ctx, mha_fwd, sizeof(mha_cfg));
     if (!m) return NULL;
-    *(mha_cfg *)m->impl = (mha_cfg){dim, heads, dropout, batch_first};
-    /* torch: xavier_uniform_ on in_proj_weight, zero biases, out_proj.weight as a Linear's
-     * default (uniform in +-1/sqrt(dim)) */
-    const float xb = sqrtf(6.0f / (float)(dim + 3 * dim)), lb = 1.0f / sqrtf((float)dim);
+    const bool packed = kdim == dim && vdim == dim;
+    *(mha_cfg *)m->impl = (mha_cfg){dim,
+                                    kdim,
+                                    vdim,
+                                    heads,
+                                    dropout,
+                                    batch_first,
+                                    packed,
+                                    opts && opts->add_bias_kv,
+                                    opts && opts->add_zero_attn,
+                                    bias};
+    /* torch: xavier_uniform_ on in_proj_weight (or on each of q/k/v_proj_weight when the key or
+     * value width differs), zero biases, out_proj.weight as a Linear's default (uniform in
+     * +-1/sqrt(dim)), bias_k and bias_v xavier_normal_ (std sqrt(1/dim) for [1, 1, dim]) */
+    const float lb = 1.0f / sqrtf((float)dim);
     nb_module *out = nb_linear_new(ctx, dim, dim, bias, rng);
-    bool ok = nb_module_add_param(m, "in_proj_weight", nb_rand(ctx, NB_SHAPE(3 * dim, dim), -xb, xb, rng)) &&
-              (!bias || nb_module_add_param(m, "in_proj_bias", nb_zeros(ctx, NB_F32, NB_SHAPE(3 * dim)))) &&
-              out && !nb_rand_(out->params[0].t, -lb, lb, rng);
+    bool ok = packed ? nb_module_add_param(m, "in_proj_weight", xavier(ctx, 3 * dim, dim, rng)) != NULL
+                     : nb_module_add_param(m, "q_proj_weight", xavier(ctx, dim, dim, rng)) &&
+                           nb_module_add_param(m, "k_proj_weight", xavier(ctx, dim, kdim, rng)) &&
+                           nb_module_add_param(m, "v_proj_weight", xavier(ctx, dim, vdim, rng));
+    ok = ok && (!bias || nb_module_add_param(m, "in_proj_bias", nb_zeros(ctx, NB_F32, NB_SHAPE(3 * dim))));
+    if (ok && opts && opts->add_bias_kv) {
+        const float sd = sqrtf(1.0f / (float)dim);
+        ok = nb_module_add_param(m, "bias_k", nb_randn(ctx, NB_SHAPE(1, 1, dim), 0.0f, sd, rng)) &&
+             nb_module_add_param(m, "bias_v", nb_randn(ctx, NB_SHAPE(1, 1, dim), 0.0f, sd, rng));
+    }
+    ok = ok && out && !nb_rand_(out->params[0].t, -lb, lb, rng);
     if (nb_module_add(m, "out_proj", out) || !ok) {
         nb_module_free(m);
         return NULL;
@@ -73,15 +108,15 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
     const mha_cfg *c = m->impl;
     const int64_t E = c->dim;
     const int H = c->heads, nd = query->ndim == 2 ? 2 : 3;
-    if (check_seq("query", query, query, E, nd) || check_seq("key", key, query, E, nd) ||
-        check_seq("value", value, query, E, nd))
+    if (check_seq("query", query, query, E, nd) || check_seq("key", key, query, c->kdim, nd) ||
+        check_seq("value", value, query, c->vdim, nd))
         return NULL;
     if (nd == 2) { /* unbatched [L, E]: a batch of one; masks without their batch dim */
         char ks[64];
         if (key_padding_mask && (key_padding_mask->ndim != 1 || key_padding_mask->shape[0] != key->shape[0]))
             return nb_set_error("%s: key_padding_mask %s: an unbatched key [%lld, %lld] wants [S] = [%lld]",
-                                op, NB_SHP(key_padding_mask, ks), (long long)key->shape[0], (long long)E,
-                                (long long)key->shape[0]);
+                                op, NB_SHP(key_padding_mask, ks), (long long)key->shape[0],
+                                (long long)c->kdim, (long long)key->shape[0]);
         nb_tensor *w = NULL, *kpm = key_padding_mask ? nb_unsqueeze(key_padding_mask, 0) : NULL;
         const int b = c->batch_first ? 0 : 1;
         nb_tensor *y = nb_mha_run(m, nb_unsqueeze(query, b), nb_unsqueeze(key, b), nb_unsqueeze(value, b),
@@ -130,10 +165,40 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
         mask = !pad ? NULL : mask ? nb_add(mask, pad) : pad;
         if (!mask) return nb_as_op(NULL, op);
     }
-    nb_tensor *W = m->params[0].t, *B = m->n_params > 1 ? m->params[1].t : NULL;
-    nb_tensor *qp = nb_linear(q, nb_narrow(W, 0, 0, E), B ? nb_narrow(B, 0, 0, E) : NULL);
-    nb_tensor *kp = nb_linear(k, nb_narrow(W, 0, E, E), B ? nb_narrow(B, 0, E, E) : NULL);
-    nb_tensor *vp = nb_linear(v, nb_narrow(W, 0, 2 * E, E), B ? nb_narrow(B, 0, 2 * E, E) : NULL);
+    if (causal && (c->bias_kv || c->zero_attn)) { /* causal over the S keys given; the extra keys stay */
+        nb_ctx *cx = nb_out_ctx(query);
+        nb_tensor *ones = nb_full_on(cx, NB_F32, query->device, NB_SHAPE(L, S), 1.0);
+        nb_tensor *z = nb_zeros_on(cx, NB_F32, query->device, NB_SHAPE(L, S));
+        nb_tensor *cm = ones && z ? nb_masked_fill(z, nb_triu(ones, 1), -INFINITY) : NULL;
+        mask = !cm ? NULL : mask ? nb_add(mask, cm) : cm;
+        if (!mask) return nb_as_op(NULL, op);
+        causal = false;
+    }
+    /* the projections: one packed [3E, E] weight, or q/k/v_proj_weight for other key and value
+     * widths; then torch's extra keys: bias_k / bias_v appended to every sequence, and a zero key
+     * and value (add_zero_attn), each with a 0 (kept) column appended to the masks */
+    const int np = c->packed ? 1 : 3;
+    nb_tensor *Wq = c->packed ? nb_narrow(m->params[0].t, 0, 0, E) : m->params[0].t;
+    nb_tensor *Wk = c->packed ? nb_narrow(m->params[0].t, 0, E, E) : m->params[1].t;
+    nb_tensor *Wv = c->packed ? nb_narrow(m->params[0].t, 0, 2 * E, E) : m->params[2].t;
+    nb_tensor *B = c->bias ? m->params[np].t : NULL;
+    nb_tensor *qp = nb_linear(q, Wq, B ? nb_narrow(B, 0, 0, E) : NULL);
+    nb_tensor *kp = nb_linear(k, Wk, B ? nb_narrow(B, 0, E, E) : NULL);
+    nb_tensor *vp = nb_linear(v, Wv, B ? nb_narrow(B, 0, 2 * E, E) : NULL);
+    for (int extra = 0; extra < 2 && kp && vp; extra++) {
+        if (extra == 0 ? !c->bias_kv : !c->zero_attn) continue;
+        nb_tensor *ek, *ev;
+        if (extra == 0) {
+            const int at = np + (c->bias ? 1 : 0);
+            ek = nb_expand(m->params[at].t, NB_SHAPE(N, 1, E)),
+            ev = nb_expand(m->params[at + 1].t, NB_SHAPE(N, 1, E));
+        } else {
+            ek = ev = nb_zeros_on(nb_out_ctx(query), NB_F32, query->device, NB_SHAPE(N, 1, E));
+        }
+        kp = nb_cat((nb_tensor *[]){kp, ek}, 2, 1);
+        vp = nb_cat((nb_tensor *[]){vp, ev}, 2, 1);
+        if (mask) mask = nb_pad(mask, 2, (const int64_t[]){0, 1}, 0.0f);
+    }
     const nb_sdpa_opts so = {
         .mask = mask, .causal = causal, .dropout = m->training ? c->dropout : 0.0f, .rng = nb_module_rng(m)};
     nb_tensor *p = NULL;

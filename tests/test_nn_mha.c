@@ -283,6 +283,55 @@ START_TEST(mha_gradients) {
         nb_requires_grad_(in[i], true);
     ck_assert_msg(nb_gradcheck(gc_mha, in, 4, NULL, NULL) == 1, "%s", nb_last_error());
     nb_module_free(gc_m);
+    /* other key and value widths, bias_k / bias_v and a zero key: through every parameter too */
+    const nb_mha_opts o = {.kdim = 3, .vdim = 5, .add_bias_kv = true, .add_zero_attn = true};
+    gc_m = nb_multihead_attention_new_ex(ctx, 4, 2, 0.0f, true, false, &o, &rng);
+    ck_assert_msg(gc_m != NULL, "%s", nb_last_error());
+    nb_tensor *kv[4] = {rn(NB_SHAPE(3, 2, 4)), rn(NB_SHAPE(5, 2, 3)), rn(NB_SHAPE(5, 2, 5)),
+                        rn(NB_SHAPE(3, 5))};
+    for (int i = 0; i < 3; i++)
+        nb_requires_grad_(kv[i], true);
+    ck_assert_msg(nb_gradcheck(gc_mha, kv, 4, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_module_free(gc_m);
+}
+END_TEST
+
+/* kdim / vdim: torch's separate q/k/v_proj_weight, in its order, then bias_k / bias_v; the
+ * appended keys are in the weights (S + 2 columns) and stay visible to a causal query */
+START_TEST(mha_kdim_vdim_bias_kv) {
+    const nb_mha_opts o = {.kdim = 6, .vdim = 3, .add_bias_kv = true, .add_zero_attn = true};
+    nb_module *m = nb_multihead_attention_new_ex(ctx, 8, 2, 0.0f, true, true, &o, &rng);
+    ck_assert_msg(m != NULL, "%s", nb_last_error());
+    nb_param_list pl;
+    ck_assert_int_eq(nb_module_parameters(m, &pl), 0);
+    const char *want[] = {"q_proj_weight", "k_proj_weight", "v_proj_weight",   "in_proj_bias",
+                          "bias_k",        "bias_v",        "out_proj.weight", "out_proj.bias"};
+    const int64_t cols[] = {8, 6, 3};
+    ck_assert_int_eq(pl.n, 8);
+    for (int i = 0; i < 8; i++)
+        ck_assert_str_eq(pl.names[i], want[i]);
+    for (int i = 0; i < 3; i++)
+        ck_assert(pl.tensors[i]->shape[0] == 8 && pl.tensors[i]->shape[1] == cols[i]);
+    ck_assert(pl.tensors[4]->ndim == 3 && pl.tensors[4]->shape[2] == 8);
+    nb_param_list_free(&pl);
+    nb_tensor *q = rn(NB_SHAPE(2, 4, 8)), *k = rn(NB_SHAPE(2, 5, 6)), *v = rn(NB_SHAPE(2, 5, 3)), *w = NULL;
+    nb_tensor *y = nb_mha_run(m, q, k, v, NULL, NULL, true, &w);
+    ck_assert_msg(y && w, "%s", nb_last_error());
+    ck_assert(y->shape[0] == 2 && y->shape[1] == 4 && y->shape[2] == 8);
+    ck_assert(w->shape[0] == 2 && w->shape[1] == 4 && w->shape[2] == 7); /* 5 keys + bias_k + zero */
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < 4; i++) {
+            const float *row = nb_data_f32(nb_contiguous(w)) + (b * 4 + i) * 7;
+            for (int j = 0; j < 5; j++) /* causal over the given keys */
+                ck_assert(j <= i ? row[j] > 0 : row[j] == 0);
+            ck_assert(row[5] > 0 && row[6] > 0); /* the appended keys stay */
+        }
+    ck_assert_ptr_null(nb_mha_run(m, q, v, v, NULL, NULL, false, NULL));
+    ERR_STARTS("MultiheadAttention: want key [L, N, 6]");
+    nb_module_free(m);
+    ck_assert_ptr_null(
+        nb_multihead_attention_new_ex(ctx, 8, 2, 0.0f, true, false, &(nb_mha_opts){.kdim = -1}, &rng));
+    ERR_STARTS("multihead_attention_new: kdim -1 and vdim 8 must be positive");
 }
 END_TEST
 
@@ -329,6 +378,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, mha_masks_mean_what_they_say);
     tcase_add_test(tc, mha_names_and_init);
     tcase_add_test(tc, mha_gradients);
+    tcase_add_test(tc, mha_kdim_vdim_bias_kv);
     tcase_add_test(tc, mha_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -249,7 +249,17 @@ nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, 
  * with an error when heads does not divide dim. */
 nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,
                                       bool batch_first, nb_rng *rng);
-/* Runs a MultiheadAttention module: query [L, N, dim] attends to key and value [S, N, dim]
+/* torch's further MultiheadAttention arguments; zero fields are its defaults. */
+typedef struct nb_mha_opts {
+    int64_t kdim, vdim; /* key and value widths (0: dim); either differing from dim gives torch's
+                         * q_proj_weight [dim,dim], k_proj_weight [dim,kdim], v_proj_weight [dim,vdim] */
+    bool add_bias_kv;   /* bias_k, bias_v [1,1,dim] (xavier normal) appended to every key/value sequence */
+    bool add_zero_attn; /* a zero key and value appended after the projections */
+} nb_mha_opts;
+/* nb_multihead_attention_new with those arguments (opts NULL: the defaults). */
+nb_module *nb_multihead_attention_new_ex(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,
+                                         bool batch_first, const nb_mha_opts *opts, nb_rng *rng);
+/* Runs a MultiheadAttention module: query [L, N, dim] attends to key [S, N, kdim] and value [S, N, vdim]
  * ([N, ...] batch_first; unbatched [L, dim]). attn_mask (f32, [L, S] or [N*heads, L, S]) is added
  * to the scores (0 keeps, -inf drops); key_padding_mask [N, S] drops the keys where it is
  * non-zero when it is i32 (torch's bool True) and is added to the scores when f32 (as torch 1.13); causal

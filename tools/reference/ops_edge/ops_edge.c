@@ -97,29 +97,6 @@ static nb_tensor *rnn_seq(oe_case *c) {
  * in[3] (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), then attn_mask and
  * key_padding_mask (in[4], in[5]) when given; ip: heads, batch_first, causal, has attn_mask, has
  * key_padding_mask, bias. The output and the head-averaged weights, flattened, side by side. */
-static nb_tensor *mha(oe_case *c) {
-    const int *ip = c->ip;
-    nb_tensor **in = c->in;
-    const int64_t E = in[0]->shape[2];
-    nb_module *m = nb_multihead_attention_new(CTX, E, ip[0], 0.0f, ip[5] != 0, ip[1] != 0, NULL);
-    if (!m) return NULL;
-    nb_module *out = nb_module_child(m, "out_proj");
-    nb_param *ps[4] = {&m->params[0], ip[5] ? &m->params[1] : NULL, &out->params[0],
-                       ip[5] ? &out->params[1] : NULL};
-    int64_t at = 0;
-    for (int i = 0; i < 4; i++) {
-        if (!ps[i]) continue;
-        nb_tensor *t = ps[i]->t;
-        ps[i]->t = nb_reshape(nb_narrow(in[3], 0, at, nb_numel(t)), t->ndim, t->shape);
-        at += nb_numel(t);
-    }
-    nb_tensor *w = NULL;
-    nb_tensor *y = nb_mha_run(m, in[0], in[1], in[2], ip[3] ? in[4] : NULL, ip[4] ? in[ip[3] ? 5 : 4] : NULL,
-                              ip[2] != 0, &w);
-    nb_module_free(m);
-    return y ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(w, NB_SHAPE(-1))}, 2, 0) : NULL;
-}
-
 /* Replaces m's parameters, depth first in torch's order, by views of flat from *at. 0 or -1. */
 static int take_params(nb_module *m, nb_tensor *flat, int64_t *at) {
     for (int i = 0; i < m->n_params; i++) {
@@ -131,6 +108,26 @@ static int take_params(nb_module *m, nb_tensor *flat, int64_t *at) {
     for (int i = 0; i < m->n_children; i++)
         if (take_params(m->children[i], flat, at)) return -1;
     return 0;
+}
+
+/* MultiheadAttention over in[0..2] with parameters from the flat in[3] in torch's order; ip:
+ * heads, batch_first, causal, has attn_mask (in[4]), has key_padding_mask (next), bias, kdim,
+ * vdim, add_bias_kv, add_zero_attn. The output and the head-averaged weights, flattened, side by
+ * side. */
+static nb_tensor *mha(oe_case *c) {
+    const int *ip = c->ip;
+    nb_tensor **in = c->in;
+    const int64_t E = in[0]->shape[2];
+    const nb_mha_opts o = {
+        .kdim = ip[6], .vdim = ip[7], .add_bias_kv = ip[8] != 0, .add_zero_attn = ip[9] != 0};
+    nb_module *m = nb_multihead_attention_new_ex(CTX, E, ip[0], 0.0f, ip[5] != 0, ip[1] != 0, &o, NULL);
+    int64_t at = 0;
+    if (!m || take_params(m, in[3], &at)) return m ? (nb_module_free(m), NULL) : NULL;
+    nb_tensor *w = NULL;
+    nb_tensor *y = nb_mha_run(m, in[0], in[1], in[2], ip[3] ? in[4] : NULL, ip[4] ? in[ip[3] ? 5 : 4] : NULL,
+                              ip[2] != 0, &w);
+    nb_module_free(m);
+    return y ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(w, NB_SHAPE(-1))}, 2, 0) : NULL;
 }
 
 /* A TransformerEncoderLayer over in[0] (ip[0] 0), or a TransformerDecoderLayer over in[0] and the

@@ -235,6 +235,27 @@ void oe_layer_cases(void) {
                      .in = {mq, mk, mv, flat_b, oe_f32(2, SH(2, 7), kf)}},
            "mha(f32 key_padding_mask, added)");
 
+    /* kdim / vdim (q/k/v_proj_weight), bias_k / bias_v and a zero key: ip[6..9] */
+    nb_tensor *mk5 = oe_randn(3, SH(7, 2, 5), 247), *mv3 = oe_randn(3, SH(7, 2, 3), 248);
+    const int64_t sep = E * E + E * 5 + E * 3 + 3 * E + E * E + E;
+    oe_run((oe_case){.op = "mha",
+                     .ip = {2, 0, 0, 0, 0, 1, 5, 3},
+                     .in = {mq, mk5, mv3, oe_randn(1, SH(sep), 249)}},
+           "mha(kdim 5, vdim 3)");
+    oe_run((oe_case){.op = "mha",
+                     .ip = {2, 0, 0, 1, 1, 1, 5, 3, 1, 1},
+                     .nograd = 1u << 5,
+                     .in = {mq, mk5, mv3, oe_randn(1, SH(sep + 2 * E), 250), amask, kpm}},
+           "mha(kdim 5, vdim 3, bias_kv, zero_attn, masks)");
+    oe_run((oe_case){.op = "mha",
+                     .ip = {4, 0, 1, 0, 0, 0, 0, 0, 1, 1},
+                     .in = {mq, mq, mq, oe_randn(1, SH(4 * E * E + 2 * E), 251)}},
+           "mha(self, causal, bias_kv, zero_attn, no bias)");
+    oe_run((oe_case){.op = "mha",
+                     .ip = {2, 0, 0, 0, 0, 1, 5, 3},
+                     .in = {mq, mk, mv3, oe_randn(1, SH(sep), 252)}},
+           "mha(key of the wrong width)");
+
     /* Transformer layers: ip = decoder, heads, dim_feedforward, norm_first, gelu, batch_first,
      * causal, key padding mask; parameters flat in torch's named_parameters order */
     const int64_t enc_np = 4 * E * E + 4 * E + 2 * 16 * E + 16 + E + 4 * E,

@@ -212,14 +212,23 @@ def forward(c, x, dt, variant):
         p = torch.softmax(s, -1)
         y = p @ v
         return torch.cat([y.reshape(-1), p.reshape(-1)]) if ip[2] else y
-    if op == "mha":  # ip: heads, batch_first, causal, has attn_mask, has key_padding_mask, bias
+    if op == "mha":  # ip: heads, batch_first, causal, has attn_mask, has key_padding_mask, bias,
+        # kdim, vdim, add_bias_kv, add_zero_attn
         H, bf, causal, bias = ip[0], bool(ip[1]), bool(ip[2]), bool(ip[5])
         q, k, v = (t.transpose(0, 1) if bf else t for t in x[:3])  # torch's [L, N, E]
         E, L, S = q.shape[2], q.shape[0], k.shape[0]
-        sizes = [3 * E * E] + ([3 * E] if bias else []) + [E * E] + ([E] if bias else [])
+        kd, vd = ip[6] or E, ip[7] or E
+        packed = kd == E and vd == E
+        sizes = ([3 * E * E] if packed else [E * E, E * kd, E * vd]) + ([3 * E] if bias else []) + \
+            ([E, E] if ip[8] else []) + [E * E] + ([E] if bias else [])
         parts = list(torch.split(x[3], sizes))
-        w_in = parts.pop(0).reshape(3 * E, E)
+        if packed:
+            w_in, wq, wk, wv = parts.pop(0).reshape(3 * E, E), None, None, None
+        else:
+            w_in = None
+            wq, wk, wv = parts.pop(0).reshape(E, E), parts.pop(0).reshape(E, kd), parts.pop(0).reshape(E, vd)
         b_in = parts.pop(0) if bias else None
+        bk, bv = (parts.pop(0).reshape(1, 1, E), parts.pop(0).reshape(1, 1, E)) if ip[8] else (None, None)
         w_out = parts.pop(0).reshape(E, E)
         b_out = parts.pop(0) if bias else None
         mask = x[4] if ip[3] else None
@@ -229,9 +238,10 @@ def forward(c, x, dt, variant):
         kpm = x[5 if ip[3] else 4] if ip[4] else None
         if kpm is not None and not kpm.is_floating_point():  # an i32 mask stands for torch's bool
             kpm = kpm != 0
-        y, w = F.multi_head_attention_forward(q, k, v, E, H, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+        y, w = F.multi_head_attention_forward(q, k, v, E, H, w_in, b_in, bk, bv, bool(ip[9]), 0.0, w_out, b_out,
                                               training=False, key_padding_mask=kpm, need_weights=True,
-                                              attn_mask=mask)
+                                              attn_mask=mask, use_separate_proj_weight=not packed,
+                                              q_proj_weight=wq, k_proj_weight=wk, v_proj_weight=wv)
         if bf:
             y = y.transpose(0, 1)
         return torch.cat([y.reshape(-1), w.reshape(-1)])
