@@ -1,7 +1,9 @@
 /* nn/rnn.c - recurrent layers over sequences (torch's nn.RNN, nn.LSTM, nn.GRU): layers stacked,
  * optionally bidirectional, with dropout between layers in training. Each layer and direction
  * projects every step's input in one matmul, then runs the cell's recurrent part step by step
- * (ops/rnn.c). Parameters have torch's names and layouts (weight_ih_l0, weight_hh_l0_reverse,
+ * (ops/rnn.c); with lengths, the padded steps of each sequence leave its states alone and output
+ * 0 (torch's packed sequences). Parameters have torch's names and layouts (weight_ih_l0,
+ * weight_hh_l0_reverse,
  * ...), so a torch state_dict loads as it is; they start uniform in +-1/sqrt(hidden), as torch. */
 #include <math.h>
 #include <stdio.h>
@@ -96,9 +98,12 @@ static int check_state(const char *op, const char *what, nb_tensor *s, const nb_
            -1;
 }
 
-/* one layer in one direction over seq [T,N,in]: the outputs [T,N,H]; the last states in *h, *c */
-static nb_tensor *run_dir(const rnn_cfg *c, nb_param *p, nb_tensor *seq, bool reverse, nb_tensor **h,
-                          nb_tensor **cs) {
+/* one layer in one direction over seq [T,N,in]: the outputs [T,N,H]; the last states in *h, *c.
+ * With keep ([T,N,1], 1 inside each sequence's length, 0 after it), the states pass unchanged
+ * through the padded steps and those steps' outputs are 0: the forward direction ends at each
+ * sequence's last step, and the reverse one starts there (torch's packed sequences). */
+static nb_tensor *run_dir(const rnn_cfg *c, nb_param *p, nb_tensor *seq, nb_tensor *keep, bool reverse,
+                          nb_tensor **h, nb_tensor **cs) {
     const int64_t T = seq->shape[0];
     nb_tensor *b_ih = c->per == 4 ? p[2].t : NULL, *b_hh = c->per == 4 ? p[3].t : NULL;
     nb_tensor *gi = nb_linear(seq, p[0].t, b_ih); /* every step's input projection at once */
@@ -108,18 +113,57 @@ static nb_tensor *run_dir(const rnn_cfg *c, nb_param *p, nb_tensor *seq, bool re
         const int64_t t = reverse ? T - 1 - s : s;
         nb_tensor *g = nb_squeeze(nb_narrow(gi, 0, t, 1), 0);
         if (!g) return NULL;
+        nb_tensor *h1, *c1 = NULL;
         switch (c->kind) {
-        case KIND_LSTM: *h = nb_lstm_step(g, *h, *cs, p[1].t, b_hh, cs); break;
-        case KIND_GRU: *h = nb_gru_step(g, *h, p[1].t, b_hh); break;
-        default: *h = nb_rnn_step(g, *h, p[1].t, b_hh, c->o.relu);
+        case KIND_LSTM: h1 = nb_lstm_step(g, *h, *cs, p[1].t, b_hh, &c1); break;
+        case KIND_GRU: h1 = nb_gru_step(g, *h, p[1].t, b_hh); break;
+        default: h1 = nb_rnn_step(g, *h, p[1].t, b_hh, c->o.relu);
         }
-        if (!(outs[t] = *h)) return NULL;
+        if (!h1) return NULL;
+        if (keep) { /* a padded step: the states stay, the output is 0 */
+            nb_tensor *k = nb_squeeze(nb_narrow(keep, 0, t, 1), 0);
+            nb_tensor *zero = nb_full_on(nb_out_ctx(seq), NB_F32, seq->device, 0, NULL, 0.0);
+            outs[t] = k && zero ? nb_where(k, h1, zero) : NULL;
+            h1 = outs[t] ? nb_where(k, h1, *h) : NULL;
+            if (c1) c1 = h1 ? nb_where(k, c1, *cs) : NULL;
+        } else {
+            outs[t] = h1;
+        }
+        *h = h1;
+        if (c->kind == KIND_LSTM) *cs = c1;
+        if (!outs[t] || !*h || (c->kind == KIND_LSTM && !*cs)) return NULL;
     }
     return nb_stack(outs, (int)T, 0);
 }
 
+/* keep [T,N,1] on x's device from lengths (i32 [N], each in [1, T]); NULL with an error */
+static nb_tensor *keep_mask(const char *op, const nb_tensor *lengths, const nb_tensor *x, int64_t T,
+                            int64_t N) {
+    char ls[64];
+    if (lengths->dtype != NB_I32 || lengths->ndim != 1 || lengths->shape[0] != N)
+        return nb_set_error("%s: lengths %s %s: want i32 [N] = [%lld]", op, nb_dtype_name(lengths->dtype),
+                            NB_SHP(lengths, ls), (long long)N);
+    int32_t *len = nb_ctx_alloc(nb_out_ctx(x), (size_t)N * sizeof *len, sizeof *len);
+    nb_tensor *keep = len ? nb_zeros(nb_out_ctx(x), NB_F32, NB_SHAPE(T, N, 1)) : NULL;
+    if (!keep || nb_to_array(lengths, NB_I32, len)) return NULL;
+    float *k = nb_data_f32(keep);
+    for (int64_t b = 0; b < N; b++) {
+        if (len[b] < 1 || len[b] > T)
+            return nb_set_error("%s: length %d of sequence %lld is outside [1, %lld] (the time steps)", op,
+                                len[b], (long long)b, (long long)T);
+        for (int64_t t = 0; t < len[b]; t++)
+            k[t * N + b] = 1.0f;
+    }
+    return x->device == NB_CPU ? keep : nb_to_device(nb_out_ctx(x), keep, x->device);
+}
+
 nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, nb_tensor **h_n,
                       nb_tensor **c_n) {
+    return nb_rnn_run_lengths(m, x, NULL, h0, c0, h_n, c_n);
+}
+
+nb_tensor *nb_rnn_run_lengths(nb_module *m, nb_tensor *x, const nb_tensor *lengths, nb_tensor *h0,
+                              nb_tensor *c0, nb_tensor **h_n, nb_tensor **c_n) {
     if (!m || m->forward != rnn_fwd) return nb_set_error("rnn_run: not an RNN, LSTM or GRU module");
     const rnn_cfg *c = m->impl;
     const char *op = m->type;
@@ -143,8 +187,10 @@ nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, 
                     "= [%lld,%lld]",
                     op, i ? "c0" : "h0", NB_SHP(st[i], ss), (long long)LD, (long long)c->hidden);
             }
-        nb_tensor *y = nb_rnn_run(m, nb_unsqueeze(x, c->o.batch_first ? 0 : 1), h1, c1, h_n ? &hn : NULL,
-                                  c_n ? &cn : NULL);
+        nb_tensor *l1 = lengths ? nb_reshape((nb_tensor *)lengths, NB_SHAPE(1)) : NULL;
+        if (lengths && !l1) return NULL;
+        nb_tensor *y = nb_rnn_run_lengths(m, nb_unsqueeze(x, c->o.batch_first ? 0 : 1), l1, h1, c1,
+                                          h_n ? &hn : NULL, c_n ? &cn : NULL);
         if (!y) return NULL;
         if (h_n) *h_n = nb_squeeze(hn, 1);
         if (c_n) *c_n = cn ? nb_squeeze(cn, 1) : NULL;
@@ -158,6 +204,8 @@ nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, 
     const int64_t T = seq->shape[0], N = seq->shape[1], H = c->hidden, LD = (int64_t)c->layers * c->dirs;
     if (T < 1) return nb_set_error("%s: the input %s has no time steps", op, NB_SHP(x, xs));
     if (check_state(op, "h0", h0, x, LD, N, H) || check_state(op, "c0", c0, x, LD, N, H)) return NULL;
+    nb_tensor *keep = lengths ? keep_mask(op, lengths, x, T, N) : NULL;
+    if (lengths && !keep) return NULL;
     nb_tensor **hs = nb_ctx_alloc(nb_out_ctx(x), (size_t)(2 * LD) * sizeof *hs, sizeof *hs);
     if (!hs) return NULL;
     nb_tensor **cs = hs + LD;
@@ -168,7 +216,7 @@ nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, 
             hs[k] = initial(h0, k, x, N, H);
             cs[k] = c->kind == KIND_LSTM ? initial(c0, k, x, N, H) : NULL;
             if (!hs[k] || (c->kind == KIND_LSTM && !cs[k])) return NULL;
-            out[d] = run_dir(c, m->params + k * c->per, seq, d == 1, &hs[k], &cs[k]);
+            out[d] = run_dir(c, m->params + k * c->per, seq, keep, d == 1, &hs[k], &cs[k]);
             if (!out[d]) return nb_as_op(NULL, op);
         }
         seq = c->dirs == 2 ? nb_cat(out, 2, 2) : out[0];

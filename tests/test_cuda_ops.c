@@ -384,9 +384,11 @@ START_TEST(test_resample) {
 }
 END_TEST
 
-/* a 2-layer bidirectional LSTM or GRU over in[0] whose parameters are views of the flat in[1];
- * the module's own (replaced) parameters go to rnn_ctx */
+/* a 2-layer bidirectional LSTM or GRU over in[0] whose parameters are views of the flat in[1]
+ * (with rnn_lengths, over sequences of 7 and 4 steps); the module's own (replaced) parameters go
+ * to rnn_ctx */
 static nb_ctx *rnn_ctx;
+static bool rnn_lengths;
 static nb_tensor *f_rnn(nb_tensor **in, void *u) {
     const int kind = *(int *)u;
     if (kind == 0) { /* the cells alone */
@@ -402,7 +404,9 @@ static nb_tensor *f_rnn(nb_tensor **in, void *u) {
         m->params[i].t = nb_reshape(nb_narrow(in[1], 0, at, nb_numel(t)), t->ndim, t->shape);
         at += nb_numel(t);
     }
-    nb_tensor *hn = NULL, *y = nb_rnn_run(m, in[0], in[2], kind == 1 ? in[3] : NULL, &hn, NULL);
+    nb_tensor *len =
+        rnn_lengths ? nb_from_data(nb_ctx_current(), NB_I32, NB_SHAPE(2), (const int32_t[]){7, 4}) : NULL;
+    nb_tensor *hn = NULL, *y = nb_rnn_run_lengths(m, in[0], len, in[2], kind == 1 ? in[3] : NULL, &hn, NULL);
     nb_module_free(m);
     return y && hn ? nb_cat((nb_tensor *[]){nb_reshape(y, NB_SHAPE(-1)), nb_reshape(hn, NB_SHAPE(-1))}, 2, 0)
                    : NULL;
@@ -424,6 +428,10 @@ START_TEST(test_rnn) {
                             rnd(c, NB_SHAPE(4, 2, 4), -1, 1, 108), rnd(c, NB_SHAPE(4, 2, 4), -1, 1, 109)};
         compare(kind == 1 ? "lstm (2 layers, bidirectional)" : "gru (2 layers, bidirectional)", f_rnn, in,
                 kind == 1 ? 4 : 3, &kind, 1e-5, kind == 1 ? 15 : 7);
+        rnn_lengths = true; /* the lengths' masks are built on the CPU and moved to the GPU */
+        compare(kind == 1 ? "lstm (lengths 7 and 4)" : "gru (lengths 7 and 4)", f_rnn, in, kind == 1 ? 4 : 3,
+                &kind, 1e-5, kind == 1 ? 15 : 7);
+        rnn_lengths = false;
     }
     nb_ctx_free(rnn_ctx);
     nb_ctx_free(c);

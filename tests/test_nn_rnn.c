@@ -310,6 +310,60 @@ START_TEST(errors) {
 END_TEST
 
 /* an LSTM learns to output its input from 3 steps back: impossible without memory */
+/* sequences of different lengths in one padded batch give what each gives alone (cut to its
+ * length): the outputs inside each length, zeros after it, and h_n / c_n at its last step, for
+ * a 2-layer bidirectional LSTM and GRU, time-major and batch_first; the gradient flows only
+ * through the steps inside the lengths */
+START_TEST(lengths_match_each_sequence_alone) {
+    const int32_t lens[3] = {4, 7, 1};
+    for (int kind = 0; kind < 2; kind++)
+        for (int bf = 0; bf < 2; bf++) {
+            const nb_rnn_opts o = {.num_layers = 2, .bidirectional = true, .batch_first = bf != 0};
+            nb_module *m = kind ? nb_gru_new(ctx, 3, 4, &o, &rng) : nb_lstm_new(ctx, 3, 4, &o, &rng);
+            nb_tensor *x = nb_requires_grad_(bf ? rn(NB_SHAPE(3, 7, 3)) : rn(NB_SHAPE(7, 3, 3)), true);
+            nb_tensor *len = nb_from_data(ctx, NB_I32, NB_SHAPE(3), lens), *hn = NULL, *cn = NULL;
+            nb_tensor *y = nb_rnn_run_lengths(m, x, len, NULL, NULL, &hn, kind ? NULL : &cn);
+            ck_assert_msg(y && hn, "%s", nb_last_error());
+            ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+            for (int b = 0; b < 3; b++) {
+                nb_tensor *xb = bf ? nb_narrow(nb_narrow(x, 0, b, 1), 1, 0, lens[b])
+                                   : nb_narrow(nb_narrow(x, 1, b, 1), 0, 0, lens[b]);
+                nb_tensor *hb = NULL, *cb = NULL,
+                          *yb = nb_rnn_run(m, nb_detach(xb), NULL, NULL, &hb, kind ? NULL : &cb);
+                ck_assert_msg(yb != NULL, "%s", nb_last_error());
+                for (int t = 0; t < 7; t++)
+                    for (int j = 0; j < 8; j++) {
+                        const float got = nb_get(y, bf ? (int64_t[]){b, t, j} : (int64_t[]){t, b, j});
+                        const float want =
+                            t < lens[b] ? nb_get(yb, bf ? (int64_t[]){0, t, j} : (int64_t[]){t, 0, j}) : 0;
+                        ck_assert_msg(fabsf(got - want) < 1e-6f, "kind %d bf %d seq %d step %d: %g, want %g",
+                                      kind, bf, b, t, (double)got, (double)want);
+                    }
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < 4; j++) {
+                        ck_assert(fabs(nb_get(hn, (int64_t[]){k, b, j}) - nb_get(hb, (int64_t[]){k, 0, j})) <
+                                  1e-6f);
+                        if (!kind)
+                            ck_assert(fabs(nb_get(cn, (int64_t[]){k, b, j}) -
+                                           nb_get(cb, (int64_t[]){k, 0, j})) < 1e-6f);
+                    }
+                for (int t = lens[b]; t < 7; t++) /* padded inputs get no gradient */
+                    for (int j = 0; j < 3; j++)
+                        ck_assert_float_eq(nb_get(x->grad, bf ? (int64_t[]){b, t, j} : (int64_t[]){t, b, j}),
+                                           0.0f);
+            }
+            ck_assert_ptr_null(
+                nb_rnn_run_lengths(m, x, nb_from_data(ctx, NB_I32, NB_SHAPE(3), (const int32_t[]){4, 8, 1}),
+                                   NULL, NULL, NULL, NULL));
+            ck_assert_ptr_nonnull(strstr(nb_last_error(), "length 8 of sequence 1 is outside [1, 7]"));
+            ck_assert_ptr_null(
+                nb_rnn_run_lengths(m, x, nb_zeros(ctx, NB_I32, NB_SHAPE(2)), NULL, NULL, NULL, NULL));
+            ck_assert_ptr_nonnull(strstr(nb_last_error(), "want i32 [N] = [3]"));
+            nb_module_free(m);
+        }
+}
+END_TEST
+
 START_TEST(lstm_learns_a_delay) {
     nb_ctx *params = nb_ctx_new(1 << 20), *step = nb_ctx_new(8 << 20);
     nb_module *lstm = nb_lstm_new(params, 1, 16, &(nb_rnn_opts){.batch_first = true}, &rng);
@@ -354,6 +408,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, layer_gradients);
     tcase_add_test(tc, dropout_between_layers);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, lengths_match_each_sequence_alone);
     tcase_add_test(tc, lstm_learns_a_delay);
     suite_add_tcase(s, tc);
     return s;

@@ -242,6 +242,12 @@ nb_module *nb_gru_new(nb_ctx *ctx, int64_t in, int64_t hidden, const nb_rnn_opts
  * NULL with an error for a shape that does not fit or a module of another type. */
 nb_tensor *nb_rnn_run(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor *c0, nb_tensor **h_n,
                       nb_tensor **c_n);
+/* nb_rnn_run over padded sequences of different lengths (torch's pack_padded_sequence, then
+ * pad_packed_sequence): lengths (i32 [N], each in [1, T]; unbatched: [1]) ends each sequence; the
+ * steps after it output 0 and leave its states as they are, so h_n / c_n hold each sequence's
+ * state at its last step and the reverse direction starts there. lengths NULL: nb_rnn_run. */
+nb_tensor *nb_rnn_run_lengths(nb_module *m, nb_tensor *x, const nb_tensor *lengths, nb_tensor *h0,
+                              nb_tensor *c0, nb_tensor **h_n, nb_tensor **c_n);
 /* MultiheadAttention, as torch's: in_proj_weight [3*dim, dim] (xavier uniform), in_proj_bias
  * [3*dim] (0), out_proj (a Linear: weight uniform in +-1/sqrt(dim), bias 0); `bias` false drops
  * both biases. dropout applies to the attention probabilities in train mode. batch_first reads

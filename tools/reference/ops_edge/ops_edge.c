@@ -60,9 +60,9 @@ static bool wants_grad(const oe_case *c, int i) { return !(c->nograd >> i & 1) &
  * i + 1, then they are concatenated again); layer_norm ip[0]/ip[1] has weight/bias, fp[0] eps;
  * linear_cross_entropy ip[0] ignore index, ip[1] has bias; the others read ip[0] and fp[0..1]. */
 /* An RNN / LSTM / GRU module over in[0] whose parameters are views of the flat in[1] (in torch's
- * order), from the states in[2] (h0) and in[3] (c0) when given; ip: kind (0 tanh, 1 relu, 2 LSTM,
- * 3 GRU), layers, bidirectional, batch_first, bias, hidden. The outputs, h_n and c_n, flattened
- * and side by side. */
+ * order), from the states h0 and c0 when given (in[2], in[3]; after the lengths with ip[6]); ip:
+ * kind (0 tanh, 1 relu, 2 LSTM, 3 GRU), layers, bidirectional, batch_first, bias, hidden, lengths
+ * given (in[2], i32 [N]: nb_rnn_run_lengths). The outputs, h_n and c_n, flattened and side by side. */
 static nb_tensor *rnn_seq(oe_case *c) {
     const int *ip = c->ip, kind = ip[0];
     nb_tensor **in = c->in;
@@ -84,8 +84,9 @@ static nb_tensor *rnn_seq(oe_case *c) {
         m->params[i].t = nb_reshape(nb_narrow(in[1], 0, at, n), t->ndim, t->shape);
         at += n;
     }
-    nb_tensor *hn = NULL, *cn = NULL;
-    nb_tensor *y = nb_rnn_run(m, in[0], in[2], kind == 2 ? in[3] : NULL, &hn, &cn);
+    nb_tensor *hn = NULL, *cn = NULL, *len = ip[6] ? in[2] : NULL, *h0 = in[ip[6] ? 3 : 2];
+    nb_tensor *y =
+        nb_rnn_run_lengths(m, in[0], len, h0, kind == 2 && h0 ? in[ip[6] ? 4 : 3] : NULL, &hn, &cn);
     nb_module_free(m);
     if (!y) return NULL;
     nb_tensor *parts[3] = {nb_reshape(y, NB_SHAPE(-1)), nb_reshape(hn, NB_SHAPE(-1)),
@@ -93,10 +94,6 @@ static nb_tensor *rnn_seq(oe_case *c) {
     return nb_cat(parts, cn ? 3 : 2, 0);
 }
 
-/* MultiheadAttention over query in[0], key in[1], value in[2], its parameters views of the flat
- * in[3] (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), then attn_mask and
- * key_padding_mask (in[4], in[5]) when given; ip: heads, batch_first, causal, has attn_mask, has
- * key_padding_mask, bias. The output and the head-averaged weights, flattened, side by side. */
 /* Replaces m's parameters, depth first in torch's order, by views of flat from *at. 0 or -1. */
 static int take_params(nb_module *m, nb_tensor *flat, int64_t *at) {
     for (int i = 0; i < m->n_params; i++) {

@@ -178,8 +178,23 @@ void oe_layer_cases(void) {
                              .in = {seq, oe_randn(1, SH(np), 220 + kind), h0, kind == 2 ? c0 : NULL}},
                    "rnn_seq(%s, %d layers, bidir %d, batch_first %d, bias %d)", kinds[kind], layers, bidir,
                    bf, bias);
+            if (cfg == 0) continue;
+            /* sequences of lengths 5 and 3 (torch: packed, then padded back): ip[6], lengths in[2] */
+            nb_tensor *len = oe_i32(1, SH(2), IV(3, 5));
+            oe_run((oe_case){.op = "rnn_seq",
+                             .ip = {kind, layers, bidir, bf, bias, (int)H, 1},
+                             .nograd = 4,
+                             .in = {seq, oe_randn(1, SH(np), 220 + kind), len, h0, kind == 2 ? c0 : NULL}},
+                   "rnn_seq(%s, %d layers, bidir %d, batch_first %d, lengths 3 and 5)", kinds[kind], layers,
+                   bidir, bf);
         }
     }
+    oe_run((oe_case){.op = "rnn_seq",
+                     .ip = {2, 1, 0, 0, 1, 3, 1},
+                     .nograd = 4,
+                     .in = {oe_randn(3, SH(5, 2, 4), 216), oe_randn(1, SH(4 * 3 * 4 + 4 * 3 * 3 + 24), 217),
+                            oe_i32(1, SH(2), IV(0, 5))}},
+           "rnn_seq(lstm, a length of 0)");
 
     /* scaled-dot-product attention: ip = causal, has mask, probabilities too; fp = scale */
     nb_tensor *aq = oe_randn(4, SH(2, 3, 5, 4), 230), *ak = oe_randn(4, SH(2, 3, 7, 4), 231),

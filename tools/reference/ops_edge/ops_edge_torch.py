@@ -193,10 +193,21 @@ def forward(c, x, dt, variant):
                     n = math.prod(sh)
                     params.append(x[1][at:at + n].reshape(sh))
                     at += n
-        N = x[0].shape[0 if bf else 1]
-        h0 = x[2] if len(x) > 2 else torch.zeros(layers * D, N, H, dtype=dt)
+        lengths = x[2].long() if ip[6] else None  # ip[6]: x[2] holds the lengths (then h0, c0)
+        st = x[3:] if ip[6] else x[2:]
+        N, T = x[0].shape[0 if bf else 1], x[0].shape[1 if bf else 0]
+        h0 = st[0] if len(st) > 0 else torch.zeros(layers * D, N, H, dtype=dt)
+        c0 = st[1] if len(st) > 1 else torch.zeros(layers * D, N, H, dtype=dt)
+        if lengths is not None:  # packed (torch's packed overloads of lstm/gru/rnn), padded back
+            pk = torch.nn.utils.rnn.pack_padded_sequence(x[0], lengths, batch_first=bf, enforce_sorted=False)
+            si, ui = pk.sorted_indices, pk.unsorted_indices
+            fn = (torch.rnn_tanh, torch.rnn_relu, torch.lstm, torch.gru)[kind]
+            hx = (h0.index_select(1, si), c0.index_select(1, si)) if kind == 2 else h0.index_select(1, si)
+            res = fn(pk.data, pk.batch_sizes, hx, params, bias, layers, 0.0, False, bidir)
+            out = torch.nn.utils.rnn.PackedSequence(res[0], pk.batch_sizes, si, ui)
+            y = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=bf, total_length=T)[0]
+            return torch.cat([t.reshape(-1) for t in [y] + [s.index_select(1, ui) for s in res[1:]]])
         if kind == 2:
-            c0 = x[3] if len(x) > 3 else torch.zeros(layers * D, N, H, dtype=dt)
             y, hn, cn = torch.lstm(x[0], (h0, c0), params, bias, layers, 0.0, False, bidir, bf)
             return torch.cat([y.reshape(-1), hn.reshape(-1), cn.reshape(-1)])
         fn = (torch.rnn_tanh, torch.rnn_relu, None, torch.gru)[kind]
