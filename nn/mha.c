@@ -14,7 +14,7 @@ typedef struct {
     int64_t dim, kdim, vdim;
     int heads;
     float dropout;
-    bool batch_first, packed, bias_kv, zero_attn, bias;
+    bool batch_first, packed, bias_kv, zero_attn, bias, per_head;
 } mha_cfg;
 
 static nb_tensor *mha_fwd(nb_module *m, nb_tensor *x) {
@@ -57,7 +57,8 @@ nb_module *nb_multihead_attention_new_ex(nb_ctx *ctx, int64_t dim, int heads, fl
                                     packed,
                                     opts && opts->add_bias_kv,
                                     opts && opts->add_zero_attn,
-                                    bias};
+                                    bias,
+                                    opts && opts->per_head_weights};
     /* torch: xavier_uniform_ on in_proj_weight (or on each of q/k/v_proj_weight when the key or
      * value width differs), zero biases, out_proj.weight as a Linear's default (uniform in
      * +-1/sqrt(dim)), bias_k and bias_v xavier_normal_ (std sqrt(1/dim) for [1, 1, dim]) */
@@ -207,7 +208,8 @@ nb_tensor *nb_mha_run(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor 
     a = a ? nb_reshape(nb_transpose(a, 1, 2), NB_SHAPE(N, L, E)) : NULL;
     nb_tensor *y = a ? nb_module_forward(m->children[0], a) : NULL;
     if (y && !c->batch_first) y = nb_transpose(y, 0, 1);
-    if (y && weights && !(*weights = nb_mean(p, 1, (const int[]){1}, false))) y = NULL; /* over the heads */
+    if (y && weights && !(*weights = c->per_head ? p : nb_mean(p, 1, (const int[]){1}, false)))
+        y = NULL; /* averaged over the heads, unless asked per head */
     if (y) { /* the output shape, for nb_module_summary (run directly, not through nb_module_forward) */
         m->out_ndim = y->ndim;
         memcpy(m->out_shape, y->shape, sizeof y->shape);

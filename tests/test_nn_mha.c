@@ -329,6 +329,22 @@ START_TEST(mha_kdim_vdim_bias_kv) {
     ck_assert_ptr_null(nb_mha_run(m, q, v, v, NULL, NULL, false, NULL));
     ERR_STARTS("MultiheadAttention: want key [L, N, 6]");
     nb_module_free(m);
+    /* per-head weights: [N, heads, L, S], whose mean over the heads is the usual weights */
+    nb_rng r1, r2;
+    nb_rng_init(&r1, 5), nb_rng_init(&r2, 5);
+    nb_module *avg = nb_multihead_attention_new_ex(ctx, 8, 2, 0.0f, true, true, &o, &r1);
+    nb_module *per = nb_multihead_attention_new_ex(
+        ctx, 8, 2, 0.0f, true, true,
+        &(nb_mha_opts){
+            .kdim = 6, .vdim = 3, .add_bias_kv = true, .add_zero_attn = true, .per_head_weights = true},
+        &r2);
+    nb_tensor *wa = NULL, *wp = NULL;
+    ck_assert_ptr_nonnull(nb_mha_run(avg, q, k, v, NULL, NULL, false, &wa));
+    ck_assert_ptr_nonnull(nb_mha_run(per, q, k, v, NULL, NULL, false, &wp));
+    ck_assert(wp->ndim == 4 && wp->shape[1] == 2 && wp->shape[2] == 4 && wp->shape[3] == 7);
+    NB_ASSERT_CLOSE(nb_mean(wp, 1, (const int[]){1}, false), wa, 1e-6, "per-head weights averaged");
+    nb_module_free(avg);
+    nb_module_free(per);
     ck_assert_ptr_null(
         nb_multihead_attention_new_ex(ctx, 8, 2, 0.0f, true, false, &(nb_mha_opts){.kdim = -1}, &rng));
     ERR_STARTS("multihead_attention_new: kdim -1 and vdim 8 must be positive");

@@ -261,6 +261,8 @@ typedef struct nb_mha_opts {
                          * q_proj_weight [dim,dim], k_proj_weight [dim,kdim], v_proj_weight [dim,vdim] */
     bool add_bias_kv;   /* bias_k, bias_v [1,1,dim] (xavier normal) appended to every key/value sequence */
     bool add_zero_attn; /* a zero key and value appended after the projections */
+    bool per_head_weights; /* nb_mha_run's weights per head, [N, heads, L, S] (torch's
+                            * average_attn_weights=False), instead of their mean [N, L, S] */
 } nb_mha_opts;
 /* nb_multihead_attention_new with those arguments (opts NULL: the defaults). */
 nb_module *nb_multihead_attention_new_ex(nb_ctx *ctx, int64_t dim, int heads, float dropout, bool bias,

@@ -109,14 +109,17 @@ static int take_params(nb_module *m, nb_tensor *flat, int64_t *at) {
 
 /* MultiheadAttention over in[0..2] with parameters from the flat in[3] in torch's order; ip:
  * heads, batch_first, causal, has attn_mask (in[4]), has key_padding_mask (next), bias, kdim,
- * vdim, add_bias_kv, add_zero_attn. The output and the head-averaged weights, flattened, side by
- * side. */
+ * vdim, add_bias_kv, add_zero_attn, per-head weights. The output and the weights (head-averaged
+ * unless per head), flattened, side by side. */
 static nb_tensor *mha(oe_case *c) {
     const int *ip = c->ip;
     nb_tensor **in = c->in;
     const int64_t E = in[0]->shape[2];
-    const nb_mha_opts o = {
-        .kdim = ip[6], .vdim = ip[7], .add_bias_kv = ip[8] != 0, .add_zero_attn = ip[9] != 0};
+    const nb_mha_opts o = {.kdim = ip[6],
+                           .vdim = ip[7],
+                           .add_bias_kv = ip[8] != 0,
+                           .add_zero_attn = ip[9] != 0,
+                           .per_head_weights = ip[10] != 0};
     nb_module *m = nb_multihead_attention_new_ex(CTX, E, ip[0], 0.0f, ip[5] != 0, ip[1] != 0, &o, NULL);
     int64_t at = 0;
     if (!m || take_params(m, in[3], &at)) return m ? (nb_module_free(m), NULL) : NULL;

@@ -270,6 +270,11 @@ void oe_layer_cases(void) {
                      .ip = {2, 0, 0, 0, 0, 1, 5, 3},
                      .in = {mq, mk, mv3, oe_randn(1, SH(sep), 252)}},
            "mha(key of the wrong width)");
+    oe_run((oe_case){.op = "mha",
+                     .ip = {4, 1, 0, 0, 1, 1, [10] = 1},
+                     .nograd = 1u << 4,
+                     .in = {mqb, mkb, mkb, flat_b, kpm}},
+           "mha(batch_first, key_padding_mask, per-head weights)");
 
     /* Transformer layers: ip = decoder, heads, dim_feedforward, norm_first, gelu, batch_first,
      * causal, key padding mask; parameters flat in torch's named_parameters order */

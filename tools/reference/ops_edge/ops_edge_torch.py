@@ -224,7 +224,7 @@ def forward(c, x, dt, variant):
         y = p @ v
         return torch.cat([y.reshape(-1), p.reshape(-1)]) if ip[2] else y
     if op == "mha":  # ip: heads, batch_first, causal, has attn_mask, has key_padding_mask, bias,
-        # kdim, vdim, add_bias_kv, add_zero_attn
+        # kdim, vdim, add_bias_kv, add_zero_attn, per-head weights
         H, bf, causal, bias = ip[0], bool(ip[1]), bool(ip[2]), bool(ip[5])
         q, k, v = (t.transpose(0, 1) if bf else t for t in x[:3])  # torch's [L, N, E]
         E, L, S = q.shape[2], q.shape[0], k.shape[0]
@@ -252,7 +252,8 @@ def forward(c, x, dt, variant):
         y, w = F.multi_head_attention_forward(q, k, v, E, H, w_in, b_in, bk, bv, bool(ip[9]), 0.0, w_out, b_out,
                                               training=False, key_padding_mask=kpm, need_weights=True,
                                               attn_mask=mask, use_separate_proj_weight=not packed,
-                                              q_proj_weight=wq, k_proj_weight=wk, v_proj_weight=wv)
+                                              q_proj_weight=wq, k_proj_weight=wk, v_proj_weight=wv,
+                                              average_attn_weights=not ip[10])
         if bf:
             y = y.transpose(0, 1)
         return torch.cat([y.reshape(-1), w.reshape(-1)])
