@@ -17,9 +17,9 @@ typedef enum { KIND_RNN, KIND_LSTM, KIND_GRU } rnn_kind;
 
 typedef struct {
     rnn_kind kind;
-    int64_t in, hidden;
+    int64_t in, hidden, out; /* out: the hidden state's width (proj_size, else hidden) */
     nb_rnn_opts o;
-    int layers, dirs, per; /* per: parameters per layer and direction (4, or 2 without biases) */
+    int layers, dirs, per; /* per: parameters per layer and direction (4, or 2 without biases; +1 w_hr) */
 } rnn_cfg;
 
 static nb_tensor *rnn_fwd(nb_module *m, nb_tensor *x) { return nb_rnn_run(m, x, NULL, NULL, NULL, NULL); }
@@ -42,22 +42,32 @@ static nb_module *rnn_new(const char *op, const char *type, rnn_kind kind, nb_ct
     if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
         return nb_set_error("%s: dropout %g must be in [0, 1)", op, (double)o.dropout);
     if (o.relu && kind != KIND_RNN) return nb_set_error("%s: relu applies to nb_rnn_new only", op);
+    if (o.proj_size && kind != KIND_LSTM)
+        return nb_set_error("%s: proj_size applies to nb_lstm_new only", op);
+    if (o.proj_size < 0 || o.proj_size >= hidden)
+        return nb_set_error("%s: proj_size %lld must be in [0, hidden %lld)", op, (long long)o.proj_size,
+                            (long long)hidden);
     nb_module *m = nb_module_new(type, ctx, rnn_fwd, sizeof(rnn_cfg));
     if (!m) return NULL;
     rnn_cfg *c = m->impl;
-    *c = (rnn_cfg){kind, in, hidden, o, layers, o.bidirectional ? 2 : 1, o.no_bias ? 2 : 4};
+    const int64_t P = o.proj_size ? o.proj_size : hidden;
+    *c = (rnn_cfg){
+        kind, in, hidden, P, o, layers, o.bidirectional ? 2 : 1, (o.no_bias ? 2 : 4) + (o.proj_size ? 1 : 0)};
     const int64_t G = gates_of(kind);
     const float bound = 1.0f / sqrtf((float)hidden);
     for (int l = 0; l < layers; l++)
         for (int d = 0; d < c->dirs; d++) {
-            const int64_t lin = l ? hidden * c->dirs : in;
+            const int64_t lin = l ? P * c->dirs : in;
             const char *sfx = d ? "_reverse" : "";
             char name[64];
             for (int j = 0; j < c->per; j++) {
+                /* torch's order: weight_ih, weight_hh, (bias_ih, bias_hh), (weight_hr) */
                 static const char *base[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
-                snprintf(name, sizeof name, "%s_l%d%s", base[j], l, sfx);
-                nb_tensor *t = j == 0   ? nb_rand(ctx, NB_SHAPE(G * hidden, lin), -bound, bound, rng)
-                               : j == 1 ? nb_rand(ctx, NB_SHAPE(G * hidden, hidden), -bound, bound, rng)
+                const bool hr = o.proj_size && j == c->per - 1;
+                snprintf(name, sizeof name, "%s_l%d%s", hr ? "weight_hr" : base[j], l, sfx);
+                nb_tensor *t = hr       ? nb_rand(ctx, NB_SHAPE(P, hidden), -bound, bound, rng)
+                               : j == 0 ? nb_rand(ctx, NB_SHAPE(G * hidden, lin), -bound, bound, rng)
+                               : j == 1 ? nb_rand(ctx, NB_SHAPE(G * hidden, P), -bound, bound, rng)
                                         : nb_rand(ctx, NB_SHAPE(G * hidden), -bound, bound, rng);
                 if (!nb_module_add_param(m, name, t)) {
                     nb_module_free(m);
@@ -105,7 +115,9 @@ static int check_state(const char *op, const char *what, nb_tensor *s, const nb_
 static nb_tensor *run_dir(const rnn_cfg *c, nb_param *p, nb_tensor *seq, nb_tensor *keep, bool reverse,
                           nb_tensor **h, nb_tensor **cs) {
     const int64_t T = seq->shape[0];
-    nb_tensor *b_ih = c->per == 4 ? p[2].t : NULL, *b_hh = c->per == 4 ? p[3].t : NULL;
+    const bool biased = !c->o.no_bias;
+    nb_tensor *b_ih = biased ? p[2].t : NULL, *b_hh = biased ? p[3].t : NULL;
+    nb_tensor *w_hr = c->o.proj_size ? p[c->per - 1].t : NULL; /* LSTM's projection of h */
     nb_tensor *gi = nb_linear(seq, p[0].t, b_ih); /* every step's input projection at once */
     nb_tensor **outs = nb_ctx_alloc(nb_out_ctx(seq), (size_t)T * sizeof *outs, sizeof *outs);
     if (!gi || !outs) return NULL;
@@ -115,7 +127,10 @@ static nb_tensor *run_dir(const rnn_cfg *c, nb_param *p, nb_tensor *seq, nb_tens
         if (!g) return NULL;
         nb_tensor *h1, *c1 = NULL;
         switch (c->kind) {
-        case KIND_LSTM: h1 = nb_lstm_step(g, *h, *cs, p[1].t, b_hh, &c1); break;
+        case KIND_LSTM:
+            h1 = nb_lstm_step(g, *h, *cs, p[1].t, b_hh, &c1);
+            if (h1 && w_hr) h1 = nb_linear(h1, w_hr, NULL);
+            break;
         case KIND_GRU: h1 = nb_gru_step(g, *h, p[1].t, b_hh); break;
         default: h1 = nb_rnn_step(g, *h, p[1].t, b_hh, c->o.relu);
         }
@@ -179,14 +194,17 @@ nb_tensor *nb_rnn_run_lengths(nb_module *m, nb_tensor *x, const nb_tensor *lengt
             return nb_set_error("%s: want input [T,N,%lld] (batch_first: [N,T,%lld]) or [T,%lld], got %s", op,
                                 (long long)c->in, (long long)c->in, (long long)c->in, NB_SHP(x, xs));
         nb_tensor *st[2] = {h0, c0};
-        for (int i = 0; i < 2; i++)
-            if (st[i] && (st[i]->ndim != 2 || st[i]->shape[0] != LD || st[i]->shape[1] != c->hidden)) {
+        for (int i = 0; i < 2; i++) {
+            const int64_t w = i ? c->hidden : c->out;
+            if (st[i] && (st[i]->ndim != 2 || st[i]->shape[0] != LD || st[i]->shape[1] != w)) {
                 char ss[64];
                 return nb_set_error(
-                    "%s: %s %s: an unbatched input [T,in] wants states [layers*directions, hidden] "
+                    "%s: %s %s: an unbatched input [T,in] wants states [layers*directions, %s] "
                     "= [%lld,%lld]",
-                    op, i ? "c0" : "h0", NB_SHP(st[i], ss), (long long)LD, (long long)c->hidden);
+                    op, i ? "c0" : "h0", NB_SHP(st[i], ss), i || !c->o.proj_size ? "hidden" : "proj_size",
+                    (long long)LD, (long long)w);
             }
+        }
         nb_tensor *l1 = lengths ? nb_reshape((nb_tensor *)lengths, NB_SHAPE(1)) : NULL;
         if (lengths && !l1) return NULL;
         nb_tensor *y = nb_rnn_run_lengths(m, nb_unsqueeze(x, c->o.batch_first ? 0 : 1), l1, h1, c1,
@@ -201,9 +219,10 @@ nb_tensor *nb_rnn_run_lengths(nb_module *m, nb_tensor *x, const nb_tensor *lengt
                             (long long)c->in, (long long)c->in, (long long)c->in, NB_SHP(x, xs));
     nb_tensor *seq = c->o.batch_first ? nb_transpose(x, 0, 1) : x;
     if (!seq) return NULL;
-    const int64_t T = seq->shape[0], N = seq->shape[1], H = c->hidden, LD = (int64_t)c->layers * c->dirs;
+    const int64_t T = seq->shape[0], N = seq->shape[1], H = c->hidden, P = c->out,
+                  LD = (int64_t)c->layers * c->dirs;
     if (T < 1) return nb_set_error("%s: the input %s has no time steps", op, NB_SHP(x, xs));
-    if (check_state(op, "h0", h0, x, LD, N, H) || check_state(op, "c0", c0, x, LD, N, H)) return NULL;
+    if (check_state(op, "h0", h0, x, LD, N, P) || check_state(op, "c0", c0, x, LD, N, H)) return NULL;
     nb_tensor *keep = lengths ? keep_mask(op, lengths, x, T, N) : NULL;
     if (lengths && !keep) return NULL;
     nb_tensor **hs = nb_ctx_alloc(nb_out_ctx(x), (size_t)(2 * LD) * sizeof *hs, sizeof *hs);
@@ -213,7 +232,7 @@ nb_tensor *nb_rnn_run_lengths(nb_module *m, nb_tensor *x, const nb_tensor *lengt
         nb_tensor *out[2] = {NULL, NULL};
         for (int d = 0; d < c->dirs; d++) {
             const int k = l * c->dirs + d;
-            hs[k] = initial(h0, k, x, N, H);
+            hs[k] = initial(h0, k, x, N, P);
             cs[k] = c->kind == KIND_LSTM ? initial(c0, k, x, N, H) : NULL;
             if (!hs[k] || (c->kind == KIND_LSTM && !cs[k])) return NULL;
             out[d] = run_dir(c, m->params + k * c->per, seq, keep, d == 1, &hs[k], &cs[k]);

@@ -50,7 +50,7 @@ static nb_tensor *gate(nb_tensor *g, int k, int64_t H) { return nb_narrow(g, g->
 
 nb_tensor *nb_lstm_step(nb_tensor *gi, nb_tensor *h, nb_tensor *c, nb_tensor *w_hh, nb_tensor *b_hh,
                         nb_tensor **c_out) {
-    const int64_t H = h->shape[h->ndim - 1];
+    const int64_t H = c->shape[c->ndim - 1];             /* the cell's width (h may be projected narrower) */
     nb_tensor *g = nb_add(gi, nb_linear(h, w_hh, b_hh)); /* i, f, g, o */
     if (!g) return NULL;
     nb_tensor *i = nb_sigmoid(gate(g, 0, H)), *f = nb_sigmoid(gate(g, 1, H)), *n = nb_tanh(gate(g, 2, H)),

@@ -199,6 +199,25 @@ START_TEST(torch_names) {
     nb_module *g = nb_gru_new(ctx, 3, 4, &(nb_rnn_opts){.no_bias = true}, &rng);
     ck_assert(g && g->n_params == 2 && g->params[1].t->shape[0] == 12);
     nb_module_free(g);
+    /* proj_size: weight_hr_l{k} [proj, hidden] after the biases, weight_hh [4 hidden, proj], the
+     * next layer reads both directions' projections */
+    nb_module *p =
+        nb_lstm_new(ctx, 3, 6, &(nb_rnn_opts){.num_layers = 2, .bidirectional = true, .proj_size = 2}, &rng);
+    ck_assert_msg(p && p->n_params == 20, "%s", nb_last_error());
+    ck_assert_str_eq(p->params[4].name, "weight_hr_l0");
+    ck_assert_str_eq(p->params[9].name, "weight_hr_l0_reverse");
+    ck_assert(p->params[4].t->shape[0] == 2 && p->params[4].t->shape[1] == 6);
+    ck_assert(p->params[1].t->shape[0] == 24 && p->params[1].t->shape[1] == 2);
+    ck_assert(p->params[10].t->shape[1] == 4); /* weight_ih_l1: 2 directions x 2 */
+    nb_tensor *hn = NULL, *cn = NULL, *y = nb_rnn_run(p, rn(NB_SHAPE(5, 3, 3)), NULL, NULL, &hn, &cn);
+    ck_assert_msg(y && y->shape[2] == 4 && hn->shape[2] == 2 && cn->shape[2] == 6, "%s", nb_last_error());
+    ck_assert_ptr_null(nb_rnn_run(p, rn(NB_SHAPE(5, 3, 3)), rn(NB_SHAPE(4, 3, 6)), NULL, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "h0 [4,3,6] does not match"));
+    nb_module_free(p);
+    ck_assert_ptr_null(nb_lstm_new(ctx, 3, 6, &(nb_rnn_opts){.proj_size = 6}, &rng));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "proj_size 6 must be in [0, hidden 6)"));
+    ck_assert_ptr_null(nb_gru_new(ctx, 3, 6, &(nb_rnn_opts){.proj_size = 2}, &rng));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "proj_size applies to nb_lstm_new only"));
 }
 END_TEST
 
@@ -232,6 +251,16 @@ START_TEST(layer_gradients) {
     nb_tensor *w[3] = {gc_mod->params[1].t, gc_mod->params[6].t, gc_mod->params[8].t}; /* weight_hh_l0,
                                                                   bias_ih_l0_reverse, weight_ih_l1 */
     ck_assert_msg(nb_gradcheck(gc_weights, w, 3, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_module_free(gc_mod);
+    /* with proj_size: through the projection, its weight included */
+    gc_mod = nb_lstm_new(ctx, 3, 3, &(nb_rnn_opts){.bidirectional = true, .proj_size = 2}, &rng);
+    nb_tensor *pin[3] = {rn(NB_SHAPE(4, 2, 3)), rn(NB_SHAPE(2, 2, 2)), rn(NB_SHAPE(2, 2, 3))};
+    for (int i = 0; i < 3; i++)
+        nb_requires_grad_(pin[i], true);
+    ck_assert_msg(nb_gradcheck(gc_run, pin, 3, NULL, NULL) == 1, "proj: %s", nb_last_error());
+    gc_x = pin[0];
+    nb_tensor *pw[2] = {gc_mod->params[4].t, gc_mod->params[1].t}; /* weight_hr_l0, weight_hh_l0 */
+    ck_assert_msg(nb_gradcheck(gc_weights, pw, 2, NULL, NULL) == 1, "proj weights: %s", nb_last_error());
     nb_module_free(gc_mod);
 }
 END_TEST

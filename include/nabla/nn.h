@@ -226,6 +226,8 @@ typedef struct nb_rnn_opts {
     bool bidirectional; /* a second pass from the last step back, its outputs beside the first's */
     bool relu;          /* nb_rnn_new only: ReLU instead of tanh (torch's nonlinearity) */
     float dropout;      /* on each layer's outputs but the last's, in train mode */
+    int64_t proj_size;  /* nb_lstm_new only: h projected to this width by weight_hr_l{k} [proj, hidden]
+                         * (torch's proj_size; h0, h_n and the outputs are proj_size wide) */
 } nb_rnn_opts;
 /* Recurrent layers: weight_ih_l{k}[_reverse] [G*hidden, in (k > 0: D*hidden)], weight_hh_l{k}
  * [G*hidden, hidden], bias_ih_l{k} and bias_hh_l{k} [G*hidden], all uniform in

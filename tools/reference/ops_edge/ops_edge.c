@@ -62,7 +62,8 @@ static bool wants_grad(const oe_case *c, int i) { return !(c->nograd >> i & 1) &
 /* An RNN / LSTM / GRU module over in[0] whose parameters are views of the flat in[1] (in torch's
  * order), from the states h0 and c0 when given (in[2], in[3]; after the lengths with ip[6]); ip:
  * kind (0 tanh, 1 relu, 2 LSTM, 3 GRU), layers, bidirectional, batch_first, bias, hidden, lengths
- * given (in[2], i32 [N]: nb_rnn_run_lengths). The outputs, h_n and c_n, flattened and side by side. */
+ * given (in[2], i32 [N]: nb_rnn_run_lengths), LSTM's proj_size. The outputs, h_n and c_n,
+ * flattened and side by side. */
 static nb_tensor *rnn_seq(oe_case *c) {
     const int *ip = c->ip, kind = ip[0];
     nb_tensor **in = c->in;
@@ -70,7 +71,8 @@ static nb_tensor *rnn_seq(oe_case *c) {
                            .bidirectional = ip[2] != 0,
                            .batch_first = ip[3] != 0,
                            .no_bias = !ip[4],
-                           .relu = kind == 1};
+                           .relu = kind == 1,
+                           .proj_size = ip[7]};
     const int64_t I = in[0]->shape[2];
     nb_module *m = kind == 2   ? nb_lstm_new(CTX, I, ip[5], &o, NULL)
                    : kind == 3 ? nb_gru_new(CTX, I, ip[5], &o, NULL)

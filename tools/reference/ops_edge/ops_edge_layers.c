@@ -189,6 +189,23 @@ void oe_layer_cases(void) {
                    bidir, bf);
         }
     }
+    /* LSTM's proj_size (ip[7]): 2 layers, both directions, hidden 4 projected to 2, with states */
+    const int64_t pnp = 2 * (16 * 3 + 16 * 2 + 32 + 8) + 2 * (16 * 4 + 16 * 2 + 32 + 8);
+    oe_run((oe_case){.op = "rnn_seq",
+                     .ip = {2, 2, 1, 0, 1, 4, 0, 2},
+                     .in = {oe_randn(3, SH(5, 2, 3), 218), oe_randn(1, SH(pnp), 219),
+                            oe_randn(3, SH(4, 2, 2), 225), oe_randn(3, SH(4, 2, 4), 226)}},
+           "rnn_seq(lstm, proj_size 2, 2 layers, bidir)");
+    oe_run((oe_case){.op = "rnn_seq",
+                     .ip = {2, 1, 0, 1, 0, 4, 1, 3},
+                     .nograd = 4,
+                     .in = {oe_randn(3, SH(2, 5, 3), 227), oe_randn(1, SH(16 * 3 + 16 * 3 + 12), 228),
+                            oe_i32(1, SH(2), IV(2, 5))}},
+           "rnn_seq(lstm, proj_size 3, no bias, batch_first, lengths)");
+    oe_run((oe_case){.op = "rnn_seq",
+                     .ip = {2, 1, 0, 0, 1, 4, 0, 4},
+                     .in = {oe_randn(3, SH(5, 2, 3), 229), oe_randn(1, SH(200), 236)}},
+           "rnn_seq(lstm, proj_size not below hidden)");
     oe_run((oe_case){.op = "rnn_seq",
                      .ip = {2, 1, 0, 0, 1, 3, 1},
                      .nograd = 4,

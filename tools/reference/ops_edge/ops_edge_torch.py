@@ -184,11 +184,13 @@ def forward(c, x, dt, variant):
     if op == "rnn_seq":  # ip: kind (0 tanh, 1 relu, 2 lstm, 3 gru), layers, bidir, batch_first, bias, hidden
         kind, layers, bidir, bf, bias, H = ip[0], ip[1] or 1, bool(ip[2]), bool(ip[3]), bool(ip[4]), ip[5]
         G, D, I = (1, 1, 4, 3)[kind], 2 if bidir else 1, x[0].shape[2]
+        P = ip[7] or H  # LSTM's proj_size (ip[7]): weight_hr [P, H] after the biases
         params, at = [], 0
         for layer in range(layers):
             for d in range(D):
-                lin = I if layer == 0 else H * D
-                shapes = [(G * H, lin), (G * H, H)] + ([(G * H,), (G * H,)] if bias else [])
+                lin = I if layer == 0 else P * D
+                shapes = [(G * H, lin), (G * H, P)] + ([(G * H,), (G * H,)] if bias else []) + \
+                    ([(P, H)] if ip[7] else [])
                 for sh in shapes:
                     n = math.prod(sh)
                     params.append(x[1][at:at + n].reshape(sh))
@@ -196,7 +198,7 @@ def forward(c, x, dt, variant):
         lengths = x[2].long() if ip[6] else None  # ip[6]: x[2] holds the lengths (then h0, c0)
         st = x[3:] if ip[6] else x[2:]
         N, T = x[0].shape[0 if bf else 1], x[0].shape[1 if bf else 0]
-        h0 = st[0] if len(st) > 0 else torch.zeros(layers * D, N, H, dtype=dt)
+        h0 = st[0] if len(st) > 0 else torch.zeros(layers * D, N, P, dtype=dt)
         c0 = st[1] if len(st) > 1 else torch.zeros(layers * D, N, H, dtype=dt)
         if lengths is not None:  # packed (torch's packed overloads of lstm/gru/rnn), padded back
             pk = torch.nn.utils.rnn.pack_padded_sequence(x[0], lengths, batch_first=bf, enforce_sorted=False)
