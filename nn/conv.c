@@ -253,6 +253,28 @@ nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float
     return m;
 }
 
+static nb_tensor *instancenorm_fwd(nb_module *m, nb_tensor *x) {
+    const groupnorm_cfg *c = m->impl;
+    return nb_instance_norm(x, m->n_params ? m->params[0].t : NULL, m->n_params ? m->params[1].t : NULL,
+                            c->eps);
+}
+
+nb_module *nb_instancenorm_new(nb_ctx *ctx, int64_t channels, float eps, bool affine) {
+    if (!ctx) return nb_set_error("instancenorm_new: NULL context");
+    if (channels < 1 || !(eps >= 0.0f))
+        return nb_set_error("instancenorm_new: %lld channels (want at least 1), eps %g (want >= 0)",
+                            (long long)channels, (double)eps);
+    nb_module *m = nb_module_new("InstanceNorm", ctx, instancenorm_fwd, sizeof(groupnorm_cfg));
+    if (!m) return NULL;
+    *(groupnorm_cfg *)m->impl = (groupnorm_cfg){channels, eps};
+    if (affine && !(nb_module_add_param(m, "weight", nb_ones(ctx, NB_F32, NB_SHAPE(channels))) &&
+                    nb_module_add_param(m, "bias", nb_zeros(ctx, NB_F32, NB_SHAPE(channels))))) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* [N, ...] -> [N, the product of the rest] (torch.nn.Flatten's default start_dim 1) */
 static nb_tensor *flatten_fwd(nb_module *m, nb_tensor *x) {
     (void)m;

@@ -452,6 +452,23 @@ double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm) {
     return norm;
 }
 
+int nb_clip_grad_value(nb_tensor *const *params, int n, double clip_value) {
+    if (n < 0 || (n > 0 && !params)) return nb_set_error("clip_grad_value: no parameters"), -1;
+    if (!(clip_value >= 0) || !isfinite(clip_value))
+        return nb_set_error("clip_grad_value: clip_value must be finite and >= 0, got %g", clip_value), -1;
+    for (int i = 0; i < n; i++)
+        if (params[i] && params[i]->grad && nb_clamp_(params[i]->grad, (float)-clip_value, (float)clip_value))
+            return -1;
+    return 0;
+}
+
+int nb_optim_clip_grad_value(nb_optim *o, double clip_value) {
+    if (!o) return nb_set_error("clip_grad_value: NULL optimiser"), -1;
+    for (int g = 0; g < o->n_groups; g++)
+        if (nb_clip_grad_value(o->groups[g].params, o->groups[g].n, clip_value)) return -1;
+    return 0;
+}
+
 /* The same, group by group (no array of every parameter is built, so a step allocates nothing). */
 double nb_optim_clip_grad_norm(nb_optim *o, double max_norm) {
     if (!o) return nb_set_error("clip_grad_norm: NULL optimiser"), -1.0;

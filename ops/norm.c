@@ -1,4 +1,5 @@
-/* ops/norm.c - batch, group and RMS normalization (torch.nn.functional.batch_norm, group_norm;
+/* ops/norm.c - batch, group, instance and RMS normalization (torch.nn.functional.batch_norm,
+ * group_norm, instance_norm;
  * RMSNorm as LLaMA's and torch 2.4's nn.RMSNorm),
  * composed: the statistics are nb_mean over the normalized dims, so the gradient, through the
  * composition, is the exact one (the mean and variance depend on x); batch norm's running
@@ -102,6 +103,17 @@ nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_ten
     if (y && weight) y = nb_mul(y, per_channel(weight, x->ndim));
     if (y && bias) y = nb_add(y, per_channel(bias, x->ndim));
     return nb_as_op(y, "group_norm");
+}
+
+nb_tensor *nb_instance_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float eps) {
+    NB_NULL_GUARD_NAMED("instance_norm", x);
+    char xs[64];
+    if (x->ndim < 3)
+        return nb_set_error("instance_norm: want input [N, C, L, ...] (3 to 5 dims), got %s", NB_SHP(x, xs));
+    /* each (sample, channel) over its own elements: group norm with a group per channel */
+    nb_tensor *y = nb_group_norm(x, x->shape[1] ? x->shape[1] : 1, weight, bias, eps);
+    if (!y) nb_rename_error("group_norm", "instance_norm");
+    return nb_as_op(y, "instance_norm");
 }
 
 nb_tensor *nb_rms_norm(nb_tensor *x, nb_tensor *weight, float eps) {

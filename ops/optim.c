@@ -65,6 +65,16 @@ int nb_scale_(nb_tensor *t, float s) {
     return be->unary(NB_UN_MUL_S, t, t, s, 0);
 }
 
+int nb_clamp_(nb_tensor *t, float lo, float hi) {
+    if (nb_check_writable("clamp_", t)) return -1;
+    if (nb_check_dtype("clamp_", t, NB_F32, "tensor")) return -1;
+    if (!(lo <= hi)) return nb_set_error("clamp_: min %g above max %g (or NaN)", (double)lo, (double)hi), -1;
+    const nb_backend *be = nb_be(t);
+    if (!be) return -1;
+    nb_mark_written(t);
+    return be->unary(NB_UN_CLAMP, t, t, lo, hi);
+}
+
 double nb_sumsq(const nb_tensor *t) {
     if (!t) return NAN;
     if (nb_check_dtype("sumsq", t, NB_F32, "tensor")) return NAN;

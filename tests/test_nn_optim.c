@@ -311,6 +311,33 @@ START_TEST(test_optim_errors) {
 }
 END_TEST
 
+/* clip_grad_value: every gradient clamped in place, NaN kept; the optimiser's form; errors */
+START_TEST(test_clip_grad_value) {
+    toy t = toy_new();
+    nb_optim *o = nb_sgd_new(t.ctx, 0.1f, 0.0f, 0.0f, false);
+    ck_assert_int_eq(nb_optim_add_module(o, t.m, 0.0f), 0);
+    const float gw[6] = {-3, 0.5f, 2, NAN, -0.25f, 1.5f};
+    memcpy(nb_data_f32(t.w->grad), gw, sizeof gw);
+    for (int i = 0; i < 3; i++)
+        nb_data_f32(t.b->grad)[i] = 4.0f * (float)(i - 1);
+    ck_assert_int_eq(nb_optim_clip_grad_value(o, 1.0), 0);
+    const float want[6] = {-1, 0.5f, 1, NAN, -0.25f, 1};
+    for (int i = 0; i < 6; i++) {
+        const float g = nb_data_f32(t.w->grad)[i];
+        ck_assert(isnan(want[i]) ? isnan(g) : g == want[i]);
+    }
+    ck_assert(nb_data_f32(t.b->grad)[0] == -1.0f && nb_data_f32(t.b->grad)[1] == 0.0f &&
+              nb_data_f32(t.b->grad)[2] == 1.0f);
+    nb_tensor *ps[1] = {t.b};
+    ck_assert_int_eq(nb_clip_grad_value(ps, 1, 0.5), 0);
+    ck_assert(nb_data_f32(t.b->grad)[2] == 0.5f);
+    ck_assert_int_eq(nb_clip_grad_value(ps, 1, -1.0), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "clip_value must be finite and >= 0, got -1"));
+    nb_optim_free(o);
+    toy_free(&t);
+}
+END_TEST
+
 START_TEST(test_clip_grad_norm) {
     toy t = toy_new();
     set_grad(t.w, AW, TW);
@@ -440,6 +467,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, test_frozen_params_and_zero_grad);
     tcase_add_test(tc, test_optim_errors);
     tcase_add_test(tc, test_clip_grad_norm);
+    tcase_add_test(tc, test_clip_grad_value);
     tcase_add_test(tc, test_schedules);
     suite_add_tcase(s, tc);
     return s;

@@ -83,18 +83,21 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     case 7: return nb_kl_div(nb_log_softmax(in[0], 1), nb_log_softmax(in[1], 1), NB_REDUCE_SUM, true);
     case 8: return nb_bce(nb_sigmoid(in[0]), nb_sigmoid(in[1]), NULL, NB_REDUCE_MEAN);
     case 9: return nb_log_sigmoid(in[0]);
+    case 12:
+        return nb_instance_norm(nb_reshape(in[0], NB_SHAPE(2, 2, 5)), nb_narrow(in[2], 0, 0, 2),
+                                nb_narrow(in[2], 0, 2, 2), 1e-5f);
     case 10: return nb_glu(in[0], 0);
     default: return nb_triu(in[0], 1);
     }
 }
 
 START_TEST(gradients) {
-    for (which = 0; which < 12; which++) {
+    for (which = 0; which < 13; which++) {
         nb_tensor *in[3] = {nb_requires_grad_(randn(NB_SHAPE(4, 5)), true),
                             nb_requires_grad_(randn(NB_SHAPE(4, 5)), true),
                             nb_requires_grad_(randn(NB_SHAPE(5)), true)};
-        const int n = which == 5 ? 3 : which == 4 || (which >= 6 && which <= 8) ? 2 : 1;
-        if (which == 5) in[1] = in[2];
+        const int n = which == 5 || which == 12 ? 3 : which == 4 || (which >= 6 && which <= 8) ? 2 : 1;
+        if (which == 5 || which == 12) in[1] = in[2];
         ck_assert_msg(nb_gradcheck(gc_fn, in, n, NULL, NULL) == 1, "case %d: %s", which, nb_last_error());
     }
 }
@@ -147,6 +150,31 @@ START_TEST(rms_norm_and_module) {
     ERR_STARTS("rmsnorm_new: invalid dim=0");
     ck_assert_ptr_null(nb_rms_norm(x, randn(NB_SHAPE(5)), 1e-6f));
     ERR_STARTS("rms_norm: weight [5] does not match the last dim of input [2,3,6]");
+}
+END_TEST
+
+/* instance norm: each (sample, channel) to mean 0, variance 1; the module's affine parameters */
+START_TEST(instance_norm_and_module) {
+    nb_tensor *x = randn(NB_SHAPE(2, 3, 4, 5));
+    nb_module *m = nb_instancenorm_new(ctx, 3, 1e-5f, true);
+    ck_assert_msg(m && m->n_params == 2, "%s", nb_last_error());
+    nb_tensor *y = nb_module_forward(m, x);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    for (int p = 0; p < 6; p++) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < 20; i++)
+            s += at(y, p * 20 + i), s2 += (double)at(y, p * 20 + i) * at(y, p * 20 + i);
+        ck_assert(fabs(s / 20) < 1e-5 && fabs(s2 / 20 - 1) < 1e-3);
+    }
+    nb_module_free(m);
+    nb_module *plain = nb_instancenorm_new(ctx, 3, 1e-5f, false);
+    ck_assert(plain && plain->n_params == 0);
+    ck_assert_ptr_nonnull(nb_module_forward(plain, x));
+    nb_module_free(plain);
+    ck_assert_ptr_null(nb_instance_norm(randn(NB_SHAPE(3, 4)), NULL, NULL, 1e-5f));
+    ERR_STARTS("instance_norm: want input [N, C, L, ...]");
+    ck_assert_ptr_null(nb_instance_norm(x, randn(NB_SHAPE(4)), NULL, 1e-5f));
+    ERR_STARTS("instance_norm: weight [4] does not match the 3 channels");
 }
 END_TEST
 
@@ -236,6 +264,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, normalize_and_cosine);
     tcase_add_test(tc, rms_norm_and_module);
+    tcase_add_test(tc, instance_norm_and_module);
     tcase_add_test(tc, losses);
     tcase_add_test(tc, activations_and_triu);
     suite_add_tcase(s, tc);

@@ -306,6 +306,10 @@ nb_tensor *nb_decoder_layer_run(nb_module *m, nb_tensor *tgt, nb_tensor *memory,
                                 nb_tensor *memory_key_padding_mask, bool tgt_causal);
 /* GroupNorm: weight [C] (1) and bias [C] (0), nb_group_norm over `groups` groups. */
 nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float eps);
+/* InstanceNorm1d/2d/3d (torch's, without running statistics): nb_instance_norm over [N, C, ...];
+ * weight [C] (1) and bias [C] (0) when affine (torch's default is not affine). NULL with a
+ * message for channels < 1 or eps < 0. Free with nb_module_free. */
+nb_module *nb_instancenorm_new(nb_ctx *ctx, int64_t channels, float eps, bool affine);
 /* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */
 nb_module *nb_flatten_new(void);
 /* Sequential: applies its children in order. ModuleList: holds children only. */
@@ -428,6 +432,12 @@ void nb_optim_free(nb_optim *o);
 double nb_clip_grad_norm(nb_tensor *const *params, int n, double max_norm);
 /* The same over every parameter of an optimiser. */
 double nb_optim_clip_grad_norm(nb_optim *o, double max_norm);
+/* Clamps every gradient of n parameters to [-clip_value, clip_value] in place (torch's
+ * clip_grad_value_; a NaN stays NaN). 0, or -1 with an error for a negative or non-finite
+ * clip_value. */
+int nb_clip_grad_value(nb_tensor *const *params, int n, double clip_value);
+/* The same over every parameter of an optimiser. */
+int nb_optim_clip_grad_value(nb_optim *o, double clip_value);
 
 /* ======================================================================
  * Learning-rate schedules

@@ -270,6 +270,10 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
  * `groups` groups, each (sample, group) normalized by its own mean and biased variance, then
  * weight and bias [C] (or NULL) per channel. NULL for groups that do not divide C. */
 nb_tensor *nb_group_norm(nb_tensor *x, int64_t groups, nb_tensor *weight, nb_tensor *bias, float eps);
+/* Instance normalization (torch's F.instance_norm without running statistics): each (sample,
+ * channel) of x [N, C, L, ...] normalized by its own mean and biased variance, then weight and
+ * bias [C] (or NULL): nb_group_norm with one group per channel. */
+nb_tensor *nb_instance_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, float eps);
 /* RMS normalization over the last dim (LLaMA's; torch 2.4's F.rms_norm): x / sqrt(mean(x^2) + eps)
  * times weight [C] (or NULL). NULL with an error for a weight that does not fit or eps < 0. */
 nb_tensor *nb_rms_norm(nb_tensor *x, nb_tensor *weight, float eps);
@@ -465,6 +469,8 @@ int nb_adamw_update_(nb_tensor *param, const nb_tensor *grad, nb_tensor *m, nb_t
 int nb_axpy_(nb_tensor *y, float alpha, const nb_tensor *x);
 /* t *= s. */
 int nb_scale_(nb_tensor *t, float s);
+/* t = min(max(t, lo), hi) in place (NaN stays NaN); 0, or -1 with an error (lo > hi). */
+int nb_clamp_(nb_tensor *t, float lo, float hi);
 /* Sum of squares of every element, as a double (any device); NAN on error. */
 double nb_sumsq(const nb_tensor *t);
 

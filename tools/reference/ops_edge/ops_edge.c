@@ -344,6 +344,8 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("normalize")) return nb_normalize(in[0], fp[0], ip[0], fp[1]);
     if (IS("cosine_similarity")) return nb_cosine_similarity(in[0], in[1], ip[0], fp[0]);
     if (IS("rms_norm")) return nb_rms_norm(in[0], ip[0] ? in[1] : NULL, fp[0]);
+    if (IS("instance_norm"))
+        return nb_instance_norm(in[0], ip[0] ? in[1] : NULL, ip[0] ? in[2] : NULL, fp[0]);
     if (IS("kl_div")) return nb_kl_div(in[0], in[1], (nb_reduction)ip[7], ip[0] != 0);
     if (IS("bce")) return nb_bce(in[0], in[1], ip[1] ? in[2] : NULL, (nb_reduction)ip[7]);
     if (IS("log_sigmoid")) return nb_log_sigmoid(in[0]);

@@ -1,6 +1,6 @@
 /* ops_edge_more.c - the edge cases of the ops added after the layers: vector norms, normalize,
- * cosine similarity, RMS norm, KL divergence, binary cross-entropy on probabilities, log-sigmoid,
- * GLU and triu, run by ops_edge.c after ops_edge_layers.c. Names are referred to by
+ * cosine similarity, RMS and instance norm, KL divergence, binary cross-entropy on probabilities,
+ * log-sigmoid, GLU and triu, run by ops_edge.c after ops_edge_layers.c. Names are referred to by
  * ops_edge_parity.py's lists, as in ops_edge_cases.c. */
 #include <float.h>
 #include <math.h>
@@ -78,6 +78,17 @@ void oe_more_cases(void) {
            "rms_norm(a zero row, no weight)");
     oe_run((oe_case){.op = "rms_norm", .ip = {1}, .fp = {1e-6f}, .in = {m, oe_randn(1, SH(4), 305)}},
            "rms_norm(weight of the wrong size)");
+
+    /* instance_norm: ip[0] has weight and bias (in[1], in[2]); fp[0] eps */
+    oe_run((oe_case){.op = "instance_norm", .fp = {1e-5f}, .in = {oe_randn(4, SH(2, 3, 4, 5), 312)}},
+           "instance_norm(2-d, no affine)");
+    oe_run((oe_case){.op = "instance_norm",
+                     .ip = {1},
+                     .fp = {1e-3f},
+                     .in = {oe_randn(3, SH(2, 3, 7), 313), oe_randn(1, SH(3), 314), oe_randn(1, SH(3), 315)}},
+           "instance_norm(1-d, affine)");
+    oe_run((oe_case){.op = "instance_norm", .fp = {1e-5f}, .in = {oe_randn(2, SH(3, 4), 316)}},
+           "instance_norm(2-d input, refused)");
 
     /* kl_div: ip[7] reduction (3 batchmean), ip[0] log_target */
     nb_tensor *lp = oe_randn(2, SH(4, 6), 306), *pt = oe_f32(2, SH(2, 3), FV(0, 0.25f, 0.75f, 1, 0, 0));

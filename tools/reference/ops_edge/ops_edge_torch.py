@@ -323,6 +323,10 @@ def forward(c, x, dt, variant):
             raise RuntimeError("rms_norm: weight does not match")
         y = x[0] * torch.rsqrt(x[0].pow(2).mean(-1, keepdim=True) + fp[0])
         return y * x[1] if ip[0] else y
+    if op == "instance_norm":
+        if x[0].dim() < 3:
+            raise RuntimeError("instance_norm: want [N, C, ...]")
+        return F.instance_norm(x[0], weight=x[1] if ip[0] else None, bias=x[2] if ip[0] else None, eps=fp[0])
     if op == "kl_div":
         kl_red = ("mean", "sum", "none", "batchmean")[ip[7]]
         return F.kl_div(x[0], x[1], reduction=kl_red, log_target=bool(ip[0]))
