@@ -144,6 +144,20 @@ nb_module *nb_dropout_new(float p) {
     return m;
 }
 
+static nb_tensor *dropout_channels_fwd(nb_module *m, nb_tensor *x) {
+    nb_dropout_cfg *c = m->impl;
+    if (!m->training || c->p == 0.0f) return x;
+    return nb_dropout_channels(x, c->p, true, nb_module_rng(m));
+}
+
+nb_module *nb_dropout_channels_new(float p) {
+    if (!(p >= 0.0f && p < 1.0f))
+        return nb_set_error("dropout_channels_new: p must be in [0, 1), got %g", (double)p);
+    nb_module *m = nb_module_new("Dropout2d", NULL, dropout_channels_fwd, sizeof(nb_dropout_cfg));
+    if (m) ((nb_dropout_cfg *)m->impl)->p = p;
+    return m;
+}
+
 static nb_tensor *gelu_fwd(nb_module *m, nb_tensor *x) {
     (void)m;
     return nb_gelu(x);

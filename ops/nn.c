@@ -286,3 +286,27 @@ nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng) {
     }
     return out;
 }
+
+nb_tensor *nb_dropout_channels(nb_tensor *x, float p, bool training, nb_rng *rng) {
+    NB_NULL_GUARD_NAMED("dropout_channels", x);
+    char xs[64];
+    if (nb_check_dtype("dropout_channels", x, NB_F32, "input")) return NULL;
+    if (!(p >= 0.0f && p < 1.0f))
+        return nb_set_error("dropout_channels: p must be in [0, 1), got %g", (double)p);
+    if (x->ndim < 3)
+        return nb_set_error("dropout_channels: want input [N, C, ...] (3 to 5 dims), got %s", NB_SHP(x, xs));
+    if (!training || p == 0.0f) return x;
+    /* one uniform draw per (sample, channel): the channel is kept below 1 - p, then scaled by
+     * 1 / (1 - p) (torch's dropout1d/2d/3d), as a broadcast product so the gradient is the mask */
+    int64_t ms[NB_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++)
+        ms[i] = i < 2 ? x->shape[i] : 1;
+    nb_ctx *ctx = nb_out_ctx(x);
+    nb_tensor *u = nb_empty_on(ctx, NB_F32, x->device, x->ndim, ms);
+    if (!u || nb_rand_(u, 0.0f, 1.0f, rng)) return NULL;
+    const bool g = nb_no_grad_begin();
+    nb_tensor *keep = nb_lt(u, nb_full_on(ctx, NB_F32, x->device, 0, NULL, 1.0 - (double)p));
+    nb_tensor *scale = keep ? nb_mul_scalar(keep, (float)(1.0 / (1.0 - (double)p))) : NULL;
+    nb_no_grad_end(g);
+    return nb_as_op(scale ? nb_mul(x, scale) : NULL, "dropout_channels");
+}

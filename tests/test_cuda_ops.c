@@ -549,6 +549,11 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
                            NB_SHAPE(1)),
                 nb_reshape(nb_bce(nb_sigmoid(in[0]), nb_sigmoid(in[1]), NULL, NB_REDUCE_NONE), NB_SHAPE(-1))},
             3, 0);
+    case 18: { /* channel dropout: the same Philox draws on both devices, so the same channels */
+        nb_rng r;
+        nb_rng_init(&r, 17);
+        return nb_dropout_channels(in[0], 0.4f, true, &r);
+    }
     default: return nb_nll_loss(nb_log_softmax(in[0], -1), in[1], -100, NB_REDUCE_MEAN);
     }
 }
@@ -590,6 +595,9 @@ START_TEST(test_losses) {
     compare("norms, normalize, cosine_similarity, rms_norm, log_sigmoid, glu, triu", f_loss, nin, 3, &nrm,
             1e-5, 7);
     compare("kl_div, bce", f_loss, nin, 2, &kl, 1e-5, 3);
+    int dc = 18;
+    nb_tensor *din = rnd(c, NB_SHAPE(6, 5, 3, 2), -2, 2, 77);
+    compare("dropout_channels", f_loss, &din, 1, &dc, 1e-6, 1);
     int bn = 7;
     nb_tensor *bin[3] = {rnd(c, NB_SHAPE(6, 5, 7, 3), -2, 3, 64), rnd(c, NB_SHAPE(5), 0.5f, 1.5f, 65),
                          rnd(c, NB_SHAPE(5), -1, 1, 66)};

@@ -178,6 +178,40 @@ START_TEST(instance_norm_and_module) {
 }
 END_TEST
 
+/* channel dropout: whole channels zeroed at about the rate p, the rest scaled by 1 / (1 - p),
+ * the gradient the same mask; identity in eval; the module follows its train flag */
+START_TEST(dropout_channels) {
+    nb_rng r;
+    nb_rng_init(&r, 3);
+    nb_tensor *x = nb_requires_grad_(nb_ones(ctx, NB_F32, NB_SHAPE(40, 50, 2, 3)), true);
+    nb_tensor *y = nb_dropout_channels(x, 0.3f, true, &r);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    int dropped = 0;
+    for (int c = 0; c < 2000; c++) {
+        const float v = at(y, c * 6);
+        for (int i = 0; i < 6; i++) { /* one value across the whole channel, the gradient the same */
+            ck_assert_float_eq(at(y, c * 6 + i), v);
+            ck_assert_float_eq(nb_data_f32(x->grad)[c * 6 + i], v);
+        }
+        ck_assert(v == 0.0f || fabsf(v - 1.0f / 0.7f) < 1e-6f);
+        dropped += v == 0.0f;
+    }
+    ck_assert_msg(dropped > 520 && dropped < 680, "%d of 2000 channels dropped, want about 600",
+                  dropped); /* 5 sigma */
+    ck_assert_ptr_eq(nb_dropout_channels(x, 0.3f, false, &r), x);
+    ck_assert_ptr_null(nb_dropout_channels(randn(NB_SHAPE(4, 5)), 0.3f, true, &r));
+    ERR_STARTS("dropout_channels: want input [N, C, ...]");
+    ck_assert_ptr_null(nb_dropout_channels(x, 1.0f, true, &r));
+    ERR_STARTS("dropout_channels: p must be in [0, 1), got 1");
+    nb_module *m = nb_dropout_channels_new(0.5f);
+    ck_assert_ptr_nonnull(m);
+    nb_module_train(m, false);
+    ck_assert_ptr_eq(nb_module_forward(m, x), x);
+    nb_module_free(m);
+}
+END_TEST
+
 START_TEST(losses) {
     /* kl_div: sum of t (log t - x), 0 where t is 0; batchmean divides by dim 0 */
     nb_tensor *lp = nb_log_softmax(randn(NB_SHAPE(2, 3)), 1);
@@ -265,6 +299,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, normalize_and_cosine);
     tcase_add_test(tc, rms_norm_and_module);
     tcase_add_test(tc, instance_norm_and_module);
+    tcase_add_test(tc, dropout_channels);
     tcase_add_test(tc, losses);
     tcase_add_test(tc, activations_and_triu);
     suite_add_tcase(s, tc);

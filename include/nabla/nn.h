@@ -159,6 +159,9 @@ nb_module *nb_rmsnorm_new(nb_ctx *ctx, int64_t dim, float eps, bool affine);
 nb_module *nb_batchnorm_new(nb_ctx *ctx, int64_t channels, float eps, float momentum);
 /* Dropout with probability p in [0, 1) in train mode, drawing from the tree's rng. */
 nb_module *nb_dropout_new(float p);
+/* Channel dropout (torch's Dropout1d/2d/3d) with probability p in [0, 1) in train mode: whole
+ * channels of [N, C, ...] inputs zeroed (nb_dropout_channels), drawing from the tree's rng. */
+nb_module *nb_dropout_channels_new(float p);
 /* GELU (the tanh approximation, as GPT-2) and ReLU activations. */
 nb_module *nb_gelu_new(void);
 nb_module *nb_relu_new(void);

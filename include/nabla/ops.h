@@ -435,6 +435,10 @@ nb_tensor *nb_rnn_cell(nb_tensor *x, nb_tensor *h, nb_tensor *w_ih, nb_tensor *w
  * the rest by 1/(1-p), drawing from `rng` (NULL: global); identity otherwise (x itself).
  * p must be in [0, 1) (p = 1 would scale by infinity): NULL with an error otherwise. */
 nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, nb_rng *rng);
+/* Channel dropout (torch's dropout1d/2d/3d): in training each channel of each sample of x
+ * [N, C, ...] is zeroed with probability p as a whole, the rest scaled by 1 / (1 - p); one draw
+ * per channel from rng (NULL: the global generator). x itself when not training or p is 0. */
+nb_tensor *nb_dropout_channels(nb_tensor *x, float p, bool training, nb_rng *rng);
 /* Causal scaled-dot-product attention, fused: q, k, v [B,H,T,D] ->
  * softmax(q k^T / sqrt(D) + causal mask) v, [B,H,T,D]. */
 nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v);
