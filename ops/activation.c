@@ -1,23 +1,18 @@
 /* ops/activation.c - the activations beyond the elementwise table, composed (so they run on
  * every backend with the gradients of the ops they use): ELU and SELU, hardtanh and ReLU6,
- * hardsigmoid and hardswish, Mish, softsign, PReLU, log-sigmoid, GLU. Each matches torch 1.13's values and
- * its gradient at the kinks: hardtanh's and hardsigmoid's gradients are 0 on their bounds (torch's rule,
- * unlike clamp's); hardswish's value is torch's expression and its slope torch's own backward rule (the
- * middle piece from -3 up to 3, 1 from 3 on). */
+ * hardsigmoid and hardswish, Mish, softsign, PReLU, log-sigmoid, GLU. Each matches torch 1.13's
+ * values and its gradient at the kinks: hardtanh's and hardsigmoid's gradients are 0 on their
+ * bounds (torch's rule, unlike clamp's); hardswish's value is torch's expression and its slope
+ * torch's own backward rule (the middle piece from -3 up to 3, 1 from 3 on). */
 #include <math.h>
 
 #include "ops/op_util.h"
 #include "tensor/internal.h"
 
-/* a 0-d constant for comparisons against x */
-static nb_tensor *scalar_like(nb_tensor *x, float v) {
-    return nb_full_on(nb_out_ctx(x), NB_F32, x->device, 0, NULL, v);
-}
-
 /* x where lo < x < hi, else `outside` computed without recording (a constant): the gradient
  * passes only strictly inside */
 static nb_tensor *inside_only(nb_tensor *x, nb_tensor *inside_value, float lo, float hi, nb_tensor *outside) {
-    nb_tensor *in = nb_mul(nb_gt(x, scalar_like(x, lo)), nb_lt(x, scalar_like(x, hi)));
+    nb_tensor *in = nb_mul(nb_gt(x, nb_scalar_like(x, lo)), nb_lt(x, nb_scalar_like(x, hi)));
     return in && outside ? nb_where(in, inside_value, outside) : NULL;
 }
 
@@ -27,8 +22,8 @@ nb_tensor *nb_elu(nb_tensor *x, float alpha) {
     if (!isfinite(alpha)) return nb_set_error("elu: alpha %g must be finite", (double)alpha);
     /* the negative branch reads 0 where x > 0, so it never overflows (no inf * 0 in its
      * gradient), and x elsewhere, NaN included (whose gradient is NaN, as torch's) */
-    nb_tensor *pos = nb_gt(x, scalar_like(x, 0.0f));
-    nb_tensor *neg = nb_mul_scalar(nb_expm1(nb_where(pos, scalar_like(x, 0.0f), x)), alpha);
+    nb_tensor *pos = nb_gt(x, nb_scalar_like(x, 0.0f));
+    nb_tensor *neg = nb_mul_scalar(nb_expm1(nb_where(pos, nb_scalar_like(x, 0.0f), x)), alpha);
     return nb_as_op(neg ? nb_where(pos, x, neg) : NULL, "elu");
 }
 
@@ -64,8 +59,9 @@ nb_tensor *nb_hardsigmoid(nb_tensor *x) {
 static int hardswish_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *x = n->in[0];
     nb_tensor *mid = nb_add_scalar(nb_mul_scalar(x, 1.0f / 3.0f), 0.5f);
-    nb_tensor *upper = mid ? nb_where(nb_lt(x, scalar_like(x, 3.0f)), mid, scalar_like(x, 1.0f)) : NULL;
-    nb_tensor *slope = upper ? nb_where(nb_lt(x, scalar_like(x, -3.0f)), scalar_like(x, 0.0f), upper) : NULL;
+    nb_tensor *upper = mid ? nb_where(nb_lt(x, nb_scalar_like(x, 3.0f)), mid, nb_scalar_like(x, 1.0f)) : NULL;
+    nb_tensor *slope =
+        upper ? nb_where(nb_lt(x, nb_scalar_like(x, -3.0f)), nb_scalar_like(x, 0.0f), upper) : NULL;
     return (gin[0] = slope ? nb_mul(g, slope) : NULL) ? 0 : -1;
 }
 
@@ -115,8 +111,8 @@ nb_tensor *nb_prelu(nb_tensor *x, nb_tensor *w) {
     }
     /* x where x > 0, else w x (at 0 and NaN too: the slope w, as torch's); the w x branch reads 0
      * where x > 0, so an inf there gives w no inf * 0 */
-    nb_tensor *pos = nb_gt(x, scalar_like(x, 0.0f));
-    nb_tensor *neg = wb && pos ? nb_mul(wb, nb_where(pos, scalar_like(x, 0.0f), x)) : NULL;
+    nb_tensor *pos = nb_gt(x, nb_scalar_like(x, 0.0f));
+    nb_tensor *neg = wb && pos ? nb_mul(wb, nb_where(pos, nb_scalar_like(x, 0.0f), x)) : NULL;
     return nb_as_op(neg ? nb_where(pos, x, neg) : NULL, "prelu");
 }
 

@@ -83,3 +83,7 @@ nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void 
     nb_tensor *t = nb_from_data(ctx, dt, 1, &n, data);
     return t && like->device != NB_CPU ? nb_to_device(ctx, t, like->device) : t;
 }
+
+nb_tensor *nb_scalar_like(const nb_tensor *like, float v) {
+    return nb_full_on(nb_out_ctx(like), NB_F32, like->device, 0, NULL, v);
+}

@@ -8,11 +8,6 @@
 #include "ops/op_util.h"
 #include "tensor/internal.h"
 
-/* a 0-d constant on x's device */
-static nb_tensor *scalar_like(nb_tensor *x, float v) {
-    return nb_full_on(nb_out_ctx(x), NB_F32, x->device, 0, NULL, v);
-}
-
 /* |x|^p summed, then the 1/p-th power, without recording: torch's order (no scaling, so it
  * overflows where torch does) */
 static nb_tensor *norm_value(nb_tensor *x, float p, int naxes, const int *axes, bool keep) {
@@ -49,7 +44,7 @@ static int norm_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
         ks[d] = red ? 1 : x->shape[d];
     }
     nb_tensor *gk = nb_reshape(g, x->ndim, ks), *nk = nb_reshape(nrm, x->ndim, ks);
-    nb_tensor *slope, *zero = scalar_like(x, 0.0f);
+    nb_tensor *slope, *zero = nb_scalar_like(x, 0.0f);
     if (p == 0.0f) /* a count: zeros, whatever g holds (torch's zeros_like) */
         return (gin[0] = nb_full_on(nb_out_ctx(x), NB_F32, x->device, x->ndim, x->shape, 0.0)) ? 0 : -1;
     if (p == INFINITY || p == -INFINITY) { /* the extreme elements (or NaNs) share g, with x's sign */
@@ -109,8 +104,8 @@ static nb_tensor *clamped_sq_norm(nb_tensor *v, int dim, float eps2) {
     nb_tensor *s = nb_sum(nb_mul(v, v), 1, &dim, true);
     if (!s) return NULL;
     const bool g = nb_no_grad_begin(); /* eps^2 - s where s is below it, else 0 (an inf s stays) */
-    nb_tensor *e2 = scalar_like(v, eps2);
-    nb_tensor *lift = e2 ? nb_where(nb_lt(s, e2), nb_rsub_scalar(s, eps2), scalar_like(v, 0.0f)) : NULL;
+    nb_tensor *e2 = nb_scalar_like(v, eps2);
+    nb_tensor *lift = e2 ? nb_where(nb_lt(s, e2), nb_rsub_scalar(s, eps2), nb_scalar_like(v, 0.0f)) : NULL;
     nb_no_grad_end(g);
     return lift ? nb_add(s, lift) : NULL;
 }
