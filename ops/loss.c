@@ -333,3 +333,63 @@ nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reducti
     if (!nb_op_finish(each, "bce", bce_backward, we ? 3 : 2, ins, &n)) return NULL;
     return reduced(each, r, "bce");
 }
+
+nb_tensor *nb_pairwise_distance(nb_tensor *a, nb_tensor *b, float p, float eps, bool keepdim) {
+    NB_NULL_GUARD_NAMED("pairwise_distance", a, b);
+    if (nb_check_dtype("pairwise_distance", a, NB_F32, "x1") ||
+        nb_check_dtype("pairwise_distance", b, NB_F32, "x2"))
+        return NULL;
+    /* torch: norm(x1 - x2 + eps, p) over the last dim (of the broadcast shape) */
+    nb_tensor *d = nb_add_scalar(nb_sub(a, b), eps);
+    const int last = -1;
+    return nb_as_op(d ? nb_norm(d, p, 1, &last, keepdim) : NULL, "pairwise_distance");
+}
+
+nb_tensor *nb_triplet_margin_loss(nb_tensor *anchor, nb_tensor *pos, nb_tensor *neg, float margin, float p,
+                                  float eps, bool swap, nb_reduction r) {
+    NB_NULL_GUARD_NAMED("triplet_margin_loss", anchor, pos, neg);
+    if (check_reduction("triplet_margin_loss", r)) return NULL;
+    nb_tensor *d_ap = nb_pairwise_distance(anchor, pos, p, eps, false);
+    nb_tensor *d_an = nb_pairwise_distance(anchor, neg, p, eps, false);
+    if (swap && d_an) d_an = nb_minimum(d_an, nb_pairwise_distance(pos, neg, p, eps, false));
+    nb_tensor *each =
+        d_ap && d_an ? nb_maximum_scalar(nb_sub(nb_add_scalar(d_ap, margin), d_an), 0.0f) : NULL;
+    return reduced(each, r, "triplet_margin_loss");
+}
+
+/* y is -1 or 1 (f32, broadcast to the losses' shape) */
+nb_tensor *nb_margin_ranking_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, float margin, nb_reduction r) {
+    NB_NULL_GUARD_NAMED("margin_ranking_loss", x1, x2, y);
+    if (check_reduction("margin_ranking_loss", r)) return NULL;
+    /* max(0, -y (x1 - x2) + margin), torch's order */
+    nb_tensor *each = nb_maximum_scalar(nb_add_scalar(nb_mul(nb_neg(y), nb_sub(x1, x2)), margin), 0.0f);
+    return reduced(each, r, "margin_ranking_loss");
+}
+
+nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, float margin,
+                                    nb_reduction r) {
+    NB_NULL_GUARD_NAMED("cosine_embedding_loss", x1, x2, y);
+    if (check_reduction("cosine_embedding_loss", r)) return NULL;
+    char as[64], bs[64];
+    if (nb_check_dtype("cosine_embedding_loss", x1, NB_F32, "x1") ||
+        nb_check_dtype("cosine_embedding_loss", x2, NB_F32, "x2") ||
+        nb_check_dtype("cosine_embedding_loss", y, NB_F32, "target"))
+        return NULL;
+    if (x1->ndim < 1 || x1->ndim > 2 || !nb_same_shape(x1, x2))
+        return nb_set_error("cosine_embedding_loss: want x1 and x2 of one shape [N, D] or [D], got %s and %s",
+                            NB_SHP(x1, as), NB_SHP(x2, bs));
+    /* torch 1.13: cos = sum(x1 x2) / sqrt((sum(x1^2) + 1e-12) (sum(x2^2) + 1e-12)); 1 - cos where
+     * y is 1, max(0, cos - margin) where y is -1, 0 elsewhere */
+    const int last = -1;
+    nb_tensor *prod = nb_sum(nb_mul(x1, x2), 1, &last, false);
+    nb_tensor *m1 = nb_add_scalar(nb_sum(nb_mul(x1, x1), 1, &last, false), 1e-12f);
+    nb_tensor *m2 = nb_add_scalar(nb_sum(nb_mul(x2, x2), 1, &last, false), 1e-12f);
+    nb_tensor *cs = prod && m1 && m2 ? nb_div(prod, nb_sqrt(nb_mul(m1, m2))) : NULL;
+    if (!cs) return nb_as_op(NULL, "cosine_embedding_loss");
+    nb_tensor *zero = nb_scalar_like(cs, 0.0f), *one = nb_scalar_like(cs, 1.0f),
+              *minus = nb_scalar_like(cs, -1.0f);
+    nb_tensor *each =
+        nb_add(nb_where(nb_eq(y, one), nb_rsub_scalar(cs, 1.0f), zero),
+               nb_where(nb_eq(y, minus), nb_maximum_scalar(nb_sub_scalar(cs, margin), 0.0f), zero));
+    return reduced(each, r, "cosine_embedding_loss");
+}

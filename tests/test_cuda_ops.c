@@ -547,8 +547,12 @@ static nb_tensor *f_loss(nb_tensor **in, void *u) {
                     NB_SHAPE(1)),
                 nb_reshape(nb_kl_div(nb_log_softmax(in[0], 1), nb_log_softmax(in[1], 1), NB_REDUCE_SUM, true),
                            NB_SHAPE(1)),
-                nb_reshape(nb_bce(nb_sigmoid(in[0]), nb_sigmoid(in[1]), NULL, NB_REDUCE_NONE), NB_SHAPE(-1))},
-            3, 0);
+                nb_reshape(nb_bce(nb_sigmoid(in[0]), nb_sigmoid(in[1]), NULL, NB_REDUCE_NONE), NB_SHAPE(-1)),
+                nb_pairwise_distance(in[0], in[1], 2.0f, 1e-6f, false),
+                nb_reshape(nb_triplet_margin_loss(in[0], in[1], nb_neg(in[0]), 1.0f, 2.0f, 1e-6f, true,
+                                                  NB_REDUCE_SUM),
+                           NB_SHAPE(1))},
+            5, 0);
     case 18: { /* channel dropout: the same Philox draws on both devices, so the same channels */
         nb_rng r;
         nb_rng_init(&r, 17);
@@ -594,7 +598,7 @@ START_TEST(test_losses) {
                          rnd(c, NB_SHAPE(8), 0.5f, 1.5f, 76)};
     compare("norms, normalize, cosine_similarity, rms_norm, log_sigmoid, glu, triu", f_loss, nin, 3, &nrm,
             1e-5, 7);
-    compare("kl_div, bce", f_loss, nin, 2, &kl, 1e-5, 3);
+    compare("kl_div, bce, pairwise_distance, triplet_margin_loss", f_loss, nin, 2, &kl, 1e-5, 3);
     int dc = 18;
     nb_tensor *din = rnd(c, NB_SHAPE(6, 5, 3, 2), -2, 2, 77);
     compare("dropout_channels", f_loss, &din, 1, &dc, 1e-6, 1);

@@ -1,5 +1,6 @@
 /* Vector norms, normalize, cosine similarity, RMS norm (ops/vector_norm.c, ops/norm.c), KL
- * divergence and binary cross-entropy on probabilities (ops/loss.c), log-sigmoid and GLU
+ * divergence, binary cross-entropy on probabilities, pairwise distance and the margin losses
+ * (ops/loss.c), log-sigmoid and GLU
  * (ops/activation.c), triu (ops/index.c) and the RMSNorm module: values against their
  * definitions computed here in double, gradients through gradcheck, torch's gradient at the
  * points where the composition's would differ (a zero vector, the tie of log-sigmoid, p at 0 and
@@ -83,6 +84,17 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     case 7: return nb_kl_div(nb_log_softmax(in[0], 1), nb_log_softmax(in[1], 1), NB_REDUCE_SUM, true);
     case 8: return nb_bce(nb_sigmoid(in[0]), nb_sigmoid(in[1]), NULL, NB_REDUCE_MEAN);
     case 9: return nb_log_sigmoid(in[0]);
+    case 13: return nb_pairwise_distance(in[0], in[1], 2.0f, 1e-6f, false);
+    case 14:
+        return nb_triplet_margin_loss(in[0], in[1], nb_mul_scalar(in[0], -0.5f), 3.0f, 2.0f, 1e-6f, true,
+                                      NB_REDUCE_MEAN);
+    case 15:
+        return nb_margin_ranking_loss(in[0], in[1], nb_sign(nb_sub_scalar(nb_detach(in[1]), 0.1f)), 0.3f,
+                                      NB_REDUCE_SUM);
+    case 16:
+        return nb_cosine_embedding_loss(in[0], in[1],
+                                        nb_sign(nb_sub_scalar(nb_detach(nb_narrow(in[2], 0, 0, 4)), 0.1f)),
+                                        0.1f, NB_REDUCE_MEAN);
     case 12:
         return nb_instance_norm(nb_reshape(in[0], NB_SHAPE(2, 2, 5)), nb_narrow(in[2], 0, 0, 2),
                                 nb_narrow(in[2], 0, 2, 2), 1e-5f);
@@ -92,11 +104,13 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
 }
 
 START_TEST(gradients) {
-    for (which = 0; which < 13; which++) {
+    for (which = 0; which < 17; which++) {
         nb_tensor *in[3] = {nb_requires_grad_(randn(NB_SHAPE(4, 5)), true),
                             nb_requires_grad_(randn(NB_SHAPE(4, 5)), true),
                             nb_requires_grad_(randn(NB_SHAPE(5)), true)};
-        const int n = which == 5 || which == 12 ? 3 : which == 4 || (which >= 6 && which <= 8) ? 2 : 1;
+        const int n = which == 5 || which == 12                                 ? 3
+                      : which == 4 || (which >= 6 && which <= 8) || which >= 13 ? 2
+                                                                                : 1;
         if (which == 5 || which == 12) in[1] = in[2];
         ck_assert_msg(nb_gradcheck(gc_fn, in, n, NULL, NULL) == 1, "case %d: %s", which, nb_last_error());
     }

@@ -310,6 +310,18 @@ nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction r, bool l
  * require grad, as torch). The gradient in p is torch's, (p - t) / max(p (1 - p), 1e-12). p is not
  * checked to lie in [0, 1] (torch refuses; the check would read p back on a GPU). */
 nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reduction r);
+/* torch's F.pairwise_distance: the p-norm of x1 - x2 + eps over the last dim (x1, x2 broadcast). */
+nb_tensor *nb_pairwise_distance(nb_tensor *x1, nb_tensor *x2, float p, float eps, bool keepdim);
+/* torch's F.triplet_margin_loss: max(0, margin + d(anchor, pos) - d(anchor, neg)), d the
+ * pairwise distance (p, eps); with swap, d(anchor, neg) is min'd with d(pos, neg). */
+nb_tensor *nb_triplet_margin_loss(nb_tensor *anchor, nb_tensor *pos, nb_tensor *neg, float margin, float p,
+                                  float eps, bool swap, nb_reduction r);
+/* torch's F.margin_ranking_loss: max(0, -y (x1 - x2) + margin), y (f32) 1 or -1, broadcast. */
+nb_tensor *nb_margin_ranking_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, float margin, nb_reduction r);
+/* torch 1.13's F.cosine_embedding_loss over rows x1, x2 [N, D] (or [D]) and y [N] (f32, 1 or -1):
+ * 1 - cos where y is 1, max(0, cos - margin) where y is -1 (0 for other y), cos with torch's
+ * 1e-12 added to each squared norm. */
+nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, float margin, nb_reduction r);
 /* d^2/2 where |d| < delta, delta (|d| - delta/2) elsewhere, d = pred - target (as torch's
  * huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
 nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r);

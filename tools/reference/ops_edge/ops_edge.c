@@ -349,6 +349,14 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("kl_div")) return nb_kl_div(in[0], in[1], (nb_reduction)ip[7], ip[0] != 0);
     if (IS("bce")) return nb_bce(in[0], in[1], ip[1] ? in[2] : NULL, (nb_reduction)ip[7]);
     if (IS("log_sigmoid")) return nb_log_sigmoid(in[0]);
+    if (IS("pairwise_distance")) return nb_pairwise_distance(in[0], in[1], fp[0], fp[1], false);
+    if (IS("triplet_margin_loss"))
+        return nb_triplet_margin_loss(in[0], in[1], in[2], fp[2], fp[0], fp[1], ip[0] != 0,
+                                      (nb_reduction)ip[7]);
+    if (IS("margin_ranking_loss"))
+        return nb_margin_ranking_loss(in[0], in[1], in[2], fp[2], (nb_reduction)ip[7]);
+    if (IS("cosine_embedding_loss"))
+        return nb_cosine_embedding_loss(in[0], in[1], in[2], fp[2], (nb_reduction)ip[7]);
     if (IS("glu")) return nb_glu(in[0], ip[0]);
     if (IS("triu")) return nb_triu(in[0], ip[0]);
     if (IS("nll_loss")) return nb_nll_loss(in[0], in[1], ip[0], (nb_reduction)ip[7]);

@@ -114,6 +114,38 @@ void oe_more_cases(void) {
                      .in = {oe_f32(1, SH(3), FV(1.5f, -0.5f, NAN)), oe_f32(1, SH(3), FV(1, 0, 1))}},
            "bce(probabilities outside [0, 1])");
 
+    /* distances and margin losses: ip[7] reduction; fp: p, eps, margin (ip[0] swap) */
+    nb_tensor *da = oe_randn(2, SH(4, 6), 317), *db = oe_randn(2, SH(4, 6), 318),
+              *dn = oe_randn(2, SH(4, 6), 319);
+    oe_run((oe_case){.op = "pairwise_distance", .fp = {2.0f, 1e-6f}, .in = {da, db}}, "pairwise_distance(2)");
+    oe_run((oe_case){.op = "pairwise_distance", .fp = {1.0f, 1e-6f}, .in = {da, oe_randn(1, SH(6), 320)}},
+           "pairwise_distance(1, broadcast)");
+    oe_run((oe_case){.op = "pairwise_distance", .fp = {2.0f, 0.0f}, .in = {da, da}},
+           "pairwise_distance(equal rows, eps 0)");
+    for (int r = 0; r < 3; r++)
+        oe_run((oe_case){.op = "triplet_margin_loss",
+                         .ip = {r == 2, [7] = r},
+                         .fp = {2.0f, 1e-6f, 1.0f},
+                         .in = {da, db, dn}},
+               "triplet_margin_loss(reduction %d, swap %d)", r, r == 2);
+    nb_tensor *x1 = oe_randn(1, SH(8), 321), *x2 = oe_randn(1, SH(8), 322);
+    nb_tensor *yy = oe_f32(1, SH(8), FV(1, -1, 1, 1, -1, -1, 1, -1));
+    oe_run((oe_case){.op = "margin_ranking_loss", .fp = {0, 0, 0.5f}, .in = {x1, x2, yy}, .nograd = 4},
+           "margin_ranking_loss(margin 0.5)");
+    oe_run((oe_case){.op = "margin_ranking_loss", .ip = {[7] = 2}, .in = {x1, x1, yy}, .nograd = 4},
+           "margin_ranking_loss(ties, none)");
+    oe_run((oe_case){.op = "cosine_embedding_loss",
+                     .fp = {0, 0, 0.2f},
+                     .in = {da, db, oe_f32(1, SH(4), FV(1, -1, -1, 1))},
+                     .nograd = 4},
+           "cosine_embedding_loss(margin 0.2)");
+    oe_run((oe_case){.op = "cosine_embedding_loss",
+                     .ip = {[7] = 2},
+                     .in = {oe_f32(2, SH(2, 3), FV(0, 0, 0, 1, 2, 3)),
+                            oe_f32(2, SH(2, 3), FV(1, 1, 1, 0, 0, 0)), oe_f32(1, SH(2), FV(1, -1))},
+                     .nograd = 4},
+           "cosine_embedding_loss(zero rows)");
+
     /* log_sigmoid, glu (ip[0] dim), triu (ip[0] k) */
     oe_run((oe_case){.op = "log_sigmoid", .in = {svt()}}, "log_sigmoid(SV)");
     oe_run((oe_case){.op = "glu", .ip = {-1}, .in = {oe_randn(3, SH(2, 3, 8), 309)}}, "glu(last dim)");

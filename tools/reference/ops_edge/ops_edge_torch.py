@@ -333,6 +333,16 @@ def forward(c, x, dt, variant):
     if op == "bce":
         bce_red = ("mean", "sum", "none")[ip[7]]
         return F.binary_cross_entropy(x[0], x[1], weight=x[2] if ip[1] else None, reduction=bce_red)
+    if op == "pairwise_distance":
+        return F.pairwise_distance(x[0], x[1], p=fp[0], eps=fp[1])
+    mred = ("mean", "sum", "none")[ip[7]] if op.endswith("margin_loss") or op.endswith("embedding_loss") else None
+    if op == "triplet_margin_loss":
+        return F.triplet_margin_loss(x[0], x[1], x[2], margin=fp[2], p=fp[0], eps=fp[1], swap=bool(ip[0]),
+                                     reduction=mred)
+    if op == "margin_ranking_loss":
+        return F.margin_ranking_loss(x[0], x[1], x[2], margin=fp[2], reduction=("mean", "sum", "none")[ip[7]])
+    if op == "cosine_embedding_loss":
+        return F.cosine_embedding_loss(x[0], x[1], x[2], margin=fp[2], reduction=mred)
     if op == "log_sigmoid":
         return F.logsigmoid(x[0])
     if op == "glu":
