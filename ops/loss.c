@@ -62,12 +62,17 @@ nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_red
     return reduced(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f))), r, "huber_loss");
 }
 
-/* -(t log s(x) + (1 - t) log(1 - s(x))) = softplus(x) - t x: no log of a rounded probability,
- * finite for any finite logit, and its gradient is s(x) - t exactly (softplus' is the sigmoid). */
+/* -(t log s(x) + (1 - t) log(1 - s(x))) = (1 - t) x + softplus(-x), torch's arrangement: no log
+ * of a rounded probability, finite for any finite logit, special values as torch's (a +inf logit
+ * with target 0 is inf), and its gradient is (1 - t) - s(-x) = s(x) - t. */
+static nb_tensor *bce_logits_each(nb_tensor *logits, nb_tensor *target) {
+    return nb_add(nb_mul(nb_rsub_scalar(target, 1.0f), logits), nb_softplus(nb_neg(logits)));
+}
+
 nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r) {
     NB_NULL_GUARD_NAMED("bce_with_logits", logits, target);
     if (check_reduction("bce_with_logits", r) || check_pair("bce_with_logits", logits, target)) return NULL;
-    return reduced(nb_sub(nb_softplus(logits), nb_mul(target, logits)), r, "bce_with_logits");
+    return reduced(bce_logits_each(logits, target), r, "bce_with_logits");
 }
 
 /* -logp[..., t] averaged over the rows whose target is not ignore_index: kept = |sign(t - i)|
@@ -237,10 +242,8 @@ nb_tensor *nb_cross_entropy_weighted(nb_tensor *logits, nb_tensor *targets, nb_t
 }
 
 /* -w [pw t log s(x) + (1 - t) log(1 - s(x))] = w [pw t softplus(-x) + (1 - t) softplus(x)], as
- * torch's binary_cross_entropy_with_logits with weight and pos_weight. With pos_weight the value
- * is computed in torch's arrangement (special values come out as torch's); without, it is the
- * unweighted softplus(x) - t x, whose one special-value difference is a +inf logit with target
- * 0: NaN (inf - 0 inf), where torch gives inf. */
+ * torch's binary_cross_entropy_with_logits with weight and pos_weight, computed in torch's
+ * arrangement so that special values come out as torch's. */
 nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_tensor *weight,
                                        nb_tensor *pos_weight, nb_reduction r) {
     const char *op = "bce_with_logits";
@@ -261,12 +264,12 @@ nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_
                                 NB_SHP(extra[i], a), NB_SHP(logits, b));
     }
     /* with pos_weight, torch's arrangement (1 - t) x + (1 + (pw - 1) t) softplus(-x); without, the
-     * unweighted loss's softplus(x) - t x */
+     * unweighted loss's (1 - t) x + softplus(-x) */
     nb_tensor *each =
         pos_weight ? nb_add(nb_mul(nb_rsub_scalar(target, 1.0f), logits),
                             nb_mul(nb_add_scalar(nb_mul(nb_sub_scalar(pos_weight, 1.0f), target), 1.0f),
                                    nb_softplus(nb_neg(logits))))
-                   : nb_sub(nb_softplus(logits), nb_mul(target, logits));
+                   : bce_logits_each(logits, target);
     if (weight) each = nb_mul(each, weight);
     return reduced(each, r, op);
 }

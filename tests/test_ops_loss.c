@@ -156,6 +156,24 @@ START_TEST(bce_with_logits_extreme) {
 }
 END_TEST
 
+/* Infinite logits as torch 1.13's (1 - t) x + softplus(-x): a +inf logit with target 0 costs inf
+ * (softplus(x) - t x would give inf - 0 inf, NaN); the other three meet 0 inf or inf - inf and
+ * are NaN in torch too. */
+START_TEST(bce_with_logits_infinite) {
+    const float xv[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
+    const float tv[4] = {0.0f, 1.0f, 1.0f, 0.0f};
+    nb_tensor *x = nb_from_data(ctx, NB_F32, NB_SHAPE(4), xv),
+              *t = nb_from_data(ctx, NB_F32, NB_SHAPE(4), tv);
+    nb_tensor *y = nb_bce_with_logits(x, t, NB_REDUCE_NONE);
+    ck_assert_ptr_nonnull(y);
+    const float *v = nb_data_f32(y);
+    ck_assert_msg(v[0] == INFINITY, "bce(inf, 0) = %g, want inf", (double)v[0]);
+    for (int i = 1; i < 4; i++)
+        ck_assert_msg(isnan(v[i]), "bce(%g, %g) = %g, want NaN as torch", (double)xv[i], (double)tv[i],
+                      (double)v[i]);
+}
+END_TEST
+
 /* nll_loss(log_softmax(z)) is cross_entropy(z): value and gradient, with ignored targets, on a
  * [2,3,5] batch whose targets are [2,3]. */
 START_TEST(nll_matches_cross_entropy) {
@@ -338,6 +356,7 @@ Suite *make_suite(void) {
     tcase_add_loop_test(tc, gradients_through_both_inputs, 0, N_CASES);
     tcase_add_test(tc, gradients_at_the_kinks);
     tcase_add_test(tc, bce_with_logits_extreme);
+    tcase_add_test(tc, bce_with_logits_infinite);
     tcase_add_test(tc, nll_matches_cross_entropy);
     tcase_add_test(tc, nll_gradcheck_and_all_ignored);
     tcase_add_test(tc, errors_name_the_loss);

@@ -326,7 +326,7 @@ nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, 
  * huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
 nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r);
 /* Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed from the logits
- * as softplus(x) - t x (stable for any logit; gradient sigmoid(x) - t). */
+ * as torch's (1 - t) x + softplus(-x) (stable for any logit; gradient sigmoid(x) - t). */
 nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r);
 /* -logp[..., t] for the targets not equal to ignore_index: logp [..., C] (e.g. from
  * nb_log_softmax; C at most 2^24), i32 targets [...] in [0, C); the mean is over the counted

@@ -351,9 +351,10 @@ def std_overflow(f):
 
 
 def bce_target_outside(f):
-    """bce_with_logits with a target outside [0, 1] (not a probability): nabla's softplus(x) - t x
-    is the exact value of the formula; torch's rearrangement cancels (or gives inf - inf). With
-    pos_weight, nabla uses torch's arrangement for the value, but its gradient is composed: at
+    """bce_with_logits with a target outside [0, 1] (not a probability): nabla computes torch's
+    arrangement (1 - t) x + softplus(-x), but torch writes softplus(-x) as m + log(e^-m + e^(-x-m)),
+    m = max(-x, 0), which is NaN at x = -inf where nabla's softplus gives inf. The gradient is
+    composed: at
     logits beyond 1e30 (products near FLT_MAX) or such targets, nabla's inf and torch's fused
     NaN both miss float64's finite value."""
     if f.case["op"] not in ("bce_with_logits", "bce_with_logits_weighted") or not f.idx:
