@@ -466,6 +466,42 @@ START_TEST(large_parallel_matches_serial) {
 }
 END_TEST
 
+/* Short innermost runs (cpu_loop.c walks them a tile of rows at a time, column by column):
+ * a [5, 2000, K] operand with K from 1 to 15 plus a broadcast [K] and a transposed operand,
+ * against a plain loop, serial and parallel alike, and an in-place axpy onto the same shape. */
+START_TEST(short_rows_match_loops) {
+    for (int64_t K = 1; K < 16; K++) {
+        nb_ctx *c = nb_ctx_new(0);
+        nb_tensor *a = nb_randn(c, NB_SHAPE(5, 2000, K), 0, 1, &rng),
+                  *b = nb_randn(c, NB_SHAPE(K), 0, 1, &rng);
+        nb_tensor *t = nb_randn(c, NB_SHAPE(5, K, 2000), 0, 1, &rng), *tt = nb_transpose(t, 1, 2);
+        const float *av = nb_data_f32(a), *bv = nb_data_f32(b), *tv = nb_data_f32(t);
+        nb_set_num_threads(1);
+        nb_tensor *y1 = nb_mul(nb_add(a, b), tt);
+        nb_set_num_threads(2);
+        nb_tensor *y2 = nb_mul(nb_add(a, b), tt);
+        nb_set_num_threads(0);
+        ck_assert_ptr_nonnull(y1);
+        ck_assert_ptr_nonnull(y2);
+        ck_assert_mem_eq(nb_data(y1), nb_data(y2), (size_t)(5 * 2000 * K) * 4);
+        for (int64_t i = 0; i < 5; i++)
+            for (int64_t r = 0; r < 2000; r++)
+                for (int64_t k = 0; k < K; k++) {
+                    const int64_t at = (i * 2000 + r) * K + k;
+                    const float want = (av[at] + bv[k]) * tv[(i * K + k) * 2000 + r];
+                    ck_assert_msg(nb_data_f32(y1)[at] == want, "K %lld: [%lld,%lld,%lld] = %g, want %g",
+                                  (long long)K, (long long)i, (long long)r, (long long)k,
+                                  (double)nb_data_f32(y1)[at], (double)want);
+                }
+        nb_tensor *acc = nb_clone(c, a);
+        ck_assert_int_eq(nb_axpy_(acc, 0.5f, nb_expand(b, 3, a->shape)), 0);
+        for (int64_t at = 0; at < 5 * 2000 * K; at++)
+            ck_assert(nb_data_f32(acc)[at] == av[at] + 0.5f * bv[at % K]);
+        nb_ctx_free(c);
+    }
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_elementwise");
     TCase *tc = tcase_create("elementwise");
@@ -484,6 +520,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, steps_as_pytorch);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, large_parallel_matches_serial);
+    tcase_add_test(tc, short_rows_match_loops);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -227,6 +227,56 @@ START_TEST(large_sum_is_deterministic_and_accurate) {
 }
 END_TEST
 
+/* The blocked reductions (cpu_reduce.c's reduce_rows): x viewed as [Q, R, K] reduced over R,
+ * with K from 1 to 300 (the lane path up to 32 columns, the column chunks beyond), R long enough
+ * for several row blocks, against a double loop; NaNs in one column must give NaN for max and
+ * min there only; the result must not depend on the thread count. */
+START_TEST(blocked_reductions_match_loops) {
+    const int64_t Ks[] = {1, 2, 3, 7, 31, 32, 33, 300}, Qs[] = {1, 3};
+    for (int qi = 0; qi < 2; qi++)
+        for (int ki = 0; ki < (int)(sizeof Ks / sizeof *Ks); ki++) {
+            const int64_t Q = Qs[qi], K = Ks[ki], R = 200000 / K + 3;
+            nb_ctx *c = nb_ctx_new(0);
+            nb_tensor *x = nb_randn(c, NB_SHAPE(Q, R, K), 0, 1, &rng);
+            float *xv = nb_data_f32(x);
+            if (K > 1) xv[(Q - 1) * R * K + (R / 2) * K + 1] = NAN; /* column 1 of the last slice */
+            const int ax[1] = {1};
+            for (int op = R_SUM; op <= R_MIN; op++) {
+                if (op == R_MEAN) continue;
+                nb_set_num_threads(1);
+                nb_tensor *y1 = apply(op, x, 1, ax, false);
+                nb_set_num_threads(2);
+                nb_tensor *y2 = apply(op, x, 1, ax, false);
+                nb_set_num_threads(0);
+                ck_assert_ptr_nonnull(y1);
+                ck_assert_ptr_nonnull(y2);
+                ck_assert_mem_eq(nb_data(y1), nb_data(y2), (size_t)(Q * K) * 4);
+                for (int64_t q = 0; q < Q; q++)
+                    for (int64_t k = 0; k < K; k++) {
+                        double want = op == R_SUM ? 0 : op == R_MAX ? -INFINITY : INFINITY;
+                        bool nan = false;
+                        for (int64_t r = 0; r < R; r++) {
+                            double v = xv[(q * R + r) * K + k];
+                            nan |= v != v;
+                            want = op == R_SUM ? want + v : op == R_MAX ? fmax(want, v) : fmin(want, v);
+                        }
+                        const float got = nb_data_f32(y1)[q * K + k];
+                        if (nan)
+                            ck_assert_msg(isnan(got), "op %d Q %lld K %lld: [%lld,%lld] = %g, want NaN", op,
+                                          (long long)Q, (long long)K, (long long)q, (long long)k,
+                                          (double)got);
+                        else
+                            ck_assert_msg(op == R_SUM ? nb_close(got, want, 1e-6, 1e-4) : got == (float)want,
+                                          "op %d Q %lld K %lld: [%lld,%lld] = %.9g, want %.9g", op,
+                                          (long long)Q, (long long)K, (long long)q, (long long)k, (double)got,
+                                          want);
+                    }
+            }
+            nb_ctx_free(c);
+        }
+}
+END_TEST
+
 static int gc_axis;
 static nb_tensor *gc_cumsum(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
@@ -322,6 +372,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, argmax);
     tcase_add_test(tc, logsumexp_argmin_stack);
     tcase_add_test(tc, large_sum_is_deterministic_and_accurate);
+    tcase_add_test(tc, blocked_reductions_match_loops);
     tcase_add_test(tc, cumsum);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);

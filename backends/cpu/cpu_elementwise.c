@@ -260,7 +260,11 @@ static void axpy_run(void *u, int64_t n, char **p, const int64_t *st) {
     const float *x = (const float *)p[1];
     if (st[0] == 1 && st[1] == 1)
         for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
-    else
+    else if (st[0] == 1 && st[1] == 0) { /* a broadcast x (a sum's gradient) */
+        const float ax = alpha * x[0];
+        for (int64_t i = 0; i < n; i++)
+            y[i] += ax;
+    } else
         for (int64_t i = 0; i < n; i++) y[i * st[0]] += alpha * x[i * st[1]];
 }
 

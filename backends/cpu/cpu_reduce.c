@@ -55,8 +55,13 @@ static inline void offsets(const red_geom *g, int64_t k, int64_t *ao, int64_t *o
 /* The sum of p[0..n) in double: NB_LANES interleaved partial sums (element i goes to lane
  * i % NB_LANES, so the adds vectorise and do not wait on each other), then the lanes in order.
  * The order depends on n alone: the same on any thread count. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define RED_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RED_CLONES
+#endif
 enum { NB_LANES = 32 };
-static double sum_run(const float *p, int64_t n) {
+RED_CLONES static double sum_run(const float *p, int64_t n) {
     double acc[NB_LANES] = {0};
     int64_t i = 0;
     for (; i + NB_LANES <= n; i += NB_LANES)
@@ -70,51 +75,189 @@ static double sum_run(const float *p, int64_t n) {
     return s;
 }
 
-/* a contiguous, reduced over its leading dims only: [R, K] rows summed column-wise,
- * streaming through memory once (the bias-gradient pattern). */
-static bool leading_only(const nb_tensor *out, const nb_tensor *a, int64_t *R, int64_t *K) {
-    if (!nb_is_contiguous(a)) return false;
+static inline float pick(nb_redop op, float a, float b) {
+    return op == NB_RED_MAX ? (b > a ? b : a) : (b < a ? b : a);
+}
+
+/* The max (min) of p[0..n), NaN if any is: 16 lanes as sum_run's, so the compares vectorise. */
+RED_CLONES static float pick_run(nb_redop op, const float *p, int64_t n) {
+    enum { L = 16 };
+    float m[L];
+    bool nan[L] = {false};
+    for (int j = 0; j < L; j++)
+        m[j] = op == NB_RED_MAX ? -INFINITY : INFINITY;
+    int64_t i = 0;
+    if (op == NB_RED_MAX)
+        for (; i + L <= n; i += L)
+            for (int j = 0; j < L; j++) {
+                nan[j] |= p[i + j] != p[i + j];
+                m[j] = p[i + j] > m[j] ? p[i + j] : m[j];
+            }
+    else
+        for (; i + L <= n; i += L)
+            for (int j = 0; j < L; j++) {
+                nan[j] |= p[i + j] != p[i + j];
+                m[j] = p[i + j] < m[j] ? p[i + j] : m[j];
+            }
+    for (int j = 0; i < n; i++, j++) {
+        nan[j] |= p[i] != p[i];
+        m[j] = pick(op, m[j], p[i]);
+    }
+    float v = m[0];
+    bool any = nan[0];
+    for (int j = 1; j < L; j++)
+        v = pick(op, v, m[j]), any |= nan[j];
+    return any ? NAN : v;
+}
+
+/* a contiguous and viewed as [Q, R, K]: kept outer dims (Q), then reduced dims (R), then kept
+ * inner dims (K), size-1 dims anywhere; each of the Q slices is an [R, K] reduced over its rows
+ * (a full sum: Q = K = 1; a bias gradient: Q = 1), streaming through memory once. */
+static bool outer_mid_inner(const nb_tensor *out, const nb_tensor *a, int64_t *Q, int64_t *R, int64_t *K) {
+    if (!nb_is_contiguous(a) || !nb_is_contiguous(out)) return false;
     int i = 0;
-    *R = 1;
-    *K = 1;
-    while (i < a->ndim && (out->shape[i] == 1 || a->shape[i] == 1)) *R *= a->shape[i++];
+    *Q = *R = *K = 1;
+    for (; i < a->ndim && (out->shape[i] == a->shape[i] || a->shape[i] == 1); i++)
+        *Q *= a->shape[i];
+    for (; i < a->ndim && out->shape[i] == 1; i++)
+        *R *= a->shape[i];
     for (; i < a->ndim; i++) {
         if (out->shape[i] != a->shape[i]) return false;
         *K *= a->shape[i];
     }
-    /* a few columns: the generic path's contiguous runs (sum_run) beat so few chains */
-    return nb_is_contiguous(out) && *R > 1 && *K >= 8;
+    return *R > 1;
 }
 
-static void reduce_rows(nb_redop op, float *O, const float *A, int64_t R, int64_t K) {
-    enum { CH = 256 };
-    int64_t chunks = (K + CH - 1) / CH;
-#pragma omp parallel for num_threads(nb_nthreads()) if (R * K > 65536 && chunks > 1) schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-        int64_t k0 = c * CH, k1 = k0 + CH < K ? k0 + CH : K, w = k1 - k0;
-        double acc[CH];
-        float m[CH];
-        bool nan[CH];
-        for (int64_t k = 0; k < w; k++) acc[k] = 0, m[k] = A[k0 + k], nan[k] = false;
-        for (int64_t r = 0; r < R; r++) {
-            const float *row = A + r * K + k0;
-            if (op == NB_RED_SUM)
-                for (int64_t k = 0; k < w; k++) acc[k] += row[k];
-            else
-                for (int64_t k = 0; k < w; k++) {
-                    float v = row[k];
-                    nan[k] |= v != v;
-                    m[k] = op == NB_RED_MAX ? (v > m[k] ? v : m[k]) : (v < m[k] ? v : m[k]);
-                }
+/* The partial reduction of one block of an [R, K] reduce_rows: rows [r0, r1), columns [k0, k0 +
+ * w), into acc (sums, double) or m / nan (max, min). */
+typedef struct {
+    double *acc;
+    float *m;
+    bool *nan;
+} red_part;
+
+/* Few columns (K <= 32): the block is one contiguous run whose element i goes to lane i % L, L
+ * a multiple of K of at least 32, so the lanes' chains are independent and vectorise; lane j
+ * holds column j % K, and a column's lanes are combined in lane order. */
+enum { NB_LANES_MAX = 64 };
+RED_CLONES static void part_lanes(nb_redop op, const float *p, int64_t n, int64_t K, red_part o) {
+    const int64_t L = K * ((NB_LANES + K - 1) / K);
+    double acc[NB_LANES_MAX] = {0};
+    float m[NB_LANES_MAX];
+    bool nan[NB_LANES_MAX] = {false};
+    for (int64_t j = 0; j < L; j++)
+        m[j] = op == NB_RED_MAX ? -INFINITY : INFINITY;
+    int64_t i = 0;
+    if (op == NB_RED_SUM) {
+        for (; i + L <= n; i += L)
+            for (int64_t j = 0; j < L; j++)
+                acc[j] += p[i + j];
+        for (int64_t j = 0; i < n; i++, j++)
+            acc[j] += p[i];
+    } else {
+        for (; i + L <= n; i += L)
+            for (int64_t j = 0; j < L; j++) {
+                nan[j] |= p[i + j] != p[i + j];
+                m[j] = pick(op, m[j], p[i + j]);
+            }
+        for (int64_t j = 0; i < n; i++, j++) {
+            nan[j] |= p[i] != p[i];
+            m[j] = pick(op, m[j], p[i]);
         }
-        for (int64_t k = 0; k < w; k++) O[k0 + k] = op == NB_RED_SUM ? (float)acc[k] : nan[k] ? NAN : m[k];
+    }
+    for (int64_t k = 0; k < K; k++) {
+        o.acc[k] = 0, o.m[k] = op == NB_RED_MAX ? -INFINITY : INFINITY, o.nan[k] = false;
+        for (int64_t j = k; j < L; j += K) {
+            o.acc[k] += acc[j];
+            o.nan[k] |= nan[j];
+            o.m[k] = pick(op, o.m[k], m[j]);
+        }
     }
 }
 
+/* Many columns: a chunk of w columns, the rows in order, each column its own chain (w chains
+ * side by side vectorise across the row); sums take four rows at a time, ((r0 + r1) + (r2 +
+ * r3)) added to the column, so each column's partial is loaded and stored once per four rows. */
+RED_CLONES static void part_cols(nb_redop op, const float *A, int64_t K, int64_t r0, int64_t r1, int64_t w,
+                                 red_part o) {
+    for (int64_t k = 0; k < w; k++)
+        o.acc[k] = 0, o.m[k] = op == NB_RED_MAX ? -INFINITY : INFINITY, o.nan[k] = false;
+    int64_t r = r0;
+    if (op == NB_RED_SUM) {
+        for (; r + 4 <= r1; r += 4) {
+            const float *a = A + r * K, *b = a + K, *c = b + K, *d = c + K;
+            for (int64_t k = 0; k < w; k++)
+                o.acc[k] += ((double)a[k] + (double)b[k]) + ((double)c[k] + (double)d[k]);
+        }
+        for (; r < r1; r++)
+            for (int64_t k = 0; k < w; k++)
+                o.acc[k] += A[r * K + k];
+        return;
+    }
+    for (; r < r1; r++) {
+        const float *row = A + r * K;
+        for (int64_t k = 0; k < w; k++) {
+            o.nan[k] |= row[k] != row[k];
+            o.m[k] = pick(op, o.m[k], row[k]);
+        }
+    }
+}
+
+/* [Q, R, K] reduced over R. The rows of a slice are cut into blocks of at least RED_BLOCK
+ * elements (at most RED_PARTS partial results in all) and the columns into chunks of RED_CH; the
+ * (slice, block, chunk) pieces run in parallel, and each column's block partials are then
+ * combined in block order. The cuts depend on the shape alone, so the result is the same on any
+ * thread count. */
+enum { RED_BLOCK = 1 << 15, RED_PARTS = 2048, RED_CH = 256 };
+static void reduce_rows(nb_redop op, float *O, const float *A, int64_t Q, int64_t R, int64_t K) {
+    const int64_t slots = Q * K, max_blocks = slots < RED_PARTS ? RED_PARTS / slots : 1;
+    int64_t rb = (RED_BLOCK + K - 1) / K;
+    if (rb * max_blocks < R) rb = (R + max_blocks - 1) / max_blocks;
+    if (rb > R) rb = R;
+    const int64_t nblk = (R + rb - 1) / rb, ch = K <= 32 ? K : RED_CH, nch = (K + ch - 1) / ch;
+    const bool parts = nblk > 1; /* with one block, each piece writes its result directly */
+    double acc[RED_PARTS];
+    float m[RED_PARTS];
+    bool nan[RED_PARTS];
+    const int64_t tasks = Q * nblk * nch;
+#pragma omp parallel for num_threads(nb_nthreads()) if (Q * R * K > 65536 && tasks > 1) schedule(static)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t q = t / (nblk * nch), b = t / nch % nblk, c = t % nch;
+        const int64_t r0 = b * rb, r1 = r0 + rb < R ? r0 + rb : R, k0 = c * ch, w = k0 + ch < K ? ch : K - k0;
+        const float *S = A + q * R * K;
+        double lacc[RED_CH];
+        float lm[RED_CH];
+        bool lnan[RED_CH];
+        const int64_t at = (q * nblk + b) * K + k0;
+        red_part o = parts ? (red_part){acc + at, m + at, nan + at} : (red_part){lacc, lm, lnan};
+        if (K <= 32)
+            part_lanes(op, S + r0 * K, (r1 - r0) * K, K, o);
+        else
+            part_cols(op, S + k0, K, r0, r1, w, o);
+        if (!parts)
+            for (int64_t k = 0; k < w; k++)
+                O[q * K + k0 + k] = op == NB_RED_SUM ? (float)o.acc[k] : o.nan[k] ? NAN : o.m[k];
+    }
+    if (!parts) return;
+    for (int64_t q = 0; q < Q; q++)
+        for (int64_t k = 0; k < K; k++) {
+            double s = 0;
+            float v = op == NB_RED_MAX ? -INFINITY : INFINITY;
+            bool n = false;
+            for (int64_t b = 0; b < nblk; b++) {
+                const int64_t at = (q * nblk + b) * K + k;
+                s += acc[at];
+                n |= nan[at];
+                v = pick(op, v, m[at]);
+            }
+            O[q * K + k] = op == NB_RED_SUM ? (float)s : n ? NAN : v;
+        }
+}
+
 int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
-    int64_t R, K;
-    if (nb_numel(a) > 0 && leading_only(out, a, &R, &K)) {
-        reduce_rows(op, (float *)nb_ptr(out), (const float *)nb_ptr(a), R, K);
+    int64_t Q, R, K;
+    if (nb_numel(a) > 0 && outer_mid_inner(out, a, &Q, &R, &K) && (K > 1 || Q == 1)) {
+        reduce_rows(op, (float *)nb_ptr(out), (const float *)nb_ptr(a), Q, R, K);
         return 0;
     }
     red_geom g;
@@ -146,11 +289,7 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
                 }
             }
         } else if (inner_contig) { /* max or min */
-            for (int64_t r = 0; r < g.R; r++) {
-                float v = p[r];
-                nan |= v != v;
-                m = op == NB_RED_MAX ? (v > m ? v : m) : (v < m ? v : m);
-            }
+            m = pick_run(op, p, g.R);
         } else {
             int64_t idx[NB_MAX_DIMS] = {0};
             for (int64_t r = 0; r < g.R; r++) {
