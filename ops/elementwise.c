@@ -77,6 +77,20 @@ nb_tensor *nb_erf(nb_tensor *a) { return unary(NB_UN_ERF, a, 0, 0); }
 nb_tensor *nb_gelu_erf(nb_tensor *a) { return unary(NB_UN_GELU_ERF, a, 0, 0); }
 nb_tensor *nb_silu(nb_tensor *a) { return unary(NB_UN_SILU, a, 0, 0); }
 nb_tensor *nb_softplus(nb_tensor *a) { return unary(NB_UN_SOFTPLUS, a, 0, 0); }
+nb_tensor *nb_tan(nb_tensor *a) { return unary(NB_UN_TAN, a, 0, 0); }
+nb_tensor *nb_asin(nb_tensor *a) { return unary(NB_UN_ASIN, a, 0, 0); }
+nb_tensor *nb_acos(nb_tensor *a) { return unary(NB_UN_ACOS, a, 0, 0); }
+nb_tensor *nb_atan(nb_tensor *a) { return unary(NB_UN_ATAN, a, 0, 0); }
+nb_tensor *nb_sinh(nb_tensor *a) { return unary(NB_UN_SINH, a, 0, 0); }
+nb_tensor *nb_cosh(nb_tensor *a) { return unary(NB_UN_COSH, a, 0, 0); }
+nb_tensor *nb_asinh(nb_tensor *a) { return unary(NB_UN_ASINH, a, 0, 0); }
+nb_tensor *nb_acosh(nb_tensor *a) { return unary(NB_UN_ACOSH, a, 0, 0); }
+nb_tensor *nb_atanh(nb_tensor *a) { return unary(NB_UN_ATANH, a, 0, 0); }
+nb_tensor *nb_log2(nb_tensor *a) { return unary(NB_UN_LOG2, a, 0, 0); }
+nb_tensor *nb_log10(nb_tensor *a) { return unary(NB_UN_LOG10, a, 0, 0); }
+nb_tensor *nb_exp2(nb_tensor *a) { return unary(NB_UN_EXP2, a, 0, 0); }
+nb_tensor *nb_reciprocal(nb_tensor *a) { return unary(NB_UN_RECIPROCAL, a, 0, 0); }
+nb_tensor *nb_square(nb_tensor *a) { return unary(NB_UN_SQUARE, a, 0, 0); }
 nb_tensor *nb_sign(nb_tensor *a) { return unary(NB_UN_SIGN, a, 0, 0); }
 nb_tensor *nb_floor(nb_tensor *a) { return unary(NB_UN_FLOOR, a, 0, 0); }
 nb_tensor *nb_ceil(nb_tensor *a) { return unary(NB_UN_CEIL, a, 0, 0); }
@@ -166,6 +180,9 @@ nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MUL, a, b);
 nb_tensor *nb_div(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_DIV, a, b); }
 nb_tensor *nb_pow(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_POW, a, b); }
 nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MAX, a, b); }
+nb_tensor *nb_atan2(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_ATAN2, a, b); }
+nb_tensor *nb_fmod(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_FMOD, a, b); }
+nb_tensor *nb_remainder(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_REMAINDER, a, b); }
 nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MIN, a, b); }
 nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_EQ, a, b); }
 nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_NE, a, b); }

@@ -21,14 +21,6 @@
 #include "backends/cuda/cuda_internal.h"
 #include "backends/cuda/cuda_src.h"
 #include "nabla/cuda.h"
-#include "ops/elementwise_math.h"
-
-/* The CUDA copy of the GELU helpers, compiled here as C under other names. */
-#define nb_gelu_f  cu_gelu_f
-#define nb_gelu_df cu_gelu_df
-NB_CU_MATH_FUNCS(NB_CU_EMIT)
-#undef nb_gelu_f
-#undef nb_gelu_df
 
 /* ---- every source compiles, with no warning --------------------------------------------- */
 
@@ -388,17 +380,6 @@ START_TEST(test_registers_fit_1024_threads) {
 }
 END_TEST
 
-/* ---- the CUDA GELU is the CPU's ------------------------------------------------------------------- */
-
-START_TEST(test_gelu_source_matches_cpu) {
-    for (int i = -4000; i <= 4000; i++) {
-        float x = (float)i * 0.0025f;
-        ck_assert_float_eq(cu_gelu_f(x), nb_gelu_f(x));
-        ck_assert_float_eq(cu_gelu_df(x), nb_gelu_df(x));
-    }
-}
-END_TEST
-
 /* ---- without a GPU: one clear line ------------------------------------------------------------------ */
 
 START_TEST(test_unavailable_message) {
@@ -460,7 +441,6 @@ Suite *make_suite(void) {
         nb_test_skip("registers a thread (ptxas -v)", "no " NB_PTXAS " (the toolkit's assembler)");
     suite_add_tcase(s, tc);
     TCase *t2 = tcase_create("host");
-    tcase_add_test(t2, test_gelu_source_matches_cpu);
     tcase_add_test(t2, test_unavailable_message);
     tcase_add_test(t2, test_tf32_switch);
     suite_add_tcase(s, t2);

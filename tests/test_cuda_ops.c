@@ -46,6 +46,31 @@ START_TEST(test_unary) {
         compare(names[k], f_unary, &x, 1, &bx, 1e-5, 1);
         compare(names[k], f_unary_perm, &x, 1, &bx, 1e-5, 1);
     }
+    /* the trigonometric, hyperbolic and other functions, each inside its domain */
+    static const struct {
+        const char *name;
+        un_fn f;
+        float lo, hi;
+    } more[] = {{"tan", nb_tan, -1.2f, 1.2f},
+                {"asin", nb_asin, -0.9f, 0.9f},
+                {"acos", nb_acos, -0.9f, 0.9f},
+                {"atan", nb_atan, -3.0f, 3.0f},
+                {"sinh", nb_sinh, -3.0f, 3.0f},
+                {"cosh", nb_cosh, -3.0f, 3.0f},
+                {"asinh", nb_asinh, -3.0f, 3.0f},
+                {"acosh", nb_acosh, 1.2f, 3.0f},
+                {"atanh", nb_atanh, -0.9f, 0.9f},
+                {"log2", nb_log2, 0.2f, 3.0f},
+                {"log10", nb_log10, 0.2f, 3.0f},
+                {"exp2", nb_exp2, -3.0f, 3.0f},
+                {"reciprocal", nb_reciprocal, 0.3f, 2.0f},
+                {"square", nb_square, -2.0f, 2.0f}};
+    for (size_t k = 0; k < sizeof more / sizeof *more; k++) {
+        nb_tensor *x = rnd(c, NB_SHAPE(3, 5, 7), more[k].lo, more[k].hi, 90 + k);
+        un_box bx = {more[k].f};
+        compare(more[k].name, f_unary, &x, 1, &bx, 1e-5, 1);
+        compare(more[k].name, f_unary_perm, &x, 1, &bx, 1e-5, 1);
+    }
     nb_ctx_free(c);
 }
 END_TEST
@@ -77,12 +102,12 @@ static nb_tensor *f_binary_view(nb_tensor **in, void *u) {
 
 START_TEST(test_binary) {
     nb_ctx *c = nb_ctx_new(0);
-    bin_fn fns[] = {nb_add, nb_sub, nb_mul, nb_div, nb_pow, nb_maximum, nb_minimum,
-                    nb_eq,  nb_ne,  nb_lt,  nb_le,  nb_gt,  nb_ge};
-    const char *names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
-                           "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+    bin_fn fns[] = {nb_add,  nb_sub,       nb_mul, nb_div, nb_pow, nb_maximum, nb_minimum, nb_atan2,
+                    nb_fmod, nb_remainder, nb_eq,  nb_ne,  nb_lt,  nb_le,      nb_gt,      nb_ge};
+    const char *names[] = {"add",  "sub",       "mul", "div", "pow", "maximum", "minimum", "atan2",
+                           "fmod", "remainder", "eq",  "ne",  "lt",  "le",      "gt",      "ge"};
     for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
-        unsigned g = k < 7 ? 3 : 0;
+        unsigned g = k < 10 ? 3 : 0;
         nb_tensor *in[2] = {rnd(c, NB_SHAPE(4, 1, 6), 0.5f, 2.0f, 20 + k),
                             rnd(c, NB_SHAPE(3, 1), 0.5f, 2.0f, 40 + k)};
         bin_box bx = {fns[k]};

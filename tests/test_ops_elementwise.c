@@ -38,6 +38,9 @@ static double r_softplus(double x) { return log1p(exp(x)); }
 static double r_leaky(double x) { return x > 0 ? x : 0.1 * x; }
 static nb_tensor *leaky01(nb_tensor *a) { return nb_leaky_relu(a, 0.1f); }
 static double r_sign(double x) { return (x > 0) - (x < 0); }
+static double r_exp2(double x) { return exp2(x); }
+static double r_recip(double x) { return 1 / x; }
+static double r_square(double x) { return x * x; }
 
 static const un_case un_cases[] = {
     {"neg", nb_neg, r_neg, -2, 2, false},
@@ -59,6 +62,20 @@ static const un_case un_cases[] = {
     {"silu", nb_silu, r_silu, -4, 4, false},
     {"softplus", nb_softplus, r_softplus, -4, 4, false},
     {"leaky_relu", leaky01, r_leaky, -2, 2, false},
+    {"tan", nb_tan, tan, -1.2f, 1.2f, false},
+    {"asin", nb_asin, asin, -0.9f, 0.9f, false},
+    {"acos", nb_acos, acos, -0.9f, 0.9f, false},
+    {"atan", nb_atan, atan, -3, 3, false},
+    {"sinh", nb_sinh, sinh, -2, 2, false},
+    {"cosh", nb_cosh, cosh, -2, 2, false},
+    {"asinh", nb_asinh, asinh, -3, 3, false},
+    {"acosh", nb_acosh, acosh, 1.2f, 3, false},
+    {"atanh", nb_atanh, atanh, -0.9f, 0.9f, false},
+    {"log2", nb_log2, log2, 0.2f, 3, false},
+    {"log10", nb_log10, log10, 0.2f, 3, false},
+    {"exp2", nb_exp2, r_exp2, -2, 2, false},
+    {"reciprocal", nb_reciprocal, r_recip, 0.3f, 2, false},
+    {"square", nb_square, r_square, -2, 2, false},
     {"sign", nb_sign, r_sign, -2, 2, true},
     {"floor", nb_floor, floor, -3, 3, true},
     {"ceil", nb_ceil, ceil, -3, 3, true},
@@ -115,7 +132,8 @@ typedef struct {
     bin_fn f;
     double (*ref)(double, double);
     bool diff;
-    float lo, hi;
+    float lo, hi;   /* inputs' domain */
+    float blo, bhi; /* b's, when not the same */
 } bin_case;
 
 static double r_add(double a, double b) { return a + b; }
@@ -130,15 +148,25 @@ static double r_le(double a, double b) { return a <= b; }
 static double r_gt(double a, double b) { return a > b; }
 static double r_ge(double a, double b) { return a >= b; }
 static double r_ne(double a, double b) { return a != b; }
+static double r_remainder(double a, double b) { return a - b * floor(a / b); }
 
 static const bin_case bin_cases[] = {
-    {"add", nb_add, r_add, true, -2, 2},      {"sub", nb_sub, r_sub, true, -2, 2},
-    {"mul", nb_mul, r_mul, true, -2, 2},      {"div", nb_div, r_div, true, 0.5f, 2},
-    {"pow", nb_pow, pow, true, 0.5f, 2},      {"maximum", nb_maximum, r_max, true, -2, 2},
-    {"minimum", nb_minimum, r_min, true, -2, 2}, {"eq", nb_eq, r_eq, false, -2, 2},
-    {"ne", nb_ne, r_ne, false, -2, 2},        {"lt", nb_lt, r_lt, false, -2, 2},
-    {"le", nb_le, r_le, false, -2, 2},        {"gt", nb_gt, r_gt, false, -2, 2},
-    {"ge", nb_ge, r_ge, false, -2, 2},
+    {"add", nb_add, r_add, true, -2, 2, 0, 0},
+    {"sub", nb_sub, r_sub, true, -2, 2, 0, 0},
+    {"mul", nb_mul, r_mul, true, -2, 2, 0, 0},
+    {"div", nb_div, r_div, true, 0.5f, 2, 0, 0},
+    {"pow", nb_pow, pow, true, 0.5f, 2, 0, 0},
+    {"maximum", nb_maximum, r_max, true, -2, 2, 0, 0},
+    {"minimum", nb_minimum, r_min, true, -2, 2, 0, 0},
+    {"eq", nb_eq, r_eq, false, -2, 2, 0, 0},
+    {"ne", nb_ne, r_ne, false, -2, 2, 0, 0},
+    {"lt", nb_lt, r_lt, false, -2, 2, 0, 0},
+    {"le", nb_le, r_le, false, -2, 2, 0, 0},
+    {"gt", nb_gt, r_gt, false, -2, 2, 0, 0},
+    {"ge", nb_ge, r_ge, false, -2, 2, 0, 0},
+    {"atan2", nb_atan2, atan2, true, -2, 2, 0, 0},
+    {"fmod", nb_fmod, fmod, true, -3, 3, 0.4f, 1.3f},
+    {"remainder", nb_remainder, r_remainder, true, -3, 3, 0.4f, 1.3f},
 };
 #define N_BIN (int)(sizeof bin_cases / sizeof *bin_cases)
 
@@ -147,7 +175,8 @@ START_TEST(binary_forward_broadcast) {
     /* a: [3,1,4] from a sliced tensor; b: [2,4] transposed view */
     nb_tensor *abase = nb_rand(ctx, NB_SHAPE(3, 1, 8), c->lo, c->hi, &rng);
     nb_tensor *a = nb_slice(abase, 2, 0, 8, 2);
-    nb_tensor *bbase = nb_rand(ctx, NB_SHAPE(4, 2), c->lo, c->hi, &rng);
+    const bool own_b = c->blo != c->bhi;
+    nb_tensor *bbase = nb_rand(ctx, NB_SHAPE(4, 2), own_b ? c->blo : c->lo, own_b ? c->bhi : c->hi, &rng);
     nb_tensor *b = nb_transpose(bbase, 0, 1);
     /* make a few elements equal so comparisons see ties */
     nb_data_f32(bbase)[0] = nb_data_f32(abase)[0];
@@ -182,6 +211,14 @@ START_TEST(binary_backward_broadcast) {
     if (c->f == nb_maximum || c->f == nb_minimum) {
         for (int i = 0; i < 12; i++) nb_data_f32(a)[i] = (float)(i % 5) * 0.7f - 1.3f;
         for (int i = 0; i < 8; i++) nb_data_f32(b)[i] = (float)i * 0.45f - 1.6f;
+    }
+    /* keep fmod/remainder's quotients away from the integers where they jump: a at k + 1/2 and
+     * b within 5% above 1, so that trunc and floor differ for the negative a */
+    if (c->f == nb_fmod || c->f == nb_remainder) {
+        for (int i = 0; i < 12; i++)
+            nb_data_f32(a)[i] = (float)(i % 7 - 3) + 0.5f;
+        for (int i = 0; i < 8; i++)
+            nb_data_f32(b)[i] = 1.0f + 0.006f * (float)i;
     }
     gc_bfn = c->f;
     nb_tensor *in[2] = {a, b};

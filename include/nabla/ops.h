@@ -29,6 +29,10 @@ nb_tensor *nb_div(nb_tensor *a, nb_tensor *b);     /* a / b */
 nb_tensor *nb_pow(nb_tensor *a, nb_tensor *b);     /* a ^ b (a > 0 where b is not an integer) */
 nb_tensor *nb_maximum(nb_tensor *a, nb_tensor *b); /* max(a, b), NaN if either is; ties split g */
 nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b); /* min(a, b), NaN if either is; ties split g */
+nb_tensor *nb_atan2(nb_tensor *a, nb_tensor *b);   /* the angle of the point (b, a), in [-pi, pi] */
+nb_tensor *nb_fmod(nb_tensor *a, nb_tensor *b);    /* a - b trunc(a / b): a's sign (C's fmodf) */
+/* a - b floor(a / b): b's sign (Python's %, torch.remainder); both: NaN where b is 0 */
+nb_tensor *nb_remainder(nb_tensor *a, nb_tensor *b);
 
 /* Scalar forms: the same ops with a constant right operand. */
 nb_tensor *nb_add_scalar(nb_tensor *a, float s);
@@ -59,6 +63,20 @@ nb_tensor *nb_erf(nb_tensor *a);     /* the error function */
 nb_tensor *nb_gelu_erf(nb_tensor *a); /* exact GELU, 0.5 a (1 + erf(a / sqrt 2)): torch's F.gelu default */
 nb_tensor *nb_silu(nb_tensor *a);     /* a * sigmoid(a) (swish) */
 nb_tensor *nb_softplus(nb_tensor *a); /* log(1 + e^a); a itself above 20, as torch's default threshold */
+nb_tensor *nb_tan(nb_tensor *a);      /* tan(a) */
+nb_tensor *nb_asin(nb_tensor *a);     /* arcsine; NaN outside [-1, 1] */
+nb_tensor *nb_acos(nb_tensor *a);     /* arccosine; NaN outside [-1, 1] */
+nb_tensor *nb_atan(nb_tensor *a);     /* arctangent */
+nb_tensor *nb_sinh(nb_tensor *a);     /* hyperbolic sine */
+nb_tensor *nb_cosh(nb_tensor *a);     /* hyperbolic cosine */
+nb_tensor *nb_asinh(nb_tensor *a);    /* inverse hyperbolic sine */
+nb_tensor *nb_acosh(nb_tensor *a);    /* inverse hyperbolic cosine; NaN below 1 */
+nb_tensor *nb_atanh(nb_tensor *a);    /* inverse hyperbolic tangent; NaN outside [-1, 1] */
+nb_tensor *nb_log2(nb_tensor *a);     /* base-2 log */
+nb_tensor *nb_log10(nb_tensor *a);    /* base-10 log */
+nb_tensor *nb_exp2(nb_tensor *a);     /* 2^a */
+nb_tensor *nb_reciprocal(nb_tensor *a); /* 1 / a */
+nb_tensor *nb_square(nb_tensor *a);     /* a * a */
 /* Steps, each with gradient 0 everywhere (as PyTorch). */
 nb_tensor *nb_sign(nb_tensor *a);  /* -1, 0 or 1; 0 for NaN (as torch.sign) */
 nb_tensor *nb_floor(nb_tensor *a); /* the largest integer <= a */

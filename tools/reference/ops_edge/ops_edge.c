@@ -187,7 +187,21 @@ static nb_tensor *apply(oe_case *c) {
               {"hardsigmoid", nb_hardsigmoid},
               {"hardswish", nb_hardswish},
               {"mish", nb_mish},
-              {"softsign", nb_softsign}};
+              {"softsign", nb_softsign},
+              {"tan", nb_tan},
+              {"asin", nb_asin},
+              {"acos", nb_acos},
+              {"atan", nb_atan},
+              {"sinh", nb_sinh},
+              {"cosh", nb_cosh},
+              {"asinh", nb_asinh},
+              {"acosh", nb_acosh},
+              {"atanh", nb_atanh},
+              {"log2", nb_log2},
+              {"log10", nb_log10},
+              {"exp2", nb_exp2},
+              {"reciprocal", nb_reciprocal},
+              {"square", nb_square}};
     static const struct {
         const char *name;
         nb_tensor *(*fn)(nb_tensor *, float);
@@ -203,7 +217,8 @@ static nb_tensor *apply(oe_case *c) {
                {"div", nb_div},         {"pow", nb_pow},       {"maximum", nb_maximum},
                {"minimum", nb_minimum}, {"eq", nb_eq},         {"ne", nb_ne},
                {"lt", nb_lt},           {"le", nb_le},         {"gt", nb_gt},
-               {"ge", nb_ge},           {"matmul", nb_matmul}, {"embedding", nb_embedding}};
+               {"ge", nb_ge},           {"matmul", nb_matmul}, {"embedding", nb_embedding},
+               {"atan2", nb_atan2},     {"fmod", nb_fmod},     {"remainder", nb_remainder}};
     for (int i = 0; i < COUNT(un); i++)
         if (IS(un[i].name)) return un[i].fn(in[0]);
     for (int i = 0; i < COUNT(sc); i++)

@@ -1,6 +1,7 @@
 /* ops_edge_more.c - the edge cases of the ops added after the layers: vector norms, normalize,
  * cosine similarity, RMS and instance norm, KL divergence, binary cross-entropy on probabilities,
- * log-sigmoid, GLU and triu, run by ops_edge.c after ops_edge_layers.c. Names are referred to by
+ * log-sigmoid, GLU and triu, the trigonometric, hyperbolic and other elementwise functions, atan2,
+ * fmod and remainder, run by ops_edge.c after ops_edge_layers.c. Names are referred to by
  * ops_edge_parity.py's lists, as in ops_edge_cases.c. */
 #include <float.h>
 #include <math.h>
@@ -8,7 +9,8 @@
 #include "ops_edge.h"
 
 #define SV oe_sv
-static nb_tensor *svt(void) { return oe_f32(1, SH(NSV), SV); }
+static nb_tensor *f1(int64_t n, const float *d) { return oe_f32(1, SH(n), d); }
+static nb_tensor *svt(void) { return f1(NSV, SV); }
 
 void oe_more_cases(void) {
     /* norms: ip[0] keepdim, ip[2] axes count, ip[3..] axes (as the reductions); fp[0] p */
@@ -152,4 +154,39 @@ void oe_more_cases(void) {
     oe_run((oe_case){.op = "glu", .ip = {0}, .in = {oe_randn(2, SH(3, 2), 310)}}, "glu(odd dim, refused)");
     for (int k = -2; k <= 2; k += 2)
         oe_run((oe_case){.op = "triu", .ip = {k}, .in = {oe_randn(3, SH(2, 4, 5), 311)}}, "triu(k %d)", k);
+
+    /* the elementwise functions: special values, a dense range, the domains' edges */
+    const char *fn[] = {"tan",   "asin",  "acos", "atan",  "sinh", "cosh",       "asinh",
+                        "acosh", "atanh", "log2", "log10", "exp2", "reciprocal", "square"};
+    float r[81];
+    for (int i = 0; i < 81; i++)
+        r[i] = -20.0f + 0.5f * (float)i;
+    float u[41]; /* -1.05 to 1.05: the inverse functions' domains and their ends */
+    for (int i = 0; i < 41; i++)
+        u[i] = -1.05f + 0.0525f * (float)i;
+    for (int i = 0; i < COUNT(fn); i++) {
+        oe_run((oe_case){.op = fn[i], .in = {svt()}}, "%s(SV)", fn[i]);
+        oe_run((oe_case){.op = fn[i], .in = {f1(81, r)}}, "%s(range)", fn[i]);
+        oe_run((oe_case){.op = fn[i], .in = {f1(41, u)}}, "%s(-1.05..1.05)", fn[i]);
+    }
+    oe_run((oe_case){.op = "acosh", .in = {f1(6, FV(1.0f, 1.0000001f, 1.5f, 1e10f, 0.999f, 3e38f))}},
+           "acosh(near 1, huge)");
+    oe_run((oe_case){.op = "tan", .in = {f1(5, FV(1.5707963f, -1.5707963f, 1.5707964f, 3.1415927f, 1e7f))}},
+           "tan(near the poles)");
+
+    /* atan2, fmod, remainder: every pair of special values, signs of both, and the quotients
+     * near integers where floor and trunc part */
+    static float a[NSV * NSV], b[NSV * NSV];
+    for (int i = 0; i < NSV; i++)
+        for (int j = 0; j < NSV; j++)
+            a[i * NSV + j] = SV[i], b[i * NSV + j] = SV[j];
+    const char *bn[] = {"atan2", "fmod", "remainder"};
+    const float qa[] = {5.5f, -5.5f, 5.5f, -5.5f, 7.0f, -7.0f, 0.3f, -0.3f, 1e-30f, 6.0f, 1e30f, -0.0f};
+    const float qb[] = {2.0f, 2.0f, -2.0f, -2.0f, 3.5f, 3.5f, 0.1f, 0.1f, 3.0f, 0.2f, 3.0f, 2.0f};
+    for (int i = 0; i < COUNT(bn); i++) {
+        oe_run((oe_case){.op = bn[i], .in = {f1(NSV * NSV, a), f1(NSV * NSV, b)}}, "%s(SVxSV)", bn[i]);
+        oe_run((oe_case){.op = bn[i], .in = {f1(COUNT(qa), qa), f1(COUNT(qb), qb)}}, "%s(quotients)", bn[i]);
+        oe_run((oe_case){.op = bn[i], .in = {oe_randn(2, SH(4, 1), 330 + i), oe_randn(1, SH(3), 340 + i)}},
+               "%s(bcast [4,1]x[3])", bn[i]);
+    }
 }

@@ -93,7 +93,8 @@ ACCUMULATE = {"sum", "mean", "var", "matmul", "linear", "attention", "attention_
               "embedding", "gather", "maximum", "minimum"}
 TRANSCENDENTAL = {"elu", "selu", "mish", "gelu", "tanh", "sigmoid", "attention", "attention_qkv", "exp", "sin", "cos",
                   "log1p", "expm1", "erf", "gelu_erf", "silu", "softplus", "logsumexp", "std",
-                  "layer_norm", "var", "pow", "pow_scalar"}
+                  "layer_norm", "var", "pow", "pow_scalar", "tan", "asin", "acos", "atan", "sinh",
+                  "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "atan2"}
 
 # Deep compositions: whole recurrent sequences, where rounding builds up over the steps and
 # layers (backpropagation through time), and MultiheadAttention (six matmuls and a softmax
@@ -448,6 +449,14 @@ ACCEPTED = [
     # log1p(FLT_MAX): C's log1pf gives 88.72 (the float64 answer); torch's float32 kernel overflows
     # forming 1 + x and gives inf.
     Accept("log1p-huge", {"log1p"}, {"inf"}, closer, "log1p of FLT_MAX finite, as float64 (torch: inf)"),
+    # torch's vectorised fmod (and remainder, built on it) computes a - trunc(a / b) b, which is
+    # NaN once a / b overflows (a divisor near 0, a dividend near FLT_MAX); nabla's fmodf is
+    # exact: float64's value. remainder's gradient in b, -g floor(a / b), holds the quotient,
+    # which overflows float there: +-inf of the right sign.
+    Accept("fmod-exact", {"fmod", "remainder"}, {"nan"},
+           lambda f: f.f64 is not None and not math.isnan(f.nab) and math.isnan(f.ref) and
+           (f.nab == f.f64 or (f.where != "out" and math.isinf(f.nab) and (f.nab > 0) == (f.f64 > 0))),
+           "fmod / remainder exact where a / b overflows (torch: NaN)"),
     # mse_loss near FLT_MAX summed (not averaged): torch's 2 d g overflows to inf; nabla's
     # gradient, d g + g d per operand of the product, is the float64 value.
     Accept("loss-overflow", {"mse_loss"}, {"inf"}, closer, "mse_loss's gradient near FLT_MAX, as float64"),

@@ -21,7 +21,9 @@ def forward(c, x, dt, variant):
     """The op in PyTorch on the torch inputs x, in dtype dt."""
     op, ip, fp = c["op"], c["ip"], c["fp_f"]
     if op in ("neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
-              "log1p", "expm1", "erf", "sign", "floor", "ceil", "round", "trunc"):
+              "log1p", "expm1", "erf", "sign", "floor", "ceil", "round", "trunc", "tan", "asin",
+              "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2",
+              "reciprocal", "square"):
         return getattr(torch, op)(x[0])
     if op in ("silu", "softplus", "selu", "relu6", "hardsigmoid", "hardswish", "mish", "softsign"):
         return getattr(F, op)(x[0])
@@ -45,7 +47,8 @@ def forward(c, x, dt, variant):
         return F.gelu(x[0])
     if op == "leaky_relu":
         return F.leaky_relu(x[0], fp[0])
-    if op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul"):
+    if op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul", "atan2", "fmod",
+              "remainder"):
         return getattr(torch, op)(x[0], x[1])
     if op in ("eq", "ne", "lt", "le", "gt", "ge"):
         return getattr(torch, op)(x[0], x[1]).to(dt)
