@@ -1,4 +1,5 @@
-/* ops/index.c - indexing and joining: cat, stack, split, index_select, gather, tril, tril_mask, cast.
+/* ops/index.c - indexing and joining: cat, stack, split, index_select, gather, index_add,
+ * scatter_add, tril, tril_mask, cast.
  * Indices are i32 and bounds-checked here, before any kernel runs, with a message naming the
  * offending index and its position. The backward rules scatter gradients deterministically
  * (index_add / scatter_add kernels never race; see backends/cpu/cpu_index.c). */
@@ -271,6 +272,92 @@ nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx) {
     if (!nb_op_finish(out, "gather", gather_backward, 2, ins, &node)) return NULL;
     if (node) node->i[0] = d, node->unread = NB_UNREAD_IN(0) | NB_UNREAD_OUT; /* reads idx only */
     return out;
+}
+
+/* ---- index_add / scatter_add: gather's and index_select's adjoints as ops ------------------- */
+
+/* a's gradient passes through; src's is the matching read of g (index_select or gather). */
+static int scatter_ops_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *a = n->in[0], *idx = n->in[1], *src = n->in[2];
+    const int d = (int)n->i[0];
+    if (a->requires_grad) gin[0] = g;
+    if (src->requires_grad)
+        if (!(gin[2] = n->i[1] ? nb_gather(g, d, idx) : nb_index_select(g, d, idx))) return -1;
+    return 0;
+}
+
+/* out = a, then `add` (be->index_add or be->scatter_add) of src at idx along d; recorded. */
+static nb_tensor *scatter_into(const char *op, bool scatter, nb_tensor *a, int d, nb_tensor *idx,
+                               nb_tensor *src) {
+    const nb_backend *be = nb_be(a);
+    if (!be) return NULL;
+    if (!be->copy || !(scatter ? be->scatter_add : be->index_add)) return nb_unsupported(op, be);
+    nb_tensor *out = nb_new_like_shape(a, NB_F32, a->ndim, a->shape);
+    if (!out || (nb_numel(out) && be->copy(out, a))) return NULL;
+    if (nb_numel(out) && nb_numel(idx) &&
+        (scatter ? be->scatter_add(out, d, idx, src) : be->index_add(out, d, idx, src)))
+        return NULL;
+    nb_tensor *ins[3] = {a, idx, src};
+    nb_node *node;
+    if (!nb_op_finish(out, op, scatter_ops_backward, 3, ins, &node)) return NULL;
+    if (node)
+        node->i[0] = d, node->i[1] = scatter,
+        node->unread = NB_UNREAD_IN(0) | NB_UNREAD_IN(2) | NB_UNREAD_OUT; /* reads idx only */
+    return out;
+}
+
+static int check_scatter_operands(const char *op, const nb_tensor *a, const nb_tensor *idx,
+                                  const nb_tensor *src) {
+    if (nb_check_dtype(op, a, NB_F32, "input") || nb_check_dtype(op, src, NB_F32, "source") ||
+        nb_check_dtype(op, idx, NB_I32, "index") || nb_same_device(op, a, idx) || nb_same_device(op, a, src))
+        return -1;
+    if (a->ndim == 0) return nb_set_error("%s: cannot index a 0-d tensor", op), -1;
+    return 0;
+}
+
+nb_tensor *nb_index_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src, float alpha) {
+    NB_NULL_GUARD(a, idx, src);
+    const char *op = "index_add";
+    if (check_scatter_operands(op, a, idx, src)) return NULL;
+    int d = nb_norm_dim(op, dim, a->ndim);
+    if (d < 0) return NULL;
+    char x[96], y[96], z[96];
+    bool ok = idx->ndim == 1 && src->ndim == a->ndim && src->shape[d] == idx->shape[0];
+    for (int k = 0; ok && k < a->ndim; k++)
+        ok = k == d || src->shape[k] == a->shape[k];
+    if (!ok)
+        return nb_set_error("%s: source %s must be input %s with dim %d the index's length (index %s, "
+                            "1-D)",
+                            op, NB_SHP(src, x), NB_SHP(a, y), d, NB_SHP(idx, z));
+    char what[64];
+    snprintf(what, sizeof what, "dim %d", d);
+    if (check_indices(op, idx, a->shape[d], what)) return NULL;
+    if (alpha != 1.0f && !(src = nb_mul_scalar(src, alpha))) return nb_as_op(NULL, op);
+    return scatter_into(op, false, a, d, idx, src);
+}
+
+nb_tensor *nb_scatter_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src) {
+    NB_NULL_GUARD(a, idx, src);
+    const char *op = "scatter_add";
+    if (check_scatter_operands(op, a, idx, src)) return NULL;
+    int d = nb_norm_dim(op, dim, a->ndim);
+    if (d < 0) return NULL;
+    char x[96], y[96], z[96];
+    bool ok = idx->ndim == a->ndim && src->ndim == a->ndim;
+    for (int k = 0; ok && k < a->ndim; k++)
+        ok = idx->shape[k] <= src->shape[k] && (k == d || idx->shape[k] <= a->shape[k]);
+    if (!ok)
+        return nb_set_error("%s: index %s must have the input's ndim, be no larger than the source %s, "
+                            "and no larger than the input %s outside dim %d",
+                            op, NB_SHP(idx, x), NB_SHP(src, y), NB_SHP(a, z), d);
+    char what[64];
+    snprintf(what, sizeof what, "dim %d", d);
+    if (check_indices(op, idx, a->shape[d], what)) return NULL;
+    /* the source's part that the index covers (torch reads only that), as a recorded view */
+    for (int k = 0; k < a->ndim && src; k++)
+        if (src->shape[k] != idx->shape[k]) src = nb_narrow(src, k, 0, idx->shape[k]);
+    if (!src) return nb_as_op(NULL, op);
+    return scatter_into(op, true, a, d, idx, src);
 }
 
 /* ---- tril ------------------------------------------------------------------------------------- */

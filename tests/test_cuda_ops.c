@@ -743,6 +743,8 @@ static nb_tensor *f_index(nb_tensor **in, void *u) {
     int mode = *(int *)u;
     if (mode == 0) return nb_index_select(nb_transpose(in[0], 0, 1), 1, in[1]);
     if (mode == 1) return nb_gather(in[0], 1, in[1]);
+    if (mode == 5) return nb_index_add(nb_transpose(in[0], 0, 1), 1, in[1], in[2], 0.5f);
+    if (mode == 6) return nb_scatter_add(in[0], 1, in[1], nb_transpose(in[2], 0, 1));
     return nb_tril(nb_permute(in[0], (const int[]){0, 2, 1}), mode - 3);
 }
 
@@ -755,6 +757,11 @@ START_TEST(test_index) {
     int32_t gi[12] = {0, 2, 2, 1, 4, 4, 3, 0, 1, 1, 1, 2};
     nb_tensor *g[2] = {rnd(c, NB_SHAPE(3, 5), -1, 1, 2), nb_from_data(c, NB_I32, NB_SHAPE(3, 4), gi)};
     compare("gather", f_index, g, 2, &m1, 1e-6, 1);
+    int m5 = 5, m6 = 6; /* repeated indices: the sums must come in the same order */
+    nb_tensor *ia[3] = {rnd(c, NB_SHAPE(6, 4), -1, 1, 4), a[1], rnd(c, NB_SHAPE(4, 5), -1, 1, 5)};
+    compare("index_add", f_index, ia, 3, &m5, 1e-6, 5);
+    nb_tensor *sa[3] = {rnd(c, NB_SHAPE(3, 5), -1, 1, 6), g[1], rnd(c, NB_SHAPE(6, 3), -1, 1, 7)};
+    compare("scatter_add", f_index, sa, 3, &m6, 1e-6, 5);
     nb_tensor *t = rnd(c, NB_SHAPE(2, 7, 6), -1, 1, 3);
     compare("tril k=-1", f_index, &t, 1, &m2, 0, 1);
     compare("tril k=1", f_index, &t, 1, &m4, 0, 1);

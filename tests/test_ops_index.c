@@ -330,6 +330,123 @@ START_TEST(gather_errors) {
 }
 END_TEST
 
+/* ---- index_add / scatter_add ------------------------------------------------------------------ */
+
+/* index_add along each dim of a permuted [3,4,5] view, with a repeated index and alpha, against a
+ * loop; the gradients in a and src by gradcheck. */
+START_TEST(index_add_forward) {
+    nb_tensor *a = nb_permute(randn(NB_SHAPE(5, 3, 4)), (int[]){1, 2, 0});
+    float *A = values(a);
+    const int32_t iv[4] = {2, 0, 2, 1};
+    for (int dim = 0; dim < 3; dim++) {
+        int64_t ss[3] = {3, 4, 5};
+        ss[dim] = 4;
+        nb_tensor *src = randn(3, ss), *idx = ints(4, iv);
+        nb_tensor *o = nb_index_add(a, dim, idx, src, 0.5f);
+        ck_assert_msg(o != NULL, "%s", nb_last_error());
+        float *O = values(o), *S = values(src), *W = malloc(60 * sizeof *W);
+        memcpy(W, A, 60 * sizeof *W);
+        for (int64_t e = 0; e < nb_numel(src); e++) {
+            int64_t ix[3];
+            unflat(e, 3, ss, ix);
+            ix[dim] = iv[ix[dim]];
+            W[flat(3, a->shape, ix)] += 0.5f * S[e];
+        }
+        for (int e = 0; e < 60; e++)
+            ck_assert_msg(O[e] == W[e], "dim %d: [%d] = %g, want %g", dim, e, (double)O[e], (double)W[e]);
+        free(O), free(S), free(W);
+    }
+    free(A);
+}
+END_TEST
+
+static nb_tensor *index_add_fn(nb_tensor **in, int n, void *u) {
+    (void)n;
+    return nb_index_add(nb_transpose(in[0], 0, 1), 1, u, in[1], -1.5f);
+}
+
+static nb_tensor *scatter_add_fn(nb_tensor **in, int n, void *u) {
+    (void)n;
+    return nb_scatter_add(in[0], 0, u, nb_transpose(in[1], 0, 1));
+}
+
+START_TEST(index_add_scatter_add_gradcheck) {
+    nb_tensor *in[2] = {nb_requires_grad_(randn(NB_SHAPE(4, 3)), true),
+                        nb_requires_grad_(randn(NB_SHAPE(3, 5)), true)};
+    ck_assert_msg(nb_gradcheck(index_add_fn, in, 2, ints(5, (int32_t[]){3, 0, 3, 3, 1}), NULL) == 1, "%s",
+                  nb_last_error());
+    /* scatter_add: a [3,4], src [5,3] transposed to [3,5] (larger than the index [2,4] in dim 1) */
+    int32_t sv[8] = {0, 2, 2, 1, 1, 1, 0, 2};
+    nb_tensor *sidx = nb_from_data(ctx, NB_I32, NB_SHAPE(2, 4), sv);
+    nb_tensor *sin[2] = {nb_requires_grad_(randn(NB_SHAPE(3, 4)), true),
+                         nb_requires_grad_(randn(NB_SHAPE(5, 3)), true)};
+    ck_assert_msg(nb_gradcheck(scatter_add_fn, sin, 2, sidx, NULL) == 1, "%s", nb_last_error());
+}
+END_TEST
+
+/* scatter_add along each dim, src larger than the index (only the covered part is read), against
+ * a loop; the gradient of src is 0 outside the index's part. */
+START_TEST(scatter_add_forward) {
+    nb_tensor *a = randn(NB_SHAPE(3, 4, 5));
+    float *A = values(a);
+    for (int dim = 0; dim < 3; dim++) {
+        int64_t is[3] = {2, 3, 4};
+        int32_t iv[24];
+        for (int i = 0; i < 24; i++)
+            iv[i] = (int32_t)((i * 5 + 1) % a->shape[dim]);
+        nb_tensor *idx = nb_from_data(ctx, NB_I32, 3, is, iv);
+        nb_tensor *src = nb_requires_grad_(randn(NB_SHAPE(3, 4, 5)), true);
+        nb_tensor *o = nb_scatter_add(a, dim, idx, src);
+        ck_assert_msg(o != NULL, "%s", nb_last_error());
+        float *O = values(o), *S = values(src), W[60];
+        memcpy(W, A, sizeof W);
+        for (int64_t e = 0; e < 24; e++) {
+            int64_t ix[3], sx[3];
+            unflat(e, 3, is, ix);
+            memcpy(sx, ix, sizeof sx);
+            ix[dim] = iv[e];
+            W[flat(3, a->shape, ix)] += S[flat(3, src->shape, sx)];
+        }
+        for (int e = 0; e < 60; e++)
+            ck_assert_msg(O[e] == W[e], "dim %d: [%d] = %g, want %g", dim, e, (double)O[e], (double)W[e]);
+        ck_assert_int_eq(nb_backward(nb_sum_all(o)), 0);
+        float *G = values(src->grad);
+        for (int64_t e = 0; e < 60; e++) {
+            int64_t sx[3];
+            unflat(e, 3, src->shape, sx);
+            const bool in = sx[0] < 2 && sx[1] < 3 && sx[2] < 4;
+            ck_assert_msg(G[e] == (in ? 1.0f : 0.0f), "dim %d: dsrc[%lld] = %g", dim, (long long)e,
+                          (double)G[e]);
+        }
+        free(O), free(S), free(G);
+    }
+    free(A);
+}
+END_TEST
+
+START_TEST(index_add_scatter_add_errors) {
+    nb_tensor *a = randn(NB_SHAPE(2, 3));
+    expect_error(nb_index_add(a, 1, ints(2, (int32_t[]){0, 3}), randn(NB_SHAPE(2, 2)), 1.0f),
+                 "index_add: index 3 at position 1 is out of range for dim 1 of size 3");
+    expect_error(nb_index_add(a, 1, ints(2, (int32_t[]){0, 1}), randn(NB_SHAPE(2, 3)), 1.0f),
+                 "index_add: source [2,3] must be input [2,3] with dim 1 the index's length");
+    expect_error(nb_index_add(a, 2, ints(1, (int32_t[]){0}), randn(NB_SHAPE(2, 1)), 1.0f),
+                 "index_add: dim 2 out of range");
+    expect_error(nb_index_add(a, 0, randn(NB_SHAPE(2)), randn(NB_SHAPE(2, 3)), 1.0f),
+                 "index_add: index must be i32");
+    expect_error(
+        nb_scatter_add(a, 0, nb_zeros(ctx, NB_I32, NB_SHAPE(2, 4)), randn(NB_SHAPE(2, 4))),
+        "scatter_add: index [2,4] must have the input's ndim, be no larger than the source [2,4], and no "
+        "larger than the input [2,3] outside dim 0");
+    expect_error(nb_scatter_add(a, 0, nb_full(ctx, NB_I32, NB_SHAPE(1, 2), 2.0), randn(NB_SHAPE(1, 2))),
+                 "scatter_add: index 2 at position 0 is out of range for dim 0 of size 2");
+    expect_error(
+        nb_scatter_add(a, 0, nb_zeros(ctx, NB_I32, NB_SHAPE(1, 2)), nb_zeros(ctx, NB_I32, NB_SHAPE(1, 2))),
+        "scatter_add: source must be f32");
+    expect_error(nb_scatter_add(NULL, 0, NULL, NULL), "scatter_add");
+}
+END_TEST
+
 /* ---- tril / tril_mask ------------------------------------------------------------------------ */
 
 START_TEST(tril_forward_backward) {
@@ -441,6 +558,10 @@ Suite *make_suite(void) {
     tcase_add_test(tc, gather_forward_backward);
     tcase_add_test(tc, gather_gradcheck);
     tcase_add_test(tc, gather_errors);
+    tcase_add_test(tc, index_add_forward);
+    tcase_add_test(tc, index_add_scatter_add_gradcheck);
+    tcase_add_test(tc, scatter_add_forward);
+    tcase_add_test(tc, index_add_scatter_add_errors);
     tcase_add_test(tc, tril_forward_backward);
     tcase_add_test(tc, tril_gradcheck);
     tcase_add_test(tc, cast);

@@ -250,6 +250,16 @@ nb_tensor *nb_pixel_unshuffle(nb_tensor *x, int64_t r);
 nb_tensor *nb_index_select(nb_tensor *a, int dim, nb_tensor *idx);
 /* out[i][j] = a[i][idx[i][j]] along `dim` (idx i32, same ndim as a). */
 nb_tensor *nb_gather(nb_tensor *a, int dim, nb_tensor *idx);
+/* a with src added at the index along dim, as torch.index_add(a, dim, idx, src, alpha=alpha):
+ * out[.., idx[j], ..] += alpha src[.., j, ..]; idx 1-D i32, src a's shape except idx's length
+ * along dim; repeated indices add up, in index order. Differentiable in a (g) and src (alpha
+ * times g's rows at idx). A new tensor in the current context; NULL for bad shapes or indices. */
+nb_tensor *nb_index_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src, float alpha);
+/* a with src scattered and added along dim, as torch.scatter_add: out[i][idx[i][j][k]][k] +=
+ * src[i][j][k] (dim 1); idx i32 with a's ndim, no larger than src anywhere nor than a outside
+ * dim (only src's part idx covers is read). Differentiable in a (g) and src (g gathered at idx).
+ * A new tensor in the current context; NULL for bad shapes or indices. */
+nb_tensor *nb_scatter_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src);
 /* idx (i32, any shape) as one-hot rows: f32 [..., C] with 1 at each index (torch.one_hot, in f32
  * for arithmetic; nb_cast for i32). num_classes < 0 infers C as the largest index + 1. NULL for
  * a negative index, one >= C, or an empty index with C to infer. */

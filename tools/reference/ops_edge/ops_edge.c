@@ -266,6 +266,8 @@ static nb_tensor *apply(oe_case *c) {
     }
     if (IS("index_select")) return nb_index_select(in[0], ip[0], in[1]);
     if (IS("gather")) return nb_gather(in[0], ip[0], in[1]);
+    if (IS("index_add")) return nb_index_add(in[0], ip[0], in[1], in[2], fp[0]);
+    if (IS("scatter_add")) return nb_scatter_add(in[0], ip[0], in[1], in[2]);
     if (IS("tril")) return nb_tril(in[0], ip[0]);
     if (IS("softmax")) return nb_softmax(in[0], ip[0]);
     if (IS("log_softmax")) return nb_log_softmax(in[0], ip[0]);

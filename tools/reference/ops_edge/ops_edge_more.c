@@ -189,4 +189,42 @@ void oe_more_cases(void) {
         oe_run((oe_case){.op = bn[i], .in = {oe_randn(2, SH(4, 1), 330 + i), oe_randn(1, SH(3), 340 + i)}},
                "%s(bcast [4,1]x[3])", bn[i]);
     }
+
+    /* index_add (ip[0] dim, fp[0] alpha) and scatter_add (ip[0] dim): repeated indices, special
+     * values in the source, a source larger than scatter_add's index, bad indices */
+    nb_tensor *ia = oe_randn(2, SH(4, 3), 350), *ix = oe_i32(1, SH(5), IV(3, 0, 3, 3, 1));
+    nb_tensor *isrc = oe_f32(
+        2, SH(5, 3), FV(1, NAN, 3, INFINITY, 5, -6, -INFINITY, 8, 9, FLT_MAX, FLT_MAX, 0, 1e-39f, -0.0f, 2));
+    oe_run((oe_case){.op = "index_add", .ip = {0}, .fp = {1.0f}, .in = {ia, ix, isrc}},
+           "index_add(dim 0, SV)");
+    oe_run((oe_case){.op = "index_add",
+                     .ip = {1},
+                     .fp = {-2.5f},
+                     .in = {ia, oe_i32(1, SH(2), IV(2, 2)), oe_randn(2, SH(4, 2), 351)}},
+           "index_add(dim 1, alpha -2.5)");
+    oe_run((oe_case){.op = "index_add",
+                     .ip = {0},
+                     .fp = {1.0f},
+                     .in = {ia, oe_i32(1, SH(1), IV(4)), oe_randn(2, SH(1, 3), 352)}},
+           "index_add(index out of range)");
+    nb_tensor *sidx = oe_i32(2, SH(2, 3), IV(0, 2, 2, 1, 1, 1));
+    for (int dim = 0; dim < 2; dim++)
+        oe_run((oe_case){.op = "scatter_add",
+                         .ip = {dim},
+                         .in = {oe_randn(2, SH(3, 4), 353), sidx, oe_randn(2, SH(3, 5), 354)},
+                         .nograd = 4}, /* torch's backward refuses a larger source's gradient */
+               "scatter_add(dim %d, larger source)", dim);
+    oe_run((oe_case){.op = "scatter_add",
+                     .ip = {1},
+                     .in = {oe_randn(2, SH(3, 4), 358), sidx, oe_randn(2, SH(2, 3), 359)}},
+           "scatter_add(dim 1, source as the index)");
+    oe_run((oe_case){.op = "scatter_add",
+                     .ip = {1},
+                     .in = {oe_randn(2, SH(2, 3), 355), sidx,
+                            oe_f32(2, SH(2, 3), FV(INFINITY, -INFINITY, NAN, 1e30f, 1e30f, -1e30f))}},
+           "scatter_add(special values)");
+    oe_run((oe_case){.op = "scatter_add",
+                     .ip = {0},
+                     .in = {oe_randn(2, SH(2, 3), 356), sidx, oe_randn(2, SH(2, 3), 357)}},
+           "scatter_add(index out of range)");
 }

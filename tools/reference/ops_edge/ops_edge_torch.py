@@ -118,6 +118,10 @@ def forward(c, x, dt, variant):
         return torch.index_select(x[0], ip[0], x[1])
     if op == "gather":
         return torch.gather(x[0], ip[0], x[1])
+    if op == "index_add":
+        return torch.index_add(x[0], ip[0], x[1], x[2], alpha=fp[0])
+    if op == "scatter_add":
+        return torch.scatter_add(x[0], ip[0], x[1], x[2])
     if op == "embedding":
         return F.embedding(x[1], x[0])
     if op == "tril":
