@@ -27,7 +27,7 @@ typedef enum {
     NB_BIN_COUNT
 } nb_binop;
 
-typedef enum { NB_RED_SUM, NB_RED_MAX, NB_RED_MIN, NB_RED_COUNT } nb_redop;
+typedef enum { NB_RED_SUM, NB_RED_MAX, NB_RED_MIN, NB_RED_PROD, NB_RED_COUNT } nb_redop;
 typedef enum { NB_RAND_UNIFORM, NB_RAND_NORMAL } nb_randkind;
 
 /* The windows of a convolution or pooling over x [N,C,H,W]: window KHxKW, stride, padding

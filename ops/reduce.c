@@ -1,6 +1,6 @@
-/* ops/reduce.c - reductions over any set of axes: sum, mean, max, min, var, std, logsumexp,
- * argmax, argmin. sum/max/min and argmax are primitives with a kernel; mean, var, std and
- * logsumexp are compositions, so autograd differentiates them for free. */
+/* ops/reduce.c - reductions over any set of axes: sum, prod, mean, max, min, var, std,
+ * logsumexp, argmax, argmin. sum/prod/max/min and argmax are primitives with a kernel; mean, var,
+ * std and logsumexp are compositions, so autograd differentiates them for free. */
 #include <math.h>
 #include <string.h>
 
@@ -48,12 +48,28 @@ static int reduce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
         gin[0] = nb_expand(gk, a->ndim, a->shape);
         return gin[0] ? 0 : -1;
     }
-    /* max/min: the gradient is shared equally by the elements equal to the result */
-    nb_tensor *yk = nb_reshape(n->out, a->ndim, ks);
-    nb_tensor *mask = nb_eq(a, yk);
     int axes[NB_MAX_DIMS], na = 0;
     for (int i = 0; i < a->ndim; i++)
         if (n->i[i + 1]) axes[na++] = i;
+    if (n->i[0] == NB_RED_PROD) {
+        /* d y / d x_i = the product of the slice's other elements: y / x_i in a slice with no zero
+         * (torch's rule); at a slice's only zero, the product p of its nonzero elements; beside a
+         * zero, or at one of several, 0 times the others' product (0 p / x_i or 0 p: NaN, as in
+         * torch, when that product holds a NaN or an infinity) */
+        nb_tensor *yk = nb_reshape(n->out, a->ndim, ks);
+        nb_tensor *zero = nb_scalar_like(a, 0.0f), *one = nb_scalar_like(a, 1.0f);
+        nb_tensor *isz = zero ? nb_eq(a, zero) : NULL;
+        nb_tensor *nz = isz ? nb_sum(isz, na, axes, true) : NULL;
+        nb_tensor *pnz = isz && one ? nb_prod(nb_where(isz, one, a), na, axes, true) : NULL;
+        nb_tensor *zp = pnz ? nb_mul(zero, pnz) : NULL;
+        nb_tensor *at_zero = zp ? nb_where(nb_eq(nz, one), pnz, zp) : NULL;
+        nb_tensor *elsewhere = zp ? nb_where(nb_eq(nz, zero), nb_div(yk, a), nb_div(zp, a)) : NULL;
+        gin[0] = at_zero && elsewhere ? nb_mul(gk, nb_where(isz, at_zero, elsewhere)) : NULL;
+        return gin[0] ? 0 : -1;
+    }
+    /* max/min: the gradient is shared equally by the elements equal to the result */
+    nb_tensor *yk = nb_reshape(n->out, a->ndim, ks);
+    nb_tensor *mask = nb_eq(a, yk);
     nb_tensor *cnt = nb_sum(mask, na, axes, true);
     gin[0] = nb_mul(mask, nb_div(gk, cnt));
     return gin[0] ? 0 : -1;
@@ -64,7 +80,7 @@ static nb_tensor *reduce(nb_redop op, const char *name, nb_tensor *a, int naxes,
     if (nb_check_dtype(name, a, NB_F32, "input")) return NULL;
     bool mask[NB_MAX_DIMS];
     if (axes_mask(name, a, naxes, axes, mask)) return NULL;
-    for (int i = 0; i < a->ndim && op != NB_RED_SUM; i++)
+    for (int i = 0; i < a->ndim && (op == NB_RED_MAX || op == NB_RED_MIN); i++)
         if (mask[i] && a->shape[i] == 0) { /* no elements to take the max or min of */
             char x[96];
             return nb_set_error("%s: cannot reduce over axis %d of %s: it is empty", name, i, NB_SHP(a, x));
@@ -101,6 +117,9 @@ nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
 }
 nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
     return reduce(NB_RED_MIN, "min", a, naxes, axes, keepdim);
+}
+nb_tensor *nb_prod(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    return reduce(NB_RED_PROD, "prod", a, naxes, axes, keepdim);
 }
 nb_tensor *nb_sum_all(nb_tensor *a) { return nb_sum(a, 0, NULL, false); }
 

@@ -152,6 +152,7 @@ static nb_tensor *f_reduce(nb_tensor **in, void *u) {
     case 3: return nb_mean(x, r->naxes, r->axes, r->keep);
     case 5: return nb_logsumexp(x, r->naxes, r->axes, r->keep);
     case 6: return nb_std(x, r->naxes, r->axes, 0, r->keep);
+    case 7: return nb_prod(x, r->naxes, r->axes, r->keep);
     default: return nb_var(x, r->naxes, r->axes, 1, r->keep);
     }
 }
@@ -178,6 +179,15 @@ START_TEST(test_reduce) {
                         {5, 1, {2}, false, false},    {5, 2, {0, 1}, true, true}, {6, 1, {1}, false, false}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         compare("reduce", f_reduce, &x, 1, &cases[k], 1e-4, cases[k].kind == 4 ? 0 : 1);
+    /* products: values near 1 (a row of 129 stays in range), and a slice with a zero */
+    nb_tensor *px = nb_add_scalar(rnd(c, NB_SHAPE(6, 37, 129), -0.05f, 0.05f, 11), 1.0f);
+    nb_data_f32(px)[5] = 0.0f;
+    red_case pc[] = {{7, 1, {2}, false, false},
+                     {7, 1, {0}, true, false},
+                     {7, 2, {0, 2}, false, true},
+                     {7, 1, {1}, false, false}};
+    for (size_t k = 0; k < sizeof pc / sizeof *pc; k++)
+        compare("prod", f_reduce, &px, 1, &pc[k], 1e-4, 1);
     for (int ax = 0; ax < 3; ax++)
         compare("argmin", f_argmin, &x, 1, &ax, 0, 0);
     nb_tensor *sq[2] = {rnd(c, NB_SHAPE(5, 7), -1, 1, 9), rnd(c, NB_SHAPE(7, 5), -1, 1, 10)};

@@ -19,14 +19,14 @@ static void teardown(void) {
     nb_ctx_free(ctx);
 }
 
-enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_VAR, R_STD, R_LSE };
+enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_VAR, R_STD, R_LSE, R_PROD };
 
 /* reference over x [2,3,4] (row-major copy) reducing axes in mask */
 static double ref_reduce(const float *x, int op, const bool *mask, const int *keep_idx) {
-    double acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : 0, n = 0, mean = 0;
+    double acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : op == R_PROD ? 1 : 0, n = 0, mean = 0;
     const bool var = op == R_VAR || op == R_STD;
     for (int pass = 0; pass < (var ? 2 : 1); pass++) {
-        acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : 0;
+        acc = op == R_MAX ? -INFINITY : op == R_MIN ? INFINITY : op == R_PROD ? 1 : 0;
         n = 0;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 3; j++)
@@ -44,6 +44,8 @@ static double ref_reduce(const float *x, int op, const bool *mask, const int *ke
                         acc += (v - mean) * (v - mean);
                     else if (op == R_LSE)
                         acc += exp(v);
+                    else if (op == R_PROD)
+                        acc *= v;
                     else acc += v;
                 }
         if (var && pass == 0) mean = acc / n;
@@ -63,6 +65,7 @@ static nb_tensor *apply(int op, nb_tensor *x, int na, const int *axes, bool keep
     case R_MIN: return nb_min(x, na, axes, keep);
     case R_VAR: return nb_var(x, na, axes, 1, keep);
     case R_STD: return nb_std(x, na, axes, 1, keep);
+    case R_PROD: return nb_prod(x, na, axes, keep);
     default: return nb_logsumexp(x, na, axes, keep);
     }
 }
@@ -123,6 +126,55 @@ START_TEST(backward) {
     for (int i = 0; i < 24; i++) nb_data_f32(x)[i] = (float)((i * 7) % 24) * 0.1f - 1.2f;
     nb_tensor *in[1] = {x};
     ck_assert_msg(nb_gradcheck(gc_fn, in, 1, NULL, NULL) == 1, "op %d: %s", _i, nb_last_error());
+}
+END_TEST
+
+/* prod's gradient with zeros (torch's rule): a slice with one zero sends the product of the
+ * others to the zero and 0 elsewhere; with two zeros, 0 everywhere; without, y / x. Checked
+ * exactly, then by finite differences (the product is linear in each element, zeros included);
+ * a long product on the blocked kernels against a double loop, on 1 and 2 threads. */
+START_TEST(prod_with_zeros) {
+    float d[12] = {2, 0, 3, 4, /* one zero */ 0, 5, 0, 6, /* two zeros */ 1, 2, -3, 0.5f};
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3, 4), d), true);
+    nb_tensor *y = nb_prod(x, 1, (int[]){1}, false);
+    ck_assert_ptr_nonnull(y);
+    ck_assert(nb_data_f32(y)[0] == 0 && nb_data_f32(y)[1] == 0 && nb_data_f32(y)[2] == -3);
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    const float want[12] = {0, 24, 0, 0, 0, 0, 0, 0, -3, -1.5f, 1, -6};
+    for (int i = 0; i < 12; i++)
+        ck_assert_msg(nb_data_f32(x->grad)[i] == want[i], "dx[%d] = %g, want %g", i,
+                      (double)nb_data_f32(x->grad)[i], (double)want[i]);
+    gc_op = R_PROD;
+    nb_tensor *z = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4, 3, 2), 0, 1, &rng), true);
+    nb_data_f32(z)[3] = 0.0f, nb_data_f32(z)[17] = 0.0f, nb_data_f32(z)[19] = 0.0f;
+    nb_tensor *in[1] = {z};
+    ck_assert_msg(nb_gradcheck(gc_fn, in, 1, NULL, NULL) == 1, "prod with zeros: %s", nb_last_error());
+    /* empty product: 1 */
+    nb_tensor *e = nb_prod(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 0)), 1, (int[]){1}, false);
+    ck_assert(e && nb_data_f32(e)[0] == 1.0f && nb_data_f32(e)[2] == 1.0f);
+    /* [3, 70000, 5] of values near 1 over dim 1, and all of it */
+    nb_ctx *c = nb_ctx_new(0);
+    nb_tensor *big = nb_add_scalar(nb_randn(c, NB_SHAPE(3, 70000, 5), 0, 1e-3f, &rng), 1.0f);
+    nb_set_num_threads(1);
+    nb_tensor *p1 = nb_prod(big, 1, (int[]){1}, false), *a1 = nb_prod(big, 0, NULL, false);
+    nb_set_num_threads(2);
+    nb_tensor *p2 = nb_prod(big, 1, (int[]){1}, false), *a2 = nb_prod(big, 0, NULL, false);
+    nb_set_num_threads(0);
+    ck_assert_mem_eq(nb_data(p1), nb_data(p2), 15 * 4);
+    ck_assert_mem_eq(nb_data(a1), nb_data(a2), 4);
+    const float *bv = nb_data_f32(big);
+    double all = 1;
+    for (int q = 0; q < 3; q++)
+        for (int k = 0; k < 5; k++) {
+            double want_p = 1;
+            for (int r = 0; r < 70000; r++)
+                want_p *= bv[(q * 70000 + r) * 5 + k];
+            all *= want_p;
+            ck_assert_msg(nb_close(nb_data_f32(p1)[q * 5 + k], want_p, 1e-6, 0), "prod[%d,%d] = %g, want %g",
+                          q, k, (double)nb_data_f32(p1)[q * 5 + k], want_p);
+        }
+    ck_assert_msg(nb_close(nb_item(a1), all, 1e-5, 0), "prod all = %g, want %g", nb_item(a1), all);
+    nb_ctx_free(c);
 }
 END_TEST
 
@@ -366,8 +418,9 @@ Suite *make_suite(void) {
     TCase *tc = tcase_create("reduce");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, forward_all_axis_sets, R_SUM, R_LSE + 1);
-    tcase_add_loop_test(tc, backward, R_SUM, R_LSE + 1);
+    tcase_add_loop_test(tc, forward_all_axis_sets, R_SUM, R_PROD + 1);
+    tcase_add_loop_test(tc, backward, R_SUM, R_PROD + 1);
+    tcase_add_test(tc, prod_with_zeros);
     tcase_add_test(tc, max_ties_share_gradient);
     tcase_add_test(tc, argmax);
     tcase_add_test(tc, logsumexp_argmin_stack);

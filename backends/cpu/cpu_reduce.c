@@ -1,4 +1,4 @@
-/* backends/cpu/cpu_reduce.c - sum/max/min over any axes, argmax, and cumsum.
+/* backends/cpu/cpu_reduce.c - sum/prod/max/min over any axes, argmax, and cumsum.
  * The input is viewed as [kept..., reduced...]; each output element is
  * reduced by one thread in a fixed order, so results are deterministic.
  * Sums accumulate in double, a contiguous run in interleaved lanes (sum_run). */
@@ -79,6 +79,11 @@ static inline float pick(nb_redop op, float a, float b) {
     return op == NB_RED_MAX ? (b > a ? b : a) : (b < a ? b : a);
 }
 
+/* Sums and products accumulate in double (acc), max and min in float with a NaN flag. */
+static inline bool accumulates(nb_redop op) { return op == NB_RED_SUM || op == NB_RED_PROD; }
+static inline double acc_id(nb_redop op) { return op == NB_RED_PROD ? 1.0 : 0.0; }
+static inline double acc_add(nb_redop op, double s, double v) { return op == NB_RED_PROD ? s * v : s + v; }
+
 /* The max (min) of p[0..n), NaN if any is: 16 lanes as sum_run's, so the compares vectorise. */
 RED_CLONES static float pick_run(nb_redop op, const float *p, int64_t n) {
     enum { L = 16 };
@@ -142,11 +147,11 @@ typedef struct {
 enum { NB_LANES_MAX = 64 };
 RED_CLONES static void part_lanes(nb_redop op, const float *p, int64_t n, int64_t K, red_part o) {
     const int64_t L = K * ((NB_LANES + K - 1) / K);
-    double acc[NB_LANES_MAX] = {0};
+    double acc[NB_LANES_MAX];
     float m[NB_LANES_MAX];
     bool nan[NB_LANES_MAX] = {false};
     for (int64_t j = 0; j < L; j++)
-        m[j] = op == NB_RED_MAX ? -INFINITY : INFINITY;
+        m[j] = op == NB_RED_MAX ? -INFINITY : INFINITY, acc[j] = acc_id(op);
     int64_t i = 0;
     if (op == NB_RED_SUM) {
         for (; i + L <= n; i += L)
@@ -154,6 +159,12 @@ RED_CLONES static void part_lanes(nb_redop op, const float *p, int64_t n, int64_
                 acc[j] += p[i + j];
         for (int64_t j = 0; i < n; i++, j++)
             acc[j] += p[i];
+    } else if (op == NB_RED_PROD) {
+        for (; i + L <= n; i += L)
+            for (int64_t j = 0; j < L; j++)
+                acc[j] *= p[i + j];
+        for (int64_t j = 0; i < n; i++, j++)
+            acc[j] *= p[i];
     } else {
         for (; i + L <= n; i += L)
             for (int64_t j = 0; j < L; j++) {
@@ -166,9 +177,9 @@ RED_CLONES static void part_lanes(nb_redop op, const float *p, int64_t n, int64_
         }
     }
     for (int64_t k = 0; k < K; k++) {
-        o.acc[k] = 0, o.m[k] = op == NB_RED_MAX ? -INFINITY : INFINITY, o.nan[k] = false;
+        o.acc[k] = acc_id(op), o.m[k] = op == NB_RED_MAX ? -INFINITY : INFINITY, o.nan[k] = false;
         for (int64_t j = k; j < L; j += K) {
-            o.acc[k] += acc[j];
+            o.acc[k] = acc_add(op, o.acc[k], acc[j]);
             o.nan[k] |= nan[j];
             o.m[k] = pick(op, o.m[k], m[j]);
         }
@@ -181,8 +192,14 @@ RED_CLONES static void part_lanes(nb_redop op, const float *p, int64_t n, int64_
 RED_CLONES static void part_cols(nb_redop op, const float *A, int64_t K, int64_t r0, int64_t r1, int64_t w,
                                  red_part o) {
     for (int64_t k = 0; k < w; k++)
-        o.acc[k] = 0, o.m[k] = op == NB_RED_MAX ? -INFINITY : INFINITY, o.nan[k] = false;
+        o.acc[k] = acc_id(op), o.m[k] = op == NB_RED_MAX ? -INFINITY : INFINITY, o.nan[k] = false;
     int64_t r = r0;
+    if (op == NB_RED_PROD) {
+        for (; r < r1; r++)
+            for (int64_t k = 0; k < w; k++)
+                o.acc[k] *= A[r * K + k];
+        return;
+    }
     if (op == NB_RED_SUM) {
         for (; r + 4 <= r1; r += 4) {
             const float *a = A + r * K, *b = a + K, *c = b + K, *d = c + K;
@@ -236,21 +253,21 @@ static void reduce_rows(nb_redop op, float *O, const float *A, int64_t Q, int64_
             part_cols(op, S + k0, K, r0, r1, w, o);
         if (!parts)
             for (int64_t k = 0; k < w; k++)
-                O[q * K + k0 + k] = op == NB_RED_SUM ? (float)o.acc[k] : o.nan[k] ? NAN : o.m[k];
+                O[q * K + k0 + k] = accumulates(op) ? (float)o.acc[k] : o.nan[k] ? NAN : o.m[k];
     }
     if (!parts) return;
     for (int64_t q = 0; q < Q; q++)
         for (int64_t k = 0; k < K; k++) {
-            double s = 0;
+            double s = acc_id(op);
             float v = op == NB_RED_MAX ? -INFINITY : INFINITY;
             bool n = false;
             for (int64_t b = 0; b < nblk; b++) {
                 const int64_t at = (q * nblk + b) * K + k;
-                s += acc[at];
+                s = acc_add(op, s, acc[at]);
                 n |= nan[at];
                 v = pick(op, v, m[at]);
             }
-            O[q * K + k] = op == NB_RED_SUM ? (float)s : n ? NAN : v;
+            O[q * K + k] = accumulates(op) ? (float)s : n ? NAN : v;
         }
 }
 
@@ -271,7 +288,7 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
         int64_t ao, oo;
         offsets(&g, k, &ao, &oo);
         const float *p = A + ao;
-        double s = 0;
+        double s = acc_id(op);
         float m = op == NB_RED_MAX ? -INFINITY : INFINITY;
         bool nan = false;
         if (op == NB_RED_SUM && g.nr > 0 && g.rstride[g.nr - 1] == 1) {
@@ -288,7 +305,7 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
                     idx[i] = 0;
                 }
             }
-        } else if (inner_contig) { /* max or min */
+        } else if (inner_contig && !accumulates(op)) { /* max or min */
             m = pick_run(op, p, g.R);
         } else {
             int64_t idx[NB_MAX_DIMS] = {0};
@@ -296,7 +313,8 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
                 int64_t off = 0;
                 for (int i = 0; i < g.nr; i++) off += idx[i] * g.rstride[i];
                 float v = p[off];
-                if (op == NB_RED_SUM) s += v;
+                if (accumulates(op))
+                    s = acc_add(op, s, v);
                 else {
                     nan |= v != v;
                     m = op == NB_RED_MAX ? (v > m ? v : m) : (v < m ? v : m);
@@ -307,7 +325,7 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
                 }
             }
         }
-        O[oo] = op == NB_RED_SUM ? (float)s : nan ? NAN : m;
+        O[oo] = accumulates(op) ? (float)s : nan ? NAN : m;
     }
     return 0;
 }

@@ -71,7 +71,8 @@ int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
     g.R = R;
     if (K == 0) return 0;
     int iop = (int)op;
-    if (R == 0) return nb_cuda_fill(out, 0.0); /* an empty sum (max/min are refused by the op) */
+    if (R == 0) /* an empty sum or product (max/min are refused by the op) */
+        return nb_cuda_fill(out, op == NB_RED_PROD ? 1.0 : 0.0);
     if (K > INT_MAX) return nb_set_error("reduce (cuda): %lld outputs is too many", K), -1;
     const long long sm = nb_cu.sm_count;
     bool inner = g.nr >= 1 && g.ra[g.nr - 1] == 1;

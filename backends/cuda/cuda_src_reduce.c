@@ -39,10 +39,11 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
         }
         return a;
     }
-    /* op 0 sum, 1 max, 2 min; max and min propagate NaN, as the CPU */
-    NB_DEVFN float nb_red_id(int op) { return op == 0 ? 0.0f : op == 1 ? -nb_inf() : nb_inf(); }
+    /* op 0 sum, 1 max, 2 min, 3 product; max and min propagate NaN, as the CPU */
+    NB_DEVFN float nb_red_id(int op) { return op == 0 ? 0.0f : op == 1 ? -nb_inf() : op == 2 ? nb_inf() : 1.0f; }
     NB_DEVFN float nb_red(int op, float m, float v) {
         if (op == 0) return m + v;
+        if (op == 3) return m * v;
         if (op == 1) return (v > m || v != v) ? v : m;
         return (v < m || v != v) ? v : m;
     }

@@ -134,6 +134,9 @@ nb_tensor *nb_mean(nb_tensor *a, int naxes, const int *axes, bool keepdim);
  * axes gives an empty result) */
 nb_tensor *nb_max(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* product (1 over no elements), accumulated in double on the CPU; the gradient is the product of
+ * the other elements (y / x without zeros; torch's rule with zeros) */
+nb_tensor *nb_prod(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* Variance with `correction` (0: population, 1: sample/Bessel). */
 nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
 /* Standard deviation: sqrt of nb_var (same arguments and errors); its gradient is 0 over a

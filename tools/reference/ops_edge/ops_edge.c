@@ -232,6 +232,7 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("mean")) return nb_mean(in[0], ip[2], ip + 3, ip[0]);
     if (IS("max")) return nb_max(in[0], ip[2], ip + 3, ip[0]);
     if (IS("min")) return nb_min(in[0], ip[2], ip + 3, ip[0]);
+    if (IS("prod")) return nb_prod(in[0], ip[2], ip + 3, ip[0]);
     if (IS("var")) return nb_var(in[0], ip[2], ip + 3, ip[1], ip[0]);
     if (IS("std")) return nb_std(in[0], ip[2], ip + 3, ip[1], ip[0]);
     if (IS("logsumexp")) return nb_logsumexp(in[0], ip[2], ip + 3, ip[0]);

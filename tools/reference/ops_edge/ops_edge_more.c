@@ -190,6 +190,22 @@ void oe_more_cases(void) {
                "%s(bcast [4,1]x[3])", bn[i]);
     }
 
+    /* prod: ip[0] keepdim, ip[2] axes count, ip[3..] axes (as the reductions); NaN, infinities,
+     * overflow, signed zeros, slices with one and two zeros (the gradient's special rule) */
+    static const float PR[6][5] = {{1, 2, 3, 4, 5},       {NAN, 1, 2, 3, 4},       {INFINITY, -2, 1, 2, 3},
+                                   {FLT_MAX, 2, 1, 1, 1}, {0.0f, -0.0f, 2, 3, -1}, {0, 2, 3, -4, 0.5f}};
+    nb_tensor *pm = oe_f32(2, SH(6, 5), &PR[0][0]);
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 1, 1}, .in = {pm}}, "prod(PR, dim 1)");
+    oe_run((oe_case){.op = "prod", .ip = {1, 0, 1, 0}, .in = {pm}}, "prod(PR, dim 0, keep)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {oe_randn(2, SH(3, 4), 360)}}, "prod(all)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 2, 0, 2}, .in = {oe_randn(3, SH(2, 3, 4), 361)}},
+           "prod(dims 0, 2)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 1, 1}, .in = {oe_f32(2, SH(2, 0), NULL)}}, "prod(empty dim)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {oe_f32(2, SH(2, 2), FV(0, 3, 0, 2))}},
+           "prod(all, two zeros)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {oe_f32(2, SH(2, 2), FV(4, 3, 0, 2))}},
+           "prod(all, one zero)");
+
     /* index_add (ip[0] dim, fp[0] alpha) and scatter_add (ip[0] dim): repeated indices, special
      * values in the source, a source larger than scatter_add's index, bad indices */
     nb_tensor *ia = oe_randn(2, SH(4, 3), 350), *ix = oe_i32(1, SH(5), IV(3, 0, 3, 3, 1));

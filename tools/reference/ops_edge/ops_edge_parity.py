@@ -88,7 +88,7 @@ def run_torch(c, dt, variant=None):
 
 # ---- comparing ----------------------------------------------------------------------------------
 
-ACCUMULATE = {"sum", "mean", "var", "matmul", "linear", "attention", "attention_qkv", "layer_norm",
+ACCUMULATE = {"sum", "prod", "mean", "var", "matmul", "linear", "attention", "attention_qkv", "layer_norm",
               "sum_all", "mean_all", "cross_entropy", "linear_cross_entropy", "index_select",
               "embedding", "gather", "maximum", "minimum"}
 TRANSCENDENTAL = {"elu", "selu", "mish", "gelu", "tanh", "sigmoid", "attention", "attention_qkv", "exp", "sin", "cos",
@@ -457,6 +457,13 @@ ACCEPTED = [
            lambda f: f.f64 is not None and not math.isnan(f.nab) and math.isnan(f.ref) and
            (f.nab == f.f64 or (f.where != "out" and math.isinf(f.nab) and (f.nab > 0) == (f.f64 > 0))),
            "fmod / remainder exact where a / b overflows (torch: NaN)"),
+    # prod's gradient: nabla's is y / x in a slice without zeros, as torch's while the tensor has
+    # no zero anywhere; once it has one, torch switches every slice to exclusive cumulative
+    # products, which stay finite where y / x meets NaN, infinity or a product past FLT_MAX.
+    Accept("prod-zeros-elsewhere", {"prod"}, {"nan", "inf"},
+           lambda f: f.where != "out" and math.isfinite(f.ref) and not math.isfinite(f.nab) and
+           bool((np.asarray(f.case["x"][0]) == 0).any()),
+           "prod's gradient y / x in a zero-free slice of a tensor with zeros (torch: exclusive products)"),
     # mse_loss near FLT_MAX summed (not averaged): torch's 2 d g overflows to inf; nabla's
     # gradient, d g + g d per operand of the product, is the float64 value.
     Accept("loss-overflow", {"mse_loss"}, {"inf"}, closer, "mse_loss's gradient near FLT_MAX, as float64"),

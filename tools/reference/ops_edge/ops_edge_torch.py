@@ -78,6 +78,15 @@ def forward(c, x, dt, variant):
         if op in ("max", "min"):
             return getattr(torch, "a" + op)(x[0], dim=axes, keepdim=keep)
         return torch.var(x[0], dim=axes or None, correction=ip[1], keepdim=keep)
+    if op == "prod":  # torch.prod takes one dim: several are taken one after the other
+        keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
+        if not axes:
+            return x[0].prod()
+        y = x[0]
+        for a in sorted((a % max(y.dim(), 1) for a in axes), reverse=True):
+            y = y.prod(dim=a, keepdim=True)
+        return y if keep else y.reshape([n for i, n in enumerate(x[0].shape) if i not in
+                                         [a % max(x[0].dim(), 1) for a in axes]])
     if op == "std":
         keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
         return torch.std(x[0], dim=axes or None, correction=ip[1], keepdim=keep)
