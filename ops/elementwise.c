@@ -14,6 +14,32 @@ static const char *bin_names[] = {
 #include "ops/elementwise.def"
 #undef NB_BINARY_OP
 };
+/* Each unary derivative's text (ops/elementwise.def), read once to learn which values the
+ * backward needs: x, y, both or neither (the rest may change in place after the op). */
+static const char *un_ders[] = {
+#define NB_UNARY_OP(NAME, LNAME, FWD, DER) #DER,
+#include "ops/elementwise.def"
+#undef NB_UNARY_OP
+};
+
+/* true when `expr` names the variable `v` (a lone identifier, not part of a longer one or of a
+ * number such as 1.0f) */
+static bool names_var(const char *expr, char v) {
+    for (const char *p = expr; *p;) {
+        if (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) {
+            const char *q = p;
+            while (*q == '_' || *q == '.' || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                   (*q >= '0' && *q <= '9'))
+                q++;
+            if (q - p == 1 && *p == v) return true;
+            p = q;
+        } else {
+            p++;
+        }
+    }
+    return false;
+}
+
 static const bool bin_diff[] = {
 #define NB_BINARY_OP(NAME, LNAME, FWD, DA, DB, DIFF) DIFF,
 #include "ops/elementwise.def"
@@ -45,16 +71,9 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
         n->i[0] = op;
         n->f[0] = p0;
         n->f[1] = p1;
-        /* the values each derivative reads (ops/elementwise.def): none, y only, or x only */
-        if (op == NB_UN_NEG || op == NB_UN_ADD_S || op == NB_UN_MUL_S || op == NB_UN_DIV_S ||
-            op == NB_UN_RSUB_S || op == NB_UN_SIGN || op == NB_UN_FLOOR || op == NB_UN_CEIL ||
-            op == NB_UN_ROUND || op == NB_UN_TRUNC)
-            n->unread = NB_UNREAD_ALL;
-        else if (op == NB_UN_EXP || op == NB_UN_SQRT || op == NB_UN_RSQRT || op == NB_UN_TANH ||
-                 op == NB_UN_SIGMOID || op == NB_UN_EXPM1 || op == NB_UN_STD_SQRT)
-            n->unread = NB_UNREAD_IN(0);
-        else
-            n->unread = NB_UNREAD_OUT;
+        /* the values the derivative reads: the others may change in place afterwards */
+        n->unread = (names_var(un_ders[op], 'x') ? 0u : NB_UNREAD_IN(0)) |
+                    (names_var(un_ders[op], 'y') ? 0u : NB_UNREAD_OUT);
     }
     return out;
 }

@@ -62,11 +62,28 @@ nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_red
     return reduced(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f))), r, "huber_loss");
 }
 
+/* bce_logits_each's gradient, torch's: g (s(x) - t) to the logits, -g x to the targets (exact;
+ * differentiating the arrangement below would give (1 - t) - s(-x), which cancels for x << 0) */
+static int bce_logits_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *x = n->in[0], *t = n->in[1];
+    if (x->requires_grad && !(gin[0] = nb_mul(g, nb_sub(nb_sigmoid(x), t)))) return -1;
+    if (t->requires_grad && !(gin[1] = nb_neg(nb_mul(g, x)))) return -1;
+    return 0;
+}
+
 /* -(t log s(x) + (1 - t) log(1 - s(x))) = (1 - t) x + softplus(-x), torch's arrangement: no log
  * of a rounded probability, finite for any finite logit, special values as torch's (a +inf logit
- * with target 0 is inf), and its gradient is (1 - t) - s(-x) = s(x) - t. */
+ * with target 0 is inf); computed without recording, the gradient is bce_logits_backward's. */
 static nb_tensor *bce_logits_each(nb_tensor *logits, nb_tensor *target) {
-    return nb_add(nb_mul(nb_rsub_scalar(target, 1.0f), logits), nb_softplus(nb_neg(logits)));
+    const bool g = nb_no_grad_begin();
+    nb_tensor *each = nb_add(nb_mul(nb_rsub_scalar(target, 1.0f), logits), nb_softplus(nb_neg(logits)));
+    nb_no_grad_end(g);
+    if (!each) return NULL;
+    nb_tensor *ins[2] = {logits, target};
+    nb_node *n;
+    if (!nb_op_finish(each, "bce_with_logits", bce_logits_backward, 2, ins, &n)) return NULL;
+    if (n) n->unread = NB_UNREAD_OUT;
+    return each;
 }
 
 nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r) {

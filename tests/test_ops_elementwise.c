@@ -1,6 +1,7 @@
 /* Elementwise ops: forward against plain double references (broadcast and
  * non-contiguous inputs), backward through gradcheck, errors. */
 #include <math.h>
+#include <string.h>
 
 #include "nabla.h"
 #include "tests/nb_check.h"
@@ -123,6 +124,39 @@ START_TEST(unary_backward) {
     gc_fn = c->f;
     nb_tensor *in[1] = {x};
     ck_assert_msg(nb_gradcheck(gc_unary, in, 1, NULL, NULL) == 1, "%s: %s", c->name, nb_last_error());
+}
+END_TEST
+
+/* Changing the op's input or output in place before the backward: the gradient is either the
+ * one without the change (the derivative does not read what changed) or an error naming the
+ * change, never a gradient computed from the changed values. */
+START_TEST(unary_in_place_after_op) {
+    const un_case *c = &un_cases[_i];
+    nb_tensor *x = nb_requires_grad_(nb_rand(ctx, NB_SHAPE(2, 5), c->lo, c->hi, &rng), true);
+    away_from_zero(x);
+    nb_tensor *w = nb_rand(ctx, NB_SHAPE(2, 5), 0.5f, 1.5f, &rng);
+    float want[10], got[10];
+    for (int change = -1; change < 2; change++) { /* none, the input, the output */
+        nb_zero_grad(x);
+        nb_tensor *xi = nb_mul_scalar(x, 1.0f), *y = c->f(xi);
+        ck_assert_ptr_nonnull(y);
+        if (change >= 0) ck_assert_int_eq(nb_scale_(change ? y : xi, 1.5f), 0);
+        const int rc = nb_backward_with(y, w);
+        if (change < 0) {
+            ck_assert_int_eq(rc, 0);
+            memcpy(want, nb_data_f32(x->grad), sizeof want);
+            continue;
+        }
+        if (rc) {
+            ck_assert_msg(strstr(nb_last_error(), "changed in place"), "%s: %s", c->name, nb_last_error());
+            continue;
+        }
+        memcpy(got, nb_data_f32(x->grad), sizeof got);
+        for (int i = 0; i < 10; i++)
+            ck_assert_msg(got[i] == want[i] || (isnan(got[i]) && isnan(want[i])),
+                          "%s: changing its %s in place gave dx[%d] = %g, not %g and no error", c->name,
+                          change ? "output" : "input", i, (double)got[i], (double)want[i]);
+    }
 }
 END_TEST
 
@@ -546,6 +580,7 @@ Suite *make_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, unary_forward, 0, N_UN);
     tcase_add_loop_test(tc, unary_backward, 0, N_UN);
+    tcase_add_loop_test(tc, unary_in_place_after_op, 0, N_UN);
     tcase_add_loop_test(tc, binary_forward_broadcast, 0, N_BIN);
     tcase_add_loop_test(tc, binary_backward_broadcast, 0, N_BIN);
     tcase_add_test(tc, scalar_forms);

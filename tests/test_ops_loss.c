@@ -156,6 +156,21 @@ START_TEST(bce_with_logits_extreme) {
 }
 END_TEST
 
+/* Confident negatives: the gradient s(x) - t keeps its digits where (1 - t) - s(-x) would cancel
+ * (x = -18: 1.5e-8, not 0); for t = 1 the float sigmoid rounds to 1 above about 17, as torch. */
+START_TEST(bce_with_logits_gradient_tails) {
+    const float xv[4] = {-12.0f, -18.0f, -30.0f, 25.0f}, tv[4] = {0, 0, 0, 1};
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(4), xv), true);
+    nb_tensor *t = nb_from_data(ctx, NB_F32, NB_SHAPE(4), tv);
+    ck_assert_int_eq(nb_backward(nb_bce_with_logits(x, t, NB_REDUCE_SUM)), 0);
+    for (int i = 0; i < 4; i++) {
+        const double want = 1.0 / (1.0 + exp(-(double)xv[i])) - tv[i];
+        ck_assert_msg(nb_close(nb_data_f32(x->grad)[i], want, 1e-6, 1e-10), "dx(%g) = %g, want %g",
+                      (double)xv[i], (double)nb_data_f32(x->grad)[i], want);
+    }
+}
+END_TEST
+
 /* Infinite logits as torch 1.13's (1 - t) x + softplus(-x): a +inf logit with target 0 costs inf
  * (softplus(x) - t x would give inf - 0 inf, NaN); the other three meet 0 inf or inf - inf and
  * are NaN in torch too. */
@@ -357,6 +372,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, gradients_at_the_kinks);
     tcase_add_test(tc, bce_with_logits_extreme);
     tcase_add_test(tc, bce_with_logits_infinite);
+    tcase_add_test(tc, bce_with_logits_gradient_tails);
     tcase_add_test(tc, nll_matches_cross_entropy);
     tcase_add_test(tc, nll_gradcheck_and_all_ignored);
     tcase_add_test(tc, errors_name_the_loss);
