@@ -462,10 +462,14 @@ void nb_cpu_sgemm_batched(int trans_a, int trans_b, int64_t batch, int64_t M, in
     const nb_gemm_impl *im = impl_get();
     int nt = max_threads();
     const double work = (double)M * (double)N * (double)K;
-    /* Matrices of C that do not overlap can be computed by different threads. */
+    /* Matrices of C that do not overlap can be computed by different threads: each thread whole
+     * products of its own (no split of one product, no barrier between them) when they are small,
+     * or when the batch shares out evenly (a convolution's images); else one product at a time,
+     * split across the threads. */
     const int disjoint = stride_c >= (M - 1) * ldc + N;
+    const int even = batch % nt == 0 || batch >= 4 * (int64_t)nt;
     int rc = 0;
-    if (nt > 1 && batch > 1 && disjoint && work < 4.0e6) {
+    if (nt > 1 && batch > 1 && disjoint && (work < 4.0e6 || even)) {
         rc = gemm_run_batch(im, &g, batch, batch < nt ? (int)batch : nt, stride_a, stride_b, stride_c);
     } else {
         for (int64_t i = 0; i < batch; i++) {
