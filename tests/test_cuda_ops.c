@@ -749,6 +749,8 @@ START_TEST(test_attention_qkv) {
 }
 END_TEST
 
+static nb_tensor *f_einsum(nb_tensor **in, void *u) { return nb_einsum(u, 2, in); }
+
 static nb_tensor *f_index(nb_tensor **in, void *u) {
     int mode = *(int *)u;
     if (mode == 0) return nb_index_select(nb_transpose(in[0], 0, 1), 1, in[1]);
@@ -767,6 +769,11 @@ START_TEST(test_index) {
     int32_t gi[12] = {0, 2, 2, 1, 4, 4, 3, 0, 1, 1, 1, 2};
     nb_tensor *g[2] = {rnd(c, NB_SHAPE(3, 5), -1, 1, 2), nb_from_data(c, NB_I32, NB_SHAPE(3, 4), gi)};
     compare("gather", f_index, g, 2, &m1, 1e-6, 1);
+    /* einsum: a batched product with a broadcast batch, and a diagonal summed against a matrix */
+    nb_tensor *eb[2] = {rnd(c, NB_SHAPE(1, 3, 4), -1, 1, 12), rnd(c, NB_SHAPE(2, 4, 5), -1, 1, 13)};
+    compare("einsum bij,bjk->bik", f_einsum, eb, 2, "bij,bjk->bik", 1e-5, 3);
+    nb_tensor *ed[2] = {rnd(c, NB_SHAPE(4, 4, 3), -1, 1, 14), rnd(c, NB_SHAPE(3, 2), -1, 1, 15)};
+    compare("einsum iij,jk->ik", f_einsum, ed, 2, "iij,jk->ik", 1e-5, 3);
     int m5 = 5, m6 = 6; /* repeated indices: the sums must come in the same order */
     nb_tensor *ia[3] = {rnd(c, NB_SHAPE(6, 4), -1, 1, 4), a[1], rnd(c, NB_SHAPE(4, 5), -1, 1, 5)};
     compare("index_add", f_index, ia, 3, &m5, 1e-6, 5);

@@ -185,6 +185,12 @@ nb_tensor *nb_mean_all(nb_tensor *a);
  * 2-D [m,k]@[k,n]; 1-D operands as in NumPy; N-D: batched over the leading
  * dimensions, which broadcast. Transposed operands (views) are read in place. */
 nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+/* Einstein summation over n f32 operands, as torch.einsum: "bij,bjk->bik", "ii->i" (diagonal),
+ * "ii" (trace), "...ij,...jk->...ik" ("..." for the unnamed leading dims, broadcast); without
+ * "->", the output is the "..." dims then the letters used once, in ASCII order. Composed of
+ * views, sums and batched matmuls (contracted left to right), so it is differentiable in every
+ * operand. A new tensor (or a view); NULL with an error naming the subscript or operand at fault. */
+nb_tensor *nb_einsum(const char *eq, int n, nb_tensor *const *ops);
 /* x @ w^T + b for w [out,in] and optional bias [out] (the Linear layer). */
 nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *b);
 

@@ -233,6 +233,12 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("max")) return nb_max(in[0], ip[2], ip + 3, ip[0]);
     if (IS("min")) return nb_min(in[0], ip[2], ip + 3, ip[0]);
     if (IS("prod")) return nb_prod(in[0], ip[2], ip + 3, ip[0]);
+    if (IS("einsum")) {
+        int n = 0;
+        while (n < OE_MAXIN && in[n])
+            n++;
+        return nb_einsum(ip[0] >= 0 && ip[0] < OE_NEINSUM ? oe_einsum_eqs[ip[0]] : NULL, n, in);
+    }
     if (IS("var")) return nb_var(in[0], ip[2], ip + 3, ip[1], ip[0]);
     if (IS("std")) return nb_std(in[0], ip[2], ip + 3, ip[1], ip[0]);
     if (IS("logsumexp")) return nb_logsumexp(in[0], ip[2], ip + 3, ip[0]);

@@ -38,6 +38,11 @@ nb_tensor *oe_scalar(float v);
 #define NSV 28
 extern const float oe_sv[NSV];
 
+/* einsum's equations (ops_edge_more.c); a case's ip[0] picks one, and its name holds it in
+ * brackets, einsum[...], for the torch side. */
+#define OE_NEINSUM 20
+extern const char *const oe_einsum_eqs[OE_NEINSUM];
+
 /* The case lists (ops_edge_cases.c, ops_edge_layers.c, then ops_edge_more.c), run in this order. */
 void oe_unary_cases(void);
 void oe_binary_cases(void);

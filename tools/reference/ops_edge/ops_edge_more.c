@@ -12,6 +12,11 @@
 static nb_tensor *f1(int64_t n, const float *d) { return oe_f32(1, SH(n), d); }
 static nb_tensor *svt(void) { return f1(NSV, SV); }
 
+const char *const oe_einsum_eqs[OE_NEINSUM] = {
+    "bij,bjk->bik",  "ij,jk",           "ii->i",      "ii",         "ij->ji",    "ij->",    "i,j->ij",
+    "...j,jk->...k", "bhqd,bhkd->bhqk", "ij,ij->i",   "iij->ji",    "Ba,ab",     "...,...", "i,i,i->",
+    "ij,jk,kl->il",  "bi,bi->b",        "...j,jk->k", "ij,jk->ik ", "i j , j k", "ab,cd->"};
+
 void oe_more_cases(void) {
     /* norms: ip[0] keepdim, ip[2] axes count, ip[3..] axes (as the reductions); fp[0] p */
     nb_tensor *m = oe_randn(3, SH(3, 4, 5), 300);
@@ -205,6 +210,49 @@ void oe_more_cases(void) {
            "prod(all, two zeros)");
     oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {oe_f32(2, SH(2, 2), FV(4, 3, 0, 2))}},
            "prod(all, one zero)");
+
+    /* einsum: ip[0] the equation (oe_einsum_eqs); broadcasting, diagonals, traces, three operands,
+     * spaces, special values, and refusals */
+    struct {
+        int eq;
+        int n;
+        int nd[3];
+        int64_t sh[3][4];
+    } es[] = {{0, 2, {3, 3}, {{2, 3, 4}, {2, 4, 5}}},
+              {1, 2, {2, 2}, {{3, 4}, {4, 2}}},
+              {2, 1, {2}, {{4, 4}}},
+              {3, 1, {2}, {{5, 5}}},
+              {4, 1, {2}, {{3, 4}}},
+              {5, 1, {2}, {{3, 4}}},
+              {6, 2, {1, 1}, {{3}, {4}}},
+              {7, 2, {3, 2}, {{2, 3, 4}, {4, 5}}},
+              {8, 2, {4, 4}, {{2, 3, 5, 4}, {2, 3, 6, 4}}},
+              {9, 2, {2, 2}, {{3, 4}, {3, 4}}},
+              {10, 1, {3}, {{3, 3, 2}}},
+              {11, 2, {2, 2}, {{2, 3}, {3, 4}}},
+              {12, 2, {2, 1}, {{2, 3}, {3}}},
+              {13, 3, {1, 1, 1}, {{4}, {4}, {4}}},
+              {14, 3, {2, 2, 2}, {{2, 3}, {3, 4}, {4, 5}}},
+              {15, 2, {2, 2}, {{1, 3}, {4, 3}}},
+              {16, 2, {3, 2}, {{2, 3, 4}, {4, 5}}},
+              {17, 2, {2, 2}, {{2, 3}, {3, 4}}},
+              {18, 2, {2, 2}, {{2, 3}, {3, 4}}},
+              {1, 2, {2, 2}, {{2, 1}, {3, 5}}},
+              {19, 2, {2, 2}, {{2, 3}, {4, 5}}},
+              {1, 2, {2, 2}, {{2, 3}, {4, 5}}},
+              {2, 1, {2}, {{3, 4}}},
+              {0, 2, {3, 2}, {{2, 3, 4}, {4, 5}}}};
+    for (int i = 0; i < COUNT(es); i++) {
+        oe_case c = {.op = "einsum", .ip = {es[i].eq}};
+        for (int j = 0; j < es[i].n; j++)
+            c.in[j] = oe_randn(es[i].nd[j], es[i].sh[j], (uint64_t)(370 + 3 * i + j));
+        oe_run(c, "einsum[%s] #%d", oe_einsum_eqs[es[i].eq], i);
+    }
+    oe_run((oe_case){.op = "einsum",
+                     .ip = {1},
+                     .in = {oe_f32(2, SH(2, 2), FV(INFINITY, 1, NAN, 0)),
+                            oe_f32(2, SH(2, 2), FV(0, 1, 2, -INFINITY))}},
+           "einsum[%s] special values", oe_einsum_eqs[1]);
 
     /* index_add (ip[0] dim, fp[0] alpha) and scatter_add (ip[0] dim): repeated indices, special
      * values in the source, a source larger than scatter_add's index, bad indices */

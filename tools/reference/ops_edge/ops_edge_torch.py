@@ -78,6 +78,8 @@ def forward(c, x, dt, variant):
         if op in ("max", "min"):
             return getattr(torch, "a" + op)(x[0], dim=axes, keepdim=keep)
         return torch.var(x[0], dim=axes or None, correction=ip[1], keepdim=keep)
+    if op == "einsum":  # the equation is the case name's, in brackets
+        return torch.einsum(c["name"].split("[", 1)[1].rsplit("]", 1)[0], *x)
     if op == "prod":  # torch.prod takes one dim: several are taken one after the other
         keep, axes = bool(ip[0]), ip[3:3 + ip[2]]
         if not axes:
