@@ -187,14 +187,42 @@ static nb_tensor *leaf_grad(nb_tensor *leaf) {
     return leaf->grad;
 }
 
-/* Adds gradient g into a leaf's grad, allocating it (zeroed) in the leaf's context. */
+/* nb_grad's capture: while set, gradients reaching inputs[i] are added into out[i] (allocated
+ * zeroed on first use, in ctx, never recycled) and no leaf's ->grad is touched. */
+typedef struct {
+    int n;
+    nb_tensor *const *inputs;
+    nb_tensor **out;
+    nb_ctx *ctx;
+} grad_capture;
+static _Thread_local grad_capture *nb_capture;
+
+/* Adds g into the capture slot of input i. */
+static int capture_add(int i, nb_tensor *g) {
+    nb_tensor **slot = &nb_capture->out[i], *x = nb_capture->inputs[i];
+    if (!*slot) {
+        nb_tensor *z = nb_tensor_new(nb_capture->ctx, NB_F32, x->device, x->ndim, x->shape);
+        if (!z || nb_fill_(z, 0.0)) return -1;
+        z->storage->pass = 0;
+        *slot = z;
+    }
+    return nb_axpy_(*slot, 1.0f, g);
+}
+
+/* Adds gradient g into a leaf's grad, allocating it (zeroed) in the leaf's context; under
+ * nb_grad, into the leaf's capture slot instead (or nowhere when it is not one of the inputs). */
 static int accumulate_leaf(nb_tensor *leaf, nb_tensor *g) {
+    if (nb_capture) {
+        for (int i = 0; i < nb_capture->n; i++)
+            if (nb_capture->inputs[i] == leaf) return capture_add(i, g);
+        return 0;
+    }
     nb_tensor *lg = leaf_grad(leaf);
     return lg ? nb_axpy_(lg, 1.0f, g) : -1;
 }
 
 nb_tensor *nb_node_leaf_grad(nb_node *n, int i) {
-    if (!n || i < 0 || i >= n->n_in || !nb_cur_pass || !nb_cur_recycle) return NULL;
+    if (!n || i < 0 || i >= n->n_in || !nb_cur_pass || !nb_cur_recycle || nb_capture) return NULL;
     nb_tensor *x = n->in[i];
     if (!x || !x->requires_grad || x->node || x->dtype != NB_F32) return NULL;
     return leaf_grad(x);
@@ -359,6 +387,8 @@ int nb_backward_with(nb_tensor *t, nb_tensor *seed) {
         }
         memset(gin, 0, sizeof(nb_tensor *) * (size_t)(n->n_in < 8 ? 8 : n->n_in));
         if (check_versions(n)) goto done;
+        for (int i = 0; nb_capture && i < nb_capture->n; i++) /* an intermediate input's gradient */
+            if (nb_capture->inputs[i]->node == n && capture_add(i, n->gout)) goto done;
         if (n->backward(n, n->gout, gin)) {
             char msg[768];
             snprintf(msg, sizeof msg, "%s", nb_last_error());
@@ -384,6 +414,43 @@ done:
     nb_cur_recycle = outer_recycle;
     nb_set_grad_enabled(prev_grad);
     if (!prev_ctx) nb_ctx_use(NULL);
+    return rc;
+}
+
+int nb_grad(nb_tensor *t, nb_tensor *seed, int n, nb_tensor *const *inputs, nb_tensor **out) {
+    if (!t || n < 0 || (n > 0 && (!inputs || !out))) {
+        if (!nb_last_error()[0])
+            nb_set_error("grad: NULL %s", !t ? "tensor" : !inputs ? "inputs" : "outputs");
+        return -1;
+    }
+    if (nb_capture) return nb_set_error("grad: called from inside another nb_grad's backward pass"), -1;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (!inputs[i]) return nb_set_error("grad: NULL input %d", i), -1;
+        if (!inputs[i]->requires_grad)
+            return nb_set_error("grad: input %d does not require grad (nothing is recorded for it)", i), -1;
+    }
+    nb_ctx *c = nb_ctx_current() ? nb_ctx_current() : t->ctx;
+    if (!seed) {
+        if (nb_numel(t) != 1) {
+            char b[96];
+            return nb_set_error("grad: needs a one-element tensor without a seed, got %s", NB_SHP(t, b)), -1;
+        }
+        seed = nb_tensor_new(c, NB_F32, t->device, t->ndim, t->shape);
+        if (!seed || nb_fill_(seed, 1.0)) return -1;
+    }
+    grad_capture cap = {n, inputs, out, c};
+    nb_capture = &cap;
+    int rc = nb_backward_with(t, seed);
+    nb_capture = NULL;
+    for (int i = 0; rc == 0 && i < n; i++) /* an input t does not depend on: zeros */
+        if (!out[i]) {
+            out[i] = nb_tensor_new(c, NB_F32, inputs[i]->device, inputs[i]->ndim, inputs[i]->shape);
+            if (!out[i] || nb_fill_(out[i], 0.0)) rc = -1;
+        }
+    if (rc)
+        for (int i = 0; i < n; i++)
+            out[i] = NULL;
     return rc;
 }
 

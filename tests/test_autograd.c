@@ -311,6 +311,54 @@ START_TEST(in_place_changes_that_are_allowed) {
 }
 END_TEST
 
+/* nb_grad: the same gradients as nb_backward for leaves (including the weight of a linear layer
+ * and an embedding table, whose backward usually writes straight into ->grad), the gradient of
+ * an intermediate result, zeros for an unused input, no ->grad touched; and its refusals. */
+START_TEST(functional_grad) {
+    nb_ctx_use(ctx);
+    nb_tensor *x = param(NB_SHAPE(4, 3)), *w = param(NB_SHAPE(5, 3)), *b = param(NB_SHAPE(5));
+    nb_tensor *tab = param(NB_SHAPE(7, 5)), *unused = param(NB_SHAPE(2));
+    int32_t ids[4] = {1, 6, 1, 0};
+    nb_tensor *idx = nb_from_data(ctx, NB_I32, NB_SHAPE(4), ids);
+    /* loss = sum(tanh(x w^T + b + tab[ids])^2) */
+    nb_tensor *h = nb_tanh(nb_add(nb_linear(x, w, b), nb_embedding(tab, idx)));
+    nb_tensor *loss = nb_sum_all(nb_mul(h, h));
+    nb_tensor *in[6] = {x, w, b, tab, unused, h}, *g[6];
+    ck_assert_msg(nb_grad(loss, NULL, 6, in, g) == 0, "%s", nb_last_error());
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(in[i]->grad == NULL, "input %d got a ->grad", i);
+    /* d loss / d h = 2 h */
+    for (int i = 0; i < 20; i++)
+        ck_assert(nb_close(nb_data_f32(g[5])[i], 2.0 * nb_data_f32(h)[i], 1e-6, 1e-6));
+    for (int i = 0; i < 2; i++)
+        ck_assert(nb_data_f32(g[4])[i] == 0.0f);
+    /* the leaves' against nb_backward on the same graph */
+    ck_assert_int_eq(nb_backward(loss), 0);
+    for (int i = 0; i < 4; i++)
+        for (int64_t e = 0; e < nb_numel(in[i]); e++)
+            ck_assert_msg(nb_close(nb_data_f32(g[i])[e], nb_data_f32(in[i]->grad)[e], 1e-6, 1e-6),
+                          "input %d element %lld: %g vs %g", i, (long long)e, (double)nb_data_f32(g[i])[e],
+                          (double)nb_data_f32(in[i]->grad)[e]);
+    /* a seed for a non-scalar output: d(h . s)/dx */
+    nb_tensor *s2 = nb_full(ctx, NB_F32, NB_SHAPE(4, 5), 0.5), *gx;
+    ck_assert_int_eq(nb_grad(h, s2, 1, &x, &gx), 0);
+    nb_tensor *gx2;
+    ck_assert_int_eq(nb_grad(nb_mul_scalar(nb_sum_all(h), 0.5f), NULL, 1, &x, &gx2), 0);
+    for (int i = 0; i < 12; i++)
+        ck_assert(nb_close(nb_data_f32(gx)[i], nb_data_f32(gx2)[i], 1e-6, 1e-6));
+    /* refusals */
+    nb_tensor *c = nb_randn(ctx, NB_SHAPE(2), 0, 1, &rng), *out[1];
+    ck_assert_int_eq(nb_grad(loss, NULL, 1, &c, out), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "grad: input 0 does not require grad"));
+    ck_assert_int_eq(nb_grad(h, NULL, 1, &x, out), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "grad: needs a one-element tensor without a seed"));
+    ck_assert_int_eq(nb_grad(loss, nb_full(ctx, NB_F32, NB_SHAPE(3), 1.0), 1, &x, out), -1);
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "does not match"));
+    ck_assert_ptr_null(out[0]);
+    nb_ctx_use(NULL);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("autograd");
     TCase *tc = tcase_create("autograd");
@@ -326,6 +374,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, intermediate_grads_in_current_context);
     tcase_add_test(tc, in_place_changes_are_caught);
     tcase_add_test(tc, in_place_changes_that_are_allowed);
+    tcase_add_test(tc, functional_grad);
     suite_add_tcase(s, tc);
     return s;
 }

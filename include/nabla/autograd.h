@@ -29,6 +29,12 @@ int nb_backward(nb_tensor *loss);
 /* Back-propagates from `t` with seed gradient `grad` (same shape and device), as nb_backward:
  * 0, or -1 with nb_last_error. */
 int nb_backward_with(nb_tensor *t, nb_tensor *grad);
+/* The gradients of t with respect to inputs[0..n) (leaves, or intermediate results of t's
+ * graph), as torch.autograd.grad: out[i] gets a new tensor of inputs[i]'s shape, in the current
+ * context (t's when none), holding d(t . seed)/d inputs[i] (seed NULL: 1, for a one-element t);
+ * zeros for an input t does not depend on. No ->grad is read or written. 0, or -1 with
+ * nb_last_error (out[] then NULL), e.g. for an input that does not require grad. */
+int nb_grad(nb_tensor *t, nb_tensor *seed, int n, nb_tensor *const *inputs, nb_tensor **out);
 /* Gradient recycling (on by default; off when the environment has
  * NABLA_NO_RECYCLE=1): the backward pass gives each intermediate gradient's
  * memory back to its context as soon as it is consumed, and weight gradients
