@@ -112,6 +112,49 @@ START_TEST(resume_is_exact) {
 }
 END_TEST
 
+/* --accum: 2 micro-batches of 4 per step are the same rows as one batch of 8 (drawn in the same
+ * order), so the losses match the batch-8 run's to rounding, evaluations included (those run
+ * eval_batches x accum micro-batches); a resumed run keeps the run's accum. */
+START_TEST(accumulation_matches_a_larger_batch) {
+    char big[400], acc[400];
+    snprintf(big, sizeof big, "%s/big", tmp);
+    snprintf(acc, sizeof acc, "%s/acc", tmp);
+    bg_train_opts b = {.config = "tiny",
+                       .bpe_size = 400,
+                       .steps = 6,
+                       .batch = 8,
+                       .eval_every = 3,
+                       .eval_batches = 2,
+                       .out = big,
+                       .seed = 11,
+                       .threads = 2,
+                       .device = "cpu"};
+    ck_assert_int_eq(bg_train(&b), 0);
+    bg_train_opts a = b;
+    a.out = acc, a.batch = 4, a.accum = 2, a.stop_after = 3;
+    ck_assert_int_eq(bg_train(&a), 0);
+    bg_train_opts r = {.config = "tiny",
+                       .bpe_size = 400,
+                       .steps = 6,
+                       .batch = 4,
+                       .eval_every = 3,
+                       .eval_batches = 2,
+                       .seed = 11,
+                       .threads = 2,
+                       .device = "cpu",
+                       .resume = acc};
+    ck_assert_int_eq(bg_train(&r), 0); /* no --accum: the run's 2 */
+    double t1[8], v1[8], t2[8], v2[8];
+    int n1 = read_losses(big, t1, v1, 8), n2 = read_losses(acc, t2, v2, 8);
+    ck_assert_int_eq(n1, 3);
+    ck_assert_int_eq(n2, 3);
+    for (int i = 0; i < n1; i++)
+        ck_assert_msg(fabs(t1[i] - t2[i]) < 2e-4 && fabs(v1[i] - v2[i]) < 2e-4, "row %d: %g %g vs %g %g", i,
+                      t1[i], v1[i], t2[i], v2[i]);
+    ck_assert(t1[0] == t2[0] && v1[0] == v2[0]); /* before any step: the same rows, the same model */
+}
+END_TEST
+
 static bg_run run;
 static void load_run(void) {
     char out[400], err[512];
@@ -304,6 +347,7 @@ Suite *make_suite(void) {
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_add_test(tc, training_loss_falls_and_files_exist);
     tcase_add_test(tc, resume_is_exact);
+    tcase_add_test(tc, accumulation_matches_a_larger_batch);
     tcase_add_test(tc, sampler_settings);
     tcase_add_test(tc, sampling_is_reproducible_and_kv_cache_matches);
     tcase_add_test(tc, program_through_pipes);

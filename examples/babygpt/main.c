@@ -33,6 +33,9 @@ static int cmd_train(int argc, char **argv) {
          "vocabulary size of the BPE trained when no --vocab (2048)"},
         {"steps", BG_ARG_INT, &o.steps, 1, 10000000, "training steps (default: the config's)"},
         {"batch", BG_ARG_INT, &o.batch, 1, 4096, "batch size (default: the config's)"},
+        {"accum", BG_ARG_INT, &o.accum, 1, 1024,
+         "micro-batches of --batch per step, gradients averaged: a batch N times larger in the memory of one "
+         "(1)"},
         {"lr", BG_ARG_FLOAT, &o.lr, 1e-7, 10, "peak learning rate (default: the config's)"},
         {"eval-every", BG_ARG_INT, &o.eval_every, 1, 10000000, "evaluate, plot and checkpoint every N steps"},
         {"eval-batches", BG_ARG_INT, &o.eval_batches, 1, 100000, "batches per evaluation (8)"},

@@ -212,15 +212,15 @@ static void fmt_eta(double s, char *buf, size_t len) {
     else snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
 }
 
-/* The evaluation settings a checkpoint carries, so that a resumed run keeps them. */
+/* The evaluation and accumulation settings a checkpoint carries, so that a resumed run keeps them. */
 typedef struct {
-    int every, batches;
+    int every, batches, accum;
 } eval_opts;
 
 static int save_ckpt(const char *path, bg_model *m, nb_optim *opt, int64_t step, const nb_rng *brng,
                      double best_val, double tl, double vl, const char *data, eval_opts ev) {
     char *cfg = bg_config_to_json(&m->cfg);
-    char s1[32], s2[32], s3[64], s4[64], s5[64], s6[16], s7[16];
+    char s1[32], s2[32], s3[64], s4[64], s5[64], s6[16], s7[16], s8[16];
     snprintf(s1, sizeof s1, "%llu", (unsigned long long)brng->seed);
     snprintf(s2, sizeof s2, "%llu", (unsigned long long)brng->offset);
     snprintf(s3, sizeof s3, "%.9g", best_val);
@@ -228,10 +228,11 @@ static int save_ckpt(const char *path, bg_model *m, nb_optim *opt, int64_t step,
     snprintf(s5, sizeof s5, "%.6f", vl);
     snprintf(s6, sizeof s6, "%d", ev.every);
     snprintf(s7, sizeof s7, "%d", ev.batches);
-    const char *keys[] = {"batch_rng_seed", "batch_rng_offset", "best_val",    "train_loss", "val_loss",
-                          "data",           "eval_every",       "eval_batches"};
-    const char *vals[] = {s1, s2, s3, s4, s5, data ? data : "(built-in corpus)", s6, s7};
-    int rc = nb_checkpoint_save(path, m->root, opt, step, cfg, keys, vals, 8);
+    snprintf(s8, sizeof s8, "%d", ev.accum);
+    const char *keys[] = {"batch_rng_seed", "batch_rng_offset", "best_val",     "train_loss", "val_loss",
+                          "data",           "eval_every",       "eval_batches", "accum"};
+    const char *vals[] = {s1, s2, s3, s4, s5, data ? data : "(built-in corpus)", s6, s7, s8};
+    int rc = nb_checkpoint_save(path, m->root, opt, step, cfg, keys, vals, 9);
     free(cfg);
     if (rc) fprintf(stderr, "babygpt: saving %s failed: %s\n", path, nb_last_error());
     return rc;
@@ -467,24 +468,29 @@ int bg_train(const bg_train_opts *o) {
     }
     nb_ctx *prev_ctx = nb_ctx_use(t.step);
     int eval_every = o->eval_every > 0 ? o->eval_every : (cfg.steps >= 20 ? cfg.steps / 10 : 1);
-    int eval_batches = o->eval_batches > 0 ? o->eval_batches : 8;
-    if (o->resume) { /* unless given again, the run's own evaluation settings */
+    int eval_batches = o->eval_batches > 0 ? o->eval_batches : 8, accum = o->accum > 0 ? o->accum : 1;
+    if (o->resume) { /* unless given again, the run's own evaluation and accumulation settings */
         const char *ee = nb_safetensors_meta(rf, "eval_every"), *eb = nb_safetensors_meta(rf, "eval_batches");
+        const char *ea = nb_safetensors_meta(rf, "accum");
         long v;
         if (o->eval_every <= 0 && ee && (v = strtol(ee, NULL, 10)) >= 1 && v <= 10000000) eval_every = (int)v;
         if (o->eval_batches <= 0 && eb && (v = strtol(eb, NULL, 10)) >= 1 && v <= 100000)
             eval_batches = (int)v;
+        if (o->accum <= 0 && ea && (v = strtol(ea, NULL, 10)) >= 1 && v <= 1024) accum = (int)v;
     }
-    const eval_opts ev = {eval_every, eval_batches};
+    const eval_opts ev = {eval_every, eval_batches, accum};
+    char accum_note[64] = "";
+    if (accum > 1) snprintf(accum_note, sizeof accum_note, " (%d micro-batches of %d)", accum, B);
     const char *data_name = data ? strrchr(data, '/') ? strrchr(data, '/') + 1 : data : "built-in corpus";
     if (data_name && !*data_name) data_name = data;
-    fprintf(stderr,
-            "babygpt: config %s: %d layers, %d heads, n_embd %d, context %d, vocab %d, %lld parameters\n"
-            "babygpt: %zu training tokens (%zu documents), %zu validation tokens; batch %d, %d steps, lr %g, "
-            "%d threads, %s\n",
-            cfg.name, cfg.n_layer, cfg.n_head, cfg.n_embd, T, V, (long long)nb_module_num_params(m->root),
-            corpus.n_train, corpus.docs_train, corpus.n_val, B, cfg.steps, (double)cfg.lr, nb_get_num_threads(),
-            nb_device_name(dev));
+    fprintf(
+        stderr,
+        "babygpt: config %s: %d layers, %d heads, n_embd %d, context %d, vocab %d, %lld parameters\n"
+        "babygpt: %zu training tokens (%zu documents), %zu validation tokens; batch %d%s, %d steps, lr %g, "
+        "%d threads, %s\n",
+        cfg.name, cfg.n_layer, cfg.n_head, cfg.n_embd, T, V, (long long)nb_module_num_params(m->root),
+        corpus.n_train, corpus.docs_train, corpus.n_val, B * accum, accum_note, cfg.steps, (double)cfg.lr,
+        nb_get_num_threads(), nb_device_name(dev));
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
@@ -494,8 +500,8 @@ int bg_train(const bg_train_opts *o) {
     double t0 = now(), ema = 0, last_loss = NAN, tl = NAN, vl = NAN;
     int failed = 0, write_failed = 0;
     if (start == 0) {
-        tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337, true);
-        vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331, true);
+        tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches * accum, 1337, true);
+        vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches * accum, 7331, true);
         rows[n_rows++] = (eval_row){0, tl, vl, 0, 0};
         if (!g_stop && (!isfinite(tl) || !isfinite(vl))) { /* it said why; no training on a broken start */
             fprintf(stderr, "babygpt: the evaluation before the first step failed; not training\n");
@@ -508,15 +514,26 @@ int bg_train(const bg_train_opts *o) {
         double ts = now();
         float lr = nb_lr_at(&sched, step);
         nb_optim_set_lr(opt, lr);
-        nb_tensor *loss = batch_loss(&t, corpus.train, corpus.n_train, &brng);
-        double gnorm = loss && !nb_backward(loss) ? nb_optim_clip_grad_norm(opt, 1.0) : -1.0;
+        /* accum micro-batches, each loss divided by accum, their gradients summed into the grads:
+         * the gradient of the mean loss over accum * B rows (the same rows, in the same order, as
+         * one batch of accum * B would draw) */
+        double step_loss = 0.0;
+        bool ok = true;
+        for (int a = 0; a < accum && ok; a++) {
+            if (a) nb_ctx_reset(t.step);
+            nb_tensor *loss = batch_loss(&t, corpus.train, corpus.n_train, &brng);
+            if (loss && accum > 1) loss = nb_mul_scalar(loss, 1.0f / (float)accum);
+            ok = loss && !nb_backward(loss);
+            if (ok) step_loss += nb_item(loss);
+        }
+        double gnorm = ok ? nb_optim_clip_grad_norm(opt, 1.0) : -1.0;
         if (gnorm < 0) {
             fprintf(stderr, "\nbabygpt: step %lld failed: %s\n", (long long)step, nb_last_error());
             failed = 1;
             break;
         }
         if (!isfinite(gnorm)) { /* a NaN/inf loss or gradient: stop before the weights are spoiled */
-            diverged(step, "its gradient", nb_item(loss), ckpt);
+            diverged(step, "its gradient", step_loss, ckpt);
             failed = 1;
             break;
         }
@@ -525,14 +542,14 @@ int bg_train(const bg_train_opts *o) {
             failed = 1;
             break;
         }
-        last_loss = nb_item(loss);
+        last_loss = step_loss;
         nb_optim_zero_grad(opt);
         nb_ctx_reset(t.step);
         step++;
         if (o->stop_after > 0 && step - start >= o->stop_after) g_stop = 1;
         double dt = now() - ts;
         ema = ema == 0 ? dt : 0.9 * ema + 0.1 * dt;
-        double tps = (double)B * T / ema;
+        double tps = (double)B * T * accum / ema;
         char eta[32];
         fmt_eta(ema * (double)(cfg.steps - step), eta, sizeof eta);
         if (tty) {
@@ -544,8 +561,8 @@ int bg_train(const bg_train_opts *o) {
                     last_loss, (double)lr, tps, eta);
         }
         if (step % eval_every == 0 || step == cfg.steps || g_stop) {
-            tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches, 1337, false);
-            vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches, 7331, false);
+            tl = evaluate(&t, corpus.train, corpus.n_train, eval_batches * accum, 1337, false);
+            vl = evaluate(&t, corpus.val, corpus.n_val, eval_batches * accum, 7331, false);
             if (n_rows < cap_rows) rows[n_rows++] = (eval_row){step, tl, vl, lr, tps};
             if (tty) fputc('\n', stderr);
             fprintf(stderr, "babygpt: step %lld: train loss %.4f, validation loss %.4f (%.0f tok/s)\n",

@@ -13,6 +13,7 @@ typedef struct {
     const char *vocab;   /* GPT-2 folder; NULL: train a BPE of bpe_size */
     int bpe_size;
     int steps, batch;    /* 0: the config's default */
+    int accum;           /* micro-batches per step (gradient accumulation); 0: 1, or the resumed run's */
     float lr;            /* 0: the config's default */
     int eval_every, eval_batches;
     const char *out;
