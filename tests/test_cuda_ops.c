@@ -805,6 +805,21 @@ START_TEST(test_random_and_dropout) {
     nb_rng_init(&r1, 7);
     nb_rng_init(&r2, 7);
     expect_close("dropout", nb_dropout(x, 0.3f, true, &r1), nb_dropout(xg, 0.3f, true, &r2), 0);
+    /* the initialisers: the same seed, the same weights on either device */
+    for (int k = 0; k < 3; k++) {
+        nb_tensor *wc = nb_empty(c, NB_F32, NB_SHAPE(12, 5)), *wg = nb_to_device(c, wc, NB_CUDA);
+        nb_rng_init(&r1, 11 + (uint64_t)k);
+        nb_rng_init(&r2, 11 + (uint64_t)k);
+        if (k == 0)
+            ck_assert(!nb_init_kaiming_uniform_(wc, 0, NULL, "relu", &r1) &&
+                      !nb_init_kaiming_uniform_(wg, 0, NULL, "relu", &r2));
+        else if (k == 1)
+            ck_assert(!nb_init_trunc_normal_(wc, 0, 1, -2, 2, &r1) &&
+                      !nb_init_trunc_normal_(wg, 0, 1, -2, 2, &r2));
+        else
+            ck_assert(!nb_init_orthogonal_(wc, 1.0, &r1) && !nb_init_orthogonal_(wg, 1.0, &r2));
+        expect_close("init", wc, wg, 0);
+    }
     nb_ctx_use(NULL);
     nb_ctx_free(c);
 }

@@ -133,6 +133,31 @@ int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer);
  * global generator); tied tensors are initialised once. 0/-1. */
 int nb_init_kaiming(nb_module *m, nb_rng *rng);
 
+/* Tensor initialisers with torch.nn.init's rules (nn/init.c). Each fills an f32 tensor of any
+ * device in place from `rng` (NULL: the global generator) and returns 0, or -1 with an error.
+ * The gain torch.nn.init.calculate_gain gives a nonlinearity ("linear", "conv2d", "sigmoid": 1,
+ * "tanh": 5/3, "relu": sqrt 2, "leaky_relu": sqrt(2 / (1 + param^2)), param NAN meaning 0.01,
+ * "selu": 3/4); NAN with an error for another name. */
+double nb_init_gain(const char *nonlinearity, double param);
+/* A weight's fan in and fan out (either pointer may be NULL): dims 1 and 0 times the product of
+ * the rest (a convolution's window), as torch. -1 with an error below 2 dims. */
+int nb_init_fans(const nb_tensor *t, int64_t *fan_in, int64_t *fan_out);
+/* Xavier/Glorot: uniform on +-gain sqrt(6 / (fan_in + fan_out)); normal with std gain sqrt(2 /
+ * (fan_in + fan_out)). */
+int nb_init_xavier_uniform_(nb_tensor *t, double gain, nb_rng *rng);
+int nb_init_xavier_normal_(nb_tensor *t, double gain, nb_rng *rng);
+/* Kaiming/He: std = gain(nonlinearity, a) / sqrt(fan), fan the mode's ("fan_in", NULL meaning
+ * it, or "fan_out"), nonlinearity NULL meaning "leaky_relu" (torch's defaults: a 0, fan_in,
+ * leaky_relu); uniform on +-sqrt(3) std, or normal. */
+int nb_init_kaiming_uniform_(nb_tensor *t, double a, const char *mode, const char *nonlinearity, nb_rng *rng);
+int nb_init_kaiming_normal_(nb_tensor *t, double a, const char *mode, const char *nonlinearity, nb_rng *rng);
+/* Normal (mean, std) truncated to [a, b], by torch's inverse-CDF method (drawn on the host). */
+int nb_init_trunc_normal_(nb_tensor *t, double mean, double std, double a, double b, nb_rng *rng);
+/* gain times a (semi-)orthogonal matrix: t viewed as [dim 0, the rest], with orthonormal rows or
+ * columns, whichever are fewer (QR of a normal matrix with R's diagonal positive, as torch;
+ * drawn on the host). -1 with an error below 2 dims. */
+int nb_init_orthogonal_(nb_tensor *t, double gain, nb_rng *rng);
+
 /* ---- Provided modules (each: NULL on error; ctx holds the parameters;
  *      rng draws the initial weights (NULL: the global generator); the
  *      caller owns the module: free it with nb_module_free, or hand it to a
