@@ -71,6 +71,8 @@ typedef struct nb_backend {
     /* out[..., i, ...] = the sum of a[..., j, ...] over j <= i along dim (j >= i when reverse),
      * accumulated in double in index order; f32, one shape, any strides (0 included) */
     int (*cumsum)(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
+    /* running product along dim, as cumsum (in double, one serial chain per line) */
+    int (*cumprod)(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
     /* idx (i32, a's shape) = the positions that sort each line of a (f32) along dim, ascending
      * (descending when desc); a total order: NaN counts as the largest, ties go by position */
     int (*argsort)(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);

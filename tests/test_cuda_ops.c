@@ -283,6 +283,8 @@ static nb_tensor *f_cumsum(nb_tensor **in, void *u) {
     return nb_cumsum(d >= 10 ? nb_transpose(in[0], 0, 1) : in[0], d % 10);
 }
 
+static nb_tensor *f_cumprod(nb_tensor **in, void *u) { return nb_cumprod(in[0], *(int *)u); }
+
 /* cumsum: each line one serial double sum in index order on both backends, so they agree bit for
  * bit (tolerance 0), along each axis, through a transposed view, on long lines. */
 START_TEST(test_cumsum) {
@@ -294,6 +296,11 @@ START_TEST(test_cumsum) {
     int ds[3] = {1, 10, 11};
     for (int k = 0; k < 3; k++)
         compare("cumsum (long lines, views)", f_cumsum, &l, 1, &ds[k], 0, 1);
+    /* cumprod: values near 1 and a few zeros; the same serial double chains, bit for bit forward */
+    nb_tensor *p = nb_add_scalar(rnd(c, NB_SHAPE(6, 40, 5), -0.1f, 0.1f, 72), 1.0f);
+    nb_data_f32(p)[3] = nb_data_f32(p)[333] = nb_data_f32(p)[334] = 0.0f;
+    for (int d = 0; d < 3; d++)
+        compare("cumprod", f_cumprod, &p, 1, &d, 1e-6, 1);
     nb_ctx_free(c);
 }
 END_TEST

@@ -330,9 +330,63 @@ START_TEST(blocked_reductions_match_loops) {
 END_TEST
 
 static int gc_axis;
+static nb_tensor *gc_cumprod(nb_tensor **in, int n, void *u);
+
+/* cumprod along each dim of a [4,5] with zeros (none, one, two in a line, at either end), against
+ * loops in double; its gradient against the definition (d y_j / d x_i is the product of x_0..x_j
+ * without x_i), and by finite differences through a transposed view. */
+START_TEST(cumprod_values_and_gradient) {
+    const float xv[20] = {1.5f,  -0.5f, 2.0f, 0.8f, 1.2f,  /* no zero */
+                          0.7f,  0.0f,  1.3f, 2.0f, -1.1f, /* one */
+                          0.0f,  1.4f,  0.0f, 0.9f, 1.1f,  /* two, one first */
+                          -1.2f, 0.6f,  1.7f, 0.5f, 0.0f}; /* one, last */
+    for (int dim = 0; dim < 2; dim++) {
+        nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(4, 5), xv), true);
+        nb_tensor *g = nb_randn(ctx, NB_SHAPE(4, 5), 0, 1, &rng);
+        nb_tensor *y = nb_cumprod(x, dim);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, g))), 0);
+        const int L = dim ? 5 : 4, lines = dim ? 4 : 5;
+        for (int l = 0; l < lines; l++) {
+#define AT(i) (dim ? l * 5 + (i) : (i)*5 + l)
+            double run = 1;
+            for (int i = 0; i < L; i++) {
+                run *= xv[AT(i)];
+                ck_assert_msg(nb_data_f32(y)[AT(i)] == (float)run, "dim %d line %d: y[%d] = %g, want %g", dim,
+                              l, i, (double)nb_data_f32(y)[AT(i)], run);
+            }
+            for (int i = 0; i < L; i++) {
+                double want = 0;
+                for (int j = i; j < L; j++) {
+                    double p = 1;
+                    for (int k = 0; k <= j; k++)
+                        if (k != i) p *= xv[AT(k)];
+                    want += nb_data_f32(g)[AT(j)] * p;
+                }
+                ck_assert_msg(nb_close(nb_data_f32(x->grad)[AT(i)], want, 1e-5, 1e-6),
+                              "dim %d line %d: dx[%d] = %g, want %g", dim, l, i,
+                              (double)nb_data_f32(x->grad)[AT(i)], want);
+            }
+#undef AT
+        }
+    }
+    gc_axis = 1;
+    nb_tensor *z = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(5, 3, 4), 0, 1, &rng), true);
+    nb_data_f32(z)[7] = 0.0f, nb_data_f32(z)[30] = 0.0f, nb_data_f32(z)[42] = 0.0f;
+    nb_tensor *in[1] = {z};
+    ck_assert_msg(nb_gradcheck(gc_cumprod, in, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    ck_assert_ptr_null(nb_cumprod(z, 3));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "cumprod: dim 3 out of range"));
+}
+END_TEST
+
 static nb_tensor *gc_cumsum(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
     return nb_cumsum(nb_transpose(in[0], 0, 2), gc_axis);
+}
+static nb_tensor *gc_cumprod(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_cumprod(nb_transpose(in[0], 0, 2), gc_axis);
 }
 
 /* cumsum along every axis of a transposed (non-contiguous) [4,3,5] view, against a double loop;
@@ -427,6 +481,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, large_sum_is_deterministic_and_accurate);
     tcase_add_test(tc, blocked_reductions_match_loops);
     tcase_add_test(tc, cumsum);
+    tcase_add_test(tc, cumprod_values_and_gradient);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

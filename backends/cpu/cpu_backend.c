@@ -213,6 +213,7 @@ const nb_backend nb_cpu_backend = {
     .reduce = nb_cpu_reduce,
     .argmax = nb_cpu_argmax,
     .cumsum = nb_cpu_cumsum,
+    .cumprod = nb_cpu_cumprod,
     .argsort = nb_cpu_argsort,
     .matmul = nb_cpu_matmul,
     .index_select = nb_cpu_index_select,

@@ -358,9 +358,10 @@ int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
 /* Each line along dim is one serial running sum in double, in index order (from the end when
  * reverse); the lines are split across threads. The line starts come from geom() on views of
  * out and a with dim shrunk to 1. */
-int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+/* Running sums (prod false) or products along dim, one serial chain in double per line. */
+static int scan(const char *op, bool prod, nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     if (a->dtype != NB_F32 || out->dtype != NB_F32 || !nb_same_shape(out, a) || dim < 0 || dim >= a->ndim)
-        return nb_set_error("cumsum (cpu): bad operands"), -1;
+        return nb_set_error("%s (cpu): bad operands", op), -1;
     const int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
     if (n == 0 || nb_numel(a) == 0) return 0;
     nb_tensor o1 = *out, a1 = *a;
@@ -374,11 +375,19 @@ int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     for (int64_t k = 0; k < g.K; k++) {
         int64_t ao, oo;
         offsets(&g, k, &ao, &oo);
-        double acc = 0.0;
+        double acc = prod ? 1.0 : 0.0;
         for (int64_t i = 0, j = first; i < n; i++, j += step) {
-            acc += (double)A[ao + j * sa];
+            acc = prod ? acc * (double)A[ao + j * sa] : acc + (double)A[ao + j * sa];
             O[oo + j * so] = (float)acc;
         }
     }
     return 0;
+}
+
+int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+    return scan("cumsum", false, out, a, dim, reverse);
+}
+
+int nb_cpu_cumprod(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+    return scan("cumprod", true, out, a, dim, reverse);
 }

@@ -45,6 +45,7 @@ const nb_backend nb_cuda_backend = {
     .reduce = nb_cuda_reduce,
     .argmax = nb_cuda_argmax,
     .cumsum = nb_cuda_cumsum,
+    .cumprod = nb_cuda_cumprod,
     .argsort = nb_cuda_argsort,
     .matmul = nb_cuda_matmul,
     .index_select = nb_cuda_index_select,

@@ -177,9 +177,9 @@ int nb_cuda_matmul(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, float
     return 0;
 }
 
-int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+static int scan(const char *op, nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     if (a->dtype != NB_F32 || out->dtype != NB_F32 || !nb_same_shape(out, a) || dim < 0 || dim >= a->ndim)
-        return nb_set_error("cumsum (cuda): bad operands"), -1;
+        return nb_set_error("%s (cuda): bad operands", op), -1;
     long long n = a->shape[dim], so = out->stride[dim], sa = a->stride[dim];
     int rev = reverse;
     if (n == 0) return 0;
@@ -187,5 +187,13 @@ int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     o1.shape[dim] = a1.shape[dim] = 1;
     const nb_tensor *t[2] = {&o1, &a1};
     void *extra[4] = {&n, &so, &sa, &rev};
-    return nb_cu_elementwise(NB_CU_MOD_REDUCE, "cumsum", 2, t, extra, 4);
+    return nb_cu_elementwise(NB_CU_MOD_REDUCE, op, 2, t, extra, 4);
+}
+
+int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+    return scan("cumsum", out, a, dim, reverse);
+}
+
+int nb_cuda_cumprod(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+    return scan("cumprod", out, a, dim, reverse);
 }

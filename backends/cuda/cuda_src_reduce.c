@@ -162,6 +162,16 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
                    o[k[0] + j * so] = (float)acc;
                }
            })
+    /* the running product, likewise */
+    NB_EW3(cumprod, 2, (float *o, const float *a, nb_geom nb_g, long long n, long long so, long long sa, int rev),
+           {
+               double acc = 1.0;
+               for (long long t = 0; t < n; t++) {
+                   const long long j = rev ? n - 1 - t : t;
+                   acc *= (double)a[k[1] + j * sa];
+                   o[k[0] + j * so] = (float)acc;
+               }
+           })
     );
 
 /* ---- indexing ----------------------------------------------------------------------------------- */

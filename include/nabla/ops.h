@@ -165,6 +165,10 @@ nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim);
  * a[..., j, ...] for j <= i, accumulated in double in index order on every backend. A new f32
  * tensor of a's shape; NULL with an error for a bad dim or dtype. */
 nb_tensor *nb_cumsum(nb_tensor *a, int dim);
+/* Running product along dim (torch.cumprod), in double on every backend; the gradient is the
+ * product of the other elements up to each output, zeros included (a new tensor; NULL with an
+ * error for a bad dim or dtype). */
+nb_tensor *nb_cumprod(nb_tensor *a, int dim);
 /* The positions (i32, a's shape) that sort a along dim, ascending or descending. The order is
  * total, the same on every backend: ties keep their order (stable), a NaN counts as the largest.
  * Not differentiable. NULL with an error for a bad dim or dtype. */

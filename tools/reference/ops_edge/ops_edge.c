@@ -284,6 +284,7 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("cross_entropy_smooth"))
         return nb_cross_entropy_smooth(in[0], in[1], ip[0], fp[0], (nb_reduction)ip[7]);
     if (IS("cumsum")) return nb_cumsum(in[0], ip[0]);
+    if (IS("cumprod")) return nb_cumprod(in[0], ip[0]);
     if (IS("conv2d") || IS("conv1d") || IS("max_pool2d") || IS("avg_pool2d") || IS("unfold") || IS("fold") ||
         IS("conv_transpose2d") || IS("conv_transpose1d")) {
         /* ip: stride h w, padding h w, dilation h w, groups, has bias (conv) or kernel h w (pools),

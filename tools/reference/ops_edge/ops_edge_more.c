@@ -254,6 +254,23 @@ void oe_more_cases(void) {
                             oe_f32(2, SH(2, 2), FV(0, 1, 2, -INFINITY))}},
            "einsum[%s] special values", oe_einsum_eqs[1]);
 
+    /* cumprod (ip[0] dim): lines with no zero, one, two, a zero first and last; special values;
+     * overflow; 0-d and empty */
+    nb_tensor *cz = oe_f32(2, SH(4, 5),
+                           FV(1.5f, -0.5f, 2, 0.8f, 1.2f, 0.7f, 0, 1.3f, 2, -1.1f, 0, 1.4f, 0, 0.9f, 1.1f,
+                              -1.2f, 0.6f, 1.7f, 0.5f, 0));
+    for (int dim = 0; dim < 2; dim++)
+        oe_run((oe_case){.op = "cumprod", .ip = {dim}, .in = {cz}}, "cumprod(zeros, dim %d)", dim);
+    oe_run((oe_case){.op = "cumprod", .in = {oe_f32(1, SH(6), FV(2, INFINITY, 0.5f, NAN, 3, -1))}},
+           "cumprod(inf, NaN)");
+    oe_run((oe_case){.op = "cumprod", .in = {oe_f32(1, SH(4), FV(1e30f, 1e30f, 1e-30f, 2))}},
+           "cumprod(overflow)");
+    oe_run((oe_case){.op = "cumprod", .in = {oe_randn(3, SH(2, 3, 4), 362)}, .ip = {-1}},
+           "cumprod(randn, -1)");
+    oe_run((oe_case){.op = "cumprod", .in = {oe_scalar(3.0f)}}, "cumprod(0-d)");
+    oe_run((oe_case){.op = "cumprod", .ip = {1}, .in = {oe_f32(2, SH(0, 3), NULL)}},
+           "cumprod(empty[0,3], 1)");
+
     /* index_add (ip[0] dim, fp[0] alpha) and scatter_add (ip[0] dim): repeated indices, special
      * values in the source, a source larger than scatter_add's index, bad indices */
     nb_tensor *ia = oe_randn(2, SH(4, 3), 350), *ix = oe_i32(1, SH(5), IV(3, 0, 3, 3, 1));

@@ -88,7 +88,7 @@ def run_torch(c, dt, variant=None):
 
 # ---- comparing ----------------------------------------------------------------------------------
 
-ACCUMULATE = {"sum", "prod", "mean", "var", "matmul", "linear", "attention", "attention_qkv", "layer_norm",
+ACCUMULATE = {"sum", "prod", "cumprod", "mean", "var", "matmul", "linear", "attention", "attention_qkv", "layer_norm",
               "sum_all", "mean_all", "cross_entropy", "linear_cross_entropy", "index_select",
               "embedding", "gather", "maximum", "minimum"}
 TRANSCENDENTAL = {"elu", "selu", "mish", "gelu", "tanh", "sigmoid", "attention", "attention_qkv", "exp", "sin", "cos",

@@ -307,6 +307,8 @@ def forward(c, x, dt, variant):
                              align_corners=None if ip[0] == 0 else bool(ip[1]))
     if op == "cumsum":
         return torch.cumsum(x[0], ip[0])
+    if op == "cumprod":
+        return torch.cumprod(x[0], ip[0])
     red = ("mean", "sum", "none")[ip[7]] if op.endswith("loss") or op in (
         "bce_with_logits", "cross_entropy_smooth", "nll_loss_weighted", "cross_entropy_weighted",
         "bce_with_logits_weighted") else "mean"  # ip[7]: nabla's nb_reduction
