@@ -212,9 +212,9 @@ static int capture_add(int i, nb_tensor *g) {
 /* Adds gradient g into a leaf's grad, allocating it (zeroed) in the leaf's context; under
  * nb_grad, into the leaf's capture slot instead (or nowhere when it is not one of the inputs). */
 static int accumulate_leaf(nb_tensor *leaf, nb_tensor *g) {
-    if (nb_capture) {
+    if (nb_capture) { /* every slot that names the leaf (it may be asked for twice) */
         for (int i = 0; i < nb_capture->n; i++)
-            if (nb_capture->inputs[i] == leaf) return capture_add(i, g);
+            if (nb_capture->inputs[i] == leaf && capture_add(i, g)) return -1;
         return 0;
     }
     nb_tensor *lg = leaf_grad(leaf);
@@ -424,8 +424,9 @@ int nb_grad(nb_tensor *t, nb_tensor *seed, int n, nb_tensor *const *inputs, nb_t
         return -1;
     }
     if (nb_capture) return nb_set_error("grad: called from inside another nb_grad's backward pass"), -1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         out[i] = NULL;
+    for (int i = 0; i < n; i++) {
         if (!inputs[i]) return nb_set_error("grad: NULL input %d", i), -1;
         if (!inputs[i]->requires_grad)
             return nb_set_error("grad: input %d does not require grad (nothing is recorded for it)", i), -1;

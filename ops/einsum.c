@@ -240,9 +240,12 @@ static int parse(const char *eq, int n, nb_tensor *const *ops, labelled *in, int
         const int no = parse_term(arrow + 2, arrow + strlen(arrow), oids, &oe, "the output");
         if (no < 0) return -1;
         for (int j = 0; j <= no; j++) {
-            if (j == oe)
+            if (j == oe) {
+                if (*on + max_ell > NB_MAX_DIMS)
+                    return nb_set_error("einsum: more than %d output dims", NB_MAX_DIMS), -1;
                 for (int e = 0; e < max_ell; e++)
                     olab[(*on)++] = NB_LETTERS + e;
+            }
             if (j == no) break;
             const int l = oids[j];
             if (!count[l])
@@ -252,7 +255,7 @@ static int parse(const char *eq, int n, nb_tensor *const *ops, labelled *in, int
                     return nb_set_error("einsum: output subscript '%c' appears more than once",
                                         label_char(l)),
                            -1;
-            if (*on == NB_MAX_DIMS) return nb_set_error("einsum: more than %d output dims", NB_MAX_DIMS), -1;
+            if (*on >= NB_MAX_DIMS) return nb_set_error("einsum: more than %d output dims", NB_MAX_DIMS), -1;
             olab[(*on)++] = l;
         }
     } else { /* implicit: the ellipsis dims, then the letters used once, in ASCII order */

@@ -346,6 +346,12 @@ START_TEST(functional_grad) {
     ck_assert_int_eq(nb_grad(nb_mul_scalar(nb_sum_all(h), 0.5f), NULL, 1, &x, &gx2), 0);
     for (int i = 0; i < 12; i++)
         ck_assert(nb_close(nb_data_f32(gx)[i], nb_data_f32(gx2)[i], 1e-6, 1e-6));
+    /* the same leaf asked for twice gets its gradient in both slots */
+    nb_tensor *twice[2] = {x, x}, *gt[2];
+    ck_assert_int_eq(nb_grad(loss, NULL, 2, twice, gt), 0);
+    for (int i = 0; i < 12; i++)
+        ck_assert(nb_data_f32(gt[0])[i] == nb_data_f32(g[0])[i] &&
+                  nb_data_f32(gt[1])[i] == nb_data_f32(g[0])[i]);
     /* refusals */
     nb_tensor *c = nb_randn(ctx, NB_SHAPE(2), 0, 1, &rng), *out[1];
     ck_assert_int_eq(nb_grad(loss, NULL, 1, &c, out), -1);

@@ -143,6 +143,10 @@ START_TEST(refusals) {
     refused("ij", 1, (nb_tensor *[]){nb_zeros(ctx, NB_I32, NB_SHAPE(2, 3))}, "einsum: operand must be f32");
     refused(NULL, 1, (nb_tensor *[]){a}, "einsum: NULL equation");
     refused("ij", 0, (nb_tensor *[]){a}, "einsum: 0 operands");
+    /* "..." after seven letters in the output: 7 + 2 dims is one too many (no write past the list) */
+    nb_tensor *seven = nb_zeros(ctx, NB_F32, 7, (const int64_t[]){1, 1, 1, 1, 1, 1, 1});
+    refused("abcdefg,...->abcdefg...", 2, (nb_tensor *[]){seven, randn(NB_SHAPE(2, 2))},
+            "einsum: more than 8 output dims");
 }
 END_TEST
 
