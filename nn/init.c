@@ -50,7 +50,8 @@ static int check_f32(const char *op, const nb_tensor *t) {
     return nb_check_dtype(op, t, NB_F32, "tensor");
 }
 
-/* fan_in + fan_out, or the one `mode` names ("fan_in" / "fan_out"); -1 with an error */
+/* fan_in + fan_out, or the one `mode` names ("fan_in" / "fan_out"); 1 for a tensor with no
+ * elements (nothing to initialise, as torch), -1 with an error */
 static int fans_for(const char *op, const nb_tensor *t, const char *mode, double *fan) {
     int64_t fi, fo;
     if (check_f32(op, t) || nb_init_fans(t, &fi, &fo)) {
@@ -65,31 +66,30 @@ static int fans_for(const char *op, const nb_tensor *t, const char *mode, double
         *fan = (double)fo;
     else
         return nb_set_error("%s: mode '%s' is not fan_in or fan_out", op, mode), -1;
-    if (*fan <= 0) {
-        char s[96];
-        return nb_set_error("%s: tensor %s has no elements to take a fan from", op, NB_SHP(t, s)), -1;
-    }
-    return 0;
+    return nb_numel(t) == 0 ? 1 : 0;
 }
 
 int nb_init_xavier_uniform_(nb_tensor *t, double gain, nb_rng *rng) {
     double fan;
-    if (fans_for("init_xavier_uniform_", t, NULL, &fan)) return -1;
+    const int f = fans_for("init_xavier_uniform_", t, NULL, &fan);
+    if (f) return f < 0 ? -1 : 0;
     const float a = (float)(gain * sqrt(6.0 / fan));
     return nb_rand_(t, -a, a, rng);
 }
 
 int nb_init_xavier_normal_(nb_tensor *t, double gain, nb_rng *rng) {
     double fan;
-    if (fans_for("init_xavier_normal_", t, NULL, &fan)) return -1;
+    const int f = fans_for("init_xavier_normal_", t, NULL, &fan);
+    if (f) return f < 0 ? -1 : 0;
     return nb_randn_(t, 0.0f, (float)(gain * sqrt(2.0 / fan)), rng);
 }
 
-/* gain / sqrt(fan) for kaiming_*: -1 with an error */
+/* gain / sqrt(fan) for kaiming_*: 1 for a tensor with no elements, -1 with an error */
 static int kaiming_std(const char *op, const nb_tensor *t, double a, const char *mode,
                        const char *nonlinearity, double *std) {
     double fan;
-    if (fans_for(op, t, mode ? mode : "fan_in", &fan)) return -1;
+    const int f = fans_for(op, t, mode ? mode : "fan_in", &fan);
+    if (f) return f; /* 1: no elements */
     const double gain = nb_init_gain(nonlinearity ? nonlinearity : "leaky_relu", a);
     if (isnan(gain)) {
         nb_rename_error("init_gain", op);
@@ -102,14 +102,16 @@ static int kaiming_std(const char *op, const nb_tensor *t, double a, const char 
 int nb_init_kaiming_uniform_(nb_tensor *t, double a, const char *mode, const char *nonlinearity,
                              nb_rng *rng) {
     double std;
-    if (kaiming_std("init_kaiming_uniform_", t, a, mode, nonlinearity, &std)) return -1;
+    const int f = kaiming_std("init_kaiming_uniform_", t, a, mode, nonlinearity, &std);
+    if (f) return f < 0 ? -1 : 0;
     const float bound = (float)(sqrt(3.0) * std);
     return nb_rand_(t, -bound, bound, rng);
 }
 
 int nb_init_kaiming_normal_(nb_tensor *t, double a, const char *mode, const char *nonlinearity, nb_rng *rng) {
     double std;
-    if (kaiming_std("init_kaiming_normal_", t, a, mode, nonlinearity, &std)) return -1;
+    const int f = kaiming_std("init_kaiming_normal_", t, a, mode, nonlinearity, &std);
+    if (f) return f < 0 ? -1 : 0;
     return nb_randn_(t, 0.0f, (float)std, rng);
 }
 

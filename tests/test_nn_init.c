@@ -89,6 +89,8 @@ START_TEST(xavier_and_kaiming_spread) {
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "init_kaiming_normal_: unknown nonlinearity 'swish'"));
     ck_assert_int_eq(nb_init_xavier_uniform_(nb_zeros(ctx, NB_F32, NB_SHAPE(4)), 1.0, &rng), -1);
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "init_xavier_uniform_: fan in and fan out need"));
+    ck_assert_int_eq(nb_init_kaiming_normal_(nb_empty(ctx, NB_F32, NB_SHAPE(0, 5)), 0, "fan_out", NULL, &rng),
+                     0);
     ck_assert_int_eq(nb_init_xavier_uniform_(nb_zeros(ctx, NB_I32, NB_SHAPE(4, 4)), 1.0, &rng), -1);
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "init_xavier_uniform_: tensor must be f32"));
 }

@@ -134,7 +134,8 @@ int nb_init_gpt2(nb_module *m, nb_rng *rng, int n_layer);
 int nb_init_kaiming(nb_module *m, nb_rng *rng);
 
 /* Tensor initialisers with torch.nn.init's rules (nn/init.c). Each fills an f32 tensor of any
- * device in place from `rng` (NULL: the global generator) and returns 0, or -1 with an error.
+ * device in place from `rng` (NULL: the global generator) and returns 0 (a tensor with no
+ * elements is left as it is), or -1 with an error.
  * The gain torch.nn.init.calculate_gain gives a nonlinearity ("linear", "conv2d", "sigmoid": 1,
  * "tanh": 5/3, "relu": sqrt 2, "leaky_relu": sqrt(2 / (1 + param^2)), param NAN meaning 0.01,
  * "selu": 3/4); NAN with an error for another name. */
