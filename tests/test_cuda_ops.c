@@ -525,6 +525,10 @@ END_TEST
 static nb_tensor *f_sort(nb_tensor **in, void *u) {
     const int k = *(int *)u;
     nb_tensor *x = nb_transpose(in[0], 0, 1), *idx = NULL;
+    if (k >= 4) /* the order statistics: values (with the gradient through them) */
+        return k == 4   ? nb_median(x, 1, true, NULL)
+               : k == 5 ? nb_kthvalue(x, 2, 0, false, NULL)
+                        : nb_quantile(x, 0.3, 1, false, NB_QUANTILE_LINEAR);
     nb_tensor *v = k == 2 ? nb_topk(x, 5, 1, true, &idx) : nb_sort(x, k == 3 ? 0 : 1, k == 1, &idx);
     /* the values and the positions (as f32) side by side, so one comparison checks both */
     return v && idx ? nb_cat((nb_tensor *[]){v, nb_cast(idx, NB_F32)}, 2, 1) : NULL;
@@ -540,8 +544,8 @@ START_TEST(test_sort) {
         nb_data_f32(x)[i] = nb_data_f32(x)[i + 1];
     nb_data_f32(x)[10] = NAN;
     nb_data_f32(x)[20] = -INFINITY;
-    for (int k = 0; k < 4; k++)
-        compare(k == 2 ? "topk" : "sort", f_sort, &x, 1, &k, 0, 1);
+    for (int k = 0; k < 7; k++)
+        compare(k == 2 ? "topk" : k < 4 ? "sort" : "median / kthvalue / quantile", f_sort, &x, 1, &k, 0, 1);
     nb_tensor *one = rnd(c, NB_SHAPE(1, 9), -2, 2, 86);
     int k0 = 0;
     compare("sort (lines of 1)", f_sort, &one, 1, &k0, 0, 1);

@@ -6,6 +6,7 @@
 
 #include "nabla.h"
 #include "tests/nb_check.h"
+#include <stdlib.h>
 
 static nb_ctx *ctx;
 static nb_rng rng;
@@ -136,6 +137,64 @@ START_TEST(topk) {
 }
 END_TEST
 
+/* kthvalue, median and quantile against a sorted copy computed here, on each row of a [5,7] and
+ * a [4,6]; their gradients by finite differences (distinct values: the picked elements do not
+ * change under the step); NaN rows; the refusals. */
+static int os_case;
+static nb_tensor *os_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    nb_tensor *x = nb_transpose(in[0], 0, 1); /* [7,5], rows along dim 0 */
+    if (os_case == 0) return nb_kthvalue(x, 3, 0, false, NULL);
+    if (os_case == 1) return nb_median(x, 0, true, NULL);
+    return nb_quantile(x, 0.35, 0, false, (nb_quantile_interp)(os_case - 2));
+}
+
+static int cmp_f(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(order_statistics) {
+    for (int L = 6; L <= 7; L++) {
+        nb_tensor *x = nb_randn(ctx, NB_SHAPE(4, L), 0, 1, &rng), *idx;
+        const float *v = nb_data_f32(x);
+        nb_tensor *k2 = nb_kthvalue(x, 2, 1, false, &idx), *med = nb_median(x, -1, false, NULL);
+        nb_tensor *q = nb_quantile(x, 0.7, 1, false, NB_QUANTILE_LINEAR);
+        nb_tensor *qm = nb_quantile(x, 0.7, 1, false, NB_QUANTILE_MIDPOINT);
+        ck_assert(k2 && med && q && qm);
+        for (int r = 0; r < 4; r++) {
+            float srt[7];
+            memcpy(srt, v + r * L, (size_t)L * sizeof *srt);
+            qsort(srt, (size_t)L, sizeof *srt, cmp_f);
+            ck_assert(nb_data_f32(k2)[r] == srt[1] && v[r * L + ((int32_t *)nb_data(idx))[r]] == srt[1]);
+            ck_assert(nb_data_f32(med)[r] == srt[(L - 1) / 2]);
+            const double rank = 0.7 * (L - 1), w = rank - floor(rank);
+            const float lo = srt[(int)floor(rank)], hi = srt[(int)ceil(rank)];
+            ck_assert(nb_close(nb_data_f32(q)[r], lo + w * (hi - lo), 1e-6, 1e-6));
+            ck_assert(nb_close(nb_data_f32(qm)[r], 0.5 * (lo + hi), 1e-6, 1e-6));
+        }
+    }
+    float nv[4] = {1, NAN, 3, 2};
+    nb_tensor *xn = nb_from_data(ctx, NB_F32, NB_SHAPE(4), nv), *mi;
+    nb_tensor *mn = nb_median(xn, 0, false, &mi);
+    ck_assert(mn && isnan(nb_item(mn)) && ((int32_t *)nb_data(mi))[0] == 1);
+    ck_assert(isnan(nb_item(nb_quantile(xn, 0.1, 0, false, NB_QUANTILE_LOWER))));
+    for (os_case = 0; os_case < 7; os_case++) {
+        nb_tensor *in[1] = {nb_requires_grad_(nb_randn(ctx, NB_SHAPE(5, 7), 0, 1, &rng), true)};
+        ck_assert_msg(nb_gradcheck(os_fn, in, 1, NULL, NULL) == 1, "case %d: %s", os_case, nb_last_error());
+    }
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3), 0, 1, &rng);
+    ck_assert_ptr_null(nb_kthvalue(x, 4, 1, false, NULL));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "kthvalue: k = 4 is outside [1, 3], the size of dim 1"));
+    ck_assert_ptr_null(nb_quantile(x, 1.5, 1, false, NB_QUANTILE_LINEAR));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "quantile: q = 1.5 is outside [0, 1]"));
+    ck_assert_ptr_null(nb_median(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 0)), 1, false, NULL));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "median: dim 1 of [2,0] is empty"));
+    ck_assert_ptr_null(nb_median(x, 2, false, NULL));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "median: dim 2 out of range"));
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_sort");
     TCase *tc = tcase_create("sort");
@@ -144,6 +203,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, sort_as_torch);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, topk);
+    tcase_add_test(tc, order_statistics);
     suite_add_tcase(s, tc);
     return s;
 }

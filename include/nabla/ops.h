@@ -180,6 +180,25 @@ nb_tensor *nb_sort(nb_tensor *a, int dim, bool descending, nb_tensor **indices);
  * NaN the largest (torch.topk); positions to *indices as nb_sort. NULL unless 0 <= k <= size
  * (a 0-d tensor: k 0 or 1 give the tensor itself, as torch). */
 nb_tensor *nb_topk(nb_tensor *a, int64_t k, int dim, bool largest, nb_tensor **indices);
+/* The k-th smallest value along dim (k from 1; torch.kthvalue), in nb_argsort's order (NaN the
+ * largest, ties by position); its position to *indices when not NULL. keepdim keeps dim as size 1.
+ * Differentiable (the gradient goes to the element picked). NULL unless 1 <= k <= the dim's size. */
+nb_tensor *nb_kthvalue(nb_tensor *a, int64_t k, int dim, bool keepdim, nb_tensor **indices);
+/* The lower median along dim (torch.median(a, dim)): the ((n - 1) / 2 + 1)-th smallest, or NaN
+ * (at the slice's first NaN) when the slice holds one; positions and gradient as nb_kthvalue. */
+nb_tensor *nb_median(nb_tensor *a, int dim, bool keepdim, nb_tensor **indices);
+/* How nb_quantile reads between two sorted values (torch.quantile's interpolation). */
+typedef enum {
+    NB_QUANTILE_LINEAR = 0,
+    NB_QUANTILE_LOWER,
+    NB_QUANTILE_HIGHER,
+    NB_QUANTILE_NEAREST,
+    NB_QUANTILE_MIDPOINT
+} nb_quantile_interp;
+/* The q-quantile along dim (torch.quantile with a scalar q in [0, 1]): rank q (n - 1) in the sorted
+ * slice, read as interp says; NaN for a slice holding NaN. Differentiable (the gradient is shared
+ * by the one or two elements read). NULL for q outside [0, 1] or an empty dim. */
+nb_tensor *nb_quantile(nb_tensor *a, double q, int dim, bool keepdim, nb_quantile_interp interp);
 /* Sum of every element, as a 0-d tensor. */
 nb_tensor *nb_sum_all(nb_tensor *a);
 /* Mean of every element, as a 0-d tensor. */

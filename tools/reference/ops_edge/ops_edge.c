@@ -257,6 +257,16 @@ static nb_tensor *apply(oe_case *c) {
         nb_tensor *idx = NULL, *v = nb_topk(in[0], ip[0], ip[1], ip[2], &idx);
         return IS("topk") ? v : idx;
     }
+    if (IS("kthvalue") || IS("kthvalue_idx")) { /* ip: k, dim, keepdim */
+        nb_tensor *idx = NULL, *v = nb_kthvalue(in[0], ip[0], ip[1], ip[2], &idx);
+        return IS("kthvalue") ? v : idx;
+    }
+    if (IS("median") || IS("median_idx")) { /* ip: dim, keepdim */
+        nb_tensor *idx = NULL, *v = nb_median(in[0], ip[0], ip[1], &idx);
+        return IS("median") ? v : idx;
+    }
+    if (IS("quantile")) /* fp[0] q; ip: dim, keepdim, interpolation */
+        return nb_quantile(in[0], fp[0], ip[0], ip[1], (nb_quantile_interp)ip[2]);
     if (IS("sum_all")) return nb_sum_all(in[0]);
     if (IS("mean_all")) return nb_mean_all(in[0]);
     if (IS("linear")) return nb_linear(in[0], in[1], in[2]);

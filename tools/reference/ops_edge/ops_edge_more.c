@@ -271,6 +271,35 @@ void oe_more_cases(void) {
     oe_run((oe_case){.op = "cumprod", .ip = {1}, .in = {oe_f32(2, SH(0, 3), NULL)}},
            "cumprod(empty[0,3], 1)");
 
+    /* order statistics: distinct values (torch's median and kthvalue use a selection that does not
+     * promise which of tied elements it returns), NaN, infinities, 0-d, odd and even lengths */
+    nb_tensor *os = oe_f32(
+        2, SH(3, 6), FV(3, -1, 7, 0.5f, 2, 9, 4, NAN, 1, -2, 8, 6, INFINITY, 5, -INFINITY, 0, 1.5f, -3));
+    nb_tensor *oe = oe_f32(2, SH(2, 5), FV(3, -1, 7, 0.5f, 2, 4, 6, 1, -2, 8));
+    for (int k = 1; k <= 6; k += 2) {
+        oe_run((oe_case){.op = "kthvalue", .ip = {k, 1, 0}, .in = {os}}, "kthvalue(k %d, dim 1)", k);
+        oe_run((oe_case){.op = "kthvalue_idx", .ip = {k, 1, 0}, .in = {os}}, "kthvalue_idx(k %d, dim 1)", k);
+    }
+    oe_run((oe_case){.op = "kthvalue", .ip = {2, 0, 1}, .in = {os}}, "kthvalue(k 2, dim 0, keep)");
+    oe_run((oe_case){.op = "kthvalue", .ip = {7, 1, 0}, .in = {os}}, "kthvalue(k past the size)");
+    for (int keep = 0; keep < 2; keep++) {
+        oe_run((oe_case){.op = "median", .ip = {1, keep}, .in = {os}}, "median(dim 1, even, NaN, keep %d)",
+               keep);
+        oe_run((oe_case){.op = "median_idx", .ip = {1, keep}, .in = {os}}, "median_idx(dim 1, keep %d)",
+               keep);
+        oe_run((oe_case){.op = "median", .ip = {-1, keep}, .in = {oe}}, "median(odd, keep %d)", keep);
+    }
+    oe_run((oe_case){.op = "median", .ip = {0, 0}, .in = {oe_scalar(2.5f)}}, "median(0-d)");
+    const float qs[] = {0.0f, 0.3f, 0.5f, 0.75f, 1.0f};
+    for (int i = 0; i < COUNT(qs); i++)
+        for (int m = 0; m < 5; m++)
+            oe_run((oe_case){.op = "quantile", .ip = {1, 0, m}, .fp = {qs[i]}, .in = {oe}},
+                   "quantile(q %g, interp %d)", (double)qs[i], m);
+    oe_run((oe_case){.op = "quantile", .ip = {1, 1, 0}, .fp = {0.4f}, .in = {os}},
+           "quantile(NaN, inf, keep)");
+    oe_run((oe_case){.op = "quantile", .ip = {0, 0, 0}, .fp = {1.5f}, .in = {oe}},
+           "quantile(q 1.5, refused)");
+
     /* index_add (ip[0] dim, fp[0] alpha) and scatter_add (ip[0] dim): repeated indices, special
      * values in the source, a source larger than scatter_add's index, bad indices */
     nb_tensor *ia = oe_randn(2, SH(4, 3), 350), *ix = oe_i32(1, SH(5), IV(3, 0, 3, 3, 1));

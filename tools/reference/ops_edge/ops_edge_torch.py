@@ -109,6 +109,15 @@ def forward(c, x, dt, variant):
         return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).indices.to(torch.int32)
     if op == "sort":
         return torch.sort(x[0], dim=ip[0], descending=bool(ip[1]), stable=True).values
+    if op in ("kthvalue", "kthvalue_idx"):
+        r = torch.kthvalue(x[0], ip[0], ip[1], keepdim=bool(ip[2]))
+        return r.values if op == "kthvalue" else r.indices.to(torch.int32)
+    if op in ("median", "median_idx"):
+        r = torch.median(x[0], ip[0], keepdim=bool(ip[1]))
+        return r.values if op == "median" else r.indices.to(torch.int32)
+    if op == "quantile":
+        return torch.quantile(x[0], fp[0], dim=ip[0], keepdim=bool(ip[1]),
+                              interpolation=("linear", "lower", "higher", "nearest", "midpoint")[ip[2]])
     if op in ("topk", "topk_idx"):
         r = torch.topk(x[0], ip[0], ip[1], largest=bool(ip[2]))
         return r.values if op == "topk" else r.indices.to(torch.int32)
