@@ -396,9 +396,8 @@ static int init_weight(const nb_module *m, nb_tensor *t, init_kind kind, int n_l
         return nb_randn_(t, 0.0f, std, rng);
     }
     if (strcmp(m->type, "Embedding") == 0) return nb_randn_(t, 0.0f, 1.0f, rng);
-    if (t->ndim < 2 || t->shape[0] == 0) return 0; /* no fan-in: left as it is */
-    const int64_t fan_in = nb_numel(t) / t->shape[0];
-    return fan_in > 0 ? nb_randn_(t, 0.0f, sqrtf(2.0f / (float)fan_in), rng) : 0;
+    if (t->ndim < 2) return 0;                                     /* no fan-in: left as it is */
+    return nb_init_kaiming_normal_(t, 0.0, "fan_in", "relu", rng); /* N(0, sqrt(2 / fan_in)) */
 }
 
 static int init_tree(nb_module *m, init_kind kind, nb_rng *rng, int n_layer, seen_set *s) {
