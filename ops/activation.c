@@ -27,6 +27,18 @@ nb_tensor *nb_elu(nb_tensor *x, float alpha) {
     return nb_as_op(neg ? nb_where(pos, x, neg) : NULL, "elu");
 }
 
+nb_tensor *nb_celu(nb_tensor *x, float alpha) {
+    NB_NULL_GUARD_NAMED("celu", x);
+    if (nb_check_dtype("celu", x, NB_F32, "input")) return NULL;
+    if (!isfinite(alpha) || alpha == 0.0f)
+        return nb_set_error("celu: alpha %g must be finite and nonzero", (double)alpha);
+    /* as elu's branch, with the input scaled by 1 / alpha (torch: elu(x, alpha, 1, 1 / alpha)) */
+    nb_tensor *pos = nb_gt(x, nb_scalar_like(x, 0.0f));
+    nb_tensor *z = nb_mul_scalar(nb_where(pos, nb_scalar_like(x, 0.0f), x), (float)(1.0 / (double)alpha));
+    nb_tensor *neg = nb_mul_scalar(nb_expm1(z), alpha);
+    return nb_as_op(neg ? nb_where(pos, x, neg) : NULL, "celu");
+}
+
 nb_tensor *nb_selu(nb_tensor *x) {
     const float alpha = 1.6732632423543772f, scale = 1.0507009873554805f;
     return nb_as_op(nb_mul_scalar(nb_elu(x, alpha), scale), "selu");

@@ -58,6 +58,12 @@ static int unary_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     return 0;
 }
 
+/* the tests (isnan, ...) give masks and record no graph, as torch's bool results */
+static bool un_differentiable(nb_unop op) {
+    return op != NB_UN_ISNAN && op != NB_UN_ISINF && op != NB_UN_ISFINITE && op != NB_UN_ISPOSINF &&
+           op != NB_UN_ISNEGINF && op != NB_UN_LOGICAL_NOT;
+}
+
 static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
     NB_NULL_GUARD_NAMED(un_names[op], a);
     if (nb_check_dtype(un_names[op], a, NB_F32, "input")) return NULL;
@@ -66,7 +72,8 @@ static nb_tensor *unary(nb_unop op, nb_tensor *a, float p0, float p1) {
     nb_tensor *out = nb_new_like_shape(a, NB_F32, a->ndim, a->shape);
     if (!out || be->unary(op, out, a, p0, p1)) return NULL;
     nb_node *n;
-    if (!nb_op_finish(out, un_names[op], unary_backward, 1, &a, &n)) return NULL;
+    if (!nb_op_finish(out, un_names[op], un_differentiable(op) ? unary_backward : NULL, 1, &a, &n))
+        return NULL;
     if (n) {
         n->i[0] = op;
         n->f[0] = p0;
@@ -110,6 +117,41 @@ nb_tensor *nb_log10(nb_tensor *a) { return unary(NB_UN_LOG10, a, 0, 0); }
 nb_tensor *nb_exp2(nb_tensor *a) { return unary(NB_UN_EXP2, a, 0, 0); }
 nb_tensor *nb_reciprocal(nb_tensor *a) { return unary(NB_UN_RECIPROCAL, a, 0, 0); }
 nb_tensor *nb_square(nb_tensor *a) { return unary(NB_UN_SQUARE, a, 0, 0); }
+nb_tensor *nb_erfc(nb_tensor *a) { return unary(NB_UN_ERFC, a, 0, 0); }
+nb_tensor *nb_erfinv(nb_tensor *a) { return unary(NB_UN_ERFINV, a, 0, 0); }
+nb_tensor *nb_lgamma(nb_tensor *a) { return unary(NB_UN_LGAMMA, a, 0, 0); }
+nb_tensor *nb_digamma(nb_tensor *a) { return unary(NB_UN_DIGAMMA, a, 0, 0); }
+nb_tensor *nb_sinc(nb_tensor *a) { return unary(NB_UN_SINC, a, 0, 0); }
+nb_tensor *nb_frac(nb_tensor *a) { return unary(NB_UN_FRAC, a, 0, 0); }
+nb_tensor *nb_tanhshrink(nb_tensor *a) { return unary(NB_UN_TANHSHRINK, a, 0, 0); }
+nb_tensor *nb_isnan(nb_tensor *a) { return unary(NB_UN_ISNAN, a, 0, 0); }
+nb_tensor *nb_isinf(nb_tensor *a) { return unary(NB_UN_ISINF, a, 0, 0); }
+nb_tensor *nb_isfinite(nb_tensor *a) { return unary(NB_UN_ISFINITE, a, 0, 0); }
+nb_tensor *nb_isposinf(nb_tensor *a) { return unary(NB_UN_ISPOSINF, a, 0, 0); }
+nb_tensor *nb_isneginf(nb_tensor *a) { return unary(NB_UN_ISNEGINF, a, 0, 0); }
+nb_tensor *nb_logical_not(nb_tensor *a) { return unary(NB_UN_LOGICAL_NOT, a, 0, 0); }
+
+nb_tensor *nb_logit(nb_tensor *a, float eps) {
+    if (eps != eps || eps > 0.5f)
+        return nb_set_error("logit: eps %g is not in [0, 0.5] (or < 0 for none)", (double)eps);
+    return unary(NB_UN_LOGIT, a, eps < 0.0f ? -1.0f : eps, 0);
+}
+nb_tensor *nb_hardshrink(nb_tensor *a, float lambd) {
+    if (lambd != lambd) return nb_set_error("hardshrink: lambda is NaN");
+    return unary(NB_UN_HARDSHRINK, a, lambd, 0);
+}
+nb_tensor *nb_softshrink(nb_tensor *a, float lambd) {
+    if (!(lambd >= 0.0f)) return nb_set_error("softshrink: lambda %g must be >= 0", (double)lambd);
+    return unary(NB_UN_SOFTSHRINK, a, lambd, 0);
+}
+nb_tensor *nb_threshold(nb_tensor *a, float threshold, float value) {
+    if (threshold != threshold) return nb_set_error("threshold: the threshold is NaN");
+    return unary(NB_UN_THRESHOLD, a, threshold, value);
+}
+nb_tensor *nb_nan_to_num(nb_tensor *a, float nan, float posinf, float neginf) {
+    return nb_as_op(unary(NB_UN_INF_TO, unary(NB_UN_NAN_TO, a, nan, 0), posinf, neginf), "nan_to_num");
+}
+
 nb_tensor *nb_sign(nb_tensor *a) { return unary(NB_UN_SIGN, a, 0, 0); }
 nb_tensor *nb_floor(nb_tensor *a) { return unary(NB_UN_FLOOR, a, 0, 0); }
 nb_tensor *nb_ceil(nb_tensor *a) { return unary(NB_UN_CEIL, a, 0, 0); }
@@ -203,6 +245,16 @@ nb_tensor *nb_atan2(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_ATAN2, a,
 nb_tensor *nb_fmod(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_FMOD, a, b); }
 nb_tensor *nb_remainder(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_REMAINDER, a, b); }
 nb_tensor *nb_minimum(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_MIN, a, b); }
+nb_tensor *nb_hypot(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_HYPOT, a, b); }
+nb_tensor *nb_logaddexp(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LOGADDEXP, a, b); }
+nb_tensor *nb_logaddexp2(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LOGADDEXP2, a, b); }
+nb_tensor *nb_xlogy(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_XLOGY, a, b); }
+nb_tensor *nb_copysign(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_COPYSIGN, a, b); }
+nb_tensor *nb_floor_divide(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_FLOOR_DIVIDE, a, b); }
+nb_tensor *nb_heaviside(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_HEAVISIDE, a, b); }
+nb_tensor *nb_logical_and(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LOGICAL_AND, a, b); }
+nb_tensor *nb_logical_or(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LOGICAL_OR, a, b); }
+nb_tensor *nb_logical_xor(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LOGICAL_XOR, a, b); }
 nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_EQ, a, b); }
 nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_NE, a, b); }
 nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LT, a, b); }

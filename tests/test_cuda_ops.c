@@ -4,6 +4,7 @@
  * compared, including broadcast and non-contiguous (permuted, sliced) inputs.
  * Also the device allocator, out-of-memory errors and mixed-device errors.
  * Without a GPU every case is skipped with a SKIP line (never passed). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@ static nb_tensor *f_unary_perm(nb_tensor **in, void *u) {
 }
 
 static nb_tensor *leaky01(nb_tensor *a) { return nb_leaky_relu(a, 0.1f); }
+static nb_tensor *logit_none(nb_tensor *a) { return nb_logit(a, -1.0f); }
+static nb_tensor *logit_eps(nb_tensor *a) { return nb_logit(a, 0.2f); }
+static nb_tensor *hardshrink05(nb_tensor *a) { return nb_hardshrink(a, 0.5f); }
+static nb_tensor *softshrink05(nb_tensor *a) { return nb_softshrink(a, 0.5f); }
+static nb_tensor *threshold03(nb_tensor *a) { return nb_threshold(a, 0.3f, -2.0f); }
+static nb_tensor *celu15(nb_tensor *a) { return nb_celu(a, 1.5f); }
+static nb_tensor *nan_to_num_box(nb_tensor *a) { return nb_nan_to_num(a, 3.0f, 7.0f, -9.0f); }
 
 START_TEST(test_unary) {
     nb_ctx *c = nb_ctx_new(0);
@@ -64,12 +72,42 @@ START_TEST(test_unary) {
                 {"log10", nb_log10, 0.2f, 3.0f},
                 {"exp2", nb_exp2, -3.0f, 3.0f},
                 {"reciprocal", nb_reciprocal, 0.3f, 2.0f},
-                {"square", nb_square, -2.0f, 2.0f}};
+                {"square", nb_square, -2.0f, 2.0f},
+                {"erfc", nb_erfc, -3.0f, 3.0f},
+                {"erfinv", nb_erfinv, -0.95f, 0.95f},
+                {"lgamma", nb_lgamma, 0.1f, 6.0f},
+                {"digamma", nb_digamma, -1.9f, 12.0f},
+                {"sinc", nb_sinc, -3.0f, 3.0f},
+                {"logit", logit_none, 0.05f, 0.95f},
+                {"logit eps", logit_eps, 0.05f, 0.95f},
+                {"frac", nb_frac, -3.0f, 3.0f},
+                {"tanhshrink", nb_tanhshrink, -2.0f, 2.0f},
+                {"hardshrink", hardshrink05, -2.0f, 2.0f},
+                {"softshrink", softshrink05, -2.0f, 2.0f},
+                {"threshold", threshold03, -1.0f, 1.0f},
+                {"celu", celu15, -3.0f, 3.0f},
+                {"nan_to_num", nan_to_num_box, -2.0f, 2.0f},
+                {"isnan", nb_isnan, -2.0f, 2.0f},
+                {"isinf", nb_isinf, -2.0f, 2.0f},
+                {"isfinite", nb_isfinite, -2.0f, 2.0f},
+                {"isposinf", nb_isposinf, -2.0f, 2.0f},
+                {"isneginf", nb_isneginf, -2.0f, 2.0f},
+                {"logical_not", nb_logical_not, -2.0f, 2.0f}};
     for (size_t k = 0; k < sizeof more / sizeof *more; k++) {
         nb_tensor *x = rnd(c, NB_SHAPE(3, 5, 7), more[k].lo, more[k].hi, 90 + k);
+        if (strncmp(more[k].name, "is", 2) == 0 || strcmp(more[k].name, "nan_to_num") == 0 ||
+            strcmp(more[k].name, "logical_not") == 0) { /* special values and zeros among them */
+            float *d = nb_data_f32(x);
+            const float sv[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MAX};
+            for (int i = 0; i < 6; i++)
+                d[i * 17] = sv[i];
+        }
         un_box bx = {more[k].f};
-        compare(more[k].name, f_unary, &x, 1, &bx, 1e-5, 1);
-        compare(more[k].name, f_unary_perm, &x, 1, &bx, 1e-5, 1);
+        /* the tests record no graph: nothing to compare backwards */
+        const unsigned g =
+            strncmp(more[k].name, "is", 2) == 0 || strcmp(more[k].name, "logical_not") == 0 ? 0 : 1;
+        compare(more[k].name, f_unary, &x, 1, &bx, 1e-5, g);
+        compare(more[k].name, f_unary_perm, &x, 1, &bx, 1e-5, g);
     }
     nb_ctx_free(c);
 }
@@ -115,6 +153,29 @@ START_TEST(test_binary) {
         nb_tensor *v[2] = {rnd(c, NB_SHAPE(3, 5, 4), 0.5f, 2.0f, 60 + k),
                            rnd(c, NB_SHAPE(5, 7), 0.5f, 2.0f, 80 + k)};
         compare(names[k], f_binary_view, v, 2, &bx, 1e-5, g); /* views */
+    }
+    /* the functions added later, each with its own domains; zeros among the inputs of the
+     * not-differentiable ones */
+    static const struct {
+        const char *name;
+        bin_fn f;
+        float alo, ahi, blo, bhi;
+        unsigned g;
+    } more[] = {
+        {"hypot", nb_hypot, -3, 3, -3, 3, 3},           {"logaddexp", nb_logaddexp, -4, 4, -4, 4, 3},
+        {"logaddexp2", nb_logaddexp2, -4, 4, -4, 4, 3}, {"xlogy", nb_xlogy, -2, 2, 0.2f, 3, 3},
+        {"copysign", nb_copysign, -2, 2, -1, 1, 1},     {"floor_divide", nb_floor_divide, -5, 5, 0.3f, 2, 0},
+        {"heaviside", nb_heaviside, -1, 1, 0, 1, 0},    {"logical_and", nb_logical_and, -1, 1, -1, 1, 0},
+        {"logical_or", nb_logical_or, -1, 1, -1, 1, 0}, {"logical_xor", nb_logical_xor, -1, 1, -1, 1, 0}};
+    for (size_t k = 0; k < sizeof more / sizeof *more; k++) {
+        nb_tensor *in[2] = {rnd(c, NB_SHAPE(4, 1, 6), more[k].alo, more[k].ahi, 120 + k),
+                            rnd(c, NB_SHAPE(3, 1), more[k].blo, more[k].bhi, 140 + k)};
+        if (!more[k].g) nb_data_f32(in[0])[0] = nb_data_f32(in[0])[7] = 0.0f, nb_data_f32(in[1])[1] = 0.0f;
+        bin_box bx = {more[k].f};
+        compare(more[k].name, f_binary, in, 2, &bx, 1e-5, more[k].g);
+        nb_tensor *v[2] = {rnd(c, NB_SHAPE(3, 5, 4), more[k].alo, more[k].ahi, 160 + k),
+                           rnd(c, NB_SHAPE(5, 7), more[k].blo, more[k].bhi, 180 + k)};
+        compare(more[k].name, f_binary_view, v, 2, &bx, 1e-5, more[k].g);
     }
     nb_tensor *same = rnd(c, NB_SHAPE(6, 5), -1.0f, 1.0f, 5);
     nb_tensor *tw[2] = {same, same}; /* a tensor used twice */

@@ -33,6 +33,20 @@ nb_tensor *nb_atan2(nb_tensor *a, nb_tensor *b);   /* the angle of the point (b,
 nb_tensor *nb_fmod(nb_tensor *a, nb_tensor *b);    /* a - b trunc(a / b): a's sign (C's fmodf) */
 /* a - b floor(a / b): b's sign (Python's %, torch.remainder); both: NaN where b is 0 */
 nb_tensor *nb_remainder(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_hypot(nb_tensor *a, nb_tensor *b);      /* sqrt(a^2 + b^2) without overflow */
+nb_tensor *nb_logaddexp(nb_tensor *a, nb_tensor *b);  /* log(e^a + e^b) without overflow */
+nb_tensor *nb_logaddexp2(nb_tensor *a, nb_tensor *b); /* log2(2^a + 2^b) without overflow */
+nb_tensor *nb_xlogy(nb_tensor *a, nb_tensor *b);      /* a log b; 0 where a is 0, NaN where b is */
+/* |a| with b's sign (sign bit included: -0 counts as negative); gradient in a only */
+nb_tensor *nb_copysign(nb_tensor *a, nb_tensor *b);
+/* Not differentiable (no graph, as torch): floor(a / b) (torch.floor_divide); heaviside, the
+ * step with b where a is 0 (0 for NaN); the logical ops, 0/1 masks with any nonzero (NaN too)
+ * true. */
+nb_tensor *nb_floor_divide(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_heaviside(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_logical_and(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_logical_or(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_logical_xor(nb_tensor *a, nb_tensor *b);
 
 /* Scalar forms: the same ops with a constant right operand. */
 nb_tensor *nb_add_scalar(nb_tensor *a, float s);
@@ -77,6 +91,33 @@ nb_tensor *nb_log10(nb_tensor *a);    /* base-10 log */
 nb_tensor *nb_exp2(nb_tensor *a);     /* 2^a */
 nb_tensor *nb_reciprocal(nb_tensor *a); /* 1 / a */
 nb_tensor *nb_square(nb_tensor *a);     /* a * a */
+nb_tensor *nb_erfc(nb_tensor *a);       /* 1 - erf(a), accurate where erf is near 1 */
+nb_tensor *nb_erfinv(nb_tensor *a);     /* the inverse error function; +-inf at +-1, NaN beyond */
+nb_tensor *nb_lgamma(nb_tensor *a);     /* log |Gamma(a)|; its gradient digamma(a) */
+nb_tensor *nb_digamma(nb_tensor *a);    /* Gamma'(a) / Gamma(a); NaN at 0, -1, -2, ... below 0 */
+nb_tensor *nb_sinc(nb_tensor *a);       /* sin(pi a) / (pi a), 1 at 0 (torch.sinc) */
+nb_tensor *nb_frac(nb_tensor *a);       /* a - trunc(a), a's sign; gradient g */
+nb_tensor *nb_tanhshrink(nb_tensor *a); /* a - tanh(a) */
+/* log(a / (1 - a)), a clamped to [eps, 1 - eps] first when eps >= 0 (torch.logit; eps < 0 for
+ * none: NaN outside [0, 1]); NULL with an error for eps NaN or above 0.5. */
+nb_tensor *nb_logit(nb_tensor *a, float eps);
+/* 0 where |a| <= lambda, else a (hardshrink); else a - lambda sign(a) (softshrink: NULL with an
+ * error for lambda < 0); the gradient is g outside [-lambda, lambda], 0 inside. */
+nb_tensor *nb_hardshrink(nb_tensor *a, float lambd);
+nb_tensor *nb_softshrink(nb_tensor *a, float lambd);
+/* value where a <= threshold, else a (torch's F.threshold); gradient 0 where replaced. */
+nb_tensor *nb_threshold(nb_tensor *a, float threshold, float value);
+/* NaN, +inf and -inf replaced by nan, posinf and neginf (torch.nan_to_num's defaults are 0,
+ * FLT_MAX and -FLT_MAX); the gradient is g where a is finite, 0 where replaced. */
+nb_tensor *nb_nan_to_num(nb_tensor *a, float nan, float posinf, float neginf);
+/* Tests, 0/1 f32 masks with no graph (as torch's bool results): NaN; +-inf; neither; +inf; -inf;
+ * logical not (1 where a is 0). */
+nb_tensor *nb_isnan(nb_tensor *a);
+nb_tensor *nb_isinf(nb_tensor *a);
+nb_tensor *nb_isfinite(nb_tensor *a);
+nb_tensor *nb_isposinf(nb_tensor *a);
+nb_tensor *nb_isneginf(nb_tensor *a);
+nb_tensor *nb_logical_not(nb_tensor *a);
 /* Steps, each with gradient 0 everywhere (as PyTorch). */
 nb_tensor *nb_sign(nb_tensor *a);  /* -1, 0 or 1; 0 for NaN (as torch.sign) */
 nb_tensor *nb_floor(nb_tensor *a); /* the largest integer <= a */
@@ -103,6 +144,8 @@ nb_tensor *nb_hardsigmoid(nb_tensor *a);
 nb_tensor *nb_hardswish(nb_tensor *a);
 nb_tensor *nb_mish(nb_tensor *a);
 nb_tensor *nb_softsign(nb_tensor *a);
+/* CELU: a above 0, alpha (e^(a / alpha) - 1) else (torch's F.celu); NULL for alpha 0 or NaN. */
+nb_tensor *nb_celu(nb_tensor *a, float alpha);
 /* PReLU: a above 0, w a below, with w [1] (one slope) or [C] (one per channel, a's dim 1); the
  * slopes get a gradient. NULL with an error for a weight that does not fit. */
 nb_tensor *nb_prelu(nb_tensor *a, nb_tensor *w);

@@ -405,6 +405,9 @@ static nb_tensor *apply(oe_case *c) {
     if (IS("attention")) return nb_attention(in[0], in[1], in[2]);
     if (IS("attention_qkv")) return nb_attention_qkv(in[0], ip[0]);
     if (IS("cast")) return nb_cast(in[0], (nb_dtype)ip[0]);
+    bool known = false;
+    nb_tensor *special = oe_special_apply(c, &known);
+    if (known) return special;
     return nb_set_error("ops_edge: unknown op %s", c->op);
 }
 
@@ -574,6 +577,7 @@ int main(int argc, char **argv) {
     oe_newer_cases();
     oe_layer_cases();
     oe_more_cases();
+    oe_special_cases();
     json_t *o = json_pack("{s:i, s:s?}", "count", NCASE, "filter", ONLY);
     char path[4096];
     snprintf(path, sizeof path, "%s/cases.json", OUTDIR);

@@ -4,6 +4,7 @@
 #define OPS_EDGE_H
 
 #include <nabla.h>
+#include <stdbool.h>
 
 enum { OE_MAXIN = 8, OE_NIP = 16, OE_NFP = 8 };
 
@@ -53,5 +54,8 @@ void oe_offset_cases(void);
 void oe_newer_cases(void);
 void oe_layer_cases(void);
 void oe_more_cases(void);
+void oe_special_cases(void);
+/* The ops of ops_edge_special.c: sets *known and returns the op's result when c->op is one. */
+nb_tensor *oe_special_apply(const oe_case *c, bool *known);
 
 #endif

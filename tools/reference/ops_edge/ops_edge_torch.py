@@ -52,6 +52,22 @@ def forward(c, x, dt, variant):
         return getattr(torch, op)(x[0], x[1])
     if op in ("eq", "ne", "lt", "le", "gt", "ge"):
         return getattr(torch, op)(x[0], x[1]).to(dt)
+    if op in ("erfc", "erfinv", "lgamma", "digamma", "sinc", "frac", "hypot", "logaddexp",
+              "logaddexp2", "xlogy", "copysign", "floor_divide", "heaviside"):
+        return getattr(torch, op)(*x)
+    if op in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not", "logical_and",
+              "logical_or", "logical_xor"):
+        return getattr(torch, op)(*x).to(dt)
+    if op == "tanhshrink":
+        return F.tanhshrink(x[0])
+    if op == "logit":
+        return torch.logit(x[0], eps=None if fp[0] < 0 else fp[0])
+    if op in ("hardshrink", "softshrink", "celu"):
+        return getattr(F, op)(x[0], fp[0])
+    if op == "threshold":
+        return F.threshold(x[0], fp[0], fp[1])
+    if op == "nan_to_num":
+        return torch.nan_to_num(x[0], fp[0], fp[1], fp[2])
     scalar = {"add_scalar": lambda a, s: a + s, "sub_scalar": lambda a, s: a - s,
               "mul_scalar": lambda a, s: a * s, "div_scalar": lambda a, s: a / s,
               "rsub_scalar": lambda a, s: s - a, "pow_scalar": torch.pow}

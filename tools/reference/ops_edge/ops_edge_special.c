@@ -1,0 +1,134 @@
+/* ops_edge_special.c - the edge cases of the special functions and the other table ops added
+ * last: erfc, erfinv, lgamma, digamma, sinc, logit, frac, the shrinks, threshold, celu,
+ * nan_to_num, the tests (isnan, ...), hypot, logaddexp(2), xlogy, copysign, floor_divide,
+ * heaviside and the logical ops; run by ops_edge.c after ops_edge_more.c, which also asks
+ * oe_special_apply for the ops it does not know. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops_edge.h"
+
+#define SV oe_sv
+static nb_tensor *f1(int64_t n, const float *d) { return oe_f32(1, SH(n), d); }
+static nb_tensor *svt(void) { return f1(NSV, SV); }
+
+static const struct {
+    const char *name;
+    nb_tensor *(*fn)(nb_tensor *);
+} un[] = {{"erfc", nb_erfc},
+          {"erfinv", nb_erfinv},
+          {"lgamma", nb_lgamma},
+          {"digamma", nb_digamma},
+          {"sinc", nb_sinc},
+          {"frac", nb_frac},
+          {"tanhshrink", nb_tanhshrink},
+          {"isnan", nb_isnan},
+          {"isinf", nb_isinf},
+          {"isfinite", nb_isfinite},
+          {"isposinf", nb_isposinf},
+          {"isneginf", nb_isneginf},
+          {"logical_not", nb_logical_not}};
+static const struct {
+    const char *name;
+    nb_tensor *(*fn)(nb_tensor *, nb_tensor *);
+} bin[] = {{"hypot", nb_hypot},           {"logaddexp", nb_logaddexp},
+           {"logaddexp2", nb_logaddexp2}, {"xlogy", nb_xlogy},
+           {"copysign", nb_copysign},     {"floor_divide", nb_floor_divide},
+           {"heaviside", nb_heaviside},   {"logical_and", nb_logical_and},
+           {"logical_or", nb_logical_or}, {"logical_xor", nb_logical_xor}};
+
+nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
+    nb_tensor *const *in = c->in;
+    const float *fp = c->fp;
+    *known = true;
+    for (int i = 0; i < COUNT(un); i++)
+        if (strcmp(c->op, un[i].name) == 0) return un[i].fn(in[0]);
+    for (int i = 0; i < COUNT(bin); i++)
+        if (strcmp(c->op, bin[i].name) == 0) return bin[i].fn(in[0], in[1]);
+    if (strcmp(c->op, "logit") == 0) return nb_logit(in[0], fp[0]);
+    if (strcmp(c->op, "hardshrink") == 0) return nb_hardshrink(in[0], fp[0]);
+    if (strcmp(c->op, "softshrink") == 0) return nb_softshrink(in[0], fp[0]);
+    if (strcmp(c->op, "threshold") == 0) return nb_threshold(in[0], fp[0], fp[1]);
+    if (strcmp(c->op, "celu") == 0) return nb_celu(in[0], fp[0]);
+    if (strcmp(c->op, "nan_to_num") == 0) return nb_nan_to_num(in[0], fp[0], fp[1], fp[2]);
+    *known = false;
+    return NULL;
+}
+
+void oe_special_cases(void) {
+    float r[81]; /* -20 to 20 by halves: the integers (poles) and the halves between */
+    for (int i = 0; i < 81; i++)
+        r[i] = -20.0f + 0.5f * (float)i;
+    float u[45]; /* -1.1 to 1.1: erfinv's and logit's domains and their ends */
+    for (int i = 0; i < 45; i++)
+        u[i] = -1.1f + 0.05f * (float)i;
+    for (int i = 0; i < COUNT(un); i++) {
+        oe_run((oe_case){.op = un[i].name, .in = {svt()}}, "%s(SV)", un[i].name);
+        oe_run((oe_case){.op = un[i].name, .in = {f1(81, r)}}, "%s(range)", un[i].name);
+        oe_run((oe_case){.op = un[i].name, .in = {f1(45, u)}}, "%s(-1.1..1.1)", un[i].name);
+    }
+    /* near the poles of lgamma and digamma, large arguments, tiny ones */
+    const float poles[] = {-3.0001f, -2.9999f, -1.0e-4f, 1.0e-4f, -0.9999f, -1.0001f, 1e-30f,
+                           -1e-30f,  1e10f,    3e38f,    -1e10f,  -2.5f,    10.0f,    9.99f};
+    oe_run((oe_case){.op = "lgamma", .in = {f1(COUNT(poles), poles)}}, "lgamma(poles, huge)");
+    oe_run((oe_case){.op = "digamma", .in = {f1(COUNT(poles), poles)}}, "digamma(poles, huge)");
+    const float ends[] = {0.99999f, -0.99999f, 0.9999999f, 1e-30f, -1e-20f, 0.7f, 0.70001f, 0.69999f};
+    oe_run((oe_case){.op = "erfinv", .in = {f1(COUNT(ends), ends)}}, "erfinv(ends)");
+    const float sincs[] = {1e-20f, 1e-10f, 1e-5f, 1e7f, 3e38f, 0.5f, 1.0f, -1.0f};
+    oe_run((oe_case){.op = "sinc", .in = {f1(COUNT(sincs), sincs)}}, "sinc(tiny, huge)");
+
+    /* the ops with parameters: at and around their edges */
+    float p[41]; /* 0 to 1 and a little beyond */
+    for (int i = 0; i < 41; i++)
+        p[i] = -0.025f + 0.02625f * (float)i;
+    const float eps[] = {-1.0f, 0.0f, 1e-6f, 0.2f, 0.5f};
+    for (int i = 0; i < COUNT(eps); i++) {
+        oe_run((oe_case){.op = "logit", .in = {svt()}, .fp = {eps[i]}}, "logit(SV, eps %g)", (double)eps[i]);
+        oe_run((oe_case){.op = "logit", .in = {f1(41, p)}, .fp = {eps[i]}}, "logit(0..1, eps %g)",
+               (double)eps[i]);
+    }
+    oe_run((oe_case){.op = "logit", .in = {svt()}, .fp = {0.7f}}, "logit(eps 0.7, refused)");
+    const float lam[] = {0.0f, 0.5f, 2.0f};
+    for (int i = 0; i < COUNT(lam); i++) {
+        oe_run((oe_case){.op = "hardshrink", .in = {svt()}, .fp = {lam[i]}}, "hardshrink(SV, %g)",
+               (double)lam[i]);
+        oe_run((oe_case){.op = "softshrink", .in = {svt()}, .fp = {lam[i]}}, "softshrink(SV, %g)",
+               (double)lam[i]);
+        oe_run((oe_case){.op = "hardshrink", .in = {f1(81, r)}, .fp = {lam[i]}}, "hardshrink(range, %g)",
+               (double)lam[i]);
+        oe_run((oe_case){.op = "softshrink", .in = {f1(81, r)}, .fp = {lam[i]}}, "softshrink(range, %g)",
+               (double)lam[i]);
+    }
+    oe_run((oe_case){.op = "softshrink", .in = {svt()}, .fp = {-0.5f}}, "softshrink(lambda < 0, refused)");
+    oe_run((oe_case){.op = "threshold", .in = {svt()}, .fp = {0.5f, -7.0f}}, "threshold(SV, 0.5, -7)");
+    oe_run((oe_case){.op = "threshold", .in = {f1(81, r)}, .fp = {0.0f, 0.0f}}, "threshold(range, 0, 0)");
+    oe_run((oe_case){.op = "threshold", .in = {svt()}, .fp = {-INFINITY, 1.0f}}, "threshold(SV, -inf, 1)");
+    const float alphas[] = {1.0f, 0.5f, 3.0f, -1.0f};
+    for (int i = 0; i < COUNT(alphas); i++)
+        oe_run((oe_case){.op = "celu", .in = {svt()}, .fp = {alphas[i]}}, "celu(SV, alpha %g)",
+               (double)alphas[i]);
+    oe_run((oe_case){.op = "celu", .in = {svt()}, .fp = {0.0f}}, "celu(alpha 0, refused)");
+    oe_run((oe_case){.op = "nan_to_num", .in = {svt()}, .fp = {0.0f, FLT_MAX, -FLT_MAX}}, "nan_to_num(SV)");
+    oe_run((oe_case){.op = "nan_to_num", .in = {svt()}, .fp = {-1.0f, 5.0f, -5.0f}},
+           "nan_to_num(SV, -1, 5, -5)");
+    oe_run((oe_case){.op = "nan_to_num", .in = {svt()}, .fp = {NAN, INFINITY, 2.0f}},
+           "nan_to_num(SV, nan, inf, 2)");
+
+    /* the binary ops: every pair of special values, and broadcast */
+    static float a[NSV * NSV], b[NSV * NSV];
+    for (int i = 0; i < NSV; i++)
+        for (int j = 0; j < NSV; j++)
+            a[i * NSV + j] = SV[i], b[i * NSV + j] = SV[j];
+    for (int i = 0; i < COUNT(bin); i++) {
+        oe_run((oe_case){.op = bin[i].name, .in = {f1(NSV * NSV, a), f1(NSV * NSV, b)}}, "%s(SVxSV)",
+               bin[i].name);
+        oe_run(
+            (oe_case){.op = bin[i].name, .in = {oe_randn(2, SH(4, 1), 400 + i), oe_randn(1, SH(3), 420 + i)}},
+            "%s(bcast [4,1]x[3])", bin[i].name);
+    }
+    const float qa[] = {5.5f, -5.5f, 5.5f, -5.5f, 7.0f, -7.0f, 0.3f, -0.3f, 1e-30f, 6.0f, 1e30f, -0.0f};
+    const float qb[] = {2.0f, 2.0f, -2.0f, -2.0f, 3.5f, 3.5f, 0.1f, 0.1f, 3.0f, 0.2f, 3.0f, 2.0f};
+    oe_run((oe_case){.op = "floor_divide", .in = {f1(COUNT(qa), qa), f1(COUNT(qb), qb)}},
+           "floor_divide(quotients)");
+}
