@@ -38,6 +38,62 @@ static int reduced_shape(const nb_tensor *a, const bool *mask, bool keepdim, int
     return nd;
 }
 
+/* The product of each element's slice-mates along the last dim of x ([..., R], R >= 1): the
+ * running product before it times the one after it (torch's prod_safe_zeros_backward). */
+static nb_tensor *exclusive_products(nb_tensor *x) {
+    const int L = x->ndim - 1;
+    const int64_t R = x->shape[L];
+    int64_t s1[NB_MAX_DIMS];
+    memcpy(s1, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    s1[L] = 1;
+    nb_tensor *ones = nb_full_on(nb_out_ctx(x), NB_F32, x->device, x->ndim, s1, 1.0);
+    if (!ones || R == 1) return ones ? nb_expand(ones, x->ndim, x->shape) : NULL;
+    nb_tensor *fwd[2] = {ones, nb_narrow(nb_cumprod(x, L), L, 0, R - 1)};
+    nb_tensor *xr = nb_flip(x, 1, &L);
+    nb_tensor *rev[2] = {ones, xr ? nb_narrow(nb_cumprod(xr, L), L, 0, R - 1) : NULL};
+    nb_tensor *before = fwd[1] ? nb_cat(fwd, 2, L) : NULL;
+    nb_tensor *after = rev[1] ? nb_cat(rev, 2, L) : NULL;
+    return before && after ? nb_mul(before, nb_flip(after, 1, &L)) : NULL;
+}
+
+/* prod's gradient (gk: g with the reduced axes of size 1): y / x_i in a slice with no zero
+ * (torch's rule); in a slice with a zero, the product of the other elements (exclusive running
+ * products, so an inf or NaN elsewhere reaches only the elements whose product holds it, as
+ * torch's); reducing every axis of a tensor with two zeros or more, 0 (torch's shortcut). */
+static nb_tensor *prod_grad(nb_tensor *a, nb_tensor *y, nb_tensor *gk, const int64_t *ks, int na,
+                            const int *axes) {
+    nb_tensor *yk = nb_reshape(y, a->ndim, ks);
+    nb_tensor *zero = nb_scalar_like(a, 0.0f), *one = nb_scalar_like(a, 1.0f);
+    nb_tensor *isz = zero ? nb_eq(a, zero) : NULL;
+    nb_tensor *nz = isz ? nb_sum(isz, na, axes, true) : NULL;
+    nb_tensor *plain = yk && nz ? nb_div(yk, a) : NULL;
+    if (!plain) return NULL;
+    if (nb_numel(a) == 0) return nb_mul(gk, plain);
+    /* the reduced axes last, flattened into one: [kept..., R] */
+    int perm[NB_MAX_DIMS], inv[NB_MAX_DIMS], k = 0;
+    bool red[NB_MAX_DIMS] = {false};
+    for (int i = 0; i < na; i++)
+        red[axes[i]] = true;
+    int64_t flat[NB_MAX_DIMS], R = 1;
+    for (int i = 0; i < a->ndim; i++)
+        if (!red[i]) flat[k] = a->shape[i], perm[k++] = i;
+    const int kept = k;
+    for (int i = 0; i < a->ndim; i++)
+        if (red[i]) R *= a->shape[i], perm[k++] = i;
+    flat[kept] = R;
+    int64_t pshape[NB_MAX_DIMS];
+    for (int i = 0; i < a->ndim; i++)
+        pshape[i] = a->shape[perm[i]], inv[perm[i]] = i;
+    nb_tensor *xf = nb_reshape(nb_contiguous(nb_permute(a, perm)), kept + 1, flat);
+    nb_tensor *ex = xf ? exclusive_products(xf) : NULL;
+    ex = ex ? nb_permute(nb_reshape(ex, a->ndim, pshape), inv) : NULL;
+    if (!ex) return NULL;
+    nb_tensor *mult = nb_where(nb_eq(nz, zero), plain, ex);
+    if (mult && na == a->ndim) /* every axis: two zeros or more give 0 */
+        mult = nb_where(nb_gt(nz, one), zero, mult);
+    return mult ? nb_mul(gk, mult) : NULL;
+}
+
 static int reduce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = n->in[0];
     int64_t ks[NB_MAX_DIMS];
@@ -52,19 +108,7 @@ static int reduce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     for (int i = 0; i < a->ndim; i++)
         if (n->i[i + 1]) axes[na++] = i;
     if (n->i[0] == NB_RED_PROD) {
-        /* d y / d x_i = the product of the slice's other elements: y / x_i in a slice with no zero
-         * (torch's rule); at a slice's only zero, the product p of its nonzero elements; beside a
-         * zero, or at one of several, 0 times the others' product (0 p / x_i or 0 p: NaN, as in
-         * torch, when that product holds a NaN or an infinity) */
-        nb_tensor *yk = nb_reshape(n->out, a->ndim, ks);
-        nb_tensor *zero = nb_scalar_like(a, 0.0f), *one = nb_scalar_like(a, 1.0f);
-        nb_tensor *isz = zero ? nb_eq(a, zero) : NULL;
-        nb_tensor *nz = isz ? nb_sum(isz, na, axes, true) : NULL;
-        nb_tensor *pnz = isz && one ? nb_prod(nb_where(isz, one, a), na, axes, true) : NULL;
-        nb_tensor *zp = pnz ? nb_mul(zero, pnz) : NULL;
-        nb_tensor *at_zero = zp ? nb_where(nb_eq(nz, one), pnz, zp) : NULL;
-        nb_tensor *elsewhere = zp ? nb_where(nb_eq(nz, zero), nb_div(yk, a), nb_div(zp, a)) : NULL;
-        gin[0] = at_zero && elsewhere ? nb_mul(gk, nb_where(isz, at_zero, elsewhere)) : NULL;
+        gin[0] = prod_grad(a, n->out, gk, ks, na, axes);
         return gin[0] ? 0 : -1;
     }
     /* max/min: the gradient is shared equally by the elements equal to the result */

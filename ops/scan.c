@@ -16,19 +16,24 @@ static int cumsum_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 }
 
 /* d y_j / d x_i is the product of x_0..x_j without x_i (j >= i). Before a line's first zero that
- * is y_j / x_i, so there the gradient is rcumsum(g y) / x_i (the y_j past the zero are 0; torch's
- * rule); at the first zero it is y'_j, the running product with that zero read as 1, so
- * rcumsum(g y'); past it, 0. */
+ * is y_j / x_i, so there the gradient is rcumsum(g y) / x_i over the j before the zero (torch's
+ * rule; the y_j past it are 0, and an inf or NaN there must not reach the sum as 0 inf); at the
+ * first zero it is y'_j, the running product with that zero read as 1, so rcumsum(g y') over the
+ * j up to the second zero; past it, 0. A line of one element passes g, as torch. */
 static int cumprod_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *x = n->in[0], *y = n->out;
     const int d = (int)n->i[0];
+    if (x->shape[d] == 1) {
+        gin[0] = g;
+        return 0;
+    }
     nb_tensor *zero = nb_scalar_like(x, 0.0f), *one = nb_scalar_like(x, 1.0f);
     nb_tensor *isz = zero ? nb_eq(x, zero) : NULL, *seen = isz ? nb_cumsum(isz, d) : NULL;
-    nb_tensor *before = seen ? nb_eq(seen, zero) : NULL;
-    nb_tensor *first = before ? nb_mul(isz, nb_eq(seen, one)) : NULL;
-    nb_tensor *gy = first ? rcumsum(nb_mul(g, y), x, d) : NULL;
+    nb_tensor *before = seen ? nb_eq(seen, zero) : NULL, *one_seen = seen ? nb_eq(seen, one) : NULL;
+    nb_tensor *first = before && one_seen ? nb_mul(isz, one_seen) : NULL;
+    nb_tensor *gy = first ? rcumsum(nb_where(before, nb_mul(g, y), zero), x, d) : NULL;
     nb_tensor *y1 = gy ? nb_cumprod(nb_where(first, one, x), d) : NULL;
-    nb_tensor *gz = y1 ? rcumsum(nb_mul(g, y1), x, d) : NULL;
+    nb_tensor *gz = y1 ? rcumsum(nb_where(one_seen, nb_mul(g, y1), zero), x, d) : NULL;
     gin[0] = gz ? nb_where(before, nb_div(gy, x), nb_where(first, gz, zero)) : NULL;
     return gin[0] ? 0 : -1;
 }

@@ -76,13 +76,29 @@ static int order_args(const char *op, nb_tensor **a, int dim, int *d, int64_t *n
     return 0;
 }
 
-/* The values of a at sorted position pos (f32 counts, a's shape with dim of size 1) along d, and
- * their positions in a; keepdim or not. */
-static nb_tensor *at_rank(const char *op, nb_tensor *a, bool zero_d, int d, nb_tensor *sorted_idx,
-                          nb_tensor *pos, bool keepdim, nb_tensor **indices) {
-    nb_tensor *idx = pos ? nb_gather(sorted_idx, d, nb_cast(pos, NB_I32)) : NULL;
+/* Positions are i32 from the start (exact for any slice length; an f32 count would round past
+ * 2^24). pos_i32: p in every slice, a's shape with dim d of size 1, on a's device. */
+static nb_tensor *pos_i32(nb_tensor *a, int d, int64_t p) {
+    int64_t s[NB_MAX_DIMS];
+    memcpy(s, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    s[d] = 1;
+    return nb_full_on(nb_out_ctx(a), NB_I32, a->device, a->ndim, s, (double)p);
+}
+
+/* per slice, x where the slice of a holds no NaN and x_nan where it does (both i32 of pos_i32's
+ * shape): gathered from the two side by side, with the slice's NaN flag (0/1) as the index */
+static nb_tensor *unless_nan(nb_tensor *a, int d, nb_tensor *x, nb_tensor *x_nan) {
+    nb_tensor *has = x && x_nan ? nb_max(nb_isnan(a), 1, &d, true) : NULL;
+    nb_tensor *two[2] = {x, x_nan};
+    return has ? nb_gather(nb_cat(two, 2, d), d, nb_cast(has, NB_I32)) : NULL;
+}
+
+/* The values of a at its indices idx (i32, a's shape with dim d of size 1) along d, and those
+ * indices; keepdim or not (a 0-d input gives 0-d results either way, as torch). */
+static nb_tensor *values_at(const char *op, nb_tensor *a, bool zero_d, int d, nb_tensor *idx, bool keepdim,
+                            nb_tensor **indices) {
     nb_tensor *v = idx ? nb_gather(a, d, idx) : NULL;
-    if (v && !keepdim) {
+    if (v && (zero_d || !keepdim)) {
         v = zero_d ? nb_reshape(v, NB_SHAPE0) : nb_squeeze(v, d);
         idx = zero_d ? nb_reshape(idx, NB_SHAPE0) : nb_squeeze(idx, d);
     }
@@ -91,15 +107,9 @@ static nb_tensor *at_rank(const char *op, nb_tensor *a, bool zero_d, int d, nb_t
     return v;
 }
 
-/* per slice along d: the number of NaNs, a's shape with dim d of size 1 */
-static nb_tensor *nan_count(nb_tensor *a, int d) { return nb_sum(nb_ne(a, a), 1, &d, true); }
-
-/* a tensor of a's shape with dim d of size 1 holding v (f32), on a's device */
-static nb_tensor *per_slice(nb_tensor *a, int d, float v) {
-    int64_t s[NB_MAX_DIMS];
-    memcpy(s, a->shape, sizeof(int64_t) * (size_t)a->ndim);
-    s[d] = 1;
-    return nb_expand(nb_scalar_like(a, v), a->ndim, s);
+/* a's indices at sorted position pos (i32), si being nb_argsort(a, d) */
+static nb_tensor *sorted_at(nb_tensor *si, int d, nb_tensor *pos) {
+    return si && pos ? nb_gather(si, d, pos) : NULL;
 }
 
 nb_tensor *nb_kthvalue(nb_tensor *a, int64_t k, int dim, bool keepdim, nb_tensor **indices) {
@@ -113,7 +123,7 @@ nb_tensor *nb_kthvalue(nb_tensor *a, int64_t k, int dim, bool keepdim, nb_tensor
         return nb_set_error("%s: k = %lld is outside [1, %lld], the size of dim %d", op, (long long)k,
                             (long long)n, d);
     nb_tensor *si = nb_argsort(a, d, false);
-    return at_rank(op, a, zero_d, d, si, si ? per_slice(a, d, (float)(k - 1)) : NULL, keepdim, indices);
+    return values_at(op, a, zero_d, d, sorted_at(si, d, si ? pos_i32(a, d, k - 1) : NULL), keepdim, indices);
 }
 
 nb_tensor *nb_median(nb_tensor *a, int dim, bool keepdim, nb_tensor **indices) {
@@ -123,12 +133,12 @@ nb_tensor *nb_median(nb_tensor *a, int dim, bool keepdim, nb_tensor **indices) {
     int d;
     int64_t n;
     if (order_args(op, &a, dim, &d, &n)) return NULL;
-    /* the lower median, (n - 1) / 2 in sorted order; a slice holding NaN gives its first NaN,
-     * which sorts to position n - (its NaN count) */
-    nb_tensor *si = nb_argsort(a, d, false), *cnt = si ? nan_count(a, d) : NULL;
-    nb_tensor *pos =
-        cnt ? nb_where(cnt, nb_rsub_scalar(cnt, (float)n), per_slice(a, d, (float)((n - 1) / 2))) : NULL;
-    return at_rank(op, a, zero_d, d, si, pos, keepdim, indices);
+    /* the lower median, (n - 1) / 2 in sorted order; a slice holding NaN gives its first NaN
+     * (argmax takes the first of equal maxima) */
+    nb_tensor *si = nb_argsort(a, d, false);
+    nb_tensor *med = sorted_at(si, d, si ? pos_i32(a, d, (n - 1) / 2) : NULL);
+    nb_tensor *first_nan = med ? nb_argmax(nb_isnan(a), d, true) : NULL;
+    return values_at(op, a, zero_d, d, unless_nan(a, d, med, first_nan), keepdim, indices);
 }
 
 nb_tensor *nb_quantile(nb_tensor *a, double q, int dim, bool keepdim, nb_quantile_interp interp) {
@@ -141,24 +151,25 @@ nb_tensor *nb_quantile(nb_tensor *a, double q, int dim, bool keepdim, nb_quantil
     int d;
     int64_t n;
     if (order_args(op, &a, dim, &d, &n)) return NULL;
-    /* torch's rank q (n - 1), taken as n - 1 in a slice holding NaN (so the result is NaN) */
-    const double rank = q * (double)(n - 1);
-    double r = interp == NB_QUANTILE_LOWER     ? floor(rank)
-               : interp == NB_QUANTILE_HIGHER  ? ceil(rank)
-               : interp == NB_QUANTILE_NEAREST ? nearbyint(rank) /* halves to even, as torch's round */
-                                               : rank;
-    nb_tensor *si = nb_argsort(a, d, false), *cnt = si ? nan_count(a, d) : NULL;
-    nb_tensor *last = cnt ? per_slice(a, d, (float)(n - 1)) : NULL;
-    nb_tensor *lo = last ? nb_where(cnt, last, per_slice(a, d, (float)floor(r))) : NULL;
-    nb_tensor *vlo = at_rank(op, a, zero_d, d, si, lo, keepdim, NULL);
-    const double w = interp == NB_QUANTILE_MIDPOINT ? (rank > floor(rank) ? 0.5 : 0.0) : r - floor(r);
-    if (!vlo || w == 0.0) return vlo;
-    nb_tensor *hi = nb_where(cnt, last, per_slice(a, d, (float)ceil(r)));
-    nb_tensor *vhi = at_rank(op, a, zero_d, d, si, hi, keepdim, NULL);
+    /* torch's rank q (n - 1), in float as torch's (q becomes a tensor of the input's dtype), taken
+     * as n - 1 in a slice holding NaN (so the result is NaN) */
+    const float rank = (float)q * (float)(n - 1);
+    const float r = interp == NB_QUANTILE_LOWER     ? floorf(rank)
+                    : interp == NB_QUANTILE_HIGHER  ? ceilf(rank)
+                    : interp == NB_QUANTILE_NEAREST ? nearbyintf(rank) /* halves to even, as torch's round */
+                                                    : rank;
+    nb_tensor *si = nb_argsort(a, d, false);
+    nb_tensor *last = si ? pos_i32(a, d, n - 1) : NULL;
+    nb_tensor *lo = last ? unless_nan(a, d, pos_i32(a, d, (int64_t)floorf(r)), last) : NULL;
+    nb_tensor *vlo = values_at(op, a, zero_d, d, sorted_at(si, d, lo), keepdim, NULL);
+    const float w = interp == NB_QUANTILE_MIDPOINT ? (rank > floorf(rank) ? 0.5f : 0.0f) : r - floorf(r);
+    if (!vlo || w == 0.0f) return vlo;
+    nb_tensor *hi = unless_nan(a, d, pos_i32(a, d, (int64_t)ceilf(r)), last);
+    nb_tensor *vhi = values_at(op, a, zero_d, d, sorted_at(si, d, hi), keepdim, NULL);
     if (!vhi) return NULL;
-    /* torch's lerp: lo + w (hi - lo) below w = 1/2, hi - (hi - lo)(1 - w) from it */
+    /* torch's lerp: lo + w (hi - lo) below w = 1/2, hi - (hi - lo)(1 - w) from it (w in float) */
     nb_tensor *diff = nb_sub(vhi, vlo);
-    nb_tensor *y = w < 0.5 ? nb_add(vlo, nb_mul_scalar(diff, (float)w))
-                           : nb_sub(vhi, nb_mul_scalar(diff, (float)(1.0 - w)));
+    nb_tensor *y =
+        w < 0.5f ? nb_add(vlo, nb_mul_scalar(diff, w)) : nb_sub(vhi, nb_mul_scalar(diff, 1.0f - w));
     return nb_as_op(y, op);
 }

@@ -467,6 +467,44 @@ START_TEST(errors) {
 }
 END_TEST
 
+/* g = 1 through f on the values v: the gradient, written to gout */
+static void grad_of(nb_tensor *(*f)(nb_tensor *), int n, const float *v, float *gout) {
+    nb_tensor *x = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(n), v), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(f(x))), 0);
+    memcpy(gout, nb_data_f32(x->grad), sizeof(float) * (size_t)n);
+}
+static nb_tensor *cumprod0(nb_tensor *x) { return nb_cumprod(x, 0); }
+static nb_tensor *prod_all(nb_tensor *x) { return nb_prod(x, 0, NULL, false); }
+
+/* torch's gradients where a zero meets an infinity or NaN: what comes after a line's zero (or
+ * its second zero) does not reach the elements before it; a one-element line passes g; a full
+ * product with two zeros has gradient 0 */
+START_TEST(scan_and_prod_gradients_beside_zeros) {
+    const float inf = INFINITY;
+    float g[5];
+    grad_of(cumprod0, 3, (const float[]){2, 0, inf}, g);
+    ck_assert(g[0] == 1.0f && g[1] == inf && g[2] == 0.0f);
+    grad_of(cumprod0, 5, (const float[]){2, 0, 3, 0, inf}, g);
+    ck_assert(g[0] == 1.0f && g[1] == 8.0f && g[2] == 0.0f && g[3] == 0.0f && g[4] == 0.0f);
+    grad_of(cumprod0, 1, (const float[]){inf}, g);
+    ck_assert(g[0] == 1.0f);
+    grad_of(prod_all, 3, (const float[]){0, inf, 2}, g);
+    ck_assert(g[0] == inf && g[1] == 0.0f && isnan(g[2]));
+    grad_of(prod_all, 4, (const float[]){0, inf, 2, 0}, g);
+    ck_assert(g[0] == 0.0f && g[1] == 0.0f && g[2] == 0.0f && g[3] == 0.0f);
+    grad_of(prod_all, 4, (const float[]){3, 0, 2, 5}, g); /* one zero: the others' product there */
+    ck_assert(g[0] == 0.0f && g[1] == 30.0f && g[2] == 0.0f && g[3] == 0.0f);
+    /* over two of three axes, one slice with a zero and one without */
+    nb_tensor *x = nb_requires_grad_(
+        nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2, 2), (const float[]){0, 3, 2, 5, 1, 2, 4, 0.5f}), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_prod(x, 2, (const int[]){0, 2}, false))), 0);
+    /* slice [.,0,.]: {0, 3, 1, 2}: the zero gets 6; slice [.,1,.]: {2, 5, 4, 0.5}: y / x */
+    const float want[8] = {6, 0, 10, 4, 0, 0, 5, 40};
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(nb_data_f32(x->grad)[i] == want[i], "%d: %g", i, (double)nb_data_f32(x->grad)[i]);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_reduce");
     TCase *tc = tcase_create("reduce");
@@ -482,6 +520,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, blocked_reductions_match_loops);
     tcase_add_test(tc, cumsum);
     tcase_add_test(tc, cumprod_values_and_gradient);
+    tcase_add_test(tc, scan_and_prod_gradients_beside_zeros);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

@@ -195,6 +195,41 @@ START_TEST(order_statistics) {
 }
 END_TEST
 
+/* positions held exactly past 2^24 (an f32 position would round); 0-d results for 0-d inputs
+ * with keepdim; quantile's rank rounded in float, as torch's */
+START_TEST(order_statistics_exact) {
+    nb_ctx *big = nb_ctx_new(0);
+    const int64_t n = ((int64_t)1 << 24) + 3;
+    nb_tensor *x = nb_zeros(big, NB_F32, NB_SHAPE(n));
+    ck_assert_ptr_nonnull(x);
+    float *v = nb_data_f32(x);
+    v[n - 3] = 1.0f, v[n - 2] = 2.0f, v[n - 1] = 3.0f;
+    nb_ctx_use(big);
+    nb_tensor *idx = NULL, *k = nb_kthvalue(x, n - 1, 0, false, &idx);
+    ck_assert_msg(k != NULL, "%s", nb_last_error());
+    ck_assert_float_eq(nb_item(k), 2.0f);
+    ck_assert_int_eq(((int32_t *)nb_data(idx))[0], (int32_t)(n - 2));
+    v[5] = NAN; /* a NaN: the median is it, at its own index */
+    nb_tensor *mi = NULL, *m = nb_median(x, 0, false, &mi);
+    ck_assert(m && isnan(nb_item(m)) && ((int32_t *)nb_data(mi))[0] == 5);
+    nb_ctx_use(ctx);
+    nb_ctx_free(big);
+
+    nb_tensor *s = nb_scalar(ctx, 7.0f);
+    nb_tensor *ki = NULL, *kv = nb_kthvalue(s, 1, 0, true, &ki);
+    ck_assert(kv && kv->ndim == 0 && ki->ndim == 0 && nb_item(kv) == 7.0f);
+    nb_tensor *md = nb_median(s, 0, true, NULL), *qd = nb_quantile(s, 0.5, -1, true, NB_QUANTILE_LINEAR);
+    ck_assert(md && md->ndim == 0 && qd && qd->ndim == 0);
+
+    /* 0.6 * 25 is 15 in double but 15.000001 in float: torch's higher is sorted[16], its
+     * midpoint halfway to it */
+    nb_tensor *r = nb_arange(ctx, NB_F32, -7, 19, 1);
+    ck_assert_float_eq(nb_item(nb_quantile(r, 0.6, 0, false, NB_QUANTILE_HIGHER)), 9.0f);
+    ck_assert_float_eq(nb_item(nb_quantile(r, 0.6, 0, false, NB_QUANTILE_MIDPOINT)), 8.5f);
+    ck_assert_float_eq(nb_item(nb_quantile(r, 0.28, 0, false, NB_QUANTILE_HIGHER)), 0.0f);
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_sort");
     TCase *tc = tcase_create("sort");
@@ -204,6 +239,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, topk);
     tcase_add_test(tc, order_statistics);
+    tcase_add_test(tc, order_statistics_exact);
     suite_add_tcase(s, tc);
     return s;
 }

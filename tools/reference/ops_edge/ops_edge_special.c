@@ -131,4 +131,42 @@ void oe_special_cases(void) {
     const float qb[] = {2.0f, 2.0f, -2.0f, -2.0f, 3.5f, 3.5f, 0.1f, 0.1f, 3.0f, 0.2f, 3.0f, 2.0f};
     oe_run((oe_case){.op = "floor_divide", .in = {f1(COUNT(qa), qa), f1(COUNT(qb), qb)}},
            "floor_divide(quotients)");
+
+    /* prod's and cumprod's gradients with zeros beside an infinity or NaN; one-element lines */
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {f1(3, FV(0, INFINITY, 2))}}, "prod(0 inf 2)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {f1(4, FV(0, INFINITY, 2, 0))}},
+           "prod(two zeros, inf)");
+    oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {f1(4, FV(0, NAN, 2, 0))}}, "prod(two zeros, NaN)");
+    oe_run(
+        (oe_case){.op = "prod", .ip = {0, 0, 1, 1}, .in = {oe_f32(2, SH(2, 3), FV(0, INFINITY, 2, 1, 2, 3))}},
+        "prod(dim 1, a zero beside inf)");
+    oe_run((oe_case){.op = "prod",
+                     .ip = {0, 0, 2, 0, 2},
+                     .in = {oe_f32(3, SH(2, 2, 2), FV(0, 3, 2, 5, 1, 0, 4, 0))}},
+           "prod(axes 0 and 2, zeros)");
+    oe_run((oe_case){.op = "cumprod", .in = {f1(3, FV(2, 0, INFINITY))}}, "cumprod(2 0 inf)");
+    oe_run((oe_case){.op = "cumprod", .in = {f1(5, FV(2, 0, 3, 0, INFINITY))}}, "cumprod(two zeros, inf)");
+    oe_run((oe_case){.op = "cumprod", .in = {f1(5, FV(NAN, 0, 3, 2, 0))}}, "cumprod(NaN before a zero)");
+    oe_run((oe_case){.op = "cumprod", .in = {f1(1, FV(INFINITY))}}, "cumprod([inf])");
+    oe_run((oe_case){.op = "cumprod", .ip = {1}, .in = {oe_f32(2, SH(3, 1), FV(INFINITY, 0, NAN))}},
+           "cumprod(dim of size 1)");
+
+    /* quantile's rank in float, as torch's: sizes and q where float and double round apart */
+    static float ar[101];
+    for (int i = 0; i < 101; i++)
+        ar[i] = (float)(i - 7);
+    const int64_t ns[] = {26, 51, 101};
+    const float qs[] = {0.28f, 0.6f, 0.7f, 0.1f};
+    for (int i = 0; i < COUNT(ns); i++)
+        for (int j = 0; j < COUNT(qs); j++)
+            for (int m = 0; m < 5; m++)
+                oe_run((oe_case){.op = "quantile", .ip = {0, 0, m}, .fp = {qs[j]}, .in = {f1(ns[i], ar)}},
+                       "quantile(n %lld, q %g, interp %d)", (long long)ns[i], (double)qs[j], m);
+    /* 0-d inputs with keepdim: 0-d results, as torch's */
+    oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");
+    oe_run((oe_case){.op = "kthvalue_idx", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}},
+           "kthvalue_idx(0-d, keep)");
+    oe_run((oe_case){.op = "median", .ip = {0, 1}, .in = {oe_scalar(7.0f)}}, "median(0-d, keep)");
+    oe_run((oe_case){.op = "quantile", .ip = {0, 1, 0}, .fp = {0.5f}, .in = {oe_scalar(7.0f)}},
+           "quantile(0-d, keep)");
 }
