@@ -189,6 +189,8 @@ NB_ACTIVATION(hardsigmoid, "Hardsigmoid", nb_hardsigmoid)
 NB_ACTIVATION(hardswish, "Hardswish", nb_hardswish)
 NB_ACTIVATION(mish, "Mish", nb_mish)
 NB_ACTIVATION(softsign, "Softsign", nb_softsign)
+NB_ACTIVATION(tanhshrink, "Tanhshrink", nb_tanhshrink)
+NB_ACTIVATION(log_sigmoid, "LogSigmoid", nb_log_sigmoid)
 #undef NB_ACTIVATION
 
 /* activations with two float settings (ELU's alpha; hardtanh's bounds), and softmax's dim */
@@ -227,6 +229,39 @@ nb_module *nb_hardtanh_new(float lo, float hi) {
     if (!(lo <= hi))
         return nb_set_error("hardtanh_new: min %g must not exceed max %g", (double)lo, (double)hi);
     return act2_new("Hardtanh", hardtanh_fwd, lo, hi, 0);
+}
+
+static nb_tensor *celu_fwd(nb_module *m, nb_tensor *x) { return nb_celu(x, ((act2_cfg *)m->impl)->a); }
+static nb_tensor *hardshrink_fwd(nb_module *m, nb_tensor *x) {
+    return nb_hardshrink(x, ((act2_cfg *)m->impl)->a);
+}
+static nb_tensor *softshrink_fwd(nb_module *m, nb_tensor *x) {
+    return nb_softshrink(x, ((act2_cfg *)m->impl)->a);
+}
+static nb_tensor *threshold_fwd(nb_module *m, nb_tensor *x) {
+    const act2_cfg *c = m->impl;
+    return nb_threshold(x, c->a, c->b);
+}
+
+nb_module *nb_celu_new(float alpha) {
+    if (!isfinite(alpha) || alpha == 0.0f)
+        return nb_set_error("celu_new: alpha %g must be finite and nonzero", (double)alpha);
+    return act2_new("CELU", celu_fwd, alpha, 0, 0);
+}
+
+nb_module *nb_hardshrink_new(float lambd) {
+    if (lambd != lambd) return nb_set_error("hardshrink_new: lambda is NaN");
+    return act2_new("Hardshrink", hardshrink_fwd, lambd, 0, 0);
+}
+
+nb_module *nb_softshrink_new(float lambd) {
+    if (!(lambd >= 0.0f)) return nb_set_error("softshrink_new: lambda %g must be >= 0", (double)lambd);
+    return act2_new("Softshrink", softshrink_fwd, lambd, 0, 0);
+}
+
+nb_module *nb_threshold_new(float threshold, float value) {
+    if (threshold != threshold) return nb_set_error("threshold_new: the threshold is NaN");
+    return act2_new("Threshold", threshold_fwd, threshold, value, 0);
 }
 
 nb_module *nb_softmax_new(int dim) { return act2_new("Softmax", softmax_fwd, 0, 0, dim); }

@@ -116,15 +116,28 @@ END_TEST
 
 START_TEST(modules_and_errors) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 4), 0, 3, &rng);
-    nb_module *m[10] = {
-        nb_selu_new(),      nb_relu6_new(),       nb_hardsigmoid_new(), nb_hardswish_new(),
-        nb_mish_new(),      nb_softsign_new(),    nb_elu_new(0.7f),     nb_hardtanh_new(-1.5f, 2.0f),
-        nb_softmax_new(-1), nb_log_softmax_new(1)};
-    nb_tensor *want[10] = {
-        nb_selu(x),        nb_relu6(x),         nb_hardsigmoid(x), nb_hardswish(x),
-        nb_mish(x),        nb_softsign(x),      nb_elu(x, 0.7f),   nb_hardtanh(x, -1.5f, 2.0f),
-        nb_softmax(x, -1), nb_log_softmax(x, 1)};
-    for (int i = 0; i < 10; i++) {
+    nb_module *m[16] = {
+        nb_selu_new(),      nb_relu6_new(),          nb_hardsigmoid_new(),    nb_hardswish_new(),
+        nb_mish_new(),      nb_softsign_new(),       nb_elu_new(0.7f),        nb_hardtanh_new(-1.5f, 2.0f),
+        nb_softmax_new(-1), nb_log_softmax_new(1),   nb_tanhshrink_new(),     nb_log_sigmoid_new(),
+        nb_celu_new(1.5f),  nb_hardshrink_new(0.5f), nb_softshrink_new(1.0f), nb_threshold_new(0.1f, 20.0f)};
+    nb_tensor *want[16] = {nb_selu(x),
+                           nb_relu6(x),
+                           nb_hardsigmoid(x),
+                           nb_hardswish(x),
+                           nb_mish(x),
+                           nb_softsign(x),
+                           nb_elu(x, 0.7f),
+                           nb_hardtanh(x, -1.5f, 2.0f),
+                           nb_softmax(x, -1),
+                           nb_log_softmax(x, 1),
+                           nb_tanhshrink(x),
+                           nb_log_sigmoid(x),
+                           nb_celu(x, 1.5f),
+                           nb_hardshrink(x, 0.5f),
+                           nb_softshrink(x, 1.0f),
+                           nb_threshold(x, 0.1f, 20.0f)};
+    for (int i = 0; i < 16; i++) {
         ck_assert_msg(m[i] != NULL, "%d: %s", i, nb_last_error());
         nb_tensor *y = nb_module_forward(m[i], x);
         ck_assert(y && want[i] && nb_same_shape(y, want[i]));
@@ -149,6 +162,12 @@ START_TEST(modules_and_errors) {
     ERR_STARTS("prelu_new: 0 slopes");
     ck_assert_ptr_null(nb_hardtanh_new(1, -1));
     ERR_STARTS("hardtanh_new: min 1 must not exceed max -1");
+    ck_assert_ptr_null(nb_celu_new(0.0f));
+    ERR_STARTS("celu_new: alpha 0 must be finite and nonzero");
+    ck_assert_ptr_null(nb_softshrink_new(-1.0f));
+    ERR_STARTS("softshrink_new: lambda -1 must be >= 0");
+    ck_assert_ptr_null(nb_threshold_new(NAN, 0.0f));
+    ERR_STARTS("threshold_new: the threshold is NaN");
     ck_assert_ptr_null(nb_mish(nb_zeros(ctx, NB_I32, NB_SHAPE(2))));
     ERR_STARTS("mish: input must be f32");
 }

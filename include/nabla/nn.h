@@ -211,6 +211,15 @@ nb_module *nb_elu_new(float alpha);
 nb_module *nb_hardtanh_new(float lo, float hi);
 nb_module *nb_softmax_new(int dim);
 nb_module *nb_log_softmax_new(int dim);
+/* Tanhshrink, LogSigmoid; CELU(alpha) (torch's default 1.0), Hardshrink and Softshrink(lambda)
+ * (torch's default 0.5), Threshold(threshold, value): each its op; NULL with an error for a
+ * setting the op refuses. The caller owns the module (nb_module_free). */
+nb_module *nb_tanhshrink_new(void);
+nb_module *nb_log_sigmoid_new(void);
+nb_module *nb_celu_new(float alpha);
+nb_module *nb_hardshrink_new(float lambd);
+nb_module *nb_softshrink_new(float lambd);
+nb_module *nb_threshold_new(float threshold, float value);
 /* PReLU: parameter weight [n] (n = 1, or the channels) filled with init (torch's 0.25). */
 nb_module *nb_prelu_new(nb_ctx *ctx, int64_t n, float init);
 /* LeakyReLU with the given negative slope (torch's default is 0.01); NULL for a NaN slope. */
