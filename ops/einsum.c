@@ -56,31 +56,6 @@ static int parse_term(const char *s, const char *e, int *ids, int *ell, const ch
     return n;
 }
 
-/* The diagonal of dims p < q of x (equal sizes n), as the last dim of the result (the other dims
- * keep their order): the pair flattened to n * n and every (n + 1)-th element selected, so that
- * autograd scatters the gradient back with index_select's rule. */
-static nb_tensor *diagonal(nb_tensor *x, int p, int q) {
-    const int nd = x->ndim;
-    int perm[NB_MAX_DIMS], k = 0;
-    for (int i = 0; i < nd; i++)
-        if (i != p && i != q) perm[k++] = i;
-    perm[k++] = p, perm[k++] = q;
-    nb_tensor *t = nb_permute(x, perm);
-    const int64_t n = x->shape[p];
-    int64_t shape[NB_MAX_DIMS];
-    for (int i = 0; i < nd - 2; i++)
-        shape[i] = x->shape[perm[i]];
-    shape[nd - 2] = n * n;
-    t = t ? nb_reshape(t, nd - 1, shape) : NULL;
-    int32_t *idx = t ? malloc((size_t)(n ? n : 1) * sizeof *idx) : NULL;
-    if (t && !idx) return nb_set_error("einsum: out of memory for a diagonal of %lld", (long long)n);
-    for (int64_t i = 0; idx && i < n; i++)
-        idx[i] = (int32_t)(i * (n + 1));
-    nb_tensor *it = idx ? nb_host_1d(x, NB_I32, n, idx) : NULL;
-    free(idx);
-    return it ? nb_index_select(t, nd - 2, it) : NULL; /* the diagonal is now the last dim */
-}
-
 /* Sums out the labels of l that `keep` does not hold. */
 static int sum_unneeded(labelled *l, const bool *keep) {
     int axes[NB_MAX_DIMS], na = 0, m = 0;
@@ -224,7 +199,7 @@ static int parse(const char *eq, int n, nb_tensor *const *ops, labelled *in, int
             for (int q = p + 1; q < L->n; q++) {
                 if (L->lab[p] != L->lab[q]) continue;
                 const int l = L->lab[p];
-                if (!(L->t = diagonal(L->t, p, q))) return -1;
+                if (!(L->t = nb_diagonal(L->t, 0, p, q))) return -1; /* the diagonal is now the last dim */
                 int m = 0;
                 for (int r = 0; r < L->n; r++)
                     if (r != p && r != q) L->lab[m++] = L->lab[r];

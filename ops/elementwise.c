@@ -262,6 +262,42 @@ nb_tensor *nb_le(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_LE, a, b); }
 nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_GT, a, b); }
 nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_GE, a, b); }
 
+/* ---- compositions: lerp, addcmul, addcdiv ------------------------------------------------ */
+
+nb_tensor *nb_lerp(nb_tensor *a, nb_tensor *b, nb_tensor *w) {
+    NB_NULL_GUARD_NAMED("lerp", a, b, w);
+    /* torch's two arrangements, a + w (b - a) below w = 1/2 and b - (b - a)(1 - w) from it, so
+     * that w = 1 gives b exactly; the gradients g (1 - w), g w and g (b - a) either way */
+    nb_tensor *d = nb_sub(b, a);
+    nb_tensor *lo = d ? nb_add(a, nb_mul(w, d)) : NULL;
+    nb_tensor *hi = lo ? nb_sub(b, nb_mul(d, nb_rsub_scalar(w, 1.0f))) : NULL;
+    nb_tensor *r = hi ? nb_where(nb_lt(w, nb_scalar_like(w, 0.5f)), lo, hi) : NULL;
+    return nb_as_op(r, "lerp");
+}
+
+nb_tensor *nb_lerp_scalar(nb_tensor *a, nb_tensor *b, float w) {
+    NB_NULL_GUARD_NAMED("lerp", a, b);
+    nb_tensor *d = nb_sub(b, a);
+    nb_tensor *r = !d         ? NULL
+                   : w < 0.5f ? nb_add(a, nb_mul_scalar(d, w))
+                              : nb_sub(b, nb_mul_scalar(d, 1.0f - w));
+    return nb_as_op(r, "lerp");
+}
+
+nb_tensor *nb_addcmul(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value) {
+    NB_NULL_GUARD_NAMED("addcmul", a, t1, t2);
+    nb_tensor *p = nb_mul(t1, t2);
+    nb_tensor *r = p ? nb_add(a, value == 1.0f ? p : nb_mul_scalar(p, value)) : NULL;
+    return nb_as_op(r, "addcmul");
+}
+
+nb_tensor *nb_addcdiv(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value) {
+    NB_NULL_GUARD_NAMED("addcdiv", a, t1, t2);
+    nb_tensor *q = nb_div(t1, t2);
+    nb_tensor *r = q ? nb_add(a, value == 1.0f ? q : nb_mul_scalar(q, value)) : NULL;
+    return nb_as_op(r, "addcdiv");
+}
+
 /* ---- where / masked_fill -------------------------------------------------------- */
 
 static int where_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {

@@ -1,8 +1,8 @@
-/* ops/rearrange.c - copies that move elements around: flip, roll, repeat, and pad (constant,
- * reflect, replicate, circular). Each is composed from index_select, narrow and cat, whose gradients (and
- * backend kernels) it uses: the gradient of a flip is the flipped gradient, of a roll the gradient rolled
- * back, of a repeat the sum of the tiles, of a pad the gradient with the padding cut off (or, for the other
- * modes, added back to the elements the padding copies). */
+/* ops/rearrange.c - copies that move elements around: flip, roll, repeat, tile, repeat_interleave, and pad
+ * (constant, reflect, replicate, circular). Each is composed from index_select, narrow and cat, whose
+ * gradients (and backend kernels) it uses: the gradient of a flip is the flipped gradient, of a roll the
+ * gradient rolled back, of a repeat the sum of the tiles, of a pad the gradient with the padding cut off (or,
+ * for the other modes, added back to the elements the padding copies). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +88,51 @@ nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps) {
     }
     /* no count above 1 (or a zero one) leaves a view of a: give back a tensor of its own */
     return nb_as_op(r && r->storage == a->storage ? copy_of(r) : r, "repeat");
+}
+
+nb_tensor *nb_tile(nb_tensor *a, int n, const int64_t *reps) {
+    NB_NULL_GUARD_NAMED("tile", a);
+    if (n < 0 || n > NB_MAX_DIMS || (n && !reps))
+        return nb_set_error("tile: %d repeat counts (want 0 to %d)", n, NB_MAX_DIMS);
+    /* torch.tile: fewer counts than dims are padded with leading ones */
+    int64_t r[NB_MAX_DIMS];
+    const int m = n < a->ndim ? a->ndim : n;
+    for (int i = 0; i < m; i++)
+        r[i] = i < m - n ? 1 : reps[i - (m - n)];
+    nb_tensor *t = nb_repeat(a, m, r);
+    return nb_as_op(t, "tile");
+}
+
+nb_tensor *nb_repeat_interleave(nb_tensor *a, int64_t n, const int64_t *repeats, int dim) {
+    const char *op = "repeat_interleave";
+    NB_NULL_GUARD_NAMED(op, a);
+    nb_tensor *x = a->ndim ? a : nb_reshape(a, NB_SHAPE(1));
+    const int d = x ? nb_norm_dim(op, dim, x->ndim) : -1;
+    if (d < 0) return NULL;
+    const int64_t size = x->shape[d];
+    if (!repeats || (n != 1 && n != size)) {
+        char s[96];
+        return nb_set_error("%s: %lld counts for dim %d of %s (want 1 or %lld)", op, (long long)n, d,
+                            NB_SHP(a, s), (long long)size);
+    }
+    int64_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (repeats[i] < 0)
+            return nb_set_error("%s: count %lld is negative (%lld)", op, (long long)i, (long long)repeats[i]);
+        if (repeats[i] > INT32_MAX || (total += repeats[i] * (n == 1 ? size : 1)) > INT32_MAX)
+            return nb_set_error("%s: the result would have more than 2^31 - 1 slices along dim %d", op, d);
+    }
+    /* element i of dim d taken repeats[i] times in a row: one index_select, whose gradient adds
+     * the copies back */
+    int32_t *idx = malloc((size_t)(total ? total : 1) * sizeof *idx);
+    if (!idx) return nb_set_error("%s: out of memory for %lld indices", op, (long long)total);
+    int64_t k = 0;
+    for (int64_t i = 0; i < size; i++)
+        for (int64_t j = 0; j < repeats[n == 1 ? 0 : i]; j++)
+            idx[k++] = (int32_t)i;
+    nb_tensor *it = nb_host_1d(x, NB_I32, total, idx);
+    free(idx);
+    return nb_as_op(it ? nb_index_select(x, d, it) : NULL, op);
 }
 
 nb_tensor *nb_pad(nb_tensor *a, int npad, const int64_t *pad, double value) {

@@ -197,6 +197,43 @@ nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool
     return nb_mul_scalar(nb_sum(nb_mul(d, d), naxes, axes, keepdim), 1.0f / (float)(c - correction));
 }
 
+/* ---- NaN-ignoring and logical reductions, composed ---------------------------------------- */
+
+nb_tensor *nb_nansum(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD_NAMED("nansum", a);
+    if (nb_check_dtype("nansum", a, NB_F32, "input")) return NULL;
+    /* NaN read as 0: its gradient is 0 there (torch: g * ~isnan(a)) */
+    nb_tensor *z = nb_where(nb_isnan(a), nb_scalar_like(a, 0.0f), a);
+    return nb_as_op(z ? nb_sum(z, naxes, axes, keepdim) : NULL, "nansum");
+}
+
+nb_tensor *nb_nanmean(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD_NAMED("nanmean", a);
+    if (nb_check_dtype("nanmean", a, NB_F32, "input")) return NULL;
+    /* the sum of the numbers over their count (NaN where there are none, as torch's 0 / 0) */
+    nb_tensor *cnt = nb_sum(nb_logical_not(nb_isnan(a)), naxes, axes, keepdim);
+    return nb_as_op(cnt ? nb_div(nb_nansum(a, naxes, axes, keepdim), cnt) : NULL, "nanmean");
+}
+
+nb_tensor *nb_count_nonzero(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD_NAMED("count_nonzero", a);
+    if (nb_check_dtype("count_nonzero", a, NB_F32, "input")) return NULL;
+    return nb_as_op(nb_sum(nb_ne(a, nb_scalar_like(a, 0.0f)), naxes, axes, keepdim), "count_nonzero");
+}
+
+nb_tensor *nb_any(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    nb_tensor *c = nb_count_nonzero(a, naxes, axes, keepdim);
+    return nb_as_op(c ? nb_gt(c, nb_scalar_like(a, 0.0f)) : NULL, "any");
+}
+
+nb_tensor *nb_all(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
+    NB_NULL_GUARD_NAMED("all", a);
+    if (nb_check_dtype("all", a, NB_F32, "input")) return NULL;
+    /* no zero among the elements (true over none) */
+    nb_tensor *zeros = nb_sum(nb_eq(a, nb_scalar_like(a, 0.0f)), naxes, axes, keepdim);
+    return nb_as_op(zeros ? nb_eq(zeros, nb_scalar_like(a, 0.0f)) : NULL, "all");
+}
+
 nb_tensor *nb_argmax(nb_tensor *a, int axis, bool keepdim) {
     NB_NULL_GUARD(a);
     if (nb_check_dtype("argmax", a, NB_F32, "input")) return NULL;
@@ -248,6 +285,5 @@ nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim) {
     bool was = nb_set_grad_enabled(false);              /* an index has no gradient: record nothing */
     nb_tensor *r = nb_argmax(nb_neg(a), axis, keepdim); /* NaN stays NaN: its first index wins, as torch */
     nb_set_grad_enabled(was);
-    if (!r) nb_rename_error("argmax", "argmin");
     return r;
 }

@@ -832,6 +832,32 @@ static nb_tensor *f_index(nb_tensor **in, void *u) {
     return nb_tril(nb_permute(in[0], (const int[]){0, 2, 1}), mode - 3);
 }
 
+/* the composed ops: each only calls kernels compared elsewhere, but their host-side index
+ * tensors (diagonal positions, repeat counts) must reach the GPU too */
+static nb_tensor *f_composed(nb_tensor **in, void *u) {
+    switch (*(int *)u) {
+    case 0: return nb_diagonal(nb_transpose(in[0], 0, 2), 1, 0, 1);
+    case 1: return nb_diag_embed(in[0], -1, 0, 2);
+    case 2: return nb_repeat_interleave(in[0], 4, (const int64_t[]){1, 0, 3, 2}, 1);
+    case 3: return nb_nanmean(in[0], 1, (const int[]){1}, false);
+    case 4: return nb_lerp(in[0], nb_transpose(in[0], 1, 2), nb_sigmoid(in[0]));
+    default: return nb_addcdiv(in[0], nb_exp(in[0]), nb_add_scalar(nb_square(in[0]), 1.0f), 0.5f);
+    }
+}
+
+START_TEST(test_composed) {
+    nb_ctx *c = nb_ctx_new(0);
+    const char *names[] = {"diagonal", "diag_embed", "repeat_interleave", "nanmean", "lerp", "addcdiv"};
+    for (int m = 0; m < 6; m++) {
+        nb_tensor *x =
+            m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
+        if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;
+        compare(names[m], f_composed, &x, 1, &m, 1e-6, 1);
+    }
+    nb_ctx_free(c);
+}
+END_TEST
+
 START_TEST(test_index) {
     nb_ctx *c = nb_ctx_new(0);
     int m0 = 0, m1 = 1, m2 = 2, m4 = 4;
@@ -1077,6 +1103,7 @@ Suite *make_suite(void) {
                             test_attention,
                             test_attention_qkv,
                             test_index,
+                            test_composed,
                             test_random_and_dropout,
                             test_adamw_and_copies,
                             test_memory_and_errors,

@@ -166,6 +166,13 @@ nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b); /* a >= b */
 nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b);
 /* mask != 0 ? value : a (mask broadcasts to a). */
 nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value);
+/* a + w (b - a), all broadcast (torch.lerp: b - (b - a)(1 - w) from w = 1/2, so w = 1 gives b
+ * exactly); differentiable in a, b and w. nb_lerp_scalar: with a constant weight. */
+nb_tensor *nb_lerp(nb_tensor *a, nb_tensor *b, nb_tensor *w);
+nb_tensor *nb_lerp_scalar(nb_tensor *a, nb_tensor *b, float w);
+/* a + value t1 t2 and a + value t1 / t2, broadcast (torch.addcmul, torch.addcdiv). */
+nb_tensor *nb_addcmul(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value);
+nb_tensor *nb_addcdiv(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value);
 
 /* ---- Reductions over a set of axes (naxes == 0: all axes) ------------------- */
 /* keepdim keeps the reduced axes with size 1. NULL for an axis out of range or given twice. */
@@ -180,6 +187,16 @@ nb_tensor *nb_min(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* product (1 over no elements), accumulated in double on the CPU; the gradient is the product of
  * the other elements (y / x without zeros; torch's rule with zeros) */
 nb_tensor *nb_prod(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* The sum and the mean of the elements that are not NaN (torch.nansum, torch.nanmean: 0 and NaN
+ * over none); gradient 0 at the NaNs. */
+nb_tensor *nb_nansum(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+nb_tensor *nb_nanmean(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+/* Not differentiable (no graph): the count of nonzero elements (f32, exact to 2^24), and 0/1
+ * masks of whether any / all of them are nonzero (NaN counts as nonzero; any over none is 0,
+ * all over none 1, as torch). */
+nb_tensor *nb_count_nonzero(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+nb_tensor *nb_any(nb_tensor *a, int naxes, const int *axes, bool keepdim);
+nb_tensor *nb_all(nb_tensor *a, int naxes, const int *axes, bool keepdim);
 /* Variance with `correction` (0: population, 1: sample/Bessel). */
 nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool keepdim);
 /* Standard deviation: sqrt of nb_var (same arguments and errors); its gradient is 0 over a
@@ -294,6 +311,18 @@ nb_tensor *nb_stack(nb_tensor *const *ts, int n, int dim);
 /* Splits along `dim` into n views of the given sizes (summing to the size), sharing a's data
  * and owned by the current context (else a's); fills out[0..n-1]. 0, or -1 on error. */
 int nb_split(nb_tensor *a, int dim, int n, const int64_t *sizes, nb_tensor **out);
+/* torch.chunk: views of ceil(size / chunks) along dim, the last smaller, into out[0..chunks-1]
+ * (the rest NULL); returns how many (fewer than chunks when the size runs out), -1 on error. */
+int nb_chunk(nb_tensor *a, int chunks, int dim, nb_tensor **out);
+/* torch.unbind: the n slices along dim, that dim removed, as views into out[0..n-1]; n must be
+ * the dim's size. 0, or -1 on error. */
+int nb_unbind(nb_tensor *a, int dim, int n, nb_tensor **out);
+/* torch.meshgrid of n 0-d or 1-d tensors: out[i] is ts[i] expanded (a view) over the grid
+ * [len0, len1, ...]; xy (torch's indexing="xy") swaps the grid's first two dims. 0 or -1. */
+int nb_meshgrid(int n, nb_tensor *const *ts, bool xy, nb_tensor **out);
+/* a view with dim src[i] moved to dst[i] for each of the n pairs, the other dims keeping their
+ * order (torch.movedim). NULL for a dim out of range or given twice. */
+nb_tensor *nb_movedim(nb_tensor *a, int n, const int *src, const int *dst);
 /* Copies that move elements (each a new tensor in the current context, differentiable for f32;
  * NULL with an error naming the op and the bad argument): */
 /* a reversed along each of the n dims in `dims` (torch.flip). NULL for no dims or a repeated one. */
@@ -303,6 +332,23 @@ nb_tensor *nb_roll(nb_tensor *a, int64_t shift, int dim);
 /* a tiled reps[i] times along dim i (Tensor.repeat): n >= a's ndim counts, the extra ones adding
  * leading dims; a count of 0 gives an empty dim. NULL for a negative count. */
 nb_tensor *nb_repeat(nb_tensor *a, int n, const int64_t *reps);
+/* torch.tile: nb_repeat with fewer counts than dims allowed (padded with leading ones). */
+nb_tensor *nb_tile(nb_tensor *a, int n, const int64_t *reps);
+/* Each element along dim taken repeats[i] times in a row (torch.repeat_interleave): n is 1 (one
+ * count for all) or the dim's size; the gradient adds the copies back. NULL for a negative count
+ * or a count of counts that fits neither. */
+nb_tensor *nb_repeat_interleave(nb_tensor *a, int64_t n, const int64_t *repeats, int dim);
+/* Diagonals (composed of index_select and index_add, so differentiable on every backend):
+ * nb_diagonal: the diagonal `offset` (> 0 above, < 0 below) of dims dim1 and dim2, as the
+ * last dim of a copy (torch.diagonal's values; an empty last dim when the offset is off the
+ * matrix). nb_diag_embed: a's last dim put on that diagonal of two new dims of size
+ * len + |offset| at dim1 and dim2 of the result, zeros elsewhere (torch.diag_embed: -2, -1 by
+ * default). nb_diag: a 1-d a embedded, a 2-d a's diagonal (torch.diag). nb_trace: the sum of a
+ * 2-d a's diagonal. NULL with an error for dims out of range or equal, or the wrong rank. */
+nb_tensor *nb_diagonal(nb_tensor *a, int64_t offset, int dim1, int dim2);
+nb_tensor *nb_diag_embed(nb_tensor *a, int64_t offset, int dim1, int dim2);
+nb_tensor *nb_diag(nb_tensor *a, int64_t offset);
+nb_tensor *nb_trace(nb_tensor *a);
 /* a with pad[2i] elements of `value` before and pad[2i+1] after dim ndim-1-i (the pairs run
  * from the last dim backwards, as torch.nn.functional.pad); a negative size crops. npad even,
  * at most 2 * ndim; NULL when a dim would end with a negative size. */

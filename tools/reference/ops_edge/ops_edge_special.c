@@ -52,6 +52,33 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
     if (strcmp(c->op, "threshold") == 0) return nb_threshold(in[0], fp[0], fp[1]);
     if (strcmp(c->op, "celu") == 0) return nb_celu(in[0], fp[0]);
     if (strcmp(c->op, "nan_to_num") == 0) return nb_nan_to_num(in[0], fp[0], fp[1], fp[2]);
+    const int *ip = c->ip;
+    if (strcmp(c->op, "diagonal") == 0) return nb_diagonal(in[0], ip[0], ip[1], ip[2]);
+    if (strcmp(c->op, "diag_embed") == 0) return nb_diag_embed(in[0], ip[0], ip[1], ip[2]);
+    if (strcmp(c->op, "trace") == 0) return nb_trace(in[0]);
+    /* the reductions: ip[0] keepdim, ip[1] axis count, ip[2..] axes */
+    if (strcmp(c->op, "nansum") == 0) return nb_nansum(in[0], ip[1], ip + 2, ip[0]);
+    if (strcmp(c->op, "nanmean") == 0) return nb_nanmean(in[0], ip[1], ip + 2, ip[0]);
+    if (strcmp(c->op, "count_nonzero") == 0) return nb_count_nonzero(in[0], ip[1], ip + 2, ip[0]);
+    if (strcmp(c->op, "any") == 0) return nb_any(in[0], ip[1], ip + 2, ip[0]);
+    if (strcmp(c->op, "all") == 0) return nb_all(in[0], ip[1], ip + 2, ip[0]);
+    if (strcmp(c->op, "lerp") == 0) return nb_lerp(in[0], in[1], in[2]);
+    if (strcmp(c->op, "addcmul") == 0) return nb_addcmul(in[0], in[1], in[2], fp[0]);
+    if (strcmp(c->op, "addcdiv") == 0) return nb_addcdiv(in[0], in[1], in[2], fp[0]);
+    if (strcmp(c->op, "repeat_interleave") == 0) { /* ip[0] dim, ip[1] count of counts, ip[2..] */
+        int64_t r[8];
+        for (int i = 0; i < ip[1] && i < 8; i++)
+            r[i] = ip[2 + i];
+        return nb_repeat_interleave(in[0], ip[1], r, ip[0]);
+    }
+    if (strcmp(c->op, "tile") == 0) { /* ip[0] count, ip[1..] */
+        int64_t r[8];
+        for (int i = 0; i < ip[0] && i < 8; i++)
+            r[i] = ip[1 + i];
+        return nb_tile(in[0], ip[0], r);
+    }
+    if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
+        return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
     return NULL;
 }
@@ -162,6 +189,56 @@ void oe_special_cases(void) {
             for (int m = 0; m < 5; m++)
                 oe_run((oe_case){.op = "quantile", .ip = {0, 0, m}, .fp = {qs[j]}, .in = {f1(ns[i], ar)}},
                        "quantile(n %lld, q %g, interp %d)", (long long)ns[i], (double)qs[j], m);
+    /* the composed ops: diagonals at every offset, NaN-ignoring and logical reductions over
+     * special values, lerp around w = 1/2 and at the ends, the copies */
+    for (int off = -3; off <= 4; off++) {
+        oe_run((oe_case){.op = "diagonal", .ip = {off, 1, 2}, .in = {oe_randn(3, SH(2, 3, 4), 500)}},
+               "diagonal(offset %d, dims 1 2)", off);
+        oe_run((oe_case){.op = "diag_embed", .ip = {off, -2, -1}, .in = {oe_randn(2, SH(2, 3), 501)}},
+               "diag_embed(offset %d)", off);
+    }
+    oe_run((oe_case){.op = "diagonal", .ip = {1, 2, 0}, .in = {oe_randn(3, SH(2, 3, 4), 502)}},
+           "diagonal(dims 2 0)");
+    oe_run((oe_case){.op = "diagonal", .ip = {0, 1, 1}, .in = {oe_randn(2, SH(3, 3), 503)}},
+           "diagonal(same dims)");
+    oe_run((oe_case){.op = "diag_embed", .ip = {1, 0, 2}, .in = {oe_randn(2, SH(2, 3), 504)}},
+           "diag_embed(dims 0 2)");
+    oe_run((oe_case){.op = "trace", .in = {oe_randn(2, SH(3, 5), 505)}}, "trace([3,5])");
+    oe_run((oe_case){.op = "trace", .in = {oe_f32(2, SH(2, 2), FV(1, NAN, INFINITY, 2))}}, "trace(special)");
+    nb_tensor *sv2 = oe_f32(2, SH(4, 7), SV); /* the first 28 special values as [4,7] */
+    const char *reds[] = {"nansum", "nanmean", "count_nonzero", "any", "all"};
+    for (int i = 0; i < COUNT(reds); i++) {
+        oe_run((oe_case){.op = reds[i], .ip = {0, 1, 1}, .in = {sv2}}, "%s(SV, dim 1)", reds[i]);
+        oe_run((oe_case){.op = reds[i], .ip = {1, 1, 0}, .in = {sv2}}, "%s(SV, dim 0, keep)", reds[i]);
+        oe_run((oe_case){.op = reds[i], .ip = {0, 1, 0}, .in = {oe_f32(2, SH(0, 3), NULL)}}, "%s(empty dim)",
+               reds[i]);
+    }
+    oe_run((oe_case){.op = "nansum", .ip = {0, 0}, .in = {sv2}}, "nansum(SV, all)");
+    oe_run((oe_case){.op = "nanmean", .ip = {0, 2, 0, 1}, .in = {oe_randn(3, SH(2, 3, 4), 506)}},
+           "nanmean(dims 0 1)");
+    const float ws[] = {0.0f, 0.25f, 0.4999f, 0.5f, 0.75f, 1.0f, -1.0f, 2.0f};
+    oe_run((oe_case){.op = "lerp", .in = {oe_randn(2, SH(2, 8), 507), oe_randn(1, SH(8), 508), f1(8, ws)}},
+           "lerp(w around 1/2)");
+    oe_run((oe_case){.op = "lerp", .in = {svt(), oe_scalar(1e30f), oe_scalar(0.75f)}}, "lerp(SV, 0.75)");
+    oe_run((oe_case){.op = "addcmul",
+                     .fp = {0.5f},
+                     .in = {oe_randn(2, SH(2, 3), 509), oe_randn(1, SH(3), 510), oe_randn(2, SH(2, 1), 511)}},
+           "addcmul(bcast, 0.5)");
+    oe_run((oe_case){.op = "addcdiv",
+                     .fp = {-2.0f},
+                     .in = {oe_randn(2, SH(2, 3), 512), oe_randn(1, SH(3), 513), oe_randn(2, SH(2, 1), 514)}},
+           "addcdiv(bcast, -2)");
+    oe_run((oe_case){.op = "repeat_interleave", .ip = {1, 3, 2, 0, 3}, .in = {oe_randn(2, SH(2, 3), 515)}},
+           "repeat_interleave(counts 2 0 3)");
+    oe_run((oe_case){.op = "repeat_interleave", .ip = {0, 1, 3}, .in = {oe_randn(2, SH(2, 3), 516)}},
+           "repeat_interleave(3 each, dim 0)");
+    oe_run((oe_case){.op = "tile", .ip = {1, 2}, .in = {oe_randn(2, SH(2, 3), 517)}}, "tile((2,))");
+    oe_run((oe_case){.op = "tile", .ip = {3, 2, 1, 2}, .in = {oe_randn(2, SH(2, 3), 518)}}, "tile((2,1,2))");
+    oe_run((oe_case){.op = "movedim", .ip = {2, 0, 2, 2, 0}, .in = {oe_randn(3, SH(2, 3, 4), 519)}},
+           "movedim((0,2),(2,0))");
+    oe_run((oe_case){.op = "movedim", .ip = {1, 0, -1}, .in = {oe_randn(3, SH(2, 3, 4), 520)}},
+           "movedim(0,-1)");
+
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");
     oe_run((oe_case){.op = "kthvalue_idx", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}},

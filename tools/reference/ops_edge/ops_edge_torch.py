@@ -58,6 +58,33 @@ def forward(c, x, dt, variant):
     if op in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not", "logical_and",
               "logical_or", "logical_xor"):
         return getattr(torch, op)(*x).to(dt)
+    if op == "diagonal":
+        return torch.diagonal(x[0], ip[0], ip[1], ip[2])
+    if op == "diag_embed":
+        return torch.diag_embed(x[0], ip[0], ip[1], ip[2])
+    if op == "trace":
+        return torch.trace(x[0])
+    if op in ("nansum", "nanmean", "count_nonzero", "any", "all"):  # ip: keepdim, count, axes
+        dims = list(ip[2:2 + ip[1]])
+        if op in ("any", "all"):
+            return getattr(torch, op)(x[0], dims[0], keepdim=bool(ip[0])).to(dt)
+        if op == "count_nonzero":
+            r = torch.count_nonzero(x[0], dims or None)
+            return (r.reshape([1 if i in dims else n for i, n in enumerate(x[0].shape)]) if ip[0] else r).to(dt)
+        return getattr(torch, op)(x[0], dims or None, keepdim=bool(ip[0])) if dims else getattr(torch, op)(x[0])
+    if op == "lerp":
+        return torch.lerp(x[0], x[1], x[2])
+    if op in ("addcmul", "addcdiv"):
+        return getattr(torch, op)(x[0], x[1], x[2], value=fp[0])
+    if op == "repeat_interleave":
+        n = ip[1]
+        reps = ip[2] if n == 1 else torch.tensor(list(ip[2:2 + n]))
+        return torch.repeat_interleave(x[0], reps, dim=ip[0])
+    if op == "tile":
+        return torch.tile(x[0], tuple(ip[1:1 + ip[0]]))
+    if op == "movedim":
+        n = ip[0]
+        return torch.movedim(x[0], tuple(ip[1:1 + n]), tuple(ip[1 + n:1 + 2 * n]))
     if op == "tanhshrink":
         return F.tanhshrink(x[0])
     if op == "logit":
