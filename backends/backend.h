@@ -73,6 +73,11 @@ typedef struct nb_backend {
     int (*cumsum)(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
     /* running product along dim, as cumsum (in double, one serial chain per line) */
     int (*cumprod)(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
+    /* running log-sum-exp along dim (torch.logcumsumexp), in double, one serial chain per line */
+    int (*logcumsumexp)(nb_tensor *out, const nb_tensor *a, int dim);
+    /* running max (min when `min`) along dim and, in idx (i32), the position it came from: a
+     * later tie takes over, and so does a NaN, which then stays (torch.cummax / cummin) */
+    int (*cummax)(nb_tensor *out, nb_tensor *idx, const nb_tensor *a, int dim, bool min);
     /* idx (i32, a's shape) = the positions that sort each line of a (f32) along dim, ascending
      * (descending when desc); a total order: NaN counts as the largest, ties go by position */
     int (*argsort)(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);

@@ -24,7 +24,9 @@
  * [eps, 1 - eps] when eps >= 0; nb_logit_bw its gradient (NaN outside [0, 1] without eps, 0
  * outside the clamp or at NaN with it, as torch). nb_logaddexp_f, nb_logaddexp2_f: log(e^a + e^b) and
  * log2(2^a + 2^b) as max + log1p(exp(-|a - b|)) (the infinity itself when a = b = +-inf);
- * nb_xlogy_f: a log b, 0 where a is 0, NaN where b is. */
+ * nb_xlogy_f: a log b, 0 where a is 0, NaN where b is. nb_log_add_exp_d: one step of
+ * logcumsumexp, log(e^x + e^y) in double for the running value x and the next element y, as
+ * torch's _log_add_exp_helper (x itself when both are the same infinity; NaN propagates). */
 #define NB_EW_MATH_FUNCS(X)                                                                                  \
     X(                                                                                                       \
         NB_DEVFN float nb_gelu_f(float x) {                                                                  \
@@ -145,6 +147,10 @@
         } NB_DEVFN float nb_xlogy_f(float a, float b) {                                                      \
             if (b != b) return b;                                                                            \
             return a == 0.0f ? 0.0f : a * logf(b);                                                           \
+        } NB_DEVFN double nb_log_add_exp_d(double x, double y) {                                             \
+            const double mn = y != y ? y : (y < x ? y : x), mx = y != y ? y : (x < y ? y : x);               \
+            if (mn != mx || mn - mn == mn - mn) return log1p(exp(mn - mx)) + mx;                             \
+            return x;                                                                                        \
         })
 
 #ifndef NB_EW_MATH_NO_EMIT

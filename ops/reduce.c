@@ -285,5 +285,6 @@ nb_tensor *nb_argmin(nb_tensor *a, int axis, bool keepdim) {
     bool was = nb_set_grad_enabled(false);              /* an index has no gradient: record nothing */
     nb_tensor *r = nb_argmax(nb_neg(a), axis, keepdim); /* NaN stays NaN: its first index wins, as torch */
     nb_set_grad_enabled(was);
+    if (!r) nb_rename_error("argmax", "argmin");
     return r;
 }

@@ -348,6 +348,17 @@ static nb_tensor *f_cumprod(nb_tensor **in, void *u) { return nb_cumprod(in[0], 
 
 /* cumsum: each line one serial double sum in index order on both backends, so they agree bit for
  * bit (tolerance 0), along each axis, through a transposed view, on long lines. */
+static nb_tensor *f_cumext(nb_tensor **in, void *u) {
+    const int m = *(int *)u;
+    nb_tensor *x = nb_transpose(in[0], 0, 2), *idx = NULL;
+    if (m < 3) return nb_cummax(x, m, &idx);
+    if (m < 6) { /* the values and the indices as f32, side by side */
+        nb_tensor *v = nb_cummin(x, m - 3, &idx);
+        return v ? nb_cat((nb_tensor *[]){v, nb_cast(idx, NB_F32)}, 2, 0) : NULL;
+    }
+    return nb_logcumsumexp(x, m - 6);
+}
+
 START_TEST(test_cumsum) {
     nb_ctx *c = nb_ctx_new(0);
     nb_tensor *x = rnd(c, NB_SHAPE(33, 70, 5), -3, 3, 70);
@@ -362,6 +373,14 @@ START_TEST(test_cumsum) {
     nb_data_f32(p)[3] = nb_data_f32(p)[333] = nb_data_f32(p)[334] = 0.0f;
     for (int d = 0; d < 3; d++)
         compare("cumprod", f_cumprod, &p, 1, &d, 1e-6, 1);
+    /* cummax / cummin (values, and the indices through the gradient they route) on distinct
+     * values and on ties, and logcumsumexp, each on a transposed view */
+    nb_tensor *q = rnd(c, NB_SHAPE(5, 30, 4), -3, 3, 73);
+    nb_tensor *tq = nb_round(rnd(c, NB_SHAPE(5, 30, 4), -3, 3, 74)); /* ties everywhere */
+    for (int m = 0; m < 9; m++) {
+        nb_tensor *src = m >= 3 && m < 6 ? tq : q;
+        compare(m < 3 ? "cummax" : m < 6 ? "cummin (ties)" : "logcumsumexp", f_cumext, &src, 1, &m, 1e-6, 1);
+    }
     nb_ctx_free(c);
 }
 END_TEST

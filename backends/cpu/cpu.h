@@ -45,6 +45,8 @@ int nb_cpu_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a);
 int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis);
 int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
 int nb_cpu_cumprod(nb_tensor *out, const nb_tensor *a, int dim, bool reverse);
+int nb_cpu_logcumsumexp(nb_tensor *out, const nb_tensor *a, int dim);
+int nb_cpu_cummax(nb_tensor *out, nb_tensor *idx, const nb_tensor *a, int dim, bool min);
 int nb_cpu_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);

@@ -4,8 +4,10 @@
  * Sums accumulate in double, a contiguous run in interleaved lanes (sum_run). */
 #include <math.h>
 #include <omp.h>
+#include <string.h>
 
 #include "backends/cpu/cpu.h"
+#include "ops/elementwise_math.h"
 
 typedef struct {
     int nk, nr;
@@ -358,8 +360,9 @@ int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
 /* Each line along dim is one serial running sum in double, in index order (from the end when
  * reverse); the lines are split across threads. The line starts come from geom() on views of
  * out and a with dim shrunk to 1. */
-/* Running sums (prod false) or products along dim, one serial chain in double per line. */
-static int scan(const char *op, bool prod, nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
+/* Running sums, products or log-sum-exps along dim, one serial chain in double per line. */
+enum { SCAN_SUM, SCAN_PROD, SCAN_LSE };
+static int scan(const char *op, int kind, nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     if (a->dtype != NB_F32 || out->dtype != NB_F32 || !nb_same_shape(out, a) || dim < 0 || dim >= a->ndim)
         return nb_set_error("%s (cpu): bad operands", op), -1;
     const int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
@@ -375,9 +378,10 @@ static int scan(const char *op, bool prod, nb_tensor *out, const nb_tensor *a, i
     for (int64_t k = 0; k < g.K; k++) {
         int64_t ao, oo;
         offsets(&g, k, &ao, &oo);
-        double acc = prod ? 1.0 : 0.0;
+        double acc = kind == SCAN_PROD ? 1.0 : kind == SCAN_LSE ? -INFINITY : 0.0;
         for (int64_t i = 0, j = first; i < n; i++, j += step) {
-            acc = prod ? acc * (double)A[ao + j * sa] : acc + (double)A[ao + j * sa];
+            const double x = (double)A[ao + j * sa];
+            acc = kind == SCAN_PROD ? acc * x : kind == SCAN_LSE ? nb_log_add_exp_d(acc, x) : acc + x;
             O[oo + j * so] = (float)acc;
         }
     }
@@ -385,9 +389,48 @@ static int scan(const char *op, bool prod, nb_tensor *out, const nb_tensor *a, i
 }
 
 int nb_cpu_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
-    return scan("cumsum", false, out, a, dim, reverse);
+    return scan("cumsum", SCAN_SUM, out, a, dim, reverse);
 }
 
 int nb_cpu_cumprod(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
-    return scan("cumprod", true, out, a, dim, reverse);
+    return scan("cumprod", SCAN_PROD, out, a, dim, reverse);
+}
+
+int nb_cpu_logcumsumexp(nb_tensor *out, const nb_tensor *a, int dim) {
+    return scan("logcumsumexp", SCAN_LSE, out, a, dim, false);
+}
+
+/* The running max (min) with its position, torch's rule: a later element that ties takes over
+ * (>=), and a NaN takes over and stays. idx has out's strides (both new tensors of a's shape). */
+int nb_cpu_cummax(nb_tensor *out, nb_tensor *idx, const nb_tensor *a, int dim, bool min) {
+    if (a->dtype != NB_F32 || out->dtype != NB_F32 || idx->dtype != NB_I32 || !nb_same_shape(out, a) ||
+        !nb_same_shape(idx, a) || dim < 0 || dim >= a->ndim ||
+        memcmp(idx->stride, out->stride, sizeof(int64_t) * (size_t)a->ndim) != 0)
+        return nb_set_error("%s (cpu): bad operands", min ? "cummin" : "cummax"), -1;
+    const int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
+    if (n == 0 || nb_numel(a) == 0) return 0;
+    nb_tensor o1 = *out, a1 = *a;
+    o1.shape[dim] = a1.shape[dim] = 1;
+    red_geom g;
+    geom(&o1, &a1, &g);
+    const float *A = (const float *)nb_ptr(a);
+    float *O = (float *)nb_ptr(out);
+    int32_t *I = (int32_t *)nb_ptr(idx);
+#pragma omp parallel for num_threads(nb_nthreads()) if (g.K * n > 65536) schedule(static)
+    for (int64_t k = 0; k < g.K; k++) {
+        int64_t ao, oo;
+        offsets(&g, k, &ao, &oo);
+        float best = A[ao];
+        int32_t at = 0;
+        for (int64_t j = 0; j < n; j++) {
+            const float x = A[ao + j * sa];
+            if (x != x || (best == best && (min ? x <= best : x >= best))) {
+                best = x;
+                at = (int32_t)j;
+            }
+            O[oo + j * so] = best;
+            I[oo + j * so] = at;
+        }
+    }
+    return 0;
 }

@@ -197,3 +197,21 @@ int nb_cuda_cumsum(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
 int nb_cuda_cumprod(nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     return scan("cumprod", out, a, dim, reverse);
 }
+
+int nb_cuda_logcumsumexp(nb_tensor *out, const nb_tensor *a, int dim) {
+    return scan("logcumsumexp", out, a, dim, false);
+}
+
+int nb_cuda_cummax(nb_tensor *out, nb_tensor *idx, const nb_tensor *a, int dim, bool min) {
+    if (a->dtype != NB_F32 || out->dtype != NB_F32 || idx->dtype != NB_I32 || !nb_same_shape(out, a) ||
+        !nb_same_shape(idx, a) || dim < 0 || dim >= a->ndim)
+        return nb_set_error("%s (cuda): bad operands", min ? "cummin" : "cummax"), -1;
+    long long n = a->shape[dim], so = out->stride[dim], si = idx->stride[dim], sa = a->stride[dim];
+    int mn = min;
+    if (n == 0) return 0;
+    nb_tensor o1 = *out, i1 = *idx, a1 = *a; /* the lines' first elements */
+    o1.shape[dim] = i1.shape[dim] = a1.shape[dim] = 1;
+    const nb_tensor *t[3] = {&o1, &i1, &a1};
+    void *extra[5] = {&n, &so, &si, &sa, &mn};
+    return nb_cu_elementwise(NB_CU_MOD_REDUCE, "cummax", 3, t, extra, 5);
+}

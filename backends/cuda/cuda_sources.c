@@ -367,7 +367,7 @@ static const src_parts table[NB_CU_MOD_COUNT] = {
 #include "ops/elementwise.def"
 #undef NB_BINARY_OP
     [NB_CU_MOD_MISC] = {"misc", {prelude, misc_src}},
-    [NB_CU_MOD_REDUCE] = {"reduce", {prelude, nb_cu_reduce_src}},
+    [NB_CU_MOD_REDUCE] = {"reduce", {prelude, math_funcs, nb_cu_reduce_src}},
     [NB_CU_MOD_INDEX] = {"index", {prelude, nb_cu_index_src}},
     [NB_CU_MOD_NN] = {"nn", {prelude, nb_cu_nn_src}},
     [NB_CU_MOD_ATTN] = {"attention", {prelude, nb_cu_attn_src}},

@@ -172,6 +172,34 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
                    o[k[0] + j * so] = (float)acc;
                }
            })
+    /* the running log-sum-exp, one step of ops/elementwise_math.h's helper per element */
+    NB_EW3(logcumsumexp, 2, (float *o, const float *a, nb_geom nb_g, long long n, long long so, long long sa, int rev),
+           {
+               double acc = -(double)nb_inf_f();
+               for (long long t = 0; t < n; t++) {
+                   const long long j = rev ? n - 1 - t : t;
+                   acc = nb_log_add_exp_d(acc, (double)a[k[1] + j * sa]);
+                   o[k[0] + j * so] = (float)acc;
+               }
+           })
+    /* the running max (min when mn) and where it came from, as the CPU's: a later element that
+     * ties takes over, and so does a NaN, which then stays */
+    NB_EW3(cummax, 3,
+           (float *o, int *ix, const float *a, nb_geom nb_g, long long n, long long so, long long si,
+            long long sa, int mn),
+           {
+               float best = a[k[2]];
+               int at = 0;
+               for (long long j = 0; j < n; j++) {
+                   const float x = a[k[2] + j * sa];
+                   if (x != x || (best == best && (mn ? x <= best : x >= best))) {
+                       best = x;
+                       at = (int)j;
+                   }
+                   o[k[0] + j * so] = best;
+                   ix[k[1] + j * si] = at;
+               }
+           })
     );
 
 /* ---- indexing ----------------------------------------------------------------------------------- */

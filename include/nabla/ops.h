@@ -229,6 +229,15 @@ nb_tensor *nb_cumsum(nb_tensor *a, int dim);
  * product of the other elements up to each output, zeros included (a new tensor; NULL with an
  * error for a bad dim or dtype). */
 nb_tensor *nb_cumprod(nb_tensor *a, int dim);
+/* Running max / min along dim (torch.cummax / cummin): values (a new f32 tensor of a's shape)
+ * and, when indices is not NULL, the i32 position each came from (a later tie takes over; a NaN
+ * takes over and stays); the gradient goes to that position. NULL with an error for a bad dim
+ * or dtype. */
+nb_tensor *nb_cummax(nb_tensor *a, int dim, nb_tensor **indices);
+nb_tensor *nb_cummin(nb_tensor *a, int dim, nb_tensor **indices);
+/* Running log(sum(exp)) along dim (torch.logcumsumexp), in double without overflow (-inf
+ * elements are skipped, +inf and NaN propagate); torch's gradient, computed in log space. */
+nb_tensor *nb_logcumsumexp(nb_tensor *a, int dim);
 /* The positions (i32, a's shape) that sort a along dim, ascending or descending. The order is
  * total, the same on every backend: ties keep their order (stable), a NaN counts as the largest.
  * Not differentiable. NULL with an error for a bad dim or dtype. */

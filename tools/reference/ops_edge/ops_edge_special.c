@@ -77,6 +77,13 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
             r[i] = ip[1 + i];
         return nb_tile(in[0], ip[0], r);
     }
+    if (strcmp(c->op, "cummax") == 0 || strcmp(c->op, "cummax_idx") == 0 || strcmp(c->op, "cummin") == 0 ||
+        strcmp(c->op, "cummin_idx") == 0) { /* ip[0] dim */
+        nb_tensor *idx = NULL;
+        nb_tensor *v = c->op[4] == 'a' ? nb_cummax(in[0], ip[0], &idx) : nb_cummin(in[0], ip[0], &idx);
+        return strstr(c->op, "_idx") ? idx : v;
+    }
+    if (strcmp(c->op, "logcumsumexp") == 0) return nb_logcumsumexp(in[0], ip[0]);
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -238,6 +245,20 @@ void oe_special_cases(void) {
            "movedim((0,2),(2,0))");
     oe_run((oe_case){.op = "movedim", .ip = {1, 0, -1}, .in = {oe_randn(3, SH(2, 3, 4), 520)}},
            "movedim(0,-1)");
+
+    /* running extremes and log-sum-exp: special values (ties, NaN, infinities), along either
+     * dim of a matrix, 0-d */
+    const char *scans[] = {"cummax", "cummax_idx", "cummin", "cummin_idx", "logcumsumexp"};
+    for (int i = 0; i < COUNT(scans); i++) {
+        oe_run((oe_case){.op = scans[i], .in = {svt()}}, "%s(SV)", scans[i]);
+        oe_run((oe_case){.op = scans[i], .ip = {1}, .in = {sv2}}, "%s(SV [4,7], dim 1)", scans[i]);
+        oe_run((oe_case){.op = scans[i], .ip = {0}, .in = {oe_randn(2, SH(5, 3), 530 + i)}},
+               "%s(randn, dim 0)", scans[i]);
+        oe_run((oe_case){.op = scans[i], .ip = {-1}, .in = {oe_scalar(2.5f)}}, "%s(0-d)", scans[i]);
+    }
+    oe_run((oe_case){.op = "cummax_idx", .in = {f1(6, FV(2, 2, 1, 2, 3, 3))}}, "cummax_idx(ties)");
+    oe_run((oe_case){.op = "logcumsumexp", .in = {f1(5, FV(-INFINITY, -INFINITY, 80, 89, 88.7f))}},
+           "logcumsumexp(-inf first, large)");
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

@@ -58,6 +58,11 @@ def forward(c, x, dt, variant):
     if op in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not", "logical_and",
               "logical_or", "logical_xor"):
         return getattr(torch, op)(*x).to(dt)
+    if op in ("cummax", "cummax_idx", "cummin", "cummin_idx"):
+        r = getattr(torch, op[:6])(x[0], ip[0])
+        return r.values if not op.endswith("_idx") else r.indices.to(torch.int32)
+    if op == "logcumsumexp":
+        return torch.logcumsumexp(x[0], ip[0])
     if op == "diagonal":
         return torch.diagonal(x[0], ip[0], ip[1], ip[2])
     if op == "diag_embed":
