@@ -7,12 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/loss_util.h"
 #include "ops/op_util.h"
 #include "tensor/internal.h"
 
 /* pred and target: f32, one shape, one device (PyTorch broadcasts them with a warning that the
  * result is probably wrong; here a mismatch is refused). */
-static int check_pair(const char *op, const nb_tensor *pred, const nb_tensor *target) {
+int nb_loss_check_pair(const char *op, const nb_tensor *pred, const nb_tensor *target) {
     if (nb_check_dtype(op, pred, NB_F32, "pred") || nb_check_dtype(op, target, NB_F32, "target")) return -1;
     if (!nb_same_shape(pred, target)) {
         char a[64], b[64];
@@ -23,12 +24,12 @@ static int check_pair(const char *op, const nb_tensor *pred, const nb_tensor *ta
 }
 
 /* the elementwise losses reduced as asked: their mean, their sum, or themselves */
-static nb_tensor *reduced(nb_tensor *each, nb_reduction r, const char *op) {
+nb_tensor *nb_loss_reduced(nb_tensor *each, nb_reduction r, const char *op) {
     nb_tensor *out = r == NB_REDUCE_MEAN ? nb_mean_all(each) : r == NB_REDUCE_SUM ? nb_sum_all(each) : each;
     return nb_as_op(out, op);
 }
 
-static int check_reduction(const char *op, nb_reduction r) {
+int nb_loss_check_reduction(const char *op, nb_reduction r) {
     if (r == NB_REDUCE_BATCHMEAN) return nb_set_error("%s: reduction batchmean is kl_div's only", op), -1;
     if (r != NB_REDUCE_MEAN && r != NB_REDUCE_SUM && r != NB_REDUCE_NONE)
         return nb_set_error("%s: unknown reduction %d", op, (int)r), -1;
@@ -37,15 +38,15 @@ static int check_reduction(const char *op, nb_reduction r) {
 
 nb_tensor *nb_mse_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r) {
     NB_NULL_GUARD_NAMED("mse_loss", pred, target);
-    if (check_reduction("mse_loss", r) || check_pair("mse_loss", pred, target)) return NULL;
+    if (nb_loss_check_reduction("mse_loss", r) || nb_loss_check_pair("mse_loss", pred, target)) return NULL;
     nb_tensor *d = nb_sub(pred, target);
-    return reduced(nb_mul(d, d), r, "mse_loss");
+    return nb_loss_reduced(nb_mul(d, d), r, "mse_loss");
 }
 
 nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r) {
     NB_NULL_GUARD_NAMED("l1_loss", pred, target);
-    if (check_reduction("l1_loss", r) || check_pair("l1_loss", pred, target)) return NULL;
-    return reduced(nb_abs(nb_sub(pred, target)), r, "l1_loss");
+    if (nb_loss_check_reduction("l1_loss", r) || nb_loss_check_pair("l1_loss", pred, target)) return NULL;
+    return nb_loss_reduced(nb_abs(nb_sub(pred, target)), r, "l1_loss");
 }
 
 /* With a = |pred - target| and q = min(a, delta): q (a - q/2) is a^2/2 inside delta and
@@ -53,13 +54,13 @@ nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r) {
  * sign outside (0 at a difference of 0), as torch.nn.functional.huber_loss. */
 nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r) {
     NB_NULL_GUARD_NAMED("huber_loss", pred, target);
-    if (check_reduction("huber_loss", r)) return NULL;
+    if (nb_loss_check_reduction("huber_loss", r)) return NULL;
     if (!(delta > 0.0f) || delta == INFINITY)
         return nb_set_error("huber_loss: delta %g is not a positive finite number", (double)delta);
-    if (check_pair("huber_loss", pred, target)) return NULL;
+    if (nb_loss_check_pair("huber_loss", pred, target)) return NULL;
     nb_tensor *a = nb_abs(nb_sub(pred, target));
     nb_tensor *q = nb_minimum_scalar(a, delta);
-    return reduced(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f))), r, "huber_loss");
+    return nb_loss_reduced(nb_mul(q, nb_sub(a, nb_mul_scalar(q, 0.5f))), r, "huber_loss");
 }
 
 /* bce_logits_each's gradient, torch's: g (s(x) - t) to the logits, -g x to the targets (exact;
@@ -88,8 +89,10 @@ static nb_tensor *bce_logits_each(nb_tensor *logits, nb_tensor *target) {
 
 nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r) {
     NB_NULL_GUARD_NAMED("bce_with_logits", logits, target);
-    if (check_reduction("bce_with_logits", r) || check_pair("bce_with_logits", logits, target)) return NULL;
-    return reduced(bce_logits_each(logits, target), r, "bce_with_logits");
+    if (nb_loss_check_reduction("bce_with_logits", r) ||
+        nb_loss_check_pair("bce_with_logits", logits, target))
+        return NULL;
+    return nb_loss_reduced(bce_logits_each(logits, target), r, "bce_with_logits");
 }
 
 /* -logp[..., t] averaged over the rows whose target is not ignore_index: kept = |sign(t - i)|
@@ -97,7 +100,7 @@ nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction
  * whose pick is then replaced by 0, so that its row, whatever it holds, adds nothing. */
 nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index, nb_reduction r) {
     NB_NULL_GUARD_NAMED("nll_loss", logp, targets);
-    if (check_reduction("nll_loss", r)) return NULL;
+    if (nb_loss_check_reduction("nll_loss", r)) return NULL;
     if (nb_check_dtype("nll_loss", logp, NB_F32, "log-probabilities") ||
         nb_check_dtype("nll_loss", targets, NB_I32, "targets") || nb_same_device("nll_loss", logp, targets))
         return NULL;
@@ -144,7 +147,7 @@ nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *targets, int ignore_index, nb
 nb_tensor *nb_cross_entropy_smooth(nb_tensor *logits, nb_tensor *targets, int ignore_index, float smoothing,
                                    nb_reduction r) {
     NB_NULL_GUARD_NAMED("cross_entropy_smooth", logits, targets);
-    if (check_reduction("cross_entropy_smooth", r)) return NULL;
+    if (nb_loss_check_reduction("cross_entropy_smooth", r)) return NULL;
     if (!(smoothing >= 0.0f && smoothing <= 1.0f))
         return nb_set_error("cross_entropy_smooth: label smoothing %g is outside [0, 1]", (double)smoothing);
     nb_tensor *ce = nb_cross_entropy(logits, targets, ignore_index); /* checks shapes and targets */
@@ -206,7 +209,7 @@ nb_tensor *nb_nll_loss_weighted(nb_tensor *logp, nb_tensor *targets, nb_tensor *
     const char *op = "nll_loss";
     NB_NULL_GUARD_NAMED(op, logp, targets);
     if (!weight) return nb_nll_loss(logp, targets, ignore_index, r);
-    if (check_reduction(op, r)) return NULL;
+    if (nb_loss_check_reduction(op, r)) return NULL;
     nb_tensor *rows = nb_nll_loss(logp, targets, ignore_index, NB_REDUCE_NONE); /* checks the rest */
     if (!rows || check_class_weight(op, weight, logp, logp->shape[logp->ndim - 1])) return NULL;
     return class_weighted(op, rows, targets, weight, ignore_index, r);
@@ -224,7 +227,7 @@ nb_tensor *nb_cross_entropy_weighted(nb_tensor *logits, nb_tensor *targets, nb_t
         if (r == NB_REDUCE_MEAN && smoothing == 0.0f) return nb_cross_entropy(logits, targets, ignore_index);
         return nb_as_op(nb_cross_entropy_smooth(logits, targets, ignore_index, smoothing, r), op);
     }
-    if (check_reduction(op, r)) return NULL;
+    if (nb_loss_check_reduction(op, r)) return NULL;
     if (!(smoothing >= 0.0f && smoothing <= 1.0f))
         return nb_set_error("%s: label smoothing %g is outside [0, 1]", op, (double)smoothing);
     if (nb_check_dtype(op, logits, NB_F32, "logits")) return NULL;
@@ -265,7 +268,7 @@ nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_
                                        nb_tensor *pos_weight, nb_reduction r) {
     const char *op = "bce_with_logits";
     NB_NULL_GUARD_NAMED(op, logits, target);
-    if (check_reduction(op, r) || check_pair(op, logits, target)) return NULL;
+    if (nb_loss_check_reduction(op, r) || nb_loss_check_pair(op, logits, target)) return NULL;
     char a[64], b[64];
     nb_tensor *extra[2] = {weight, pos_weight};
     static const char *what[2] = {"weight", "pos_weight"};
@@ -288,7 +291,7 @@ nb_tensor *nb_bce_with_logits_weighted(nb_tensor *logits, nb_tensor *target, nb_
                                    nb_softplus(nb_neg(logits))))
                    : bce_logits_each(logits, target);
     if (weight) each = nb_mul(each, weight);
-    return reduced(each, r, op);
+    return nb_loss_reduced(each, r, op);
 }
 
 /* t log t, 0 where t is 0 (torch's xlogy(t, t)), differentiable: the log reads 1 where t is 0, so
@@ -302,12 +305,12 @@ static nb_tensor *xlogx(nb_tensor *t) {
 
 nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction r, bool log_target) {
     NB_NULL_GUARD_NAMED("kl_div", input, target);
-    if (r != NB_REDUCE_BATCHMEAN && check_reduction("kl_div", r)) return NULL;
-    if (check_pair("kl_div", input, target)) return NULL;
+    if (r != NB_REDUCE_BATCHMEAN && nb_loss_check_reduction("kl_div", r)) return NULL;
+    if (nb_loss_check_pair("kl_div", input, target)) return NULL;
     /* torch 1.13: exp(t) (t - x) with log targets, else xlogy(t, t) - t x */
     nb_tensor *each = log_target ? nb_mul(nb_exp(target), nb_sub(target, input))
                                  : nb_sub(xlogx(target), nb_mul(target, input));
-    if (r != NB_REDUCE_BATCHMEAN) return reduced(each, r, "kl_div");
+    if (r != NB_REDUCE_BATCHMEAN) return nb_loss_reduced(each, r, "kl_div");
     /* the sum over the batch's size (input's dim 0; a 0-d input counts as one) */
     const float batch = input->ndim ? (float)input->shape[0] : 1.0f;
     return nb_as_op(nb_div_scalar(nb_sum_all(each), batch), "kl_div");
@@ -329,7 +332,7 @@ static int bce_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 
 nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reduction r) {
     NB_NULL_GUARD_NAMED("bce", p, target);
-    if (check_reduction("bce", r) || check_pair("bce", p, target)) return NULL;
+    if (nb_loss_check_reduction("bce", r) || nb_loss_check_pair("bce", p, target)) return NULL;
     char ws[64], ps[64];
     if (weight && (nb_check_dtype("bce", weight, NB_F32, "weight") || nb_same_device("bce", p, weight)))
         return NULL;
@@ -351,7 +354,7 @@ nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reducti
     nb_tensor *ins[3] = {p, target, we};
     nb_node *n;
     if (!nb_op_finish(each, "bce", bce_backward, we ? 3 : 2, ins, &n)) return NULL;
-    return reduced(each, r, "bce");
+    return nb_loss_reduced(each, r, "bce");
 }
 
 nb_tensor *nb_pairwise_distance(nb_tensor *a, nb_tensor *b, float p, float eps, bool keepdim) {
@@ -368,28 +371,28 @@ nb_tensor *nb_pairwise_distance(nb_tensor *a, nb_tensor *b, float p, float eps, 
 nb_tensor *nb_triplet_margin_loss(nb_tensor *anchor, nb_tensor *pos, nb_tensor *neg, float margin, float p,
                                   float eps, bool swap, nb_reduction r) {
     NB_NULL_GUARD_NAMED("triplet_margin_loss", anchor, pos, neg);
-    if (check_reduction("triplet_margin_loss", r)) return NULL;
+    if (nb_loss_check_reduction("triplet_margin_loss", r)) return NULL;
     nb_tensor *d_ap = nb_pairwise_distance(anchor, pos, p, eps, false);
     nb_tensor *d_an = nb_pairwise_distance(anchor, neg, p, eps, false);
     if (swap && d_an) d_an = nb_minimum(d_an, nb_pairwise_distance(pos, neg, p, eps, false));
     nb_tensor *each =
         d_ap && d_an ? nb_maximum_scalar(nb_sub(nb_add_scalar(d_ap, margin), d_an), 0.0f) : NULL;
-    return reduced(each, r, "triplet_margin_loss");
+    return nb_loss_reduced(each, r, "triplet_margin_loss");
 }
 
 /* y is -1 or 1 (f32, broadcast to the losses' shape) */
 nb_tensor *nb_margin_ranking_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, float margin, nb_reduction r) {
     NB_NULL_GUARD_NAMED("margin_ranking_loss", x1, x2, y);
-    if (check_reduction("margin_ranking_loss", r)) return NULL;
+    if (nb_loss_check_reduction("margin_ranking_loss", r)) return NULL;
     /* max(0, -y (x1 - x2) + margin), torch's order */
     nb_tensor *each = nb_maximum_scalar(nb_add_scalar(nb_mul(nb_neg(y), nb_sub(x1, x2)), margin), 0.0f);
-    return reduced(each, r, "margin_ranking_loss");
+    return nb_loss_reduced(each, r, "margin_ranking_loss");
 }
 
 nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, float margin,
                                     nb_reduction r) {
     NB_NULL_GUARD_NAMED("cosine_embedding_loss", x1, x2, y);
-    if (check_reduction("cosine_embedding_loss", r)) return NULL;
+    if (nb_loss_check_reduction("cosine_embedding_loss", r)) return NULL;
     char as[64], bs[64];
     if (nb_check_dtype("cosine_embedding_loss", x1, NB_F32, "x1") ||
         nb_check_dtype("cosine_embedding_loss", x2, NB_F32, "x2") ||
@@ -411,5 +414,5 @@ nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, 
     nb_tensor *each =
         nb_add(nb_where(nb_eq(y, one), nb_rsub_scalar(cs, 1.0f), zero),
                nb_where(nb_eq(y, minus), nb_maximum_scalar(nb_sub_scalar(cs, margin), 0.0f), zero));
-    return reduced(each, r, "cosine_embedding_loss");
+    return nb_loss_reduced(each, r, "cosine_embedding_loss");
 }

@@ -483,6 +483,32 @@ nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, 
 /* d^2/2 where |d| < delta, delta (|d| - delta/2) elsewhere, d = pred - target (as torch's
  * huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
 nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r);
+/* torch's F.smooth_l1_loss: 0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere; the L1 loss
+ * for beta 0. NULL unless 0 <= beta < inf. */
+nb_tensor *nb_smooth_l1_loss(nb_tensor *pred, nb_tensor *target, float beta, nb_reduction r);
+/* torch's F.soft_margin_loss: log(1 + e^(-y x)), y (f32) 1 or -1 of x's shape. */
+nb_tensor *nb_soft_margin_loss(nb_tensor *x, nb_tensor *y, nb_reduction r);
+/* torch's F.multilabel_soft_margin_loss: x [N, C] (or [C]), y of 0/1 of x's shape; per row the
+ * mean over the classes of -(y logsigmoid(x) + (1 - y) logsigmoid(-x)) times weight (broadcast
+ * over the classes; NULL: none); reduced over the rows. */
+nb_tensor *nb_multilabel_soft_margin_loss(nb_tensor *x, nb_tensor *y, nb_tensor *weight, nb_reduction r);
+/* torch's F.hinge_embedding_loss: max(0, margin - x) where y != 1, plus x where y != -1. */
+nb_tensor *nb_hinge_embedding_loss(nb_tensor *x, nb_tensor *y, float margin, nb_reduction r);
+/* torch's F.poisson_nll_loss: e^x - t x (log_input) or x - t log(x + eps), plus with full
+ * Stirling's t log t - t + log(2 pi t) / 2 where t > 1 (torch's defaults: true, false, 1e-8). */
+nb_tensor *nb_poisson_nll_loss(nb_tensor *x, nb_tensor *target, bool log_input, bool full, float eps,
+                               nb_reduction r);
+/* torch's F.gaussian_nll_loss: (log v + (x - t)^2 / v) / 2 (+ log(2 pi) / 2 with full), v = var
+ * clamped below at eps as torch's (the clamp not differentiated); var of x's shape, with the
+ * last dim 1, or without it. NULL with an error for a var that does not fit or holds a negative
+ * entry (read back from the device, as torch). torch's defaults: full false, eps 1e-6. */
+nb_tensor *nb_gaussian_nll_loss(nb_tensor *x, nb_tensor *target, nb_tensor *var, bool full, float eps,
+                                nb_reduction r);
+/* torch's F.multi_margin_loss: x [N, C] (or [C]), i32 targets [N] (or 0-d); per row the sum over
+ * the classes i != y of max(0, margin - x_y + x_i)^p (p 1 or 2), times weight[y] (NULL: none),
+ * over C. NULL with an error for another p or a target out of range. */
+nb_tensor *nb_multi_margin_loss(nb_tensor *x, nb_tensor *targets, int p, float margin, nb_tensor *weight,
+                                nb_reduction r);
 /* Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed from the logits
  * as torch's (1 - t) x + softplus(-x) (stable for any logit; gradient sigmoid(x) - t). */
 nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction r);

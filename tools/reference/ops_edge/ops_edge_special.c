@@ -84,6 +84,19 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
         return strstr(c->op, "_idx") ? idx : v;
     }
     if (strcmp(c->op, "logcumsumexp") == 0) return nb_logcumsumexp(in[0], ip[0]);
+    /* the losses: ip[7] the reduction, as ops_edge.c's */
+    const nb_reduction red = (nb_reduction)ip[7];
+    if (strcmp(c->op, "smooth_l1_loss") == 0) return nb_smooth_l1_loss(in[0], in[1], fp[0], red);
+    if (strcmp(c->op, "soft_margin_loss") == 0) return nb_soft_margin_loss(in[0], in[1], red);
+    if (strcmp(c->op, "multilabel_soft_margin_loss") == 0)
+        return nb_multilabel_soft_margin_loss(in[0], in[1], ip[0] ? in[2] : NULL, red);
+    if (strcmp(c->op, "hinge_embedding_loss") == 0) return nb_hinge_embedding_loss(in[0], in[1], fp[0], red);
+    if (strcmp(c->op, "poisson_nll_loss") == 0)
+        return nb_poisson_nll_loss(in[0], in[1], ip[0], ip[1], fp[0], red);
+    if (strcmp(c->op, "gaussian_nll_loss") == 0)
+        return nb_gaussian_nll_loss(in[0], in[1], in[2], ip[0], fp[0], red);
+    if (strcmp(c->op, "multi_margin_loss") == 0)
+        return nb_multi_margin_loss(in[0], in[1], ip[0], fp[0], ip[1] ? in[2] : NULL, red);
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -259,6 +272,72 @@ void oe_special_cases(void) {
     oe_run((oe_case){.op = "cummax_idx", .in = {f1(6, FV(2, 2, 1, 2, 3, 3))}}, "cummax_idx(ties)");
     oe_run((oe_case){.op = "logcumsumexp", .in = {f1(5, FV(-INFINITY, -INFINITY, 80, 89, 88.7f))}},
            "logcumsumexp(-inf first, large)");
+
+    /* the losses added last: special values, each reduction, the parameters' edges */
+    nb_tensor *lx = oe_randn(2, SH(4, 7), 540), *lt = oe_randn(2, SH(4, 7), 541);
+    nb_tensor *pm1 = oe_f32(
+        2, SH(4, 7),
+        FV(1, -1, 1, 1, -1, -1, 1, -1, 1, 1, -1, 1, -1, -1, 1, 1, 1, -1, -1, 1, -1, 1, -1, 1, 1, -1, 0, 2));
+    nb_tensor *b01 =
+        oe_f32(2, SH(4, 7),
+               FV(1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 0, 0.5f, 1));
+    for (int rd = 0; rd < 3; rd++) {
+        const float betas[] = {1.0f, 0.0f, 0.5f};
+        oe_run((oe_case){.op = "smooth_l1_loss", .ip = {[7] = rd}, .fp = {betas[rd]}, .in = {lx, lt}},
+               "smooth_l1_loss(beta %g, red %d)", (double)betas[rd], rd);
+        oe_run((oe_case){.op = "soft_margin_loss", .ip = {[7] = rd}, .in = {lx, pm1}, .nograd = 2},
+               "soft_margin_loss(red %d)", rd);
+        oe_run((oe_case){.op = "multilabel_soft_margin_loss",
+                         .ip = {rd == 1, [7] = rd},
+                         .in = {lx, b01, oe_randn(1, SH(7), 542)},
+                         .nograd = 6},
+               "multilabel_soft_margin_loss(red %d%s)", rd, rd == 1 ? ", weight" : "");
+        oe_run((oe_case){.op = "hinge_embedding_loss",
+                         .ip = {[7] = rd},
+                         .fp = {rd ? 0.5f : 1.0f},
+                         .in = {lx, pm1},
+                         .nograd = 2},
+               "hinge_embedding_loss(red %d)", rd);
+        oe_run((oe_case){.op = "poisson_nll_loss",
+                         .ip = {rd != 2, rd == 1, [7] = rd},
+                         .fp = {1e-8f},
+                         .in = {rd == 2 ? oe_f32(2, SH(2, 3), FV(0.5f, 2, 0, 3, 1e-9f, 7)) : lx,
+                                rd == 2 ? oe_f32(2, SH(2, 3), FV(1, 0, 2, 5, 3, 0.5f)) : nb_abs(lt)},
+                         .nograd = 2},
+               "poisson_nll_loss(red %d)", rd);
+        oe_run((oe_case){.op = "gaussian_nll_loss",
+                         .ip = {rd == 1, [7] = rd},
+                         .fp = {1e-6f},
+                         .in = {lx, lt,
+                                rd == 2 ? oe_f32(1, SH(4), FV(0.5f, 1e-9f, 2, 0))
+                                        : nb_abs(oe_randn(2, SH(4, 7), 543))}},
+               "gaussian_nll_loss(red %d%s)", rd, rd == 2 ? ", var [4]" : "");
+        oe_run((oe_case){.op = "multi_margin_loss",
+                         .ip = {rd == 2 ? 2 : 1, rd == 1, [7] = rd},
+                         .fp = {rd ? 0.7f : 1.0f},
+                         .in = {lx, oe_i32(1, SH(4), IV(0, 6, 3, 3)), oe_randn(1, SH(7), 544)},
+                         .nograd = 6},
+               "multi_margin_loss(red %d)", rd);
+    }
+    oe_run((oe_case){.op = "smooth_l1_loss", .fp = {1.0f}, .in = {svt(), oe_f32(1, SH(NSV), NULL)}},
+           "smooth_l1_loss(SV)");
+    oe_run(
+        (oe_case){
+            .op = "soft_margin_loss", .ip = {[7] = 2}, .nograd = 2, .in = {svt(), oe_f32(1, SH(NSV), NULL)}},
+        "soft_margin_loss(SV, y 0)");
+    oe_run((oe_case){.op = "gaussian_nll_loss",
+                     .fp = {1e-6f},
+                     .in = {lx, lt, oe_f32(2, SH(4, 1), FV(1, -1, 2, 3))}},
+           "gaussian_nll_loss(negative var, refused)");
+    oe_run(
+        (oe_case){
+            .op = "multi_margin_loss", .ip = {1}, .fp = {1.0f}, .in = {lx, oe_i32(1, SH(4), IV(0, 7, 3, 3))}},
+        "multi_margin_loss(target 7 of 7, refused)");
+    oe_run((oe_case){.op = "multi_margin_loss",
+                     .ip = {1},
+                     .fp = {1.0f},
+                     .in = {oe_f32(1, SH(3), FV(1, 0, 2)), oe_i32(0, SH(0), IV(0))}},
+           "multi_margin_loss([C], 0-d target, a tie at z = 0)");
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

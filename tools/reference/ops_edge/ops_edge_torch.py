@@ -63,6 +63,21 @@ def forward(c, x, dt, variant):
         return r.values if not op.endswith("_idx") else r.indices.to(torch.int32)
     if op == "logcumsumexp":
         return torch.logcumsumexp(x[0], ip[0])
+    red = ("mean", "sum", "none", "batchmean")[ip[7]] if len(ip) > 7 else "mean"
+    if op == "smooth_l1_loss":
+        return F.smooth_l1_loss(x[0], x[1], reduction=red, beta=fp[0])
+    if op == "soft_margin_loss":
+        return F.soft_margin_loss(x[0], x[1], reduction=red)
+    if op == "multilabel_soft_margin_loss":
+        return F.multilabel_soft_margin_loss(x[0], x[1], weight=x[2] if ip[0] else None, reduction=red)
+    if op == "hinge_embedding_loss":
+        return F.hinge_embedding_loss(x[0], x[1], margin=fp[0], reduction=red)
+    if op == "poisson_nll_loss":
+        return F.poisson_nll_loss(x[0], x[1], log_input=bool(ip[0]), full=bool(ip[1]), eps=fp[0], reduction=red)
+    if op == "gaussian_nll_loss":
+        return F.gaussian_nll_loss(x[0], x[1], x[2], full=bool(ip[0]), eps=fp[0], reduction=red)
+    if op == "multi_margin_loss":
+        return F.multi_margin_loss(x[0], x[1], p=ip[0], margin=fp[0], weight=x[2] if ip[1] else None, reduction=red)
     if op == "diagonal":
         return torch.diagonal(x[0], ip[0], ip[1], ip[2])
     if op == "diag_embed":
