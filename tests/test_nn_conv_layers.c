@@ -121,12 +121,65 @@ START_TEST(test_upsampling_layers) {
 }
 END_TEST
 
+/* Unflatten, Pad, Unfold and Fold: each module's forward is its op, and their refusals */
+START_TEST(test_reshape_layers) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 12, 5), 0, 1, &rng);
+    nb_module *u = nb_unflatten_new(1, 3, (const int64_t[]){2, -1, 3});
+    ck_assert_ptr_nonnull(u);
+    nb_tensor *y = nb_module_forward(u, x);
+    ck_assert(y && y->ndim == 5 && y->shape[1] == 2 && y->shape[2] == 2 && y->shape[3] == 3 &&
+              y->shape[4] == 5);
+    ck_assert(nb_data_f32(y)[37] == nb_data_f32(x)[37]);
+    nb_module *bad = nb_unflatten_new(-1, 2, (const int64_t[]){2, 2});
+    ck_assert_ptr_null(nb_module_forward(bad, x));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "Unflatten: dim 2 of [2,12,5] does not split"));
+    nb_module_free(u);
+    nb_module_free(bad);
+    ck_assert_ptr_null(nb_unflatten_new(0, 0, NULL));
+
+    nb_tensor *img = nb_randn(ctx, NB_SHAPE(1, 2, 4, 5), 0, 1, &rng);
+    const int64_t pads[4] = {1, 2, 2, 0};
+    const nb_pad_kind modes[4] = {NB_PAD_ZEROS, NB_PAD_REFLECT, NB_PAD_REPLICATE, NB_PAD_CIRCULAR};
+    for (int k = 0; k < 4; k++) {
+        nb_module *p = nb_pad_new(4, pads, modes[k], k == 0 ? 1.5 : 0.0);
+        ck_assert_ptr_nonnull(p);
+        nb_tensor *a = nb_module_forward(p, img);
+        nb_tensor *b = k == 0 ? nb_pad(img, 4, pads, 1.5) : nb_pad_mode(img, 4, pads, modes[k]);
+        ck_assert(a && b && nb_same_shape(a, b) && a->shape[2] == 6 && a->shape[3] == 8);
+        for (int64_t i = 0; i < nb_numel(a); i++)
+            ck_assert(nb_data_f32(a)[i] == nb_data_f32(b)[i]);
+        nb_module_free(p);
+    }
+    ck_assert_ptr_null(nb_pad_new(3, pads, NB_PAD_ZEROS, 0));
+    ck_assert_ptr_null(nb_pad_new(2, pads, NB_PAD_REFLECT, 2.0));
+    ck_assert_ptr_nonnull(
+        strstr(nb_last_error(), "pad_new: a fill value (2) goes with constant padding only"));
+
+    /* Unfold then Fold with non-overlapping 2x2 windows gives the image back */
+    nb_conv_opts o = {.stride = {2, 2}};
+    nb_module *uf = nb_unfold_new((const int[]){2, 2}, &o);
+    nb_module *fo = nb_fold_new((const int64_t[]){4, 4}, (const int[]){2, 2}, &o);
+    nb_tensor *sq = nb_randn(ctx, NB_SHAPE(2, 3, 4, 4), 0, 1, &rng);
+    nb_tensor *cols = nb_module_forward(uf, sq);
+    ck_assert(cols && cols->ndim == 3 && cols->shape[1] == 12 && cols->shape[2] == 4);
+    nb_tensor *back = nb_module_forward(fo, cols);
+    ck_assert(back && nb_same_shape(back, sq));
+    for (int64_t i = 0; i < nb_numel(sq); i++)
+        ck_assert(nb_data_f32(back)[i] == nb_data_f32(sq)[i]);
+    nb_module_free(uf);
+    nb_module_free(fo);
+    ck_assert_ptr_null(nb_fold_new((const int64_t[]){0, 4}, (const int[]){2, 2}, NULL));
+    ck_assert_ptr_null(nb_unfold_new((const int[]){0, 2}, NULL));
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("nn_conv_layers");
     TCase *tc = tcase_create("conv_layers");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_conv_layers);
     tcase_add_test(tc, test_upsampling_layers);
+    tcase_add_test(tc, test_reshape_layers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -350,6 +350,16 @@ nb_module *nb_groupnorm_new(nb_ctx *ctx, int64_t groups, int64_t channels, float
 nb_module *nb_instancenorm_new(nb_ctx *ctx, int64_t channels, float eps, bool affine);
 /* Flatten: [N, ...] -> [N, the product of the rest], e.g. between convolutions and a Linear. */
 nb_module *nb_flatten_new(void);
+/* Unflatten: dim split into the n sizes given (one may be -1, inferred), as torch.nn.Unflatten;
+ * the forward refuses a dim whose size the sizes do not multiply to. */
+nb_module *nb_unflatten_new(int dim, int n, const int64_t *sizes);
+/* Padding as torch's ConstantPadNd / ZeroPadNd (NB_PAD_ZEROS with `value`), ReflectionPadNd,
+ * ReplicationPadNd and CircularPadNd: pad[] pairs from the last dim backwards, as nb_pad. */
+nb_module *nb_pad_new(int npad, const int64_t *pad, nb_pad_kind mode, double value);
+/* Unfold and Fold (torch.nn.Unfold / Fold): nb_unfold / nb_fold with the settings given (opts
+ * NULL: stride 1, no padding, dilation 1). */
+nb_module *nb_unfold_new(const int kernel[2], const nb_conv_opts *opts);
+nb_module *nb_fold_new(const int64_t out[2], const int kernel[2], const nb_conv_opts *opts);
 /* Sequential: applies its children in order. ModuleList: holds children only. */
 nb_module *nb_sequential_new(void);
 nb_module *nb_module_list_new(void);
