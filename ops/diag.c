@@ -10,10 +10,12 @@
  * tensor on t's device; *len its length (0 when the offset is off the matrix) */
 static nb_tensor *diag_positions(const char *op, nb_tensor *t, int64_t n1, int64_t n2, int64_t offset,
                                  int64_t *len) {
+    if (offset > INT32_MAX || offset < -INT32_MAX)
+        return nb_set_error("%s: offset %lld is too large", op, (long long)offset);
     const int64_t r0 = offset < 0 ? -offset : 0, c0 = offset > 0 ? offset : 0;
     int64_t L = n1 - r0 < n2 - c0 ? n1 - r0 : n2 - c0;
     if (L < 0) L = 0;
-    if (n1 * n2 > INT32_MAX) {
+    if (n1 && n2 > INT32_MAX / n1) {
         char s[96];
         return nb_set_error("%s: %s has more than 2^31 - 1 elements in the two dims", op, NB_SHP(t, s));
     }
@@ -46,9 +48,9 @@ nb_tensor *nb_diagonal(nb_tensor *a, int64_t offset, int dim1, int dim2) {
     for (int i = 0; i < nd - 2; i++)
         shape[i] = a->shape[perm[i]];
     const int64_t n1 = a->shape[p], n2 = a->shape[q];
-    shape[nd - 2] = n1 * n2;
     int64_t L;
     nb_tensor *it = diag_positions(op, a, n1, n2, offset, &L);
+    if (it) shape[nd - 2] = n1 * n2; /* no overflow: checked to fit i32 */
     nb_tensor *t = it ? nb_reshape(nb_permute(a, perm), nd - 1, shape) : NULL;
     return nb_as_op(t ? nb_index_select(t, nd - 2, it) : NULL, op); /* the diagonal is the last dim */
 }
@@ -63,7 +65,11 @@ nb_tensor *nb_diag_embed(nb_tensor *a, int64_t offset, int dim1, int dim2) {
     const int p = nb_norm_dim(op, dim1, nd), q = p < 0 ? -1 : nb_norm_dim(op, dim2, nd);
     if (p < 0 || q < 0) return NULL;
     if (p == q) return nb_set_error("%s: dim1 and dim2 are both %d", op, p);
+    if (offset > INT32_MAX || offset < -INT32_MAX)
+        return nb_set_error("%s: offset %lld is too large", op, (long long)offset);
     const int64_t len = a->shape[a->ndim - 1], n = len + (offset < 0 ? -offset : offset);
+    if (n > 46340) /* the n x n positions are i32 */
+        return nb_set_error("%s: a diagonal of %lld needs more than 2^31 - 1 positions", op, (long long)n);
     /* zeros [others..., n * n] with a's last dim added at the diagonal's positions */
     int64_t flat[NB_MAX_DIMS];
     for (int i = 0; i < a->ndim - 1; i++)

@@ -149,7 +149,10 @@ nb_tensor *nb_threshold(nb_tensor *a, float threshold, float value) {
     return unary(NB_UN_THRESHOLD, a, threshold, value);
 }
 nb_tensor *nb_nan_to_num(nb_tensor *a, float nan, float posinf, float neginf) {
-    return nb_as_op(unary(NB_UN_INF_TO, unary(NB_UN_NAN_TO, a, nan, 0), posinf, neginf), "nan_to_num");
+    /* the infinities replaced, then the NaNs chosen from a itself (so a NaN made +-inf, or an
+     * infinity made NaN, is not replaced twice) */
+    nb_tensor *r = unary(NB_UN_INF_TO, a, posinf, neginf);
+    return nb_as_op(r ? nb_where(nb_isnan(a), nb_scalar_like(a, nan), r) : NULL, "nan_to_num");
 }
 
 nb_tensor *nb_sign(nb_tensor *a) { return unary(NB_UN_SIGN, a, 0, 0); }
@@ -266,13 +269,14 @@ nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b) { return binary(NB_BIN_GE, a, b); }
 
 nb_tensor *nb_lerp(nb_tensor *a, nb_tensor *b, nb_tensor *w) {
     NB_NULL_GUARD_NAMED("lerp", a, b, w);
-    /* torch's two arrangements, a + w (b - a) below w = 1/2 and b - (b - a)(1 - w) from it, so
-     * that w = 1 gives b exactly; the gradients g (1 - w), g w and g (b - a) either way */
-    nb_tensor *d = nb_sub(b, a);
-    nb_tensor *lo = d ? nb_add(a, nb_mul(w, d)) : NULL;
-    nb_tensor *hi = lo ? nb_sub(b, nb_mul(d, nb_rsub_scalar(w, 1.0f))) : NULL;
-    nb_tensor *r = hi ? nb_where(nb_lt(w, nb_scalar_like(w, 0.5f)), lo, hi) : NULL;
-    return nb_as_op(r, "lerp");
+    /* torch's two arrangements, a + w (b - a) below w = 1/2 and b - (b - a)(1 - w) from it (so
+     * that w = 1 gives b exactly), as one formula: where(w < 1/2, a, b) + where(w < 1/2, w, w - 1)
+     * (b - a), the same values; its gradients g (1 - w), g w and g (b - a) never meet the branch
+     * not taken (no 0 inf where b - a is infinite) */
+    nb_tensor *c = nb_lt(w, nb_scalar_like(w, 0.5f));
+    nb_tensor *d = c ? nb_sub(b, a) : NULL;
+    nb_tensor *f = d ? nb_where(c, w, nb_sub_scalar(w, 1.0f)) : NULL;
+    return nb_as_op(f ? nb_add(nb_where(c, a, b), nb_mul(f, d)) : NULL, "lerp");
 }
 
 nb_tensor *nb_lerp_scalar(nb_tensor *a, nb_tensor *b, float w) {
@@ -286,15 +290,17 @@ nb_tensor *nb_lerp_scalar(nb_tensor *a, nb_tensor *b, float w) {
 
 nb_tensor *nb_addcmul(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value) {
     NB_NULL_GUARD_NAMED("addcmul", a, t1, t2);
-    nb_tensor *p = nb_mul(t1, t2);
-    nb_tensor *r = p ? nb_add(a, value == 1.0f ? p : nb_mul_scalar(p, value)) : NULL;
+    /* torch's order, (value t1) t2 */
+    nb_tensor *p = nb_mul(value == 1.0f ? t1 : nb_mul_scalar(t1, value), t2);
+    nb_tensor *r = p ? nb_add(a, p) : NULL;
     return nb_as_op(r, "addcmul");
 }
 
 nb_tensor *nb_addcdiv(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value) {
     NB_NULL_GUARD_NAMED("addcdiv", a, t1, t2);
-    nb_tensor *q = nb_div(t1, t2);
-    nb_tensor *r = q ? nb_add(a, value == 1.0f ? q : nb_mul_scalar(q, value)) : NULL;
+    /* torch's order, (value t1) / t2 */
+    nb_tensor *q = nb_div(value == 1.0f ? t1 : nb_mul_scalar(t1, value), t2);
+    nb_tensor *r = q ? nb_add(a, q) : NULL;
     return nb_as_op(r, "addcdiv");
 }
 

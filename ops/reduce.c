@@ -62,6 +62,7 @@ static nb_tensor *exclusive_products(nb_tensor *x) {
  * torch's); reducing every axis of a tensor with two zeros or more, 0 (torch's shortcut). */
 static nb_tensor *prod_grad(nb_tensor *a, nb_tensor *y, nb_tensor *gk, const int64_t *ks, int na,
                             const int *axes) {
+    if (a->ndim == 0) return gk; /* torch passes g through a 0-d product (inf / inf would be NaN) */
     nb_tensor *yk = nb_reshape(y, a->ndim, ks);
     nb_tensor *zero = nb_scalar_like(a, 0.0f), *one = nb_scalar_like(a, 1.0f);
     nb_tensor *isz = zero ? nb_eq(a, zero) : NULL;
@@ -199,12 +200,38 @@ nb_tensor *nb_var(nb_tensor *a, int naxes, const int *axes, int correction, bool
 
 /* ---- NaN-ignoring and logical reductions, composed ---------------------------------------- */
 
+/* torch's rule: g times the mask of the numbers (so a NaN or inf g still reaches a NaN element
+ * as NaN, where a select would give 0) */
+static int nansum_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *a = n->in[0];
+    int64_t ks[NB_MAX_DIMS];
+    for (int i = 0; i < a->ndim; i++)
+        ks[i] = n->i[i] ? 1 : a->shape[i];
+    nb_tensor *gk = nb_reshape(g, a->ndim, ks);
+    nb_tensor *num = gk ? nb_logical_not(nb_isnan(a)) : NULL;
+    gin[0] = num ? nb_mul(nb_expand(gk, a->ndim, a->shape), num) : NULL;
+    return gin[0] ? 0 : -1;
+}
+
 nb_tensor *nb_nansum(nb_tensor *a, int naxes, const int *axes, bool keepdim) {
-    NB_NULL_GUARD_NAMED("nansum", a);
-    if (nb_check_dtype("nansum", a, NB_F32, "input")) return NULL;
-    /* NaN read as 0: its gradient is 0 there (torch: g * ~isnan(a)) */
-    nb_tensor *z = nb_where(nb_isnan(a), nb_scalar_like(a, 0.0f), a);
-    return nb_as_op(z ? nb_sum(z, naxes, axes, keepdim) : NULL, "nansum");
+    const char *op = "nansum";
+    NB_NULL_GUARD_NAMED(op, a);
+    if (nb_check_dtype(op, a, NB_F32, "input")) return NULL;
+    bool mask[NB_MAX_DIMS];
+    if (axes_mask(op, a, naxes, axes, mask)) return NULL;
+    /* the sum with NaN read as 0, computed without a graph; the node is nansum's own */
+    const bool was = nb_set_grad_enabled(false);
+    nb_tensor *out = nb_sum(nb_where(nb_isnan(a), nb_scalar_like(a, 0.0f), a), naxes, axes, keepdim);
+    nb_set_grad_enabled(was);
+    if (!out) return nb_as_op(NULL, op);
+    nb_node *n;
+    if (!nb_op_finish(out, op, nansum_backward, 1, &a, &n)) return NULL;
+    if (n) {
+        for (int i = 0; i < a->ndim; i++)
+            n->i[i] = mask[i];
+        n->unread = NB_UNREAD_OUT; /* reads a's NaNs */
+    }
+    return out;
 }
 
 nb_tensor *nb_nanmean(nb_tensor *a, int naxes, const int *axes, bool keepdim) {

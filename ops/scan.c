@@ -3,6 +3,8 @@
  * chain (in double for the sums and products; the same order on every backend). The gradient of a
  * running sum is the running sum of the gradient taken from the other end; a running product's
  * is composed (cumprod_backward). */
+#include <stdint.h>
+
 #include "ops/op_util.h"
 
 /* The running sum of g from the far end of dim, in a new tensor of x's shape. */
@@ -90,6 +92,10 @@ static nb_tensor *cum_extreme(const char *op, bool min, nb_tensor *a, int dim, n
         if (indices && v) *indices = nb_reshape(i1, NB_SHAPE0);
         return v ? nb_reshape(v, NB_SHAPE0) : NULL;
     }
+    if (a->shape[d] > INT32_MAX) {
+        char s[96];
+        return nb_set_error("%s: dim %d of %s is longer than i32 positions reach", op, d, NB_SHP(a, s));
+    }
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
     if (!be->cummax) return nb_unsupported(op, be);
@@ -139,7 +145,8 @@ nb_tensor *nb_logcumsumexp(nb_tensor *a, int dim) {
     NB_NULL_GUARD_NAMED(op, a);
     const int d = scan_dim(op, a, dim);
     if (d < 0) return NULL;
-    if (a->ndim == 0) return nb_reshape(nb_logcumsumexp(nb_reshape(a, NB_SHAPE(1)), 0), NB_SHAPE0);
+    /* 0-d: log(e^-inf + e^a) = a (+0 for -0, as torch's step), and torch passes g through */
+    if (a->ndim == 0) return nb_as_op(nb_add_scalar(a, 0.0f), op);
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
     if (!be->logcumsumexp) return nb_unsupported(op, be);

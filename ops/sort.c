@@ -151,6 +151,11 @@ nb_tensor *nb_quantile(nb_tensor *a, double q, int dim, bool keepdim, nb_quantil
     int d;
     int64_t n;
     if (order_args(op, &a, dim, &d, &n)) return NULL;
+    /* the rank is a float, as torch's: exact positions need n - 1 < 2^24 (torch refuses inputs
+     * past 2^24 elements) */
+    if (n > ((int64_t)1 << 24))
+        return nb_set_error("%s: dim %d has %lld elements (at most 2^24: the rank is a float, as torch's)",
+                            op, d, (long long)n);
     /* torch's rank q (n - 1), in float as torch's (q becomes a tensor of the input's dtype), taken
      * as n - 1 in a slice holding NaN (so the result is NaN) */
     const float rank = (float)q * (float)(n - 1);
@@ -162,8 +167,10 @@ nb_tensor *nb_quantile(nb_tensor *a, double q, int dim, bool keepdim, nb_quantil
     nb_tensor *last = si ? pos_i32(a, d, n - 1) : NULL;
     nb_tensor *lo = last ? unless_nan(a, d, pos_i32(a, d, (int64_t)floorf(r)), last) : NULL;
     nb_tensor *vlo = values_at(op, a, zero_d, d, sorted_at(si, d, lo), keepdim, NULL);
-    const float w = interp == NB_QUANTILE_MIDPOINT ? (rank > floorf(rank) ? 0.5f : 0.0f) : r - floorf(r);
-    if (!vlo || w == 0.0f) return vlo;
+    /* lower, higher and nearest read one element; linear and midpoint always interpolate, as
+     * torch's (so lerp(inf, inf, 0) is NaN there too) */
+    if (!vlo || (interp != NB_QUANTILE_LINEAR && interp != NB_QUANTILE_MIDPOINT)) return vlo;
+    const float w = interp == NB_QUANTILE_MIDPOINT ? 0.5f : r - floorf(r);
     nb_tensor *hi = unless_nan(a, d, pos_i32(a, d, (int64_t)ceilf(r)), last);
     nb_tensor *vhi = values_at(op, a, zero_d, d, sorted_at(si, d, hi), keepdim, NULL);
     if (!vhi) return NULL;

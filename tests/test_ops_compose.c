@@ -3,6 +3,7 @@
  * (nansum, nanmean, count_nonzero, any, all) and lerp/addcmul/addcdiv: values against loops,
  * gradients by finite differences, torch's edge rules, refusals. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nabla.h"
@@ -212,6 +213,36 @@ START_TEST(lerp_addcmul_addcdiv) {
 }
 END_TEST
 
+/* found by review: no NaN gradient from lerp's branch not taken; torch's order in addcmul and
+ * addcdiv (value first, so no overflow where torch has none); nanmean's gradient in an all-NaN
+ * slice is NaN, as torch's g * ~isnan(a); huge diagonal offsets refused */
+START_TEST(review_regressions) {
+    nb_tensor *a = nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){-INFINITY, 1});
+    nb_tensor *b = nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){1, INFINITY});
+    nb_tensor *w =
+        nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){0.7f, 0.3f}), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_lerp(a, b, w))), 0);
+    ck_assert(nb_data_f32(w->grad)[0] == INFINITY && nb_data_f32(w->grad)[1] == INFINITY);
+    nb_tensor *z = nb_zeros(ctx, NB_F32, NB_SHAPE(1));
+    nb_tensor *big = nb_from_data(ctx, NB_F32, NB_SHAPE(1), (const float[]){3.4e38f});
+    nb_tensor *two = nb_from_data(ctx, NB_F32, NB_SHAPE(1), (const float[]){2});
+    ck_assert(nb_data_f32(nb_addcmul(z, big, two, 0.5f))[0] == 3.4e38f);
+    nb_tensor *t1 = nb_from_data(ctx, NB_F32, NB_SHAPE(1), (const float[]){1e30f});
+    nb_tensor *t2 = nb_from_data(ctx, NB_F32, NB_SHAPE(1), (const float[]){1e-10f});
+    ck_assert(nb_close(nb_data_f32(nb_addcdiv(z, t1, t2, 1e-10f))[0], 1e30, 1e-6, 0));
+    nb_tensor *x = nb_requires_grad_(
+        nb_from_data(ctx, NB_F32, NB_SHAPE(2, 3), (const float[]){NAN, NAN, NAN, 1, 2, 3}), true);
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_nanmean(x, 1, (const int[]){1}, false))), 0);
+    ck_assert(isnan(nb_data_f32(x->grad)[0]) && nb_close(nb_data_f32(x->grad)[4], 1.0 / 3, 1e-6, 0));
+    nb_tensor *m = nb_zeros(ctx, NB_F32, NB_SHAPE(3, 3));
+    ck_assert_ptr_null(nb_diagonal(m, INT64_MIN, 0, 1));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "diagonal: offset"));
+    ck_assert_ptr_null(nb_diag_embed(nb_zeros(ctx, NB_F32, NB_SHAPE(2)), (int64_t)1 << 32, -2, -1));
+    ck_assert_ptr_null(nb_diag_embed(nb_zeros(ctx, NB_F32, NB_SHAPE(2)), 50000, -2, -1));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "diag_embed: a diagonal of 50002"));
+}
+END_TEST
+
 START_TEST(refusals) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     ck_assert_ptr_null(nb_diagonal(x, 0, 1, -1));
@@ -247,6 +278,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, views_and_copies);
     tcase_add_test(tc, nan_and_logical_reductions);
     tcase_add_test(tc, lerp_addcmul_addcdiv);
+    tcase_add_test(tc, review_regressions);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;

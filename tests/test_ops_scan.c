@@ -73,6 +73,15 @@ START_TEST(logcumsumexp_values) {
     const float *o = nb_data_f32(nb_logcumsumexp(sp, 0));
     ck_assert(o[0] == -INFINITY && o[1] == INFINITY && o[2] == INFINITY && isnan(o[3]));
     ck_assert(nb_item(nb_logcumsumexp(nb_scalar(ctx, 3.0f), 0)) == 3.0f);
+    /* 0-d: g passes through, as torch's (the formula would give exp(-inf + inf) = NaN); the same
+     * for a 0-d product */
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *s0 = nb_requires_grad_(nb_scalar(ctx, k ? -INFINITY : INFINITY), true);
+        nb_tensor *l = nb_logcumsumexp(s0, -1), *p = nb_prod(s0, 0, NULL, false);
+        ck_assert(l && p && nb_item(l) == nb_item(s0));
+        ck_assert_int_eq(nb_backward(nb_add(nb_mul_scalar(l, 3.0f), p)), 0);
+        ck_assert(nb_item(s0->grad) == 4.0f);
+    }
 }
 END_TEST
 

@@ -209,6 +209,9 @@ START_TEST(order_statistics_exact) {
     ck_assert_msg(k != NULL, "%s", nb_last_error());
     ck_assert_float_eq(nb_item(k), 2.0f);
     ck_assert_int_eq(((int32_t *)nb_data(idx))[0], (int32_t)(n - 2));
+    /* quantile's float rank reaches only 2^24 elements: refused past that, as torch */
+    ck_assert_ptr_null(nb_quantile(x, 1.0, 0, false, NB_QUANTILE_LINEAR));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "quantile: dim 0 has 16777219 elements"));
     v[5] = NAN; /* a NaN: the median is it, at its own index */
     nb_tensor *mi = NULL, *m = nb_median(x, 0, false, &mi);
     ck_assert(m && isnan(nb_item(m)) && ((int32_t *)nb_data(mi))[0] == 5);
@@ -227,6 +230,11 @@ START_TEST(order_statistics_exact) {
     ck_assert_float_eq(nb_item(nb_quantile(r, 0.6, 0, false, NB_QUANTILE_HIGHER)), 9.0f);
     ck_assert_float_eq(nb_item(nb_quantile(r, 0.6, 0, false, NB_QUANTILE_MIDPOINT)), 8.5f);
     ck_assert_float_eq(nb_item(nb_quantile(r, 0.28, 0, false, NB_QUANTILE_HIGHER)), 0.0f);
+    /* linear and midpoint interpolate even at weight 0, as torch: lerp(inf, inf, 0) is NaN */
+    nb_tensor *fi = nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){1, INFINITY});
+    ck_assert(isnan(nb_item(nb_quantile(fi, 1.0, 0, false, NB_QUANTILE_LINEAR))));
+    ck_assert(isnan(nb_item(nb_quantile(fi, 1.0, 0, false, NB_QUANTILE_MIDPOINT))));
+    ck_assert(nb_item(nb_quantile(fi, 1.0, 0, false, NB_QUANTILE_HIGHER)) == INFINITY);
 }
 END_TEST
 

@@ -256,6 +256,11 @@ START_TEST(nan_to_num_and_tests) {
         for (int i = 0; i < 7; i++)
             ck_assert_msg(nb_data_f32(m)[i] == tests[k].want[i], "test %zu at %d", k, i);
     }
+    /* a NaN made +-inf is not replaced again, nor an infinity made NaN (found by review) */
+    const float *d2 = nb_data_f32(nb_nan_to_num(x, INFINITY, 5.0f, -5.0f));
+    ck_assert(d2[1] == INFINITY && d2[2] == 5.0f && d2[3] == -5.0f);
+    const float *d3 = nb_data_f32(nb_nan_to_num(x, -1.0f, NAN, 2.0f));
+    ck_assert(d3[1] == -1.0f && isnan(d3[2]) && d3[3] == 2.0f);
     /* FLT_MAX itself is finite */
     nb_tensor *big = nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){FLT_MAX, -FLT_MAX});
     ck_assert(nb_data_f32(nb_isinf(big))[0] == 0.0f && nb_data_f32(nb_isfinite(big))[1] == 1.0f);

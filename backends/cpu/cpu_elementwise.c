@@ -6,6 +6,14 @@
 #include "backends/cpu/cpu.h"
 #include "ops/elementwise_math.h"
 
+/* lgammaf writes the global signgam, a data race between the OpenMP threads: the table's
+ * lgammaf runs as the reentrant lgammaf_r here (the same value) */
+static inline float nb_lgammaf_r(float x) {
+    int sign;
+    return lgammaf_r(x, &sign);
+}
+#define lgammaf nb_lgammaf_r
+
 /* `omp simd` is a hint: clang must not warn when it cannot honour it (e.g. -O0, sanitizers). */
 #ifdef __clang__
 #pragma clang diagnostic ignored "-Wpass-failed"

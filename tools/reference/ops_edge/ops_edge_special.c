@@ -339,6 +339,45 @@ void oe_special_cases(void) {
                      .in = {oe_f32(1, SH(3), FV(1, 0, 2)), oe_i32(0, SH(0), IV(0))}},
            "multi_margin_loss([C], 0-d target, a tie at z = 0)");
 
+    /* what the second review found: nan_to_num with infinite or NaN replacements, lerp across an
+     * infinite difference, quantile's interpolation at weight 0, an all-NaN nanmean, 0-d prod
+     * and logcumsumexp of infinities, addcmul / addcdiv near FLT_MAX */
+    oe_run((oe_case){.op = "nan_to_num", .in = {svt()}, .fp = {INFINITY, 5.0f, -5.0f}},
+           "nan_to_num(SV, inf, 5, -5)");
+    oe_run((oe_case){.op = "nan_to_num", .in = {svt()}, .fp = {-1.0f, NAN, 2.0f}},
+           "nan_to_num(SV, -1, nan, 2)");
+    oe_run((oe_case){.op = "lerp",
+                     .in = {f1(4, FV(-INFINITY, 1, 0, INFINITY)), f1(4, FV(1, INFINITY, INFINITY, INFINITY)),
+                            f1(4, FV(0.7f, 0.3f, 0.0f, 1.0f))}},
+           "lerp(infinite differences)");
+    for (int m = 0; m < 5; m++) {
+        oe_run((oe_case){.op = "quantile", .ip = {0, 0, m}, .fp = {1.0f}, .in = {f1(2, FV(1, INFINITY))}},
+               "quantile([1, inf], q 1, interp %d)", m);
+        oe_run((oe_case){.op = "quantile", .ip = {0, 0, m}, .fp = {0.0f}, .in = {f1(2, FV(-INFINITY, 1))}},
+               "quantile([-inf, 1], q 0, interp %d)", m);
+    }
+    oe_run(
+        (oe_case){.op = "nanmean", .ip = {0, 1, 1}, .in = {oe_f32(2, SH(2, 3), FV(NAN, NAN, NAN, 1, 2, 3))}},
+        "nanmean(an all-NaN row)");
+    oe_run(
+        (oe_case){.op = "nansum", .ip = {0, 1, 1}, .in = {oe_f32(2, SH(2, 3), FV(NAN, NAN, NAN, 1, 2, 3))}},
+        "nansum(an all-NaN row)");
+    const float infs[] = {INFINITY, -INFINITY, NAN, -0.0f};
+    for (int i = 0; i < COUNT(infs); i++) {
+        oe_run((oe_case){.op = "prod", .ip = {0, 0, 0}, .in = {oe_scalar(infs[i])}}, "prod(0-d %g)",
+               (double)infs[i]);
+        oe_run((oe_case){.op = "logcumsumexp", .in = {oe_scalar(infs[i])}}, "logcumsumexp(0-d %g)",
+               (double)infs[i]);
+    }
+    oe_run((oe_case){.op = "addcmul",
+                     .fp = {0.5f},
+                     .in = {f1(2, FV(0, 1)), f1(2, FV(3.4e38f, 2)), f1(2, FV(2, 3))}},
+           "addcmul(near FLT_MAX)");
+    oe_run((oe_case){.op = "addcdiv",
+                     .fp = {1e-10f},
+                     .in = {f1(2, FV(0, 1)), f1(2, FV(1e30f, 2)), f1(2, FV(1e-10f, 3))}},
+           "addcdiv(near FLT_MAX)");
+
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");
     oe_run((oe_case){.op = "kthvalue_idx", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}},
