@@ -853,6 +853,16 @@ static nb_tensor *f_index(nb_tensor **in, void *u) {
 
 /* the composed ops: each only calls kernels compared elsewhere, but their host-side index
  * tensors (diagonal positions, repeat counts) must reach the GPU too */
+/* an i32 index on x's device */
+static nb_tensor *dev_i32(nb_tensor *x, int64_t n, const int32_t *v) {
+    nb_tensor *t = nb_from_data(nb_ctx_current(), NB_I32, NB_SHAPE(n), v);
+    return t && x->device != NB_CPU ? nb_to_device(nb_ctx_current(), t, x->device) : t;
+}
+static nb_tensor *dev_scalar(nb_tensor *x, float v) {
+    nb_tensor *t = nb_scalar(nb_ctx_current(), v);
+    return t && x->device != NB_CPU ? nb_to_device(nb_ctx_current(), t, x->device) : t;
+}
+
 static nb_tensor *f_composed(nb_tensor **in, void *u) {
     switch (*(int *)u) {
     case 0: return nb_diagonal(nb_transpose(in[0], 0, 2), 1, 0, 1);
@@ -860,14 +870,31 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
     case 2: return nb_repeat_interleave(in[0], 4, (const int64_t[]){1, 0, 3, 2}, 1);
     case 3: return nb_nanmean(in[0], 1, (const int[]){1}, false);
     case 4: return nb_lerp(in[0], nb_transpose(in[0], 1, 2), nb_sigmoid(in[0]));
-    default: return nb_addcdiv(in[0], nb_exp(in[0]), nb_add_scalar(nb_square(in[0]), 1.0f), 0.5f);
+    case 5: return nb_addcdiv(in[0], nb_exp(in[0]), nb_add_scalar(nb_square(in[0]), 1.0f), 0.5f);
+    /* the writes and reads whose places are counted on the device and read back */
+    case 6: {
+        nb_tensor *idx = dev_i32(in[0], 2, (const int32_t[]){3, 0});
+        return nb_index_copy(in[0], 1, idx, nb_mul_scalar(nb_narrow(in[0], 1, 1, 2), 3.0f));
+    }
+    case 7: {
+        nb_tensor *m = nb_gt(nb_narrow(in[0], 0, 0, 1), dev_scalar(in[0], 0.0f));
+        nb_tensor *sel = nb_masked_select(in[0], m);
+        return sel ? nb_masked_scatter(in[0], m, nb_neg(sel)) : NULL;
+    }
+    default: {
+        nb_tensor *b = nb_reshape(nb_narrow(nb_flatten(in[0]), 0, 0, 4), NB_SHAPE(4));
+        nb_tensor *sorted = b ? nb_sort(b, 0, false, NULL) : NULL;
+        nb_tensor *pos = sorted ? nb_searchsorted(sorted, in[0], false) : NULL;
+        return pos ? nb_mul(in[0], nb_cast(pos, NB_F32)) : NULL;
+    }
     }
 }
 
 START_TEST(test_composed) {
     nb_ctx *c = nb_ctx_new(0);
-    const char *names[] = {"diagonal", "diag_embed", "repeat_interleave", "nanmean", "lerp", "addcdiv"};
-    for (int m = 0; m < 6; m++) {
+    const char *names[] = {"diagonal", "diag_embed", "repeat_interleave",     "nanmean",     "lerp",
+                           "addcdiv",  "index_copy", "masked_select/scatter", "searchsorted"};
+    for (int m = 0; m < 9; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

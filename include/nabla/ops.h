@@ -390,6 +390,32 @@ nb_tensor *nb_index_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src, f
  * dim (only src's part idx covers is read). Differentiable in a (g) and src (g gathered at idx).
  * A new tensor in the current context; NULL for bad shapes or indices. */
 nb_tensor *nb_scatter_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src);
+/* Writes (ops/scatter.c; new tensors, differentiable in a where nothing is written and in src at
+ * its places). index_fill: value in the slices of dim at the 1-d i32 index. index_copy: src's
+ * slices into those places (torch.index_copy). scatter / scatter_value: src[i][j] (or value) at
+ * [i][idx[i][j]] along dim (torch.scatter, dim 1). masked_scatter: src's first elements, in
+ * order, where the mask (f32, broadcast to a) is nonzero. NULL with an error for bad shapes or
+ * indices, for a place written twice (torch leaves that unspecified; counted on the device and
+ * read back) or, for masked_scatter, a source shorter than the mask's count. */
+nb_tensor *nb_index_fill(nb_tensor *a, int dim, nb_tensor *idx, float value);
+nb_tensor *nb_index_copy(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src);
+nb_tensor *nb_scatter(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src);
+nb_tensor *nb_scatter_value(nb_tensor *a, int dim, nb_tensor *idx, float value);
+nb_tensor *nb_masked_scatter(nb_tensor *a, nb_tensor *mask, nb_tensor *src);
+/* Reads (ops/select.c). masked_select: the elements of a and the mask broadcast together where
+ * the mask is nonzero, 1-d in row-major order (its length read back on the host); take: a read
+ * as 1-d at the i32 index, the index's shape kept; both differentiable in a. nonzero: the i32
+ * coordinates [count, ndim] of the nonzero elements. bincount: the f32 counts (or weight sums)
+ * of a 1-d i32 input of values >= 0, length max + 1 or minlength. bucketize / searchsorted: i32
+ * positions of the values among sorted boundaries (1-d; searchsorted: also [..., M] with values
+ * [..., K]), the count of boundaries < v (with right: <= v); a NaN value goes to the end, as
+ * torch's. Memory: values x boundaries comparisons. NULL with an error. */
+nb_tensor *nb_masked_select(nb_tensor *a, nb_tensor *mask);
+nb_tensor *nb_take(nb_tensor *a, nb_tensor *idx);
+nb_tensor *nb_nonzero(nb_tensor *a);
+nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength);
+nb_tensor *nb_bucketize(nb_tensor *v, nb_tensor *boundaries, bool right);
+nb_tensor *nb_searchsorted(nb_tensor *sorted, nb_tensor *v, bool right);
 /* idx (i32, any shape) as one-hot rows: f32 [..., C] with 1 at each index (torch.one_hot, in f32
  * for arithmetic; nb_cast for i32). num_classes < 0 infers C as the largest index + 1. NULL for
  * a negative index, one >= C, or an empty index with C to infer. */

@@ -97,6 +97,17 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
         return nb_gaussian_nll_loss(in[0], in[1], in[2], ip[0], fp[0], red);
     if (strcmp(c->op, "multi_margin_loss") == 0)
         return nb_multi_margin_loss(in[0], in[1], ip[0], fp[0], ip[1] ? in[2] : NULL, red);
+    if (strcmp(c->op, "index_fill") == 0) return nb_index_fill(in[0], ip[0], in[1], fp[0]);
+    if (strcmp(c->op, "index_copy") == 0) return nb_index_copy(in[0], ip[0], in[1], in[2]);
+    if (strcmp(c->op, "scatter") == 0) return nb_scatter(in[0], ip[0], in[1], in[2]);
+    if (strcmp(c->op, "scatter_value") == 0) return nb_scatter_value(in[0], ip[0], in[1], fp[0]);
+    if (strcmp(c->op, "masked_scatter") == 0) return nb_masked_scatter(in[0], in[1], in[2]);
+    if (strcmp(c->op, "masked_select") == 0) return nb_masked_select(in[0], in[1]);
+    if (strcmp(c->op, "take") == 0) return nb_take(in[0], in[1]);
+    if (strcmp(c->op, "nonzero") == 0) return nb_nonzero(in[0]);
+    if (strcmp(c->op, "bincount") == 0) return nb_bincount(in[0], ip[0] ? in[1] : NULL, ip[1]);
+    if (strcmp(c->op, "bucketize") == 0) return nb_bucketize(in[0], in[1], ip[0]);
+    if (strcmp(c->op, "searchsorted") == 0) return nb_searchsorted(in[0], in[1], ip[0]);
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -377,6 +388,63 @@ void oe_special_cases(void) {
                      .fp = {1e-10f},
                      .in = {f1(2, FV(0, 1)), f1(2, FV(1e30f, 2)), f1(2, FV(1e-10f, 3))}},
            "addcdiv(near FLT_MAX)");
+
+    /* writes and reads at chosen places */
+    nb_tensor *w34 = oe_randn(2, SH(3, 4), 550), *m4 = f1(4, FV(1, 0, NAN, 0));
+    oe_run(
+        (oe_case){.op = "index_fill", .ip = {1}, .fp = {-7.0f}, .in = {w34, oe_i32(1, SH(3), IV(3, 0, 3))}},
+        "index_fill(dim 1, a repeat)");
+    oe_run((oe_case){.op = "index_fill", .ip = {0}, .fp = {NAN}, .in = {w34, oe_i32(1, SH(0), NULL)}},
+           "index_fill(empty index, NaN)");
+    oe_run((oe_case){.op = "index_copy",
+                     .ip = {0},
+                     .in = {w34, oe_i32(1, SH(2), IV(2, 0)), oe_randn(2, SH(2, 4), 551)}},
+           "index_copy(dim 0)");
+    oe_run((oe_case){.op = "index_copy",
+                     .ip = {-1},
+                     .in = {w34, oe_i32(1, SH(2), IV(1, 3)), oe_randn(2, SH(3, 2), 552)}},
+           "index_copy(dim -1)");
+    nb_tensor *sidx = oe_i32(2, SH(3, 2), IV(1, 3, 0, 2, 0, 1));
+    oe_run((oe_case){.op = "scatter", .ip = {1}, .in = {w34, sidx, oe_randn(2, SH(3, 2), 553)}},
+           "scatter(dim 1)");
+    /* torch 1.13's backward refuses a source larger than the index (its gradient comes back at the
+     * index's shape): compared without the source's gradient */
+    oe_run((oe_case){.op = "scatter",
+                     .ip = {0},
+                     .nograd = 4,
+                     .in = {w34, oe_i32(2, SH(1, 4), IV(2, 0, 1, 2)), oe_randn(2, SH(2, 4), 554)}},
+           "scatter(dim 0, a larger source)");
+    oe_run((oe_case){.op = "scatter_value", .ip = {1}, .fp = {9.0f}, .in = {w34, sidx}},
+           "scatter_value(dim 1)");
+    oe_run((oe_case){.op = "masked_scatter", .nograd = 2, .in = {w34, m4, oe_randn(1, SH(10), 555)}},
+           "masked_scatter(broadcast mask, NaN is set)");
+    oe_run((oe_case){.op = "masked_select", .nograd = 2, .in = {w34, m4}}, "masked_select(broadcast mask)");
+    oe_run((oe_case){.op = "masked_select",
+                     .nograd = 2,
+                     .in = {f1(4, FV(1, 2, 3, 4)), oe_f32(2, SH(2, 1), FV(1, 0))}},
+           "masked_select(both broadcast)");
+    oe_run((oe_case){.op = "take", .in = {w34, oe_i32(2, SH(2, 2), IV(11, 0, 5, 5))}}, "take([2,2])");
+    oe_run(
+        (oe_case){.op = "nonzero", .nograd = 1, .in = {oe_f32(2, SH(2, 3), FV(0, 1.5f, -0.0f, NAN, 0, -2))}},
+        "nonzero(NaN, -0)");
+    oe_run((oe_case){.op = "bincount", .ip = {0, 0}, .in = {oe_i32(1, SH(5), IV(1, 3, 1, 0, 1))}},
+           "bincount(plain)");
+    oe_run((oe_case){.op = "bincount",
+                     .ip = {1, 6},
+                     .nograd = 2,
+                     .in = {oe_i32(1, SH(3), IV(2, 2, 0)), f1(3, FV(0.5f, 2, -1))}},
+           "bincount(weights, minlength 6)");
+    nb_tensor *bnd = f1(5, FV(-INFINITY, 1, 3, 3, 5)), *vals = svt();
+    for (int right = 0; right < 2; right++) {
+        oe_run((oe_case){.op = "bucketize", .ip = {right}, .nograd = 3, .in = {vals, bnd}},
+               "bucketize(SV, right %d)", right);
+        oe_run((oe_case){.op = "searchsorted",
+                         .ip = {right},
+                         .nograd = 3,
+                         .in = {oe_f32(2, SH(2, 3), FV(1, 2, 3, 10, 20, 30)),
+                                oe_f32(2, SH(2, 3), FV(2.5f, 0, 3, 20, 31, NAN))}},
+               "searchsorted(batched, right %d)", right);
+    }
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

@@ -78,6 +78,28 @@ def forward(c, x, dt, variant):
         return F.gaussian_nll_loss(x[0], x[1], x[2], full=bool(ip[0]), eps=fp[0], reduction=red)
     if op == "multi_margin_loss":
         return F.multi_margin_loss(x[0], x[1], p=ip[0], margin=fp[0], weight=x[2] if ip[1] else None, reduction=red)
+    if op == "index_fill":
+        return torch.index_fill(x[0], ip[0], x[1], fp[0])
+    if op == "index_copy":
+        return torch.index_copy(x[0], ip[0], x[1], x[2])
+    if op == "scatter":
+        return torch.scatter(x[0], ip[0], x[1], x[2])
+    if op == "scatter_value":
+        return torch.scatter(x[0], ip[0], x[1], fp[0])
+    if op == "masked_scatter":
+        return x[0].masked_scatter(x[1] != 0, x[2])
+    if op == "masked_select":
+        return torch.masked_select(x[0], x[1] != 0)
+    if op == "take":
+        return torch.take(x[0], x[1])
+    if op == "nonzero":
+        return torch.nonzero(x[0]).to(torch.int32)
+    if op == "bincount":
+        return torch.bincount(x[0], weights=x[1] if ip[0] else None, minlength=ip[1]).to(dt)
+    if op == "bucketize":
+        return torch.bucketize(x[0], x[1], right=bool(ip[0])).to(torch.int32)
+    if op == "searchsorted":
+        return torch.searchsorted(x[0], x[1], right=bool(ip[0])).to(torch.int32)
     if op == "diagonal":
         return torch.diagonal(x[0], ip[0], ip[1], ip[2])
     if op == "diag_embed":

@@ -1,0 +1,185 @@
+/* Writing into and reading from chosen places: index_fill, index_copy, scatter, scatter_value,
+ * masked_scatter (ops/scatter.c); masked_select, take, nonzero, bincount, bucketize,
+ * searchsorted (ops/select.c): values against loops, gradients, torch's edge rules, refusals. */
+#include <math.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+static nb_ctx *ctx;
+static nb_rng rng;
+static void setup(void) {
+    ctx = nb_ctx_new(1 << 22);
+    nb_ctx_use(ctx);
+    nb_rng_init(&rng, 13);
+    nb_clear_error();
+}
+static void teardown(void) {
+    nb_ctx_use(NULL);
+    nb_ctx_free(ctx);
+}
+
+static nb_tensor *i32(int64_t n, const int32_t *v) { return nb_from_data(ctx, NB_I32, NB_SHAPE(n), v); }
+
+START_TEST(writes) {
+    nb_tensor *a = nb_randn(ctx, NB_SHAPE(3, 4), 0, 1, &rng);
+    const float *av = nb_data_f32(a);
+    /* index_fill along dim 1 at {3, 0, 3} (a repeat fills twice: allowed) */
+    nb_tensor *f = nb_index_fill(a, 1, i32(3, (const int32_t[]){3, 0, 3}), -7.0f);
+    ck_assert_msg(f != NULL, "%s", nb_last_error());
+    for (int i = 0; i < 12; i++)
+        ck_assert(nb_data_f32(f)[i] == (i % 4 == 0 || i % 4 == 3 ? -7.0f : av[i]));
+    /* index_copy: rows 2 and 0 of a from src's rows 0 and 1 */
+    nb_tensor *src = nb_randn(ctx, NB_SHAPE(2, 4), 0, 1, &rng);
+    nb_tensor *c = nb_index_copy(a, 0, i32(2, (const int32_t[]){2, 0}), src);
+    ck_assert_msg(c != NULL, "%s", nb_last_error());
+    for (int j = 0; j < 4; j++) {
+        ck_assert(nb_data_f32(c)[8 + j] == nb_data_f32(src)[j] &&
+                  nb_data_f32(c)[j] == nb_data_f32(src)[4 + j]);
+        ck_assert(nb_data_f32(c)[4 + j] == av[4 + j]);
+    }
+    /* scatter along dim 1: out[i][idx[i][j]] = src[i][j] */
+    const int32_t si[6] = {1, 3, 0, 2, 0, 1};
+    nb_tensor *idx = nb_from_data(ctx, NB_I32, NB_SHAPE(3, 2), si);
+    nb_tensor *s2 = nb_randn(ctx, NB_SHAPE(3, 2), 0, 1, &rng);
+    nb_tensor *sc = nb_scatter(a, 1, idx, s2), *sv = nb_scatter_value(a, 1, idx, 9.0f);
+    ck_assert(sc && sv);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            float want = av[i * 4 + j];
+            bool hit = false;
+            for (int k = 0; k < 2; k++)
+                if (si[i * 2 + k] == j) want = nb_data_f32(s2)[i * 2 + k], hit = true;
+            ck_assert(nb_data_f32(sc)[i * 4 + j] == want);
+            ck_assert(nb_data_f32(sv)[i * 4 + j] == (hit ? 9.0f : av[i * 4 + j]));
+        }
+    /* masked_scatter: the source's first elements, in order, where the broadcast mask is set */
+    nb_tensor *m = nb_from_data(ctx, NB_F32, NB_SHAPE(4), (const float[]){1, 0, 0, 1});
+    nb_tensor *ms = nb_masked_scatter(a, m, nb_arange(ctx, NB_F32, 100, 110, 1));
+    ck_assert_msg(ms != NULL, "%s", nb_last_error());
+    for (int i = 0; i < 3; i++) {
+        ck_assert(nb_data_f32(ms)[i * 4] == 100.0f + 2 * i && nb_data_f32(ms)[i * 4 + 3] == 101.0f + 2 * i);
+        ck_assert(nb_data_f32(ms)[i * 4 + 1] == av[i * 4 + 1]);
+    }
+}
+END_TEST
+
+static int gc_case;
+static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    nb_tensor *a = in[0], *s = in[1];
+    switch (gc_case) {
+    case 0: return nb_add(nb_index_fill(a, 0, i32(1, (const int32_t[]){1}), 2.0f), nb_sum_all(s));
+    case 1:
+        return nb_index_copy(a, 1, i32(2, (const int32_t[]){3, 1}),
+                             nb_transpose(nb_reshape(s, NB_SHAPE(2, 3)), 0, 1));
+    case 2:
+        return nb_scatter(a, 1,
+                          nb_from_data(ctx, NB_I32, NB_SHAPE(3, 2), (const int32_t[]){1, 3, 0, 2, 3, 1}),
+                          nb_reshape(s, NB_SHAPE(3, 2)));
+    case 3:
+        return nb_masked_scatter(a, nb_from_data(ctx, NB_F32, NB_SHAPE(3, 1), (const float[]){1, 0, 1}), s);
+    case 4:
+        return nb_mul(
+            nb_masked_select(a, nb_from_data(ctx, NB_F32, NB_SHAPE(4), (const float[]){0, 1, 1, 0})),
+            nb_narrow(nb_repeat(s, 1, (const int64_t[]){1}), 0, 0, 6));
+    default: return nb_take(a, nb_from_data(ctx, NB_I32, NB_SHAPE(2, 2), (const int32_t[]){11, 0, 5, 5}));
+    }
+}
+
+START_TEST(gradients) {
+    for (gc_case = 0; gc_case <= 5; gc_case++) {
+        nb_tensor *in[2] = {nb_requires_grad_(nb_randn(ctx, NB_SHAPE(3, 4), 0, 1, &rng), true),
+                            nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8), 0, 1, &rng), true)};
+        if (gc_case == 1 || gc_case == 2)
+            in[1] = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(6), 0, 1, &rng), true);
+        ck_assert_msg(nb_gradcheck(gc_fn, in, 2, NULL, NULL) == 1, "case %d: %s", gc_case, nb_last_error());
+    }
+}
+END_TEST
+
+START_TEST(reads_and_counts) {
+    nb_tensor *a = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 3), (const float[]){0, 1.5f, 0, NAN, 0, -2});
+    /* masked_select with a mask broadcast over the rows */
+    nb_tensor *sel = nb_masked_select(a, nb_from_data(ctx, NB_F32, NB_SHAPE(3), (const float[]){1, 1, 0}));
+    ck_assert(sel && sel->ndim == 1 && sel->shape[0] == 4);
+    ck_assert(nb_data_f32(sel)[1] == 1.5f && isnan(nb_data_f32(sel)[2]) && nb_data_f32(sel)[3] == 0.0f);
+    /* nonzero: NaN counts as nonzero */
+    nb_tensor *nz = nb_nonzero(a);
+    ck_assert(nz && nz->shape[0] == 3 && nz->shape[1] == 2);
+    const int32_t want[6] = {0, 1, 1, 0, 1, 2};
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(((int32_t *)nb_data(nz))[i], want[i]);
+    nb_tensor *none = nb_nonzero(nb_zeros(ctx, NB_F32, NB_SHAPE(4)));
+    ck_assert(none && none->shape[0] == 0 && none->shape[1] == 1);
+    /* take */
+    nb_tensor *t = nb_take(a, nb_from_data(ctx, NB_I32, NB_SHAPE(2), (const int32_t[]){5, 1}));
+    ck_assert(t && nb_data_f32(t)[0] == -2.0f && nb_data_f32(t)[1] == 1.5f);
+    /* bincount, plain and weighted, with minlength */
+    nb_tensor *b = nb_bincount(i32(5, (const int32_t[]){1, 3, 1, 0, 1}), NULL, 0);
+    ck_assert(b && b->shape[0] == 4 && nb_data_f32(b)[1] == 3.0f && nb_data_f32(b)[2] == 0.0f);
+    nb_tensor *bw = nb_bincount(i32(2, (const int32_t[]){2, 2}),
+                                nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){0.5f, 2}), 6);
+    ck_assert(bw && bw->shape[0] == 6 && nb_data_f32(bw)[2] == 2.5f);
+    /* bucketize / searchsorted: left and right on ties, NaN at the end */
+    nb_tensor *bd = nb_from_data(ctx, NB_F32, NB_SHAPE(4), (const float[]){1, 3, 3, 5});
+    nb_tensor *v = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 3), (const float[]){0, 3, 4, 5, 9, NAN});
+    nb_tensor *lo = nb_bucketize(v, bd, false), *hi = nb_bucketize(v, bd, true);
+    ck_assert(lo && hi && lo->dtype == NB_I32 && lo->ndim == 2);
+    const int32_t wl[6] = {0, 1, 3, 3, 4, 4}, wh[6] = {0, 3, 3, 4, 4, 4};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(((int32_t *)nb_data(lo))[i], wl[i]);
+        ck_assert_int_eq(((int32_t *)nb_data(hi))[i], wh[i]);
+    }
+    /* batched searchsorted: each row its own sequence */
+    nb_tensor *seq = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 3), (const float[]){1, 2, 3, 10, 20, 30});
+    nb_tensor *q = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){2.5f, 0, 20, 31});
+    nb_tensor *ss = nb_searchsorted(seq, q, false);
+    ck_assert(ss && ss->shape[0] == 2 && ss->shape[1] == 2);
+    ck_assert(((int32_t *)nb_data(ss))[0] == 2 && ((int32_t *)nb_data(ss))[1] == 0 &&
+              ((int32_t *)nb_data(ss))[2] == 1 && ((int32_t *)nb_data(ss))[3] == 3);
+}
+END_TEST
+
+START_TEST(refusals) {
+    nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(3, 4));
+    ck_assert_ptr_null(
+        nb_index_copy(a, 0, i32(2, (const int32_t[]){1, 1}), nb_zeros(ctx, NB_F32, NB_SHAPE(2, 4))));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "index_copy: an index repeats, writing one place 2 times"));
+    ck_assert_ptr_null(nb_scatter(a, 1, nb_from_data(ctx, NB_I32, NB_SHAPE(1, 2), (const int32_t[]){2, 2}),
+                                  nb_zeros(ctx, NB_F32, NB_SHAPE(1, 2))));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "scatter: an index repeats"));
+    ck_assert_ptr_null(nb_index_fill(a, 1, i32(1, (const int32_t[]){4}), 0.0f));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "index_fill:"));
+    ck_assert_ptr_null(
+        nb_masked_scatter(a, nb_ones(ctx, NB_F32, NB_SHAPE(4)), nb_zeros(ctx, NB_F32, NB_SHAPE(5))));
+    ck_assert_ptr_nonnull(
+        strstr(nb_last_error(), "masked_scatter: the mask selects 12 places but the source has 5"));
+    ck_assert_ptr_null(nb_masked_select(a, nb_ones(ctx, NB_F32, NB_SHAPE(5))));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "masked_select: shapes [3,4] and [5] do not broadcast"));
+    ck_assert_ptr_null(nb_bincount(i32(2, (const int32_t[]){1, -1}), NULL, 0));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "bincount: input holds a negative value (-1 at 1)"));
+    ck_assert_ptr_null(nb_take(a, i32(1, (const int32_t[]){12})));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "take:"));
+    ck_assert_ptr_null(nb_bucketize(a, a, false));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "bucketize: boundaries [3,4] are not 1-d"));
+    ck_assert_ptr_null(nb_searchsorted(a, nb_zeros(ctx, NB_F32, NB_SHAPE(3)), false));
+    ck_assert_ptr_nonnull(
+        strstr(nb_last_error(), "searchsorted: a sorted sequence [3,4] needs values of its ndim"));
+}
+END_TEST
+
+Suite *make_suite(void) {
+    Suite *s = suite_create("ops_scatter");
+    TCase *tc = tcase_create("scatter");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, writes);
+    tcase_add_test(tc, gradients);
+    tcase_add_test(tc, reads_and_counts);
+    tcase_add_test(tc, refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
