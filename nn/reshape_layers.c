@@ -20,6 +20,22 @@ static nb_tensor *unflatten_fwd(nb_module *m, nb_tensor *x) {
         return nb_set_error("Unflatten: dim %d out of range for a %d-d input", c->dim, x->ndim);
     if (x->ndim - 1 + c->n > NB_MAX_DIMS)
         return nb_set_error("Unflatten: the result would have more than %d dims", NB_MAX_DIMS);
+    /* the sizes must multiply to the dim's size (one -1 takes what is left), as torch checks */
+    int64_t prod = 1;
+    int infer = -1;
+    for (int j = 0; j < c->n; j++) {
+        if (c->sizes[j] == -1)
+            infer = infer < 0 ? j : -2;
+        else
+            prod *= c->sizes[j];
+    }
+    const int64_t have = x->shape[d];
+    if (infer == -2 || (infer < 0 && prod != have) ||
+        (infer >= 0 && (prod == 0 ? have != 0 : have % prod != 0))) {
+        char a[96];
+        return nb_set_error("Unflatten: the sizes given do not multiply to the size of dim %d of %s (%lld)",
+                            d, nb_shape_str(x, a, sizeof a), (long long)have);
+    }
     int64_t s[NB_MAX_DIMS];
     int k = 0;
     for (int i = 0; i < x->ndim; i++) {
@@ -28,15 +44,9 @@ static nb_tensor *unflatten_fwd(nb_module *m, nb_tensor *x) {
             continue;
         }
         for (int j = 0; j < c->n; j++)
-            s[k++] = c->sizes[j];
+            s[k++] = c->sizes[j] == -1 ? (prod ? have / prod : 0) : c->sizes[j];
     }
-    nb_tensor *y = nb_reshape(x, k, s);
-    if (!y) {
-        char a[96];
-        nb_set_error("Unflatten: dim %d of %s does not split into the sizes given", d,
-                     nb_shape_str(x, a, sizeof a));
-    }
-    return y;
+    return nb_reshape(x, k, s);
 }
 
 nb_module *nb_unflatten_new(int dim, int n, const int64_t *sizes) {

@@ -72,8 +72,9 @@ nb_tensor *nb_poisson_nll_loss(nb_tensor *x, nb_tensor *target, bool log_input, 
     /* log_input: e^x - t x; else x - t log(x + eps) */
     nb_tensor *each = log_input ? nb_sub(nb_exp(x), nb_mul(target, x))
                                 : nb_sub(x, nb_mul(target, nb_log(nb_add_scalar(x, eps))));
-    if (each && full) { /* Stirling's term t log t - t + log(2 pi t) / 2 where t > 1 (a constant) */
-        nb_tensor *t = nb_detach(target);
+    if (each && full) { /* Stirling's term t log t - t + log(2 pi t) / 2 where t > 1, differentiated
+                         * in t as torch's (0 log 0 gives a NaN gradient at t = 0 there too) */
+        nb_tensor *t = target;
         nb_tensor *st = nb_add(nb_sub(nb_mul(t, nb_log(t)), t),
                                nb_mul_scalar(nb_log(nb_mul_scalar(t, 6.28318530717958648f)), 0.5f));
         each = st ? nb_add(each, nb_where(nb_gt(t, nb_scalar_like(t, 1.0f)), st, nb_scalar_like(t, 0.0f)))
@@ -108,8 +109,10 @@ nb_tensor *nb_gaussian_nll_loss(nb_tensor *x, nb_tensor *target, nb_tensor *var,
     if (!neg) return nb_as_op(NULL, op);
     if (nb_item(neg) != 0.0f) return nb_set_error("%s: var has a negative entry", op);
     /* var clamped below at eps as a constant step (torch clamps a clone without recording it, so
-     * the gradient passes as if unclamped): var + (max(var, eps) - var) with the bracket detached */
-    nb_tensor *lift = nb_detach(nb_sub(nb_maximum_scalar(var, eps), var));
+     * the gradient passes as if unclamped): var + (eps - var where var < eps, else 0) with the
+     * step detached (an infinite var stays inf) */
+    nb_tensor *lift = nb_detach(
+        nb_where(nb_lt(var, nb_scalar_like(var, eps)), nb_rsub_scalar(var, eps), nb_scalar_like(var, 0.0f)));
     nb_tensor *v = lift ? nb_add(var, lift) : NULL;
     nb_tensor *d = v ? nb_sub(x, target) : NULL;
     nb_tensor *each = d ? nb_mul_scalar(nb_add(nb_log(v), nb_div(nb_mul(d, d), v)), 0.5f) : NULL;

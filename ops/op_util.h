@@ -35,6 +35,9 @@ nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void 
 /* The flat row-major positions (i32, on m's device) where the f32 mask m is nonzero, read back
  * on the host (ops/scatter.c), and their count; NULL with an error under op. */
 nb_tensor *nb_mask_positions(const char *op, nb_tensor *m, int64_t *count);
+/* idx (i32) with its negative entries wrapped to n + i, as torch's (read back on the host;
+ * idx itself when none is negative). NULL with an error. */
+nb_tensor *nb_wrap_index(nb_tensor *idx, int64_t n);
 /* A 0-d f32 constant v on like's device, in the context ops write to (nb_out_ctx); NULL on error. */
 nb_tensor *nb_scalar_like(const nb_tensor *like, float v);
 /* sqrt whose gradient is 0 where the result is 0 (nb_std's; ops/elementwise.c). */

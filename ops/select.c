@@ -26,8 +26,10 @@ nb_tensor *nb_take(nb_tensor *a, nb_tensor *idx) {
     const char *op = "take";
     NB_NULL_GUARD_NAMED(op, a, idx);
     if (nb_check_dtype(op, idx, NB_I32, "index")) return NULL;
-    /* a read as 1-d in row-major order (torch.take), the index's shape kept */
-    nb_tensor *v = nb_index_select(nb_reshape(a, NB_SHAPE(-1)), 0, nb_reshape(idx, NB_SHAPE(-1)));
+    /* a read as 1-d in row-major order (torch.take; negative indices from the end), the index's
+     * shape kept */
+    nb_tensor *w = nb_wrap_index(idx, nb_numel(a));
+    nb_tensor *v = w ? nb_index_select(nb_reshape(a, NB_SHAPE(-1)), 0, nb_reshape(w, NB_SHAPE(-1))) : NULL;
     return nb_as_op(v ? nb_reshape(v, idx->ndim, idx->shape) : NULL, op);
 }
 
@@ -67,8 +69,9 @@ nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength) {
         return nb_set_error("%s: input %s is not 1-d", op, NB_SHP(idx, s));
     }
     if (minlength < 0) return nb_set_error("%s: minlength %lld is negative", op, (long long)minlength);
-    if (weights && (nb_check_dtype(op, weights, NB_F32, "weights") || nb_same_device(op, idx, weights) ||
-                    !nb_same_shape(idx, weights))) {
+    if (weights && (nb_check_dtype(op, weights, NB_F32, "weights") || nb_same_device(op, idx, weights)))
+        return NULL;
+    if (weights && !nb_same_shape(idx, weights)) {
         char s[96], t[96];
         return nb_set_error("%s: weights %s must match input %s", op, NB_SHP(weights, s), NB_SHP(idx, t));
     }
@@ -98,19 +101,30 @@ static nb_tensor *count_before(const char *op, nb_tensor *sorted, nb_tensor *v, 
         return NULL;
     if (sorted->ndim < 1) return nb_set_error("%s: the sorted sequence is 0-d", op);
     const bool one = sorted->ndim == 1;
-    if (!one && v->ndim != sorted->ndim) {
-        char s[96], t[96];
-        return nb_set_error("%s: a sorted sequence %s needs values of its ndim, got %s", op,
+    char s[96], t[96];
+    bool fits = one || v->ndim == sorted->ndim;
+    for (int i = 0; fits && !one && i < v->ndim - 1; i++)
+        fits = v->shape[i] == sorted->shape[i];
+    if (!fits)
+        return nb_set_error("%s: a sorted sequence %s needs values with its leading dims, got %s", op,
                             NB_SHP(sorted, s), NB_SHP(v, t));
-    }
     const int64_t M = sorted->shape[sorted->ndim - 1];
-    /* values [..., K, 1] against boundaries [..., 1, M] (1-d: [M]) */
+    if (M > ((int64_t)1 << 24)) /* the counts are f32 sums */
+        return nb_set_error("%s: %lld boundaries (at most 2^24)", op, (long long)M);
+    /* torch's binary search, for a sequence sorted with its NaNs last (torch.sort's order): the
+     * count of boundaries < v (with right: <= v), but the end M when no boundary is >= v (> v),
+     * a NaN value included; computed as M - F - (the NaN boundaries) when F, the count of
+     * boundaries >= v (> v), is above 0. Values [..., K, 1] against [..., 1, M] (1-d: [M]). */
     nb_tensor *vv = nb_unsqueeze(v, v->ndim);
     nb_tensor *ss = one ? sorted : nb_unsqueeze(sorted, sorted->ndim - 1);
     nb_tensor *after = vv && ss ? (right ? nb_gt(ss, vv) : nb_ge(ss, vv)) : NULL;
-    const int last = vv ? vv->ndim - 1 : 0;
-    nb_tensor *n_after = after ? nb_sum(after, 1, &last, false) : NULL;
-    return n_after ? nb_cast(nb_rsub_scalar(n_after, (float)M), NB_I32) : NULL;
+    const int last = vv ? vv->ndim - 1 : 0, slast = sorted->ndim - 1;
+    nb_tensor *F = after ? nb_sum(after, 1, &last, false) : NULL;
+    nb_tensor *nan = F ? nb_sum(nb_isnan(sorted), 1, &slast, !one) : NULL; /* [] or [..., 1] */
+    nb_tensor *mM = nan ? nb_scalar_like(v, (float)M) : NULL;
+    nb_tensor *pos =
+        mM ? nb_where(nb_gt(F, nb_scalar_like(v, 0.0f)), nb_sub(nb_rsub_scalar(F, (float)M), nan), mM) : NULL;
+    return pos ? nb_cast(pos, NB_I32) : NULL;
 }
 
 nb_tensor *nb_searchsorted(nb_tensor *sorted, nb_tensor *v, bool right) {

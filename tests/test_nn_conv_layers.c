@@ -132,7 +132,14 @@ START_TEST(test_reshape_layers) {
     ck_assert(nb_data_f32(y)[37] == nb_data_f32(x)[37]);
     nb_module *bad = nb_unflatten_new(-1, 2, (const int64_t[]){2, 2});
     ck_assert_ptr_null(nb_module_forward(bad, x));
-    ck_assert_ptr_nonnull(strstr(nb_last_error(), "Unflatten: dim 2 of [2,12,5] does not split"));
+    ck_assert_ptr_nonnull(strstr(
+        nb_last_error(), "Unflatten: the sizes given do not multiply to the size of dim 2 of [2,12,5] (5)"));
+    /* an empty batch does not hide a wrong split (found by review) */
+    nb_module *u24 = nb_unflatten_new(1, 2, (const int64_t[]){2, 4});
+    ck_assert_ptr_null(nb_module_forward(u24, nb_zeros(ctx, NB_F32, NB_SHAPE(0, 6))));
+    nb_tensor *e = nb_module_forward(u24, nb_zeros(ctx, NB_F32, NB_SHAPE(0, 8)));
+    ck_assert(e && e->ndim == 3 && e->shape[2] == 4);
+    nb_module_free(u24);
     nb_module_free(u);
     nb_module_free(bad);
     ck_assert_ptr_null(nb_unflatten_new(0, 0, NULL));

@@ -135,6 +135,18 @@ START_TEST(options_and_shapes) {
     ck_assert(nb_close(nb_item(gz), 0.5 * (log(0.25) + 4), 1e-6, 1e-6));
     ck_assert_int_eq(nb_backward(gz), 0);
     ck_assert(nb_close(nb_data_f32(vz->grad)[0], 0.5 * (1 / 0.25 - 1 / (0.25 * 0.25)), 1e-5, 1e-6));
+    /* found by review: Stirling's term is differentiated in the target, as torch's; an infinite
+     * variance gives an infinite loss, not NaN */
+    nb_tensor *px = nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){0.5f, 1});
+    nb_tensor *ptt = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){3, 3}), true);
+    ck_assert_int_eq(nb_backward(nb_poisson_nll_loss(px, ptt, true, true, 1e-8f, NB_REDUCE_SUM)), 0);
+    ck_assert(nb_close(nb_data_f32(ptt->grad)[0], -0.5 + log(3.0) + 1.0 / 6 + 0 - 0, 1e-5, 1e-6));
+    nb_tensor *vinf =
+        nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){INFINITY, 1}), true);
+    nb_tensor *gi = nb_gaussian_nll_loss(nb_ones(ctx, NB_F32, NB_SHAPE(2)),
+                                         nb_from_data(ctx, NB_F32, NB_SHAPE(2), (const float[]){0, -1}), vinf,
+                                         false, 1e-6f, NB_REDUCE_NONE);
+    ck_assert(gi && nb_data_f32(gi)[0] == INFINITY && nb_data_f32(gi)[1] == 2.0f);
     /* multi_margin with p 1 on a single row and a 0-d target */
     nb_tensor *mr = nb_multi_margin_loss(nb_from_data(ctx, NB_F32, NB_SHAPE(3), (const float[]){1, 0.5f, 2}),
                                          nb_from_data(ctx, NB_I32, 0, NULL, (const int32_t[]){0}), 1, 1.0f,

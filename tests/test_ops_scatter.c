@@ -142,6 +142,46 @@ START_TEST(reads_and_counts) {
 }
 END_TEST
 
+/* found by review: empty writes, negative and 0-d indices, 0-d inputs, -0 kept, repeated
+ * indices with one value, NaN boundaries sorted last */
+START_TEST(review_regressions) {
+    nb_tensor *e = nb_index_copy(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 0)), 0, i32(1, (const int32_t[]){1}),
+                                 nb_zeros(ctx, NB_F32, NB_SHAPE(1, 0)));
+    ck_assert_msg(e && e->shape[0] == 2 && e->shape[1] == 0, "%s", nb_last_error());
+    nb_tensor *es = nb_scatter(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3)), 0,
+                               nb_zeros(ctx, NB_I32, NB_SHAPE(0, 3)), nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3)));
+    ck_assert(es && es->shape[0] == 0);
+    nb_tensor *a = nb_arange(ctx, NB_F32, 1, 7, 1);
+    const float *f =
+        nb_data_f32(nb_index_fill(nb_reshape(a, NB_SHAPE(2, 3)), 1, i32(1, (const int32_t[]){-1}), 9.0f));
+    ck_assert(f[2] == 9.0f && f[5] == 9.0f && f[1] == 2.0f);
+    nb_tensor *i0 = nb_from_data(ctx, NB_I32, 0, NULL, (const int32_t[]){1});
+    ck_assert(nb_data_f32(nb_index_fill(a, 0, i0, 9.0f))[1] == 9.0f);
+    const float *t = nb_data_f32(nb_take(a, i32(2, (const int32_t[]){-1, 0})));
+    ck_assert(t[0] == 6.0f && t[1] == 1.0f);
+    nb_tensor *s0 = nb_scatter_value(nb_scalar(ctx, 2.0f), 0,
+                                     i0 = nb_from_data(ctx, NB_I32, 0, NULL, (const int32_t[]){0}), 5.0f);
+    ck_assert(s0 && s0->ndim == 0 && nb_item(s0) == 5.0f);
+    nb_tensor *c0 = nb_index_copy(nb_scalar(ctx, 2.0f), 0, i0, nb_scalar(ctx, 5.0f));
+    ck_assert(c0 && c0->ndim == 0 && nb_item(c0) == 5.0f);
+    /* -0 written stays -0; one value at a repeated index (the one-hot idiom) */
+    nb_tensor *neg = nb_scatter(nb_ones(ctx, NB_F32, NB_SHAPE(1, 2)), 1,
+                                nb_from_data(ctx, NB_I32, NB_SHAPE(1, 1), (const int32_t[]){1}),
+                                nb_from_data(ctx, NB_F32, NB_SHAPE(1, 1), (const float[]){-0.0f}));
+    ck_assert(nb_data_f32(neg)[1] == 0.0f && signbit(nb_data_f32(neg)[1]));
+    nb_tensor *oh =
+        nb_scatter_value(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4)), 1,
+                         nb_from_data(ctx, NB_I32, NB_SHAPE(1, 3), (const int32_t[]){2, 0, 2}), 1.0f);
+    ck_assert(oh && nb_data_f32(oh)[0] == 1.0f && nb_data_f32(oh)[1] == 0.0f && nb_data_f32(oh)[2] == 1.0f);
+    /* a NaN boundary, sorted last: torch's binary search */
+    nb_tensor *bd = nb_from_data(ctx, NB_F32, NB_SHAPE(3), (const float[]){1, 3, NAN});
+    nb_tensor *v = nb_from_data(ctx, NB_F32, NB_SHAPE(3), (const float[]){0, 2, 5});
+    const int32_t *b0 = (const int32_t *)nb_data(nb_bucketize(v, bd, false));
+    const int32_t *b1 = (const int32_t *)nb_data(nb_bucketize(v, bd, true));
+    ck_assert(b0[0] == 0 && b0[1] == 1 && b0[2] == 3 && b1[0] == 0 && b1[1] == 1 && b1[2] == 3);
+}
+END_TEST
+
 START_TEST(refusals) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(3, 4));
     ck_assert_ptr_null(
@@ -166,7 +206,7 @@ START_TEST(refusals) {
     ck_assert_ptr_nonnull(strstr(nb_last_error(), "bucketize: boundaries [3,4] are not 1-d"));
     ck_assert_ptr_null(nb_searchsorted(a, nb_zeros(ctx, NB_F32, NB_SHAPE(3)), false));
     ck_assert_ptr_nonnull(
-        strstr(nb_last_error(), "searchsorted: a sorted sequence [3,4] needs values of its ndim"));
+        strstr(nb_last_error(), "searchsorted: a sorted sequence [3,4] needs values with its leading dims"));
 }
 END_TEST
 
@@ -177,6 +217,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, writes);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, reads_and_counts);
+    tcase_add_test(tc, review_regressions);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;

@@ -354,6 +354,18 @@ nb_tensor *nb_repeat_interleave(nb_tensor *a, int64_t n, const int64_t *repeats,
  * len + |offset| at dim1 and dim2 of the result, zeros elsewhere (torch.diag_embed: -2, -1 by
  * default). nb_diag: a 1-d a embedded, a 2-d a's diagonal (torch.diag). nb_trace: the sum of a
  * 2-d a's diagonal. NULL with an error for dims out of range or equal, or the wrong rank. */
+/* Products (ops/products.c, composed; differentiable): nb_outer, the outer product of two 1-d
+ * tensors; nb_kron, the Kronecker product (torch.kron; the fewer dims padded with leading 1s);
+ * nb_tensordot, the n dims dims_a[i] of a contracted with dims_b[i] of b (torch.tensordot: a's
+ * free dims, then b's); nb_cross, the cross product along a dim of size 3 (a and b broadcast);
+ * nb_cdist, the p-norm of every pair of rows of x1 [..., P, M] and x2 [..., R, M] ([..., P, R],
+ * computed from the differences at every size: torch's matmul shortcut for p = 2 past 25 rows
+ * is not taken). NULL with an error for shapes that do not fit. */
+nb_tensor *nb_outer(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_kron(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_tensordot(nb_tensor *a, nb_tensor *b, int n, const int *dims_a, const int *dims_b);
+nb_tensor *nb_cross(nb_tensor *a, nb_tensor *b, int dim);
+nb_tensor *nb_cdist(nb_tensor *x1, nb_tensor *x2, float p);
 nb_tensor *nb_diagonal(nb_tensor *a, int64_t offset, int dim1, int dim2);
 nb_tensor *nb_diag_embed(nb_tensor *a, int64_t offset, int dim1, int dim2);
 nb_tensor *nb_diag(nb_tensor *a, int64_t offset);
@@ -395,8 +407,10 @@ nb_tensor *nb_scatter_add(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src)
  * slices into those places (torch.index_copy). scatter / scatter_value: src[i][j] (or value) at
  * [i][idx[i][j]] along dim (torch.scatter, dim 1). masked_scatter: src's first elements, in
  * order, where the mask (f32, broadcast to a) is nonzero. NULL with an error for bad shapes or
- * indices, for a place written twice (torch leaves that unspecified; counted on the device and
- * read back) or, for masked_scatter, a source shorter than the mask's count. */
+ * indices, for a place written twice by different values (torch leaves that unspecified;
+ * counted on the device and read back; scatter_value and index_fill may repeat an index) or, for
+ * masked_scatter, a source shorter than the mask's count. index_fill also takes a 0-d or
+ * negative index (from the end, as torch). */
 nb_tensor *nb_index_fill(nb_tensor *a, int dim, nb_tensor *idx, float value);
 nb_tensor *nb_index_copy(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src);
 nb_tensor *nb_scatter(nb_tensor *a, int dim, nb_tensor *idx, nb_tensor *src);
@@ -409,7 +423,9 @@ nb_tensor *nb_masked_scatter(nb_tensor *a, nb_tensor *mask, nb_tensor *src);
  * of a 1-d i32 input of values >= 0, length max + 1 or minlength. bucketize / searchsorted: i32
  * positions of the values among sorted boundaries (1-d; searchsorted: also [..., M] with values
  * [..., K]), the count of boundaries < v (with right: <= v); a NaN value goes to the end, as
- * torch's. Memory: values x boundaries comparisons. NULL with an error. */
+ * torch's binary search (which also counts NaN boundaries, sorted last, when no finite one is
+ * >= v). take wraps negative indices. Memory: values x boundaries comparisons; at most 2^24
+ * boundaries. NULL with an error. */
 nb_tensor *nb_masked_select(nb_tensor *a, nb_tensor *mask);
 nb_tensor *nb_take(nb_tensor *a, nb_tensor *idx);
 nb_tensor *nb_nonzero(nb_tensor *a);
