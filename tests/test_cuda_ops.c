@@ -881,6 +881,10 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         nb_tensor *sel = nb_masked_select(in[0], m);
         return sel ? nb_masked_scatter(in[0], m, nb_neg(sel)) : NULL;
     }
+    case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
+    case 10:
+        return nb_kron(nb_narrow(in[0], 0, 0, 1),
+                       nb_cross(nb_narrow(in[0], 2, 0, 3), nb_narrow(in[0], 2, 1, 3), 2));
     default: {
         nb_tensor *b = nb_reshape(nb_narrow(nb_flatten(in[0]), 0, 0, 4), NB_SHAPE(4));
         nb_tensor *sorted = b ? nb_sort(b, 0, false, NULL) : NULL;
@@ -892,9 +896,10 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
 
 START_TEST(test_composed) {
     nb_ctx *c = nb_ctx_new(0);
-    const char *names[] = {"diagonal", "diag_embed", "repeat_interleave",     "nanmean",     "lerp",
-                           "addcdiv",  "index_copy", "masked_select/scatter", "searchsorted"};
-    for (int m = 0; m < 9; m++) {
+    const char *names[] = {"diagonal",     "diag_embed", "repeat_interleave", "nanmean",
+                           "lerp",         "addcdiv",    "index_copy",        "masked_select/scatter",
+                           "searchsorted", "cdist",      "kron/cross"};
+    for (int m = 0; m < 11; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

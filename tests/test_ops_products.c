@@ -88,7 +88,7 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     switch (gc_case) {
     case 0: return nb_kron(a, nb_transpose(b, 0, 1));
     case 1: return nb_tensordot(a, b, 1, (const int[]){1}, (const int[]){0});
-    case 2: return nb_cross(nb_narrow(a, 1, 0, 3), nb_narrow(nb_transpose(b, 0, 1), 1, 0, 3), -1);
+    case 2: return nb_cross(a, nb_narrow(nb_transpose(b, 0, 1), 0, 0, 2), -1);
     case 3: return nb_cdist(a, nb_transpose(b, 0, 1), 2.0f);
     default: return nb_outer(nb_flatten(a), nb_flatten(b));
     }

@@ -96,7 +96,7 @@ TRANSCENDENTAL = {"elu", "selu", "mish", "gelu", "tanh", "sigmoid", "attention",
                   "layer_norm", "var", "pow", "pow_scalar", "tan", "asin", "acos", "atan", "sinh",
                   "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "atan2",
                   "erfc", "erfinv", "lgamma", "digamma", "sinc", "logit", "tanhshrink", "celu",
-                  "hypot", "logaddexp", "logaddexp2", "xlogy", "logcumsumexp"}
+                  "hypot", "logaddexp", "logaddexp2", "xlogy", "logcumsumexp", "cdist"}
 
 # Deep compositions: whole recurrent sequences, where rounding builds up over the steps and
 # layers (backpropagation through time), and MultiheadAttention (six matmuls and a softmax

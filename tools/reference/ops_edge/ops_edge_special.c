@@ -108,6 +108,11 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
     if (strcmp(c->op, "bincount") == 0) return nb_bincount(in[0], ip[0] ? in[1] : NULL, ip[1]);
     if (strcmp(c->op, "bucketize") == 0) return nb_bucketize(in[0], in[1], ip[0]);
     if (strcmp(c->op, "searchsorted") == 0) return nb_searchsorted(in[0], in[1], ip[0]);
+    if (strcmp(c->op, "outer") == 0) return nb_outer(in[0], in[1]);
+    if (strcmp(c->op, "kron") == 0) return nb_kron(in[0], in[1]);
+    if (strcmp(c->op, "tensordot") == 0) return nb_tensordot(in[0], in[1], ip[0], ip + 1, ip + 1 + ip[0]);
+    if (strcmp(c->op, "cross") == 0) return nb_cross(in[0], in[1], ip[0]);
+    if (strcmp(c->op, "cdist") == 0) return nb_cdist(in[0], in[1], fp[0]);
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -445,6 +450,37 @@ void oe_special_cases(void) {
                                 oe_f32(2, SH(2, 3), FV(2.5f, 0, 3, 20, 31, NAN))}},
                "searchsorted(batched, right %d)", right);
     }
+
+    /* products and distances */
+    oe_run((oe_case){.op = "outer", .in = {svt(), f1(3, FV(2, -0.0f, INFINITY))}}, "outer(SV, [2,-0,inf])");
+    oe_run((oe_case){.op = "kron", .in = {oe_randn(2, SH(2, 3), 560), oe_randn(2, SH(3, 2), 561)}},
+           "kron([2,3],[3,2])");
+    oe_run((oe_case){.op = "kron", .in = {oe_randn(1, SH(3), 562), oe_randn(3, SH(2, 2, 2), 563)}},
+           "kron([3],[2,2,2])");
+    oe_run((oe_case){.op = "tensordot",
+                     .ip = {2, 1, 2, 0, 1},
+                     .in = {oe_randn(3, SH(2, 3, 4), 564), oe_randn(3, SH(3, 4, 5), 565)}},
+           "tensordot(2 dims)");
+    oe_run((oe_case){.op = "tensordot",
+                     .ip = {1, 0, 1},
+                     .in = {oe_randn(2, SH(3, 2), 566), oe_randn(2, SH(4, 3), 567)}},
+           "tensordot(a's 0 with b's 1)");
+    oe_run((oe_case){.op = "cross", .ip = {1}, .in = {oe_randn(2, SH(4, 3), 568), oe_randn(1, SH(3), 569)}},
+           "cross(bcast, dim 1)");
+    oe_run((oe_case){.op = "cross",
+                     .ip = {0},
+                     .in = {oe_f32(2, SH(3, 2), FV(1, INFINITY, 0, 2, 3, NAN)), oe_randn(2, SH(3, 2), 570)}},
+           "cross(special, dim 0)");
+    const float cps[] = {2.0f, 1.0f, 0.0f, INFINITY, 3.0f};
+    for (int i = 0; i < COUNT(cps); i++)
+        oe_run((oe_case){.op = "cdist",
+                         .fp = {cps[i]},
+                         .in = {oe_randn(3, SH(2, 3, 4), 571), oe_randn(3, SH(2, 5, 4), 572)}},
+               "cdist(p %g)", (double)cps[i]);
+    oe_run((oe_case){.op = "cdist",
+                     .fp = {2.0f},
+                     .in = {oe_f32(2, SH(2, 2), FV(1, 2, 3, 4)), oe_f32(2, SH(1, 2), FV(1, 2))}},
+           "cdist(a zero distance)");
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

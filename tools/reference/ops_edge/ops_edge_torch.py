@@ -100,6 +100,15 @@ def forward(c, x, dt, variant):
         return torch.bucketize(x[0], x[1], right=bool(ip[0])).to(torch.int32)
     if op == "searchsorted":
         return torch.searchsorted(x[0], x[1], right=bool(ip[0])).to(torch.int32)
+    if op in ("outer", "kron"):
+        return getattr(torch, op)(x[0], x[1])
+    if op == "tensordot":
+        n = ip[0]
+        return torch.tensordot(x[0], x[1], dims=(list(ip[1:1 + n]), list(ip[1 + n:1 + 2 * n])))
+    if op == "cross":
+        return torch.cross(*torch.broadcast_tensors(x[0], x[1]), dim=ip[0])
+    if op == "cdist":
+        return torch.cdist(x[0], x[1], p=fp[0])
     if op == "diagonal":
         return torch.diagonal(x[0], ip[0], ip[1], ip[2])
     if op == "diag_embed":
