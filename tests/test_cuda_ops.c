@@ -881,6 +881,13 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         nb_tensor *sel = nb_masked_select(in[0], m);
         return sel ? nb_masked_scatter(in[0], m, nb_neg(sel)) : NULL;
     }
+    case 11: {
+        static const int32_t tg[8] = {1, 2, 3, 3, 4, 0, 2, 0};
+        static const int64_t il[4] = {3, 3, 2, 3}, tl[4] = {2, 1, 1, 1};
+        nb_tensor *t = nb_from_data(nb_ctx_current(), NB_I32, NB_SHAPE(4, 2), tg);
+        if (t && in[0]->device != NB_CPU) t = nb_to_device(nb_ctx_current(), t, in[0]->device);
+        return nb_ctc_loss(nb_log_softmax(in[0], -1), t, il, tl, 0, NB_REDUCE_NONE, false);
+    }
     case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
     case 10:
         return nb_kron(nb_narrow(in[0], 0, 0, 1),
@@ -898,8 +905,8 @@ START_TEST(test_composed) {
     nb_ctx *c = nb_ctx_new(0);
     const char *names[] = {"diagonal",     "diag_embed", "repeat_interleave", "nanmean",
                            "lerp",         "addcdiv",    "index_copy",        "masked_select/scatter",
-                           "searchsorted", "cdist",      "kron/cross"};
-    for (int m = 0; m < 11; m++) {
+                           "searchsorted", "cdist",      "kron/cross",        "ctc_loss"};
+    for (int m = 0; m < 12; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

@@ -525,6 +525,15 @@ nb_tensor *nb_cosine_embedding_loss(nb_tensor *x1, nb_tensor *x2, nb_tensor *y, 
 /* d^2/2 where |d| < delta, delta (|d| - delta/2) elsewhere, d = pred - target (as torch's
  * huber_loss; smooth_l1 with beta is huber / beta). NULL unless 0 < delta < inf. */
 nb_tensor *nb_huber_loss(nb_tensor *pred, nb_tensor *target, float delta, nb_reduction r);
+/* torch's F.ctc_loss: log_probs [T, N, C] (log-softmaxed over C), i32 targets [N, S] (padded;
+ * sample n uses its first target_lengths[n], none of them the blank), host arrays of N input
+ * lengths (1 to T) and target lengths (0 to S). Per sample -log p(target | input) summed over its
+ * alignments; mean divides each by its target length (at least 1) and averages, as torch's;
+ * zero_infinity turns an impossible alignment's inf into 0. Composed of a log-space recursion
+ * (one step of elementwise ops per frame), differentiable in log_probs on any backend. NULL with
+ * an error for shapes, lengths or labels that do not fit. */
+nb_tensor *nb_ctc_loss(nb_tensor *log_probs, nb_tensor *targets, const int64_t *input_lengths,
+                       const int64_t *target_lengths, int blank, nb_reduction r, bool zero_infinity);
 /* torch's F.smooth_l1_loss: 0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere; the L1 loss
  * for beta 0. NULL unless 0 <= beta < inf. */
 nb_tensor *nb_smooth_l1_loss(nb_tensor *pred, nb_tensor *target, float beta, nb_reduction r);

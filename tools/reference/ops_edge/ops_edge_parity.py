@@ -422,6 +422,13 @@ ACCEPTED = [
            "gelu's derivative in the far negative tail (~1e-6 absolute)"),
     # Bases -inf and -0 follow C99 powf (pow(-inf, 0.5) = inf, pow(-0, -0.5) = inf); torch's
     # scalar-exponent path gives NaN / -inf there.
+    # ctc_loss's gradient in log_probs: torch's CTC backward returns e^lp - (the alignments'
+    # share), the gradient of the logits under a log_softmax rather than of log_probs themselves
+    # (the two differ by e^lp per frame, which log_softmax's backward cancels), and NaN for an
+    # impossible alignment. nabla's is the exact derivative in log_probs (0 where impossible);
+    # the "ctc_loss_logits" cases, with the log_softmax inside, match torch's element for element.
+    Accept("ctc-logprob-grad", {"ctc_loss"}, {"nan", "value"}, lambda f: f.where != "out",
+           "ctc_loss's gradient in log_probs is the exact one (torch's is the logits')"),
     Accept("pow-c99", {"pow_scalar"}, {"nan", "inf", "value"}, pow_c99,
            "pow_scalar with -inf/-0 bases follows C99 powf"),
     # A query row whose output is NaN: PyTorch's softmax makes its masked entries NaN too, so

@@ -113,6 +113,19 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
     if (strcmp(c->op, "tensordot") == 0) return nb_tensordot(in[0], in[1], ip[0], ip + 1, ip + 1 + ip[0]);
     if (strcmp(c->op, "cross") == 0) return nb_cross(in[0], in[1], ip[0]);
     if (strcmp(c->op, "cdist") == 0) return nb_cdist(in[0], in[1], fp[0]);
+    if (strcmp(c->op, "ctc_loss_logits") == 0) { /* as ctc_loss, from logits through log_softmax */
+        int64_t il[3], tl[3];
+        for (int i = 0; i < 3; i++)
+            il[i] = ip[8 + i], tl[i] = ip[11 + i];
+        return nb_ctc_loss(nb_log_softmax(in[0], -1), in[1], il, tl, ip[0], red, ip[1]);
+    }
+    if (strcmp(c->op, "ctc_loss") == 0) { /* ip: blank, zero_infinity, .., [7] reduction, [8..10] input
+                                           * lengths, [11..13] target lengths (N = 3) */
+        int64_t il[3], tl[3];
+        for (int i = 0; i < 3; i++)
+            il[i] = ip[8 + i], tl[i] = ip[11 + i];
+        return nb_ctc_loss(in[0], in[1], il, tl, ip[0], red, ip[1]);
+    }
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -481,6 +494,46 @@ void oe_special_cases(void) {
                      .fp = {2.0f},
                      .in = {oe_f32(2, SH(2, 2), FV(1, 2, 3, 4)), oe_f32(2, SH(1, 2), FV(1, 2))}},
            "cdist(a zero distance)");
+
+    /* CTC: every reduction, a blank other than 0, repeats in the target, an impossible alignment
+     * with and without zero_infinity, a sample with an empty target */
+    nb_tensor *ctc_lp = nb_log_softmax(oe_randn(3, SH(6, 3, 5), 580), -1);
+    nb_tensor *ctc_t = oe_i32(2, SH(3, 4), IV(1, 2, 2, 3, 4, 0, 0, 0, 3, 3, 0, 0));
+    for (int rd = 0; rd < 3; rd++)
+        oe_run((oe_case){.op = "ctc_loss",
+                         .nograd = 2,
+                         .ip = {0, 0, [7] = rd, 6, 3, 5, 4, 1, 2},
+                         .in = {ctc_lp, ctc_t}},
+               "ctc_loss(red %d)", rd);
+    nb_tensor *ctc_t4 = oe_i32(2, SH(3, 4), IV(1, 2, 2, 3, 0, 0, 0, 0, 3, 3, 2, 0));
+    oe_run(
+        (oe_case){
+            .op = "ctc_loss", .nograd = 2, .ip = {4, 0, [7] = 2, 5, 2, 6, 4, 0, 3}, .in = {ctc_lp, ctc_t4}},
+        "ctc_loss(blank 4, an empty target)");
+    for (int zi = 0; zi < 2; zi++)
+        oe_run((oe_case){.op = "ctc_loss",
+                         .nograd = 2,
+                         .ip = {0, zi, [7] = 1, 3, 6, 6, 4, 1, 2},
+                         .in = {ctc_lp, ctc_t}},
+               "ctc_loss(impossible, zero_infinity %d)", zi);
+    /* from logits through log_softmax, where torch's gradient and the exact one agree */
+    nb_tensor *ctc_x = oe_randn(3, SH(6, 3, 5), 581);
+    for (int rd = 0; rd < 3; rd++)
+        oe_run((oe_case){.op = "ctc_loss_logits",
+                         .nograd = 2,
+                         .ip = {0, 0, [7] = rd, 6, 3, 5, 4, 1, 2},
+                         .in = {ctc_x, ctc_t}},
+               "ctc_loss_logits(red %d)", rd);
+    oe_run((oe_case){.op = "ctc_loss_logits",
+                     .nograd = 2,
+                     .ip = {4, 0, [7] = 0, 5, 2, 6, 4, 0, 3},
+                     .in = {ctc_x, ctc_t4}},
+           "ctc_loss_logits(blank 4, an empty target)");
+    oe_run((oe_case){.op = "ctc_loss_logits",
+                     .nograd = 2,
+                     .ip = {0, 1, [7] = 1, 3, 6, 6, 4, 1, 2},
+                     .in = {ctc_x, ctc_t}},
+           "ctc_loss_logits(impossible, zero_infinity)");
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

@@ -100,6 +100,11 @@ def forward(c, x, dt, variant):
         return torch.bucketize(x[0], x[1], right=bool(ip[0])).to(torch.int32)
     if op == "searchsorted":
         return torch.searchsorted(x[0], x[1], right=bool(ip[0])).to(torch.int32)
+    if op in ("ctc_loss", "ctc_loss_logits"):
+        n = x[0].shape[1]
+        lp = F.log_softmax(x[0], -1) if op == "ctc_loss_logits" else x[0]
+        return F.ctc_loss(lp, x[1], list(ip[8:8 + n]), list(ip[11:11 + n]), blank=ip[0], reduction=red,
+                          zero_infinity=bool(ip[1]))
     if op in ("outer", "kron"):
         return getattr(torch, op)(x[0], x[1])
     if op == "tensordot":
