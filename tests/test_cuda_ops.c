@@ -888,6 +888,14 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         if (t && in[0]->device != NB_CPU) t = nb_to_device(nb_ctx_current(), t, in[0]->device);
         return nb_ctc_loss(nb_log_softmax(in[0], -1), t, il, tl, 0, NB_REDUCE_NONE, false);
     }
+    case 12: { /* a rotated, shifted grid read bilinearly with reflection */
+        static const float th[6] = {0.8f, -0.5f, 0.1f, 0.6f, 0.9f, -0.2f};
+        nb_tensor *t = nb_from_data(nb_ctx_current(), NB_F32, NB_SHAPE(1, 2, 3), th);
+        if (t && in[0]->device != NB_CPU) t = nb_to_device(nb_ctx_current(), t, in[0]->device);
+        nb_tensor *x4 = nb_unsqueeze(in[0], 0); /* [1, 3, 4, 5] */
+        nb_tensor *g = t ? nb_affine_grid(t, (const int64_t[]){1, 3, 6, 7}, false) : NULL;
+        return g ? nb_grid_sample(x4, g, NB_INTERP_LINEAR, NB_GRID_REFLECTION, false) : NULL;
+    }
     case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
     case 10:
         return nb_kron(nb_narrow(in[0], 0, 0, 1),
@@ -905,8 +913,9 @@ START_TEST(test_composed) {
     nb_ctx *c = nb_ctx_new(0);
     const char *names[] = {"diagonal",     "diag_embed", "repeat_interleave", "nanmean",
                            "lerp",         "addcdiv",    "index_copy",        "masked_select/scatter",
-                           "searchsorted", "cdist",      "kron/cross",        "ctc_loss"};
-    for (int m = 0; m < 12; m++) {
+                           "searchsorted", "cdist",      "kron/cross",        "ctc_loss",
+                           "grid_sample"};
+    for (int m = 0; m < 13; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

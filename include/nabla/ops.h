@@ -663,6 +663,17 @@ nb_tensor *nb_adaptive_avg_pool1d(nb_tensor *x, int64_t ol);
  * error for a bad shape or size. */
 typedef enum { NB_INTERP_NEAREST = 0, NB_INTERP_LINEAR } nb_interp_mode;
 nb_tensor *nb_interpolate(nb_tensor *x, const int64_t *size, nb_interp_mode mode, bool align_corners);
+/* Spatial transformers (ops/grid.c, composed; torch's F.affine_grid and F.grid_sample, 2-d):
+ * nb_affine_grid: the sampling grid [N, H, W, 2] of (x, y) in [-1, 1] for affine matrices theta
+ * [N, 2, 3] and an output size [N, C, H, W]. nb_grid_sample: input [N, C, H, W] read at grid [N,
+ * Ho, Wo, 2] ((x, y), -1 and 1 the corner pixels' centres with align_corners, their outer edges
+ * without), nearest or bilinear, with zeros, border or reflection padding: [N, C, Ho, Wo],
+ * differentiable in the input and the grid. NULL with an error for shapes that do not fit or an
+ * input past 2^24 pixels. */
+typedef enum { NB_GRID_ZEROS = 0, NB_GRID_BORDER, NB_GRID_REFLECTION } nb_grid_padding;
+nb_tensor *nb_affine_grid(nb_tensor *theta, const int64_t size[4], bool align_corners);
+nb_tensor *nb_grid_sample(nb_tensor *x, nb_tensor *grid, nb_interp_mode mode, nb_grid_padding pad,
+                          bool align_corners);
 /* One step of torch's recurrent cells (nn.LSTMCell, GRUCell, RNNCell), with their layouts:
  * x [N,in] (or unbatched [in]), h and c [N,H] ([H]); w_ih [G*H, in] and w_hh [G*H, H] hold the
  * G gates side by side (LSTM: input, forget, cell, output; GRU: reset, update, new), b_ih and

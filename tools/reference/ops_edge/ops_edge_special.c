@@ -126,6 +126,10 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
             il[i] = ip[8 + i], tl[i] = ip[11 + i];
         return nb_ctc_loss(in[0], in[1], il, tl, ip[0], red, ip[1]);
     }
+    if (strcmp(c->op, "affine_grid") == 0) /* ip: N, C, H, W, align */
+        return nb_affine_grid(in[0], (const int64_t[]){ip[0], ip[1], ip[2], ip[3]}, ip[4]);
+    if (strcmp(c->op, "grid_sample") == 0) /* ip: mode, padding, align */
+        return nb_grid_sample(in[0], in[1], (nb_interp_mode)ip[0], (nb_grid_padding)ip[1], ip[2]);
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -534,6 +538,34 @@ void oe_special_cases(void) {
                      .ip = {0, 1, [7] = 1, 3, 6, 6, 4, 1, 2},
                      .in = {ctc_x, ctc_t}},
            "ctc_loss_logits(impossible, zero_infinity)");
+
+    /* spatial transformers: every mode, padding and alignment, positions inside, on the edges and
+     * outside, a grid from affine_grid, single-pixel inputs */
+    for (int al = 0; al < 2; al++) {
+        oe_run((oe_case){.op = "affine_grid", .ip = {2, 3, 4, 5, al}, .in = {oe_randn(3, SH(2, 2, 3), 590)}},
+               "affine_grid(align %d)", al);
+        oe_run((oe_case){.op = "affine_grid", .ip = {1, 1, 1, 3, al}, .in = {oe_randn(3, SH(1, 2, 3), 591)}},
+               "affine_grid(1 x 3, align %d)", al);
+    }
+    nb_tensor *gs_x = oe_randn(4, SH(2, 3, 4, 5), 592);
+    static float gpos[2 * 3 * 4 * 2];
+    const float gv[] = {-1.3f, -1.0f, -0.77f, -0.4f, 0.0f, 0.31f, 0.5f, 0.9f, 1.0f, 1.25f, 2.7f, -2.2f};
+    for (int i = 0; i < COUNT(gpos); i++)
+        gpos[i] = gv[(i * 7 + 3) % COUNT(gv)];
+    nb_tensor *gs_g = oe_f32(4, SH(2, 3, 4, 2), gpos);
+    for (int mode = 0; mode < 2; mode++)
+        for (int pad = 0; pad < 3; pad++)
+            for (int al = 0; al < 2; al++)
+                oe_run((oe_case){.op = "grid_sample",
+                                 .ip = {mode, pad, al},
+                                 .nograd = mode == 0 ? 2 : 0,
+                                 .in = {gs_x, gs_g}},
+                       "grid_sample(mode %d, padding %d, align %d)", mode, pad, al);
+    oe_run(
+        (oe_case){.op = "grid_sample",
+                  .ip = {1, 0, 0},
+                  .in = {oe_randn(4, SH(1, 2, 1, 1), 593), oe_f32(4, SH(1, 1, 2, 2), FV(0, 0, 0.4f, -0.6f))}},
+        "grid_sample(a 1x1 input)");
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

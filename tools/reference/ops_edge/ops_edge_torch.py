@@ -105,6 +105,11 @@ def forward(c, x, dt, variant):
         lp = F.log_softmax(x[0], -1) if op == "ctc_loss_logits" else x[0]
         return F.ctc_loss(lp, x[1], list(ip[8:8 + n]), list(ip[11:11 + n]), blank=ip[0], reduction=red,
                           zero_infinity=bool(ip[1]))
+    if op == "affine_grid":
+        return F.affine_grid(x[0], list(ip[0:4]), align_corners=bool(ip[4]))
+    if op == "grid_sample":
+        return F.grid_sample(x[0], x[1], mode=("nearest", "bilinear")[ip[0]],
+                             padding_mode=("zeros", "border", "reflection")[ip[1]], align_corners=bool(ip[2]))
     if op in ("outer", "kron"):
         return getattr(torch, op)(x[0], x[1])
     if op == "tensordot":
