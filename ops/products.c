@@ -1,6 +1,7 @@
 /* ops/products.c - products and distances built on the other ops: nb_outer, nb_kron,
  * nb_tensordot, nb_cross, nb_cdist. Each is a few views, elementwise products and one matmul or
  * norm, so every backend runs it and autograd differentiates it through those. */
+#include <math.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -43,6 +44,9 @@ nb_tensor *nb_tensordot(nb_tensor *a, nb_tensor *b, int n, const int *dims_a, co
         return nb_set_error("%s: %d dims to contract for %d-d and %d-d tensors", op, n, a->ndim, b->ndim);
     /* a's free dims then its contracted ones, b's contracted ones then its free ones: one matmul
      * [free_a, K] @ [K, free_b] */
+    if (a->ndim + b->ndim - 2 * n > NB_MAX_DIMS)
+        return nb_set_error("%s: the result would have %d dims (at most %d)", op, a->ndim + b->ndim - 2 * n,
+                            NB_MAX_DIMS);
     bool ca[NB_MAX_DIMS] = {false}, cb[NB_MAX_DIMS] = {false};
     int pa[NB_MAX_DIMS], pb[NB_MAX_DIMS], ka = 0, kb = 0;
     int64_t K = 1, Fa = 1, Fb = 1, out[NB_MAX_DIMS];
@@ -64,7 +68,6 @@ nb_tensor *nb_tensordot(nb_tensor *a, nb_tensor *b, int n, const int *dims_a, co
         pa[ka++] = nb_norm_dim(op, dims_a[i], a->ndim), pb[kb++] = nb_norm_dim(op, dims_b[i], b->ndim);
     for (int i = 0; i < b->ndim; i++)
         if (!cb[i]) pb[kb++] = i, Fb *= b->shape[i], out[no++] = b->shape[i];
-    if (no > NB_MAX_DIMS) return nb_set_error("%s: the result would have more than %d dims", op, NB_MAX_DIMS);
     nb_tensor *am = nb_reshape(nb_permute(a, pa), NB_SHAPE(Fa, K));
     nb_tensor *bm = nb_reshape(nb_permute(b, pb), NB_SHAPE(K, Fb));
     nb_tensor *r = am && bm ? nb_matmul(am, bm) : NULL;
@@ -99,5 +102,15 @@ nb_tensor *nb_cdist(nb_tensor *x1, nb_tensor *x2, float p) {
      * to a matmul form past 25 rows for p = 2, which loses digits for close points) */
     nb_tensor *d = nb_sub(nb_unsqueeze(x1, x1->ndim - 1), nb_unsqueeze(x2, x2->ndim - 2));
     const int last = d ? d->ndim - 1 : 0;
-    return nb_as_op(d ? nb_norm(d, p, 1, &last, false) : NULL, op);
+    if (!d || p != INFINITY) return nb_as_op(d ? nb_norm(d, p, 1, &last, false) : NULL, op);
+    /* p = inf: the largest |difference|, whose gradient torch's cdist gives in full to every tied
+     * coordinate (vector_norm's shares it): max + sum over the tied of (|d| - |d|), the second
+     * term 0 in value and the ties' full slope in gradient (none through an infinite one) */
+    nb_tensor *ad = nb_abs(d);
+    nb_tensor *m = ad ? nb_max(nb_detach(ad), 1, &last, true) : NULL;
+    nb_tensor *tied = m ? nb_maximum(nb_eq(ad, m), nb_ne(ad, ad)) : NULL; /* NaN counts as the max */
+    nb_tensor *zero = tied ? nb_scalar_like(ad, 0.0f) : NULL;             /* (inf - inf would be NaN) */
+    nb_tensor *st = zero ? nb_where(nb_isinf(ad), zero, nb_sub(ad, nb_detach(ad))) : NULL;
+    nb_tensor *ex = st ? nb_sum(nb_mul(tied, st), 1, &last, false) : NULL;
+    return nb_as_op(ex ? nb_add(nb_squeeze(m, last), ex) : NULL, op);
 }

@@ -57,7 +57,11 @@ static int norm_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     } else if (p == 2.0f) {
         slope = nb_div(x, nk);
     } else {
-        slope = nb_div(nb_mul(nb_sign(x), nb_pow_scalar(nb_abs(x), p - 1.0f)), nb_pow_scalar(nk, p - 1.0f));
+        /* |x|^(p - 1) is inf at x = 0 for p < 1: 0 there, as torch's masked_fill (sign(0) inf would
+         * be NaN) */
+        nb_tensor *pw = nb_pow_scalar(nb_abs(x), p - 1.0f);
+        if (pw && p < 1.0f) pw = nb_where(nb_eq(x, zero), zero, pw);
+        slope = pw ? nb_div(nb_mul(nb_sign(x), pw), nb_pow_scalar(nk, p - 1.0f)) : NULL;
     }
     /* 0 where the norm is 0 (the quotients above are 0/0 there) */
     slope = slope ? nb_where(nb_eq(nk, zero), zero, slope) : NULL;

@@ -108,6 +108,29 @@ START_TEST(gradients) {
 }
 END_TEST
 
+/* found by review: cdist (and norm) with p < 1 give 0, not NaN, where a difference is 0; with
+ * p = inf every tied coordinate gets the whole slope (torch's cdist); tensordot refuses a result
+ * past 8 dims before writing its shape */
+START_TEST(review_regressions) {
+    nb_tensor *x1 = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1, 2), (const float[]){0, 0}), true);
+    nb_tensor *x2 = nb_from_data(ctx, NB_F32, NB_SHAPE(1, 2), (const float[]){0, 1});
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_cdist(x1, x2, 0.5f))), 0);
+    ck_assert(nb_data_f32(x1->grad)[0] == 0.0f && nb_data_f32(x1->grad)[1] == -1.0f);
+    nb_tensor *v = nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(3), (const float[]){0, 1, 2}), true);
+    ck_assert_int_eq(nb_backward(nb_norm(v, 0.5f, 0, NULL, false)), 0);
+    ck_assert(nb_data_f32(v->grad)[0] == 0.0f && isfinite(nb_data_f32(v->grad)[1]));
+    nb_tensor *y1 = nb_requires_grad_(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 2)), true);
+    nb_tensor *y2 = nb_ones(ctx, NB_F32, NB_SHAPE(1, 2));
+    nb_tensor *di = nb_cdist(y1, y2, INFINITY);
+    ck_assert(di && nb_item(di) == 1.0f);
+    ck_assert_int_eq(nb_backward(nb_sum_all(di)), 0);
+    ck_assert(nb_data_f32(y1->grad)[0] == -1.0f && nb_data_f32(y1->grad)[1] == -1.0f);
+    nb_tensor *big = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 1, 1, 1, 1));
+    ck_assert_ptr_null(nb_tensordot(big, big, 0, NULL, NULL));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "tensordot: the result would have 10 dims (at most 8)"));
+}
+END_TEST
+
 START_TEST(refusals) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     ck_assert_ptr_null(nb_outer(a, a));
@@ -130,6 +153,7 @@ Suite *make_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, values);
     tcase_add_test(tc, gradients);
+    tcase_add_test(tc, review_regressions);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;

@@ -498,6 +498,18 @@ void oe_special_cases(void) {
                      .fp = {2.0f},
                      .in = {oe_f32(2, SH(2, 2), FV(1, 2, 3, 4)), oe_f32(2, SH(1, 2), FV(1, 2))}},
            "cdist(a zero distance)");
+    /* integer points: zero differences (p < 1) and tied largest ones (p = inf) */
+    static float ia[12], ib[8];
+    for (int i = 0; i < 12; i++)
+        ia[i] = (float)((i * 5) % 3);
+    for (int i = 0; i < 8; i++)
+        ib[i] = (float)((i * 7) % 3);
+    const float ip_[] = {0.5f, INFINITY, 1.0f};
+    for (int i = 0; i < COUNT(ip_); i++)
+        oe_run((oe_case){.op = "cdist",
+                         .fp = {ip_[i]},
+                         .in = {oe_f32(2, SH(3, 4), ia), oe_f32(2, SH(2, 4), ib)}},
+               "cdist(integer points, p %g)", (double)ip_[i]);
 
     /* CTC: every reduction, a blank other than 0, repeats in the target, an impossible alignment
      * with and without zero_infinity, a sample with an empty target */
