@@ -1,7 +1,9 @@
 /* ops/products.c - products and distances built on the other ops: nb_outer, nb_kron,
- * nb_tensordot, nb_cross, nb_cdist. Each is a few views, elementwise products and one matmul or
- * norm, so every backend runs it and autograd differentiates it through those. */
+ * nb_tensordot, nb_cross, nb_cdist, nb_pdist, nb_bilinear. Each is a few views, elementwise products and one
+ * matmul or norm, so every backend runs it and autograd differentiates it through those. */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op_util.h"
@@ -113,4 +115,47 @@ nb_tensor *nb_cdist(nb_tensor *x1, nb_tensor *x2, float p) {
     nb_tensor *st = zero ? nb_where(nb_isinf(ad), zero, nb_sub(ad, nb_detach(ad))) : NULL;
     nb_tensor *ex = st ? nb_sum(nb_mul(tied, st), 1, &last, false) : NULL;
     return nb_as_op(ex ? nb_add(nb_squeeze(m, last), ex) : NULL, op);
+}
+
+nb_tensor *nb_pdist(nb_tensor *x, float p) {
+    const char *op = "pdist";
+    NB_NULL_GUARD_NAMED(op, x);
+    char a[96];
+    if (x->ndim != 2) return nb_set_error("%s: want x [N, M], got %s", op, NB_SHP(x, a));
+    const int64_t N = x->shape[0];
+    if (N * N > INT32_MAX) return nb_set_error("%s: %lld rows is too many", op, (long long)N);
+    /* the pairs i < j of cdist(x, x), row by row (torch's order) */
+    const int64_t K = N * (N - 1) / 2;
+    int32_t *pos = malloc(sizeof(int32_t) * (size_t)(K ? K : 1));
+    if (!pos) return nb_set_error("%s: out of memory for %lld pairs", op, (long long)K);
+    int64_t k = 0;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = i + 1; j < N; j++)
+            pos[k++] = (int32_t)(i * N + j);
+    nb_tensor *pi = nb_host_1d(x, NB_I32, K, pos);
+    free(pos);
+    nb_tensor *d = pi ? nb_cdist(x, x, p) : NULL;
+    return nb_as_op(d ? nb_index_select(nb_reshape(d, NB_SHAPE(N * N)), 0, pi) : NULL, op);
+}
+
+nb_tensor *nb_bilinear(nb_tensor *x1, nb_tensor *x2, nb_tensor *w, nb_tensor *b) {
+    const char *op = "bilinear";
+    NB_NULL_GUARD_NAMED(op, x1, x2, w);
+    char a[96], c[96], e[96];
+    if (w->ndim != 3 || x1->ndim < 1 || x2->ndim < 1 || x1->shape[x1->ndim - 1] != w->shape[1] ||
+        x2->shape[x2->ndim - 1] != w->shape[2] || (b && (b->ndim != 1 || b->shape[0] != w->shape[0])))
+        return nb_set_error(
+            "%s: want x1 [..., in1], x2 [..., in2], weight [out, in1, in2] and bias [out], got %s, %s "
+            "and %s",
+            op, NB_SHP(x1, a), NB_SHP(x2, c), NB_SHP(w, e));
+    bool same = x1->ndim == x2->ndim;
+    for (int i = 0; same && i < x1->ndim - 1; i++)
+        same = x1->shape[i] == x2->shape[i];
+    if (!same)
+        return nb_set_error("%s: x1 %s and x2 %s differ before the last dim (torch does not broadcast them)",
+                            op, NB_SHP(x1, a), NB_SHP(x2, c));
+    /* y_o = x1 W_o x2 (+ b_o), torch.nn.functional.bilinear */
+    nb_tensor *ops3[3] = {x1, w, x2};
+    nb_tensor *y = nb_einsum("...i,oij,...j->...o", 3, ops3);
+    return nb_as_op(y && b ? nb_add(y, b) : y, op);
 }

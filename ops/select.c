@@ -3,6 +3,7 @@
  * (masked_select, nonzero, bincount) read the mask or the indices back on the host, as torch
  * does; the values then move with index_select / index_add, whose gradients they get. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops/op_util.h"
 
@@ -139,4 +140,72 @@ nb_tensor *nb_bucketize(nb_tensor *v, nb_tensor *boundaries, bool right) {
         return nb_set_error("bucketize: boundaries %s are not 1-d", NB_SHP(boundaries, s));
     }
     return nb_as_op(count_before("bucketize", boundaries, v, right), "bucketize");
+}
+
+static int cmp_total(const void *pa, const void *pb) {
+    const float a = *(const float *)pa, b = *(const float *)pb;
+    if (a != a || b != b) return (a != a) - (b != b); /* NaN last */
+    return (a > b) - (a < b);
+}
+
+/* the first position in the sorted distinct values u[0..n) holding v (NaN: none, handled apart) */
+static int64_t find_value(const float *u, int64_t n, float v) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (u[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
+    const char *op = "unique";
+    if (inverse) *inverse = NULL;
+    if (counts) *counts = NULL;
+    NB_NULL_GUARD_NAMED(op, a);
+    if (nb_check_dtype(op, a, NB_F32, "input")) return NULL;
+    nb_tensor *h = a->device == NB_CPU ? nb_contiguous(a) : nb_to_device(nb_out_ctx(a), a, NB_CPU);
+    if (!h || !(h = nb_contiguous(h))) return nb_as_op(NULL, op);
+    const int64_t n = nb_numel(h);
+    if (n > INT32_MAX)
+        return nb_set_error("%s: %lld elements is more than i32 positions reach", op, (long long)n);
+    const float *v = nb_data_f32(h);
+    float *u = malloc(sizeof(float) * (size_t)(n ? n : 1)),
+          *cnt = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    int32_t *inv = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+    nb_tensor *out = NULL;
+    if (!u || !cnt || !inv) {
+        nb_set_error("%s: out of memory for %lld elements", op, (long long)n);
+        goto done;
+    }
+    memcpy(u, v, sizeof(float) * (size_t)n);
+    qsort(u, (size_t)n, sizeof *u, cmp_total);
+    /* the distinct values: equal neighbours merged (-0 == 0 keeps the first); NaNs kept apart */
+    int64_t m = 0, nan_at;
+    for (int64_t i = 0; i < n; i++)
+        if (m == 0 || u[i] != u[m - 1] || u[i] != u[i]) u[m++] = u[i];
+    nan_at = m;
+    while (nan_at > 0 && u[nan_at - 1] != u[nan_at - 1])
+        nan_at--;
+    for (int64_t k = 0; k < m; k++)
+        cnt[k] = 0.0f;
+    int64_t next_nan = nan_at;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t k = v[i] != v[i] ? next_nan++ : find_value(u, nan_at, v[i]);
+        inv[i] = (int32_t)k;
+        cnt[k] += 1.0f;
+    }
+    out = nb_host_1d(a, NB_F32, m, u);
+    if (out && inverse) {
+        nb_tensor *t = nb_from_data(nb_out_ctx(a), NB_I32, a->ndim, a->shape, inv);
+        *inverse = t && a->device != NB_CPU ? nb_to_device(nb_out_ctx(a), t, a->device) : t;
+        if (!*inverse) out = NULL;
+    }
+    if (out && counts && !(*counts = nb_host_1d(a, NB_F32, m, cnt))) out = NULL;
+done:
+    free(u), free(cnt), free(inv);
+    return nb_as_op(out, op);
 }

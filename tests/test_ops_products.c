@@ -131,6 +131,35 @@ START_TEST(review_regressions) {
 }
 END_TEST
 
+/* pdist is cdist's upper triangle, row by row; bilinear is x1 W x2 + b per output */
+START_TEST(pdist_and_bilinear) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(4, 3), 0, 1, &rng);
+    nb_tensor *pd = nb_pdist(x, 2.0f), *cd = nb_cdist(x, x, 2.0f);
+    ck_assert(pd && pd->ndim == 1 && pd->shape[0] == 6);
+    int k = 0;
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            ck_assert(nb_data_f32(pd)[k++] == (float)nb_get(cd, (int64_t[]){i, j}));
+    ck_assert(nb_pdist(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 3)), 2.0f)->shape[0] == 0);
+    nb_tensor *x1 = nb_randn(ctx, NB_SHAPE(2, 3), 0, 1, &rng),
+              *x2 = nb_randn(ctx, NB_SHAPE(2, 4), 0, 1, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(5, 3, 4), 0, 1, &rng), *b = nb_randn(ctx, NB_SHAPE(5), 0, 1, &rng);
+    nb_tensor *y = nb_bilinear(x1, x2, w, b);
+    ck_assert_msg(y && y->shape[0] == 2 && y->shape[1] == 5, "%s", nb_last_error());
+    for (int n = 0; n < 2; n++)
+        for (int o = 0; o < 5; o++) {
+            double s = nb_data_f32(b)[o];
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 4; j++)
+                    s += (double)nb_data_f32(x1)[n * 3 + i] * nb_data_f32(w)[(o * 3 + i) * 4 + j] *
+                         nb_data_f32(x2)[n * 4 + j];
+            ck_assert(nb_close(nb_get(y, (int64_t[]){n, o}), s, 1e-5, 1e-5));
+        }
+    ck_assert_ptr_null(nb_bilinear(x2, x1, w, b));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "bilinear: want x1 [..., in1]"));
+}
+END_TEST
+
 START_TEST(refusals) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3));
     ck_assert_ptr_null(nb_outer(a, a));
@@ -154,6 +183,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, values);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, review_regressions);
+    tcase_add_test(tc, pdist_and_bilinear);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;

@@ -182,6 +182,24 @@ START_TEST(review_regressions) {
 }
 END_TEST
 
+START_TEST(unique) {
+    nb_tensor *a = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 4), (const float[]){3, 1, 3, NAN, 2, 1, NAN, 0});
+    nb_tensor *inv = NULL, *cnt = NULL, *u = nb_unique(a, &inv, &cnt);
+    ck_assert_msg(u && inv && cnt, "%s", nb_last_error());
+    ck_assert_int_eq(u->shape[0], 6); /* 0 1 2 3 NaN NaN */
+    const float *uv = nb_data_f32(u), *cv = nb_data_f32(cnt);
+    ck_assert(uv[0] == 0 && uv[1] == 1 && uv[2] == 2 && uv[3] == 3 && isnan(uv[4]) && isnan(uv[5]));
+    ck_assert(cv[1] == 2 && cv[3] == 2 && cv[4] == 1 && cv[5] == 1);
+    const int32_t want[8] = {3, 1, 3, 4, 2, 1, 5, 0};
+    ck_assert(inv->ndim == 2);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(((int32_t *)nb_data(inv))[i], want[i]);
+    nb_tensor *e = nb_unique(nb_zeros(ctx, NB_F32, NB_SHAPE(0)), NULL, NULL);
+    ck_assert(e && e->shape[0] == 0);
+    ck_assert_ptr_null(nb_unique(nb_zeros(ctx, NB_I32, NB_SHAPE(2)), NULL, NULL));
+}
+END_TEST
+
 START_TEST(refusals) {
     nb_tensor *a = nb_zeros(ctx, NB_F32, NB_SHAPE(3, 4));
     ck_assert_ptr_null(
@@ -218,6 +236,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, reads_and_counts);
     tcase_add_test(tc, review_regressions);
+    tcase_add_test(tc, unique);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;

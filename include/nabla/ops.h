@@ -366,6 +366,16 @@ nb_tensor *nb_kron(nb_tensor *a, nb_tensor *b);
 nb_tensor *nb_tensordot(nb_tensor *a, nb_tensor *b, int n, const int *dims_a, const int *dims_b);
 nb_tensor *nb_cross(nb_tensor *a, nb_tensor *b, int dim);
 nb_tensor *nb_cdist(nb_tensor *x1, nb_tensor *x2, float p);
+/* torch.pdist: the p-norm distances of the pairs of rows i < j of x [N, M], row by row: [N (N-1)/2]. */
+nb_tensor *nb_pdist(nb_tensor *x, float p);
+/* torch's F.bilinear: y[..., o] = x1 W[o] x2 (+ b[o]) for x1 [..., in1], x2 [..., in2] (the same ...),
+ * W [out, in1, in2], b [out] or NULL; through nb_einsum. */
+nb_tensor *nb_bilinear(nb_tensor *x1, nb_tensor *x2, nb_tensor *w, nb_tensor *b);
+/* torch.unique(sorted=True) over all of a's elements: the distinct values ascending (-0 and 0 one
+ * value, NaNs last, each NaN its own value as in NumPy; torch 1.13's NaN order is unspecified), and
+ * when not NULL the position of each element's value (i32, a's shape) and each value's count (f32).
+ * Not differentiable; computed on the host and returned on a's device. NULL with an error. */
+nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts);
 nb_tensor *nb_diagonal(nb_tensor *a, int64_t offset, int dim1, int dim2);
 nb_tensor *nb_diag_embed(nb_tensor *a, int64_t offset, int dim1, int dim2);
 nb_tensor *nb_diag(nb_tensor *a, int64_t offset);

@@ -130,6 +130,13 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
         return nb_affine_grid(in[0], (const int64_t[]){ip[0], ip[1], ip[2], ip[3]}, ip[4]);
     if (strcmp(c->op, "grid_sample") == 0) /* ip: mode, padding, align */
         return nb_grid_sample(in[0], in[1], (nb_interp_mode)ip[0], (nb_grid_padding)ip[1], ip[2]);
+    if (strcmp(c->op, "pdist") == 0) return nb_pdist(in[0], fp[0]);
+    if (strcmp(c->op, "bilinear") == 0) return nb_bilinear(in[0], in[1], in[2], ip[0] ? in[3] : NULL);
+    if (strcmp(c->op, "unique") == 0 || strcmp(c->op, "unique_inverse") == 0 ||
+        strcmp(c->op, "unique_counts") == 0) {
+        nb_tensor *inv = NULL, *cnt = NULL, *u = nb_unique(in[0], &inv, &cnt);
+        return !u ? NULL : c->op[6] != '_' ? u : c->op[7] == 'i' ? inv : cnt;
+    }
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -578,6 +585,33 @@ void oe_special_cases(void) {
                   .ip = {1, 0, 0},
                   .in = {oe_randn(4, SH(1, 2, 1, 1), 593), oe_f32(4, SH(1, 1, 2, 2), FV(0, 0, 0.4f, -0.6f))}},
         "grid_sample(a 1x1 input)");
+
+    /* pdist, bilinear, unique (without NaN, whose order torch 1.13 leaves unspecified) */
+    const float pps[] = {2.0f, 1.0f, INFINITY, 0.5f};
+    for (int i = 0; i < COUNT(pps); i++)
+        oe_run((oe_case){.op = "pdist", .fp = {pps[i]}, .in = {oe_randn(2, SH(5, 3), 600)}}, "pdist(p %g)",
+               (double)pps[i]);
+    oe_run((oe_case){.op = "bilinear",
+                     .ip = {1},
+                     .in = {oe_randn(2, SH(2, 3), 601), oe_randn(2, SH(2, 4), 602),
+                            oe_randn(3, SH(5, 3, 4), 603), oe_randn(1, SH(5), 604)}},
+           "bilinear(bias)");
+    oe_run((oe_case){.op = "bilinear",
+                     .ip = {0},
+                     .in = {oe_randn(3, SH(2, 2, 3), 605), oe_randn(3, SH(2, 2, 4), 606),
+                            oe_randn(3, SH(2, 3, 4), 607)}},
+           "bilinear(3-d, no bias)");
+    oe_run((oe_case){.op = "bilinear",
+                     .ip = {0},
+                     .in = {oe_randn(3, SH(2, 1, 3), 608), oe_randn(2, SH(4, 4), 609),
+                            oe_randn(3, SH(2, 3, 4), 610)}},
+           "bilinear(leading dims differ, refused)");
+    const char *uq[] = {"unique", "unique_inverse", "unique_counts"};
+    for (int i = 0; i < COUNT(uq); i++)
+        oe_run((oe_case){.op = uq[i],
+                         .nograd = 1,
+                         .in = {oe_f32(2, SH(3, 4), FV(3, 1, 3, -2, 2, 1, INFINITY, 0, -INFINITY, 2, 7, 1))}},
+               "%s([3,4])", uq[i]);
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

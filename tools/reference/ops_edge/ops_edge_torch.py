@@ -110,6 +110,13 @@ def forward(c, x, dt, variant):
     if op == "grid_sample":
         return F.grid_sample(x[0], x[1], mode=("nearest", "bilinear")[ip[0]],
                              padding_mode=("zeros", "border", "reflection")[ip[1]], align_corners=bool(ip[2]))
+    if op == "pdist":
+        return torch.pdist(x[0], p=fp[0])
+    if op == "bilinear":
+        return F.bilinear(x[0], x[1], x[2], x[3] if ip[0] else None)
+    if op in ("unique", "unique_inverse", "unique_counts"):
+        u, inv, cnt = torch.unique(x[0], sorted=True, return_inverse=True, return_counts=True)
+        return u if op == "unique" else inv.to(torch.int32) if op == "unique_inverse" else cnt.to(dt)
     if op in ("outer", "kron"):
         return getattr(torch, op)(x[0], x[1])
     if op == "tensordot":
