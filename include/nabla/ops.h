@@ -355,7 +355,8 @@ nb_tensor *nb_repeat_interleave(nb_tensor *a, int64_t n, const int64_t *repeats,
  * default). nb_diag: a 1-d a embedded, a 2-d a's diagonal (torch.diag). nb_trace: the sum of a
  * 2-d a's diagonal. NULL with an error for dims out of range or equal, or the wrong rank. */
 /* Products (ops/products.c, composed; differentiable): nb_outer, the outer product of two 1-d
- * tensors; nb_kron, the Kronecker product (torch.kron; the fewer dims padded with leading 1s);
+ * tensors; nb_kron, the Kronecker product (torch.kron; the fewer dims padded with leading 1s; at
+ * most 4 dims, as it works in twice as many);
  * nb_tensordot, the n dims dims_a[i] of a contracted with dims_b[i] of b (torch.tensordot: a's
  * free dims, then b's); nb_cross, the cross product along a dim of size 3 (a and b broadcast);
  * nb_cdist, the p-norm of every pair of rows of x1 [..., P, M] and x2 [..., R, M] ([..., P, R],
