@@ -27,7 +27,8 @@ nb_tensor *nb_affine_grid(nb_tensor *theta, const int64_t size[4], bool align_co
         return nb_set_error("%s: want theta [N, 2, 3] and a size [N, C, H, W] with H, W >= 1, got %s", op,
                             NB_SHP(theta, s));
     const int64_t H = size[2], W = size[3];
-    if (H * W > ((int64_t)1 << 26))
+    if (H > ((int64_t)1 << 26) || W > ((int64_t)1 << 26) ||
+        H * W > ((int64_t)1 << 26)) /* no overflow: each checked */
         return nb_set_error("%s: a %lld x %lld grid is too large", op, (long long)H, (long long)W);
     /* the base grid [H W, 3] of (x, y, 1), times theta^T: [N, H W, 2] */
     float *base = malloc(sizeof(float) * (size_t)(H * W * 3 + H + W));
@@ -77,8 +78,8 @@ static nb_tensor *source_index(nb_tensor *c, int64_t n, nb_grid_padding pad, boo
 
 /* The pixels at (cy, cx) (float integers, [N, Ho, Wo]) of flat [N, C, H W], times the weight w
  * ([N, Ho, Wo], NULL for 1), 0 where the position lies outside the input: [N, C, Ho Wo]. A
- * position outside reads a clamped pixel, and `where` (not a product) drops it, so an inf or NaN
- * pixel there gives neither NaN nor a gradient. */
+ * position outside reads a clamped pixel, and `where` (not a product) drops it and its weight, so
+ * an inf or NaN pixel there gives neither NaN nor a gradient. */
 static nb_tensor *corner(nb_tensor *flat, nb_tensor *cx, nb_tensor *cy, nb_tensor *w, int64_t H, int64_t W) {
     const int64_t N = flat->shape[0], C = flat->shape[1], P = cx->shape[1] * cx->shape[2];
     nb_tensor *zero = nb_scalar_like(flat, 0.0f);
@@ -90,9 +91,11 @@ static nb_tensor *corner(nb_tensor *flat, nb_tensor *cx, nb_tensor *cy, nb_tenso
     nb_tensor *fi = py ? nb_add(nb_mul_scalar(py, (float)W), px) : NULL; /* exact: H W <= 2^24 */
     nb_tensor *ii = fi ? nb_cast(nb_reshape(fi, NB_SHAPE(N, 1, P)), NB_I32) : NULL;
     ii = ii ? nb_contiguous(nb_expand(ii, 3, (const int64_t[]){N, C, P})) : NULL;
-    nb_tensor *v = ii ? nb_gather(flat, 2, ii) : NULL;
-    if (v && w) v = nb_mul(v, nb_reshape(w, NB_SHAPE(N, 1, P)));
-    return v ? nb_where(inside, v, zero) : NULL;
+    /* masked before the weight multiplies it: a pixel read outside (clamped) must not meet the
+     * weight's gradient as 0 * inf */
+    nb_tensor *v = ii ? nb_where(inside, nb_gather(flat, 2, ii), zero) : NULL;
+    if (v && w) v = nb_mul(v, nb_where(inside, nb_reshape(w, NB_SHAPE(N, 1, P)), zero));
+    return v;
 }
 
 nb_tensor *nb_grid_sample(nb_tensor *x, nb_tensor *grid, nb_interp_mode mode, nb_grid_padding pad,

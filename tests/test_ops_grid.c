@@ -89,6 +89,23 @@ START_TEST(gradients) {
 }
 END_TEST
 
+/* found by review: an inf pixel that is never sampled gives no NaN to the grid's gradient; a
+ * grid size whose product overflows is refused before any allocation */
+START_TEST(review_regressions) {
+    nb_tensor *x = nb_from_data(ctx, NB_F32, NB_SHAPE(1, 1, 2, 2), (const float[]){1, 2, 3, INFINITY});
+    nb_tensor *g =
+        nb_requires_grad_(nb_from_data(ctx, NB_F32, NB_SHAPE(1, 1, 1, 2), (const float[]){1.5f, 1.5f}), true);
+    nb_tensor *y = nb_grid_sample(x, g, NB_INTERP_LINEAR, NB_GRID_ZEROS, false);
+    ck_assert(y && nb_item(y) == 0.0f);
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    ck_assert(nb_data_f32(g->grad)[0] == 0.0f && nb_data_f32(g->grad)[1] == 0.0f);
+    ck_assert_ptr_null(
+        nb_affine_grid(identity_theta(1), (const int64_t[]){1, 1, (int64_t)1 << 62, 4}, false));
+    ck_assert_ptr_nonnull(
+        strstr(nb_last_error(), "affine_grid: a 4611686018427387904 x 4 grid is too large"));
+}
+END_TEST
+
 START_TEST(refusals) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 1, 2, 2));
     ck_assert_ptr_null(nb_grid_sample(x, nb_zeros(ctx, NB_F32, NB_SHAPE(1, 2, 2, 3)), NB_INTERP_LINEAR,
@@ -110,6 +127,7 @@ Suite *make_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, identity_and_values);
     tcase_add_test(tc, gradients);
+    tcase_add_test(tc, review_regressions);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;
