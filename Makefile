@@ -132,7 +132,7 @@ $(BUILD)/libnbcudaemu.so: $(EMU_SRCS) tests/cuda_emu/emu_internal.h $(FLAGS_STAM
 	    -DNB_EMU_DEFAULT_CACHE='"$(abspath $(BUILD))/cuda_emu"' -shared -o $@ $(EMU_SRCS) $(LDFLAGS) -ldl -lpthread
 
 check: deps lib $(BUILD)/babygpt $(TEST_BINS) $(EX_BINS) $(EMU_LIB)
-	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS) $(EX_BINS) $(EMU_TESTS)
+	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash tests/run.sh $(TEST_BINS) $(EX_BINS) $(EMU_TESTS) tests/docs_names.sh
 
 bench: deps lib $(BENCH_BINS)
 	@NABLA_DATA=$(DATA) NB_BUILD=$(BUILD) bash bench/run.sh $(BUILD)
