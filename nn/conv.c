@@ -168,6 +168,25 @@ nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow) {
     return pool_new("adaptive_avg_pool2d_new", "AdaptiveAvgPool2d", adaptive_fwd, oh, ow, NULL);
 }
 
+static nb_tensor *adaptive_max_fwd(nb_module *m, nb_tensor *x) {
+    const pool_cfg *c = m->impl;
+    return nb_adaptive_max_pool2d(x, c->k[0], c->k[1], NULL);
+}
+
+nb_module *nb_adaptive_max_pool2d_new(int oh, int ow) {
+    if (oh <= 0 || ow <= 0)
+        return nb_set_error("adaptive_max_pool2d_new: the output must be at least 1x1, got %dx%d", oh, ow);
+    return pool_new("adaptive_max_pool2d_new", "AdaptiveMaxPool2d", adaptive_max_fwd, oh, ow, NULL);
+}
+
+static nb_tensor *adaptive_max1d_fwd(nb_module *m, nb_tensor *x) {
+    return nb_adaptive_max_pool1d(x, ((const pool_cfg *)m->impl)->k[0], NULL);
+}
+
+nb_module *nb_adaptive_max_pool1d_new(int ol) {
+    return pool1d_new("adaptive_max_pool1d_new", "AdaptiveMaxPool1d", adaptive_max1d_fwd, ol, NULL, true);
+}
+
 /* ---- Upsample ------------------------------------------------------------------------------------ */
 
 typedef struct {

@@ -143,3 +143,89 @@ nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, int64_t oh, int64_t ow) {
                             (long long)oh, (long long)ow, NB_SHP(x, xs));
     return nb_as_op(adaptive_mean(adaptive_mean(x, x->ndim - 2, oh), x->ndim - 1, ow), "adaptive_avg_pool2d");
 }
+
+/* ---- adaptive max pooling ------------------------------------------------------------------ */
+
+/* The largest element of each adaptive window of the last two dims of x [..., H, W] (torch's
+ * windows, as adaptive_mean's), the first in row-major order on ties, and when idx is not NULL
+ * its position h W + w (i32): one narrow, argmax and gather per output, then a cat. When the
+ * output divides the input and no positions are asked for, the windows are max_pool2d's. */
+static nb_tensor *adaptive_max(const char *op, nb_tensor *x, int64_t oh, int64_t ow, nb_tensor **idx) {
+    const int nd = x->ndim;
+    const int64_t H = x->shape[nd - 2], W = x->shape[nd - 1];
+    if (!idx && H % oh == 0 && W % ow == 0 && (H / oh) <= INT32_MAX && (W / ow) <= INT32_MAX) {
+        const int k[2] = {(int)(H / oh), (int)(W / ow)};
+        return nb_max_pool2d(x, k, NULL);
+    }
+    if (H * W > ((int64_t)1 << 24))
+        return nb_set_error("%s: %lld x %lld positions (at most 2^24)", op, (long long)H, (long long)W);
+    nb_ctx *c = nb_out_ctx(x);
+    const int64_t P = oh * ow;
+    nb_tensor **vals = nb_ctx_alloc(c, (size_t)P * sizeof *vals, sizeof *vals);
+    nb_tensor **pos = idx ? nb_ctx_alloc(c, (size_t)P * sizeof *pos, sizeof *pos) : NULL;
+    if (!vals || (idx && !pos)) return NULL;
+    int64_t lead[NB_MAX_DIMS];
+    for (int i = 0; i < nd - 2; i++)
+        lead[i] = x->shape[i];
+    for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+            const int64_t h0 = i * H / oh, h1 = ((i + 1) * H + oh - 1) / oh;
+            const int64_t w0 = j * W / ow, w1 = ((j + 1) * W + ow - 1) / ow;
+            nb_tensor *win = nb_narrow(nb_narrow(x, nd - 2, h0, h1 - h0), nd - 1, w0, w1 - w0);
+            lead[nd - 2] = (h1 - h0) * (w1 - w0);
+            nb_tensor *flat = win ? nb_reshape(win, nd - 1, lead) : NULL; /* [..., window] */
+            nb_tensor *k = flat ? nb_argmax(flat, nd - 2, true) : NULL;
+            nb_tensor *v = k ? nb_gather(flat, nd - 2, k) : NULL;
+            if (!v) return NULL;
+            vals[i * ow + j] = v;
+            if (idx) { /* the window position k as the input's h W + w, in float (exact below 2^24) */
+                nb_tensor *kf = nb_cast(k, NB_F32), *wl = nb_scalar_like(x, (float)(w1 - w0));
+                nb_tensor *r = kf ? nb_floor_divide(kf, wl) : NULL;
+                nb_tensor *cpos = r ? nb_sub(kf, nb_mul(r, wl)) : NULL;
+                nb_tensor *p = cpos ? nb_add(nb_mul_scalar(nb_add_scalar(r, (float)h0), (float)W),
+                                             nb_add_scalar(cpos, (float)w0))
+                                    : NULL;
+                if (!p || !(pos[i * ow + j] = nb_cast(p, NB_I32))) return NULL;
+            }
+        }
+    int64_t out[NB_MAX_DIMS];
+    for (int i = 0; i < nd - 2; i++)
+        out[i] = x->shape[i];
+    out[nd - 2] = oh, out[nd - 1] = ow;
+    nb_tensor *y = nb_reshape(nb_cat(vals, (int)P, nd - 2), nd, out);
+    if (y && idx && !(*idx = nb_reshape(nb_cat(pos, (int)P, nd - 2), nd, out))) return NULL;
+    return y;
+}
+
+nb_tensor *nb_adaptive_max_pool2d(nb_tensor *x, int64_t oh, int64_t ow, nb_tensor **indices) {
+    const char *op = "adaptive_max_pool2d";
+    if (indices) *indices = NULL;
+    NB_NULL_GUARD_NAMED(op, x);
+    char xs[64];
+    if (nb_check_dtype(op, x, NB_F32, "input")) return NULL;
+    if (x->ndim != 3 && x->ndim != 4)
+        return nb_set_error("%s: want input [N,C,H,W] or [C,H,W], got %s", op, NB_SHP(x, xs));
+    const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
+    if (oh < 1 || ow < 1 || H < 1 || W < 1 || oh > 4096 || ow > 4096)
+        return nb_set_error("%s: output %lldx%lld from input %s (want sizes from 1, the output at most 4096)",
+                            op, (long long)oh, (long long)ow, NB_SHP(x, xs));
+    return nb_as_op(adaptive_max(op, x, oh, ow, indices), op);
+}
+
+nb_tensor *nb_adaptive_max_pool1d(nb_tensor *x, int64_t ol, nb_tensor **indices) {
+    const char *op = "adaptive_max_pool1d";
+    if (indices) *indices = NULL;
+    NB_NULL_GUARD_NAMED(op, x);
+    char xs[64];
+    if (nb_check_dtype(op, x, NB_F32, "input")) return NULL;
+    if (x->ndim != 2 && x->ndim != 3)
+        return nb_set_error("%s: want input [N,C,L] or [C,L], got %s", op, NB_SHP(x, xs));
+    const int64_t L = x->shape[x->ndim - 1];
+    if (ol < 1 || L < 1 || ol > 4096)
+        return nb_set_error("%s: output %lld from input %s (want sizes from 1, the output at most 4096)", op,
+                            (long long)ol, NB_SHP(x, xs));
+    /* as a 2-d pool over [..., 1, L] */
+    nb_tensor *i2 = NULL, *y = adaptive_max(op, nb_unsqueeze(x, x->ndim - 1), 1, ol, indices ? &i2 : NULL);
+    if (y && indices) *indices = nb_squeeze(i2, x->ndim - 1);
+    return nb_as_op(y ? nb_squeeze(y, x->ndim - 1) : NULL, op);
+}

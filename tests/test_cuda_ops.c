@@ -896,6 +896,10 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         nb_tensor *g = t ? nb_affine_grid(t, (const int64_t[]){1, 3, 6, 7}, false) : NULL;
         return g ? nb_grid_sample(x4, g, NB_INTERP_LINEAR, NB_GRID_REFLECTION, false) : NULL;
     }
+    case 13: { /* uneven adaptive windows, the values and the positions as f32 side by side */
+        nb_tensor *idx = NULL, *v = nb_adaptive_max_pool2d(in[0], 3, 2, &idx);
+        return v ? nb_cat((nb_tensor *[]){v, nb_cast(idx, NB_F32)}, 2, 0) : NULL;
+    }
     case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
     case 10:
         return nb_kron(nb_narrow(in[0], 0, 0, 1),
@@ -911,11 +915,21 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
 
 START_TEST(test_composed) {
     nb_ctx *c = nb_ctx_new(0);
-    const char *names[] = {"diagonal",     "diag_embed", "repeat_interleave", "nanmean",
-                           "lerp",         "addcdiv",    "index_copy",        "masked_select/scatter",
-                           "searchsorted", "cdist",      "kron/cross",        "ctc_loss",
-                           "grid_sample"};
-    for (int m = 0; m < 13; m++) {
+    const char *names[] = {"diagonal",
+                           "diag_embed",
+                           "repeat_interleave",
+                           "nanmean",
+                           "lerp",
+                           "addcdiv",
+                           "index_copy",
+                           "masked_select/scatter",
+                           "searchsorted",
+                           "cdist",
+                           "kron/cross",
+                           "ctc_loss",
+                           "grid_sample",
+                           "adaptive_max_pool2d"};
+    for (int m = 0; m < 14; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

@@ -176,6 +176,17 @@ START_TEST(test_reshape_layers) {
     nb_module_free(uf);
     nb_module_free(fo);
     ck_assert_ptr_null(nb_fold_new((const int64_t[]){0, 4}, (const int[]){2, 2}, NULL));
+    /* AdaptiveMaxPool2d / 1d: their op */
+    nb_module *am = nb_adaptive_max_pool2d_new(2, 3), *am1 = nb_adaptive_max_pool1d_new(2);
+    nb_tensor *ay = nb_module_forward(am, img), *aw = nb_adaptive_max_pool2d(img, 2, 3, NULL);
+    ck_assert(ay && aw && nb_same_shape(ay, aw) && ay->shape[2] == 2 && ay->shape[3] == 3);
+    for (int64_t i = 0; i < nb_numel(ay); i++)
+        ck_assert(nb_data_f32(ay)[i] == nb_data_f32(aw)[i]);
+    nb_tensor *a1 = nb_module_forward(am1, nb_reshape(img, NB_SHAPE(2, 4, 5)));
+    ck_assert(a1 && a1->shape[2] == 2);
+    nb_module_free(am);
+    nb_module_free(am1);
+    ck_assert_ptr_null(nb_adaptive_max_pool2d_new(0, 1));
     ck_assert_ptr_null(nb_unfold_new((const int[]){0, 2}, NULL));
 }
 END_TEST

@@ -192,6 +192,50 @@ START_TEST(avg_pool_against_loops) {
 }
 END_TEST
 
+/* adaptive max pooling against loops over torch's windows (first maximum in row-major order),
+ * with the positions; the even case through max_pool2d gives the same; the gradient */
+static nb_tensor *amp_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    return nb_adaptive_max_pool2d(nb_transpose(in[0], 2, 3), 2, 3, NULL);
+}
+
+START_TEST(adaptive_max_pool_against_loops) {
+    const int64_t H = 5, W = 7;
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, H, W), 0, 1, &rng);
+    for (int64_t i = 0; i < nb_numel(x); i += 5)
+        nb_data_f32(x)[i] = 1.5f; /* ties */
+    const int64_t outs[3][2] = {{3, 4}, {5, 7}, {1, 1}};
+    for (int o = 0; o < 3; o++) {
+        const int64_t oh = outs[o][0], ow = outs[o][1];
+        nb_tensor *idx = NULL, *y = nb_adaptive_max_pool2d(x, oh, ow, &idx);
+        ck_assert_msg(y && idx && y->shape[2] == oh && y->shape[3] == ow, "%s", nb_last_error());
+        nb_tensor *y2 = nb_adaptive_max_pool2d(x, oh, ow, NULL);
+        for (int64_t nc = 0; nc < 6; nc++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    const int64_t h0 = i * H / oh, h1 = ((i + 1) * H + oh - 1) / oh;
+                    const int64_t w0 = j * W / ow, w1 = ((j + 1) * W + ow - 1) / ow;
+                    float best = -INFINITY;
+                    int64_t at = -1;
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) {
+                            const float v = nb_data_f32(x)[(nc * H + h) * W + w];
+                            if (at < 0 || v > best) best = v, at = h * W + w;
+                        }
+                    const int64_t k = (nc * oh + i) * ow + j;
+                    ck_assert(nb_data_f32(y)[k] == best && nb_data_f32(y2)[k] == best);
+                    ck_assert_int_eq(((int32_t *)nb_data(idx))[k], at);
+                }
+    }
+    nb_tensor *in[1] = {nb_requires_grad_(nb_randn(ctx, NB_SHAPE(1, 2, 7, 4), 0, 1, &rng), true)};
+    ck_assert_msg(nb_gradcheck(amp_fn, in, 1, NULL, NULL) == 1, "%s", nb_last_error());
+    nb_tensor *i1 = NULL, *y1 = nb_adaptive_max_pool1d(nb_randn(ctx, NB_SHAPE(2, 7), 0, 1, &rng), 3, &i1);
+    ck_assert(y1 && i1 && y1->ndim == 2 && y1->shape[1] == 3 && i1->shape[1] == 3);
+    ck_assert_ptr_null(nb_adaptive_max_pool2d(x, 0, 2, NULL));
+    ck_assert_ptr_nonnull(strstr(nb_last_error(), "adaptive_max_pool2d: output 0x2"));
+}
+END_TEST
+
 Suite *make_suite(void) {
     Suite *s = suite_create("ops_window");
     TCase *tc = tcase_create("core");
@@ -201,6 +245,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, depthwise_gradcheck);
     tcase_add_test(tc, max_pool_against_loops);
     tcase_add_test(tc, avg_pool_against_loops);
+    tcase_add_test(tc, adaptive_max_pool_against_loops);
     suite_add_tcase(s, tc);
     return s;
 }

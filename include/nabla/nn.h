@@ -255,6 +255,9 @@ nb_module *nb_pixel_shuffle_new(int r);
 nb_module *nb_pixel_unshuffle_new(int r);
 /* AdaptiveAvgPool2d to oh x ow (nb_adaptive_avg_pool2d); (1, 1) is global average pooling. */
 nb_module *nb_adaptive_avg_pool2d_new(int oh, int ow);
+/* AdaptiveMaxPool2d / 1d (nb_adaptive_max_pool2d / 1d, without the indices). */
+nb_module *nb_adaptive_max_pool2d_new(int oh, int ow);
+nb_module *nb_adaptive_max_pool1d_new(int ol);
 /* Options of the recurrent layers (torch's nn.RNN / LSTM / GRU arguments); zero fields are torch's
  * defaults, a NULL pointer all of them. */
 typedef struct nb_rnn_opts {

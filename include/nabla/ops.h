@@ -667,6 +667,12 @@ nb_tensor *nb_avg_pool2d(nb_tensor *x, const int kernel[2], const nb_conv_opts *
 nb_tensor *nb_max_pool1d(nb_tensor *x, int k, const nb_conv_opts *opts);
 nb_tensor *nb_avg_pool1d(nb_tensor *x, int k, const nb_conv_opts *opts);
 nb_tensor *nb_adaptive_avg_pool1d(nb_tensor *x, int64_t ol);
+/* Max pooling to an oh x ow (ol) output whatever the input's size (torch's adaptive_max_pool2d /
+ * 1d, its windows as the average's): the first maximum in row-major order on ties (a NaN is the
+ * maximum), the gradient to it; with indices, its position h W + w in the input (i32, as torch's
+ * return_indices). x [N,C,H,W] or [C,H,W] ([N,C,L] or [C,L]); outputs up to 4096 a side. */
+nb_tensor *nb_adaptive_max_pool2d(nb_tensor *x, int64_t oh, int64_t ow, nb_tensor **indices);
+nb_tensor *nb_adaptive_max_pool1d(nb_tensor *x, int64_t ol, nb_tensor **indices);
 /* Resizing of x [N,C,L] (size[0]) or [N,C,H,W] (size[0], size[1]) as torch's interpolate with
  * `size`: nearest (the input at floor(o * in / out)), or linear / bilinear (align_corners: the
  * corner pixels' centres meet; else the pixels' areas, as torch's default). Composed of

@@ -137,6 +137,13 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
         nb_tensor *inv = NULL, *cnt = NULL, *u = nb_unique(in[0], &inv, &cnt);
         return !u ? NULL : c->op[6] != '_' ? u : c->op[7] == 'i' ? inv : cnt;
     }
+    if (strncmp(c->op, "adaptive_max_pool", 17) == 0) { /* ip: oh (or ol), ow; _idx: the indices */
+        nb_tensor *idx = NULL;
+        const bool want = strstr(c->op, "_idx") != NULL;
+        nb_tensor *v = c->op[17] == '2' ? nb_adaptive_max_pool2d(in[0], ip[0], ip[1], want ? &idx : NULL)
+                                        : nb_adaptive_max_pool1d(in[0], ip[0], want ? &idx : NULL);
+        return want ? (v ? idx : NULL) : v;
+    }
     if (strcmp(c->op, "movedim") == 0) /* ip[0] pairs, then the sources, then the destinations */
         return nb_movedim(in[0], ip[0], ip + 1, ip + 1 + ip[0]);
     *known = false;
@@ -612,6 +619,32 @@ void oe_special_cases(void) {
                          .nograd = 1,
                          .in = {oe_f32(2, SH(3, 4), FV(3, 1, 3, -2, 2, 1, INFINITY, 0, -INFINITY, 2, 7, 1))}},
                "%s([3,4])", uq[i]);
+
+    /* adaptive max pooling: uneven and even windows, ties (integer data), the indices */
+    static float tie_img[2 * 3 * 5 * 7];
+    for (int i = 0; i < COUNT(tie_img); i++)
+        tie_img[i] = (float)((i * 7) % 4);
+    nb_tensor *amx = oe_randn(4, SH(2, 3, 5, 7), 620), *amt = oe_f32(4, SH(2, 3, 5, 7), tie_img);
+    const int sizes[][2] = {{3, 4}, {5, 7}, {1, 1}, {2, 3}, {7, 9}};
+    for (int i = 0; i < COUNT(sizes); i++) {
+        oe_run((oe_case){.op = "adaptive_max_pool2d", .ip = {sizes[i][0], sizes[i][1]}, .in = {amx}},
+               "adaptive_max_pool2d(%d x %d)", sizes[i][0], sizes[i][1]);
+        oe_run((oe_case){.op = "adaptive_max_pool2d", .ip = {sizes[i][0], sizes[i][1]}, .in = {amt}},
+               "adaptive_max_pool2d(ties, %d x %d)", sizes[i][0], sizes[i][1]);
+        oe_run(
+            (oe_case){
+                .op = "adaptive_max_pool2d_idx", .nograd = 1, .ip = {sizes[i][0], sizes[i][1]}, .in = {amt}},
+            "adaptive_max_pool2d_idx(ties, %d x %d)", sizes[i][0], sizes[i][1]);
+    }
+    for (int ol = 1; ol <= 6; ol += 5) {
+        oe_run((oe_case){.op = "adaptive_max_pool1d", .ip = {ol}, .in = {oe_randn(3, SH(2, 3, 7), 621)}},
+               "adaptive_max_pool1d(%d)", ol);
+        oe_run((oe_case){.op = "adaptive_max_pool1d_idx",
+                         .nograd = 1,
+                         .ip = {ol},
+                         .in = {oe_randn(3, SH(2, 3, 7), 621)}},
+               "adaptive_max_pool1d_idx(%d)", ol);
+    }
 
     /* 0-d inputs with keepdim: 0-d results, as torch's */
     oe_run((oe_case){.op = "kthvalue", .ip = {1, 0, 1}, .in = {oe_scalar(7.0f)}}, "kthvalue(0-d, keep)");

@@ -110,6 +110,11 @@ def forward(c, x, dt, variant):
     if op == "grid_sample":
         return F.grid_sample(x[0], x[1], mode=("nearest", "bilinear")[ip[0]],
                              padding_mode=("zeros", "border", "reflection")[ip[1]], align_corners=bool(ip[2]))
+    if op.startswith("adaptive_max_pool"):
+        size = (ip[0], ip[1]) if op[17] == "2" else ip[0]
+        fn = F.adaptive_max_pool2d if op[17] == "2" else F.adaptive_max_pool1d
+        v, i = fn(x[0], size, return_indices=True)
+        return i.to(torch.int32) if op.endswith("_idx") else v
     if op == "pdist":
         return torch.pdist(x[0], p=fp[0])
     if op == "bilinear":
