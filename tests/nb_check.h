@@ -63,6 +63,22 @@ static inline int nb_close(double a, double b, double rtol, double atol) {
     return d <= atol + rtol * m;
 }
 
+/* The usual fixture of an op test file: a context `ctx` (made current; `arena` bytes to start)
+ * and a generator `rng` seeded with `seed`, fresh for every test, the error message cleared. */
+#define NB_TEST_FIXTURE(arena, seed)                                                                         \
+    static nb_ctx *ctx;                                                                                      \
+    static nb_rng rng;                                                                                       \
+    static void setup(void) {                                                                                \
+        ctx = nb_ctx_new(arena);                                                                             \
+        nb_ctx_use(ctx);                                                                                     \
+        nb_rng_init(&rng, seed);                                                                             \
+        nb_clear_error();                                                                                    \
+    }                                                                                                        \
+    static void teardown(void) {                                                                             \
+        nb_ctx_use(NULL);                                                                                    \
+        nb_ctx_free(ctx);                                                                                    \
+    }
+
 #define NB_CHECK_MAIN()                                                        \
     int main(void) {                                                           \
         SRunner *sr = srunner_create(make_suite());                            \

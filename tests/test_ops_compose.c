@@ -9,18 +9,7 @@
 #include "nabla.h"
 #include "tests/nb_check.h"
 
-static nb_ctx *ctx;
-static nb_rng rng;
-static void setup(void) {
-    ctx = nb_ctx_new(1 << 22);
-    nb_ctx_use(ctx);
-    nb_rng_init(&rng, 31);
-    nb_clear_error();
-}
-static void teardown(void) {
-    nb_ctx_use(NULL);
-    nb_ctx_free(ctx);
-}
+NB_TEST_FIXTURE(1 << 22, 31)
 
 static float at3(nb_tensor *t, int64_t i, int64_t j, int64_t k) {
     return (float)nb_get(t, (int64_t[]){i, j, k});

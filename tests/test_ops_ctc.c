@@ -6,18 +6,7 @@
 #include "nabla.h"
 #include "tests/nb_check.h"
 
-static nb_ctx *ctx;
-static nb_rng rng;
-static void setup(void) {
-    ctx = nb_ctx_new(1 << 22);
-    nb_ctx_use(ctx);
-    nb_rng_init(&rng, 19);
-    nb_clear_error();
-}
-static void teardown(void) {
-    nb_ctx_use(NULL);
-    nb_ctx_free(ctx);
-}
+NB_TEST_FIXTURE(1 << 22, 19)
 
 enum { T = 5, N = 3, C = 4, S = 3 };
 

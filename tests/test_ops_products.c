@@ -6,18 +6,7 @@
 #include "nabla.h"
 #include "tests/nb_check.h"
 
-static nb_ctx *ctx;
-static nb_rng rng;
-static void setup(void) {
-    ctx = nb_ctx_new(1 << 22);
-    nb_ctx_use(ctx);
-    nb_rng_init(&rng, 17);
-    nb_clear_error();
-}
-static void teardown(void) {
-    nb_ctx_use(NULL);
-    nb_ctx_free(ctx);
-}
+NB_TEST_FIXTURE(1 << 22, 17)
 
 START_TEST(values) {
     nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, 3), 0, 1, &rng), *b = nb_randn(ctx, NB_SHAPE(4, 2), 0, 1, &rng);

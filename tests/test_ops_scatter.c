@@ -7,18 +7,7 @@
 #include "nabla.h"
 #include "tests/nb_check.h"
 
-static nb_ctx *ctx;
-static nb_rng rng;
-static void setup(void) {
-    ctx = nb_ctx_new(1 << 22);
-    nb_ctx_use(ctx);
-    nb_rng_init(&rng, 13);
-    nb_clear_error();
-}
-static void teardown(void) {
-    nb_ctx_use(NULL);
-    nb_ctx_free(ctx);
-}
+NB_TEST_FIXTURE(1 << 22, 13)
 
 static nb_tensor *i32(int64_t n, const int32_t *v) { return nb_from_data(ctx, NB_I32, NB_SHAPE(n), v); }
 
