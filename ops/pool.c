@@ -157,8 +157,13 @@ static nb_tensor *adaptive_max(const char *op, nb_tensor *x, int64_t oh, int64_t
         const int k[2] = {(int)(H / oh), (int)(W / ow)};
         return nb_max_pool2d(x, k, NULL);
     }
-    if (H * W > ((int64_t)1 << 24))
-        return nb_set_error("%s: %lld x %lld positions (at most 2^24)", op, (long long)H, (long long)W);
+    /* the uneven case takes a few ops per output: kept to outputs of 2^16 positions */
+    if (oh * ow > 65536)
+        return nb_set_error("%s: %lld x %lld outputs over uneven windows (at most 65536 positions)", op,
+                            (long long)oh, (long long)ow);
+    if (idx && H * W > ((int64_t)1 << 24)) /* positions computed in float */
+        return nb_set_error("%s: %lld x %lld input positions (at most 2^24 with indices)", op, (long long)H,
+                            (long long)W);
     nb_ctx *c = nb_out_ctx(x);
     const int64_t P = oh * ow;
     nb_tensor **vals = nb_ctx_alloc(c, (size_t)P * sizeof *vals, sizeof *vals);

@@ -2,6 +2,7 @@
  * nb_bincount, nb_bucketize, nb_searchsorted. Results whose size depends on the values
  * (masked_select, nonzero, bincount) read the mask or the indices back on the host, as torch
  * does; the values then move with index_select / index_add, whose gradients they get. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,10 +87,19 @@ nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength) {
             return nb_set_error("%s: input holds a negative value (%d at %lld)", op, (int)v[i], (long long)i);
         if (v[i] + (int64_t)1 > len) len = v[i] + (int64_t)1;
     }
-    nb_ctx *c = nb_out_ctx(idx);
-    nb_tensor *z = nb_full_on(c, NB_F32, idx->device, 1, &len, 0.0);
-    nb_tensor *w = weights ? weights : nb_full_on(c, NB_F32, idx->device, 1, idx->shape, 1.0);
-    return nb_as_op(z && w ? nb_index_add(z, 0, idx, w, 1.0f) : NULL, op);
+    if (len > INT32_MAX) return nb_set_error("%s: %lld bins is too many", op, (long long)len);
+    if (!weights) { /* plain counts: exact integers, counted here (torch: int64) */
+        int32_t *cnt = calloc((size_t)(len ? len : 1), sizeof *cnt);
+        if (!cnt) return nb_set_error("%s: out of memory for %lld bins", op, (long long)len);
+        for (int64_t i = 0; i < nb_numel(h); i++)
+            cnt[v[i]]++;
+        nb_tensor *t = nb_host_1d(idx, NB_I32, len, cnt);
+        free(cnt);
+        return nb_as_op(t, op);
+    }
+    /* weight sums: index_add into zeros, differentiable in the weights */
+    nb_tensor *z = nb_full_on(nb_out_ctx(idx), NB_F32, idx->device, 1, &len, 0.0);
+    return nb_as_op(z ? nb_index_add(z, 0, idx, weights, 1.0f) : NULL, op);
 }
 
 /* per value, how many of the sorted boundaries lie before it: with `right`, those <= v, else
@@ -173,8 +183,8 @@ nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
     if (n > INT32_MAX)
         return nb_set_error("%s: %lld elements is more than i32 positions reach", op, (long long)n);
     const float *v = nb_data_f32(h);
-    float *u = malloc(sizeof(float) * (size_t)(n ? n : 1)),
-          *cnt = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    float *u = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    int32_t *cnt = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
     int32_t *inv = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
     nb_tensor *out = NULL;
     if (!u || !cnt || !inv) {
@@ -183,7 +193,8 @@ nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
     }
     memcpy(u, v, sizeof(float) * (size_t)n);
     qsort(u, (size_t)n, sizeof *u, cmp_total);
-    /* the distinct values: equal neighbours merged (-0 == 0 keeps the first); NaNs kept apart */
+    /* the distinct values: equal neighbours merged (-0 and 0 are one value; which sign it keeps is
+     * not specified); NaNs kept apart */
     int64_t m = 0, nan_at;
     for (int64_t i = 0; i < n; i++)
         if (m == 0 || u[i] != u[m - 1] || u[i] != u[i]) u[m++] = u[i];
@@ -191,12 +202,12 @@ nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
     while (nan_at > 0 && u[nan_at - 1] != u[nan_at - 1])
         nan_at--;
     for (int64_t k = 0; k < m; k++)
-        cnt[k] = 0.0f;
+        cnt[k] = 0;
     int64_t next_nan = nan_at;
     for (int64_t i = 0; i < n; i++) {
         const int64_t k = v[i] != v[i] ? next_nan++ : find_value(u, nan_at, v[i]);
         inv[i] = (int32_t)k;
-        cnt[k] += 1.0f;
+        cnt[k]++;
     }
     out = nb_host_1d(a, NB_F32, m, u);
     if (out && inverse) {
@@ -204,7 +215,7 @@ nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
         *inverse = t && a->device != NB_CPU ? nb_to_device(nb_out_ctx(a), t, a->device) : t;
         if (!*inverse) out = NULL;
     }
-    if (out && counts && !(*counts = nb_host_1d(a, NB_F32, m, cnt))) out = NULL;
+    if (out && counts && !(*counts = nb_host_1d(a, NB_I32, m, cnt))) out = NULL;
 done:
     free(u), free(cnt), free(inv);
     return nb_as_op(out, op);

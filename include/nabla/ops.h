@@ -374,7 +374,7 @@ nb_tensor *nb_pdist(nb_tensor *x, float p);
 nb_tensor *nb_bilinear(nb_tensor *x1, nb_tensor *x2, nb_tensor *w, nb_tensor *b);
 /* torch.unique(sorted=True) over all of a's elements: the distinct values ascending (-0 and 0 one
  * value, NaNs last, each NaN its own value as in NumPy; torch 1.13's NaN order is unspecified), and
- * when not NULL the position of each element's value (i32, a's shape) and each value's count (f32).
+ * when not NULL the position of each element's value (i32, a's shape) and each value's count (i32).
  * Not differentiable; computed on the host and returned on a's device. NULL with an error. */
 nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts);
 nb_tensor *nb_diagonal(nb_tensor *a, int64_t offset, int dim1, int dim2);
@@ -430,8 +430,9 @@ nb_tensor *nb_masked_scatter(nb_tensor *a, nb_tensor *mask, nb_tensor *src);
 /* Reads (ops/select.c). masked_select: the elements of a and the mask broadcast together where
  * the mask is nonzero, 1-d in row-major order (its length read back on the host); take: a read
  * as 1-d at the i32 index, the index's shape kept; both differentiable in a. nonzero: the i32
- * coordinates [count, ndim] of the nonzero elements. bincount: the f32 counts (or weight sums)
- * of a 1-d i32 input of values >= 0, length max + 1 or minlength. bucketize / searchsorted: i32
+ * coordinates [count, ndim] of the nonzero elements. bincount: the i32 counts (f32 weight sums
+ * with weights, differentiable in them) of a 1-d i32 input of values >= 0, length max + 1 or
+ * minlength. bucketize / searchsorted: i32
  * positions of the values among sorted boundaries (1-d; searchsorted: also [..., M] with values
  * [..., K]), the count of boundaries < v (with right: <= v); a NaN value goes to the end, as
  * torch's binary search (which also counts NaN boundaries, sorted last, when no finite one is
@@ -670,7 +671,8 @@ nb_tensor *nb_adaptive_avg_pool1d(nb_tensor *x, int64_t ol);
 /* Max pooling to an oh x ow (ol) output whatever the input's size (torch's adaptive_max_pool2d /
  * 1d, its windows as the average's): the first maximum in row-major order on ties (a NaN is the
  * maximum), the gradient to it; with indices, its position h W + w in the input (i32, as torch's
- * return_indices). x [N,C,H,W] or [C,H,W] ([N,C,L] or [C,L]); outputs up to 4096 a side. */
+ * return_indices). x [N,C,H,W] or [C,H,W] ([N,C,L] or [C,L]); outputs up to 4096 a side, and
+ * when the windows are uneven (or indices are asked for) up to 65536 positions in all. */
 nb_tensor *nb_adaptive_max_pool2d(nb_tensor *x, int64_t oh, int64_t ow, nb_tensor **indices);
 nb_tensor *nb_adaptive_max_pool1d(nb_tensor *x, int64_t ol, nb_tensor **indices);
 /* Resizing of x [N,C,L] (size[0]) or [N,C,H,W] (size[0], size[1]) as torch's interpolate with

@@ -95,7 +95,8 @@ def forward(c, x, dt, variant):
     if op == "nonzero":
         return torch.nonzero(x[0]).to(torch.int32)
     if op == "bincount":
-        return torch.bincount(x[0], weights=x[1] if ip[0] else None, minlength=ip[1]).to(dt)
+        r = torch.bincount(x[0], weights=x[1] if ip[0] else None, minlength=ip[1])
+        return r.to(dt) if ip[0] else r.to(torch.int32)
     if op == "bucketize":
         return torch.bucketize(x[0], x[1], right=bool(ip[0])).to(torch.int32)
     if op == "searchsorted":
@@ -121,7 +122,7 @@ def forward(c, x, dt, variant):
         return F.bilinear(x[0], x[1], x[2], x[3] if ip[0] else None)
     if op in ("unique", "unique_inverse", "unique_counts"):
         u, inv, cnt = torch.unique(x[0], sorted=True, return_inverse=True, return_counts=True)
-        return u if op == "unique" else inv.to(torch.int32) if op == "unique_inverse" else cnt.to(dt)
+        return u if op == "unique" else inv.to(torch.int32) if op == "unique_inverse" else cnt.to(torch.int32)
     if op in ("outer", "kron"):
         return getattr(torch, op)(x[0], x[1])
     if op == "tensordot":
