@@ -234,6 +234,7 @@ Suite *make_suite(void) {
     Suite *s = suite_create("ops_scatter");
     TCase *tc = tcase_create("scatter");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300); /* the 2^24-element cases take a while under the sanitizers */
     tcase_add_test(tc, writes);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, reads_and_counts);

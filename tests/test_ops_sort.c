@@ -242,6 +242,7 @@ Suite *make_suite(void) {
     Suite *s = suite_create("ops_sort");
     TCase *tc = tcase_create("sort");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300); /* the 2^24-element cases take a while under the sanitizers */
     tcase_add_test(tc, argsort_every_dim);
     tcase_add_test(tc, sort_as_torch);
     tcase_add_test(tc, gradients);
