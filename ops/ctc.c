@@ -66,9 +66,8 @@ nb_tensor *nb_ctc_loss(nb_tensor *log_probs, nb_tensor *targets, const int64_t *
     if ((double)T * (double)N * (double)L > INT32_MAX)
         return nb_set_error("%s: T N (2S + 1) is past 2^31", op);
     /* the targets on the host, checked, then the extended labels and the masks */
-    nb_tensor *ht = targets->device == NB_CPU ? nb_contiguous(targets)
-                                              : nb_to_device(nb_out_ctx(targets), targets, NB_CPU);
-    if (!ht || !(ht = nb_contiguous(ht))) return nb_as_op(NULL, op);
+    nb_tensor *ht = nb_host_copy(targets);
+    if (!ht) return nb_as_op(NULL, op);
     const int32_t *tv = (const int32_t *)nb_data(ht);
     int32_t *ext = malloc(sizeof(int32_t) * (size_t)(N * L));
     float *skip = malloc(sizeof(float) * (size_t)(N * L)), *init = malloc(sizeof(float) * (size_t)(N * L));

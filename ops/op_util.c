@@ -78,6 +78,11 @@ void *nb_unsupported(const char *op, const nb_backend *be) {
     return nb_set_error("%s: not supported by the %s backend", op, be ? be->name : "?");
 }
 
+nb_tensor *nb_host_copy(nb_tensor *t) {
+    nb_tensor *h = t->device == NB_CPU ? t : nb_to_device(nb_out_ctx(t), t, NB_CPU);
+    return h ? nb_contiguous(h) : NULL;
+}
+
 nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data) {
     nb_ctx *ctx = nb_out_ctx(like);
     nb_tensor *t = nb_from_data(ctx, dt, 1, &n, data);

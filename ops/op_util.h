@@ -32,6 +32,9 @@ nb_tensor *nb_as_op(nb_tensor *r, const char *op);
 /* A 1-D tensor of n values of dt copied from host `data` onto like's device, in the context of
  * an op on `like` (nb_out_ctx): the index and weight tables of composed ops. NULL with an error. */
 nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data);
+/* t's values contiguous on the host, for the ops that read them back (t itself when it already
+ * is; else a copy in t's output context). NULL with an error. */
+nb_tensor *nb_host_copy(nb_tensor *t);
 /* The flat row-major positions (i32, on m's device) where the f32 mask m is nonzero, read back
  * on the host (ops/scatter.c), and their count; NULL with an error under op. */
 nb_tensor *nb_mask_positions(const char *op, nb_tensor *m, int64_t *count);

@@ -33,8 +33,8 @@ static int once_each(const char *op, nb_tensor *count) {
 /* idx (i32, any shape) with negative entries wrapped into [0, n) as torch's (n + i), read and
  * rebuilt on the host; an entry outside [-n, n) is left for the op's own bounds check to name */
 nb_tensor *nb_wrap_index(nb_tensor *idx, int64_t n) {
-    nb_tensor *h = idx->device == NB_CPU ? nb_contiguous(idx) : nb_to_device(nb_out_ctx(idx), idx, NB_CPU);
-    if (!h || !(h = nb_contiguous(h))) return NULL;
+    nb_tensor *h = nb_host_copy(idx);
+    if (!h) return NULL;
     const int32_t *v = (const int32_t *)nb_data(h);
     const int64_t k = nb_numel(h);
     bool any = false;
@@ -141,8 +141,8 @@ nb_tensor *nb_scatter_value(nb_tensor *a, int dim, nb_tensor *idx, float value) 
 /* the flat positions (i32, on t's device) where the f32 mask m (contiguous or not) is nonzero,
  * and their count; NULL with an error */
 nb_tensor *nb_mask_positions(const char *op, nb_tensor *m, int64_t *count) {
-    nb_tensor *h = m->device == NB_CPU ? nb_contiguous(m) : nb_to_device(nb_out_ctx(m), m, NB_CPU);
-    if (!h || !(h = nb_contiguous(h))) return nb_as_op(NULL, op);
+    nb_tensor *h = nb_host_copy(m);
+    if (!h) return nb_as_op(NULL, op);
     const int64_t n = nb_numel(h);
     if (n > INT32_MAX)
         return nb_set_error("%s: %lld elements is more than i32 positions reach", op, (long long)n);

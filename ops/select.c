@@ -78,8 +78,8 @@ nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength) {
         return nb_set_error("%s: weights %s must match input %s", op, NB_SHP(weights, s), NB_SHP(idx, t));
     }
     /* the largest value, read back, sets the length (torch: max + 1, at least minlength) */
-    nb_tensor *h = idx->device == NB_CPU ? nb_contiguous(idx) : nb_to_device(nb_out_ctx(idx), idx, NB_CPU);
-    if (!h || !(h = nb_contiguous(h))) return nb_as_op(NULL, op);
+    nb_tensor *h = nb_host_copy(idx);
+    if (!h) return nb_as_op(NULL, op);
     int64_t len = minlength;
     const int32_t *v = (const int32_t *)nb_data(h);
     for (int64_t i = 0; i < nb_numel(h); i++) {
@@ -177,8 +177,8 @@ nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
     if (counts) *counts = NULL;
     NB_NULL_GUARD_NAMED(op, a);
     if (nb_check_dtype(op, a, NB_F32, "input")) return NULL;
-    nb_tensor *h = a->device == NB_CPU ? nb_contiguous(a) : nb_to_device(nb_out_ctx(a), a, NB_CPU);
-    if (!h || !(h = nb_contiguous(h))) return nb_as_op(NULL, op);
+    nb_tensor *h = nb_host_copy(a);
+    if (!h) return nb_as_op(NULL, op);
     const int64_t n = nb_numel(h);
     if (n > INT32_MAX)
         return nb_set_error("%s: %lld elements is more than i32 positions reach", op, (long long)n);

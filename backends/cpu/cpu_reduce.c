@@ -357,20 +357,23 @@ int nb_cpu_argmax(nb_tensor *out, const nb_tensor *a, int axis) {
     return 0;
 }
 
-/* Each line along dim is one serial running sum in double, in index order (from the end when
- * reverse); the lines are split across threads. The line starts come from geom() on views of
- * out and a with dim shrunk to 1. */
-/* Running sums, products or log-sum-exps along dim, one serial chain in double per line. */
+/* The starts of the lines along dim, in out and a: geom() on views of both with dim shrunk to 1. */
+static void line_geom(const nb_tensor *out, const nb_tensor *a, int dim, red_geom *g) {
+    nb_tensor o1 = *out, a1 = *a;
+    o1.shape[dim] = a1.shape[dim] = 1;
+    geom(&o1, &a1, g);
+}
+
+/* Running sums, products or log-sum-exps along dim: each line one serial chain in double, in index
+ * order (from the end when reverse); the lines are split across threads. */
 enum { SCAN_SUM, SCAN_PROD, SCAN_LSE };
 static int scan(const char *op, int kind, nb_tensor *out, const nb_tensor *a, int dim, bool reverse) {
     if (a->dtype != NB_F32 || out->dtype != NB_F32 || !nb_same_shape(out, a) || dim < 0 || dim >= a->ndim)
         return nb_set_error("%s (cpu): bad operands", op), -1;
     const int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
     if (n == 0 || nb_numel(a) == 0) return 0;
-    nb_tensor o1 = *out, a1 = *a;
-    o1.shape[dim] = a1.shape[dim] = 1;
     red_geom g;
-    geom(&o1, &a1, &g);
+    line_geom(out, a, dim, &g);
     const float *A = (const float *)nb_ptr(a);
     float *O = (float *)nb_ptr(out);
     const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
@@ -409,10 +412,8 @@ int nb_cpu_cummax(nb_tensor *out, nb_tensor *idx, const nb_tensor *a, int dim, b
         return nb_set_error("%s (cpu): bad operands", min ? "cummin" : "cummax"), -1;
     const int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
     if (n == 0 || nb_numel(a) == 0) return 0;
-    nb_tensor o1 = *out, a1 = *a;
-    o1.shape[dim] = a1.shape[dim] = 1;
     red_geom g;
-    geom(&o1, &a1, &g);
+    line_geom(out, a, dim, &g);
     const float *A = (const float *)nb_ptr(a);
     float *O = (float *)nb_ptr(out);
     int32_t *I = (int32_t *)nb_ptr(idx);
