@@ -156,6 +156,23 @@ typedef struct nb_backend {
                               const nb_tensor *q, const nb_tensor *k, const nb_tensor *v,
                               const nb_tensor *out, const nb_tensor *lse, float scale);
 
+    /* linear algebra, on contiguous f32 batches (B leading, row-major): every sum in double, in
+     * index order, so the backends agree to rounding */
+    /* LU with partial pivoting in place (LAPACK's getrf, left-looking): a [B,n,n] becomes L
+     * (unit, below the diagonal) and U; piv [B,n] (i32) the row swapped with row k at step k (from
+     * 0, the first largest |a|); info [B] (i32) 0, or k + 1 for the first exactly zero pivot U[k][k]
+     * (the factorisation goes on past it, L's column k left unscaled) */
+    int (*lu)(nb_tensor *a, nb_tensor *piv, nb_tensor *info);
+    /* Cholesky in place: a [B,n,n] becomes L (A = L L^T, from A's lower triangle; 0 above the
+     * diagonal); info [B] (i32) 0, or k + 1 for the first pivot A[k][k] - sum L[k][p]^2 not > 0
+     * (that matrix is then left partly factored) */
+    int (*cholesky)(nb_tensor *a, nb_tensor *info);
+    /* b [B,n,k] overwritten with op(t)^-1 b for t [B,n,n] triangular (upper, else lower; its other
+     * triangle never read); op(t) = t^T when trans; unit: the diagonal read as 1 */
+    int (*trisolve)(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bool unit);
+    /* b [B,n,k] overwritten with A^-1 b (A^-T b when trans) from lu's factors and pivots */
+    int (*lu_solve)(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans);
+
     /* optimiser */
     int (*adamw)(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, float lr, float b1,
                  float b2, float eps, float wd, float bc1, float bc2);

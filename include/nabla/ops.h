@@ -741,6 +741,51 @@ typedef struct nb_sdpa_opts {
 nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *opts,
                                            nb_tensor **probs);
 
+/* ---- Linear algebra (ops/linalg.c) ----------------------------------------------- */
+/* Square matrices are the last two dims of an f32 tensor [..., n, n]; batch dims broadcast.
+ * Every sum runs in double. A singular or non-positive-definite matrix gives NULL with an error
+ * naming it in the batch (the check reads a flag per matrix back from the device). */
+
+/* X with A X = B (torch.linalg.solve): B [..., n, k], or a vector [n] (or A's shape without its
+ * last dim) giving [..., n]; left = false solves X A = B. Through LU with partial pivoting.
+ * Differentiable in A and B. NULL with an error for a singular A or shapes that do not fit. */
+nb_tensor *nb_solve(nb_tensor *a, nb_tensor *b, bool left);
+/* A^-1 (torch.linalg.inv), differentiable. NULL with an error for a singular matrix. */
+nb_tensor *nb_inverse(nb_tensor *a);
+/* det A over the last two dims [...] (torch.linalg.det). Its gradient det A^-T needs A
+ * invertible: the backward pass fails with an error at a singular matrix (torch uses an SVD). */
+nb_tensor *nb_det(nb_tensor *a);
+/* log|det A| [...] (torch.linalg.slogdet's logabsdet; -inf for a singular matrix), with *sign
+ * (may be NULL; -1, 0 or 1, not differentiable). Gradient A^-T, as nb_det's. */
+nb_tensor *nb_slogdet(nb_tensor *a, nb_tensor **sign);
+/* log det A (torch.logdet): NaN where det A < 0, -inf where it is 0. */
+nb_tensor *nb_logdet(nb_tensor *a);
+/* The Cholesky factor (torch.linalg.cholesky): lower L with A = L L^T, read from A's lower
+ * triangle (the upper one is never read); upper: L^T. Differentiable (torch's rule, symmetric in
+ * A). NULL with an error naming the first matrix that is not positive-definite. */
+nb_tensor *nb_cholesky(nb_tensor *a, bool upper);
+/* X with A X = B for a triangular A (torch.linalg.solve_triangular): its upper or lower triangle
+ * (the other never read), the diagonal read as 1 when unitriangular; B [..., n, k]; left = false
+ * solves X A = B (B [..., k, n]). No check for a zero on the diagonal (inf or NaN, as torch's).
+ * Differentiable in A (on its triangle) and B. */
+nb_tensor *nb_solve_triangular(nb_tensor *a, nb_tensor *b, bool upper, bool left, bool unitriangular);
+/* X with A X = B from a Cholesky factor (torch.cholesky_solve): A = L L^T for lower L, or
+ * A = U^T U when upper. Differentiable in B and the factor. */
+nb_tensor *nb_cholesky_solve(nb_tensor *b, nb_tensor *l, bool upper);
+/* A^k for any integer k (torch.linalg.matrix_power): by squaring; k < 0 inverts A first, k = 0
+ * gives the identity. A new tensor. NULL with an error as nb_inverse's. */
+nb_tensor *nb_matrix_power(nb_tensor *a, int64_t k);
+/* LU with partial pivoting (torch.linalg.lu_factor): P A = L U, returned packed in one tensor of
+ * A's shape (L unit lower below the diagonal, U on and above it), and *pivots (i32 [..., n]):
+ * row k was swapped with row pivots[k] at step k, counted from 0 (torch's from 1). A singular
+ * matrix is no error (a zero on U's diagonal). Not differentiable: NULL with an error when A
+ * requires grad under grad mode (nb_detach it, or use nb_solve / nb_inverse / nb_det). */
+nb_tensor *nb_lu_factor(nb_tensor *a, nb_tensor **pivots);
+/* X with A X = B (A^T X = B when trans) from nb_lu_factor's results (torch.linalg.lu_solve):
+ * B [..., n, k] with LU's batch dims. Differentiable in B only (LU requiring grad is an error).
+ * NULL with an error for pivots out of range. */
+nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool trans);
+
 /* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
 /* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,
  * bias correction for step t >= 1), updating the moments m and v in place. */

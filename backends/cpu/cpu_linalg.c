@@ -1,0 +1,210 @@
+/* backends/cpu/cpu_linalg.c - dense linear algebra on batches of small to medium matrices: LU
+ * with partial pivoting, Cholesky, triangular solves and solves from LU factors. Each matrix (and
+ * each block of right-hand-side columns) is one task; every entry is one dot product summed in
+ * double in index order, the order the CUDA kernels (backends/cuda/cuda_src_linalg.c) use too.
+ * The factorisations are left-looking (Crout): step k computes column k of L and row k of U
+ * from the finished ones, so each entry is rounded to f32 once. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu.h"
+
+/* columns of the right-hand side per task in the solves */
+#define RHS_BLOCK 64
+
+static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
+    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
+}
+
+/* a [n,n] in place; piv[n]; *info as the backend's lu; acc: 2n doubles. U[p][k] for p < k come
+ * from rows p of earlier steps, L[i][p] from columns p: one dot product each, kept in double
+ * (cand) until the pivot is known, then rounded once (L's after the division by U[k][k]). */
+static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *acc) {
+    double *cand = acc + n;
+    *info = 0;
+    for (int64_t k = 0; k < n; k++) {
+        /* column k for rows i >= k: a[i][k] - sum_{p<k} L[i][p] U[p][k] */
+        for (int64_t p = 0; p < k; p++)
+            acc[p] = a[p * n + k];
+        int64_t r = k;
+        double best = -1.0;
+        for (int64_t i = k; i < n; i++) {
+            double s = a[i * n + k];
+            for (int64_t p = 0; p < k; p++)
+                s -= (double)a[i * n + p] * acc[p];
+            cand[i] = s;
+            const double m = s < 0 ? -s : s;
+            if (m > best) best = m, r = i; /* the first largest (a NaN is never picked) */
+        }
+        piv[k] = (int32_t)r;
+        if (r != k) {
+            for (int64_t j = 0; j < n; j++) {
+                const float t = a[k * n + j];
+                a[k * n + j] = a[r * n + j];
+                a[r * n + j] = t;
+            }
+            const double t = cand[k];
+            cand[k] = cand[r], cand[r] = t;
+        }
+        /* row k of U for columns j > k: a[k][j] - sum_{p<k} L[k][p] U[p][j], p ascending */
+        for (int64_t j = k + 1; j < n; j++)
+            acc[j] = a[k * n + j];
+        for (int64_t p = 0; p < k; p++) {
+            const double l = a[k * n + p];
+            const float *u = a + p * n;
+            for (int64_t j = k + 1; j < n; j++)
+                acc[j] -= l * (double)u[j];
+        }
+        for (int64_t j = k + 1; j < n; j++)
+            a[k * n + j] = (float)acc[j];
+        const float d = (float)cand[k];
+        a[k * n + k] = d;
+        if (d == 0.0f && !*info) *info = (int32_t)(k + 1); /* as getrf: L's column k left unscaled */
+        for (int64_t i = k + 1; i < n; i++)
+            a[i * n + k] = (float)(d == 0.0f ? cand[i] : cand[i] / (double)d);
+    }
+}
+
+int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
+    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(piv, NB_I32, 2) ||
+        !is_batch(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
+        info->shape[0] != a->shape[0])
+        return nb_set_error("lu (cpu): bad operands"), -1;
+    const int64_t B = a->shape[0], n = a->shape[1];
+    float *A = (float *)nb_ptr(a);
+    int32_t *P = (int32_t *)nb_ptr(piv), *I = (int32_t *)nb_ptr(info);
+    double *acc = malloc((size_t)(n ? 2 * n : 1) * sizeof(double) * (size_t)nb_nthreads());
+    if (!acc) return nb_set_error("lu (cpu): out of memory for %lld doubles", (long long)n), -1;
+#pragma omp parallel for num_threads(nb_nthreads()) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
+    for (int64_t b = 0; b < B; b++)
+        lu_one(A + b * n * n, n, P + b * n, I + b, acc + (int64_t)omp_get_thread_num() * 2 * n);
+    free(acc);
+    return 0;
+}
+
+/* a [n,n] in place; *info as the backend's cholesky */
+static void cholesky_one(float *a, int64_t n, int32_t *info) {
+    *info = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const float *lj = a + j * n;
+        double d = a[j * n + j];
+        for (int64_t p = 0; p < j; p++)
+            d -= (double)lj[p] * lj[p];
+        if (!(d > 0.0)) { /* not positive definite (or NaN) */
+            *info = (int32_t)(j + 1);
+            return;
+        }
+        const double s = sqrt(d);
+        a[j * n + j] = (float)s;
+        for (int64_t i = j + 1; i < n; i++) {
+            const float *li = a + i * n;
+            double t = li[j];
+            for (int64_t p = 0; p < j; p++)
+                t -= (double)li[p] * lj[p];
+            a[i * n + j] = (float)(t / s);
+        }
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++)
+            a[i * n + j] = 0.0f;
+}
+
+int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
+    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(info, NB_I32, 1) ||
+        info->shape[0] != a->shape[0])
+        return nb_set_error("cholesky (cpu): bad operands"), -1;
+    const int64_t B = a->shape[0], n = a->shape[1];
+    float *A = (float *)nb_ptr(a);
+    int32_t *I = (int32_t *)nb_ptr(info);
+#pragma omp parallel for num_threads(nb_nthreads()) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
+    for (int64_t b = 0; b < B; b++)
+        cholesky_one(A + b * n * n, n, I + b);
+    return 0;
+}
+
+/* Columns [c0, c0 + w) of x [n, k] overwritten with op(t)^-1 x, t [n,n]: the rows in solve
+ * order, each entry x[i] - sum_p op(t)[i][p] x[p] over the solved p in ascending order, then
+ * divided by the diagonal (unless unit). A lower op(t) solves forward, an upper one backward. */
+static void tri_block(const float *t, int64_t n, float *x, int64_t k, int64_t c0, int64_t w, bool upper,
+                      bool trans, bool unit) {
+    double acc[RHS_BLOCK];
+    const bool lower_op = upper == trans; /* op(t) is lower triangular */
+    for (int64_t s = 0; s < n; s++) {
+        const int64_t i = lower_op ? s : n - 1 - s;
+        for (int64_t c = 0; c < w; c++)
+            acc[c] = x[i * k + c0 + c];
+        const int64_t p0 = lower_op ? 0 : i + 1, p1 = lower_op ? i : n;
+        for (int64_t p = p0; p < p1; p++) {
+            const double e = trans ? t[p * n + i] : t[i * n + p];
+            const float *xp = x + p * k + c0;
+            for (int64_t c = 0; c < w; c++)
+                acc[c] -= e * (double)xp[c];
+        }
+        const double d = unit ? 1.0 : (double)t[i * n + i];
+        for (int64_t c = 0; c < w; c++)
+            x[i * k + c0 + c] = (float)(unit ? acc[c] : acc[c] / d);
+    }
+}
+
+/* b [B,n,k] and t (or lu) [B,n,n] contiguous f32 */
+static bool rhs_ok(const nb_tensor *b, const nb_tensor *t) {
+    return is_batch(b, NB_F32, 3) && is_batch(t, NB_F32, 3) && t->shape[1] == t->shape[2] &&
+           b->shape[0] == t->shape[0] && b->shape[1] == t->shape[1];
+}
+
+int nb_cpu_trisolve(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bool unit) {
+    if (!rhs_ok(b, t)) return nb_set_error("trisolve (cpu): bad operands"), -1;
+    const int64_t B = b->shape[0], n = b->shape[1], k = b->shape[2], nblk = (k + RHS_BLOCK - 1) / RHS_BLOCK;
+    const float *T = (const float *)nb_ptr(t);
+    float *X = (float *)nb_ptr(b);
+#pragma omp parallel for num_threads(nb_nthreads()) if (B * nblk > 1 && B * n * n * k > 65536)               \
+    schedule(dynamic)
+    for (int64_t q = 0; q < B * nblk; q++) {
+        const int64_t bi = q / nblk, c0 = (q % nblk) * RHS_BLOCK, w = k - c0 < RHS_BLOCK ? k - c0 : RHS_BLOCK;
+        tri_block(T + bi * n * n, n, X + bi * n * k, k, c0, w, upper, trans, unit);
+    }
+    return 0;
+}
+
+/* rows k and piv[k] of columns [c0, c0 + w) of x swapped for k in order (backward when undo) */
+static void swap_rows(float *x, int64_t n, int64_t k, int64_t c0, int64_t w, const int32_t *piv, bool undo) {
+    for (int64_t s = 0; s < n; s++) {
+        const int64_t i = undo ? n - 1 - s : s, r = piv[i];
+        if (r == i || r < 0 || r >= n) continue;
+        for (int64_t c = c0; c < c0 + w; c++) {
+            const float v = x[i * k + c];
+            x[i * k + c] = x[r * k + c];
+            x[r * k + c] = v;
+        }
+    }
+}
+
+/* P A = L U, so A x = b is L U x = P b; A^T x = b is U^T L^T (P x) = b */
+int nb_cpu_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans) {
+    if (!rhs_ok(b, lu) || !is_batch(piv, NB_I32, 2) || piv->shape[0] != b->shape[0] ||
+        piv->shape[1] != b->shape[1])
+        return nb_set_error("lu_solve (cpu): bad operands"), -1;
+    const int64_t B = b->shape[0], n = b->shape[1], k = b->shape[2], nblk = (k + RHS_BLOCK - 1) / RHS_BLOCK;
+    const float *LU = (const float *)nb_ptr(lu);
+    const int32_t *P = (const int32_t *)nb_ptr(piv);
+    float *X = (float *)nb_ptr(b);
+#pragma omp parallel for num_threads(nb_nthreads()) if (B * nblk > 1 && B * n * n * k > 65536)               \
+    schedule(dynamic)
+    for (int64_t q = 0; q < B * nblk; q++) {
+        const int64_t bi = q / nblk, c0 = (q % nblk) * RHS_BLOCK, w = k - c0 < RHS_BLOCK ? k - c0 : RHS_BLOCK;
+        const float *f = LU + bi * n * n;
+        float *x = X + bi * n * k;
+        if (!trans) {
+            swap_rows(x, n, k, c0, w, P + bi * n, false);
+            tri_block(f, n, x, k, c0, w, false, false, true);
+            tri_block(f, n, x, k, c0, w, true, false, false);
+        } else {
+            tri_block(f, n, x, k, c0, w, true, true, false);
+            tri_block(f, n, x, k, c0, w, false, true, true);
+            swap_rows(x, n, k, c0, w, P + bi * n, true);
+        }
+    }
+    return 0;
+}
