@@ -148,7 +148,7 @@ parity: deps lib $(BUILD)/libbabygpt.a
 # against PyTorch, with the differences nabla makes on purpose listed (tools/reference/ops_edge)
 OPS_EDGE_SRCS := tools/reference/ops_edge/ops_edge.c tools/reference/ops_edge/ops_edge_cases.c \
                  tools/reference/ops_edge/ops_edge_layers.c tools/reference/ops_edge/ops_edge_more.c \
-                 tools/reference/ops_edge/ops_edge_special.c
+                 tools/reference/ops_edge/ops_edge_special.c tools/reference/ops_edge/ops_edge_linalg.c
 parity-ops: deps lib
 	@mkdir -p $(BUILD)/ops_edge
 	$(CC) $(ALL_CFLAGS) -MF $(BUILD)/ops_edge/ops_edge.d -MT $(BUILD)/ops_edge/ops_edge -o $(BUILD)/ops_edge/ops_edge $(OPS_EDGE_SRCS) $(BUILD)/libnabla.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS_LIB)

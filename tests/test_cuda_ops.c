@@ -939,6 +939,72 @@ START_TEST(test_composed) {
 }
 END_TEST
 
+/* linear algebra: in[0] a random batch, in[1] right-hand sides, in[2] = 3 I (keeps the
+ * matrices well conditioned; no gradient) */
+static nb_tensor *f_linalg(nb_tensor **in, void *u) {
+    nb_tensor *a = nb_add(in[0], in[2]), *b = in[1];
+    nb_tensor *spd = nb_add(nb_matmul(in[0], nb_transpose(in[0], -1, -2)), in[2]);
+    switch (*(int *)u) {
+    case 0: return nb_solve(a, b, true);
+    case 1: return nb_inverse(a);
+    case 2: return nb_mul(nb_det(a), nb_slogdet(nb_transpose(a, -1, -2), NULL));
+    case 3: return nb_cholesky(spd, false);
+    case 4:
+        return nb_add(nb_solve_triangular(a, b, true, true, false),
+                      nb_solve_triangular(a, b, false, true, true));
+    case 5: return nb_solve_triangular(a, nb_transpose(b, -1, -2), false, false, false);
+    case 6: return nb_cholesky_solve(b, nb_cholesky(spd, true), true);
+    case 7: return nb_matrix_power(a, -2);
+    default: { /* LU factors (no gradient) and a solve from them, plain and transposed */
+        nb_tensor *piv, *lu = nb_lu_factor(nb_detach(in[0]), &piv);
+        nb_tensor *x = nb_lu_solve(lu, piv, b, false), *xt = nb_lu_solve(lu, piv, b, true);
+        return nb_add(nb_sum(lu, 1, (const int[]){-1}, true), nb_add(x, xt));
+    }
+    }
+}
+
+START_TEST(test_linalg) {
+    nb_ctx *c = nb_ctx_new(0);
+    const char *names[] = {"solve",
+                           "inverse",
+                           "det*slogdet",
+                           "cholesky",
+                           "solve_triangular left",
+                           "solve_triangular right",
+                           "cholesky_solve",
+                           "matrix_power -2",
+                           "lu_factor/lu_solve"};
+    const int64_t sizes[3] = {5, 40, 70}; /* a warp per block, 64 threads, 128 with strided rows */
+    for (int si = 0; si < 3; si++) {
+        const int64_t n = sizes[si];
+        nb_tensor *three = nb_mul_scalar(nb_eye(c, n, n), 3.0f * (si ? 2.0f : 1.0f));
+        for (int m = 0; m < 9; m++) {
+            if (si && m != 0 && m != 3 && m != 8) continue; /* the large sizes: one op per kernel */
+            nb_tensor *x[3] = {rnd(c, NB_SHAPE(3, n, n), -1, 1, 300 + m),
+                               rnd(c, NB_SHAPE(3, n, 2), -1, 1, 400 + m), three};
+            if (si) x[0] = nb_mul_scalar(x[0], 1.0f / sqrtf((float)n));
+            char what[64];
+            snprintf(what, sizeof what, "%s n=%lld", names[m], (long long)n);
+            const bool uses_b = m == 0 || (m >= 4 && m <= 6);
+            compare(what, f_linalg, x, 3, &m, 2e-5, m == 8 ? 2u : uses_b ? 3u : 1u);
+        }
+    }
+    /* the failures read back from the device name the matrix, as on the CPU */
+    nb_ctx *g = nb_ctx_new(0);
+    nb_ctx *prev = nb_ctx_use(g);
+    float bad[8] = {4, 0, 0, 1, 1, 2, 2, 1};
+    nb_tensor *b = nb_to_device(g, nb_from_data(g, NB_F32, NB_SHAPE(2, 2, 2), bad), NB_CUDA);
+    ck_assert(b && !nb_cholesky(b, false));
+    ck_assert_msg(strstr(nb_last_error(), "cholesky: matrix 1 of the batch is not positive-definite"), "%s",
+                  nb_last_error());
+    ck_assert(!nb_solve(nb_mul_scalar(b, 0.0f), b, true) &&
+              strstr(nb_last_error(), "solve: matrix 0 of the batch is singular (U[0][0]"));
+    nb_ctx_use(prev);
+    nb_ctx_free(g);
+    nb_ctx_free(c);
+}
+END_TEST
+
 START_TEST(test_index) {
     nb_ctx *c = nb_ctx_new(0);
     int m0 = 0, m1 = 1, m2 = 2, m4 = 4;
@@ -1185,6 +1251,7 @@ Suite *make_suite(void) {
                             test_attention_qkv,
                             test_index,
                             test_composed,
+                            test_linalg,
                             test_random_and_dropout,
                             test_adamw_and_copies,
                             test_memory_and_errors,

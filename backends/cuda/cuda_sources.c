@@ -372,6 +372,7 @@ static const src_parts table[NB_CU_MOD_COUNT] = {
     [NB_CU_MOD_NN] = {"nn", {prelude, nb_cu_nn_src}},
     [NB_CU_MOD_ATTN] = {"attention", {prelude, nb_cu_attn_src}},
     [NB_CU_MOD_WINDOW] = {"window", {prelude, nb_cu_window_src}},
+    [NB_CU_MOD_LINALG] = {"linalg", {prelude, nb_cu_linalg_src}},
 };
 
 static nb_cu_source joined[NB_CU_MOD_COUNT];

@@ -19,6 +19,7 @@
 #define NB_CU_MATH_FUNCS(X) NB_EW_MATH_FUNCS(X)
 
 /* Module sources defined in cuda_src_reduce.c and cuda_src_nn.c. */
-extern const char nb_cu_reduce_src[], nb_cu_index_src[], nb_cu_nn_src[], nb_cu_attn_src[], nb_cu_window_src[];
+extern const char nb_cu_reduce_src[], nb_cu_index_src[], nb_cu_nn_src[], nb_cu_attn_src[], nb_cu_window_src[],
+    nb_cu_linalg_src[];
 
 #endif

@@ -408,6 +408,8 @@ static nb_tensor *apply(oe_case *c) {
     bool known = false;
     nb_tensor *special = oe_special_apply(c, &known);
     if (known) return special;
+    nb_tensor *linalg = oe_linalg_apply(c, &known);
+    if (known) return linalg;
     return nb_set_error("ops_edge: unknown op %s", c->op);
 }
 
@@ -578,6 +580,7 @@ int main(int argc, char **argv) {
     oe_layer_cases();
     oe_more_cases();
     oe_special_cases();
+    oe_linalg_cases();
     json_t *o = json_pack("{s:i, s:s?}", "count", NCASE, "filter", ONLY);
     char path[4096];
     snprintf(path, sizeof path, "%s/cases.json", OUTDIR);

@@ -55,7 +55,10 @@ void oe_newer_cases(void);
 void oe_layer_cases(void);
 void oe_more_cases(void);
 void oe_special_cases(void);
+void oe_linalg_cases(void);
 /* The ops of ops_edge_special.c: sets *known and returns the op's result when c->op is one. */
 nb_tensor *oe_special_apply(const oe_case *c, bool *known);
+/* The linear-algebra ops of ops_edge_linalg.c, likewise. */
+nb_tensor *oe_linalg_apply(const oe_case *c, bool *known);
 
 #endif

@@ -532,4 +532,45 @@ def forward(c, x, dt, variant):
         target = {"f32": dt, "i32": torch.int32, "f16": torch.float16, "bf16": torch.bfloat16}[DTYPES[ip[0]]]
         out = x[0].to(target)
         return out.to(dt) if target in (torch.float16, torch.bfloat16) else out
+    if op in LINALG:
+        return linalg(op, ip, x, dt)
+    raise NotImplementedError(op)
+
+
+LINALG = {"solve", "inverse", "det", "slogdet", "slogdet_sign", "logdet", "cholesky", "cholesky_gram",
+          "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_factor_piv", "lu_solve"}
+
+
+def linalg(op, ip, x, dt):
+    """The linear-algebra ops of ops_edge_linalg.c (ip as its oe_linalg_apply reads it)."""
+    if op == "solve":
+        return torch.linalg.solve(x[0], x[1], left=bool(ip[0]))
+    if op == "inverse":
+        return torch.linalg.inv(x[0])
+    if op == "det":
+        return torch.linalg.det(x[0])
+    if op in ("slogdet", "slogdet_sign"):
+        sign, logabsdet = torch.linalg.slogdet(x[0])
+        return logabsdet if op == "slogdet" else sign
+    if op == "logdet":
+        return torch.logdet(x[0])
+    if op == "cholesky":
+        return torch.linalg.cholesky(x[0], upper=bool(ip[0]))
+    if op == "cholesky_gram":
+        n = x[0].shape[-2]
+        return torch.linalg.cholesky(x[0] @ x[0].mT + torch.eye(n, dtype=dt), upper=bool(ip[0]))
+    if op == "solve_triangular":
+        return torch.linalg.solve_triangular(x[0], x[1], upper=bool(ip[0]), left=bool(ip[1]),
+                                             unitriangular=bool(ip[2]))
+    if op == "cholesky_solve":
+        return torch.cholesky_solve(x[0], x[1], upper=bool(ip[0]))
+    if op == "matrix_power":
+        return torch.linalg.matrix_power(x[0], ip[0])
+    if op in ("lu_factor", "lu_factor_piv"):
+        # lu_factor_ex: torch.linalg.lu_factor without its check for a zero pivot, which nabla's
+        # nb_lu_factor leaves to the solves (a singular A is no error there, as LAPACK's getrf)
+        lu, piv, _ = torch.linalg.lu_factor_ex(x[0])
+        return lu if op == "lu_factor" else (piv - 1).to(torch.int32)  # nabla's pivots count from 0
+    if op == "lu_solve":  # nabla's pivots (x[1]) count from 0, torch's from 1
+        return torch.linalg.lu_solve(x[0], (x[1] + 1).to(torch.int32), x[2], adjoint=bool(ip[0]))
     raise NotImplementedError(op)

@@ -1,0 +1,69 @@
+/* backends/cuda/cuda_linalg.c - the linear-algebra kernels on the GPU (sources in
+ * cuda_src_linalg.c): LU and Cholesky with one block per matrix, the solves with one thread per
+ * right-hand-side column. Operands are contiguous f32 batches, as backends/backend.h says. */
+#include "backends/cuda/cuda_internal.h"
+
+static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
+    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
+}
+
+/* threads per block for a factorisation of n x n: a warp for small matrices, at most 128 */
+static unsigned fact_block(long long n) { return n <= 32 ? 32 : n <= 64 ? 64 : 128; }
+/* blocks for B matrices, each taking B / grid of them */
+static unsigned fact_grid(long long B) { return (unsigned)(B < 4096 ? B : 4096); }
+
+int nb_cuda_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
+    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(piv, NB_I32, 2) ||
+        !is_batch(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
+        info->shape[0] != a->shape[0])
+        return nb_set_error("lu (cuda): bad operands"), -1;
+    long long B = a->shape[0], n = a->shape[1];
+    if (B == 0) return 0;
+    const unsigned grid = fact_grid(B);
+    void *work = nb_cu_scratch(0, (size_t)grid * (size_t)(2 * n + 1) * sizeof(double));
+    if (!work) return -1;
+    CUdeviceptr ap = nb_cu_ptr(a), pp = nb_cu_ptr(piv), ip = nb_cu_ptr(info),
+                wp = (CUdeviceptr)(uintptr_t)work;
+    void *args[] = {&ap, &pp, &ip, &B, &n, &wp};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "lu_fact"), grid, fact_block(n), 0, args);
+}
+
+int nb_cuda_cholesky(nb_tensor *a, nb_tensor *info) {
+    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(info, NB_I32, 1) ||
+        info->shape[0] != a->shape[0])
+        return nb_set_error("cholesky (cuda): bad operands"), -1;
+    long long B = a->shape[0], n = a->shape[1];
+    if (B == 0) return 0;
+    CUdeviceptr ap = nb_cu_ptr(a), ip = nb_cu_ptr(info);
+    void *args[] = {&ap, &ip, &B, &n};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "chol_fact"), fact_grid(B), fact_block(n), 0, args);
+}
+
+/* b [B,n,k] and t [B,n,n] contiguous f32 */
+static bool rhs_ok(const nb_tensor *b, const nb_tensor *t) {
+    return is_batch(b, NB_F32, 3) && is_batch(t, NB_F32, 3) && t->shape[1] == t->shape[2] &&
+           b->shape[0] == t->shape[0] && b->shape[1] == t->shape[1];
+}
+
+int nb_cuda_trisolve(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bool unit) {
+    if (!rhs_ok(b, t)) return nb_set_error("trisolve (cuda): bad operands"), -1;
+    long long B = b->shape[0], n = b->shape[1], k = b->shape[2];
+    int up = upper, tr = trans, un = unit;
+    if (B * k == 0 || n == 0) return 0;
+    CUdeviceptr xp = nb_cu_ptr(b), tp = nb_cu_ptr(t);
+    void *args[] = {&xp, &tp, &B, &n, &k, &up, &tr, &un};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "tri_solve"), nb_cu_blocks(B * k, 128), 128, 0,
+                        args);
+}
+
+int nb_cuda_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans) {
+    if (!rhs_ok(b, lu) || !is_batch(piv, NB_I32, 2) || piv->shape[0] != b->shape[0] ||
+        piv->shape[1] != b->shape[1])
+        return nb_set_error("lu_solve (cuda): bad operands"), -1;
+    long long B = b->shape[0], n = b->shape[1], k = b->shape[2];
+    int tr = trans;
+    if (B * k == 0 || n == 0) return 0;
+    CUdeviceptr xp = nb_cu_ptr(b), lp = nb_cu_ptr(lu), pp = nb_cu_ptr(piv);
+    void *args[] = {&xp, &lp, &pp, &B, &n, &k, &tr};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "lu_solve"), nb_cu_blocks(B * k, 128), 128, 0, args);
+}

@@ -1,0 +1,550 @@
+/* ops_edge_linalg.c - the edge cases of the linear-algebra ops (ops/linalg.c): solve, inverse,
+ * det, slogdet, logdet, cholesky, solve_triangular, cholesky_solve, matrix_power, lu_factor and
+ * lu_solve, on well-conditioned random batches, broadcast batch dims, vector right-hand sides,
+ * every side and triangle, 0 x 0 matrices and empty batches, singular, non-positive-definite and
+ * pivoting matrices, NaN and infinities; run by ops_edge.c after ops_edge_special.c, which also
+ * asks oe_linalg_apply for the ops it does not know. Names are referred to by ops_edge_parity.py's
+ * lists. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_edge.h"
+
+#define IS(name) (strcmp(c->op, name) == 0)
+
+/* The ops. ip: solve [0] left; cholesky and cholesky_gram [0] upper; solve_triangular [0] upper,
+ * [1] left, [2] unitriangular; cholesky_solve [0] upper; matrix_power [0] k; lu_solve [0] trans.
+ * slogdet gives logabsdet, slogdet_sign the sign; lu_factor gives LU, lu_factor_piv the pivots
+ * (0-based); lu_solve takes (LU, pivots, B); cholesky_gram factors X X^T + I (the gradient of a
+ * function of the leaf X, whatever the rule's treatment of the triangle it does not read). */
+nb_tensor *oe_linalg_apply(const oe_case *c, bool *known) {
+    nb_tensor *const *in = c->in;
+    const int *ip = c->ip;
+    *known = true;
+    if (IS("solve")) return nb_solve(in[0], in[1], ip[0] != 0);
+    if (IS("inverse")) return nb_inverse(in[0]);
+    if (IS("det")) return nb_det(in[0]);
+    if (IS("slogdet") || IS("slogdet_sign")) {
+        nb_tensor *sign = NULL, *l = nb_slogdet(in[0], &sign);
+        return IS("slogdet") ? l : l ? sign : NULL;
+    }
+    if (IS("logdet")) return nb_logdet(in[0]);
+    if (IS("cholesky")) return nb_cholesky(in[0], ip[0] != 0);
+    if (IS("cholesky_gram")) {
+        nb_tensor *x = in[0];
+        const int64_t n = x->ndim >= 2 ? x->shape[x->ndim - 2] : 0;
+        float *e = calloc((size_t)(n * n + 1), sizeof *e);
+        if (!e) return nb_set_error("cholesky_gram: out of memory");
+        for (int64_t i = 0; i < n; i++)
+            e[i * n + i] = 1.0f;
+        nb_tensor *eye = oe_f32(2, SH(n, n), e);
+        free(e);
+        return nb_cholesky(nb_add(nb_matmul(x, nb_transpose(x, -1, -2)), eye), ip[0] != 0);
+    }
+    if (IS("solve_triangular")) return nb_solve_triangular(in[0], in[1], ip[0] != 0, ip[1] != 0, ip[2] != 0);
+    if (IS("cholesky_solve")) return nb_cholesky_solve(in[0], in[1], ip[0] != 0);
+    if (IS("matrix_power")) return nb_matrix_power(in[0], ip[0]);
+    if (IS("lu_factor") || IS("lu_factor_piv")) {
+        nb_tensor *piv = NULL, *lu = nb_lu_factor(in[0], &piv);
+        return IS("lu_factor") ? lu : lu ? piv : NULL;
+    }
+    if (IS("lu_solve")) return nb_lu_solve(in[0], in[1], in[2], ip[0] != 0);
+    *known = false;
+    return NULL;
+}
+
+/* ---- inputs --------------------------------------------------------------------------------- */
+
+static int64_t numel_of(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+/* N(0,1) values of the shape, in a new buffer */
+static float *randn_vals(int ndim, const int64_t *shape, uint64_t seed) {
+    const int64_t n = numel_of(ndim, shape);
+    float *v = calloc((size_t)(n ? n : 1), sizeof *v);
+    if (v && n) nb_to_array(oe_randn(ndim, shape, seed), NB_F32, v);
+    return v;
+}
+
+static nb_tensor *take(int ndim, const int64_t *shape, float *v) {
+    nb_tensor *t = oe_f32(ndim, shape, v);
+    free(v);
+    return t;
+}
+
+/* well-conditioned square matrices [..., n, n]: N(0,1) / sqrt(n) + 2 I */
+static nb_tensor *wc(int ndim, const int64_t *shape, uint64_t seed) {
+    const int64_t n = shape[ndim - 1], nb = n ? numel_of(ndim, shape) / (n * n) : 0;
+    float *v = randn_vals(ndim, shape, seed);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++)
+                v[(b * n + i) * n + j] = v[(b * n + i) * n + j] / sqrtf((float)n) + (i == j ? 2.0f : 0.0f);
+    return take(ndim, shape, v);
+}
+
+/* symmetric positive-definite matrices [..., n, n]: M M^T + I, M N(0,1) (summed in double, so
+ * exactly symmetric) */
+static nb_tensor *spd(int ndim, const int64_t *shape, uint64_t seed) {
+    const int64_t n = shape[ndim - 1], nb = n ? numel_of(ndim, shape) / (n * n) : 0;
+    float *m = randn_vals(ndim, shape, seed), *v = calloc((size_t)(nb * n * n + 1), sizeof *v);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double s = i == j ? 1.0 : 0.0;
+                for (int64_t k = 0; k < n; k++)
+                    s += (double)m[(b * n + i) * n + k] * m[(b * n + j) * n + k];
+                v[(b * n + i) * n + j] = (float)s;
+            }
+    free(m);
+    return take(ndim, shape, v);
+}
+
+/* triangular matrices [..., n, n] (upper or lower): N(0,1) / sqrt(n) in the triangle, 2 + that
+ * on the diagonal, and 10 N(0,1) (garbage, never to be read) or zeros in the other triangle */
+static nb_tensor *tri(int ndim, const int64_t *shape, uint64_t seed, bool upper, bool garbage) {
+    const int64_t n = shape[ndim - 1], nb = n ? numel_of(ndim, shape) / (n * n) : 0;
+    float *v = randn_vals(ndim, shape, seed);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float *e = v + (b * n + i) * n + j;
+                if (i == j)
+                    *e = 2.0f + *e / sqrtf((float)n);
+                else if (upper ? j > i : j < i)
+                    *e /= sqrtf((float)n);
+                else
+                    *e = garbage ? 10.0f * *e : 0.0f;
+            }
+    return take(ndim, shape, v);
+}
+
+static nb_tensor *mat(int64_t r, int64_t c, const float *d) { return oe_f32(2, SH(r, c), d); }
+
+/* ---- the cases ------------------------------------------------------------------------------ */
+
+static void solve_cases(void) {
+    /* ordinary and batched, with broadcast batch dims */
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(3, 3), 700), oe_randn(2, SH(3, 2), 701)}},
+           "solve(A [3,3], B [3,2])");
+    oe_run(
+        (oe_case){.op = "solve", .ip = {1}, .in = {wc(3, SH(2, 4, 4), 702), oe_randn(3, SH(2, 4, 3), 703)}},
+        "solve(A [2,4,4], B [2,4,3])");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {wc(4, SH(2, 1, 3, 3), 704), oe_randn(3, SH(4, 3, 2), 705)}},
+           "solve(broadcast A [2,1,3,3], B [4,3,2])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(3, 3), 706), oe_randn(3, SH(2, 3, 2), 707)}},
+           "solve(broadcast A [3,3], B [2,3,2])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(3, SH(2, 3, 3), 708), oe_randn(2, SH(3, 2), 709)}},
+           "solve(broadcast A [2,3,3], B [3,2])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(8, 8), 710), oe_randn(2, SH(8, 5), 711)}},
+           "solve(A [8,8], B [8,5])");
+    /* vector right-hand sides */
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(3, 3), 712), oe_randn(1, SH(3), 713)}},
+           "solve(A [3,3], vector b [3])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(3, SH(2, 3, 3), 714), oe_randn(2, SH(2, 3), 715)}},
+           "solve(A [2,3,3], batched vector b [2,3])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(3, SH(2, 3, 3), 716), oe_randn(1, SH(3), 717)}},
+           "solve(A [2,3,3], vector b [3] broadcast)");
+    /* X A = B */
+    oe_run((oe_case){.op = "solve", .ip = {0}, .in = {wc(2, SH(3, 3), 718), oe_randn(2, SH(2, 3), 719)}},
+           "solve(left=False, A [3,3], B [2,3])");
+    oe_run((oe_case){.op = "solve", .ip = {0}, .in = {wc(3, SH(2, 3, 3), 720), oe_randn(2, SH(4, 3), 721)}},
+           "solve(left=False, broadcast A [2,3,3], B [4,3])");
+    oe_run((oe_case){.op = "solve", .ip = {0}, .in = {wc(2, SH(3, 3), 722), oe_randn(1, SH(3), 723)}},
+           "solve(left=False, vector b [3])");
+    oe_run((oe_case){.op = "solve", .ip = {0}, .in = {wc(3, SH(2, 3, 3), 724), oe_randn(2, SH(2, 3), 725)}},
+           "solve(left=False, batched vector b [2,3])");
+    /* empty */
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {oe_f32(2, SH(0, 0), NULL), oe_f32(2, SH(0, 2), NULL)}},
+           "solve(A [0,0], B [0,2])");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {oe_f32(3, SH(0, 3, 3), NULL), oe_f32(3, SH(0, 3, 2), NULL)}},
+           "solve(empty batch A [0,3,3], B [0,3,2])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(3, 3), 726), oe_f32(2, SH(3, 0), NULL)}},
+           "solve(A [3,3], B [3,0])");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(3, SH(0, 3, 3), 727), oe_randn(2, SH(3, 2), 728)}},
+           "solve(empty batch A [0,3,3], B [3,2] broadcast)");
+    /* singular: an error in both */
+    const float sing[] = {1, 2, 3, 2, 4, 6, 1, 0, 1};
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {mat(3, 3, sing), oe_randn(2, SH(3, 2), 729)}},
+           "solve(singular A, refused)");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {oe_f32(2, SH(3, 3), NULL), oe_randn(1, SH(3), 730)}},
+           "solve(zero A, refused)");
+    static float bs[18];
+    memcpy(bs, (const float[]){2, 0, 0, 0, 2, 0, 0, 0, 2}, sizeof(float) * 9);
+    memcpy(bs + 9, sing, sizeof sing);
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {oe_f32(3, SH(2, 3, 3), bs), oe_randn(3, SH(2, 3, 1), 731)}},
+           "solve(second matrix of the batch singular, refused)");
+    oe_run((oe_case){.op = "solve", .ip = {0}, .in = {mat(3, 3, sing), oe_randn(2, SH(2, 3), 732)}},
+           "solve(left=False, singular A, refused)");
+    /* pivoting: a zero on the diagonal, a tiny leading entry, ties in the pivot column */
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {mat(3, 3, FV(0, 1, 2, 1, 0, 3, 4, 5, 0)), oe_randn(2, SH(3, 2), 733)}},
+           "solve(pivoting: zero diagonal)");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {mat(2, 2, FV(1e-7f, 1, 1, 1)), oe_randn(2, SH(2, 2), 734)}},
+           "solve(pivoting: tiny leading entry)");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {mat(3, 3, FV(1, 2, 0, -1, 3, 1, 1, 0, 2)), oe_randn(2, SH(3, 1), 735)}},
+           "solve(pivoting: tied pivot candidates)");
+    /* non-finite entries */
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {mat(3, 3, FV(2, 1, 0, 1, 3, NAN, 0, 1, 4)), oe_randn(2, SH(3, 2), 736)}},
+           "solve(NaN in A)");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {mat(3, 3, FV(2, 1, 0, 1, 3, INFINITY, 0, 1, 4)), oe_randn(2, SH(3, 2), 737)}},
+           "solve(inf in A)");
+    oe_run(
+        (oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(3, 3), 738), mat(3, 2, FV(1, NAN, 2, 0, 3, 1))}},
+        "solve(NaN in B)");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {wc(2, SH(3, 3), 739), mat(3, 2, FV(1, INFINITY, 2, 0, 3, 1))}},
+           "solve(inf in B)");
+    /* bad shapes: an error in both */
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(3, 3), 740), oe_randn(2, SH(4, 2), 741)}},
+           "solve(B [4,2] for A [3,3], refused)");
+    oe_run(
+        (oe_case){.op = "solve", .ip = {1}, .in = {oe_randn(2, SH(3, 4), 742), oe_randn(2, SH(3, 2), 743)}},
+        "solve(A [3,4] not square, refused)");
+    oe_run(
+        (oe_case){.op = "solve", .ip = {1}, .in = {wc(3, SH(2, 3, 3), 744), oe_randn(3, SH(3, 3, 2), 745)}},
+        "solve(batch dims 2 and 3, refused)");
+}
+
+static void inverse_cases(void) {
+    oe_run((oe_case){.op = "inverse", .in = {wc(2, SH(4, 4), 750)}}, "inverse([4,4])");
+    oe_run((oe_case){.op = "inverse", .in = {wc(3, SH(2, 3, 3), 751)}}, "inverse([2,3,3])");
+    oe_run((oe_case){.op = "inverse", .in = {wc(4, SH(2, 2, 3, 3), 752)}}, "inverse([2,2,3,3])");
+    oe_run((oe_case){.op = "inverse", .in = {wc(2, SH(8, 8), 753)}}, "inverse([8,8])");
+    oe_run((oe_case){.op = "inverse", .in = {mat(1, 1, FV(-4))}}, "inverse([1,1])");
+    oe_run((oe_case){.op = "inverse", .in = {oe_f32(2, SH(0, 0), NULL)}}, "inverse([0,0])");
+    oe_run((oe_case){.op = "inverse", .in = {oe_f32(3, SH(0, 3, 3), NULL)}}, "inverse(empty batch [0,3,3])");
+    oe_run((oe_case){.op = "inverse", .in = {oe_f32(3, SH(2, 0, 0), NULL)}}, "inverse([2,0,0])");
+    oe_run((oe_case){.op = "inverse", .in = {mat(3, 3, FV(0, 1, 0, 0, 0, 1, 1, 0, 0))}},
+           "inverse(permutation)");
+    oe_run((oe_case){.op = "inverse", .in = {mat(3, 3, FV(0, 1, 2, 1, 0, 3, 4, 5, 0))}},
+           "inverse(pivoting: zero diagonal)");
+    oe_run((oe_case){.op = "inverse", .in = {mat(3, 3, FV(1, 2, 3, 2, 4, 6, 1, 0, 1))}},
+           "inverse(singular, refused)");
+    oe_run((oe_case){.op = "inverse", .in = {oe_f32(2, SH(2, 2), NULL)}}, "inverse(zero, refused)");
+    oe_run((oe_case){.op = "inverse", .in = {oe_f32(3, SH(2, 2, 2), FV(1, 0, 0, 1, 1, 1, 1, 1))}},
+           "inverse(second of the batch singular, refused)");
+    oe_run((oe_case){.op = "inverse", .in = {mat(3, 3, FV(2, 1, 0, 1, 3, NAN, 0, 1, 4))}}, "inverse(NaN)");
+    oe_run((oe_case){.op = "inverse", .in = {mat(3, 3, FV(2, 1, 0, 1, 3, INFINITY, 0, 1, 4))}},
+           "inverse(inf)");
+    oe_run((oe_case){.op = "inverse", .in = {oe_randn(2, SH(2, 3), 754)}}, "inverse(not square, refused)");
+    oe_run((oe_case){.op = "inverse", .in = {oe_randn(1, SH(3), 755)}}, "inverse(1-d, refused)");
+}
+
+static void det_cases(void) {
+    const char *ops[] = {"det", "slogdet", "slogdet_sign", "logdet"};
+    for (int o = 0; o < COUNT(ops); o++) {
+        const char *op = ops[o];
+        const uint64_t s = 760 + 20 * (uint64_t)o;
+        oe_run((oe_case){.op = op, .in = {wc(2, SH(4, 4), s)}}, "%s([4,4])", op);
+        oe_run((oe_case){.op = op, .in = {wc(3, SH(3, 3, 3), s + 1)}}, "%s([3,3,3])", op);
+        oe_run((oe_case){.op = op, .in = {wc(4, SH(2, 1, 2, 2), s + 2)}}, "%s([2,1,2,2])", op);
+        oe_run((oe_case){.op = op, .in = {oe_randn(2, SH(6, 6), s + 3)}}, "%s(randn [6,6])", op);
+        oe_run((oe_case){.op = op, .in = {mat(1, 1, FV(-3))}}, "%s([1,1] negative)", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(2, SH(0, 0), NULL)}}, "%s([0,0])", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(3, SH(3, 0, 0), NULL)}}, "%s([3,0,0])", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(3, SH(0, 3, 3), NULL)}}, "%s(empty batch [0,3,3])", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(0, 1, 0, 0, 0, 1, 1, 0, 0))}}, "%s(even permutation)",
+               op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(0, 1, 0, 1, 0, 0, 0, 0, 1))}}, "%s(odd permutation)",
+               op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(0, 1, 2, 1, 0, 3, 4, 5, 0))}},
+               "%s(pivoting: zero diagonal)", op);
+        oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(1, 2, 3, 4))}}, "%s(negative det)", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(1, 2, 3, 2, 4, 6, 1, 0, 1))}}, "%s(singular rank 2)",
+               op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 2, 3, 2, 4, 6, 1, 0, 1))}},
+               "%s(singular rank 2, no grad)", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(2, SH(2, 2), NULL)}}, "%s(zero matrix)", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(3, SH(2, 2, 2), FV(2, 1, 1, 2, 1, 1, 1, 1))}},
+               "%s(second of the batch singular)", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(2, 1, 0, 1, 3, NAN, 0, 1, 4))}}, "%s(NaN)", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(2, 1, 0, 1, 3, INFINITY, 0, 1, 4))}}, "%s(inf)", op);
+        oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(1e20f, 0, 0, 1e20f))}}, "%s(det past FLT_MAX)", op);
+        oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(1e-25f, 0, 0, 1e-25f))}}, "%s(det below FLT_MIN)", op);
+        oe_run((oe_case){.op = op, .in = {oe_randn(2, SH(2, 3), s + 4)}}, "%s(not square, refused)", op);
+    }
+}
+
+static void cholesky_cases(void) {
+    for (int up = 0; up < 2; up++) {
+        oe_run((oe_case){.op = "cholesky", .ip = {up}, .in = {spd(2, SH(4, 4), 800)}},
+               "cholesky(upper %d, [4,4])", up);
+        oe_run((oe_case){.op = "cholesky", .ip = {up}, .in = {spd(3, SH(2, 3, 3), 801)}},
+               "cholesky(upper %d, [2,3,3])", up);
+        oe_run((oe_case){.op = "cholesky", .ip = {up}, .in = {spd(4, SH(2, 2, 2, 2), 802)}},
+               "cholesky(upper %d, [2,2,2,2])", up);
+        oe_run((oe_case){.op = "cholesky_gram", .ip = {up}, .in = {oe_randn(2, SH(4, 4), 803)}},
+               "cholesky_gram(upper %d, X [4,4])", up);
+        oe_run((oe_case){.op = "cholesky_gram", .ip = {up}, .in = {oe_randn(3, SH(2, 3, 2), 804)}},
+               "cholesky_gram(upper %d, X [2,3,2])", up);
+        oe_run((oe_case){.op = "cholesky", .ip = {up}, .in = {oe_f32(2, SH(0, 0), NULL)}},
+               "cholesky(upper %d, [0,0])", up);
+        oe_run((oe_case){.op = "cholesky", .ip = {up}, .in = {oe_f32(3, SH(0, 3, 3), NULL)}},
+               "cholesky(upper %d, empty batch [0,3,3])", up);
+    }
+    oe_run((oe_case){.op = "cholesky", .in = {spd(2, SH(8, 8), 805)}}, "cholesky([8,8])");
+    oe_run((oe_case){.op = "cholesky", .in = {mat(1, 1, FV(9))}}, "cholesky([1,1])");
+    oe_run((oe_case){.op = "cholesky", .in = {oe_f32(3, SH(2, 0, 0), NULL)}}, "cholesky([2,0,0])");
+    /* the upper triangle is never read: garbage there changes nothing */
+    oe_run((oe_case){.op = "cholesky", .in = {mat(3, 3, FV(4, 100, -7, 2, 5, 1e30f, 1, 1, 6))}},
+           "cholesky(garbage above the diagonal)");
+    /* not positive-definite: an error in both */
+    oe_run((oe_case){.op = "cholesky", .in = {mat(2, 2, FV(-1, 0, 0, -1))}}, "cholesky(-I, refused)");
+    oe_run((oe_case){.op = "cholesky", .in = {mat(2, 2, FV(1, 2, 2, 1))}}, "cholesky(indefinite, refused)");
+    oe_run((oe_case){.op = "cholesky", .in = {mat(2, 2, FV(1, 1, 1, 1))}},
+           "cholesky(semi-definite, refused)");
+    oe_run((oe_case){.op = "cholesky", .in = {oe_f32(2, SH(2, 2), NULL)}}, "cholesky(zero, refused)");
+    oe_run((oe_case){.op = "cholesky", .ip = {1}, .in = {oe_f32(3, SH(2, 2, 2), FV(2, 1, 1, 2, 1, 3, 3, 1))}},
+           "cholesky(second of the batch indefinite, refused)");
+    /* non-finite entries */
+    oe_run((oe_case){.op = "cholesky", .in = {mat(3, 3, FV(4, 2, 1, 2, NAN, 1, 1, 1, 6))}},
+           "cholesky(NaN on the diagonal)");
+    oe_run((oe_case){.op = "cholesky", .in = {mat(3, 3, FV(4, 2, 1, NAN, 5, 1, 1, 1, 6))}},
+           "cholesky(NaN below the diagonal)");
+    oe_run((oe_case){.op = "cholesky", .in = {mat(3, 3, FV(4, 2, 1, 2, 5, 1, 1, 1, INFINITY))}},
+           "cholesky(inf on the diagonal)");
+    oe_run((oe_case){.op = "cholesky", .in = {oe_randn(2, SH(2, 3), 806)}}, "cholesky(not square, refused)");
+}
+
+static void triangular_cases(void) {
+    for (int up = 0; up < 2; up++)
+        for (int left = 0; left < 2; left++)
+            for (int unit = 0; unit < 2; unit++) {
+                const uint64_t s = 820 + 10 * (uint64_t)(up * 4 + left * 2 + unit);
+                nb_tensor *a = tri(2, SH(4, 4), s, up, true);
+                nb_tensor *b = left ? oe_randn(2, SH(4, 3), s + 1) : oe_randn(2, SH(3, 4), s + 1);
+                oe_run((oe_case){.op = "solve_triangular", .ip = {up, left, unit}, .in = {a, b}},
+                       "solve_triangular(upper %d, left %d, unit %d)", up, left, unit);
+                oe_run((oe_case){.op = "solve_triangular",
+                                 .ip = {up, left, unit},
+                                 .in = {tri(4, SH(2, 1, 3, 3), s + 2, up, false),
+                                        left ? oe_randn(3, SH(4, 3, 2), s + 3)
+                                             : oe_randn(3, SH(4, 2, 3), s + 3)}},
+                       "solve_triangular(upper %d, left %d, unit %d, broadcast [2,1,3,3])", up, left, unit);
+            }
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {tri(3, SH(2, 3, 3), 900, false, false), oe_randn(2, SH(3, 2), 901)}},
+           "solve_triangular(broadcast B [3,2])");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {1, 1, 0},
+                     .in = {tri(2, SH(8, 8), 902, true, false), oe_randn(2, SH(8, 3), 903)}},
+           "solve_triangular(upper [8,8])");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {oe_f32(2, SH(0, 0), NULL), oe_f32(2, SH(0, 3), NULL)}},
+           "solve_triangular([0,0], B [0,3])");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {1, 0, 1},
+                     .in = {oe_f32(3, SH(0, 3, 3), NULL), oe_f32(3, SH(0, 2, 3), NULL)}},
+           "solve_triangular(empty batch, left 0, unit 1)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {tri(2, SH(3, 3), 904, false, false), oe_f32(2, SH(3, 0), NULL)}},
+           "solve_triangular(B [3,0])");
+    /* no check for a zero on the diagonal: inf and NaN, as torch's; unitriangular ignores it */
+    const float z[] = {2, 0, 0, 1, 0, 0, 1, 1, 3};
+    oe_run((oe_case){.op = "solve_triangular", .ip = {0, 1, 0}, .in = {mat(3, 3, z), mat(3, 1, FV(1, 2, 3))}},
+           "solve_triangular(zero on the diagonal)");
+    oe_run((oe_case){.op = "solve_triangular", .ip = {0, 1, 1}, .in = {mat(3, 3, z), mat(3, 1, FV(1, 2, 3))}},
+           "solve_triangular(zero on the diagonal, unit)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {1, 1, 0},
+                     .in = {mat(3, 3, FV(2, 1, NAN, 0, 3, 1, 0, 0, 4)), oe_randn(2, SH(3, 2), 905)}},
+           "solve_triangular(NaN in the triangle)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {1, 1, 0},
+                     .in = {mat(3, 3, FV(2, 1, 1, NAN, 3, 1, INFINITY, 0, 4)), oe_randn(2, SH(3, 2), 906)}},
+           "solve_triangular(NaN and inf off the triangle)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {tri(2, SH(3, 3), 907, false, false), mat(3, 2, FV(1, INFINITY, 2, 0, 3, 1))}},
+           "solve_triangular(inf in B)");
+    /* bad shapes */
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {tri(2, SH(3, 3), 908, false, false), oe_randn(1, SH(3), 909)}},
+           "solve_triangular(vector B, refused)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {tri(2, SH(3, 3), 910, false, false), oe_randn(2, SH(4, 2), 911)}},
+           "solve_triangular(B [4,2] for A [3,3], refused)");
+}
+
+static void cholesky_solve_cases(void) {
+    for (int up = 0; up < 2; up++) {
+        oe_run((oe_case){.op = "cholesky_solve",
+                         .ip = {up},
+                         .in = {oe_randn(2, SH(3, 2), 920), tri(2, SH(3, 3), 921, up, false)}},
+               "cholesky_solve(upper %d, [3,3])", up);
+        oe_run((oe_case){.op = "cholesky_solve",
+                         .ip = {up},
+                         .in = {oe_randn(3, SH(2, 4, 3), 922), tri(3, SH(2, 4, 4), 923, up, false)}},
+               "cholesky_solve(upper %d, [2,4,4])", up);
+        oe_run((oe_case){.op = "cholesky_solve",
+                         .ip = {up},
+                         .in = {oe_randn(3, SH(2, 3, 2), 924), tri(2, SH(3, 3), 925, up, false)}},
+               "cholesky_solve(upper %d, broadcast factor [3,3])", up);
+        oe_run((oe_case){.op = "cholesky_solve",
+                         .ip = {up},
+                         .in = {oe_randn(2, SH(3, 2), 926), tri(4, SH(2, 2, 3, 3), 927, up, false)}},
+               "cholesky_solve(upper %d, broadcast B [3,2])", up);
+        /* garbage off the factor's triangle is never read (compared without the factor's gradient,
+         * which torch takes for the full matrix L L^T) */
+        oe_run((oe_case){.op = "cholesky_solve",
+                         .ip = {up},
+                         .nograd = 2,
+                         .in = {oe_randn(2, SH(3, 2), 928), tri(2, SH(3, 3), 929, up, true)}},
+               "cholesky_solve(upper %d, garbage off the triangle)", up);
+    }
+    oe_run((oe_case){.op = "cholesky_solve", .in = {oe_f32(2, SH(0, 2), NULL), oe_f32(2, SH(0, 0), NULL)}},
+           "cholesky_solve([0,0])");
+    oe_run(
+        (oe_case){.op = "cholesky_solve", .in = {oe_f32(3, SH(0, 3, 1), NULL), oe_f32(3, SH(0, 3, 3), NULL)}},
+        "cholesky_solve(empty batch)");
+    oe_run((oe_case){.op = "cholesky_solve",
+                     .in = {oe_randn(2, SH(3, 1), 930), mat(3, 3, FV(2, 0, 0, 1, NAN, 0, 1, 1, 3))}},
+           "cholesky_solve(NaN in the factor)");
+    oe_run((oe_case){.op = "cholesky_solve",
+                     .in = {oe_randn(2, SH(4, 1), 931), tri(2, SH(3, 3), 932, false, false)}},
+           "cholesky_solve(B [4,1] for [3,3], refused)");
+}
+
+static void matrix_power_cases(void) {
+    const int ks[] = {-3, -1, 0, 1, 2, 5};
+    for (int i = 0; i < COUNT(ks); i++) {
+        oe_run((oe_case){.op = "matrix_power", .ip = {ks[i]}, .in = {wc(2, SH(3, 3), 940)}},
+               "matrix_power([3,3], %d)", ks[i]);
+        oe_run((oe_case){.op = "matrix_power", .ip = {ks[i]}, .in = {wc(4, SH(2, 2, 3, 3), 941)}},
+               "matrix_power([2,2,3,3], %d)", ks[i]);
+        oe_run((oe_case){.op = "matrix_power", .ip = {ks[i]}, .in = {oe_f32(2, SH(0, 0), NULL)}},
+               "matrix_power([0,0], %d)", ks[i]);
+        oe_run((oe_case){.op = "matrix_power", .ip = {ks[i]}, .in = {oe_f32(3, SH(0, 2, 2), NULL)}},
+               "matrix_power(empty batch, %d)", ks[i]);
+        oe_run((oe_case){.op = "matrix_power", .ip = {ks[i]}, .in = {mat(2, 2, FV(1, 2, 2, 4))}},
+               "matrix_power(singular, %d)", ks[i]);
+    }
+    oe_run((oe_case){.op = "matrix_power", .ip = {4}, .in = {mat(3, 3, FV(0, 1, 2, 1, 0, 3, 4, 5, 0))}},
+           "matrix_power(pivoting, 4)");
+    oe_run((oe_case){.op = "matrix_power", .ip = {-2}, .in = {mat(3, 3, FV(0, 1, 2, 1, 0, 3, 4, 5, 0))}},
+           "matrix_power(pivoting, -2)");
+    oe_run((oe_case){.op = "matrix_power", .ip = {3}, .in = {mat(2, 2, FV(1, NAN, 0, 1))}},
+           "matrix_power(NaN, 3)");
+    oe_run((oe_case){.op = "matrix_power", .ip = {-1}, .in = {mat(2, 2, FV(2, INFINITY, 0, 1))}},
+           "matrix_power(inf, -1)");
+    oe_run((oe_case){.op = "matrix_power", .ip = {2}, .in = {oe_randn(2, SH(2, 3), 942)}},
+           "matrix_power(not square, refused)");
+}
+
+static void lu_cases(void) {
+    const char *ops[] = {"lu_factor", "lu_factor_piv"};
+    for (int o = 0; o < 2; o++) {
+        const char *op = ops[o];
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_randn(2, SH(4, 4), 950)}}, "%s(randn [4,4])", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_randn(3, SH(3, 3, 3), 951)}}, "%s(randn [3,3,3])",
+               op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {wc(4, SH(2, 1, 2, 2), 952)}}, "%s([2,1,2,2])", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_randn(2, SH(8, 8), 953)}}, "%s(randn [8,8])", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(0, 1, 0, 0, 0, 1, 1, 0, 0))}},
+               "%s(permutation)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 2, 0, -1, 3, 1, 1, 0, 2))}},
+               "%s(tied pivot candidates)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 2, 3, 2, 4, 6, 1, 0, 1))}},
+               "%s(singular rank 2)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_f32(2, SH(3, 3), NULL)}}, "%s(zero matrix)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 2, 3, 2, 4, 7, 3, 6, 8))}},
+               "%s(zero pivot in the middle)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_f32(2, SH(0, 0), NULL)}}, "%s([0,0])", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_f32(3, SH(0, 3, 3), NULL)}}, "%s(empty batch)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(1, 1, FV(-2))}}, "%s([1,1])", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 1, 0, 1, 3, NAN, 0, 1, 4))}},
+               "%s(NaN off the pivot column)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 2, 0, NAN, 3, 1, 2, 0, 2))}},
+               "%s(NaN in the pivot column)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 1, 0, 1, 3, INFINITY, 0, 1, 4))}},
+               "%s(inf)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_randn(2, SH(2, 3), 954)}},
+               "%s(not square, refused)", op);
+    }
+    /* not differentiable: nabla refuses an A that requires grad */
+    oe_run((oe_case){.op = "lu_factor", .in = {oe_randn(2, SH(3, 3), 955)}},
+           "lu_factor(A requires grad, refused)");
+
+    /* lu_solve from nabla's own factors (the pivots 0-based; torch's side adds 1) */
+    nb_tensor *piv = NULL, *lu = nb_lu_factor(oe_randn(2, SH(4, 4), 960), &piv);
+    nb_tensor *pivb = NULL, *lub = nb_lu_factor(wc(3, SH(2, 3, 3), 961), &pivb);
+    nb_tensor *pivp = NULL, *lup = nb_lu_factor(oe_f32(2, SH(3, 3), FV(0, 1, 2, 1, 0, 3, 4, 5, 0)), &pivp);
+    nb_tensor *piv0 = NULL, *lu0 = nb_lu_factor(oe_f32(2, SH(0, 0), NULL), &piv0);
+    for (int tr = 0; tr < 2; tr++) {
+        oe_run(
+            (oe_case){.op = "lu_solve", .ip = {tr}, .nograd = 1, .in = {lu, piv, oe_randn(2, SH(4, 2), 962)}},
+            "lu_solve(trans %d, [4,4])", tr);
+        oe_run(
+            (oe_case){
+                .op = "lu_solve", .ip = {tr}, .nograd = 1, .in = {lub, pivb, oe_randn(3, SH(2, 3, 3), 963)}},
+            "lu_solve(trans %d, [2,3,3])", tr);
+        oe_run(
+            (oe_case){
+                .op = "lu_solve", .ip = {tr}, .nograd = 1, .in = {lup, pivp, oe_randn(2, SH(3, 1), 964)}},
+            "lu_solve(trans %d, pivoting)", tr);
+        oe_run(
+            (oe_case){
+                .op = "lu_solve", .ip = {tr}, .nograd = 1, .in = {lu0, piv0, oe_f32(2, SH(0, 2), NULL)}},
+            "lu_solve(trans %d, [0,0])", tr);
+    }
+    oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lu, piv, oe_f32(2, SH(4, 0), NULL)}},
+           "lu_solve(B [4,0])");
+    oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lu, piv, mat(4, 1, FV(1, NAN, 2, 3))}},
+           "lu_solve(NaN in B)");
+    oe_run((oe_case){.op = "lu_solve", .in = {lu, piv, oe_randn(2, SH(4, 2), 965)}},
+           "lu_solve(LU requires grad, refused)");
+    oe_run((oe_case){.op = "lu_solve",
+                     .nograd = 1,
+                     .in = {lu, oe_i32(1, SH(4), IV(3, 3, 4, 3)), oe_randn(2, SH(4, 1), 966)}},
+           "lu_solve(pivot n, refused)");
+    oe_run((oe_case){.op = "lu_solve",
+                     .nograd = 1,
+                     .in = {lu, oe_i32(1, SH(4), IV(-1, 1, 2, 3)), oe_randn(2, SH(4, 1), 967)}},
+           "lu_solve(pivot -1, refused)");
+    oe_run((oe_case){.op = "lu_solve",
+                     .nograd = 1,
+                     .in = {lu, oe_i32(1, SH(4), IV(1, 0, 2, 3)), oe_randn(2, SH(4, 1), 968)}},
+           "lu_solve(pivot below its step, refused)");
+    oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lub, pivb, oe_randn(2, SH(3, 2), 969)}},
+           "lu_solve(B without LU's batch dims, refused)");
+    oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lu, piv, oe_randn(2, SH(3, 2), 970)}},
+           "lu_solve(B [3,2] for [4,4], refused)");
+}
+
+void oe_linalg_cases(void) {
+    solve_cases();
+    inverse_cases();
+    det_cases();
+    cholesky_cases();
+    triangular_cases();
+    cholesky_solve_cases();
+    matrix_power_cases();
+    lu_cases();
+}
