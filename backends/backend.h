@@ -160,8 +160,8 @@ typedef struct nb_backend {
      * index order, so the backends agree to rounding */
     /* LU with partial pivoting in place (LAPACK's getrf, left-looking): a [B,n,n] becomes L
      * (unit, below the diagonal) and U; piv [B,n] (i32) the row swapped with row k at step k (from
-     * 0, the first largest |a|); info [B] (i32) 0, or k + 1 for the first exactly zero pivot U[k][k]
-     * (the factorisation goes on past it, L's column k left unscaled) */
+     * 0, the first largest |a|, a NaN only when first); info [B] (i32) 0, or k + 1 for the first exactly zero
+     * pivot U[k][k] (the factorisation goes on past it, L's column k left unscaled) */
     int (*lu)(nb_tensor *a, nb_tensor *piv, nb_tensor *info);
     /* Cholesky in place: a [B,n,n] becomes L (A = L L^T, from A's lower triangle; 0 above the
      * diagonal); info [B] (i32) 0, or k + 1 for the first pivot A[k][k] - sum L[k][p]^2 not > 0
@@ -172,6 +172,12 @@ typedef struct nb_backend {
     int (*trisolve)(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bool unit);
     /* b [B,n,k] overwritten with A^-1 b (A^-T b when trans) from lu's factors and pivots */
     int (*lu_solve)(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans);
+    /* symmetric eigendecomposition (ops/decomp_math.h's nb_eigh_jacobi per matrix): a [B,n,n]
+     * (its lower triangle) -> w [B,n] ascending, v [B,n,n] the eigenvectors in its columns */
+    int (*eigh)(nb_tensor *w, nb_tensor *v, const nb_tensor *a);
+    /* Householder QR (nb_qr_householder per matrix): a [B,m,n] -> q [B,m,kq] (NULL: not formed)
+     * and r [B,kr,n], kq and kr <= m */
+    int (*qr)(nb_tensor *q, nb_tensor *r, const nb_tensor *a);
 
     /* optimiser */
     int (*adamw)(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, float lr, float b1,

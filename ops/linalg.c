@@ -20,7 +20,7 @@ static int check_square(const char *op, const nb_tensor *a, const char *what) {
     if (a->shape[a->ndim - 1] != a->shape[a->ndim - 2])
         return nb_set_error("%s: %s %s is not square in its last two dims", op, what, NB_SHP(a, s)), -1;
     if (a->shape[a->ndim - 1] > INT32_MAX)
-        return nb_set_error("%s: %s %s is too large for i32 pivots", op, what, NB_SHP(a, s)), -1;
+        return nb_set_error("%s: %s %s has more than 2^31 - 1 rows", op, what, NB_SHP(a, s)), -1;
     return 0;
 }
 
@@ -178,10 +178,11 @@ nb_tensor *nb_solve_triangular(nb_tensor *a, nb_tensor *b, bool upper, bool left
     NB_NULL_GUARD_NAMED(op, a, b);
     if (left) return tri_solve(op, a, b, upper, false, unitriangular);
     /* X A = B is A^T X^T = B^T */
-    if (b->ndim < 2) {
-        char s[96];
-        return nb_set_error("%s: B %s has fewer than 2 dims", op, NB_SHP(b, s));
-    }
+    char s1[96], s2[96];
+    if (b->ndim < 2) return nb_set_error("%s: B %s has fewer than 2 dims", op, NB_SHP(b, s1));
+    if (a->ndim >= 1 && b->shape[b->ndim - 1] != a->shape[a->ndim - 1])
+        return nb_set_error("%s: B %s does not have A %s's %lld columns", op, NB_SHP(b, s1), NB_SHP(a, s2),
+                            (long long)a->shape[a->ndim - 1]);
     nb_tensor *xt = tri_solve(op, a, nb_transpose(b, -1, -2), upper, true, unitriangular);
     return xt ? nb_transpose(xt, -1, -2) : NULL;
 }
@@ -207,20 +208,24 @@ nb_tensor *nb_cholesky(nb_tensor *a, bool upper) {
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
     if (!be->cholesky) return nb_unsupported(op, be);
-    nb_tensor *l = dense_copy(a);
+    /* upper: the upper triangle read, as LAPACK's 'U' (torch's): the lower one of A^T */
+    nb_tensor *l = dense_copy(upper ? nb_transpose(a, -1, -2) : a);
     const int64_t B = batch_of(a, 2);
     nb_tensor *info = l ? nb_new_like_shape(a, NB_I32, 1, &B) : NULL;
     if (!info) return NULL;
     nb_tensor l3 = folded(l, 2);
     if (be->cholesky(&l3, info) || check_info(op, info, false)) return NULL;
     nb_node *n;
-    if (!nb_op_finish(l, op, cholesky_backward, 1, &a, &n)) return NULL;
+    nb_tensor *in = upper ? nb_transpose(a, -1, -2) : a;
+    if (!in || !nb_op_finish(l, op, cholesky_backward, 1, &in, &n)) return NULL;
     if (n) n->unread = NB_UNREAD_IN(0); /* the rule reads L only */
     return upper ? nb_transpose(l, -1, -2) : l;
 }
 
 nb_tensor *nb_cholesky_solve(nb_tensor *b, nb_tensor *l, bool upper) {
     const char *op = "cholesky_solve";
+    NB_NULL_GUARD_NAMED(op, b, l);
+    if (check_square(op, l, "the factor")) return NULL;
     /* A = L L^T: X = L^-T (L^-1 B); A = U^T U: X = U^-1 (U^-T B) */
     nb_tensor *y = tri_solve(op, l, b, upper, upper, false);
     return y ? tri_solve(op, l, y, upper, !upper, false) : NULL;
@@ -241,20 +246,29 @@ static int solve_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     return 0;
 }
 
-/* a [..., n, n] and b [..., n, k] with the same batch dims */
+/* X = A^-1 B for a [..., n, n] and b [..., n, k]: A factored at its own batch dims (the error
+ * names the matrix there), the factors then broadcast with the batch dims of B */
 static nb_tensor *solve_core(const char *op, nb_tensor *a, nb_tensor *b) {
-    nb_tensor *piv, *info, *lu = lu_factors(a, &piv, &info);
-    if (!lu || check_info(op, info, true)) return NULL;
-    nb_tensor *x = dense_copy(b);
+    nb_tensor *ae = a, *be = b;
+    if (batch_broadcast(op, &ae, &be)) return NULL;
+    nb_tensor *piv, *info, *lu = lu_factors(a, &piv, &info), *le = lu;
+    if (!lu || check_info(op, info, true) || batch_broadcast(op, &le, &b)) return NULL;
+    int64_t pshape[NB_MAX_DIMS];
+    memcpy(pshape, le->shape, sizeof(int64_t) * (size_t)(le->ndim - 1));
+    nb_tensor *lc = le == lu ? lu : dense_copy(le);
+    nb_tensor *pe = lc ? nb_expand(piv, le->ndim - 1, pshape) : NULL;
+    nb_tensor *pc = !pe ? NULL : pe == piv ? piv : nb_new_like_shape(piv, NB_I32, pe->ndim, pe->shape);
+    if (!pc || (pc != piv && nb_be(a)->copy(pc, pe))) return NULL;
+    nb_tensor *x = dense_copy(be);
     if (!x) return NULL;
-    nb_tensor x3 = folded(x, 2), l3 = folded(lu, 2), p2 = folded(piv, 1);
+    nb_tensor x3 = folded(x, 2), l3 = folded(lc, 2), p2 = folded(pc, 1);
     if (nb_be(a)->lu_solve(&x3, &l3, &p2, false)) return NULL;
     nb_node *n;
-    nb_tensor *in[2] = {a, b};
+    nb_tensor *in[2] = {ae, be};
     if (!nb_op_finish(x, op, solve_backward, 2, in, &n)) return NULL;
     if (n) {
-        nb_node_save(n, 0, lu);
-        nb_node_save(n, 1, piv);
+        nb_node_save(n, 0, lc);
+        nb_node_save(n, 1, pc);
         n->unread = NB_UNREAD_IN(0) | NB_UNREAD_IN(1); /* the rule reads the factors and X */
     }
     return x;
@@ -275,32 +289,38 @@ nb_tensor *nb_solve(nb_tensor *a, nb_tensor *b, bool left) {
     char s1[96], s2[96];
     if (b->ndim == 0) return nb_set_error("%s: B is 0-d", op);
     const int64_t n = a->shape[a->ndim - 1];
-    if (!left) a = nb_transpose(a, -1, -2); /* X A = B is A^T X^T = B^T */
-    if (is_vector_rhs(a, b)) {
-        if (b->shape[b->ndim - 1] != n)
-            return nb_set_error("%s: B %s does not have A %s's %lld rows", op, NB_SHP(b, s1), NB_SHP(a, s2),
-                                (long long)n);
-        nb_tensor *x = nb_solve(left ? a : nb_transpose(a, -1, -2), nb_unsqueeze(b, -1), left);
-        return x ? nb_squeeze(x, -1) : NULL;
-    }
-    if (!left) b = nb_transpose(b, -1, -2);
-    if (b->ndim < 2 || b->shape[b->ndim - 2] != n)
+    const bool vec = is_vector_rhs(a, b);
+    /* B's rows (its columns when !left; a vector's only dim) must be n */
+    const int64_t have = vec ? b->shape[b->ndim - 1] : b->ndim < 2 ? -1 : b->shape[b->ndim - (left ? 2 : 1)];
+    if (have != n)
         return nb_set_error("%s: B %s does not have A %s's %lld %s", op, NB_SHP(b, s1), NB_SHP(a, s2),
-                            (long long)n, left ? "rows" : "columns");
-    if (batch_broadcast(op, &a, &b)) return NULL;
-    nb_tensor *x = solve_core(op, a, b);
-    return x && !left ? nb_transpose(x, -1, -2) : x;
+                            (long long)n,
+                            vec    ? "entries"
+                            : left ? "rows"
+                                   : "columns");
+    /* X A = B is A^T X^T = B^T; a vector is a column either way */
+    nb_tensor *at = left ? a : nb_transpose(a, -1, -2);
+    nb_tensor *bm = vec ? nb_unsqueeze(b, -1) : left ? b : nb_transpose(b, -1, -2);
+    nb_tensor *x = at && bm ? nb_as_op(solve_core(op, at, bm), op) : NULL;
+    if (!x) return NULL;
+    return vec ? nb_squeeze(x, -1) : left ? x : nb_transpose(x, -1, -2);
+}
+
+/* the identity at a's shape (expanded from one n x n; an empty tensor when a is empty) */
+static nb_tensor *identity_like(nb_tensor *a) {
+    if (nb_numel(a) == 0) return nb_zeros_on(nb_out_ctx(a), NB_F32, a->device, a->ndim, a->shape);
+    const int64_t n = a->shape[a->ndim - 1];
+    nb_tensor *eye = nb_eye(nb_out_ctx(a), n, n);
+    if (eye && a->device != NB_CPU) eye = nb_to_device(nb_out_ctx(a), eye, a->device);
+    return eye ? nb_expand(eye, a->ndim, a->shape) : NULL;
 }
 
 nb_tensor *nb_inverse(nb_tensor *a) {
     const char *op = "inverse";
     NB_NULL_GUARD_NAMED(op, a);
     if (check_square(op, a, "A")) return NULL;
-    const int64_t n = a->shape[a->ndim - 1];
-    nb_tensor *eye = nb_eye(nb_out_ctx(a), n, n);
-    if (eye && a->device != NB_CPU) eye = nb_to_device(nb_out_ctx(a), eye, a->device);
-    nb_tensor *b = eye ? nb_expand(eye, a->ndim, a->shape) : NULL;
-    return b ? solve_core(op, a, b) : NULL;
+    nb_tensor *b = identity_like(a);
+    return nb_as_op(b ? solve_core(op, a, b) : NULL, op);
 }
 
 /* ---- determinants --------------------------------------------------------------------------- */
@@ -368,15 +388,19 @@ nb_tensor *nb_logdet(nb_tensor *a) {
 
 /* ---- powers and LU factors ------------------------------------------------------------------ */
 
+static int zero_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
+    nb_tensor *x = n->in[0];
+    gin[0] = nb_full_on(nb_out_ctx(g), NB_F32, x->device, x->ndim, x->shape, 0.0);
+    return gin[0] ? 0 : -1;
+}
+
 nb_tensor *nb_matrix_power(nb_tensor *a, int64_t k) {
     const char *op = "matrix_power";
     NB_NULL_GUARD_NAMED(op, a);
     if (check_square(op, a, "A")) return NULL;
-    if (k == 0) { /* the identity, at a's shape */
-        const int64_t n = a->shape[a->ndim - 1];
-        nb_tensor *eye = nb_eye(nb_out_ctx(a), n, n);
-        if (eye && a->device != NB_CPU) eye = nb_to_device(nb_out_ctx(a), eye, a->device);
-        return eye ? nb_contiguous(nb_expand(eye, a->ndim, a->shape)) : NULL;
+    if (k == 0) { /* the identity, at a's shape, with a zero gradient (as torch's) */
+        nb_tensor *id = identity_like(a), *out = id ? dense_copy(id) : NULL;
+        return nb_as_op(out ? nb_op_finish(out, op, zero_backward, 1, &a, NULL) : NULL, op);
     }
     nb_tensor *base = k < 0 ? nb_as_op(nb_inverse(a), op) : a, *r = NULL;
     uint64_t e = k < 0 ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;

@@ -29,14 +29,16 @@ static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *acc
         for (int64_t p = 0; p < k; p++)
             acc[p] = a[p * n + k];
         int64_t r = k;
-        double best = -1.0;
+        double best = 0.0;
         for (int64_t i = k; i < n; i++) {
             double s = a[i * n + k];
             for (int64_t p = 0; p < k; p++)
                 s -= (double)a[i * n + p] * acc[p];
             cand[i] = s;
             const double m = s < 0 ? -s : s;
-            if (m > best) best = m, r = i; /* the first largest (a NaN is never picked) */
+            /* the first largest, as BLAS's isamax: a NaN only when it comes first (then it stays
+             * and the NaNs spread, as torch's) */
+            if (i == k ? (best = m, false) : m > best) best = m, r = i;
         }
         piv[k] = (int32_t)r;
         if (r != k) {
@@ -75,9 +77,10 @@ int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
     const int64_t B = a->shape[0], n = a->shape[1];
     float *A = (float *)nb_ptr(a);
     int32_t *P = (int32_t *)nb_ptr(piv), *I = (int32_t *)nb_ptr(info);
-    double *acc = malloc((size_t)(n ? 2 * n : 1) * sizeof(double) * (size_t)nb_nthreads());
+    const int nt = nb_nthreads(); /* read once: the scratch is per thread */
+    double *acc = malloc((size_t)(n ? 2 * n : 1) * sizeof(double) * (size_t)nt);
     if (!acc) return nb_set_error("lu (cpu): out of memory for %lld doubles", (long long)n), -1;
-#pragma omp parallel for num_threads(nb_nthreads()) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
+#pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
     for (int64_t b = 0; b < B; b++)
         lu_one(A + b * n * n, n, P + b * n, I + b, acc + (int64_t)omp_get_thread_num() * 2 * n);
     free(acc);

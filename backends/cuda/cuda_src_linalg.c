@@ -15,7 +15,7 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
     /* LU of a [B,n,n] in place, left-looking (the CPU's lu_one): block b takes matrices b,
      * b + gridDim.x, ...; at step k its threads form column k's candidates (in work, 2n doubles
      * per block: U's column k, then the candidates), pick the first largest |candidate| (a NaN
-     * never), swap the rows, form row k of U and scale column k of L. blockDim.x <= 128. */
+     * only at k, as the CPU), swap the rows, form row k of U and scale column k of L. blockDim.x <= 128. */
     extern "C" __global__ void lu_fact(float *A, int *P, int *I, long long B, long long n, double *work) {
         __shared__ double sbest[128];
         __shared__ long long sidx[128];
@@ -46,7 +46,7 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
                     long long rr = n;
                     for (int t = 0; t < bd; t++)
                         if (sbest[t] > bb || (sbest[t] == bb && sidx[t] < rr)) bb = sbest[t], rr = sidx[t];
-                    srow = bb < 0 ? k : rr;
+                    srow = bb < 0 || cand[k] != cand[k] ? k : rr; /* a leading NaN stays (isamax) */
                     P[b * n + k] = (int)srow;
                 }
                 __syncthreads();

@@ -743,7 +743,8 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
 
 /* ---- Linear algebra (ops/linalg.c) ----------------------------------------------- */
 /* Square matrices are the last two dims of an f32 tensor [..., n, n]; batch dims broadcast.
- * Every sum runs in double. A singular or non-positive-definite matrix gives NULL with an error
+ * The factorisations and solves sum in double (products, logs and the gradients' matmuls run
+ * in f32). A singular or non-positive-definite matrix gives NULL with an error
  * naming it in the batch (the check reads a flag per matrix back from the device). */
 
 /* X with A X = B (torch.linalg.solve): B [..., n, k], or a vector [n] (or A's shape without its
@@ -761,7 +762,8 @@ nb_tensor *nb_slogdet(nb_tensor *a, nb_tensor **sign);
 /* log det A (torch.logdet): NaN where det A < 0, -inf where it is 0. */
 nb_tensor *nb_logdet(nb_tensor *a);
 /* The Cholesky factor (torch.linalg.cholesky): lower L with A = L L^T, read from A's lower
- * triangle (the upper one is never read); upper: L^T. Differentiable (torch's rule, symmetric in
+ * triangle (the upper one never read); upper: U = L^T with A = U^T U, read from A's upper
+ * triangle (as LAPACK's and torch's). Differentiable (torch's rule, symmetric in
  * A). NULL with an error naming the first matrix that is not positive-definite. */
 nb_tensor *nb_cholesky(nb_tensor *a, bool upper);
 /* X with A X = B for a triangular A (torch.linalg.solve_triangular): its upper or lower triangle

@@ -411,6 +411,93 @@ def known_case(f):
     return False
 
 
+# ---- the linear-algebra ops (ops_edge_linalg.c) -------------------------------------------------
+
+LINALG_REFUSED = {  # case name -> the part of nabla's contract (include/nabla/ops.h) torch goes beyond
+    "lu_factor(not square, refused)": "nabla's linear algebra takes square matrices; torch factors rectangular ones",
+    "lu_factor_piv(not square, refused)": "as lu_factor",
+    "lu_factor(A requires grad, refused)": "nb_lu_factor is not differentiable and says so (torch's is)",
+    "lu_solve(LU requires grad, refused)": "nb_lu_solve is differentiable in B only and says so",
+    "lu_solve(pivot below its step, refused)": "nabla takes only pivots a factorisation can give, k <= p[k] < n "
+                                               "(torch checks 1 <= p[k] <= n)",
+    "lu_solve(B without LU's batch dims, refused)": "nb_lu_solve wants B with LU's batch dims (torch broadcasts)",
+}
+
+# Exactly singular integer matrices whose elimination needs the multipliers 1/3 or 2/3: LAPACK's
+# float32 product fl(fl(2/3) * 6) rounds back to 4, so the pivot 4 - 4 is an exact 0 (float64
+# too); nabla sums fl32(2/3) * 6 in double, 4.00000012, and the pivot is -1.2e-7. So nabla finds
+# them invertible (det ~1e-7, log|det| -14.8, solutions and gradients ~1e7) where torch finds
+# them singular (an error, det 0, -inf), and an L entry below that pivot is a ratio of residues.
+ROUNDING_RESIDUE = {
+    "solve(left=False, rank 2 with 1/3 multipliers in A^T)": "A^T's pivot is a residue: a solution (torch raises)",
+    "inverse(rank 2 with 1/3 multipliers)": "a pivot is a residue: an inverse of ~1e7 (torch raises)",
+    "det(rank 2 with 1/3 multipliers)": "det ~1e-7 (torch 0); the gradient's A^T is singular in both: an error",
+    "slogdet(rank 2 with 1/3 multipliers in A^T)": "the gradient's inverse of A^T: ~1e7 where torch's is inf",
+    "slogdet(rank 2 with 1/3 multipliers)": "log|det| -14.8 (torch -inf); the gradient's A^T is singular: an error",
+    "slogdet_sign(rank 2 with 1/3 multipliers)": "the residue's sign (torch 0)",
+    "logdet(rank 2 with 1/3 multipliers in A^T)": "as slogdet",
+    "logdet(rank 2 with 1/3 multipliers)": "as slogdet",
+    "lu_factor(rank 2 with 1/3 multipliers)": "U's last pivot and the L entry below a residue pivot",
+    "lu_factor(rank 2 with 2/3 multipliers)": "U's last pivot and the L entry below a residue pivot",
+}
+
+
+def holds_inf(case):
+    return any(x is not None and x.dtype.kind == "f" and np.isinf(x).any() for x in case["x"])
+
+
+def lu_route(case):
+    """solve (left, B a matrix), inverse or matrix_power(A, -1) computed by torch from A's own
+    factors, lu_factor + lu_solve (torch.linalg.solve and inv factor A^T instead: LAPACK reads
+    their row-major A as its transpose), or None."""
+    op, x = case["op"], case["x"]
+    a = torch.from_numpy(x[0].copy())
+    lu, piv, _ = torch.linalg.lu_factor_ex(a)
+    if op == "solve":
+        if not case["ip"][0] or x[1].ndim < 2:
+            return None
+        b = torch.from_numpy(x[1].copy())
+    elif op == "inverse" or (op == "matrix_power" and case["ip"][0] == -1):
+        b = torch.eye(a.shape[-1]).expand(a.shape)
+    else:
+        return None
+    return torch.linalg.lu_solve(lu, piv, b).numpy()
+
+
+def inf_entries(f):
+    """An input holds an infinity, so inf * 0 and inf - inf arise, in places that depend on the
+    elimination: nabla eliminates A; torch.linalg.solve / inv eliminate A^T. Where the output
+    differs, nabla's is what torch's own lu_factor + lu_solve give from A (NaN and inf alike)."""
+    if not holds_inf(f.case):
+        return False
+    if f.where == "out" or f.kind == "torch-raises":
+        r, nab = lu_route(f.case), decode(f.case["out"])
+        return r is not None and r.shape == nab.shape and bool(np.allclose(nab, r, 1e-5, 1e-6, equal_nan=True))
+    return f.where != "status"
+
+
+def det_singular_grad(f):
+    """The backward of det / slogdet / logdet at an exactly singular matrix (an exact 0 pivot, so
+    det 0 or log|det| -inf) is an error: their gradient det A^-T needs A^-1 (ops.h)."""
+    out = f.case.get("nab_out")
+    return "is singular" in f.note and out is not None and bool(((out == 0) | (out == -math.inf)).any())
+
+
+def cholesky_nan(f):
+    """A NaN in the triangle Cholesky reads: nabla stops (its d > 0 test fails, as reference
+    LAPACK's spotrf stops at a NaN); torch's OpenBLAS potrf carries the NaN on."""
+    return "not positive-definite" in f.case.get("error", "") and bool(np.isnan(np.tril(f.case["x"][0])).any())
+
+
+def off_factor_triangle(f):
+    """cholesky_solve's gradient in the factor off its triangle: 0 in nabla (never read); torch's rule
+    differentiates L L^T for the full matrix L (its solve_triangular's gradient keeps to the triangle)."""
+    if grad_index(f) != 1 or f.nab != 0 or len(f.idx) < 2:
+        return False
+    i, j = f.idx[-2], f.idx[-1]
+    return j < i if f.case["ip"][0] else j > i
+
+
 Accept = namedtuple("Accept", "label ops kinds test why")
 ACCEPTED = [
     # nabla does not reproduce which zero PyTorch returns (relu(-0), 0 * negative gradients, ...).
@@ -517,6 +604,28 @@ ACCEPTED = [
     Accept("scalar-max-min-as-clamp", {"maximum_scalar", "minimum_scalar"}, {"value", "nan"},
            lambda f: grad_index(f) is not None and as_clamp(f),
            "maximum_scalar/minimum_scalar follow torch.clamp_min/clamp_max"),
+    # The linear-algebra ops (ops_edge_linalg.c).
+    Accept("det-singular-grad", {"det", "slogdet", "logdet"}, {"backward-error"}, det_singular_grad,
+           "det/slogdet/logdet's gradient at an exactly singular matrix is an error (torch: 0 or inf)"),
+    Accept("det-overflow", {"det"}, {"nan"},
+           lambda f: f.where != "out" and math.isnan(f.ref) and math.isinf(f.nab) and f.f64 is not None and
+           math.isfinite(f.f64) and (f.nab > 0) == (f.f64 > 0) and bool(np.isinf(f.case["nab_out"]).any()),
+           "det past FLT_MAX is inf, its gradient det A^-T +-inf with float64's sign (torch: NaN)"),
+    Accept("linalg-inf-entries", {"solve", "inverse", "matrix_power", "det", "slogdet", "logdet"},
+           {"nan", "inf", "torch-raises"}, inf_entries,
+           "infinite entries: NaN/inf as torch's own lu_factor + lu_solve place them (linalg.solve/inv factor A^T)"),
+    Accept("cholesky-nan", {"cholesky"}, {"refuses"}, cholesky_nan,
+           "cholesky stops at a NaN it reads, as reference LAPACK (torch's OpenBLAS carries it on)"),
+    Accept("factor-off-triangle", {"cholesky_solve"}, {"value", "nan"}, off_factor_triangle,
+           "cholesky_solve's gradient off the factor's triangle is 0 (torch's treats L as full)"),
+    Accept("nan-pivot", {"lu_factor", "lu_factor_piv"}, {"value", "nan", "int"},
+           lambda f: bool(np.isnan(f.case["x"][0]).any()),
+           "a NaN is never picked as a pivot (torch's float32 and float64 pick differently from each other)"),
+    Accept("linalg-refuses", {"lu_factor", "lu_factor_piv", "lu_solve"}, {"refuses"},
+           lambda f: f.case["name"] in LINALG_REFUSED, "lu_factor/lu_solve refuse what their contract excludes"),
+    Accept("lu-rounding-residue", {"solve", "inverse", "det", "slogdet", "slogdet_sign", "logdet", "lu_factor"},
+           {"torch-raises", "inf", "value", "backward-error"}, lambda f: f.case["name"] in ROUNDING_RESIDUE,
+           "rank-deficient matrices whose float32 elimination rounds a pivot to exactly 0; nabla's double sums do not"),
 ]
 
 

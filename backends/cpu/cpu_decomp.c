@@ -1,0 +1,57 @@
+/* backends/cpu/cpu_decomp.c - the symmetric eigendecomposition and the QR decomposition on the
+ * CPU: ops/decomp_math.h's serial routines (the ones the CUDA kernels run), one matrix per task
+ * under OpenMP, each thread with its own double scratch. */
+#include <omp.h>
+#include <stdlib.h>
+
+#include "backends/cpu/cpu.h"
+#include "ops/decomp_math.h"
+
+static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
+    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
+}
+
+int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
+    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(w, NB_F32, 2) ||
+        !is_batch(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
+        !nb_same_shape(v, a))
+        return nb_set_error("eigh (cpu): bad operands"), -1;
+    const int64_t B = a->shape[0], n = a->shape[1], per = 2 * n * n;
+    if (B == 0 || n == 0) return 0;
+    const int nt = nb_nthreads();
+    double *work = malloc((size_t)per * (size_t)nt * sizeof(double));
+    if (!work) return nb_set_error("eigh (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
+    const float *A = (const float *)nb_ptr(a);
+    float *W = (float *)nb_ptr(w), *V = (float *)nb_ptr(v);
+#pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 4096) schedule(dynamic)
+    for (int64_t b = 0; b < B; b++) {
+        double *s = work + (int64_t)omp_get_thread_num() * per;
+        nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
+    }
+    free(work);
+    return 0;
+}
+
+int nb_cpu_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
+    if (!is_batch(a, NB_F32, 3) || !is_batch(r, NB_F32, 3) || (q && !is_batch(q, NB_F32, 3)) ||
+        r->shape[0] != a->shape[0] || r->shape[2] != a->shape[2] || r->shape[1] > a->shape[1] ||
+        (q && (q->shape[0] != a->shape[0] || q->shape[1] != a->shape[1] || q->shape[2] > a->shape[1])))
+        return nb_set_error("qr (cpu): bad operands"), -1;
+    const int64_t B = a->shape[0], m = a->shape[1], n = a->shape[2], kr = r->shape[1],
+                  kq = q ? q->shape[2] : 0;
+    const int64_t per = m * n + (m < n ? m : n) + m * kq;
+    if (B == 0 || nb_numel(r) + (q ? nb_numel(q) : 0) == 0) return 0;
+    const int nt = nb_nthreads();
+    double *work = malloc((size_t)(per ? per : 1) * (size_t)nt * sizeof(double));
+    if (!work) return nb_set_error("qr (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
+    const float *A = (const float *)nb_ptr(a);
+    float *Q = q ? (float *)nb_ptr(q) : NULL, *R = (float *)nb_ptr(r);
+#pragma omp parallel for num_threads(nt) if (B > 1 && B * m * n * n > 4096) schedule(dynamic)
+    for (int64_t b = 0; b < B; b++) {
+        double *s = work + (int64_t)omp_get_thread_num() * per;
+        nb_qr_householder(A + b * m * n, m, n, Q ? Q + b * m * kq : NULL, kq, R + b * kr * n, kr, s,
+                          s + m * n, s + m * n + (m < n ? m : n));
+    }
+    free(work);
+    return 0;
+}
