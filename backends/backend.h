@@ -157,7 +157,8 @@ typedef struct nb_backend {
                               const nb_tensor *out, const nb_tensor *lse, float scale);
 
     /* linear algebra, on contiguous f32 batches (B leading, row-major): every sum in double, in
-     * index order, so the backends agree to rounding */
+     * index order, so the backends agree to rounding; the factorisations run on a double copy of
+     * each matrix, rounded to f32 once */
     /* LU with partial pivoting in place (LAPACK's getrf, left-looking): a [B,n,n] becomes L
      * (unit, below the diagonal) and U; piv [B,n] (i32) the row swapped with row k at step k (from
      * 0, the first largest |a|, a NaN only when first); info [B] (i32) 0, or k + 1 for the first exactly zero
@@ -165,7 +166,7 @@ typedef struct nb_backend {
     int (*lu)(nb_tensor *a, nb_tensor *piv, nb_tensor *info);
     /* Cholesky in place: a [B,n,n] becomes L (A = L L^T, from A's lower triangle; 0 above the
      * diagonal); info [B] (i32) 0, or k + 1 for the first pivot A[k][k] - sum L[k][p]^2 not > 0
-     * (that matrix is then left partly factored) */
+     * (that matrix is then left as it was) */
     int (*cholesky)(nb_tensor *a, nb_tensor *info);
     /* b [B,n,k] overwritten with op(t)^-1 b for t [B,n,n] triangular (upper, else lower; its other
      * triangle never read); op(t) = t^T when trans; unit: the diagonal read as 1 */

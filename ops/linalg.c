@@ -8,12 +8,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ops/op_util.h"
+#include "ops/linalg.h"
 
 /* ---- shapes and copies ---------------------------------------------------------------------- */
 
 /* a is f32 with >= 2 dims, the last two equal and small enough for i32 pivots; 0 or -1 */
-static int check_square(const char *op, const nb_tensor *a, const char *what) {
+int nb_la_check_square(const char *op, const nb_tensor *a, const char *what) {
     if (nb_check_dtype(op, a, NB_F32, what)) return -1;
     char s[96];
     if (a->ndim < 2) return nb_set_error("%s: %s %s has fewer than 2 dims", op, what, NB_SHP(a, s)), -1;
@@ -34,7 +34,7 @@ static int64_t batch_of(const nb_tensor *t, int keep) {
 
 /* A descriptor of contiguous t viewed as [B, r, c] (r, c its last two dims), [B, r] (its last
  * dim) or [B]: `keep` of its dims kept, the rest folded into B. Only for the backends' calls. */
-static nb_tensor folded(const nb_tensor *t, int keep) {
+nb_tensor nb_la_folded(const nb_tensor *t, int keep) {
     nb_tensor v = *t;
     v.ndim = keep + 1;
     v.shape[0] = batch_of(t, keep);
@@ -49,14 +49,16 @@ static nb_tensor folded(const nb_tensor *t, int keep) {
 }
 
 /* a new contiguous copy of t's values (no autograd record) */
-static nb_tensor *dense_copy(const nb_tensor *t) {
+nb_tensor *nb_la_dense_copy(const nb_tensor *t) {
     const nb_backend *be = nb_be(t);
     nb_tensor *c = be ? nb_new_like_shape(t, NB_F32, t->ndim, t->shape) : NULL;
     return c && !be->copy(c, t) ? c : NULL;
 }
 
 /* t itself when contiguous (for a kernel that only reads it), else a copy */
-static const nb_tensor *dense_read(const nb_tensor *t) { return nb_is_contiguous(t) ? t : dense_copy(t); }
+static const nb_tensor *dense_read(const nb_tensor *t) {
+    return nb_is_contiguous(t) ? t : nb_la_dense_copy(t);
+}
 
 /* a [...a, ra, ca] and b [...b, rb, cb] expanded (recorded views) to the broadcast of their batch
  * dims; 0 or -1 with an error naming op */
@@ -109,24 +111,22 @@ static nb_tensor *lu_factors(nb_tensor *a, nb_tensor **piv, nb_tensor **info) {
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
     if (!be->lu || !be->lu_solve) return nb_unsupported("lu", be);
-    nb_tensor *lu = dense_copy(a);
+    nb_tensor *lu = nb_la_dense_copy(a);
     *piv = lu ? nb_new_like_shape(a, NB_I32, a->ndim - 1, a->shape) : NULL;
     const int64_t B = batch_of(a, 2);
     *info = *piv ? nb_new_like_shape(a, NB_I32, 1, &B) : NULL;
     if (!*info) return NULL;
-    nb_tensor l3 = folded(lu, 2), p2 = folded(*piv, 1);
+    nb_tensor l3 = nb_la_folded(lu, 2), p2 = nb_la_folded(*piv, 1);
     return be->lu(&l3, &p2, *info) ? NULL : lu;
 }
 
 /* ---- triangular solve ----------------------------------------------------------------------- */
 
-static nb_tensor *trisolve_core(nb_tensor *t, nb_tensor *b, bool upper, bool trans, bool unit);
-
 /* X = op(T)^-1 B: gB = op(T)^-T g; gT = -gB X^T (-X gB^T when op(T) = T^T), on T's triangle */
 static int trisolve_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *t = n->in[0], *x = n->out;
     const bool upper = n->i[0], trans = n->i[1], unit = n->i[2];
-    nb_tensor *gb = trisolve_core(t, g, upper, !trans, unit);
+    nb_tensor *gb = nb_la_trisolve(t, g, upper, !trans, unit);
     if (!gb) return -1;
     if (n->in[1]->requires_grad) gin[1] = gb;
     if (t->requires_grad) {
@@ -140,15 +140,15 @@ static int trisolve_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 }
 
 /* t [..., n, n] and b [..., n, k] with the same batch dims (any strides) */
-static nb_tensor *trisolve_core(nb_tensor *t, nb_tensor *b, bool upper, bool trans, bool unit) {
+nb_tensor *nb_la_trisolve(nb_tensor *t, nb_tensor *b, bool upper, bool trans, bool unit) {
     const char *op = "solve_triangular";
     const nb_backend *be = nb_be(t);
     if (!be) return NULL;
     if (!be->trisolve) return nb_unsupported(op, be);
     const nb_tensor *tc = dense_read(t);
-    nb_tensor *x = tc ? dense_copy(b) : NULL;
+    nb_tensor *x = tc ? nb_la_dense_copy(b) : NULL;
     if (!x) return NULL;
-    nb_tensor t3 = folded(tc, 2), x3 = folded(x, 2);
+    nb_tensor t3 = nb_la_folded(tc, 2), x3 = nb_la_folded(x, 2);
     if (be->trisolve(&x3, &t3, upper, trans, unit)) return NULL;
     nb_node *n;
     nb_tensor *in[2] = {t, b};
@@ -163,14 +163,14 @@ static nb_tensor *trisolve_core(nb_tensor *t, nb_tensor *b, bool upper, bool tra
 /* op(t)^-1 b with the batch dims broadcast; b [..., n, k] */
 static nb_tensor *tri_solve(const char *op, nb_tensor *t, nb_tensor *b, bool upper, bool trans, bool unit) {
     NB_NULL_GUARD_NAMED(op, t, b);
-    if (check_square(op, t, "A") || nb_check_dtype(op, b, NB_F32, "B") || nb_same_device(op, t, b))
+    if (nb_la_check_square(op, t, "A") || nb_check_dtype(op, b, NB_F32, "B") || nb_same_device(op, t, b))
         return NULL;
     char s1[96], s2[96];
     if (b->ndim < 2 || b->shape[b->ndim - 2] != t->shape[t->ndim - 1])
         return nb_set_error("%s: B %s does not have A %s's %lld rows", op, NB_SHP(b, s1), NB_SHP(t, s2),
                             (long long)t->shape[t->ndim - 1]);
     if (batch_broadcast(op, &t, &b)) return NULL;
-    return nb_as_op(trisolve_core(t, b, upper, trans, unit), op);
+    return nb_as_op(nb_la_trisolve(t, b, upper, trans, unit), op);
 }
 
 nb_tensor *nb_solve_triangular(nb_tensor *a, nb_tensor *b, bool upper, bool left, bool unitriangular) {
@@ -195,8 +195,8 @@ static int cholesky_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *l = n->out;
     nb_tensor *p = nb_tril(nb_matmul(nb_transpose(l, -1, -2), g), 0);
     nb_tensor *phi = p ? nb_mul_scalar(nb_add(p, nb_transpose(nb_tril(p, -1), -1, -2)), 0.5f) : NULL;
-    nb_tensor *y = phi ? trisolve_core(l, phi, false, true, false) : NULL; /* L^-T Phi */
-    nb_tensor *z = y ? trisolve_core(l, nb_transpose(y, -1, -2), false, true, false) : NULL;
+    nb_tensor *y = phi ? nb_la_trisolve(l, phi, false, true, false) : NULL; /* L^-T Phi */
+    nb_tensor *z = y ? nb_la_trisolve(l, nb_transpose(y, -1, -2), false, true, false) : NULL;
     gin[0] = z ? nb_transpose(z, -1, -2) : NULL; /* (L^-T Y^T)^T = Y L^-1 */
     return gin[0] ? 0 : -1;
 }
@@ -204,16 +204,16 @@ static int cholesky_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 nb_tensor *nb_cholesky(nb_tensor *a, bool upper) {
     const char *op = "cholesky";
     NB_NULL_GUARD_NAMED(op, a);
-    if (check_square(op, a, "A")) return NULL;
+    if (nb_la_check_square(op, a, "A")) return NULL;
     const nb_backend *be = nb_be(a);
     if (!be) return NULL;
     if (!be->cholesky) return nb_unsupported(op, be);
     /* upper: the upper triangle read, as LAPACK's 'U' (torch's): the lower one of A^T */
-    nb_tensor *l = dense_copy(upper ? nb_transpose(a, -1, -2) : a);
+    nb_tensor *l = nb_la_dense_copy(upper ? nb_transpose(a, -1, -2) : a);
     const int64_t B = batch_of(a, 2);
     nb_tensor *info = l ? nb_new_like_shape(a, NB_I32, 1, &B) : NULL;
     if (!info) return NULL;
-    nb_tensor l3 = folded(l, 2);
+    nb_tensor l3 = nb_la_folded(l, 2);
     if (be->cholesky(&l3, info) || check_info(op, info, false)) return NULL;
     nb_node *n;
     nb_tensor *in = upper ? nb_transpose(a, -1, -2) : a;
@@ -225,7 +225,7 @@ nb_tensor *nb_cholesky(nb_tensor *a, bool upper) {
 nb_tensor *nb_cholesky_solve(nb_tensor *b, nb_tensor *l, bool upper) {
     const char *op = "cholesky_solve";
     NB_NULL_GUARD_NAMED(op, b, l);
-    if (check_square(op, l, "the factor")) return NULL;
+    if (nb_la_check_square(op, l, "the factor")) return NULL;
     /* A = L L^T: X = L^-T (L^-1 B); A = U^T U: X = U^-1 (U^-T B) */
     nb_tensor *y = tri_solve(op, l, b, upper, upper, false);
     return y ? tri_solve(op, l, y, upper, !upper, false) : NULL;
@@ -237,9 +237,9 @@ nb_tensor *nb_cholesky_solve(nb_tensor *b, nb_tensor *l, bool upper) {
 static int solve_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = n->in[0], *x = n->out;
     const nb_backend *be = nb_be(a);
-    nb_tensor *gb = be ? dense_copy(g) : NULL;
+    nb_tensor *gb = be ? nb_la_dense_copy(g) : NULL;
     if (!gb) return -1;
-    nb_tensor b3 = folded(gb, 2), l3 = folded(n->saved[0], 2), p2 = folded(n->saved[1], 1);
+    nb_tensor b3 = nb_la_folded(gb, 2), l3 = nb_la_folded(n->saved[0], 2), p2 = nb_la_folded(n->saved[1], 1);
     if (be->lu_solve(&b3, &l3, &p2, true)) return -1;
     if (n->in[1]->requires_grad) gin[1] = gb;
     if (a->requires_grad && !(gin[0] = nb_neg(nb_matmul(gb, nb_transpose(x, -1, -2))))) return -1;
@@ -255,13 +255,13 @@ static nb_tensor *solve_core(const char *op, nb_tensor *a, nb_tensor *b) {
     if (!lu || check_info(op, info, true) || batch_broadcast(op, &le, &b)) return NULL;
     int64_t pshape[NB_MAX_DIMS];
     memcpy(pshape, le->shape, sizeof(int64_t) * (size_t)(le->ndim - 1));
-    nb_tensor *lc = le == lu ? lu : dense_copy(le);
+    nb_tensor *lc = le == lu ? lu : nb_la_dense_copy(le);
     nb_tensor *pe = lc ? nb_expand(piv, le->ndim - 1, pshape) : NULL;
     nb_tensor *pc = !pe ? NULL : pe == piv ? piv : nb_new_like_shape(piv, NB_I32, pe->ndim, pe->shape);
     if (!pc || (pc != piv && nb_be(a)->copy(pc, pe))) return NULL;
-    nb_tensor *x = dense_copy(be);
+    nb_tensor *x = nb_la_dense_copy(be);
     if (!x) return NULL;
-    nb_tensor x3 = folded(x, 2), l3 = folded(lc, 2), p2 = folded(pc, 1);
+    nb_tensor x3 = nb_la_folded(x, 2), l3 = nb_la_folded(lc, 2), p2 = nb_la_folded(pc, 1);
     if (nb_be(a)->lu_solve(&x3, &l3, &p2, false)) return NULL;
     nb_node *n;
     nb_tensor *in[2] = {ae, be};
@@ -284,7 +284,7 @@ static bool is_vector_rhs(const nb_tensor *a, const nb_tensor *b) {
 nb_tensor *nb_solve(nb_tensor *a, nb_tensor *b, bool left) {
     const char *op = "solve";
     NB_NULL_GUARD_NAMED(op, a, b);
-    if (check_square(op, a, "A") || nb_check_dtype(op, b, NB_F32, "B") || nb_same_device(op, a, b))
+    if (nb_la_check_square(op, a, "A") || nb_check_dtype(op, b, NB_F32, "B") || nb_same_device(op, a, b))
         return NULL;
     char s1[96], s2[96];
     if (b->ndim == 0) return nb_set_error("%s: B is 0-d", op);
@@ -318,7 +318,7 @@ static nb_tensor *identity_like(nb_tensor *a) {
 nb_tensor *nb_inverse(nb_tensor *a) {
     const char *op = "inverse";
     NB_NULL_GUARD_NAMED(op, a);
-    if (check_square(op, a, "A")) return NULL;
+    if (nb_la_check_square(op, a, "A")) return NULL;
     nb_tensor *b = identity_like(a);
     return nb_as_op(b ? solve_core(op, a, b) : NULL, op);
 }
@@ -354,7 +354,7 @@ static int det_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 static nb_tensor *det_op(const char *op, nb_tensor *a, bool log, nb_tensor **sign) {
     if (sign) *sign = NULL;
     NB_NULL_GUARD_NAMED(op, a);
-    if (check_square(op, a, "A")) return NULL;
+    if (nb_la_check_square(op, a, "A")) return NULL;
     nb_tensor *piv, *info, *lu = lu_factors(a, &piv, &info);
     nb_tensor *d = lu ? nb_diagonal(lu, 0, -2, -1) : NULL, *ps = d ? perm_sign(piv) : NULL;
     if (!ps) return nb_as_op(NULL, op);
@@ -397,9 +397,9 @@ static int zero_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 nb_tensor *nb_matrix_power(nb_tensor *a, int64_t k) {
     const char *op = "matrix_power";
     NB_NULL_GUARD_NAMED(op, a);
-    if (check_square(op, a, "A")) return NULL;
+    if (nb_la_check_square(op, a, "A")) return NULL;
     if (k == 0) { /* the identity, at a's shape, with a zero gradient (as torch's) */
-        nb_tensor *id = identity_like(a), *out = id ? dense_copy(id) : NULL;
+        nb_tensor *id = identity_like(a), *out = id ? nb_la_dense_copy(id) : NULL;
         return nb_as_op(out ? nb_op_finish(out, op, zero_backward, 1, &a, NULL) : NULL, op);
     }
     nb_tensor *base = k < 0 ? nb_as_op(nb_inverse(a), op) : a, *r = NULL;
@@ -418,7 +418,7 @@ nb_tensor *nb_lu_factor(nb_tensor *a, nb_tensor **pivots) {
     if (pivots) *pivots = NULL;
     NB_NULL_GUARD_NAMED(op, a);
     if (!pivots) return nb_set_error("%s: pivots is NULL", op);
-    if (check_square(op, a, "A")) return NULL;
+    if (nb_la_check_square(op, a, "A")) return NULL;
     if (nb_grad_enabled() && a->requires_grad)
         return nb_set_error("%s: not differentiable (A requires grad): use nb_solve, nb_inverse or nb_det, "
                             "or nb_detach(A)",
@@ -431,9 +431,9 @@ nb_tensor *nb_lu_factor(nb_tensor *a, nb_tensor **pivots) {
 /* lu_solve's gradient in B: A^-T g (A^-1 g when trans) */
 static int lu_solve_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     const nb_backend *be = nb_be(g);
-    nb_tensor *gb = be ? dense_copy(g) : NULL;
+    nb_tensor *gb = be ? nb_la_dense_copy(g) : NULL;
     if (!gb) return -1;
-    nb_tensor b3 = folded(gb, 2), l3 = folded(n->saved[0], 2), p2 = folded(n->saved[1], 1);
+    nb_tensor b3 = nb_la_folded(gb, 2), l3 = nb_la_folded(n->saved[0], 2), p2 = nb_la_folded(n->saved[1], 1);
     if (be->lu_solve(&b3, &l3, &p2, !n->i[0])) return -1;
     gin[0] = gb;
     return 0;
@@ -442,7 +442,7 @@ static int lu_solve_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
 nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool trans) {
     const char *op = "lu_solve";
     NB_NULL_GUARD_NAMED(op, lu, pivots, b);
-    if (check_square(op, lu, "LU") || nb_check_dtype(op, b, NB_F32, "B") || nb_same_device(op, lu, b) ||
+    if (nb_la_check_square(op, lu, "LU") || nb_check_dtype(op, b, NB_F32, "B") || nb_same_device(op, lu, b) ||
         nb_same_device(op, lu, pivots))
         return NULL;
     if (nb_grad_enabled() && lu->requires_grad)
@@ -470,11 +470,11 @@ nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool tran
     const nb_backend *be = nb_be(lu);
     if (!be) return NULL;
     if (!be->lu_solve) return nb_unsupported(op, be);
-    nb_tensor *lc = dense_copy(lu),
+    nb_tensor *lc = nb_la_dense_copy(lu),
               *pc = lc ? nb_new_like_shape(pivots, NB_I32, pivots->ndim, pivots->shape) : NULL;
-    nb_tensor *x = pc && !be->copy(pc, pivots) ? dense_copy(b) : NULL;
+    nb_tensor *x = pc && !be->copy(pc, pivots) ? nb_la_dense_copy(b) : NULL;
     if (!x) return NULL;
-    nb_tensor x3 = folded(x, 2), l3 = folded(lc, 2), p2 = folded(pc, 1);
+    nb_tensor x3 = nb_la_folded(x, 2), l3 = nb_la_folded(lc, 2), p2 = nb_la_folded(pc, 1);
     if (be->lu_solve(&x3, &l3, &p2, trans)) return NULL;
     nb_node *nd;
     if (!nb_op_finish(x, op, lu_solve_backward, 1, &b, &nd)) return NULL;

@@ -149,9 +149,11 @@ static const abi abis[] = {
     {NB_CU_MOD_WINDOW, "max_pool", 4, {8, 8, 8, WG}},
     {NB_CU_MOD_WINDOW, "max_pool_bwd", 4, {8, 8, 8, WG}},
     {NB_CU_MOD_LINALG, "lu_fact", 6, {8, 8, 8, 8, 8, 8}},
-    {NB_CU_MOD_LINALG, "chol_fact", 4, {8, 8, 8, 8}},
+    {NB_CU_MOD_LINALG, "chol_fact", 5, {8, 8, 8, 8, 8}},
     {NB_CU_MOD_LINALG, "tri_solve", 8, {8, 8, 8, 8, 8, 4, 4, 4}},
     {NB_CU_MOD_LINALG, "lu_solve", 7, {8, 8, 8, 8, 8, 8, 4}},
+    {NB_CU_MOD_LINALG, "eigh_jacobi", 6, {8, 8, 8, 8, 8, 8}},
+    {NB_CU_MOD_LINALG, "qr_householder", 9, {8, 8, 8, 8, 8, 8, 8, 8, 8}},
 };
 
 START_TEST(test_kernel_abi) {

@@ -370,6 +370,16 @@ START_TEST(review_cases) {
     ck_assert_msg(strstr(nb_last_error(), "matrix 1 of the batch is singular"), "%s", nb_last_error());
     nb_clear_error();
     ck_assert(!nb_cholesky_solve(NULL, sq, false) && strstr(nb_last_error(), "cholesky_solve: NULL input 0"));
+    /* exactly singular matrices of small integers meet their exact zero pivot (the factorisation
+     * runs on a double copy; f32 multipliers such as fl(2/3) left a residue of 1e-7) */
+    nb_tensor *r2 = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 3), (const float[]){1, 2, 1, 2, 4, 0, 3, 6, 1});
+    ck_assert(!nb_inverse(r2) && strstr(nb_last_error(), "inverse: the matrix is singular"));
+    nb_tensor *sg = NULL, *la = nb_slogdet(r2, &sg);
+    ck_assert(nb_data_f32(nb_det(r2))[0] == 0 && nb_data_f32(sg)[0] == 0 && isinf(nb_data_f32(la)[0]));
+    nb_tensor *piv,
+        *lu = nb_lu_factor(
+            nb_from_data(ctx, NB_F32, NB_SHAPE(3, 3), (const float[]){1, 2, 3, 2, 4, 7, 3, 6, 8}), &piv);
+    ck_assert(lu && nb_get(lu, (int64_t[]){1, 1}) == 0);
 }
 END_TEST
 

@@ -2,8 +2,9 @@
  * with partial pivoting, Cholesky, triangular solves and solves from LU factors. Each matrix (and
  * each block of right-hand-side columns) is one task; every entry is one dot product summed in
  * double in index order, the order the CUDA kernels (backends/cuda/cuda_src_linalg.c) use too.
- * The factorisations are left-looking (Crout): step k computes column k of L and row k of U
- * from the finished ones, so each entry is rounded to f32 once. */
+ * The factorisations are left-looking (Crout: step k computes column k of L and row k of U from
+ * the finished ones) on a double copy of the matrix, rounded to f32 once at the end: an exactly
+ * singular matrix of small integers meets its exact zero pivot, as in LAPACK's own precision. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -18,55 +19,55 @@ static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
     return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
 }
 
-/* a [n,n] in place; piv[n]; *info as the backend's lu; acc: 2n doubles. U[p][k] for p < k come
- * from rows p of earlier steps, L[i][p] from columns p: one dot product each, kept in double
- * (cand) until the pivot is known, then rounded once (L's after the division by U[k][k]). */
-static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *acc) {
-    double *cand = acc + n;
+/* a [n,n] in place; piv[n]; *info as the backend's lu. D: n*n + n doubles of scratch, a double
+ * copy of the matrix factored in place (then rounded to a once), its last n U's column k. U[p][k]
+ * for p < k come from rows p of earlier steps, L[i][p] from columns p: one dot product each. */
+static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *D) {
+    double *ucol = D + n * n;
+    for (int64_t i = 0; i < n * n; i++)
+        D[i] = a[i];
     *info = 0;
     for (int64_t k = 0; k < n; k++) {
-        /* column k for rows i >= k: a[i][k] - sum_{p<k} L[i][p] U[p][k] */
+        /* column k for rows i >= k: D[i][k] - sum_{p<k} L[i][p] U[p][k] */
         for (int64_t p = 0; p < k; p++)
-            acc[p] = a[p * n + k];
+            ucol[p] = D[p * n + k];
         int64_t r = k;
         double best = 0.0;
         for (int64_t i = k; i < n; i++) {
-            double s = a[i * n + k];
+            const double *di = D + i * n;
+            double s = di[k];
             for (int64_t p = 0; p < k; p++)
-                s -= (double)a[i * n + p] * acc[p];
-            cand[i] = s;
+                s -= di[p] * ucol[p];
+            D[i * n + k] = s;
             const double m = s < 0 ? -s : s;
             /* the first largest, as BLAS's isamax: a NaN only when it comes first (then it stays
              * and the NaNs spread, as torch's) */
             if (i == k ? (best = m, false) : m > best) best = m, r = i;
         }
         piv[k] = (int32_t)r;
-        if (r != k) {
+        if (r != k)
             for (int64_t j = 0; j < n; j++) {
-                const float t = a[k * n + j];
-                a[k * n + j] = a[r * n + j];
-                a[r * n + j] = t;
+                const double t = D[k * n + j];
+                D[k * n + j] = D[r * n + j];
+                D[r * n + j] = t;
             }
-            const double t = cand[k];
-            cand[k] = cand[r], cand[r] = t;
-        }
-        /* row k of U for columns j > k: a[k][j] - sum_{p<k} L[k][p] U[p][j], p ascending */
-        for (int64_t j = k + 1; j < n; j++)
-            acc[j] = a[k * n + j];
+        /* row k of U for columns j > k: D[k][j] - sum_{p<k} L[k][p] U[p][j], p ascending */
+        double *dk = D + k * n;
         for (int64_t p = 0; p < k; p++) {
-            const double l = a[k * n + p];
-            const float *u = a + p * n;
+            const double l = dk[p], *u = D + p * n;
             for (int64_t j = k + 1; j < n; j++)
-                acc[j] -= l * (double)u[j];
+                dk[j] -= l * u[j];
         }
-        for (int64_t j = k + 1; j < n; j++)
-            a[k * n + j] = (float)acc[j];
-        const float d = (float)cand[k];
-        a[k * n + k] = d;
-        if (d == 0.0f && !*info) *info = (int32_t)(k + 1); /* as getrf: L's column k left unscaled */
+        const double d = dk[k];
+        if ((float)d == 0.0f) { /* a zero pivot in f32 (as getrf: L's column k left unscaled) */
+            if (!*info) *info = (int32_t)(k + 1);
+            continue;
+        }
         for (int64_t i = k + 1; i < n; i++)
-            a[i * n + k] = (float)(d == 0.0f ? cand[i] : cand[i] / (double)d);
+            D[i * n + k] /= d;
     }
+    for (int64_t i = 0; i < n * n; i++)
+        a[i] = (float)D[i];
 }
 
 int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
@@ -74,56 +75,64 @@ int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
         !is_batch(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
         info->shape[0] != a->shape[0])
         return nb_set_error("lu (cpu): bad operands"), -1;
-    const int64_t B = a->shape[0], n = a->shape[1];
+    const int64_t B = a->shape[0], n = a->shape[1], per = n * n + n;
     float *A = (float *)nb_ptr(a);
     int32_t *P = (int32_t *)nb_ptr(piv), *I = (int32_t *)nb_ptr(info);
     const int nt = nb_nthreads(); /* read once: the scratch is per thread */
-    double *acc = malloc((size_t)(n ? 2 * n : 1) * sizeof(double) * (size_t)nt);
-    if (!acc) return nb_set_error("lu (cpu): out of memory for %lld doubles", (long long)n), -1;
+    double *work = malloc((size_t)(per ? per : 1) * sizeof(double) * (size_t)nt);
+    if (!work) return nb_set_error("lu (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
 #pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
     for (int64_t b = 0; b < B; b++)
-        lu_one(A + b * n * n, n, P + b * n, I + b, acc + (int64_t)omp_get_thread_num() * 2 * n);
-    free(acc);
+        lu_one(A + b * n * n, n, P + b * n, I + b, work + (int64_t)omp_get_thread_num() * per);
+    free(work);
     return 0;
 }
 
-/* a [n,n] in place; *info as the backend's cholesky */
-static void cholesky_one(float *a, int64_t n, int32_t *info) {
+/* a [n,n] in place from a double copy D (n*n) of its lower triangle; *info as the backend's
+ * cholesky (a is left as it was when it fails) */
+static void cholesky_one(float *a, int64_t n, int32_t *info, double *D) {
     *info = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j <= i; j++)
+            D[i * n + j] = a[i * n + j];
     for (int64_t j = 0; j < n; j++) {
-        const float *lj = a + j * n;
-        double d = a[j * n + j];
+        const double *lj = D + j * n;
+        double d = lj[j];
         for (int64_t p = 0; p < j; p++)
-            d -= (double)lj[p] * lj[p];
+            d -= lj[p] * lj[p];
         if (!(d > 0.0)) { /* not positive definite (or NaN) */
             *info = (int32_t)(j + 1);
             return;
         }
         const double s = sqrt(d);
-        a[j * n + j] = (float)s;
+        D[j * n + j] = s;
         for (int64_t i = j + 1; i < n; i++) {
-            const float *li = a + i * n;
-            double t = li[j];
+            double *li = D + i * n, t = li[j];
             for (int64_t p = 0; p < j; p++)
-                t -= (double)li[p] * lj[p];
-            a[i * n + j] = (float)(t / s);
+                t -= li[p] * lj[p];
+            li[j] = t / s;
         }
     }
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = i + 1; j < n; j++)
-            a[i * n + j] = 0.0f;
+        for (int64_t j = 0; j < n; j++)
+            a[i * n + j] = j <= i ? (float)D[i * n + j] : 0.0f;
 }
 
 int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
     if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(info, NB_I32, 1) ||
         info->shape[0] != a->shape[0])
         return nb_set_error("cholesky (cpu): bad operands"), -1;
-    const int64_t B = a->shape[0], n = a->shape[1];
+    const int64_t B = a->shape[0], n = a->shape[1], per = n * n;
     float *A = (float *)nb_ptr(a);
     int32_t *I = (int32_t *)nb_ptr(info);
-#pragma omp parallel for num_threads(nb_nthreads()) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
+    const int nt = nb_nthreads();
+    double *work = malloc((size_t)(per ? per : 1) * sizeof(double) * (size_t)nt);
+    if (!work)
+        return nb_set_error("cholesky (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
+#pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
     for (int64_t b = 0; b < B; b++)
-        cholesky_one(A + b * n * n, n, I + b);
+        cholesky_one(A + b * n * n, n, I + b, work + (int64_t)omp_get_thread_num() * per);
+    free(work);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* backends/cuda/cuda_linalg.c - the linear-algebra kernels on the GPU (sources in
  * cuda_src_linalg.c): LU and Cholesky with one block per matrix, the solves with one thread per
- * right-hand-side column. Operands are contiguous f32 batches, as backends/backend.h says. */
+ * right-hand-side column, the eigendecomposition and QR one thread per matrix. Operands are contiguous f32
+ * batches, as backends/backend.h says. */
 #include "backends/cuda/cuda_internal.h"
 
 static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
@@ -20,7 +21,7 @@ int nb_cuda_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0) return 0;
     const unsigned grid = fact_grid(B);
-    void *work = nb_cu_scratch(0, (size_t)grid * (size_t)(2 * n + 1) * sizeof(double));
+    void *work = nb_cu_scratch(0, (size_t)grid * (size_t)(n * n + n + 1) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), pp = nb_cu_ptr(piv), ip = nb_cu_ptr(info),
                 wp = (CUdeviceptr)(uintptr_t)work;
@@ -34,9 +35,12 @@ int nb_cuda_cholesky(nb_tensor *a, nb_tensor *info) {
         return nb_set_error("cholesky (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0) return 0;
-    CUdeviceptr ap = nb_cu_ptr(a), ip = nb_cu_ptr(info);
-    void *args[] = {&ap, &ip, &B, &n};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "chol_fact"), fact_grid(B), fact_block(n), 0, args);
+    const unsigned grid = fact_grid(B);
+    void *work = nb_cu_scratch(0, (size_t)grid * (size_t)(n * n + 1) * sizeof(double));
+    if (!work) return -1;
+    CUdeviceptr ap = nb_cu_ptr(a), ip = nb_cu_ptr(info), wp = (CUdeviceptr)(uintptr_t)work;
+    void *args[] = {&ap, &ip, &B, &n, &wp};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "chol_fact"), grid, fact_block(n), 0, args);
 }
 
 /* b [B,n,k] and t [B,n,n] contiguous f32 */
@@ -66,4 +70,35 @@ int nb_cuda_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bo
     CUdeviceptr xp = nb_cu_ptr(b), lp = nb_cu_ptr(lu), pp = nb_cu_ptr(piv);
     void *args[] = {&xp, &lp, &pp, &B, &n, &k, &tr};
     return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "lu_solve"), nb_cu_blocks(B * k, 128), 128, 0, args);
+}
+
+/* one thread per matrix for the serial decompositions: 64-thread blocks */
+int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
+    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(w, NB_F32, 2) ||
+        !is_batch(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
+        !nb_same_shape(v, a))
+        return nb_set_error("eigh (cuda): bad operands"), -1;
+    long long B = a->shape[0], n = a->shape[1];
+    if (B == 0 || n == 0) return 0;
+    void *work = nb_cu_scratch(0, (size_t)B * (size_t)(2 * n * n) * sizeof(double));
+    if (!work) return -1;
+    CUdeviceptr ap = nb_cu_ptr(a), wp = nb_cu_ptr(w), vp = nb_cu_ptr(v), sp = (CUdeviceptr)(uintptr_t)work;
+    void *args[] = {&ap, &wp, &vp, &B, &n, &sp};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "eigh_jacobi"), nb_cu_blocks(B, 64), 64, 0, args);
+}
+
+int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
+    if (!is_batch(a, NB_F32, 3) || !is_batch(r, NB_F32, 3) || (q && !is_batch(q, NB_F32, 3)) ||
+        r->shape[0] != a->shape[0] || r->shape[2] != a->shape[2] || r->shape[1] > a->shape[1] ||
+        (q && (q->shape[0] != a->shape[0] || q->shape[1] != a->shape[1] || q->shape[2] > a->shape[1])))
+        return nb_set_error("qr (cuda): bad operands"), -1;
+    long long B = a->shape[0], m = a->shape[1], n = a->shape[2], kr = r->shape[1], kq = q ? q->shape[2] : 0;
+    const long long per = m * n + (m < n ? m : n) + m * kq;
+    if (B == 0 || nb_numel(r) + (q ? nb_numel(q) : 0) == 0) return 0;
+    void *work = nb_cu_scratch(0, (size_t)B * (size_t)(per ? per : 1) * sizeof(double));
+    if (!work) return -1;
+    CUdeviceptr ap = nb_cu_ptr(a), qp = q ? nb_cu_ptr(q) : 0, rp = nb_cu_ptr(r),
+                sp = (CUdeviceptr)(uintptr_t)work;
+    void *args[] = {&ap, &qp, &rp, &B, &m, &n, &kq, &kr, &sp};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "qr_householder"), nb_cu_blocks(B, 64), 64, 0, args);
 }

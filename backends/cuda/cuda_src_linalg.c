@@ -1,8 +1,9 @@
 /* backends/cuda/cuda_src_linalg.c - CUDA C sources of the linear-algebra kernels (joined after
  * the prelude of cuda_sources.c; launched from cuda_linalg.c): LU with partial pivoting and
  * Cholesky, one block per matrix, and the triangular and LU solves, one thread per column of the
- * right-hand side. Every entry is the dot product the CPU (backends/cpu/cpu_linalg.c) forms, in
- * double and in the same order, so the two agree to rounding. */
+ * right-hand side; the factorisations on a double copy of each matrix; the eigendecomposition and QR
+ * (ops/decomp_math.h's routines) one thread per matrix. Every entry is the dot product the CPU
+ * (backends/cpu/cpu_linalg.c) forms, in double and in the same order, so the two agree to rounding. */
 #include "backends/cuda/cuda_src.h"
 
 /* Kernel sources are long string literals by nature; gcc and clang handle them. */
@@ -12,29 +13,32 @@
 /* clang-format off */
 
 const char nb_cu_linalg_src[] = NB_CU_CODE(
-    /* LU of a [B,n,n] in place, left-looking (the CPU's lu_one): block b takes matrices b,
-     * b + gridDim.x, ...; at step k its threads form column k's candidates (in work, 2n doubles
-     * per block: U's column k, then the candidates), pick the first largest |candidate| (a NaN
-     * only at k, as the CPU), swap the rows, form row k of U and scale column k of L. blockDim.x <= 128. */
+    /* LU of a [B,n,n] in place, left-looking on a double copy (the CPU's lu_one): block b takes
+     * matrices b, b + gridDim.x, ...; work holds n*n + n doubles per block (the copy D, then U's
+     * column k). At step k the threads form column k's candidates, pick the first largest
+     * |candidate| (a NaN only at k, as the CPU), swap the rows, form row k of U and scale column
+     * k of L; D is rounded into a at the end. blockDim.x <= 128. */
     extern "C" __global__ void lu_fact(float *A, int *P, int *I, long long B, long long n, double *work) {
         __shared__ double sbest[128];
         __shared__ long long sidx[128];
         __shared__ long long srow;
         __shared__ int sinfo;
         const int tid = threadIdx.x, bd = blockDim.x;
-        double *ucol = work + (long long)blockIdx.x * 2 * n, *cand = ucol + n;
+        double *D = work + (long long)blockIdx.x * (n * n + n), *ucol = D + n * n;
         for (long long b = blockIdx.x; b < B; b += gridDim.x) {
             float *a = A + b * n * n;
+            for (long long q = tid; q < n * n; q += bd) D[q] = a[q];
             if (tid == 0) sinfo = 0;
+            __syncthreads();
             for (long long k = 0; k < n; k++) {
-                for (long long p = tid; p < k; p += bd) ucol[p] = a[p * n + k];
+                for (long long p = tid; p < k; p += bd) ucol[p] = D[p * n + k];
                 __syncthreads();
                 double best = -1.0;
                 long long r = n;
                 for (long long i = k + tid; i < n; i += bd) {
-                    double s = a[i * n + k];
-                    for (long long p = 0; p < k; p++) s -= (double)a[i * n + p] * ucol[p];
-                    cand[i] = s;
+                    double s = D[i * n + k];
+                    for (long long p = 0; p < k; p++) s -= D[i * n + p] * ucol[p];
+                    D[i * n + k] = s;
                     const double m = s < 0 ? -s : s;
                     if (m > best) best = m, r = i;
                 }
@@ -46,70 +50,69 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
                     long long rr = n;
                     for (int t = 0; t < bd; t++)
                         if (sbest[t] > bb || (sbest[t] == bb && sidx[t] < rr)) bb = sbest[t], rr = sidx[t];
-                    srow = bb < 0 || cand[k] != cand[k] ? k : rr; /* a leading NaN stays (isamax) */
+                    const double dk = D[k * n + k];
+                    srow = bb < 0 || dk != dk ? k : rr; /* a leading NaN stays (isamax) */
                     P[b * n + k] = (int)srow;
                 }
                 __syncthreads();
                 const long long rk = srow;
-                if (rk != k) {
+                if (rk != k)
                     for (long long j = tid; j < n; j += bd) {
-                        const float t = a[k * n + j];
-                        a[k * n + j] = a[rk * n + j];
-                        a[rk * n + j] = t;
+                        const double t = D[k * n + j];
+                        D[k * n + j] = D[rk * n + j];
+                        D[rk * n + j] = t;
                     }
-                    if (tid == 0) {
-                        const double t = cand[k];
-                        cand[k] = cand[rk], cand[rk] = t;
-                    }
-                }
                 __syncthreads();
                 for (long long j = k + 1 + tid; j < n; j += bd) {
-                    double s = a[k * n + j];
-                    for (long long p = 0; p < k; p++) s -= (double)a[k * n + p] * (double)a[p * n + j];
-                    a[k * n + j] = (float)s;
+                    double s = D[k * n + j];
+                    for (long long p = 0; p < k; p++) s -= D[k * n + p] * D[p * n + j];
+                    D[k * n + j] = s;
                 }
-                const float d = (float)cand[k];
-                for (long long i = k + 1 + tid; i < n; i += bd)
-                    a[i * n + k] = (float)(d == 0.0f ? cand[i] : cand[i] / (double)d);
-                if (tid == 0) {
-                    a[k * n + k] = d;
-                    if (d == 0.0f && !sinfo) sinfo = (int)(k + 1);
-                }
+                const double d = D[k * n + k];
+                const int zero = (float)d == 0.0f; /* a zero pivot in f32: L's column k unscaled */
+                if (!zero)
+                    for (long long i = k + 1 + tid; i < n; i += bd) D[i * n + k] /= d;
+                if (tid == 0 && zero && !sinfo) sinfo = (int)(k + 1);
                 __syncthreads();
             }
+            for (long long q = tid; q < n * n; q += bd) a[q] = (float)D[q];
             if (tid == 0) I[b] = sinfo;
             __syncthreads();
         }
     }
 
-    /* Cholesky of a [B,n,n] in place (the CPU's cholesky_one): at column j thread 0 forms the
-     * pivot, then the threads the entries below it; on a pivot not > 0 the matrix stops there */
-    extern "C" __global__ void chol_fact(float *A, int *I, long long B, long long n) {
+    /* Cholesky of a [B,n,n] in place on a double copy of its lower triangle (the CPU's
+     * cholesky_one; work: n*n doubles per block): at column j thread 0 forms the pivot, then the
+     * threads the entries below it; on a pivot not > 0 the matrix stops there, a unchanged */
+    extern "C" __global__ void chol_fact(float *A, int *I, long long B, long long n, double *work) {
         __shared__ double sdiag;
         __shared__ int sfail;
         const int tid = threadIdx.x, bd = blockDim.x;
+        double *D = work + (long long)blockIdx.x * n * n;
         for (long long b = blockIdx.x; b < B; b += gridDim.x) {
             float *a = A + b * n * n;
+            for (long long q = tid; q < n * n; q += bd)
+                if (q % n <= q / n) D[q] = a[q];
             if (tid == 0) sfail = 0;
+            __syncthreads();
             for (long long j = 0; j < n; j++) {
                 if (tid == 0) {
-                    double d = a[j * n + j];
-                    for (long long p = 0; p < j; p++) d -= (double)a[j * n + p] * a[j * n + p];
+                    double d = D[j * n + j];
+                    for (long long p = 0; p < j; p++) d -= D[j * n + p] * D[j * n + p];
                     if (!(d > 0.0)) sfail = (int)(j + 1);
-                    else sdiag = sqrt(d), a[j * n + j] = (float)sdiag;
+                    else sdiag = sqrt(d), D[j * n + j] = sdiag;
                 }
                 __syncthreads();
                 if (sfail) break;
                 for (long long i = j + 1 + tid; i < n; i += bd) {
-                    double t = a[i * n + j];
-                    for (long long p = 0; p < j; p++) t -= (double)a[i * n + p] * a[j * n + p];
-                    a[i * n + j] = (float)(t / sdiag);
+                    double t = D[i * n + j];
+                    for (long long p = 0; p < j; p++) t -= D[i * n + p] * D[j * n + p];
+                    D[i * n + j] = t / sdiag;
                 }
                 __syncthreads();
             }
             if (!sfail)
-                for (long long q = tid; q < n * n; q += bd)
-                    if (q % n > q / n) a[q] = 0.0f;
+                for (long long q = tid; q < n * n; q += bd) a[q] = q % n <= q / n ? (float)D[q] : 0.0f;
             if (tid == 0) I[b] = sfail;
             __syncthreads();
         }
@@ -165,6 +168,26 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
                 tri_col(f, x, n, k, 0, 1, 1);
                 swap_col(x, n, k, P + b * n, 1);
             }
+        }
+    }
+    /* one thread per matrix: ops/decomp_math.h's serial routines, with `work` the scratch of
+     * every matrix in turn */
+    extern "C" __global__ void eigh_jacobi(const float *A, float *W, float *V, long long B, long long n,
+                                           double *work) {
+        for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < B;
+             b += (long long)gridDim.x * blockDim.x) {
+            double *s = work + b * 2 * n * n;
+            nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
+        }
+    }
+    extern "C" __global__ void qr_householder(const float *A, float *Q, float *R, long long B, long long m,
+                                              long long n, long long kq, long long kr, double *work) {
+        const long long k = m < n ? m : n, per = m * n + k + m * kq;
+        for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < B;
+             b += (long long)gridDim.x * blockDim.x) {
+            double *s = work + b * per;
+            nb_qr_householder(A + b * m * n, m, n, Q ? Q + b * m * kq : 0, kq, R + b * kr * n, kr, s, s + m * n,
+                              s + m * n + k);
         }
     }
 );

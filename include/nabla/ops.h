@@ -787,6 +787,21 @@ nb_tensor *nb_lu_factor(nb_tensor *a, nb_tensor **pivots);
  * B [..., n, k] with LU's batch dims. Differentiable in B only (LU requiring grad is an error).
  * NULL with an error for pivots out of range. */
 nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool trans);
+/* The eigenvalues [..., n] in ascending order of the symmetric matrices whose lower triangles A
+ * holds (torch.linalg.eigh, UPLO 'L'), and in *eigenvectors (may be NULL) the orthonormal
+ * eigenvectors [..., n, n] in its columns, each with its entry of largest magnitude positive
+ * (torch's signs are LAPACK's). By cyclic Jacobi in double (ops/decomp_math.h); one matrix per
+ * task, so for batches of small to medium matrices. Differentiable (torch's rule; infinite where
+ * eigenvalues coincide). Both results are views of one tensor. */
+nb_tensor *nb_eigh(nb_tensor *a, nb_tensor **eigenvectors);
+/* nb_eigh's eigenvalues alone (torch.linalg.eigvalsh). */
+nb_tensor *nb_eigvalsh(nb_tensor *a);
+/* A = Q R (torch.linalg.qr) for A [..., m, n], by Householder reflections in double with
+ * LAPACK's signs (torch's): returns Q [..., m, k] with orthonormal columns and sets *r (may be
+ * NULL) to the upper-triangular R [..., k, n], k = min(m, n); complete: k = m (Q square).
+ * Differentiable except a complete QR with m > n (its gradient is an error, as torch's). Q and
+ * R are views of one tensor. */
+nb_tensor *nb_qr(nb_tensor *a, bool complete, nb_tensor **r);
 
 /* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
 /* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,

@@ -44,7 +44,8 @@ extern const float oe_sv[NSV];
 #define OE_NEINSUM 20
 extern const char *const oe_einsum_eqs[OE_NEINSUM];
 
-/* The case lists (ops_edge_cases.c, ops_edge_layers.c, then ops_edge_more.c), run in this order. */
+/* The case lists (ops_edge_cases.c, ops_edge_layers.c, ops_edge_more.c, ops_edge_special.c, then
+ * ops_edge_linalg.c), run in this order. */
 void oe_unary_cases(void);
 void oe_binary_cases(void);
 void oe_reduce_cases(void);

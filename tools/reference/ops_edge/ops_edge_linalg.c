@@ -2,9 +2,9 @@
  * det, slogdet, logdet, cholesky, solve_triangular, cholesky_solve, matrix_power, lu_factor and
  * lu_solve, on well-conditioned random batches, broadcast batch dims, vector right-hand sides,
  * every side and triangle, 0 x 0 matrices and empty batches, singular, non-positive-definite and
- * pivoting matrices, NaN and infinities; run by ops_edge.c after ops_edge_special.c, which also
- * asks oe_linalg_apply for the ops it does not know. Names are referred to by ops_edge_parity.py's
- * lists. */
+ * pivoting matrices, NaN and infinities, and sizes past one kernel block; run by ops_edge.c after
+ * ops_edge_special.c (its apply() asks oe_linalg_apply for the ops it does not know). Names are
+ * referred to by ops_edge_parity.py's lists. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +130,8 @@ static nb_tensor *mat(int64_t r, int64_t c, const float *d) { return oe_f32(2, S
  * pivot is exactly 0 in any float arithmetic: singular for nabla and torch alike. */
 #define SING_EXACT FV(4, 2, 2, 2, 1, 1, 1, 3, 5)
 /* Rank 2 too, but A^T's elimination needs the multipliers 1/3 and 2/3: LAPACK's float32 (and
- * float64) products round them back to an exact 0 pivot; nabla's double sums of float32 factors
- * leave a residue of ~1e-8 (see lu-rounding-residue in ops_edge_parity.py). */
+ * float64) products round them back to an exact 0 pivot, and so does nabla's factorisation of a
+ * double copy (float32 multipliers summed in double once left a residue of ~1e-8 here). */
 #define SING_THIRDS  FV(1, 2, 3, 2, 4, 6, 1, 0, 1)
 #define SING_THIRDST FV(1, 2, 1, 2, 4, 0, 3, 6, 1)
 
@@ -328,6 +328,11 @@ static void cholesky_cases(void) {
     /* the upper triangle is never read: garbage there changes nothing */
     oe_run((oe_case){.op = "cholesky", .in = {mat(3, 3, FV(4, 100, -7, 2, 5, 1e30f, 1, 1, 6))}},
            "cholesky(garbage above the diagonal)");
+    /* upper reads the upper triangle (torch's UPLO 'U'): garbage below is never read, above it is */
+    oe_run((oe_case){.op = "cholesky", .ip = {1}, .in = {mat(3, 3, FV(4, 2, 1, 100, 5, 1, -7, 1e30f, 6))}},
+           "cholesky(upper 1, garbage below the diagonal)");
+    oe_run((oe_case){.op = "cholesky", .ip = {1}, .in = {mat(3, 3, FV(4, 100, -7, 2, 5, 1e30f, 1, 1, 6))}},
+           "cholesky(upper 1, garbage above the diagonal, refused)");
     /* not positive-definite: an error in both */
     oe_run((oe_case){.op = "cholesky", .in = {mat(2, 2, FV(-1, 0, 0, -1))}}, "cholesky(-I, refused)");
     oe_run((oe_case){.op = "cholesky", .in = {mat(2, 2, FV(1, 2, 2, 1))}}, "cholesky(indefinite, refused)");
@@ -557,6 +562,44 @@ static void lu_cases(void) {
            "lu_solve(B [3,2] for [4,4], refused)");
 }
 
+/* larger sizes: more than one 64-column block of right-hand sides, batches large enough for the
+ * kernels' parallel loops, 16 x 16 matrices */
+static void size_cases(void) {
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(4, 4), 980), oe_randn(2, SH(4, 70), 981)}},
+           "solve(B [4,70]: two column blocks)");
+    oe_run((oe_case){.op = "solve",
+                     .ip = {1},
+                     .in = {wc(3, SH(40, 10, 10), 982), oe_randn(3, SH(40, 10, 20), 983)}},
+           "solve(A [40,10,10], B [40,10,20]: parallel)");
+    oe_run((oe_case){.op = "solve", .ip = {1}, .in = {wc(2, SH(16, 16), 984), oe_randn(2, SH(16, 3), 985)}},
+           "solve(A [16,16])");
+    oe_run((oe_case){.op = "inverse", .in = {wc(2, SH(16, 16), 986)}}, "inverse([16,16])");
+    oe_run((oe_case){.op = "inverse", .in = {wc(3, SH(40, 10, 10), 987)}}, "inverse([40,10,10]: parallel)");
+    oe_run((oe_case){.op = "det", .in = {wc(2, SH(16, 16), 988)}}, "det([16,16])");
+    oe_run((oe_case){.op = "slogdet", .in = {oe_randn(3, SH(40, 10, 10), 989)}},
+           "slogdet(randn [40,10,10]: parallel)");
+    oe_run((oe_case){.op = "cholesky", .in = {spd(2, SH(16, 16), 990)}}, "cholesky([16,16])");
+    oe_run((oe_case){.op = "cholesky", .ip = {1}, .in = {spd(3, SH(40, 10, 10), 991)}},
+           "cholesky(upper 1, [40,10,10]: parallel)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {0, 1, 0},
+                     .in = {tri(2, SH(16, 16), 992, false, true), oe_randn(2, SH(16, 70), 993)}},
+           "solve_triangular(A [16,16], B [16,70]: two column blocks)");
+    oe_run((oe_case){.op = "solve_triangular",
+                     .ip = {1, 0, 0},
+                     .in = {tri(3, SH(40, 10, 10), 994, true, true), oe_randn(3, SH(40, 20, 10), 995)}},
+           "solve_triangular(upper 1, left 0, [40,10,10]: parallel)");
+    oe_run((oe_case){.op = "cholesky_solve",
+                     .in = {oe_randn(2, SH(16, 70), 996), tri(2, SH(16, 16), 997, false, false)}},
+           "cholesky_solve(B [16,70])");
+    oe_run((oe_case){.op = "matrix_power", .ip = {-2}, .in = {wc(2, SH(16, 16), 998)}},
+           "matrix_power([16,16], -2)");
+    oe_run((oe_case){.op = "lu_factor", .nograd = 1, .in = {oe_randn(3, SH(40, 10, 10), 999)}},
+           "lu_factor(randn [40,10,10]: parallel)");
+    oe_run((oe_case){.op = "lu_factor_piv", .nograd = 1, .in = {oe_randn(3, SH(40, 10, 10), 999)}},
+           "lu_factor_piv(randn [40,10,10]: parallel)");
+}
+
 void oe_linalg_cases(void) {
     solve_cases();
     inverse_cases();
@@ -566,4 +609,5 @@ void oe_linalg_cases(void) {
     cholesky_solve_cases();
     matrix_power_cases();
     lu_cases();
+    size_cases();
 }

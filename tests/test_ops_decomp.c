@@ -1,0 +1,187 @@
+/* Decompositions (ops/decomp.c): eigh / eigvalsh and QR checked by what defines them (A V = V
+ * diag(w), orthonormal columns, A = Q R with R upper triangular), on known spectra, the sign
+ * conventions, their gradients by finite differences, and the refusals. */
+#include <math.h>
+#include <string.h>
+
+#include "nabla.h"
+#include "tests/nb_check.h"
+
+NB_TEST_FIXTURE(1 << 24, 31)
+
+static double maxdiff(nb_tensor *a, nb_tensor *b) {
+    ck_assert_msg(a && b, "%s", nb_last_error());
+    ck_assert_int_eq(nb_numel(a), nb_numel(b));
+    nb_tensor *ac = nb_contiguous(a), *bc = nb_contiguous(b);
+    double m = 0;
+    for (int64_t i = 0; i < nb_numel(a); i++) {
+        const double d = fabs((double)nb_data_f32(ac)[i] - nb_data_f32(bc)[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+static nb_tensor *eye_like(int64_t n, int nd, const int64_t *shape) {
+    return nb_contiguous(nb_expand(nb_eye(ctx, n, n), nd, shape));
+}
+
+/* a random symmetric batch */
+static nb_tensor *sym(int nd, const int64_t *shape) {
+    nb_tensor *m = nb_randn(ctx, nd, shape, 0, 1, &rng);
+    return nb_mul_scalar(nb_add(m, nb_transpose(m, -1, -2)), 0.5f);
+}
+
+START_TEST(eigh_values) {
+    const int n = 6;
+    nb_tensor *a = sym(NB_SHAPE(3, n, n)), *v = NULL, *w = nb_eigh(a, &v);
+    ck_assert_msg(w && v && w->ndim == 2 && w->shape[1] == n && v->ndim == 3, "%s", nb_last_error());
+    /* A V = V diag(w), V^T V = I, ascending, each vector's largest entry positive */
+    ck_assert(maxdiff(nb_matmul(a, v), nb_mul(v, nb_unsqueeze(w, -2))) < 1e-5);
+    ck_assert(maxdiff(nb_matmul(nb_transpose(v, -1, -2), v), eye_like(n, NB_SHAPE(3, n, n))) < 1e-6);
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < n; i++) {
+            if (i) ck_assert(nb_get(w, (int64_t[]){b, i - 1}) <= nb_get(w, (int64_t[]){b, i}));
+            double big = 0;
+            for (int k = 0; k < n; k++) {
+                const double x = nb_get(v, (int64_t[]){b, k, i});
+                if (fabs(x) > fabs(big)) big = x;
+            }
+            ck_assert(big > 0);
+        }
+    /* the trace and the determinant are the sum and product of the eigenvalues */
+    nb_tensor *tr = nb_sum(w, 1, (const int[]){-1}, false), *pr = nb_prod(w, 1, (const int[]){-1}, false);
+    for (int b = 0; b < 3; b++) {
+        double t = 0;
+        for (int i = 0; i < n; i++)
+            t += nb_get(a, (int64_t[]){b, i, i});
+        ck_assert(nb_close(nb_data_f32(tr)[b], t, 1e-5, 1e-5));
+    }
+    ck_assert(maxdiff(pr, nb_det(a)) < 1e-4);
+    /* a known spectrum: [[2, 1], [1, 2]] has 1 and 3, vectors (1, -1) / sqrt 2 and (1, 1) / sqrt 2 */
+    nb_tensor *k2 = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){2, 1, 1, 2}), *v2 = NULL;
+    nb_tensor *w2 = nb_eigh(k2, &v2);
+    ck_assert(nb_close(nb_data_f32(w2)[0], 1, 1e-6, 1e-6) && nb_close(nb_data_f32(w2)[1], 3, 1e-6, 1e-6));
+    ck_assert(nb_close(fabs(nb_get(v2, (int64_t[]){0, 0})), sqrt(0.5), 1e-6, 1e-6));
+    /* only the lower triangle is read; a diagonal matrix sorts its diagonal */
+    nb_tensor *junk = nb_add(a, nb_triu(nb_randn(ctx, NB_SHAPE(3, n, n), 0, 3, &rng), 1));
+    ck_assert(maxdiff(nb_eigvalsh(junk), w) == 0);
+    nb_tensor *d = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 3), (const float[]){5, 0, 0, 0, -2, 0, 0, 0, 1});
+    nb_tensor *dv = NULL, *dw = nb_eigh(d, &dv);
+    ck_assert(nb_data_f32(dw)[0] == -2 && nb_data_f32(dw)[1] == 1 && nb_data_f32(dw)[2] == 5);
+    ck_assert(nb_get(dv, (int64_t[]){1, 0}) == 1 && nb_get(dv, (int64_t[]){2, 1}) == 1);
+    /* larger: n = 40 */
+    nb_tensor *big = sym(NB_SHAPE(40, 40)), *bv = NULL, *bw = nb_eigh(big, &bv);
+    ck_assert(maxdiff(nb_matmul(big, bv), nb_mul(bv, nb_unsqueeze(bw, -2))) < 1e-4);
+    /* empty: 0 x 0 and an empty batch */
+    ck_assert(nb_eigvalsh(nb_zeros(ctx, NB_F32, NB_SHAPE(2, 0, 0)))->shape[1] == 0);
+    ck_assert(nb_numel(nb_eigvalsh(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3, 3)))) == 0);
+}
+END_TEST
+
+START_TEST(qr_values) {
+    const int64_t shapes[4][2] = {{6, 4}, {4, 4}, {3, 5}, {1, 3}};
+    for (int s = 0; s < 4; s++) {
+        for (int complete = 0; complete < 2; complete++) {
+            const int64_t m = shapes[s][0], n = shapes[s][1], k = complete ? m : (m < n ? m : n);
+            nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, m, n), 0, 1, &rng), *r = NULL,
+                      *q = nb_qr(a, complete, &r);
+            ck_assert_msg(q && r, "%s", nb_last_error());
+            ck_assert(q->shape[1] == m && q->shape[2] == k && r->shape[1] == k && r->shape[2] == n);
+            ck_assert_msg(maxdiff(nb_matmul(q, r), a) < 1e-5, "%lldx%lld complete %d", (long long)m,
+                          (long long)n, complete);
+            ck_assert(maxdiff(nb_matmul(nb_transpose(q, -1, -2), q), eye_like(k, NB_SHAPE(2, k, k))) < 1e-5);
+            for (int b = 0; b < 2; b++)
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < i && j < n; j++)
+                        ck_assert(nb_get(r, (int64_t[]){b, i, j}) == 0);
+        }
+    }
+    /* LAPACK's signs: R's diagonal is minus the sign of the column's leading entry when a
+     * reflection happens; a column already in place (x = 0 below) is left as it is */
+    nb_tensor *u = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){3, 1, 4, 2}), *ru = NULL;
+    nb_tensor *qu = nb_qr(u, false, &ru);
+    ck_assert(nb_close(nb_get(ru, (int64_t[]){0, 0}), -5, 1e-6, 1e-6) &&
+              nb_close(nb_get(qu, (int64_t[]){0, 0}), -0.6, 1e-6, 1e-6));
+    nb_tensor *t = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){-2, 1, 0, 3}), *rt = NULL;
+    nb_tensor *qt = nb_qr(t, false, &rt);
+    ck_assert(nb_get(rt, (int64_t[]){0, 0}) == -2 && nb_get(qt, (int64_t[]){0, 0}) == 1);
+    /* empty shapes */
+    nb_tensor *r0 = NULL, *q0 = nb_qr(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 0)), false, &r0);
+    ck_assert(q0 && q0->shape[0] == 3 && q0->shape[1] == 0 && r0->shape[0] == 0 && r0->shape[1] == 0);
+    nb_tensor *qc = nb_qr(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 0)), true, NULL);
+    ck_assert(qc && maxdiff(qc, nb_eye(ctx, 3, 3)) == 0);
+    ck_assert(nb_numel(nb_qr(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 4, 2)), false, NULL)) == 0);
+}
+END_TEST
+
+static int gc_case;
+static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
+    (void)n, (void)u;
+    nb_tensor *x = in[0], *s = nb_add(x, nb_transpose(x, -1, -2)), *v = NULL, *r = NULL;
+    switch (gc_case) {
+    case 0: return nb_eigvalsh(s);
+    case 1: return nb_eigh(s, &v) ? v : NULL;
+    case 2: { /* both results through one node */
+        nb_tensor *w = nb_eigh(s, &v);
+        return w ? nb_matmul(nb_mul(v, nb_unsqueeze(nb_exp(w), -2)), nb_transpose(v, -1, -2)) : NULL;
+    }
+    case 3:
+        return nb_qr(x, false, &r) ? nb_add(nb_sum(r, 1, (const int[]){-1}, false),
+                                            nb_sum(nb_qr(x, false, NULL), 1, (const int[]){-1}, false))
+                                   : NULL;
+    case 4: return nb_qr(x, false, NULL);
+    case 5: return nb_qr(x, false, &r) ? r : NULL;
+    case 6: /* wide */ return nb_qr(nb_transpose(nb_narrow(x, -2, 0, 3), -1, -2), false, NULL);
+    case 7:
+        return nb_qr(nb_narrow(x, -2, 0, 3), false, &r)
+                   ? nb_add(nb_sum(r, 1, (const int[]){-1}, false),
+                            nb_sum(nb_qr(nb_narrow(x, -2, 0, 3), false, NULL), 1, (const int[]){-2}, false))
+                   : NULL;
+    default: /* complete with m <= n: square */
+        return nb_qr(x, true, &r) ? nb_mul(r, nb_qr(x, true, NULL)) : NULL;
+    }
+}
+
+START_TEST(gradients) {
+    for (gc_case = 0; gc_case <= 8; gc_case++) {
+        nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 4, 4), 0, 1, &rng);
+        nb_requires_grad_(x, true);
+        nb_gradcheck_opts o = {.eps = 1e-3, .atol = 3e-3, .rtol = 3e-2, .seed = 7};
+        int r = nb_gradcheck(gc_fn, &x, 1, NULL, &o);
+        ck_assert_msg(r == 1, "case %d: %s", gc_case, nb_last_error());
+    }
+}
+END_TEST
+
+START_TEST(refusals) {
+    ck_assert(!nb_eigh(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 4)), NULL) &&
+              strstr(nb_last_error(), "eigh: A [3,4] is not square"));
+    ck_assert(!nb_eigvalsh(nb_zeros(ctx, NB_I32, NB_SHAPE(2, 2))) && strstr(nb_last_error(), "eigvalsh"));
+    ck_assert(!nb_qr(nb_zeros(ctx, NB_F32, NB_SHAPE(3)), false, NULL) &&
+              strstr(nb_last_error(), "qr: A [3] has fewer than 2"));
+    /* a complete QR of a tall matrix has no gradient: an error, not a number */
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(4, 2), 0, 1, &rng);
+    nb_requires_grad_(x, true);
+    nb_tensor *q = nb_qr(x, true, NULL);
+    ck_assert(q && q->shape[1] == 4);
+    ck_assert(nb_backward(nb_sum(q, 0, NULL, false)) != 0 &&
+              strstr(nb_last_error(), "complete QR with more rows"));
+    nb_clear_error();
+    ck_assert(!nb_qr(NULL, false, NULL) && strstr(nb_last_error(), "qr: NULL input 0"));
+}
+END_TEST
+
+static Suite *make_suite(void) {
+    Suite *s = suite_create("ops_decomp");
+    TCase *tc = tcase_create("decomp");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, eigh_values);
+    tcase_add_test(tc, qr_values);
+    tcase_add_test(tc, gradients);
+    tcase_add_test(tc, refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NB_CHECK_MAIN()
