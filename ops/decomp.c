@@ -10,7 +10,8 @@
 /* ---- eigh ----------------------------------------------------------------------------------- */
 
 /* torch's rule: gA = V (diag(gw) + skew(V^T gV) / E) V^T, E_ij = w_j - w_i (0 on the diagonal):
- * symmetric, infinite where two eigenvalues coincide and gV is not zero there */
+ * symmetric, infinite where two eigenvalues coincide and gV is not zero there (finite where it
+ * is: eigvalsh of the identity has the gradient V diag(gw) V^T) */
 static int eigh_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *p = n->out;
     const int64_t m = p->shape[p->ndim - 1];
@@ -21,7 +22,10 @@ static int eigh_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *vtg = eye ? nb_matmul(nb_transpose(v, -1, -2), gv) : NULL;
     nb_tensor *skew = vtg ? nb_mul_scalar(nb_sub(vtg, nb_transpose(vtg, -1, -2)), 0.5f) : NULL;
     nb_tensor *e = skew ? nb_sub(w, nb_transpose(w, -1, -2)) : NULL; /* [..., n, n]: w_j - w_i */
-    nb_tensor *off = e ? nb_where(eye, nb_scalar_like(g, 0.0f), nb_div(skew, e)) : NULL;
+    /* 0 on the diagonal, and wherever skew is 0: eigenvectors unused (gV = 0) give no 0 / 0 at
+     * repeated eigenvalues (torch skips the term when gV is undefined) */
+    nb_tensor *zero = skew ? nb_scalar_like(g, 0.0f) : NULL;
+    nb_tensor *off = e ? nb_where(nb_maximum(eye, nb_eq(skew, zero)), zero, nb_div(skew, e)) : NULL;
     nb_tensor *mid = off ? nb_add(off, nb_mul(eye, gw)) : NULL;
     gin[0] = mid ? nb_matmul(nb_matmul(v, mid), nb_transpose(v, -1, -2)) : NULL;
     return gin[0] ? 0 : -1;

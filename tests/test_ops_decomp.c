@@ -153,6 +153,19 @@ START_TEST(gradients) {
 }
 END_TEST
 
+/* repeated eigenvalues: the eigenvalues' gradient stays finite when the vectors go unused */
+START_TEST(repeated_eigenvalues) {
+    nb_tensor *x = nb_mul_scalar(nb_eye(ctx, 4, 4), 2.0f);
+    nb_requires_grad_(x, true);
+    nb_tensor *w = nb_eigvalsh(x);
+    ck_assert(w && nb_data_f32(w)[0] == 2 && nb_data_f32(w)[3] == 2);
+    ck_assert(nb_backward(nb_sum(nb_mul(w, w), 0, NULL, false)) == 0);
+    for (int i = 0; i < 16; i++) /* d sum w^2 / dA = 2 V diag(w) V^T = 4 I */
+        ck_assert_msg(nb_close(nb_data_f32(x->grad)[i], i % 5 == 0 ? 4.0 : 0.0, 1e-6, 1e-6), "%d: %g", i,
+                      nb_data_f32(x->grad)[i]);
+}
+END_TEST
+
 START_TEST(refusals) {
     ck_assert(!nb_eigh(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 4)), NULL) &&
               strstr(nb_last_error(), "eigh: A [3,4] is not square"));
@@ -179,6 +192,7 @@ static Suite *make_suite(void) {
     tcase_add_test(tc, eigh_values);
     tcase_add_test(tc, qr_values);
     tcase_add_test(tc, gradients);
+    tcase_add_test(tc, repeated_eigenvalues);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;
