@@ -179,6 +179,9 @@ typedef struct nb_backend {
     /* Householder QR (nb_qr_householder per matrix): a [B,m,n] -> q [B,m,kq] (NULL: not formed)
      * and r [B,kr,n], kq and kr <= m */
     int (*qr)(nb_tensor *q, nb_tensor *r, const nb_tensor *a);
+    /* singular values (nb_svd_jacobi per matrix): a [B,m,n] -> s [B,k] descending, and when u is
+     * not NULL u [B,m,k] and vh [B,k,n], k = min(m,n) */
+    int (*svd)(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a);
 
     /* optimiser */
     int (*adamw)(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, float lr, float b1,

@@ -89,7 +89,7 @@ static int qr_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     const int nd = a->ndim;
     const int64_t m = a->shape[nd - 2], nc = a->shape[nd - 1], kq = n->i[0], kr = n->i[1];
     if (kq > nc && m > nc) {
-        nb_set_error("qr: the gradient of a complete QR with more rows than columns is not defined (Q's last "
+        nb_set_error("the gradient of a complete QR with more rows than columns is not defined (Q's last "
                      "columns are not unique)");
         return -1;
     }

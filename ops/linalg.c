@@ -340,8 +340,9 @@ static int det_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = n->in[0];
     const bool log = n->i[0];
     nb_tensor *inv = nb_inverse(nb_transpose(a, -1, -2));
-    if (!inv) {
-        nb_rename_error("inverse", log ? "slogdet (backward)" : "det (backward)");
+    if (!inv) { /* "inverse: the matrix is singular (...)" said of the gradient */
+        nb_rename_error("inverse", log ? "the gradient of log|det| needs A invertible"
+                                       : "det's gradient needs A invertible");
         return -1;
     }
     nb_tensor *s = log ? g : nb_mul(g, n->out);

@@ -154,6 +154,7 @@ static const abi abis[] = {
     {NB_CU_MOD_LINALG, "lu_solve", 7, {8, 8, 8, 8, 8, 8, 4}},
     {NB_CU_MOD_LINALG, "eigh_jacobi", 6, {8, 8, 8, 8, 8, 8}},
     {NB_CU_MOD_LINALG, "qr_householder", 9, {8, 8, 8, 8, 8, 8, 8, 8, 8}},
+    {NB_CU_MOD_LINALG, "svd_jacobi", 8, {8, 8, 8, 8, 8, 8, 8, 8}},
 };
 
 START_TEST(test_kernel_abi) {
@@ -339,9 +340,24 @@ END_TEST
 
 /* The host launches some kernels with 1024 threads a block (ce_final, the reductions' last
  * pass, rows of up to 256 by default), and a GPU refuses such a launch ("too many resources
- * requested") when a kernel needs more than 65536 / 1024 = 64 registers a thread. ptxas, from the
+ * requested") when a kernel needs more than 65536 / 1024 = 64 registers a thread; a kernel
+ * declaring __launch_bounds__(n) (and launched with at most n) may use 65536 / n. ptxas, from the
  * toolkit, tells how many each kernel needs on sm_90; NVRTC does not. */
 #define NB_PTXAS NB_CUDA_HOME "/bin/ptxas"
+
+/* The most threads a block of kernel `fn` may have: its __launch_bounds__ (PTX's .maxntid after
+ * the entry's parameters), else 1024. */
+static int max_threads(const char *ptx, const char *fn) {
+    char pat[160];
+    snprintf(pat, sizeof pat, ".entry %s(", fn);
+    const char *e = strstr(ptx, pat), *close = e ? strchr(e, ')') : NULL;
+    if (!close) return 1024;
+    close++;
+    while (*close == ' ' || *close == '\n' || *close == '\t' || *close == '\r')
+        close++;
+    int n = 0;
+    return strncmp(close, ".maxntid", 8) == 0 && sscanf(close + 8, "%d", &n) == 1 && n > 0 ? n : 1024;
+}
 
 START_TEST(test_registers_fit_1024_threads) {
     int n = 0;
@@ -360,7 +376,6 @@ START_TEST(test_registers_fit_1024_threads) {
         ck_assert_ptr_nonnull(f);
         fputs(ptx, f);
         fclose(f);
-        free(ptx);
         snprintf(cmd, sizeof cmd, "'%s' -arch=sm_90 -v '%s' -o /dev/null 2>&1", NB_PTXAS, path);
         FILE *p = popen(cmd, "r");
         ck_assert_ptr_nonnull(p);
@@ -368,21 +383,27 @@ START_TEST(test_registers_fit_1024_threads) {
             const char *e = strstr(line, "Compiling entry function '"), *u = strstr(line, "Used ");
             if (e) sscanf(e + 26, "%127[^']", fn);
             if (u) {
-                int regs = atoi(u + 5);
+                const int regs = atoi(u + 5), threads = max_threads(ptx, fn);
                 kernels++;
-                if (regs > worst) worst = regs;
-                ck_assert_msg(regs <= 64,
-                              "kernel %s of module %s needs %d registers a thread: a launch of 1024 threads "
+                if (threads == 1024 && regs > worst) worst = regs;
+                ck_assert_msg(regs * threads <= 65536,
+                              "kernel %s of module %s needs %d registers a thread: a launch of %d threads "
                               "would fail on a GPU (65536 a block)",
-                              fn, src[i].name, regs);
+                              fn, src[i].name, regs, threads);
             }
         }
+        free(ptx);
         ck_assert_msg(pclose(p) == 0, "ptxas failed on module %s", src[i].name);
         unlink(path);
     }
     rmdir(dir);
     ck_assert_msg(kernels >= 100, "ptxas reported on %d kernels only", kernels);
-    printf("test_registers_fit_1024_threads: %d kernels, at most %d registers a thread\n", kernels, worst);
+    printf("test_registers_fit_1024_threads: %d kernels, at most %d registers a thread (those without launch "
+           "bounds)\n",
+           kernels, worst);
+    /* the check reads the bounds: a kernel declaring 64 threads */
+    ck_assert_int_eq(max_threads(".visible .entry k(\n\t.param .u64 k_0\n)\n.maxntid 64, 1, 1\n{", "k"), 64);
+    ck_assert_int_eq(max_threads(".visible .entry k(\n\t.param .u64 k_0\n)\n{", "k"), 1024);
 }
 END_TEST
 

@@ -968,6 +968,14 @@ static nb_tensor *f_linalg(nb_tensor **in, void *u) {
                                nb_reshape(qt, NB_SHAPE(3, -1)), nb_reshape(rt, NB_SHAPE(3, -1))};
         return qt ? nb_cat(parts, 4, 1) : NULL;
     }
+    case 11: { /* SVD of a wide matrix, U, S and Vh side by side; the pseudo-inverse of a tall one */
+        nb_tensor *u, *vh, *s = nb_svd(nb_cat((nb_tensor *[]){in[0], b}, 2, -1), &u, &vh);
+        nb_tensor *parts[4] = {
+            nb_reshape(u, NB_SHAPE(3, -1)), s, nb_reshape(vh, NB_SHAPE(3, -1)),
+            nb_reshape(nb_pinv(nb_cat((nb_tensor *[]){in[0], nb_transpose(b, -1, -2)}, 2, -2), -1.0),
+                       NB_SHAPE(3, -1))};
+        return s ? nb_cat(parts, 4, 1) : NULL;
+    }
     default: { /* LU factors (no gradient) and a solve from them, plain and transposed */
         nb_tensor *piv, *lu = nb_lu_factor(nb_detach(in[0]), &piv);
         nb_tensor *x = nb_lu_solve(lu, piv, b, false), *xt = nb_lu_solve(lu, piv, b, true);
@@ -988,23 +996,24 @@ START_TEST(test_linalg) {
                            "matrix_power -2",
                            "lu_factor/lu_solve",
                            "eigh",
-                           "qr"};
+                           "qr",
+                           "svd/pinv"};
     const int64_t sizes[3] = {5, 40, 70}; /* a warp per block, 64 threads, 128 with strided rows */
     for (int si = 0; si < 3; si++) {
         const int64_t n = sizes[si];
         nb_tensor *three = nb_mul_scalar(nb_eye(c, n, n), 3.0f * (si ? 2.0f : 1.0f));
-        for (int m = 0; m < 11; m++) {
-            if (si && m != 0 && m != 3 && m != 8 && m != 9 && m != 10)
+        for (int m = 0; m < 12; m++) {
+            if (si && m != 0 && m != 3 && m != 8 && m != 9 && m != 10 && m != 11)
                 continue; /* the large sizes: one op per kernel */
             nb_tensor *x[3] = {rnd(c, NB_SHAPE(3, n, n), -1, 1, 300 + m),
                                rnd(c, NB_SHAPE(3, n, 2), -1, 1, 400 + m), three};
             if (si) x[0] = nb_mul_scalar(x[0], 1.0f / sqrtf((float)n));
             char what[64];
             snprintf(what, sizeof what, "%s n=%lld", names[m], (long long)n);
-            const bool uses_b = m == 0 || (m >= 4 && m <= 6) || m == 10;
-            /* eigh's gradient divides by the gaps between eigenvalues: at n = 40 a last-bit difference
-             * in one moves it by 1e-4, so there the values alone are compared */
-            const unsigned mask = m == 8 ? 2u : m == 9 && si ? 0u : uses_b ? 3u : 1u;
+            const bool uses_b = m == 0 || (m >= 4 && m <= 6) || m >= 10;
+            /* eigh's and the SVD's gradients divide by the gaps between eigenvalues: at n = 40 a
+             * last-bit difference in one moves them by 1e-4, so there the values alone are compared */
+            const unsigned mask = m == 8 ? 2u : (m == 9 || m == 11) && si ? 0u : uses_b ? 3u : 1u;
             compare(what, f_linalg, x, 3, &m, 2e-5, mask);
         }
     }

@@ -114,6 +114,93 @@ START_TEST(qr_values) {
 }
 END_TEST
 
+START_TEST(svd_values) {
+    const int64_t shapes[4][2] = {{6, 4}, {4, 4}, {3, 5}, {1, 3}};
+    for (int sh = 0; sh < 4; sh++) {
+        const int64_t m = shapes[sh][0], n = shapes[sh][1], k = m < n ? m : n;
+        nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, m, n), 0, 1, &rng), *u = NULL, *vh = NULL,
+                  *s = nb_svd(a, &u, &vh);
+        ck_assert_msg(s && u && vh && s->shape[1] == k && u->shape[2] == k && vh->shape[1] == k, "%s",
+                      nb_last_error());
+        ck_assert(maxdiff(nb_matmul(nb_mul(u, nb_unsqueeze(s, -2)), vh), a) < 1e-5);
+        ck_assert(maxdiff(nb_matmul(nb_transpose(u, -1, -2), u), eye_like(k, NB_SHAPE(2, k, k))) < 1e-5);
+        ck_assert(maxdiff(nb_matmul(vh, nb_transpose(vh, -1, -2)), eye_like(k, NB_SHAPE(2, k, k))) < 1e-5);
+        ck_assert(maxdiff(nb_svdvals(a), s) == 0);
+        for (int b = 0; b < 2; b++)
+            for (int j = 0; j < k; j++) {
+                if (j) ck_assert(nb_get(s, (int64_t[]){b, j - 1}) >= nb_get(s, (int64_t[]){b, j}));
+                double big = 0;
+                for (int i = 0; i < n; i++) {
+                    const double x = nb_get(vh, (int64_t[]){b, j, i});
+                    if (fabs(x) > fabs(big)) big = x;
+                }
+                ck_assert(big > 0);
+            }
+    }
+    /* rank-deficient: zero singular values, U still orthonormal (completed); a zero matrix */
+    nb_tensor *c = nb_randn(ctx, NB_SHAPE(5, 1), 0, 1, &rng),
+              *r1 = nb_matmul(c, nb_randn(ctx, NB_SHAPE(1, 3), 0, 1, &rng));
+    nb_tensor *u = NULL, *vh = NULL, *s = nb_svd(r1, &u, &vh);
+    ck_assert(nb_data_f32(s)[1] < 1e-6 && nb_data_f32(s)[2] < 1e-6);
+    ck_assert(maxdiff(nb_matmul(nb_transpose(u, -1, -2), u), nb_eye(ctx, 3, 3)) < 1e-5);
+    ck_assert(maxdiff(nb_matmul(nb_mul(u, nb_unsqueeze(s, -2)), vh), r1) < 1e-5);
+    nb_tensor *z = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3)), *uz = NULL, *vz = NULL, *sz = nb_svd(z, &uz, &vz);
+    ck_assert(sz && nb_data_f32(sz)[0] == 0 &&
+              maxdiff(nb_matmul(nb_transpose(uz, -1, -2), uz), nb_eye(ctx, 3, 3)) < 1e-6);
+    ck_assert(nb_matrix_rank(r1, -1.0) && ((const int32_t *)nb_matrix_rank(r1, -1.0)->storage->data)[0] == 1);
+    ck_assert(((const int32_t *)nb_matrix_rank(z, -1.0)->storage->data)[0] == 0);
+    /* pinv: the four Penrose conditions, on a tall, a wide and a rank-deficient matrix */
+    nb_tensor *ms[3] = {nb_randn(ctx, NB_SHAPE(5, 3), 0, 1, &rng), nb_randn(ctx, NB_SHAPE(2, 4), 0, 1, &rng),
+                        r1};
+    for (int i = 0; i < 3; i++) {
+        nb_tensor *a = ms[i], *p = nb_pinv(a, -1.0);
+        ck_assert_msg(p && p->shape[0] == a->shape[1] && p->shape[1] == a->shape[0], "%s", nb_last_error());
+        nb_tensor *ap = nb_matmul(a, p), *pa = nb_matmul(p, a);
+        ck_assert(maxdiff(nb_matmul(ap, a), a) < 1e-5 && maxdiff(nb_matmul(pa, p), p) < 1e-4);
+        ck_assert(maxdiff(ap, nb_transpose(ap, 0, 1)) < 1e-5 && maxdiff(pa, nb_transpose(pa, 0, 1)) < 1e-5);
+    }
+    /* lstsq: the solve for a square A; the normal equations for a tall one */
+    nb_tensor *sq = nb_add(nb_randn(ctx, NB_SHAPE(4, 4), 0, 0.3f, &rng), nb_eye(ctx, 4, 4)),
+              *b = nb_randn(ctx, NB_SHAPE(4, 2), 0, 1, &rng);
+    ck_assert(maxdiff(nb_lstsq(sq, b), nb_solve(sq, b, true)) < 1e-4);
+    nb_tensor *tall = ms[0], *bt = nb_randn(ctx, NB_SHAPE(5, 2), 0, 1, &rng), *x = nb_lstsq(tall, bt);
+    nb_tensor *tt = nb_transpose(tall, 0, 1);
+    ck_assert(maxdiff(nb_matmul(nb_matmul(tt, tall), x), nb_matmul(tt, bt)) < 1e-4);
+    /* matrix norms by their definitions; cond */
+    nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, 3, 4), 0, 1, &rng), *sa = nb_svdvals(a);
+    for (int bb = 0; bb < 2; bb++) {
+        double fro = 0, col[4] = {0}, row[3] = {0};
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++) {
+                const double v = nb_get(a, (int64_t[]){bb, i, j});
+                fro += v * v, col[j] += fabs(v), row[i] += fabs(v);
+            }
+        double c1 = col[0], cm = col[0], r1m = row[0], rm = row[0];
+        for (int j = 1; j < 4; j++)
+            c1 = fmax(c1, col[j]), cm = fmin(cm, col[j]);
+        for (int i = 1; i < 3; i++)
+            r1m = fmax(r1m, row[i]), rm = fmin(rm, row[i]);
+        const double s0 = nb_get(sa, (int64_t[]){bb, 0}), s1 = nb_get(sa, (int64_t[]){bb, 1}),
+                     s2 = nb_get(sa, (int64_t[]){bb, 2});
+        const struct {
+            const char *ord;
+            double want;
+        } cases[] = {{"fro", sqrt(fro)}, {"nuc", s0 + s1 + s2}, {"2", s0},   {"-2", s2}, {"1", c1},
+                     {"-1", cm},         {"inf", r1m},          {"-inf", rm}};
+        for (int q = 0; q < 8; q++) {
+            nb_tensor *nv = nb_matrix_norm(a, cases[q].ord);
+            ck_assert_msg(nv && nv->ndim == 1 && nb_close(nb_data_f32(nv)[bb], cases[q].want, 1e-5, 1e-5),
+                          "%s", cases[q].ord);
+        }
+        ck_assert(nb_close(nb_data_f32(nb_cond(a))[bb], s0 / s2, 1e-5, 1e-5));
+    }
+    ck_assert(!nb_matrix_norm(a, "3") && strstr(nb_last_error(), "matrix_norm: unknown ord \"3\""));
+    nb_tensor *ue = NULL, *ve = NULL, *se = nb_svd(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 0)), &ue, &ve);
+    ck_assert(se && se->shape[0] == 0 && ue->shape[0] == 3 && ue->shape[1] == 0 && ve->shape[1] == 0);
+    ck_assert(!nb_svd(a, &ue, NULL) && strstr(nb_last_error(), "give both U and Vh"));
+}
+END_TEST
+
 static int gc_case;
 static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
@@ -137,19 +224,64 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
                    ? nb_add(nb_sum(r, 1, (const int[]){-1}, false),
                             nb_sum(nb_qr(nb_narrow(x, -2, 0, 3), false, NULL), 1, (const int[]){-2}, false))
                    : NULL;
-    default: /* complete with m <= n: square */
+    case 8: /* complete with m <= n: square */
         return nb_qr(x, true, &r) ? nb_mul(r, nb_qr(x, true, NULL)) : NULL;
+    case 9: return nb_svdvals(x);
+    case 10:
+    case 11:
+    case 12: { /* square, tall, wide: U and Vh through U diag(e^s) Vh and directly */
+        nb_tensor *y = gc_case == 10   ? x
+                       : gc_case == 11 ? nb_narrow(x, -1, 0, 3)
+                                       : nb_narrow(x, -2, 0, 2),
+                  *vh;
+        nb_tensor *s = nb_svd(y, &v, &vh);
+        if (!s) return NULL;
+        nb_tensor *parts[3] = {
+            nb_reshape(nb_matmul(nb_mul(v, nb_unsqueeze(nb_exp(s), -2)), vh), NB_SHAPE(2, -1)),
+            nb_reshape(v, NB_SHAPE(2, -1)), nb_reshape(vh, NB_SHAPE(2, -1))};
+        return nb_cat(parts, 3, -1);
+    }
+    case 13: return nb_pinv(nb_narrow(x, -1, 0, 3), -1.0);
+    case 14: return nb_pinv(nb_narrow(x, -2, 0, 2), -1.0);
+    case 15: return nb_lstsq(nb_narrow(x, -1, 0, 2), nb_narrow(x, -1, 2, 2));
+    case 16: {
+        const char *ords[6] = {"nuc", "2", "-2", "1", "inf", "fro"};
+        nb_tensor *acc = nb_cond(x);
+        for (int i = 0; i < 6; i++)
+            acc = nb_add(acc, nb_matrix_norm(x, ords[i]));
+        return acc;
+    }
+    default: return NULL;
     }
 }
 
 START_TEST(gradients) {
-    for (gc_case = 0; gc_case <= 8; gc_case++) {
+    for (gc_case = 0; gc_case <= 16; gc_case++) {
         nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 4, 4), 0, 1, &rng);
         nb_requires_grad_(x, true);
         nb_gradcheck_opts o = {.eps = 1e-3, .atol = 3e-3, .rtol = 3e-2, .seed = 7};
         int r = nb_gradcheck(gc_fn, &x, 1, NULL, &o);
         ck_assert_msg(r == 1, "case %d: %s", gc_case, nb_last_error());
     }
+}
+END_TEST
+
+/* what review found: a NaN or inf in the lower triangle gives NaN (it looked converged: the
+ * sorted diagonal came back); a -0 leading entry reflects as LAPACK's SIGN(h, -0) does */
+START_TEST(review_cases) {
+    nb_tensor *a = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 3), (const float[]){1, 0, 0, 0, 2, 3, NAN, 3, 4});
+    nb_tensor *v = NULL, *w = nb_eigh(a, &v);
+    ck_assert(w && isnan(nb_data_f32(w)[0]) && isnan(nb_data_f32(w)[2]) && isnan(nb_data_f32(v)[4]));
+    nb_tensor *b = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){2, 0, INFINITY, 2});
+    ck_assert(isnan(nb_data_f32(nb_eigvalsh(b))[1]));
+    nb_tensor *z = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 3), (const float[]){-0.0f, 1, 2, 3, 1, 0, 4, 5, 6}),
+              *r = NULL;
+    nb_tensor *q = nb_qr(z, false, &r); /* torch: R's diagonal 5, 2.4166, 0.3310 */
+    ck_assert(q && nb_close(nb_get(r, (int64_t[]){0, 0}), 5, 1e-6, 1e-6) &&
+              nb_close(nb_get(r, (int64_t[]){2, 2}), 0.33104, 1e-4, 1e-4));
+    /* the sign rule does not pick between two entries of equal size: the first of them leads */
+    nb_tensor *t = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){0, 1, 1, 0}), *tv = NULL;
+    ck_assert(nb_eigh(t, &tv) && nb_get(tv, (int64_t[]){0, 0}) > 0 && nb_get(tv, (int64_t[]){0, 1}) > 0);
 }
 END_TEST
 
@@ -191,8 +323,10 @@ static Suite *make_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, eigh_values);
     tcase_add_test(tc, qr_values);
+    tcase_add_test(tc, svd_values);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, repeated_eigenvalues);
+    tcase_add_test(tc, review_cases);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;

@@ -53,6 +53,7 @@ int nb_cpu_trisolve(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bo
 int nb_cpu_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans);
 int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a);
 int nb_cpu_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a);
+int nb_cpu_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a);
 int nb_cpu_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);

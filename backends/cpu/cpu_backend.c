@@ -222,6 +222,7 @@ const nb_backend nb_cpu_backend = {
     .lu_solve = nb_cpu_lu_solve,
     .eigh = nb_cpu_eigh,
     .qr = nb_cpu_qr,
+    .svd = nb_cpu_svd,
     .argsort = nb_cpu_argsort,
     .matmul = nb_cpu_matmul,
     .index_select = nb_cpu_index_select,

@@ -1,5 +1,5 @@
-/* backends/cpu/cpu_decomp.c - the symmetric eigendecomposition and the QR decomposition on the
- * CPU: ops/decomp_math.h's serial routines (the ones the CUDA kernels run), one matrix per task
+/* backends/cpu/cpu_decomp.c - the symmetric eigendecomposition, the QR decomposition and the
+ * SVD on the CPU: ops/decomp_math.h's serial routines (the ones the CUDA kernels run), one matrix per task
  * under OpenMP, each thread with its own double scratch. */
 #include <omp.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
     if (!work) return nb_set_error("eigh (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
     const float *A = (const float *)nb_ptr(a);
     float *W = (float *)nb_ptr(w), *V = (float *)nb_ptr(v);
-#pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 4096) schedule(dynamic)
+#pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * n * n * n > 4096) schedule(dynamic)
     for (int64_t b = 0; b < B; b++) {
         double *s = work + (int64_t)omp_get_thread_num() * per;
         nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
@@ -46,11 +46,36 @@ int nb_cpu_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
     if (!work) return nb_set_error("qr (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
     const float *A = (const float *)nb_ptr(a);
     float *Q = q ? (float *)nb_ptr(q) : NULL, *R = (float *)nb_ptr(r);
-#pragma omp parallel for num_threads(nt) if (B > 1 && B * m * n * n > 4096) schedule(dynamic)
+#pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * m * n * n > 4096) schedule(dynamic)
     for (int64_t b = 0; b < B; b++) {
         double *s = work + (int64_t)omp_get_thread_num() * per;
         nb_qr_householder(A + b * m * n, m, n, Q ? Q + b * m * kq : NULL, kq, R + b * kr * n, kr, s,
                           s + m * n, s + m * n + (m < n ? m : n));
+    }
+    free(work);
+    return 0;
+}
+
+int nb_cpu_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
+    if (!is_batch(a, NB_F32, 3) || !is_batch(s, NB_F32, 2) || (!u) != (!vh))
+        return nb_set_error("svd (cpu): bad operands"), -1;
+    const int64_t B = a->shape[0], m = a->shape[1], n = a->shape[2], k = m < n ? m : n, r = m < n ? n : m;
+    if (s->shape[0] != B || s->shape[1] != k ||
+        (u && (!is_batch(u, NB_F32, 3) || !is_batch(vh, NB_F32, 3) || u->shape[0] != B || u->shape[1] != m ||
+               u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k || vh->shape[2] != n)))
+        return nb_set_error("svd (cpu): bad operands"), -1;
+    const int64_t per = r * k + k * k + r + k;
+    if (B == 0 || k == 0) return 0;
+    const int nt = nb_nthreads();
+    double *work = malloc((size_t)per * (size_t)nt * sizeof(double));
+    if (!work) return nb_set_error("svd (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
+    const float *A = (const float *)nb_ptr(a);
+    float *S = (float *)nb_ptr(s), *U = u ? (float *)nb_ptr(u) : NULL, *VH = vh ? (float *)nb_ptr(vh) : NULL;
+#pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * r * k * k > 4096) schedule(dynamic)
+    for (int64_t b = 0; b < B; b++) {
+        double *w = work + (int64_t)omp_get_thread_num() * per;
+        nb_svd_jacobi(A + b * m * n, m, n, U ? U + b * m * k : NULL, S + b * k, VH ? VH + b * k * n : NULL, w,
+                      w + r * k, w + r * k + k * k);
     }
     free(work);
     return 0;

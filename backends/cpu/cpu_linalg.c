@@ -81,7 +81,7 @@ int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
     const int nt = nb_nthreads(); /* read once: the scratch is per thread */
     double *work = malloc((size_t)(per ? per : 1) * sizeof(double) * (size_t)nt);
     if (!work) return nb_set_error("lu (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
-#pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
+#pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * n * n * n > 32768) schedule(dynamic)
     for (int64_t b = 0; b < B; b++)
         lu_one(A + b * n * n, n, P + b * n, I + b, work + (int64_t)omp_get_thread_num() * per);
     free(work);
@@ -129,7 +129,7 @@ int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
     double *work = malloc((size_t)(per ? per : 1) * sizeof(double) * (size_t)nt);
     if (!work)
         return nb_set_error("cholesky (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
-#pragma omp parallel for num_threads(nt) if (B > 1 && B * n * n * n > 32768) schedule(dynamic)
+#pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * n * n * n > 32768) schedule(dynamic)
     for (int64_t b = 0; b < B; b++)
         cholesky_one(A + b * n * n, n, I + b, work + (int64_t)omp_get_thread_num() * per);
     free(work);
@@ -171,7 +171,7 @@ int nb_cpu_trisolve(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bo
     const int64_t B = b->shape[0], n = b->shape[1], k = b->shape[2], nblk = (k + RHS_BLOCK - 1) / RHS_BLOCK;
     const float *T = (const float *)nb_ptr(t);
     float *X = (float *)nb_ptr(b);
-#pragma omp parallel for num_threads(nb_nthreads()) if (B * nblk > 1 && B * n * n * k > 65536)               \
+#pragma omp parallel for num_threads(nb_nthreads()) if (B * nblk > 1 && (double)B * n * n * k > 65536)       \
     schedule(dynamic)
     for (int64_t q = 0; q < B * nblk; q++) {
         const int64_t bi = q / nblk, c0 = (q % nblk) * RHS_BLOCK, w = k - c0 < RHS_BLOCK ? k - c0 : RHS_BLOCK;
@@ -202,7 +202,7 @@ int nb_cpu_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, boo
     const float *LU = (const float *)nb_ptr(lu);
     const int32_t *P = (const int32_t *)nb_ptr(piv);
     float *X = (float *)nb_ptr(b);
-#pragma omp parallel for num_threads(nb_nthreads()) if (B * nblk > 1 && B * n * n * k > 65536)               \
+#pragma omp parallel for num_threads(nb_nthreads()) if (B * nblk > 1 && (double)B * n * n * k > 65536)       \
     schedule(dynamic)
     for (int64_t q = 0; q < B * nblk; q++) {
         const int64_t bi = q / nblk, c0 = (q % nblk) * RHS_BLOCK, w = k - c0 < RHS_BLOCK ? k - c0 : RHS_BLOCK;

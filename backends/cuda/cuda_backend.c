@@ -54,6 +54,7 @@ const nb_backend nb_cuda_backend = {
     .lu_solve = nb_cuda_lu_solve,
     .eigh = nb_cuda_eigh,
     .qr = nb_cuda_qr,
+    .svd = nb_cuda_svd,
     .argsort = nb_cuda_argsort,
     .matmul = nb_cuda_matmul,
     .index_select = nb_cuda_index_select,

@@ -144,7 +144,7 @@ enum {
     NB_CU_MOD_NN,     /* softmax, layer norm, cross-entropy */
     NB_CU_MOD_ATTN,   /* fused causal attention */
     NB_CU_MOD_WINDOW, /* im2col, col2im, depthwise convolution, max pooling */
-    NB_CU_MOD_LINALG, /* LU, Cholesky, triangular and LU solves, eigh, QR */
+    NB_CU_MOD_LINALG, /* LU, Cholesky, triangular and LU solves, eigh, QR, SVD */
     NB_CU_MOD_COUNT
 };
 
@@ -279,6 +279,7 @@ int nb_cuda_trisolve(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, b
 int nb_cuda_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans);
 int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a);
 int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a);
+int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a);
 int nb_cuda_argsort(nb_tensor *idx, const nb_tensor *a, int dim, bool desc);
 int nb_cuda_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g);
 int nb_cuda_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);

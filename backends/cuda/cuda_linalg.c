@@ -80,11 +80,12 @@ int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
         return nb_set_error("eigh (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0 || n == 0) return 0;
-    void *work = nb_cu_scratch(0, (size_t)B * (size_t)(2 * n * n) * sizeof(double));
+    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per thread */
+    void *work = nb_cu_scratch(0, (size_t)grid * 64 * (size_t)(2 * n * n) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), wp = nb_cu_ptr(w), vp = nb_cu_ptr(v), sp = (CUdeviceptr)(uintptr_t)work;
     void *args[] = {&ap, &wp, &vp, &B, &n, &sp};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "eigh_jacobi"), nb_cu_blocks(B, 64), 64, 0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "eigh_jacobi"), grid, 64, 0, args);
 }
 
 int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
@@ -95,10 +96,30 @@ int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
     long long B = a->shape[0], m = a->shape[1], n = a->shape[2], kr = r->shape[1], kq = q ? q->shape[2] : 0;
     const long long per = m * n + (m < n ? m : n) + m * kq;
     if (B == 0 || nb_numel(r) + (q ? nb_numel(q) : 0) == 0) return 0;
-    void *work = nb_cu_scratch(0, (size_t)B * (size_t)(per ? per : 1) * sizeof(double));
+    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per thread */
+    void *work = nb_cu_scratch(0, (size_t)grid * 64 * (size_t)(per ? per : 1) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), qp = q ? nb_cu_ptr(q) : 0, rp = nb_cu_ptr(r),
                 sp = (CUdeviceptr)(uintptr_t)work;
     void *args[] = {&ap, &qp, &rp, &B, &m, &n, &kq, &kr, &sp};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "qr_householder"), nb_cu_blocks(B, 64), 64, 0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "qr_householder"), grid, 64, 0, args);
+}
+
+int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
+    if (!is_batch(a, NB_F32, 3) || !is_batch(s, NB_F32, 2) || (!u) != (!vh))
+        return nb_set_error("svd (cuda): bad operands"), -1;
+    long long B = a->shape[0], m = a->shape[1], n = a->shape[2];
+    const long long k = m < n ? m : n, r = m < n ? n : m;
+    if (s->shape[0] != B || s->shape[1] != k ||
+        (u && (!is_batch(u, NB_F32, 3) || !is_batch(vh, NB_F32, 3) || u->shape[0] != B || u->shape[1] != m ||
+               u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k || vh->shape[2] != n)))
+        return nb_set_error("svd (cuda): bad operands"), -1;
+    if (B == 0 || k == 0) return 0;
+    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per thread */
+    void *work = nb_cu_scratch(0, (size_t)grid * 64 * (size_t)(r * k + k * k + r + k) * sizeof(double));
+    if (!work) return -1;
+    CUdeviceptr ap = nb_cu_ptr(a), sp = nb_cu_ptr(s), up = u ? nb_cu_ptr(u) : 0, vp = vh ? nb_cu_ptr(vh) : 0,
+                wp = (CUdeviceptr)(uintptr_t)work;
+    void *args[] = {&ap, &sp, &up, &vp, &B, &m, &n, &wp};
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "svd_jacobi"), grid, 64, 0, args);
 }

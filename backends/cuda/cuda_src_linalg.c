@@ -170,24 +170,35 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
             }
         }
     }
-    /* one thread per matrix: ops/decomp_math.h's serial routines, with `work` the scratch of
-     * every matrix in turn */
-    extern "C" __global__ void eigh_jacobi(const float *A, float *W, float *V, long long B, long long n,
+    /* one thread per matrix: ops/decomp_math.h's serial routines, `work` holding each thread's
+     * scratch (a thread takes matrices t, t + all threads, ...); launched with 64 threads a block (their doubles need more than the
+     * 64 registers a 1024-thread block allows) */
+    extern "C" __global__ void __launch_bounds__(64) eigh_jacobi(const float *A, float *W, float *V, long long B, long long n,
                                            double *work) {
-        for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < B;
-             b += (long long)gridDim.x * blockDim.x) {
-            double *s = work + b * 2 * n * n;
+        const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        double *s = work + t0 * 2 * n * n;
+        for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
             nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
         }
     }
-    extern "C" __global__ void qr_householder(const float *A, float *Q, float *R, long long B, long long m,
+    extern "C" __global__ void __launch_bounds__(64) qr_householder(const float *A, float *Q, float *R, long long B, long long m,
                                               long long n, long long kq, long long kr, double *work) {
         const long long k = m < n ? m : n, per = m * n + k + m * kq;
-        for (long long b = blockIdx.x * (long long)blockDim.x + threadIdx.x; b < B;
-             b += (long long)gridDim.x * blockDim.x) {
-            double *s = work + b * per;
+        const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        double *s = work + t0 * per;
+        for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
             nb_qr_householder(A + b * m * n, m, n, Q ? Q + b * m * kq : 0, kq, R + b * kr * n, kr, s, s + m * n,
                               s + m * n + k);
+        }
+    }
+    extern "C" __global__ void __launch_bounds__(64) svd_jacobi(const float *A, float *S, float *U, float *VH, long long B, long long m,
+                                          long long n, double *work) {
+        const long long k = m < n ? m : n, r = m < n ? n : m, per = r * k + k * k + r + k;
+        const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        double *w = work + t0 * per;
+        for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
+            nb_svd_jacobi(A + b * m * n, m, n, U ? U + b * m * k : 0, S + b * k, VH ? VH + b * k * n : 0, w,
+                          w + r * k, w + r * k + k * k);
         }
     }
 );

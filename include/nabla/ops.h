@@ -789,8 +789,9 @@ nb_tensor *nb_lu_factor(nb_tensor *a, nb_tensor **pivots);
 nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool trans);
 /* The eigenvalues [..., n] in ascending order of the symmetric matrices whose lower triangles A
  * holds (torch.linalg.eigh, UPLO 'L'), and in *eigenvectors (may be NULL) the orthonormal
- * eigenvectors [..., n, n] in its columns, each with its entry of largest magnitude positive
- * (torch's signs are LAPACK's). By cyclic Jacobi in double (ops/decomp_math.h); one matrix per
+ * eigenvectors [..., n, n] in its columns, each with its leading entry positive (the first
+ * within 1e-5 of the largest magnitude; torch's signs are LAPACK's); a NaN or an infinity in
+ * the triangle gives NaN. By cyclic Jacobi in double (ops/decomp_math.h); one matrix per
  * task, so for batches of small to medium matrices. Differentiable (torch's rule; infinite where
  * eigenvalues coincide). Both results are views of one tensor. */
 nb_tensor *nb_eigh(nb_tensor *a, nb_tensor **eigenvectors);
@@ -802,6 +803,30 @@ nb_tensor *nb_eigvalsh(nb_tensor *a);
  * Differentiable except a complete QR with m > n (its gradient is an error, as torch's). Q and
  * R are views of one tensor. */
 nb_tensor *nb_qr(nb_tensor *a, bool complete, nb_tensor **r);
+/* The singular values S [..., k] (descending) of A [..., m, n], k = min(m, n), and, when u and
+ * vh are both given, U [..., m, k] and Vh [..., k, n] with A = U diag(S) Vh (torch.linalg.svd
+ * with full_matrices=False). By one-sided Jacobi in double (ops/decomp_math.h); each right
+ * singular vector has its leading entry positive, as nb_eigh's (torch's signs are LAPACK's).
+ * Differentiable (torch's rule; only S returned: U diag(gS) Vh). Views of one tensor. */
+nb_tensor *nb_svd(nb_tensor *a, nb_tensor **u, nb_tensor **vh);
+/* nb_svd's singular values alone (torch.linalg.svdvals). */
+nb_tensor *nb_svdvals(nb_tensor *a);
+/* The pseudo-inverse [..., n, m] (torch.linalg.pinv): V diag(1/s) U^T over the singular values
+ * above rtol times the largest (rtol < 0: torch's default max(m, n) eps). Differentiable where the
+ * rank does not change (torch's rule). */
+nb_tensor *nb_pinv(nb_tensor *a, double rtol);
+/* The least-squares solution of minimum norm, pinv(A) B (torch.linalg.lstsq's solution):
+ * A [..., m, n], B [..., m, k], batch dims broadcast. Differentiable as nb_pinv. */
+nb_tensor *nb_lstsq(nb_tensor *a, nb_tensor *b);
+/* The number of singular values above rtol times the largest (torch.linalg.matrix_rank; rtol < 0
+ * the default of nb_pinv), i32 [...]. Not differentiable. */
+nb_tensor *nb_matrix_rank(nb_tensor *a, double rtol);
+/* A matrix norm over the last two dims (torch.linalg.matrix_norm): ord "fro", "nuc" (the sum of
+ * the singular values), "2" / "-2" (the largest / smallest), "1" / "-1" (the largest / smallest
+ * column sum of |a|), "inf" / "-inf" (row sums). NULL with an error for another ord. */
+nb_tensor *nb_matrix_norm(nb_tensor *a, const char *ord);
+/* The condition number in the 2-norm, largest over smallest singular value (torch.linalg.cond). */
+nb_tensor *nb_cond(nb_tensor *a);
 
 /* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
 /* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,

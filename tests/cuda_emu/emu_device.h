@@ -35,6 +35,7 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...) /* a hint for the register allocator: nothing to do here */
 #define __noinline__
 #define __restrict__ __restrict
 /* static shared memory lives in one section, poisoned (NaN bytes) at every block start */

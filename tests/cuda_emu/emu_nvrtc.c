@@ -134,8 +134,8 @@ static int is_id(char c) {
 }
 
 /* The preprocessed kernel source made host C++: `extern __shared__ T name[];` becomes a pointer
- * into the block's dynamic shared memory, and a table of every `__global__ void name(` is
- * appended. 0, or -1 with a message in log. */
+ * into the block's dynamic shared memory, and a table of every `__global__ void name(` (or
+ * `__global__ void __launch_bounds__(n) name(`) is appended. 0, or -1 with a message in log. */
 static int translate(const char *ii, buf *out, buf *log) {
     buf names = {0};
     int nk = 0;
@@ -182,6 +182,12 @@ static int translate(const char *ii, buf *out, buf *log) {
                 q += 4;
                 while (*q == ' ' || *q == '\n' || *q == '\t')
                     q++;
+                if (strncmp(q, "__launch_bounds__", 17) == 0) { /* void __launch_bounds__(n) name( */
+                    const char *cl = strchr(q, ')');
+                    q = cl ? cl + 1 : q + 17;
+                    while (*q == ' ' || *q == '\n' || *q == '\t')
+                        q++;
+                }
                 const char *s = q;
                 while (is_id(*q))
                     q++;

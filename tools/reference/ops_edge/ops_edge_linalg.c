@@ -17,7 +17,11 @@
  * [1] left, [2] unitriangular; cholesky_solve [0] upper; matrix_power [0] k; lu_solve [0] trans.
  * slogdet gives logabsdet, slogdet_sign the sign; lu_factor gives LU, lu_factor_piv the pivots
  * (0-based); lu_solve takes (LU, pivots, B); cholesky_gram factors X X^T + I (the gradient of a
- * function of the leaf X, whatever the rule's treatment of the triangle it does not read). */
+ * function of the leaf X, whatever the rule's treatment of the triangle it does not read).
+ * eigh gives nb_eigh's eigenvalues (with the eigenvectors asked for too, so the unused view's
+ * zero gradient goes through the rule), eigh_vecs the eigenvectors, eigh_fn V diag(exp(w)) V^T
+ * (a function of A whatever the eigenvectors' signs), eigvalsh nb_eigvalsh's; qr, qr_r and
+ * qr_qr (Q and R flattened and concatenated) take ip[0] complete. */
 nb_tensor *oe_linalg_apply(const oe_case *c, bool *known) {
     nb_tensor *const *in = c->in;
     const int *ip = c->ip;
@@ -50,6 +54,20 @@ nb_tensor *oe_linalg_apply(const oe_case *c, bool *known) {
         return IS("lu_factor") ? lu : lu ? piv : NULL;
     }
     if (IS("lu_solve")) return nb_lu_solve(in[0], in[1], in[2], ip[0] != 0);
+    if (IS("eigvalsh")) return nb_eigvalsh(in[0]);
+    if (IS("eigh") || IS("eigh_vecs") || IS("eigh_fn")) {
+        nb_tensor *v = NULL, *w = nb_eigh(in[0], &v);
+        if (!w || IS("eigh")) return w;
+        if (IS("eigh_vecs")) return v;
+        return nb_matmul(nb_mul(v, nb_unsqueeze(nb_exp(w), -2)), nb_transpose(v, -1, -2));
+    }
+    if (IS("qr") || IS("qr_r") || IS("qr_qr")) {
+        nb_tensor *r = NULL, *q = nb_qr(in[0], ip[0] != 0, &r);
+        if (!q || IS("qr")) return q;
+        if (IS("qr_r")) return r;
+        nb_tensor *flat[2] = {nb_reshape(q, 1, SH(nb_numel(q))), nb_reshape(r, 1, SH(nb_numel(r)))};
+        return flat[0] && flat[1] ? nb_cat(flat, 2, 0) : NULL;
+    }
     *known = false;
     return NULL;
 }
@@ -600,6 +618,230 @@ static void size_cases(void) {
            "lu_factor_piv(randn [40,10,10]: parallel)");
 }
 
+/* symmetric matrices [..., n, n]: (M + M^T) / 2 times scale, M N(0,1) (exactly symmetric) */
+static nb_tensor *sym(int ndim, const int64_t *shape, uint64_t seed, float scale) {
+    const int64_t n = shape[ndim - 1], nb = n ? numel_of(ndim, shape) / (n * n) : 0;
+    float *v = randn_vals(ndim, shape, seed);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < i; j++) {
+                float *lo = v + (b * n + i) * n + j, *up = v + (b * n + j) * n + i;
+                *lo = *up = (*lo + *up) * 0.5f;
+            }
+    if (scale != 1.0f)
+        for (int64_t i = 0; i < nb * n * n; i++)
+            v[i] *= scale;
+    return take(ndim, shape, v);
+}
+
+static void eigh_cases(void) {
+    /* eigvalsh and eigh's eigenvalues, eigh's eigenvectors (torch's scaled to nabla's signs on
+     * its side), and V diag(exp(w)) V^T (sign-invariant: the eigenvectors' gradient through a
+     * function of A) */
+    const char *ops[] = {"eigvalsh", "eigh", "eigh_vecs", "eigh_fn"};
+    for (int o = 0; o < COUNT(ops); o++) {
+        const char *op = ops[o];
+        const uint64_t s = 1000 + 20 * (uint64_t)o;
+        oe_run((oe_case){.op = op, .in = {sym(2, SH(3, 3), s, 1)}}, "%s(sym [3,3])", op);
+        oe_run((oe_case){.op = op, .in = {sym(3, SH(2, 4, 4), s + 1, 1)}}, "%s(sym [2,4,4])", op);
+        oe_run((oe_case){.op = op, .in = {sym(4, SH(2, 2, 3, 3), s + 2, 1)}}, "%s(sym [2,2,3,3])", op);
+        oe_run((oe_case){.op = op, .in = {sym(2, SH(8, 8), s + 3, 1)}}, "%s(sym [8,8])", op);
+        oe_run((oe_case){.op = op, .in = {sym(2, SH(2, 2), s + 4, 1)}}, "%s(sym [2,2])", op);
+        /* only the lower triangle is read (torch's UPLO 'L'): the gradient is the rule's,
+         * symmetric in both */
+        oe_run((oe_case){.op = op, .in = {oe_randn(2, SH(4, 4), s + 5)}}, "%s(not symmetric [4,4])", op);
+        oe_run((oe_case){.op = op, .in = {oe_randn(3, SH(2, 3, 3), s + 6)}}, "%s(not symmetric [2,3,3])", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(2, NAN, 1e30f, 1, 3, INFINITY, -1, 0.5f, 4))}},
+               "%s(NaN, inf and 1e30 above the diagonal)", op);
+        /* diagonal: sorted, unsorted, negative */
+        oe_run((oe_case){.op = op, .in = {mat(4, 4, FV(1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4))}},
+               "%s(diagonal sorted)", op);
+        oe_run((oe_case){.op = op, .in = {mat(4, 4, FV(3, 0, 0, 0, 0, -1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0.5f))}},
+               "%s(diagonal unsorted)", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(-1, 0, 0, 0, -3, 0, 0, 0, -2))}},
+               "%s(diagonal negative)", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(3, 5, -7, 0, 1, 9, 0, 0, 2))}},
+               "%s(diagonal with garbage above)", op);
+        oe_run((oe_case){.op = op, .in = {mat(1, 1, FV(-2.5f))}}, "%s([1,1])", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(3, SH(3, 1, 1), FV(4, -1, 0))}}, "%s([3,1,1])", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(2, SH(0, 0), NULL)}}, "%s([0,0])", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(3, SH(0, 3, 3), NULL)}}, "%s(empty batch [0,3,3])", op);
+        oe_run((oe_case){.op = op, .in = {oe_f32(3, SH(2, 0, 0), NULL)}}, "%s([2,0,0])", op);
+        /* near-degenerate but distinct: the gradient's 1 / (w_j - w_i) is large */
+        oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(1, 0, 1e-3f, 1.001f))}}, "%s(close eigenvalues)", op);
+        /* values far from 1 (not for eigh_fn: exp overflows at 1e20, and at 1e-20 exp(w) rounds to 1
+         * in float32, leaving V V^T = I, whose gradient is rounding noise) */
+        if (o != 3) {
+            oe_run((oe_case){.op = op, .in = {sym(2, SH(4, 4), s + 7, 1e20f)}}, "%s(sym [4,4] times 1e20)",
+                   op);
+            oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(3e38f, 0, 1e38f, -3e38f))}}, "%s(near FLT_MAX)",
+                   op);
+            oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(3e38f, 0, 3e38f, 3e38f))}},
+                   "%s(eigenvalue past FLT_MAX)", op);
+        }
+        if (o != 3) {
+            oe_run((oe_case){.op = op, .in = {sym(2, SH(4, 4), s + 8, 1e-20f)}}, "%s(sym [4,4] times 1e-20)",
+                   op);
+            oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(1e-40f, 0, 1e-41f, 2e-40f))}}, "%s(subnormal)",
+                   op);
+        }
+        /* larger: 16 x 16, and a batch for the parallel loop */
+        oe_run((oe_case){.op = op, .in = {sym(2, SH(16, 16), s + 9, 1)}}, "%s(sym [16,16])", op);
+        oe_run((oe_case){.op = op, .in = {sym(3, SH(40, 5, 5), s + 10, 1)}}, "%s(sym [40,5,5]: parallel)",
+               op);
+        /* bad shapes: an error in both */
+        oe_run((oe_case){.op = op, .in = {oe_randn(2, SH(2, 3), s + 11)}}, "%s(not square, refused)", op);
+        oe_run((oe_case){.op = op, .in = {oe_randn(1, SH(3), s + 12)}}, "%s(1-d, refused)", op);
+    }
+    /* repeated eigenvalues: the eigenvalues alone (the eigenvectors of a repeated eigenvalue are
+     * any basis of its space, and the gradient through them is infinite) */
+    const char *vops[] = {"eigvalsh", "eigh"};
+    for (int o = 0; o < COUNT(vops); o++) {
+        const char *op = vops[o];
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_f32(2, SH(3, 3), NULL)}}, "%s(zero matrix)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 0, 0, 0, 1, 0, 0, 0, 1))}},
+               "%s(identity)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 0, 0, 0, 5, 0, 0, 0, 2))}},
+               "%s(diagonal with a repeat)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 1, 1, 1, 2, 1, 1, 1, 2))}},
+               "%s(repeated eigenvalue 1, 1, 4)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(1, 1, 1, 1, 1, 1, 1, 1, 1))}},
+               "%s(ones: 0, 0, 3)", op);
+        oe_run((oe_case){.op = op,
+                         .nograd = 1,
+                         .in = {mat(4, 4, FV(2, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0, 0, 0, 1, 2))}},
+               "%s(two repeated pairs 1, 1, 3, 3)", op);
+        /* non-finite entries in the lower triangle */
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 0, 0, NAN, 3, 0, 0, 0, 4))}},
+               "%s(NaN below the diagonal)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(NAN, 0, 0, 1, 3, 0, 0, 0, 4))}},
+               "%s(NaN on the diagonal)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 0, 0, INFINITY, 3, 0, 0, 0, 4))}},
+               "%s(inf below the diagonal)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(-INFINITY, 0, 0, 0, 3, 0, 0, 0, 4))}},
+               "%s(-inf on a diagonal)", op);
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {mat(3, 3, FV(2, 0, 0, 1, INFINITY, 0, 0, 0, 4))}},
+               "%s(inf on the diagonal, coupled)", op);
+    }
+    /* a NaN in one matrix of a batch leaves the others alone */
+    for (int o = 0; o < 3; o++) {
+        const char *op = (const char *[]){"eigvalsh", "eigh", "eigh_vecs"}[o];
+        oe_run((oe_case){.op = op, .nograd = 1, .in = {oe_f32(3, SH(2, 2, 2), FV(2, 0, 1, 3, 2, 0, NAN, 3))}},
+               "%s(NaN in the second of the batch)", op);
+    }
+    /* eigenvectors (1, -+1) / sqrt 2 and (1, 1, 0) / sqrt 2: two entries of largest magnitude, the
+     * first made positive */
+    oe_run((oe_case){.op = "eigh_vecs", .in = {mat(2, 2, FV(2, 0, 1, 2))}},
+           "eigh_vecs(tied largest entries [2,2])");
+    oe_run((oe_case){.op = "eigh_vecs", .in = {mat(3, 3, FV(2, 0, 0, -1, 2, 0, 0, 0, 5))}},
+           "eigh_vecs(tied largest entries [3,3])");
+    oe_run((oe_case){.op = "eigh_vecs", .nograd = 1, .in = {mat(3, 3, FV(2, 0, 0, NAN, 3, 0, 0, 0, 4))}},
+           "eigh_vecs(NaN below the diagonal)");
+    oe_run((oe_case){.op = "eigh_vecs", .nograd = 1, .in = {mat(3, 3, FV(2, 0, 0, INFINITY, 3, 0, 0, 0, 4))}},
+           "eigh_vecs(inf below the diagonal)");
+}
+
+static void qr_cases(void) {
+    /* Q, R, and both (the gradient through both), reduced and complete */
+    const char *ops[] = {"qr", "qr_r", "qr_qr"};
+    for (int o = 0; o < COUNT(ops); o++)
+        for (int cm = 0; cm < 2; cm++) {
+            const char *op = ops[o];
+            const uint64_t s = 1100 + 40 * (uint64_t)(o * 2 + cm);
+            /* a complete QR with m > n has no gradient (Q's last columns are not unique): an error
+             * in the backward in both */
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(2, SH(5, 3), s)}},
+                   "%s(complete %d, tall [5,3])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(2, SH(4, 4), s + 1)}},
+                   "%s(complete %d, square [4,4])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(2, SH(3, 5), s + 2)}},
+                   "%s(complete %d, wide [3,5])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(3, SH(2, 4, 3), s + 3)}},
+                   "%s(complete %d, batched tall [2,4,3])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(4, SH(2, 2, 2, 4), s + 4)}},
+                   "%s(complete %d, batched wide [2,2,2,4])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(3, SH(3, 3, 3), s + 5)}},
+                   "%s(complete %d, batched square [3,3,3])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(2, SH(1, 4), s + 6)}},
+                   "%s(complete %d, [1,4])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(2, SH(4, 1), s + 7)}},
+                   "%s(complete %d, [4,1])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {mat(1, 1, FV(-3))}},
+                   "%s(complete %d, [1,1] negative)", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_f32(2, SH(0, 3), NULL)}},
+                   "%s(complete %d, [0,3])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_f32(2, SH(3, 0), NULL)}},
+                   "%s(complete %d, [3,0])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_f32(2, SH(0, 0), NULL)}},
+                   "%s(complete %d, [0,0])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_f32(3, SH(0, 4, 3), NULL)}},
+                   "%s(complete %d, empty batch [0,4,3])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_f32(3, SH(2, 3, 0), NULL)}},
+                   "%s(complete %d, [2,3,0])", op, cm);
+            /* already triangular, with negative and positive diagonals (no reflection where the
+             * column below is 0: R keeps the signs) */
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {mat(3, 3, FV(-2, 1, 3, 0, 4, -1, 0, 0, -5))}},
+                   "%s(complete %d, upper triangular)", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(2, SH(16, 10), s + 8)}},
+                   "%s(complete %d, [16,10])", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(3, SH(40, 4, 3), s + 9)}},
+                   "%s(complete %d, [40,4,3]: parallel)", op, cm);
+            /* an ill-conditioned leading block (condition 400, 970): R^-1 amplifies the rounding in
+             * the gradient */
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {mat(2, 4, FV(1, 1, 0.5f, -1, 1, 1.01f, 2, 0.3f))}},
+                   "%s(complete %d, wide, ill-conditioned leading block)", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {mat(3, 3, FV(1, 1, 0.5f, 1, 1.01f, 2, -1, -1, 1))}},
+                   "%s(complete %d, square, ill-conditioned)", op, cm);
+            /* values far from 1 */
+            oe_run((oe_case){.op = op,
+                             .ip = {cm},
+                             .in = {mat(3, 2, FV(1e20f, -3e20f, 2e20f, 1e20f, -2e20f, 5e19f))}},
+                   "%s(complete %d, entries near 1e20)", op, cm);
+            oe_run((oe_case){.op = op,
+                             .ip = {cm},
+                             .in = {mat(3, 2, FV(1e-20f, -3e-20f, 2e-20f, 1e-20f, -2e-20f, 5e-21f))}},
+                   "%s(complete %d, entries near 1e-20)", op, cm);
+            /* rank-deficient (no gradient: R is singular): a zero column, two equal columns whose
+             * elimination is exact (with float's rounding a column of noise below the diagonal
+             * would pick Q's column arbitrarily, differently in float32 and float64) */
+            oe_run(
+                (oe_case){
+                    .op = op, .ip = {cm}, .nograd = 1, .in = {mat(3, 3, FV(1, 0, 2, 3, 0, 4, 5, 0, 6))}},
+                "%s(complete %d, zero column)", op, cm);
+            oe_run((oe_case){.op = op,
+                             .ip = {cm},
+                             .nograd = 1,
+                             .in = {mat(4, 3, FV(1, 0, 2, 3, 0, 4, 5, 0, 6, 7, 0, -8))}},
+                   "%s(complete %d, tall with a zero column)", op, cm);
+            oe_run(
+                (oe_case){
+                    .op = op, .ip = {cm}, .nograd = 1, .in = {mat(3, 3, FV(1, 2, 2, 3, -1, -1, 5, 4, 4))}},
+                "%s(complete %d, last two columns equal)", op, cm);
+            oe_run((oe_case){.op = op,
+                             .ip = {cm},
+                             .nograd = 1,
+                             .in = {mat(4, 3, FV(3, 3, 1, 4, 4, -2, 0, 0, 2, 0, 0, 1))}},
+                   "%s(complete %d, first two columns equal)", op, cm);
+            oe_run((oe_case){.op = op, .ip = {cm}, .nograd = 1, .in = {oe_f32(2, SH(3, 2), NULL)}},
+                   "%s(complete %d, zero matrix)", op, cm);
+            /* non-finite entries */
+            oe_run((oe_case){.op = op, .ip = {cm}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, NAN, 3, 4, 5))}},
+                   "%s(complete %d, NaN)", op, cm);
+            oe_run(
+                (oe_case){.op = op, .ip = {cm}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, 3, 4, 5, INFINITY))}},
+                "%s(complete %d, inf in the last column)", op, cm);
+            oe_run(
+                (oe_case){.op = op, .ip = {cm}, .nograd = 1, .in = {mat(3, 2, FV(INFINITY, 2, 3, 4, 5, 6))}},
+                "%s(complete %d, inf leading)", op, cm);
+            /* a -0 leading entry: LAPACK's beta = -sign(alpha) |x| takes the zero's sign */
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {mat(3, 2, FV(-0.0f, 1, 3, 2, 4, 5))}},
+                   "%s(complete %d, -0 leading entry)", op, cm);
+            /* bad shapes */
+            oe_run((oe_case){.op = op, .ip = {cm}, .in = {oe_randn(1, SH(3), s + 10)}},
+                   "%s(complete %d, 1-d, refused)", op, cm);
+        }
+}
+
 void oe_linalg_cases(void) {
     solve_cases();
     inverse_cases();
@@ -610,4 +852,6 @@ void oe_linalg_cases(void) {
     matrix_power_cases();
     lu_cases();
     size_cases();
+    eigh_cases();
+    qr_cases();
 }

@@ -17,7 +17,8 @@ and of every gradient is compared with the float32 result, with a relative toler
 that accumulate), and exact agreement on NaN, on infinities and on the sign of zero. A
 disagreement is a difference of one kind: zsign, nan, inf, value, int, shape; or, for the whole
 case, crash, refuses (nabla gives an error, PyTorch a result), torch-raises (the reverse),
-backward-error, no-grad, harness-error (an unreadable record). Dropout draws its own random mask,
+backward-error (nabla's backward fails, PyTorch's does not), torch-backward-raises (the reverse;
+both failing is agreement), no-grad, harness-error (an unreadable record). Dropout draws its own random mask,
 so PyTorch's reference uses the mask read back from nabla's gradient, and the fraction kept is
 checked for plausibility (keep-rate).
 
@@ -64,8 +65,18 @@ def bits_to_float(b):
 
 # ---- the PyTorch reference ----------------------------------------------------------------------
 
+class BackwardRaised(Exception):
+    """PyTorch computed the output but refused its gradient (a complete QR with m > n): the
+    output (out) is still compared, and nabla's backward must refuse as well."""
+
+    def __init__(self, msg, out):
+        super().__init__(msg)
+        self.out = out
+
+
 def run_torch(c, dt, variant=None):
-    """(output, [gradient or None per input]) in PyTorch, from the recorded float32 inputs."""
+    """(output, [gradient or None per input]) in PyTorch, from the recorded float32 inputs;
+    BackwardRaised when only the gradient fails."""
     x = []
     for t, rg, alias in zip(c["inputs"], c["rg"], c["alias"]):
         if alias >= 0:  # the same tensor given twice: its gradients add up, as in nabla
@@ -79,7 +90,10 @@ def run_torch(c, dt, variant=None):
     if out.is_floating_point() and out.requires_grad and c.get("w") is not None:
         leaves = [i for i, (rg, a) in enumerate(zip(c["rg"], c["alias"])) if rg and a < 0]
         w = torch.from_numpy(decode(c["w"]).copy()).to(dt)
-        gs = torch.autograd.grad((out * w).sum(), [x[i] for i in leaves], allow_unused=True)
+        try:
+            gs = torch.autograd.grad((out * w).sum(), [x[i] for i in leaves], allow_unused=True)
+        except RuntimeError as e:
+            raise BackwardRaised(f"{type(e).__name__}: {str(e).splitlines()[0][:150]}", out.detach()) from e
         by_leaf = dict(zip(leaves, gs))
         grads = [by_leaf.get(i if a < 0 else a) if rg else None
                  for i, (rg, a) in enumerate(zip(c["rg"], c["alias"]))]
@@ -177,13 +191,18 @@ def check_case(c):
     def status(kind, note):
         found.append(Finding(c, "status", kind, (), None, None, None, note))
 
+    tback = None  # PyTorch's error in the backward alone
     try:
         out32, g32 = run_torch(c, torch.float32)
         terr = None
+    except BackwardRaised as e:
+        out32, g32, terr, tback = e.out, None, None, str(e)
     except Exception as e:  # PyTorch refuses the input
         terr = f"{type(e).__name__}: {str(e).splitlines()[0][:150]}"
     try:
         out64, g64 = run_torch(c, torch.float64)
+    except BackwardRaised as e:
+        out64, g64 = e.out, None
     except Exception:
         out64, g64 = None, None
     for note in c["status_notes"]:
@@ -204,7 +223,10 @@ def check_case(c):
     if c["op"] in ("maximum_scalar", "minimum_scalar"):
         c["clamp_grads"] = run_torch(c, torch.float32, "clamp")[1]
     if "backward_error" in c:
-        status("backward-error", c["backward_error"])
+        if tback is None:  # both refusing the gradient is agreement
+            status("backward-error", c["backward_error"])
+    elif tback is not None:
+        status("torch-backward-raises", f"torch: {tback} | nabla gives a gradient")
     elif g32 is not None:
         if c.get("grads") is None:
             status("no-grad", "nabla recorded no gradient, torch has one")
@@ -493,6 +515,46 @@ def off_factor_triangle(f):
     return j < i if f.case["ip"][0] else j > i
 
 
+# ---- the decompositions (ops_edge_linalg.c's eigh and QR cases) ---------------------------------
+
+EIGH = {"eigvalsh", "eigh", "eigh_vecs", "eigh_fn"}
+QR = {"qr", "qr_r", "qr_qr"}
+
+
+def eigh_nonfinite(f):
+    """A NaN or an infinity in the lower triangle of the finding's matrix: nabla's eigh gives NaN
+    for all its eigenvalues and eigenvectors (ops/decomp_math.h); torch's LAPACK keeps some
+    finite (the eigenvalue of a block the NaN does not reach, the identity's eigenvectors next to
+    an infinite diagonal) or even gives finite eigenvalues for a NaN diagonal, or fails to converge."""
+    x = f.case["x"][0]
+    if x.ndim < 2:
+        return False
+    bad = (~np.isfinite(np.tril(x))).reshape(-1, *x.shape[-2:]).any(axis=(-1, -2))
+    if f.kind == "torch-raises":
+        return bool(bad.all()) and bool(np.isnan(decode(f.case["out"])).all())
+    if f.where != "out" or not math.isnan(f.nab):
+        return False
+    nbatch = bad.size
+    b = int(np.ravel_multi_index(f.idx[:-2 if f.case["op"] in ("eigh_vecs", "eigh_fn") else -1], x.shape[:-2])) \
+        if nbatch > 1 else 0
+    return bool(bad[b])
+
+
+def holds_nonfinite(case):
+    return any(x is not None and x.dtype.kind == "f" and not np.isfinite(x).all() for x in case["x"])
+
+
+def qr_square_q_noise(f):
+    """The gradient of a QR whose Q is square (m <= n) within 5e-5 of float64 (relative, absolute
+    below 1): nabla's rule keeps the term (gQ - Q Q^T gQ) R^-T, which is 0 when Q is square, so it
+    adds float32 rounding amplified by R^-1 (1.3e-5 at a leading block of condition 99, where
+    torch's float32 is within 5e-8). Open: reported as a suspected nabla accuracy bug; remove
+    this entry once the rule drops that term for a square Q."""
+    m, n = f.case["x"][0].shape[-2:]
+    return f.where != "out" and m <= n and f.f64 is not None and math.isfinite(f.nab) and \
+        abs(f.nab - f.f64) <= 5e-5 * max(1.0, abs(f.f64))
+
+
 Accept = namedtuple("Accept", "label ops kinds test why")
 ACCEPTED = [
     # nabla does not reproduce which zero PyTorch returns (relu(-0), 0 * negative gradients, ...).
@@ -583,7 +645,9 @@ ACCEPTED = [
     # A gradient that is exactly 0 in float64 (attention's key bias: softmax ignores a constant
     # added to every score of a row): float32 leaves rounding noise there, different in nabla
     # and torch (both below 1e-4, against gradients of order 0.1).
-    Accept("zero-gradient-noise", {"mha", "encoder_layer", "decoder_layer"}, {"value"},
+    # QR's gradient is exactly 0 in places too (Q of a square matrix does not depend on its last
+    # column); nabla's float32 backward leaves noise of ~1e-6 there, as torch's does.
+    Accept("zero-gradient-noise", {"mha", "encoder_layer", "decoder_layer"} | QR, {"value"},
            lambda f: f.where != "out" and f.f64 is not None and abs(f.f64) < 1e-9 and abs(f.nab) < 1e-4
            and abs(f.ref) < 1e-4, "rounding noise where the exact gradient is 0"),
     # torch 1.13's hardswish backward disagrees with itself at x = 3 and at NaN: its vectorized loop
@@ -602,8 +666,10 @@ ACCEPTED = [
     # The linear-algebra ops (ops_edge_linalg.c).
     # LU, Cholesky and the triangular solves sum every entry in double (LAPACK in float32): on an
     # ill-conditioned matrix torch's float32 rounding shows, nabla's stays at float64's answer.
+    # eigh (Jacobi) and QR (Householder) run in double too.
     Accept("linalg-double-sums", {"solve", "inverse", "det", "slogdet", "logdet", "cholesky", "cholesky_gram",
-                                  "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_solve"},
+                                  "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_solve"}
+           | EIGH | QR,
            {"value"}, lambda f: closer(f) and all(x is None or x.dtype.kind != "f" or np.isfinite(x).all()
                                                   for x in f.case["x"]),
            "linear algebra summed in double: closer to float64 than torch's float32"),
@@ -627,6 +693,12 @@ ACCEPTED = [
            "a NaN is the pivot only when it comes first, as reference BLAS's isamax (torch's float32 and float64 pick differently from each other)"),
     Accept("linalg-refuses", {"lu_factor", "lu_factor_piv", "lu_solve"}, {"refuses"},
            lambda f: f.case["name"] in LINALG_REFUSED, "lu_factor/lu_solve refuse what their contract excludes"),
+    Accept("eigh-nonfinite", EIGH, {"nan", "torch-raises"}, eigh_nonfinite,
+           "eigh of a matrix holding NaN or inf is NaN throughout (torch's LAPACK: finite parts, garbage, or no convergence)"),
+    Accept("qr-square-q-noise (open)", QR, {"value"}, qr_square_q_noise,
+           "suspected nabla accuracy bug, reported: QR's gradient for m <= n keeps a term that is 0 for a square Q"),
+    Accept("qr-nonfinite", QR, {"nan"}, lambda f: holds_nonfinite(f.case) and math.isnan(f.nab),
+           "QR of a matrix holding NaN/inf: NaN wherever a NaN or inf meets nabla's reflections (Q's every column)"),
 ]
 
 

@@ -538,7 +538,27 @@ def forward(c, x, dt, variant):
 
 
 LINALG = {"solve", "inverse", "det", "slogdet", "slogdet_sign", "logdet", "cholesky", "cholesky_gram",
-          "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_factor_piv", "lu_solve"}
+          "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_factor_piv", "lu_solve",
+          "eigvalsh", "eigh", "eigh_vecs", "eigh_fn", "qr", "qr_r", "qr_qr"}
+
+
+def lead_positive(v):
+    """The eigenvectors (columns of v) each scaled so that its leading entry is positive, as
+    nb_eigh gives them (ops/decomp_math.h's nb_lead_sign): the leading entry is the first whose
+    magnitude is within 1e-5 of the column's largest, so that rounding does not choose between
+    entries of equal size. LAPACK's signs are its own, so this is the same decomposition written
+    with nabla's convention; the scale is a constant (+-1) for autograd, so the gradient is the
+    eigenvectors' own."""
+    if v.numel() == 0:
+        return v
+    d = v.detach()
+    a = d.abs()
+    n = a.shape[-2]
+    pos = torch.arange(n).reshape(n, 1).expand(a.shape)
+    first = torch.where(a >= a.amax(-2, keepdim=True) * (1 - 1e-5), pos, torch.full_like(pos, n))
+    idx = first.amin(-2, keepdim=True).clamp(max=n - 1)  # (n: a NaN column, NaN whatever the sign)
+    s = torch.sign(torch.gather(d, -2, idx))
+    return v * torch.where(s == 0, torch.ones_like(s), s)
 
 
 def linalg(op, ip, x, dt):
@@ -573,4 +593,16 @@ def linalg(op, ip, x, dt):
         return lu if op == "lu_factor" else (piv - 1).to(torch.int32)  # nabla's pivots count from 0
     if op == "lu_solve":  # nabla's pivots (x[1]) count from 0, torch's from 1
         return torch.linalg.lu_solve(x[0], (x[1] + 1).to(torch.int32), x[2], adjoint=bool(ip[0]))
+    if op == "eigvalsh":
+        return torch.linalg.eigvalsh(x[0])
+    if op in ("eigh", "eigh_vecs", "eigh_fn"):  # torch.linalg.eigh reads the lower triangle (UPLO 'L')
+        w, v = torch.linalg.eigh(x[0])
+        if op == "eigh":
+            return w
+        if op == "eigh_vecs":
+            return lead_positive(v)
+        return (v * torch.exp(w).unsqueeze(-2)) @ v.mT  # V diag(exp(w)) V^T, whatever the signs
+    if op in ("qr", "qr_r", "qr_qr"):
+        q, r = torch.linalg.qr(x[0], mode="complete" if ip[0] else "reduced")
+        return q if op == "qr" else r if op == "qr_r" else torch.cat([q.reshape(-1), r.reshape(-1)])
     raise NotImplementedError(op)
