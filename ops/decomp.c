@@ -72,15 +72,17 @@ static nb_tensor *times_rinv_t(nb_tensor *x, nb_tensor *r) {
 
 /* A = Q R with m >= n columns of Q (R square): with qdq = Q^T gQ and rdr = R gR^T, their skew
  * parts summed in L = tril(qdq - qdq^T + rdr - rdr^T), gA = Q (gR + L R^-T) + (gQ - Q qdq) R^-T
- * (Walter and Lehmann's rule, as TensorFlow's QrGrad) */
-static nb_tensor *qr_grad_tall(nb_tensor *q, nb_tensor *r, nb_tensor *gq, nb_tensor *gr) {
+ * (Walter and Lehmann's rule, as TensorFlow's QrGrad). The last term is exactly 0 for a square Q
+ * (Q Q^T = I): left out there, since in f32 it is rounding times R^-1. */
+static nb_tensor *qr_grad_tall(nb_tensor *q, nb_tensor *r, nb_tensor *gq, nb_tensor *gr, bool square) {
     nb_tensor *qdq = nb_matmul(nb_transpose(q, -1, -2), gq), *rdr = nb_matmul(r, nb_transpose(gr, -1, -2));
     nb_tensor *skew =
         qdq && rdr ? nb_add(nb_sub(qdq, nb_transpose(qdq, -1, -2)), nb_sub(rdr, nb_transpose(rdr, -1, -2)))
                    : NULL;
     nb_tensor *l = skew ? nb_tril(skew, 0) : NULL;
     nb_tensor *ga = l ? nb_matmul(q, nb_add(gr, times_rinv_t(l, r))) : NULL;
-    nb_tensor *gb = ga ? times_rinv_t(nb_sub(gq, nb_matmul(q, qdq)), r) : NULL;
+    if (square || !ga) return ga;
+    nb_tensor *gb = times_rinv_t(nb_sub(gq, nb_matmul(q, qdq)), r);
     return gb ? nb_add(ga, gb) : NULL;
 }
 
@@ -103,7 +105,7 @@ static int qr_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
               *gr = nb_reshape(nb_narrow(g, -1, m * kq, kr * nc), nd, sr);
     if (!q || !r || !gq || !gr) return -1;
     if (m >= nc) {
-        gin[0] = qr_grad_tall(q, r, gq, gr);
+        gin[0] = qr_grad_tall(q, r, gq, gr, m == nc);
         return gin[0] ? 0 : -1;
     }
     /* wide (Roberts and Roberts): A = [X | Y], R = [U | V], X = Q U square; gY = Q gV and X's
@@ -111,7 +113,7 @@ static int qr_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *u = nb_narrow(r, -1, 0, m), *gu = nb_narrow(gr, -1, 0, m), *gv = nb_narrow(gr, -1, m, nc - m);
     nb_tensor *y = nb_narrow(a, -1, m, nc - m);
     nb_tensor *gx = u && gu && gv && y
-                        ? qr_grad_tall(q, u, nb_add(gq, nb_matmul(y, nb_transpose(gv, -1, -2))), gu)
+                        ? qr_grad_tall(q, u, nb_add(gq, nb_matmul(y, nb_transpose(gv, -1, -2))), gu, true)
                         : NULL;
     nb_tensor *parts[2] = {gx, gx ? nb_matmul(q, gv) : NULL};
     gin[0] = parts[1] ? nb_cat(parts, 2, -1) : NULL;

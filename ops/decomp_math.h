@@ -145,7 +145,7 @@
                     Q[i * kq + c] = i == c ? 1.0 : 0.0;                                                      \
             for (long long j = k - 1; j >= 0; j--) {                                                         \
                 if (tau[j] == 0.0) continue;                                                                 \
-                for (long long c = 0; c < kq; c++) {                                                         \
+                for (long long c = j; c < kq; c++) {                                                         \
                     double s = Q[j * kq + c];                                                                \
                     for (long long i = j + 1; i < m; i++)                                                    \
                         s += W[i * n + j] * Q[i * kq + c];                                                   \

@@ -279,6 +279,12 @@ START_TEST(review_cases) {
     nb_tensor *q = nb_qr(z, false, &r); /* torch: R's diagonal 5, 2.4166, 0.3310 */
     ck_assert(q && nb_close(nb_get(r, (int64_t[]){0, 0}), 5, 1e-6, 1e-6) &&
               nb_close(nb_get(r, (int64_t[]){2, 2}), 0.33104, 1e-4, 1e-4));
+    /* a reflection leaves Q's earlier columns alone (as orgqr): an inf in the last column of A
+     * does not reach Q's first */
+    nb_tensor *fi = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 2), (const float[]){1, 2, 3, 4, 5, INFINITY});
+    nb_tensor *qf = nb_qr(fi, false, NULL);
+    ck_assert(qf && nb_close(nb_get(qf, (int64_t[]){2, 0}), -5 / sqrt(35.0), 1e-6, 1e-6) &&
+              nb_close(nb_get(qf, (int64_t[]){0, 0}), -1 / sqrt(35.0), 1e-6, 1e-6));
     /* the sign rule does not pick between two entries of equal size: the first of them leads */
     nb_tensor *t = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){0, 1, 1, 0}), *tv = NULL;
     ck_assert(nb_eigh(t, &tv) && nb_get(tv, (int64_t[]){0, 0}) > 0 && nb_get(tv, (int64_t[]){0, 1}) > 0);

@@ -2,9 +2,12 @@
  * det, slogdet, logdet, cholesky, solve_triangular, cholesky_solve, matrix_power, lu_factor and
  * lu_solve, on well-conditioned random batches, broadcast batch dims, vector right-hand sides,
  * every side and triangle, 0 x 0 matrices and empty batches, singular, non-positive-definite and
- * pivoting matrices, NaN and infinities, and sizes past one kernel block; run by ops_edge.c after
- * ops_edge_special.c (its apply() asks oe_linalg_apply for the ops it does not know). Names are
- * referred to by ops_edge_parity.py's lists. */
+ * pivoting matrices, NaN and infinities, and sizes past one kernel block; and the decompositions
+ * (ops/decomp.c): eigh and eigvalsh on symmetric, non-symmetric (the lower triangle is read),
+ * diagonal, repeated-eigenvalue, tiny, huge and non-finite matrices, QR reduced and complete on
+ * tall, square, wide, rank-deficient, empty and non-finite ones, with their gradients. Run by
+ * ops_edge.c after ops_edge_special.c (its apply() asks oe_linalg_apply for the ops it does not
+ * know). Names are referred to by ops_edge_parity.py's lists. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
