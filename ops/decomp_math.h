@@ -20,8 +20,9 @@
  * rotations of the columns of A, or of A^T when m < n, until every pair is orthogonal to 1e-15
  * of their norms; at most 100 sweeps): s [k] descending (a NaN first), u [m,k] and vh [k,n] (u
  * NULL: neither formed), each right singular vector with its leading entry positive,
- * the left ones of zero singular values completed to an orthonormal set (Gram-Schmidt on the unit
- * vectors); X r*k, V k*k and t r+k doubles, r = max(m,n). */
+ * the left ones of zero singular values completed to an orthonormal set (Gram-Schmidt, twice, of
+ * the unit vector least in the span of those before: its leftover is at least (r - j) / r); a NaN
+ * or an infinity in A gives NaN everywhere; X r*k, V k*k and t r+k doubles, r = max(m,n). */
 #ifndef NB_DECOMP_MATH_H
 #define NB_DECOMP_MATH_H
 
@@ -165,6 +166,22 @@
             for (long long i = 0; i < r; i++)                                                                \
                 for (long long j = 0; j < c; j++)                                                            \
                     X[i * c + j] = tr ? (double)a[j * n + i] : (double)a[i * n + j];                         \
+            {                                                                                                \
+                double chk = 0.0;                                                                            \
+                for (long long i = 0; i < r * c; i++)                                                        \
+                    chk += X[i] - X[i];                                                                      \
+                if (chk != chk) {                                                                            \
+                    double zz = 0.0;                                                                         \
+                    for (long long j = 0; j < c; j++)                                                        \
+                        s[j] = (float)(zz / zz);                                                             \
+                    if (!u) return;                                                                          \
+                    for (long long i = 0; i < m * c; i++)                                                    \
+                        u[i] = (float)(zz / zz);                                                             \
+                    for (long long i = 0; i < c * n; i++)                                                    \
+                        vh[i] = (float)(zz / zz);                                                            \
+                    return;                                                                                  \
+                }                                                                                            \
+            }                                                                                                \
             for (long long i = 0; i < c * c; i++)                                                            \
                 V[i] = i % (c + 1) == 0 ? 1.0 : 0.0;                                                         \
             for (int sweep = 0; sweep < 100; sweep++) {                                                      \
@@ -176,7 +193,9 @@
                             const double x = X[i * c + p], y = X[i * c + q];                                 \
                             al += x * x, be += y * y, ga += x * y;                                           \
                         }                                                                                    \
-                        if (!(ga != 0.0) || (ga < 0 ? -ga : ga) <= 1e-15 * sqrt(al * be)) continue;          \
+                        if (!(ga != 0.0) || !(al > 0.0 && be > 0.0) ||                                       \
+                            (ga < 0 ? -ga : ga) <= 1e-15 * sqrt(al) * sqrt(be))                              \
+                            continue;                                                                        \
                         rotated = 1;                                                                         \
                         const double ze = (be - al) / (2.0 * ga), az = ze < 0 ? -ze : ze;                    \
                         double tn = az > 1e150 ? 0.5 / az : 1.0 / (az + sqrt(1.0 + ze * ze));                \
@@ -225,7 +244,15 @@
                     continue;                                                                                \
                 }                                                                                            \
                 if (sg[j] != sg[j]) continue;                                                                \
-                for (long long e = 0; e < r; e++) {                                                          \
+                {                                                                                            \
+                    long long e = 0;                                                                         \
+                    double we = -1.0;                                                                        \
+                    for (long long i = 0; i < r; i++) {                                                      \
+                        double w = 1.0;                                                                      \
+                        for (long long q = 0; q < j; q++)                                                    \
+                            w -= X[i * c + q] * X[i * c + q];                                                \
+                        if (w > we) we = w, e = i;                                                           \
+                    }                                                                                        \
                     for (long long i = 0; i < r; i++)                                                        \
                         tmp[i] = i == e ? 1.0 : 0.0;                                                         \
                     for (int pass = 0; pass < 2; pass++)                                                     \
@@ -239,12 +266,9 @@
                     double nn = 0.0;                                                                         \
                     for (long long i = 0; i < r; i++)                                                        \
                         nn += tmp[i] * tmp[i];                                                               \
-                    if (nn > 0.25) {                                                                         \
-                        nn = sqrt(nn);                                                                       \
-                        for (long long i = 0; i < r; i++)                                                    \
-                            X[i * c + j] = tmp[i] / nn;                                                      \
-                        break;                                                                               \
-                    }                                                                                        \
+                    nn = sqrt(nn);                                                                           \
+                    for (long long i = 0; i < r; i++)                                                        \
+                        X[i * c + j] = tmp[i] / nn;                                                          \
                 }                                                                                            \
             }                                                                                                \
             for (long long j = 0; j < c; j++) {                                                              \

@@ -105,7 +105,9 @@ nb_tensor *nb_svd(nb_tensor *a, nb_tensor **u, nb_tensor **vh) {
     if (!ac) return NULL;
     nb_tensor a3 = nb_la_folded(ac, 2), u3 = nb_la_folded(ut, 2), v3 = nb_la_folded(vt, 2),
               s2 = nb_la_folded(st, 1);
-    if (be->svd(&s2, &u3, &v3, &a3)) return NULL; /* U and Vh always: the gradient needs them */
+    /* U and Vh when asked for or when the gradient will need them; else the values alone */
+    if (!u && !(nb_grad_enabled() && a->requires_grad)) return be->svd(&s2, NULL, NULL, &a3) ? NULL : st;
+    if (be->svd(&s2, &u3, &v3, &a3)) return NULL;
     int64_t fu[NB_MAX_DIMS], fv[NB_MAX_DIMS];
     memcpy(fu, a->shape, sizeof(int64_t) * (size_t)(nd - 2));
     memcpy(fv, a->shape, sizeof(int64_t) * (size_t)(nd - 2));
@@ -128,7 +130,7 @@ nb_tensor *nb_svdvals(nb_tensor *a) { return nb_as_op(nb_svd(a, NULL, NULL), "sv
 
 /* ---- what rests on it ----------------------------------------------------------------------- */
 
-/* rtol's default (torch's): max(m, n) eps when none is given (negative) */
+/* rtol's default (torch's): max(m, n) eps when none is given (negative); NaN stays NaN */
 static double default_rtol(const nb_tensor *a, double rtol) {
     const int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1];
     return rtol >= 0 ? rtol : (double)(m > n ? m : n) * FLT_EPSILON;
@@ -165,6 +167,7 @@ static int pinv_backward(nb_node *nd, nb_tensor *g, nb_tensor **gin) {
 nb_tensor *nb_pinv(nb_tensor *a, double rtol) {
     const char *op = "pinv";
     NB_NULL_GUARD_NAMED(op, a);
+    if (rtol != rtol) return nb_set_error("%s: rtol is NaN", op);
     if (nb_check_dtype(op, a, NB_F32, "A")) return NULL;
     char sh[96];
     if (a->ndim < 2) return nb_set_error("%s: A %s has fewer than 2 dims", op, NB_SHP(a, sh));
@@ -194,6 +197,7 @@ nb_tensor *nb_lstsq(nb_tensor *a, nb_tensor *b) {
 nb_tensor *nb_matrix_rank(nb_tensor *a, double rtol) {
     const char *op = "matrix_rank";
     NB_NULL_GUARD_NAMED(op, a);
+    if (rtol != rtol) return nb_set_error("%s: rtol is NaN", op);
     const bool prev = nb_no_grad_begin();
     nb_tensor *s = nb_svdvals(a), *keep = s ? kept(s, default_rtol(a, rtol)) : NULL;
     nb_tensor *r = keep ? nb_cast(nb_sum(keep, 1, (const int[]){-1}, false), NB_I32) : NULL;

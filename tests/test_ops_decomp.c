@@ -198,6 +198,24 @@ START_TEST(svd_values) {
     nb_tensor *ue = NULL, *ve = NULL, *se = nb_svd(nb_zeros(ctx, NB_F32, NB_SHAPE(3, 0)), &ue, &ve);
     ck_assert(se && se->shape[0] == 0 && ue->shape[0] == 3 && ue->shape[1] == 0 && ve->shape[1] == 0);
     ck_assert(!nb_svd(a, &ue, NULL) && strstr(nb_last_error(), "give both U and Vh"));
+    /* review: a zero singular value whose left vector is spread out (every column sums to 0): U
+     * completed orthonormal (it was a zero column); wide, the same for Vh; a zero 40 x 40 in
+     * milliseconds (the completion was O(r^4)); an inf gives NaN, not a finite value */
+    nb_tensor *sp =
+        nb_from_data(ctx, NB_F32, NB_SHAPE(5, 5), (const float[]){1, 1, 0, 0, 0, -1, -1, 1, 0, 0, 0, 0, -1,
+                                                                  1, 0, 0, 0, 0, -1, 1,  0, 0, 0, 0, -1});
+    nb_tensor *us = NULL, *vs = NULL, *ss = nb_svd(sp, &us, &vs);
+    ck_assert(ss && nb_data_f32(ss)[4] < 1e-6);
+    ck_assert(maxdiff(nb_matmul(nb_transpose(us, 0, 1), us), nb_eye(ctx, 5, 5)) < 1e-5);
+    ck_assert(maxdiff(nb_matmul(vs, nb_transpose(vs, 0, 1)), nb_eye(ctx, 5, 5)) < 1e-5);
+    nb_tensor *wv = NULL, *wu = NULL, *ws = nb_svd(nb_transpose(sp, 0, 1), &wu, &wv);
+    ck_assert(ws && maxdiff(nb_matmul(wv, nb_transpose(wv, 0, 1)), nb_eye(ctx, 5, 5)) < 1e-5);
+    nb_tensor *z40 = nb_zeros(ctx, NB_F32, NB_SHAPE(40, 40)), *u40 = NULL, *v40 = NULL;
+    ck_assert(nb_svd(z40, &u40, &v40) &&
+              maxdiff(nb_matmul(nb_transpose(u40, 0, 1), u40), nb_eye(ctx, 40, 40)) < 1e-6);
+    nb_tensor *fin = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){INFINITY, 1, 2, 3});
+    ck_assert(isnan(nb_data_f32(nb_svdvals(fin))[1]));
+    ck_assert(!nb_pinv(sp, NAN) && strstr(nb_last_error(), "pinv: rtol is NaN"));
 }
 END_TEST
 

@@ -80,8 +80,9 @@ int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
         return nb_set_error("eigh (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0 || n == 0) return 0;
-    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per thread */
-    void *work = nb_cu_scratch(0, (size_t)grid * 64 * (size_t)(2 * n * n) * sizeof(double));
+    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per working thread */
+    void *work = nb_cu_scratch(0, (size_t)(B < (long long)grid * 64 ? B : (long long)grid * 64) *
+                                      (size_t)(2 * n * n) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), wp = nb_cu_ptr(w), vp = nb_cu_ptr(v), sp = (CUdeviceptr)(uintptr_t)work;
     void *args[] = {&ap, &wp, &vp, &B, &n, &sp};
@@ -96,8 +97,9 @@ int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
     long long B = a->shape[0], m = a->shape[1], n = a->shape[2], kr = r->shape[1], kq = q ? q->shape[2] : 0;
     const long long per = m * n + (m < n ? m : n) + m * kq;
     if (B == 0 || nb_numel(r) + (q ? nb_numel(q) : 0) == 0) return 0;
-    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per thread */
-    void *work = nb_cu_scratch(0, (size_t)grid * 64 * (size_t)(per ? per : 1) * sizeof(double));
+    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per working thread */
+    void *work = nb_cu_scratch(0, (size_t)(B < (long long)grid * 64 ? B : (long long)grid * 64) *
+                                      (size_t)(per ? per : 1) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), qp = q ? nb_cu_ptr(q) : 0, rp = nb_cu_ptr(r),
                 sp = (CUdeviceptr)(uintptr_t)work;
@@ -115,8 +117,9 @@ int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
                u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k || vh->shape[2] != n)))
         return nb_set_error("svd (cuda): bad operands"), -1;
     if (B == 0 || k == 0) return 0;
-    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per thread */
-    void *work = nb_cu_scratch(0, (size_t)grid * 64 * (size_t)(r * k + k * k + r + k) * sizeof(double));
+    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per working thread */
+    void *work = nb_cu_scratch(0, (size_t)(B < (long long)grid * 64 ? B : (long long)grid * 64) *
+                                      (size_t)(r * k + k * k + r + k) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), sp = nb_cu_ptr(s), up = u ? nb_cu_ptr(u) : 0, vp = vh ? nb_cu_ptr(vh) : 0,
                 wp = (CUdeviceptr)(uintptr_t)work;

@@ -176,6 +176,7 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
     extern "C" __global__ void __launch_bounds__(64) eigh_jacobi(const float *A, float *W, float *V, long long B, long long n,
                                            double *work) {
         const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (t0 >= B) return; /* the scratch holds min(B, threads) slots */
         double *s = work + t0 * 2 * n * n;
         for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
             nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
@@ -185,6 +186,7 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
                                               long long n, long long kq, long long kr, double *work) {
         const long long k = m < n ? m : n, per = m * n + k + m * kq;
         const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (t0 >= B) return; /* the scratch holds min(B, threads) slots */
         double *s = work + t0 * per;
         for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
             nb_qr_householder(A + b * m * n, m, n, Q ? Q + b * m * kq : 0, kq, R + b * kr * n, kr, s, s + m * n,
@@ -195,6 +197,7 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
                                           long long n, double *work) {
         const long long k = m < n ? m : n, r = m < n ? n : m, per = r * k + k * k + r + k;
         const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (t0 >= B) return; /* the scratch holds min(B, threads) slots */
         double *w = work + t0 * per;
         for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
             nb_svd_jacobi(A + b * m * n, m, n, U ? U + b * m * k : 0, S + b * k, VH ? VH + b * k * n : 0, w,
