@@ -17,6 +17,7 @@
  * bench/pytorch_linalg.py (run by this program with the same thread count), and the ratio
  * PyTorch / nabla (above 1: nabla is faster).
  * usage: bench_linalg [repetitions (default 5)] [threads (0: nabla's default)] */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,8 +10,23 @@ static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
 
 /* threads per block for a factorisation of n x n: a warp for small matrices, at most 128 */
 static unsigned fact_block(long long n) { return n <= 32 ? 32 : n <= 64 ? 64 : 128; }
-/* blocks for B matrices, each taking B / grid of them */
-static unsigned fact_grid(long long B) { return (unsigned)(B < 4096 ? B : 4096); }
+/* Scratch in double stays under this: fewer blocks (or threads), each taking more matrices in
+ * turn, rather than gigabytes for a large batch of large matrices. */
+#define SCRATCH_BUDGET ((long long)256 << 20)
+
+/* blocks for B matrices of `per` doubles of scratch each, a block taking B / grid of them */
+static unsigned fact_grid(long long B, long long per) {
+    long long g = B < 4096 ? B : 4096, fit = SCRATCH_BUDGET / (per * (long long)sizeof(double));
+    if (g > fit) g = fit;
+    return (unsigned)(g < 1 ? 1 : g);
+}
+
+/* blocks of `block` threads, a thread per matrix, for B matrices of `per` doubles of scratch */
+static unsigned thread_grid(long long B, long long per, unsigned block) {
+    long long g = nb_cu_blocks(B, block), fit = SCRATCH_BUDGET / (per * (long long)sizeof(double) * block);
+    if (g > fit) g = fit;
+    return (unsigned)(g < 1 ? 1 : g);
+}
 
 int nb_cuda_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
     if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(piv, NB_I32, 2) ||
@@ -20,7 +35,7 @@ int nb_cuda_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
         return nb_set_error("lu (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0) return 0;
-    const unsigned grid = fact_grid(B);
+    const unsigned grid = fact_grid(B, n * n + n + 1);
     void *work = nb_cu_scratch(0, (size_t)grid * (size_t)(n * n + n + 1) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), pp = nb_cu_ptr(piv), ip = nb_cu_ptr(info),
@@ -35,7 +50,7 @@ int nb_cuda_cholesky(nb_tensor *a, nb_tensor *info) {
         return nb_set_error("cholesky (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0) return 0;
-    const unsigned grid = fact_grid(B);
+    const unsigned grid = fact_grid(B, n * n + 1);
     void *work = nb_cu_scratch(0, (size_t)grid * (size_t)(n * n + 1) * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), ip = nb_cu_ptr(info), wp = (CUdeviceptr)(uintptr_t)work;
@@ -80,9 +95,10 @@ int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
         return nb_set_error("eigh (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0 || n == 0) return 0;
-    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per working thread */
-    void *work = nb_cu_scratch(0, (size_t)(B < (long long)grid * 64 ? B : (long long)grid * 64) *
-                                      (size_t)(2 * n * n) * sizeof(double));
+    const long long per_t = 2 * n * n; /* the scratch is per working thread */
+    const unsigned grid = thread_grid(B, per_t, 64);
+    const long long nt = B < (long long)grid * 64 ? B : (long long)grid * 64;
+    void *work = nb_cu_scratch(0, (size_t)nt * (size_t)per_t * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), wp = nb_cu_ptr(w), vp = nb_cu_ptr(v), sp = (CUdeviceptr)(uintptr_t)work;
     void *args[] = {&ap, &wp, &vp, &B, &n, &sp};
@@ -97,9 +113,10 @@ int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
     long long B = a->shape[0], m = a->shape[1], n = a->shape[2], kr = r->shape[1], kq = q ? q->shape[2] : 0;
     const long long per = m * n + (m < n ? m : n) + m * kq;
     if (B == 0 || nb_numel(r) + (q ? nb_numel(q) : 0) == 0) return 0;
-    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per working thread */
-    void *work = nb_cu_scratch(0, (size_t)(B < (long long)grid * 64 ? B : (long long)grid * 64) *
-                                      (size_t)(per ? per : 1) * sizeof(double));
+    const long long per_t = per ? per : 1; /* the scratch is per working thread */
+    const unsigned grid = thread_grid(B, per_t, 64);
+    const long long nt = B < (long long)grid * 64 ? B : (long long)grid * 64;
+    void *work = nb_cu_scratch(0, (size_t)nt * (size_t)per_t * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), qp = q ? nb_cu_ptr(q) : 0, rp = nb_cu_ptr(r),
                 sp = (CUdeviceptr)(uintptr_t)work;
@@ -117,9 +134,10 @@ int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
                u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k || vh->shape[2] != n)))
         return nb_set_error("svd (cuda): bad operands"), -1;
     if (B == 0 || k == 0) return 0;
-    const unsigned grid = nb_cu_blocks(B, 64); /* the scratch is per working thread */
-    void *work = nb_cu_scratch(0, (size_t)(B < (long long)grid * 64 ? B : (long long)grid * 64) *
-                                      (size_t)(r * k + k * k + r + k) * sizeof(double));
+    const long long per_t = r * k + k * k + r + k; /* the scratch is per working thread */
+    const unsigned grid = thread_grid(B, per_t, 64);
+    const long long nt = B < (long long)grid * 64 ? B : (long long)grid * 64;
+    void *work = nb_cu_scratch(0, (size_t)nt * (size_t)per_t * sizeof(double));
     if (!work) return -1;
     CUdeviceptr ap = nb_cu_ptr(a), sp = nb_cu_ptr(s), up = u ? nb_cu_ptr(u) : 0, vp = vh ? nb_cu_ptr(vh) : 0,
                 wp = (CUdeviceptr)(uintptr_t)work;

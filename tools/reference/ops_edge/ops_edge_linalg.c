@@ -5,7 +5,10 @@
  * pivoting matrices, NaN and infinities, and sizes past one kernel block; and the decompositions
  * (ops/decomp.c): eigh and eigvalsh on symmetric, non-symmetric (the lower triangle is read),
  * diagonal, repeated-eigenvalue, tiny, huge and non-finite matrices, QR reduced and complete on
- * tall, square, wide, rank-deficient, empty and non-finite ones, with their gradients. Run by
+ * tall, square, wide, rank-deficient, empty and non-finite ones, with their gradients; and the SVD
+ * (ops/svd.c): svd and svdvals, pinv, lstsq, matrix_rank, matrix_norm (every ord) and cond on random
+ * tall, square, wide and batched matrices, 1 x n, n x 1, 1 x 1 and 0-size ones, exactly
+ * rank-deficient, zero, repeated-singular-value, tiny, huge and non-finite ones. Run by
  * ops_edge.c after ops_edge_special.c (its apply() asks oe_linalg_apply for the ops it does not
  * know). Names are referred to by ops_edge_parity.py's lists. */
 #include <math.h>
@@ -24,7 +27,14 @@
  * eigh gives nb_eigh's eigenvalues (with the eigenvectors asked for too, so the unused view's
  * zero gradient goes through the rule), eigh_vecs the eigenvectors, eigh_fn V diag(exp(w)) V^T
  * (a function of A whatever the eigenvectors' signs), eigvalsh nb_eigvalsh's; qr, qr_r and
- * qr_qr (Q and R flattened and concatenated) take ip[0] complete. */
+ * qr_qr (Q and R flattened and concatenated) take ip[0] complete. svd gives nb_svd's singular
+ * values (U and Vh asked for too), svd_u and svd_vh U and Vh, svd_fn U diag(f(s)) Vh with f = exp
+ * (ip[0] 0: sign-invariant) or the identity (1: A again, through the whole rule), svd_orth U^T U and
+ * Vh Vh^T flattened side by side (I whatever the basis); pinv and matrix_rank take fp[0] rtol (< 0:
+ * the default); matrix_norm ip[0] the ord (OE_MATRIX_ORDS). */
+/* matrix_norm's ord by ip[0] (the last one unknown to both) */
+static const char *const OE_MATRIX_ORDS[] = {"fro", "nuc", "2", "-2", "1", "-1", "inf", "-inf", "3"};
+
 nb_tensor *oe_linalg_apply(const oe_case *c, bool *known) {
     nb_tensor *const *in = c->in;
     const int *ip = c->ip;
@@ -71,6 +81,24 @@ nb_tensor *oe_linalg_apply(const oe_case *c, bool *known) {
         nb_tensor *flat[2] = {nb_reshape(q, 1, SH(nb_numel(q))), nb_reshape(r, 1, SH(nb_numel(r)))};
         return flat[0] && flat[1] ? nb_cat(flat, 2, 0) : NULL;
     }
+    if (IS("svdvals")) return nb_svdvals(in[0]);
+    if (IS("svd") || IS("svd_u") || IS("svd_vh") || IS("svd_fn") || IS("svd_orth")) {
+        nb_tensor *u = NULL, *vh = NULL, *s = nb_svd(in[0], &u, &vh);
+        if (!s || IS("svd")) return s;
+        if (IS("svd_u")) return u;
+        if (IS("svd_vh")) return vh;
+        if (IS("svd_fn")) /* U diag(f(s)) Vh, f = exp (ip[0] 0) or the identity (1: A again) */
+            return nb_matmul(nb_mul(u, nb_unsqueeze(ip[0] ? s : nb_exp(s), -2)), vh);
+        nb_tensor *g[2] = {nb_matmul(nb_transpose(u, -1, -2), u), nb_matmul(vh, nb_transpose(vh, -1, -2))};
+        nb_tensor *flat[2] = {g[0] ? nb_reshape(g[0], 1, SH(nb_numel(g[0]))) : NULL,
+                              g[1] ? nb_reshape(g[1], 1, SH(nb_numel(g[1]))) : NULL};
+        return flat[0] && flat[1] ? nb_cat(flat, 2, 0) : NULL;
+    }
+    if (IS("pinv")) return nb_pinv(in[0], (double)c->fp[0]);
+    if (IS("lstsq")) return nb_lstsq(in[0], in[1]);
+    if (IS("matrix_rank")) return nb_matrix_rank(in[0], (double)c->fp[0]);
+    if (IS("matrix_norm")) return nb_matrix_norm(in[0], OE_MATRIX_ORDS[ip[0]]);
+    if (IS("cond")) return nb_cond(in[0]);
     *known = false;
     return NULL;
 }
@@ -845,6 +873,418 @@ static void qr_cases(void) {
         }
 }
 
+/* ---- the SVD and what rests on it (ops/svd.c) ------------------------------------------------ */
+
+/* Rank-deficient matrices whose deficiency is exact: a zero column, two equal columns, the
+ * integer rank-2 SING_EXACT, a wide one with two equal rows, and the rank-1 ones matrix. */
+#define RD_ZERO_COL FV(1, 0, 2, 3, 0, 4, 5, 0, 6)
+#define RD_EQ_COLS  FV(1, 1, 2, 3, 3, -1, 5, 5, 0, -2, -2, 4)
+#define RD_EQ_ROWS  FV(1, 2, 0, -1, 3, 2, 1, 1, 0, 4, 1, 2, 0, -1, 3)
+#define ONES_3      FV(1, 1, 1, 1, 1, 1, 1, 1, 1)
+/* repeated singular values: the identity, diag(2, 5, 2), (4, 1, 1), a Hadamard matrix (2 four times) */
+#define EYE_3      FV(1, 0, 0, 0, 1, 0, 0, 0, 1)
+#define DIAG_REP   FV(2, 0, 0, 0, 5, 0, 0, 0, 2)
+#define SYM_411    FV(2, 1, 1, 1, 2, 1, 1, 1, 2)
+#define HADAMARD_4 FV(1, 1, 1, 1, 1, -1, 1, -1, 1, 1, -1, -1, 1, -1, -1, 1)
+
+/* The random shapes every SVD op meets (full rank, distinct singular values): tall, square,
+ * wide, batched, 1 x n, n x 1, 1 x 1, larger, a parallel batch, and the 0-size ones. */
+static void svd_random(const char *op, int ip0, const char *pre, unsigned ng, uint64_t s, bool values_far) {
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(5, 3), s)}},
+           "%s(%stall [5,3])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(4, 4), s + 1)}},
+           "%s(%ssquare [4,4])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(3, 5), s + 2)}},
+           "%s(%swide [3,5])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(3, SH(2, 4, 3), s + 3)}},
+           "%s(%sbatched tall [2,4,3])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(4, SH(2, 2, 2, 4), s + 4)}},
+           "%s(%sbatched wide [2,2,2,4])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(3, SH(3, 3, 3), s + 5)}},
+           "%s(%sbatched square [3,3,3])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(1, 4), s + 6)}},
+           "%s(%s[1,4])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(4, 1), s + 7)}},
+           "%s(%s[4,1])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {mat(1, 1, FV(-3))}}, "%s(%s[1,1] negative)",
+           op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_f32(3, SH(3, 1, 1), FV(2, -0.5f, 4))}},
+           "%s(%s[3,1,1])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(16, 10), s + 8)}},
+           "%s(%s[16,10])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(2, SH(7, 12), s + 9)}},
+           "%s(%s[7,12])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_randn(3, SH(40, 4, 3), s + 10)}},
+           "%s(%s[40,4,3]: parallel)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_f32(2, SH(0, 3), NULL)}}, "%s(%s[0,3])",
+           op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_f32(2, SH(3, 0), NULL)}}, "%s(%s[3,0])",
+           op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_f32(2, SH(0, 0), NULL)}}, "%s(%s[0,0])",
+           op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_f32(3, SH(0, 4, 3), NULL)}},
+           "%s(%sempty batch [0,4,3])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {oe_f32(3, SH(2, 3, 0), NULL)}},
+           "%s(%s[2,3,0])", op, pre);
+    /* close but distinct singular values (1, 1.001): U's and V's gradient holds 1 / (s_j^2 - s_k^2) */
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {mat(2, 2, FV(1, 0, 0, 1.001f))}},
+           "%s(%sclose singular values)", op, pre);
+    oe_run(
+        (oe_case){
+            .op = op, .ip = {ip0}, .nograd = ng, .in = {mat(3, 3, FV(1, 1, 0.5f, 1, 1.01f, 2, -1, -1, 1))}},
+        "%s(%sill-conditioned [3,3])", op, pre);
+    if (!values_far) return;
+    oe_run((oe_case){.op = op,
+                     .ip = {ip0},
+                     .nograd = ng,
+                     .in = {mat(3, 2, FV(1e20f, -3e20f, 2e20f, 1e20f, -2e20f, 5e19f))}},
+           "%s(%sentries near 1e20)", op, pre);
+    oe_run((oe_case){.op = op,
+                     .ip = {ip0},
+                     .nograd = ng,
+                     .in = {mat(3, 2, FV(1e-20f, -3e-20f, 2e-20f, 1e-20f, -2e-20f, 5e-21f))}},
+           "%s(%sentries near 1e-20)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {mat(2, 2, FV(1e38f, 2e38f, -1e38f, 1e38f))}},
+           "%s(%sentries near FLT_MAX)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = ng, .in = {mat(2, 2, FV(1e-40f, 0, 1e-41f, 2e-40f))}},
+           "%s(%ssubnormal)", op, pre);
+}
+
+/* rank-deficient, zero and repeated-singular-value matrices, and non-finite entries: the values
+ * (no gradient: the singular vectors of a repeated or zero singular value are any basis of their
+ * space) */
+static void svd_degenerate(const char *op, int ip0, const char *pre) {
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 3, RD_ZERO_COL)}}, "%s(%szero column)",
+           op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(4, 3, RD_EQ_COLS)}},
+           "%s(%sequal columns [4,3])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 3, SING_EXACT)}},
+           "%s(%sinteger rank 2)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 5, RD_EQ_ROWS)}},
+           "%s(%sequal rows [3,5])", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 3, ONES_3)}}, "%s(%sones: rank 1)", op,
+           pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {oe_f32(2, SH(3, 2), NULL)}},
+           "%s(%szero matrix)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(1, 1, FV(0))}}, "%s(%s[1,1] zero)", op,
+           pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 3, EYE_3)}}, "%s(%sidentity)", op,
+           pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 3, DIAG_REP)}},
+           "%s(%sdiagonal with a repeat)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 3, SYM_411)}},
+           "%s(%srepeated singular value 4, 1, 1)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(4, 4, HADAMARD_4)}},
+           "%s(%sHadamard: 2, 2, 2, 2)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, NAN, 3, 4, 5))}},
+           "%s(%sNaN)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, 3, 4, 5, INFINITY))}},
+           "%s(%sinf)", op, pre);
+    oe_run((oe_case){.op = op, .ip = {ip0}, .nograd = 1, .in = {mat(2, 3, FV(-INFINITY, 2, 3, 4, 5, 6))}},
+           "%s(%s-inf, wide)", op, pre);
+    oe_run(
+        (oe_case){
+            .op = op, .ip = {ip0}, .nograd = 1, .in = {oe_f32(3, SH(2, 2, 2), FV(2, 1, 0, 3, 2, 0, NAN, 3))}},
+        "%s(%sNaN in the second of the batch)", op, pre);
+}
+
+static void svd_cases(void) {
+    /* the singular values (nb_svdvals, and nb_svd's with U and Vh asked for), U and Vh (torch's
+     * scaled on its side to nabla's sign rule: each row of Vh with its leading entry positive, U's
+     * columns flipped alike), U diag(exp(s)) Vh (sign-invariant) and U diag(s) Vh (A again: the
+     * whole rule at once) */
+    const char *ops[] = {"svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_fn"};
+    for (int o = 0; o < COUNT(ops); o++) {
+        const int ip0 = o == 5; /* svd_fn: 0 exp, 1 the identity */
+        const char *op = ops[o], *pre = o == 4 ? "exp, " : o == 5 ? "id, " : "";
+        svd_random(op, ip0, pre, 0, 1300 + 30 * (uint64_t)o, o != 4);
+        oe_run((oe_case){.op = op, .ip = {ip0}, .in = {mat(2, 3, FV(1, 1, 0.5f, -1, 1.01f, 2))}},
+               "%s(%swide, ill-conditioned)", op, pre);
+    }
+    svd_degenerate("svdvals", 0, "");
+    svd_degenerate("svd", 0, "");
+    svd_degenerate("svd_fn", 1, "id, ");
+    svd_degenerate("svd_orth", 0, "");
+    /* U^T U and Vh Vh^T (I, whatever the basis): the completed singular vectors are orthonormal */
+    svd_random("svd_orth", 0, "", 1, 1500, true);
+    /* svdvals' gradient U diag(g) Vh at repeated or zero singular values: finite, and the same up
+     * to the basis of their space (ops_edge_parity.py's svd-repeated-basis) */
+    oe_run((oe_case){.op = "svdvals", .in = {mat(3, 3, EYE_3)}}, "svdvals(grad, identity)");
+    oe_run((oe_case){.op = "svdvals", .in = {mat(3, 3, DIAG_REP)}}, "svdvals(grad, diagonal with a repeat)");
+    oe_run((oe_case){.op = "svdvals", .in = {mat(3, 3, SYM_411)}}, "svdvals(grad, repeated 4, 1, 1)");
+    oe_run((oe_case){.op = "svdvals", .in = {mat(4, 4, HADAMARD_4)}}, "svdvals(grad, Hadamard)");
+    oe_run((oe_case){.op = "svdvals", .in = {oe_f32(2, SH(3, 2), NULL)}}, "svdvals(grad, zero matrix)");
+    oe_run((oe_case){.op = "svdvals", .in = {mat(3, 3, RD_ZERO_COL)}}, "svdvals(grad, zero column)");
+    oe_run((oe_case){.op = "svdvals", .in = {mat(3, 3, ONES_3)}}, "svdvals(grad, ones: rank 1)");
+    oe_run((oe_case){.op = "svdvals", .in = {mat(4, 3, RD_EQ_COLS)}}, "svdvals(grad, equal columns [4,3])");
+    /* right singular vectors (1, +-1) / sqrt 2 and (1, +-1, 0) / sqrt 2: two entries of largest
+     * magnitude, the first made positive (U's columns follow) */
+    for (int o = 0; o < 2; o++) {
+        const char *op = o ? "svd_vh" : "svd_u";
+        oe_run((oe_case){.op = op, .in = {mat(2, 2, FV(2, 2, 1, -1))}}, "%s(tied largest entries [2,2])", op);
+        oe_run((oe_case){.op = op, .in = {mat(3, 3, FV(3, 3, 0, 1, -1, 0, 0, 0, 0.5f))}},
+               "%s(tied largest entries [3,3])", op);
+        oe_run((oe_case){.op = op, .in = {mat(2, 3, FV(-3, 3, 0, 1, 1, 0.5f))}},
+               "%s(tied largest entries, wide)", op);
+    }
+    /* the singular value past FLT_MAX: inf in both */
+    oe_run((oe_case){.op = "svdvals", .nograd = 1, .in = {mat(2, 2, FV(3e38f, 3e38f, 3e38f, 3e38f))}},
+           "svdvals(singular value past FLT_MAX)");
+    /* bad shapes */
+    oe_run((oe_case){.op = "svdvals", .in = {oe_randn(1, SH(3), 1510)}}, "svdvals(1-d, refused)");
+    oe_run((oe_case){.op = "svd", .in = {oe_randn(1, SH(3), 1511)}}, "svd(1-d, refused)");
+}
+
+static void pinv_cases(void) {
+    /* default rtol (fp[0] < 0): full rank tall, square, wide, batched, with gradients */
+    const float def = -1.0f;
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(2, SH(5, 3), 1520)}}, "pinv(tall [5,3])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {wc(2, SH(4, 4), 1521)}}, "pinv(square [4,4])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(2, SH(3, 5), 1522)}}, "pinv(wide [3,5])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(3, SH(2, 4, 3), 1523)}},
+           "pinv(batched tall [2,4,3])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(4, SH(2, 2, 2, 4), 1524)}},
+           "pinv(batched wide [2,2,2,4])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(2, SH(1, 4), 1525)}}, "pinv([1,4])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(2, SH(4, 1), 1526)}}, "pinv([4,1])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(1, 1, FV(-4))}}, "pinv([1,1])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(2, SH(16, 10), 1527)}}, "pinv([16,10])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(3, SH(40, 3, 4), 1528)}},
+           "pinv([40,3,4]: parallel)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(3, 3, FV(1, 1, 0.5f, 1, 1.01f, 2, -1, -1, 1))}},
+           "pinv(ill-conditioned [3,3])");
+    oe_run((oe_case){.op = "pinv",
+                     .fp = {def},
+                     .in = {mat(3, 2, FV(1e20f, -3e20f, 2e20f, 1e20f, -2e20f, 5e19f))}},
+           "pinv(entries near 1e20)");
+    oe_run((oe_case){.op = "pinv",
+                     .fp = {def},
+                     .in = {mat(3, 2, FV(1e-10f, -3e-10f, 2e-10f, 1e-10f, -2e-10f, 5e-11f))}},
+           "pinv(entries near 1e-10)");
+    /* 0-size */
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_f32(2, SH(0, 3), NULL)}}, "pinv([0,3])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_f32(2, SH(3, 0), NULL)}}, "pinv([3,0])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_f32(2, SH(0, 0), NULL)}}, "pinv([0,0])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_f32(3, SH(2, 3, 0), NULL)}}, "pinv([2,3,0])");
+    /* rank-deficient and zero (the gradient where the rank stays: both use torch's rule) */
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(3, 3, RD_ZERO_COL)}}, "pinv(zero column)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(4, 3, RD_EQ_COLS)}}, "pinv(equal columns [4,3])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(3, 3, SING_EXACT)}}, "pinv(integer rank 2)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(3, 5, RD_EQ_ROWS)}}, "pinv(equal rows [3,5])");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(3, 3, ONES_3)}}, "pinv(ones: rank 1)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_f32(2, SH(3, 2), NULL)}}, "pinv(zero matrix)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(1, 1, FV(0))}}, "pinv([1,1] zero)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {mat(4, 4, HADAMARD_4)}}, "pinv(Hadamard)");
+    /* rtol given: 0 keeps every nonzero value; 0.2 drops 0.1 of diag(4, 1, 0.1) (and a small one of
+     * a random matrix) */
+    oe_run((oe_case){.op = "pinv", .fp = {0.0f}, .in = {oe_randn(2, SH(4, 3), 1529)}}, "pinv(rtol 0)");
+    oe_run((oe_case){.op = "pinv", .fp = {0.0f}, .in = {mat(3, 3, RD_ZERO_COL)}},
+           "pinv(rtol 0, zero column)");
+    oe_run(
+        (oe_case){
+            .op = "pinv", .fp = {0.2f}, .nograd = 1, .in = {mat(3, 3, FV(4, 0, 0, 0, 1, 0, 0, 0, 0.1f))}},
+        "pinv(rtol 0.2, diag(4, 1, 0.1))");
+    oe_run((oe_case){.op = "pinv",
+                     .fp = {0.5f},
+                     .nograd = 1,
+                     .in = {mat(3, 3, FV(3, 1, 0, 1, 3, 0.5f, 0, 0.5f, 0.4f))}},
+           "pinv(rtol 0.5 drops the smallest)");
+    oe_run((oe_case){.op = "pinv", .fp = {2.0f}, .in = {oe_randn(2, SH(3, 3), 1530)}},
+           "pinv(rtol 2: all dropped)");
+    /* non-finite */
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, NAN, 3, 4, 5))}},
+           "pinv(NaN)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, 3, 4, 5, INFINITY))}},
+           "pinv(inf)");
+    oe_run((oe_case){.op = "pinv", .fp = {NAN}, .in = {oe_randn(2, SH(3, 3), 1531)}},
+           "pinv(rtol NaN, refused)");
+    oe_run((oe_case){.op = "pinv", .fp = {def}, .in = {oe_randn(1, SH(3), 1532)}}, "pinv(1-d, refused)");
+}
+
+static void lstsq_cases(void) {
+    /* ip[0]: torch's driver, 0 its CPU default gelsy, 1 gelsd (both give the minimum-norm solution) */
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(5, 3), 1540), oe_randn(2, SH(5, 2), 1541)}},
+           "lstsq(tall A [5,3], B [5,2])");
+    oe_run((oe_case){.op = "lstsq", .in = {wc(2, SH(4, 4), 1542), oe_randn(2, SH(4, 3), 1543)}},
+           "lstsq(square A [4,4], B [4,3])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(3, 5), 1544), oe_randn(2, SH(3, 2), 1545)}},
+           "lstsq(wide A [3,5], B [3,2]: minimum norm)");
+    oe_run(
+        (oe_case){.op = "lstsq", .ip = {1}, .in = {oe_randn(2, SH(3, 5), 1546), oe_randn(2, SH(3, 2), 1547)}},
+        "lstsq(gelsd, wide A [3,5], B [3,2])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(3, SH(2, 4, 3), 1548), oe_randn(3, SH(2, 4, 2), 1549)}},
+           "lstsq(batched A [2,4,3], B [2,4,2])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(3, SH(2, 4, 3), 1550), oe_randn(3, SH(1, 4, 2), 1551)}},
+           "lstsq(broadcast A [2,4,3], B [1,4,2])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(6, 2), 1552), oe_randn(2, SH(6, 1), 1553)}},
+           "lstsq(line fit [6,2], B [6,1])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(4, 1), 1554), oe_randn(2, SH(4, 3), 1555)}},
+           "lstsq(A [4,1])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(1, 4), 1556), oe_randn(2, SH(1, 2), 1557)}},
+           "lstsq(A [1,4])");
+    oe_run((oe_case){.op = "lstsq", .in = {mat(1, 1, FV(2)), mat(1, 1, FV(-3))}}, "lstsq([1,1])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(16, 10), 1558), oe_randn(2, SH(16, 3), 1559)}},
+           "lstsq(A [16,10])");
+    /* an exact fit (B = A X for an integer X) */
+    oe_run((oe_case){.op = "lstsq", .in = {mat(4, 2, FV(1, 0, 1, 1, 1, 2, 1, 3)), mat(4, 1, FV(1, 3, 5, 7))}},
+           "lstsq(exact fit)");
+    /* 0-size */
+    oe_run((oe_case){.op = "lstsq", .in = {oe_f32(2, SH(3, 0), NULL), oe_randn(2, SH(3, 2), 1560)}},
+           "lstsq(A [3,0])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_f32(2, SH(0, 3), NULL), oe_f32(2, SH(0, 2), NULL)}},
+           "lstsq(A [0,3], B [0,2])");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(4, 3), 1561), oe_f32(2, SH(4, 0), NULL)}},
+           "lstsq(B [4,0])");
+    /* rank-deficient (gelsd on torch's side: the minimum-norm solution) */
+    oe_run((oe_case){.op = "lstsq", .ip = {1}, .in = {mat(3, 3, RD_ZERO_COL), oe_randn(2, SH(3, 2), 1562)}},
+           "lstsq(gelsd, zero column)");
+    oe_run((oe_case){.op = "lstsq", .ip = {1}, .in = {mat(4, 3, RD_EQ_COLS), oe_randn(2, SH(4, 2), 1563)}},
+           "lstsq(gelsd, equal columns [4,3])");
+    oe_run((oe_case){.op = "lstsq", .ip = {1}, .in = {mat(3, 3, SING_EXACT), oe_randn(2, SH(3, 1), 1564)}},
+           "lstsq(gelsd, integer rank 2)");
+    oe_run((oe_case){.op = "lstsq", .ip = {1}, .in = {mat(3, 5, RD_EQ_ROWS), oe_randn(2, SH(3, 2), 1565)}},
+           "lstsq(gelsd, equal rows [3,5])");
+    oe_run(
+        (oe_case){.op = "lstsq", .ip = {1}, .in = {oe_f32(2, SH(3, 2), NULL), oe_randn(2, SH(3, 2), 1566)}},
+        "lstsq(gelsd, zero A)");
+    oe_run((oe_case){.op = "lstsq", .ip = {0}, .in = {mat(3, 3, RD_ZERO_COL), oe_randn(2, SH(3, 2), 1567)}},
+           "lstsq(gelsy, zero column)");
+    /* non-finite: in B (propagates), in A (NaN throughout in nabla) */
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(3, 2), 1568), mat(3, 1, FV(1, NAN, 2))}},
+           "lstsq(NaN in B)");
+    oe_run((oe_case){.op = "lstsq",
+                     .nograd = 3,
+                     .in = {mat(3, 2, FV(1, 2, NAN, 3, 4, 5)), mat(3, 1, FV(1, 1, 1))}},
+           "lstsq(NaN in A)");
+    /* bad shapes */
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(4, 3), 1569), oe_randn(2, SH(3, 2), 1570)}},
+           "lstsq(B rows differ, refused)");
+    oe_run((oe_case){.op = "lstsq", .in = {oe_randn(2, SH(4, 3), 1571), oe_randn(1, SH(4), 1572)}},
+           "lstsq(vector b, refused)");
+}
+
+static void rank_cases(void) {
+    const float def = -1.0f;
+    struct {
+        float rtol;
+        int ndim;
+        const int64_t *shape;
+        const float *v;
+        uint64_t seed;
+        const char *name;
+    } cs[] = {
+        {def, 2, SH(5, 3), NULL, 1580, "tall [5,3]"},
+        {def, 2, SH(3, 5), NULL, 1581, "wide [3,5]"},
+        {def, 3, SH(4, 3, 3), NULL, 1582, "batched [4,3,3]"},
+        {def, 2, SH(0, 3), NULL, 0, "[0,3]"},
+        {def, 2, SH(0, 0), NULL, 0, "[0,0]"},
+        {def, 3, SH(2, 3, 0), NULL, 0, "[2,3,0]"},
+        {def, 2, SH(3, 3), RD_ZERO_COL, 0, "zero column"},
+        {def, 2, SH(4, 3), RD_EQ_COLS, 0, "equal columns [4,3]"},
+        {def, 2, SH(3, 3), SING_EXACT, 0, "integer rank 2"},
+        {def, 2, SH(3, 3), SING_THIRDS, 0, "rank 2 with thirds"},
+        {def, 2, SH(3, 5), RD_EQ_ROWS, 0, "equal rows [3,5]"},
+        {def, 2, SH(3, 3), ONES_3, 0, "ones: rank 1"},
+        {def, 2, SH(3, 2), FV(0, 0, 0, 0, 0, 0), 0, "zero matrix"},
+        {def, 2, SH(1, 1), FV(0), 0, "[1,1] zero"},
+        {def, 2, SH(1, 1), FV(-2), 0, "[1,1]"},
+        {def, 2, SH(4, 4), HADAMARD_4, 0, "Hadamard"},
+        {def, 2, SH(3, 3), FV(1e-30f, 0, 0, 0, 2e-30f, 0, 0, 0, 3e-30f), 0, "tiny diagonal"},
+        {def, 2, SH(2, 2), FV(1e-40f, 0, 1e-41f, 2e-40f), 0, "subnormal"},
+        {def, 2, SH(3, 3), FV(1, 0, 0, 0, 1e-6f, 0, 0, 0, 1e-8f), 0, "diag(1, 1e-6, 1e-8)"},
+        {0.0f, 2, SH(3, 3), RD_ZERO_COL, 0, "rtol 0, zero column"},
+        {0.0f, 2, SH(3, 3), FV(1, 0, 0, 0, 1e-6f, 0, 0, 0, 1e-8f), 0, "rtol 0, diag(1, 1e-6, 1e-8)"},
+        {0.2f, 2, SH(3, 3), FV(4, 0, 0, 0, 1, 0, 0, 0, 0.1f), 0, "rtol 0.2, diag(4, 1, 0.1)"},
+        {0.5f, 3, SH(2, 3, 3), NULL, 1583, "rtol 0.5, batched [2,3,3]"},
+        {def, 2, SH(3, 2), FV(1, 2, NAN, 3, 4, 5), 0, "NaN"},
+        {def, 2, SH(3, 2), FV(1, 2, 3, 4, 5, INFINITY), 0, "inf"},
+        {NAN, 2, SH(3, 3), NULL, 1584, "rtol NaN, refused"},
+        {def, 1, SH(3), NULL, 1585, "1-d, refused"},
+    };
+    for (int i = 0; i < COUNT(cs); i++) {
+        nb_tensor *x = cs[i].v      ? oe_f32(cs[i].ndim, cs[i].shape, cs[i].v)
+                       : cs[i].seed ? oe_randn(cs[i].ndim, cs[i].shape, cs[i].seed)
+                                    : oe_f32(cs[i].ndim, cs[i].shape, NULL);
+        oe_run((oe_case){.op = "matrix_rank", .fp = {cs[i].rtol}, .in = {x}}, "matrix_rank(%s)", cs[i].name);
+    }
+}
+
+static void norm_cond_cases(void) {
+    /* every ord of matrix_norm (ip[0]: fro, nuc, 2, -2, 1, -1, inf, -inf) */
+    for (int o = 0; o < 8; o++) {
+        const char *ord = OE_MATRIX_ORDS[o];
+        const uint64_t s = 1600 + 20 * (uint64_t)o;
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_randn(2, SH(3, 4), s)}},
+               "matrix_norm(%s, [3,4])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_randn(2, SH(5, 3), s + 1)}},
+               "matrix_norm(%s, [5,3])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_randn(3, SH(2, 3, 3), s + 2)}},
+               "matrix_norm(%s, batched [2,3,3])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_randn(2, SH(1, 4), s + 3)}},
+               "matrix_norm(%s, [1,4])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_randn(2, SH(4, 1), s + 4)}},
+               "matrix_norm(%s, [4,1])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {mat(1, 1, FV(-3))}}, "matrix_norm(%s, [1,1])",
+               ord);
+        /* ties: the identity (every column and row sum 1, every singular value 1) */
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {mat(3, 3, EYE_3)}},
+               "matrix_norm(%s, identity)", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .nograd = 1, .in = {mat(3, 3, SING_EXACT)}},
+               "matrix_norm(%s, integer rank 2)", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .nograd = 1, .in = {oe_f32(2, SH(3, 2), NULL)}},
+               "matrix_norm(%s, zero matrix)", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_f32(2, SH(0, 3), NULL)}},
+               "matrix_norm(%s, [0,3])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_f32(2, SH(3, 0), NULL)}},
+               "matrix_norm(%s, [3,0])", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {oe_f32(3, SH(2, 0, 0), NULL)}},
+               "matrix_norm(%s, [2,0,0])", ord);
+        oe_run((oe_case){.op = "matrix_norm",
+                         .ip = {o},
+                         .in = {mat(3, 2, FV(1e20f, -3e20f, 2e20f, 1e20f, -2e20f, 5e19f))}},
+               "matrix_norm(%s, entries near 1e20)", ord);
+        oe_run((oe_case){.op = "matrix_norm",
+                         .ip = {o},
+                         .in = {mat(3, 2, FV(1e-20f, -3e-20f, 2e-20f, 1e-20f, -2e-20f, 5e-21f))}},
+               "matrix_norm(%s, entries near 1e-20)", ord);
+        oe_run((oe_case){.op = "matrix_norm", .ip = {o}, .in = {mat(2, 2, FV(1e38f, 2e38f, -1e38f, 1e38f))}},
+               "matrix_norm(%s, entries near FLT_MAX)", ord);
+        oe_run(
+            (oe_case){.op = "matrix_norm", .ip = {o}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, NAN, 3, 4, 5))}},
+            "matrix_norm(%s, NaN)", ord);
+        oe_run(
+            (oe_case){
+                .op = "matrix_norm", .ip = {o}, .nograd = 1, .in = {mat(3, 2, FV(1, 2, 3, 4, 5, INFINITY))}},
+            "matrix_norm(%s, inf)", ord);
+    }
+    oe_run((oe_case){.op = "matrix_norm", .ip = {8}, .in = {oe_randn(2, SH(3, 3), 1790)}},
+           "matrix_norm(unknown ord, refused)");
+    oe_run((oe_case){.op = "matrix_norm", .ip = {0}, .in = {oe_randn(1, SH(3), 1791)}},
+           "matrix_norm(fro, 1-d, refused)");
+    /* cond: largest over smallest singular value */
+    oe_run((oe_case){.op = "cond", .in = {wc(2, SH(4, 4), 1800)}}, "cond(square [4,4])");
+    oe_run((oe_case){.op = "cond", .in = {oe_randn(2, SH(5, 3), 1801)}}, "cond(tall [5,3])");
+    oe_run((oe_case){.op = "cond", .in = {oe_randn(2, SH(3, 5), 1802)}}, "cond(wide [3,5])");
+    oe_run((oe_case){.op = "cond", .in = {oe_randn(3, SH(3, 3, 3), 1803)}}, "cond(batched [3,3,3])");
+    oe_run((oe_case){.op = "cond", .in = {oe_randn(2, SH(1, 4), 1804)}}, "cond([1,4])");
+    oe_run((oe_case){.op = "cond", .in = {mat(1, 1, FV(-3))}}, "cond([1,1])");
+    oe_run((oe_case){.op = "cond", .in = {mat(3, 3, FV(1, 1, 0.5f, 1, 1.01f, 2, -1, -1, 1))}},
+           "cond(ill-conditioned)");
+    oe_run((oe_case){.op = "cond", .in = {mat(3, 2, FV(1e20f, -3e20f, 2e20f, 1e20f, -2e20f, 5e19f))}},
+           "cond(entries near 1e20)");
+    oe_run((oe_case){.op = "cond", .in = {mat(3, 2, FV(1e-20f, -3e-20f, 2e-20f, 1e-20f, -2e-20f, 5e-21f))}},
+           "cond(entries near 1e-20)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {mat(3, 3, EYE_3)}}, "cond(identity)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {mat(4, 4, HADAMARD_4)}}, "cond(Hadamard)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {mat(3, 3, RD_ZERO_COL)}}, "cond(zero column: inf)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {mat(3, 3, ONES_3)}}, "cond(ones: rank 1)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {oe_f32(2, SH(3, 2), NULL)}}, "cond(zero matrix)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {mat(3, 2, FV(1, 2, NAN, 3, 4, 5))}}, "cond(NaN)");
+    oe_run((oe_case){.op = "cond", .nograd = 1, .in = {mat(3, 2, FV(1, 2, 3, 4, 5, INFINITY))}}, "cond(inf)");
+    oe_run((oe_case){.op = "cond", .in = {oe_f32(2, SH(0, 0), NULL)}}, "cond([0,0], refused)");
+    oe_run((oe_case){.op = "cond", .in = {oe_f32(3, SH(2, 3, 0), NULL)}}, "cond([2,3,0], refused)");
+}
+
 void oe_linalg_cases(void) {
     solve_cases();
     inverse_cases();
@@ -857,4 +1297,9 @@ void oe_linalg_cases(void) {
     size_cases();
     eigh_cases();
     qr_cases();
+    svd_cases();
+    pinv_cases();
+    lstsq_cases();
+    rank_cases();
+    norm_cond_cases();
 }

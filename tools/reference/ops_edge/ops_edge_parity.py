@@ -443,6 +443,12 @@ LINALG_REFUSED = {  # case name -> the part of nabla's contract (include/nabla/o
     "lu_solve(pivot below its step, refused)": "nabla takes only pivots a factorisation can give, k <= p[k] < n "
                                                "(torch checks 1 <= p[k] <= n)",
     "lu_solve(B without LU's batch dims, refused)": "nb_lu_solve wants B with LU's batch dims (torch broadcasts)",
+    "pinv(rtol NaN, refused)": "a NaN rtol is refused (ops/svd.c; torch keeps no singular value and gives zeros)",
+    "matrix_rank(rtol NaN, refused)": "as pinv (torch: rank 0)",
+    "lstsq(vector b, refused)": "nb_lstsq takes B [..., m, k] (ops.h); torch also takes a vector b [m]",
+    "cond([0,0], refused)": "the condition number of a matrix without singular values is an error (ops/svd.c); "
+                            "torch gives 0",
+    "cond([2,3,0], refused)": "as cond([0,0])",
 }
 
 
@@ -542,6 +548,121 @@ def eigh_nonfinite(f):
 
 def holds_nonfinite(case):
     return any(x is not None and x.dtype.kind == "f" and not np.isfinite(x).all() for x in case["x"])
+
+
+# ---- the SVD and what rests on it (ops_edge_linalg.c's svd_cases and after) -----------------------
+
+SVD = {"svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_orth", "pinv", "lstsq", "matrix_rank", "matrix_norm",
+       "cond"}
+
+
+def svd_batch_bad(case):
+    """For A (the first input, [..., m, n]): whether each matrix of the batch holds a NaN or an
+    infinity, shape A's batch dims."""
+    x = case["x"][0]
+    return (~np.isfinite(x)).reshape(-1, *x.shape[-2:]).any(axis=(-1, -2)).reshape(x.shape[:-2])
+
+
+def svd_nonfinite(f):
+    """A NaN or an infinity in A gives NaN in every output of its matrix (ops/decomp_math.h's rule,
+    documented in ops.h for nb_eigh and kept by nb_svd; matrix_rank then counts no singular value
+    above NaN: 0), the batch's other matrices untouched. torch's LAPACK raises for a NaN ("failed to
+    converge because the input matrix contained non-finite values"), or gives finite garbage for an
+    infinity (pinv of [[1, 2], [3, 4], [5, inf]] has zeros where float64 has NaN)."""
+    c, x = f.case, f.case["x"][0]
+    if x.ndim < 2 or not holds_nonfinite({"x": [x]}):
+        return False
+    bad, op = svd_batch_bad(c), c["op"]
+    nab = decode(c["out"])
+    if f.kind == "torch-raises":
+        if "non-finite values" not in f.note:
+            return False
+        if op == "matrix_rank":
+            return nab.shape == bad.shape and bool((nab[bad] == 0).all())
+        if op == "svd_orth":  # U^T U and Vh Vh^T, each [..., k, k], flattened side by side
+            halves = nab.reshape(2, *bad.shape, -1)
+            return bool(np.isnan(halves[:, bad]).all() and np.isfinite(halves[:, ~bad]).all())
+        if op == "lstsq" and nab.shape[:bad.ndim] != bad.shape:
+            return False
+        per = nab.reshape(*bad.shape, -1)
+        return bool(np.isnan(per[bad]).all() and np.isfinite(per[~bad]).all())
+    if f.kind != "nan" or f.where != "out" or not math.isnan(f.nab):
+        return False
+    if op == "svd_orth":
+        return bool(bad.all())
+    return bool(bad[tuple(f.idx[:bad.ndim])])
+
+
+def svd_repeated_basis(f):
+    """svdvals' gradient U diag(w) Vh where A has repeated (or zero) singular values: their
+    singular vectors are any orthonormal basis of their space, chosen differently by nabla's
+    Jacobi and torch's LAPACK, so the gradient differs element by element. Accepted when nabla's
+    gradient G is finite and is U' diag(w) Vh' for some SVD of A: its singular values are |w|
+    sorted (torch's are too), and u_i^T G v_i = w_i for every singular value that is neither
+    repeated nor 0 (whose singular vectors are unique up to a common sign)."""
+    c = f.case
+    if grad_index(f) != 0 or c["op"] != "svdvals":
+        return False
+    if "_rep_basis" not in c:
+        c["_rep_basis"] = False
+        a = torch.from_numpy(c["x"][0].astype(np.float64))
+        g = decode(c["grads"][0]).astype(np.float64)
+        w = decode(c["w"]).astype(np.float64)
+        if a.ndim == 2 and np.isfinite(g).all():
+            u, s, vh = (t.numpy() for t in torch.linalg.svd(a, full_matrices=False))
+            smax = s[0] if s.size else 0.0
+            gap = np.abs(s[:, None] - s[None, :]) + np.eye(s.size) * 2 * smax
+            repeated = (gap.min(axis=1) <= 1e-5 * smax) | (s <= 1e-6 * smax)
+            sv = np.linalg.svd(g, compute_uv=False)
+            ok = repeated.any() and np.allclose(sv, np.sort(np.abs(w))[::-1], rtol=1e-5, atol=1e-6)
+            for i in np.flatnonzero(~repeated):
+                ok = ok and abs(u[:, i] @ g @ vh[i] - w[i]) <= 1e-5 * max(1.0, abs(w[i]))
+            c["_rep_basis"] = bool(ok)
+    return c["_rep_basis"]
+
+
+def float32_backward(f):
+    """pinv's gradient (torch's rule, products of P = pinv(A), A and g in float32 in nabla as in
+    torch; lstsq's goes through it): where A is ill-conditioned the products cancel, and both
+    float32 results stray from float64 by about eps cond(A) times the gradient's largest entry.
+    Accepted where nabla's error is within eps32 cond(A) max|G| and torch's is of the same order
+    (at least a tenth of nabla's)."""
+    k = grad_index(f)
+    if k != 0 or f.f64 is None or not math.isfinite(f.nab) or not math.isfinite(f.f64):
+        return False
+    x = f.case["x"][0].astype(np.float64)
+    b = tuple(f.idx[:x.ndim - 2])
+    a = x[b]
+    if not np.isfinite(a).all() or min(a.shape) == 0:
+        return False
+    sv = np.linalg.svd(a, compute_uv=False)
+    if not sv[-1] > 0:
+        return False
+    g = decode(f.case["grads"][0]).astype(np.float64)[b]
+    err, terr = abs(f.nab - f.f64), abs(f.ref - f.f64)
+    return err <= 1.1920929e-07 * (sv[0] / sv[-1]) * np.abs(g).max() and 10 * terr >= err
+
+
+def svd_tiny_squares(f):
+    """U's and V's gradient at singular values near 1e-20: their squares (1e-40, in s_k^2 - s_j^2)
+    are subnormal in float32, with about 5 digits. torch's float32 gradient overflows to inf or NaN
+    there; nabla's stays within 2e-4 of float64's (its own float32 rounding)."""
+    if grad_index(f) is None or f.f64 is None or not math.isfinite(f.nab) or not math.isfinite(f.f64):
+        return False
+    x = np.abs(f.case["x"][0])
+    if not (1e-22 < x.max() < 1e-18):
+        return False
+    return (f.kind != "value" or not closer(f)) and abs(f.nab - f.f64) <= 2e-4 * abs(f.f64)
+
+
+def svd_subnormal_grad_open(f):
+    """(open) The gradient of U diag(s) Vh (A itself: the exact gradient is w) at subnormal singular
+    values (A's entries below 1e-38): in float32 both s_k^2 - s_j^2 and the numerator
+    skew(U^T gU) S + S skew(V^T gV) underflow to 0, and the backward's where(num == 0, 0, num / E)
+    drops the U and V terms, so nabla gives a finite gradient that is wrong (at (0, 1): -0.098,
+    float64 -1.037); torch's 0/0 gives NaN. Limited to that case."""
+    return f.case["name"] == "svd_fn(id, subnormal)" and grad_index(f) == 0 and math.isnan(f.ref) and \
+        math.isfinite(f.nab) and float(np.abs(f.case["x"][0]).max()) < 1e-38
 
 
 Accept = namedtuple("Accept", "label ops kinds test why")
@@ -656,9 +777,13 @@ ACCEPTED = [
     # LU, Cholesky and the triangular solves sum every entry in double (LAPACK in float32): on an
     # ill-conditioned matrix torch's float32 rounding shows, nabla's stays at float64's answer.
     # eigh (Jacobi) and QR (Householder) run in double too.
+    # svdvals' gradient at repeated or zero singular values (before linalg-double-sums, which an
+    # element of another basis may happen to pass).
+    Accept("svd-repeated-basis", {"svdvals"}, {"value"}, svd_repeated_basis,
+           "svdvals' gradient U diag(w) Vh at repeated or zero singular values: another basis of their space"),
     Accept("linalg-double-sums", {"solve", "inverse", "det", "slogdet", "logdet", "cholesky", "cholesky_gram",
                                   "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_solve"}
-           | EIGH | QR,
+           | EIGH | QR | SVD,
            {"value"}, lambda f: closer(f) and all(x is None or x.dtype.kind != "f" or np.isfinite(x).all()
                                                   for x in f.case["x"]),
            "linear algebra summed in double: closer to float64 than torch's float32"),
@@ -680,10 +805,26 @@ ACCEPTED = [
     Accept("nan-pivot", {"lu_factor", "lu_factor_piv"}, {"value", "nan", "int"},
            lambda f: bool(np.isnan(f.case["x"][0]).any()),
            "a NaN is the pivot only when it comes first, as reference BLAS's isamax (torch's float32 and float64 pick differently from each other)"),
-    Accept("linalg-refuses", {"lu_factor", "lu_factor_piv", "lu_solve"}, {"refuses"},
-           lambda f: f.case["name"] in LINALG_REFUSED, "lu_factor/lu_solve refuse what their contract excludes"),
+    Accept("linalg-refuses", {"lu_factor", "lu_factor_piv", "lu_solve", "pinv", "matrix_rank", "lstsq", "cond"},
+           {"refuses"}, lambda f: f.case["name"] in LINALG_REFUSED,
+           "lu_factor/lu_solve, pinv/matrix_rank (NaN rtol), lstsq (vector b) and cond (no singular values) "
+           "refuse what their contract excludes"),
     Accept("eigh-nonfinite", EIGH, {"nan", "torch-raises"}, eigh_nonfinite,
            "eigh of a matrix holding NaN or inf is NaN throughout (torch's LAPACK: finite parts, garbage, or no convergence)"),
+    Accept("svd-nonfinite", SVD, {"nan", "torch-raises"}, svd_nonfinite,
+           "the SVD of a matrix holding NaN or inf is NaN throughout (torch raises for NaN, garbage for inf)"),
+    Accept("linalg-float32-backward", {"pinv", "lstsq"}, {"value"}, float32_backward,
+           "pinv's gradient at an ill-conditioned A: float32 products cancel in nabla and torch alike"),
+    Accept("svd-tiny-squares", {"svd_u", "svd_vh", "svd_fn"}, {"nan", "inf", "value"}, svd_tiny_squares,
+           "U's and V's gradient at singular values near 1e-20 (squares subnormal in float32): torch inf/NaN, "
+           "nabla within 2e-4 of float64"),
+    Accept("svd-exact-zero", {"cond"}, {"inf"},
+           lambda f: f.nab == math.inf and f.f64 is not None and math.isfinite(f.f64) and f.f64 > 1e15 and
+           math.isfinite(f.ref) and f.ref > 1e6,
+           "cond of an exactly rank-deficient A is inf (Jacobi leaves an exact 0; LAPACK leaves noise, 1/noise)"),
+    Accept("svd-subnormal-grad (open)", {"svd_fn"}, {"nan"}, svd_subnormal_grad_open,
+           "OPEN: U/V gradient at subnormal singular values: num and s_k^2 - s_j^2 underflow, nabla drops the "
+           "terms (finite, wrong); torch NaN"),
     Accept("qr-nonfinite", QR, {"nan"}, lambda f: holds_nonfinite(f.case) and math.isnan(f.nab),
            "QR of a matrix holding NaN/inf: NaN wherever a NaN or inf meets nabla's reflections (columns a reflection leaves alone stay finite, as LAPACK's)"),
 ]

@@ -533,13 +533,33 @@ def forward(c, x, dt, variant):
         out = x[0].to(target)
         return out.to(dt) if target in (torch.float16, torch.bfloat16) else out
     if op in LINALG:
-        return linalg(op, ip, x, dt)
+        return linalg(op, ip, fp, x, dt)
     raise NotImplementedError(op)
 
 
 LINALG = {"solve", "inverse", "det", "slogdet", "slogdet_sign", "logdet", "cholesky", "cholesky_gram",
           "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_factor_piv", "lu_solve",
-          "eigvalsh", "eigh", "eigh_vecs", "eigh_fn", "qr", "qr_r", "qr_qr"}
+          "eigvalsh", "eigh", "eigh_vecs", "eigh_fn", "qr", "qr_r", "qr_qr",
+          "svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_orth", "pinv", "lstsq", "matrix_rank",
+          "matrix_norm", "cond"}
+
+# matrix_norm's ord by ip[0], as ops_edge_linalg.c's OE_MATRIX_ORDS (the last one unknown to both)
+MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf, 3)
+FLT_EPSILON = 1.1920928955078125e-07
+
+
+def lead_sign(v):
+    """The sign (+-1, shape [..., 1, n]) that makes the leading entry of each column of v positive,
+    as ops/decomp_math.h's nb_lead_sign: the leading entry is the first whose magnitude is within
+    1e-5 of the column's largest, so that rounding does not choose between entries of equal size."""
+    d = v.detach()
+    a = d.abs()
+    n = a.shape[-2]
+    pos = torch.arange(n).reshape(n, 1).expand(a.shape)
+    first = torch.where(a >= a.amax(-2, keepdim=True) * (1 - 1e-5), pos, torch.full_like(pos, n))
+    idx = first.amin(-2, keepdim=True).clamp(max=n - 1)  # (n: a NaN column, NaN whatever the sign)
+    s = torch.sign(torch.gather(d, -2, idx))
+    return torch.where(s == 0, torch.ones_like(s), s)
 
 
 def lead_positive(v):
@@ -549,20 +569,28 @@ def lead_positive(v):
     entries of equal size. LAPACK's signs are its own, so this is the same decomposition written
     with nabla's convention; the scale is a constant (+-1) for autograd, so the gradient is the
     eigenvectors' own."""
-    if v.numel() == 0:
-        return v
-    d = v.detach()
-    a = d.abs()
-    n = a.shape[-2]
-    pos = torch.arange(n).reshape(n, 1).expand(a.shape)
-    first = torch.where(a >= a.amax(-2, keepdim=True) * (1 - 1e-5), pos, torch.full_like(pos, n))
-    idx = first.amin(-2, keepdim=True).clamp(max=n - 1)  # (n: a NaN column, NaN whatever the sign)
-    s = torch.sign(torch.gather(d, -2, idx))
-    return v * torch.where(s == 0, torch.ones_like(s), s)
+    return v if v.numel() == 0 else v * lead_sign(v)
 
 
-def linalg(op, ip, x, dt):
-    """The linear-algebra ops of ops_edge_linalg.c (ip as its oe_linalg_apply reads it)."""
+def svd_signed(a):
+    """torch.linalg.svd(a, full_matrices=False) written with nabla's sign rule (nb_svd): each
+    right singular vector (row of Vh) scaled to have its leading entry positive, and U's column
+    scaled alike, so that U diag(S) Vh stays A; the scale is a constant +-1 for autograd."""
+    u, s, vh = torch.linalg.svd(a, full_matrices=False)
+    if vh.numel() == 0:
+        return u, s, vh
+    sg = lead_sign(vh.mT)  # [..., 1, k]
+    return u * sg, s, vh * sg.mT
+
+
+def default_rtol(a, rtol):
+    """The rtol nabla uses: the given one, or torch's float32 default max(m, n) eps (given
+    explicitly so that the float64 referee computes the same function, not float64's default)."""
+    return rtol if not rtol < 0 else max(a.shape[-2], a.shape[-1]) * FLT_EPSILON  # (NaN stays)
+
+
+def linalg(op, ip, fp, x, dt):
+    """The linear-algebra ops of ops_edge_linalg.c (ip and fp as its oe_linalg_apply reads them)."""
     if op == "solve":
         return torch.linalg.solve(x[0], x[1], left=bool(ip[0]))
     if op == "inverse":
@@ -605,4 +633,27 @@ def linalg(op, ip, x, dt):
     if op in ("qr", "qr_r", "qr_qr"):
         q, r = torch.linalg.qr(x[0], mode="complete" if ip[0] else "reduced")
         return q if op == "qr" else r if op == "qr_r" else torch.cat([q.reshape(-1), r.reshape(-1)])
+    if op == "svdvals":
+        return torch.linalg.svdvals(x[0])
+    if op in ("svd", "svd_u", "svd_vh", "svd_fn", "svd_orth"):
+        u, s, vh = svd_signed(x[0])
+        if op in ("svd", "svd_u", "svd_vh"):
+            return s if op == "svd" else u if op == "svd_u" else vh
+        if op == "svd_fn":  # U diag(f(s)) Vh: f = exp (ip[0] 0) or the identity (1)
+            return (u * (s if ip[0] else torch.exp(s)).unsqueeze(-2)) @ vh
+        return torch.cat([(u.mT @ u).reshape(-1), (vh @ vh.mT).reshape(-1)])
+    if op == "pinv":
+        return torch.linalg.pinv(x[0], rtol=default_rtol(x[0], fp[0]))
+    if op == "lstsq":  # ip[0]: 0 the CPU default driver (gelsy), 1 gelsd
+        a = x[0]
+        return torch.linalg.lstsq(a, x[1], rcond=default_rtol(a, -1), driver="gelsd" if ip[0] else None).solution
+    if op == "matrix_rank":
+        rtol = fp[0]
+        if rtol < 0 and dt == torch.float32:  # torch's own default
+            return torch.linalg.matrix_rank(x[0]).to(torch.int32)
+        return torch.linalg.matrix_rank(x[0], rtol=default_rtol(x[0], rtol)).to(torch.int32)
+    if op == "matrix_norm":
+        return torch.linalg.matrix_norm(x[0], MATRIX_ORDS[ip[0]])
+    if op == "cond":
+        return torch.linalg.cond(x[0])
     raise NotImplementedError(op)
