@@ -976,6 +976,8 @@ static nb_tensor *f_linalg(nb_tensor **in, void *u) {
                        NB_SHAPE(3, -1))};
         return s ? nb_cat(parts, 4, 1) : NULL;
     }
+    case 12: /* e^A (scaled and squared: its 1-norm is over 5.37) */
+        return nb_matrix_exp(nb_mul_scalar(a, 1.5f));
     default: { /* LU factors (no gradient) and a solve from them, plain and transposed */
         nb_tensor *piv, *lu = nb_lu_factor(nb_detach(in[0]), &piv);
         nb_tensor *x = nb_lu_solve(lu, piv, b, false), *xt = nb_lu_solve(lu, piv, b, true);
@@ -997,12 +999,13 @@ START_TEST(test_linalg) {
                            "lu_factor/lu_solve",
                            "eigh",
                            "qr",
-                           "svd/pinv"};
+                           "svd/pinv",
+                           "matrix_exp"};
     const int64_t sizes[3] = {5, 40, 70}; /* a warp per block, 64 threads, 128 with strided rows */
     for (int si = 0; si < 3; si++) {
         const int64_t n = sizes[si];
         nb_tensor *three = nb_mul_scalar(nb_eye(c, n, n), 3.0f * (si ? 2.0f : 1.0f));
-        for (int m = 0; m < 12; m++) {
+        for (int m = 0; m < 13; m++) {
             if (si && m != 0 && m != 3 && m != 8 && m != 9 && m != 10 && m != 11)
                 continue; /* the large sizes: one op per kernel */
             nb_tensor *x[3] = {rnd(c, NB_SHAPE(3, n, n), -1, 1, 300 + m),
@@ -1010,7 +1013,7 @@ START_TEST(test_linalg) {
             if (si) x[0] = nb_mul_scalar(x[0], 1.0f / sqrtf((float)n));
             char what[64];
             snprintf(what, sizeof what, "%s n=%lld", names[m], (long long)n);
-            const bool uses_b = m == 0 || (m >= 4 && m <= 6) || m >= 10;
+            const bool uses_b = m == 0 || (m >= 4 && m <= 6) || m == 10 || m == 11;
             /* eigh's and the SVD's gradients divide by the gaps between eigenvalues: at n = 40 a
              * last-bit difference in one moves them by 1e-4, so there the values alone are compared */
             const unsigned mask = m == 8 ? 2u : (m == 9 || m == 11) && si ? 0u : uses_b ? 3u : 1u;

@@ -219,6 +219,55 @@ START_TEST(svd_values) {
 }
 END_TEST
 
+START_TEST(matfunc_values) {
+    /* e^A: a diagonal, a nilpotent, a rotation generator, e^A e^-A = I, and a large norm (scaled
+     * and squared) against V diag(e^w) V^T for a symmetric A */
+    nb_tensor *d = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){1, 0, 0, -2}),
+              *ed = nb_matrix_exp(d);
+    ck_assert(ed && nb_close(nb_data_f32(ed)[0], exp(1.0), 1e-6, 1e-6) &&
+              nb_close(nb_data_f32(ed)[3], exp(-2.0), 1e-6, 1e-6) && nb_data_f32(ed)[1] == 0);
+    nb_tensor *nil = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){0, 1, 0, 0}),
+              *en = nb_matrix_exp(nil);
+    ck_assert(en && nb_data_f32(en)[0] == 1 && nb_data_f32(en)[1] == 1 && nb_data_f32(en)[2] == 0);
+    nb_tensor *rot = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){0, -0.7f, 0.7f, 0}),
+              *er = nb_matrix_exp(rot);
+    ck_assert(nb_close(nb_data_f32(er)[0], cos(0.7), 1e-6, 1e-6) &&
+              nb_close(nb_data_f32(er)[2], sin(0.7), 1e-6, 1e-6));
+    nb_tensor *a = nb_randn(ctx, NB_SHAPE(3, 5, 5), 0, 1, &rng);
+    ck_assert(maxdiff(nb_matmul(nb_matrix_exp(a), nb_matrix_exp(nb_neg(a))), eye_like(5, NB_SHAPE(3, 5, 5))) <
+              1e-5);
+    nb_tensor *sy = nb_mul_scalar(sym(NB_SHAPE(5, 5)), 3.0f), *v = NULL, *w = nb_eigh(sy, &v);
+    nb_tensor *want = nb_matmul(nb_mul(v, nb_unsqueeze(nb_exp(w), -2)), nb_transpose(v, 0, 1)),
+              *got = nb_matrix_exp(sy);
+    double worst = 0;
+    for (int i = 0; i < 25; i++)
+        worst = fmax(worst, fabs(nb_data_f32(got)[i] - nb_data_f32(nb_contiguous(want))[i]) /
+                                fmax(1.0, fabs(nb_data_f32(nb_contiguous(want))[i])));
+    ck_assert_msg(worst < 1e-4, "matrix_exp vs eigh: %g", worst);
+    ck_assert(nb_numel(nb_matrix_exp(nb_zeros(ctx, NB_F32, NB_SHAPE(0, 3, 3)))) == 0);
+    /* multi_dot: the same product in any order, 1-d ends dropped, the cheapest order chosen */
+    nb_tensor *m1 = nb_randn(ctx, NB_SHAPE(10, 100), 0, 1, &rng),
+              *m2 = nb_randn(ctx, NB_SHAPE(100, 5), 0, 1, &rng),
+              *m3 = nb_randn(ctx, NB_SHAPE(5, 50), 0, 1, &rng),
+              *m4 = nb_randn(ctx, NB_SHAPE(50, 1), 0, 1, &rng);
+    nb_tensor *md = nb_multi_dot((nb_tensor *[]){m1, m2, m3, m4}, 4);
+    ck_assert(md && maxdiff(md, nb_matmul(nb_matmul(nb_matmul(m1, m2), m3), m4)) < 1e-3);
+    nb_tensor *v1 = nb_randn(ctx, NB_SHAPE(10), 0, 1, &rng), *v2 = nb_randn(ctx, NB_SHAPE(50), 0, 1, &rng);
+    nb_tensor *sc = nb_multi_dot((nb_tensor *[]){v1, m1, m2, m3, v2}, 5);
+    ck_assert(sc && sc->ndim == 0);
+    nb_tensor *ref =
+        nb_matmul(nb_matmul(nb_matmul(nb_unsqueeze(v1, 0), m1), m2), nb_matmul(m3, nb_unsqueeze(v2, 1)));
+    ck_assert(nb_close(nb_data_f32(sc)[0], nb_data_f32(ref)[0], 1e-4, 1e-3));
+    ck_assert(!nb_multi_dot((nb_tensor *[]){m1, m3}, 2) &&
+              strstr(nb_last_error(), "multi_dot: matrix 0 [10,100] does not chain with matrix 1 [5,50]"));
+    ck_assert(!nb_multi_dot((nb_tensor *[]){m1, nb_zeros(ctx, NB_F32, NB_SHAPE(2, 100, 5))}, 2) &&
+              strstr(nb_last_error(), "2-d"));
+}
+END_TEST
+
+/* the first matrix of a [2, 4, 4] batch */
+static nb_tensor *first_matrix(nb_tensor *x) { return nb_reshape(nb_narrow(x, 0, 0, 1), NB_SHAPE(4, 4)); }
+
 static int gc_case;
 static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
@@ -269,12 +318,20 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
             acc = nb_add(acc, nb_matrix_norm(x, ords[i]));
         return acc;
     }
+    case 17: return nb_matrix_exp(x);
+    case 18: return nb_matrix_exp(nb_mul_scalar(x, 4.0f)); /* scaled and squared */
+    case 19: {                                             /* a row, two matrices and a thin one */
+        nb_tensor *m = first_matrix(x);
+        return nb_multi_dot((nb_tensor *[]){nb_reshape(nb_narrow(m, 0, 1, 1), NB_SHAPE(4)), m,
+                                            nb_transpose(m, 0, 1), nb_narrow(m, 1, 0, 2)},
+                            4);
+    }
     default: return NULL;
     }
 }
 
 START_TEST(gradients) {
-    for (gc_case = 0; gc_case <= 16; gc_case++) {
+    for (gc_case = 0; gc_case <= 19; gc_case++) {
         nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 4, 4), 0, 1, &rng);
         nb_requires_grad_(x, true);
         nb_gradcheck_opts o = {.eps = 1e-3, .atol = 3e-3, .rtol = 3e-2, .seed = 7};
@@ -348,6 +405,7 @@ static Suite *make_suite(void) {
     tcase_add_test(tc, eigh_values);
     tcase_add_test(tc, qr_values);
     tcase_add_test(tc, svd_values);
+    tcase_add_test(tc, matfunc_values);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, repeated_eigenvalues);
     tcase_add_test(tc, review_cases);

@@ -827,6 +827,14 @@ nb_tensor *nb_matrix_rank(nb_tensor *a, double rtol);
 nb_tensor *nb_matrix_norm(nb_tensor *a, const char *ord);
 /* The condition number in the 2-norm, largest over smallest singular value (torch.linalg.cond). */
 nb_tensor *nb_cond(nb_tensor *a);
+/* e^A [..., n, n] (torch.linalg.matrix_exp): A scaled by 2^-s so that the batch's largest 1-norm
+ * is under 5.37 (s read back on the host), the degree-13 Pade approximant (Higham 2005) by one
+ * solve, then s squarings. Composed of matmul and solve: differentiable. */
+nb_tensor *nb_matrix_exp(nb_tensor *a);
+/* ts[0] @ ts[1] @ ... @ ts[n-1] in the order of fewest flops (torch.linalg.multi_dot): 2-d
+ * matrices, the first and the last may be 1-d (a row, a column; their dim is dropped from the
+ * result). NULL with an error naming the pair that does not chain. */
+nb_tensor *nb_multi_dot(nb_tensor *const *ts, int n);
 
 /* ---- Optimiser kernels (in place, no autograd; 0 or -1) -------------------------- */
 /* One AdamW step on `param` as PyTorch defines it (decoupled weight decay,
