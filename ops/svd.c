@@ -42,6 +42,10 @@ static int svd_backward(nb_node *nd, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = nd->in[0], *u, *s, *vh, *gu, *gs, *gvh;
     if (svd_unpack(nd->out, a, &u, &s, &vh) || svd_unpack(g, a, &gu, &gs, &gvh)) return -1;
     const int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1], k = m < n ? m : n;
+    if (k == 0) { /* an empty A: nothing flows */
+        gin[0] = nb_full_on(nb_out_ctx(g), NB_F32, a->device, a->ndim, a->shape, 0.0);
+        return gin[0] ? 0 : -1;
+    }
     nb_tensor *srow = nb_unsqueeze(s, -2);
     nb_tensor *eye = nb_eye(nb_out_ctx(g), k, k);
     if (eye && g->device != NB_CPU) eye = nb_to_device(nb_out_ctx(g), eye, g->device);
@@ -59,7 +63,11 @@ static int svd_backward(nb_node *nd, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *e = s2 ? nb_sub(nb_unsqueeze(s2, -2), nb_unsqueeze(s2, -1)) : NULL;
     nb_tensor *num = sku && skv && scol ? nb_add(nb_mul(sku, srow), nb_mul(scol, skv)) : NULL;
     nb_tensor *zero = nb_scalar_like(g, 0.0f);
-    nb_tensor *r = num && e && zero && gsd ? nb_add(nb_where(eye, zero, safe_div(num, e)), gsd) : NULL;
+    /* 0 where U's and V's terms are both 0 (unused U and Vh give no 0 / 0 at repeated singular
+     * values); elsewhere num / E, NaN where both underflowed to 0 (as torch's), never a silent 0 */
+    nb_tensor *unused = num && zero ? nb_mul(nb_eq(sku, zero), nb_eq(skv, zero)) : NULL;
+    nb_tensor *off = unused ? nb_where(unused, zero, nb_div(num, e)) : NULL;
+    nb_tensor *r = off && e && gsd ? nb_add(nb_where(eye, zero, off), gsd) : NULL;
     if (!r) return -1;
     if (m > n) {
         nb_tensor *gus = safe_div(gu, srow);

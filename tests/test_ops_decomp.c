@@ -216,6 +216,20 @@ START_TEST(svd_values) {
     nb_tensor *fin = nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){INFINITY, 1, 2, 3});
     ck_assert(isnan(nb_data_f32(nb_svdvals(fin))[1]));
     ck_assert(!nb_pinv(sp, NAN) && strstr(nb_last_error(), "pinv: rtol is NaN"));
+    /* subnormal singular values: s_k^2 - s_j^2 and the U and V terms' numerator underflow to 0 in
+     * f32; the gradient must not silently drop those terms (it was finite and wrong): NaN, as
+     * torch's, or right. U diag(s) Vh is A, its gradient w */
+    nb_tensor *tiny = nb_requires_grad_(
+        nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){1e-40f, 0, 1e-41f, 2e-40f}), true);
+    nb_tensor *tu = NULL, *tv = NULL, *ts = nb_svd(tiny, &tu, &tv);
+    nb_tensor *wt =
+        nb_from_data(ctx, NB_F32, NB_SHAPE(2, 2), (const float[]){1.3462f, -1.0369f, 1.0138f, -0.2314f});
+    ck_assert(nb_backward(
+                  nb_sum(nb_mul(nb_matmul(nb_mul(tu, nb_unsqueeze(ts, -2)), tv), wt), 0, NULL, false)) == 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(isnan(nb_data_f32(tiny->grad)[i]) ||
+                          fabs(nb_data_f32(tiny->grad)[i] - nb_data_f32(wt)[i]) < 1e-5,
+                      "%d: %g", i, nb_data_f32(tiny->grad)[i]);
 }
 END_TEST
 

@@ -812,8 +812,8 @@ nb_tensor *nb_svd(nb_tensor *a, nb_tensor **u, nb_tensor **vh);
 /* nb_svd's singular values alone (torch.linalg.svdvals). */
 nb_tensor *nb_svdvals(nb_tensor *a);
 /* The pseudo-inverse [..., n, m] (torch.linalg.pinv): V diag(1/s) U^T over the singular values
- * above rtol times the largest (rtol < 0: torch's default max(m, n) eps). Differentiable where the
- * rank does not change (torch's rule). */
+ * above rtol times the largest (rtol < 0: torch's default max(m, n) eps; NaN: an error).
+ * Differentiable where the rank does not change (torch's rule). */
 nb_tensor *nb_pinv(nb_tensor *a, double rtol);
 /* The least-squares solution of minimum norm, pinv(A) B (torch.linalg.lstsq's solution):
  * A [..., m, n], B [..., m, k], batch dims broadcast. Differentiable as nb_pinv. */
@@ -825,7 +825,8 @@ nb_tensor *nb_matrix_rank(nb_tensor *a, double rtol);
  * the singular values), "2" / "-2" (the largest / smallest), "1" / "-1" (the largest / smallest
  * column sum of |a|), "inf" / "-inf" (row sums). NULL with an error for another ord. */
 nb_tensor *nb_matrix_norm(nb_tensor *a, const char *ord);
-/* The condition number in the 2-norm, largest over smallest singular value (torch.linalg.cond). */
+/* The condition number in the 2-norm, largest over smallest singular value (torch.linalg.cond);
+ * inf for an exactly singular matrix; an error for an empty dim (torch gives 0 there). */
 nb_tensor *nb_cond(nb_tensor *a);
 /* e^A [..., n, n] (torch.linalg.matrix_exp): A scaled by 2^-s so that the batch's largest 1-norm
  * is under 5.37 (s read back on the host), the degree-13 Pade approximant (Higham 2005) by one

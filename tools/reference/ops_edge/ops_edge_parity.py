@@ -655,16 +655,6 @@ def svd_tiny_squares(f):
     return (f.kind != "value" or not closer(f)) and abs(f.nab - f.f64) <= 2e-4 * abs(f.f64)
 
 
-def svd_subnormal_grad_open(f):
-    """(open) The gradient of U diag(s) Vh (A itself: the exact gradient is w) at subnormal singular
-    values (A's entries below 1e-38): in float32 both s_k^2 - s_j^2 and the numerator
-    skew(U^T gU) S + S skew(V^T gV) underflow to 0, and the backward's where(num == 0, 0, num / E)
-    drops the U and V terms, so nabla gives a finite gradient that is wrong (at (0, 1): -0.098,
-    float64 -1.037); torch's 0/0 gives NaN. Limited to that case."""
-    return f.case["name"] == "svd_fn(id, subnormal)" and grad_index(f) == 0 and math.isnan(f.ref) and \
-        math.isfinite(f.nab) and float(np.abs(f.case["x"][0]).max()) < 1e-38
-
-
 Accept = namedtuple("Accept", "label ops kinds test why")
 ACCEPTED = [
     # nabla does not reproduce which zero PyTorch returns (relu(-0), 0 * negative gradients, ...).
@@ -822,9 +812,6 @@ ACCEPTED = [
            lambda f: f.nab == math.inf and f.f64 is not None and math.isfinite(f.f64) and f.f64 > 1e15 and
            math.isfinite(f.ref) and f.ref > 1e6,
            "cond of an exactly rank-deficient A is inf (Jacobi leaves an exact 0; LAPACK leaves noise, 1/noise)"),
-    Accept("svd-subnormal-grad (open)", {"svd_fn"}, {"nan"}, svd_subnormal_grad_open,
-           "OPEN: U/V gradient at subnormal singular values: num and s_k^2 - s_j^2 underflow, nabla drops the "
-           "terms (finite, wrong); torch NaN"),
     Accept("qr-nonfinite", QR, {"nan"}, lambda f: holds_nonfinite(f.case) and math.isnan(f.nab),
            "QR of a matrix holding NaN/inf: NaN wherever a NaN or inf meets nabla's reflections (columns a reflection leaves alone stay finite, as LAPACK's)"),
 ]
