@@ -189,6 +189,12 @@ typedef struct nb_backend {
     int (*axpy)(nb_tensor *y, float alpha, const nb_tensor *x);
 } nb_backend;
 
+/* Whether t is a contiguous batch of dtype dt with ndim dims: the operands of the linear-algebra
+ * kernels (both backends check them with it). */
+static inline bool nb_la_operand(const nb_tensor *t, nb_dtype dt, int ndim) {
+    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
+}
+
 /* The backend for `dev`, or NULL with a message (e.g. no GPU present). */
 const nb_backend *nb_backend_get(nb_device dev);
 /* The CPU backend (always present). */

@@ -7,13 +7,9 @@
 #include "backends/cpu/cpu.h"
 #include "ops/decomp_math.h"
 
-static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
-    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
-}
-
 int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
-    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(w, NB_F32, 2) ||
-        !is_batch(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
+    if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(w, NB_F32, 2) ||
+        !nb_la_operand(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
         !nb_same_shape(v, a))
         return nb_set_error("eigh (cpu): bad operands"), -1;
     const int64_t B = a->shape[0], n = a->shape[1], per = 2 * n * n;
@@ -33,7 +29,7 @@ int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
 }
 
 int nb_cpu_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
-    if (!is_batch(a, NB_F32, 3) || !is_batch(r, NB_F32, 3) || (q && !is_batch(q, NB_F32, 3)) ||
+    if (!nb_la_operand(a, NB_F32, 3) || !nb_la_operand(r, NB_F32, 3) || (q && !nb_la_operand(q, NB_F32, 3)) ||
         r->shape[0] != a->shape[0] || r->shape[2] != a->shape[2] || r->shape[1] > a->shape[1] ||
         (q && (q->shape[0] != a->shape[0] || q->shape[1] != a->shape[1] || q->shape[2] > a->shape[1])))
         return nb_set_error("qr (cpu): bad operands"), -1;
@@ -57,12 +53,13 @@ int nb_cpu_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
 }
 
 int nb_cpu_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
-    if (!is_batch(a, NB_F32, 3) || !is_batch(s, NB_F32, 2) || (!u) != (!vh))
+    if (!nb_la_operand(a, NB_F32, 3) || !nb_la_operand(s, NB_F32, 2) || (!u) != (!vh))
         return nb_set_error("svd (cpu): bad operands"), -1;
     const int64_t B = a->shape[0], m = a->shape[1], n = a->shape[2], k = m < n ? m : n, r = m < n ? n : m;
     if (s->shape[0] != B || s->shape[1] != k ||
-        (u && (!is_batch(u, NB_F32, 3) || !is_batch(vh, NB_F32, 3) || u->shape[0] != B || u->shape[1] != m ||
-               u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k || vh->shape[2] != n)))
+        (u && (!nb_la_operand(u, NB_F32, 3) || !nb_la_operand(vh, NB_F32, 3) || u->shape[0] != B ||
+               u->shape[1] != m || u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k ||
+               vh->shape[2] != n)))
         return nb_set_error("svd (cpu): bad operands"), -1;
     const int64_t per = r * k + k * k + r + k;
     if (B == 0 || k == 0) return 0;

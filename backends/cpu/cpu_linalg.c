@@ -15,10 +15,6 @@
 /* columns of the right-hand side per task in the solves */
 #define RHS_BLOCK 64
 
-static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
-    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
-}
-
 /* a [n,n] in place; piv[n]; *info as the backend's lu. D: n*n + n doubles of scratch, a double
  * copy of the matrix factored in place (then rounded to a once), its last n U's column k. U[p][k]
  * for p < k come from rows p of earlier steps, L[i][p] from columns p: one dot product each. */
@@ -71,8 +67,8 @@ static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *D) 
 }
 
 int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
-    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(piv, NB_I32, 2) ||
-        !is_batch(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
+    if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(piv, NB_I32, 2) ||
+        !nb_la_operand(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
         info->shape[0] != a->shape[0])
         return nb_set_error("lu (cpu): bad operands"), -1;
     const int64_t B = a->shape[0], n = a->shape[1], per = n * n + n;
@@ -119,7 +115,7 @@ static void cholesky_one(float *a, int64_t n, int32_t *info, double *D) {
 }
 
 int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
-    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(info, NB_I32, 1) ||
+    if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(info, NB_I32, 1) ||
         info->shape[0] != a->shape[0])
         return nb_set_error("cholesky (cpu): bad operands"), -1;
     const int64_t B = a->shape[0], n = a->shape[1], per = n * n;
@@ -162,7 +158,7 @@ static void tri_block(const float *t, int64_t n, float *x, int64_t k, int64_t c0
 
 /* b [B,n,k] and t (or lu) [B,n,n] contiguous f32 */
 static bool rhs_ok(const nb_tensor *b, const nb_tensor *t) {
-    return is_batch(b, NB_F32, 3) && is_batch(t, NB_F32, 3) && t->shape[1] == t->shape[2] &&
+    return nb_la_operand(b, NB_F32, 3) && nb_la_operand(t, NB_F32, 3) && t->shape[1] == t->shape[2] &&
            b->shape[0] == t->shape[0] && b->shape[1] == t->shape[1];
 }
 
@@ -195,7 +191,7 @@ static void swap_rows(float *x, int64_t n, int64_t k, int64_t c0, int64_t w, con
 
 /* P A = L U, so A x = b is L U x = P b; A^T x = b is U^T L^T (P x) = b */
 int nb_cpu_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans) {
-    if (!rhs_ok(b, lu) || !is_batch(piv, NB_I32, 2) || piv->shape[0] != b->shape[0] ||
+    if (!rhs_ok(b, lu) || !nb_la_operand(piv, NB_I32, 2) || piv->shape[0] != b->shape[0] ||
         piv->shape[1] != b->shape[1])
         return nb_set_error("lu_solve (cpu): bad operands"), -1;
     const int64_t B = b->shape[0], n = b->shape[1], k = b->shape[2], nblk = (k + RHS_BLOCK - 1) / RHS_BLOCK;

@@ -4,10 +4,6 @@
  * batches, as backends/backend.h says. */
 #include "backends/cuda/cuda_internal.h"
 
-static bool is_batch(const nb_tensor *t, nb_dtype dt, int ndim) {
-    return t->dtype == dt && t->ndim == ndim && nb_is_contiguous(t);
-}
-
 /* threads per block for a factorisation of n x n: a warp for small matrices, at most 128 */
 static unsigned fact_block(long long n) { return n <= 32 ? 32 : n <= 64 ? 64 : 128; }
 /* Scratch in double stays under this: fewer blocks (or threads), each taking more matrices in
@@ -29,8 +25,8 @@ static unsigned thread_grid(long long B, long long per, unsigned block) {
 }
 
 int nb_cuda_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
-    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(piv, NB_I32, 2) ||
-        !is_batch(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
+    if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(piv, NB_I32, 2) ||
+        !nb_la_operand(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
         info->shape[0] != a->shape[0])
         return nb_set_error("lu (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
@@ -45,7 +41,7 @@ int nb_cuda_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
 }
 
 int nb_cuda_cholesky(nb_tensor *a, nb_tensor *info) {
-    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(info, NB_I32, 1) ||
+    if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(info, NB_I32, 1) ||
         info->shape[0] != a->shape[0])
         return nb_set_error("cholesky (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
@@ -60,7 +56,7 @@ int nb_cuda_cholesky(nb_tensor *a, nb_tensor *info) {
 
 /* b [B,n,k] and t [B,n,n] contiguous f32 */
 static bool rhs_ok(const nb_tensor *b, const nb_tensor *t) {
-    return is_batch(b, NB_F32, 3) && is_batch(t, NB_F32, 3) && t->shape[1] == t->shape[2] &&
+    return nb_la_operand(b, NB_F32, 3) && nb_la_operand(t, NB_F32, 3) && t->shape[1] == t->shape[2] &&
            b->shape[0] == t->shape[0] && b->shape[1] == t->shape[1];
 }
 
@@ -76,7 +72,7 @@ int nb_cuda_trisolve(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, b
 }
 
 int nb_cuda_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans) {
-    if (!rhs_ok(b, lu) || !is_batch(piv, NB_I32, 2) || piv->shape[0] != b->shape[0] ||
+    if (!rhs_ok(b, lu) || !nb_la_operand(piv, NB_I32, 2) || piv->shape[0] != b->shape[0] ||
         piv->shape[1] != b->shape[1])
         return nb_set_error("lu_solve (cuda): bad operands"), -1;
     long long B = b->shape[0], n = b->shape[1], k = b->shape[2];
@@ -89,8 +85,8 @@ int nb_cuda_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bo
 
 /* one thread per matrix for the serial decompositions: 64-thread blocks */
 int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
-    if (!is_batch(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !is_batch(w, NB_F32, 2) ||
-        !is_batch(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
+    if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(w, NB_F32, 2) ||
+        !nb_la_operand(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
         !nb_same_shape(v, a))
         return nb_set_error("eigh (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
@@ -106,7 +102,7 @@ int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
 }
 
 int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
-    if (!is_batch(a, NB_F32, 3) || !is_batch(r, NB_F32, 3) || (q && !is_batch(q, NB_F32, 3)) ||
+    if (!nb_la_operand(a, NB_F32, 3) || !nb_la_operand(r, NB_F32, 3) || (q && !nb_la_operand(q, NB_F32, 3)) ||
         r->shape[0] != a->shape[0] || r->shape[2] != a->shape[2] || r->shape[1] > a->shape[1] ||
         (q && (q->shape[0] != a->shape[0] || q->shape[1] != a->shape[1] || q->shape[2] > a->shape[1])))
         return nb_set_error("qr (cuda): bad operands"), -1;
@@ -125,13 +121,14 @@ int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
 }
 
 int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
-    if (!is_batch(a, NB_F32, 3) || !is_batch(s, NB_F32, 2) || (!u) != (!vh))
+    if (!nb_la_operand(a, NB_F32, 3) || !nb_la_operand(s, NB_F32, 2) || (!u) != (!vh))
         return nb_set_error("svd (cuda): bad operands"), -1;
     long long B = a->shape[0], m = a->shape[1], n = a->shape[2];
     const long long k = m < n ? m : n, r = m < n ? n : m;
     if (s->shape[0] != B || s->shape[1] != k ||
-        (u && (!is_batch(u, NB_F32, 3) || !is_batch(vh, NB_F32, 3) || u->shape[0] != B || u->shape[1] != m ||
-               u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k || vh->shape[2] != n)))
+        (u && (!nb_la_operand(u, NB_F32, 3) || !nb_la_operand(vh, NB_F32, 3) || u->shape[0] != B ||
+               u->shape[1] != m || u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k ||
+               vh->shape[2] != n)))
         return nb_set_error("svd (cuda): bad operands"), -1;
     if (B == 0 || k == 0) return 0;
     const long long per_t = r * k + k * k + r + k; /* the scratch is per working thread */
