@@ -79,9 +79,12 @@ static int batch_broadcast(const char *op, nb_tensor **a, nb_tensor **b) {
     if (nd + 2 > NB_MAX_DIMS) return nb_set_error("%s: more than %d dims", op, NB_MAX_DIMS), -1;
     sa[nd] = (*a)->shape[na], sa[nd + 1] = (*a)->shape[na + 1];
     sb[nd] = (*b)->shape[nbd], sb[nd + 1] = (*b)->shape[nbd + 1];
-    *a = nb_expand(*a, nd + 2, sa);
-    *b = *a ? nb_expand(*b, nd + 2, sb) : NULL;
-    return *b ? 0 : -1;
+    /* expanded only where a shape changes (no view, and no copy of a factor, otherwise) */
+    if ((*a)->ndim != nd + 2 || memcmp((*a)->shape, sa, sizeof(int64_t) * (size_t)(nd + 2)))
+        *a = nb_expand(*a, nd + 2, sa);
+    if (*a && ((*b)->ndim != nd + 2 || memcmp((*b)->shape, sb, sizeof(int64_t) * (size_t)(nd + 2))))
+        *b = nb_expand(*b, nd + 2, sb);
+    return *a && *b ? 0 : -1;
 }
 
 /* Reads a factorisation's info (i32 [B]) back: 0 when every entry is 0, else -1 with an error
