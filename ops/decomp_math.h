@@ -3,6 +3,9 @@
  * the CPU (backends/cpu/cpu_decomp.c) and stringified into the CUDA kernel sources
  * (backends/cuda/cuda_sources.c, one thread per matrix there). Everything runs in double.
  *
+ * nb_rot_tan: tan of the Jacobi rotation angle for cot 2 theta = z (the smaller root; a guarded
+ * form for huge z); nb_rot: the rotation (c, s) applied to the pair x, y of len entries `stride`
+ * apart (two columns of a row-major matrix, or two rows).
  * nb_lead_sign: the sign that makes x's leading entry positive, the leading entry the first
  * whose magnitude is within 1e-5 of the largest (so that rounding does not pick between two
  * entries of equal size; 1 for a zero vector).
@@ -30,7 +33,16 @@
 
 #define NB_DECOMP_FUNCS(X)                                                                                   \
     X(                                                                                                       \
-        NB_DEVFN double nb_lead_sign(const double *x, long long len, long long stride) {                     \
+        NB_DEVFN double nb_rot_tan(double z) {                                                               \
+            const double az = z < 0 ? -z : z, t = az > 1e150 ? 0.5 / az : 1.0 / (az + sqrt(1.0 + z * z));    \
+            return z < 0 ? -t : t;                                                                           \
+        } NB_DEVFN void nb_rot(double *x, double *y, long long len, long long stride, double c, double s) {  \
+            for (long long k = 0; k < len; k++) {                                                            \
+                const double a = x[k * stride], b = y[k * stride];                                           \
+                x[k * stride] = c * a - s * b;                                                               \
+                y[k * stride] = s * a + c * b;                                                               \
+            }                                                                                                \
+        } NB_DEVFN double nb_lead_sign(const double *x, long long len, long long stride) {                   \
             double big = 0.0;                                                                                \
             for (long long i = 0; i < len; i++) {                                                            \
                 const double m = x[i * stride] < 0 ? -x[i * stride] : x[i * stride];                         \
@@ -68,26 +80,11 @@
                     for (long long q = p + 1; q < n; q++) {                                                  \
                         const double apq = A[p * n + q];                                                     \
                         if (apq == 0.0) continue;                                                            \
-                        const double tau = (A[q * n + q] - A[p * n + p]) / (2.0 * apq),                      \
-                                     at = tau < 0 ? -tau : tau;                                              \
-                        double t = at > 1e150 ? 0.5 / at : 1.0 / (at + sqrt(1.0 + tau * tau));               \
-                        if (tau < 0) t = -t;                                                                 \
+                        const double t = nb_rot_tan((A[q * n + q] - A[p * n + p]) / (2.0 * apq));            \
                         const double c = 1.0 / sqrt(1.0 + t * t), s = t * c;                                 \
-                        for (long long k = 0; k < n; k++) {                                                  \
-                            const double x = A[k * n + p], y = A[k * n + q];                                 \
-                            A[k * n + p] = c * x - s * y;                                                    \
-                            A[k * n + q] = s * x + c * y;                                                    \
-                        }                                                                                    \
-                        for (long long k = 0; k < n; k++) {                                                  \
-                            const double x = A[p * n + k], y = A[q * n + k];                                 \
-                            A[p * n + k] = c * x - s * y;                                                    \
-                            A[q * n + k] = s * x + c * y;                                                    \
-                        }                                                                                    \
-                        for (long long k = 0; k < n; k++) {                                                  \
-                            const double x = V[k * n + p], y = V[k * n + q];                                 \
-                            V[k * n + p] = c * x - s * y;                                                    \
-                            V[k * n + q] = s * x + c * y;                                                    \
-                        }                                                                                    \
+                        nb_rot(A + p, A + q, n, n, c, s);                                                    \
+                        nb_rot(A + p * n, A + q * n, n, 1, c, s);                                            \
+                        nb_rot(V + p, V + q, n, n, c, s);                                                    \
                     }                                                                                        \
             }                                                                                                \
             for (long long i = 0; i < n; i++) {                                                              \
@@ -197,20 +194,10 @@
                             (ga < 0 ? -ga : ga) <= 1e-15 * sqrt(al) * sqrt(be))                              \
                             continue;                                                                        \
                         rotated = 1;                                                                         \
-                        const double ze = (be - al) / (2.0 * ga), az = ze < 0 ? -ze : ze;                    \
-                        double tn = az > 1e150 ? 0.5 / az : 1.0 / (az + sqrt(1.0 + ze * ze));                \
-                        if (ze < 0) tn = -tn;                                                                \
+                        const double tn = nb_rot_tan((be - al) / (2.0 * ga));                                \
                         const double cs = 1.0 / sqrt(1.0 + tn * tn), sn = tn * cs;                           \
-                        for (long long i = 0; i < r; i++) {                                                  \
-                            const double x = X[i * c + p], y = X[i * c + q];                                 \
-                            X[i * c + p] = cs * x - sn * y;                                                  \
-                            X[i * c + q] = sn * x + cs * y;                                                  \
-                        }                                                                                    \
-                        for (long long i = 0; i < c; i++) {                                                  \
-                            const double x = V[i * c + p], y = V[i * c + q];                                 \
-                            V[i * c + p] = cs * x - sn * y;                                                  \
-                            V[i * c + q] = sn * x + cs * y;                                                  \
-                        }                                                                                    \
+                        nb_rot(X + p, X + q, r, c, cs, sn);                                                  \
+                        nb_rot(V + p, V + q, c, c, cs, sn);                                                  \
                     }                                                                                        \
                 if (!rotated) break;                                                                         \
             }                                                                                                \
