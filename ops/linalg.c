@@ -338,16 +338,18 @@ static nb_tensor *perm_sign(nb_tensor *piv) {
     return odd ? nb_sub(nb_scalar_like(piv, 1.0f), nb_mul_scalar(odd, 2.0f)) : NULL;
 }
 
-/* d det / dA = det A^-T; d log|det| / dA = A^-T (a singular A has no inverse here: an error) */
+/* d det / dA = det A^-T; d log|det| / dA = A^-T, A^-T solved from the forward's LU factors
+ * (a singular A has no inverse: an error naming it, where torch's rule goes through an SVD) */
 static int det_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = n->in[0];
     const bool log = n->i[0];
-    nb_tensor *inv = nb_inverse(nb_transpose(a, -1, -2));
-    if (!inv) { /* "inverse: the matrix is singular (...)" said of the gradient */
-        nb_rename_error("inverse", log ? "the gradient of log|det| needs A invertible"
-                                       : "det's gradient needs A invertible");
+    if (check_info(log ? "the gradient of log|det| needs A invertible" : "det's gradient needs A invertible",
+                   n->saved[2], true))
         return -1;
-    }
+    nb_tensor *id = identity_like(a), *inv = id ? nb_la_dense_copy(id) : NULL;
+    if (!inv) return -1;
+    nb_tensor x3 = nb_la_folded(inv, 2), l3 = nb_la_folded(n->saved[0], 2), p2 = nb_la_folded(n->saved[1], 1);
+    if (nb_be(a)->lu_solve(&x3, &l3, &p2, true)) return -1;
     nb_tensor *s = log ? g : nb_mul(g, n->out);
     s = s ? nb_unsqueeze(nb_unsqueeze(s, -1), -1) : NULL;
     gin[0] = s ? nb_mul(s, inv) : NULL;
@@ -375,7 +377,11 @@ static nb_tensor *det_op(const char *op, nb_tensor *a, bool log, nb_tensor **sig
     if (!out || !nb_op_finish(out, op, det_backward, 1, &a, &n)) return nb_as_op(NULL, op);
     if (n) {
         n->i[0] = log;
-        if (log) n->unread = NB_UNREAD_OUT; /* log|det|'s rule does not read it */
+        nb_node_save(n, 0, lu);
+        nb_node_save(n, 1, piv);
+        nb_node_save(n, 2, info);
+        /* the rule reads the factors (and det itself, not log|det|), A only for its shape */
+        n->unread = NB_UNREAD_IN(0) | (log ? NB_UNREAD_OUT : 0);
     }
     return out;
 }
