@@ -173,8 +173,9 @@ typedef struct nb_backend {
     int (*trisolve)(nb_tensor *b, const nb_tensor *t, bool upper, bool trans, bool unit);
     /* b [B,n,k] overwritten with A^-1 b (A^-T b when trans) from lu's factors and pivots */
     int (*lu_solve)(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bool trans);
-    /* symmetric eigendecomposition (ops/decomp_math.h's nb_eigh_jacobi per matrix): a [B,n,n]
-     * (its lower triangle) -> w [B,n] ascending, v [B,n,n] the eigenvectors in its columns */
+    /* symmetric eigendecomposition (ops/decomp_math.h's nb_eigh_sym per matrix): a [B,n,n]
+     * (its lower triangle) -> w [B,n] ascending, v [B,n,n] the eigenvectors in its columns (v
+     * NULL: eigenvalues only) */
     int (*eigh)(nb_tensor *w, nb_tensor *v, const nb_tensor *a);
     /* Householder QR (nb_qr_householder per matrix): a [B,m,n] -> q [B,m,kq] (NULL: not formed)
      * and r [B,kr,n], kq and kr <= m */

@@ -9,6 +9,7 @@
  *   chol_256      Cholesky of a [256, 256] SPD matrix
  *   eigh_b512     eigvalsh of [512, 6, 6]
  *   eigh_64       eigvalsh of [64, 64]
+ *   eigh_v128     eigh of [128, 128], eigenvalues and vectors used
  *   qr_128x64     reduced QR of [128, 64] (Q used)
  *   svd_64x32     svdvals of [64, 32]
  *   pinv_64x32    pinv of [64, 32]
@@ -33,7 +34,7 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-typedef enum { SOLVE, INV, DET, CHOL, EIGH, QR, SVD, PINV } kind;
+typedef enum { SOLVE, INV, DET, CHOL, EIGH, EIGHV, QR, SVD, PINV } kind;
 
 typedef struct {
     const char *name;
@@ -48,8 +49,8 @@ static const lcase cases[] = {
     {"solve_256", SOLVE, 2, {256, 256}, 16},  {"inv_128", INV, 2, {128, 128}, 0},
     {"det_b1024", DET, 3, {1024, 4, 4}, 0},   {"chol_256", CHOL, 2, {256, 256}, 0},
     {"eigh_b512", EIGH, 3, {512, 6, 6}, 0},   {"eigh_64", EIGH, 2, {64, 64}, 0},
-    {"qr_128x64", QR, 2, {128, 64}, 0},       {"svd_64x32", SVD, 2, {64, 32}, 0},
-    {"pinv_64x32", PINV, 2, {64, 32}, 0},
+    {"eigh_v128", EIGHV, 2, {128, 128}, 0},   {"qr_128x64", QR, 2, {128, 64}, 0},
+    {"svd_64x32", SVD, 2, {64, 32}, 0},       {"pinv_64x32", PINV, 2, {64, 32}, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof *cases)
 
@@ -60,11 +61,15 @@ static nb_tensor *run(const lcase *c, nb_tensor *x, nb_tensor *b) {
     case INV: return nb_inverse(x);
     case DET: return nb_det(x);
     case CHOL: /* SPD: x x^T / n + I, built inside so its gradient flows to x */
-    case EIGH: {
+    case EIGH:
+    case EIGHV: {
         const int64_t n = x->shape[x->ndim - 1];
         nb_tensor *eye = nb_eye(nb_ctx_current(), n, n);
         nb_tensor *s = nb_add(nb_mul_scalar(nb_matmul(x, nb_transpose(x, -1, -2)), 1.0f / (float)n), eye);
-        return c->op == CHOL ? nb_cholesky(s, false) : nb_eigvalsh(s);
+        if (c->op == CHOL) return nb_cholesky(s, false);
+        if (c->op == EIGH) return nb_eigvalsh(s);
+        nb_tensor *v, *w = nb_eigh(s, &v);
+        return w ? nb_add(v, nb_unsqueeze(w, -2)) : NULL;
     }
     case QR: return nb_qr(x, false, NULL);
     case SVD: return nb_svdvals(x);

@@ -41,6 +41,14 @@ nb_tensor *nb_eigh(nb_tensor *a, nb_tensor **eigenvectors) {
     if (!be->eigh) return nb_unsupported(op, be);
     const int nd = a->ndim;
     const int64_t n = a->shape[nd - 1];
+    if (!eigenvectors && !nb_any_requires_grad(1, &a)) { /* eigenvalues only: no vectors formed */
+        nb_tensor *w = nb_new_like_shape(a, NB_F32, nd - 1, a->shape);
+        const nb_tensor *ac = w ? (nb_is_contiguous(a) ? a : nb_la_dense_copy(a)) : NULL;
+        if (!ac) return NULL;
+        nb_tensor a3 = nb_la_folded(ac, 2), w2 = nb_la_folded(w, 1);
+        if (be->eigh(&w2, NULL, &a3)) return NULL;
+        return nb_as_op(nb_op_finish(w, op, eigh_backward, 1, &a, NULL), op); /* the anomaly check */
+    }
     nb_tensor *v = nb_new_like_shape(a, NB_F32, nd, a->shape);
     nb_tensor *w = v ? nb_new_like_shape(a, NB_F32, nd - 1, a->shape) : NULL;
     const nb_tensor *ac = w ? (nb_is_contiguous(a) ? a : nb_la_dense_copy(a)) : NULL;

@@ -152,7 +152,7 @@ static const abi abis[] = {
     {NB_CU_MOD_LINALG, "chol_fact", 5, {8, 8, 8, 8, 8}},
     {NB_CU_MOD_LINALG, "tri_solve", 8, {8, 8, 8, 8, 8, 4, 4, 4}},
     {NB_CU_MOD_LINALG, "lu_solve", 7, {8, 8, 8, 8, 8, 8, 4}},
-    {NB_CU_MOD_LINALG, "eigh_jacobi", 6, {8, 8, 8, 8, 8, 8}},
+    {NB_CU_MOD_LINALG, "eigh_sym", 6, {8, 8, 8, 8, 8, 8}},
     {NB_CU_MOD_LINALG, "qr_householder", 9, {8, 8, 8, 8, 8, 8, 8, 8, 8}},
     {NB_CU_MOD_LINALG, "svd_jacobi", 8, {8, 8, 8, 8, 8, 8, 8, 8}},
 };

@@ -978,6 +978,8 @@ static nb_tensor *f_linalg(nb_tensor **in, void *u) {
     }
     case 12: /* e^A (scaled and squared: its 1-norm is over 5.37) */
         return nb_matrix_exp(nb_mul_scalar(a, 1.5f));
+    case 13: /* eigenvalues alone (no grad: no vectors formed), plus a term for a gradient */
+        return nb_add(nb_eigvalsh(nb_detach(spd)), nb_sum(in[0], 1, (const int[]){-1}, false));
     default: { /* LU factors (no gradient) and a solve from them, plain and transposed */
         nb_tensor *piv, *lu = nb_lu_factor(nb_detach(in[0]), &piv);
         nb_tensor *x = nb_lu_solve(lu, piv, b, false), *xt = nb_lu_solve(lu, piv, b, true);
@@ -1000,13 +1002,14 @@ START_TEST(test_linalg) {
                            "eigh",
                            "qr",
                            "svd/pinv",
-                           "matrix_exp"};
+                           "matrix_exp",
+                           "eigvalsh"};
     const int64_t sizes[3] = {5, 40, 70}; /* a warp per block, 64 threads, 128 with strided rows */
     for (int si = 0; si < 3; si++) {
         const int64_t n = sizes[si];
         nb_tensor *three = nb_mul_scalar(nb_eye(c, n, n), 3.0f * (si ? 2.0f : 1.0f));
-        for (int m = 0; m < 13; m++) {
-            if (si && m != 0 && m != 3 && m != 8 && m != 9 && m != 10 && m != 11)
+        for (int m = 0; m < 14; m++) {
+            if (si && m != 0 && m != 3 && m != 8 && m != 9 && m != 10 && m != 11 && m != 13)
                 continue; /* the large sizes: one op per kernel */
             nb_tensor *x[3] = {rnd(c, NB_SHAPE(3, n, n), -1, 1, 300 + m),
                                rnd(c, NB_SHAPE(3, n, 2), -1, 1, 400 + m), three};

@@ -380,6 +380,72 @@ START_TEST(review_cases) {
 }
 END_TEST
 
+/* the tridiagonal route (n > 4): A V = V diag(w) and V^T V = I on random, clustered, decoupled
+ * and scaled spectra; eigvalsh is bit for bit eigh's values (they share the QL iteration) */
+static void check_eigh(nb_tensor *a, double tol) {
+    const int64_t n = a->shape[a->ndim - 1];
+    nb_tensor *v = NULL, *w = nb_contiguous(nb_eigh(a, &v));
+    ck_assert_msg(w && v, "%s", nb_last_error());
+    double scale = 1e-30;
+    for (int64_t i = 0; i < nb_numel(w); i++)
+        scale = fmax(scale, fabs(nb_data_f32(w)[i]));
+    ck_assert_msg(maxdiff(nb_matmul(a, v), nb_mul(v, nb_unsqueeze(w, -2))) <= tol * scale, "n %lld: residual",
+                  (long long)n);
+    ck_assert(maxdiff(nb_matmul(nb_transpose(v, -1, -2), v), eye_like(n, v->ndim, v->shape)) <= tol);
+    ck_assert(maxdiff(nb_eigvalsh(a), w) == 0);
+    for (int64_t i = 1; i < nb_numel(w); i++)
+        if (i % n)
+            ck_assert_msg(nb_data_f32(w)[i - 1] <= nb_data_f32(w)[i], "n %lld, %lld: %g > %g", (long long)n,
+                          (long long)i, nb_data_f32(w)[i - 1], nb_data_f32(w)[i]);
+}
+
+START_TEST(eigh_tridiagonal) {
+    const int64_t sizes[] = {5, 17, 64, 130};
+    for (int i = 0; i < 4; i++)
+        check_eigh(sym(NB_SHAPE(2, sizes[i], sizes[i])), 2e-5);
+    /* I + u u^T: 1 repeated n - 1 times, and 1 + |u|^2 */
+    nb_tensor *u = nb_randn(ctx, NB_SHAPE(20, 1), 0, 1, &rng);
+    nb_tensor *r1 = nb_add(nb_eye(ctx, 20, 20), nb_matmul(u, nb_transpose(u, 0, 1)));
+    check_eigh(r1, 1e-5);
+    nb_tensor *w1 = nb_eigvalsh(r1);
+    double uu = 0;
+    for (int i = 0; i < 20; i++)
+        uu += nb_data_f32(u)[i] * nb_data_f32(u)[i];
+    ck_assert(nb_close(nb_data_f32(w1)[0], 1, 1e-5, 1e-5) && nb_close(nb_data_f32(w1)[18], 1, 1e-5, 1e-5));
+    ck_assert(nb_close(nb_data_f32(w1)[19], 1 + uu, 1e-5, 1e-5));
+    /* a diagonal matrix (every reflection skipped) sorts its diagonal exactly, vectors unit */
+    float dg[64] = {0};
+    for (int i = 0; i < 8; i++)
+        dg[i * 9] = (float)((i * 5) % 8) - 3.0f;
+    nb_tensor *dm = nb_from_data(ctx, NB_F32, NB_SHAPE(8, 8), dg), *dv = NULL;
+    nb_tensor *dw = nb_contiguous(nb_eigh(dm, &dv));
+    for (int i = 0; i < 8; i++)
+        ck_assert(nb_data_f32(dw)[i] == (float)i - 3.0f);
+    check_eigh(dm, 0);
+    /* two decoupled blocks and a zero row: the QL splits where the off-diagonal is 0 */
+    nb_tensor *blk = nb_contiguous(sym(NB_SHAPE(9, 9)));
+    float *bd = nb_data_f32(blk);
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 9; j++)
+            if ((i < 4) != (j < 4) || i == 6 || j == 6) bd[i * 9 + j] = 0;
+    check_eigh(blk, 1e-5);
+    /* scale: the spectrum of 1e30 A and 1e-30 A is that of A, scaled */
+    nb_tensor *s0 = sym(NB_SHAPE(12, 12)), *ws = nb_eigvalsh(s0);
+    const float sc[2] = {1e30f, 1e-30f};
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *big = nb_mul_scalar(s0, sc[k]);
+        check_eigh(big, 2e-5);
+        ck_assert(maxdiff(nb_mul_scalar(nb_eigvalsh(big), 1.0f / sc[k]), ws) < 1e-5);
+    }
+    /* a NaN anywhere in the lower triangle: NaN everywhere */
+    nb_tensor *bad = nb_contiguous(sym(NB_SHAPE(6, 6)));
+    nb_data_f32(bad)[4 * 6 + 1] = NAN;
+    nb_tensor *bv = NULL, *bw = nb_contiguous(nb_eigh(bad, &bv));
+    bv = nb_contiguous(bv);
+    ck_assert(isnan(nb_data_f32(bw)[0]) && isnan(nb_data_f32(bw)[5]) && isnan(nb_data_f32(bv)[35]));
+}
+END_TEST
+
 /* repeated eigenvalues: the eigenvalues' gradient stays finite when the vectors go unused */
 START_TEST(repeated_eigenvalues) {
     nb_tensor *x = nb_mul_scalar(nb_eye(ctx, 4, 4), 2.0f);
@@ -417,6 +483,7 @@ static Suite *make_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, eigh_values);
+    tcase_add_test(tc, eigh_tridiagonal);
     tcase_add_test(tc, qr_values);
     tcase_add_test(tc, svd_values);
     tcase_add_test(tc, matfunc_values);

@@ -9,20 +9,20 @@
 
 int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
     if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(w, NB_F32, 2) ||
-        !nb_la_operand(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
-        !nb_same_shape(v, a))
+        (v && (!nb_la_operand(v, NB_F32, 3) || !nb_same_shape(v, a))) || w->shape[0] != a->shape[0] ||
+        w->shape[1] != a->shape[1])
         return nb_set_error("eigh (cpu): bad operands"), -1;
-    const int64_t B = a->shape[0], n = a->shape[1], per = 2 * n * n;
+    const int64_t B = a->shape[0], n = a->shape[1], per = 2 * n * n + 4 * n;
     if (B == 0 || n == 0) return 0;
     const int nt = nb_nthreads();
     double *work = malloc((size_t)per * (size_t)nt * sizeof(double));
     if (!work) return nb_set_error("eigh (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
     const float *A = (const float *)nb_ptr(a);
-    float *W = (float *)nb_ptr(w), *V = (float *)nb_ptr(v);
+    float *W = (float *)nb_ptr(w), *V = v ? (float *)nb_ptr(v) : NULL;
 #pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * n * n * n > 4096) schedule(dynamic)
     for (int64_t b = 0; b < B; b++) {
         double *s = work + (int64_t)omp_get_thread_num() * per;
-        nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
+        nb_eigh_sym(A + b * n * n, n, W + b * n, V ? V + b * n * n : NULL, s);
     }
     free(work);
     return 0;

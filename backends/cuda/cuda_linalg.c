@@ -86,19 +86,20 @@ int nb_cuda_lu_solve(nb_tensor *b, const nb_tensor *lu, const nb_tensor *piv, bo
 /* one thread per matrix for the serial decompositions: 64-thread blocks */
 int nb_cuda_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
     if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(w, NB_F32, 2) ||
-        !nb_la_operand(v, NB_F32, 3) || w->shape[0] != a->shape[0] || w->shape[1] != a->shape[1] ||
-        !nb_same_shape(v, a))
+        (v && (!nb_la_operand(v, NB_F32, 3) || !nb_same_shape(v, a))) || w->shape[0] != a->shape[0] ||
+        w->shape[1] != a->shape[1])
         return nb_set_error("eigh (cuda): bad operands"), -1;
     long long B = a->shape[0], n = a->shape[1];
     if (B == 0 || n == 0) return 0;
-    const long long per_t = 2 * n * n; /* the scratch is per working thread */
+    const long long per_t = 2 * n * n + 4 * n; /* the scratch is per working thread */
     const unsigned grid = thread_grid(B, per_t, 64);
     const long long nt = B < (long long)grid * 64 ? B : (long long)grid * 64;
     void *work = nb_cu_scratch(0, (size_t)nt * (size_t)per_t * sizeof(double));
     if (!work) return -1;
-    CUdeviceptr ap = nb_cu_ptr(a), wp = nb_cu_ptr(w), vp = nb_cu_ptr(v), sp = (CUdeviceptr)(uintptr_t)work;
+    CUdeviceptr ap = nb_cu_ptr(a), wp = nb_cu_ptr(w), vp = v ? nb_cu_ptr(v) : 0,
+                sp = (CUdeviceptr)(uintptr_t)work;
     void *args[] = {&ap, &wp, &vp, &B, &n, &sp};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "eigh_jacobi"), grid, 64, 0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "eigh_sym"), grid, 64, 0, args);
 }
 
 int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {

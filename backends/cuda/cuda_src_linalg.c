@@ -173,13 +173,13 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
     /* one thread per matrix: ops/decomp_math.h's serial routines, `work` holding each thread's
      * scratch (a thread takes matrices t, t + all threads, ...); launched with 64 threads a block (their doubles need more than the
      * 64 registers a 1024-thread block allows) */
-    extern "C" __global__ void __launch_bounds__(64) eigh_jacobi(const float *A, float *W, float *V, long long B, long long n,
+    extern "C" __global__ void __launch_bounds__(64) eigh_sym(const float *A, float *W, float *V, long long B, long long n,
                                            double *work) {
         const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
         if (t0 >= B) return; /* the scratch holds min(B, threads) slots */
-        double *s = work + t0 * 2 * n * n;
+        double *s = work + t0 * (2 * n * n + 4 * n);
         for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
-            nb_eigh_jacobi(A + b * n * n, n, W + b * n, V + b * n * n, s, s + n * n);
+            nb_eigh_sym(A + b * n * n, n, W + b * n, V ? V + b * n * n : 0, s);
         }
     }
     extern "C" __global__ void __launch_bounds__(64) qr_householder(const float *A, float *Q, float *R, long long B, long long m,
