@@ -27,11 +27,12 @@
  * (beta = -sign(alpha) |(alpha, x)|, the sign bit's sign as Fortran's SIGN, so -0 is negative; tau = (beta -
  * alpha) / beta, no reflection where x is 0: the signs torch's QR has): r [kr,n] the first kr rows of R (0
  * below the diagonal), q [m,kq] the first kq columns of Q (q NULL: not formed); W m*n, tau min(m,n) and Q
- * m*kq doubles. nb_svd_jacobi: A = U diag(s) Vh for a [m,n], k = min(m,n), by one-sided Jacobi (Hestenes:
- * rotations of the columns of A, or of A^T when m < n, until every pair is orthogonal to 1e-15
- * of their norms; at most 100 sweeps): s [k] descending (a NaN first), u [m,k] and vh [k,n] (u
- * NULL: neither formed), each right singular vector with its leading entry positive,
- * the left ones of zero singular values completed to an orthonormal set (Gram-Schmidt, twice, of
+ * m*kq + max(n,kq) doubles (the updates run along rows: each reflection's products with the columns summed
+ * in one pass down the rows, in the same order as a column at a time). nb_svd_jacobi: A = U diag(s) Vh for a
+ * [m,n], k = min(m,n), by one-sided Jacobi (Hestenes: rotations of the columns of A, or of A^T when m < n,
+ * until every pair is orthogonal to 1e-15 of their norms; at most 100 sweeps): s [k] descending (a NaN
+ * first), u [m,k] and vh [k,n] (u NULL: neither formed), each right singular vector with its leading entry
+ * positive, the left ones of zero singular values completed to an orthonormal set (Gram-Schmidt, twice, of
  * the unit vector least in the span of those before: its leftover is at least (r - j) / r); a NaN
  * or an infinity in A gives NaN everywhere; X r*k, V k*k and t r+k doubles, r = max(m,n). */
 #ifndef NB_DECOMP_MATH_H
@@ -264,6 +265,7 @@
         } NB_DEVFN void nb_qr_householder(const float *a, long long m, long long n, float *q, long long kq,  \
                                           float *r, long long kr, double *W, double *tau, double *Q) {       \
             const long long k = m < n ? m : n;                                                               \
+            double *ws = Q + m * kq;                                                                         \
             for (long long i = 0; i < m * n; i++)                                                            \
                 W[i] = a[i];                                                                                 \
             for (long long j = 0; j < k; j++) {                                                              \
@@ -279,15 +281,18 @@
                 for (long long i = j + 1; i < m; i++)                                                        \
                     W[i * n + j] *= sc;                                                                      \
                 W[j * n + j] = beta;                                                                         \
+                for (long long c = j + 1; c < n; c++)                                                        \
+                    ws[c] = W[j * n + c];                                                                    \
+                for (long long i = j + 1; i < m; i++)                                                        \
+                    for (long long c = j + 1; c < n; c++)                                                    \
+                        ws[c] += W[i * n + j] * W[i * n + c];                                                \
                 for (long long c = j + 1; c < n; c++) {                                                      \
-                    double s = W[j * n + c];                                                                 \
-                    for (long long i = j + 1; i < m; i++)                                                    \
-                        s += W[i * n + j] * W[i * n + c];                                                    \
-                    s *= tau[j];                                                                             \
-                    W[j * n + c] -= s;                                                                       \
-                    for (long long i = j + 1; i < m; i++)                                                    \
-                        W[i * n + c] -= s * W[i * n + j];                                                    \
+                    ws[c] *= tau[j];                                                                         \
+                    W[j * n + c] -= ws[c];                                                                   \
                 }                                                                                            \
+                for (long long i = j + 1; i < m; i++)                                                        \
+                    for (long long c = j + 1; c < n; c++)                                                    \
+                        W[i * n + c] -= ws[c] * W[i * n + j];                                                \
             }                                                                                                \
             for (long long i = 0; i < kr; i++)                                                               \
                 for (long long c = 0; c < n; c++)                                                            \
@@ -298,15 +303,18 @@
                     Q[i * kq + c] = i == c ? 1.0 : 0.0;                                                      \
             for (long long j = k - 1; j >= 0; j--) {                                                         \
                 if (tau[j] == 0.0) continue;                                                                 \
+                for (long long c = j; c < kq; c++)                                                           \
+                    ws[c] = Q[j * kq + c];                                                                   \
+                for (long long i = j + 1; i < m; i++)                                                        \
+                    for (long long c = j; c < kq; c++)                                                       \
+                        ws[c] += W[i * n + j] * Q[i * kq + c];                                               \
                 for (long long c = j; c < kq; c++) {                                                         \
-                    double s = Q[j * kq + c];                                                                \
-                    for (long long i = j + 1; i < m; i++)                                                    \
-                        s += W[i * n + j] * Q[i * kq + c];                                                   \
-                    s *= tau[j];                                                                             \
-                    Q[j * kq + c] -= s;                                                                      \
-                    for (long long i = j + 1; i < m; i++)                                                    \
-                        Q[i * kq + c] -= s * W[i * n + j];                                                   \
+                    ws[c] *= tau[j];                                                                         \
+                    Q[j * kq + c] -= ws[c];                                                                  \
                 }                                                                                            \
+                for (long long i = j + 1; i < m; i++)                                                        \
+                    for (long long c = j; c < kq; c++)                                                       \
+                        Q[i * kq + c] -= ws[c] * W[i * n + j];                                               \
             }                                                                                                \
             for (long long i = 0; i < m * kq; i++)                                                           \
                 q[i] = (float)Q[i];                                                                          \

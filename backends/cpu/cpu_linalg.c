@@ -2,9 +2,12 @@
  * with partial pivoting, Cholesky, triangular solves and solves from LU factors. Each matrix (and
  * each block of right-hand-side columns) is one task; every entry is one dot product summed in
  * double in index order, the order the CUDA kernels (backends/cuda/cuda_src_linalg.c) use too.
- * The factorisations are left-looking (Crout: step k computes column k of L and row k of U from
- * the finished ones) on a double copy of the matrix, rounded to f32 once at the end: an exactly
- * singular matrix of small integers meets its exact zero pivot, as in LAPACK's own precision. */
+ * The factorisations run on a double copy of the matrix, rounded to f32 once at the end (an
+ * exactly singular matrix of small integers meets its exact zero pivot, as in LAPACK's own
+ * precision). They are right-looking: step k finishes column k and subtracts its rank-1 product
+ * from the rows below, a row at a time along contiguous memory (vectorised). Each entry still
+ * receives its terms one by one with p ascending, so the bits are those of the left-looking dot
+ * products the CUDA kernels compute. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -15,29 +18,27 @@
 /* columns of the right-hand side per task in the solves */
 #define RHS_BLOCK 64
 
-/* a [n,n] in place; piv[n]; *info as the backend's lu. D: n*n + n doubles of scratch, a double
- * copy of the matrix factored in place (then rounded to a once), its last n U's column k. U[p][k]
- * for p < k come from rows p of earlier steps, L[i][p] from columns p: one dot product each. */
-static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *D) {
-    double *ucol = D + n * n;
+/* The loops are compiled for AVX2 and for the baseline, the loader picking one for the machine:
+ * the rank-1 updates and the solves' row sweeps run 4 doubles wide; no sum changes order. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define LIN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LIN_CLONES
+#endif
+
+/* a [n,n] in place; piv[n]; *info as the backend's lu. D: n*n doubles of scratch, a double copy
+ * of the matrix factored in place (then rounded to a once). */
+LIN_CLONES static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *D) {
     for (int64_t i = 0; i < n * n; i++)
         D[i] = a[i];
     *info = 0;
     for (int64_t k = 0; k < n; k++) {
-        /* column k for rows i >= k: D[i][k] - sum_{p<k} L[i][p] U[p][k] */
-        for (int64_t p = 0; p < k; p++)
-            ucol[p] = D[p * n + k];
+        /* the pivot: the first largest, as BLAS's isamax: a NaN only when it comes first (then
+         * it stays and the NaNs spread, as torch's) */
         int64_t r = k;
         double best = 0.0;
         for (int64_t i = k; i < n; i++) {
-            const double *di = D + i * n;
-            double s = di[k];
-            for (int64_t p = 0; p < k; p++)
-                s -= di[p] * ucol[p];
-            D[i * n + k] = s;
-            const double m = s < 0 ? -s : s;
-            /* the first largest, as BLAS's isamax: a NaN only when it comes first (then it stays
-             * and the NaNs spread, as torch's) */
+            const double m = D[i * n + k] < 0 ? -D[i * n + k] : D[i * n + k];
             if (i == k ? (best = m, false) : m > best) best = m, r = i;
         }
         piv[k] = (int32_t)r;
@@ -47,20 +48,18 @@ static void lu_one(float *a, int64_t n, int32_t *piv, int32_t *info, double *D) 
                 D[k * n + j] = D[r * n + j];
                 D[r * n + j] = t;
             }
-        /* row k of U for columns j > k: D[k][j] - sum_{p<k} L[k][p] U[p][j], p ascending */
-        double *dk = D + k * n;
-        for (int64_t p = 0; p < k; p++) {
-            const double l = dk[p], *u = D + p * n;
-            for (int64_t j = k + 1; j < n; j++)
-                dk[j] -= l * u[j];
-        }
-        const double d = dk[k];
+        const double d = D[k * n + k], *uk = D + k * n;
         if ((float)d == 0.0f) { /* a zero pivot in f32 (as getrf: L's column k left unscaled) */
             if (!*info) *info = (int32_t)(k + 1);
-            continue;
+        } else
+            for (int64_t i = k + 1; i < n; i++)
+                D[i * n + k] /= d;
+        for (int64_t i = k + 1; i < n; i++) { /* the rows below: minus L[i][k] U[k][j] */
+            double *di = D + i * n;
+            const double l = di[k];
+            for (int64_t j = k + 1; j < n; j++)
+                di[j] -= l * uk[j];
         }
-        for (int64_t i = k + 1; i < n; i++)
-            D[i * n + k] /= d;
     }
     for (int64_t i = 0; i < n * n; i++)
         a[i] = (float)D[i];
@@ -71,7 +70,7 @@ int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
         !nb_la_operand(info, NB_I32, 1) || piv->shape[0] != a->shape[0] || piv->shape[1] != a->shape[1] ||
         info->shape[0] != a->shape[0])
         return nb_set_error("lu (cpu): bad operands"), -1;
-    const int64_t B = a->shape[0], n = a->shape[1], per = n * n + n;
+    const int64_t B = a->shape[0], n = a->shape[1], per = n * n;
     float *A = (float *)nb_ptr(a);
     int32_t *P = (int32_t *)nb_ptr(piv), *I = (int32_t *)nb_ptr(info);
     const int nt = nb_nthreads(); /* read once: the scratch is per thread */
@@ -85,28 +84,27 @@ int nb_cpu_lu(nb_tensor *a, nb_tensor *piv, nb_tensor *info) {
 }
 
 /* a [n,n] in place from a double copy D (n*n) of its lower triangle; *info as the backend's
- * cholesky (a is left as it was when it fails) */
-static void cholesky_one(float *a, int64_t n, int32_t *info, double *D) {
+ * cholesky (a is left as it was when it fails). c: n doubles, column j of L, contiguous. */
+LIN_CLONES static void cholesky_one(float *a, int64_t n, int32_t *info, double *D, double *c) {
     *info = 0;
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j <= i; j++)
             D[i * n + j] = a[i * n + j];
     for (int64_t j = 0; j < n; j++) {
-        const double *lj = D + j * n;
-        double d = lj[j];
-        for (int64_t p = 0; p < j; p++)
-            d -= lj[p] * lj[p];
+        const double d = D[j * n + j];
         if (!(d > 0.0)) { /* not positive definite (or NaN) */
             *info = (int32_t)(j + 1);
             return;
         }
         const double s = sqrt(d);
         D[j * n + j] = s;
-        for (int64_t i = j + 1; i < n; i++) {
-            double *li = D + i * n, t = li[j];
-            for (int64_t p = 0; p < j; p++)
-                t -= li[p] * lj[p];
-            li[j] = t / s;
+        for (int64_t i = j + 1; i < n; i++)
+            c[i] = D[i * n + j] = D[i * n + j] / s;
+        for (int64_t i = j + 1; i < n; i++) { /* the lower triangle below: minus L[i][j] L[p][j] */
+            double *li = D + i * n;
+            const double l = c[i];
+            for (int64_t p = j + 1; p <= i; p++)
+                li[p] -= l * c[p];
         }
     }
     for (int64_t i = 0; i < n; i++)
@@ -118,7 +116,7 @@ int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
     if (!nb_la_operand(a, NB_F32, 3) || a->shape[1] != a->shape[2] || !nb_la_operand(info, NB_I32, 1) ||
         info->shape[0] != a->shape[0])
         return nb_set_error("cholesky (cpu): bad operands"), -1;
-    const int64_t B = a->shape[0], n = a->shape[1], per = n * n;
+    const int64_t B = a->shape[0], n = a->shape[1], per = n * n + n;
     float *A = (float *)nb_ptr(a);
     int32_t *I = (int32_t *)nb_ptr(info);
     const int nt = nb_nthreads();
@@ -126,8 +124,10 @@ int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
     if (!work)
         return nb_set_error("cholesky (cpu): out of memory for %lld doubles", (long long)(per * nt)), -1;
 #pragma omp parallel for num_threads(nt) if (B > 1 && (double)B * n * n * n > 32768) schedule(dynamic)
-    for (int64_t b = 0; b < B; b++)
-        cholesky_one(A + b * n * n, n, I + b, work + (int64_t)omp_get_thread_num() * per);
+    for (int64_t b = 0; b < B; b++) {
+        double *w = work + (int64_t)omp_get_thread_num() * per;
+        cholesky_one(A + b * n * n, n, I + b, w, w + n * n);
+    }
     free(work);
     return 0;
 }
@@ -135,8 +135,8 @@ int nb_cpu_cholesky(nb_tensor *a, nb_tensor *info) {
 /* Columns [c0, c0 + w) of x [n, k] overwritten with op(t)^-1 x, t [n,n]: the rows in solve
  * order, each entry x[i] - sum_p op(t)[i][p] x[p] over the solved p in ascending order, then
  * divided by the diagonal (unless unit). A lower op(t) solves forward, an upper one backward. */
-static void tri_block(const float *t, int64_t n, float *x, int64_t k, int64_t c0, int64_t w, bool upper,
-                      bool trans, bool unit) {
+LIN_CLONES static void tri_block(const float *t, int64_t n, float *x, int64_t k, int64_t c0, int64_t w,
+                                 bool upper, bool trans, bool unit) {
     double acc[RHS_BLOCK];
     const bool lower_op = upper == trans; /* op(t) is lower triangular */
     for (int64_t s = 0; s < n; s++) {

@@ -108,7 +108,7 @@ int nb_cuda_qr(nb_tensor *q, nb_tensor *r, const nb_tensor *a) {
         (q && (q->shape[0] != a->shape[0] || q->shape[1] != a->shape[1] || q->shape[2] > a->shape[1])))
         return nb_set_error("qr (cuda): bad operands"), -1;
     long long B = a->shape[0], m = a->shape[1], n = a->shape[2], kr = r->shape[1], kq = q ? q->shape[2] : 0;
-    const long long per = m * n + (m < n ? m : n) + m * kq;
+    const long long per = m * n + (m < n ? m : n) + m * kq + (n > kq ? n : kq);
     if (B == 0 || nb_numel(r) + (q ? nb_numel(q) : 0) == 0) return 0;
     const long long per_t = per ? per : 1; /* the scratch is per working thread */
     const unsigned grid = thread_grid(B, per_t, 64);

@@ -184,7 +184,7 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
     }
     extern "C" __global__ void __launch_bounds__(64) qr_householder(const float *A, float *Q, float *R, long long B, long long m,
                                               long long n, long long kq, long long kr, double *work) {
-        const long long k = m < n ? m : n, per = m * n + k + m * kq;
+        const long long k = m < n ? m : n, per = m * n + k + m * kq + (n > kq ? n : kq);
         const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
         if (t0 >= B) return; /* the scratch holds min(B, threads) slots */
         double *s = work + t0 * per;
