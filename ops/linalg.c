@@ -338,13 +338,47 @@ static nb_tensor *perm_sign(nb_tensor *piv) {
     return odd ? nb_sub(nb_scalar_like(piv, 1.0f), nb_mul_scalar(odd, 2.0f)) : NULL;
 }
 
-/* d det / dA = det A^-T; d log|det| / dA = A^-T, A^-T solved from the forward's LU factors
- * (a singular A has no inverse: an error naming it, where torch's rule goes through an SVD) */
+/* d det / dA, the cofactor matrix, through the SVD A = U diag(s) Vh (torch's rule for a singular
+ * A): det(U) det(Vh) U diag(prod_{j != i} s_j) Vh, the products of the others taken without a
+ * division (exclusive running products from both ends) */
+static nb_tensor *det_grad_svd(nb_tensor *a, nb_tensor *g) {
+    nb_tensor *u, *vh, *s = nb_svd(a, &u, &vh);
+    if (!s) return NULL;
+    const int64_t n = s->shape[s->ndim - 1];
+    const int last = -1;
+    const int64_t one_before[2] = {1, 0};
+    nb_tensor *alpha = nb_mul(nb_det(u), nb_det(vh)); /* +-1 */
+    nb_tensor *left = nb_pad(nb_narrow(nb_cumprod(s, -1), -1, 0, n - 1), 2, one_before, 1.0);
+    nb_tensor *rs = nb_flip(s, 1, &last);
+    nb_tensor *right =
+        nb_flip(nb_pad(nb_narrow(nb_cumprod(rs, -1), -1, 0, n - 1), 2, one_before, 1.0), 1, &last);
+    nb_tensor *d = nb_mul(nb_mul(left, right), nb_unsqueeze(nb_mul(alpha, g), -1));
+    return nb_matmul(nb_mul(u, nb_unsqueeze(d, -2)), vh);
+}
+
+/* the factorisation's info (i32 [B]) read back: 1 when a matrix is singular, 0 when none, -1 */
+static int any_singular(nb_tensor *info) {
+    nb_tensor *h = nb_host_copy(info);
+    if (!h) return -1;
+    const int32_t *v = (const int32_t *)h->storage->data + h->offset;
+    for (int64_t b = 0; b < nb_numel(h); b++)
+        if (v[b]) return 1;
+    return 0;
+}
+
+/* d det / dA = det A^-T; d log|det| / dA = A^-T, A^-T solved from the forward's LU factors. A
+ * singular A has no inverse: det's gradient then comes from the SVD (the whole batch), log|det|'s
+ * is an error naming the matrix (it is infinite) */
 static int det_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *a = n->in[0];
     const bool log = n->i[0];
-    if (check_info(log ? "the gradient of log|det| needs A invertible" : "det's gradient needs A invertible",
-                   n->saved[2], true))
+    if (!log) {
+        const int sing = any_singular(n->saved[2]);
+        if (sing) {
+            gin[0] = sing > 0 ? det_grad_svd(a, g) : NULL;
+            return gin[0] ? 0 : -1;
+        }
+    } else if (check_info("the gradient of log|det| needs A invertible", n->saved[2], true))
         return -1;
     nb_tensor *id = identity_like(a), *inv = id ? nb_la_dense_copy(id) : NULL;
     if (!inv) return -1;
@@ -380,8 +414,9 @@ static nb_tensor *det_op(const char *op, nb_tensor *a, bool log, nb_tensor **sig
         nb_node_save(n, 0, lu);
         nb_node_save(n, 1, piv);
         nb_node_save(n, 2, info);
-        /* the rule reads the factors (and det itself, not log|det|), A only for its shape */
-        n->unread = NB_UNREAD_IN(0) | (log ? NB_UNREAD_OUT : 0);
+        /* the rule reads the factors and det itself (A too, for a singular one's SVD); log|det|'s
+         * reads the factors only, A for its shape */
+        n->unread = log ? NB_UNREAD_IN(0) | NB_UNREAD_OUT : 0;
     }
     return out;
 }
@@ -467,9 +502,8 @@ nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool tran
     if (b->ndim < 2 || b->shape[b->ndim - 2] != n)
         return nb_set_error("%s: B %s does not have LU %s's %lld rows", op, NB_SHP(b, s1), NB_SHP(lu, s2),
                             (long long)n);
-    if (b->ndim != lu->ndim || memcmp(b->shape, lu->shape, sizeof(int64_t) * (size_t)(b->ndim - 2)))
-        return nb_set_error("%s: B %s and LU %s do not have the same batch dims", op, NB_SHP(b, s1),
-                            NB_SHP(lu, s2));
+    nb_tensor *le = lu, *bb = b; /* the batch dims broadcast (recorded views of B: its gradient sums back) */
+    if (batch_broadcast(op, &le, &bb)) return NULL;
     nb_tensor *hp = nb_host_copy(pivots); /* the kernels trust the pivots: check them here */
     if (!hp) return NULL;
     const int32_t *pv = (const int32_t *)hp->storage->data + hp->offset;
@@ -480,14 +514,14 @@ nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool tran
     const nb_backend *be = nb_be(lu);
     if (!be) return NULL;
     if (!be->lu_solve) return nb_unsupported(op, be);
-    nb_tensor *lc = nb_la_dense_copy(lu),
-              *pc = lc ? nb_new_like_shape(pivots, NB_I32, pivots->ndim, pivots->shape) : NULL;
-    nb_tensor *x = pc && !be->copy(pc, pivots) ? nb_la_dense_copy(b) : NULL;
+    nb_tensor *lc = nb_la_dense_copy(le), *pe = lc ? nb_expand(pivots, le->ndim - 1, le->shape) : NULL;
+    nb_tensor *pc = pe ? nb_new_like_shape(pivots, NB_I32, pe->ndim, pe->shape) : NULL;
+    nb_tensor *x = pc && !be->copy(pc, pe) ? nb_la_dense_copy(bb) : NULL;
     if (!x) return NULL;
     nb_tensor x3 = nb_la_folded(x, 2), l3 = nb_la_folded(lc, 2), p2 = nb_la_folded(pc, 1);
     if (be->lu_solve(&x3, &l3, &p2, trans)) return NULL;
     nb_node *nd;
-    if (!nb_op_finish(x, op, lu_solve_backward, 1, &b, &nd)) return NULL;
+    if (!nb_op_finish(x, op, lu_solve_backward, 1, &bb, &nd)) return NULL;
     if (nd) {
         nd->i[0] = trans;
         nb_node_save(nd, 0, lc);

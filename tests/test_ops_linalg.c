@@ -270,6 +270,15 @@ START_TEST(power_and_lu) {
     nb_tensor *b = nb_randn(ctx, NB_SHAPE(2, n, 3), 0, 1, &rng);
     ck_assert(maxdiff(nb_lu_solve(lu, piv, b, false), nb_solve(a, b, true)) < 1e-5);
     ck_assert(maxdiff(nb_lu_solve(lu, piv, b, true), nb_solve(nb_transpose(a, 1, 2), b, true)) < 1e-5);
+    /* the batch dims broadcast: one factorisation against a batch of B, a batch against one B */
+    nb_tensor *lu0 = pick(lu, 0, 0), *piv0 = pick(piv, 0, 0),
+              *b3 = nb_randn(ctx, NB_SHAPE(3, 1, n, 2), 0, 1, &rng);
+    nb_tensor *x3 = nb_lu_solve(lu0, piv0, b3, false);
+    ck_assert_msg(x3 && x3->ndim == 4 && x3->shape[0] == 3 && x3->shape[1] == 1, "%s", nb_last_error());
+    ck_assert(maxdiff(x3, nb_solve(pick(a, 0, 0), b3, true)) < 1e-5);
+    nb_tensor *xb = nb_lu_solve(lu, piv, b3, true); /* [2] against [3, 1]: [3, 2] */
+    ck_assert(xb && xb->shape[0] == 3 && xb->shape[1] == 2);
+    ck_assert(maxdiff(xb, nb_solve(nb_transpose(a, 1, 2), b3, true)) < 1e-5);
 }
 END_TEST
 
@@ -296,6 +305,15 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     case 14: return nb_matrix_power(a, -3);
     case 15: return nb_matrix_power(a, 5);
     case 16: return nb_solve(a, pick(b, -1, 0), true); /* a vector right-hand side */
+    case 21: return nb_det(a);                         /* at a singular matrix (refusals) */
+    case 19: { /* one factorisation, a batch of B: B's gradient summed back over nothing, x over B */
+        nb_tensor *piv, *lu = nb_lu_factor(nb_detach(pick(a, 0, 0)), &piv);
+        return nb_lu_solve(lu, piv, b, true);
+    }
+    case 20: { /* the factors' batch against one B: B's gradient summed over the batch */
+        nb_tensor *piv, *lu = nb_lu_factor(nb_detach(a), &piv);
+        return nb_lu_solve(lu, piv, pick(b, 0, 0), false);
+    }
     default: {
         nb_tensor *piv, *lu = nb_lu_factor(nb_detach(a), &piv);
         return nb_lu_solve(lu, piv, b, gc_case == 18);
@@ -304,7 +322,7 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
 }
 
 START_TEST(gradients) {
-    for (gc_case = 0; gc_case <= 18; gc_case++) {
+    for (gc_case = 0; gc_case <= 20; gc_case++) {
         nb_tensor *a = wellcond(NB_SHAPE(2, 4, 4)), *b = nb_randn(ctx, NB_SHAPE(2, 4, 3), 0, 1, &rng);
         if (gc_case == 14 || gc_case == 15) a = nb_mul_scalar(a, 0.5f); /* keep the powers near 1 */
         nb_requires_grad_(a, gc_case < 17), nb_requires_grad_(b, true); /* LU factors carry none */
@@ -401,14 +419,32 @@ START_TEST(refusals) {
                   nb_last_error());
     ck_assert(!nb_inverse(pick(s, 0, 1)) && strstr(nb_last_error(), "inverse: the matrix is singular"));
     ck_assert(!nb_matrix_power(pick(s, 0, 1), -1) && strstr(nb_last_error(), "matrix_power: the matrix is"));
-    /* det's gradient at a singular matrix is an error, not a wrong number */
-    nb_tensor *s1 = nb_detach(pick(s, 0, 1));
+    /* det's gradient at a singular matrix is the cofactor matrix (through the SVD, as torch's):
+     * [[4, -2], [-2, 1]] for [[1, 2], [2, 4]]; in a batch with the identity, I there */
+    nb_tensor *s1 = nb_contiguous(nb_detach(s));
     nb_requires_grad_(s1, true);
     nb_tensor *d = nb_det(s1);
-    ck_assert(d && nb_data_f32(d)[0] == 0);
-    ck_assert(nb_backward(d) != 0 &&
-              strstr(nb_last_error(),
-                     "backward of det: det's gradient needs A invertible: the matrix is singular"));
+    ck_assert(d && nb_data_f32(d)[1] == 0);
+    ck_assert_msg(nb_backward(nb_sum(d, 0, NULL, false)) == 0, "%s", nb_last_error());
+    const float cof[8] = {1, 0, 0, 1, 4, -2, -2, 1};
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(nb_close(nb_data_f32(s1->grad)[i], cof[i], 1e-5, 1e-5), "%d: %g", i,
+                      nb_data_f32(s1->grad)[i]);
+    /* rank n - 1 and rank n - 2 (a zero gradient) against finite differences (det is smooth) */
+    const float r2[9] = {1, 2, 3, 2, 4, 6, 1, 1, 1}, r1[9] = {1, 2, 3, 2, 4, 6, 3, 6, 9};
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *x = nb_from_data(ctx, NB_F32, NB_SHAPE(3, 3), k ? r1 : r2);
+        nb_requires_grad_(x, true);
+        gc_case = 21;
+        nb_gradcheck_opts o = {.eps = 1e-2, .atol = 1e-3, .rtol = 1e-3, .seed = 3};
+        nb_tensor *in[2] = {x, nb_zeros(ctx, NB_F32, NB_SHAPE(3, 1))}; /* gc_fn reads two */
+        ck_assert_msg(nb_gradcheck(gc_fn, in, 2, NULL, &o) == 1, "rank %d: %s", 2 - k, nb_last_error());
+    }
+    /* log|det|'s gradient there is infinite: an error naming the matrix */
+    nb_tensor *l = nb_slogdet(s1, NULL);
+    ck_assert(l && nb_backward(nb_sum(l, 0, NULL, false)) != 0 &&
+              strstr(nb_last_error(), "the gradient of log|det| needs A invertible: matrix 1 of the batch is "
+                                      "singular"));
     /* LU factors are not differentiable; pivots are checked */
     nb_tensor *g = nb_detach(sq), *piv;
     nb_requires_grad_(g, true);
@@ -420,8 +456,9 @@ START_TEST(refusals) {
               strstr(nb_last_error(), "lu_solve: pivot 1 is 0, outside [1, 3)"));
     ck_assert(!nb_lu_solve(lu, nb_cast(piv, NB_F32), nb_zeros(ctx, NB_F32, NB_SHAPE(3, 1)), false) &&
               strstr(nb_last_error(), "lu_solve: pivots"));
-    ck_assert(!nb_lu_solve(lu, piv, nb_zeros(ctx, NB_F32, NB_SHAPE(2, 3, 1)), false) &&
-              strstr(nb_last_error(), "same batch dims"));
+    ck_assert(!nb_lu_solve(nb_expand(lu, NB_SHAPE(2, 3, 3)), nb_expand(piv, NB_SHAPE(2, 3)),
+                           nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3, 1)), false) &&
+              strstr(nb_last_error(), "lu_solve: the batch dims of [2,3,3] and [4,3,1] do not broadcast"));
     ck_assert(!nb_lu_factor(sq, NULL) && strstr(nb_last_error(), "pivots is NULL"));
     nb_clear_error();
     ck_assert(!nb_solve(NULL, sq, true) && strstr(nb_last_error(), "solve: NULL input 0"));

@@ -753,11 +753,12 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
 nb_tensor *nb_solve(nb_tensor *a, nb_tensor *b, bool left);
 /* A^-1 (torch.linalg.inv), differentiable. NULL with an error for a singular matrix. */
 nb_tensor *nb_inverse(nb_tensor *a);
-/* det A over the last two dims [...] (torch.linalg.det). Its gradient det A^-T needs A
- * invertible: the backward pass fails with an error at a singular matrix (torch uses an SVD). */
+/* det A over the last two dims [...] (torch.linalg.det). Its gradient is det A^-T, and at a
+ * singular matrix the cofactor matrix, through the SVD (torch 1.13 gives 0 there). */
 nb_tensor *nb_det(nb_tensor *a);
 /* log|det A| [...] (torch.linalg.slogdet's logabsdet; -inf for a singular matrix), with *sign
- * (may be NULL; -1, 0 or 1, not differentiable). Gradient A^-T, as nb_det's. */
+ * (may be NULL; -1, 0 or 1, not differentiable). Gradient A^-T (the backward pass fails with
+ * an error at a singular matrix, where it is infinite). */
 nb_tensor *nb_slogdet(nb_tensor *a, nb_tensor **sign);
 /* log det A (torch.logdet): NaN where det A < 0, -inf where it is 0. */
 nb_tensor *nb_logdet(nb_tensor *a);
@@ -784,7 +785,8 @@ nb_tensor *nb_matrix_power(nb_tensor *a, int64_t k);
  * requires grad under grad mode (nb_detach it, or use nb_solve / nb_inverse / nb_det). */
 nb_tensor *nb_lu_factor(nb_tensor *a, nb_tensor **pivots);
 /* X with A X = B (A^T X = B when trans) from nb_lu_factor's results (torch.linalg.lu_solve):
- * B [..., n, k] with LU's batch dims. Differentiable in B only (LU requiring grad is an error).
+ * B [..., n, k], the batch dims of LU (and its pivots) and B broadcast. Differentiable in B only
+ * (LU requiring grad is an error).
  * NULL with an error for pivots out of range. */
 nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool trans);
 /* The eigenvalues [..., n] in ascending order of the symmetric matrices whose lower triangles A

@@ -589,6 +589,15 @@ static void lu_cases(void) {
     }
     oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lu, piv, oe_f32(2, SH(4, 0), NULL)}},
            "lu_solve(B [4,0])");
+    /* the batch dims broadcast: one factorisation against a batch of B, [2] against [4, 1] */
+    oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lu, piv, oe_randn(3, SH(3, 4, 2), 967)}},
+           "lu_solve(LU [4,4], B [3,4,2])");
+    oe_run(
+        (oe_case){
+            .op = "lu_solve", .ip = {1}, .nograd = 1, .in = {lub, pivb, oe_randn(4, SH(4, 1, 3, 2), 968)}},
+        "lu_solve(trans 1, LU [2,3,3], B [4,1,3,2])");
+    oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lub, pivb, oe_randn(3, SH(3, 3, 2), 969)}},
+           "lu_solve(LU [2,3,3], B [3,3,2], refused)");
     oe_run((oe_case){.op = "lu_solve", .nograd = 1, .in = {lu, piv, mat(4, 1, FV(1, NAN, 2, 3))}},
            "lu_solve(NaN in B)");
     oe_run((oe_case){.op = "lu_solve", .in = {lu, piv, oe_randn(2, SH(4, 2), 965)}},

@@ -500,10 +500,53 @@ def solve_row_vector(f):
 
 
 def det_singular_grad(f):
-    """The backward of det / slogdet / logdet at an exactly singular matrix (an exact 0 pivot, so
-    det 0 or log|det| -inf) is an error: their gradient det A^-T needs A^-1 (ops.h)."""
+    """The backward of slogdet / logdet at an exactly singular matrix (an exact 0 pivot, so
+    log|det| -inf) is an error: their gradient A^-T is infinite there (ops.h)."""
     out = f.case.get("nab_out")
     return "is singular" in f.note and out is not None and bool(((out == 0) | (out == -math.inf)).any())
+
+
+def cofactors(a):
+    """The cofactor matrix of a (float64): (-1)^(i+j) det of a without row i and column j."""
+    n = a.shape[0]
+    c = np.zeros_like(a)
+    for i in range(n):
+        for j in range(n):
+            m = np.delete(np.delete(a, i, 0), j, 1)
+            c[i, j] = (-1) ** (i + j) * (np.linalg.det(m) if n > 1 else 1.0)
+    return c
+
+
+def det_singular_cofactor(f):
+    """det's gradient at an exactly singular matrix: nabla gives the cofactor matrix, the true
+    derivative (through the SVD, the rule of later torch versions); torch 1.13's rule gives 0
+    there. Accepted where the matrix is singular and nabla's value is w times the cofactor,
+    computed in float64 from the minors."""
+    k = grad_index(f)
+    if k != 0 or f.ref != 0 or not math.isfinite(f.nab):
+        return False
+    x = f.case["x"][0].astype(np.float64)
+    b = tuple(f.idx[:x.ndim - 2])
+    a = x[b]
+    if not np.isfinite(a).all() or abs(np.linalg.det(a)) > 1e-6 * max(1.0, np.abs(a).max() ** a.shape[0]):
+        return False
+    want = float(decode(f.case["w"])[b]) * cofactors(a)[f.idx[-2:]]
+    return abs(f.nab - want) <= 1e-4 * max(1.0, abs(want))
+
+
+def float32_products(f):
+    """A decomposition's gradient (eigh, QR, the SVD): the backward rule is products of the
+    float32 factors and g in nabla and torch alike, and its error is rounding of those products.
+    Accepted where nabla's error is within 4 times torch's (the same order) or within float32's
+    resolution of the gradient's largest entry."""
+    k = grad_index(f)
+    if k is None or f.f64 is None or not math.isfinite(f.nab) or not math.isfinite(f.f64):
+        return False
+    if not all(x is None or x.dtype.kind != "f" or np.isfinite(x).all() for x in f.case["x"]):
+        return False
+    g = f.case.get("grads")
+    big = float(np.abs(decode(g[k])).max()) if g is not None and g[k] is not None else abs(f.f64)
+    return abs(f.nab - f.f64) <= max(4 * abs(f.ref - f.f64), 2 * 1.2e-7 * big)
 
 
 def cholesky_nan(f):
@@ -777,10 +820,14 @@ ACCEPTED = [
            {"value"}, lambda f: closer(f) and all(x is None or x.dtype.kind != "f" or np.isfinite(x).all()
                                                   for x in f.case["x"]),
            "linear algebra summed in double: closer to float64 than torch's float32"),
+    Accept("linalg-float32-products", EIGH | QR | SVD, {"value"}, float32_products,
+           "a decomposition's gradient: float32 products of the factors in both, nabla's error of torch's order"),
     Accept("solve-row-vector", {"solve"}, {"torch-raises"}, solve_row_vector,
            "solve(left=False) with a vector b solves x A = b (torch 1.13 refuses a vector there)"),
-    Accept("det-singular-grad", {"det", "slogdet", "logdet"}, {"backward-error"}, det_singular_grad,
-           "det/slogdet/logdet's gradient at an exactly singular matrix is an error (torch: 0 or inf)"),
+    Accept("det-singular-grad", {"slogdet", "logdet"}, {"backward-error"}, det_singular_grad,
+           "slogdet/logdet's gradient at an exactly singular matrix is an error (torch: inf)"),
+    Accept("det-singular-cofactor", {"det"}, {"value"}, det_singular_cofactor,
+           "det's gradient at a singular matrix is the cofactor matrix (torch 1.13: 0)"),
     Accept("det-overflow", {"det"}, {"nan"},
            lambda f: f.where != "out" and math.isnan(f.ref) and math.isinf(f.nab) and f.f64 is not None and
            math.isfinite(f.f64) and (f.nab > 0) == (f.f64 > 0) and bool(np.isinf(f.case["nab_out"]).any()),
