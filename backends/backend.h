@@ -61,8 +61,8 @@ typedef struct nb_backend {
                           const nb_tensor *y, float p0, float p1);
     int (*binary)(nb_binop op, nb_tensor *out, const nb_tensor *a, const nb_tensor *b);
     /* ga = g * dy/da, gb = g * dy/db at the output's shape (either may be NULL) */
-    int (*binary_backward)(nb_binop op, nb_tensor *ga, nb_tensor *gb, const nb_tensor *g,
-                           const nb_tensor *a, const nb_tensor *b, const nb_tensor *y);
+    int (*binary_backward)(nb_binop op, nb_tensor *ga, nb_tensor *gb, const nb_tensor *g, const nb_tensor *a,
+                           const nb_tensor *b, const nb_tensor *y);
     int (*where)(nb_tensor *out, const nb_tensor *cond, const nb_tensor *a, const nb_tensor *b);
 
     /* reductions: `out` has a's ndim with size 1 on the reduced axes */
@@ -125,16 +125,16 @@ typedef struct nb_backend {
     /* fused neural-network kernels (inputs contiguous, over the last dim) */
     int (*softmax)(nb_tensor *out, const nb_tensor *a, bool log);
     int (*softmax_backward)(nb_tensor *gin, const nb_tensor *gout, const nb_tensor *y, bool log);
-    int (*layer_norm)(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x,
-                      const nb_tensor *w, const nb_tensor *b, float eps);
+    int (*layer_norm)(nb_tensor *y, nb_tensor *mean, nb_tensor *rstd, const nb_tensor *x, const nb_tensor *w,
+                      const nb_tensor *b, float eps);
     int (*layer_norm_backward)(nb_tensor *dx, nb_tensor *dw, nb_tensor *db, const nb_tensor *dy,
                                const nb_tensor *x, const nb_tensor *mean, const nb_tensor *rstd,
                                const nb_tensor *w);
     /* loss: 0-d mean over non-ignored rows; lse: [N, 2], per row the log-sum-exp as the pair
      * (m, log sum exp(x - m)), m the row's max ((0, 0) on ignored rows): kept apart because
      * m + log(...) rounds to m's ulp, and the backward's exp((x - m) - ls) would lose it */
-    int (*cross_entropy)(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits,
-                         const nb_tensor *targets, int ignore_index);
+    int (*cross_entropy)(nb_tensor *loss, nb_tensor *lse, const nb_tensor *logits, const nb_tensor *targets,
+                         int ignore_index);
     /* dlogits = g * (softmax - onehot) / count, rows with ignored targets 0 */
     int (*cross_entropy_backward)(nb_tensor *dlogits, const nb_tensor *g, const nb_tensor *logits,
                                   const nb_tensor *targets, const nb_tensor *lse, int ignore_index);
@@ -144,8 +144,8 @@ typedef struct nb_backend {
      * in double; lse [N, 2] the pairs (m, ls) as for cross_entropy; logits overwritten with
      * k * (softmax - onehot(target)) on kept rows and 0 on ignored rows. A target outside
      * [0, C) that is not ignore_index gives -1 (the logits are then unspecified). */
-    int (*cross_entropy_fused)(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits,
-                               const nb_tensor *targets, int ignore_index, float k);
+    int (*cross_entropy_fused)(nb_tensor *loss, nb_tensor *lse, nb_tensor *logits, const nb_tensor *targets,
+                               int ignore_index, float k);
     /* out = x * keep / (1-p), keep drawn from Philox(seed, offset + i/4, lane i%4) */
     int (*dropout)(nb_tensor *out, const nb_tensor *x, float p, uint64_t seed, uint64_t offset);
     /* causal attention over [B,H,T,D]; lse [B,H,T,2], each row's log-sum-exp as the pair (max,
@@ -180,13 +180,13 @@ typedef struct nb_backend {
     /* Householder QR (nb_qr_householder per matrix): a [B,m,n] -> q [B,m,kq] (NULL: not formed)
      * and r [B,kr,n], kq and kr <= m */
     int (*qr)(nb_tensor *q, nb_tensor *r, const nb_tensor *a);
-    /* singular values (nb_svd_jacobi per matrix): a [B,m,n] -> s [B,k] descending, and when u is
-     * not NULL u [B,m,k] and vh [B,k,n], k = min(m,n) */
+    /* singular values (ops/svd_math.h's nb_svd_serial per matrix): a [B,m,n] -> s [B,k] descending, and when
+     * u is not NULL u [B,m,k] and vh [B,k,n], k = min(m,n) */
     int (*svd)(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a);
 
     /* optimiser */
-    int (*adamw)(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, float lr, float b1,
-                 float b2, float eps, float wd, float bc1, float bc2);
+    int (*adamw)(nb_tensor *p, const nb_tensor *g, nb_tensor *m, nb_tensor *v, float lr, float b1, float b2,
+                 float eps, float wd, float bc1, float bc2);
     int (*axpy)(nb_tensor *y, float alpha, const nb_tensor *x);
 } nb_backend;
 

@@ -1,5 +1,5 @@
-/* ops/decomp_math.h - the serial matrix decompositions, written once for both backends as
- * elementwise_math.h's helpers are: NB_DECOMP_FUNCS(X) holds their text, compiled here as C for
+/* ops/decomp_math.h - the serial matrix decompositions (the SVD's in ops/svd_math.h), written once for both
+ * backends as elementwise_math.h's helpers are: NB_DECOMP_FUNCS(X) holds their text, compiled here as C for
  * the CPU (backends/cpu/cpu_decomp.c) and stringified into the CUDA kernel sources
  * (backends/cuda/cuda_sources.c, one thread per matrix there). Everything runs in double.
  *
@@ -28,13 +28,7 @@
  * alpha) / beta, no reflection where x is 0: the signs torch's QR has): r [kr,n] the first kr rows of R (0
  * below the diagonal), q [m,kq] the first kq columns of Q (q NULL: not formed); W m*n, tau min(m,n) and Q
  * m*kq + max(n,kq) doubles (the updates run along rows: each reflection's products with the columns summed
- * in one pass down the rows, in the same order as a column at a time). nb_svd_jacobi: A = U diag(s) Vh for a
- * [m,n], k = min(m,n), by one-sided Jacobi (Hestenes: rotations of the columns of A, or of A^T when m < n,
- * until every pair is orthogonal to 1e-15 of their norms; at most 100 sweeps): s [k] descending (a NaN
- * first), u [m,k] and vh [k,n] (u NULL: neither formed), each right singular vector with its leading entry
- * positive, the left ones of zero singular values completed to an orthonormal set (Gram-Schmidt, twice, of
- * the unit vector least in the span of those before: its leftover is at least (r - j) / r); a NaN
- * or an infinity in A gives NaN everywhere; X r*k, V k*k and t r+k doubles, r = max(m,n). */
+ * in one pass down the rows, in the same order as a column at a time). (The SVD: ops/svd_math.h.) */
 #ifndef NB_DECOMP_MATH_H
 #define NB_DECOMP_MATH_H
 
@@ -318,127 +312,6 @@
             }                                                                                                \
             for (long long i = 0; i < m * kq; i++)                                                           \
                 q[i] = (float)Q[i];                                                                          \
-        } NB_DEVFN void nb_svd_jacobi(const float *a, long long m, long long n, float *u, float *s,          \
-                                      float *vh, double *X, double *V, double *t) {                          \
-            const int tr = m < n;                                                                            \
-            const long long r = tr ? n : m, c = tr ? m : n;                                                  \
-            double *sg = t, *tmp = t + c;                                                                    \
-            for (long long i = 0; i < r; i++)                                                                \
-                for (long long j = 0; j < c; j++)                                                            \
-                    X[i * c + j] = tr ? (double)a[j * n + i] : (double)a[i * n + j];                         \
-            {                                                                                                \
-                double chk = 0.0;                                                                            \
-                for (long long i = 0; i < r * c; i++)                                                        \
-                    chk += X[i] - X[i];                                                                      \
-                if (chk != chk) {                                                                            \
-                    double zz = 0.0;                                                                         \
-                    for (long long j = 0; j < c; j++)                                                        \
-                        s[j] = (float)(zz / zz);                                                             \
-                    if (!u) return;                                                                          \
-                    for (long long i = 0; i < m * c; i++)                                                    \
-                        u[i] = (float)(zz / zz);                                                             \
-                    for (long long i = 0; i < c * n; i++)                                                    \
-                        vh[i] = (float)(zz / zz);                                                            \
-                    return;                                                                                  \
-                }                                                                                            \
-            }                                                                                                \
-            for (long long i = 0; i < c * c; i++)                                                            \
-                V[i] = i % (c + 1) == 0 ? 1.0 : 0.0;                                                         \
-            for (int sweep = 0; sweep < 100; sweep++) {                                                      \
-                int rotated = 0;                                                                             \
-                for (long long p = 0; p < c; p++)                                                            \
-                    for (long long q = p + 1; q < c; q++) {                                                  \
-                        double al = 0.0, be = 0.0, ga = 0.0;                                                 \
-                        for (long long i = 0; i < r; i++) {                                                  \
-                            const double x = X[i * c + p], y = X[i * c + q];                                 \
-                            al += x * x, be += y * y, ga += x * y;                                           \
-                        }                                                                                    \
-                        if (!(ga != 0.0) || !(al > 0.0 && be > 0.0) ||                                       \
-                            (ga < 0 ? -ga : ga) <= 1e-15 * sqrt(al) * sqrt(be))                              \
-                            continue;                                                                        \
-                        rotated = 1;                                                                         \
-                        const double tn = nb_rot_tan((be - al) / (2.0 * ga));                                \
-                        const double cs = 1.0 / sqrt(1.0 + tn * tn), sn = tn * cs;                           \
-                        nb_rot(X + p, X + q, r, c, cs, sn);                                                  \
-                        nb_rot(V + p, V + q, c, c, cs, sn);                                                  \
-                    }                                                                                        \
-                if (!rotated) break;                                                                         \
-            }                                                                                                \
-            for (long long j = 0; j < c; j++) {                                                              \
-                double nn = 0.0;                                                                             \
-                for (long long i = 0; i < r; i++)                                                            \
-                    nn += X[i * c + j] * X[i * c + j];                                                       \
-                sg[j] = sqrt(nn);                                                                            \
-            }                                                                                                \
-            for (long long j = 0; j < c; j++) {                                                              \
-                long long mx = j;                                                                            \
-                for (long long q = j + 1; q < c; q++)                                                        \
-                    if (sg[q] > sg[mx] || (sg[q] != sg[q] && sg[mx] == sg[mx])) mx = q;                      \
-                if (mx != j) {                                                                               \
-                    const double tt = sg[j];                                                                 \
-                    sg[j] = sg[mx], sg[mx] = tt;                                                             \
-                    for (long long i = 0; i < r; i++) {                                                      \
-                        const double x = X[i * c + j];                                                       \
-                        X[i * c + j] = X[i * c + mx], X[i * c + mx] = x;                                     \
-                    }                                                                                        \
-                    for (long long i = 0; i < c; i++) {                                                      \
-                        const double x = V[i * c + j];                                                       \
-                        V[i * c + j] = V[i * c + mx], V[i * c + mx] = x;                                     \
-                    }                                                                                        \
-                }                                                                                            \
-            }                                                                                                \
-            for (long long j = 0; j < c; j++) {                                                              \
-                if (sg[j] > 0.0) {                                                                           \
-                    for (long long i = 0; i < r; i++)                                                        \
-                        X[i * c + j] /= sg[j];                                                               \
-                    continue;                                                                                \
-                }                                                                                            \
-                if (sg[j] != sg[j]) continue;                                                                \
-                {                                                                                            \
-                    long long e = 0;                                                                         \
-                    double we = -1.0;                                                                        \
-                    for (long long i = 0; i < r; i++) {                                                      \
-                        double w = 1.0;                                                                      \
-                        for (long long q = 0; q < j; q++)                                                    \
-                            w -= X[i * c + q] * X[i * c + q];                                                \
-                        if (w > we) we = w, e = i;                                                           \
-                    }                                                                                        \
-                    for (long long i = 0; i < r; i++)                                                        \
-                        tmp[i] = i == e ? 1.0 : 0.0;                                                         \
-                    for (int pass = 0; pass < 2; pass++)                                                     \
-                        for (long long q = 0; q < j; q++) {                                                  \
-                            double d = 0.0;                                                                  \
-                            for (long long i = 0; i < r; i++)                                                \
-                                d += X[i * c + q] * tmp[i];                                                  \
-                            for (long long i = 0; i < r; i++)                                                \
-                                tmp[i] -= d * X[i * c + q];                                                  \
-                        }                                                                                    \
-                    double nn = 0.0;                                                                         \
-                    for (long long i = 0; i < r; i++)                                                        \
-                        nn += tmp[i] * tmp[i];                                                               \
-                    nn = sqrt(nn);                                                                           \
-                    for (long long i = 0; i < r; i++)                                                        \
-                        X[i * c + j] = tmp[i] / nn;                                                          \
-                }                                                                                            \
-            }                                                                                                \
-            for (long long j = 0; j < c; j++) {                                                              \
-                const double *rv = tr ? X + j : V + j;                                                       \
-                const long long len = tr ? r : c;                                                            \
-                if (nb_lead_sign(rv, len, c) < 0) {                                                          \
-                    for (long long i = 0; i < r; i++)                                                        \
-                        X[i * c + j] = -X[i * c + j];                                                        \
-                    for (long long i = 0; i < c; i++)                                                        \
-                        V[i * c + j] = -V[i * c + j];                                                        \
-                }                                                                                            \
-                s[j] = (float)sg[j];                                                                         \
-            }                                                                                                \
-            if (!u) return;                                                                                  \
-            for (long long i = 0; i < m; i++)                                                                \
-                for (long long j = 0; j < c; j++)                                                            \
-                    u[i * c + j] = (float)(tr ? V[i * c + j] : X[i * c + j]);                                \
-            for (long long j = 0; j < c; j++)                                                                \
-                for (long long i = 0; i < n; i++)                                                            \
-                    vh[j * n + i] = (float)(tr ? X[i * c + j] : V[i * c + j]);                               \
         })
 
 #ifndef NB_DECOMP_NO_EMIT

@@ -136,6 +136,30 @@ nb_tensor *nb_svd(nb_tensor *a, nb_tensor **u, nb_tensor **vh) {
 
 nb_tensor *nb_svdvals(nb_tensor *a) { return nb_as_op(nb_svd(a, NULL, NULL), "svdvals"); }
 
+/* q [..., r, k] with orthonormal columns, completed to [..., r, r]: its columns, then the last
+ * r - k of a complete QR of q (orthogonal to them), detached */
+static nb_tensor *complete_basis(nb_tensor *q) {
+    const int64_t r = q->shape[q->ndim - 2], k = q->shape[q->ndim - 1];
+    if (r == k) return q;
+    nb_tensor *full = nb_qr(nb_detach(q), true, NULL);
+    nb_tensor *parts[2] = {q, full ? nb_narrow(full, -1, k, r - k) : NULL};
+    return parts[1] ? nb_cat(parts, 2, -1) : NULL;
+}
+
+nb_tensor *nb_svd_full(nb_tensor *a, nb_tensor **u, nb_tensor **vh) {
+    const char *op = "svd_full";
+    if (u) *u = NULL;
+    if (vh) *vh = NULL;
+    if (!u || !vh) return nb_set_error("%s: U and Vh are both required (nb_svdvals gives S alone)", op);
+    nb_tensor *ur, *vr, *s = nb_svd(a, &ur, &vr);
+    if (!s) return nb_as_op(NULL, op);
+    nb_tensor *uf = complete_basis(ur), *vt = uf ? complete_basis(nb_transpose(vr, -1, -2)) : NULL;
+    nb_tensor *vf = vt ? nb_transpose(vt, -1, -2) : NULL;
+    if (!vf) return nb_as_op(NULL, op);
+    *u = uf, *vh = vf;
+    return s;
+}
+
 /* ---- what rests on it ----------------------------------------------------------------------- */
 
 /* rtol's default (torch's): max(m, n) eps when none is given (negative); NaN stays NaN */

@@ -154,7 +154,7 @@ static const abi abis[] = {
     {NB_CU_MOD_LINALG, "lu_solve", 7, {8, 8, 8, 8, 8, 8, 4}},
     {NB_CU_MOD_LINALG, "eigh_sym", 6, {8, 8, 8, 8, 8, 8}},
     {NB_CU_MOD_LINALG, "qr_householder", 9, {8, 8, 8, 8, 8, 8, 8, 8, 8}},
-    {NB_CU_MOD_LINALG, "svd_jacobi", 8, {8, 8, 8, 8, 8, 8, 8, 8}},
+    {NB_CU_MOD_LINALG, "svd_serial", 8, {8, 8, 8, 8, 8, 8, 8, 8}},
 };
 
 START_TEST(test_kernel_abi) {

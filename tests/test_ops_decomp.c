@@ -233,6 +233,128 @@ START_TEST(svd_values) {
 }
 END_TEST
 
+/* the Golub-Kahan-Reinsch route (min(m, n) > 4): A = U diag(s) Vh, orthonormal U and Vh, s
+ * descending and the square roots of eigvalsh(A^T A), svdvals bit for bit svd's values; on
+ * rank-deficient, zero, scaled and non-finite matrices */
+static void check_svd(nb_tensor *a, double tol) {
+    const int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1], k = m < n ? m : n;
+    nb_tensor *u = NULL, *vh = NULL, *s = nb_contiguous(nb_svd(a, &u, &vh));
+    ck_assert_msg(s && u && vh, "%s", nb_last_error());
+    u = nb_contiguous(u), vh = nb_contiguous(vh);
+    double big = 1e-30;
+    for (int64_t i = 0; i < nb_numel(s); i++)
+        big = fmax(big, fabs(nb_data_f32(s)[i]));
+    ck_assert_msg(maxdiff(nb_matmul(nb_mul(u, nb_unsqueeze(s, -2)), vh), a) <= tol * big, "[%lld,%lld]: A",
+                  (long long)m, (long long)n);
+    nb_tensor *ik = s->ndim == 2 ? eye_like(k, NB_SHAPE(s->shape[0], k, k)) : nb_eye(ctx, k, k);
+    ck_assert(maxdiff(nb_matmul(nb_transpose(u, -1, -2), u), ik) <= 1e-5);
+    ck_assert(maxdiff(nb_matmul(vh, nb_transpose(vh, -1, -2)), ik) <= 1e-5);
+    ck_assert(maxdiff(nb_svdvals(a), s) == 0);
+    for (int64_t i = 0; i < nb_numel(s); i++) {
+        ck_assert(nb_data_f32(s)[i] >= 0);
+        if (i % k) ck_assert(nb_data_f32(s)[i - 1] >= nb_data_f32(s)[i]);
+    }
+    for (int64_t j = 0; j < nb_numel(vh) / n; j++) { /* each row of Vh: its leading entry positive */
+        double lead = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (fabs(nb_data_f32(vh)[j * n + i]) > fabs(lead) * (1 + 1e-5)) lead = nb_data_f32(vh)[j * n + i];
+        ck_assert(lead > 0 || big == 1e-30);
+    }
+}
+
+START_TEST(svd_bidiagonal) {
+    const int64_t shapes[6][2] = {{9, 6}, {6, 9}, {40, 17}, {17, 40}, {64, 64}, {130, 20}};
+    for (int i = 0; i < 6; i++) {
+        nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, shapes[i][0], shapes[i][1]), 0, 1, &rng);
+        check_svd(a, 2e-5);
+        /* s^2 are the eigenvalues of A^T A (or A A^T), in the other order */
+        const int64_t m = shapes[i][0], n = shapes[i][1], k = m < n ? m : n;
+        nb_tensor *at = nb_transpose(a, -1, -2), *g = m >= n ? nb_matmul(at, a) : nb_matmul(a, at);
+        nb_tensor *w = nb_contiguous(nb_eigvalsh(g)), *sv = nb_contiguous(nb_svdvals(a));
+        for (int b = 0; b < 2; b++)
+            for (int j = 0; j < k; j++) {
+                const double s2 = nb_data_f32(sv)[b * k + j], e = nb_data_f32(w)[b * k + k - 1 - j];
+                ck_assert_msg(fabs(s2 * s2 - e) <= 1e-4 * nb_data_f32(w)[b * k + k - 1], "%d: %g vs %g", j,
+                              s2 * s2, e);
+            }
+    }
+    /* rank 5 of a 20 x 12: s[5..] are 0 to rounding, U still orthonormal */
+    nb_tensor *lo =
+        nb_matmul(nb_randn(ctx, NB_SHAPE(20, 5), 0, 1, &rng), nb_randn(ctx, NB_SHAPE(5, 12), 0, 1, &rng));
+    check_svd(lo, 2e-5);
+    nb_tensor *ls = nb_contiguous(nb_svdvals(lo));
+    ck_assert(nb_data_f32(ls)[4] > 1e-2 && nb_data_f32(ls)[5] < 1e-5 * nb_data_f32(ls)[0]);
+    /* a zero matrix: zeros, orthonormal vectors; a single nonzero entry */
+    nb_tensor *z = nb_zeros(ctx, NB_F32, NB_SHAPE(7, 6));
+    check_svd(z, 0);
+    ck_assert(nb_data_f32(nb_contiguous(nb_svdvals(z)))[0] == 0);
+    nb_tensor *one = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(6, 8)));
+    nb_data_f32(one)[2 * 8 + 5] = -3;
+    check_svd(one, 0);
+    ck_assert(nb_data_f32(nb_contiguous(nb_svdvals(one)))[0] == 3);
+    /* a zero on the bidiagonal's diagonal, inside and last: rotated out along its row, up its column */
+    for (int last = 0; last < 2; last++) {
+        nb_tensor *bd = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(7, 7)));
+        for (int i = 0; i < 7; i++) {
+            nb_data_f32(bd)[i * 8] = (last ? i == 6 : i == 2) ? 0.0f : (float)(i + 1);
+            if (i < 6) nb_data_f32(bd)[i * 8 + 1] = 1.0f;
+        }
+        check_svd(bd, 1e-5);
+        ck_assert(nb_data_f32(nb_contiguous(nb_svdvals(bd)))[6] < 1e-6);
+    }
+    /* scale: 1e30 A and 1e-30 A */
+    nb_tensor *s0 = nb_randn(ctx, NB_SHAPE(10, 7), 0, 1, &rng), *ss = nb_svdvals(s0);
+    const float sc[2] = {1e30f, 1e-30f};
+    for (int i = 0; i < 2; i++) {
+        nb_tensor *x = nb_mul_scalar(s0, sc[i]);
+        check_svd(x, 2e-5);
+        ck_assert(maxdiff(nb_mul_scalar(nb_svdvals(x), 1.0f / sc[i]), ss) < 1e-5);
+    }
+    /* a NaN or an infinity anywhere: NaN everywhere */
+    nb_tensor *bad = nb_contiguous(nb_randn(ctx, NB_SHAPE(8, 6), 0, 1, &rng));
+    nb_data_f32(bad)[13] = INFINITY;
+    nb_tensor *bu = NULL, *bv = NULL, *bs = nb_contiguous(nb_svd(bad, &bu, &bv));
+    ck_assert(isnan(nb_data_f32(bs)[0]) && isnan(nb_data_f32(bs)[5]) &&
+              isnan(nb_data_f32(nb_contiguous(bu))[47]) && isnan(nb_data_f32(nb_contiguous(bv))[0]));
+}
+END_TEST
+
+/* full_matrices: square orthogonal U and Vh whose first k vectors are nb_svd's; the completed
+ * ones orthogonal to them and carrying no gradient (torch's rule narrows them away) */
+START_TEST(svd_full) {
+    const int64_t shapes[5][2] = {{6, 4}, {4, 6}, {9, 6}, {3, 3}, {5, 1}};
+    for (int i = 0; i < 5; i++) {
+        const int64_t m = shapes[i][0], n = shapes[i][1], k = m < n ? m : n;
+        nb_tensor *a = nb_randn(ctx, NB_SHAPE(2, m, n), 0, 1, &rng), *u = NULL, *vh = NULL, *ur = NULL,
+                  *vr = NULL;
+        nb_tensor *s = nb_svd_full(a, &u, &vh), *sr = nb_svd(a, &ur, &vr);
+        ck_assert_msg(s && u && vh && u->shape[1] == m && u->shape[2] == m && vh->shape[1] == n, "%s",
+                      nb_last_error());
+        ck_assert(maxdiff(s, sr) == 0 && maxdiff(nb_narrow(u, -1, 0, k), ur) == 0 &&
+                  maxdiff(nb_narrow(vh, -2, 0, k), vr) == 0);
+        ck_assert(maxdiff(nb_matmul(nb_transpose(u, -1, -2), u), eye_like(m, NB_SHAPE(2, m, m))) < 1e-5);
+        ck_assert(maxdiff(nb_matmul(vh, nb_transpose(vh, -1, -2)), eye_like(n, NB_SHAPE(2, n, n))) < 1e-5);
+    }
+    /* the completed columns carry no gradient; the first k carry nb_svd's */
+    nb_tensor *a = nb_randn(ctx, NB_SHAPE(5, 3), 0, 1, &rng);
+    nb_requires_grad_(a, true);
+    nb_tensor *u = NULL, *vh = NULL;
+    ck_assert(nb_svd_full(a, &u, &vh));
+    ck_assert(nb_backward(nb_sum(nb_narrow(u, -1, 3, 2), 0, NULL, false)) == 0);
+    for (int i = 0; i < 15; i++)
+        ck_assert(!a->grad || nb_data_f32(a->grad)[i] == 0);
+    nb_tensor *b = nb_detach(a), *ub = NULL, *vb = NULL;
+    nb_requires_grad_(b, true);
+    nb_zero_grad(a);
+    ck_assert(nb_svd_full(a, &u, &vh) && nb_backward(nb_sum(nb_narrow(u, -1, 0, 3), 0, NULL, false)) == 0);
+    ck_assert(nb_svd(b, &ub, &vb) && nb_backward(nb_sum(ub, 0, NULL, false)) == 0);
+    ck_assert(maxdiff(a->grad, b->grad) == 0);
+    ck_assert(!nb_svd_full(a, NULL, NULL) && strstr(nb_last_error(), "svd_full: U and Vh are both required"));
+    ck_assert(!nb_svd_full(nb_zeros(ctx, NB_F32, NB_SHAPE(3)), &u, &vh) &&
+              strstr(nb_last_error(), "svd_full: A [3] has fewer than 2 dims"));
+}
+END_TEST
+
 START_TEST(matfunc_values) {
     /* e^A: a diagonal, a nilpotent, a rotation generator, e^A e^-A = I, and a large norm (scaled
      * and squared) against V diag(e^w) V^T for a symmetric A */
@@ -486,6 +608,8 @@ static Suite *make_suite(void) {
     tcase_add_test(tc, eigh_tridiagonal);
     tcase_add_test(tc, qr_values);
     tcase_add_test(tc, svd_values);
+    tcase_add_test(tc, svd_bidiagonal);
+    tcase_add_test(tc, svd_full);
     tcase_add_test(tc, matfunc_values);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, repeated_eigenvalues);

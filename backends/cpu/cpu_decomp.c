@@ -1,11 +1,12 @@
 /* backends/cpu/cpu_decomp.c - the symmetric eigendecomposition, the QR decomposition and the
- * SVD on the CPU: ops/decomp_math.h's serial routines (the ones the CUDA kernels run), one matrix per task
- * under OpenMP, each thread with its own double scratch. */
+ * SVD on the CPU: ops/decomp_math.h's and ops/svd_math.h's serial routines (the ones the CUDA kernels run),
+ * one matrix per task under OpenMP, each thread with its own double scratch. */
 #include <omp.h>
 #include <stdlib.h>
 
 #include "backends/cpu/cpu.h"
 #include "ops/decomp_math.h"
+#include "ops/svd_math.h"
 
 /* Each routine is compiled for AVX2 and for the baseline, the loader picking one for the machine:
  * the row updates run 4 doubles wide (2-2.5x faster), and no sum changes order, so both give the
@@ -28,8 +29,7 @@ DEC_CLONES static void qr_one(const float *a, int64_t m, int64_t n, float *q, in
 
 DEC_CLONES static void svd_one(const float *a, int64_t m, int64_t n, float *u, float *s, float *vh,
                                double *w) {
-    const int64_t k = m < n ? m : n, r = m < n ? n : m;
-    nb_svd_jacobi(a, m, n, u, s, vh, w, w + r * k, w + r * k + k * k);
+    nb_svd_serial(a, m, n, u, s, vh, w);
 }
 
 int nb_cpu_eigh(nb_tensor *w, nb_tensor *v, const nb_tensor *a) {
@@ -85,7 +85,7 @@ int nb_cpu_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
                u->shape[1] != m || u->shape[2] != k || vh->shape[0] != B || vh->shape[1] != k ||
                vh->shape[2] != n)))
         return nb_set_error("svd (cpu): bad operands"), -1;
-    const int64_t per = r * k + k * k + r + k;
+    const int64_t per = r * k + k * k + r + 4 * k;
     if (B == 0 || k == 0) return 0;
     const int nt = nb_nthreads();
     double *work = malloc((size_t)per * (size_t)nt * sizeof(double));

@@ -132,7 +132,7 @@ int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
                vh->shape[2] != n)))
         return nb_set_error("svd (cuda): bad operands"), -1;
     if (B == 0 || k == 0) return 0;
-    const long long per_t = r * k + k * k + r + k; /* the scratch is per working thread */
+    const long long per_t = r * k + k * k + r + 4 * k; /* the scratch is per working thread */
     const unsigned grid = thread_grid(B, per_t, 64);
     const long long nt = B < (long long)grid * 64 ? B : (long long)grid * 64;
     void *work = nb_cu_scratch(0, (size_t)nt * (size_t)per_t * sizeof(double));
@@ -140,5 +140,5 @@ int nb_cuda_svd(nb_tensor *s, nb_tensor *u, nb_tensor *vh, const nb_tensor *a) {
     CUdeviceptr ap = nb_cu_ptr(a), sp = nb_cu_ptr(s), up = u ? nb_cu_ptr(u) : 0, vp = vh ? nb_cu_ptr(vh) : 0,
                 wp = (CUdeviceptr)(uintptr_t)work;
     void *args[] = {&ap, &sp, &up, &vp, &B, &m, &n, &wp};
-    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "svd_jacobi"), grid, 64, 0, args);
+    return nb_cu_launch(nb_cu_function(NB_CU_MOD_LINALG, "svd_serial"), grid, 64, 0, args);
 }

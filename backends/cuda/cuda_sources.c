@@ -125,6 +125,8 @@ static const char prelude[] =
 static const char math_funcs[] = NB_CU_MATH_FUNCS(NB_CU_CODE);
 /* the serial decompositions of ops/decomp_math.h, for the linalg module */
 static const char decomp_funcs[] = NB_DECOMP_FUNCS(NB_CU_CODE);
+/* the serial SVD of ops/svd_math.h, after them */
+static const char svd_funcs[] = NB_SVD_FUNCS(NB_CU_CODE);
 
 static const char unary_tmpl[] = NB_CU_CODE(
     NB_DEVFN float nb_fwd(float x, float p0, float p1) { return (NB_FWD); }
@@ -374,7 +376,7 @@ static const src_parts table[NB_CU_MOD_COUNT] = {
     [NB_CU_MOD_NN] = {"nn", {prelude, nb_cu_nn_src}},
     [NB_CU_MOD_ATTN] = {"attention", {prelude, nb_cu_attn_src}},
     [NB_CU_MOD_WINDOW] = {"window", {prelude, nb_cu_window_src}},
-    [NB_CU_MOD_LINALG] = {"linalg", {prelude, decomp_funcs, nb_cu_linalg_src}},
+    [NB_CU_MOD_LINALG] = {"linalg", {prelude, decomp_funcs, svd_funcs, nb_cu_linalg_src}},
 };
 
 static nb_cu_source joined[NB_CU_MOD_COUNT];

@@ -19,6 +19,8 @@
 #define NB_CU_MATH_FUNCS(X) NB_EW_MATH_FUNCS(X)
 #define NB_DECOMP_NO_EMIT
 #include "ops/decomp_math.h"
+#define NB_SVD_NO_EMIT
+#include "ops/svd_math.h"
 
 /* Module sources defined in cuda_src_reduce.c and cuda_src_nn.c. */
 extern const char nb_cu_reduce_src[], nb_cu_index_src[], nb_cu_nn_src[], nb_cu_attn_src[], nb_cu_window_src[],

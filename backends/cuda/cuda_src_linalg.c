@@ -193,15 +193,14 @@ const char nb_cu_linalg_src[] = NB_CU_CODE(
                               s + m * n + k);
         }
     }
-    extern "C" __global__ void __launch_bounds__(64) svd_jacobi(const float *A, float *S, float *U, float *VH, long long B, long long m,
+    extern "C" __global__ void __launch_bounds__(64) svd_serial(const float *A, float *S, float *U, float *VH, long long B, long long m,
                                           long long n, double *work) {
-        const long long k = m < n ? m : n, r = m < n ? n : m, per = r * k + k * k + r + k;
+        const long long k = m < n ? m : n, r = m < n ? n : m, per = r * k + k * k + r + 4 * k;
         const long long t0 = blockIdx.x * (long long)blockDim.x + threadIdx.x;
         if (t0 >= B) return; /* the scratch holds min(B, threads) slots */
         double *w = work + t0 * per;
         for (long long b = t0; b < B; b += (long long)gridDim.x * blockDim.x) {
-            nb_svd_jacobi(A + b * m * n, m, n, U ? U + b * m * k : 0, S + b * k, VH ? VH + b * k * n : 0, w,
-                          w + r * k, w + r * k + k * k);
+            nb_svd_serial(A + b * m * n, m, n, U ? U + b * m * k : 0, S + b * k, VH ? VH + b * k * n : 0, w);
         }
     }
 );

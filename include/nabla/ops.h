@@ -793,9 +793,9 @@ nb_tensor *nb_lu_solve(nb_tensor *lu, nb_tensor *pivots, nb_tensor *b, bool tran
  * holds (torch.linalg.eigh, UPLO 'L'), and in *eigenvectors (may be NULL) the orthonormal
  * eigenvectors [..., n, n] in its columns, each with its leading entry positive (the first
  * within 1e-5 of the largest magnitude; torch's signs are LAPACK's); a NaN or an infinity in
- * the triangle gives NaN. By cyclic Jacobi in double (ops/decomp_math.h); one matrix per
- * task, so for batches of small to medium matrices. Differentiable (torch's rule; infinite where
- * eigenvalues coincide). Both results are views of one tensor. */
+ * the triangle gives NaN. In double (ops/decomp_math.h): Jacobi up to 4 x 4, Householder
+ * tridiagonalisation and implicit QL beyond; one matrix per task. Differentiable (torch's rule;
+ * infinite where eigenvalues coincide). Both results are views of one tensor. */
 nb_tensor *nb_eigh(nb_tensor *a, nb_tensor **eigenvectors);
 /* nb_eigh's eigenvalues alone (torch.linalg.eigvalsh). */
 nb_tensor *nb_eigvalsh(nb_tensor *a);
@@ -807,10 +807,16 @@ nb_tensor *nb_eigvalsh(nb_tensor *a);
 nb_tensor *nb_qr(nb_tensor *a, bool complete, nb_tensor **r);
 /* The singular values S [..., k] (descending) of A [..., m, n], k = min(m, n), and, when u and
  * vh are both given, U [..., m, k] and Vh [..., k, n] with A = U diag(S) Vh (torch.linalg.svd
- * with full_matrices=False). By one-sided Jacobi in double (ops/decomp_math.h); each right
- * singular vector has its leading entry positive, as nb_eigh's (torch's signs are LAPACK's).
- * Differentiable (torch's rule; only S returned: U diag(gS) Vh). Views of one tensor. */
+ * with full_matrices=False). In double (ops/svd_math.h): one-sided Jacobi up to k = 4,
+ * Golub-Kahan-Reinsch beyond; each right singular vector has its leading entry positive, as
+ * nb_eigh's (torch's signs are LAPACK's). Differentiable (torch's rule; only S returned: U
+ * diag(gS) Vh). Views of one tensor. */
 nb_tensor *nb_svd(nb_tensor *a, nb_tensor **u, nb_tensor **vh);
+/* torch.linalg.svd with full_matrices=True: nb_svd's S, and U [..., m, m] and Vh [..., n, n]
+ * (both required), nb_svd's k vectors first and then an orthonormal basis of the rest (from a
+ * complete QR of those k: any such basis is one, torch's is LAPACK's). The gradient flows through
+ * S and the first k vectors only; the rest carry none (as torch's rule, which narrows them). */
+nb_tensor *nb_svd_full(nb_tensor *a, nb_tensor **u, nb_tensor **vh);
 /* nb_svd's singular values alone (torch.linalg.svdvals). */
 nb_tensor *nb_svdvals(nb_tensor *a);
 /* The pseudo-inverse [..., n, m] (torch.linalg.pinv): V diag(1/s) U^T over the singular values

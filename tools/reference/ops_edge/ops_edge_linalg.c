@@ -94,6 +94,18 @@ nb_tensor *oe_linalg_apply(const oe_case *c, bool *known) {
                               g[1] ? nb_reshape(g[1], 1, SH(nb_numel(g[1]))) : NULL};
         return flat[0] && flat[1] ? nb_cat(flat, 2, 0) : NULL;
     }
+    if (IS("svd_full")) { /* U^T U, Vh Vh^T, and the projectors on the completed columns (any basis) */
+        nb_tensor *u = NULL, *vh = NULL, *s = nb_svd_full(in[0], &u, &vh);
+        if (!s) return NULL;
+        const int64_t k = s->shape[s->ndim - 1], m = u->shape[u->ndim - 1], n = vh->shape[vh->ndim - 1];
+        nb_tensor *uc = nb_narrow(u, -1, k, m - k), *vc = nb_narrow(vh, -2, k, n - k);
+        nb_tensor *g[4] = {nb_matmul(nb_transpose(u, -1, -2), u), nb_matmul(vh, nb_transpose(vh, -1, -2)),
+                           nb_matmul(uc, nb_transpose(uc, -1, -2)), nb_matmul(nb_transpose(vc, -1, -2), vc)};
+        nb_tensor *flat[4];
+        for (int i = 0; i < 4; i++)
+            flat[i] = g[i] ? nb_reshape(g[i], 1, SH(nb_numel(g[i]))) : NULL;
+        return flat[0] && flat[1] && flat[2] && flat[3] ? nb_cat(flat, 4, 0) : NULL;
+    }
     if (IS("pinv")) return nb_pinv(in[0], (double)c->fp[0]);
     if (IS("lstsq")) return nb_lstsq(in[0], in[1]);
     if (IS("matrix_rank")) return nb_matrix_rank(in[0], (double)c->fp[0]);
@@ -1016,6 +1028,10 @@ static void svd_cases(void) {
     svd_degenerate("svd_orth", 0, "");
     /* U^T U and Vh Vh^T (I, whatever the basis): the completed singular vectors are orthonormal */
     svd_random("svd_orth", 0, "", 1, 1500, true);
+    /* full_matrices: the square U and Vh orthogonal, the projectors on their completed columns;
+     * values only: a gradient through U^T U mixes in the completed columns (another basis in
+     * torch), and both rules narrow their own gradient away (tests/test_ops_decomp.c checks that) */
+    svd_random("svd_full", 0, "", 1, 1600, true);
     /* svdvals' gradient U diag(g) Vh at repeated or zero singular values: finite, and the same up
      * to the basis of their space (ops_edge_parity.py's svd-repeated-basis) */
     oe_run((oe_case){.op = "svdvals", .in = {mat(3, 3, EYE_3)}}, "svdvals(grad, identity)");

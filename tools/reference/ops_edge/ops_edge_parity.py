@@ -595,7 +595,7 @@ def holds_nonfinite(case):
 
 # ---- the SVD and what rests on it (ops_edge_linalg.c's svd_cases and after) -----------------------
 
-SVD = {"svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_orth", "pinv", "lstsq", "matrix_rank", "matrix_norm",
+SVD = {"svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_orth", "svd_full", "pinv", "lstsq", "matrix_rank", "matrix_norm",
        "cond"}
 
 

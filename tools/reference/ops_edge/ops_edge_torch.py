@@ -540,7 +540,7 @@ def forward(c, x, dt, variant):
 LINALG = {"solve", "inverse", "det", "slogdet", "slogdet_sign", "logdet", "cholesky", "cholesky_gram",
           "solve_triangular", "cholesky_solve", "matrix_power", "lu_factor", "lu_factor_piv", "lu_solve",
           "eigvalsh", "eigh", "eigh_vecs", "eigh_fn", "qr", "qr_r", "qr_qr",
-          "svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_orth", "pinv", "lstsq", "matrix_rank",
+          "svdvals", "svd", "svd_u", "svd_vh", "svd_fn", "svd_orth", "svd_full", "pinv", "lstsq", "matrix_rank",
           "matrix_norm", "cond"}
 
 # matrix_norm's ord by ip[0], as ops_edge_linalg.c's OE_MATRIX_ORDS (the last one unknown to both)
@@ -642,6 +642,12 @@ def linalg(op, ip, fp, x, dt):
         if op == "svd_fn":  # U diag(f(s)) Vh: f = exp (ip[0] 0) or the identity (1)
             return (u * (s if ip[0] else torch.exp(s)).unsqueeze(-2)) @ vh
         return torch.cat([(u.mT @ u).reshape(-1), (vh @ vh.mT).reshape(-1)])
+    if op == "svd_full":  # U^T U, Vh Vh^T, and the projectors on the completed columns (any basis)
+        u, s, vh = torch.linalg.svd(x[0], full_matrices=True)
+        k = s.shape[-1]
+        uc, vc = u[..., k:], vh[..., k:, :]
+        return torch.cat([(u.mT @ u).reshape(-1), (vh @ vh.mT).reshape(-1), (uc @ uc.mT).reshape(-1),
+                          (vc.mT @ vc).reshape(-1)])
     if op == "pinv":
         return torch.linalg.pinv(x[0], rtol=default_rtol(x[0], fp[0]))
     if op == "lstsq":  # ip[0]: 0 the CPU default driver (gelsy), 1 gelsd
