@@ -822,9 +822,7 @@ START_TEST(test_attention) {
 }
 END_TEST
 
-static nb_tensor *f_attention_qkv(nb_tensor **in, void *u) {
-    return nb_attention_qkv(in[0], *(int *)u);
-}
+static nb_tensor *f_attention_qkv(nb_tensor **in, void *u) { return nb_attention_qkv(in[0], *(int *)u); }
 
 /* attention straight from a [B,T,3C] projection: strided head descriptors into qkv, the output
  * and the [B,T,3C] gradient */
@@ -900,6 +898,13 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         nb_tensor *idx = NULL, *v = nb_adaptive_max_pool2d(in[0], 3, 2, &idx);
         return v ? nb_cat((nb_tensor *[]){v, nb_cast(idx, NB_F32)}, 2, 0) : NULL;
     }
+    case 14: { /* advanced indexing over dims 0 and 2 (separated: S first), then a write with repeats */
+        nb_tensor *i0 = dev_i32(in[0], 4, (const int32_t[]){2, 0, -1, 0}),
+                  *i2 = dev_i32(in[0], 4, (const int32_t[]){4, 1, 1, 4});
+        nb_tensor *sel = nb_index(in[0], 3, (nb_tensor *[]){i0, NULL, i2}); /* [4, 4] */
+        return sel ? nb_index_put(in[0], 3, (nb_tensor *[]){i0, NULL, i2}, nb_mul_scalar(sel, 2.0f), true)
+                   : NULL;
+    }
     case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
     case 10:
         return nb_kron(nb_narrow(in[0], 0, 0, 1),
@@ -928,8 +933,9 @@ START_TEST(test_composed) {
                            "kron/cross",
                            "ctc_loss",
                            "grid_sample",
-                           "adaptive_max_pool2d"};
-    for (int m = 0; m < 14; m++) {
+                           "adaptive_max_pool2d",
+                           "index/index_put"};
+    for (int m = 0; m < 15; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

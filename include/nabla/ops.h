@@ -440,6 +440,21 @@ nb_tensor *nb_masked_scatter(nb_tensor *a, nb_tensor *mask, nb_tensor *src);
  * boundaries. NULL with an error. */
 nb_tensor *nb_masked_select(nb_tensor *a, nb_tensor *mask);
 nb_tensor *nb_take(nb_tensor *a, nb_tensor *idx);
+/* Advanced indexing (ops/advindex.c), torch's a[i0, i1, ...] with index tensors: idx[d] (i32 on
+ * a's device, or NULL for a whole ':' dim) for the first n dims of a (the rest whole), the given
+ * ones broadcast together to a shape S, negative entries counting from the end. The result has S
+ * in place of the indexed dims when they are adjacent, else S first and then a's other dims in
+ * order (NumPy's and torch's rule); a new tensor. Differentiable in a (repeated places add up).
+ * The indices are read back on the host. NULL with an error naming the index for a wrong dtype,
+ * shapes that do not broadcast, or an entry out of its dim's range. */
+nb_tensor *nb_index(nb_tensor *a, int n, nb_tensor *const *idx);
+/* torch's index_put (a[i0, i1, ...] = values, out of place): a copy of a with values, broadcast to
+ * the shape nb_index gives, written at those places; accumulate: added instead (repeated places
+ * adding up, torch's accumulate=True). Without accumulate, a place given twice with different
+ * values is an error (torch leaves it unspecified). Differentiable in a (0 where written, unless
+ * accumulate) and in values. NULL with an error as nb_index's, or for values that do not
+ * broadcast. */
+nb_tensor *nb_index_put(nb_tensor *a, int n, nb_tensor *const *idx, nb_tensor *values, bool accumulate);
 nb_tensor *nb_nonzero(nb_tensor *a);
 nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength);
 nb_tensor *nb_bucketize(nb_tensor *v, nb_tensor *boundaries, bool right);

@@ -104,6 +104,14 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
     if (strcmp(c->op, "masked_scatter") == 0) return nb_masked_scatter(in[0], in[1], in[2]);
     if (strcmp(c->op, "masked_select") == 0) return nb_masked_select(in[0], in[1]);
     if (strcmp(c->op, "take") == 0) return nb_take(in[0], in[1]);
+    if (strcmp(c->op, "index_adv") == 0) { /* ip[0]: the indexed dims (bits) of the first ip[1]; ip[2]: 0
+                                            * read, 1 write, 2 add (the values last) */
+        nb_tensor *ix[NB_MAX_DIMS] = {0};
+        int k = 1;
+        for (int d = 0; d < ip[1]; d++)
+            if (ip[0] >> d & 1) ix[d] = in[k++];
+        return ip[2] ? nb_index_put(in[0], ip[1], ix, in[k], ip[2] == 2) : nb_index(in[0], ip[1], ix);
+    }
     if (strcmp(c->op, "nonzero") == 0) return nb_nonzero(in[0]);
     if (strcmp(c->op, "bincount") == 0) return nb_bincount(in[0], ip[0] ? in[1] : NULL, ip[1]);
     if (strcmp(c->op, "bucketize") == 0) return nb_bucketize(in[0], in[1], ip[0]);
@@ -460,6 +468,35 @@ void oe_special_cases(void) {
                      .in = {f1(4, FV(1, 2, 3, 4)), oe_f32(2, SH(2, 1), FV(1, 0))}},
            "masked_select(both broadcast)");
     oe_run((oe_case){.op = "take", .in = {w34, oe_i32(2, SH(2, 2), IV(11, 0, 5, 5))}}, "take([2,2])");
+    /* advanced indexing: adjacent, separated (S first) and single indices, broadcast, negative,
+     * 0-d, empty and out-of-range ones; writes with and without accumulation */
+    nb_tensor *a345 = oe_randn(3, SH(3, 4, 5), 556);
+    nb_tensor *xa = oe_i32(2, SH(2, 1), IV(2, -3)), *xb = oe_i32(1, SH(3), IV(3, 0, -1));
+    nb_tensor *xc = oe_i32(1, SH(3), IV(4, 1, 0));
+    oe_run((oe_case){.op = "index_adv", .ip = {3, 2, 0}, .in = {a345, xa, xb}},
+           "index_adv(dims 0,1 broadcast)");
+    oe_run((oe_case){.op = "index_adv", .ip = {5, 3, 0}, .in = {a345, xb, xc}},
+           "index_adv(dims 0,2: S first)");
+    oe_run((oe_case){.op = "index_adv", .ip = {6, 3, 0}, .in = {a345, xb, xc}}, "index_adv(dims 1,2)");
+    oe_run((oe_case){.op = "index_adv", .ip = {2, 2, 0}, .in = {a345, oe_i32(2, SH(2, 2), IV(1, 1, 3, -4))}},
+           "index_adv(dim 1, 2-d, repeated)");
+    oe_run((oe_case){.op = "index_adv", .ip = {4, 3, 0}, .in = {a345, oe_i32(0, NULL, IV(-2))}},
+           "index_adv(dim 2, 0-d)");
+    oe_run((oe_case){.op = "index_adv", .ip = {1, 1, 0}, .in = {a345, oe_i32(1, SH(0), IV(0))}},
+           "index_adv(empty index)");
+    oe_run((oe_case){.op = "index_adv", .ip = {3, 2, 0}, .in = {a345, xb, xb}},
+           "index_adv(3 out of range, refused)");
+    oe_run((oe_case){.op = "index_adv",
+                     .ip = {5, 3, 2},
+                     .in = {a345, oe_i32(1, SH(3), IV(0, 2, 0)), oe_i32(1, SH(3), IV(1, 1, 1)),
+                            oe_randn(2, SH(3, 4), 557)}},
+           "index_put_adv(accumulate, repeats, S first)");
+    oe_run((oe_case){.op = "index_adv",
+                     .ip = {3, 2, 1},
+                     .in = {a345, xa, oe_i32(1, SH(3), IV(3, 0, 1)), oe_randn(1, SH(5), 558)}},
+           "index_put_adv(broadcast values)");
+    oe_run((oe_case){.op = "index_adv", .ip = {6, 3, 2}, .in = {a345, xb, xc, oe_f32(0, NULL, FV(2.5f))}},
+           "index_put_adv(accumulate a 0-d value)");
     oe_run(
         (oe_case){.op = "nonzero", .nograd = 1, .in = {oe_f32(2, SH(2, 3), FV(0, 1.5f, -0.0f, NAN, 0, -2))}},
         "nonzero(NaN, -0)");

@@ -92,6 +92,17 @@ def forward(c, x, dt, variant):
         return torch.masked_select(x[0], x[1] != 0)
     if op == "take":
         return torch.take(x[0], x[1])
+    if op == "index_adv":  # ip[0]: the indexed dims (bits) of the first ip[1]; ip[2]: 0 read, 1 write, 2 add
+        key, k = [], 1
+        for d in range(ip[1]):
+            if ip[0] >> d & 1:
+                key.append(x[k].long())
+                k += 1
+            else:
+                key.append(None)
+        if not ip[2]:
+            return x[0][tuple(slice(None) if t is None else t for t in key)]
+        return torch.ops.aten.index_put(x[0], key, x[k], ip[2] == 2)
     if op == "nonzero":
         return torch.nonzero(x[0]).to(torch.int32)
     if op == "bincount":
