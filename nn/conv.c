@@ -1,8 +1,8 @@
-/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, ConvTranspose2d,
- * ConvTranspose1d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Upsample, GroupNorm) and Flatten,
- * each a module around the ops of ops/conv.c, ops/pool.c and ops/resize.c. Weights and biases
- * start as torch's: uniform in +-1/sqrt(fan_in), fan_in = the weight's dim 1 times the window
- * (in/groups; out/groups for the transposed ones). */
+/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, Conv3d, ConvTranspose2d,
+ * ConvTranspose1d, MaxPool2d, AvgPool2d, MaxPool3d, AvgPool3d, AdaptiveAvgPool2d, Upsample, GroupNorm) and
+ * Flatten, each a module around the ops of ops/conv.c, ops/pool.c and ops/resize.c. Weights and biases start
+ * as torch's: uniform in +-1/sqrt(fan_in), fan_in = the weight's dim 1 times the window (in/groups;
+ * out/groups for the transposed ones). */
 #include <math.h>
 #include <string.h>
 
@@ -80,6 +80,74 @@ nb_module *nb_conv_transpose2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh,
 nb_module *nb_conv_transpose1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts,
                                    bool bias, nb_rng *rng) {
     return conv_new("conv_transpose1d_new", true, true, ctx, in, out, 1, k, opts, bias, rng);
+}
+
+/* ---- 3-d: Conv3d, MaxPool3d, AvgPool3d --------------------------------------------------------- */
+
+typedef struct {
+    int k[3];
+    nb_conv_opts o;
+} cfg3d;
+
+static nb_tensor *conv3d_fwd(nb_module *m, nb_tensor *x) {
+    const cfg3d *c = m->impl;
+    return nb_conv3d(x, m->params[0].t, m->n_params > 1 ? m->params[1].t : NULL, &c->o);
+}
+
+nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], const nb_conv_opts *opts,
+                         bool bias, nb_rng *rng) {
+    const char *op = "conv3d_new";
+    if (!ctx || !k) return nb_set_error("%s: NULL %s", op, ctx ? "window" : "context");
+    const int64_t groups = opts && opts->groups ? opts->groups : 1;
+    if (in <= 0 || out <= 0 || k[0] <= 0 || k[1] <= 0 || k[2] <= 0 || groups < 1 || in % groups ||
+        out % groups)
+        return nb_set_error(
+            "%s: in %lld, out %lld and the window %dx%dx%d must be positive, in and out divisible "
+            "by groups %lld",
+            op, (long long)in, (long long)out, k[0], k[1], k[2], (long long)groups);
+    if (nb_win3d_opts_check(op, NB_WIN_CONV, opts, NULL)) return NULL;
+    nb_module *m = nb_module_new("Conv3d", ctx, conv3d_fwd, sizeof(cfg3d));
+    if (!m) return NULL;
+    *(cfg3d *)m->impl = (cfg3d){.k = {k[0], k[1], k[2]}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}};
+    const float bound = 1.0f / sqrtf((float)(in / groups * k[0] * k[1] * k[2]));
+    nb_tensor *w = nb_module_add_param(
+        m, "weight", nb_rand(ctx, NB_SHAPE(out, in / groups, k[0], k[1], k[2]), -bound, bound, rng));
+    nb_tensor *b =
+        bias && w ? nb_module_add_param(m, "bias", nb_rand(ctx, NB_SHAPE(out), -bound, bound, rng)) : w;
+    if (!w || !b) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static nb_tensor *max_pool3d_fwd(nb_module *m, nb_tensor *x) {
+    const cfg3d *c = m->impl;
+    return nb_max_pool3d(x, c->k, &c->o);
+}
+
+static nb_tensor *avg_pool3d_fwd(nb_module *m, nb_tensor *x) {
+    const cfg3d *c = m->impl;
+    return nb_avg_pool3d(x, c->k, &c->o);
+}
+
+static nb_module *pool3d_new(const char *op, const char *type, bool max, const int k[3],
+                             const nb_conv_opts *opts) {
+    if (!k || k[0] <= 0 || k[1] <= 0 || k[2] <= 0)
+        return nb_set_error("%s: the window must be at least 1x1x1", op);
+    if (nb_win3d_opts_check(op, max ? NB_WIN_MAXPOOL : NB_WIN_AVGPOOL, opts, k)) return NULL;
+    nb_module *m = nb_module_new(type, NULL, max ? max_pool3d_fwd : avg_pool3d_fwd, sizeof(cfg3d));
+    if (m)
+        *(cfg3d *)m->impl = (cfg3d){.k = {k[0], k[1], k[2]}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}};
+    return m;
+}
+
+nb_module *nb_max_pool3d_new(const int k[3], const nb_conv_opts *opts) {
+    return pool3d_new("max_pool3d_new", "MaxPool3d", true, k, opts);
+}
+
+nb_module *nb_avg_pool3d_new(const int k[3], const nb_conv_opts *opts) {
+    return pool3d_new("avg_pool3d_new", "AvgPool3d", false, k, opts);
 }
 
 /* ---- pooling and Flatten --------------------------------------------------------------------- */

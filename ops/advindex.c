@@ -178,6 +178,8 @@ nb_tensor *nb_index_put(nb_tensor *a, int n, nb_tensor *const *idx, nb_tensor *v
     const int nd = result_shape(a, &p, shape, ord);
     /* values broadcast to what nb_index gives, then laid out as [S..., rest...] and merged */
     char s1[96], s2[96];
+    while (values->ndim > nd && values->shape[0] == 1) /* leading 1s dropped, as torch's a[i] = v */
+        if (!(values = nb_squeeze(values, 0))) return nb_as_op(NULL, op);
     bool fits = values->ndim <= nd;
     for (int i = 0; fits && i < values->ndim; i++) {
         const int64_t v = values->shape[values->ndim - 1 - i];
@@ -198,10 +200,21 @@ nb_tensor *nb_index_put(nb_tensor *a, int n, nb_tensor *const *idx, nb_tensor *v
     for (int i = p.ns; i < nd; i++)
         vs[i - p.ns + 1] = v ? v->shape[i] : 0;
     nb_tensor *vm = v ? nb_reshape(v, nd - p.ns + 1, vs) : NULL;
-    nb_tensor *m = vm ? merged(a, &p) : NULL;
-    nb_tensor *w = !m           ? NULL
-                   : accumulate ? nb_index_add(m, 0, p.flat, vm, 1.0f)
-                                : nb_index_copy(m, 0, p.flat, vm);
+    nb_tensor *m = vm ? merged(a, &p) : NULL, *w = NULL;
+    if (m && !accumulate && nb_numel(values) == 1) {
+        /* one value: every place hit (repeats allowed) takes it; its gradient sums g over them */
+        nb_ctx *c = nb_out_ctx(a);
+        int64_t hs[NB_MAX_DIMS];
+        hs[0] = m->shape[0];
+        for (int i = 1; i < m->ndim; i++)
+            hs[i] = 1;
+        nb_tensor *one = nb_full_on(c, NB_F32, a->device, 1, p.flat->shape, 1.0);
+        nb_tensor *zero = one ? nb_full_on(c, NB_F32, a->device, 1, hs, 0.0) : NULL;
+        nb_tensor *hits = zero ? nb_index_add(zero, 0, p.flat, one, 1.0f) : NULL;
+        nb_tensor *hit = hits ? nb_reshape(nb_gt(hits, nb_scalar_like(a, 0.0f)), m->ndim, hs) : NULL;
+        w = hit ? nb_where(hit, nb_reshape(values, 0, NULL), m) : NULL;
+    } else if (m)
+        w = accumulate ? nb_index_add(m, 0, p.flat, vm, 1.0f) : nb_index_copy(m, 0, p.flat, vm);
     if (!w) return nb_as_op(NULL, op);
     /* back to a's layout: unmerge to the permuted shape, then the inverse permutation */
     int64_t ps[NB_MAX_DIMS];

@@ -129,19 +129,21 @@
             for (long long k = 0; k + 2 < n; k++) {                                                          \
                 double *x = Z + k * n + k + 1, *B = Z + (k + 1) * n + k + 1;                                 \
                 const long long L = n - k - 1;                                                               \
-                double sig = 0.0;                                                                            \
+                double xm = 0.0, sig = 0.0;                                                                  \
+                for (long long i = 0; i < L; i++)                                                            \
+                    xm = (x[i] < 0 ? -x[i] : x[i]) > xm ? (x[i] < 0 ? -x[i] : x[i]) : xm;                    \
                 for (long long i = 1; i < L; i++)                                                            \
-                    sig += x[i] * x[i];                                                                      \
+                    sig += (x[i] / xm) * (x[i] / xm);                                                        \
                 d[k] = Z[k * n + k];                                                                         \
                 tau[k] = 0.0;                                                                                \
                 e[k] = x[0];                                                                                 \
-                if (sig == 0.0) continue;                                                                    \
-                const double x0 = x[0], mu = sqrt(x0 * x0 + sig),                                            \
+                if (!(xm > 0.0) || sig == 0.0) continue;                                                     \
+                const double x0 = x[0] / xm, mu = sqrt(x0 * x0 + sig),                                       \
                              v0 = x0 <= 0.0 ? x0 - mu : -sig / (x0 + mu);                                    \
                 tau[k] = 2.0 * v0 * v0 / (sig + v0 * v0);                                                    \
-                e[k] = mu;                                                                                   \
+                e[k] = mu * xm;                                                                              \
                 for (long long i = 1; i < L; i++)                                                            \
-                    x[i] /= v0;                                                                              \
+                    x[i] = x[i] / xm / v0;                                                                   \
                 x[0] = 1.0;                                                                                  \
                 for (long long j = 0; j < L; j++)                                                            \
                     ws[j] = 0.0;                                                                             \
@@ -189,10 +191,15 @@
                     for (long long j = 0; j < n; j++)                                                        \
                         Z[i * n + j] = Q[j * n + i];                                                         \
             }                                                                                                \
+            double tn = 0.0;                                                                                 \
+            for (long long i = 0; i < n; i++) {                                                              \
+                const double x = (d[i] < 0 ? -d[i] : d[i]) + (e[i] < 0 ? -e[i] : e[i]);                      \
+                tn = x > tn ? x : tn;                                                                        \
+            }                                                                                                \
             for (long long l = 0; l < n; l++)                                                                \
                 for (int iter = 0;; iter++) {                                                                \
                     long long m = l;                                                                         \
-                    while (m + 1 < n &&                                                                      \
+                    while (m + 1 < n && !((e[m] < 0 ? -e[m] : e[m]) <= 2.2e-16 * tn) &&                      \
                            !((e[m] < 0 ? -e[m] : e[m]) <=                                                    \
                              2.2e-16 * ((d[m] < 0 ? -d[m] : d[m]) + (d[m + 1] < 0 ? -d[m + 1] : d[m + 1])))) \
                         m++;                                                                                 \

@@ -219,9 +219,15 @@
             for (long long j = 0; j < c; j++) {                                                              \
                 double *x = Xt + j * r;                                                                      \
                 {                                                                                            \
+                    double xm = 0.0;                                                                         \
+                    for (long long i = j; i < r; i++)                                                        \
+                        xm = fabs(x[i]) > xm ? fabs(x[i]) : xm;                                              \
+                    if (xm > 0.0)                                                                            \
+                        for (long long i = j; i < r; i++)                                                    \
+                            x[i] /= xm;                                                                      \
                     const double al = x[j], sig = nb_gk_dot(x + j + 1, x + j + 1, r - j - 1);                \
                     tl[j] = 0.0;                                                                             \
-                    d[j] = al;                                                                               \
+                    d[j] = al * xm;                                                                          \
                     if (sig != 0.0) {                                                                        \
                         const double mu = sqrt(al * al + sig), be = al < 0 ? mu : -mu, v0 = al - be,         \
                                      iv = 1.0 / v0;                                                          \
@@ -229,7 +235,7 @@
                         for (long long i = j + 1; i < r; i++)                                                \
                             x[i] *= iv;                                                                      \
                         tl[j] = tau;                                                                         \
-                        d[j] = be;                                                                           \
+                        d[j] = be * xm;                                                                      \
                         for (long long q = j + 1; q < c; q++) {                                              \
                             double *y = Xt + q * r;                                                          \
                             const double f = tau * (y[j] + nb_gk_dot(y + j + 1, x + j + 1, r - j - 1));      \
@@ -244,18 +250,22 @@
                 e[j] = Xt[(j + 1) * r + j];                                                                  \
                 if (j + 2 >= c) continue;                                                                    \
                 {                                                                                            \
-                    const double al = e[j];                                                                  \
+                    double ym = 0.0;                                                                         \
+                    for (long long q = j + 1; q < c; q++)                                                    \
+                        ym = fabs(Xt[q * r + j]) > ym ? fabs(Xt[q * r + j]) : ym;                            \
+                    if (!(ym > 0.0)) continue;                                                               \
+                    const double al = e[j] / ym;                                                             \
                     double sig = 0.0, *v = Vt + (j + 1) * c;                                                 \
                     for (long long q = j + 2; q < c; q++)                                                    \
-                        sig += Xt[q * r + j] * Xt[q * r + j];                                                \
+                        sig += (Xt[q * r + j] / ym) * (Xt[q * r + j] / ym);                                  \
                     if (sig == 0.0) continue;                                                                \
                     const double mu = sqrt(al * al + sig), be = al < 0 ? mu : -mu, v0 = al - be,             \
                                  iv = 1.0 / v0;                                                              \
                     const double tau = (be - al) / be;                                                       \
                     for (long long q = j + 2; q < c; q++)                                                    \
-                        v[q] = Xt[q * r + j] * iv;                                                           \
+                        v[q] = Xt[q * r + j] / ym * iv;                                                      \
                     tp[j] = tau;                                                                             \
-                    e[j] = be;                                                                               \
+                    e[j] = be * ym;                                                                          \
                     /* rows j+1.. of Xt (columns j+1.. of X) times (I - tau v v^T), v[j+1] = 1 */            \
                     double *y1 = Xt + (j + 1) * r;                                                           \
                     for (long long i = j + 1; i < r; i++)                                                    \

@@ -30,6 +30,9 @@ typedef enum { NB_WIN_CONV, NB_WIN_CONV_T, NB_WIN_UNFOLD, NB_WIN_MAXPOOL, NB_WIN
  * stride or dilation, pooling padding at most half the window (kernel, for pooling). 0, or -1
  * with an error naming op and the dim. */
 int nb_win_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o, int nd, const int kernel[2]);
+/* The same for a 3-d op (ops/conv3d.c): [0] the depth's entries (no 'same', no pad_mode, no output
+ * padding), [1] and [2] checked as a 2-d op's. */
+int nb_win3d_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o, const int kernel[3]);
 /* x [N,C,H,W] -> columns [N, C, KH*KW, OH*OW], `pad` outside x; its gradient is col2im. */
 nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad);
 /* columns [N, C, KH*KW, OH*OW] -> [N,C,H,W], each pixel the sum of the entries that read it

@@ -905,6 +905,15 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         return sel ? nb_index_put(in[0], 3, (nb_tensor *[]){i0, NULL, i2}, nb_mul_scalar(sel, 2.0f), true)
                    : NULL;
     }
+    case 15: { /* 3-d convolution and pooling over [1, 3, 4, 5] read as [N, C, D, H, W] = [1, 1, 3, 4, 5] */
+        nb_tensor *x5 = nb_unsqueeze(nb_unsqueeze(in[0], 0), 0);
+        nb_tensor *w5 = nb_reshape(nb_narrow(nb_flatten(in[0]), 0, 0, 16), NB_SHAPE(2, 1, 2, 2, 2));
+        const nb_conv_opts o = {.stride = {1, 2, 1}, .padding = {1, 1, 0}, .ceil_mode = true};
+        nb_tensor *y = nb_conv3d(x5, w5, NULL, &(nb_conv_opts){.padding = {1, 0, 1}});
+        nb_tensor *mp = y ? nb_max_pool3d(y, (const int[]){2, 2, 2}, &o) : NULL;
+        nb_tensor *ap = mp ? nb_avg_pool3d(y, (const int[]){2, 2, 2}, &o) : NULL;
+        return ap ? nb_cat((nb_tensor *[]){nb_flatten(mp), nb_flatten(ap)}, 2, 0) : NULL;
+    }
     case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
     case 10:
         return nb_kron(nb_narrow(in[0], 0, 0, 1),
@@ -934,8 +943,9 @@ START_TEST(test_composed) {
                            "ctc_loss",
                            "grid_sample",
                            "adaptive_max_pool2d",
-                           "index/index_put"};
-    for (int m = 0; m < 15; m++) {
+                           "index/index_put",
+                           "conv3d/pool3d"};
+    for (int m = 0; m < 16; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

@@ -83,6 +83,18 @@ START_TEST(index_put_values) {
             }
     ck_assert(!nb_index_put(a, 2, (nb_tensor *[]){i0, i1}, val, false) &&
               strstr(nb_last_error(), "index_put: ") && strstr(nb_last_error(), "repeats"));
+    /* review: values with extra leading 1s broadcast as torch's a[i] = v */
+    nb_tensor *lead =
+        nb_index_put(a, 2, (nb_tensor *[]){i0d, i1d}, nb_full(ctx, NB_F32, NB_SHAPE(1, 1, 1, 2), 7.0), false);
+    ck_assert_msg(lead && nb_get(lead, (int64_t[]){2, 3, 1}) == 7.0f, "%s", nb_last_error());
+    /* review: one value written with a repeated index (torch's a[[1, 1]] = 0) is no error */
+    nb_tensor *rep = ints(NB_SHAPE(2), (const int32_t[]){1, 1}),
+              *zero = nb_full(ctx, NB_F32, NB_SHAPE(1), 0.0);
+    nb_tensor *z1 = nb_index_put(a, 1, (nb_tensor *[]){rep}, zero, false);
+    ck_assert_msg(z1, "%s", nb_last_error());
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            ck_assert(nb_get(z1, (int64_t[]){i, j, 1}) == (i == 1 ? 0.0f : at3(a, i, j, 1)));
     /* separated dims: values laid out as nb_index gives them, [S, 4] */
     nb_tensor *sv = nb_randn(ctx, NB_SHAPE(2, 4), 0, 1, &rng),
               *ia = ints(NB_SHAPE(2), (const int32_t[]){2, 0}),
@@ -108,6 +120,9 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     case 0: return nb_index(in[0], 2, (nb_tensor *[]){i0, ints(NB_SHAPE(4), (const int32_t[]){1, 1, 1, 0})});
     case 1: return nb_index(in[0], 3, (nb_tensor *[]){i0, NULL, i2});
     case 2: return nb_index_put(in[0], 3, (nb_tensor *[]){i0, NULL, i2}, in[1], true);
+    case 4: /* one value at a repeated index: its gradient sums g over the places, each once */
+        return nb_index_put(in[0], 1, (nb_tensor *[]){ints(NB_SHAPE(3), (const int32_t[]){0, 0, 2})},
+                            nb_narrow(nb_flatten(in[1]), 0, 0, 1), false);
     default: /* dim 2 at 3 and 0, a broadcast value: a's gradient 0 there */
         return nb_index_put(in[0], 3, (nb_tensor *[]){NULL, NULL, ints(NB_SHAPE(2), (const int32_t[]){3, 0})},
                             in[1], false);
@@ -115,7 +130,7 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
 }
 
 START_TEST(index_gradients) {
-    for (gc_case = 0; gc_case < 4; gc_case++) {
+    for (gc_case = 0; gc_case < 5; gc_case++) {
         nb_tensor *a = nb_randn(ctx, NB_SHAPE(3, 2, 4), 0, 1, &rng);
         nb_tensor *v =
             nb_randn(ctx, gc_case == 2 ? 2 : 3,

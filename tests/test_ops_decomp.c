@@ -284,6 +284,18 @@ START_TEST(svd_bidiagonal) {
     check_svd(lo, 2e-5);
     nb_tensor *ls = nb_contiguous(nb_svdvals(lo));
     ck_assert(nb_data_f32(ls)[4] > 1e-2 && nb_data_f32(ls)[5] < 1e-5 * nb_data_f32(ls)[0]);
+    /* what review found: rank-1 integer matrices gave U and Vh that were not orthonormal (the
+     * bidiagonalisation's sums of squares went subnormal) */
+    for (int n = 6; n < 40; n += 3) {
+        nb_tensor *r = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(n, 1))),
+                  *c = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(1, n + 2)));
+        for (int i = 0; i < n; i++)
+            nb_data_f32(r)[i] = (float)((4 * i) % 7 - 3);
+        for (int i = 0; i < n + 2; i++)
+            nb_data_f32(c)[i] = (float)((5 * i) % 9 - 4);
+        check_svd(nb_matmul(r, c), 2e-5);
+        check_svd(nb_full(ctx, NB_F32, NB_SHAPE(n, n), 1.0), 2e-5);
+    }
     /* a zero matrix: zeros, orthonormal vectors; a single nonzero entry */
     nb_tensor *z = nb_zeros(ctx, NB_F32, NB_SHAPE(7, 6));
     check_svd(z, 0);
@@ -558,6 +570,18 @@ START_TEST(eigh_tridiagonal) {
         nb_tensor *big = nb_mul_scalar(s0, sc[k]);
         check_eigh(big, 2e-5);
         ck_assert(maxdiff(nb_mul_scalar(nb_eigvalsh(big), 1.0f / sc[k]), ws) < 1e-5);
+    }
+    /* what review found: rank-1 integer matrices (ones, r r^T) left noise near 1e-169 on the
+     * off-diagonal that never deflated (NaN after 60 iterations), and subnormal sums of squares
+     * gave reflections that were not orthogonal */
+    for (int n = 5; n < 40; n += 3) {
+        nb_tensor *ones = nb_full(ctx, NB_F32, NB_SHAPE(n, n), 3.0);
+        check_eigh(ones, 1e-5);
+        ck_assert(nb_close(nb_data_f32(nb_contiguous(nb_eigvalsh(ones)))[n - 1], 3.0 * n, 1e-5, 1e-5));
+        nb_tensor *r = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(n, 1)));
+        for (int i = 0; i < n; i++)
+            nb_data_f32(r)[i] = (float)((4 * i) % 7 - 3);
+        check_eigh(nb_matmul(r, nb_transpose(r, 0, 1)), 1e-5);
     }
     /* a NaN anywhere in the lower triangle: NaN everywhere */
     nb_tensor *bad = nb_contiguous(sym(NB_SHAPE(6, 6)));

@@ -50,7 +50,7 @@ struct nb_module {
     void *impl;            /* per-type configuration, owned (free()) */
     nb_ctx *ctx;           /* where its parameters live (may be NULL) */
     nb_rng rng;            /* the tree's generator: only the root's is used */
-    int out_ndim;          /* output shape of the last recorded forward (see nb_module_record_shapes); -1 before one */
+    int out_ndim; /* output shape of the last recorded forward (see nb_module_record_shapes); -1 before one */
     int64_t out_shape[NB_MAX_DIMS];
 };
 
@@ -229,6 +229,14 @@ nb_module *nb_leaky_relu_new(float slope);
  * defaults). NULL with an error for a non-positive size or groups that do not divide in and out. */
 nb_module *nb_conv2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw, const nb_conv_opts *opts,
                          bool bias, nb_rng *rng);
+/* Conv3d: weight [out, in/groups, k[0], k[1], k[2]] (depth, height, width), bias [out], as
+ * nb_conv2d_new; forward nb_conv3d. NULL with an error for bad sizes or options. */
+nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], const nb_conv_opts *opts,
+                         bool bias, nb_rng *rng);
+/* Pooling layers over k[0] x k[1] x k[2] windows of [N,C,D,H,W] (nb_max_pool3d, nb_avg_pool3d); no
+ * parameters. NULL with an error for a bad window or options. */
+nb_module *nb_max_pool3d_new(const int k[3], const nb_conv_opts *opts);
+nb_module *nb_avg_pool3d_new(const int k[3], const nb_conv_opts *opts);
 /* Conv1d: weight [out, in/groups, k], as nb_conv2d_new (opts' [0] entries apply to the length). */
 nb_module *nb_conv1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, const nb_conv_opts *opts, bool bias,
                          nb_rng *rng);
@@ -300,10 +308,10 @@ nb_module *nb_multihead_attention_new(nb_ctx *ctx, int64_t dim, int heads, float
                                       bool batch_first, nb_rng *rng);
 /* torch's further MultiheadAttention arguments; zero fields are its defaults. */
 typedef struct nb_mha_opts {
-    int64_t kdim, vdim; /* key and value widths (0: dim); either differing from dim gives torch's
-                         * q_proj_weight [dim,dim], k_proj_weight [dim,kdim], v_proj_weight [dim,vdim] */
-    bool add_bias_kv;   /* bias_k, bias_v [1,1,dim] (xavier normal) appended to every key/value sequence */
-    bool add_zero_attn; /* a zero key and value appended after the projections */
+    int64_t kdim, vdim;    /* key and value widths (0: dim); either differing from dim gives torch's
+                            * q_proj_weight [dim,dim], k_proj_weight [dim,kdim], v_proj_weight [dim,vdim] */
+    bool add_bias_kv;      /* bias_k, bias_v [1,1,dim] (xavier normal) appended to every key/value sequence */
+    bool add_zero_attn;    /* a zero key and value appended after the projections */
     bool per_head_weights; /* nb_mha_run's weights per head, [N, heads, L, S] (torch's
                             * average_attn_weights=False), instead of their mean [N, L, S] */
 } nb_mha_opts;
@@ -410,12 +418,12 @@ typedef struct nb_param_group {
 
 typedef struct nb_optim {
     nb_optim_kind kind;
-    float lr, beta1, beta2, eps; /* Adam, AdamW (eps also RMSprop's and Adagrad's) */
-    float momentum, dampening;   /* SGD (momentum also RMSprop's) */
-    bool nesterov;               /* SGD */
-    bool amsgrad;                /* Adam */
-    float alpha;                 /* RMSprop's smoothing constant */
-    bool centered;               /* RMSprop */
+    float lr, beta1, beta2, eps;         /* Adam, AdamW (eps also RMSprop's and Adagrad's) */
+    float momentum, dampening;           /* SGD (momentum also RMSprop's) */
+    bool nesterov;                       /* SGD */
+    bool amsgrad;                        /* Adam */
+    float alpha;                         /* RMSprop's smoothing constant */
+    bool centered;                       /* RMSprop */
     float lr_decay, initial_accumulator; /* Adagrad */
     int64_t step;                        /* steps taken so far */
     nb_ctx *ctx;                         /* holds the state tensors */

@@ -59,36 +59,36 @@ nb_tensor *nb_minimum_scalar(nb_tensor *a, float s);
 nb_tensor *nb_rsub_scalar(nb_tensor *a, float s); /* s - a */
 
 /* ---- Elementwise, unary (f32 in, a new f32 tensor of a's shape out) -------- */
-nb_tensor *nb_neg(nb_tensor *a);     /* -a */
-nb_tensor *nb_exp(nb_tensor *a);     /* e^a */
-nb_tensor *nb_log(nb_tensor *a);     /* natural log (NaN below 0, -inf at 0) */
-nb_tensor *nb_sqrt(nb_tensor *a);    /* square root */
-nb_tensor *nb_rsqrt(nb_tensor *a);   /* 1 / sqrt(a) */
-nb_tensor *nb_tanh(nb_tensor *a);    /* tanh(a) */
-nb_tensor *nb_sigmoid(nb_tensor *a); /* 1 / (1 + e^-a) */
-nb_tensor *nb_relu(nb_tensor *a);    /* max(a, 0); gradient 0 at 0 */
-nb_tensor *nb_gelu(nb_tensor *a);    /* tanh approximation, as GPT-2 */
-nb_tensor *nb_abs(nb_tensor *a);     /* |a|; gradient 0 at 0 */
-nb_tensor *nb_sin(nb_tensor *a);     /* sin(a) */
-nb_tensor *nb_cos(nb_tensor *a);     /* cos(a) */
-nb_tensor *nb_log1p(nb_tensor *a);   /* log(1 + a), accurate near 0 */
-nb_tensor *nb_expm1(nb_tensor *a);   /* e^a - 1, accurate near 0 */
-nb_tensor *nb_erf(nb_tensor *a);     /* the error function */
-nb_tensor *nb_gelu_erf(nb_tensor *a); /* exact GELU, 0.5 a (1 + erf(a / sqrt 2)): torch's F.gelu default */
-nb_tensor *nb_silu(nb_tensor *a);     /* a * sigmoid(a) (swish) */
-nb_tensor *nb_softplus(nb_tensor *a); /* log(1 + e^a); a itself above 20, as torch's default threshold */
-nb_tensor *nb_tan(nb_tensor *a);      /* tan(a) */
-nb_tensor *nb_asin(nb_tensor *a);     /* arcsine; NaN outside [-1, 1] */
-nb_tensor *nb_acos(nb_tensor *a);     /* arccosine; NaN outside [-1, 1] */
-nb_tensor *nb_atan(nb_tensor *a);     /* arctangent */
-nb_tensor *nb_sinh(nb_tensor *a);     /* hyperbolic sine */
-nb_tensor *nb_cosh(nb_tensor *a);     /* hyperbolic cosine */
-nb_tensor *nb_asinh(nb_tensor *a);    /* inverse hyperbolic sine */
-nb_tensor *nb_acosh(nb_tensor *a);    /* inverse hyperbolic cosine; NaN below 1 */
-nb_tensor *nb_atanh(nb_tensor *a);    /* inverse hyperbolic tangent; NaN outside [-1, 1] */
-nb_tensor *nb_log2(nb_tensor *a);     /* base-2 log */
-nb_tensor *nb_log10(nb_tensor *a);    /* base-10 log */
-nb_tensor *nb_exp2(nb_tensor *a);     /* 2^a */
+nb_tensor *nb_neg(nb_tensor *a);        /* -a */
+nb_tensor *nb_exp(nb_tensor *a);        /* e^a */
+nb_tensor *nb_log(nb_tensor *a);        /* natural log (NaN below 0, -inf at 0) */
+nb_tensor *nb_sqrt(nb_tensor *a);       /* square root */
+nb_tensor *nb_rsqrt(nb_tensor *a);      /* 1 / sqrt(a) */
+nb_tensor *nb_tanh(nb_tensor *a);       /* tanh(a) */
+nb_tensor *nb_sigmoid(nb_tensor *a);    /* 1 / (1 + e^-a) */
+nb_tensor *nb_relu(nb_tensor *a);       /* max(a, 0); gradient 0 at 0 */
+nb_tensor *nb_gelu(nb_tensor *a);       /* tanh approximation, as GPT-2 */
+nb_tensor *nb_abs(nb_tensor *a);        /* |a|; gradient 0 at 0 */
+nb_tensor *nb_sin(nb_tensor *a);        /* sin(a) */
+nb_tensor *nb_cos(nb_tensor *a);        /* cos(a) */
+nb_tensor *nb_log1p(nb_tensor *a);      /* log(1 + a), accurate near 0 */
+nb_tensor *nb_expm1(nb_tensor *a);      /* e^a - 1, accurate near 0 */
+nb_tensor *nb_erf(nb_tensor *a);        /* the error function */
+nb_tensor *nb_gelu_erf(nb_tensor *a);   /* exact GELU, 0.5 a (1 + erf(a / sqrt 2)): torch's F.gelu default */
+nb_tensor *nb_silu(nb_tensor *a);       /* a * sigmoid(a) (swish) */
+nb_tensor *nb_softplus(nb_tensor *a);   /* log(1 + e^a); a itself above 20, as torch's default threshold */
+nb_tensor *nb_tan(nb_tensor *a);        /* tan(a) */
+nb_tensor *nb_asin(nb_tensor *a);       /* arcsine; NaN outside [-1, 1] */
+nb_tensor *nb_acos(nb_tensor *a);       /* arccosine; NaN outside [-1, 1] */
+nb_tensor *nb_atan(nb_tensor *a);       /* arctangent */
+nb_tensor *nb_sinh(nb_tensor *a);       /* hyperbolic sine */
+nb_tensor *nb_cosh(nb_tensor *a);       /* hyperbolic cosine */
+nb_tensor *nb_asinh(nb_tensor *a);      /* inverse hyperbolic sine */
+nb_tensor *nb_acosh(nb_tensor *a);      /* inverse hyperbolic cosine; NaN below 1 */
+nb_tensor *nb_atanh(nb_tensor *a);      /* inverse hyperbolic tangent; NaN outside [-1, 1] */
+nb_tensor *nb_log2(nb_tensor *a);       /* base-2 log */
+nb_tensor *nb_log10(nb_tensor *a);      /* base-10 log */
+nb_tensor *nb_exp2(nb_tensor *a);       /* 2^a */
 nb_tensor *nb_reciprocal(nb_tensor *a); /* 1 / a */
 nb_tensor *nb_square(nb_tensor *a);     /* a * a */
 nb_tensor *nb_erfc(nb_tensor *a);       /* 1 - erf(a), accurate where erf is near 1 */
@@ -444,16 +444,18 @@ nb_tensor *nb_take(nb_tensor *a, nb_tensor *idx);
  * a's device, or NULL for a whole ':' dim) for the first n dims of a (the rest whole), the given
  * ones broadcast together to a shape S, negative entries counting from the end. The result has S
  * in place of the indexed dims when they are adjacent, else S first and then a's other dims in
- * order (NumPy's and torch's rule); a new tensor. Differentiable in a (repeated places add up).
+ * order (NumPy's and torch's rule; a 0-d index tensor counts as one, as in NumPy and aten, where
+ * torch's Python indexing reads it as an integer); a new tensor. Differentiable in a (repeated
+ * places add up).
  * The indices are read back on the host. NULL with an error naming the index for a wrong dtype,
  * shapes that do not broadcast, or an entry out of its dim's range. */
 nb_tensor *nb_index(nb_tensor *a, int n, nb_tensor *const *idx);
 /* torch's index_put (a[i0, i1, ...] = values, out of place): a copy of a with values, broadcast to
- * the shape nb_index gives, written at those places; accumulate: added instead (repeated places
- * adding up, torch's accumulate=True). Without accumulate, a place given twice with different
- * values is an error (torch leaves it unspecified). Differentiable in a (0 where written, unless
- * accumulate) and in values. NULL with an error as nb_index's, or for values that do not
- * broadcast. */
+ * the shape nb_index gives (leading 1s dropped), written at those places; accumulate: added instead (repeated
+ * places adding up, torch's accumulate=True). Without accumulate, a place given twice is an error (torch
+ * leaves it unspecified) unless values is a single value (then each place hit takes it, and its gradient sums
+ * g over those places, each once). Differentiable in a (0 where written, unless accumulate) and in values.
+ * NULL with an error as nb_index's, or for values that do not broadcast. */
 nb_tensor *nb_index_put(nb_tensor *a, int n, nb_tensor *const *idx, nb_tensor *values, bool accumulate);
 nb_tensor *nb_nonzero(nb_tensor *a);
 nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength);
@@ -630,11 +632,11 @@ nb_tensor *nb_linear_cross_entropy(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_
  * the window), padding 0, dilation 1, groups 1, zero padding, no output padding, floor; a NULL
  * pointer takes every default. */
 typedef struct nb_conv_opts {
-    int stride[2];
-    int padding[2]; /* on each side (pooling: -inf for max, zeros counted by avg, as torch) */
-    int dilation[2];
-    int groups; /* channels split into groups, each with its own filters (conv only) */
-    int output_padding[2]; /* transposed conv: extra rows/columns at the end, < stride or dilation */
+    int stride[3];  /* [0] height, [1] width; 1-d ops: [0] the length; 3-d: depth, height, width */
+    int padding[3]; /* on each side (pooling: -inf for max, zeros counted by avg, as torch) */
+    int dilation[3];
+    int groups;            /* channels split into groups, each with its own filters (conv only) */
+    int output_padding[3]; /* transposed conv: extra rows/columns at the end, < stride or dilation */
     bool same;             /* conv (stride 1): padding so the output is the input's size, torch's
                               padding='same' (the odd one extra after); `padding` is ignored */
     nb_pad_kind pad_mode;  /* conv: what the padding holds (torch's padding_mode) */
@@ -664,6 +666,20 @@ nb_tensor *nb_conv1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opt
  * OH = (H - 1) stride - 2 pad + dil (KH - 1) + output_padding + 1. One batched matmul, then
  * col2im. NULL with an error for shapes that do not match or bad options. */
 nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* 3-D cross-correlation, as torch's conv3d: x [N,C,D,H,W] (or [C,D,H,W]), w [O,C/groups,KD,KH,KW],
+ * b [O] or NULL -> [N,O,OD,OH,OW]; opts' [0] entries apply to the depth, [1] and [2] to the
+ * height and width (zero padding given on each side: no 'same', no pad_mode). Composed
+ * (ops/conv3d.c): the depth folded into the batch, one nb_conv2d per plane of the window, summed.
+ * NULL with an error as nb_conv2d's. */
+nb_tensor *nb_conv3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* 3-d pooling over kernel[0] x kernel[1] x kernel[2] windows (depth, height, width) of x
+ * [N,C,D,H,W] (or [C,D,H,W]), as torch's max_pool3d / avg_pool3d: opts' [0] entries for the depth
+ * (stride defaults to the window), ceil_mode and (avg) exclude_pad as the 2-d pools; max: the
+ * gradient to the first maximum in (d, h, w) order (a NaN wins), dilation allowed; avg: torch's
+ * divisor, the window's part inside the padded input (or the input, with exclude_pad). Windows
+ * up to 64 deep, outputs up to 4096 deep. Composed of the 2-d pools (ops/conv3d.c). */
+nb_tensor *nb_max_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *opts);
+nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *opts);
 /* Transposed 1-D convolution: x [N,C,L], w [C,O/groups,K], b [O] or NULL -> [N,O,OL]. */
 nb_tensor *nb_conv_transpose1d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
 /* Max over each kernel[0] x kernel[1] window of x [N,C,H,W] -> [N,C,OH,OW]; padding at most half

@@ -104,6 +104,20 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
     if (strcmp(c->op, "masked_scatter") == 0) return nb_masked_scatter(in[0], in[1], in[2]);
     if (strcmp(c->op, "masked_select") == 0) return nb_masked_select(in[0], in[1]);
     if (strcmp(c->op, "take") == 0) return nb_take(in[0], in[1]);
+    if (strcmp(c->op, "conv3d") == 0 || strcmp(c->op, "max_pool3d") == 0 ||
+        strcmp(c->op, "avg_pool3d") == 0) {
+        /* ip: stride d h w, padding d h w, dilation d h w, groups, bias (conv) or the window d h w
+         * (pools: ip[10..12]), ceil_mode, exclude_pad */
+        nb_conv_opts o = {.stride = {ip[0], ip[1], ip[2]},
+                          .padding = {ip[3], ip[4], ip[5]},
+                          .dilation = {ip[6], ip[7], ip[8]},
+                          .groups = ip[9],
+                          .ceil_mode = ip[13] != 0,
+                          .exclude_pad = ip[14] != 0};
+        const int k[3] = {ip[10], ip[11], ip[12]};
+        if (strcmp(c->op, "conv3d") == 0) return nb_conv3d(in[0], in[1], ip[10] ? in[2] : NULL, &o);
+        return strcmp(c->op, "max_pool3d") == 0 ? nb_max_pool3d(in[0], k, &o) : nb_avg_pool3d(in[0], k, &o);
+    }
     if (strcmp(c->op, "index_adv") == 0) { /* ip[0]: the indexed dims (bits) of the first ip[1]; ip[2]: 0
                                             * read, 1 write, 2 add (the values last) */
         nb_tensor *ix[NB_MAX_DIMS] = {0};
@@ -468,6 +482,32 @@ void oe_special_cases(void) {
                      .in = {f1(4, FV(1, 2, 3, 4)), oe_f32(2, SH(2, 1), FV(1, 0))}},
            "masked_select(both broadcast)");
     oe_run((oe_case){.op = "take", .in = {w34, oe_i32(2, SH(2, 2), IV(11, 0, 5, 5))}}, "take([2,2])");
+    /* 3-d convolution and pooling: strides, padding, dilation, groups, ceil_mode, exclude_pad */
+    nb_tensor *v5 = oe_randn(5, SH(2, 4, 5, 6, 5), 559), *w5 = oe_randn(5, SH(6, 2, 3, 2, 3), 560);
+    oe_run((oe_case){.op = "conv3d",
+                     .ip = {2, 1, 2, 1, 0, 1, 1, 2, 1, 2, 1},
+                     .in = {v5, w5, oe_randn(1, SH(6), 561)}},
+           "conv3d(stride, padding, dilation, groups 2, bias)");
+    oe_run((oe_case){.op = "conv3d",
+                     .in = {oe_randn(4, SH(2, 4, 4, 4), 562), oe_randn(5, SH(3, 2, 2, 2, 2), 563)}},
+           "conv3d(unbatched)");
+    oe_run((oe_case){.op = "conv3d", .in = {v5, oe_randn(5, SH(6, 4, 6, 1, 1), 564)}},
+           "conv3d(window deeper than the input, refused)");
+    oe_run((oe_case){.op = "max_pool3d", .ip = {[10] = 2, 2, 2}, .in = {v5}}, "max_pool3d(2x2x2)");
+    oe_run((oe_case){.op = "max_pool3d", .ip = {2, 1, 2, 1, 1, 1, 2, 1, 1, 0, 3, 2, 3}, .in = {v5}},
+           "max_pool3d(stride, padding, dilation)");
+    oe_run((oe_case){.op = "max_pool3d", .ip = {2, 2, 3, 1, 0, 1, 0, 0, 0, 0, 2, 2, 2, 1}, .in = {v5}},
+           "max_pool3d(ceil_mode)");
+    oe_run((oe_case){.op = "avg_pool3d", .ip = {2, 1, 2, 1, 1, 1, 0, 0, 0, 0, 3, 2, 3}, .in = {v5}},
+           "avg_pool3d(stride, padding)");
+    oe_run((oe_case){.op = "avg_pool3d", .ip = {2, 1, 2, 1, 1, 1, 0, 0, 0, 0, 3, 2, 3, 0, 1}, .in = {v5}},
+           "avg_pool3d(exclude_pad)");
+    oe_run((oe_case){.op = "avg_pool3d", .ip = {2, 2, 3, 1, 0, 1, 0, 0, 0, 0, 2, 2, 2, 1}, .in = {v5}},
+           "avg_pool3d(ceil_mode)");
+    oe_run((oe_case){.op = "avg_pool3d", .ip = {2, 2, 3, 1, 0, 1, 0, 0, 0, 0, 2, 2, 2, 1, 1}, .in = {v5}},
+           "avg_pool3d(ceil_mode, exclude_pad)");
+    oe_run((oe_case){.op = "max_pool3d", .ip = {0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 2, 2, 2}, .in = {v5}},
+           "max_pool3d(padding over half the window, refused)");
     /* advanced indexing: adjacent, separated (S first) and single indices, broadcast, negative,
      * 0-d, empty and out-of-range ones; writes with and without accumulation */
     nb_tensor *a345 = oe_randn(3, SH(3, 4, 5), 556);

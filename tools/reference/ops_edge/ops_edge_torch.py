@@ -92,6 +92,16 @@ def forward(c, x, dt, variant):
         return torch.masked_select(x[0], x[1] != 0)
     if op == "take":
         return torch.take(x[0], x[1])
+    if op in ("conv3d", "max_pool3d", "avg_pool3d"):
+        s, p, d = ip[0:3], ip[3:6], [v or 1 for v in ip[6:9]]
+        if op == "conv3d":
+            return F.conv3d(x[0], x[1], x[2] if ip[10] else None, stride=[v or 1 for v in s], padding=p,
+                            dilation=d, groups=ip[9] or 1)
+        k = ip[10:13]
+        s = [v or kk for v, kk in zip(s, k)]
+        if op == "max_pool3d":
+            return F.max_pool3d(x[0], k, stride=s, padding=p, dilation=d, ceil_mode=bool(ip[13]))
+        return F.avg_pool3d(x[0], k, stride=s, padding=p, ceil_mode=bool(ip[13]), count_include_pad=not ip[14])
     if op == "index_adv":  # ip[0]: the indexed dims (bits) of the first ip[1]; ip[2]: 0 read, 1 write, 2 add
         key, k = [], 1
         for d in range(ip[1]):

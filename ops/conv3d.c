@@ -1,0 +1,210 @@
+/* ops/conv3d.c - 3-d convolution and pooling over [N,C,D,H,W], composed of the 2-d ops: the depth
+ * is folded into the batch. A 3-d window is KD planes of a 2-d one, so for each plane kd the
+ * input's depth slices kd*dil, kd*dil + stride, ... (one per output depth) go through the 2-d op
+ * as a batch of N*OD images, and the KD results are summed (convolution), stacked and maxed
+ * (max pooling, the first maximum in (d, h, w) order as torch's) or summed and divided (average
+ * pooling). Every gradient is the 2-d ops' and the slices'. */
+#include <math.h>
+#include <string.h>
+
+#include "ops/window.h"
+
+/* the depth's geometry from the options' [0] entries; 2-d options from the [1], [2] ones */
+typedef struct {
+    int64_t k, s, p, d, in, out, extra; /* extra: padding after the input for ceil_mode's last window */
+    nb_conv_opts o2;
+} depth_geom;
+
+static int make_depth(const char *op, const nb_tensor *x, const int kernel[3], const nb_conv_opts *o,
+                      bool pool, bool max, depth_geom *g) {
+    const int64_t k = kernel[0];
+    memset(g, 0, sizeof *g);
+    const nb_conv_opts z = {0};
+    if (!o) o = &z;
+    if (nb_win3d_opts_check(op, pool ? (max ? NB_WIN_MAXPOOL : NB_WIN_AVGPOOL) : NB_WIN_CONV, o, kernel))
+        return -1;
+    g->k = k, g->s = o->stride[0] ? o->stride[0] : pool ? k : 1, g->p = o->padding[0];
+    g->d = o->dilation[0] ? o->dilation[0] : 1, g->in = x->shape[2];
+    if (pool && g->p > k / 2)
+        return nb_set_error("%s: padding %lld is more than half the window %lld (the depth)", op,
+                            (long long)g->p, (long long)k),
+               -1;
+    const int64_t span = g->d * (k - 1) + 1, room = g->in + 2 * g->p - span;
+    if (k < 1 || room < 0) {
+        char sh[64];
+        return nb_set_error("%s: the window's depth %lld (dilation %lld) does not fit the input %s padded by "
+                            "%lld",
+                            op, (long long)k, (long long)g->d, NB_SHP(x, sh), (long long)g->p),
+               -1;
+    }
+    g->out = room / g->s + 1;
+    if (pool && o->ceil_mode && room % g->s) {
+        /* a last partial window, if it starts inside the input or its left padding (as torch) */
+        if ((g->out) * g->s < g->in + g->p) g->out++;
+        const int64_t need = (g->out - 1) * g->s + span - (g->in + 2 * g->p);
+        g->extra = need > 0 ? need : 0;
+    }
+    g->o2 = *o;
+    for (int i = 0; i < 2; i++) {
+        g->o2.stride[i] = o->stride[i + 1], g->o2.padding[i] = o->padding[i + 1];
+        g->o2.dilation[i] = o->dilation[i + 1];
+    }
+    g->o2.stride[2] = g->o2.padding[2] = g->o2.dilation[2] = 0;
+    return 0;
+}
+
+int nb_win3d_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o, const int kernel[3]) {
+    if (!o) return 0;
+    for (int i = 0; i < 3; i++)
+        if (o->stride[i] < 0 || o->padding[i] < 0 || o->dilation[i] < 0 || o->output_padding[i])
+            return nb_set_error("%s: stride %d, padding %d and dilation %d (dim %d) must be >= 1, >= 0, >= 1 "
+                                "(and no output padding)",
+                                op, o->stride[i], o->padding[i], o->dilation[i], i),
+                   -1;
+    if (o->same || o->pad_mode != NB_PAD_ZEROS)
+        return nb_set_error("%s: 'same' padding and padding modes are 2-d only (give the padding)", op), -1;
+    const bool pool = kind >= NB_WIN_MAXPOOL;
+    if (pool && kernel && o->padding[0] > kernel[0] / 2)
+        return nb_set_error("%s: padding %d is more than half the window %d (the depth)", op, o->padding[0],
+                            kernel[0]),
+               -1;
+    if (kind == NB_WIN_AVGPOOL && o->dilation[0] > 1)
+        return nb_set_error("%s: dilation (max pooling and convolutions only) does not apply", op), -1;
+    nb_conv_opts o2 = *o;
+    for (int i = 0; i < 2; i++) {
+        o2.stride[i] = o->stride[i + 1], o2.padding[i] = o->padding[i + 1];
+        o2.dilation[i] = o->dilation[i + 1];
+    }
+    o2.stride[2] = o2.padding[2] = o2.dilation[2] = 0;
+    return nb_win_opts_check(op, kind, &o2, 2, kernel ? kernel + 1 : NULL);
+}
+
+/* x [N,C,D,H,W] padded in depth (value v; extra more after), plane kd's slices as a batch
+ * [N*OD, C, H, W] */
+static nb_tensor *plane(nb_tensor *xp, const depth_geom *g, int64_t kd) {
+    const int64_t start = kd * g->d;
+    nb_tensor *sl = nb_slice(xp, 2, start, start + (g->out - 1) * g->s + 1, g->s); /* [N,C,OD,H,W] */
+    nb_tensor *t = sl ? nb_permute(sl, (const int[]){0, 2, 1, 3, 4}) : NULL;
+    const int64_t shape[4] = {xp->shape[0] * g->out, xp->shape[1], xp->shape[3], xp->shape[4]};
+    return t ? nb_reshape(t, 4, shape) : NULL;
+}
+
+static nb_tensor *pad_depth(nb_tensor *x, const depth_geom *g, double v) {
+    if (!g->p && !g->extra) return x;
+    const int64_t pad[6] = {0, 0, 0, 0, g->p, g->p + g->extra};
+    return nb_pad(x, 6, pad, v);
+}
+
+/* [N*OD, O, OH, OW] -> [N, O, OD, OH, OW] */
+static nb_tensor *unfold_depth(nb_tensor *y, int64_t n, int64_t od) {
+    if (!y) return NULL;
+    const int64_t shape[5] = {n, od, y->shape[1], y->shape[2], y->shape[3]};
+    nb_tensor *r = nb_reshape(y, 5, shape);
+    return r ? nb_contiguous(nb_permute(r, (const int[]){0, 2, 1, 3, 4})) : NULL;
+}
+
+static int check_5d(const char *op, nb_tensor *x, const char *want) {
+    char sh[64];
+    if (nb_check_dtype(op, x, NB_F32, "input")) return -1;
+    if (x->ndim != 5) return nb_set_error("%s: want input %s, got %s", op, want, NB_SHP(x, sh)), -1;
+    return 0;
+}
+
+nb_tensor *nb_conv3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
+    const char *op = "conv3d";
+    NB_NULL_GUARD_NAMED(op, x, w);
+    char xs[64], ws[64], bs[64];
+    if (x->ndim == 4 && w->ndim == 5) { /* unbatched [C,D,H,W], as torch */
+        nb_tensor *y = nb_conv3d(nb_unsqueeze(x, 0), w, b, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (nb_check_dtype(op, w, NB_F32, "weight") || nb_same_device(op, x, w) ||
+        (b && (nb_check_dtype(op, b, NB_F32, "bias") || nb_same_device(op, x, b))))
+        return NULL;
+    if (x->ndim != 5 || w->ndim != 5)
+        return nb_set_error(
+            "%s: want input [N,C,D,H,W] (or [C,D,H,W]) and weight [O,C/groups,KD,KH,KW], got %s "
+            "and %s",
+            op, NB_SHP(x, xs), NB_SHP(w, ws));
+    if (check_5d(op, x, "[N,C,D,H,W]")) return NULL;
+    const int64_t O = w->shape[0];
+    if (b && (b->ndim != 1 || b->shape[0] != O))
+        return nb_set_error("%s: bias %s does not match %lld output channels", op, NB_SHP(b, bs),
+                            (long long)O);
+    depth_geom g;
+    const int kw[3] = {(int)w->shape[2], (int)w->shape[3], (int)w->shape[4]};
+    if (make_depth(op, x, kw, opts, false, false, &g)) return NULL;
+    nb_tensor *xp = pad_depth(x, &g, 0.0), *y = NULL;
+    for (int64_t kd = 0; xp && kd < g.k; kd++) {
+        nb_tensor *wk = nb_squeeze(nb_narrow(w, 2, kd, 1), 2); /* [O, C/groups, KH, KW] */
+        nb_tensor *yk = wk ? nb_conv2d(plane(xp, &g, kd), wk, NULL, &g.o2) : NULL;
+        if (!yk) return nb_as_op(NULL, op);
+        y = y ? nb_add(y, yk) : yk;
+    }
+    nb_tensor *r = unfold_depth(y, x->shape[0], g.out);
+    if (r && b) r = nb_add(r, nb_reshape(b, 4, (const int64_t[]){O, 1, 1, 1}));
+    return nb_as_op(r, op);
+}
+
+nb_tensor *nb_max_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *opts) {
+    const char *op = "max_pool3d";
+    NB_NULL_GUARD_NAMED(op, x);
+    if (!kernel) return nb_set_error("%s: the kernel is NULL", op);
+    if (x->ndim == 4) { /* unbatched */
+        nb_tensor *y = nb_max_pool3d(nb_unsqueeze(x, 0), kernel, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (check_5d(op, x, "[N,C,D,H,W] (or [C,D,H,W])")) return NULL;
+    depth_geom g;
+    if (make_depth(op, x, kernel, opts, true, true, &g)) return NULL;
+    nb_tensor *xp = pad_depth(x, &g, -INFINITY);
+    nb_tensor *planes[64];
+    if (g.k > 64) return nb_set_error("%s: a window more than 64 deep", op);
+    const int k2[2] = {kernel[1], kernel[2]};
+    for (int64_t kd = 0; kd < g.k; kd++) {
+        nb_tensor *pk = xp ? plane(xp, &g, kd) : NULL;
+        planes[kd] = pk ? nb_unsqueeze(nb_max_pool2d(pk, k2, &g.o2), 0) : NULL;
+        if (!planes[kd]) return nb_as_op(NULL, op);
+    }
+    /* the first maximum over the planes (each plane's own first in (h, w) order) */
+    nb_tensor *st = g.k > 1 ? nb_cat(planes, (int)g.k, 0) : planes[0];
+    nb_tensor *first = st ? nb_argmax(st, 0, true) : NULL; /* first on ties, a NaN the largest */
+    nb_tensor *m = first ? nb_squeeze(nb_gather(st, 0, first), 0) : NULL;
+    return nb_as_op(unfold_depth(m, x->shape[0], g.out), op);
+}
+
+nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *opts) {
+    const char *op = "avg_pool3d";
+    NB_NULL_GUARD_NAMED(op, x);
+    if (!kernel) return nb_set_error("%s: the kernel is NULL", op);
+    if (x->ndim == 4) {
+        nb_tensor *y = nb_avg_pool3d(nb_unsqueeze(x, 0), kernel, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (check_5d(op, x, "[N,C,D,H,W] (or [C,D,H,W])")) return NULL;
+    depth_geom g;
+    if (make_depth(op, x, kernel, opts, true, false, &g)) return NULL;
+    nb_tensor *xp = pad_depth(x, &g, 0.0), *sum = NULL;
+    const int k2[2] = {kernel[1], kernel[2]};
+    for (int64_t kd = 0; xp && kd < g.k; kd++) {
+        nb_tensor *pk = plane(xp, &g, kd), *ak = pk ? nb_avg_pool2d(pk, k2, &g.o2) : NULL;
+        if (!ak) return nb_as_op(NULL, op);
+        sum = sum ? nb_add(sum, ak) : ak;
+    }
+    /* each 2-d average divided its own (h, w) count; the depth's count per output depth: the
+     * window's planes inside the padded input (inside the input alone with exclude_pad), as
+     * torch's divisor (d_end - d_start) (h ...) (w ...) */
+    float cnt[4096];
+    if (g.out > 4096) return nb_set_error("%s: more than 4096 output depths", op);
+    const bool excl = opts && opts->exclude_pad;
+    for (int64_t od = 0; od < g.out; od++) {
+        int64_t d0 = od * g.s - g.p, d1 = d0 + g.k;
+        if (d1 > g.in + g.p) d1 = g.in + g.p;
+        if (excl) d0 = d0 < 0 ? 0 : d0, d1 = d1 > g.in ? g.in : d1;
+        cnt[od] = (float)(1.0 / (double)(d1 - d0));
+    }
+    nb_tensor *r = unfold_depth(sum, x->shape[0], g.out);
+    nb_tensor *c = r ? nb_from_data(nb_out_ctx(x), NB_F32, 4, (const int64_t[]){1, g.out, 1, 1}, cnt) : NULL;
+    if (c && x->device != NB_CPU) c = nb_to_device(nb_out_ctx(x), c, x->device);
+    return nb_as_op(c ? nb_mul(r, c) : NULL, op);
+}
