@@ -1,4 +1,4 @@
-/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, Conv3d, ConvTranspose2d,
+/* nn/conv.c - the layers of convolutional networks (Conv2d, Conv1d, Conv3d, ConvTranspose2d/3d,
  * ConvTranspose1d, MaxPool2d, AvgPool2d, MaxPool3d, AvgPool3d, AdaptiveAvgPool2d, Upsample, GroupNorm) and
  * Flatten, each a module around the ops of ops/conv.c, ops/pool.c and ops/resize.c. Weights and biases start
  * as torch's: uniform in +-1/sqrt(fan_in), fan_in = the weight's dim 1 times the window (in/groups;
@@ -82,7 +82,8 @@ nb_module *nb_conv_transpose1d_new(nb_ctx *ctx, int64_t in, int64_t out, int k, 
     return conv_new("conv_transpose1d_new", true, true, ctx, in, out, 1, k, opts, bias, rng);
 }
 
-/* ---- 3-d: Conv3d, MaxPool3d, AvgPool3d --------------------------------------------------------- */
+/* ---- 3-d: Conv3d, ConvTranspose3d, MaxPool3d, AvgPool3d
+ * --------------------------------------------------------- */
 
 typedef struct {
     int k[3];
@@ -94,9 +95,13 @@ static nb_tensor *conv3d_fwd(nb_module *m, nb_tensor *x) {
     return nb_conv3d(x, m->params[0].t, m->n_params > 1 ? m->params[1].t : NULL, &c->o);
 }
 
-nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], const nb_conv_opts *opts,
-                         bool bias, nb_rng *rng) {
-    const char *op = "conv3d_new";
+static nb_tensor *conv_transpose3d_fwd(nb_module *m, nb_tensor *x) {
+    const cfg3d *c = m->impl;
+    return nb_conv_transpose3d(x, m->params[0].t, m->n_params > 1 ? m->params[1].t : NULL, &c->o);
+}
+
+static nb_module *conv3d_any_new(const char *op, bool transposed, nb_ctx *ctx, int64_t in, int64_t out,
+                                 const int k[3], const nb_conv_opts *opts, bool bias, nb_rng *rng) {
     if (!ctx || !k) return nb_set_error("%s: NULL %s", op, ctx ? "window" : "context");
     const int64_t groups = opts && opts->groups ? opts->groups : 1;
     if (in <= 0 || out <= 0 || k[0] <= 0 || k[1] <= 0 || k[2] <= 0 || groups < 1 || in % groups ||
@@ -105,13 +110,16 @@ nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], c
             "%s: in %lld, out %lld and the window %dx%dx%d must be positive, in and out divisible "
             "by groups %lld",
             op, (long long)in, (long long)out, k[0], k[1], k[2], (long long)groups);
-    if (nb_win3d_opts_check(op, NB_WIN_CONV, opts, NULL)) return NULL;
-    nb_module *m = nb_module_new("Conv3d", ctx, conv3d_fwd, sizeof(cfg3d));
+    if (nb_win3d_opts_check(op, transposed ? NB_WIN_CONV_T : NB_WIN_CONV, opts, NULL)) return NULL;
+    nb_module *m = nb_module_new(transposed ? "ConvTranspose3d" : "Conv3d", ctx,
+                                 transposed ? conv_transpose3d_fwd : conv3d_fwd, sizeof(cfg3d));
     if (!m) return NULL;
     *(cfg3d *)m->impl = (cfg3d){.k = {k[0], k[1], k[2]}, .o = opts ? *opts : (nb_conv_opts){.groups = 0}};
-    const float bound = 1.0f / sqrtf((float)(in / groups * k[0] * k[1] * k[2]));
-    nb_tensor *w = nb_module_add_param(
-        m, "weight", nb_rand(ctx, NB_SHAPE(out, in / groups, k[0], k[1], k[2]), -bound, bound, rng));
+    /* torch's fan_in: the weight's dim 1 times the window (in/groups; out/groups transposed) */
+    const int64_t d0 = transposed ? in : out, d1 = transposed ? out / groups : in / groups;
+    const float bound = 1.0f / sqrtf((float)(d1 * k[0] * k[1] * k[2]));
+    nb_tensor *w = nb_module_add_param(m, "weight",
+                                       nb_rand(ctx, NB_SHAPE(d0, d1, k[0], k[1], k[2]), -bound, bound, rng));
     nb_tensor *b =
         bias && w ? nb_module_add_param(m, "bias", nb_rand(ctx, NB_SHAPE(out), -bound, bound, rng)) : w;
     if (!w || !b) {
@@ -119,6 +127,16 @@ nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], c
         return NULL;
     }
     return m;
+}
+
+nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], const nb_conv_opts *opts,
+                         bool bias, nb_rng *rng) {
+    return conv3d_any_new("conv3d_new", false, ctx, in, out, k, opts, bias, rng);
+}
+
+nb_module *nb_conv_transpose3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3],
+                                   const nb_conv_opts *opts, bool bias, nb_rng *rng) {
+    return conv3d_any_new("conv_transpose3d_new", true, ctx, in, out, k, opts, bias, rng);
 }
 
 static nb_tensor *max_pool3d_fwd(nb_module *m, nb_tensor *x) {

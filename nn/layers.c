@@ -83,6 +83,36 @@ nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng) 
     return m;
 }
 
+/* ---- EmbeddingBag ----------------------------------------------------- */
+
+typedef struct {
+    nb_bag_mode mode;
+    int64_t padding_idx;
+} bag_cfg;
+
+static nb_tensor *embedding_bag_fwd(nb_module *m, nb_tensor *idx) {
+    const bag_cfg *c = m->impl;
+    return nb_embedding_bag(m->params[0].t, idx, NULL, c->mode, NULL, false, c->padding_idx);
+}
+
+nb_module *nb_embedding_bag_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_bag_mode mode, int64_t padding_idx,
+                                nb_rng *rng) {
+    const char *op = "embedding_bag_new";
+    if (!ctx) return nb_set_error("%s: NULL context", op);
+    if (num <= 0 || dim <= 0 || (unsigned)mode > NB_BAG_MAX || padding_idx >= num)
+        return nb_set_error(
+            "%s: num %lld and dim %lld must be positive, mode %d known, padding_idx %lld below num", op,
+            (long long)num, (long long)dim, (int)mode, (long long)padding_idx);
+    nb_module *m = nb_module_new("EmbeddingBag", ctx, embedding_bag_fwd, sizeof(bag_cfg));
+    if (!m) return NULL;
+    *(bag_cfg *)m->impl = (bag_cfg){mode, padding_idx};
+    if (!nb_module_add_param(m, "weight", nb_randn(ctx, NB_SHAPE(num, dim), 0.0f, 1.0f, rng))) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* ---- LayerNorm -------------------------------------------------------- */
 
 static nb_tensor *layernorm_fwd(nb_module *m, nb_tensor *x) {

@@ -1,13 +1,24 @@
-/* ops/conv3d.c - 3-d convolution and pooling over [N,C,D,H,W], composed of the 2-d ops: the depth
- * is folded into the batch. A 3-d window is KD planes of a 2-d one, so for each plane kd the
- * input's depth slices kd*dil, kd*dil + stride, ... (one per output depth) go through the 2-d op
- * as a batch of N*OD images, and the KD results are summed (convolution), stacked and maxed
- * (max pooling, the first maximum in (d, h, w) order as torch's) or summed and divided (average
- * pooling). Every gradient is the 2-d ops' and the slices'. */
+/* ops/conv3d.c - 3-d convolution, transposed convolution and pooling over [N,C,D,H,W], composed of
+ * the 2-d ops: the depth is folded into the batch. A 3-d window is KD planes of a 2-d one, so for each plane
+ * kd the input's depth slices kd*dil, kd*dil + stride, ... (one per output depth) go through the 2-d op as a
+ * batch of N*OD images, and the KD results are summed (convolution), stacked and maxed (max pooling, the
+ * first maximum in (d, h, w) order as torch's) or summed and divided (average pooling). Every gradient is the
+ * 2-d ops' and the slices'. */
 #include <math.h>
 #include <string.h>
 
 #include "ops/window.h"
+
+/* the options' [1] and [2] entries (height, width) as a 2-d op's */
+static nb_conv_opts opts_2d(const nb_conv_opts *o) {
+    nb_conv_opts o2 = *o;
+    for (int i = 0; i < 2; i++) {
+        o2.stride[i] = o->stride[i + 1], o2.padding[i] = o->padding[i + 1];
+        o2.dilation[i] = o->dilation[i + 1], o2.output_padding[i] = o->output_padding[i + 1];
+    }
+    o2.stride[2] = o2.padding[2] = o2.dilation[2] = o2.output_padding[2] = 0;
+    return o2;
+}
 
 /* the depth's geometry from the options' [0] entries; 2-d options from the [1], [2] ones */
 typedef struct {
@@ -44,23 +55,28 @@ static int make_depth(const char *op, const nb_tensor *x, const int kernel[3], c
         const int64_t need = (g->out - 1) * g->s + span - (g->in + 2 * g->p);
         g->extra = need > 0 ? need : 0;
     }
-    g->o2 = *o;
-    for (int i = 0; i < 2; i++) {
-        g->o2.stride[i] = o->stride[i + 1], g->o2.padding[i] = o->padding[i + 1];
-        g->o2.dilation[i] = o->dilation[i + 1];
-    }
-    g->o2.stride[2] = g->o2.padding[2] = g->o2.dilation[2] = 0;
+    g->o2 = opts_2d(o);
     return 0;
 }
 
 int nb_win3d_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o, const int kernel[3]) {
     if (!o) return 0;
+    const bool convt = kind == NB_WIN_CONV_T;
     for (int i = 0; i < 3; i++)
-        if (o->stride[i] < 0 || o->padding[i] < 0 || o->dilation[i] < 0 || o->output_padding[i])
+        if (o->stride[i] < 0 || o->padding[i] < 0 || o->dilation[i] < 0 || (o->output_padding[i] && !convt))
             return nb_set_error("%s: stride %d, padding %d and dilation %d (dim %d) must be >= 1, >= 0, >= 1 "
-                                "(and no output padding)",
+                                "(and output padding is for transposed convolutions)",
                                 op, o->stride[i], o->padding[i], o->dilation[i], i),
                    -1;
+    if (convt) {
+        const int s = o->stride[0] ? o->stride[0] : 1, d = o->dilation[0] ? o->dilation[0] : 1;
+        if (o->output_padding[0] < 0 || (o->output_padding[0] >= s && o->output_padding[0] >= d))
+            return nb_set_error(
+                       "%s: output padding %d (the depth) must be >= 0 and below the stride %d or the "
+                       "dilation %d",
+                       op, o->output_padding[0], s, d),
+                   -1;
+    }
     if (o->same || o->pad_mode != NB_PAD_ZEROS)
         return nb_set_error("%s: 'same' padding and padding modes are 2-d only (give the padding)", op), -1;
     const bool pool = kind >= NB_WIN_MAXPOOL;
@@ -70,12 +86,7 @@ int nb_win3d_opts_check(const char *op, nb_win_kind kind, const nb_conv_opts *o,
                -1;
     if (kind == NB_WIN_AVGPOOL && o->dilation[0] > 1)
         return nb_set_error("%s: dilation (max pooling and convolutions only) does not apply", op), -1;
-    nb_conv_opts o2 = *o;
-    for (int i = 0; i < 2; i++) {
-        o2.stride[i] = o->stride[i + 1], o2.padding[i] = o->padding[i + 1];
-        o2.dilation[i] = o->dilation[i + 1];
-    }
-    o2.stride[2] = o2.padding[2] = o2.dilation[2] = 0;
+    const nb_conv_opts o2 = opts_2d(o);
     return nb_win_opts_check(op, kind, &o2, 2, kernel ? kernel + 1 : NULL);
 }
 
@@ -207,4 +218,68 @@ nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *
     nb_tensor *c = r ? nb_from_data(nb_out_ctx(x), NB_F32, 4, (const int64_t[]){1, g.out, 1, 1}, cnt) : NULL;
     if (c && x->device != NB_CPU) c = nb_to_device(nb_out_ctx(x), c, x->device);
     return nb_as_op(c ? nb_mul(r, c) : NULL, op);
+}
+
+/* Transposed: each input depth d and window plane kd reach output depth d s - p + kd dil. Plane
+ * kd's conv_transpose2d of all depths as one batch, spread along the depth (s - 1 zero planes
+ * between inputs), shifted by kd dil, the KD of them summed, then the padding cropped. */
+nb_tensor *nb_conv_transpose3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
+    const char *op = "conv_transpose3d";
+    NB_NULL_GUARD_NAMED(op, x, w);
+    char xs[64], ws[64], bs[64];
+    if (x->ndim == 4 && w->ndim == 5) {
+        nb_tensor *y = nb_conv_transpose3d(nb_unsqueeze(x, 0), w, b, opts);
+        return y ? nb_squeeze(y, 0) : NULL;
+    }
+    if (nb_check_dtype(op, w, NB_F32, "weight") || nb_same_device(op, x, w) ||
+        (b && (nb_check_dtype(op, b, NB_F32, "bias") || nb_same_device(op, x, b))))
+        return NULL;
+    if (x->ndim != 5 || w->ndim != 5)
+        return nb_set_error(
+            "%s: want input [N,C,D,H,W] (or [C,D,H,W]) and weight [C,O/groups,KD,KH,KW], got %s "
+            "and %s",
+            op, NB_SHP(x, xs), NB_SHP(w, ws));
+    if (check_5d(op, x, "[N,C,D,H,W]")) return NULL;
+    const int kw[3] = {(int)w->shape[2], (int)w->shape[3], (int)w->shape[4]};
+    const nb_conv_opts z = {0}, *o = opts ? opts : &z;
+    if (nb_win3d_opts_check(op, NB_WIN_CONV_T, o, kw)) return NULL;
+    const int64_t N = x->shape[0], C = x->shape[1], D = x->shape[2], KD = kw[0];
+    const int64_t s = o->stride[0] ? o->stride[0] : 1, p = o->padding[0],
+                  d = o->dilation[0] ? o->dilation[0] : 1;
+    const int64_t full = (D - 1) * s + d * (KD - 1) + 1 + o->output_padding[0], OD = full - 2 * p;
+    const int64_t G = o->groups ? o->groups : 1, O = w->shape[1] * G;
+    if (b && (b->ndim != 1 || b->shape[0] != O))
+        return nb_set_error("%s: bias %s does not match %lld output channels", op, NB_SHP(b, bs),
+                            (long long)O);
+    if (KD < 1 || D < 1 || OD < 1)
+        return nb_set_error("%s: input %s and weight %s give no output depth (%lld)", op, NB_SHP(x, xs),
+                            NB_SHP(w, ws), (long long)OD);
+    const nb_conv_opts o2 = opts_2d(o);
+    nb_tensor *xt = nb_permute(x, (const int[]){0, 2, 1, 3, 4}); /* [N, D, C, H, W] */
+    nb_tensor *xb = xt ? nb_reshape(xt, 4, (const int64_t[]){N * D, C, x->shape[3], x->shape[4]}) : NULL;
+    nb_tensor *sum = NULL;
+    for (int64_t kd = 0; xb && kd < KD; kd++) {
+        nb_tensor *wk = nb_squeeze(nb_narrow(w, 2, kd, 1), 2);
+        nb_tensor *yk = wk ? nb_conv_transpose2d(xb, wk, NULL, &o2) : NULL; /* [N*D, O, OH, OW] */
+        if (!yk) return nb_as_op(NULL, op);
+        const int64_t OH = yk->shape[2], OW = yk->shape[3];
+        nb_tensor *y = nb_reshape(yk, 5, (const int64_t[]){N, D, 1, O * OH, OW});
+        if (y && s > 1) /* s - 1 zero planes after each input depth, the last ones dropped */
+            y = nb_narrow(nb_reshape(nb_pad(y, 6, (const int64_t[]){0, 0, 0, 0, 0, s - 1}, 0.0), 4,
+                                     (const int64_t[]){N, D * s, O * OH, OW}),
+                          1, 0, (D - 1) * s + 1);
+        else if (y)
+            y = nb_reshape(y, 4, (const int64_t[]){N, D, O * OH, OW});
+        /* shifted to start at kd d, then to the full depth */
+        y = y ? nb_pad(y, 6, (const int64_t[]){0, 0, 0, 0, kd * d, full - kd * d - ((D - 1) * s + 1)}, 0.0)
+              : NULL;
+        if (!y) return nb_as_op(NULL, op);
+        sum = sum ? nb_add(sum, y) : y;
+    }
+    nb_tensor *c = sum ? nb_narrow(sum, 1, p, OD) : NULL; /* [N, OD, O*OH, OW] */
+    const int64_t OHW = c ? c->shape[2] / O : 0;
+    nb_tensor *r = c ? nb_reshape(c, 5, (const int64_t[]){N, OD, O, OHW, c->shape[3]}) : NULL;
+    r = r ? nb_contiguous(nb_permute(r, (const int[]){0, 2, 1, 3, 4})) : NULL;
+    if (r && b) r = nb_add(r, nb_reshape(b, 4, (const int64_t[]){O, 1, 1, 1}));
+    return nb_as_op(r, op);
 }

@@ -912,7 +912,22 @@ static nb_tensor *f_composed(nb_tensor **in, void *u) {
         nb_tensor *y = nb_conv3d(x5, w5, NULL, &(nb_conv_opts){.padding = {1, 0, 1}});
         nb_tensor *mp = y ? nb_max_pool3d(y, (const int[]){2, 2, 2}, &o) : NULL;
         nb_tensor *ap = mp ? nb_avg_pool3d(y, (const int[]){2, 2, 2}, &o) : NULL;
-        return ap ? nb_cat((nb_tensor *[]){nb_flatten(mp), nb_flatten(ap)}, 2, 0) : NULL;
+        nb_tensor *tw = nb_reshape(nb_narrow(nb_flatten(in[0]), 0, 16, 16), NB_SHAPE(2, 1, 2, 2, 2));
+        nb_tensor *ct =
+            ap ? nb_conv_transpose3d(y, tw, NULL,
+                                     &(nb_conv_opts){.stride = {2, 1, 2}, .output_padding = {1, 0, 0}})
+               : NULL;
+        return ct ? nb_cat((nb_tensor *[]){nb_flatten(mp), nb_flatten(ap), nb_flatten(ct)}, 3, 0) : NULL;
+    }
+    case 16: { /* bags of rows of [12, 5]: mean with an empty bag and padding, max, weighted sum */
+        nb_tensor *w = nb_reshape(in[0], NB_SHAPE(12, 5));
+        nb_tensor *idx = dev_i32(in[0], 7, (const int32_t[]){3, 11, 3, 0, 7, 7, 2});
+        nb_tensor *off = dev_i32(in[0], 4, (const int32_t[]){0, 2, 2, 5});
+        nb_tensor *ps = nb_narrow(nb_flatten(in[0]), 0, 20, 7);
+        nb_tensor *parts[3] = {nb_embedding_bag(w, idx, off, NB_BAG_MEAN, NULL, false, 7),
+                               nb_embedding_bag(w, idx, off, NB_BAG_MAX, NULL, false, -1),
+                               nb_embedding_bag(w, idx, off, NB_BAG_SUM, ps, false, -1)};
+        return parts[0] && parts[1] && parts[2] ? nb_cat(parts, 3, 0) : NULL;
     }
     case 9: return nb_cdist(in[0], nb_add_scalar(in[0], 0.25f), 2.0f);
     case 10:
@@ -944,8 +959,9 @@ START_TEST(test_composed) {
                            "grid_sample",
                            "adaptive_max_pool2d",
                            "index/index_put",
-                           "conv3d/pool3d"};
-    for (int m = 0; m < 16; m++) {
+                           "conv3d/pool3d/conv_transpose3d",
+                           "embedding_bag"};
+    for (int m = 0; m < 17; m++) {
         nb_tensor *x =
             m == 4 ? rnd(c, NB_SHAPE(2, 4, 4), -1, 1, 200 + m) : rnd(c, NB_SHAPE(3, 4, 5), -1, 1, 200 + m);
         if (m == 3) nb_data_f32(x)[7] = NAN, nb_data_f32(x)[30] = NAN;

@@ -136,6 +136,62 @@ START_TEST(pool3d_values) {
 }
 END_TEST
 
+/* transposed: each input voxel's window scattered to the output, against loops */
+START_TEST(conv_transpose3d_values) {
+    const int64_t N = 2, C = 4, D = 3, H = 4, W = 3, Og = 3, G = 2, K[3] = {3, 2, 2};
+    const int s[3] = {2, 1, 2}, p[3] = {1, 0, 1}, dl[3] = {1, 2, 1}, op[3] = {1, 0, 1};
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(N, C, D, H, W), 0, 1, &rng);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(C, Og, K[0], K[1], K[2]), 0, 1, &rng);
+    nb_tensor *b = nb_randn(ctx, NB_SHAPE(Og * G), 0, 1, &rng);
+    nb_conv_opts o = {.stride = {s[0], s[1], s[2]},
+                      .padding = {p[0], p[1], p[2]},
+                      .dilation = {dl[0], dl[1], dl[2]},
+                      .output_padding = {op[0], op[1], op[2]},
+                      .groups = (int)G};
+    nb_tensor *y = nb_conv_transpose3d(x, w, b, &o);
+    const int64_t in[3] = {D, H, W};
+    int64_t od[3];
+    for (int i = 0; i < 3; i++)
+        od[i] = (in[i] - 1) * s[i] - 2 * p[i] + dl[i] * (K[i] - 1) + op[i] + 1;
+    ck_assert_msg(y && y->ndim == 5 && y->shape[1] == Og * G && y->shape[2] == od[0] &&
+                      y->shape[3] == od[1] && y->shape[4] == od[2],
+                  "%s", nb_last_error());
+    nb_tensor *want = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(N, Og * G, od[0], od[1], od[2])));
+    float *wv = nb_data_f32(want);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t a = 0; a < D; a++)
+                for (int64_t bb = 0; bb < H; bb++)
+                    for (int64_t e = 0; e < W; e++)
+                        for (int64_t oc = 0; oc < Og; oc++)
+                            for (int64_t i = 0; i < K[0]; i++)
+                                for (int64_t j = 0; j < K[1]; j++)
+                                    for (int64_t k = 0; k < K[2]; k++) {
+                                        const int64_t z[3] = {a * s[0] - p[0] + i * dl[0],
+                                                              bb * s[1] - p[1] + j * dl[1],
+                                                              e * s[2] - p[2] + k * dl[2]};
+                                        if (z[0] < 0 || z[1] < 0 || z[2] < 0 || z[0] >= od[0] ||
+                                            z[1] >= od[1] || z[2] >= od[2])
+                                            continue;
+                                        const int64_t o_all = (c / (C / G)) * Og + oc;
+                                        wv[(((n * Og * G + o_all) * od[0] + z[0]) * od[1] + z[1]) * od[2] +
+                                           z[2]] += at5(x, n, c, a, bb, e) * at5(w, c, oc, i, j, k);
+                                    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t oc = 0; oc < Og * G; oc++)
+            for (int64_t a = 0; a < od[0]; a++)
+                for (int64_t bb = 0; bb < od[1]; bb++)
+                    for (int64_t e = 0; e < od[2]; e++)
+                        ck_assert_msg(fabs(at5(y, n, oc, a, bb, e) - at5(want, n, oc, a, bb, e) -
+                                           nb_data_f32(b)[oc]) < 1e-4,
+                                      "(%lld,%lld,%lld,%lld,%lld): %g vs %g", (long long)n, (long long)oc,
+                                      (long long)a, (long long)bb, (long long)e, at5(y, n, oc, a, bb, e),
+                                      at5(want, n, oc, a, bb, e) + nb_data_f32(b)[oc]);
+    ck_assert(!nb_conv_transpose3d(x, w, b, &(nb_conv_opts){.output_padding = {2, 0, 0}, .groups = 2}) &&
+              strstr(nb_last_error(), "output padding 2 (the depth)"));
+}
+END_TEST
+
 static int gc_case;
 static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     (void)n, (void)u;
@@ -144,12 +200,17 @@ static nb_tensor *gc_fn(nb_tensor **in, int n, void *u) {
     switch (gc_case) {
     case 0: return nb_conv3d(in[0], in[1], in[2], &o);
     case 1: return nb_max_pool3d(in[0], (const int[]){3, 2, 2}, &po);
-    default: return nb_avg_pool3d(in[0], (const int[]){3, 2, 2}, &po);
+    case 2: return nb_avg_pool3d(in[0], (const int[]){3, 2, 2}, &po);
+    default: {
+        const nb_conv_opts t = {
+            .stride = {2, 1, 2}, .padding = {1, 0, 1}, .output_padding = {1, 0, 0}, .groups = 2};
+        return nb_conv_transpose3d(in[0], nb_reshape(in[1], NB_SHAPE(4, 2, 2, 3, 2)), in[2], &t);
+    }
     }
 }
 
 START_TEST(gradients) {
-    for (gc_case = 0; gc_case < 3; gc_case++) {
+    for (gc_case = 0; gc_case < 4; gc_case++) {
         nb_tensor *x = nb_contiguous(nb_randn(ctx, NB_SHAPE(2, 4, 4, 3, 4), 0, 1, &rng));
         if (gc_case == 1) /* max: values 0.01 apart, so that eps moves no maximum */
             for (int i = 0; i < 384; i++)
@@ -207,6 +268,13 @@ START_TEST(modules) {
     for (int64_t i = 0; i < nb_numel(y); i++)
         ck_assert(nb_data_f32(y)[i] == nb_data_f32(want)[i]);
     nb_module_free(c);
+    nb_module *t = nb_conv_transpose3d_new(
+        ctx, 4, 6, (const int[]){2, 3, 2},
+        &(nb_conv_opts){.stride = {2, 1, 1}, .output_padding = {1, 0, 0}, .groups = 2}, true, &rng);
+    ck_assert_msg(t, "%s", nb_last_error());
+    nb_tensor *tw = nb_module_param(t, "weight"), *ty = nb_module_forward(t, x);
+    ck_assert(tw && tw->shape[0] == 4 && tw->shape[1] == 3 && ty && ty->shape[1] == 6 && ty->shape[2] == 11);
+    nb_module_free(t);
     const int k[3] = {2, 3, 3};
     nb_conv_opts po = {.padding = {1, 1, 1}};
     nb_module *mp = nb_max_pool3d_new(k, &po), *ap = nb_avg_pool3d_new(k, &po);
@@ -233,6 +301,7 @@ static Suite *make_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, conv3d_values);
+    tcase_add_test(tc, conv_transpose3d_values);
     tcase_add_test(tc, pool3d_values);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, refusals);

@@ -172,6 +172,11 @@ nb_module *nb_embedding_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_rng *rng);
  * zeroed now, and its gradient always 0 (its value is read as a constant). 0, or -1 with an
  * error for another module or an index out of range. */
 int nb_embedding_padding(nb_module *m, int64_t padding_idx);
+/* EmbeddingBag: weight [num, dim] ~ N(0, 1) (torch's init); forward nb_embedding_bag over the
+ * rows of a 2-d index [B, L] (one bag per row) with `mode`, entries equal to padding_idx skipped
+ * (negative: none). Bags given by offsets: nb_embedding_bag with the module's "weight". */
+nb_module *nb_embedding_bag_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_bag_mode mode, int64_t padding_idx,
+                                nb_rng *rng);
 /* LayerNorm over the last dimension (weight 1, and bias 0 when `bias`). */
 nb_module *nb_layernorm_new(nb_ctx *ctx, int64_t dim, float eps, bool bias);
 /* RMSNorm over the last dim (torch 2.4's nn.RMSNorm, LLaMA's): x / sqrt(mean(x^2) + eps), times
@@ -233,6 +238,10 @@ nb_module *nb_conv2d_new(nb_ctx *ctx, int64_t in, int64_t out, int kh, int kw, c
  * nb_conv2d_new; forward nb_conv3d. NULL with an error for bad sizes or options. */
 nb_module *nb_conv3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3], const nb_conv_opts *opts,
                          bool bias, nb_rng *rng);
+/* ConvTranspose3d: weight [in, out/groups, k[0], k[1], k[2]], bias [out]; forward
+ * nb_conv_transpose3d (opts.output_padding allowed). */
+nb_module *nb_conv_transpose3d_new(nb_ctx *ctx, int64_t in, int64_t out, const int k[3],
+                                   const nb_conv_opts *opts, bool bias, nb_rng *rng);
 /* Pooling layers over k[0] x k[1] x k[2] windows of [N,C,D,H,W] (nb_max_pool3d, nb_avg_pool3d); no
  * parameters. NULL with an error for a bad window or options. */
 nb_module *nb_max_pool3d_new(const int k[3], const nb_conv_opts *opts);

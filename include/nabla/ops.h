@@ -508,6 +508,18 @@ nb_tensor *nb_instance_norm(nb_tensor *x, nb_tensor *weight, nb_tensor *bias, fl
 nb_tensor *nb_rms_norm(nb_tensor *x, nb_tensor *weight, float eps);
 /* Rows of `weight` [V,C] at the i32 indices `idx` (any shape): [..., C]. */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
+/* torch's F.embedding_bag (ops/embedding_bag.c): the rows of weight [V, D] picked by i32 indices
+ * and reduced per bag -> [B, D]: sum, mean or max (each column's first maximum, its gradient to
+ * that row). The bags: idx [B, L] (offsets NULL), or idx [L] with offsets [B] (i32, from 0,
+ * non-decreasing, at most L), each bag running to the next offset, the last to L, or with
+ * include_last_offset offsets [B + 1] and the last bag ending at offsets[B]. per_sample_weights
+ * (f32 of idx's shape, sum mode only, may be NULL) scale each row; entries equal to padding_idx
+ * (negative: none; torch's negative values count from the end) are skipped and not counted by
+ * mean. An empty bag gives zeros. Differentiable in weight and per_sample_weights. The indices
+ * are read on the host. NULL with an error for a wrong shape, dtype, offset or index. */
+typedef enum { NB_BAG_SUM = 0, NB_BAG_MEAN, NB_BAG_MAX } nb_bag_mode;
+nb_tensor *nb_embedding_bag(nb_tensor *weight, nb_tensor *idx, nb_tensor *offsets, nb_bag_mode mode,
+                            nb_tensor *per_sample_weights, bool include_last_offset, int64_t padding_idx);
 /* Mean cross-entropy of logits [N,C] (or [...,C]: the classes are the LAST dim, where torch
  * takes dim 1 of an [N,C,d...] input; permute such logits first) against i32 targets [N]
  * (or [...]), ignoring targets equal to ignore_index (every row ignored: 0, with zero gradients);
@@ -672,6 +684,12 @@ nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const n
  * (ops/conv3d.c): the depth folded into the batch, one nb_conv2d per plane of the window, summed.
  * NULL with an error as nb_conv2d's. */
 nb_tensor *nb_conv3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
+/* Transposed 3-D convolution, as torch's conv_transpose3d: x [N,C,D,H,W] (or [C,D,H,W]), w
+ * [C,O/groups,KD,KH,KW], b [O] or NULL -> [N,O,OD,OH,OW], OD = (D - 1) stride - 2 pad + dil (KD -
+ * 1) + output_padding + 1 (the [0] entries), as nb_conv_transpose2d for the height and width.
+ * Composed (ops/conv3d.c) of one nb_conv_transpose2d per plane of the window. NULL with an error
+ * as nb_conv_transpose2d's. */
+nb_tensor *nb_conv_transpose3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts);
 /* 3-d pooling over kernel[0] x kernel[1] x kernel[2] windows (depth, height, width) of x
  * [N,C,D,H,W] (or [C,D,H,W]), as torch's max_pool3d / avg_pool3d: opts' [0] entries for the depth
  * (stride defaults to the window), ceil_mode and (avg) exclude_pad as the 2-d pools; max: the

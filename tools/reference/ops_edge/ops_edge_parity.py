@@ -537,8 +537,9 @@ def det_singular_cofactor(f):
 def float32_products(f):
     """A decomposition's gradient (eigh, QR, the SVD): the backward rule is products of the
     float32 factors and g in nabla and torch alike, and its error is rounding of those products
-    (sums over n terms, some scaled by 1 / (s_j^2 - s_k^2)). Accepted where nabla's error is within
-    4 times torch's (the same order) or within 64 float32 ulps of the gradient's largest entry."""
+    (sums over n terms, some scaled by 1 / (w_j - w_i) or 1 / (s_j^2 - s_k^2), large where two
+    eigenvalues are close). Accepted where nabla's error is within 10 times torch's (the same
+    order, as float32_backward's rule) or within 64 float32 ulps of the gradient's largest entry."""
     k = grad_index(f)
     if k is None or f.f64 is None or not math.isfinite(f.nab) or not math.isfinite(f.f64):
         return False
@@ -546,7 +547,7 @@ def float32_products(f):
         return False
     g = f.case.get("grads")
     big = float(np.abs(decode(g[k])).max()) if g is not None and g[k] is not None else abs(f.f64)
-    return abs(f.nab - f.f64) <= max(4 * abs(f.ref - f.f64), 64 * 1.2e-7 * big)
+    return abs(f.nab - f.f64) <= max(10 * abs(f.ref - f.f64), 64 * 1.2e-7 * big)
 
 
 def cholesky_nan(f):
@@ -668,8 +669,8 @@ def float32_backward(f):
     """pinv's gradient (torch's rule, products of P = pinv(A), A and g in float32 in nabla as in
     torch; lstsq's goes through it): where A is ill-conditioned the products cancel, and both
     float32 results stray from float64 by about eps cond(A) times the gradient's largest entry.
-    Accepted where nabla's error is within eps32 cond(A) max|G| and torch's is of the same order
-    (at least a tenth of nabla's)."""
+    Accepted where nabla's error is within 8 eps32 cond(A) max|G| (a few roundings, each amplified
+    by the cancellation) and torch's is of the same order (at least a tenth of nabla's)."""
     k = grad_index(f)
     if k != 0 or f.f64 is None or not math.isfinite(f.nab) or not math.isfinite(f.f64):
         return False
@@ -683,7 +684,7 @@ def float32_backward(f):
         return False
     g = decode(f.case["grads"][0]).astype(np.float64)[b]
     err, terr = abs(f.nab - f.f64), abs(f.ref - f.f64)
-    return err <= 1.1920929e-07 * (sv[0] / sv[-1]) * np.abs(g).max() and 10 * terr >= err
+    return err <= 8 * 1.1920929e-07 * (sv[0] / sv[-1]) * np.abs(g).max() and 10 * terr >= err
 
 
 def svd_tiny_squares(f):

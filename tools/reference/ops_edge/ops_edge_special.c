@@ -104,8 +104,12 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
     if (strcmp(c->op, "masked_scatter") == 0) return nb_masked_scatter(in[0], in[1], in[2]);
     if (strcmp(c->op, "masked_select") == 0) return nb_masked_select(in[0], in[1]);
     if (strcmp(c->op, "take") == 0) return nb_take(in[0], in[1]);
+    if (strcmp(c->op, "embedding_bag") == 0) /* ip: mode, include_last_offset, padding_idx (< 0: none),
+                                              * offsets given, per-sample weights given (after the offsets) */
+        return nb_embedding_bag(in[0], in[1], ip[3] ? in[2] : NULL, (nb_bag_mode)ip[0],
+                                ip[4] ? in[2 + ip[3]] : NULL, ip[1] != 0, ip[2]);
     if (strcmp(c->op, "conv3d") == 0 || strcmp(c->op, "max_pool3d") == 0 ||
-        strcmp(c->op, "avg_pool3d") == 0) {
+        strcmp(c->op, "avg_pool3d") == 0 || strcmp(c->op, "conv_transpose3d") == 0) {
         /* ip: stride d h w, padding d h w, dilation d h w, groups, bias (conv) or the window d h w
          * (pools: ip[10..12]), ceil_mode, exclude_pad */
         nb_conv_opts o = {.stride = {ip[0], ip[1], ip[2]},
@@ -116,6 +120,12 @@ nb_tensor *oe_special_apply(const oe_case *c, bool *known) {
                           .exclude_pad = ip[14] != 0};
         const int k[3] = {ip[10], ip[11], ip[12]};
         if (strcmp(c->op, "conv3d") == 0) return nb_conv3d(in[0], in[1], ip[10] ? in[2] : NULL, &o);
+        if (strcmp(c->op, "conv_transpose3d") == 0) { /* ip[11..13]: the output padding */
+            o.ceil_mode = o.exclude_pad = false;
+            for (int i = 0; i < 3; i++)
+                o.output_padding[i] = ip[11 + i];
+            return nb_conv_transpose3d(in[0], in[1], ip[10] ? in[2] : NULL, &o);
+        }
         return strcmp(c->op, "max_pool3d") == 0 ? nb_max_pool3d(in[0], k, &o) : nb_avg_pool3d(in[0], k, &o);
     }
     if (strcmp(c->op, "index_adv") == 0) { /* ip[0]: the indexed dims (bits) of the first ip[1]; ip[2]: 0
@@ -482,6 +492,34 @@ void oe_special_cases(void) {
                      .in = {f1(4, FV(1, 2, 3, 4)), oe_f32(2, SH(2, 1), FV(1, 0))}},
            "masked_select(both broadcast)");
     oe_run((oe_case){.op = "take", .in = {w34, oe_i32(2, SH(2, 2), IV(11, 0, 5, 5))}}, "take([2,2])");
+    /* embedding bags: each mode over offsets with an empty bag, include_last_offset, padding_idx,
+     * per-sample weights, a 2-d index, an index out of range. include_last_offset only with the
+     * last offset at the end of the indices: with one before it, torch 1.13 divides the last bag's
+     * mean by the count to the end and writes garbage gradients for the entries past it (the run
+     * then died of heap corruption); tests/test_ops_embedding_bag.c checks nabla there */
+    nb_tensor *bw = oe_randn(2, SH(8, 3), 565), *bi = oe_i32(1, SH(9), IV(1, 4, 4, 0, 7, 2, 2, 5, 3));
+    nb_tensor *bo = oe_i32(1, SH(4), IV(0, 3, 3, 5));
+    static const char *bag_modes[3] = {"sum", "mean", "max"};
+    for (int m = 0; m < 3; m++) {
+        oe_run((oe_case){.op = "embedding_bag", .ip = {m, 0, -1, 1}, .in = {bw, bi, bo}},
+               "embedding_bag(%s, offsets, an empty bag)", bag_modes[m]);
+        oe_run((oe_case){.op = "embedding_bag", .ip = {m, 0, 4, 1}, .in = {bw, bi, bo}},
+               "embedding_bag(%s, padding_idx 4)", bag_modes[m]);
+        oe_run((oe_case){.op = "embedding_bag",
+                         .ip = {m, 0, -1, 0},
+                         .in = {bw, oe_i32(2, SH(3, 3), IV(1, 4, 4, 0, 7, 2, 2, 5, 3))}},
+               "embedding_bag(%s, 2-d)", bag_modes[m]);
+    }
+    oe_run(
+        (oe_case){.op = "embedding_bag", .ip = {1, 1, -1, 1}, .in = {bw, bi, oe_i32(1, SH(3), IV(0, 4, 9))}},
+        "embedding_bag(mean, include_last_offset)");
+    oe_run(
+        (oe_case){.op = "embedding_bag", .ip = {0, 0, -1, 1, 1}, .in = {bw, bi, bo, oe_randn(1, SH(9), 566)}},
+        "embedding_bag(sum, per_sample_weights)");
+    oe_run((oe_case){.op = "embedding_bag",
+                     .ip = {0, 0, -1, 1},
+                     .in = {bw, oe_i32(1, SH(2), IV(1, 8)), oe_i32(1, SH(1), IV(0))}},
+           "embedding_bag(index 8 of 8 rows, refused)");
     /* 3-d convolution and pooling: strides, padding, dilation, groups, ceil_mode, exclude_pad */
     nb_tensor *v5 = oe_randn(5, SH(2, 4, 5, 6, 5), 559), *w5 = oe_randn(5, SH(6, 2, 3, 2, 3), 560);
     oe_run((oe_case){.op = "conv3d",
@@ -491,6 +529,14 @@ void oe_special_cases(void) {
     oe_run((oe_case){.op = "conv3d",
                      .in = {oe_randn(4, SH(2, 4, 4, 4), 562), oe_randn(5, SH(3, 2, 2, 2, 2), 563)}},
            "conv3d(unbatched)");
+    oe_run((oe_case){.op = "conv_transpose3d",
+                     .ip = {2, 1, 2, 1, 0, 1, 1, 2, 1, 2, 1, 1, 0, 1},
+                     .in = {oe_randn(5, SH(2, 4, 3, 4, 3), 567), oe_randn(5, SH(4, 3, 3, 2, 2), 568),
+                            oe_randn(1, SH(6), 569)}},
+           "conv_transpose3d(stride, padding, dilation, output padding, groups 2, bias)");
+    oe_run((oe_case){.op = "conv_transpose3d",
+                     .in = {oe_randn(4, SH(2, 3, 3, 3), 570), oe_randn(5, SH(2, 3, 2, 2, 2), 571)}},
+           "conv_transpose3d(unbatched)");
     oe_run((oe_case){.op = "conv3d", .in = {v5, oe_randn(5, SH(6, 4, 6, 1, 1), 564)}},
            "conv3d(window deeper than the input, refused)");
     oe_run((oe_case){.op = "max_pool3d", .ip = {[10] = 2, 2, 2}, .in = {v5}}, "max_pool3d(2x2x2)");

@@ -92,6 +92,15 @@ def forward(c, x, dt, variant):
         return torch.masked_select(x[0], x[1] != 0)
     if op == "take":
         return torch.take(x[0], x[1])
+    if op == "embedding_bag":  # ip: mode, include_last_offset, padding_idx (< 0: none), offsets, weights
+        k = 2 + ip[3]
+        return F.embedding_bag(x[1].long(), x[0], x[2].long() if ip[3] else None, mode=("sum", "mean", "max")[ip[0]],
+                               per_sample_weights=x[k] if ip[4] else None, include_last_offset=bool(ip[1]),
+                               padding_idx=ip[2] if ip[2] >= 0 else None)
+    if op == "conv_transpose3d":
+        return F.conv_transpose3d(x[0], x[1], x[2] if ip[10] else None, stride=[v or 1 for v in ip[0:3]],
+                                  padding=ip[3:6], output_padding=ip[11:14], groups=ip[9] or 1,
+                                  dilation=[v or 1 for v in ip[6:9]])
     if op in ("conv3d", "max_pool3d", "avg_pool3d"):
         s, p, d = ip[0:3], ip[3:6], [v or 1 for v in ip[6:9]]
         if op == "conv3d":
