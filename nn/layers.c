@@ -106,10 +106,13 @@ nb_module *nb_embedding_bag_new(nb_ctx *ctx, int64_t num, int64_t dim, nb_bag_mo
     nb_module *m = nb_module_new("EmbeddingBag", ctx, embedding_bag_fwd, sizeof(bag_cfg));
     if (!m) return NULL;
     *(bag_cfg *)m->impl = (bag_cfg){mode, padding_idx};
-    if (!nb_module_add_param(m, "weight", nb_randn(ctx, NB_SHAPE(num, dim), 0.0f, 1.0f, rng))) {
+    nb_tensor *w = nb_module_add_param(m, "weight", nb_randn(ctx, NB_SHAPE(num, dim), 0.0f, 1.0f, rng));
+    if (!w) {
         nb_module_free(m);
         return NULL;
     }
+    if (padding_idx >= 0) /* torch zeroes the padding row (never read: the forward skips it) */
+        memset(nb_data_f32(w) + padding_idx * dim, 0, (size_t)dim * sizeof(float));
     return m;
 }
 
@@ -460,7 +463,8 @@ static int init_weight(const nb_module *m, nb_tensor *t, init_kind kind, int n_l
         if (m->residual && n_layer > 0) std = 0.02f / sqrtf(2.0f * (float)n_layer);
         return nb_randn_(t, 0.0f, std, rng);
     }
-    if (strcmp(m->type, "Embedding") == 0) return nb_randn_(t, 0.0f, 1.0f, rng);
+    if (strcmp(m->type, "Embedding") == 0 || strcmp(m->type, "EmbeddingBag") == 0)
+        return nb_randn_(t, 0.0f, 1.0f, rng);
     if (t->ndim < 2) return 0;                                     /* no fan-in: left as it is */
     return nb_init_kaiming_normal_(t, 0.0, "fan_in", "relu", rng); /* N(0, sqrt(2 / fan_in)) */
 }

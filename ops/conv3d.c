@@ -5,6 +5,7 @@
  * first maximum in (d, h, w) order as torch's) or summed and divided (average pooling). Every gradient is the
  * 2-d ops' and the slices'. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/window.h"
@@ -40,18 +41,22 @@ static int make_depth(const char *op, const nb_tensor *x, const int kernel[3], c
         return nb_set_error("%s: padding %lld is more than half the window %lld (the depth)", op,
                             (long long)g->p, (long long)k),
                -1;
-    const int64_t span = g->d * (k - 1) + 1, room = g->in + 2 * g->p - span;
-    if (k < 1 || room < 0) {
+    /* ceil_mode: a last partial window, if it starts inside the input or its left padding (as
+     * torch and the 2-d pools); it may reach past the padded input, which is then padded more */
+    const bool ceil = pool && o->ceil_mode;
+    const int64_t span = g->d * (k - 1) + 1, room = g->in + 2 * g->p - span + (ceil ? g->s - 1 : 0);
+    if (k >= 1 && room >= 0) {
+        g->out = room / g->s + 1;
+        if (ceil && (g->out - 1) * g->s >= g->in + g->p) g->out--;
+    }
+    if (k < 1 || room < 0 || g->out < 1) {
         char sh[64];
         return nb_set_error("%s: the window's depth %lld (dilation %lld) does not fit the input %s padded by "
                             "%lld",
                             op, (long long)k, (long long)g->d, NB_SHP(x, sh), (long long)g->p),
                -1;
     }
-    g->out = room / g->s + 1;
-    if (pool && o->ceil_mode && room % g->s) {
-        /* a last partial window, if it starts inside the input or its left padding (as torch) */
-        if ((g->out) * g->s < g->in + g->p) g->out++;
+    if (ceil) {
         const int64_t need = (g->out - 1) * g->s + span - (g->in + 2 * g->p);
         g->extra = need > 0 ? need : 0;
     }
@@ -169,18 +174,38 @@ nb_tensor *nb_max_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *
     depth_geom g;
     if (make_depth(op, x, kernel, opts, true, true, &g)) return NULL;
     nb_tensor *xp = pad_depth(x, &g, -INFINITY);
-    nb_tensor *planes[64];
-    if (g.k > 64) return nb_set_error("%s: a window more than 64 deep", op);
+    const int64_t K = g.k, NO = x->shape[0] * g.out;
+    nb_tensor **planes = malloc((size_t)K * sizeof *planes);
+    const int64_t cells = K * NO > 0 ? K * NO : 1;
+    float *valid = planes ? malloc((size_t)cells * sizeof *valid) : NULL;
+    if (!valid) return free(planes), nb_set_error("%s: out of memory for %lld planes", op, (long long)K);
     const int k2[2] = {kernel[1], kernel[2]};
-    for (int64_t kd = 0; kd < g.k; kd++) {
+    nb_tensor *m = NULL;
+    for (int64_t kd = 0; kd < K; kd++) {
         nb_tensor *pk = xp ? plane(xp, &g, kd) : NULL;
         planes[kd] = pk ? nb_unsqueeze(nb_max_pool2d(pk, k2, &g.o2), 0) : NULL;
-        if (!planes[kd]) return nb_as_op(NULL, op);
+        if (!planes[kd]) goto done;
+        for (int64_t r = 0; r < NO; r++) { /* plane kd of output depth od reads padded depth od s + kd d */
+            const int64_t at = (r % g.out) * g.s + kd * g.d;
+            valid[kd * NO + r] = at >= g.p && at < g.p + g.in ? 1.0f : 0.0f;
+        }
     }
-    /* the first maximum over the planes (each plane's own first in (h, w) order) */
-    nb_tensor *st = g.k > 1 ? nb_cat(planes, (int)g.k, 0) : planes[0];
-    nb_tensor *first = st ? nb_argmax(st, 0, true) : NULL; /* first on ties, a NaN the largest */
-    nb_tensor *m = first ? nb_squeeze(nb_gather(st, 0, first), 0) : NULL;
+    {
+        /* the first plane holding the maximum (or a NaN), among those inside the input: a padding
+         * plane's -inf never takes the gradient from an input's -inf (torch reads no padding) */
+        nb_tensor *st = K > 1 ? nb_cat(planes, (int)K, 0) : planes[0];
+        const int64_t vs[5] = {K, NO, 1, 1, 1};
+        nb_tensor *vt = st ? nb_from_data(nb_out_ctx(x), NB_F32, 5, vs, valid) : NULL;
+        if (vt && x->device != NB_CPU) vt = nb_to_device(nb_out_ctx(x), vt, x->device);
+        const bool prev = nb_no_grad_begin();
+        nb_tensor *sd = vt ? nb_detach(st) : NULL, *mx = sd ? nb_max(sd, 1, (const int[]){0}, true) : NULL;
+        nb_tensor *cand = mx ? nb_mul(nb_logical_or(nb_eq(sd, mx), nb_isnan(sd)), vt) : NULL;
+        nb_tensor *first = cand ? nb_argmax(cand, 0, true) : NULL;
+        nb_no_grad_end(prev);
+        m = first ? nb_squeeze(nb_gather(st, 0, first), 0) : NULL;
+    }
+done:
+    free(planes), free(valid);
     return nb_as_op(unfold_depth(m, x->shape[0], g.out), op);
 }
 
@@ -205,8 +230,8 @@ nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *
     /* each 2-d average divided its own (h, w) count; the depth's count per output depth: the
      * window's planes inside the padded input (inside the input alone with exclude_pad), as
      * torch's divisor (d_end - d_start) (h ...) (w ...) */
-    float cnt[4096];
-    if (g.out > 4096) return nb_set_error("%s: more than 4096 output depths", op);
+    float *cnt = malloc((size_t)g.out * sizeof *cnt);
+    if (!cnt) return nb_set_error("%s: out of memory for %lld depths", op, (long long)g.out);
     const bool excl = opts && opts->exclude_pad;
     for (int64_t od = 0; od < g.out; od++) {
         int64_t d0 = od * g.s - g.p, d1 = d0 + g.k;
@@ -216,6 +241,7 @@ nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *
     }
     nb_tensor *r = unfold_depth(sum, x->shape[0], g.out);
     nb_tensor *c = r ? nb_from_data(nb_out_ctx(x), NB_F32, 4, (const int64_t[]){1, g.out, 1, 1}, cnt) : NULL;
+    free(cnt);
     if (c && x->device != NB_CPU) c = nb_to_device(nb_out_ctx(x), c, x->device);
     return nb_as_op(c ? nb_mul(r, c) : NULL, op);
 }

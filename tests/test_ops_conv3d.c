@@ -127,6 +127,19 @@ START_TEST(pool3d_values) {
     check_pool(
         false, k2,
         &(nb_conv_opts){.stride = {2, 2, 3}, .padding = {1, 0, 1}, .ceil_mode = true, .exclude_pad = true});
+    /* review: ceil_mode lets a depth window reach past the input (torch: [2]) */
+    nb_tensor *c2 = nb_from_data(ctx, NB_F32, NB_SHAPE(1, 1, 2, 1, 1), (const float[]){1, 2});
+    nb_tensor *cm = nb_max_pool3d(c2, (const int[]){3, 1, 1}, &(nb_conv_opts){.ceil_mode = true});
+    ck_assert_msg(cm && nb_numel(cm) == 1 && nb_data_f32(cm)[0] == 2, "%s", nb_last_error());
+    /* review: an all -inf window overlapping the depth padding gives its gradient to the input,
+     * not to a padding plane (torch: [2, 0]) */
+    nb_tensor *ninf = nb_contiguous(nb_full(ctx, NB_F32, NB_SHAPE(1, 1, 2, 1, 1), -INFINITY));
+    nb_requires_grad_(ninf, true);
+    nb_tensor *pm = nb_max_pool3d(ninf, (const int[]){3, 1, 1},
+                                  &(nb_conv_opts){.stride = {1, 1, 1}, .padding = {1, 0, 0}});
+    ck_assert(pm && nb_backward(nb_sum(pm, 0, NULL, false)) == 0);
+    ck_assert_msg(nb_data_f32(ninf->grad)[0] == 2 && nb_data_f32(ninf->grad)[1] == 0, "%g %g",
+                  nb_data_f32(ninf->grad)[0], nb_data_f32(ninf->grad)[1]);
     /* ties across planes: the gradient goes to the first (the shallower plane), as torch's */
     nb_tensor *t = nb_contiguous(nb_zeros(ctx, NB_F32, NB_SHAPE(1, 1, 2, 1, 1)));
     nb_requires_grad_(t, true);

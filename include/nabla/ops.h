@@ -514,9 +514,10 @@ nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
  * non-decreasing, at most L), each bag running to the next offset, the last to L, or with
  * include_last_offset offsets [B + 1] and the last bag ending at offsets[B]. per_sample_weights
  * (f32 of idx's shape, sum mode only, may be NULL) scale each row; entries equal to padding_idx
- * (negative: none; torch's negative values count from the end) are skipped and not counted by
- * mean. An empty bag gives zeros. Differentiable in weight and per_sample_weights. The indices
- * are read on the host. NULL with an error for a wrong shape, dtype, offset or index. */
+ * (below V; negative: none, where torch's negative values count from the end) are skipped and not
+ * counted by mean. Memory: the kept entries' rows (max: at most twice them). An empty bag gives zeros.
+ * Differentiable in weight and per_sample_weights. The indices are read on the host. NULL with an error for a
+ * wrong shape, dtype, offset or index. */
 typedef enum { NB_BAG_SUM = 0, NB_BAG_MEAN, NB_BAG_MAX } nb_bag_mode;
 nb_tensor *nb_embedding_bag(nb_tensor *weight, nb_tensor *idx, nb_tensor *offsets, nb_bag_mode mode,
                             nb_tensor *per_sample_weights, bool include_last_offset, int64_t padding_idx);
@@ -694,8 +695,8 @@ nb_tensor *nb_conv_transpose3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const n
  * [N,C,D,H,W] (or [C,D,H,W]), as torch's max_pool3d / avg_pool3d: opts' [0] entries for the depth
  * (stride defaults to the window), ceil_mode and (avg) exclude_pad as the 2-d pools; max: the
  * gradient to the first maximum in (d, h, w) order (a NaN wins), dilation allowed; avg: torch's
- * divisor, the window's part inside the padded input (or the input, with exclude_pad). Windows
- * up to 64 deep, outputs up to 4096 deep. Composed of the 2-d pools (ops/conv3d.c). */
+ * divisor, the window's part inside the padded input (or the input, with exclude_pad). Composed
+ * of the 2-d pools (ops/conv3d.c). */
 nb_tensor *nb_max_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *opts);
 nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *opts);
 /* Transposed 1-D convolution: x [N,C,L], w [C,O/groups,K], b [O] or NULL -> [N,O,OL]. */
