@@ -126,23 +126,29 @@ static int check_5d(const char *op, nb_tensor *x, const char *want) {
     return 0;
 }
 
+/* a convolution's x [N,C,D,H,W], w 5-d (`want` names its layout) and b (may be NULL): f32 on one
+ * device; 0, or -1 with an error naming op */
+static int conv_operands(const char *op, nb_tensor *x, nb_tensor *w, nb_tensor *b, const char *want) {
+    char xs[64], ws[64];
+    if (nb_check_dtype(op, w, NB_F32, "weight") || nb_same_device(op, x, w) ||
+        (b && (nb_check_dtype(op, b, NB_F32, "bias") || nb_same_device(op, x, b))))
+        return -1;
+    if (x->ndim != 5 || w->ndim != 5)
+        return nb_set_error("%s: want input [N,C,D,H,W] (or [C,D,H,W]) and weight %s, got %s and %s", op,
+                            want, NB_SHP(x, xs), NB_SHP(w, ws)),
+               -1;
+    return check_5d(op, x, "[N,C,D,H,W]");
+}
+
 nb_tensor *nb_conv3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {
     const char *op = "conv3d";
     NB_NULL_GUARD_NAMED(op, x, w);
-    char xs[64], ws[64], bs[64];
+    char bs[64];
     if (x->ndim == 4 && w->ndim == 5) { /* unbatched [C,D,H,W], as torch */
         nb_tensor *y = nb_conv3d(nb_unsqueeze(x, 0), w, b, opts);
         return y ? nb_squeeze(y, 0) : NULL;
     }
-    if (nb_check_dtype(op, w, NB_F32, "weight") || nb_same_device(op, x, w) ||
-        (b && (nb_check_dtype(op, b, NB_F32, "bias") || nb_same_device(op, x, b))))
-        return NULL;
-    if (x->ndim != 5 || w->ndim != 5)
-        return nb_set_error(
-            "%s: want input [N,C,D,H,W] (or [C,D,H,W]) and weight [O,C/groups,KD,KH,KW], got %s "
-            "and %s",
-            op, NB_SHP(x, xs), NB_SHP(w, ws));
-    if (check_5d(op, x, "[N,C,D,H,W]")) return NULL;
+    if (conv_operands(op, x, w, b, "[O,C/groups,KD,KH,KW]")) return NULL;
     const int64_t O = w->shape[0];
     if (b && (b->ndim != 1 || b->shape[0] != O))
         return nb_set_error("%s: bias %s does not match %lld output channels", op, NB_SHP(b, bs),
@@ -257,15 +263,7 @@ nb_tensor *nb_conv_transpose3d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const n
         nb_tensor *y = nb_conv_transpose3d(nb_unsqueeze(x, 0), w, b, opts);
         return y ? nb_squeeze(y, 0) : NULL;
     }
-    if (nb_check_dtype(op, w, NB_F32, "weight") || nb_same_device(op, x, w) ||
-        (b && (nb_check_dtype(op, b, NB_F32, "bias") || nb_same_device(op, x, b))))
-        return NULL;
-    if (x->ndim != 5 || w->ndim != 5)
-        return nb_set_error(
-            "%s: want input [N,C,D,H,W] (or [C,D,H,W]) and weight [C,O/groups,KD,KH,KW], got %s "
-            "and %s",
-            op, NB_SHP(x, xs), NB_SHP(w, ws));
-    if (check_5d(op, x, "[N,C,D,H,W]")) return NULL;
+    if (conv_operands(op, x, w, b, "[C,O/groups,KD,KH,KW]")) return NULL;
     const int kw[3] = {(int)w->shape[2], (int)w->shape[3], (int)w->shape[4]};
     const nb_conv_opts z = {0}, *o = opts ? opts : &z;
     if (nb_win3d_opts_check(op, NB_WIN_CONV_T, o, kw)) return NULL;

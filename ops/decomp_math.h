@@ -3,6 +3,8 @@
  * the CPU (backends/cpu/cpu_decomp.c) and stringified into the CUDA kernel sources
  * (backends/cuda/cuda_sources.c, one thread per matrix there). Everything runs in double.
  *
+ * nb_nan_fill: NaN in len floats of x (x may be NULL: nothing); nb_swap: x and y exchanged, len
+ * entries `stride` apart.
  * nb_rot_tan: tan of the Jacobi rotation angle for cot 2 theta = z (the smaller root; a guarded
  * form for huge z); nb_rot: the rotation (c, s) applied to the pair x, y of len entries `stride`
  * apart (two columns of a row-major matrix, or two rows).
@@ -36,7 +38,16 @@
 
 #define NB_DECOMP_FUNCS(X)                                                                                   \
     X(                                                                                                       \
-        NB_DEVFN double nb_rot_tan(double z) {                                                               \
+        NB_DEVFN void nb_nan_fill(float *x, long long len) {                                                 \
+            const double zz = 0.0;                                                                           \
+            for (long long i = 0; x && i < len; i++)                                                         \
+                x[i] = (float)(zz / zz);                                                                     \
+        } NB_DEVFN void nb_swap(double *x, double *y, long long len, long long stride) {                     \
+            for (long long k = 0; k < len; k++) {                                                            \
+                const double t = x[k * stride];                                                              \
+                x[k * stride] = y[k * stride], y[k * stride] = t;                                            \
+            }                                                                                                \
+        } NB_DEVFN double nb_rot_tan(double z) {                                                             \
             const double az = z < 0 ? -z : z, t = az > 1e150 ? 0.5 / az : 1.0 / (az + sqrt(1.0 + z * z));    \
             return z < 0 ? -t : t;                                                                           \
         } NB_DEVFN void nb_rot(double *x, double *y, long long len, long long stride, double c, double s) {  \
@@ -71,11 +82,7 @@
                         off += A[p * n + q] * A[p * n + q];                                                  \
                 }                                                                                            \
                 if (off != off || dg != dg || off - off != 0.0 || dg - dg != 0.0) {                          \
-                    double zz = 0.0;                                                                         \
-                    for (long long i = 0; i < n; i++)                                                        \
-                        w[i] = (float)(zz / zz);                                                             \
-                    for (long long i = 0; v && i < n * n; i++)                                               \
-                        v[i] = (float)(zz / zz);                                                             \
+                    nb_nan_fill(w, n), nb_nan_fill(v, n *n);                                                 \
                     return;                                                                                  \
                 }                                                                                            \
                 if (!(off > 1e-30 * dg)) break;                                                              \
@@ -99,10 +106,7 @@
                 if (m != i) {                                                                                \
                     const double t = A[i * n + i];                                                           \
                     A[i * n + i] = A[m * n + m], A[m * n + m] = t;                                           \
-                    for (long long k = 0; k < n; k++) {                                                      \
-                        const double x = V[k * n + i];                                                       \
-                        V[k * n + i] = V[k * n + m], V[k * n + m] = x;                                       \
-                    }                                                                                        \
+                    nb_swap(V + i, V + m, n, n);                                                             \
                 }                                                                                            \
                 const double sg = nb_lead_sign(V + i, n, n);                                                 \
                 w[i] = (float)A[i * n + i];                                                                  \
@@ -119,11 +123,7 @@
                     chk += Z[i * n + j] - Z[i * n + j];                                                      \
                 }                                                                                            \
             if (chk != chk) {                                                                                \
-                double zz = 0.0;                                                                             \
-                for (long long i = 0; i < n; i++)                                                            \
-                    w[i] = (float)(zz / zz);                                                                 \
-                for (long long i = 0; v && i < n * n; i++)                                                   \
-                    v[i] = (float)(zz / zz);                                                                 \
+                nb_nan_fill(w, n), nb_nan_fill(v, n *n);                                                     \
                 return;                                                                                      \
             }                                                                                                \
             for (long long k = 0; k + 2 < n; k++) {                                                          \
@@ -205,11 +205,7 @@
                         m++;                                                                                 \
                     if (m == l) break;                                                                       \
                     if (iter == 60) {                                                                        \
-                        double zz = 0.0;                                                                     \
-                        for (long long i = 0; i < n; i++)                                                    \
-                            w[i] = (float)(zz / zz);                                                         \
-                        for (long long i = 0; v && i < n * n; i++)                                           \
-                            v[i] = (float)(zz / zz);                                                         \
+                        nb_nan_fill(w, n), nb_nan_fill(v, n *n);                                             \
                         return;                                                                              \
                     }                                                                                        \
                     double g = (d[l + 1] - d[l]) / (2.0 * e[l]), r = sqrt(g * g + 1.0);                      \
@@ -247,10 +243,7 @@
                 if (m != i) {                                                                                \
                     const double x = d[i];                                                                   \
                     d[i] = d[m], d[m] = x;                                                                   \
-                    for (long long k = 0; v && k < n; k++) {                                                 \
-                        const double y = Z[i * n + k];                                                       \
-                        Z[i * n + k] = Z[m * n + k], Z[m * n + k] = y;                                       \
-                    }                                                                                        \
+                    if (v) nb_swap(Z + i * n, Z + m * n, n, 1);                                              \
                 }                                                                                            \
                 w[i] = (float)d[i];                                                                          \
                 if (!v) continue;                                                                            \

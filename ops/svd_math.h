@@ -46,14 +46,7 @@
                 for (long long i = 0; i < r * c; i++)                                                        \
                     chk += X[i] - X[i];                                                                      \
                 if (chk != chk) {                                                                            \
-                    double zz = 0.0;                                                                         \
-                    for (long long j = 0; j < c; j++)                                                        \
-                        s[j] = (float)(zz / zz);                                                             \
-                    if (!u) return;                                                                          \
-                    for (long long i = 0; i < m * c; i++)                                                    \
-                        u[i] = (float)(zz / zz);                                                             \
-                    for (long long i = 0; i < c * n; i++)                                                    \
-                        vh[i] = (float)(zz / zz);                                                            \
+                    nb_nan_fill(s, c), nb_nan_fill(u, m *c), nb_nan_fill(vh, u ? c *n : 0);                  \
                     return;                                                                                  \
                 }                                                                                            \
             }                                                                                                \
@@ -92,14 +85,7 @@
                 if (mx != j) {                                                                               \
                     const double tt = sg[j];                                                                 \
                     sg[j] = sg[mx], sg[mx] = tt;                                                             \
-                    for (long long i = 0; i < r; i++) {                                                      \
-                        const double x = X[i * c + j];                                                       \
-                        X[i * c + j] = X[i * c + mx], X[i * c + mx] = x;                                     \
-                    }                                                                                        \
-                    for (long long i = 0; i < c; i++) {                                                      \
-                        const double x = V[i * c + j];                                                       \
-                        V[i * c + j] = V[i * c + mx], V[i * c + mx] = x;                                     \
-                    }                                                                                        \
+                    nb_swap(X + j, X + mx, r, c), nb_swap(V + j, V + mx, c, c);                              \
                 }                                                                                            \
             }                                                                                                \
             for (long long j = 0; j < c; j++) {                                                              \
@@ -200,7 +186,7 @@
             const long long r = tr ? n : m, c = tr ? m : n;                                                  \
             double *Xt = W, *Vt = W + r * c, *w = Vt + c * c, *tl = w + r, *tp = tl + c, *d = tp + c,        \
                    *e = d + c;                                                                               \
-            const double eps = 2.2e-16, zz = 0.0;                                                            \
+            const double eps = 2.2e-16;                                                                      \
             if (c <= 0) return;                                                                              \
             /* Xt [c,r] = X^T: row j is column j of X */                                                     \
             {                                                                                                \
@@ -462,14 +448,7 @@
                 const double t = d[i];                                                                       \
                 d[i] = d[mx], d[mx] = t;                                                                     \
                 if (!u) continue;                                                                            \
-                for (long long q = 0; q < r; q++) {                                                          \
-                    const double x = Xt[i * r + q];                                                          \
-                    Xt[i * r + q] = Xt[mx * r + q], Xt[mx * r + q] = x;                                      \
-                }                                                                                            \
-                for (long long q = 0; q < c; q++) {                                                          \
-                    const double x = Vt[i * c + q];                                                          \
-                    Vt[i * c + q] = Vt[mx * c + q], Vt[mx * c + q] = x;                                      \
-                }                                                                                            \
+                nb_swap(Xt + i * r, Xt + mx * r, r, 1), nb_swap(Vt + i * c, Vt + mx * c, c, 1);              \
             }                                                                                                \
             for (long long j = 0; j < c; j++)                                                                \
                 s[j] = (float)d[j];                                                                          \
@@ -495,12 +474,7 @@
             }                                                                                                \
             return;                                                                                          \
         fail:                                                                                                \
-            for (long long j = 0; j < c; j++)                                                                \
-                s[j] = (float)(zz / zz);                                                                     \
-            for (long long i = 0; u && i < m * c; i++)                                                       \
-                u[i] = (float)(zz / zz);                                                                     \
-            for (long long i = 0; u && i < c * n; i++)                                                       \
-                vh[i] = (float)(zz / zz);                                                                    \
+            nb_nan_fill(s, c), nb_nan_fill(u, m *c), nb_nan_fill(vh, u ? c *n : 0);                          \
         }                                                                                                    \
                                                                                                              \
         NB_DEVFN void nb_svd_serial(const float *a, long long m, long long n, float *u, float *s, float *vh, \
