@@ -90,12 +90,6 @@ nb_tensor *nb_hardswish(nb_tensor *x) {
     return nb_op_finish(y, "hardswish", hardswish_backward, 1, &x, &n);
 }
 
-nb_tensor *nb_mish(nb_tensor *x) {
-    NB_NULL_GUARD_NAMED("mish", x);
-    if (nb_check_dtype("mish", x, NB_F32, "input")) return NULL;
-    return nb_as_op(nb_mul(x, nb_tanh(nb_softplus(x))), "mish");
-}
-
 nb_tensor *nb_softsign(nb_tensor *x) {
     NB_NULL_GUARD_NAMED("softsign", x);
     if (nb_check_dtype("softsign", x, NB_F32, "input")) return NULL;

@@ -102,6 +102,7 @@ nb_tensor *nb_expm1(nb_tensor *a) { return unary(NB_UN_EXPM1, a, 0, 0); }
 nb_tensor *nb_erf(nb_tensor *a) { return unary(NB_UN_ERF, a, 0, 0); }
 nb_tensor *nb_gelu_erf(nb_tensor *a) { return unary(NB_UN_GELU_ERF, a, 0, 0); }
 nb_tensor *nb_silu(nb_tensor *a) { return unary(NB_UN_SILU, a, 0, 0); }
+nb_tensor *nb_mish(nb_tensor *a) { return unary(NB_UN_MISH, a, 0, 0); }
 nb_tensor *nb_softplus(nb_tensor *a) { return unary(NB_UN_SOFTPLUS, a, 0, 0); }
 nb_tensor *nb_tan(nb_tensor *a) { return unary(NB_UN_TAN, a, 0, 0); }
 nb_tensor *nb_asin(nb_tensor *a) { return unary(NB_UN_ASIN, a, 0, 0); }

@@ -2,6 +2,7 @@
  * gradients at the kinks (hardtanh and hardsigmoid 0 on their bounds, hardswish the middle
  * slope, ELU's and PReLU's slope at 0), gradients through gradcheck away from the kinks, the
  * modules, and errors. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -114,6 +115,20 @@ START_TEST(gradients_at_the_kinks) {
 }
 END_TEST
 
+/* mish's gradient at a near -FLT_MAX with |g| > 1 is 0 (the composed mish multiplied g by a first,
+ * overflowed and gave NaN; torch gives 0) */
+START_TEST(mish_extreme) {
+    const float v[3] = {-FLT_MAX, -1e30f, FLT_MAX};
+    nb_tensor *x = nb_from_data(ctx, NB_F32, 1, (const int64_t[]){3}, v);
+    nb_requires_grad_(x, true);
+    nb_tensor *w = nb_from_data(ctx, NB_F32, 1, (const int64_t[]){3}, (const float[]){2.5f, -3.0f, 2.0f});
+    ck_assert(nb_backward(nb_sum(nb_mul(nb_mish(x), w), 0, NULL, false)) == 0);
+    ck_assert_msg(nb_data_f32(x->grad)[0] == 0 && nb_data_f32(x->grad)[1] == 0, "%g %g",
+                  nb_data_f32(x->grad)[0], nb_data_f32(x->grad)[1]);
+    ck_assert(nb_data_f32(x->grad)[2] == 2.0f); /* t = 1, sigmoid 1, 1 - t^2 = 0: g */
+}
+END_TEST
+
 START_TEST(modules_and_errors) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 4), 0, 3, &rng);
     nb_module *m[16] = {
@@ -181,6 +196,7 @@ Suite *make_suite(void) {
     tcase_add_loop_test(tc, gradients, 0, 9);
     tcase_add_test(tc, gradients_at_the_kinks);
     tcase_add_test(tc, modules_and_errors);
+    tcase_add_test(tc, mish_extreme);
     suite_add_tcase(s, tc);
     return s;
 }
