@@ -37,10 +37,6 @@ static int make_depth(const char *op, const nb_tensor *x, const int kernel[3], c
         return -1;
     g->k = k, g->s = o->stride[0] ? o->stride[0] : pool ? k : 1, g->p = o->padding[0];
     g->d = o->dilation[0] ? o->dilation[0] : 1, g->in = x->shape[2];
-    if (pool && g->p > k / 2)
-        return nb_set_error("%s: padding %lld is more than half the window %lld (the depth)", op,
-                            (long long)g->p, (long long)k),
-               -1;
     /* ceil_mode: a last partial window, if it starts inside the input or its left padding (as
      * torch and the 2-d pools); it may reach past the padded input, which is then padded more */
     const bool ceil = pool && o->ceil_mode;
