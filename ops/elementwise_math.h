@@ -9,8 +9,9 @@
 
 #define NB_EW_EMIT(...) __VA_ARGS__
 
-/* nb_gelu_f: GELU, tanh approximation (GPT-2), 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)));
- * nb_gelu_df its derivative. nb_remainder_f: a - b floor(a / b), the sign of the divisor, as
+/* nb_gelu_f: GELU, tanh approximation (GPT-2), 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+ * computed as x sigmoid(2u) (the same function) so that the negative tail does not cancel;
+ * nb_gelu_df its derivative, sigmoid(2u) (1 + 2 x sigmoid(-2u) u'). nb_remainder_f: a - b floor(a / b), the sign of the divisor, as
  * torch.remainder (fmod, then b added when the signs differ). nb_floordiv_f: floor(a / b) as
  * torch's div(rounding_mode="floor") computes it, exact where a / b would round up across an
  * integer (remainder's gradient in b is -g times it). nb_nan_f, nb_inf_f: NaN and +inf without
@@ -30,12 +31,13 @@
 #define NB_EW_MATH_FUNCS(X)                                                                                  \
     X(                                                                                                       \
         NB_DEVFN float nb_gelu_f(float x) {                                                                  \
-            const float k = 0.7978845608028654f;                                                             \
-            return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));                               \
+            const float z = 1.5957691216057308f * (x + 0.044715f * x * x * x);                               \
+            return x * (1.0f / (1.0f + expf(-z)));                                                           \
         } NB_DEVFN float nb_gelu_df(float x) {                                                               \
-            const float k = 0.7978845608028654f;                                                             \
-            float t = tanhf(k * (x + 0.044715f * x * x * x));                                                \
-            return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);    \
+            const float z = 1.5957691216057308f * (x + 0.044715f * x * x * x);                               \
+            const float e = expf(-z), s = 1.0f / (1.0f + e);                                                 \
+            const float sn = s < 0.5f ? 1.0f - s : e * s;                                                    \
+            return s * (1.0f + x * sn * 1.5957691216057308f * (1.0f + 3.0f * 0.044715f * x * x));            \
         } NB_DEVFN float nb_remainder_f(float a, float b) {                                                  \
             float m = fmodf(a, b);                                                                           \
             if (m != 0.0f && (b < 0.0f) != (m < 0.0f)) m += b;                                               \
