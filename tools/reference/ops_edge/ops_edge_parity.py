@@ -144,7 +144,8 @@ def compare(case, where, nab, ref, ref64):
     if op in RECURRENT:
         rtol, atol = 1e-4, 1e-5
     finite = np.abs(b[np.isfinite(b)])
-    scale = float(np.percentile(finite, 75)) if finite.size and op in ACCUMULATE else 0.0
+    # sums and whole layers: the absolute tolerance grows with the array's typical magnitude
+    scale = float(np.percentile(finite, 75)) if finite.size and (op in ACCUMULATE or op in RECURRENT) else 0.0
     found = []
     for idx in np.ndindex(a.shape):
         x, y = a[idx], b[idx]
@@ -478,12 +479,15 @@ def lu_route(case):
 def inf_entries(f):
     """An input holds an infinity, so inf * 0 and inf - inf arise, in places that depend on the
     elimination: nabla eliminates A; torch.linalg.solve / inv eliminate A^T. Where the output
-    differs, nabla's is what torch's own lu_factor + lu_solve give from A (NaN and inf alike)."""
+    differs, nabla's is what torch's own lu_factor + lu_solve give from A (NaN and inf alike), or
+    NaN: the reference BLAS's trsm skips a right-hand side entry that is 0 (so inf * 0 and 0 / NaN
+    never happen there), nabla's triangular solves do not, and which BLAS torch links decides."""
     if not holds_inf(f.case):
         return False
     if f.where == "out" or f.kind == "torch-raises":
         r, nab = lu_route(f.case), decode(f.case["out"])
-        return r is not None and r.shape == nab.shape and bool(np.allclose(nab, r, 1e-5, 1e-6, equal_nan=True))
+        return r is not None and r.shape == nab.shape and \
+            bool((np.isclose(nab, r, 1e-5, 1e-6, equal_nan=True) | np.isnan(nab)).all())
     return f.where != "status"
 
 
@@ -703,11 +707,6 @@ Accept = namedtuple("Accept", "label ops kinds test why")
 ACCEPTED = [
     # nabla does not reproduce which zero PyTorch returns (relu(-0), 0 * negative gradients, ...).
     Accept("zero-sign", None, {"zsign"}, lambda f: True, "signs of zero"),
-    # nabla's gelu derivative is the tanh formula in float32: for x < -4, 1 - t^2 cancels (t -> -1),
-    # so the tiny derivative is off by about 1e-6 absolute, and is 0 from x = -5.
-    Accept("gelu-tail", {"gelu"}, {"value"},
-           lambda f: f.where != "out" and input_at(f) <= -3.5 and abs(f.nab - f.f64) <= 3e-6,
-           "gelu's derivative in the far negative tail (~1e-6 absolute)"),
     # Bases -inf and -0 follow C99 powf (pow(-inf, 0.5) = inf, pow(-0, -0.5) = inf); torch's
     # scalar-exponent path gives NaN / -inf there.
     # ctc_loss's gradient in log_probs: torch's CTC backward returns e^lp - (the alignments'

@@ -681,8 +681,21 @@ def linalg(op, ip, fp, x, dt):
     if op == "pinv":
         return torch.linalg.pinv(x[0], rtol=default_rtol(x[0], fp[0]))
     if op == "lstsq":  # ip[0]: 0 the CPU default driver (gelsy), 1 gelsd
-        a = x[0]
-        return torch.linalg.lstsq(a, x[1], rcond=default_rtol(a, -1), driver="gelsd" if ip[0] else None).solution
+        # torch 1.13's gelsy passes LAPACK an uninitialised JPVT array, whose stray nonzero entries
+        # pin columns in place, so that on a rank-deficient A its answer changes from run to run,
+        # often with rank 0 (pytorch/pytorch#71222, #187411; fixed by zeroing JPVT in #187436).
+        # Where gelsy finds A rank-deficient, the answer is gelsd's: both give the minimum-norm
+        # solution. (gelsd refuses an empty B and a NaN in A, which gelsy takes: gelsy's answer stands.)
+        a, rcond = x[0], default_rtol(x[0], -1)
+        if not ip[0]:
+            r = torch.linalg.lstsq(a, x[1], rcond=rcond, driver="gelsy")
+            if r.rank.numel() == 0 or bool((r.rank >= min(a.shape[-2], a.shape[-1])).all()):
+                return r.solution
+            try:
+                return torch.linalg.lstsq(a, x[1], rcond=rcond, driver="gelsd").solution
+            except RuntimeError:
+                return r.solution
+        return torch.linalg.lstsq(a, x[1], rcond=rcond, driver="gelsd").solution
     if op == "matrix_rank":
         rtol = fp[0]
         if rtol < 0 and dt == torch.float32:  # torch's own default
