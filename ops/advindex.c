@@ -109,9 +109,8 @@ static int make_plan(const char *op, nb_tensor *a, int n, nb_tensor *const *idx,
             flat[j] = (int32_t)(flat[j] * size + (x < 0 ? x + size : x));
         }
     }
-    nb_tensor *t = nb_from_data(nb_out_ctx(a), NB_I32, 1, &total, flat);
+    p->flat = nb_host_1d(a, NB_I32, total, flat);
     free(flat);
-    p->flat = t && a->device != NB_CPU ? nb_to_device(nb_out_ctx(a), t, a->device) : t;
     return p->flat ? 0 : -1;
 }
 

@@ -197,8 +197,7 @@ nb_tensor *nb_max_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *
          * plane's -inf never takes the gradient from an input's -inf (torch reads no padding) */
         nb_tensor *st = K > 1 ? nb_cat(planes, (int)K, 0) : planes[0];
         const int64_t vs[5] = {K, NO, 1, 1, 1};
-        nb_tensor *vt = st ? nb_from_data(nb_out_ctx(x), NB_F32, 5, vs, valid) : NULL;
-        if (vt && x->device != NB_CPU) vt = nb_to_device(nb_out_ctx(x), vt, x->device);
+        nb_tensor *vt = st ? nb_host_like(x, NB_F32, 5, vs, valid) : NULL;
         const bool prev = nb_no_grad_begin();
         nb_tensor *sd = vt ? nb_detach(st) : NULL, *mx = sd ? nb_max(sd, 1, (const int[]){0}, true) : NULL;
         nb_tensor *cand = mx ? nb_mul(nb_logical_or(nb_eq(sd, mx), nb_isnan(sd)), vt) : NULL;
@@ -242,9 +241,8 @@ nb_tensor *nb_avg_pool3d(nb_tensor *x, const int kernel[3], const nb_conv_opts *
         cnt[od] = (float)(1.0 / (double)(d1 - d0));
     }
     nb_tensor *r = unfold_depth(sum, x->shape[0], g.out);
-    nb_tensor *c = r ? nb_from_data(nb_out_ctx(x), NB_F32, 4, (const int64_t[]){1, g.out, 1, 1}, cnt) : NULL;
+    nb_tensor *c = r ? nb_host_like(x, NB_F32, 4, (const int64_t[]){1, g.out, 1, 1}, cnt) : NULL;
     free(cnt);
-    if (c && x->device != NB_CPU) c = nb_to_device(nb_out_ctx(x), c, x->device);
     return nb_as_op(c ? nb_mul(r, c) : NULL, op);
 }
 

@@ -39,12 +39,6 @@ static nb_tensor *shift(nb_tensor *x, int64_t k) {
     return pad && parts[1] ? nb_cat(parts, 2, 1) : NULL;
 }
 
-/* a host array of n floats as an f32 tensor of the given shape on like's device */
-static nb_tensor *host_f32(nb_tensor *like, int nd, const int64_t *shape, const float *v) {
-    nb_tensor *t = nb_from_data(nb_out_ctx(like), NB_F32, nd, shape, v);
-    return t && like->device != NB_CPU ? nb_to_device(nb_out_ctx(like), t, like->device) : t;
-}
-
 nb_tensor *nb_ctc_loss(nb_tensor *log_probs, nb_tensor *targets, const int64_t *input_lengths,
                        const int64_t *target_lengths, int blank, nb_reduction r, bool zero_infinity) {
     const char *op = "ctc_loss";
@@ -117,15 +111,14 @@ nb_tensor *nb_ctc_loss(nb_tensor *log_probs, nb_tensor *targets, const int64_t *
         for (int64_t i = 0; i < N * L; i++)
             gidx[t * N * L + i] = ext[i];
     {
-        nb_ctx *c = nb_out_ctx(log_probs);
-        nb_tensor *gi = nb_from_data(c, NB_I32, 3, (const int64_t[]){T, N, L}, gidx);
-        if (gi && log_probs->device != NB_CPU) gi = nb_to_device(c, gi, log_probs->device);
+        nb_tensor *gi = nb_host_like(log_probs, NB_I32, 3, (const int64_t[]){T, N, L}, gidx);
         nb_tensor *emit = gi ? nb_gather(log_probs, 2, gi) : NULL; /* [T, N, L] */
-        nb_tensor *skipm = emit ? host_f32(log_probs, 2, (const int64_t[]){N, L}, skip) : NULL;
+        nb_tensor *skipm = emit ? nb_host_like(log_probs, NB_F32, 2, (const int64_t[]){N, L}, skip) : NULL;
         nb_tensor *alpha = skipm ? nb_add(nb_squeeze(nb_narrow(emit, 0, 0, 1), 0),
-                                          host_f32(log_probs, 2, (const int64_t[]){N, L}, init))
+                                          nb_host_like(log_probs, NB_F32, 2, (const int64_t[]){N, L}, init))
                                  : NULL;
-        nb_tensor *act = alpha ? host_f32(log_probs, 3, (const int64_t[]){T, N, 1}, active) : NULL;
+        nb_tensor *act =
+            alpha ? nb_host_like(log_probs, NB_F32, 3, (const int64_t[]){T, N, 1}, active) : NULL;
         nb_tensor *ninf = act ? nb_scalar_like(log_probs, -INFINITY) : NULL;
         for (int64_t t = 1; t < T && ninf && alpha; t++) {
             nb_tensor *a2 = nb_where(skipm, shift(alpha, 2), ninf);
@@ -134,18 +127,17 @@ nb_tensor *nb_ctc_loss(nb_tensor *log_probs, nb_tensor *targets, const int64_t *
             alpha = next ? nb_where(nb_squeeze(nb_narrow(act, 0, t, 1), 0), next, alpha) : NULL;
         }
         /* the last two states of each sample's own extended target */
-        nb_tensor *fi = alpha ? nb_from_data(c, NB_I32, 2, (const int64_t[]){N, 2}, fin) : NULL;
-        if (fi && log_probs->device != NB_CPU) fi = nb_to_device(c, fi, log_probs->device);
-        nb_tensor *ends =
-            fi ? nb_add(nb_gather(alpha, 1, fi), host_f32(log_probs, 2, (const int64_t[]){N, 2}, fin_ok))
-               : NULL;
+        nb_tensor *fi = alpha ? nb_host_like(log_probs, NB_I32, 2, (const int64_t[]){N, 2}, fin) : NULL;
+        nb_tensor *ends = fi ? nb_add(nb_gather(alpha, 1, fi),
+                                      nb_host_like(log_probs, NB_F32, 2, (const int64_t[]){N, 2}, fin_ok))
+                             : NULL;
         nb_tensor *e0 = ends ? nb_squeeze(nb_narrow(ends, 1, 0, 1), 1) : NULL;
         nb_tensor *e1 = e0 ? nb_squeeze(nb_narrow(ends, 1, 1, 1), 1) : NULL;
         nb_tensor *loss = e1 ? nb_neg(lse3(e0, e1, nb_expand(ninf, 1, (const int64_t[]){N}))) : NULL;
         if (loss && zero_infinity) /* an impossible alignment counts 0, with no gradient */
             loss = nb_where(nb_isinf(loss), nb_scalar_like(loss, 0.0f), loss);
         if (loss && r == NB_REDUCE_MEAN)
-            out = nb_mean_all(nb_mul(loss, host_f32(log_probs, 1, (const int64_t[]){N}, scale)));
+            out = nb_mean_all(nb_mul(loss, nb_host_like(log_probs, NB_F32, 1, (const int64_t[]){N}, scale)));
         else
             out = loss ? nb_loss_reduced(loss, r, op) : NULL;
     }

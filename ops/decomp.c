@@ -17,8 +17,7 @@ static int eigh_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     const int64_t m = p->shape[p->ndim - 1];
     nb_tensor *w = nb_narrow(p, -2, 0, 1), *v = nb_narrow(p, -2, 1, m); /* w [..., 1, n] */
     nb_tensor *gw = nb_narrow(g, -2, 0, 1), *gv = nb_narrow(g, -2, 1, m);
-    nb_tensor *eye = nb_eye(nb_out_ctx(g), m, m);
-    if (eye && g->device != NB_CPU) eye = nb_to_device(nb_out_ctx(g), eye, g->device);
+    nb_tensor *eye = nb_eye_like(g, m);
     nb_tensor *vtg = eye ? nb_matmul(nb_transpose(v, -1, -2), gv) : NULL;
     nb_tensor *skew = vtg ? nb_mul_scalar(nb_sub(vtg, nb_transpose(vtg, -1, -2)), 0.5f) : NULL;
     nb_tensor *e = skew ? nb_sub(w, nb_transpose(w, -1, -2)) : NULL; /* [..., n, n]: w_j - w_i */

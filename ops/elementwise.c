@@ -309,9 +309,8 @@ nb_tensor *nb_addcdiv(nb_tensor *a, nb_tensor *t1, nb_tensor *t2, float value) {
 
 static int where_backward(nb_node *n, nb_tensor *g, nb_tensor **gin) {
     nb_tensor *cond = n->in[0];
-    nb_tensor *zero = nb_scalar(nb_out_ctx(g), 0.0f);
+    nb_tensor *zero = nb_scalar_like(g, 0.0f);
     if (!zero) return -1;
-    if (g->device != NB_CPU && !(zero = nb_to_device(nb_out_ctx(g), zero, g->device))) return -1;
     if (n->in[1]->requires_grad && !(gin[1] = nb_where(cond, g, zero))) return -1;
     if (n->in[2]->requires_grad && !(gin[2] = nb_where(cond, zero, g))) return -1;
     return 0;
@@ -347,8 +346,7 @@ nb_tensor *nb_where(nb_tensor *cond, nb_tensor *a, nb_tensor *b) {
 nb_tensor *nb_masked_fill(nb_tensor *a, nb_tensor *mask, float value) {
     NB_NULL_GUARD(a, mask);
     if (mask->dtype != NB_F32) return nb_set_error("masked_fill: mask must be f32 (0/1), got %s", nb_dtype_name(mask->dtype));
-    nb_tensor *v = nb_full(nb_out_ctx(a), NB_F32, 0, NULL, value);
-    if (v && a->device != NB_CPU) v = nb_to_device(nb_out_ctx(a), v, a->device);
+    nb_tensor *v = nb_scalar_like(a, value);
     if (!v) return NULL;
     nb_tensor e;
     if (nb_expand_desc(mask, a->ndim, a->shape, &e)) {

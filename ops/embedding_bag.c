@@ -95,20 +95,14 @@ static int make_plan(const char *op, nb_tensor *weight, nb_tensor *idx, nb_tenso
     return 0;
 }
 
-/* an i32 or f32 host array as a tensor on like's device */
-static nb_tensor *upload(nb_tensor *like, nb_dtype dt, int nd, const int64_t *shape, const void *v) {
-    nb_tensor *t = nb_from_data(nb_out_ctx(like), dt, nd, shape, v);
-    return t && like->device != NB_CPU ? nb_to_device(nb_out_ctx(like), t, like->device) : t;
-}
-
 /* sum and mean: the kept rows (times their weights) added into [B, D] by bag */
 static nb_tensor *bag_sum(nb_tensor *weight, const bag_plan *p, nb_tensor *psw, nb_bag_mode mode) {
     const int64_t D = weight->shape[1], n = p->n;
-    nb_tensor *rows = upload(weight, NB_I32, 1, &n, p->row),
-              *bags = rows ? upload(weight, NB_I32, 1, &n, p->bag) : NULL;
+    nb_tensor *rows = nb_host_like(weight, NB_I32, 1, &n, p->row),
+              *bags = rows ? nb_host_like(weight, NB_I32, 1, &n, p->bag) : NULL;
     nb_tensor *got = bags ? nb_index_select(weight, 0, rows) : NULL; /* [n, D] */
     if (got && psw) {
-        nb_tensor *pos = upload(weight, NB_I32, 1, &n, p->pos);
+        nb_tensor *pos = nb_host_like(weight, NB_I32, 1, &n, p->pos);
         nb_tensor *w = pos ? nb_index_select(nb_reshape(psw, 1, (const int64_t[]){p->L}), 0, pos) : NULL;
         got = w ? nb_mul(got, nb_unsqueeze(w, 1)) : NULL;
     }
@@ -117,7 +111,7 @@ static nb_tensor *bag_sum(nb_tensor *weight, const bag_plan *p, nb_tensor *psw, 
             : NULL;
     nb_tensor *out = zero ? nb_index_add(zero, 0, bags, got, 1.0f) : NULL;
     if (out && mode == NB_BAG_MEAN) {
-        nb_tensor *ic = upload(weight, NB_F32, 2, (const int64_t[]){p->B, 1}, p->inv_cnt);
+        nb_tensor *ic = nb_host_like(weight, NB_F32, 2, (const int64_t[]){p->B, 1}, p->inv_cnt);
         out = ic ? nb_mul(out, ic) : NULL;
     }
     return out;
@@ -166,7 +160,7 @@ static nb_tensor *bag_max(nb_tensor *weight, const bag_plan *p) {
                 k++;
             }
             const int64_t nc = nb * longest;
-            nb_tensor *rows = upload(weight, NB_I32, 1, &nc, cells);
+            nb_tensor *rows = nb_host_like(weight, NB_I32, 1, &nc, cells);
             nb_tensor *got =
                 rows ? nb_reshape(nb_index_select(table, 0, rows), 3, (const int64_t[]){nb, longest, D})
                      : NULL;
@@ -182,7 +176,7 @@ static nb_tensor *bag_max(nb_tensor *weight, const bag_plan *p) {
     nb_tensor *all = np == 1 ? parts[0]
                      : np    ? nb_cat(parts, np, 0)
                              : nb_full_on(c, NB_F32, weight->device, 2, (const int64_t[]){0, D}, 0.0);
-    nb_tensor *ord = all ? upload(weight, NB_I32, 1, &B, order) : NULL;
+    nb_tensor *ord = all ? nb_host_like(weight, NB_I32, 1, &B, order) : NULL;
     out = ord ? nb_index_select(all, 0, ord) : NULL;
 done:
     free(order), free(cells);

@@ -313,8 +313,7 @@ nb_tensor *nb_solve(nb_tensor *a, nb_tensor *b, bool left) {
 static nb_tensor *identity_like(nb_tensor *a) {
     if (nb_numel(a) == 0) return nb_zeros_on(nb_out_ctx(a), NB_F32, a->device, a->ndim, a->shape);
     const int64_t n = a->shape[a->ndim - 1];
-    nb_tensor *eye = nb_eye(nb_out_ctx(a), n, n);
-    if (eye && a->device != NB_CPU) eye = nb_to_device(nb_out_ctx(a), eye, a->device);
+    nb_tensor *eye = nb_eye_like(a, n);
     return eye ? nb_expand(eye, a->ndim, a->shape) : NULL;
 }
 

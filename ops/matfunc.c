@@ -53,8 +53,7 @@ nb_tensor *nb_matrix_exp(nb_tensor *a) {
     if (nrm > THETA13 && isfinite(nrm)) s = (int)ceil(log2(nrm / THETA13));
     if (s > 200) s = 200; /* beyond, every entry has overflowed long before */
     nb_tensor *x = s ? nb_mul_scalar(a, (float)ldexp(1.0, -s)) : a;
-    nb_tensor *eye = nb_eye(nb_out_ctx(a), n, n);
-    if (eye && a->device != NB_CPU) eye = nb_to_device(nb_out_ctx(a), eye, a->device);
+    nb_tensor *eye = nb_eye_like(a, n);
     nb_tensor *x2 = eye ? nb_matmul(x, x) : NULL, *x4 = x2 ? nb_matmul(x2, x2) : NULL;
     nb_tensor *x6 = x4 ? nb_matmul(x4, x2) : NULL;
     if (!x6) return nb_as_op(NULL, op);

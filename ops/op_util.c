@@ -83,10 +83,21 @@ nb_tensor *nb_host_copy(nb_tensor *t) {
     return h ? nb_contiguous(h) : NULL;
 }
 
-nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data) {
+nb_tensor *nb_host_like(const nb_tensor *like, nb_dtype dt, int ndim, const int64_t *shape,
+                        const void *data) {
     nb_ctx *ctx = nb_out_ctx(like);
-    nb_tensor *t = nb_from_data(ctx, dt, 1, &n, data);
+    nb_tensor *t = nb_from_data(ctx, dt, ndim, shape, data);
     return t && like->device != NB_CPU ? nb_to_device(ctx, t, like->device) : t;
+}
+
+nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data) {
+    return nb_host_like(like, dt, 1, &n, data);
+}
+
+nb_tensor *nb_eye_like(const nb_tensor *like, int64_t n) {
+    nb_ctx *ctx = nb_out_ctx(like);
+    nb_tensor *eye = nb_eye(ctx, n, n);
+    return eye && like->device != NB_CPU ? nb_to_device(ctx, eye, like->device) : eye;
 }
 
 nb_tensor *nb_scalar_like(const nb_tensor *like, float v) {

@@ -29,9 +29,13 @@ void nb_rename_error(const char *from, const char *to);
 /* For an op composed of others: when r is NULL, the error of whichever inner op failed is said of
  * `op` ("mean: cannot average over zero elements" -> "batch_norm: cannot average ..."). Returns r. */
 nb_tensor *nb_as_op(nb_tensor *r, const char *op);
-/* A 1-D tensor of n values of dt copied from host `data` onto like's device, in the context of
- * an op on `like` (nb_out_ctx): the index and weight tables of composed ops. NULL with an error. */
+/* A tensor of dt and the given shape copied from host `data` onto like's device, in the context
+ * of an op on `like` (nb_out_ctx): the index, mask and weight tables that composed ops build on
+ * the host. NULL with an error. nb_host_1d: the same for n values in one dim. */
+nb_tensor *nb_host_like(const nb_tensor *like, nb_dtype dt, int ndim, const int64_t *shape, const void *data);
 nb_tensor *nb_host_1d(const nb_tensor *like, nb_dtype dt, int64_t n, const void *data);
+/* The n x n identity (f32) on like's device, in like's output context; NULL with an error. */
+nb_tensor *nb_eye_like(const nb_tensor *like, int64_t n);
 /* t's values contiguous on the host, for the ops that read them back (t itself when it already
  * is; else a copy in t's output context). NULL with an error. */
 nb_tensor *nb_host_copy(nb_tensor *t);

@@ -45,9 +45,9 @@ nb_tensor *nb_wrap_index(nb_tensor *idx, int64_t n) {
     if (!w) return nb_set_error("out of memory for %lld indices", (long long)k);
     for (int64_t i = 0; i < k; i++)
         w[i] = v[i] < 0 && v[i] >= -n ? (int32_t)(v[i] + n) : v[i];
-    nb_tensor *t = nb_from_data(nb_out_ctx(idx), NB_I32, idx->ndim, idx->shape, w);
+    nb_tensor *t = nb_host_like(idx, NB_I32, idx->ndim, idx->shape, w);
     free(w);
-    return t && idx->device != NB_CPU ? nb_to_device(nb_out_ctx(idx), t, idx->device) : t;
+    return t;
 }
 
 /* dim d's places hit by the 1-D index idx, as an f32 count of a's ndim broadcasting along d */

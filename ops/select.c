@@ -57,9 +57,9 @@ nb_tensor *nb_nonzero(nb_tensor *a) {
             f /= a->shape[d];
         }
     }
-    nb_tensor *t = nb_from_data(nb_out_ctx(a), NB_I32, 2, (const int64_t[]){k, nd}, co);
+    nb_tensor *t = nb_host_like(a, NB_I32, 2, (const int64_t[]){k, nd}, co);
     free(co);
-    return t && a->device != NB_CPU ? nb_to_device(nb_out_ctx(a), t, a->device) : t;
+    return t;
 }
 
 nb_tensor *nb_bincount(nb_tensor *idx, nb_tensor *weights, int64_t minlength) {
@@ -211,8 +211,7 @@ nb_tensor *nb_unique(nb_tensor *a, nb_tensor **inverse, nb_tensor **counts) {
     }
     out = nb_host_1d(a, NB_F32, m, u);
     if (out && inverse) {
-        nb_tensor *t = nb_from_data(nb_out_ctx(a), NB_I32, a->ndim, a->shape, inv);
-        *inverse = t && a->device != NB_CPU ? nb_to_device(nb_out_ctx(a), t, a->device) : t;
+        *inverse = nb_host_like(a, NB_I32, a->ndim, a->shape, inv);
         if (!*inverse) out = NULL;
     }
     if (out && counts && !(*counts = nb_host_1d(a, NB_I32, m, cnt))) out = NULL;

@@ -47,8 +47,7 @@ static int svd_backward(nb_node *nd, nb_tensor *g, nb_tensor **gin) {
         return gin[0] ? 0 : -1;
     }
     nb_tensor *srow = nb_unsqueeze(s, -2);
-    nb_tensor *eye = nb_eye(nb_out_ctx(g), k, k);
-    if (eye && g->device != NB_CPU) eye = nb_to_device(nb_out_ctx(g), eye, g->device);
+    nb_tensor *eye = nb_eye_like(g, k);
     if (!srow || !eye) return -1;
     nb_tensor *gsd = nb_mul(eye, nb_unsqueeze(gs, -2)); /* diag(gS) */
     if (!nd->i[0]) {                                    /* only S was returned */
