@@ -3,11 +3,12 @@
 #ifndef NB_CPU_MATH_H
 #define NB_CPU_MATH_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* exp(x) for float, vectorisable: Cephes range reduction and polynomial; 0 below -87,
- * clamped at exp(88) above; NaN stays NaN. Relative error about 1e-7. */
+/* exp(x) for float, vectorisable: Cephes range reduction and polynomial; 0 below -87, +inf
+ * above 88; NaN stays NaN. Relative error about 1e-7. */
 static inline float nb_cpu_expf(float x) {
     float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     union {
@@ -26,6 +27,7 @@ static inline float nb_cpu_expf(float x) {
     y = y * r * r + r + 1.0f;
     s.u = (t.u - 0x4B400000u + 127u) << 23; /* 2^n */
     float out = y * s.f;
+    out = x > 88.0f ? HUGE_VALF : out;
     return x < -87.0f ? 0.0f : out;
 }
 
