@@ -342,6 +342,16 @@ nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reducti
     if (weight && !(we = nb_expand(weight, p->ndim, p->shape)))
         return nb_set_error("bce: weight %s does not broadcast to input %s", NB_SHP(weight, ws),
                             NB_SHP(p, ps));
+    /* every p in [0, 1], as torch checks (NaN fails too): one pass and a read-back of one value */
+    const bool ng = nb_no_grad_begin();
+    nb_tensor *in01 =
+        nb_all(nb_mul(nb_ge(p, nb_scalar_like(p, 0.0f)), nb_le(p, nb_scalar_like(p, 1.0f))), 0, NULL, false);
+    nb_no_grad_end(ng);
+    if (!in01) return nb_as_op(NULL, "bce");
+    if (nb_item(in01) != 1.0)
+        return nb_set_error("bce: input %s holds a value outside [0, 1] (or NaN): it must be probabilities "
+                            "(use nb_bce_with_logits for logits)",
+                            NB_SHP(p, ps));
     /* -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), torch's clamped logs, computed without
      * recording; the gradient is torch's rule (bce_backward) */
     const bool g = nb_no_grad_begin();

@@ -264,6 +264,14 @@ START_TEST(losses) {
     nb_requires_grad_(w, false);
     nb_data_f32(w)[2] = 3.0f;
     ck_assert(fabs(nb_item(nb_bce(p, y, w, NB_REDUCE_SUM)) - (200 - 3 * log(0.25) - log(0.5))) < 1e-4);
+    /* p outside [0, 1], or NaN, is refused as torch refuses it */
+    const float bad[3] = {1.5f, -0.01f, NAN};
+    for (int i = 0; i < 3; i++) {
+        nb_tensor *q = nb_from_data(ctx, NB_F32, NB_SHAPE(4), (const float[]){0.5f, 0.5f, 0.5f, 0.5f});
+        nb_data_f32(q)[i + 1] = bad[i];
+        ck_assert_ptr_null(nb_bce(q, y, NULL, NB_REDUCE_MEAN));
+        ERR_STARTS("bce: input [4] holds a value outside [0, 1]");
+    }
 }
 END_TEST
 

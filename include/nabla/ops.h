@@ -549,8 +549,9 @@ nb_tensor *nb_l1_loss(nb_tensor *pred, nb_tensor *target, nb_reduction r);  /* |
 nb_tensor *nb_kl_div(nb_tensor *input, nb_tensor *target, nb_reduction r, bool log_target);
 /* Binary cross-entropy of probabilities p (torch's F.binary_cross_entropy): -(t log p + (1 - t)
  * log(1 - p)), each log clamped at -100, times weight (broadcast to p; NULL: none; it must not
- * require grad, as torch). The gradient in p is torch's, (p - t) / max(p (1 - p), 1e-12). p is not
- * checked to lie in [0, 1] (torch refuses; the check would read p back on a GPU). */
+ * require grad, as torch). The gradient in p is torch's, (p - t) / max(p (1 - p), 1e-12). NULL with
+ * an error, as torch, when p holds a value outside [0, 1] or a NaN (the check reads one value back
+ * from a GPU). */
 nb_tensor *nb_bce(nb_tensor *p, nb_tensor *target, nb_tensor *weight, nb_reduction r);
 /* torch's F.pairwise_distance: the p-norm of x1 - x2 + eps over the last dim (x1, x2 broadcast). */
 nb_tensor *nb_pairwise_distance(nb_tensor *x1, nb_tensor *x2, float p, float eps, bool keepdim);

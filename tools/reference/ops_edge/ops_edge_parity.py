@@ -801,8 +801,6 @@ ACCEPTED = [
            "hardswish's slope at exactly 3 and at NaN (torch's two loops differ)"),
     # torch checks that binary_cross_entropy's probabilities lie in [0, 1] and refuses others;
     # nabla does not read them back to check (a GPU sync every call) and gives the formula's value.
-    Accept("bce-p-unchecked", {"bce"}, {"torch-raises"}, lambda f: "between 0 and 1" in f.note,
-           "bce does not check that p lies in [0, 1] (torch refuses)"),
     Accept("scalar-max-min-as-clamp", {"maximum_scalar", "minimum_scalar"}, {"value", "nan"},
            lambda f: grad_index(f) is not None and as_clamp(f),
            "maximum_scalar/minimum_scalar follow torch.clamp_min/clamp_max"),
