@@ -215,6 +215,22 @@ START_TEST(test_reduce_axes) {
             }
     nb_tensor *e = rnd(c, NB_SHAPE(3, 1), -1, 1, 6);
     compare("sum over an expanded axis", f_expand_sum, &e, 1, NULL, 1e-4, 1);
+    /* long sums accumulate in double on both backends, so they agree to the float's last bits
+     * (in float, each thread's running sum over thousands of values was off by 1e-6 and more) */
+    static const struct {
+        const char *name;
+        int nd;
+        int64_t sh[2];
+        red_case r;
+    } ds[] = {
+        {"sum of 2^22 values, in double (blocks)", 1, {1 << 22}, {0, 0, {0}, false, false}},
+        {"sum over 2^20 rows, in double (threads)", 2, {1 << 20, 3}, {0, 1, {0}, false, false}},
+        {"mean over 2^13 rows of 64, in double", 2, {1 << 13, 64}, {3, 1, {0}, false, false}},
+    };
+    for (size_t k = 0; k < sizeof ds / sizeof *ds; k++) {
+        nb_tensor *x = rnd(c, ds[k].nd, ds[k].sh, 0.5f, 1.5f, 40 + k);
+        compare(ds[k].name, f_reduce, &x, 1, (void *)&ds[k].r, 2.5e-7, 1);
+    }
     nb_ctx_free(c);
 }
 END_TEST

@@ -90,25 +90,24 @@ int nb_cuda_reduce(nb_redop op, nb_tensor *out, const nb_tensor *a) {
     chunk = cdiv(R, P);
     P = cdiv(R, chunk);
     int direct = P == 1;
-    CUdeviceptr dst = nb_cu_ptr(out), src = nb_cu_ptr(a);
-    if (!direct) {
-        void *part = nb_cu_scratch(0, (size_t)(K * P) * sizeof(float));
-        if (!part) return -1;
-        dst = (CUdeviceptr)(uintptr_t)part;
+    CUdeviceptr o = nb_cu_ptr(out), part = 0, src = nb_cu_ptr(a);
+    if (!direct) { /* the partials, in double */
+        void *p = nb_cu_scratch(0, (size_t)(K * P) * sizeof(double));
+        if (!p) return -1;
+        part = (CUdeviceptr)(uintptr_t)p;
     }
     int rc;
     if (inner) {
-        void *args[] = {&dst, &src, &g, &iop, &chunk, &direct};
+        void *args[] = {&o, &part, &src, &g, &iop, &chunk, &direct};
         rc = nb_cu_launch2(nb_cu_function(NB_CU_MOD_REDUCE, "red_block"), (unsigned)K, (unsigned)P, 256, 0,
                            args);
     } else {
-        void *args[] = {&dst, &src, &g, &iop, &chunk, &P, &direct};
+        void *args[] = {&o, &part, &src, &g, &iop, &chunk, &P, &direct};
         rc = nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_thread"), (unsigned)cdiv(K * P, 256), 256, 0,
                           args);
     }
     if (rc || direct) return rc;
-    CUdeviceptr o = nb_cu_ptr(out);
-    void *args[] = {&o, &dst, &g, &iop, &P};
+    void *args[] = {&o, &part, &g, &iop, &P};
     return nb_cu_launch(nb_cu_function(NB_CU_MOD_REDUCE, "red_final"), (unsigned)cdiv(K, 256), 256, 0, args);
 }
 

@@ -39,9 +39,13 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
         }
         return a;
     }
-    /* op 0 sum, 1 max, 2 min, 3 product; max and min propagate NaN, as the CPU */
-    NB_DEVFN float nb_red_id(int op) { return op == 0 ? 0.0f : op == 1 ? -nb_inf() : op == 2 ? nb_inf() : 1.0f; }
-    NB_DEVFN float nb_red(int op, float m, float v) {
+    /* op 0 sum, 1 max, 2 min, 3 product; max and min propagate NaN, as the CPU. Sums and
+     * products accumulate in double, as the CPU's (max and min are exact either way); the
+     * kernels are bound by memory, not by the arithmetic. */
+    NB_DEVFN double nb_red_id(int op) {
+        return op == 0 ? 0.0 : op == 1 ? -(double)nb_inf() : op == 2 ? (double)nb_inf() : 1.0;
+    }
+    NB_DEVFN double nb_red(int op, double m, double v) {
         if (op == 0) return m + v;
         if (op == 3) return m * v;
         if (op == 1) return (v > m || v != v) ? v : m;
@@ -49,32 +53,33 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
     }
 
     /* one block per (kept element k, part p of the reduced range): for reductions
-     * whose innermost reduced dim is contiguous */
-    extern "C" __global__ void red_block(float *dst, const float *a, nb_rgeom g, int op,
+     * whose innermost reduced dim is contiguous. The result goes to out when direct, else
+     * to part[k * P + p] (double), for red_final. */
+    extern "C" __global__ void red_block(float *out, double *part, const float *a, nb_rgeom g, int op,
                                          long long chunk, int direct) {
         const long long k = blockIdx.x, p = blockIdx.y, P = gridDim.y;
         long long oo;
         const long long ao = nb_koff(g, k, &oo);
         const long long r0 = p * chunk, r1 = nb_min_ll(g.R, r0 + chunk);
-        float acc = nb_red_id(op);
+        double acc = nb_red_id(op);
         if (g.nr == 1) {
             const long long st = g.ra[0];
             for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x)
-                acc = nb_red(op, acc, a[ao + r * st]);
+                acc = nb_red(op, acc, (double)a[ao + r * st]);
         } else {
             for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x)
-                acc = nb_red(op, acc, a[ao + nb_roff(g, r)]);
+                acc = nb_red(op, acc, (double)a[ao + nb_roff(g, r)]);
         }
-        acc = nb_block_red<float>(acc, nb_red_id(op), [&](float x, float y) { return nb_red(op, x, y); });
+        acc = nb_block_red<double>(acc, nb_red_id(op), [&](double x, double y) { return nb_red(op, x, y); });
         if (threadIdx.x == 0) {
-            if (direct) dst[oo] = acc;
-            else dst[k * P + p] = acc;
+            if (direct) out[oo] = (float)acc;
+            else part[k * P + p] = acc;
         }
     }
 
     /* one thread per (k, part): for reductions over outer dims (adjacent threads
-     * read adjacent kept elements) */
-    extern "C" __global__ void red_thread(float *dst, const float *a, nb_rgeom g, int op,
+     * read adjacent kept elements); out or part as red_block */
+    extern "C" __global__ void red_thread(float *out, double *part, const float *a, nb_rgeom g, int op,
                                           long long chunk, long long P, int direct) {
         const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
         if (t >= g.K * P) return;
@@ -82,22 +87,22 @@ const char nb_cu_reduce_src[] = NB_CU_CODE(
         long long oo;
         const long long ao = nb_koff(g, k, &oo);
         const long long r0 = p * chunk, r1 = nb_min_ll(g.R, r0 + chunk);
-        float acc = nb_red_id(op);
-        for (long long r = r0; r < r1; r++) acc = nb_red(op, acc, a[ao + nb_roff(g, r)]);
-        if (direct) dst[oo] = acc;
-        else dst[k * P + p] = acc;
+        double acc = nb_red_id(op);
+        for (long long r = r0; r < r1; r++) acc = nb_red(op, acc, (double)a[ao + nb_roff(g, r)]);
+        if (direct) out[oo] = (float)acc;
+        else part[k * P + p] = acc;
     }
 
     /* combines the P partials of each kept element, in order */
-    extern "C" __global__ void red_final(float *out, const float *part, nb_rgeom g, int op,
+    extern "C" __global__ void red_final(float *out, const double *part, nb_rgeom g, int op,
                                          long long P) {
         const long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x;
         if (k >= g.K) return;
         long long oo;
         nb_koff(g, k, &oo);
-        float acc = nb_red_id(op);
+        double acc = nb_red_id(op);
         for (long long p = 0; p < P; p++) acc = nb_red(op, acc, part[k * P + p]);
-        out[oo] = acc;
+        out[oo] = (float)acc;
     }
 
     /* is (v, i) preferred to (bv, bi)? the largest; NaN beats numbers; first on ties */
