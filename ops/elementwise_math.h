@@ -11,11 +11,12 @@
 
 /* nb_gelu_f: GELU, tanh approximation (GPT-2), 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
  * computed as x sigmoid(2u) (the same function) so that the negative tail does not cancel;
- * nb_gelu_df its derivative, sigmoid(2u) (1 + 2 x sigmoid(-2u) u'). nb_remainder_f: a - b floor(a / b), the sign of the divisor, as
- * torch.remainder (fmod, then b added when the signs differ). nb_floordiv_f: floor(a / b) as
- * torch's div(rounding_mode="floor") computes it, exact where a / b would round up across an
- * integer (remainder's gradient in b is -g times it). nb_nan_f, nb_inf_f: NaN and +inf without
- * math.h's macros (NVRTC has none); nb_isinf_f: +-inf (x - x is NaN only there and at NaN).
+ * nb_gelu_df its derivative, sigmoid(2u) (1 + 2 x sigmoid(-2u) u'), x clamped to [-16, 16] (where
+ * it is exactly 0 or 1 in float; unclamped, x u' overflows), NaN at +-inf as torch. nb_remainder_f: a - b
+ * floor(a / b), the sign of the divisor, as torch.remainder (fmod, then b added when the signs differ).
+ * nb_floordiv_f: floor(a / b) as torch's div(rounding_mode="floor") computes it, exact where a / b would
+ * round up across an integer (remainder's gradient in b is -g times it). nb_nan_f, nb_inf_f: NaN and +inf
+ * without math.h's macros (NVRTC has none); nb_isinf_f: +-inf (x - x is NaN only there and at NaN).
  * nb_digamma_f: psi(x), by the recurrence up to x >= 10 and the asymptotic series (Cephes' psi,
  * the reflection formula below 0, as torch's calc_digamma: inf at 0 with the opposite sign, NaN at
  * the negative integers); nb_trigamma_f: psi'(x), the same way (torch's trigamma). nb_erfinv_f:
@@ -34,10 +35,12 @@
             const float z = 1.5957691216057308f * (x + 0.044715f * x * x * x);                               \
             return x * (1.0f / (1.0f + expf(-z)));                                                           \
         } NB_DEVFN float nb_gelu_df(float x) {                                                               \
-            const float z = 1.5957691216057308f * (x + 0.044715f * x * x * x);                               \
+            const float xc = x < -16.0f ? -16.0f : (x > 16.0f ? 16.0f : x);                                  \
+            const float z = 1.5957691216057308f * (xc + 0.044715f * xc * xc * xc);                           \
             const float e = expf(-z), s = 1.0f / (1.0f + e);                                                 \
             const float sn = s < 0.5f ? 1.0f - s : e * s;                                                    \
-            return s * (1.0f + x * sn * 1.5957691216057308f * (1.0f + 3.0f * 0.044715f * x * x));            \
+            return s * (1.0f + xc * sn * 1.5957691216057308f * (1.0f + 3.0f * 0.044715f * xc * xc)) +        \
+                   (x - x);                                                                                  \
         } NB_DEVFN float nb_remainder_f(float a, float b) {                                                  \
             float m = fmodf(a, b);                                                                           \
             if (m != 0.0f && (b < 0.0f) != (m < 0.0f)) m += b;                                               \

@@ -166,6 +166,17 @@ START_TEST(gelu_tails) {
                           "%d: y'(%g) = %.9g, want %.9g", k, v[i], gd, df);
         }
     }
+    /* far out the derivative is 0 or 1, not NaN (x u' overflowed below -1.2e13); NaN at +-inf */
+    const float far[6] = {-1e15f, -1.2e13f, 1e13f, 3e19f, -INFINITY, INFINITY};
+    const float want[6] = {0.0f, 0.0f, 1.0f, 1.0f, NAN, NAN};
+    nb_tensor *x = nb_from_data(ctx, NB_F32, 1, (const int64_t[]){6}, far);
+    nb_requires_grad_(x, true);
+    ck_assert(nb_backward(nb_sum(nb_gelu(x), 0, NULL, false)) == 0);
+    for (int i = 0; i < 6; i++) {
+        const float g = nb_data_f32(x->grad)[i];
+        ck_assert_msg(isnan(want[i]) ? isnan(g) : g == want[i], "gelu'(%g) = %g, want %g", far[i], g,
+                      want[i]);
+    }
 }
 END_TEST
 

@@ -46,11 +46,14 @@ static inline float ew_gelu(float x) {
 }
 
 /* sigmoid(2u) (1 + 2 x sigmoid(-2u) u'); sigmoid(-2u) is 1 - s where s < 1/2 (no cancellation
- * there) and e s elsewhere (e = e^(-2u) finite); NaN at +-inf, as torch. */
+ * there) and e s elsewhere (e = e^(-2u) finite). x is clamped to [-16, 16], beyond which the
+ * derivative is exactly 0 or 1 in float (else x u' overflows and 0 * inf is NaN below -1.2e13);
+ * + (x - x) keeps NaN at +-inf and at NaN, as torch. */
 static inline float ew_gelu_df(float x) {
-    const float e = nb_cpu_expf(-GELU_2K * (x + GELU_A * x * x * x)), s = 1.0f / (1.0f + e);
+    const float xc = x < -16.0f ? -16.0f : (x > 16.0f ? 16.0f : x);
+    const float e = nb_cpu_expf(-GELU_2K * (xc + GELU_A * xc * xc * xc)), s = 1.0f / (1.0f + e);
     const float sn = s < 0.5f ? 1.0f - s : e * s;
-    return s * (1.0f + x * sn * GELU_2K * (1.0f + 3.0f * GELU_A * x * x));
+    return s * (1.0f + xc * sn * GELU_2K * (1.0f + 3.0f * GELU_A * xc * xc)) + (x - x);
 }
 
 EW_CLONES static void gelu_run(int64_t n, float *restrict o, int64_t so, const float *restrict in,

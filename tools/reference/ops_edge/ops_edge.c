@@ -475,7 +475,7 @@ static json_t *case_json(const oe_case *c, const char *name, int idx) {
 /* The seed of a case's gradient weights w: FNV-1a of its name, so that adding or removing a
  * case leaves every other case's w unchanged. */
 static uint64_t name_seed(const char *name) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
     return h;

@@ -44,6 +44,8 @@ def forward(c, x, dt, variant):
     if op == "prelu":
         return F.prelu(x[0], x[1])
     if op == "gelu_erf":
+        if dt == torch.float64:  # the referee, in a form that does not cancel (see gelu)
+            return 0.5 * x[0] * torch.special.erfc(-x[0] * 0.7071067811865476)
         return F.gelu(x[0])
     if op == "leaky_relu":
         return F.leaky_relu(x[0], fp[0])
@@ -209,6 +211,10 @@ def forward(c, x, dt, variant):
             return (torch.clamp_min if op == "maximum_scalar" else torch.clamp_max)(x[0], fp[0])
         return getattr(torch, op[:7])(x[0], torch.tensor(fp[0], dtype=dt))
     if op == "gelu":
+        if dt == torch.float64:  # the referee: the same function as x sigmoid(2u), which does not
+            # cancel; torch's 0.5 x (1 + tanh u) loses every digit below x = -7 even in float64
+            u = 0.7978845608028654 * (x[0] + 0.044715 * x[0] ** 3)
+            return x[0] * torch.sigmoid(2.0 * u)
         return F.gelu(x[0], approximate="tanh")
     if op == "clamp":
         return torch.clamp(x[0], fp[0], fp[1])
