@@ -11,7 +11,8 @@
 
 /* nb_gelu_f: GELU, tanh approximation (GPT-2), 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
  * computed as x sigmoid(2u) (the same function) so that the negative tail does not cancel;
- * nb_gelu_df its derivative, sigmoid(2u) (1 + 2 x sigmoid(-2u) u'), x clamped to [-16, 16] (where
+ * nb_gelu_df its derivative, sigmoid(2u) (1 + 2 x sigmoid(-2u) u'), sigmoid(-2u) as 1 / (1 + e^(2u)),
+ * computed from e^(-2u) (1 at e = inf, 0 at e = 0), x clamped to [-16, 16] (where
  * it is exactly 0 or 1 in float; unclamped, x u' overflows), NaN at +-inf as torch. nb_remainder_f: a - b
  * floor(a / b), the sign of the divisor, as torch.remainder (fmod, then b added when the signs differ).
  * nb_floordiv_f: floor(a / b) as torch's div(rounding_mode="floor") computes it, exact where a / b would
@@ -38,7 +39,7 @@
             const float xc = x < -16.0f ? -16.0f : (x > 16.0f ? 16.0f : x);                                  \
             const float z = 1.5957691216057308f * (xc + 0.044715f * xc * xc * xc);                           \
             const float e = expf(-z), s = 1.0f / (1.0f + e);                                                 \
-            const float sn = s < 0.5f ? 1.0f - s : e * s;                                                    \
+            const float sn = 1.0f / (1.0f + 1.0f / e);                                                       \
             return s * (1.0f + xc * sn * 1.5957691216057308f * (1.0f + 3.0f * 0.044715f * xc * xc)) +        \
                    (x - x);                                                                                  \
         } NB_DEVFN float nb_remainder_f(float a, float b) {                                                  \
