@@ -9,6 +9,12 @@
 
 #define NB_EW_EMIT(...) __VA_ARGS__
 
+/* The exp of nb_gelu_f and nb_gelu_df: expf, unless the includer defines a vectorisable one
+ * (backends/cpu/cpu_elementwise.c: nb_cpu_expf); the CUDA prelude defines it as expf. */
+#ifndef NB_EW_EXPF
+#define NB_EW_EXPF expf
+#endif
+
 /* nb_gelu_f: GELU, tanh approximation (GPT-2), 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
  * computed as x sigmoid(2u) (the same function) so that the negative tail does not cancel;
  * nb_gelu_df its derivative, sigmoid(2u) (1 + 2 x sigmoid(-2u) u'), sigmoid(-2u) as 1 / (1 + e^(2u)),
@@ -34,11 +40,11 @@
     X(                                                                                                       \
         NB_DEVFN float nb_gelu_f(float x) {                                                                  \
             const float z = 1.5957691216057308f * (x + 0.044715f * x * x * x);                               \
-            return x * (1.0f / (1.0f + expf(-z)));                                                           \
+            return x * (1.0f / (1.0f + NB_EW_EXPF(-z)));                                                     \
         } NB_DEVFN float nb_gelu_df(float x) {                                                               \
             const float xc = x < -16.0f ? -16.0f : (x > 16.0f ? 16.0f : x);                                  \
             const float z = 1.5957691216057308f * (xc + 0.044715f * xc * xc * xc);                           \
-            const float e = expf(-z), s = 1.0f / (1.0f + e);                                                 \
+            const float e = NB_EW_EXPF(-z), s = 1.0f / (1.0f + e);                                           \
             const float sn = 1.0f / (1.0f + 1.0f / e);                                                       \
             return s * (1.0f + xc * sn * 1.5957691216057308f * (1.0f + 3.0f * 0.044715f * xc * xc)) +        \
                    (x - x);                                                                                  \

@@ -5,6 +5,7 @@
 
 #include "backends/cpu/cpu.h"
 #include "backends/cpu/cpu_math.h"
+#define NB_EW_EXPF nb_cpu_expf /* GELU's exp, vectorisable (see below) */
 #include "ops/elementwise_math.h"
 
 /* lgammaf writes the global signgam, a data race between the OpenMP threads: the table's
@@ -30,42 +31,21 @@ static inline float nb_lgammaf_r(float x) {
 
 /* ---- GELU ---------------------------------------------------------------------------------
  * GELU is the one transcendental op on a transformer's hot path (the MLP's [B,T,4C]
- * activations, forward and backward). It is computed as ops/elementwise_math.h's nb_gelu_f
- * does, x sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x^3), which does not cancel in the
- * negative tail as 0.5 x (1 + tanh u) does; libm's expf is a scalar call, so the exp is
- * cpu_math.h's vectorisable one (+inf beyond 88, so that x = -inf gives NaN, as torch, and a
- * large negative x gives -0). Relative error over [-12, 12] against double: about 1e-6 for
- * |x| < 3, 1.3e-5 in the far negative tail (where the tanh form was off by 100%). */
-
-#define GELU_2K 1.5957691216057308f /* 2 sqrt(2 / pi) */
-#define GELU_A 0.044715f
-
-/* x sigmoid(2u): x at +inf, NaN at -inf (as torch's 0.5 x (1 + tanh u)), -0 far below 0. */
-static inline float ew_gelu(float x) {
-    return x * (1.0f / (1.0f + nb_cpu_expf(-GELU_2K * (x + GELU_A * x * x * x))));
-}
-
-/* sigmoid(2u) (1 + 2 x sigmoid(-2u) u'), with e = e^(-2u), s = 1 / (1 + e) and sigmoid(-2u) as
- * 1 / (1 + 1/e): no cancellation, 1 at e = inf and 0 at e = 0, and no data-dependent branch (a
- * select on s < 1/2 made the strided loop, which does not vectorise, mispredict half the time).
- * x is clamped to [-16, 16], beyond which the derivative is exactly 0 or 1 in float (else x u'
- * overflows and 0 * inf is NaN below -1.2e13); + (x - x) keeps NaN at +-inf and at NaN, as torch. */
-static inline float ew_gelu_df(float x) {
-    const float xc = x < -16.0f ? -16.0f : (x > 16.0f ? 16.0f : x);
-    const float e = nb_cpu_expf(-GELU_2K * (xc + GELU_A * xc * xc * xc)), s = 1.0f / (1.0f + e);
-    const float sn = 1.0f / (1.0f + 1.0f / e);
-    return s * (1.0f + xc * sn * GELU_2K * (1.0f + 3.0f * GELU_A * xc * xc)) + (x - x);
-}
+ * activations, forward and backward). Its loops run ops/elementwise_math.h's nb_gelu_f and
+ * nb_gelu_df (x sigmoid(2u), which does not cancel in the negative tail as 0.5 x (1 + tanh u)
+ * does) with cpu_math.h's vectorisable exp in place of libm's scalar expf (NB_EW_EXPF above):
+ * the same formulas as the CUDA kernels. Relative error over [-12, 12] against double: about
+ * 1e-6 for |x| < 3, 1.3e-5 in the far negative tail (where the tanh form was off by 100%). */
 
 EW_CLONES static void gelu_run(int64_t n, float *restrict o, int64_t so, const float *restrict in,
                                int64_t si) {
     if (so == 1 && si == 1) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++)
-            o[i] = ew_gelu(in[i]);
+            o[i] = nb_gelu_f(in[i]);
     } else {
         for (int64_t i = 0; i < n; i++)
-            o[i * so] = ew_gelu(in[i * si]);
+            o[i * so] = nb_gelu_f(in[i * si]);
     }
 }
 
@@ -74,11 +54,11 @@ EW_CLONES static void gelu_bw_run(int64_t n, float *restrict gi, int64_t sgi, co
     if (sgi == 1 && sgo == 1 && sx == 1) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++)
-            gi[i] = go[i] * ew_gelu_df(xs[i]);
+            gi[i] = go[i] * nb_gelu_df(xs[i]);
     } else { /* e.g. g broadcast from a sum (stride 0): gathers, still vectorised */
 #pragma omp simd
         for (int64_t i = 0; i < n; i++)
-            gi[i * sgi] = go[i * sgo] * ew_gelu_df(xs[i * sx]);
+            gi[i * sgi] = go[i * sgo] * nb_gelu_df(xs[i * sx]);
     }
 }
 

@@ -26,6 +26,7 @@
 
 static const char prelude[] =
     "#define NB_DEVFN __device__ __forceinline__\n"
+    "#define NB_EW_EXPF expf\n" /* the exp of ops/elementwise_math.h's GELU */
     "#define NB_FULL 0xffffffffu\n"
     /* one kernel per contiguity: NAME_c (dense), NAME_s (strided, 64-bit), NAME_s32 */
     "#define NB_EW3(NAME, NOPS, PARAMS, ...) "
