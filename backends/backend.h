@@ -6,7 +6,8 @@
  * broadcast operands already expanded (stride 0) to the output's shape by
  * the ops layer. Every kernel returns 0, or -1 after nb_set_error().
  * The CPU backend implements every entry; another backend may leave an entry
- * NULL, and the ops layer then reports the op as unsupported there. */
+ * NULL, and the ops layer then reports the op as unsupported there (or, for an entry marked
+ * optional, composes it from other entries). */
 #ifndef NB_BACKEND_H
 #define NB_BACKEND_H
 
@@ -104,6 +105,18 @@ typedef struct nb_backend {
     /* dx [N,C,H,W] (contiguous, overwritten) = for each pixel, the sum of the entries of dcols
      * (contiguous, as cols) that read it, in window order (kh, kw), then output order */
     int (*col2im)(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g);
+    /* Optional (NULL: the ops layer composes im2col and matmul, with the same sums). A dense
+     * convolution in `groups` groups: y [N, O, OH, OW] (contiguous) = per group the weights w
+     * [O, C/groups*KH*KW] (contiguous) times the columns of x (f32 [N,C,H,W], any strides, zeros
+     * outside), each output summed as one GEMM over the columns would (so the composed result,
+     * bit for bit), without keeping the columns of the whole batch */
+    int (*conv2d)(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g,
+                  int64_t groups);
+    /* Its gradients, either may be NULL: dx [N,C,H,W] (contiguous, overwritten) = col2im of w^T dy,
+     * as the composition's; dw (w's shape, contiguous, overwritten) = per group the sum of dy
+     * times the columns^T, in an order fixed by the shape */
+    int (*conv2d_backward)(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
+                           const nb_tensor *w, const nb_im2col_geom *g, int64_t groups);
     /* Depthwise convolution, all operands contiguous f32: y [N, C*m, OH, OW] = for output channel
      * o, the windows of input channel o / m of x [N,C,H,W] (zeros outside) weighted by w[o]
      * [C*m, KH*KW], summed in window order (kh, kw) from 0, each term rounded (no FMA) */

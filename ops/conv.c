@@ -124,17 +124,11 @@ static nb_tensor *conv_nd(const char *op, int nd, nb_tensor *x, nb_tensor *w, nb
     }
     nb_win_geom g;
     if (nb_win_geom_make(op, xp->shape, w->shape[2], w->shape[3], s, lo, d, false, &g)) return NULL;
-    const int64_t K = g.KH * g.KW, L = g.OH * g.OW, Cg = C / G;
-    if (Cg == 1) { /* depthwise: one input channel per group, straight over the image */
+    if (C / G == 1) { /* depthwise: one input channel per group, straight over the image */
         nb_tensor *y = nb_win_dwconv(xp, w, &g);
         return y && b ? nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1))) : y;
     }
-    nb_tensor *cols = nb_win_im2col(xp, &g, 0.0);
-    /* [G, O/G, Cg*K] @ [N, G, Cg*K, L] -> [N, G, O/G, L] */
-    cols = cols ? nb_reshape(cols, NB_SHAPE(g.N, G, Cg * K, L)) : NULL;
-    nb_tensor *wm = nb_reshape(w, NB_SHAPE(G, O / G, Cg * K));
-    nb_tensor *y = cols && wm ? nb_matmul(wm, cols) : NULL;
-    y = y ? nb_reshape(y, NB_SHAPE(g.N, O, g.OH, g.OW)) : NULL;
+    nb_tensor *y = nb_win_conv(xp, w, &g, G);
     if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
     return y;
 }

@@ -224,6 +224,56 @@ nb_tensor *nb_win_dwconv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g) {
     return y;
 }
 
+static int conv_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    nb_tensor *x = n->in[0], *w = n->in[1], *dy = nb_contiguous(gout);
+    const nb_backend *be = dy ? nb_be(dy) : NULL;
+    if (!be) return -1;
+    const int64_t O = w->shape[0], cols = nb_numel(w) / (O ? O : 1);
+    nb_tensor *dx = x->requires_grad ? nb_new_like_shape(dy, NB_F32, 4, x->shape) : NULL;
+    nb_tensor *dw = w->requires_grad ? nb_new_like_shape(dy, NB_F32, w->ndim, w->shape) : NULL;
+    if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return -1;
+    const nb_tensor w2 = as_2d(w, O, cols);
+    nb_tensor dw2 = dw ? as_2d(dw, O, cols) : w2;
+    const nb_im2col_geom bg = backend_geom(x, n->i, 0.0f);
+    if (be->conv2d_backward(dx, dw ? &dw2 : NULL, dy, x, &w2, &bg, n->i[10])) return -1;
+    gin[0] = dx;
+    gin[1] = dw;
+    return 0;
+}
+
+nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups) {
+    const nb_backend *be = nb_be(x);
+    if (!be) return NULL;
+    if (!be->conv2d || !be->conv2d_backward) { /* composed: the columns of the batch, one matmul */
+        const int64_t G = groups, O = w->shape[0], Cg = g->C / G, K = g->KH * g->KW, L = g->OH * g->OW;
+        nb_tensor *cols = nb_win_im2col(x, g, 0.0f);
+        /* [G, O/G, Cg*K] @ [N, G, Cg*K, L] -> [N, G, O/G, L] */
+        cols = cols ? nb_reshape(cols, NB_SHAPE(g->N, G, Cg * K, L)) : NULL;
+        nb_tensor *wm = nb_reshape(w, NB_SHAPE(G, O / G, Cg * K));
+        nb_tensor *y = cols && wm ? nb_matmul(wm, cols) : NULL;
+        return y ? nb_reshape(y, NB_SHAPE(g->N, O, g->OH, g->OW)) : NULL;
+    }
+    nb_tensor *wc = nb_contiguous(w);
+    if (!wc) return NULL;
+    int64_t v[11];
+    pack(g, v);
+    v[10] = groups;
+    const int64_t O = w->shape[0], ys[4] = {g->N, O, g->OH, g->OW};
+    nb_tensor *y = nb_new_like_shape(x, NB_F32, 4, ys);
+    if (!y) return NULL;
+    const nb_tensor w2 = as_2d(wc, O, nb_numel(wc) / O);
+    const nb_im2col_geom bg = backend_geom(x, v, 0.0f);
+    if (be->conv2d(y, x, &w2, &bg, groups)) return NULL;
+    nb_tensor *ins[2] = {x, wc};
+    nb_node *n;
+    if (!nb_op_finish(y, "conv2d", conv_backward, 2, ins, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
+        memcpy(n->i, v, sizeof v);
+    }
+    return y;
+}
+
 static int max_pool_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
     nb_tensor *x = n->in[0], *dy = nb_contiguous(gout);
     const nb_backend *be = dy ? nb_be(dy) : NULL;

@@ -38,6 +38,11 @@ nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad);
 /* columns [N, C, KH*KW, OH*OW] -> [N,C,H,W], each pixel the sum of the entries that read it
  * (the adjoint of im2col); its gradient is im2col. */
 nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g);
+/* Dense convolution of x [N,C,H,W] by w [O, C/groups, KH, KW] in `groups` groups (zeros outside
+ * x): y [N, O, OH, OW], differentiable in x and w. The backend's fused kernel where it has one
+ * (columns made block by block, never for the whole batch), else im2col and one batched matmul;
+ * the same sums either way. Shapes are the caller's to check. */
+nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups);
 /* Depthwise convolution of x [N,C,H,W] by w [C*m, 1, KH, KW] (output channel o reads input
  * channel o / m; zeros outside x): y [N, C*m, OH, OW], straight over the image (no columns),
  * differentiable in x and w. Shapes are the caller's to check. */

@@ -2,10 +2,15 @@
  * (ops/conv.c), so that the arithmetic is one GEMM. im2col writes each row of windows (one
  * channel, one window position) with its padding; col2im gives each (image, channel) plane to
  * one thread, which adds the windows' contributions in a fixed order: deterministic, and in the
- * same order as the CUDA kernel's per-pixel sum. */
+ * same order as the CUDA kernel's per-pixel sum. The dense convolution's forward and backward
+ * (nb_cpu_conv2d*) run the same im2col, GEMM and col2im image by image, or a block of output rows
+ * at a time, in per-thread buffers that stay in cache instead of one column tensor for the batch. */
+#include <omp.h>
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
+#include "backends/cpu/cpu_math.h"
+#include "backends/cpu/gemm.h"
 
 static int check(const char *op, const nb_tensor *img, const nb_tensor *cols, const nb_im2col_geom *g) {
     if (img->dtype != NB_F32 || cols->dtype != NB_F32 || img->ndim != 4 || cols->ndim != 4 ||
@@ -15,44 +20,84 @@ static int check(const char *op, const nb_tensor *img, const nb_tensor *cols, co
     return 0;
 }
 
+/* The copy loops compiled for AVX-512, AVX2 and the baseline (the loader picks one). A row of a
+ * small image is a few dozen floats: inline vector moves, not a call to memcpy per row. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#define CONV_CLONES                                                                                          \
+    __attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-tree-loop-distribute-"          \
+                                                                         "patterns")))
+#else
+#define CONV_CLONES
+#endif
+
+/* Row (c, k) of image n's columns, output rows [oh0, oh1): o[0, (oh1 - oh0) OW) */
+CONV_CLONES static void im2col_row(float *o, const float *X, const int64_t *xs, const nb_im2col_geom *g,
+                                   int64_t n, int64_t c, int64_t k, int64_t oh0, int64_t oh1) {
+    const int64_t kh = k / g->KW, kw = k % g->KW;
+    const float *xp = X + n * xs[0] + c * xs[1];
+    const int64_t off = kw * g->dw - g->pw;
+    const float pad = g->pad;
+    int64_t lo, hi;
+    nb_cpu_col_range(g, off, &lo, &hi);
+    for (int64_t oh = oh0; oh < oh1; oh++, o += g->OW) {
+        const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+        if (ih < 0 || ih >= g->H) {
+            for (int64_t ow = 0; ow < g->OW; ow++)
+                o[ow] = pad;
+            continue;
+        }
+        const float *row = xp + ih * xs[2];
+        for (int64_t ow = 0; ow < lo; ow++)
+            o[ow] = pad;
+        if (g->sw == 1 && xs[3] == 1)
+            for (int64_t ow = lo; ow < hi; ow++)
+                o[ow] = row[ow + off];
+        else if (g->sw == 2 && xs[3] == 1) /* a constant stride: vectorised with shuffles */
+            for (int64_t ow = lo; ow < hi; ow++)
+                o[ow] = row[2 * ow + off];
+        else
+            for (int64_t ow = lo; ow < hi; ow++)
+                o[ow] = row[(ow * g->sw + off) * xs[3]];
+        for (int64_t ow = hi; ow < g->OW; ow++)
+            o[ow] = pad;
+    }
+}
+
 int nb_cpu_im2col(nb_tensor *cols, const nb_tensor *x, const nb_im2col_geom *g) {
     if (check("im2col", x, cols, g)) return -1;
     const float *X = (const float *)nb_ptr(x);
     float *O = (float *)nb_ptr(cols);
     const int64_t K = g->KH * g->KW, L = g->OH * g->OW, rows = g->N * g->C * K;
-    const int64_t *xs = x->stride;
-    const float pad = g->pad;
 #pragma omp parallel for num_threads(nb_nthreads()) if (rows * L > 32768) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t k = r % K, c = (r / K) % g->C, n = r / K / g->C, kh = k / g->KW, kw = k % g->KW;
-        const float *xp = X + n * xs[0] + c * xs[1];
-        float *o = O + r * L;
-        const int64_t off = kw * g->dw - g->pw;
+    for (int64_t r = 0; r < rows; r++)
+        im2col_row(O + r * L, X, x->stride, g, r / K / g->C, (r / K) % g->C, r % K, 0, g->OH);
+    return 0;
+}
+
+/* One (image, channel) plane d [H, W] (overwritten) from its K rows of columns at src */
+CONV_CLONES static void col2im_plane(float *restrict d, const float *restrict src, const nb_im2col_geom *g) {
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW;
+    memset(d, 0, (size_t)(g->H * g->W) * sizeof *d);
+    for (int64_t k = 0; k < K; k++, src += L) { /* window order: each pixel gets at most one entry per k */
+        const int64_t kh = k / g->KW, kw = k % g->KW, off = kw * g->dw - g->pw;
         int64_t lo, hi;
         nb_cpu_col_range(g, off, &lo, &hi);
-        for (int64_t oh = 0; oh < g->OH; oh++, o += g->OW) {
+        for (int64_t oh = 0; oh < g->OH; oh++) {
             const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-            if (ih < 0 || ih >= g->H) {
-                for (int64_t ow = 0; ow < g->OW; ow++)
-                    o[ow] = pad;
-                continue;
-            }
-            const float *row = xp + ih * xs[2];
-            for (int64_t ow = 0; ow < lo; ow++)
-                o[ow] = pad;
-            if (g->sw == 1 && xs[3] == 1)
-                memcpy(o + lo, row + lo + off, (size_t)(hi - lo) * sizeof *o);
-            else if (g->sw == 2 && xs[3] == 1) /* a constant stride: vectorised with shuffles */
+            if (ih < 0 || ih >= g->H) continue;
+            float *restrict row = d + ih * g->W;
+            const float *restrict s = src + oh * g->OW;
+            if (g->sw == 1) /* a straight run: vectorised */
                 for (int64_t ow = lo; ow < hi; ow++)
-                    o[ow] = row[2 * ow + off];
+                    row[ow + off] += s[ow];
+            else if (g->sw == 2) /* a constant stride: vectorised with shuffles */
+                for (int64_t ow = lo; ow < hi; ow++)
+                    row[2 * ow + off] += s[ow];
             else
                 for (int64_t ow = lo; ow < hi; ow++)
-                    o[ow] = row[(ow * g->sw + off) * xs[3]];
-            for (int64_t ow = hi; ow < g->OW; ow++)
-                o[ow] = pad;
+                    row[ow * g->sw + off] += s[ow];
         }
     }
-    return 0;
 }
 
 int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g) {
@@ -62,27 +107,157 @@ int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g
     float *X = (float *)nb_ptr(dx);
     const int64_t K = g->KH * g->KW, L = g->OH * g->OW, planes = g->N * g->C, HW = g->H * g->W;
 #pragma omp parallel for num_threads(nb_nthreads()) if (planes * K * L > 32768) schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-        float *d = X + p * HW;
-        memset(d, 0, (size_t)HW * sizeof *d);
-        for (int64_t k = 0; k < K; k++) { /* window order: each pixel gets at most one entry per k */
-            const int64_t kh = k / g->KW, kw = k % g->KW, off = kw * g->dw - g->pw;
-            const float *src = D + (p * K + k) * L;
-            int64_t lo, hi;
-            nb_cpu_col_range(g, off, &lo, &hi);
-            for (int64_t oh = 0; oh < g->OH; oh++) {
-                const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-                if (ih < 0 || ih >= g->H) continue;
-                float *row = d + ih * g->W;
-                const float *s = src + oh * g->OW;
-                if (g->sw == 1) /* a straight run: vectorised */
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        row[ow + off] += s[ow];
-                else
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        row[ow * g->sw + off] += s[ow];
+    for (int64_t p = 0; p < planes; p++)
+        col2im_plane(X + p * HW, D + p * K * L, g);
+    return 0;
+}
+
+/* ---- dense convolution, image by image ------------------------------------------------------ */
+
+/* Bytes of columns one task keeps (a block of output rows of one image): about half of one
+ * core's L2, so the GEMM reads them from cache. */
+#define CONV_BLOCK_BYTES (1024 * 1024)
+
+/* The operands of nb_cpu_conv2d / its backward; 0 or -1 with an error naming op. */
+static int conv_check(const char *op, const nb_tensor *x, const nb_tensor *w, const nb_tensor *y,
+                      const nb_im2col_geom *g, int64_t G) {
+    const int64_t K = g->KH * g->KW;
+    if (x->dtype != NB_F32 || w->dtype != NB_F32 || y->dtype != NB_F32 || x->ndim != 4 || w->ndim != 2 ||
+        y->ndim != 4 || G < 1 || g->C % G || x->shape[0] != g->N || x->shape[1] != g->C ||
+        x->shape[2] != g->H || x->shape[3] != g->W || w->shape[0] % G || w->shape[1] != g->C / G * K ||
+        y->shape[0] != g->N || y->shape[1] != w->shape[0] || y->shape[2] != g->OH || y->shape[3] != g->OW ||
+        !nb_is_contiguous(w) || !nb_is_contiguous(y))
+        return nb_set_error("%s (cpu): bad operands", op), -1;
+    return 0;
+}
+
+/* Output rows per block: the columns of a block fit CONV_BLOCK_BYTES (at least one row); the
+ * rows are split evenly. Depends on the shape only, so the dw sums are the same for any number
+ * of threads. */
+static int64_t conv_rows_per_block(const nb_im2col_geom *g) {
+    const int64_t CK = g->C * g->KH * g->KW, row = CK * g->OW * (int64_t)sizeof(float);
+    int64_t rows = CONV_BLOCK_BYTES / (row > 0 ? row : 1);
+    if (rows < 1) rows = 1;
+    if (rows >= g->OH) return g->OH;
+    const int64_t blocks = (g->OH + rows - 1) / rows;
+    return (g->OH + blocks - 1) / blocks;
+}
+
+int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g, int64_t G) {
+    if (conv_check("conv2d", x, w, y, g, G)) return -1;
+    const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
+    float *Y = (float *)nb_ptr(y);
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, O = w->shape[0],
+                  Og = O / G;
+    const int64_t rb = conv_rows_per_block(g), nblk = (g->OH + rb - 1) / rb, tasks = g->N * nblk;
+    int oom = 0;
+    /* Each task: the columns of one block of output rows of one image, then its G products.
+     * The GEMM sums each output over the same K blocks in the same order as one GEMM over all
+     * the columns would, so the result is the composed im2col + matmul's, bit for bit. */
+#pragma omp parallel for num_threads(nb_nthreads()) if (tasks > 1) schedule(static) reduction(| : oom)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t n = t / nblk, oh0 = t % nblk * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH;
+        const int64_t lb = (oh1 - oh0) * g->OW;
+        float *cols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * lb));
+        if (!cols) {
+            oom = 1;
+            continue;
+        }
+        for (int64_t r = 0; r < CK; r++)
+            im2col_row(cols + r * lb, X, x->stride, g, n, r / K, r % K, oh0, oh1);
+        for (int64_t gi = 0; gi < G; gi++) /* a failed packing buffer still computes C (unblocked) */
+            (void)nb_cpu_sgemm_serial(0, 0, Og, lb, CgK, 1.0f, Wt + gi * Og * CgK, CgK, cols + gi * CgK * lb,
+                                      lb, 0.0f, Y + (n * O + gi * Og) * L + oh0 * g->OW, L);
+    }
+    return oom ? nb_set_error("conv2d (cpu): out of memory for a block of %lld x %lld columns", (long long)CK,
+                              (long long)(rb * g->OW)),
+           -1  : 0;
+}
+
+/* dx [N,C,H,W] (contiguous, overwritten): per image, the columns' gradient w^T dy (as the
+ * composed matmul's backward), added back to the pixels by col2im in its order. */
+static int conv_dx(float *DX, const float *DY, const float *Wt, const nb_im2col_geom *g, int64_t G,
+                   int64_t O) {
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, Og = O / G,
+                  HW = g->H * g->W;
+    const int nt = nb_nthreads();
+    int oom = 0;
+    if (g->N >= nt) { /* an image per task */
+#pragma omp parallel for num_threads(nt) if (g->N > 1) schedule(static) reduction(| : oom)
+        for (int64_t n = 0; n < g->N; n++) {
+            float *dcols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * L));
+            if (!dcols) {
+                oom = 1;
+                continue;
             }
+            for (int64_t gi = 0; gi < G; gi++)
+                (void)nb_cpu_sgemm_serial(1, 0, CgK, L, Og, 1.0f, Wt + gi * Og * CgK, CgK,
+                                          DY + (n * O + gi * Og) * L, L, 0.0f, dcols + gi * CgK * L, L);
+            for (int64_t c = 0; c < g->C; c++)
+                col2im_plane(DX + (n * g->C + c) * HW, dcols + c * K * L, g);
+        }
+    } else { /* fewer images than threads: each image's GEMM and col2im split between them */
+        float *dcols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * L));
+        oom = !dcols;
+        for (int64_t n = 0; n < g->N && dcols; n++) {
+            for (int64_t gi = 0; gi < G; gi++)
+                nb_cpu_sgemm(1, 0, CgK, L, Og, 1.0f, Wt + gi * Og * CgK, CgK, DY + (n * O + gi * Og) * L, L,
+                             0.0f, dcols + gi * CgK * L, L);
+#pragma omp parallel for num_threads(nt) if (CK * L > 32768) schedule(static)
+            for (int64_t c = 0; c < g->C; c++)
+                col2im_plane(DX + (n * g->C + c) * HW, dcols + c * K * L, g);
         }
     }
+    return oom ? nb_set_error("conv2d backward (cpu): out of memory for %lld x %lld columns", (long long)CK,
+                              (long long)L),
+           -1  : 0;
+}
+
+/* dw [O, Cg*K] (overwritten) = per group the sum over images, then blocks of output rows, of
+ * dy x columns^T. Each thread owns a range of column rows (input channel, window position) and
+ * makes just those rows of each block's columns; every entry of dw is summed in the same order
+ * whatever the number of threads. */
+static int conv_dw(float *DW, const float *DY, const float *X, const int64_t *xs, const nb_im2col_geom *g,
+                   int64_t G, int64_t O) {
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, Og = O / G;
+    const int64_t rb = conv_rows_per_block(g), nblk = (g->OH + rb - 1) / rb;
+    const int nt = (int)(CK < nb_nthreads() ? CK : nb_nthreads());
+    int oom = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1 && CK * L * g->N > 32768) reduction(| : oom)
+    {
+        const int64_t parts = omp_get_num_threads(), me = omp_get_thread_num();
+        const int64_t r0 = CK * me / parts, r1 = CK * (me + 1) / parts;
+        float *cols = r1 > r0 ? nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)((r1 - r0) * rb * g->OW)) : NULL;
+        oom = r1 > r0 && !cols;
+        for (int64_t n = 0; n < g->N && cols; n++)
+            for (int64_t b = 0; b < nblk; b++) {
+                const int64_t oh0 = b * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH,
+                              lb = (oh1 - oh0) * g->OW;
+                for (int64_t r = r0; r < r1; r++)
+                    im2col_row(cols + (r - r0) * lb, X, xs, g, n, r / K, r % K, oh0, oh1);
+                const float beta = n == 0 && b == 0 ? 0.0f : 1.0f;
+                for (int64_t r = r0; r < r1;) { /* the rows of each group in the range */
+                    const int64_t gi = r / CgK, re = (gi + 1) * CgK < r1 ? (gi + 1) * CgK : r1;
+                    (void)nb_cpu_sgemm_serial(
+                        0, 1, Og, re - r, lb, 1.0f, DY + (n * O + gi * Og) * L + oh0 * g->OW, L,
+                        cols + (r - r0) * lb, lb, beta, DW + gi * Og * CgK + (r - gi * CgK), CgK);
+                    r = re;
+                }
+            }
+    }
+    return oom ? nb_set_error("conv2d backward (cpu): out of memory for a block of columns"), -1 : 0;
+}
+
+int nb_cpu_conv2d_backward(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
+                           const nb_tensor *w, const nb_im2col_geom *g, int64_t G) {
+    if (conv_check("conv2d_backward", x, w, dy, g, G) ||
+        (dx && (dx->dtype != NB_F32 || !nb_is_contiguous(dx) || dx->ndim != 4 ||
+                memcmp(dx->shape, x->shape, 4 * sizeof *dx->shape))) ||
+        (dw && (dw->dtype != NB_F32 || !nb_is_contiguous(dw) || nb_numel(dw) != nb_numel(w))))
+        return nb_set_error("conv2d_backward (cpu): bad operands"), -1;
+    const float *DY = (const float *)nb_ptr(dy), *Wt = (const float *)nb_ptr(w);
+    const int64_t O = w->shape[0];
+    if (dx && conv_dx((float *)nb_ptr(dx), DY, Wt, g, G, O)) return -1;
+    if (dw && conv_dw((float *)nb_ptr(dw), DY, (const float *)nb_ptr(x), x->stride, g, G, O)) return -1;
     return 0;
 }
