@@ -228,7 +228,7 @@ static int conv_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
     nb_tensor *x = n->in[0], *w = n->in[1], *dy = nb_contiguous(gout);
     const nb_backend *be = dy ? nb_be(dy) : NULL;
     if (!be) return -1;
-    const int64_t O = w->shape[0], cols = nb_numel(w) / (O ? O : 1);
+    const int64_t O = w->shape[0], cols = w->shape[1] * w->shape[2] * w->shape[3];
     nb_tensor *dx = x->requires_grad ? nb_new_like_shape(dy, NB_F32, 4, x->shape) : NULL;
     nb_tensor *dw = w->requires_grad ? nb_new_like_shape(dy, NB_F32, w->ndim, w->shape) : NULL;
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return -1;
@@ -261,7 +261,7 @@ nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t
     const int64_t O = w->shape[0], ys[4] = {g->N, O, g->OH, g->OW};
     nb_tensor *y = nb_new_like_shape(x, NB_F32, 4, ys);
     if (!y) return NULL;
-    const nb_tensor w2 = as_2d(wc, O, nb_numel(wc) / O);
+    const nb_tensor w2 = as_2d(wc, O, w->shape[1] * w->shape[2] * w->shape[3]);
     const nb_im2col_geom bg = backend_geom(x, v, 0.0f);
     if (be->conv2d(y, x, &w2, &bg, groups)) return NULL;
     nb_tensor *ins[2] = {x, wc};

@@ -306,6 +306,29 @@ START_TEST(fused_conv_matches_composed) {
 }
 END_TEST
 
+/* Empty convolutions: no images, no input channels, no output channels. The output is all
+ * zeros (a sum of nothing) and so are the gradients, never uninitialised memory. */
+START_TEST(empty_convolutions) {
+    static const int64_t dims[][3] = {{0, 4, 3}, {2, 0, 3}, {2, 4, 0}};
+    for (int c = 0; c < 3; c++) {
+        const int64_t N = dims[c][0], C = dims[c][1], O = dims[c][2];
+        nb_tensor *x = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(N, C, 5, 6), 0, 1, &rng), true);
+        nb_tensor *w = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(O, C, 3, 3), 0, 1, &rng), true);
+        nb_tensor *y = nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {1, 1}});
+        ck_assert_msg(y != NULL, "case %d: %s", c, nb_last_error());
+        ck_assert(y->ndim == 4 && y->shape[0] == N && y->shape[1] == O && y->shape[2] == 5 &&
+                  y->shape[3] == 6);
+        for (int64_t i = 0; i < nb_numel(y); i++)
+            ck_assert_float_eq(nb_data_f32(y)[i], 0.0f);
+        ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, nb_randn(ctx, 4, y->shape, 0, 1, &rng)))), 0);
+        nb_tensor *g[2] = {x->grad, w->grad};
+        for (int k = 0; k < 2; k++)
+            for (int64_t i = 0; g[k] && i < nb_numel(g[k]); i++)
+                ck_assert_msg(nb_data_f32(nb_contiguous(g[k]))[i] == 0.0f, "case %d, %s", c, k ? "dw" : "dx");
+    }
+}
+END_TEST
+
 /* unbatched inputs ([C,H,W], [C,L]) give the batched result without its batch dim, as torch */
 START_TEST(unbatched_inputs) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 6, 5), 0, 1, &rng),
@@ -449,6 +472,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, max_pool_all_minus_inf);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, fused_conv_matches_composed);
+    tcase_add_test(tc, empty_convolutions);
     tcase_add_test(tc, unbatched_inputs);
     tcase_add_test(tc, adaptive_avg_pool);
     tcase_add_test(tc, errors);

@@ -150,6 +150,10 @@ int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb
     const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, O = w->shape[0],
                   Og = O / G;
     const int64_t rb = conv_rows_per_block(g), nblk = (g->OH + rb - 1) / rb, tasks = g->N * nblk;
+    if (CK == 0) { /* no input channels: a sum of nothing */
+        memset(Y, 0, (size_t)(g->N * O * L) * sizeof *Y);
+        return 0;
+    }
     int oom = 0;
     /* Each task: the columns of one block of output rows of one image, then its G products.
      * The GEMM sums each output over the same K blocks in the same order as one GEMM over all
@@ -182,6 +186,10 @@ static int conv_dx(float *DX, const float *DY, const float *Wt, const nb_im2col_
                   HW = g->H * g->W;
     const int nt = nb_nthreads();
     int oom = 0;
+    if (CK == 0 || O == 0) { /* no pixels, or none that any output read */
+        memset(DX, 0, (size_t)(g->N * g->C * HW) * sizeof *DX);
+        return 0;
+    }
     if (g->N >= nt) { /* an image per task */
 #pragma omp parallel for num_threads(nt) if (g->N > 1) schedule(static) reduction(| : oom)
         for (int64_t n = 0; n < g->N; n++) {
@@ -221,6 +229,10 @@ static int conv_dw(float *DW, const float *DY, const float *X, const int64_t *xs
                    int64_t G, int64_t O) {
     const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, Og = O / G;
     const int64_t rb = conv_rows_per_block(g), nblk = (g->OH + rb - 1) / rb;
+    if (g->N == 0 || CK == 0 || O == 0) { /* an empty sum (or no weights) */
+        memset(DW, 0, (size_t)(O * CgK) * sizeof *DW);
+        return 0;
+    }
     const int nt = (int)(CK < nb_nthreads() ? CK : nb_nthreads());
     int oom = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1 && CK * L * g->N > 32768) reduction(| : oom)
