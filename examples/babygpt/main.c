@@ -37,7 +37,7 @@ static int cmd_train(int argc, char **argv) {
          "micro-batches of --batch per step, gradients averaged: a batch N times larger in the memory of one "
          "(1)"},
         {"lr", BG_ARG_FLOAT, &o.lr, 1e-7, 10, "peak learning rate (default: the config's)"},
-        {"eval-every", BG_ARG_INT, &o.eval_every, 1, 10000000, "evaluate, plot and checkpoint every N steps"},
+        {"eval-every", BG_ARG_INT, &o.eval_every, 1, 10000000, "evaluate, plot and checkpoint every N steps (default: steps / 10)"},
         {"eval-batches", BG_ARG_INT, &o.eval_batches, 1, 100000, "batches per evaluation (8)"},
         {"out", BG_ARG_STR, &o.out, NORANGE, "output folder (default out, or the resumed run's)"},
         {"seed", BG_ARG_U64, &o.seed, NORANGE, "random seed (1337)"},
