@@ -114,7 +114,8 @@ typedef struct nb_backend {
                   int64_t groups);
     /* Its gradients, either may be NULL: dx [N,C,H,W] (contiguous, overwritten) = col2im of w^T dy,
      * as the composition's; dw (w's shape, contiguous, overwritten) = per group the sum of dy
-     * times the columns^T, in an order fixed by the shape */
+     * times the columns^T, in an order fixed by the shape. x is read for dw only (for dx, only
+     * its shape: a transposed convolution passes its output as both) */
     int (*conv2d_backward)(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
                            const nb_tensor *w, const nb_im2col_geom *g, int64_t groups);
     /* Depthwise convolution, all operands contiguous f32: y [N, C*m, OH, OW] = for output channel

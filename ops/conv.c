@@ -213,13 +213,7 @@ static nb_tensor *conv_transpose_nd(const char *op, int nd, nb_tensor *x, nb_ten
     nb_win_geom g;
     if (nb_win_geom_make(op, (const int64_t[]){N, O, out[0], out[1]}, KH, KW, s, p, d, false, &g)) return NULL;
     g.OH = H, g.OW = W;
-    const int64_t K = KH * KW, Cg = C / G, Og = O / G;
-    /* [G, Og*K, Cg] @ [N, G, Cg, H*W] -> [N, G, Og*K, H*W]: each pixel's contribution to its window */
-    nb_tensor *wm = nb_transpose(nb_reshape(w, NB_SHAPE(G, Cg, Og * K)), 1, 2);
-    nb_tensor *xm = nb_reshape(x, NB_SHAPE(N, G, Cg, H * W));
-    nb_tensor *cols = wm && xm ? nb_matmul(wm, xm) : NULL;
-    cols = cols ? nb_reshape(cols, NB_SHAPE(N, O, K, H * W)) : NULL;
-    nb_tensor *y = cols ? nb_win_col2im(cols, &g) : NULL;
+    nb_tensor *y = nb_win_conv_transpose(x, w, &g, G);
     if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
     return y;
 }

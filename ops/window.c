@@ -274,6 +274,61 @@ nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t
     return y;
 }
 
+/* conv_transpose's gradients: dx is the convolution of g by w (conv2d's forward), dw the
+ * convolution's weight gradient with x in the place of dy and g in the place of its input */
+static int conv_transpose_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
+    nb_tensor *x = n->in[0], *w = n->in[1];
+    gout = nb_contiguous(gout); /* its windows are copied twice: with vector moves, not gathers */
+    const nb_backend *be = gout ? nb_be(gout) : NULL;
+    if (!be) return -1;
+    const int64_t C = w->shape[0], cols = w->shape[1] * w->shape[2] * w->shape[3];
+    nb_tensor *dx = x->requires_grad ? nb_new_like_shape(gout, NB_F32, 4, x->shape) : NULL;
+    nb_tensor *dw = w->requires_grad ? nb_new_like_shape(gout, NB_F32, w->ndim, w->shape) : NULL;
+    if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return -1;
+    const nb_tensor w2 = as_2d(w, C, cols);
+    const nb_im2col_geom bg = backend_geom(gout, n->i, 0.0f);
+    if (dx && be->conv2d(dx, gout, &w2, &bg, n->i[10])) return -1;
+    nb_tensor dw2 = dw ? as_2d(dw, C, cols) : w2;
+    if (dw && be->conv2d_backward(NULL, &dw2, x, gout, &w2, &bg, n->i[10])) return -1;
+    gin[0] = dx;
+    gin[1] = dw;
+    return 0;
+}
+
+nb_tensor *nb_win_conv_transpose(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups) {
+    const nb_backend *be = nb_be(x);
+    if (!be) return NULL;
+    const int64_t G = groups, C = w->shape[0], Cg = C / G, O = g->C, Og = O / G, K = g->KH * g->KW;
+    if (!be->conv2d || !be->conv2d_backward) { /* composed: one matmul, then col2im */
+        /* [G, Og*K, Cg] @ [N, G, Cg, H*W] -> [N, G, Og*K, H*W]: each pixel's contribution to its window */
+        nb_tensor *wm = nb_transpose(nb_reshape(w, NB_SHAPE(G, Cg, Og * K)), 1, 2);
+        nb_tensor *xm = nb_reshape(x, NB_SHAPE(g->N, G, Cg, g->OH * g->OW));
+        nb_tensor *cols = wm && xm ? nb_matmul(wm, xm) : NULL;
+        cols = cols ? nb_reshape(cols, NB_SHAPE(g->N, O, K, g->OH * g->OW)) : NULL;
+        return cols ? nb_win_col2im(cols, g) : NULL;
+    }
+    nb_tensor *xc = nb_contiguous(x), *wc = nb_contiguous(w);
+    if (!xc || !wc) return NULL;
+    int64_t v[11];
+    pack(g, v);
+    v[10] = groups;
+    const int64_t ys[4] = {g->N, O, g->H, g->W};
+    nb_tensor *y = nb_new_like_shape(xc, NB_F32, 4, ys);
+    if (!y) return NULL;
+    const nb_tensor w2 = as_2d(wc, C, w->shape[1] * w->shape[2] * w->shape[3]);
+    const nb_im2col_geom bg = backend_geom(y, v, 0.0f);
+    /* the convolution's input gradient with x as its output gradient (y: the shape only) */
+    if (be->conv2d_backward(y, NULL, xc, y, &w2, &bg, groups)) return NULL;
+    nb_tensor *ins[2] = {xc, wc};
+    nb_node *n;
+    if (!nb_op_finish(y, "conv_transpose2d", conv_transpose_backward, 2, ins, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
+        memcpy(n->i, v, sizeof v);
+    }
+    return y;
+}
+
 static int max_pool_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
     nb_tensor *x = n->in[0], *dy = nb_contiguous(gout);
     const nb_backend *be = dy ? nb_be(dy) : NULL;

@@ -43,6 +43,12 @@ nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g);
  * (columns made block by block, never for the whole batch), else im2col and one batched matmul;
  * the same sums either way. Shapes are the caller's to check. */
 nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups);
+/* Transposed convolution of x [N,C,H,W] by w [C, O/groups, KH, KW] in `groups` groups: the
+ * output image [g->N, g->C = O, g->H, g->W], whose windows (g->OH x g->OW = H x W of them) each
+ * input pixel adds its contribution to; differentiable in x and w. The backend's fused kernels
+ * where it has them (the convolution's input gradient; no columns for the batch), else one
+ * matmul and col2im; the same sums either way. Shapes are the caller's to check. */
+nb_tensor *nb_win_conv_transpose(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups);
 /* Depthwise convolution of x [N,C,H,W] by w [C*m, 1, KH, KW] (output channel o reads input
  * channel o / m; zeros outside x): y [N, C*m, OH, OW], straight over the image (no columns),
  * differentiable in x and w. Shapes are the caller's to check. */

@@ -179,6 +179,91 @@ START_TEST(gradients) {
 }
 END_TEST
 
+/* nb_conv_transpose2d's fused CPU path (the convolution's input gradient, image by image, with
+ * its own backward) against the composition it replaces, one matmul then nb_fold (col2im): the
+ * same output and input gradient bit for bit, a weight gradient within float rounding, and all
+ * three the same for 1 to 4 threads. Cases: stride with output padding, groups and dilation, an
+ * output wide enough that the weight gradient's column blocks split its rows, a strided input. */
+static nb_tensor *composed_convt(nb_tensor *x, nb_tensor *w, const nb_conv_opts *o, const int64_t out[2]) {
+    const int64_t G = o->groups ? o->groups : 1, N = x->shape[0], C = x->shape[1],
+                  HW = x->shape[2] * x->shape[3];
+    const int64_t OgK = w->shape[1] * w->shape[2] * w->shape[3];
+    nb_tensor *wm = nb_transpose(nb_reshape(w, NB_SHAPE(G, C / G, OgK)), 1, 2);
+    nb_tensor *cols = nb_matmul(wm, nb_reshape(x, NB_SHAPE(N, G, C / G, HW)));
+    ck_assert_msg(cols != NULL, "%s", nb_last_error());
+    nb_conv_opts fo = {.stride = {o->stride[0], o->stride[1]},
+                       .padding = {o->padding[0], o->padding[1]},
+                       .dilation = {o->dilation[0], o->dilation[1]}};
+    nb_tensor *y = nb_fold(nb_reshape(cols, NB_SHAPE(N, G * OgK, HW)), out,
+                           (const int[]){(int)w->shape[2], (int)w->shape[3]}, &fo);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    return y;
+}
+
+static void convt_grads(nb_tensor *x, nb_tensor *xin, nb_tensor *w, const nb_conv_opts *o, const int64_t *out,
+                        nb_tensor *r, nb_tensor **y, nb_tensor **dx, nb_tensor **dw) {
+    nb_zero_grad(x);
+    nb_zero_grad(w);
+    nb_tensor *t = out ? composed_convt(xin, w, o, out) : nb_conv_transpose2d(xin, w, NULL, o);
+    ck_assert_msg(t != NULL, "%s", nb_last_error());
+    t = nb_reshape(t, NB_SHAPE(nb_numel(t)));
+    ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(t, r))), 0);
+    *y = nb_clone(ctx, t);
+    *dx = nb_clone(ctx, x->grad);
+    *dw = nb_clone(ctx, w->grad);
+}
+
+static void same_bits(nb_tensor *a, nb_tensor *b, const char *what, int c, int t) {
+    ck_assert_int_eq(nb_numel(a), nb_numel(b));
+    ck_assert_msg(!memcmp(nb_data_f32(a), nb_data_f32(b), (size_t)nb_numel(a) * sizeof(float)),
+                  "case %d, %d threads: %s differs", c, t, what);
+}
+
+START_TEST(fused_matches_composed) {
+    static const struct {
+        int64_t x[4], w[4];
+        nb_conv_opts o;
+        bool strided;
+    } cases[] = {
+        {{3, 6, 9, 11}, {6, 4, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 0}}, false},
+        {{2, 4, 7, 5}, {4, 3, 2, 3}, {.stride = {1, 2}, .dilation = {2, 1}, .groups = 2}, false},
+        {{2, 8, 20, 64}, {8, 64, 3, 3}, {.padding = {1, 1}}, false},
+        {{1, 3, 6, 5}, {3, 2, 4, 2}, {.stride = {3, 1}, .padding = {1, 0}}, true},
+    };
+    const int saved = nb_get_num_threads();
+    for (int c = 0; c < 4; c++) {
+        nb_tensor *x = nb_requires_grad_(nb_randn(ctx, 4, cases[c].x, 0, 1, &rng), true);
+        nb_tensor *w = nb_requires_grad_(nb_randn(ctx, 4, cases[c].w, 0, 1, &rng), true);
+        nb_tensor *xin = x;
+        if (cases[c].strided) xin = nb_transpose(nb_contiguous(nb_transpose(x, 2, 3)), 2, 3);
+        ck_assert(!cases[c].strided || !nb_is_contiguous(xin));
+        nb_set_num_threads(2);
+        nb_tensor *probe = nb_conv_transpose2d(x, w, NULL, &cases[c].o);
+        ck_assert_msg(probe != NULL, "%s", nb_last_error());
+        const int64_t out[2] = {probe->shape[2], probe->shape[3]};
+        nb_tensor *r = nb_randn(ctx, NB_SHAPE(nb_numel(probe)), 0, 1, &rng);
+        nb_tensor *ref_y, *ref_dx, *ref_dw, *y0 = NULL, *dx0 = NULL, *dw0 = NULL;
+        convt_grads(x, xin, w, &cases[c].o, out, r, &ref_y, &ref_dx, &ref_dw);
+        for (int t = 1; t <= 4; t++) {
+            nb_set_num_threads(t);
+            nb_tensor *y, *dx, *dw;
+            convt_grads(x, xin, w, &cases[c].o, NULL, r, &y, &dx, &dw);
+            same_bits(y, ref_y, "the output (against the composition)", c, t);
+            same_bits(dx, ref_dx, "dx (against the composition)", c, t);
+            NB_ASSERT_CLOSE(dw, ref_dw, 1e-4, "dw (against the composition)");
+            if (t == 1)
+                y0 = y, dx0 = dx, dw0 = dw;
+            else {
+                same_bits(y, y0, "the output", c, t);
+                same_bits(dx, dx0, "dx", c, t);
+                same_bits(dw, dw0, "dw", c, t);
+            }
+        }
+    }
+    nb_set_num_threads(saved);
+}
+END_TEST
+
 START_TEST(errors) {
     nb_tensor *x = nb_zeros(ctx, NB_F32, NB_SHAPE(1, 4, 5, 5)),
               *w = nb_zeros(ctx, NB_F32, NB_SHAPE(4, 3, 3, 3));
@@ -241,6 +326,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, conv_transpose1d_against_2d);
     tcase_add_test(tc, fold_is_unfolds_adjoint);
     tcase_add_test(tc, gradients);
+    tcase_add_test(tc, fused_matches_composed);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;
