@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/cpu_math.h"
+#include "backends/cpu/gemm.h"
 #include "nabla.h"
 #include "tests/nb_check.h"
 
@@ -329,6 +331,39 @@ START_TEST(empty_convolutions) {
 }
 END_TEST
 
+/* A small convolutional network's training steps (conv2d, relu, conv_transpose2d, a loss)
+ * allocate nothing from the system after the first: not the step context, not the GEMM's packing
+ * buffers, not the convolutions' per-thread column buffers. */
+START_TEST(cnn_steps_allocate_nothing_new) {
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(4, 3, 16, 16), 0, 1, &rng);
+    nb_tensor *w1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8, 3, 3, 3), 0, 0.3f, &rng), true);
+    nb_tensor *b1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8), 0, 0.1f, &rng), true);
+    nb_tensor *w2 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8, 2, 4, 4), 0, 0.3f, &rng), true);
+    nb_tensor *r = nb_randn(ctx, NB_SHAPE(4, 2, 32, 32), 0, 1, &rng);
+    nb_ctx *step = nb_ctx_new(0);
+    uint64_t first[3] = {0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        nb_zero_grad(w1), nb_zero_grad(b1), nb_zero_grad(w2);
+        nb_ctx_use(step);
+        nb_tensor *h = nb_relu(nb_conv2d(x, w1, b1, &(nb_conv_opts){.padding = {1, 1}}));
+        nb_tensor *y = nb_conv_transpose2d(h, w2, NULL, &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}});
+        ck_assert_msg(y != NULL, "%s", nb_last_error());
+        ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, r))), 0);
+        nb_ctx_use(ctx);
+        nb_ctx_reset(step);
+        const uint64_t now[3] = {nb_ctx_os_allocs(step) + nb_ctx_os_allocs(ctx), nb_cpu_gemm_cache_allocs(),
+                                 nb_cpu_scratch_allocs()};
+        if (i == 0) memcpy(first, now, sizeof now);
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(now[k] == first[k], "step %d: %s allocations %llu, after the first step %llu", i,
+                          (const char *[]){"context", "GEMM buffer", "scratch"}[k],
+                          (unsigned long long)now[k], (unsigned long long)first[k]);
+    }
+    ck_assert(nb_cpu_scratch_allocs() > 0); /* the convolutions did use their column buffers */
+    nb_ctx_free(step);
+}
+END_TEST
+
 /* unbatched inputs ([C,H,W], [C,L]) give the batched result without its batch dim, as torch */
 START_TEST(unbatched_inputs) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 6, 5), 0, 1, &rng),
@@ -473,6 +508,7 @@ Suite *make_suite(void) {
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, fused_conv_matches_composed);
     tcase_add_test(tc, empty_convolutions);
+    tcase_add_test(tc, cnn_steps_allocate_nothing_new);
     tcase_add_test(tc, unbatched_inputs);
     tcase_add_test(tc, adaptive_avg_pool);
     tcase_add_test(tc, errors);

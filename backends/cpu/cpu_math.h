@@ -46,5 +46,8 @@ enum {
  * life of the process. NULL when out of memory (no message: it may be called
  * inside a parallel region). */
 float *nb_cpu_scratch(int slot, size_t n);
+/* How many times the scratch buffers have asked the system for memory since start-up (for tests
+ * that check a training loop allocates nothing after its first step). */
+uint64_t nb_cpu_scratch_allocs(void);
 
 #endif
