@@ -331,36 +331,48 @@ START_TEST(empty_convolutions) {
 }
 END_TEST
 
-/* A small convolutional network's training steps (conv2d, relu, conv_transpose2d, a loss)
- * allocate nothing from the system after the first: not the step context, not the GEMM's packing
- * buffers, not the convolutions' per-thread column buffers. */
+/* A small convolutional network's training steps (conv2d, relu, a grouped strided conv2d,
+ * conv_transpose2d, a loss) allocate nothing from the system after the first, with 1 to 4
+ * threads: not the step context, not the GEMM's packing buffers, not the convolutions' column
+ * buffers. (Serial GEMMs run by several threads at once once took whichever shared buffer was
+ * free, so a later step could grow a smaller one: each thread now has its own.) */
 START_TEST(cnn_steps_allocate_nothing_new) {
-    nb_tensor *x = nb_randn(ctx, NB_SHAPE(4, 3, 16, 16), 0, 1, &rng);
-    nb_tensor *w1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8, 3, 3, 3), 0, 0.3f, &rng), true);
-    nb_tensor *b1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8), 0, 0.1f, &rng), true);
-    nb_tensor *w2 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(8, 2, 4, 4), 0, 0.3f, &rng), true);
-    nb_tensor *r = nb_randn(ctx, NB_SHAPE(4, 2, 32, 32), 0, 1, &rng);
-    nb_ctx *step = nb_ctx_new(0);
-    uint64_t first[3] = {0, 0, 0};
-    for (int i = 0; i < 4; i++) {
-        nb_zero_grad(w1), nb_zero_grad(b1), nb_zero_grad(w2);
-        nb_ctx_use(step);
-        nb_tensor *h = nb_relu(nb_conv2d(x, w1, b1, &(nb_conv_opts){.padding = {1, 1}}));
-        nb_tensor *y = nb_conv_transpose2d(h, w2, NULL, &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}});
-        ck_assert_msg(y != NULL, "%s", nb_last_error());
-        ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, r))), 0);
-        nb_ctx_use(ctx);
-        nb_ctx_reset(step);
-        const uint64_t now[3] = {nb_ctx_os_allocs(step) + nb_ctx_os_allocs(ctx), nb_cpu_gemm_cache_allocs(),
-                                 nb_cpu_scratch_allocs()};
-        if (i == 0) memcpy(first, now, sizeof now);
-        for (int k = 0; k < 3; k++)
-            ck_assert_msg(now[k] == first[k], "step %d: %s allocations %llu, after the first step %llu", i,
-                          (const char *[]){"context", "GEMM buffer", "scratch"}[k],
-                          (unsigned long long)now[k], (unsigned long long)first[k]);
+    nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 3, 40, 36), 0, 1, &rng);
+    nb_tensor *w1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(16, 3, 3, 3), 0, 0.3f, &rng), true);
+    nb_tensor *b1 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(16), 0, 0.1f, &rng), true);
+    nb_tensor *w2 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(32, 8, 3, 3), 0, 0.2f, &rng), true);
+    nb_tensor *w3 = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(32, 2, 4, 4), 0, 0.2f, &rng), true);
+    nb_tensor *r = nb_randn(ctx, NB_SHAPE(3, 2, 40, 36), 0, 1, &rng);
+    const int saved = nb_get_num_threads();
+    for (int threads = 1; threads <= 4; threads++) {
+        nb_set_num_threads(threads);
+        nb_ctx *step = nb_ctx_new(0);
+        uint64_t first[3] = {0, 0, 0};
+        for (int i = 0; i < 12; i++) {
+            nb_zero_grad(w1), nb_zero_grad(b1), nb_zero_grad(w2), nb_zero_grad(w3);
+            nb_ctx_use(step);
+            nb_tensor *h = nb_relu(nb_conv2d(x, w1, b1, &(nb_conv_opts){.padding = {1, 1}}));
+            h = nb_relu(
+                nb_conv2d(h, w2, NULL, &(nb_conv_opts){.padding = {1, 1}, .groups = 2, .stride = {2, 2}}));
+            nb_tensor *y =
+                nb_conv_transpose2d(h, w3, NULL, &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}});
+            ck_assert_msg(y != NULL, "%s", nb_last_error());
+            ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(y, r))), 0);
+            nb_ctx_use(ctx);
+            nb_ctx_reset(step);
+            const uint64_t now[3] = {nb_ctx_os_allocs(step) + nb_ctx_os_allocs(ctx),
+                                     nb_cpu_gemm_cache_allocs(), nb_cpu_scratch_allocs()};
+            if (i == 0) memcpy(first, now, sizeof now);
+            for (int k = 0; k < 3; k++)
+                ck_assert_msg(now[k] == first[k],
+                              "%d threads, step %d: %s allocations %llu, after the first step %llu", threads,
+                              i, (const char *[]){"context", "GEMM buffer", "scratch"}[k],
+                              (unsigned long long)now[k], (unsigned long long)first[k]);
+        }
+        nb_ctx_free(step);
     }
+    nb_set_num_threads(saved);
     ck_assert(nb_cpu_scratch_allocs() > 0); /* the convolutions did use their column buffers */
-    nb_ctx_free(step);
 }
 END_TEST
 

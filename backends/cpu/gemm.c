@@ -299,6 +299,15 @@ static int gemm_run(const nb_gemm_impl *im, const gemm_args *g, int nt) {
         share_a = pm == 1 && tm * im->mr * kb <= SHARE_MAX;
         share_b = pn == 1 && !(!g->tb && max_rows <= DIRECT_B_MAX_M) && tn * im->nr * kb <= SHARE_MAX;
     }
+#ifdef _OPENMP
+    if (nt == 1 && omp_in_parallel()) { /* a serial GEMM in the caller's team: this thread's buffers */
+        nb_gemm_ws *w = nb_gemm_ws_mine();
+        const int ok = w && nb_gemm_ws_grow(&w->a, &w->acap, need_a(im, g, max_rows)) == 0 &&
+                       nb_gemm_ws_grow(&w->b, &w->bcap, need_b(im, g, max_cols)) == 0;
+        run_rect(im, g, ok ? w : NULL, 0, g->M, 0, g->N);
+        return ok ? 0 : -1;
+    }
+#endif
     nb_gemm_ws *ws[MAX_PARTS];
     nb_gemm_ws_acquire(nt, ws);
     int rc = nb_gemm_ws_reserve(nt, ws, need_a(im, g, max_rows), need_b(im, g, max_cols));

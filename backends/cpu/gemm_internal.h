@@ -67,6 +67,11 @@ typedef struct nb_gemm_ws {
 /* Claims n free workspaces (creating them as needed) in list order, so the same call sequence
  * always gets the same buffers; out[i] is NULL where memory ran out. */
 void nb_gemm_ws_acquire(int n, nb_gemm_ws **out);
+/* The calling thread's own workspace (claimed on its first call, kept until the thread exits or
+ * nb_cpu_gemm_release), for serial GEMMs run inside a parallel region: the same buffers every
+ * call, so which thread runs which GEMM cannot make a later call grow one. NULL when out of
+ * memory. Never released by the caller. */
+nb_gemm_ws *nb_gemm_ws_mine(void);
 /* Gives the n workspaces back (NULL entries are skipped). */
 void nb_gemm_ws_release(int n, nb_gemm_ws **ws);
 /* Grows *buf to hold at least `need` floats (64-byte aligned); 0, or -1 when out of memory. */

@@ -5,10 +5,22 @@
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/gemm_internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 static nb_gemm_ws *g_ws_list;
+/* Threads' own workspaces (nb_gemm_ws_mine), apart from the shared list so that claiming one
+ * never changes which buffers the shared list hands out; busy while their thread lives. */
+static nb_gemm_ws *g_mine_list;
 static uint64_t g_cache_bytes, g_cache_allocs;
+/* Bumped by nb_cpu_gemm_release, which frees every workspace: a thread's own one is then gone
+ * and is claimed anew. */
+static _Atomic uint64_t g_generation = 1;
+static _Thread_local nb_gemm_ws *t_mine;
+static _Thread_local uint64_t t_mine_gen;
+static pthread_key_t g_exit_key;
+static pthread_once_t g_exit_once = PTHREAD_ONCE_INIT;
 
 /* Claims n free workspaces (creating them as needed) in list order, so the same call sequence
  * always gets the same buffers. out[i] is NULL where memory ran out. */
@@ -38,6 +50,38 @@ void nb_gemm_ws_release(int n, nb_gemm_ws **ws) {
 #pragma omp critical(nb_cpu_gemm_ws)
     for (int i = 0; i < n; i++)
         if (ws[i]) ws[i]->busy = 0;
+}
+
+/* At a thread's exit: its own workspace is free for the next new thread, if it is still in the
+ * list (a release may have freed it since; then the pointer is only compared, never read). */
+static void thread_exit(void *mine) {
+#pragma omp critical(nb_cpu_gemm_ws)
+    for (nb_gemm_ws *w = g_mine_list; w; w = w->next)
+        if (w == mine) w->busy = 0;
+}
+
+static void make_exit_key(void) { (void)pthread_key_create(&g_exit_key, thread_exit); }
+
+nb_gemm_ws *nb_gemm_ws_mine(void) {
+    const uint64_t gen = atomic_load(&g_generation);
+    if (t_mine && t_mine_gen == gen) return t_mine;
+    nb_gemm_ws *w = NULL;
+#pragma omp critical(nb_cpu_gemm_ws)
+    {
+        for (w = g_mine_list; w && w->busy; w = w->next) /* one a finished thread left */
+            ;
+        if (!w && (w = calloc(1, sizeof *w)) != NULL) {
+            w->next = g_mine_list;
+            g_mine_list = w;
+            g_cache_allocs++;
+        }
+        if (w) w->busy = 1; /* no other thread is handed it */
+    }
+    if (!w) return NULL;
+    t_mine = w, t_mine_gen = gen;
+    pthread_once(&g_exit_once, make_exit_key);
+    (void)pthread_setspecific(g_exit_key, w);
+    return w;
 }
 
 /* Grows *buf to hold at least `need` floats (64-byte aligned); 0 on success. */
@@ -75,16 +119,18 @@ int nb_gemm_ws_reserve(int n, nb_gemm_ws **ws, size_t na, size_t nb) {
 void nb_cpu_gemm_release(void) {
 #pragma omp critical(nb_cpu_gemm_ws)
     {
-        nb_gemm_ws *w = g_ws_list;
-        while (w) {
-            nb_gemm_ws *next = w->next;
-            free(w->a);
-            free(w->b);
-            free(w);
-            w = next;
-        }
-        g_ws_list = NULL;
+        nb_gemm_ws *lists[2] = {g_ws_list, g_mine_list};
+        for (int l = 0; l < 2; l++)
+            for (nb_gemm_ws *w = lists[l]; w;) {
+                nb_gemm_ws *next = w->next;
+                free(w->a);
+                free(w->b);
+                free(w);
+                w = next;
+            }
+        g_ws_list = g_mine_list = NULL;
         g_cache_bytes = 0;
+        atomic_fetch_add(&g_generation, 1);
     }
 }
 
