@@ -45,6 +45,8 @@ static const nb_conv_opts conv_cases[] = {
     {.stride = {1, 1}, .padding = {0, 0}, .dilation = {1, 1}, .groups = 1},
     {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2},
     {.stride = {1, 3}, .padding = {2, 0}, .dilation = {2, 1}, .groups = 4}, /* depthwise */
+    /* rows as wide as the input (im2col's one-copy path), more padding rows than image rows read */
+    {.stride = {1, 1}, .padding = {3, 1}, .dilation = {1, 2}, .groups = 1},
 };
 
 START_TEST(conv2d_against_loops) {
@@ -511,7 +513,7 @@ Suite *make_suite(void) {
     TCase *tc = tcase_create("conv");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, conv2d_against_loops, 0, 3);
+    tcase_add_loop_test(tc, conv2d_against_loops, 0, 4);
     tcase_add_test(tc, conv1d_against_loops);
     tcase_add_test(tc, unfold_against_loops);
     tcase_add_test(tc, pools_against_loops);

@@ -39,6 +39,30 @@ CONV_CLONES static void im2col_row(float *o, const float *X, const int64_t *xs, 
     const float pad = g->pad;
     int64_t lo, hi;
     nb_cpu_col_range(g, off, &lo, &hi);
+    if (g->sh == 1 && g->sw == 1 && g->OW == g->W && xs[3] == 1 && xs[2] == g->W) {
+        /* 'same'-shaped rows: output rows [a, b), whose input rows are inside the image, read
+         * one contiguous run of the plane, shifted by off; one long copy, then the entries that
+         * fall in the left and right padding set to pad. The other rows are all padding. */
+        const int64_t top = g->ph - kh * g->dh; /* the first output row whose input row is 0 */
+        int64_t a = top > oh0 ? top : oh0, b = top + g->H < oh1 ? top + g->H : oh1;
+        if (a > b) a = b;
+        for (int64_t i = 0; i < (a - oh0) * g->OW; i++)
+            o[i] = pad;
+        float *run = o + (a - oh0) * g->OW;
+        const float *src = xp + (a - top) * g->W + off;
+        const int64_t len = (b - a) * g->W, p0 = off < 0 ? -off : 0, p1 = off > 0 ? len - off : len;
+        for (int64_t i = p0; i < p1; i++) /* never outside rows a - top .. b - 1 - top of the plane */
+            run[i] = src[i];
+        for (int64_t r = 0; r < b - a; r++) {
+            for (int64_t ow = 0; ow < lo; ow++)
+                run[r * g->OW + ow] = pad;
+            for (int64_t ow = hi; ow < g->OW; ow++)
+                run[r * g->OW + ow] = pad;
+        }
+        for (int64_t i = (b - oh0) * g->OW; i < (oh1 - oh0) * g->OW; i++)
+            o[i] = pad;
+        return;
+    }
     for (int64_t oh = oh0; oh < oh1; oh++, o += g->OW) {
         const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
         if (ih < 0 || ih >= g->H) {
@@ -143,81 +167,123 @@ static int64_t conv_rows_per_block(const nb_im2col_geom *g) {
     return (g->OH + blocks - 1) / blocks;
 }
 
+/* One forward task: the columns of output rows [oh0, oh1) of image n into `cols`, then the G
+ * products. `team`: the GEMMs split between the threads (a caller outside any parallel region
+ * with fewer tasks than threads), else each on the calling thread. Either way each output is
+ * summed over the same K blocks in the same order as one GEMM over all the columns would, so the
+ * result is the composed im2col + matmul's, bit for bit. */
+static void conv_task(float *Y, const float *X, const int64_t *xs, const float *Wt, float *cols,
+                      const nb_im2col_geom *g, int64_t G, int64_t O, int64_t n, int64_t oh0, int64_t oh1,
+                      bool team) {
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, Og = O / G;
+    const int64_t lb = (oh1 - oh0) * g->OW;
+#pragma omp parallel for num_threads(nb_nthreads()) if (team && CK * lb > 32768) schedule(static)
+    for (int64_t r = 0; r < CK; r++)
+        im2col_row(cols + r * lb, X, xs, g, n, r / K, r % K, oh0, oh1);
+    for (int64_t gi = 0; gi < G; gi++) { /* a failed packing buffer still computes C (unblocked) */
+        const float *a = Wt + gi * Og * CgK, *b = cols + gi * CgK * lb;
+        float *c = Y + (n * O + gi * Og) * L + oh0 * g->OW;
+        if (team)
+            nb_cpu_sgemm(0, 0, Og, lb, CgK, 1.0f, a, CgK, b, lb, 0.0f, c, L);
+        else
+            (void)nb_cpu_sgemm_serial(0, 0, Og, lb, CgK, 1.0f, a, CgK, b, lb, 0.0f, c, L);
+    }
+}
+
 int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g, int64_t G) {
     if (conv_check("conv2d", x, w, y, g, G)) return -1;
     const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
     float *Y = (float *)nb_ptr(y);
-    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, O = w->shape[0],
-                  Og = O / G;
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, O = w->shape[0];
     const int64_t rb = conv_rows_per_block(g), nblk = (g->OH + rb - 1) / rb, tasks = g->N * nblk;
     if (CK == 0) { /* no input channels: a sum of nothing */
         memset(Y, 0, (size_t)(g->N * O * L) * sizeof *Y);
         return 0;
     }
+    const int nt = nb_nthreads();
     int oom = 0;
-    /* Each task: the columns of one block of output rows of one image, then its G products.
-     * The GEMM sums each output over the same K blocks in the same order as one GEMM over all
-     * the columns would, so the result is the composed im2col + matmul's, bit for bit. */
-#pragma omp parallel for num_threads(nb_nthreads()) if (tasks > 1) schedule(static) reduction(| : oom)
-    for (int64_t t = 0; t < tasks; t++) {
-        const int64_t n = t / nblk, oh0 = t % nblk * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH;
-        const int64_t lb = (oh1 - oh0) * g->OW;
-        float *cols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * lb));
-        if (!cols) {
-            oom = 1;
-            continue;
+    if (tasks >= nt) { /* a task per thread at a time */
+#pragma omp parallel for num_threads(nt) if (tasks > 1) schedule(static) reduction(| : oom)
+        for (int64_t t = 0; t < tasks; t++) {
+            const int64_t oh0 = t % nblk * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH;
+            float *cols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * (oh1 - oh0) * g->OW));
+            if (cols) conv_task(Y, X, x->stride, Wt, cols, g, G, O, t / nblk, oh0, oh1, false);
+            oom |= !cols;
         }
-        for (int64_t r = 0; r < CK; r++)
-            im2col_row(cols + r * lb, X, x->stride, g, n, r / K, r % K, oh0, oh1);
-        for (int64_t gi = 0; gi < G; gi++) /* a failed packing buffer still computes C (unblocked) */
-            (void)nb_cpu_sgemm_serial(0, 0, Og, lb, CgK, 1.0f, Wt + gi * Og * CgK, CgK, cols + gi * CgK * lb,
-                                      lb, 0.0f, Y + (n * O + gi * Og) * L + oh0 * g->OW, L);
+    } else { /* fewer tasks than threads (one small image): each task's copy and GEMMs split */
+        float *cols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * rb * g->OW));
+        oom = !cols;
+        for (int64_t t = 0; t < tasks && cols; t++) {
+            const int64_t oh0 = t % nblk * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH;
+            conv_task(Y, X, x->stride, Wt, cols, g, G, O, t / nblk, oh0, oh1, true);
+        }
     }
     return oom ? nb_set_error("conv2d (cpu): out of memory for a block of %lld x %lld columns", (long long)CK,
                               (long long)(rb * g->OW)),
            -1  : 0;
 }
 
-/* dx [N,C,H,W] (contiguous, overwritten): per image, the columns' gradient w^T dy (as the
- * composed matmul's backward), added back to the pixels by col2im in its order. */
+/* Input channels per dx task: their columns' gradient fits CONV_BLOCK_BYTES (at least one
+ * channel, at most a group's). */
+static int64_t conv_channels_per_block(const nb_im2col_geom *g, int64_t Cg) {
+    const int64_t plane = g->KH * g->KW * g->OH * g->OW * (int64_t)sizeof(float);
+    int64_t cb = CONV_BLOCK_BYTES / (plane > 0 ? plane : 1);
+    if (cb < 1) cb = 1;
+    if (cb >= Cg) return Cg;
+    const int64_t blocks = (Cg + cb - 1) / cb;
+    return (Cg + blocks - 1) / blocks;
+}
+
+/* One dx task: image n, input channels [c0, c1) of group gi: their columns' gradient w^T dy (as
+ * the composed matmul's backward computes those rows) into `dcols`, then col2im of each of their
+ * planes in its order; `team` as conv_task's. Bit for bit the composition's. */
+static void conv_dx_task(float *DX, const float *DY, const float *Wt, float *dcols, const nb_im2col_geom *g,
+                         int64_t G, int64_t O, int64_t n, int64_t gi, int64_t c0, int64_t c1, bool team) {
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CgK = g->C / G * K, Og = O / G, HW = g->H * g->W;
+    const int64_t rows = (c1 - c0) * K;
+    const float *a = Wt + gi * Og * CgK + (c0 - gi * (g->C / G)) * K, *b = DY + (n * O + gi * Og) * L;
+    if (team)
+        nb_cpu_sgemm(1, 0, rows, L, Og, 1.0f, a, CgK, b, L, 0.0f, dcols, L);
+    else
+        (void)nb_cpu_sgemm_serial(1, 0, rows, L, Og, 1.0f, a, CgK, b, L, 0.0f, dcols, L);
+#pragma omp parallel for num_threads(nb_nthreads()) if (team && rows * L > 32768) schedule(static)
+    for (int64_t c = c0; c < c1; c++)
+        col2im_plane(DX + (n * g->C + c) * HW, dcols + (c - c0) * K * L, g);
+}
+
+/* dx [N,C,H,W] (contiguous, overwritten): tasks of one image and a block of input channels, so
+ * the columns' gradient is never more than a block (about 1 MB, or one channel's) per thread. */
 static int conv_dx(float *DX, const float *DY, const float *Wt, const nb_im2col_geom *g, int64_t G,
                    int64_t O) {
-    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, Og = O / G,
-                  HW = g->H * g->W;
-    const int nt = nb_nthreads();
-    int oom = 0;
+    const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, Cg = g->C / G, HW = g->H * g->W;
     if (CK == 0 || O == 0) { /* no pixels, or none that any output read */
         memset(DX, 0, (size_t)(g->N * g->C * HW) * sizeof *DX);
         return 0;
     }
-    if (g->N >= nt) { /* an image per task */
-#pragma omp parallel for num_threads(nt) if (g->N > 1) schedule(static) reduction(| : oom)
-        for (int64_t n = 0; n < g->N; n++) {
-            float *dcols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * L));
-            if (!dcols) {
-                oom = 1;
-                continue;
-            }
-            for (int64_t gi = 0; gi < G; gi++)
-                (void)nb_cpu_sgemm_serial(1, 0, CgK, L, Og, 1.0f, Wt + gi * Og * CgK, CgK,
-                                          DY + (n * O + gi * Og) * L, L, 0.0f, dcols + gi * CgK * L, L);
-            for (int64_t c = 0; c < g->C; c++)
-                col2im_plane(DX + (n * g->C + c) * HW, dcols + c * K * L, g);
+    const int64_t cb = conv_channels_per_block(g, Cg), per_group = (Cg + cb - 1) / cb;
+    const int64_t tasks = g->N * G * per_group;
+    const int nt = nb_nthreads();
+    int oom = 0;
+    if (tasks >= nt) {
+#pragma omp parallel for num_threads(nt) if (tasks > 1) schedule(static) reduction(| : oom)
+        for (int64_t t = 0; t < tasks; t++) {
+            const int64_t n = t / (G * per_group), gi = t / per_group % G, c0 = gi * Cg + t % per_group * cb;
+            const int64_t c1 = c0 + cb < (gi + 1) * Cg ? c0 + cb : (gi + 1) * Cg;
+            float *dcols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)((c1 - c0) * K * L));
+            if (dcols) conv_dx_task(DX, DY, Wt, dcols, g, G, O, n, gi, c0, c1, false);
+            oom |= !dcols;
         }
-    } else { /* fewer images than threads: each image's GEMM and col2im split between them */
-        float *dcols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * L));
+    } else {
+        float *dcols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(cb * K * L));
         oom = !dcols;
-        for (int64_t n = 0; n < g->N && dcols; n++) {
-            for (int64_t gi = 0; gi < G; gi++)
-                nb_cpu_sgemm(1, 0, CgK, L, Og, 1.0f, Wt + gi * Og * CgK, CgK, DY + (n * O + gi * Og) * L, L,
-                             0.0f, dcols + gi * CgK * L, L);
-#pragma omp parallel for num_threads(nt) if (CK * L > 32768) schedule(static)
-            for (int64_t c = 0; c < g->C; c++)
-                col2im_plane(DX + (n * g->C + c) * HW, dcols + c * K * L, g);
+        for (int64_t t = 0; t < tasks && dcols; t++) {
+            const int64_t n = t / (G * per_group), gi = t / per_group % G, c0 = gi * Cg + t % per_group * cb;
+            const int64_t c1 = c0 + cb < (gi + 1) * Cg ? c0 + cb : (gi + 1) * Cg;
+            conv_dx_task(DX, DY, Wt, dcols, g, G, O, n, gi, c0, c1, true);
         }
     }
-    return oom ? nb_set_error("conv2d backward (cpu): out of memory for %lld x %lld columns", (long long)CK,
-                              (long long)L),
+    return oom ? nb_set_error("conv2d backward (cpu): out of memory for %lld x %lld columns",
+                              (long long)(cb * K), (long long)L),
            -1  : 0;
 }
 
