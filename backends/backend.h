@@ -108,10 +108,11 @@ typedef struct nb_backend {
     /* Optional (NULL: the ops layer composes im2col and matmul, with the same sums). A dense
      * convolution in `groups` groups: y [N, O, OH, OW] (contiguous) = per group the weights w
      * [O, C/groups*KH*KW] (contiguous) times the columns of x (f32 [N,C,H,W], any strides, zeros
-     * outside), each output summed as one GEMM over the columns would (so the composed result,
-     * bit for bit), without keeping the columns of the whole batch */
-    int (*conv2d)(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g,
-                  int64_t groups);
+     * outside), each output summed as one GEMM over the columns would, then b[o] (f32 [O],
+     * contiguous; NULL: none) added (so the composed result, bit for bit), without keeping the
+     * columns of the whole batch */
+    int (*conv2d)(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_tensor *b,
+                  const nb_im2col_geom *g, int64_t groups);
     /* Its gradients, either may be NULL: dx [N,C,H,W] (contiguous, overwritten) = col2im of w^T dy,
      * as the composition's; dw (w's shape, contiguous, overwritten) = per group the sum of dy
      * times the columns^T, in an order fixed by the shape. x is read for dw only (for dx, only

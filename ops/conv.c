@@ -128,9 +128,7 @@ static nb_tensor *conv_nd(const char *op, int nd, nb_tensor *x, nb_tensor *w, nb
         nb_tensor *y = nb_win_dwconv(xp, w, &g);
         return y && b ? nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1))) : y;
     }
-    nb_tensor *y = nb_win_conv(xp, w, &g, G);
-    if (y && b) y = nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1)));
-    return y;
+    return nb_win_conv(xp, w, b, &g, G);
 }
 
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv_opts *opts) {

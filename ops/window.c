@@ -238,10 +238,12 @@ static int conv_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
     if (be->conv2d_backward(dx, dw ? &dw2 : NULL, dy, x, &w2, &bg, n->i[10])) return -1;
     gin[0] = dx;
     gin[1] = dw;
+    if (n->n_in > 2 && n->in[2]->requires_grad) /* the bias: g summed over images and pixels */
+        if (!(gin[2] = nb_sum(dy, 3, (const int[]){0, 2, 3}, false))) return -1;
     return 0;
 }
 
-nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups) {
+nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_win_geom *g, int64_t groups) {
     const nb_backend *be = nb_be(x);
     if (!be) return NULL;
     if (!be->conv2d || !be->conv2d_backward) { /* composed: the columns of the batch, one matmul */
@@ -251,10 +253,11 @@ nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t
         cols = cols ? nb_reshape(cols, NB_SHAPE(g->N, G, Cg * K, L)) : NULL;
         nb_tensor *wm = nb_reshape(w, NB_SHAPE(G, O / G, Cg * K));
         nb_tensor *y = cols && wm ? nb_matmul(wm, cols) : NULL;
-        return y ? nb_reshape(y, NB_SHAPE(g->N, O, g->OH, g->OW)) : NULL;
+        y = y ? nb_reshape(y, NB_SHAPE(g->N, O, g->OH, g->OW)) : NULL;
+        return y && b ? nb_add(y, nb_reshape(b, NB_SHAPE(O, 1, 1))) : y;
     }
-    nb_tensor *wc = nb_contiguous(w);
-    if (!wc) return NULL;
+    nb_tensor *wc = nb_contiguous(w), *bc = b ? nb_contiguous(b) : NULL;
+    if (!wc || (b && !bc)) return NULL;
     int64_t v[11];
     pack(g, v);
     v[10] = groups;
@@ -263,10 +266,10 @@ nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t
     if (!y) return NULL;
     const nb_tensor w2 = as_2d(wc, O, w->shape[1] * w->shape[2] * w->shape[3]);
     const nb_im2col_geom bg = backend_geom(x, v, 0.0f);
-    if (be->conv2d(y, x, &w2, &bg, groups)) return NULL;
-    nb_tensor *ins[2] = {x, wc};
+    if (be->conv2d(y, x, &w2, bc, &bg, groups)) return NULL;
+    nb_tensor *ins[3] = {x, wc, bc};
     nb_node *n;
-    if (!nb_op_finish(y, "conv2d", conv_backward, 2, ins, &n)) return NULL;
+    if (!nb_op_finish(y, "conv2d", conv_backward, bc ? 3 : 2, ins, &n)) return NULL;
     if (n) {
         n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
         memcpy(n->i, v, sizeof v);
@@ -287,7 +290,7 @@ static int conv_transpose_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin)
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw)) return -1;
     const nb_tensor w2 = as_2d(w, C, cols);
     const nb_im2col_geom bg = backend_geom(gout, n->i, 0.0f);
-    if (dx && be->conv2d(dx, gout, &w2, &bg, n->i[10])) return -1;
+    if (dx && be->conv2d(dx, gout, &w2, NULL, &bg, n->i[10])) return -1;
     nb_tensor dw2 = dw ? as_2d(dw, C, cols) : w2;
     if (dw && be->conv2d_backward(NULL, &dw2, x, gout, &w2, &bg, n->i[10])) return -1;
     gin[0] = dx;

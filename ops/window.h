@@ -39,10 +39,10 @@ nb_tensor *nb_win_im2col(nb_tensor *x, const nb_win_geom *g, float pad);
  * (the adjoint of im2col); its gradient is im2col. */
 nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g);
 /* Dense convolution of x [N,C,H,W] by w [O, C/groups, KH, KW] in `groups` groups (zeros outside
- * x): y [N, O, OH, OW], differentiable in x and w. The backend's fused kernel where it has one
- * (columns made block by block, never for the whole batch), else im2col and one batched matmul;
- * the same sums either way. Shapes are the caller's to check. */
-nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g, int64_t groups);
+ * x), plus b [O] (NULL: none): y [N, O, OH, OW], differentiable in x, w and b. The backend's fused kernel
+ * where it has one (columns made block by block, never for the whole batch), else im2col and one batched
+ * matmul; the same sums either way. Shapes are the caller's to check. */
+nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_win_geom *g, int64_t groups);
 /* Transposed convolution of x [N,C,H,W] by w [C, O/groups, KH, KW] in `groups` groups: the
  * output image [g->N, g->C = O, g->H, g->W], whose windows (g->OH x g->OW = H x W of them) each
  * input pixel adds its contribution to; differentiable in x and w. The backend's fused kernels

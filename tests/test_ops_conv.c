@@ -243,17 +243,21 @@ static nb_tensor *composed_conv(nb_tensor *x, nb_tensor *w, const nb_conv_opts *
 }
 
 /* y, dx and dw of sum(conv(xin, w) * r), where xin is leaf x or a view of it */
-static void conv_grads(nb_tensor *x, nb_tensor *xin, nb_tensor *w, const nb_conv_opts *o, bool composed,
-                       nb_tensor *r, nb_tensor **y, nb_tensor **dx, nb_tensor **dw) {
+static void conv_grads(nb_tensor *x, nb_tensor *xin, nb_tensor *w, nb_tensor *b, const nb_conv_opts *o,
+                       bool composed, nb_tensor *r, nb_tensor **y, nb_tensor **dx, nb_tensor **dw,
+                       nb_tensor **db) {
     nb_zero_grad(x);
     nb_zero_grad(w);
-    nb_tensor *out = composed ? composed_conv(xin, w, o) : nb_conv2d(xin, w, NULL, o);
+    nb_zero_grad(b);
+    nb_tensor *out = composed ? nb_add(composed_conv(xin, w, o), nb_reshape(b, NB_SHAPE(b->shape[0], 1)))
+                              : nb_conv2d(xin, w, b, o);
     ck_assert_msg(out != NULL, "%s", nb_last_error());
     out = nb_reshape(out, NB_SHAPE(nb_numel(out)));
     ck_assert_int_eq(nb_backward(nb_sum_all(nb_mul(out, r))), 0);
     *y = nb_clone(ctx, out);
     *dx = nb_clone(ctx, x->grad);
     *dw = nb_clone(ctx, w->grad);
+    *db = nb_clone(ctx, b->grad);
 }
 
 static void same_bits(nb_tensor *a, nb_tensor *b, const char *what, int c, int t) {
@@ -289,17 +293,22 @@ START_TEST(fused_conv_matches_composed) {
         nb_tensor *probe = nb_conv2d(x, w, NULL, &cases[c].o);
         ck_assert_msg(probe != NULL, "%s", nb_last_error());
         nb_tensor *r = nb_randn(ctx, NB_SHAPE(nb_numel(probe)), 0, 1, &rng);
-        conv_grads(x, xin, w, &cases[c].o, true, r, &ref_y, &ref_dx, &ref_dw);
+        nb_tensor *b = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(cases[c].w[0]), 0, 1, &rng), true), *ref_db,
+                  *db0 = NULL;
+        conv_grads(x, xin, w, b, &cases[c].o, true, r, &ref_y, &ref_dx, &ref_dw, &ref_db);
         for (int t = 1; t <= 4; t++) {
             nb_set_num_threads(t);
             nb_tensor *y, *dx, *dw;
-            conv_grads(x, xin, w, &cases[c].o, false, r, &y, &dx, &dw);
+            nb_tensor *db;
+            conv_grads(x, xin, w, b, &cases[c].o, false, r, &y, &dx, &dw, &db);
             same_bits(y, ref_y, "the output (against the composition)", c, t);
             same_bits(dx, ref_dx, "dx (against the composition)", c, t);
+            same_bits(db, ref_db, "db (against the composition)", c, t);
             NB_ASSERT_CLOSE(dw, ref_dw, 1e-4, "dw (against the composition)");
             if (t == 1)
-                y0 = y, dx0 = dx, dw0 = dw;
+                y0 = y, dx0 = dx, dw0 = dw, db0 = db;
             else {
+                same_bits(db, db0, "db", c, t);
                 same_bits(y, y0, "the output", c, t);
                 same_bits(dx, dx0, "dx", c, t);
                 same_bits(dw, dw0, "dw", c, t);

@@ -64,7 +64,8 @@ static inline void nb_cpu_col_range(const nb_im2col_geom *g, int64_t off, int64_
     if (*hi > g->OW) *hi = g->OW;
     if (*lo > *hi) *lo = *hi;
 }
-int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g, int64_t G);
+int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_tensor *b,
+                  const nb_im2col_geom *g, int64_t G);
 int nb_cpu_conv2d_backward(nb_tensor *dx, nb_tensor *dw, const nb_tensor *dy, const nb_tensor *x,
                            const nb_tensor *w, const nb_im2col_geom *g, int64_t G);
 int nb_cpu_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g);

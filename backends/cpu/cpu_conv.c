@@ -172,9 +172,9 @@ static int64_t conv_rows_per_block(const nb_im2col_geom *g) {
  * with fewer tasks than threads), else each on the calling thread. Either way each output is
  * summed over the same K blocks in the same order as one GEMM over all the columns would, so the
  * result is the composed im2col + matmul's, bit for bit. */
-static void conv_task(float *Y, const float *X, const int64_t *xs, const float *Wt, float *cols,
-                      const nb_im2col_geom *g, int64_t G, int64_t O, int64_t n, int64_t oh0, int64_t oh1,
-                      bool team) {
+static void conv_task(float *Y, const float *X, const int64_t *xs, const float *Wt, const float *B,
+                      float *cols, const nb_im2col_geom *g, int64_t G, int64_t O, int64_t n, int64_t oh0,
+                      int64_t oh1, bool team) {
     const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, CgK = CK / G, Og = O / G;
     const int64_t lb = (oh1 - oh0) * g->OW;
 #pragma omp parallel for num_threads(nb_nthreads()) if (team && CK * lb > 32768) schedule(static)
@@ -188,16 +188,26 @@ static void conv_task(float *Y, const float *X, const int64_t *xs, const float *
         else
             (void)nb_cpu_sgemm_serial(0, 0, Og, lb, CgK, 1.0f, a, CgK, b, lb, 0.0f, c, L);
     }
+    for (int64_t o = 0; B && o < O; o++) { /* the bias, while the block is in cache */
+        float *c = Y + (n * O + o) * L + oh0 * g->OW;
+        for (int64_t j = 0; j < lb; j++)
+            c[j] += B[o];
+    }
 }
 
-int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g, int64_t G) {
+int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_tensor *b,
+                  const nb_im2col_geom *g, int64_t G) {
     if (conv_check("conv2d", x, w, y, g, G)) return -1;
+    if (b && (b->dtype != NB_F32 || nb_numel(b) != w->shape[0] || !nb_is_contiguous(b)))
+        return nb_set_error("conv2d (cpu): bad bias"), -1;
     const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
+    const float *B = b ? (const float *)nb_ptr(b) : NULL;
     float *Y = (float *)nb_ptr(y);
     const int64_t K = g->KH * g->KW, L = g->OH * g->OW, CK = g->C * K, O = w->shape[0];
     const int64_t rb = conv_rows_per_block(g), nblk = (g->OH + rb - 1) / rb, tasks = g->N * nblk;
-    if (CK == 0) { /* no input channels: a sum of nothing */
-        memset(Y, 0, (size_t)(g->N * O * L) * sizeof *Y);
+    if (CK == 0) { /* no input channels: a sum of nothing, plus the bias */
+        for (int64_t i = 0; i < g->N * O * L; i++)
+            Y[i] = B ? 0.0f + B[i / L % O] : 0.0f;
         return 0;
     }
     const int nt = nb_nthreads();
@@ -207,7 +217,7 @@ int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb
         for (int64_t t = 0; t < tasks; t++) {
             const int64_t oh0 = t % nblk * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH;
             float *cols = nb_cpu_scratch(NB_SCRATCH_CONV, (size_t)(CK * (oh1 - oh0) * g->OW));
-            if (cols) conv_task(Y, X, x->stride, Wt, cols, g, G, O, t / nblk, oh0, oh1, false);
+            if (cols) conv_task(Y, X, x->stride, Wt, B, cols, g, G, O, t / nblk, oh0, oh1, false);
             oom |= !cols;
         }
     } else { /* fewer tasks than threads (one small image): each task's copy and GEMMs split */
@@ -215,7 +225,7 @@ int nb_cpu_conv2d(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb
         oom = !cols;
         for (int64_t t = 0; t < tasks && cols; t++) {
             const int64_t oh0 = t % nblk * rb, oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH;
-            conv_task(Y, X, x->stride, Wt, cols, g, G, O, t / nblk, oh0, oh1, true);
+            conv_task(Y, X, x->stride, Wt, B, cols, g, G, O, t / nblk, oh0, oh1, true);
         }
     }
     return oom ? nb_set_error("conv2d (cpu): out of memory for a block of %lld x %lld columns", (long long)CK,
