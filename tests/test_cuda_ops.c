@@ -419,6 +419,9 @@ static nb_tensor *f_conv(nb_tensor **in, void *u) {
         return nb_conv2d(
             in[0], in[1], in[2],
             &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}, .dilation = {1, 2}, .groups = 6});
+    case 7: /* depthwise with stride 1 along rows of 24 outputs: the CPU's register path */
+        return nb_conv2d(in[0], in[1], in[2],
+                         &(nb_conv_opts){.padding = {1, 2}, .dilation = {2, 1}, .groups = 6});
     case 5:
         return nb_max_pool2d(in[0], (const int[]){3, 3},
                              &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}});
@@ -448,6 +451,10 @@ START_TEST(test_conv) {
     compare("conv2d (depthwise)", f_conv, dw, 3, &u, 0, 0);
     compare("conv2d (depthwise), gradients", f_conv, dw, 3, &u, 1e-5, 7);
     compare("conv2d (depthwise), input gradient", f_conv, dw, 3, &u, 0, 1);
+    nb_tensor *dw1[3] = {rnd(c, NB_SHAPE(2, 6, 7, 21), -1, 1, 95), dw[1], dw[2]};
+    u = 7;
+    compare("conv2d (depthwise, stride 1)", f_conv, dw1, 3, &u, 0, 0);
+    compare("conv2d (depthwise, stride 1), input gradient", f_conv, dw1, 3, &u, 0, 1);
     u = 5; /* max pooling, forward and backward: the same picks and sums, bit for bit */
     compare("max_pool2d (3x3, stride 2)", f_conv, in, 1, &u, 0, 1);
     nb_ctx_free(c);

@@ -106,6 +106,36 @@ START_TEST(depthwise_gradcheck) {
 }
 END_TEST
 
+/* A window position outside x adds nothing, not w times a zero: with an infinite weight the
+ * outputs whose window puts it in the padding stay finite (the register path, which reads a
+ * zero-padded copy of x, is taken only for finite weights). Rows of 20 outputs, stride 1. */
+START_TEST(depthwise_skips_the_padding) {
+    nb_tensor *x = nb_full(ctx, NB_F32, NB_SHAPE(1, 2, 6, 20), 1.0);
+    nb_tensor *w = nb_randn(ctx, NB_SHAPE(2, 1, 3, 3), 0, 1, &rng);
+    nb_data_f32(w)[0] = INFINITY; /* channel 0, top-left */
+    nb_tensor *y = nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {1, 1}, .groups = 2});
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    const float *Y = nb_data_f32(y), *Wt = nb_data_f32(w);
+    for (int64_t c = 0; c < 2; c++)
+        for (int64_t oh = 0; oh < 6; oh++)
+            for (int64_t ow = 0; ow < 20; ow++) {
+                double want = 0;
+                for (int64_t k = 0; k < 9; k++) {
+                    const int64_t ih = oh - 1 + k / 3, iw = ow - 1 + k % 3;
+                    if (ih >= 0 && ih < 6 && iw >= 0 && iw < 20) want += Wt[c * 9 + k];
+                }
+                const float got = Y[(c * 6 + oh) * 20 + ow];
+                if (isinf(want))
+                    ck_assert_msg(isinf(got) && got > 0, "(%lld,%lld,%lld): %g, want inf", (long long)c,
+                                  (long long)oh, (long long)ow, (double)got);
+                else
+                    ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
+                                  "(%lld,%lld,%lld): %g, want %g", (long long)c, (long long)oh, (long long)ow,
+                                  (double)got, want);
+            }
+}
+END_TEST
+
 /* max pooling against loops over the window (positions inside x only): the value, and the
  * gradient of sum(y * r) going to the first NaN, else the first largest element */
 static void max_pool_check(nb_tensor *x, const int k[2], const nb_conv_opts *o) {
@@ -243,6 +273,7 @@ Suite *make_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, depthwise_against_dense, 0, (int)(sizeof dw_cases / sizeof *dw_cases));
     tcase_add_test(tc, depthwise_gradcheck);
+    tcase_add_test(tc, depthwise_skips_the_padding);
     tcase_add_test(tc, max_pool_against_loops);
     tcase_add_test(tc, avg_pool_against_loops);
     tcase_add_test(tc, adaptive_max_pool_against_loops);

@@ -35,15 +35,22 @@ static int check_w(const char *op, const nb_tensor *w, int64_t O, const nb_im2co
     return 0;
 }
 
-/* one output plane yp [OH,OW] from its input plane xp and weights wo [KH*KW] */
-WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo, const nb_im2col_geom *g) {
-    memset(yp, 0, (size_t)(g->OH * g->OW) * sizeof *yp);
+/* Output rows [oh0, oh1) x columns [ow0, ow1) of the plane yp [OH,OW] from its input plane xp
+ * and weights wo [KH*KW]: zeroed, then each window position's terms added in turn (those that
+ * fall outside x skipped) */
+WIN_CLONES static void dwconv_part(float *yp, const float *xp, const float *wo, const nb_im2col_geom *g,
+                                   int64_t oh0, int64_t oh1, int64_t ow0, int64_t ow1) {
+    for (int64_t oh = oh0; oh < oh1; oh++)
+        for (int64_t ow = ow0; ow < ow1; ow++)
+            yp[oh * g->OW + ow] = 0.0f;
     for (int64_t k = 0; k < g->KH * g->KW; k++) {
         const int64_t kh = k / g->KW, off = (k % g->KW) * g->dw - g->pw;
         const float wv = wo[k];
         int64_t lo, hi;
         nb_cpu_col_range(g, off, &lo, &hi);
-        for (int64_t oh = 0; oh < g->OH; oh++) {
+        if (lo < ow0) lo = ow0;
+        if (hi > ow1) hi = ow1;
+        for (int64_t oh = oh0; oh < oh1; oh++) {
             const int64_t ih = oh * g->sh - g->ph + kh * g->dh;
             if (ih < 0 || ih >= g->H) continue;
             const float *row = xp + ih * g->W;
@@ -61,14 +68,74 @@ WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo,
     }
 }
 
+#define DW_LANES 16 /* outputs summed in registers at a time: two vectors of 8 */
+#define DW_MAX_K 64 /* windows up to 8x8 take the register path */
+typedef float dw_v8 __attribute__((vector_size(32)));
+
+/* One output plane yp [OH,OW] from its input plane xp and weights wo [KH*KW]; `padded`: scratch
+ * for (H + 2 ph) x (W + 2 pw) floats, or NULL. With stride 1 along the rows, finite weights and
+ * rows of at least DW_LANES outputs, x is copied into `padded` with zeros around it, and each
+ * output sums its whole window in registers, DW_LANES at a time (a row's last block shifted back
+ * to end at its last output), in window order from 0. A term in the padding adds w 0 = +-0,
+ * which changes no sum that starts from +0 (a sum of floats is -0 only when both are), so these
+ * are the same operations as dwconv_part's, which skips those terms, and as the CUDA kernel's
+ * (products rounded before each add: no FMA under -ffp-contract=off). Else dwconv_part. */
+WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo, const nb_im2col_geom *g,
+                                    float *padded) {
+    const int64_t K = g->KH * g->KW;
+    bool finite = K <= DW_MAX_K;
+    for (int64_t k = 0; k < K && finite; k++)
+        finite = isfinite(wo[k]);
+    if (!padded || !finite || g->sw != 1 || g->OW < DW_LANES) {
+        dwconv_part(yp, xp, wo, g, 0, g->OH, 0, g->OW);
+        return;
+    }
+    const int64_t Wp = g->W + 2 * g->pw, Hp = g->H + 2 * g->ph;
+    for (int64_t r = 0; r < Hp; r++) {
+        float *pr = padded + r * Wp;
+        const int64_t ih = r - g->ph;
+        if (ih < 0 || ih >= g->H) {
+            memset(pr, 0, (size_t)Wp * sizeof *pr);
+            continue;
+        }
+        for (int64_t i = 0; i < g->pw; i++)
+            pr[i] = pr[g->pw + g->W + i] = 0.0f;
+        memcpy(pr + g->pw, xp + ih * g->W, (size_t)g->W * sizeof *pr);
+    }
+    int64_t koff[DW_MAX_K];
+    for (int64_t k = 0; k < K; k++)
+        koff[k] = (k / g->KW) * g->dh * Wp + (k % g->KW) * g->dw;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *base = padded + oh * g->sh * Wp; /* + ow + koff[k] */
+        float *yr = yp + oh * g->OW;
+        for (int64_t b = 0; b < g->OW; b += DW_LANES) {
+            const int64_t ow = b + DW_LANES <= g->OW ? b : g->OW - DW_LANES; /* the same values again */
+            dw_v8 a0 = {0}, a1 = {0};
+            for (int64_t k = 0; k < K; k++) {
+                const dw_v8 wv = (dw_v8){0} + wo[k];
+                const float *p = base + koff[k] + ow;
+                dw_v8 x0, x1;
+                memcpy(&x0, p, sizeof x0);
+                memcpy(&x1, p + 8, sizeof x1);
+                a0 += wv * x0;
+                a1 += wv * x1;
+            }
+            memcpy(yr + ow, &a0, sizeof a0);
+            memcpy(yr + ow + 8, &a1, sizeof a1);
+        }
+    }
+}
+
 int nb_cpu_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb_im2col_geom *g) {
     if (check("dwconv", x, y, g) || check_w("dwconv", w, y->shape[1], g)) return -1;
     const int64_t O = y->shape[1], m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
     const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
     float *Y = (float *)nb_ptr(y);
+    const size_t padded = (size_t)((g->H + 2 * g->ph) * (g->W + 2 * g->pw));
 #pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
-    for (int64_t p = 0; p < g->N * O; p++) /* one output plane: every window position in turn */
-        dwconv_plane(Y + p * L, X + ((p / O) * g->C + (p % O) / m) * HW, Wt + (p % O) * K, g);
+    for (int64_t p = 0; p < g->N * O; p++) /* one output plane (NULL scratch: the plain loops) */
+        dwconv_plane(Y + p * L, X + ((p / O) * g->C + (p % O) / m) * HW, Wt + (p % O) * K, g,
+                     nb_cpu_scratch(NB_SCRATCH_WINDOW, padded));
     return 0;
 }
 
