@@ -22,7 +22,9 @@ static int check(const char *op, const nb_tensor *img, const nb_tensor *cols, co
 
 /* The copy loops compiled for AVX-512, AVX2 and the baseline (the loader picks one). A row of a
  * small image is a few dozen floats: inline vector moves, not a call to memcpy per row. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES) && defined(__clang__)
+#define CONV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(NB_NO_TARGET_CLONES)
 #define CONV_CLONES                                                                                          \
     __attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-tree-loop-distribute-"          \
                                                                          "patterns")))
