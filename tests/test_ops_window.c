@@ -107,10 +107,11 @@ START_TEST(depthwise_gradcheck) {
 END_TEST
 
 /* A window position outside x adds nothing, not w times a zero: with an infinite weight the
- * outputs whose window puts it in the padding stay finite (the register path, which reads a
- * zero-padded copy of x, is taken only for finite weights). Rows of 20 outputs, stride 1. */
+ * outputs whose window puts it in the padding stay finite, and so do the pixels no output reads
+ * through it (the register paths, which read zero-padded copies of x and of dy, are taken only
+ * for finite weights). Rows of 20 outputs, stride 1. */
 START_TEST(depthwise_skips_the_padding) {
-    nb_tensor *x = nb_full(ctx, NB_F32, NB_SHAPE(1, 2, 6, 20), 1.0);
+    nb_tensor *x = nb_requires_grad_(nb_full(ctx, NB_F32, NB_SHAPE(1, 2, 6, 20), 1.0), true);
     nb_tensor *w = nb_randn(ctx, NB_SHAPE(2, 1, 3, 3), 0, 1, &rng);
     nb_data_f32(w)[0] = INFINITY; /* channel 0, top-left */
     nb_tensor *y = nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {1, 1}, .groups = 2});
@@ -132,6 +133,26 @@ START_TEST(depthwise_skips_the_padding) {
                     ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
                                   "(%lld,%lld,%lld): %g, want %g", (long long)c, (long long)oh, (long long)ow,
                                   (double)got, want);
+            }
+    /* the input gradient of sum(y): per pixel the weights of the outputs that read it */
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    const float *DX = nb_data_f32(x->grad);
+    for (int64_t c = 0; c < 2; c++)
+        for (int64_t ih = 0; ih < 6; ih++)
+            for (int64_t iw = 0; iw < 20; iw++) {
+                double want = 0;
+                for (int64_t k = 0; k < 9; k++) {
+                    const int64_t oh = ih + 1 - k / 3, ow = iw + 1 - k % 3;
+                    if (oh >= 0 && oh < 6 && ow >= 0 && ow < 20) want += Wt[c * 9 + k];
+                }
+                const float got = DX[(c * 6 + ih) * 20 + iw];
+                if (isinf(want))
+                    ck_assert_msg(isinf(got) && got > 0, "dx (%lld,%lld,%lld): %g, want inf", (long long)c,
+                                  (long long)ih, (long long)iw, (double)got);
+                else
+                    ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
+                                  "dx (%lld,%lld,%lld): %g, want %g", (long long)c, (long long)ih,
+                                  (long long)iw, (double)got, want);
             }
 }
 END_TEST

@@ -166,12 +166,67 @@ WIN_CLONES static void dwconv_dx_plane(float *dxp, const float *dyp, const float
         }
 }
 
+/* dx as a gather, for strides 1 and 1: each pixel's terms w[j][k] dy[j][ih + ph - kh dh][iw +
+ * pw - kw dw] over j then k, read from zero-padded copies of its m output planes (`padded`: m
+ * (OH + 2 (KH-1) dh) (OW + 2 (KW-1) dw) floats) and summed in registers, DW_LANES pixels at a time
+ * (a row's last block shifted back). With finite weights these are dwconv_dx_plane's operations:
+ * a padded term adds w 0 = +-0 to a sum that started from +0. */
+WIN_CLONES static void dwconv_dx_gather(float *dxp, const float *dyp, const float *wo, int64_t m,
+                                        const nb_im2col_geom *g, float *padded) {
+    const int64_t K = g->KH * g->KW, PH = (g->KH - 1) * g->dh, PW = (g->KW - 1) * g->dw;
+    const int64_t Hq = g->OH + 2 * PH, Wq = g->OW + 2 * PW, plane = Hq * Wq;
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t r = 0; r < Hq; r++) {
+            float *pr = padded + j * plane + r * Wq;
+            const int64_t oh = r - PH;
+            if (oh < 0 || oh >= g->OH) {
+                memset(pr, 0, (size_t)Wq * sizeof *pr);
+                continue;
+            }
+            for (int64_t i = 0; i < PW; i++)
+                pr[i] = pr[PW + g->OW + i] = 0.0f;
+            memcpy(pr + PW, dyp + (j * g->OH + oh) * g->OW, (size_t)g->OW * sizeof *pr);
+        }
+    int64_t koff[DW_MAX_K]; /* from (ih + ph + PH, iw + pw + PW) */
+    for (int64_t k = 0; k < K; k++)
+        koff[k] = -(k / g->KW) * g->dh * Wq - (k % g->KW) * g->dw;
+    for (int64_t ih = 0; ih < g->H; ih++) {
+        const float *base = padded + (ih + g->ph + PH) * Wq + g->pw + PW; /* + iw + koff[k] + j plane */
+        float *xr = dxp + ih * g->W;
+        for (int64_t b = 0; b < g->W; b += DW_LANES) {
+            const int64_t iw = b + DW_LANES <= g->W ? b : g->W - DW_LANES; /* the same values again */
+            dw_v8 a0 = {0}, a1 = {0};
+            for (int64_t j = 0; j < m; j++)
+                for (int64_t k = 0; k < K; k++) {
+                    const dw_v8 wv = (dw_v8){0} + wo[j * K + k];
+                    const float *p = base + j * plane + koff[k] + iw;
+                    dw_v8 x0, x1;
+                    memcpy(&x0, p, sizeof x0);
+                    memcpy(&x1, p + 8, sizeof x1);
+                    a0 += wv * x0;
+                    a1 += wv * x1;
+                }
+            memcpy(xr + iw, &a0, sizeof a0);
+            memcpy(xr + iw + 8, &a1, sizeof a1);
+        }
+    }
+}
+
 static void dwconv_dx(float *DX, const float *DY, const float *Wt, const nb_im2col_geom *g, int64_t O) {
     const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
+    bool gather = g->sh == 1 && g->sw == 1 && g->W >= DW_LANES && K <= DW_MAX_K;
+    for (int64_t i = 0; i < O * K && gather; i++)
+        gather = isfinite(Wt[i]);
+    const size_t padded =
+        gather ? (size_t)(m * (g->OH + 2 * (g->KH - 1) * g->dh) * (g->OW + 2 * (g->KW - 1) * g->dw)) : 0;
 #pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
     for (int64_t p = 0; p < g->N * g->C; p++) { /* output channels c m .. c m + m - 1 read channel c */
         const int64_t n = p / g->C, c = p % g->C;
-        dwconv_dx_plane(DX + p * HW, DY + (n * O + c * m) * L, Wt + c * m * K, m, g);
+        float *scratch = gather ? nb_cpu_scratch(NB_SCRATCH_WINDOW, padded) : NULL;
+        if (scratch)
+            dwconv_dx_gather(DX + p * HW, DY + (n * O + c * m) * L, Wt + c * m * K, m, g, scratch);
+        else
+            dwconv_dx_plane(DX + p * HW, DY + (n * O + c * m) * L, Wt + c * m * K, m, g);
     }
 }
 
