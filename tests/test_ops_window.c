@@ -157,6 +157,39 @@ START_TEST(depthwise_skips_the_padding) {
 }
 END_TEST
 
+/* The same for the weight gradient: an infinite output gradient at a corner reaches the weights
+ * whose window position there reads x, not those that fall in the padding (the register path,
+ * which multiplies dy by a zero-padded copy of x, is taken only for a finite dy). */
+START_TEST(depthwise_dw_skips_the_padding) {
+    nb_tensor *x = nb_full(ctx, NB_F32, NB_SHAPE(2, 2, 5, 18), 1.0);
+    nb_tensor *w = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(2, 1, 3, 3), 0, 1, &rng), true);
+    nb_tensor *y = nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {1, 1}, .groups = 2});
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    nb_tensor *seed = nb_full(ctx, NB_F32, 4, y->shape, 1.0);
+    nb_data_f32(seed)[0] = INFINITY; /* image 0, channel 0, output (0, 0) */
+    ck_assert_int_eq(nb_backward_with(y, seed), 0);
+    const float *DW = nb_data_f32(w->grad);
+    for (int64_t c = 0; c < 2; c++)
+        for (int64_t k = 0; k < 9; k++) {
+            double want = 0; /* the outputs whose window position k reads x, times their seed */
+            for (int64_t n = 0; n < 2; n++)
+                for (int64_t oh = 0; oh < 5; oh++)
+                    for (int64_t ow = 0; ow < 18; ow++) {
+                        const int64_t ih = oh - 1 + k / 3, iw = ow - 1 + k % 3;
+                        if (ih >= 0 && ih < 5 && iw >= 0 && iw < 18)
+                            want += nb_data_f32(seed)[((n * 2 + c) * 5 + oh) * 18 + ow];
+                    }
+            const float got = DW[c * 9 + k];
+            if (isinf(want))
+                ck_assert_msg(isinf(got) && got > 0, "dw (%lld,%lld): %g, want inf", (long long)c,
+                              (long long)k, (double)got);
+            else
+                ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)), "dw (%lld,%lld): %g, want %g",
+                              (long long)c, (long long)k, (double)got, want);
+        }
+}
+END_TEST
+
 /* max pooling against loops over the window (positions inside x only): the value, and the
  * gradient of sum(y * r) going to the first NaN, else the first largest element */
 static void max_pool_check(nb_tensor *x, const int k[2], const nb_conv_opts *o) {
@@ -295,6 +328,7 @@ Suite *make_suite(void) {
     tcase_add_loop_test(tc, depthwise_against_dense, 0, (int)(sizeof dw_cases / sizeof *dw_cases));
     tcase_add_test(tc, depthwise_gradcheck);
     tcase_add_test(tc, depthwise_skips_the_padding);
+    tcase_add_test(tc, depthwise_dw_skips_the_padding);
     tcase_add_test(tc, max_pool_against_loops);
     tcase_add_test(tc, avg_pool_against_loops);
     tcase_add_test(tc, adaptive_max_pool_against_loops);

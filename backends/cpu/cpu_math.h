@@ -38,7 +38,8 @@ enum {
     NB_SCRATCH_SORT = 2,
     NB_SCRATCH_WINDOW = 3,
     NB_SCRATCH_CONV = 4,
-    NB_SCRATCH_SLOTS = 5
+    NB_SCRATCH_DW_PAD = 5,
+    NB_SCRATCH_SLOTS = 6
 };
 
 /* This thread's scratch buffer `slot` of at least n floats, 64-byte aligned;

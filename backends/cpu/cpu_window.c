@@ -266,6 +266,55 @@ WIN_CLONES static void dwconv_dw_channel(float *dwo, float *acc, const float *dy
     }
 }
 
+/* dwconv_dw_channel's acc [KH*KW, OW] with stride 1 along the rows (OW >= DW_LANES, finite dy):
+ * the N input planes copied with zeros around them into `padded` (N (H + 2 ph) (W + 2 pw)
+ * floats), then for each weight and block of DW_LANES window columns the running sums over (n,
+ * oh) kept in registers (a row's last block shifted back). A column or row of the window that
+ * falls in the padding adds dy 0 = +-0, which changes no sum that started from +0: the same
+ * operations, in the same order, as dwconv_dw_channel's. */
+WIN_CLONES static void dwconv_dw_acc(float *acc, float *padded, const float *dy0, const float *x0,
+                                     int64_t dys, int64_t xs, const nb_im2col_geom *g) {
+    const int64_t K = g->KH * g->KW, Wp = g->W + 2 * g->pw, Hp = g->H + 2 * g->ph, plane = Hp * Wp;
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t r = 0; r < Hp; r++) {
+            float *pr = padded + n * plane + r * Wp;
+            const int64_t ih = r - g->ph;
+            if (ih < 0 || ih >= g->H) {
+                memset(pr, 0, (size_t)Wp * sizeof *pr);
+                continue;
+            }
+            for (int64_t i = 0; i < g->pw; i++)
+                pr[i] = pr[g->pw + g->W + i] = 0.0f;
+            memcpy(pr + g->pw, x0 + n * xs + ih * g->W, (size_t)g->W * sizeof *pr);
+        }
+    for (int64_t k = 0; k < K; k++) {
+        const int64_t kh = k / g->KW, kw = k % g->KW;
+        int64_t oh0 = 0, oh1 = g->OH; /* the rows whose input row is inside x: the others are skipped */
+        while (oh0 < oh1 && oh0 * g->sh - g->ph + kh * g->dh < 0)
+            oh0++;
+        while (oh1 > oh0 && (oh1 - 1) * g->sh - g->ph + kh * g->dh >= g->H)
+            oh1--;
+        for (int64_t b = 0; b < g->OW; b += DW_LANES) {
+            const int64_t ow = b + DW_LANES <= g->OW ? b : g->OW - DW_LANES; /* the same values again */
+            dw_v8 a0 = {0}, a1 = {0};
+            for (int64_t n = 0; n < g->N; n++)
+                for (int64_t oh = oh0; oh < oh1; oh++) {
+                    const float *dyr = dy0 + n * dys + oh * g->OW + ow;
+                    const float *xr = padded + n * plane + (oh * g->sh + kh * g->dh) * Wp + kw * g->dw + ow;
+                    dw_v8 d0, d1, v0, v1;
+                    memcpy(&d0, dyr, sizeof d0);
+                    memcpy(&d1, dyr + 8, sizeof d1);
+                    memcpy(&v0, xr, sizeof v0);
+                    memcpy(&v1, xr + 8, sizeof v1);
+                    a0 += d0 * v0;
+                    a1 += d1 * v1;
+                }
+            memcpy(acc + k * g->OW + ow, &a0, sizeof a0);
+            memcpy(acc + k * g->OW + ow + 8, &a1, sizeof a1);
+        }
+    }
+}
+
 /* dw: one output channel per task; 0, or -1 when out of memory for the scratch rows */
 static int dwconv_dw(float *DW, const float *DY, const float *X, const nb_im2col_geom *g, int64_t O) {
     const int64_t m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
@@ -278,7 +327,23 @@ static int dwconv_dw(float *DW, const float *DY, const float *X, const nb_im2col
             oom = 1;
             continue;
         }
-        dwconv_dw_channel(DW + o * K, acc, DY + o * L, X + (o / m) * HW, O * L, g->C * HW, g);
+        bool fast = g->sw == 1 && g->OW >= DW_LANES;
+        for (int64_t n = 0; n < g->N && fast; n++) /* a padded term must add +-0: dy finite */
+            for (int64_t l = 0; l < L && fast; l++)
+                fast = isfinite(DY[(n * O + o) * L + l]);
+        float *padded =
+            fast ? nb_cpu_scratch(NB_SCRATCH_DW_PAD, (size_t)(g->N * (g->H + 2 * g->ph) * (g->W + 2 * g->pw)))
+                 : NULL;
+        if (padded) {
+            dwconv_dw_acc(acc, padded, DY + o * L, X + (o / m) * HW, O * L, g->C * HW, g);
+            for (int64_t k = 0; k < K; k++) { /* as dwconv_dw_channel's end */
+                double s = 0;
+                for (int64_t ow = 0; ow < g->OW; ow++)
+                    s += acc[k * g->OW + ow];
+                DW[o * K + k] = (float)s;
+            }
+        } else
+            dwconv_dw_channel(DW + o * K, acc, DY + o * L, X + (o / m) * HW, O * L, g->C * HW, g);
     }
     return oom ? nb_set_error("dwconv_backward (cpu): out of memory for %lld scratch floats",
                               (long long)(K * g->OW)),
