@@ -1,6 +1,8 @@
 /* Convolution and pooling (ops/conv.c): values against direct loops in double over strides,
  * padding, dilation and groups; gradients of input, weight and bias through gradcheck; errors. */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "backends/cpu/cpu_math.h"
@@ -47,6 +49,8 @@ static const nb_conv_opts conv_cases[] = {
     {.stride = {1, 3}, .padding = {2, 0}, .dilation = {2, 1}, .groups = 4}, /* depthwise */
     /* rows as wide as the input (im2col's one-copy path), more padding rows than image rows read */
     {.stride = {1, 1}, .padding = {3, 1}, .dilation = {1, 2}, .groups = 1},
+    /* the same path with a window row wholly below the image (kh dh = 10 > ph + H = 9) */
+    {.stride = {1, 1}, .padding = {2, 1}, .dilation = {5, 2}, .groups = 2},
 };
 
 START_TEST(conv2d_against_loops) {
@@ -222,6 +226,40 @@ START_TEST(gradients) {
 }
 END_TEST
 
+/* A dilated 'same' convolution (DeepLab's ASPP: 3x3, dilation and padding 12) over 256 channels,
+ * whose columns are made 3 output rows at a time: blocks near the bottom lie wholly below the
+ * image for the last window row. Against the loops, with and without gradients (dw remakes the
+ * columns by row ranges). A block below the image once wrote padding before its own row. */
+START_TEST(dilated_same_against_loops) {
+    const nb_conv_opts o = {.stride = {1, 1}, .padding = {12, 12}, .dilation = {12, 12}};
+    nb_tensor *x = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(1, 256, 33, 33), 0, 1, &rng), true);
+    nb_tensor *w = nb_requires_grad_(nb_randn(ctx, NB_SHAPE(4, 256, 3, 3), 0, 0.1f, &rng), true);
+    nb_tensor *y = nb_conv2d(x, w, NULL, &o);
+    ck_assert_msg(y && y->shape[2] == 33 && y->shape[3] == 33, "%s", nb_last_error());
+    for (int64_t c = 0; c < 4; c++)
+        for (int64_t h = 0; h < 33; h++)
+            for (int64_t v = 0; v < 33; v++) {
+                const double want = ref_conv(x, w, NULL, o, 0, c, h, v), got = X(y, 0, c, h, v);
+                ck_assert_msg(fabs(got - want) < 1e-4 * (1 + fabs(want)), "(%lld,%lld,%lld): %g, want %g",
+                              (long long)c, (long long)h, (long long)v, got, want);
+            }
+    /* dw of sum(y): per weight the sum of the input pixels its window position reads */
+    ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
+    for (int64_t c = 0; c < 256; c += 51)
+        for (int64_t k = 0; k < 9; k++) {
+            double want = 0;
+            for (int64_t h = 0; h < 33; h++)
+                for (int64_t v = 0; v < 33; v++) {
+                    const int64_t ih = h - 12 + k / 3 * 12, iw = v - 12 + k % 3 * 12;
+                    if (ih >= 0 && ih < 33 && iw >= 0 && iw < 33) want += X(x, 0, c, ih, iw);
+                }
+            const double got = nb_data_f32(w->grad)[(1 * 256 + c) * 9 + k];
+            ck_assert_msg(fabs(got - want) < 1e-4 * (1 + fabs(want)), "dw (1,%lld,%lld): %g, want %g",
+                          (long long)c, (long long)k, got, want);
+        }
+}
+END_TEST
+
 /* nb_conv2d's fused CPU kernel (columns made a block of output rows at a time) against the
  * composition it replaces, unfold then one batched matmul: the same output and input gradient,
  * bit for bit, a weight gradient within float rounding, and all three the same for 1 to 4
@@ -387,6 +425,76 @@ START_TEST(cnn_steps_allocate_nothing_new) {
 }
 END_TEST
 
+/* Convolutions from the user's own threads: each thread's results are the single-threaded run's,
+ * bit for bit, while they run at once; and a thread that exits leaves its column and packing
+ * buffers to the next one, so short-lived threads (a thread per request) take nothing new from
+ * the system after the first. */
+#define WORK_MAX 4096
+typedef struct {
+    int which;
+    float out[WORK_MAX];
+    int64_t n;
+} conv_work;
+
+static void *conv_thread(void *arg) {
+    conv_work *cw = arg;
+    nb_ctx *c = nb_ctx_new(1 << 22);
+    nb_ctx_use(c);
+    nb_rng r;
+    nb_rng_init(&r, 7 + (uint64_t)cw->which);
+    const int64_t G = cw->which + 1;
+    nb_tensor *x = nb_requires_grad_(nb_randn(c, NB_SHAPE(1 + cw->which, 24, 12, 12), 0, 1, &r), true);
+    nb_tensor *w = nb_requires_grad_(nb_randn(c, NB_SHAPE(12, 24 / G, 3, 3), 0, 1, &r), true);
+    nb_tensor *wt = nb_requires_grad_(nb_randn(c, NB_SHAPE(12, 4, 4, 4), 0, 1, &r), true);
+    nb_tensor *y = nb_conv2d(x, w, NULL, &(nb_conv_opts){.padding = {1, 1}, .groups = (int)G});
+    nb_tensor *z =
+        y ? nb_conv_transpose2d(y, wt, NULL, &(nb_conv_opts){.stride = {2, 2}, .padding = {1, 1}}) : NULL;
+    cw->n = -1;
+    if (z && nb_backward(nb_sum_all(nb_mul(z, z))) == 0) {
+        int64_t k = 0;
+        nb_tensor *g[3] = {w->grad, wt->grad, x->grad};
+        for (int t = 0; t < 3; t++)
+            for (int64_t i = 0; i < nb_numel(g[t]) && k < WORK_MAX; i++)
+                cw->out[k++] = nb_data_f32(g[t])[i];
+        cw->n = k;
+    }
+    nb_ctx_use(NULL);
+    nb_ctx_free(c);
+    return NULL;
+}
+
+START_TEST(user_threads) {
+    static conv_work ref[3], work[6];
+    for (int i = 0; i < 3; i++) {
+        ref[i].which = i;
+        conv_thread(&ref[i]);
+        ck_assert_int_gt(ref[i].n, 0);
+    }
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        work[i].which = i % 3;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, conv_thread, &work[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+        const conv_work *want = &ref[i % 3];
+        ck_assert_msg(work[i].n == want->n &&
+                          !memcmp(work[i].out, want->out, (size_t)want->n * sizeof(float)),
+                      "thread %d differs from the single-threaded run", i);
+    }
+    uint64_t s0 = 0, g0 = 0;
+    for (int r = 0; r < 8; r++) { /* short-lived threads, one after another */
+        ck_assert_int_eq(pthread_create(&t[0], NULL, conv_thread, &work[0]), 0);
+        ck_assert_int_eq(pthread_join(t[0], NULL), 0);
+        if (r == 0) s0 = nb_cpu_scratch_allocs(), g0 = nb_cpu_gemm_cache_allocs();
+    }
+    ck_assert_msg(nb_cpu_scratch_allocs() == s0 && nb_cpu_gemm_cache_allocs() == g0,
+                  "7 more short-lived threads took %llu scratch and %llu GEMM buffers",
+                  (unsigned long long)(nb_cpu_scratch_allocs() - s0),
+                  (unsigned long long)(nb_cpu_gemm_cache_allocs() - g0));
+}
+END_TEST
+
 /* unbatched inputs ([C,H,W], [C,L]) give the batched result without its batch dim, as torch */
 START_TEST(unbatched_inputs) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(3, 6, 5), 0, 1, &rng),
@@ -522,7 +630,7 @@ Suite *make_suite(void) {
     TCase *tc = tcase_create("conv");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, conv2d_against_loops, 0, 4);
+    tcase_add_loop_test(tc, conv2d_against_loops, 0, 5);
     tcase_add_test(tc, conv1d_against_loops);
     tcase_add_test(tc, unfold_against_loops);
     tcase_add_test(tc, pools_against_loops);
@@ -530,6 +638,8 @@ Suite *make_suite(void) {
     tcase_add_test(tc, max_pool_all_minus_inf);
     tcase_add_test(tc, gradients);
     tcase_add_test(tc, fused_conv_matches_composed);
+    tcase_add_test(tc, dilated_same_against_loops);
+    tcase_add_test(tc, user_threads);
     tcase_add_test(tc, empty_convolutions);
     tcase_add_test(tc, cnn_steps_allocate_nothing_new);
     tcase_add_test(tc, unbatched_inputs);

@@ -47,14 +47,17 @@ CONV_CLONES static void im2col_row(float *o, const float *X, const int64_t *xs, 
          * fall in the left and right padding set to pad. The other rows are all padding. */
         const int64_t top = g->ph - kh * g->dh; /* the first output row whose input row is 0 */
         int64_t a = top > oh0 ? top : oh0, b = top + g->H < oh1 ? top + g->H : oh1;
-        if (a > b) a = b;
+        if (a > oh1) a = oh1; /* the block wholly above the image (or below it, next line) */
+        if (b < a) b = a;
         for (int64_t i = 0; i < (a - oh0) * g->OW; i++)
             o[i] = pad;
         float *run = o + (a - oh0) * g->OW;
-        const float *src = xp + (a - top) * g->W + off;
         const int64_t len = (b - a) * g->W, p0 = off < 0 ? -off : 0, p1 = off > 0 ? len - off : len;
-        for (int64_t i = p0; i < p1; i++) /* never outside rows a - top .. b - 1 - top of the plane */
-            run[i] = src[i];
+        if (a < b) {
+            const float *src = xp + (a - top) * g->W + off;
+            for (int64_t i = p0; i < p1; i++) /* never outside rows a - top .. b - 1 - top of the plane */
+                run[i] = src[i];
+        }
         for (int64_t r = 0; r < b - a; r++) {
             for (int64_t ow = 0; ow < lo; ow++)
                 run[r * g->OW + ow] = pad;

@@ -63,8 +63,8 @@ const char *nb_cpu_gemm_isa(void);
  * thread succeeded. The string is owned by the library (thread-local storage). */
 const char *nb_cpu_gemm_last_error(void);
 
-/* Frees the cached packing buffers (the library calls it at shutdown). Must not run while
- * another thread is inside a GEMM. Later GEMM calls simply allocate again. */
+/* Frees the cached packing buffers (for tests and benchmarks; the library never calls it). Must
+ * not run while another thread is inside a GEMM. Later GEMM calls simply allocate again. */
 void nb_cpu_gemm_release(void);
 
 /* Bytes currently held by the packing-buffer cache, and how many times the cache has asked

@@ -52,12 +52,12 @@ void nb_gemm_ws_release(int n, nb_gemm_ws **ws) {
         if (ws[i]) ws[i]->busy = 0;
 }
 
-/* At a thread's exit: its own workspace is free for the next new thread, if it is still in the
- * list (a release may have freed it since; then the pointer is only compared, never read). */
+/* At a thread's exit: its own workspace is free for the next new thread, unless a release has
+ * freed it since (then another thread may own a new workspace at the same address: the
+ * generation tells, not the pointer). The thread's own variables are still readable here. */
 static void thread_exit(void *mine) {
 #pragma omp critical(nb_cpu_gemm_ws)
-    for (nb_gemm_ws *w = g_mine_list; w; w = w->next)
-        if (w == mine) w->busy = 0;
+    if (mine == t_mine && t_mine_gen == atomic_load(&g_generation)) t_mine->busy = 0;
 }
 
 static void make_exit_key(void) { (void)pthread_key_create(&g_exit_key, thread_exit); }
