@@ -247,10 +247,13 @@ END_TEST
  * counted, excluded, and ceil_mode windows reaching past the padded input */
 START_TEST(avg_pool_against_loops) {
     nb_tensor *x = nb_randn(ctx, NB_SHAPE(2, 3, 9, 21), 0, 1, &rng);
-    const nb_conv_opts opts[3] = {{.stride = {2, 2}, .padding = {1, 1}},
+    /* the last: a ceil_mode window that ends past the padded input, over rows of 21 outputs (the
+     * depthwise register path must not take it: it read past its padded copy) */
+    const nb_conv_opts opts[4] = {{.stride = {2, 2}, .padding = {1, 1}},
                                   {.stride = {2, 2}, .padding = {1, 1}, .exclude_pad = true},
-                                  {.stride = {2, 2}, .padding = {1, 0}, .ceil_mode = true}};
-    for (int c = 0; c < 3; c++) {
+                                  {.stride = {2, 2}, .padding = {1, 0}, .ceil_mode = true},
+                                  {.stride = {4, 1}, .padding = {0, 1}, .ceil_mode = true}};
+    for (int c = 0; c < 4; c++) {
         const nb_conv_opts *o = &opts[c];
         nb_tensor *y = nb_avg_pool2d(x, (const int[]){3, 3}, o);
         ck_assert_msg(y != NULL, "%s", nb_last_error());
@@ -261,7 +264,8 @@ START_TEST(avg_pool_against_loops) {
                     int inside = 0, padded = 0;
                     for (int kh = 0; kh < 3; kh++)
                         for (int kw = 0; kw < 3; kw++) {
-                            const int64_t ih = oh * 2 - o->padding[0] + kh, iw = ow * 2 - o->padding[1] + kw;
+                            const int64_t ih = oh * o->stride[0] - o->padding[0] + kh,
+                                          iw = ow * o->stride[1] - o->padding[1] + kw;
                             if (ih < 9 + o->padding[0] && iw < 21 + o->padding[1]) padded++;
                             if (ih < 0 || iw < 0 || ih >= 9 || iw >= 21) continue;
                             s += nb_data_f32(x)[p * 189 + ih * 21 + iw];

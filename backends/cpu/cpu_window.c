@@ -69,12 +69,14 @@ WIN_CLONES static void dwconv_part(float *yp, const float *xp, const float *wo, 
 }
 
 #define DW_LANES 16 /* outputs summed in registers at a time: two vectors of 8 */
-#define DW_MAX_K 64 /* windows up to 8x8 take the register path */
+#define DW_MAX_K   64 /* windows up to 8x8 take the register path */
+#define DW_PAD_MAX (2.0 * 1048576.0) /* floats of dw's padded input planes a thread may keep */
 typedef float dw_v8 __attribute__((vector_size(32)));
 
 /* One output plane yp [OH,OW] from its input plane xp and weights wo [KH*KW]; `padded`: scratch
- * for (H + 2 ph) x (W + 2 pw) floats, or NULL. With stride 1 along the rows, finite weights and
- * rows of at least DW_LANES outputs, x is copied into `padded` with zeros around it, and each
+ * for (H + 2 ph) x (W + 2 pw) floats where the caller found the register path applies (stride 1
+ * along the rows, rows of at least DW_LANES outputs, every window inside the padded input), else
+ * NULL. With finite weights x is copied into `padded` with zeros around it, and each
  * output sums its whole window in registers, DW_LANES at a time (a row's last block shifted back
  * to end at its last output), in window order from 0. A term in the padding adds w 0 = +-0,
  * which changes no sum that starts from +0 (a sum of floats is -0 only when both are), so these
@@ -86,7 +88,7 @@ WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo,
     bool finite = K <= DW_MAX_K;
     for (int64_t k = 0; k < K && finite; k++)
         finite = isfinite(wo[k]);
-    if (!padded || !finite || g->sw != 1 || g->OW < DW_LANES) {
+    if (!padded || !finite) {
         dwconv_part(yp, xp, wo, g, 0, g->OH, 0, g->OW);
         return;
     }
@@ -131,11 +133,16 @@ int nb_cpu_dwconv(nb_tensor *y, const nb_tensor *x, const nb_tensor *w, const nb
     const int64_t O = y->shape[1], m = O / g->C, K = g->KH * g->KW, L = g->OH * g->OW, HW = g->H * g->W;
     const float *X = (const float *)nb_ptr(x), *Wt = (const float *)nb_ptr(w);
     float *Y = (float *)nb_ptr(y);
+    /* the register path: rows of stride 1 and at least DW_LANES outputs, every window inside
+     * the padded input (a ceil_mode pooling window may end past it: those take the loops) */
+    const bool regs = g->sw == 1 && g->OW >= DW_LANES && K <= DW_MAX_K &&
+                      (g->OH - 1) * g->sh + (g->KH - 1) * g->dh < g->H + 2 * g->ph &&
+                      g->OW - 1 + (g->KW - 1) * g->dw < g->W + 2 * g->pw;
     const size_t padded = (size_t)((g->H + 2 * g->ph) * (g->W + 2 * g->pw));
 #pragma omp parallel for num_threads(nb_nthreads()) if (g->N * O * L * K > 32768) schedule(static)
     for (int64_t p = 0; p < g->N * O; p++) /* one output plane (NULL scratch: the plain loops) */
         dwconv_plane(Y + p * L, X + ((p / O) * g->C + (p % O) / m) * HW, Wt + (p % O) * K, g,
-                     nb_cpu_scratch(NB_SCRATCH_WINDOW, padded));
+                     regs ? nb_cpu_scratch(NB_SCRATCH_WINDOW, padded) : NULL);
     return 0;
 }
 
@@ -327,7 +334,9 @@ static int dwconv_dw(float *DW, const float *DY, const float *X, const nb_im2col
             oom = 1;
             continue;
         }
-        bool fast = g->sw == 1 && g->OW >= DW_LANES;
+        /* N padded planes, at most DW_PAD_MAX floats a thread */
+        bool fast = g->sw == 1 && g->OW >= DW_LANES &&
+                    (double)g->N * (double)((g->H + 2 * g->ph) * (g->W + 2 * g->pw)) <= DW_PAD_MAX;
         for (int64_t n = 0; n < g->N && fast; n++) /* a padded term must add +-0: dy finite */
             for (int64_t l = 0; l < L && fast; l++)
                 fast = isfinite(DY[(n * O + o) * L + l]);
