@@ -174,6 +174,19 @@ nb_tensor *nb_win_col2im(nb_tensor *cols, const nb_win_geom *g) {
     return finish(move(cols, img, v, false, 0.0f), cols, "col2im", col2im_backward, v);
 }
 
+/* Records y's node (inputs ins[0..k)), whose rule reads the inputs but never y, with the integer
+ * arguments v[0..nv): y, or NULL with the error */
+static nb_tensor *finish_reading_inputs(nb_tensor *y, const char *op, nb_backward_fn rule, int k,
+                                        nb_tensor **ins, const int64_t *v, int nv) {
+    nb_node *n;
+    if (!nb_op_finish(y, op, rule, k, ins, &n)) return NULL;
+    if (n) {
+        n->unread = NB_UNREAD_OUT;
+        memcpy(n->i, v, (size_t)nv * sizeof *v);
+    }
+    return y;
+}
+
 /* a [rows, cols] view of contiguous t (a weight [O,1,KH,KW] as [O, KH*KW]) */
 static nb_tensor as_2d(const nb_tensor *t, int64_t rows, int64_t cols) {
     nb_tensor d = *t;
@@ -214,14 +227,7 @@ nb_tensor *nb_win_dwconv(nb_tensor *x, nb_tensor *w, const nb_win_geom *g) {
     const nb_tensor w2 = as_2d(wc, O, g->KH * g->KW);
     const nb_im2col_geom bg = backend_geom(xc, v, 0.0f);
     if (be->dwconv(y, xc, &w2, &bg)) return NULL;
-    nb_tensor *ins[2] = {xc, wc};
-    nb_node *n;
-    if (!nb_op_finish(y, "dwconv2d", dwconv_backward, 2, ins, &n)) return NULL;
-    if (n) {
-        n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
-        memcpy(n->i, v, sizeof v);
-    }
-    return y;
+    return finish_reading_inputs(y, "dwconv2d", dwconv_backward, 2, (nb_tensor *[]){xc, wc}, v, 10);
 }
 
 static int conv_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {
@@ -267,14 +273,7 @@ nb_tensor *nb_win_conv(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_win_ge
     const nb_tensor w2 = as_2d(wc, O, w->shape[1] * w->shape[2] * w->shape[3]);
     const nb_im2col_geom bg = backend_geom(x, v, 0.0f);
     if (be->conv2d(y, x, &w2, bc, &bg, groups)) return NULL;
-    nb_tensor *ins[3] = {x, wc, bc};
-    nb_node *n;
-    if (!nb_op_finish(y, "conv2d", conv_backward, bc ? 3 : 2, ins, &n)) return NULL;
-    if (n) {
-        n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
-        memcpy(n->i, v, sizeof v);
-    }
-    return y;
+    return finish_reading_inputs(y, "conv2d", conv_backward, bc ? 3 : 2, (nb_tensor *[]){x, wc, bc}, v, 11);
 }
 
 /* conv_transpose's gradients: dx is the convolution of g by w (conv2d's forward), dw the
@@ -322,14 +321,8 @@ nb_tensor *nb_win_conv_transpose(nb_tensor *x, nb_tensor *w, const nb_win_geom *
     const nb_im2col_geom bg = backend_geom(y, v, 0.0f);
     /* the convolution's input gradient with x as its output gradient (y: the shape only) */
     if (be->conv2d_backward(y, NULL, xc, y, &w2, &bg, groups)) return NULL;
-    nb_tensor *ins[2] = {xc, wc};
-    nb_node *n;
-    if (!nb_op_finish(y, "conv_transpose2d", conv_transpose_backward, 2, ins, &n)) return NULL;
-    if (n) {
-        n->unread = NB_UNREAD_OUT; /* the rule reads x and w, never y */
-        memcpy(n->i, v, sizeof v);
-    }
-    return y;
+    return finish_reading_inputs(y, "conv_transpose2d", conv_transpose_backward, 2, (nb_tensor *[]){xc, wc},
+                                 v, 11);
 }
 
 static int max_pool_backward(nb_node *n, nb_tensor *gout, nb_tensor **gin) {

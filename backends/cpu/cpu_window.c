@@ -73,6 +73,25 @@ WIN_CLONES static void dwconv_part(float *yp, const float *xp, const float *wo, 
 #define DW_PAD_MAX (2.0 * 1048576.0) /* floats of dw's padded input planes a thread may keep */
 typedef float dw_v8 __attribute__((vector_size(32)));
 
+/* out[0, DW_LANES) = sum over j < m, then k < K of w[j K + k] base[j plane + koff[k] + i], i the
+ * lane, from +0: two 8-float vectors, products rounded before each add */
+static inline void dw_sum_lanes(float *out, const float *base, const int64_t *koff, const float *w, int64_t m,
+                                int64_t K, int64_t plane) {
+    dw_v8 a0 = {0}, a1 = {0};
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t k = 0; k < K; k++) {
+            const dw_v8 wv = (dw_v8){0} + w[j * K + k];
+            const float *p = base + j * plane + koff[k];
+            dw_v8 x0, x1;
+            memcpy(&x0, p, sizeof x0);
+            memcpy(&x1, p + 8, sizeof x1);
+            a0 += wv * x0;
+            a1 += wv * x1;
+        }
+    memcpy(out, &a0, sizeof a0);
+    memcpy(out + 8, &a1, sizeof a1);
+}
+
 /* One output plane yp [OH,OW] from its input plane xp and weights wo [KH*KW]; `padded`: scratch
  * for (H + 2 ph) x (W + 2 pw) floats where the caller found the register path applies (stride 1
  * along the rows, rows of at least DW_LANES outputs, every window inside the padded input), else
@@ -112,18 +131,7 @@ WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo,
         float *yr = yp + oh * g->OW;
         for (int64_t b = 0; b < g->OW; b += DW_LANES) {
             const int64_t ow = b + DW_LANES <= g->OW ? b : g->OW - DW_LANES; /* the same values again */
-            dw_v8 a0 = {0}, a1 = {0};
-            for (int64_t k = 0; k < K; k++) {
-                const dw_v8 wv = (dw_v8){0} + wo[k];
-                const float *p = base + koff[k] + ow;
-                dw_v8 x0, x1;
-                memcpy(&x0, p, sizeof x0);
-                memcpy(&x1, p + 8, sizeof x1);
-                a0 += wv * x0;
-                a1 += wv * x1;
-            }
-            memcpy(yr + ow, &a0, sizeof a0);
-            memcpy(yr + ow + 8, &a1, sizeof a1);
+            dw_sum_lanes(yr + ow, base + ow, koff, wo, 1, K, 0);
         }
     }
 }
@@ -202,19 +210,7 @@ WIN_CLONES static void dwconv_dx_gather(float *dxp, const float *dyp, const floa
         float *xr = dxp + ih * g->W;
         for (int64_t b = 0; b < g->W; b += DW_LANES) {
             const int64_t iw = b + DW_LANES <= g->W ? b : g->W - DW_LANES; /* the same values again */
-            dw_v8 a0 = {0}, a1 = {0};
-            for (int64_t j = 0; j < m; j++)
-                for (int64_t k = 0; k < K; k++) {
-                    const dw_v8 wv = (dw_v8){0} + wo[j * K + k];
-                    const float *p = base + j * plane + koff[k] + iw;
-                    dw_v8 x0, x1;
-                    memcpy(&x0, p, sizeof x0);
-                    memcpy(&x1, p + 8, sizeof x1);
-                    a0 += wv * x0;
-                    a1 += wv * x1;
-                }
-            memcpy(xr + iw, &a0, sizeof a0);
-            memcpy(xr + iw + 8, &a1, sizeof a1);
+            dw_sum_lanes(xr + iw, base + iw, koff, wo, m, K, plane);
         }
     }
 }
