@@ -144,9 +144,9 @@ int nb_cpu_col2im(nb_tensor *dx, const nb_tensor *dcols, const nb_im2col_geom *g
 
 /* ---- dense convolution, image by image ------------------------------------------------------ */
 
-/* Bytes of columns one task keeps (a block of output rows of one image): about half of one
- * core's L2 (2 MB on the machine measured; 512 KB blocks, smaller GEMMs, were slower there and
- * whole images no faster). */
+/* Bytes of columns one task keeps (a block of output rows of one image): one core's L2 on the
+ * machine measured (1 MB; 512 KB blocks, smaller GEMMs, were slower there, whole images no
+ * faster). */
 #define CONV_BLOCK_BYTES (1024 * 1024)
 
 /* The operands of nb_cpu_conv2d / its backward; 0 or -1 with an error naming op. */
