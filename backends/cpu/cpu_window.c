@@ -73,6 +73,22 @@ WIN_CLONES static void dwconv_part(float *yp, const float *xp, const float *wo, 
 #define DW_PAD_MAX (2.0 * 1048576.0) /* floats of dw's padded input planes a thread may keep */
 typedef float dw_v8 __attribute__((vector_size(32)));
 
+/* dst [(h + 2 py) x (w + 2 px)] = the plane src [h, w] with py rows and px columns of zeros
+ * around it */
+static void pad_plane(float *dst, const float *src, int64_t h, int64_t w, int64_t py, int64_t px) {
+    const int64_t wp = w + 2 * px;
+    for (int64_t r = 0; r < h + 2 * py; r++) {
+        float *pr = dst + r * wp;
+        if (r < py || r >= py + h) {
+            memset(pr, 0, (size_t)wp * sizeof *pr);
+            continue;
+        }
+        for (int64_t i = 0; i < px; i++)
+            pr[i] = pr[px + w + i] = 0.0f;
+        memcpy(pr + px, src + (r - py) * w, (size_t)w * sizeof *pr);
+    }
+}
+
 /* out[0, DW_LANES) = sum over j < m, then k < K of w[j K + k] base[j plane + koff[k] + i], i the
  * lane, from +0: two 8-float vectors, products rounded before each add */
 static inline void dw_sum_lanes(float *out, const float *base, const int64_t *koff, const float *w, int64_t m,
@@ -111,18 +127,8 @@ WIN_CLONES static void dwconv_plane(float *yp, const float *xp, const float *wo,
         dwconv_part(yp, xp, wo, g, 0, g->OH, 0, g->OW);
         return;
     }
-    const int64_t Wp = g->W + 2 * g->pw, Hp = g->H + 2 * g->ph;
-    for (int64_t r = 0; r < Hp; r++) {
-        float *pr = padded + r * Wp;
-        const int64_t ih = r - g->ph;
-        if (ih < 0 || ih >= g->H) {
-            memset(pr, 0, (size_t)Wp * sizeof *pr);
-            continue;
-        }
-        for (int64_t i = 0; i < g->pw; i++)
-            pr[i] = pr[g->pw + g->W + i] = 0.0f;
-        memcpy(pr + g->pw, xp + ih * g->W, (size_t)g->W * sizeof *pr);
-    }
+    const int64_t Wp = g->W + 2 * g->pw;
+    pad_plane(padded, xp, g->H, g->W, g->ph, g->pw);
     int64_t koff[DW_MAX_K];
     for (int64_t k = 0; k < K; k++)
         koff[k] = (k / g->KW) * g->dh * Wp + (k % g->KW) * g->dw;
@@ -191,17 +197,7 @@ WIN_CLONES static void dwconv_dx_gather(float *dxp, const float *dyp, const floa
     const int64_t K = g->KH * g->KW, PH = (g->KH - 1) * g->dh, PW = (g->KW - 1) * g->dw;
     const int64_t Hq = g->OH + 2 * PH, Wq = g->OW + 2 * PW, plane = Hq * Wq;
     for (int64_t j = 0; j < m; j++)
-        for (int64_t r = 0; r < Hq; r++) {
-            float *pr = padded + j * plane + r * Wq;
-            const int64_t oh = r - PH;
-            if (oh < 0 || oh >= g->OH) {
-                memset(pr, 0, (size_t)Wq * sizeof *pr);
-                continue;
-            }
-            for (int64_t i = 0; i < PW; i++)
-                pr[i] = pr[PW + g->OW + i] = 0.0f;
-            memcpy(pr + PW, dyp + (j * g->OH + oh) * g->OW, (size_t)g->OW * sizeof *pr);
-        }
+        pad_plane(padded + j * plane, dyp + j * g->OH * g->OW, g->OH, g->OW, PH, PW);
     int64_t koff[DW_MAX_K]; /* from (ih + ph + PH, iw + pw + PW) */
     for (int64_t k = 0; k < K; k++)
         koff[k] = -(k / g->KW) * g->dh * Wq - (k % g->KW) * g->dw;
@@ -279,17 +275,7 @@ WIN_CLONES static void dwconv_dw_acc(float *acc, float *padded, const float *dy0
                                      int64_t dys, int64_t xs, const nb_im2col_geom *g) {
     const int64_t K = g->KH * g->KW, Wp = g->W + 2 * g->pw, Hp = g->H + 2 * g->ph, plane = Hp * Wp;
     for (int64_t n = 0; n < g->N; n++)
-        for (int64_t r = 0; r < Hp; r++) {
-            float *pr = padded + n * plane + r * Wp;
-            const int64_t ih = r - g->ph;
-            if (ih < 0 || ih >= g->H) {
-                memset(pr, 0, (size_t)Wp * sizeof *pr);
-                continue;
-            }
-            for (int64_t i = 0; i < g->pw; i++)
-                pr[i] = pr[g->pw + g->W + i] = 0.0f;
-            memcpy(pr + g->pw, x0 + n * xs + ih * g->W, (size_t)g->W * sizeof *pr);
-        }
+        pad_plane(padded + n * plane, x0 + n * xs, g->H, g->W, g->ph, g->pw);
     for (int64_t k = 0; k < K; k++) {
         const int64_t kh = k / g->KW, kw = k % g->KW;
         int64_t oh0 = 0, oh1 = g->OH; /* the rows whose input row is inside x: the others are skipped */
