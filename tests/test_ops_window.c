@@ -106,6 +106,17 @@ START_TEST(depthwise_gradcheck) {
 }
 END_TEST
 
+/* got against a float sum in double, want: equal when want is infinite, else within 1e-5 relative;
+ * `what` and the index (a, b, c) name the element */
+static void check_sum(double got, double want, const char *what, int64_t a, int64_t b, int64_t c) {
+    if (isinf(want))
+        ck_assert_msg(got == want, "%s (%lld,%lld,%lld): %g, want %g", what, (long long)a, (long long)b,
+                      (long long)c, got, want);
+    else
+        ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)), "%s (%lld,%lld,%lld): %g, want %g", what,
+                      (long long)a, (long long)b, (long long)c, got, want);
+}
+
 /* A window position outside x adds nothing, not w times a zero: with an infinite weight the
  * outputs whose window puts it in the padding stay finite, and so do the pixels no output reads
  * through it (the register paths, which read zero-padded copies of x and of dy, are taken only
@@ -125,14 +136,7 @@ START_TEST(depthwise_skips_the_padding) {
                     const int64_t ih = oh - 1 + k / 3, iw = ow - 1 + k % 3;
                     if (ih >= 0 && ih < 6 && iw >= 0 && iw < 20) want += Wt[c * 9 + k];
                 }
-                const float got = Y[(c * 6 + oh) * 20 + ow];
-                if (isinf(want))
-                    ck_assert_msg(isinf(got) && got > 0, "(%lld,%lld,%lld): %g, want inf", (long long)c,
-                                  (long long)oh, (long long)ow, (double)got);
-                else
-                    ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
-                                  "(%lld,%lld,%lld): %g, want %g", (long long)c, (long long)oh, (long long)ow,
-                                  (double)got, want);
+                check_sum(Y[(c * 6 + oh) * 20 + ow], want, "y", c, oh, ow);
             }
     /* the input gradient of sum(y): per pixel the weights of the outputs that read it */
     ck_assert_int_eq(nb_backward(nb_sum_all(y)), 0);
@@ -145,14 +149,7 @@ START_TEST(depthwise_skips_the_padding) {
                     const int64_t oh = ih + 1 - k / 3, ow = iw + 1 - k % 3;
                     if (oh >= 0 && oh < 6 && ow >= 0 && ow < 20) want += Wt[c * 9 + k];
                 }
-                const float got = DX[(c * 6 + ih) * 20 + iw];
-                if (isinf(want))
-                    ck_assert_msg(isinf(got) && got > 0, "dx (%lld,%lld,%lld): %g, want inf", (long long)c,
-                                  (long long)ih, (long long)iw, (double)got);
-                else
-                    ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
-                                  "dx (%lld,%lld,%lld): %g, want %g", (long long)c, (long long)ih,
-                                  (long long)iw, (double)got, want);
+                check_sum(DX[(c * 6 + ih) * 20 + iw], want, "dx", c, ih, iw);
             }
 }
 END_TEST
@@ -179,13 +176,7 @@ START_TEST(depthwise_dw_skips_the_padding) {
                         if (ih >= 0 && ih < 5 && iw >= 0 && iw < 18)
                             want += nb_data_f32(seed)[((n * 2 + c) * 5 + oh) * 18 + ow];
                     }
-            const float got = DW[c * 9 + k];
-            if (isinf(want))
-                ck_assert_msg(isinf(got) && got > 0, "dw (%lld,%lld): %g, want inf", (long long)c,
-                              (long long)k, (double)got);
-            else
-                ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)), "dw (%lld,%lld): %g, want %g",
-                              (long long)c, (long long)k, (double)got, want);
+            check_sum(DW[c * 9 + k], want, "dw", c, k, 0);
         }
 }
 END_TEST
